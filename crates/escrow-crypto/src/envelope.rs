@@ -1,0 +1,433 @@
+//! The envelope: an end-to-end encrypted message with its escrow field.
+//!
+//! ```text
+//! header = version ‖ alg ‖ label ‖ escrow field ‖ ephemeral P-256 key ‖ wrapped keys
+//! body   = AES-256-GCM(DK, nonce 0, plaintext, AAD = header)
+//! sig    = ECDSA-P256-SHA256(sender, SIG_DST ‖ header ‖ body length ‖ body)
+//! ```
+//!
+//! Each recipient's copy of DK is wrapped with a key from ECDH(ephemeral, recipient)
+//! through HKDF-SHA256, bound to both public keys, the recipient id and the label.
+//! Opening checks the signature first, then unwraps DK, then insists that the escrow
+//! field carries exactly this DK under exactly this label before decrypting.
+
+use std::fmt;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use hkdf::Hkdf;
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use p256::{PublicKey, SecretKey};
+use rand::{CryptoRng, RngCore};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::error::{DecodeError, Error};
+use crate::field::{DataKey, EscrowField};
+use crate::id::PartyId;
+use crate::keys::EpochPublicKey;
+use crate::label::{Label, MessageId, MAX_LABEL_LEN, MAX_RECIPIENTS};
+use crate::wire::{Alg, Reader, Writer};
+
+/// Largest plaintext an envelope may carry (1 MiB).
+pub const MAX_PLAINTEXT_LEN: usize = 1 << 20;
+const TAG_LEN: usize = 16;
+const WRAPPED_LEN: usize = 32 + TAG_LEN;
+/// Largest encoded envelope.
+pub const MAX_ENVELOPE_LEN: usize =
+    3 + 2 + MAX_LABEL_LEN + 176 + 33 + 1 + MAX_RECIPIENTS * (65 + WRAPPED_LEN) + 4 + MAX_PLAINTEXT_LEN + TAG_LEN + 64;
+
+const WRAP_SALT: &[u8] = b"escrow/v1/wrap";
+const ENVELOPE_SIG_DST: &[u8] = b"escrow/v1/envelope-signature\0";
+const ZERO_NONCE: [u8; 12] = [0u8; 12];
+
+fn aead(key: &[u8; 32]) -> Aes256Gcm {
+    Aes256Gcm::new_from_slice(key).expect("AES-256 takes a 32-byte key")
+}
+
+/// A user's public identity: an ECDSA key to check what they send and an ECDH key to
+/// encrypt to them. Separate keys, so no signature ever meets a DH oracle.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserPublicKey {
+    id: PartyId,
+    verifying: VerifyingKey,
+    dh: PublicKey,
+}
+
+impl fmt::Debug for UserPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserPublicKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// A user's secret identity keys. Zeroized on drop (by `p256`); `Debug` is redacted.
+#[derive(Clone)]
+pub struct UserSecretKey {
+    id: PartyId,
+    signing: SigningKey,
+    dh: SecretKey,
+}
+
+impl fmt::Debug for UserSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserSecretKey").field("id", &self.id).field("keys", &"<redacted>").finish()
+    }
+}
+
+fn sec1(pk: &PublicKey) -> [u8; 33] {
+    let ep = pk.to_encoded_point(true);
+    let mut out = [0u8; 33];
+    out.copy_from_slice(ep.as_bytes());
+    out
+}
+
+fn vk_sec1(vk: &VerifyingKey) -> [u8; 33] {
+    let ep = vk.to_encoded_point(true);
+    let mut out = [0u8; 33];
+    out.copy_from_slice(ep.as_bytes());
+    out
+}
+
+impl Reader<'_> {
+    /// A compressed SEC1 P-256 point, checked to be on the curve and not the identity.
+    pub(crate) fn p256_point(&mut self, field: &'static str) -> Result<PublicKey, Error> {
+        let raw = self.array::<33>(field)?;
+        PublicKey::from_sec1_bytes(&raw).map_err(|_| self.err(DecodeError::InvalidPoint(field)))
+    }
+
+    /// A compressed SEC1 ECDSA verifying key.
+    pub(crate) fn p256_verifying(&mut self, field: &'static str) -> Result<VerifyingKey, Error> {
+        Ok(VerifyingKey::from(self.p256_point(field)?))
+    }
+
+    /// A 64-byte `r ‖ s` ECDSA signature; high-S is refused so signatures are not malleable.
+    pub(crate) fn p256_signature(&mut self, field: &'static str) -> Result<Signature, Error> {
+        let raw = self.array::<64>(field)?;
+        let sig = Signature::from_slice(&raw).map_err(|_| self.err(DecodeError::InvalidScalar(field)))?;
+        if sig.normalize_s().is_some() {
+            return Err(self.err(DecodeError::InvalidValue { field, reason: "high-S signature" }));
+        }
+        Ok(sig)
+    }
+
+    /// A P-256 secret scalar (canonical, non-zero).
+    pub(crate) fn p256_scalar(&mut self, field: &'static str) -> Result<SecretKey, Error> {
+        let raw = Zeroizing::new(self.array::<32>(field)?);
+        SecretKey::from_slice(raw.as_slice()).map_err(|_| self.err(DecodeError::InvalidScalar(field)))
+    }
+}
+
+/// ECDSA-P256-SHA256 over `dst ‖ msg`, low-S.
+pub(crate) fn sign(key: &SigningKey, dst: &[u8], msg: &[u8]) -> Signature {
+    let mut m = Vec::with_capacity(dst.len() + msg.len());
+    m.extend_from_slice(dst);
+    m.extend_from_slice(msg);
+    let sig: Signature = key.sign(&m);
+    sig.normalize_s().unwrap_or(sig)
+}
+
+pub(crate) fn verify(key: &VerifyingKey, dst: &[u8], msg: &[u8], sig: &Signature) -> bool {
+    let mut m = Vec::with_capacity(dst.len() + msg.len());
+    m.extend_from_slice(dst);
+    m.extend_from_slice(msg);
+    key.verify(&m, sig).is_ok()
+}
+
+impl UserSecretKey {
+    /// Fresh identity keys for `id`.
+    pub fn generate<R: RngCore + CryptoRng>(id: PartyId, rng: &mut R) -> Self {
+        UserSecretKey { id, signing: SigningKey::random(rng), dh: SecretKey::random(rng) }
+    }
+    /// The user id.
+    pub fn id(&self) -> &PartyId {
+        &self.id
+    }
+    /// The matching public identity.
+    pub fn public(&self) -> UserPublicKey {
+        UserPublicKey { id: self.id.clone(), verifying: *self.signing.verifying_key(), dh: self.dh.public_key() }
+    }
+    /// Encoding: version, alg, id (str8), signing scalar (32), DH scalar (32).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::new(Alg::UserSecretKey);
+        w.str8(self.id.as_str());
+        w.bytes(&Zeroizing::new(self.signing.to_bytes()));
+        w.bytes(&Zeroizing::new(self.dh.to_bytes()));
+        Zeroizing::new(w.finish())
+    }
+    /// Decodes secret identity keys.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::UserSecretKey, 3 + 65 + 64)?;
+        let id = r.party_id("id")?;
+        let signing = SigningKey::from(r.p256_scalar("signing key")?);
+        let dh = r.p256_scalar("dh key")?;
+        r.finish()?;
+        Ok(UserSecretKey { id, signing, dh })
+    }
+}
+
+impl UserPublicKey {
+    /// The user id.
+    pub fn id(&self) -> &PartyId {
+        &self.id
+    }
+    /// Encoding: version, alg, id (str8), verifying key (33), DH key (33), SEC1 compressed.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new(Alg::UserPublicKey);
+        w.str8(self.id.as_str());
+        w.bytes(&vk_sec1(&self.verifying));
+        w.bytes(&sec1(&self.dh));
+        w.finish()
+    }
+    /// Decodes a public identity; both points must be valid P-256 points.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::UserPublicKey, 3 + 65 + 66)?;
+        let id = r.party_id("id")?;
+        let verifying = r.p256_verifying("verifying key")?;
+        let dh = r.p256_point("dh key")?;
+        r.finish()?;
+        Ok(UserPublicKey { id, verifying, dh })
+    }
+}
+
+/// A decoded envelope, holding its exact bytes for signature and AAD checks.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Envelope {
+    raw: Vec<u8>,
+    header_len: usize,
+    signed_len: usize,
+    label: Label,
+    field: EscrowField,
+    ephemeral: PublicKey,
+    wraps: Vec<(PartyId, [u8; WRAPPED_LEN])>,
+    body_start: usize,
+    signature: Signature,
+}
+
+impl fmt::Debug for Envelope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Envelope")
+            .field("label", &self.label)
+            .field("field", &self.field)
+            .field("body_len", &(self.signed_len - self.body_start))
+            .finish_non_exhaustive()
+    }
+}
+
+fn wrap_key(shared_x: &[u8], eph: &[u8; 33], recipient_dh: &[u8; 33], recipient: &PartyId) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(WRAP_SALT), shared_x);
+    let mut key = Zeroizing::new([0u8; 32]);
+    let id_len = [u8::try_from(recipient.as_str().len()).expect("ids are at most 64 bytes")];
+    hk.expand_multi_info(&[eph, recipient_dh, &id_len, recipient.as_str().as_bytes()], key.as_mut_slice())
+        .expect("32 bytes is within HKDF-SHA256's limit");
+    key
+}
+
+/// What a caller supplies to seal a message.
+#[derive(Debug)]
+pub struct SealRequest<'a> {
+    /// The sender's secret keys.
+    pub sender: &'a UserSecretKey,
+    /// Every recipient's public identity (1 to 32, distinct).
+    pub recipients: &'a [UserPublicKey],
+    /// The current epoch's public key set.
+    pub epoch_key: &'a EpochPublicKey,
+    /// A fresh random message id.
+    pub message_id: MessageId,
+    /// Send time, unix seconds.
+    pub timestamp: u64,
+    /// The message.
+    pub plaintext: &'a [u8],
+}
+
+impl Envelope {
+    /// Seals a message for its recipients, with an honest escrow field.
+    pub fn seal<R: RngCore + CryptoRng>(req: &SealRequest<'_>, rng: &mut R) -> Result<Self, Error> {
+        Self::seal_dangerous_with_field(req, rng, EscrowField::seal)
+    }
+
+    /// Seals with an escrow field of the caller's making. **Dangerous**: this is how a
+    /// rogue client builds a forged field (Blaze 1994); it exists for the demos and
+    /// tests that show honest recipients refusing such envelopes.
+    pub fn seal_dangerous_with_field<R: RngCore + CryptoRng>(
+        req: &SealRequest<'_>,
+        rng: &mut R,
+        make_field: impl FnOnce(&EpochPublicKey, &Label, &DataKey) -> Result<EscrowField, Error>,
+    ) -> Result<Self, Error> {
+        if req.plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(Error::InvalidInput { what: "plaintext", reason: "longer than 1 MiB" });
+        }
+        let label = Label::new(
+            req.epoch_key.epoch(),
+            req.message_id,
+            req.sender.id.clone(),
+            req.recipients.iter().map(|r| r.id.clone()),
+            req.timestamp,
+        )?;
+        let label_bytes = label.to_bytes();
+        let dk = DataKey::generate(rng);
+        let field = make_field(req.epoch_key, &label, &dk)?;
+
+        let eph = SecretKey::random(rng);
+        let eph_pub = sec1(&eph.public_key());
+        let mut w = Writer::new(Alg::Envelope);
+        w.bytes16(&label_bytes);
+        field.write(&mut w);
+        w.bytes(&eph_pub);
+        w.u8(u8::try_from(label.recipients().len()).expect("at most 32 recipients"));
+        for id in label.recipients() {
+            let rpk = req
+                .recipients
+                .iter()
+                .find(|r| &r.id == id)
+                .expect("label recipients come from the request's recipients");
+            let shared = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), rpk.dh.as_affine());
+            let key = wrap_key(shared.raw_secret_bytes(), &eph_pub, &sec1(&rpk.dh), id);
+            let wrapped = aead(&key)
+                .encrypt(&Nonce::from(ZERO_NONCE), Payload { msg: dk.expose_secret(), aad: &label_bytes })
+                .map_err(|_| Error::InvalidInput { what: "key wrap", reason: "AEAD refused input" })?;
+            w.str8(id.as_str());
+            w.bytes(&wrapped);
+        }
+        // The data key is fresh for every message, so the all-zero nonce is never reused.
+        let body = aead(dk.expose_secret())
+            .encrypt(&Nonce::from(ZERO_NONCE), Payload { msg: req.plaintext, aad: w.as_slice() })
+            .map_err(|_| Error::InvalidInput { what: "body", reason: "AEAD refused input" })?;
+        w.u32(u32::try_from(body.len()).expect("body is at most 1 MiB + tag"));
+        w.bytes(&body);
+        let sig = sign(&req.sender.signing, ENVELOPE_SIG_DST, w.as_slice());
+        w.bytes(&sig.to_bytes());
+        Self::from_bytes(&w.finish())
+    }
+
+    /// Decodes an envelope: framing, every point and id checked. Signatures and the
+    /// escrow field are checked by [`open`](Self::open) and the relay, not here.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::Envelope, MAX_ENVELOPE_LEN)?;
+        let label_bytes = r.bytes16("label", MAX_LABEL_LEN)?;
+        let label = Label::from_bytes(label_bytes)?;
+        let field = EscrowField::read(&mut r)?;
+        let ephemeral = r.p256_point("ephemeral key")?;
+        let n = usize::from(r.u8("wrapped key count")?);
+        if n != label.recipients().len() {
+            return Err(r.err(DecodeError::InvalidValue {
+                field: "wrapped key count",
+                reason: "differs from the label's recipient count",
+            }));
+        }
+        let mut wraps = Vec::with_capacity(n);
+        for expected in label.recipients() {
+            let id = r.party_id("wrapped key recipient")?;
+            if &id != expected {
+                return Err(r.err(DecodeError::InvalidValue {
+                    field: "wrapped key recipient",
+                    reason: "differs from the label's recipients",
+                }));
+            }
+            wraps.push((id, r.array::<WRAPPED_LEN>("wrapped key")?));
+        }
+        let header_len = r.consumed().len();
+        let body_len = usize::try_from(r.u32("body length")?).unwrap_or(usize::MAX);
+        if !(TAG_LEN..=MAX_PLAINTEXT_LEN + TAG_LEN).contains(&body_len) {
+            return Err(r.err(DecodeError::FieldTooLong {
+                field: "body",
+                max: MAX_PLAINTEXT_LEN + TAG_LEN,
+                got: body_len,
+            }));
+        }
+        let body_start = r.consumed().len();
+        r.take(body_len, "body")?;
+        let signed_len = r.consumed().len();
+        let signature = r.p256_signature("signature")?;
+        r.finish()?;
+        Ok(Envelope {
+            raw: bytes.to_vec(),
+            header_len,
+            signed_len,
+            label,
+            field,
+            ephemeral,
+            wraps,
+            body_start,
+            signature,
+        })
+    }
+
+    /// The exact bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+    /// The label (sender, recipients, time, epoch, message id).
+    pub fn label(&self) -> &Label {
+        &self.label
+    }
+    /// The escrow field.
+    pub fn field(&self) -> &EscrowField {
+        &self.field
+    }
+
+    fn header(&self) -> &[u8] {
+        self.raw.get(..self.header_len).expect("offsets computed at decode")
+    }
+    fn body(&self) -> &[u8] {
+        self.raw.get(self.body_start..self.signed_len).expect("offsets computed at decode")
+    }
+
+    /// Checks the sender's signature over header and body; `sender` must be the
+    /// label's sender.
+    pub fn verify_sender(&self, sender: &UserPublicKey) -> Result<(), Error> {
+        if &sender.id != self.label.sender() {
+            return Err(Error::PartyMismatch {
+                what: "sender",
+                expected: sender.id.to_string(),
+                got: self.label.sender().to_string(),
+            });
+        }
+        let signed = self.raw.get(..self.signed_len).expect("offsets computed at decode");
+        if verify(&sender.verifying, ENVELOPE_SIG_DST, signed, &self.signature) {
+            Ok(())
+        } else {
+            Err(Error::BadSignature { what: "envelope sender" })
+        }
+    }
+
+    /// A recipient opens the message: sender signature, then its wrapped key, then
+    /// the escrow-field re-encryption check, then the body.
+    pub fn open(&self, me: &UserSecretKey, sender: &UserPublicKey, epk: &EpochPublicKey) -> Result<Vec<u8>, Error> {
+        self.verify_sender(sender)?;
+        let (_, wrapped) =
+            self.wraps.iter().find(|(id, _)| id == &me.id).ok_or_else(|| Error::NotARecipient(me.id.to_string()))?;
+        let shared = p256::ecdh::diffie_hellman(me.dh.to_nonzero_scalar(), self.ephemeral.as_affine());
+        let key = wrap_key(shared.raw_secret_bytes(), &sec1(&self.ephemeral), &sec1(&me.dh.public_key()), &me.id);
+        let label_bytes = self.label.to_bytes();
+        let dk_raw = Zeroizing::new(
+            aead(&key)
+                .decrypt(&Nonce::from(ZERO_NONCE), Payload { msg: wrapped, aad: &label_bytes })
+                .map_err(|_| Error::DecryptionFailed)?,
+        );
+        let dk_arr: [u8; 32] = dk_raw.as_slice().try_into().map_err(|_| Error::DecryptionFailed)?;
+        let dk = DataKey::from_bytes(dk_arr);
+        self.field.check_carries(epk, &self.label, &dk)?;
+        self.decrypt_body(&dk)
+    }
+
+    /// The agency opens the message with a data key recovered from trustee shares:
+    /// sender signature, re-encryption check of the field, then the body.
+    pub fn open_with_data_key(
+        &self,
+        dk: &DataKey,
+        sender: &UserPublicKey,
+        epk: &EpochPublicKey,
+    ) -> Result<Vec<u8>, Error> {
+        self.verify_sender(sender)?;
+        self.field.check_carries(epk, &self.label, dk)?;
+        self.decrypt_body(dk)
+    }
+
+    fn decrypt_body(&self, dk: &DataKey) -> Result<Vec<u8>, Error> {
+        aead(dk.expose_secret())
+            .decrypt(&Nonce::from(ZERO_NONCE), Payload { msg: self.body(), aad: self.header() })
+            .map_err(|_| Error::DecryptionFailed)
+    }
+}

@@ -1,0 +1,434 @@
+//! The escrow field: labeled threshold encryption of a message's data key.
+//!
+//! A Baek–Zheng / Shoup–Gennaro style scheme on BLS12-381, with the label bound in:
+//!
+//! ```text
+//! r = KDF(PK, DK, L)                  (deterministic: the recipient can recompute it)
+//! U = r·G1
+//! V = DK ⊕ SHA-256(MASK_DST ‖ r·PK)
+//! H = hash_to_G2(U ‖ V ‖ L)           (W_DST)
+//! W = r·H
+//! ```
+//!
+//! Anyone can check `e(G1, W) = e(U, H)`: changing U, V or L breaks it, so a field
+//! cannot be moved under another label. Trustee `i` answers `S_i = s_i·U`, checkable
+//! by `e(S_i, H) = e(PK_i, W)`; `t+1` good shares interpolate to `a_0·U = r·PK`.
+//! Because `r` is derived from `(DK, L)`, a recipient who knows DK re-encrypts and
+//! compares: a field that does not carry the real key under the real label is
+//! refused (the fix for Blaze's 1994 attack on Clipper's 16-bit LEAF checksum).
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use blsttc::blstrs::{Bls12, G1Affine, G1Projective, G2Affine, G2Prepared, G2Projective, Scalar};
+use blsttc::group::prime::PrimeCurveAffine;
+use blsttc::group::{Curve, Group};
+use hkdf::Hkdf;
+use pairing::{MillerLoopResult, MultiMillerLoop};
+use rand::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::{DecodeError, Error};
+use crate::keys::{EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
+use crate::label::Label;
+use crate::wire::{Alg, Reader, Writer};
+
+/// Domain separation for hash-to-G2 of `(U, V, L)` (RFC 9380 suite name as suffix).
+const W_DST: &[u8] = b"ESCROW-V1-FIELD-W_BLS12381G2_XMD:SHA-256_SSWU_RO_";
+/// Domain separation for the mask `SHA-256(MASK_DST ‖ r·PK)`.
+const MASK_DST: &[u8] = b"escrow/v1/field/mask";
+/// HKDF salt for deriving `r` from `(PK, DK, L)`.
+const R_SALT: &[u8] = b"escrow/v1/field/r";
+/// Domain separation for the batch-verification weights.
+const BATCH_DST: &[u8] = b"escrow/v1/share-batch";
+
+/// Encoded escrow field length: header, U (48), V (32), W (96).
+pub const ESCROW_FIELD_LEN: usize = 3 + 48 + 32 + 96;
+/// Encoded decryption share length: header, epoch, trustee index, S_i (48).
+pub const DECRYPTION_SHARE_LEN: usize = 3 + 8 + 2 + 48;
+
+/// A message's 256-bit data key. Zeroized on drop; `Debug` is redacted.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DataKey(<redacted>)")
+    }
+}
+
+impl DataKey {
+    /// A fresh random key.
+    pub fn generate<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(k.as_mut_slice());
+        DataKey(k)
+    }
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        DataKey(Zeroizing::new(bytes))
+    }
+    /// The raw key, for the AEAD that uses it.
+    pub fn expose_secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// An escrow field (U, V, W); decoded only through subgroup checks.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct EscrowField {
+    u: G1Affine,
+    v: [u8; 32],
+    w: G2Affine,
+}
+
+impl fmt::Debug for EscrowField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EscrowField({})", hex8(&self.fingerprint()))
+    }
+}
+
+fn hex8(b: &[u8]) -> String {
+    b.iter().take(8).map(|x| format!("{x:02x}")).collect()
+}
+
+fn mask(g: &G1Affine) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(MASK_DST);
+    h.update(g.to_compressed());
+    h.finalize().into()
+}
+
+fn xor32(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
+        *o = x ^ y;
+    }
+    out
+}
+
+/// `H = hash_to_G2(U ‖ V ‖ L)`.
+fn hash_uvl(u: &G1Affine, v: &[u8; 32], label: &[u8]) -> G2Affine {
+    let mut msg = Vec::with_capacity(48 + 32 + label.len());
+    msg.extend_from_slice(&u.to_compressed());
+    msg.extend_from_slice(v);
+    msg.extend_from_slice(label);
+    G2Projective::hash_to_curve(&msg, W_DST, &[]).to_affine()
+}
+
+/// Reduces 64 big-endian bytes modulo the group order (bias < 2^-250).
+pub(crate) fn scalar_from_wide(bytes: &[u8; 64]) -> Scalar {
+    let base = Scalar::from(1u64 << 32) * Scalar::from(1u64 << 32);
+    bytes.chunks_exact(8).fold(Scalar::from(0u64), |acc, chunk| {
+        let limb = u64::from_be_bytes(chunk.try_into().expect("chunks_exact yields 8 bytes"));
+        acc * base + Scalar::from(limb)
+    })
+}
+
+/// `r = HKDF-SHA256(salt = R_SALT, ikm = DK, info = PK ‖ L)` expanded to 64 bytes, mod q.
+fn derive_r(pk: &[u8; 48], dk: &DataKey, label: &[u8]) -> Scalar {
+    let hk = Hkdf::<Sha256>::new(Some(R_SALT), dk.expose_secret());
+    let mut okm = Zeroizing::new([0u8; 64]);
+    hk.expand_multi_info(&[pk, label], okm.as_mut_slice()).expect("64 bytes is far below HKDF-SHA256's output limit");
+    scalar_from_wide(&okm)
+}
+
+impl EscrowField {
+    /// Seals `dk` under the epoch key with `label`. Deterministic in `(key, dk, label)`.
+    pub fn seal(epk: &EpochPublicKey, label: &Label, dk: &DataKey) -> Result<Self, Error> {
+        if label.epoch() != epk.epoch() {
+            return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
+        }
+        Ok(Self::seal_encoded(epk, &label.to_bytes(), dk))
+    }
+
+    fn seal_encoded(epk: &EpochPublicKey, label: &[u8], dk: &DataKey) -> Self {
+        let pk = epk.master();
+        let mut r = derive_r(&pk.to_compressed(), dk, label);
+        let u = (G1Projective::generator() * r).to_affine();
+        let shared = (G1Projective::from(pk) * r).to_affine();
+        let v = xor32(dk.expose_secret(), &mask(&shared));
+        let w = (G2Projective::from(hash_uvl(&u, &v, label)) * r).to_affine();
+        r = Scalar::from(0u64);
+        std::hint::black_box(&r);
+        EscrowField { u, v, w }
+    }
+
+    /// The public validity check `e(G1, W) = e(U, H(U, V, L))`: anyone (relay,
+    /// trustee, auditor) can run it; it fails if any part of the field or of the label
+    /// was changed.
+    pub fn verify(&self, epk: &EpochPublicKey, label: &Label) -> Result<(), Error> {
+        if label.epoch() != epk.epoch() {
+            return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
+        }
+        self.prepare(&label.to_bytes()).map(|_| ())
+    }
+
+    /// Checks validity and returns the values share verification reuses.
+    fn prepare(&self, label: &[u8]) -> Result<Prepared, Error> {
+        if bool::from(self.u.is_identity()) || bool::from(self.w.is_identity()) {
+            return Err(Error::InvalidField);
+        }
+        let h = hash_uvl(&self.u, &self.v, label);
+        let h_prep = G2Prepared::from(h);
+        let w_prep = G2Prepared::from(self.w);
+        // e(G1, W) · e(-U, H) == 1
+        let g = G1Affine::generator();
+        let neg_u = -self.u;
+        let ok = Bls12::multi_miller_loop(&[(&g, &w_prep), (&neg_u, &h_prep)]).final_exponentiation().is_identity();
+        if bool::from(ok) {
+            Ok(Prepared { h_prep, w_prep })
+        } else {
+            Err(Error::InvalidField)
+        }
+    }
+
+    /// The recipient's check: re-encrypts `dk` under `label` and compares. Refuses a
+    /// field that carries another key, another label, or garbage.
+    pub fn check_carries(&self, epk: &EpochPublicKey, label: &Label, dk: &DataKey) -> Result<(), Error> {
+        if label.epoch() != epk.epoch() {
+            return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
+        }
+        if Self::seal_encoded(epk, &label.to_bytes(), dk) == *self {
+            Ok(())
+        } else {
+            Err(Error::FieldMismatch)
+        }
+    }
+
+    /// SHA-256 of the encoding: how logs and requests name a field.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
+    }
+
+    /// Encoding: version, alg, U (48), V (32), W (96).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new(Alg::EscrowField);
+        self.write(&mut w);
+        w.finish()
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.bytes(&self.u.to_compressed());
+        w.bytes(&self.v);
+        w.bytes(&self.w.to_compressed());
+    }
+
+    /// Decodes a field; U and W are subgroup-checked and must not be the identity.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::EscrowField, ESCROW_FIELD_LEN)?;
+        let f = Self::read(&mut r)?;
+        r.finish()?;
+        Ok(f)
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let u = r.g1("U")?;
+        let v = r.array::<32>("V")?;
+        let w = r.g2("W")?;
+        if bool::from(u.is_identity()) {
+            return Err(r.err(DecodeError::InvalidPoint("U (identity)")));
+        }
+        if bool::from(w.is_identity()) {
+            return Err(r.err(DecodeError::InvalidPoint("W (identity)")));
+        }
+        Ok(EscrowField { u, v, w })
+    }
+}
+
+struct Prepared {
+    h_prep: G2Prepared,
+    w_prep: G2Prepared,
+}
+
+/// Trustee `i`'s decryption share `S_i = s_i·U` of one field.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct DecryptionShare {
+    epoch: EpochId,
+    trustee: TrusteeIndex,
+    s: G1Affine,
+}
+
+impl DecryptionShare {
+    /// The trustee that produced the share.
+    pub fn trustee(&self) -> TrusteeIndex {
+        self.trustee
+    }
+    /// The epoch of the key share used.
+    pub fn epoch(&self) -> EpochId {
+        self.epoch
+    }
+
+    /// Encoding: version, alg, epoch (u64), trustee index (u16), S_i (48).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new(Alg::DecryptionShare);
+        w.u64(self.epoch.0);
+        w.u16(self.trustee.0);
+        w.bytes(&self.s.to_compressed());
+        w.finish()
+    }
+
+    /// Decodes a share (subgroup-checked). Whether it is *correct* is
+    /// [`EpochPublicKey::verify_share`]'s job.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::DecryptionShare, DECRYPTION_SHARE_LEN)?;
+        let epoch = EpochId(r.u64("epoch")?);
+        let trustee = TrusteeIndex(r.u16("trustee index")?);
+        let s = r.g1("S")?;
+        r.finish()?;
+        Ok(DecryptionShare { epoch, trustee, s })
+    }
+}
+
+impl TrusteeKeyShare {
+    /// Checks the field's validity under `label` (fail closed), then answers with
+    /// this trustee's decryption share. Scope and policy are the caller's to check.
+    pub fn decrypt_share(
+        &self,
+        epk: &EpochPublicKey,
+        field: &EscrowField,
+        label: &Label,
+    ) -> Result<DecryptionShare, Error> {
+        if self.epoch() != epk.epoch() {
+            return Err(Error::EpochMismatch { expected: epk.epoch().0, got: self.epoch().0 });
+        }
+        field.verify(epk, label)?;
+        Ok(self.decrypt_share_unchecked(field))
+    }
+
+    /// The share without checking the field. Only for a caller that has just run
+    /// [`EscrowField::verify`] on the same field and label.
+    pub fn decrypt_share_unchecked(&self, field: &EscrowField) -> DecryptionShare {
+        let s = self.with_scalar(|s| (G1Projective::from(field.u) * s).to_affine());
+        DecryptionShare { epoch: self.epoch(), trustee: self.index(), s }
+    }
+}
+
+/// The result of combining shares: the key, and the trustees whose shares were bad.
+#[derive(Debug)]
+pub struct Opened {
+    /// The field's data key.
+    pub data_key: DataKey,
+    /// Trustees that sent invalid shares (the key was recovered without them).
+    pub culprits: Vec<TrusteeIndex>,
+}
+
+impl EpochPublicKey {
+    /// Verifies one decryption share: `e(S_i, H) = e(PK_i, W)`. Also checks the field.
+    pub fn verify_share(&self, field: &EscrowField, label: &Label, share: &DecryptionShare) -> Result<(), Error> {
+        let prep = self.prepare_for(field, label)?;
+        self.check_share(&prep, share)
+    }
+
+    fn prepare_for(&self, field: &EscrowField, label: &Label) -> Result<Prepared, Error> {
+        if label.epoch() != self.epoch() {
+            return Err(Error::EpochMismatch { expected: self.epoch().0, got: label.epoch().0 });
+        }
+        field.prepare(&label.to_bytes())
+    }
+
+    fn check_share(&self, prep: &Prepared, share: &DecryptionShare) -> Result<(), Error> {
+        if share.epoch != self.epoch() {
+            return Err(Error::EpochMismatch { expected: self.epoch().0, got: share.epoch.0 });
+        }
+        let pk_i = self.share_key(share.trustee)?;
+        // e(S_i, H) · e(-PK_i, W) == 1
+        let neg_pk = -pk_i;
+        let ok = Bls12::multi_miller_loop(&[(&share.s, &prep.h_prep), (&neg_pk, &prep.w_prep)])
+            .final_exponentiation()
+            .is_identity();
+        if bool::from(ok) {
+            Ok(())
+        } else {
+            Err(Error::InvalidShare { trustee: share.trustee })
+        }
+    }
+
+    /// Verifies all `shares` in one two-pairing check with weights derived from the
+    /// shares themselves (`ρ_i = H(all shares, i)`, so a cheater cannot aim at them):
+    /// `e(Σ ρ_i S_i, H) = e(Σ ρ_i PK_i, W)`. Falls back to one check per share to name
+    /// the culprits only when the batch fails.
+    fn check_shares(&self, prep: &Prepared, shares: &[DecryptionShare]) -> Vec<TrusteeIndex> {
+        if shares.len() > 1 && self.batch_ok(prep, shares) {
+            return Vec::new();
+        }
+        shares.iter().filter(|s| self.check_share(prep, s).is_err()).map(|s| s.trustee).collect()
+    }
+
+    fn batch_ok(&self, prep: &Prepared, shares: &[DecryptionShare]) -> bool {
+        let mut transcript = Sha256::new();
+        transcript.update(BATCH_DST);
+        for s in shares {
+            transcript.update(s.to_bytes());
+        }
+        let seed: [u8; 32] = transcript.finalize().into();
+        let mut points = Vec::with_capacity(shares.len());
+        let mut keys = Vec::with_capacity(shares.len());
+        let mut weights = Vec::with_capacity(shares.len());
+        for (j, s) in shares.iter().enumerate() {
+            let Ok(pk) = self.share_key(s.trustee) else { return false };
+            if s.epoch != self.epoch() {
+                return false;
+            }
+            let mut wide = [0u8; 64];
+            let hk = Hkdf::<Sha256>::from_prk(&seed).expect("32-byte PRK");
+            hk.expand(&(j as u64).to_be_bytes(), &mut wide).expect("64-byte output");
+            weights.push(scalar_from_wide(&wide));
+            points.push(G1Projective::from(s.s));
+            keys.push(G1Projective::from(pk));
+        }
+        let lhs = G1Projective::multi_exp(&points, &weights).to_affine();
+        let rhs = -G1Projective::multi_exp(&keys, &weights).to_affine();
+        bool::from(
+            Bls12::multi_miller_loop(&[(&lhs, &prep.h_prep), (&rhs, &prep.w_prep)])
+                .final_exponentiation()
+                .is_identity(),
+        )
+    }
+
+    /// Verifies the field and every share, then combines `t+1` valid shares (the
+    /// lowest-indexed) into the data key. Invalid shares are set aside and named in
+    /// [`Opened::culprits`]; with fewer than `t+1` valid shares the error names them.
+    pub fn combine(&self, field: &EscrowField, label: &Label, shares: &[DecryptionShare]) -> Result<Opened, Error> {
+        let prep = self.prepare_for(field, label)?;
+        let mut seen = BTreeSet::new();
+        for s in shares {
+            if !seen.insert(s.trustee) {
+                return Err(Error::DuplicateShare { trustee: s.trustee });
+            }
+        }
+        let culprits = self.check_shares(&prep, shares);
+        let mut good: Vec<&DecryptionShare> = shares.iter().filter(|s| !culprits.contains(&s.trustee)).collect();
+        if good.len() < self.quorum() {
+            return Err(Error::NotEnoughShares { valid: good.len(), needed: self.quorum(), culprits });
+        }
+        good.sort_by_key(|s| s.trustee);
+        good.truncate(self.quorum());
+        let xs: Vec<Scalar> = good.iter().map(|s| s.trustee.x()).collect();
+        let lambdas = lagrange_at_zero(&xs)
+            .ok_or(Error::InvalidInput { what: "shares", reason: "duplicate evaluation points" })?;
+        let points: Vec<G1Projective> = good.iter().map(|s| G1Projective::from(s.s)).collect();
+        let shared = G1Projective::multi_exp(&points, &lambdas).to_affine();
+        let data_key = DataKey::from_bytes(xor32(&field.v, &mask(&shared)));
+        Ok(Opened { data_key, culprits })
+    }
+}
+
+/// Lagrange coefficients `λ_j = Π_{m≠j} x_m / (x_m − x_j)` for interpolation at 0.
+fn lagrange_at_zero(xs: &[Scalar]) -> Option<Vec<Scalar>> {
+    let mut out = Vec::with_capacity(xs.len());
+    for (j, xj) in xs.iter().enumerate() {
+        let mut num = Scalar::from(1u64);
+        let mut den = Scalar::from(1u64);
+        for (m, xm) in xs.iter().enumerate() {
+            if m != j {
+                num *= xm;
+                den *= *xm - xj;
+            }
+        }
+        let inv: Option<Scalar> = ff::Field::invert(&den).into();
+        out.push(num * inv?);
+    }
+    Some(out)
+}

@@ -1,0 +1,368 @@
+//! Court-signed warrants.
+//!
+//! The court signs the exact bytes; everyone verifies the signature *before*
+//! decoding anything else, and the only way to get a [`VerifiedWarrant`] is
+//! [`VerifiedWarrant::verify`]. Trustees and the relay act only on that type.
+
+use std::fmt;
+
+use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use rand::{CryptoRng, RngCore};
+use zeroize::Zeroizing;
+
+use crate::envelope::{sign, verify};
+use crate::error::{DecodeError, Error, WarrantTimeError};
+use crate::id::PartyId;
+use crate::label::{Label, Scope, TimeWindow};
+use crate::wire::{Alg, Reader, Writer};
+
+/// Most targets one warrant may name.
+pub const MAX_TARGETS: usize = 64;
+/// Longest case reference, bytes.
+pub const MAX_CASE_REFERENCE_LEN: usize = 256;
+/// Longest legal basis, bytes.
+pub const MAX_LEGAL_BASIS_LEN: usize = 1024;
+/// Longest encoded warrant.
+pub const MAX_WARRANT_LEN: usize =
+    3 + 16 + 65 + 65 + 2 + MAX_CASE_REFERENCE_LEN + 1 + MAX_TARGETS * 65 + 8 * 5 + 2 + MAX_LEGAL_BASIS_LEN + 64;
+
+const WARRANT_SIG_DST: &[u8] = b"escrow/v1/warrant-signature\0";
+
+/// A 128-bit warrant id, chosen by the court.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WarrantId(pub [u8; 16]);
+
+impl fmt::Display for WarrantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for WarrantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WarrantId({self})")
+    }
+}
+
+/// What a warrant says. Built by the court, signed by [`CourtSecretKey::sign`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WarrantBody {
+    /// Warrant id.
+    pub id: WarrantId,
+    /// The court's case reference (secret during the investigation; free text).
+    pub case_reference: String,
+    /// Issuing court.
+    pub court: PartyId,
+    /// Agency allowed to use it.
+    pub agency: PartyId,
+    /// Targeted users (1 to 64; stored sorted and distinct).
+    pub targets: Vec<PartyId>,
+    /// Messages sent in `[from, to)` are in scope.
+    pub window: TimeWindow,
+    /// Issue time, unix seconds.
+    pub issued_at: u64,
+    /// The warrant may be used until this time (exclusive), unix seconds.
+    pub valid_until: u64,
+    /// The statute or order it rests on (free text).
+    pub legal_basis: String,
+    /// How long after expiry the targets' notification may be delayed, seconds.
+    pub notification_delay_secs: u64,
+}
+
+fn check_text(s: &str, max: usize) -> Result<(), &'static str> {
+    if s.len() > max {
+        return Err("too long");
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err("contains control characters");
+    }
+    Ok(())
+}
+
+impl WarrantBody {
+    fn validate(&self) -> Result<(), Error> {
+        let bad = |reason| Error::InvalidInput { what: "warrant", reason };
+        check_text(&self.case_reference, MAX_CASE_REFERENCE_LEN).map_err(bad)?;
+        check_text(&self.legal_basis, MAX_LEGAL_BASIS_LEN).map_err(bad)?;
+        if self.targets.is_empty() || self.targets.len() > MAX_TARGETS {
+            return Err(bad("1 to 64 targets required"));
+        }
+        if self.issued_at >= self.valid_until {
+            return Err(bad("issued_at must be before valid_until"));
+        }
+        Ok(())
+    }
+
+    fn encode_unsigned(&self) -> Result<Writer, Error> {
+        self.validate()?;
+        let mut targets = self.targets.clone();
+        targets.sort();
+        let n = targets.len();
+        targets.dedup();
+        if targets.len() != n {
+            return Err(Error::InvalidInput { what: "warrant", reason: "duplicate target" });
+        }
+        let mut w = Writer::new(Alg::Warrant);
+        w.bytes(&self.id.0);
+        w.str8(self.court.as_str());
+        w.str8(self.agency.as_str());
+        w.str16(&self.case_reference);
+        w.u8(u8::try_from(targets.len()).expect("at most 64 targets"));
+        for t in &targets {
+            w.str8(t.as_str());
+        }
+        w.u64(self.window.from());
+        w.u64(self.window.to());
+        w.u64(self.issued_at);
+        w.u64(self.valid_until);
+        w.str16(&self.legal_basis);
+        w.u64(self.notification_delay_secs);
+        Ok(w)
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let id = WarrantId(r.array("id")?);
+        let court = r.party_id("court")?;
+        let agency = r.party_id("agency")?;
+        let case_reference = r.str16("case reference", MAX_CASE_REFERENCE_LEN)?.to_owned();
+        let n = usize::from(r.u8("target count")?);
+        if n == 0 || n > MAX_TARGETS {
+            return Err(r.err(DecodeError::InvalidValue { field: "target count", reason: "must be 1 to 64" }));
+        }
+        let mut targets: Vec<PartyId> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = r.party_id("target")?;
+            if targets.last().is_some_and(|prev| prev >= &t) {
+                return Err(r.err(DecodeError::InvalidValue { field: "targets", reason: "not strictly ascending" }));
+            }
+            targets.push(t);
+        }
+        let from = r.u64("window from")?;
+        let to = r.u64("window to")?;
+        let window = TimeWindow::new(from, to)
+            .map_err(|_| r.err(DecodeError::InvalidValue { field: "window", reason: "from must be before to" }))?;
+        let issued_at = r.u64("issued at")?;
+        let valid_until = r.u64("valid until")?;
+        let legal_basis = r.str16("legal basis", MAX_LEGAL_BASIS_LEN)?.to_owned();
+        let notification_delay_secs = r.u64("notification delay")?;
+        let body = WarrantBody {
+            id,
+            case_reference,
+            court,
+            agency,
+            targets,
+            window,
+            issued_at,
+            valid_until,
+            legal_basis,
+            notification_delay_secs,
+        };
+        body.validate()
+            .map_err(|_| r.err(DecodeError::InvalidValue { field: "warrant", reason: "breaks a warrant rule" }))?;
+        Ok(body)
+    }
+}
+
+/// A court's public signing key, bound to the court's id.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CourtPublicKey {
+    court: PartyId,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for CourtPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CourtPublicKey").field("court", &self.court).finish_non_exhaustive()
+    }
+}
+
+impl CourtPublicKey {
+    /// The court id.
+    pub fn court(&self) -> &PartyId {
+        &self.court
+    }
+    /// Encoding: version, alg, court id (str8), SEC1 compressed key (33).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::new(Alg::CourtPublicKey);
+        w.str8(self.court.as_str());
+        w.bytes(self.key.to_encoded_point(true).as_bytes());
+        w.finish()
+    }
+    /// Decodes a court key (point checked).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::CourtPublicKey, 3 + 65 + 33)?;
+        let court = r.party_id("court")?;
+        let key = r.p256_verifying("key")?;
+        r.finish()?;
+        Ok(CourtPublicKey { court, key })
+    }
+}
+
+/// A court's secret signing key. Zeroized on drop (by `p256`); `Debug` is redacted.
+#[derive(Clone)]
+pub struct CourtSecretKey {
+    court: PartyId,
+    key: SigningKey,
+}
+
+impl fmt::Debug for CourtSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CourtSecretKey").field("court", &self.court).field("key", &"<redacted>").finish()
+    }
+}
+
+impl CourtSecretKey {
+    /// A fresh key for `court`.
+    pub fn generate<R: RngCore + CryptoRng>(court: PartyId, rng: &mut R) -> Self {
+        CourtSecretKey { court, key: SigningKey::random(rng) }
+    }
+    /// The public half.
+    pub fn public(&self) -> CourtPublicKey {
+        CourtPublicKey { court: self.court.clone(), key: *self.key.verifying_key() }
+    }
+    /// Signs a warrant of this court; refuses bodies naming another court.
+    pub fn sign(&self, body: &WarrantBody) -> Result<Vec<u8>, Error> {
+        if body.court != self.court {
+            return Err(Error::PartyMismatch {
+                what: "court",
+                expected: self.court.to_string(),
+                got: body.court.to_string(),
+            });
+        }
+        let mut w = body.encode_unsigned()?;
+        let sig = sign(&self.key, WARRANT_SIG_DST, w.as_slice());
+        w.bytes(&sig.to_bytes());
+        Ok(w.finish())
+    }
+    /// Encoding: version, alg, court id (str8), scalar (32).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut w = Writer::new(Alg::CourtSecretKey);
+        w.str8(self.court.as_str());
+        w.bytes(&Zeroizing::new(self.key.to_bytes()));
+        Zeroizing::new(w.finish())
+    }
+    /// Decodes a court secret key.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut r = Reader::new(bytes, Alg::CourtSecretKey, 3 + 65 + 32)?;
+        let court = r.party_id("court")?;
+        let key = SigningKey::from(r.p256_scalar("key")?);
+        r.finish()?;
+        Ok(CourtSecretKey { court, key })
+    }
+}
+
+/// A warrant whose court signature has been checked. No public constructor: the
+/// only way to get one is [`VerifiedWarrant::verify`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedWarrant {
+    body: WarrantBody,
+    scope: Scope,
+    bytes: Vec<u8>,
+}
+
+impl VerifiedWarrant {
+    /// Verifies the court's signature over the exact bytes, and only then decodes.
+    /// The warrant must name `court` as its issuer.
+    pub fn verify(bytes: &[u8], court: &CourtPublicKey) -> Result<Self, Error> {
+        if bytes.len() > MAX_WARRANT_LEN {
+            return Err(Error::decode(Alg::Warrant, DecodeError::TooLong { max: MAX_WARRANT_LEN, got: bytes.len() }));
+        }
+        // Framing only: version and algorithm, then the trailing signature.
+        Reader::new(bytes, Alg::Warrant, MAX_WARRANT_LEN)?;
+        let split = bytes
+            .len()
+            .checked_sub(64)
+            .filter(|&s| s >= 3)
+            .ok_or(Error::decode(Alg::Warrant, DecodeError::Truncated("signature")))?;
+        let (signed, sig_bytes) = bytes.split_at(split);
+        let mut sig_reader = SigReader::new(sig_bytes);
+        let sig = sig_reader.signature()?;
+        if !verify(&court.key, WARRANT_SIG_DST, signed, &sig) {
+            return Err(Error::BadSignature { what: "court" });
+        }
+        let mut r = Reader::new(signed, Alg::Warrant, MAX_WARRANT_LEN)?;
+        let body = WarrantBody::decode(&mut r)?;
+        r.finish()?;
+        if body.court != court.court {
+            return Err(Error::PartyMismatch {
+                what: "court",
+                expected: court.court.to_string(),
+                got: body.court.to_string(),
+            });
+        }
+        let scope = Scope::new(body.targets.iter().cloned(), body.window)?;
+        Ok(VerifiedWarrant { body, scope, bytes: bytes.to_vec() })
+    }
+
+    /// Verifies against whichever of `courts` signed it.
+    pub fn verify_any(bytes: &[u8], courts: &[CourtPublicKey]) -> Result<Self, Error> {
+        let mut last = Error::BadSignature { what: "court" };
+        for c in courts {
+            match Self::verify(bytes, c) {
+                Ok(w) => return Ok(w),
+                Err(e @ Error::Decode { .. }) => return Err(e),
+                Err(e) => last = e,
+            }
+        }
+        Err(match last {
+            Error::PartyMismatch { .. } => last,
+            _ => Error::BadSignature { what: "court (no trusted court key verifies it)" },
+        })
+    }
+
+    /// What the warrant says.
+    pub fn body(&self) -> &WarrantBody {
+        &self.body
+    }
+    /// Its id.
+    pub fn id(&self) -> WarrantId {
+        self.body.id
+    }
+    /// Its scope (targets and window).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+    /// The exact signed bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Fails unless `issued_at <= now < valid_until`.
+    pub fn check_time(&self, now: u64) -> Result<(), Error> {
+        if now < self.body.issued_at {
+            return Err(Error::WarrantTime(WarrantTimeError::NotYetValid { issued_at: self.body.issued_at, now }));
+        }
+        if now >= self.body.valid_until {
+            return Err(Error::WarrantTime(WarrantTimeError::Expired { valid_until: self.body.valid_until, now }));
+        }
+        Ok(())
+    }
+
+    /// Fails, naming the rule, unless `label` is inside the warrant's scope.
+    pub fn check_scope(&self, label: &Label) -> Result<(), Error> {
+        self.scope.check(label).map_err(Error::OutOfScope)
+    }
+}
+
+/// Reads the 64-byte signature trailer with the same checks as every other signature.
+struct SigReader<'a>(&'a [u8]);
+
+impl<'a> SigReader<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        SigReader(b)
+    }
+    fn signature(&mut self) -> Result<Signature, Error> {
+        let sig = Signature::from_slice(self.0)
+            .map_err(|_| Error::decode(Alg::Warrant, DecodeError::InvalidScalar("signature")))?;
+        if sig.normalize_s().is_some() {
+            return Err(Error::decode(
+                Alg::Warrant,
+                DecodeError::InvalidValue { field: "signature", reason: "high-S signature" },
+            ));
+        }
+        Ok(sig)
+    }
+}

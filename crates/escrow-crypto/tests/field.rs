@@ -1,0 +1,352 @@
+//! The labeled threshold escrow field: validity, binding to the label, the
+//! recipient's re-encryption check, shares, and quorum combination.
+
+mod common;
+
+use blsttc::blstrs::{G1Affine, G1Projective, G2Affine, Scalar};
+use blsttc::group::Curve;
+use common::*;
+use escrow_crypto::*;
+use proptest::prelude::*;
+use sha2::{Digest, Sha256};
+
+fn subsets(n: u16, k: usize) -> Vec<Vec<u16>> {
+    let mut out = Vec::new();
+    for mask in 0u32..(1 << n) {
+        if mask.count_ones() as usize == k {
+            out.push((0..n).filter(|i| mask & (1 << i) != 0).collect());
+        }
+    }
+    out
+}
+
+/// The mask of docs/protocol.md, recomputed independently of the crate.
+fn mask(point: &G1Affine) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"escrow/v1/field/mask");
+    h.update(point.to_compressed());
+    h.finalize().into()
+}
+
+/// Interpolates at 0 whatever shares it is given, with no quorum check: what t
+/// colluders could compute on their own.
+fn naive_interpolate(shares: &[DecryptionShare], field: &EscrowField) -> [u8; 32] {
+    let xs: Vec<Scalar> = shares.iter().map(|s| Scalar::from(u64::from(s.trustee().0) + 1)).collect();
+    let mut acc = G1Projective::from(
+        G1Affine::from_compressed(
+            &[0xc0; 1].iter().chain([0u8; 47].iter()).copied().collect::<Vec<_>>().try_into().unwrap(),
+        )
+        .unwrap(),
+    );
+    for (j, s) in shares.iter().enumerate() {
+        let point = G1Affine::from_compressed(s.to_bytes()[13..61].try_into().unwrap()).unwrap();
+        let mut lambda = Scalar::from(1u64);
+        for (m, xm) in xs.iter().enumerate() {
+            if m != j {
+                lambda *= xm * ff::Field::invert(&(*xm - xs[j])).unwrap();
+            }
+        }
+        acc += G1Projective::from(point) * lambda;
+    }
+    let v: [u8; 32] = field.to_bytes()[3 + 48..3 + 80].try_into().unwrap();
+    let m = mask(&acc.to_affine());
+    std::array::from_fn(|i| v[i] ^ m[i])
+}
+
+fn sealed(w: &World, seed: u64) -> (Label, DataKey, EscrowField) {
+    let l = label(1, "alice", &["bob", "carol"], 1_700_000_000 + seed);
+    let dk = DataKey::generate(&mut rng(seed));
+    let f = EscrowField::seal(&w.keys.public, &l, &dk).unwrap();
+    (l, dk, f)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 10, .. ProptestConfig::default() })]
+
+    /// For random (t, n), n <= 10: every (t+1)-subset opens; every t-subset is refused
+    /// by `combine`, and even interpolated by hand yields a wrong key.
+    #[test]
+    fn every_quorum_opens_and_no_smaller_set_does(n in 1u16..=10, t_frac in 0.0f64..1.0, seed in any::<u64>()) {
+        let t = ((f64::from(n) * t_frac) as u16).min(n - 1);
+        let w = World::new(seed, t, n, &[]);
+        let (l, dk, f) = sealed(&w, seed);
+        let all: Vec<DecryptionShare> = w.keys.shares.iter().map(|s| s.decrypt_share(&w.keys.public, &f, &l).unwrap()).collect();
+        for subset in subsets(n, usize::from(t) + 1) {
+            let shares: Vec<DecryptionShare> = subset.iter().map(|&i| all[usize::from(i)]).collect();
+            let opened = w.keys.public.combine(&f, &l, &shares).unwrap();
+            prop_assert_eq!(&opened.data_key, &dk);
+            prop_assert!(opened.culprits.is_empty());
+        }
+        if t > 0 {
+            for subset in subsets(n, usize::from(t)) {
+                let shares: Vec<DecryptionShare> = subset.iter().map(|&i| all[usize::from(i)]).collect();
+                let err = w.keys.public.combine(&f, &l, &shares).unwrap_err();
+                prop_assert_eq!(err, Error::NotEnoughShares { valid: usize::from(t), needed: usize::from(t) + 1, culprits: vec![] });
+                prop_assert_ne!(&naive_interpolate(&shares, &f), dk.expose_secret());
+            }
+        }
+    }
+}
+
+#[test]
+fn interpolating_a_quorum_by_hand_matches_the_spec() {
+    // Cross-checks the crate's combination against the formulas in docs/protocol.md.
+    let w = World::new(3, 2, 5, &[]);
+    let (l, dk, f) = sealed(&w, 3);
+    let shares: Vec<DecryptionShare> = [4u16, 0, 2]
+        .iter()
+        .map(|&i| w.keys.shares[usize::from(i)].decrypt_share(&w.keys.public, &f, &l).unwrap())
+        .collect();
+    assert_eq!(&naive_interpolate(&shares, &f), dk.expose_secret());
+}
+
+#[test]
+fn every_byte_of_the_field_is_bound() {
+    let w = World::new(1, 1, 3, &[]);
+    let (l, _, f) = sealed(&w, 1);
+    f.verify(&w.keys.public, &l).unwrap();
+    let bytes = f.to_bytes();
+    for i in 0..bytes.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut b = bytes.clone();
+            b[i] ^= flip;
+            match EscrowField::from_bytes(&b) {
+                Err(Error::Decode { .. }) => {}
+                Ok(g) => assert_eq!(g.verify(&w.keys.public, &l), Err(Error::InvalidField), "byte {i} flip {flip:#x}"),
+                Err(e) => panic!("byte {i}: unexpected {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_byte_of_the_label_is_bound() {
+    let w = World::new(2, 1, 3, &[]);
+    let (l, _, f) = sealed(&w, 2);
+    let bytes = l.to_bytes();
+    let mut decoded_and_refused = 0;
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x01;
+        match Label::from_bytes(&b) {
+            Err(Error::Decode { .. }) => {}
+            Ok(m) => {
+                let err = f.verify(&w.keys.public, &m).unwrap_err();
+                assert!(matches!(err, Error::InvalidField | Error::EpochMismatch { .. }), "byte {i}: {err}");
+                decoded_and_refused += 1;
+            }
+            Err(e) => panic!("byte {i}: unexpected {e}"),
+        }
+    }
+    assert!(decoded_and_refused > bytes.len() / 2, "most single-bit changes still decode: {decoded_and_refused}");
+}
+
+#[test]
+fn relabeling_is_refused_by_the_validity_check() {
+    let w = World::new(4, 2, 5, &[]);
+    let (l, _, f) = sealed(&w, 4);
+    let others = [
+        label(1, "alice", &["bob", "carol"], l.timestamp() + 1),
+        label(1, "mallory", &["bob", "carol"], l.timestamp()),
+        label(1, "alice", &["bob"], l.timestamp()),
+        label(1, "alice", &["bob", "carol", "dave"], l.timestamp()),
+        Label::new(EpochId(1), [8u8; 16], id("alice"), [id("bob"), id("carol")], l.timestamp()).unwrap(),
+    ];
+    for other in &others {
+        assert_eq!(f.verify(&w.keys.public, other), Err(Error::InvalidField), "{other:?}");
+        assert_eq!(w.keys.shares[0].decrypt_share(&w.keys.public, &f, other), Err(Error::InvalidField));
+    }
+    let other_epoch = label(2, "alice", &["bob", "carol"], l.timestamp());
+    assert_eq!(f.verify(&w.keys.public, &other_epoch), Err(Error::EpochMismatch { expected: 1, got: 2 }));
+}
+
+#[test]
+fn recipient_refuses_fields_with_another_key_or_label_blaze_1994() {
+    let w = World::new(5, 2, 5, &[]);
+    let (l, dk, f) = sealed(&w, 5);
+    f.check_carries(&w.keys.public, &l, &dk).unwrap();
+    // A field for another data key: valid (anyone can check it), but not this message's.
+    let other_dk = DataKey::generate(&mut rng(99));
+    let f2 = EscrowField::seal(&w.keys.public, &l, &other_dk).unwrap();
+    f2.verify(&w.keys.public, &l).unwrap();
+    assert_eq!(f2.check_carries(&w.keys.public, &l, &dk), Err(Error::FieldMismatch));
+    // A field for the real key under another label (e.g. outside any warrant's window).
+    let l2 = label(1, "alice", &["bob", "carol"], 1);
+    let f3 = EscrowField::seal(&w.keys.public, &l2, &dk).unwrap();
+    assert_eq!(f3.check_carries(&w.keys.public, &l, &dk), Err(Error::FieldMismatch));
+    // A field under another trustee key set.
+    let w2 = World::new(6, 2, 5, &[]);
+    let f4 = EscrowField::seal(&w2.keys.public, &l, &dk).unwrap();
+    assert_eq!(f4.check_carries(&w.keys.public, &l, &dk), Err(Error::FieldMismatch));
+    assert_eq!(f4.verify(&w.keys.public, &l), Ok(()), "validity alone cannot tell key sets apart for W; shares can");
+}
+
+#[test]
+fn bad_shares_are_refused_and_their_trustee_named() {
+    let w = World::new(7, 2, 5, &[]);
+    let (l, dk, f) = sealed(&w, 7);
+    let (l_other, _, f_other) = sealed(&w, 8);
+    let mut shares: Vec<DecryptionShare> =
+        w.keys.shares.iter().map(|s| s.decrypt_share(&w.keys.public, &f, &l).unwrap()).collect();
+    // Trustee 1 answers for another field; trustee 3 sends a random point.
+    shares[1] = w.keys.shares[1].decrypt_share(&w.keys.public, &f_other, &l_other).unwrap();
+    let mut forged = shares[3].to_bytes();
+    let random_point = (G1Projective::from(G1Affine::from_compressed(&forged[13..61].try_into().unwrap()).unwrap())
+        * Scalar::from(7u64))
+    .to_affine();
+    forged[13..61].copy_from_slice(&random_point.to_compressed());
+    shares[3] = DecryptionShare::from_bytes(&forged).unwrap();
+
+    assert_eq!(w.keys.public.verify_share(&f, &l, &shares[1]), Err(Error::InvalidShare { trustee: TrusteeIndex(1) }));
+    assert_eq!(w.keys.public.verify_share(&f, &l, &shares[3]), Err(Error::InvalidShare { trustee: TrusteeIndex(3) }));
+    w.keys.public.verify_share(&f, &l, &shares[0]).unwrap();
+
+    let opened = w.keys.public.combine(&f, &l, &shares).unwrap();
+    assert_eq!(opened.data_key, dk);
+    assert_eq!(opened.culprits, vec![TrusteeIndex(1), TrusteeIndex(3)]);
+
+    let err = w.keys.public.combine(&f, &l, &shares[..4]).unwrap_err();
+    assert_eq!(err, Error::NotEnoughShares { valid: 2, needed: 3, culprits: vec![TrusteeIndex(1), TrusteeIndex(3)] });
+    assert!(err.to_string().contains("invalid shares from trustees 1, 3"), "{err}");
+
+    let dup = [shares[0], shares[0], shares[2]];
+    assert_eq!(w.keys.public.combine(&f, &l, &dup).unwrap_err(), Error::DuplicateShare { trustee: TrusteeIndex(0) });
+}
+
+#[test]
+fn shares_from_unknown_trustees_or_other_epochs_are_refused() {
+    let w = World::new(9, 1, 3, &[]);
+    let (l, _, f) = sealed(&w, 9);
+    let good = w.keys.shares[0].decrypt_share(&w.keys.public, &f, &l).unwrap();
+    let mut b = good.to_bytes();
+    b[11..13].copy_from_slice(&7u16.to_be_bytes());
+    let unknown = DecryptionShare::from_bytes(&b).unwrap();
+    assert_eq!(
+        w.keys.public.verify_share(&f, &l, &unknown),
+        Err(Error::UnknownTrustee { index: TrusteeIndex(7), n: 3 })
+    );
+    let mut b = good.to_bytes();
+    b[3..11].copy_from_slice(&2u64.to_be_bytes());
+    let other_epoch = DecryptionShare::from_bytes(&b).unwrap();
+    assert_eq!(w.keys.public.verify_share(&f, &l, &other_epoch), Err(Error::EpochMismatch { expected: 1, got: 2 }));
+}
+
+/// Finds an on-curve G1 point outside the prime-order subgroup (almost every on-curve
+/// point is: the cofactor is ~2^125).
+fn g1_outside_subgroup() -> [u8; 48] {
+    for x in 1u8..=255 {
+        let mut b = [0u8; 48];
+        b[0] = 0x80;
+        b[47] = x;
+        let on_curve = Option::<G1Affine>::from(G1Affine::from_compressed_unchecked(&b));
+        if let Some(p) = on_curve {
+            assert!(bool::from(p.is_on_curve()));
+            if Option::<G1Affine>::from(G1Affine::from_compressed(&b)).is_none() {
+                return b;
+            }
+        }
+    }
+    unreachable!("some small x gives a non-subgroup point")
+}
+
+fn g2_outside_subgroup() -> [u8; 96] {
+    for x in 1u8..=255 {
+        let mut b = [0u8; 96];
+        b[0] = 0x80;
+        b[95] = x;
+        if Option::<G2Affine>::from(G2Affine::from_compressed_unchecked(&b)).is_some()
+            && Option::<G2Affine>::from(G2Affine::from_compressed(&b)).is_none()
+        {
+            return b;
+        }
+    }
+    unreachable!("some small x gives a non-subgroup point")
+}
+
+#[test]
+fn points_outside_the_subgroup_or_off_the_curve_are_refused() {
+    let w = World::new(10, 1, 3, &[]);
+    let (l, _, f) = sealed(&w, 10);
+    let bytes = f.to_bytes();
+    let bad_g1 = g1_outside_subgroup();
+    let bad_g2 = g2_outside_subgroup();
+
+    let mut b = bytes.clone();
+    b[3..51].copy_from_slice(&bad_g1);
+    assert_eq!(
+        EscrowField::from_bytes(&b).unwrap_err(),
+        Error::Decode { kind: wire::Alg::EscrowField, reason: DecodeError::InvalidPoint("U") }
+    );
+    let mut b = bytes.clone();
+    b[83..179].copy_from_slice(&bad_g2);
+    assert_eq!(
+        EscrowField::from_bytes(&b).unwrap_err(),
+        Error::Decode { kind: wire::Alg::EscrowField, reason: DecodeError::InvalidPoint("W") }
+    );
+    // Not on the curve at all / not a compressed encoding / the identity.
+    for junk in [[0xffu8; 48], [0u8; 48]] {
+        let mut b = bytes.clone();
+        b[3..51].copy_from_slice(&junk);
+        assert!(matches!(EscrowField::from_bytes(&b), Err(Error::Decode { reason: DecodeError::InvalidPoint(_), .. })));
+    }
+    let mut identity = [0u8; 48];
+    identity[0] = 0xc0;
+    let mut b = bytes.clone();
+    b[3..51].copy_from_slice(&identity);
+    assert_eq!(
+        EscrowField::from_bytes(&b).unwrap_err(),
+        Error::Decode { kind: wire::Alg::EscrowField, reason: DecodeError::InvalidPoint("U (identity)") }
+    );
+
+    let share = w.keys.shares[0].decrypt_share(&w.keys.public, &f, &l).unwrap();
+    let mut s = share.to_bytes();
+    s[13..61].copy_from_slice(&bad_g1);
+    assert!(matches!(
+        DecryptionShare::from_bytes(&s),
+        Err(Error::Decode { reason: DecodeError::InvalidPoint("S"), .. })
+    ));
+
+    let mut k = w.keys.public.to_bytes();
+    k[15..63].copy_from_slice(&bad_g1);
+    assert!(matches!(
+        EpochPublicKey::from_bytes(&k),
+        Err(Error::Decode { reason: DecodeError::InvalidPoint("commitment coefficient"), .. })
+    ));
+}
+
+#[test]
+fn epoch_keys_round_trip_and_refuse_degenerate_sets() {
+    let w = World::new(11, 2, 5, &[]);
+    let bytes = w.keys.public.to_bytes();
+    assert_eq!(bytes.len(), 3 + 8 + 2 + 2 + 3 * 48);
+    let back = EpochPublicKey::from_bytes(&bytes).unwrap();
+    assert_eq!(back, w.keys.public);
+    for s in &w.keys.shares {
+        s.check_against(&back).unwrap();
+        let again = TrusteeKeyShare::from_bytes(&s.to_bytes()).unwrap();
+        again.check_against(&back).unwrap();
+    }
+    // A share checked against another trustee's slot is refused.
+    let mut b = w.keys.shares[0].to_bytes().to_vec();
+    b[11..13].copy_from_slice(&1u16.to_be_bytes());
+    assert!(TrusteeKeyShare::from_bytes(&b).unwrap().check_against(&back).is_err());
+    // Threshold must be below n; n at most 64; the top coefficient cannot be the identity.
+    let mut b = bytes.clone();
+    b[13..15].copy_from_slice(&5u16.to_be_bytes());
+    assert!(EpochPublicKey::from_bytes(&b).is_err());
+    let mut b = bytes.clone();
+    b[11..13].copy_from_slice(&65u16.to_be_bytes());
+    assert!(EpochPublicKey::from_bytes(&b).is_err());
+    let mut b = bytes.clone();
+    let last = b.len() - 48;
+    b[last..].copy_from_slice(&[0xc0].iter().chain([0u8; 47].iter()).copied().collect::<Vec<_>>());
+    assert!(EpochPublicKey::from_bytes(&b).is_err());
+    // Zero and non-canonical secret scalars.
+    let mut b = w.keys.shares[0].to_bytes().to_vec();
+    b[13..].copy_from_slice(&[0u8; 32]);
+    assert!(TrusteeKeyShare::from_bytes(&b).is_err());
+    b[13..].copy_from_slice(&[0xffu8; 32]);
+    assert!(TrusteeKeyShare::from_bytes(&b).is_err());
+    assert!(dealer_keygen(EpochId(1), 3, 3, &mut rng(1)).is_err());
+    assert!(dealer_keygen(EpochId(1), 0, 65, &mut rng(1)).is_err());
+}
