@@ -91,9 +91,13 @@ fn vk_sec1(vk: &VerifyingKey) -> [u8; 33] {
 }
 
 impl Reader<'_> {
-    /// A compressed SEC1 P-256 point, checked to be on the curve and not the identity.
+    /// A compressed SEC1 P-256 point (tag 0x02 or 0x03 only: the 33-byte "compact"
+    /// tag 0x05 would give a second encoding), on the curve and not the identity.
     pub(crate) fn p256_point(&mut self, field: &'static str) -> Result<PublicKey, Error> {
         let raw = self.array::<33>(field)?;
+        if !matches!(raw.first(), Some(0x02 | 0x03)) {
+            return Err(self.err(DecodeError::InvalidPoint(field)));
+        }
         PublicKey::from_sec1_bytes(&raw).map_err(|_| self.err(DecodeError::InvalidPoint(field)))
     }
 
