@@ -75,7 +75,8 @@ fn main() {
     let t_sks = threshold_crypto::SecretKeySet::random(usize::from(T), &mut rng07);
     let t_pks = t_sks.public_keys();
     let t_pk = t_pks.public_key();
-    let t_shares: Vec<threshold_crypto::SecretKeyShare> = (0..usize::from(N)).map(|i| t_sks.secret_key_share(i)).collect();
+    let t_shares: Vec<threshold_crypto::SecretKeyShare> =
+        (0..usize::from(N)).map(|i| t_sks.secret_key_share(i)).collect();
     let t_ct = t_pk.encrypt_with_rng(&mut rng07, dk.expose_secret());
     let t_dshares: Vec<(usize, threshold_crypto::DecryptionShare)> =
         (0..=usize::from(T)).map(|i| (i, t_shares[i].decrypt_share(&t_ct).unwrap())).collect();

@@ -126,7 +126,10 @@ fn a_recipient_cannot_swap_the_body_without_the_sender() {
     let body_len = lay.body.len();
     b[lay.body.clone()].copy_from_slice(&vec![0u8; body_len]);
     let e = Envelope::from_bytes(&b).unwrap();
-    assert_eq!(e.open(w.user("carol"), &w.user("alice").public(), &w.keys.public), Err(Error::BadSignature { what: "envelope sender" }));
+    assert_eq!(
+        e.open(w.user("carol"), &w.user("alice").public(), &w.keys.public),
+        Err(Error::BadSignature { what: "envelope sender" })
+    );
 }
 
 #[test]
@@ -139,7 +142,10 @@ fn wrong_sender_key_is_refused() {
     ));
     // Same id, other key (an impostor registered as alice).
     let impostor = UserSecretKey::generate(id("alice"), &mut rng(77)).public();
-    assert_eq!(env.open(w.user("bob"), &impostor, &w.keys.public), Err(Error::BadSignature { what: "envelope sender" }));
+    assert_eq!(
+        env.open(w.user("bob"), &impostor, &w.keys.public),
+        Err(Error::BadSignature { what: "envelope sender" })
+    );
 }
 
 #[test]

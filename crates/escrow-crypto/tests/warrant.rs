@@ -98,10 +98,16 @@ fn scope_at_the_exact_edges_of_the_window() {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
     let v = VerifiedWarrant::verify(&court.sign(&body("high-court")).unwrap(), &court.public()).unwrap();
     let at = |sender: &str, to: &[&str], ts| v.check_scope(&label(1, sender, to, ts));
-    assert_eq!(at("mallory", &["bob"], 999), Err(Error::OutOfScope(ScopeError::BeforeWindow { timestamp: 999, from: 1_000 })));
+    assert_eq!(
+        at("mallory", &["bob"], 999),
+        Err(Error::OutOfScope(ScopeError::BeforeWindow { timestamp: 999, from: 1_000 }))
+    );
     assert_eq!(at("mallory", &["bob"], 1_000), Ok(()));
     assert_eq!(at("mallory", &["bob"], 1_999), Ok(()));
-    assert_eq!(at("mallory", &["bob"], 2_000), Err(Error::OutOfScope(ScopeError::AfterWindow { timestamp: 2_000, to: 2_000 })));
+    assert_eq!(
+        at("mallory", &["bob"], 2_000),
+        Err(Error::OutOfScope(ScopeError::AfterWindow { timestamp: 2_000, to: 2_000 }))
+    );
     assert_eq!(at("bob", &["alice", "eve"], 1_500), Ok(()), "a target among the recipients");
     assert_eq!(at("bob", &["alice", "carol"], 1_500), Err(Error::OutOfScope(ScopeError::NotATarget)));
     assert_eq!(at("evelyn", &["mallory2"], 1_500), Err(Error::OutOfScope(ScopeError::NotATarget)), "no prefix matches");
@@ -114,7 +120,10 @@ fn validity_period_edges() {
     assert_eq!(v.check_time(499), Err(Error::WarrantTime(WarrantTimeError::NotYetValid { issued_at: 500, now: 499 })));
     assert_eq!(v.check_time(500), Ok(()));
     assert_eq!(v.check_time(9_999), Ok(()));
-    assert_eq!(v.check_time(10_000), Err(Error::WarrantTime(WarrantTimeError::Expired { valid_until: 10_000, now: 10_000 })));
+    assert_eq!(
+        v.check_time(10_000),
+        Err(Error::WarrantTime(WarrantTimeError::Expired { valid_until: 10_000, now: 10_000 }))
+    );
 }
 
 #[test]
