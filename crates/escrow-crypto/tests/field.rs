@@ -4,7 +4,7 @@
 mod common;
 
 use blsttc::blstrs::{G1Affine, G1Projective, G2Affine, Scalar};
-use blsttc::group::Curve;
+use blsttc::group::{Curve, Group};
 use common::*;
 use escrow_crypto::*;
 use proptest::prelude::*;
@@ -32,12 +32,7 @@ fn mask(point: &G1Affine) -> [u8; 32] {
 /// colluders could compute on their own.
 fn naive_interpolate(shares: &[DecryptionShare], field: &EscrowField) -> [u8; 32] {
     let xs: Vec<Scalar> = shares.iter().map(|s| Scalar::from(u64::from(s.trustee().0) + 1)).collect();
-    let mut acc = G1Projective::from(
-        G1Affine::from_compressed(
-            &[0xc0; 1].iter().chain([0u8; 47].iter()).copied().collect::<Vec<_>>().try_into().unwrap(),
-        )
-        .unwrap(),
-    );
+    let mut acc = G1Projective::identity();
     for (j, s) in shares.iter().enumerate() {
         let point = G1Affine::from_compressed(s.to_bytes()[13..61].try_into().unwrap()).unwrap();
         let mut lambda = Scalar::from(1u64);
