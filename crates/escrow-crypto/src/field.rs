@@ -48,9 +48,17 @@ pub const ESCROW_FIELD_LEN: usize = 3 + 48 + 32 + 96;
 /// Encoded decryption share length: header, epoch, trustee index, S_i (48).
 pub const DECRYPTION_SHARE_LEN: usize = 3 + 8 + 2 + 48;
 
-/// A message's 256-bit data key. Zeroized on drop; `Debug` is redacted.
-#[derive(Clone, PartialEq, Eq)]
+/// A message's 256-bit data key. Zeroized on drop; `Debug` is redacted; compared in
+/// constant time.
+#[derive(Clone)]
 pub struct DataKey(Zeroizing<[u8; 32]>);
+
+impl PartialEq for DataKey {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(subtle::ConstantTimeEq::ct_eq(self.0.as_slice(), other.0.as_slice()))
+    }
+}
+impl Eq for DataKey {}
 
 impl fmt::Debug for DataKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -178,7 +186,7 @@ impl EscrowField {
         let neg_u = -self.u;
         let ok = Bls12::multi_miller_loop(&[(&g, &w_prep), (&neg_u, &h_prep)]).final_exponentiation().is_identity();
         if bool::from(ok) {
-            Ok(Prepared { h_prep, w_prep })
+            Ok(Prepared { h_prep, w_prep, statement: [0u8; 32] })
         } else {
             Err(Error::InvalidField)
         }
@@ -240,6 +248,8 @@ impl EscrowField {
 struct Prepared {
     h_prep: G2Prepared,
     w_prep: G2Prepared,
+    /// SHA-256 of (key set, field, label): bound into the batch weights.
+    statement: [u8; 32],
 }
 
 /// Trustee `i`'s decryption share `S_i = s_i·U` of one field.
@@ -275,7 +285,13 @@ impl DecryptionShare {
         let mut r = Reader::new(bytes, Alg::DecryptionShare, DECRYPTION_SHARE_LEN)?;
         let epoch = EpochId(r.u64("epoch")?);
         let trustee = TrusteeIndex(r.u16("trustee index")?);
+        if trustee.0 >= crate::keys::MAX_TRUSTEES {
+            return Err(r.err(DecodeError::InvalidValue { field: "trustee index", reason: "must be below 64" }));
+        }
         let s = r.g1("S")?;
+        if bool::from(s.is_identity()) {
+            return Err(r.err(DecodeError::InvalidPoint("S (identity)")));
+        }
         r.finish()?;
         Ok(DecryptionShare { epoch, trustee, s })
     }
@@ -325,7 +341,14 @@ impl EpochPublicKey {
         if label.epoch() != self.epoch() {
             return Err(Error::EpochMismatch { expected: self.epoch().0, got: label.epoch().0 });
         }
-        field.prepare(&label.to_bytes())
+        let label_bytes = label.to_bytes();
+        let mut prep = field.prepare(&label_bytes)?;
+        let mut statement = Sha256::new();
+        statement.update(self.to_bytes());
+        statement.update(field.to_bytes());
+        statement.update(&label_bytes);
+        prep.statement = statement.finalize().into();
+        Ok(prep)
     }
 
     fn check_share(&self, prep: &Prepared, share: &DecryptionShare) -> Result<(), Error> {
@@ -346,7 +369,8 @@ impl EpochPublicKey {
     }
 
     /// Verifies all `shares` in one two-pairing check with weights derived from the
-    /// shares themselves (`ρ_i = H(all shares, i)`, so a cheater cannot aim at them):
+    /// statement and the shares themselves (`ρ_i = H(key set, field, label, all
+    /// shares, i)`, so a cheater cannot aim at them):
     /// `e(Σ ρ_i S_i, H) = e(Σ ρ_i PK_i, W)`. Falls back to one check per share to name
     /// the culprits only when the batch fails.
     fn check_shares(&self, prep: &Prepared, shares: &[DecryptionShare]) -> Vec<TrusteeIndex> {
@@ -359,6 +383,7 @@ impl EpochPublicKey {
     fn batch_ok(&self, prep: &Prepared, shares: &[DecryptionShare]) -> bool {
         let mut transcript = Sha256::new();
         transcript.update(BATCH_DST);
+        transcript.update(prep.statement);
         for s in shares {
             transcript.update(s.to_bytes());
         }

@@ -5,10 +5,44 @@
 //! - [`field`]: the labeled threshold escrow field, decryption shares, combination.
 //! - [`envelope`]: the end-to-end encrypted message that carries the field.
 //! - [`warrant`]: court-signed warrants and the [`VerifiedWarrant`] type.
+//! - [`sealed`]: secrets sealed at rest under a passphrase (argon2id) or key file.
 //!
 //! Every blob begins with a version byte and a two-byte algorithm id ([`wire::Alg`]);
 //! every curve point is decoded with on-curve and subgroup checks; every length is
 //! bounded; no input makes these functions panic. Formats: `docs/protocol.md`.
+//!
+//! ```
+//! use escrow_crypto::*;
+//! # fn main() -> Result<(), Error> {
+//! let mut rng = rand::rngs::OsRng;
+//! // Weak mode: a dealer splits the epoch key among n = 5 trustees, 3 needed.
+//! let keys = dealer_keygen(EpochId(1), 2, 5, &mut rng)?;
+//! let alice = UserSecretKey::generate(PartyId::new("alice")?, &mut rng);
+//! let bob = UserSecretKey::generate(PartyId::new("bob")?, &mut rng);
+//! let env = Envelope::seal(
+//!     &SealRequest {
+//!         sender: &alice,
+//!         recipients: &[bob.public()],
+//!         epoch_key: &keys.public,
+//!         message_id: [1; 16],
+//!         timestamp: 1_767_225_600,
+//!         plaintext: b"hello",
+//!     },
+//!     &mut rng,
+//! )?;
+//! // Bob opens it (and checks the escrow field carries the real key).
+//! assert_eq!(env.open(&bob, &alice.public(), &keys.public)?, b"hello");
+//! // Three trustees each release a share; any three open it, two do not.
+//! let shares: Vec<DecryptionShare> = [0, 2, 4]
+//!     .iter()
+//!     .map(|&i| keys.shares[i].decrypt_share(&keys.public, env.field(), env.label()))
+//!     .collect::<Result<_, _>>()?;
+//! let opened = keys.public.combine(env.field(), env.label(), &shares)?;
+//! assert_eq!(env.open_with_data_key(&opened.data_key, &alice.public(), &keys.public)?, b"hello");
+//! assert!(keys.public.combine(env.field(), env.label(), &shares[..2]).is_err());
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic))]
@@ -19,6 +53,7 @@ pub mod field;
 pub mod id;
 pub mod keys;
 pub mod label;
+pub mod sealed;
 pub mod warrant;
 pub mod wire;
 

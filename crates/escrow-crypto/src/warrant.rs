@@ -79,6 +79,11 @@ fn check_text(s: &str, max: usize) -> Result<(), &'static str> {
     if s.chars().any(|c| c.is_control()) {
         return Err("contains control characters");
     }
+    // Bidi overrides and invisible characters would let a warrant read differently to
+    // the operator approving it than to the software enforcing it ("Trojan Source").
+    if s.chars().any(|c| matches!(c, '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')) {
+        return Err("contains invisible or bidirectional-control characters");
+    }
     Ok(())
 }
 
@@ -160,8 +165,10 @@ impl WarrantBody {
             legal_basis,
             notification_delay_secs,
         };
-        body.validate()
-            .map_err(|_| r.err(DecodeError::InvalidValue { field: "warrant", reason: "breaks a warrant rule" }))?;
+        body.validate().map_err(|e| match e {
+            Error::InvalidInput { reason, .. } => r.err(DecodeError::InvalidValue { field: "warrant", reason }),
+            other => other,
+        })?;
         Ok(body)
     }
 }
@@ -299,18 +306,17 @@ impl VerifiedWarrant {
 
     /// Verifies against whichever of `courts` signed it.
     pub fn verify_any(bytes: &[u8], courts: &[CourtPublicKey]) -> Result<Self, Error> {
-        let mut last = Error::BadSignature { what: "court" };
+        let mut mismatch = None;
         for c in courts {
             match Self::verify(bytes, c) {
                 Ok(w) => return Ok(w),
                 Err(e @ Error::Decode { .. }) => return Err(e),
-                Err(e) => last = e,
+                // A trusted key signed it but the warrant names another court.
+                Err(e @ Error::PartyMismatch { .. }) => mismatch = Some(e),
+                Err(_) => {}
             }
         }
-        Err(match last {
-            Error::PartyMismatch { .. } => last,
-            _ => Error::BadSignature { what: "court (no trusted court key verifies it)" },
-        })
+        Err(mismatch.unwrap_or(Error::BadSignature { what: "court (no trusted court key verifies it)" }))
     }
 
     /// What the warrant says.

@@ -37,6 +37,8 @@ pub enum Alg {
     UserSecretKey = 0x000a,
     /// A court's secret signing key, P-256.
     CourtSecretKey = 0x000b,
+    /// A secret sealed at rest: argon2id (or a raw key file) + AES-256-GCM.
+    SealedSecret = 0x000c,
 }
 
 impl Alg {
@@ -54,6 +56,7 @@ impl Alg {
             Alg::CourtPublicKey => "court public key",
             Alg::UserSecretKey => "user secret key",
             Alg::CourtSecretKey => "court secret key",
+            Alg::SealedSecret => "sealed secret",
         }
     }
 }

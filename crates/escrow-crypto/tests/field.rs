@@ -221,6 +221,12 @@ fn shares_from_unknown_trustees_or_other_epochs_are_refused() {
         Err(Error::UnknownTrustee { index: TrusteeIndex(7), n: 3 })
     );
     let mut b = good.to_bytes();
+    b[11..13].copy_from_slice(&64u16.to_be_bytes());
+    assert!(matches!(
+        DecryptionShare::from_bytes(&b),
+        Err(Error::Decode { reason: DecodeError::InvalidValue { field: "trustee index", .. }, .. })
+    ));
+    let mut b = good.to_bytes();
     b[3..11].copy_from_slice(&2u64.to_be_bytes());
     let other_epoch = DecryptionShare::from_bytes(&b).unwrap();
     assert_eq!(w.keys.public.verify_share(&f, &l, &other_epoch), Err(Error::EpochMismatch { expected: 1, got: 2 }));

@@ -134,6 +134,8 @@ fn malformed_warrants_are_refused_before_and_after_signing() {
         WarrantBody { targets: vec![id("eve"), id("eve")], ..body("high-court") },
         WarrantBody { issued_at: 10_000, ..body("high-court") },
         WarrantBody { case_reference: "a\nb".into(), ..body("high-court") },
+        WarrantBody { legal_basis: "s.19 \u{202e}lanigiro\u{202c}".into(), ..body("high-court") },
+        WarrantBody { case_reference: "R v. Doe\u{200b}".into(), ..body("high-court") },
         WarrantBody { legal_basis: "x".repeat(1025), ..body("high-court") },
         WarrantBody { targets: (0..65).map(|i| id(&format!("u{i}"))).collect(), ..body("high-court") },
     ];
