@@ -1,0 +1,14 @@
+//! Generated gRPC code for package `escrow.v1` (proto/escrow/v1/*.proto).
+//!
+//! Messages carry the blobs of `escrow-crypto` as raw bytes; decoding and checking
+//! them is the services' job, never this crate's.
+#![forbid(unsafe_code)]
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+/// `escrow.v1`: trustee and relay services.
+pub mod v1 {
+    tonic::include_proto!("escrow.v1");
+}
+
+/// The encoded `FileDescriptorSet` of every escrow proto, for server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/escrow_v1_descriptor.bin"));

@@ -1,0 +1,16 @@
+//! Plumbing shared by the trustee and relay services, kept in one place so that a
+//! change of transport (mutual TLS, per-role authorization) or of storage settings
+//! happens once:
+//!
+//! - [`transport`]: builds every server (with health and reflection) and every client channel;
+//! - [`clock`]: where "now" comes from (system, a shared demo clock file, or tests);
+//! - [`db`]: opens SQLite the durable way (WAL, `synchronous=FULL`);
+//! - [`status`]: maps crypto errors to gRPC statuses that name the culprit.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+pub mod clock;
+pub mod db;
+pub mod status;
+pub mod transport;

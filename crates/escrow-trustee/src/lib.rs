@@ -1,0 +1,37 @@
+//! A trustee: one independent organisation's service. It holds one key share per
+//! epoch, checks each warrant against its own policy, lets its operator approve or
+//! deny, and releases decryption shares only for escrow fields inside an approved,
+//! unexpired, unrevoked warrant's scope, within quota, after recording the release.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+pub mod policy;
+pub mod service;
+pub mod state;
+pub mod store;
+
+use std::future::Future;
+
+use escrow_proto::v1::trustee_server::TrusteeServer;
+pub use service::{EpochKeys, TrusteeService};
+use tonic::server::NamedService;
+
+/// Serves the trustee on `listener` (with health and reflection) until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: TrusteeService,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), escrow_service::transport::TransportError> {
+    let svc = TrusteeServer::new(service)
+        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+    let routes = tonic::service::Routes::new(svc);
+    escrow_service::transport::serve(
+        listener,
+        routes,
+        &[<TrusteeServer<TrusteeService> as NamedService>::NAME],
+        shutdown,
+    )
+    .await
+}

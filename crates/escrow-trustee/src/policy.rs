@@ -1,0 +1,173 @@
+//! A trustee's policy file (TOML): whom it trusts and how much it will release.
+//!
+//! ```toml
+//! trustee_id = "trustee-1"
+//! approval = "operator"            # or "auto"
+//! trusted_courts = ["0100090a68..."]   # hex CourtPublicKey blobs (`escrow court keygen`)
+//! max_window_secs = 2592000        # longest warrant window accepted (30 days)
+//! max_fields_per_warrant = 10000   # distinct escrow fields released per warrant
+//! max_items_per_request = 1000     # items in one RequestShares call
+//! default_agency_quota = 0         # fields per agency per 30 days, for agencies not listed
+//! [agency_quota]
+//! agency-1 = 100000
+//! ```
+
+use std::collections::BTreeMap;
+
+use escrow_crypto::{CourtPublicKey, PartyId};
+use serde::Deserialize;
+
+/// How long the per-agency quota window is: 30 days.
+pub const QUOTA_PERIOD_SECS: u64 = 30 * 86_400;
+/// Hard ceiling on items per request whatever the policy says.
+pub const MAX_ITEMS_PER_REQUEST: u32 = 10_000;
+
+/// Whether a verified, in-policy warrant needs an operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Approval {
+    /// An operator must approve each warrant.
+    Operator,
+    /// Warrants within policy are approved on receipt.
+    Auto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    trustee_id: String,
+    approval: Approval,
+    trusted_courts: Vec<String>,
+    max_window_secs: u64,
+    max_fields_per_warrant: u64,
+    #[serde(default = "default_items")]
+    max_items_per_request: u32,
+    #[serde(default)]
+    default_agency_quota: u64,
+    #[serde(default)]
+    agency_quota: BTreeMap<String, u64>,
+}
+
+fn default_items() -> u32 {
+    1000
+}
+
+/// A parsed, validated policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// This trustee's id.
+    pub trustee_id: PartyId,
+    /// Operator approval or auto-approve.
+    pub approval: Approval,
+    /// Courts whose warrants this trustee accepts.
+    pub trusted_courts: Vec<CourtPublicKey>,
+    /// Longest accepted warrant window, seconds.
+    pub max_window_secs: u64,
+    /// Most distinct fields released under one warrant.
+    pub max_fields_per_warrant: u64,
+    /// Most items in one share request.
+    pub max_items_per_request: u32,
+    /// Quota for agencies not listed, fields per [`QUOTA_PERIOD_SECS`].
+    pub default_agency_quota: u64,
+    /// Per-agency quotas, fields per [`QUOTA_PERIOD_SECS`].
+    pub agency_quota: BTreeMap<PartyId, u64>,
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// Not valid TOML or wrong fields.
+    #[error("policy file: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A value breaks a rule.
+    #[error("policy file: {field}: {reason}")]
+    Invalid {
+        /// The offending field.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Policy {
+    /// Parses and validates a policy file's text.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let f: PolicyFile = toml::from_str(text)?;
+        let invalid = |field: &str, reason: String| PolicyError::Invalid { field: field.into(), reason };
+        let trustee_id = PartyId::new(&f.trustee_id).map_err(|e| invalid("trustee_id", e.to_string()))?;
+        let mut trusted_courts = Vec::new();
+        for (i, h) in f.trusted_courts.iter().enumerate() {
+            let bytes = hex::decode(h.trim()).map_err(|e| invalid(&format!("trusted_courts[{i}]"), e.to_string()))?;
+            let key = CourtPublicKey::from_bytes(&bytes)
+                .map_err(|e| invalid(&format!("trusted_courts[{i}]"), e.to_string()))?;
+            trusted_courts.push(key);
+        }
+        if f.max_window_secs == 0 {
+            return Err(invalid("max_window_secs", "must be positive".into()));
+        }
+        if f.max_items_per_request == 0 || f.max_items_per_request > MAX_ITEMS_PER_REQUEST {
+            return Err(invalid("max_items_per_request", format!("must be 1 to {MAX_ITEMS_PER_REQUEST}")));
+        }
+        let mut agency_quota = BTreeMap::new();
+        for (agency, q) in f.agency_quota {
+            let id = PartyId::new(&agency).map_err(|e| invalid(&format!("agency_quota.{agency}"), e.to_string()))?;
+            agency_quota.insert(id, q);
+        }
+        Ok(Policy {
+            trustee_id,
+            approval: f.approval,
+            trusted_courts,
+            max_window_secs: f.max_window_secs,
+            max_fields_per_warrant: f.max_fields_per_warrant,
+            max_items_per_request: f.max_items_per_request,
+            default_agency_quota: f.default_agency_quota,
+            agency_quota,
+        })
+    }
+
+    /// The quota of `agency`, fields per [`QUOTA_PERIOD_SECS`].
+    pub fn quota(&self, agency: &PartyId) -> u64 {
+        self.agency_quota.get(agency).copied().unwrap_or(self.default_agency_quota)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        trustee_id = "trustee-1"
+        approval = "operator"
+        trusted_courts = []
+        max_window_secs = 172800
+        max_fields_per_warrant = 100
+        [agency_quota]
+        agency-1 = 50
+    "#;
+
+    #[test]
+    fn parses_and_defaults() {
+        let p = Policy::from_toml(GOOD).unwrap();
+        assert_eq!(p.approval, Approval::Operator);
+        assert_eq!(p.max_items_per_request, 1000);
+        assert_eq!(p.quota(&PartyId::new("agency-1").unwrap()), 50);
+        assert_eq!(p.quota(&PartyId::new("agency-2").unwrap()), 0);
+    }
+
+    #[test]
+    fn refuses_bad_files() {
+        for (bad, what) in [
+            (GOOD.replace("operator", "sometimes"), "approval"),
+            (GOOD.replace("trusted_courts = []", "trusted_courts = [\"zz\"]"), "trusted_courts[0]"),
+            (GOOD.replace("trusted_courts = []", "trusted_courts = [\"0100\"]"), "trusted_courts[0]"),
+            (GOOD.replace("172800", "0"), "max_window_secs"),
+            (GOOD.replace("trustee-1", "trustee 1"), "trustee_id"),
+            (GOOD.replace("agency-1 = 50", "\"bad agency\" = 50"), "agency_quota"),
+            (format!("unknown_key = 1\n{GOOD}"), "unknown"),
+            (format!("max_items_per_request = 0\n{GOOD}"), "max_items_per_request"),
+        ] {
+            let err = Policy::from_toml(&bad).unwrap_err().to_string();
+            assert!(err.contains(what), "{what}: {err}");
+        }
+    }
+}

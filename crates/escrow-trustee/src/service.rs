@@ -1,0 +1,355 @@
+//! The `escrow.v1.Trustee` gRPC service.
+//!
+//! Every refusal is a gRPC error whose message names the rule that failed, and
+//! changes nothing: checks run first, state changes last, in one transaction.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use escrow_crypto::{
+    DecryptionShare, EpochId, EpochPublicKey, EscrowField, Label, PartyId, TrusteeKeyShare, VerifiedWarrant, WarrantId,
+};
+use escrow_proto::v1 as pb;
+use escrow_service::clock::Clock;
+use escrow_service::status::from_crypto;
+use tonic::{Request, Response, Status};
+
+use crate::policy::Policy;
+use crate::state::{self, Action, State};
+use crate::store::{ReleaseLimits, Store, StoreError, WarrantRow};
+
+/// Longest reason an operator may record.
+pub const MAX_REASON_LEN: usize = 1024;
+
+/// One epoch this trustee holds a share of.
+#[derive(Debug)]
+pub struct EpochKeys {
+    /// The epoch's public key set.
+    pub public: EpochPublicKey,
+    /// This trustee's secret share (checked against `public` at start-up).
+    pub share: TrusteeKeyShare,
+}
+
+struct Inner {
+    policy: Policy,
+    epochs: BTreeMap<EpochId, EpochKeys>,
+    store: Mutex<Store>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The trustee service; cheap to clone.
+#[derive(Clone)]
+pub struct TrusteeService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for TrusteeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrusteeService").field("trustee", &self.inner.policy.trustee_id).finish_non_exhaustive()
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    tracing::error!(error = %e, "internal error");
+    Status::internal(format!("trustee internal error: {e}"))
+}
+
+fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
+    <[u8; 16]>::try_from(bytes)
+        .map(WarrantId)
+        .map_err(|_| Status::invalid_argument(format!("warrant id must be 16 bytes, got {}", bytes.len())))
+}
+
+impl TrusteeService {
+    /// Builds the service over an opened store. Each key share must match its epoch key.
+    pub fn new(
+        policy: Policy,
+        epochs: Vec<EpochKeys>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, escrow_crypto::Error> {
+        let mut map = BTreeMap::new();
+        for e in epochs {
+            e.share.check_against(&e.public)?;
+            map.insert(e.public.epoch(), e);
+        }
+        Ok(TrusteeService { inner: Arc::new(Inner { policy, epochs: map, store: Mutex::new(store), clock }) })
+    }
+
+    /// This trustee's id.
+    pub fn trustee_id(&self) -> &PartyId {
+        &self.inner.policy.trustee_id
+    }
+
+    async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, Status> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut store = inner.store.lock().map_err(|_| internal("store lock poisoned"))?;
+            f(&mut store).map_err(internal)
+        })
+        .await
+        .map_err(internal)?
+    }
+
+    fn status_of(&self, row: &WarrantRow) -> pb::WarrantStatus {
+        let now = self.inner.clock.now();
+        let parsed = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts).ok();
+        let expired = parsed.as_ref().is_some_and(|w| now >= w.body().valid_until);
+        let state = match row.state {
+            State::Received | State::Approved if expired => pb::WarrantState::Expired,
+            State::Received => pb::WarrantState::Received,
+            State::Approved => pb::WarrantState::Approved,
+            State::Denied => pb::WarrantState::Denied,
+            State::Revoked => pb::WarrantState::Revoked,
+        };
+        let body = parsed.as_ref().map(|w| w.body());
+        pb::WarrantStatus {
+            warrant_id: row.id.0.to_vec(),
+            state: state as i32,
+            court: row.court.clone(),
+            agency: row.agency.clone(),
+            targets: body.map(|b| b.targets.iter().map(|t| t.to_string()).collect()).unwrap_or_default(),
+            window_from: body.map(|b| b.window.from()).unwrap_or(0),
+            window_to: body.map(|b| b.window.to()).unwrap_or(0),
+            valid_until: body.map(|b| b.valid_until).unwrap_or(0),
+            received_at: row.received_at,
+            decided_at: row.decided_at.unwrap_or(0),
+            decided_by: row.decided_by.clone().unwrap_or_default(),
+            reason: row.reason.clone().unwrap_or_default(),
+            fields_released: row.fields_released,
+            warrant: row.warrant.clone(),
+        }
+    }
+
+    async fn load(&self, id: WarrantId) -> Result<WarrantRow, Status> {
+        self.with_store(move |s| s.warrant(&id))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))
+    }
+
+    async fn decide(&self, req: pb::DecideWarrantRequest, action: Action) -> Result<pb::WarrantStatus, Status> {
+        let id = warrant_id(&req.warrant_id)?;
+        let operator =
+            PartyId::new(&req.operator).map_err(|e| Status::invalid_argument(format!("operator id: {e}")))?;
+        if req.reason.len() > MAX_REASON_LEN || req.reason.chars().any(char::is_control) {
+            return Err(Status::invalid_argument("reason: at most 1024 bytes, no control characters"));
+        }
+        let row = self.load(id).await?;
+        let to = state::transition(row.state, action).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let now = self.inner.clock.now();
+        if action == Action::Approve {
+            let w = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts)
+                .map_err(|e| from_crypto("stored warrant", &e))?;
+            w.check_time(now).map_err(|e| from_crypto("cannot approve", &e))?;
+        }
+        let from = row.state;
+        let reason = req.reason.clone();
+        let moved = self.with_store(move |s| s.decide(&id, from, to, now, operator.as_str(), &reason)).await?;
+        if !moved {
+            return Err(Status::aborted("the warrant changed state concurrently; read it and retry"));
+        }
+        tracing::info!(warrant = %id, %action, by = %req.operator, "warrant decided");
+        let row = self.load(id).await?;
+        Ok(self.status_of(&row))
+    }
+
+    /// Checks every item of a share request; returns the hashes and shares to release,
+    /// or the first refusal (naming the item and the rule).
+    fn check_items(
+        inner: &Inner,
+        warrant: &VerifiedWarrant,
+        items: &[pb::EscrowItem],
+    ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
+        let check_one = |(i, item): (usize, &pb::EscrowItem)| -> Result<([u8; 32], DecryptionShare), Status> {
+            let ctx = format!("item {i}");
+            let label = Label::from_bytes(&item.label).map_err(|e| from_crypto(&ctx, &e))?;
+            let field = EscrowField::from_bytes(&item.field).map_err(|e| from_crypto(&ctx, &e))?;
+            let keys = inner.epochs.get(&label.epoch()).ok_or_else(|| {
+                Status::failed_precondition(format!(
+                    "{ctx}: this trustee holds no key share for epoch {} (never installed or destroyed)",
+                    label.epoch()
+                ))
+            })?;
+            warrant.check_scope(&label).map_err(|e| from_crypto(&ctx, &e))?;
+            field.verify(&keys.public, &label).map_err(|e| from_crypto(&ctx, &e))?;
+            Ok((field.fingerprint(), keys.share.decrypt_share_unchecked(&field)))
+        };
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let chunk = items.len().div_ceil(threads).max(1);
+        let results: Vec<Result<Vec<_>, Status>> = std::thread::scope(|s| {
+            let handles: Vec<_> = items
+                .chunks(chunk)
+                .enumerate()
+                .map(|(c, part)| {
+                    s.spawn(move || part.iter().enumerate().map(|(j, it)| check_one((c * chunk + j, it))).collect())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| Err(internal("verifier thread panicked"))))
+                .collect()
+        });
+        let mut out = Vec::with_capacity(items.len());
+        for r in results {
+            out.extend(r?);
+        }
+        Ok(out)
+    }
+}
+
+#[tonic::async_trait]
+impl pb::trustee_server::Trustee for TrusteeService {
+    async fn get_info(&self, _req: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
+        let inner = &self.inner;
+        Ok(Response::new(pb::TrusteeInfo {
+            trustee_id: inner.policy.trustee_id.to_string(),
+            index: inner.epochs.values().next().map(|e| u32::from(e.share.index().0)).unwrap_or(0),
+            epoch_public_keys: inner.epochs.values().map(|e| e.public.to_bytes()).collect(),
+            max_items_per_request: inner.policy.max_items_per_request,
+        }))
+    }
+
+    async fn submit_warrant(
+        &self,
+        req: Request<pb::SubmitWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        let blob = req.into_inner().warrant;
+        let policy = &self.inner.policy;
+        let w = VerifiedWarrant::verify_any(&blob, &policy.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
+        if let Some(row) = self
+            .with_store({
+                let id = w.id();
+                move |s| s.warrant(&id)
+            })
+            .await?
+        {
+            if row.warrant != blob {
+                return Err(Status::already_exists(format!("another warrant with id {} is already stored", w.id())));
+            }
+            return Ok(Response::new(self.status_of(&row)));
+        }
+        let now = self.inner.clock.now();
+        w.check_time(now).map_err(|e| from_crypto("warrant", &e))?;
+        let body = w.body();
+        let (state, by, reason) = if body.window.len_secs() > policy.max_window_secs {
+            (
+                State::Denied,
+                Some("policy"),
+                Some(format!(
+                    "window of {} s exceeds this trustee's maximum of {} s",
+                    body.window.len_secs(),
+                    policy.max_window_secs
+                )),
+            )
+        } else if policy.quota(&body.agency) == 0 {
+            (State::Denied, Some("policy"), Some(format!("agency {} has no quota at this trustee", body.agency)))
+        } else if policy.approval == crate::policy::Approval::Auto {
+            (State::Approved, Some("policy"), Some("auto-approved: within policy".to_string()))
+        } else {
+            (State::Received, None, None)
+        };
+        let id = w.id();
+        tracing::info!(warrant = %id, agency = %body.agency, court = %body.court, state = %state, "warrant received");
+        let w2 = w.clone();
+        self.with_store(move |s| s.insert_warrant(&w2, state, now, by, reason.as_deref())).await?;
+        let row = self.load(id).await?;
+        Ok(Response::new(self.status_of(&row)))
+    }
+
+    async fn get_warrant(&self, req: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
+        let id = warrant_id(&req.into_inner().warrant_id)?;
+        let row = self.load(id).await?;
+        Ok(Response::new(self.status_of(&row)))
+    }
+
+    async fn list_warrants(
+        &self,
+        req: Request<pb::ListWarrantsRequest>,
+    ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
+        let want = req.into_inner().state;
+        let rows = self.with_store(|s| s.warrants()).await?;
+        let warrants = rows
+            .iter()
+            .map(|r| self.status_of(r))
+            .filter(|st| want == pb::WarrantState::Unspecified as i32 || st.state == want)
+            .collect();
+        Ok(Response::new(pb::ListWarrantsResponse { warrants }))
+    }
+
+    async fn approve_warrant(
+        &self,
+        req: Request<pb::DecideWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.decide(req.into_inner(), Action::Approve).await.map(Response::new)
+    }
+
+    async fn deny_warrant(
+        &self,
+        req: Request<pb::DecideWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.decide(req.into_inner(), Action::Deny).await.map(Response::new)
+    }
+
+    async fn revoke_warrant(
+        &self,
+        req: Request<pb::DecideWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.decide(req.into_inner(), Action::Revoke).await.map(Response::new)
+    }
+
+    async fn request_shares(
+        &self,
+        req: Request<pb::RequestSharesRequest>,
+    ) -> Result<Response<pb::RequestSharesResponse>, Status> {
+        let req = req.into_inner();
+        let id = warrant_id(&req.warrant_id)?;
+        let policy = &self.inner.policy;
+        if req.items.is_empty() {
+            return Err(Status::invalid_argument("no items"));
+        }
+        if req.items.len() > policy.max_items_per_request as usize {
+            return Err(Status::invalid_argument(format!(
+                "{} items, at most {} per request",
+                req.items.len(),
+                policy.max_items_per_request
+            )));
+        }
+        let row = self.load(id).await?;
+        match row.state {
+            State::Approved => {}
+            State::Received => {
+                return Err(Status::failed_precondition(format!("warrant {id} is not approved by this trustee yet")))
+            }
+            State::Denied => {
+                return Err(Status::failed_precondition(format!("warrant {id} was denied by this trustee")))
+            }
+            State::Revoked => return Err(Status::failed_precondition(format!("warrant {id} was revoked"))),
+        }
+        let warrant = VerifiedWarrant::verify_any(&row.warrant, &policy.trusted_courts)
+            .map_err(|e| from_crypto("stored warrant", &e))?;
+        let now = self.inner.clock.now();
+        warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
+
+        let inner = self.inner.clone();
+        let items = req.items;
+        let w2 = warrant.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || Self::check_items(&inner, &w2, &items)).await.map_err(internal)??;
+
+        // Write-before-release: the releases are committed (quota checked in the same
+        // transaction) before any share leaves this process.
+        let hashes: Vec<[u8; 32]> = checked.iter().map(|(h, _)| *h).collect();
+        let agency = warrant.body().agency.clone();
+        let limits = ReleaseLimits {
+            max_fields_per_warrant: policy.max_fields_per_warrant,
+            agency_quota: policy.quota(&agency),
+        };
+        let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &hashes, now, limits)).await?;
+        let new = recorded.map_err(|q| Status::resource_exhausted(q.to_string()))?;
+        tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
+        Ok(Response::new(pb::RequestSharesResponse { shares: checked.iter().map(|(_, s)| s.to_bytes()).collect() }))
+    }
+}
