@@ -1,0 +1,356 @@
+//! The agency's side of lawful access.
+//!
+//! [`Agency::open`] exports the envelopes inside a warrant's scope from the relay, asks
+//! every trustee for decryption shares concurrently, binds each share to the trustee
+//! that sent it, verifies every share (naming any trustee whose share is bad),
+//! combines the first t+1 good ones, checks the field carries the recovered key, and
+//! decrypts. Nothing here is trusted by the trustees: they check everything again.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use escrow_crypto::{
+    DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, TrusteeIndex, UserPublicKey,
+    VerifiedWarrant,
+};
+use escrow_proto::v1 as pb;
+use pb::relay_client::RelayClient;
+use pb::trustee_client::TrusteeClient;
+use tonic::transport::Channel;
+
+/// Envelopes fetched from the relay per export page.
+const EXPORT_PAGE: u32 = 500;
+
+/// Why opening failed as a whole (per-message failures are in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum AgencyError {
+    /// A transport endpoint is invalid.
+    #[error(transparent)]
+    Transport(#[from] escrow_service::transport::TransportError),
+    /// The relay refused or failed.
+    #[error("relay: {0}")]
+    Relay(tonic::Status),
+    /// A blob from the relay or a trustee did not decode.
+    #[error("{what}: {err}")]
+    Blob {
+        /// Which blob.
+        what: String,
+        /// The decoding error.
+        err: CryptoError,
+    },
+    /// No trustee answered GetInfo, or they disagree on the epoch keys.
+    #[error("trustees: {0}")]
+    Trustees(String),
+}
+
+/// One trustee as the agency sees it.
+#[derive(Debug, Clone)]
+pub struct TrusteeHandle {
+    /// Address it was reached at.
+    pub addr: String,
+    /// Its id (from GetInfo).
+    pub id: String,
+    /// Its index in the trustee set (from GetInfo); its shares must carry this index.
+    pub index: TrusteeIndex,
+    /// Most items per share request.
+    pub max_items: usize,
+    client: TrusteeClient<Channel>,
+}
+
+/// A message the agency opened.
+#[derive(Debug, Clone)]
+pub struct OpenedMessage {
+    /// Relay sequence number.
+    pub seq: u64,
+    /// The message's label (sender, recipients, time).
+    pub label: Label,
+    /// The plaintext.
+    pub plaintext: Vec<u8>,
+}
+
+/// What happened when opening a warrant's messages.
+#[derive(Debug, Default)]
+pub struct OpenReport {
+    /// Envelopes the relay exported as in scope.
+    pub exported: usize,
+    /// Messages opened.
+    pub opened: Vec<OpenedMessage>,
+    /// Messages not opened, with why.
+    pub failed: Vec<(u64, String)>,
+    /// Per trustee id: the error it answered with (refusal or outage), if any.
+    pub trustee_errors: BTreeMap<String, tonic::Status>,
+    /// Per trustee id: how many of its shares were invalid or mislabeled.
+    pub culprits: BTreeMap<String, usize>,
+    /// Wall time in the relay export.
+    pub export_time: Duration,
+    /// Wall time waiting for trustees.
+    pub trustee_time: Duration,
+    /// CPU-bound time combining and decrypting (agency side).
+    pub combine_time: Duration,
+}
+
+/// The agency's connections to the relay and the trustees.
+#[derive(Debug, Clone)]
+pub struct Agency {
+    relay: RelayClient<Channel>,
+    trustees: Vec<TrusteeHandle>,
+    /// Unreachable trustees at connect time: (addr, error).
+    pub unreachable: Vec<(String, String)>,
+    epochs: BTreeMap<EpochId, EpochPublicKey>,
+}
+
+impl Agency {
+    /// Connects to the relay and asks every trustee who it is. Trustees that do not
+    /// answer are listed in [`Agency::unreachable`]; the rest must agree on epoch keys.
+    pub async fn connect(relay_addr: &str, trustee_addrs: &[String]) -> Result<Self, AgencyError> {
+        let relay = RelayClient::new(escrow_service::transport::channel(relay_addr)?)
+            .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+        let mut trustees = Vec::new();
+        let mut unreachable = Vec::new();
+        let mut epochs: BTreeMap<EpochId, EpochPublicKey> = BTreeMap::new();
+        let infos = futures_join(trustee_addrs.iter().map(|addr| {
+            let addr = addr.clone();
+            async move {
+                let ch = escrow_service::transport::channel(&addr)?;
+                let mut client = TrusteeClient::new(ch)
+                    .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+                let info = client.get_info(pb::GetInfoRequest {}).await;
+                Ok::<_, AgencyError>((addr, client, info))
+            }
+        }))
+        .await;
+        for r in infos {
+            let (addr, client, info) = r?;
+            let info = match info {
+                Ok(i) => i.into_inner(),
+                Err(s) => {
+                    unreachable.push((addr, s.message().to_string()));
+                    continue;
+                }
+            };
+            for blob in &info.epoch_public_keys {
+                let epk = EpochPublicKey::from_bytes(blob)
+                    .map_err(|err| AgencyError::Blob { what: format!("epoch key from {addr}"), err })?;
+                match epochs.get(&epk.epoch()) {
+                    Some(known) if known != &epk => {
+                        return Err(AgencyError::Trustees(format!(
+                            "trustee {} serves a different public key for epoch {}",
+                            info.trustee_id,
+                            epk.epoch()
+                        )))
+                    }
+                    _ => {
+                        epochs.insert(epk.epoch(), epk);
+                    }
+                }
+            }
+            let index = u16::try_from(info.index).map(TrusteeIndex).map_err(|_| {
+                AgencyError::Trustees(format!("trustee {} reports index {}", info.trustee_id, info.index))
+            })?;
+            trustees.push(TrusteeHandle {
+                addr,
+                id: info.trustee_id,
+                index,
+                max_items: usize::try_from(info.max_items_per_request).unwrap_or(1).max(1),
+                client,
+            });
+        }
+        Ok(Agency { relay, trustees, unreachable, epochs })
+    }
+
+    /// The trustees that answered.
+    pub fn trustees(&self) -> &[TrusteeHandle] {
+        &self.trustees
+    }
+
+    /// Submits a warrant to every reachable trustee; one result per trustee.
+    pub async fn submit_warrant(&self, warrant: &[u8]) -> Vec<(String, Result<pb::WarrantStatus, tonic::Status>)> {
+        futures_join(self.trustees.iter().map(|t| {
+            let mut c = t.client.clone();
+            let w = warrant.to_vec();
+            let id = t.id.clone();
+            async move { (id, c.submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await.map(|r| r.into_inner())) }
+        }))
+        .await
+    }
+
+    /// Exports, gathers shares, combines and decrypts every message in the warrant's
+    /// scope. `progress(done, total)` is called after each batch.
+    pub async fn open(
+        &self,
+        warrant: &[u8],
+        progress: impl Fn(usize, usize) + Send + Sync,
+    ) -> Result<OpenReport, AgencyError> {
+        let mut report = OpenReport::default();
+        let t0 = Instant::now();
+        let (envelopes, senders) = self.export(warrant).await?;
+        report.export_time = t0.elapsed();
+        report.exported = envelopes.len();
+        let id = warrant_id(warrant);
+        let batch = self.trustees.iter().map(|t| t.max_items).min().unwrap_or(1).clamp(1, 500);
+        let total = envelopes.len();
+        let senders = Arc::new(senders);
+        let epochs = Arc::new(self.epochs.clone());
+        let mut done = 0;
+        for chunk in envelopes.chunks(batch) {
+            let items: Vec<pb::EscrowItem> = chunk
+                .iter()
+                .map(|(_, e)| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() })
+                .collect();
+            let t1 = Instant::now();
+            let answers = futures_join(self.trustees.iter().map(|t| {
+                let mut c = t.client.clone();
+                let req = pb::RequestSharesRequest { warrant_id: id.clone(), items: items.clone() };
+                let handle = t.clone();
+                async move { (handle, c.request_shares(req).await) }
+            }))
+            .await;
+            report.trustee_time += t1.elapsed();
+            // shares[j] = the shares for item j, each bound to the trustee that sent it.
+            let mut shares: Vec<Vec<DecryptionShare>> = vec![Vec::new(); chunk.len()];
+            for (t, answer) in answers {
+                let resp = match answer {
+                    Ok(r) => r.into_inner(),
+                    Err(s) => {
+                        report.trustee_errors.insert(t.id.clone(), s);
+                        continue;
+                    }
+                };
+                if resp.shares.len() != chunk.len() {
+                    *report.culprits.entry(t.id.clone()).or_default() += chunk.len();
+                    continue;
+                }
+                for (slot, blob) in shares.iter_mut().zip(&resp.shares) {
+                    match DecryptionShare::from_bytes(blob) {
+                        // A share claiming another trustee's index is that trustee's fault
+                        // no matter what it contains: it could only block or confuse.
+                        Ok(s) if s.trustee() == t.index => slot.push(s),
+                        _ => *report.culprits.entry(t.id.clone()).or_default() += 1,
+                    }
+                }
+            }
+            let t2 = Instant::now();
+            let work: Vec<(u64, Envelope, Vec<DecryptionShare>)> =
+                chunk.iter().zip(shares).map(|((seq, e), s)| (*seq, e.clone(), s)).collect();
+            let senders2 = senders.clone();
+            let epochs2 = epochs.clone();
+            let outcomes = tokio::task::spawn_blocking(move || combine_all(&work, &senders2, &epochs2))
+                .await
+                .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))?;
+            report.combine_time += t2.elapsed();
+            for (seq, label, outcome) in outcomes {
+                match outcome {
+                    Ok((plaintext, culprits)) => {
+                        for c in culprits {
+                            if let Some(t) = self.trustees.iter().find(|t| t.index == c) {
+                                *report.culprits.entry(t.id.clone()).or_default() += 1;
+                            }
+                        }
+                        report.opened.push(OpenedMessage { seq, label, plaintext });
+                    }
+                    Err(e) => report.failed.push((seq, e)),
+                }
+            }
+            done += chunk.len();
+            progress(done, total);
+        }
+        Ok(report)
+    }
+
+    /// Every in-scope envelope from the relay, with the senders' keys.
+    async fn export(
+        &self,
+        warrant: &[u8],
+    ) -> Result<(Vec<(u64, Envelope)>, HashMap<String, UserPublicKey>), AgencyError> {
+        let mut relay = self.relay.clone();
+        let mut after = 0;
+        let mut out = Vec::new();
+        let mut senders = HashMap::new();
+        loop {
+            let page = relay
+                .export(pb::ExportRequest { warrant: warrant.to_vec(), after_seq: after, limit: EXPORT_PAGE })
+                .await
+                .map_err(AgencyError::Relay)?
+                .into_inner();
+            for k in &page.sender_keys {
+                let pk = UserPublicKey::from_bytes(k)
+                    .map_err(|err| AgencyError::Blob { what: "sender key from relay".into(), err })?;
+                senders.insert(pk.id().to_string(), pk);
+            }
+            for s in &page.envelopes {
+                let env = Envelope::from_bytes(&s.envelope)
+                    .map_err(|err| AgencyError::Blob { what: format!("envelope {} from relay", s.seq), err })?;
+                after = after.max(s.seq);
+                out.push((s.seq, env));
+            }
+            if !page.more || page.envelopes.is_empty() {
+                break;
+            }
+        }
+        Ok((out, senders))
+    }
+}
+
+type Outcome = (u64, Label, Result<(Vec<u8>, Vec<TrusteeIndex>), String>);
+
+/// Combines and decrypts a batch on all cores.
+fn combine_all(
+    work: &[(u64, Envelope, Vec<DecryptionShare>)],
+    senders: &HashMap<String, UserPublicKey>,
+    epochs: &BTreeMap<EpochId, EpochPublicKey>,
+) -> Vec<Outcome> {
+    let one = |(seq, env, shares): &(u64, Envelope, Vec<DecryptionShare>)| -> Outcome {
+        let label = env.label().clone();
+        let r = (|| {
+            let epk = epochs
+                .get(&label.epoch())
+                .ok_or_else(|| format!("no trustee holds a key for epoch {}", label.epoch()))?;
+            let sender = senders
+                .get(label.sender().as_str())
+                .ok_or_else(|| format!("relay sent no key for sender {}", label.sender()))?;
+            let opened = epk.combine(env.field(), &label, shares).map_err(|e| e.to_string())?;
+            let pt = env.open_with_data_key(&opened.data_key, sender, epk).map_err(|e| e.to_string())?;
+            Ok((pt, opened.culprits))
+        })();
+        (*seq, label, r)
+    };
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let chunk = work.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            work.chunks(chunk).map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    })
+}
+
+fn warrant_id(warrant: &[u8]) -> Vec<u8> {
+    // The id is the first field of the body (docs/protocol.md §3.9); the trustees verify
+    // the warrant themselves, so a malformed blob only makes them answer NOT_FOUND.
+    warrant.get(3..19).map(<[u8]>::to_vec).unwrap_or_default()
+}
+
+/// The id of a warrant that verifies under one of `courts`, for display.
+pub fn verified_id(warrant: &[u8], courts: &[escrow_crypto::CourtPublicKey]) -> Option<String> {
+    VerifiedWarrant::verify_any(warrant, courts).ok().map(|w| w.id().to_string())
+}
+
+/// Runs futures concurrently and returns their outputs in order.
+async fn futures_join<F: std::future::Future + Send + 'static>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}

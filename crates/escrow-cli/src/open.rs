@@ -1,0 +1,86 @@
+//! `escrow open`: the agency opens what a warrant covers.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use comfy_table::Table;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::files::read_hex;
+use crate::CliError;
+
+#[derive(Args, Debug)]
+pub struct OpenArgs {
+    #[arg(long)]
+    pub relay: String,
+    #[arg(long = "trustee", required = true)]
+    pub trustees: Vec<String>,
+    /// Warrant file (hex).
+    #[arg(long)]
+    pub warrant: PathBuf,
+    /// Directory for the plaintexts and summary.txt.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub async fn run(a: OpenArgs) -> Result<(), CliError> {
+    let warrant = read_hex(&a.warrant)?;
+    let agency =
+        escrow_agency::Agency::connect(&a.relay, &a.trustees).await.map_err(|e| CliError::Usage(e.to_string()))?;
+    for (addr, e) in &agency.unreachable {
+        eprintln!("trustee {addr} unreachable: {e}");
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = agency
+        .open(&warrant, |done, total| {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        })
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
+    let mut summary = String::new();
+    for m in &report.opened {
+        let p = a.out.join(format!("{:08}.txt", m.seq));
+        std::fs::write(&p, &m.plaintext).map_err(|e| CliError::io(&p, e))?;
+        summary.push_str(&format!(
+            "opened #{} from {} to {} at {}\n",
+            m.seq,
+            m.label.sender(),
+            m.label.recipients().iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
+            m.label.timestamp()
+        ));
+    }
+    for (seq, why) in &report.failed {
+        summary.push_str(&format!("sealed #{seq}: {why}\n"));
+    }
+    for (t, s) in &report.trustee_errors {
+        summary.push_str(&format!("trustee {t} refused: {:?}: {}\n", s.code(), s.message()));
+    }
+    for (t, n) in &report.culprits {
+        summary.push_str(&format!("trustee {t} sent {n} invalid shares\n"));
+    }
+    let p = a.out.join("summary.txt");
+    std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec!["in scope (exported)", "opened", "not opened", "trustees refusing", "culprit trustees"]);
+    t.add_row(vec![
+        report.exported.to_string(),
+        report.opened.len().to_string(),
+        report.failed.len().to_string(),
+        report.trustee_errors.len().to_string(),
+        report.culprits.len().to_string(),
+    ]);
+    println!("{t}\n{summary}plaintexts in {}", a.out.display());
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Usage(format!("{} in-scope messages could not be opened", report.failed.len())))
+    }
+}

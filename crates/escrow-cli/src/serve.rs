@@ -1,0 +1,136 @@
+//! `escrow trustee serve` and `escrow relay serve`: long-running services that stop
+//! cleanly on SIGINT/SIGTERM (in-flight requests finish).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use escrow_crypto::{EpochPublicKey, TrusteeKeyShare};
+use escrow_trustee::policy::Policy;
+use escrow_trustee::store::Store;
+use escrow_trustee::{EpochKeys, TrusteeService};
+
+use crate::files::{read_hex, SecretArgs};
+use crate::keys::load_court_pub;
+use crate::CliError;
+
+/// Where to listen and where to report the bound address.
+#[derive(Args, Debug, Clone)]
+pub struct ListenArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: String,
+    /// Write the bound address here once listening (for supervisors and the demo).
+    #[arg(long)]
+    pub addr_file: Option<PathBuf>,
+    /// Demo/test only: read "now" from this file instead of the system clock.
+    #[arg(long, hide = true)]
+    pub clock_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct TrusteeServeArgs {
+    /// Directory for trustee.db.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Policy file (TOML; see docs/operators.md).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Epoch public key file (hex), one per epoch held.
+    #[arg(long = "epoch-key", required = true)]
+    pub epoch_keys: Vec<PathBuf>,
+    /// Sealed key share file, one per --epoch-key, same order.
+    #[arg(long = "key-share", required = true)]
+    pub key_shares: Vec<PathBuf>,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    #[command(flatten)]
+    pub secret: SecretArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RelayServeArgs {
+    /// Directory for relay.db.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Current epoch public key file (hex).
+    #[arg(long)]
+    pub epoch_key: PathBuf,
+    /// Trusted court public key file (hex); repeat for several.
+    #[arg(long = "court-key")]
+    pub court_keys: Vec<PathBuf>,
+    /// Largest accepted difference between a message's timestamp and now, seconds.
+    #[arg(long, default_value_t = escrow_relay::DEFAULT_MAX_CLOCK_SKEW_SECS)]
+    pub max_skew_secs: u64,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
+    let listener = tokio::net::TcpListener::bind(&l.listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", l.listen)))?;
+    let addr = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
+    if let Some(f) = &l.addr_file {
+        let tmp = f.with_extension("tmp");
+        std::fs::write(&tmp, addr.to_string()).map_err(|e| CliError::io(&tmp, e))?;
+        std::fs::rename(&tmp, f).map_err(|e| CliError::io(f, e))?;
+    }
+    Ok(listener)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}
+
+pub async fn trustee(a: TrusteeServeArgs) -> Result<(), CliError> {
+    if a.epoch_keys.len() != a.key_shares.len() {
+        return Err(CliError::Usage("give one --key-share per --epoch-key".into()));
+    }
+    let text = std::fs::read_to_string(&a.policy).map_err(|e| CliError::io(&a.policy, e))?;
+    let policy = Policy::from_toml(&text).map_err(|e| CliError::Usage(e.to_string()))?;
+    let mut epochs = Vec::new();
+    for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
+        let public = EpochPublicKey::from_bytes(&read_hex(k)?)?;
+        let share = TrusteeKeyShare::from_bytes(&a.secret.read_sealed(s)?)?;
+        epochs.push(EpochKeys { public, share });
+    }
+    std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
+    let store = Store::open(&a.data_dir).map_err(|e| CliError::Usage(e.to_string()))?;
+    let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
+    let svc = TrusteeService::new(policy, epochs, store, clock)?;
+    let listener = bind(&a.listen).await?;
+    tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
+    escrow_trustee::serve(listener, svc, shutdown_signal()).await.map_err(|e| CliError::Usage(e.to_string()))
+}
+
+pub async fn relay(a: RelayServeArgs) -> Result<(), CliError> {
+    let epoch_key = EpochPublicKey::from_bytes(&read_hex(&a.epoch_key)?)?;
+    let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
+    let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
+    let mut cfg = escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock);
+    cfg.max_clock_skew_secs = a.max_skew_secs;
+    let svc = escrow_relay::RelayService::open(cfg).map_err(|e| CliError::Usage(e.to_string()))?;
+    let listener = bind(&a.listen).await?;
+    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
+    escrow_relay::serve(listener, svc, shutdown_signal()).await.map_err(|e| CliError::Usage(e.to_string()))
+}

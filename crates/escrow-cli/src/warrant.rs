@@ -1,0 +1,168 @@
+//! `escrow warrant ...`: agencies submit, operators decide, anyone reads status.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use comfy_table::Table;
+use escrow_proto::v1 as pb;
+use pb::trustee_client::TrusteeClient;
+
+use crate::files::read_hex;
+use crate::CliError;
+
+#[derive(Subcommand, Debug)]
+pub enum WarrantCmd {
+    /// Agency: submit a signed warrant to trustees.
+    Submit {
+        #[arg(long = "trustee", required = true)]
+        trustees: Vec<String>,
+        /// Warrant file (hex, from `escrow court sign`).
+        #[arg(long)]
+        warrant: PathBuf,
+    },
+    /// Status of a warrant at each trustee.
+    Status {
+        #[arg(long = "trustee", required = true)]
+        trustees: Vec<String>,
+        /// Warrant id (32 hex digits).
+        #[arg(long)]
+        id: String,
+    },
+    /// Operator: list the warrants at one trustee.
+    List {
+        #[arg(long)]
+        trustee: String,
+    },
+    /// Operator: approve a received warrant.
+    Approve(Decide),
+    /// Operator: deny a received warrant.
+    Deny(Decide),
+    /// Operator: revoke a warrant.
+    Revoke(Decide),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Decide {
+    #[arg(long)]
+    pub trustee: String,
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub operator: String,
+    #[arg(long, default_value = "")]
+    pub reason: String,
+}
+
+fn client(addr: &str) -> Result<TrusteeClient<tonic::transport::Channel>, CliError> {
+    Ok(TrusteeClient::new(escrow_service::transport::channel(addr).map_err(|e| CliError::Usage(e.to_string()))?))
+}
+
+fn id_bytes(id: &str) -> Result<Vec<u8>, CliError> {
+    let b = hex::decode(id).map_err(|e| CliError::Usage(format!("warrant id: {e}")))?;
+    if b.len() != 16 {
+        return Err(CliError::Usage("warrant id: 32 hex digits".into()));
+    }
+    Ok(b)
+}
+
+pub fn state_name(s: i32) -> &'static str {
+    match pb::WarrantState::try_from(s) {
+        Ok(pb::WarrantState::Received) => "received",
+        Ok(pb::WarrantState::Approved) => "approved",
+        Ok(pb::WarrantState::Denied) => "denied",
+        Ok(pb::WarrantState::Revoked) => "revoked",
+        Ok(pb::WarrantState::Expired) => "expired",
+        _ => "unknown",
+    }
+}
+
+fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) {
+    match r {
+        Ok(s) => {
+            t.add_row(vec![
+                who.to_string(),
+                state_name(s.state).to_string(),
+                s.decided_by,
+                s.reason,
+                s.fields_released.to_string(),
+            ]);
+        }
+        Err(e) => {
+            t.add_row(vec![
+                who.to_string(),
+                format!("error: {:?}", e.code()),
+                String::new(),
+                e.message().to_string(),
+                String::new(),
+            ]);
+        }
+    }
+}
+
+fn table() -> Table {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec!["trustee", "state", "decided by", "reason", "fields released"]);
+    t
+}
+
+pub async fn run(cmd: WarrantCmd) -> Result<(), CliError> {
+    match cmd {
+        WarrantCmd::Submit { trustees, warrant } => {
+            let blob = read_hex(&warrant)?;
+            let mut t = table();
+            for addr in &trustees {
+                let r = client(addr)?.submit_warrant(pb::SubmitWarrantRequest { warrant: blob.clone() }).await;
+                row(&mut t, addr, r.map(|r| r.into_inner()));
+            }
+            println!("{t}");
+        }
+        WarrantCmd::Status { trustees, id } => {
+            let id = id_bytes(&id)?;
+            let mut t = table();
+            for addr in &trustees {
+                let r = client(addr)?.get_warrant(pb::GetWarrantRequest { warrant_id: id.clone() }).await;
+                row(&mut t, addr, r.map(|r| r.into_inner()));
+            }
+            println!("{t}");
+        }
+        WarrantCmd::List { trustee } => {
+            let list = client(&trustee)?
+                .list_warrants(pb::ListWarrantsRequest { state: 0 })
+                .await
+                .map_err(CliError::Rpc)?
+                .into_inner();
+            let mut t = Table::new();
+            t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+            t.set_header(vec!["warrant", "state", "agency", "court", "targets", "fields released"]);
+            for s in list.warrants {
+                t.add_row(vec![
+                    hex::encode(&s.warrant_id),
+                    state_name(s.state).to_string(),
+                    s.agency,
+                    s.court,
+                    s.targets.join(","),
+                    s.fields_released.to_string(),
+                ]);
+            }
+            println!("{t}");
+        }
+        WarrantCmd::Approve(d) => decide(d, "approve").await?,
+        WarrantCmd::Deny(d) => decide(d, "deny").await?,
+        WarrantCmd::Revoke(d) => decide(d, "revoke").await?,
+    }
+    Ok(())
+}
+
+async fn decide(d: Decide, action: &str) -> Result<(), CliError> {
+    let req = pb::DecideWarrantRequest { warrant_id: id_bytes(&d.id)?, operator: d.operator, reason: d.reason };
+    let mut c = client(&d.trustee)?;
+    let r = match action {
+        "approve" => c.approve_warrant(req).await,
+        "deny" => c.deny_warrant(req).await,
+        _ => c.revoke_warrant(req).await,
+    };
+    let s = r.map_err(CliError::Rpc)?.into_inner();
+    println!("warrant {} at {}: {}", d.id, d.trustee, state_name(s.state));
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The relay: the messaging provider's server in the escrow deployment.
+//!
+//! It keeps the key directory (first registration of an id wins), stores envelopes
+//! and serves inboxes, and hands an agency the envelopes inside a court-signed
+//! warrant. The relay is not trusted with secrets and holds none: it cannot read a
+//! message and cannot open an escrow field. It checks on receipt what anyone can
+//! check (docs/protocol.md §6) — sender signature, registered parties, the key
+//! epoch, the escrow field's validity under its label, the claimed send time — so
+//! that a malformed or mislabeled envelope is refused at the door rather than found
+//! by a trustee months later, when the warrant that needs it arrives.
+//!
+//! Every rejection names its culprit, carries the matching gRPC code, and changes no
+//! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
+
+mod service;
+mod store;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use escrow_crypto::{CourtPublicKey, EpochPublicKey};
+use escrow_proto::v1::relay_server::RelayServer;
+use escrow_service::clock::Clock;
+use escrow_service::transport::{TransportError, MAX_MESSAGE_BYTES};
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::Routes;
+
+pub use service::RelayService;
+
+/// How far a sender's claimed send time may be from the relay's clock by default.
+pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+/// Most envelopes one inbox or export page holds (also the page for `limit = 0`).
+pub const MAX_PAGE: u32 = 500;
+/// The database file inside [`RelayConfig::data_dir`].
+pub const DB_FILE: &str = "relay.db";
+
+/// What a relay needs to run.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Directory holding [`DB_FILE`]; created if missing.
+    pub data_dir: PathBuf,
+    /// The epoch senders must seal under. Envelopes of any other epoch are refused,
+    /// so that retiring an epoch at the relay stops new traffic under it.
+    pub epoch_key: EpochPublicKey,
+    /// Courts whose warrants `Export` honours. Empty means no export is possible.
+    pub trusted_courts: Vec<CourtPublicKey>,
+    /// Largest accepted `|label timestamp − now|`, seconds. The timestamp decides
+    /// whether a message falls inside a warrant's window, so the relay refuses
+    /// senders who back- or forward-date it beyond honest clock drift.
+    pub max_clock_skew_secs: u64,
+    /// Where "now" comes from.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl RelayConfig {
+    /// A configuration with the default clock-skew bound.
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        epoch_key: EpochPublicKey,
+        trusted_courts: Vec<CourtPublicKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        RelayConfig {
+            data_dir: data_dir.into(),
+            epoch_key,
+            trusted_courts,
+            max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
+            clock,
+        }
+    }
+}
+
+/// Why the relay could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// The data directory could not be created.
+    #[error("cannot create relay data directory {}: {source}", .path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database could not be opened or its schema applied.
+    #[error("cannot open relay database {}: {source}", .path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying failure.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The gRPC server failed.
+    #[error("relay server: {0}")]
+    Transport(#[from] TransportError),
+}
+
+/// Serves the relay on `listener` (with health and reflection) until `shutdown`
+/// resolves; in-flight requests then finish.
+///
+/// The message-size caps are raised to [`MAX_MESSAGE_BYTES`] in both directions: an
+/// envelope may be up to ~1 MiB and a page of them up to that cap, while tonic's
+/// default of 4 MiB would refuse a full page. Clients must raise their own decoding
+/// cap to match (`RelayClient::max_decoding_message_size`).
+pub async fn serve(
+    listener: TcpListener,
+    service: RelayService,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), RelayError> {
+    let server = RelayServer::new(service)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES);
+    let routes = Routes::new(server);
+    escrow_service::transport::serve(listener, routes, &[<RelayServer<RelayService> as NamedService>::NAME], shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,417 @@
+//! The `Relay` gRPC service: request checks, then the store.
+//!
+//! Each handler does its work in one `spawn_blocking` closure: decoding and pairing
+//! checks cost milliseconds and SQLite blocks, and neither may stall the async
+//! workers that carry every other connection. The connection sits in a
+//! `std::sync::Mutex` held only around store calls — never across an `.await`, and
+//! never around a pairing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
+use escrow_crypto::{CourtPublicKey, Envelope, EpochPublicKey, Error, PartyId, UserPublicKey, VerifiedWarrant};
+use escrow_proto::v1::relay_server::Relay;
+use escrow_proto::v1::{
+    ExportRequest, ExportResponse, FetchInboxRequest, FetchInboxResponse, GetEpochKeyRequest, GetEpochKeyResponse,
+    GetUserRequest, GetUserResponse, RegisterUserRequest, RegisterUserResponse, SendRequest, SendResponse,
+    StoredEnvelope,
+};
+use escrow_service::clock::Clock;
+use escrow_service::status::from_crypto;
+use escrow_service::transport::MAX_MESSAGE_BYTES;
+use rusqlite::Connection;
+use tonic::{Request, Response, Status};
+
+use crate::store::{self, NewMessage, PageBounds, Registration};
+use crate::{RelayConfig, RelayError, DB_FILE, MAX_PAGE};
+
+/// Envelope bytes in one page. The rest of the gRPC cap covers, per envelope, its
+/// protobuf framing (tags, lengths, two varints: under 32 bytes) and one framed sender
+/// key (at most 134 + 8 bytes); one envelope always fits, so paging never stalls.
+const PAGE_BYTES: usize = MAX_MESSAGE_BYTES - 256 * 1024;
+const _: () = assert!(PAGE_BYTES + (MAX_PAGE as usize) * (32 + 134 + 8) < MAX_MESSAGE_BYTES);
+const _: () = assert!(MAX_ENVELOPE_LEN < PAGE_BYTES);
+
+/// The relay's gRPC service. Build it with [`RelayService::open`], run it with
+/// [`crate::serve`].
+#[derive(Debug)]
+pub struct RelayService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Mutex<Connection>,
+    epoch_key: EpochPublicKey,
+    epoch_key_bytes: Vec<u8>,
+    trusted_courts: Vec<CourtPublicKey>,
+    max_clock_skew_secs: u64,
+    clock: Arc<dyn Clock>,
+}
+
+impl RelayService {
+    /// Opens (creating if needed) the relay's database in `config.data_dir`.
+    pub fn open(config: RelayConfig) -> Result<Self, RelayError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
+        let path = config.data_dir.join(DB_FILE);
+        let conn = escrow_service::db::open(&path, store::SCHEMA)
+            .map_err(|source| RelayError::Database { path: path.clone(), source })?;
+        tracing::info!(
+            db = %path.display(),
+            epoch = config.epoch_key.epoch().0,
+            trusted_courts = config.trusted_courts.len(),
+            max_clock_skew_secs = config.max_clock_skew_secs,
+            "relay opened"
+        );
+        Ok(RelayService {
+            inner: Arc::new(Inner {
+                db: Mutex::new(conn),
+                epoch_key_bytes: config.epoch_key.to_bytes(),
+                epoch_key: config.epoch_key,
+                trusted_courts: config.trusted_courts,
+                max_clock_skew_secs: config.max_clock_skew_secs,
+                clock: config.clock,
+            }),
+        })
+    }
+
+    /// Runs `f` on a blocking thread.
+    async fn blocking<T, F>(&self, f: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Inner) -> Result<T, Status> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&inner)).await.map_err(|e| {
+            tracing::error!(error = %e, "relay worker task failed");
+            Status::internal("relay worker task failed")
+        })?
+    }
+}
+
+/// A database failure: logged in full here, reported to the caller by operation only.
+fn db_error(doing: &'static str) -> impl FnOnce(rusqlite::Error) -> Status {
+    move |e| {
+        tracing::error!(error = %e, "database error while {doing}");
+        Status::internal(format!("relay database error while {doing}"))
+    }
+}
+
+/// `v` as SQLite's i64, refusing (not wrapping) values above `i64::MAX`.
+fn to_i64(v: u64, what: &str) -> Result<i64, Status> {
+    i64::try_from(v)
+        .map_err(|_| Status::invalid_argument(format!("{what} {v} is above the largest storable {}", i64::MAX)))
+}
+
+/// A stored i64 back to u64; negative values mean a corrupted database.
+fn from_i64(v: i64, what: &str) -> Result<u64, Status> {
+    u64::try_from(v).map_err(|_| {
+        tracing::error!(value = v, "negative {what} in the relay database");
+        Status::internal(format!("relay database holds a negative {what}"))
+    })
+}
+
+/// The page size for a requested `limit` (0 means the maximum).
+fn page_limit(limit: u32) -> usize {
+    let n = if limit == 0 { MAX_PAGE } else { limit.min(MAX_PAGE) };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+fn parse_user_id(s: &str) -> Result<PartyId, Status> {
+    PartyId::new(s).map_err(|e| from_crypto(&format!("user id {s:?}"), &e))
+}
+
+/// The first bytes of a message id in hex: enough to find it in logs.
+fn id_prefix(id: &[u8]) -> String {
+    id.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Inner {
+    fn db(&self) -> Result<MutexGuard<'_, Connection>, Status> {
+        // A panic mid-call leaves the connection in an unknown state: fail closed.
+        self.db.lock().map_err(|_| {
+            tracing::error!("relay database lock poisoned");
+            Status::internal("relay database unavailable")
+        })
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    /// A key this relay stored itself; failing to decode it means a corrupted database.
+    fn stored_user_key(id: &str, blob: &[u8]) -> Result<UserPublicKey, Status> {
+        UserPublicKey::from_bytes(blob).map_err(|e| {
+            tracing::error!(user = id, error = %e, "stored user key does not decode");
+            Status::internal(format!("stored key of user {id} is corrupted"))
+        })
+    }
+
+    fn register_user(&self, blob: &[u8]) -> Result<(), Status> {
+        let key = UserPublicKey::from_bytes(blob).map_err(|e| from_crypto("user public key", &e))?;
+        let id = key.id().as_str();
+        let now = to_i64(self.now(), "relay clock")?;
+        let outcome =
+            store::register(&mut *self.db()?, id, &key.to_bytes(), now).map_err(db_error("registering a user"))?;
+        match outcome {
+            Registration::Inserted => {
+                tracing::info!(user = id, "user registered");
+                Ok(())
+            }
+            Registration::Unchanged => Ok(()),
+            Registration::Conflict => {
+                Err(Status::already_exists(format!("user {id} is already registered with another key")))
+            }
+        }
+    }
+
+    fn get_user(&self, user_id: &str) -> Result<Vec<u8>, Status> {
+        let id = parse_user_id(user_id)?;
+        store::user_key(&*self.db()?, id.as_str())
+            .map_err(db_error("looking up a user"))?
+            .ok_or_else(|| Status::not_found(format!("user {id} is not registered")))
+    }
+
+    /// The checks of `Send`, cheapest first once the sender is authenticated, then
+    /// one transaction. Nothing is written unless every check passes.
+    fn send(&self, bytes: &[u8]) -> Result<SendResponse, Status> {
+        if bytes.len() > MAX_ENVELOPE_LEN {
+            return Err(Status::invalid_argument(format!(
+                "envelope is {} bytes, at most {MAX_ENVELOPE_LEN} allowed",
+                bytes.len()
+            )));
+        }
+        let env = Envelope::from_bytes(bytes).map_err(|e| from_crypto("envelope", &e))?;
+        let label = env.label();
+        let sender = label.sender();
+
+        let (sender_blob, unregistered) = {
+            let conn = self.db()?;
+            let sender_blob = store::user_key(&conn, sender.as_str()).map_err(db_error("looking up the sender"))?;
+            let mut unregistered = None;
+            for r in label.recipients() {
+                if store::user_key(&conn, r.as_str()).map_err(db_error("looking up a recipient"))?.is_none() {
+                    unregistered = Some(r);
+                    break;
+                }
+            }
+            (sender_blob, unregistered)
+        };
+
+        let sender_blob =
+            sender_blob.ok_or_else(|| Status::failed_precondition(format!("sender {sender} is not registered")))?;
+        let sender_key = Self::stored_user_key(sender.as_str(), &sender_blob)?;
+        env.verify_sender(&sender_key).map_err(|e| from_crypto(&format!("envelope from {sender}"), &e))?;
+        if let Some(r) = unregistered {
+            return Err(Status::failed_precondition(format!("recipient {r} is not registered")));
+        }
+        let epoch = self.epoch_key.epoch();
+        if label.epoch() != epoch {
+            return Err(Status::failed_precondition(format!(
+                "envelope is sealed under epoch {}, but the relay accepts only epoch {epoch}",
+                label.epoch()
+            )));
+        }
+        // Before the pairing check, which is the expensive one.
+        let now = self.now();
+        let ts = label.timestamp();
+        if ts.abs_diff(now) > self.max_clock_skew_secs {
+            return Err(Status::failed_precondition(format!(
+                "envelope timestamp {ts} is {} s from the relay's clock {now}; at most {} s allowed",
+                ts.abs_diff(now),
+                self.max_clock_skew_secs
+            )));
+        }
+        env.field().verify(&self.epoch_key, label).map_err(|e| from_crypto("envelope", &e))?;
+
+        let message_id = label.message_id();
+        let received_at = to_i64(now, "relay clock")?;
+        let new = NewMessage {
+            message_id,
+            sender: sender.as_str(),
+            timestamp: to_i64(ts, "envelope timestamp")?,
+            recipients: label.recipients().iter().map(PartyId::as_str).collect(),
+            envelope: bytes,
+            received_at,
+        };
+        let seq = store::insert_message(&mut *self.db()?, &new)
+            .map_err(db_error("storing an envelope"))?
+            .ok_or_else(|| Status::already_exists(format!("message id {} was already sent", hex(message_id))))?;
+        tracing::info!(
+            seq,
+            message_id = %id_prefix(message_id),
+            recipients = label.recipients().len(),
+            bytes = bytes.len(),
+            "envelope accepted"
+        );
+        Ok(SendResponse { seq: from_i64(seq, "seq")?, received_at: now })
+    }
+
+    fn fetch_inbox(&self, req: &FetchInboxRequest) -> Result<FetchInboxResponse, Status> {
+        let id = parse_user_id(&req.user_id)?;
+        let bounds = PageBounds {
+            after_seq: to_i64(req.after_seq, "after_seq")?,
+            limit: page_limit(req.limit),
+            max_bytes: PAGE_BYTES,
+        };
+        let page = {
+            let conn = self.db()?;
+            if store::user_key(&conn, id.as_str()).map_err(db_error("looking up a user"))?.is_none() {
+                return Err(Status::not_found(format!("user {id} is not registered")));
+            }
+            store::inbox(&conn, id.as_str(), bounds).map_err(db_error("reading an inbox"))?
+        };
+        let envelopes = page
+            .rows
+            .into_iter()
+            .map(|r| {
+                Ok(StoredEnvelope {
+                    seq: from_i64(r.seq, "seq")?,
+                    envelope: r.envelope,
+                    received_at: from_i64(r.received_at, "received_at")?,
+                })
+            })
+            .collect::<Result<_, Status>>()?;
+        Ok(FetchInboxResponse { envelopes })
+    }
+
+    /// Warrant first (signature by a trusted court, then validity period), then the
+    /// in-scope rows by SQL, then every row again by [`VerifiedWarrant::check_scope`]:
+    /// the SQL is an optimisation, the Rust check is the rule.
+    fn export(&self, req: &ExportRequest) -> Result<ExportResponse, Status> {
+        let warrant =
+            VerifiedWarrant::verify_any(&req.warrant, &self.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
+        let id = warrant.id();
+        warrant.check_time(self.now()).map_err(|e| match e {
+            Error::WarrantTime(t) => Status::failed_precondition(format!("warrant {id} {t}")),
+            other => from_crypto(&format!("warrant {id}"), &other),
+        })?;
+        let bounds = PageBounds {
+            after_seq: to_i64(req.after_seq, "after_seq")?,
+            limit: page_limit(req.limit),
+            max_bytes: PAGE_BYTES,
+        };
+        let window = warrant.scope().window();
+        // [from, to) as an inclusive SQL range. Every stored timestamp fits in i64, so
+        // clamping the bounds there selects exactly the same rows.
+        let Ok(from) = i64::try_from(window.from()) else {
+            return Ok(ExportResponse::default());
+        };
+        let to_incl = i64::try_from(window.to().saturating_sub(1)).unwrap_or(i64::MAX);
+        let targets: Vec<&str> = warrant.scope().targets().iter().map(PartyId::as_str).collect();
+
+        let (page, mut keys) = {
+            let conn = self.db()?;
+            let page =
+                store::export(&conn, &targets, from, to_incl, bounds).map_err(db_error("selecting an export"))?;
+            let mut keys = BTreeMap::new();
+            for sender in page.rows.iter().map(|r| r.sender.as_str()).collect::<BTreeSet<_>>() {
+                let blob =
+                    store::user_key(&conn, sender).map_err(db_error("looking up a sender"))?.ok_or_else(|| {
+                        tracing::error!(user = sender, "stored envelope's sender is not registered");
+                        Status::internal(format!("sender {sender} of a stored envelope is not registered"))
+                    })?;
+                keys.insert(sender.to_owned(), blob);
+            }
+            (page, keys)
+        };
+
+        let mut envelopes = Vec::with_capacity(page.rows.len());
+        let mut senders = BTreeSet::new();
+        for row in page.rows {
+            let seq = from_i64(row.seq, "seq")?;
+            let env = match Envelope::from_bytes(&row.envelope) {
+                Ok(env) => env,
+                Err(e) => {
+                    tracing::error!(seq, error = %e, warrant = %id, "stored envelope does not decode; not exported");
+                    continue;
+                }
+            };
+            if env.label().sender().as_str() != row.sender {
+                tracing::error!(seq, warrant = %id, "stored sender column disagrees with the label; not exported");
+                continue;
+            }
+            if let Err(e) = warrant.check_scope(env.label()) {
+                tracing::error!(seq, error = %e, warrant = %id, "export query selected an out-of-scope envelope; not exported");
+                continue;
+            }
+            senders.insert(row.sender);
+            envelopes.push(StoredEnvelope {
+                seq,
+                envelope: row.envelope,
+                received_at: from_i64(row.received_at, "received_at")?,
+            });
+        }
+        let sender_keys = senders.iter().filter_map(|s| keys.remove(s)).collect();
+        tracing::info!(warrant = %id, envelopes = envelopes.len(), more = page.more, "export served");
+        Ok(ExportResponse { envelopes, sender_keys, more: page.more })
+    }
+}
+
+/// Authorization: any caller may call any method until per-role mutual TLS lands.
+/// Then `FetchInbox` will serve only the user named by the caller's certificate,
+/// and `Export` only the agency named in the warrant; until then the inbox is
+/// protected by end-to-end encryption alone, and export by the warrant alone.
+#[tonic::async_trait]
+impl Relay for RelayService {
+    async fn register_user(&self, req: Request<RegisterUserRequest>) -> Result<Response<RegisterUserResponse>, Status> {
+        let blob = req.into_inner().user_public_key;
+        self.blocking(move |inner| inner.register_user(&blob)).await?;
+        Ok(Response::new(RegisterUserResponse {}))
+    }
+
+    async fn get_user(&self, req: Request<GetUserRequest>) -> Result<Response<GetUserResponse>, Status> {
+        let user_id = req.into_inner().user_id;
+        let user_public_key = self.blocking(move |inner| inner.get_user(&user_id)).await?;
+        Ok(Response::new(GetUserResponse { user_public_key }))
+    }
+
+    async fn get_epoch_key(&self, _req: Request<GetEpochKeyRequest>) -> Result<Response<GetEpochKeyResponse>, Status> {
+        Ok(Response::new(GetEpochKeyResponse { epoch_public_key: self.inner.epoch_key_bytes.clone() }))
+    }
+
+    async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
+        let envelope = req.into_inner().envelope;
+        self.blocking(move |inner| inner.send(&envelope)).await.map(Response::new)
+    }
+
+    async fn fetch_inbox(&self, req: Request<FetchInboxRequest>) -> Result<Response<FetchInboxResponse>, Status> {
+        let req = req.into_inner();
+        self.blocking(move |inner| inner.fetch_inbox(&req)).await.map(Response::new)
+    }
+
+    async fn export(&self, req: Request<ExportRequest>) -> Result<Response<ExportResponse>, Status> {
+        let req = req.into_inner();
+        self.blocking(move |inner| inner.export(&req)).await.map(Response::new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_limit_caps_and_defaults() {
+        assert_eq!(page_limit(0), 500);
+        assert_eq!(page_limit(1), 1);
+        assert_eq!(page_limit(500), 500);
+        assert_eq!(page_limit(501), 500);
+        assert_eq!(page_limit(u32::MAX), 500);
+    }
+
+    #[test]
+    fn i64_conversion_refuses_instead_of_wrapping() {
+        assert_eq!(to_i64(0, "x").unwrap(), 0);
+        assert_eq!(to_i64(i64::MAX as u64, "x").unwrap(), i64::MAX);
+        let err = to_i64(i64::MAX as u64 + 1, "after_seq").unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+        assert!(err.message().contains("after_seq"));
+        assert!(from_i64(-1, "seq").is_err());
+    }
+}

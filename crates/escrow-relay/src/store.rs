@@ -1,0 +1,309 @@
+//! The relay's SQLite tables and every statement run on them.
+//!
+//! Unsigned protocol values are stored as SQLite's signed 64-bit integers; callers
+//! convert with checks before they get here, so nothing wraps. Functions take a
+//! `&Connection` or `&mut Connection` and never block on anything but SQLite: the
+//! service calls them from blocking threads with its mutex held.
+
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
+
+/// Applied on every open by `escrow_service::db::open`; idempotent.
+///
+/// `recipients` is keyed `(user_id, seq)` so an inbox page is one index range scan;
+/// `messages(sender, timestamp)` does the same for the sender half of an export.
+pub(crate) const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id            TEXT PRIMARY KEY,
+    public_key    BLOB NOT NULL,
+    registered_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id  BLOB NOT NULL UNIQUE,
+    sender      TEXT NOT NULL,
+    timestamp   INTEGER NOT NULL,
+    envelope    BLOB NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recipients (
+    seq     INTEGER NOT NULL REFERENCES messages(seq),
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (user_id, seq)
+);
+CREATE INDEX IF NOT EXISTS messages_sender_timestamp ON messages(sender, timestamp);
+CREATE INDEX IF NOT EXISTS messages_timestamp ON messages(timestamp);
+";
+
+/// What a registration did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Registration {
+    /// The id was new and is now bound to the key.
+    Inserted,
+    /// The id was already bound to exactly this key.
+    Unchanged,
+    /// The id is bound to another key, which stays.
+    Conflict,
+}
+
+/// Binds `id` to `key` unless the id is taken. One immediate transaction, so two
+/// racing registrations of one id cannot both win.
+pub(crate) fn register(
+    conn: &mut Connection,
+    id: &str,
+    key: &[u8],
+    registered_at: i64,
+) -> rusqlite::Result<Registration> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let existing: Option<Vec<u8>> =
+        tx.query_row("SELECT public_key FROM users WHERE id = ?1", params![id], |row| row.get(0)).optional()?;
+    let outcome = match existing {
+        Some(k) if k == key => Registration::Unchanged,
+        Some(_) => Registration::Conflict,
+        None => {
+            tx.execute(
+                "INSERT INTO users (id, public_key, registered_at) VALUES (?1, ?2, ?3)",
+                params![id, key, registered_at],
+            )?;
+            Registration::Inserted
+        }
+    };
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// The registered key blob of `id`.
+pub(crate) fn user_key(conn: &Connection, id: &str) -> rusqlite::Result<Option<Vec<u8>>> {
+    conn.prepare_cached("SELECT public_key FROM users WHERE id = ?1")?
+        .query_row(params![id], |row| row.get(0))
+        .optional()
+}
+
+/// A message to store, with every value already converted for SQLite.
+#[derive(Debug)]
+pub(crate) struct NewMessage<'a> {
+    pub(crate) message_id: &'a [u8],
+    pub(crate) sender: &'a str,
+    pub(crate) timestamp: i64,
+    pub(crate) recipients: Vec<&'a str>,
+    pub(crate) envelope: &'a [u8],
+    pub(crate) received_at: i64,
+}
+
+/// Stores a message and its recipient rows in one transaction. `None` if the
+/// message id is already stored (nothing is written then).
+pub(crate) fn insert_message(conn: &mut Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<i64>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let exists = tx
+        .query_row("SELECT 1 FROM messages WHERE message_id = ?1", params![m.message_id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if exists {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO messages (message_id, sender, timestamp, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![m.message_id, m.sender, m.timestamp, m.envelope, m.received_at],
+    )?;
+    let seq = tx.last_insert_rowid();
+    {
+        let mut stmt = tx.prepare_cached("INSERT INTO recipients (seq, user_id) VALUES (?1, ?2)")?;
+        for r in &m.recipients {
+            stmt.execute(params![seq, r])?;
+        }
+    }
+    tx.commit()?;
+    Ok(Some(seq))
+}
+
+/// One stored envelope as read back.
+#[derive(Debug)]
+pub(crate) struct Row {
+    pub(crate) seq: i64,
+    pub(crate) sender: String,
+    pub(crate) envelope: Vec<u8>,
+    pub(crate) received_at: i64,
+}
+
+/// A page of rows, and whether the query had more.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) more: bool,
+}
+
+/// Bounds on a page: at most `limit` rows and, after the first, at most `max_bytes`
+/// of envelope bytes, so that a page of large envelopes still fits in one gRPC
+/// message.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageBounds {
+    pub(crate) after_seq: i64,
+    pub(crate) limit: usize,
+    pub(crate) max_bytes: usize,
+}
+
+/// Reads rows in order until the page is full; one row beyond tells whether more exist.
+fn read_page(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: impl rusqlite::Params,
+    b: PageBounds,
+) -> rusqlite::Result<Page> {
+    let mut rows = stmt.query(params)?;
+    let mut page = Page::default();
+    let mut bytes = 0usize;
+    while let Some(row) = rows.next()? {
+        let envelope: Vec<u8> = row.get(2)?;
+        if page.rows.len() >= b.limit || (!page.rows.is_empty() && bytes.saturating_add(envelope.len()) > b.max_bytes) {
+            page.more = true;
+            break;
+        }
+        bytes = bytes.saturating_add(envelope.len());
+        page.rows.push(Row { seq: row.get(0)?, sender: row.get(1)?, envelope, received_at: row.get(3)? });
+    }
+    Ok(page)
+}
+
+/// Envelopes addressed to `user` with `seq > after_seq`, ascending.
+pub(crate) fn inbox(conn: &Connection, user: &str, b: PageBounds) -> rusqlite::Result<Page> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.seq, m.sender, m.envelope, m.received_at
+         FROM recipients r JOIN messages m ON m.seq = r.seq
+         WHERE r.user_id = ?1 AND r.seq > ?2
+         ORDER BY r.seq
+         LIMIT ?3",
+    )?;
+    let fetch = i64::try_from(b.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    read_page(&mut stmt, params![user, b.after_seq, fetch], b)
+}
+
+/// Envelopes sent or received by any of `targets` with `from <= timestamp <= to_incl`
+/// and `seq > after_seq`, ascending.
+///
+/// Each half of the union runs on its own index (sender and time; recipient and seq),
+/// so a page costs the targets' traffic, not a scan of the whole relay.
+pub(crate) fn export(
+    conn: &Connection,
+    targets: &[&str],
+    from: i64,
+    to_incl: i64,
+    b: PageBounds,
+) -> rusqlite::Result<Page> {
+    // ?1 after_seq, ?2 from, ?3 to (inclusive), ?4 page + 1, ?5.. targets.
+    let list = (0..targets.len()).map(|i| format!("?{}", i + 5)).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT m.seq, m.sender, m.envelope, m.received_at FROM messages m
+         WHERE m.seq IN (
+             SELECT seq FROM messages
+             WHERE sender IN ({list}) AND timestamp BETWEEN ?2 AND ?3 AND seq > ?1
+             UNION
+             SELECT r.seq FROM recipients r JOIN messages x ON x.seq = r.seq
+             WHERE r.user_id IN ({list}) AND r.seq > ?1 AND x.timestamp BETWEEN ?2 AND ?3
+         )
+         ORDER BY m.seq
+         LIMIT ?4"
+    );
+    let fetch = i64::try_from(b.limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let mut values =
+        vec![Value::Integer(b.after_seq), Value::Integer(from), Value::Integer(to_incl), Value::Integer(fetch)];
+    values.extend(targets.iter().map(|t| Value::Text((*t).to_owned())));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    read_page(&mut stmt, params_from_iter(values), b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: PageBounds = PageBounds { after_seq: 0, limit: 500, max_bytes: usize::MAX };
+
+    fn db() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn
+    }
+
+    fn put(conn: &mut Connection, id: u8, sender: &str, timestamp: i64, recipients: &[&str], size: usize) -> i64 {
+        let envelope = vec![id; size];
+        let m = NewMessage {
+            message_id: &[id; 16],
+            sender,
+            timestamp,
+            recipients: recipients.to_vec(),
+            envelope: &envelope,
+            received_at: timestamp,
+        };
+        insert_message(conn, &m).unwrap().unwrap()
+    }
+
+    fn seqs(page: &Page) -> Vec<i64> {
+        page.rows.iter().map(|r| r.seq).collect()
+    }
+
+    /// The SQL alone must select the scope exactly: the service's re-check is a
+    /// safety net that logs an error, not the thing that makes exports right.
+    #[test]
+    fn export_selects_targets_and_the_half_open_window() {
+        let mut c = db();
+        let a = put(&mut c, 1, "bob", 100, &["alice"], 10); // target sends, at `from`
+        let b = put(&mut c, 2, "alice", 150, &["bob", "carol"], 10); // target receives
+        let z = put(&mut c, 3, "alice", 199, &["bob"], 10); // last second in the window
+        put(&mut c, 4, "alice", 99, &["bob"], 10); // before
+        put(&mut c, 5, "alice", 200, &["bob"], 10); // at `to`: excluded
+        let e = put(&mut c, 6, "alice", 150, &["carol"], 10); // not bob's
+        let d = put(&mut c, 7, "bob", 150, &["bob"], 10); // to self: once, not twice
+        assert_eq!(seqs(&export(&c, &["bob"], 100, 199, ALL).unwrap()), vec![a, b, z, d]);
+        assert_eq!(seqs(&export(&c, &["carol", "dave"], 100, 199, ALL).unwrap()), vec![b, e]);
+        assert_eq!(seqs(&export(&c, &["dave"], 100, 199, ALL).unwrap()), Vec::<i64>::new());
+        assert_eq!(seqs(&export(&c, &["bob"], 0, i64::MAX, ALL).unwrap()).len(), 6);
+    }
+
+    #[test]
+    fn pages_stop_at_the_limit_or_the_byte_bound_and_say_so() {
+        let mut c = db();
+        let s: Vec<i64> = (1..=5).map(|i| put(&mut c, i, "alice", 100, &["bob"], 100)).collect();
+        let b = |after_seq, limit, max_bytes| PageBounds { after_seq, limit, max_bytes };
+        for (bounds, want, more) in [
+            (b(0, 2, usize::MAX), vec![s[0], s[1]], true),
+            (b(s[1], 2, usize::MAX), vec![s[2], s[3]], true),
+            (b(s[3], 2, usize::MAX), vec![s[4]], false),
+            (b(s[4], 2, usize::MAX), vec![], false),
+            (b(0, 5, usize::MAX), s.clone(), false),
+            (b(0, 5, 250), vec![s[0], s[1]], true),
+            // One envelope always goes out, even above the byte bound.
+            (b(0, 5, 50), vec![s[0]], true),
+        ] {
+            let inbox_page = inbox(&c, "bob", bounds).unwrap();
+            assert_eq!((seqs(&inbox_page), inbox_page.more), (want.clone(), more), "inbox {bounds:?}");
+            let export_page = export(&c, &["bob"], 0, 1000, bounds).unwrap();
+            assert_eq!((seqs(&export_page), export_page.more), (want, more), "export {bounds:?}");
+        }
+        assert!(inbox(&c, "alice", ALL).unwrap().rows.is_empty());
+    }
+
+    #[test]
+    fn a_reused_message_id_writes_nothing() {
+        let mut c = db();
+        put(&mut c, 1, "alice", 100, &["bob"], 10);
+        let again = NewMessage {
+            message_id: &[1; 16],
+            sender: "carol",
+            timestamp: 5,
+            recipients: vec!["dave"],
+            envelope: b"x",
+            received_at: 5,
+        };
+        assert_eq!(insert_message(&mut c, &again).unwrap(), None);
+        let count = |t: &str| c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!((count("messages"), count("recipients")), (1, 1));
+    }
+
+    #[test]
+    fn first_registration_wins() {
+        let mut c = db();
+        assert_eq!(register(&mut c, "alice", b"k1", 1).unwrap(), Registration::Inserted);
+        assert_eq!(register(&mut c, "alice", b"k1", 2).unwrap(), Registration::Unchanged);
+        assert_eq!(register(&mut c, "alice", b"k2", 3).unwrap(), Registration::Conflict);
+        assert_eq!(user_key(&c, "alice").unwrap(), Some(b"k1".to_vec()));
+        assert_eq!(user_key(&c, "bob").unwrap(), None);
+    }
+}

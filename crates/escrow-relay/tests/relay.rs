@@ -1,0 +1,675 @@
+//! The relay over real gRPC on 127.0.0.1:0 with a real SQLite file in a temp dir.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
+use escrow_crypto::{
+    dealer_keygen, CourtSecretKey, DealerOutput, DecryptionShare, Envelope, EpochId, EpochPublicKey, EscrowField,
+    Label, PartyId, SealRequest, TimeWindow, UserPublicKey, UserSecretKey, WarrantBody, WarrantId,
+};
+use escrow_proto::v1::relay_client::RelayClient;
+use escrow_proto::v1::{
+    ExportRequest, ExportResponse, FetchInboxRequest, GetEpochKeyRequest, GetUserRequest, RegisterUserRequest,
+    SendRequest, SendResponse,
+};
+use escrow_relay::{RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
+use escrow_service::clock::ManualClock;
+use escrow_service::transport::{channel, MAX_MESSAGE_BYTES};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+use tonic::Code;
+
+/// 2026-01-01T00:00:00Z.
+const T0: u64 = 1_767_225_600;
+const DAY: u64 = 86_400;
+
+fn pid(s: &str) -> PartyId {
+    PartyId::new(s).unwrap()
+}
+
+/// Keys, users, a court and a clock; one per test.
+struct World {
+    rng: ChaCha20Rng,
+    keys: DealerOutput,
+    court: CourtSecretKey,
+    users: Vec<UserSecretKey>,
+    clock: ManualClock,
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(seed: u64) -> Self {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        let keys = dealer_keygen(EpochId(1), 2, 5, &mut rng).unwrap();
+        let court = CourtSecretKey::generate(pid("court-1"), &mut rng);
+        let users = ["alice", "bob", "carol", "dave", "mallory"]
+            .iter()
+            .map(|u| UserSecretKey::generate(pid(u), &mut rng))
+            .collect();
+        World { rng, keys, court, users, clock: ManualClock::at(T0), dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn user(&self, name: &str) -> &UserSecretKey {
+        self.users.iter().find(|u| u.id().as_str() == name).unwrap()
+    }
+
+    fn config(&self) -> RelayConfig {
+        RelayConfig::new(
+            self.dir.path(),
+            self.keys.public.clone(),
+            vec![self.court.public()],
+            Arc::new(self.clock.clone()),
+        )
+    }
+
+    async fn start(&self) -> Relay {
+        Relay::start(self.config()).await
+    }
+
+    /// Seals an honest envelope from `from` to `to`, sent at `ts`.
+    fn seal(&mut self, from: &str, to: &[&str], ts: u64, msg: &[u8]) -> Envelope {
+        let mut id = [0u8; 16];
+        self.rng.fill_bytes(&mut id);
+        self.seal_with(from, to, ts, msg, id, None)
+    }
+
+    fn seal_with(
+        &mut self,
+        from: &str,
+        to: &[&str],
+        ts: u64,
+        msg: &[u8],
+        message_id: [u8; 16],
+        epoch_key: Option<&EpochPublicKey>,
+    ) -> Envelope {
+        let sender = self.user(from).clone();
+        let recipients: Vec<UserPublicKey> = to.iter().map(|u| self.user(u).public()).collect();
+        let epoch_key = epoch_key.unwrap_or(&self.keys.public).clone();
+        Envelope::seal(
+            &SealRequest {
+                sender: &sender,
+                recipients: &recipients,
+                epoch_key: &epoch_key,
+                message_id,
+                timestamp: ts,
+                plaintext: msg,
+            },
+            &mut self.rng,
+        )
+        .unwrap()
+    }
+
+    fn warrant(&self, targets: &[&str], from: u64, to: u64) -> Vec<u8> {
+        self.court.sign(&self.warrant_body(targets, from, to)).unwrap()
+    }
+
+    fn warrant_body(&self, targets: &[&str], from: u64, to: u64) -> WarrantBody {
+        WarrantBody {
+            id: WarrantId([7; 16]),
+            case_reference: "2026-CR-0001".into(),
+            court: self.court.public().court().clone(),
+            agency: pid("agency-1"),
+            targets: targets.iter().map(|t| pid(t)).collect(),
+            window: TimeWindow::new(from, to).unwrap(),
+            issued_at: T0,
+            valid_until: T0 + 30 * DAY,
+            legal_basis: "test statute s.1".into(),
+            notification_delay_secs: 90 * DAY,
+        }
+    }
+}
+
+/// A relay served on a loopback port, with a client.
+struct Relay {
+    addr: SocketAddr,
+    client: RelayClient<Channel>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), RelayError>>,
+}
+
+impl Relay {
+    async fn start(config: RelayConfig) -> Relay {
+        let service = RelayService::open(config).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(escrow_relay::serve(listener, service, async {
+            let _ = stopped.await;
+        }));
+        Relay { addr, client: client(addr), stop, task }
+    }
+
+    async fn shutdown(self) {
+        drop(self.client);
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+
+    async fn register(&mut self, user: &UserSecretKey) {
+        self.client.register_user(RegisterUserRequest { user_public_key: user.public().to_bytes() }).await.unwrap();
+    }
+
+    async fn send(&mut self, env: &Envelope) -> Result<SendResponse, tonic::Status> {
+        self.client.send(SendRequest { envelope: env.as_bytes().to_vec() }).await.map(|r| r.into_inner())
+    }
+
+    async fn send_raw(&mut self, bytes: Vec<u8>) -> tonic::Status {
+        self.client.send(SendRequest { envelope: bytes }).await.unwrap_err()
+    }
+
+    /// Seqs of `user`'s whole inbox.
+    async fn inbox(&mut self, user: &str) -> Vec<u64> {
+        let req = FetchInboxRequest { user_id: user.into(), after_seq: 0, limit: 0 };
+        self.client.fetch_inbox(req).await.unwrap().into_inner().envelopes.iter().map(|e| e.seq).collect()
+    }
+
+    async fn export(&mut self, warrant: &[u8], after_seq: u64, limit: u32) -> Result<ExportResponse, tonic::Status> {
+        let req = ExportRequest { warrant: warrant.to_vec(), after_seq, limit };
+        self.client.export(req).await.map(|r| r.into_inner())
+    }
+}
+
+fn client(addr: SocketAddr) -> RelayClient<Channel> {
+    RelayClient::new(channel(&addr.to_string()).unwrap()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// Row counts straight from the database file, beside the relay's own connection.
+fn db_counts(dir: &Path) -> (i64, i64, i64) {
+    let conn = rusqlite::Connection::open(dir.join(escrow_relay::DB_FILE)).unwrap();
+    let count = |table: &str| conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+    (count("users"), count("messages"), count("recipients"))
+}
+
+fn assert_status(result: tonic::Status, code: Code, needles: &[&str]) {
+    assert_eq!(result.code(), code, "unexpected code, message: {}", result.message());
+    for n in needles {
+        assert!(result.message().contains(n), "{:?} does not mention {n:?}", result.message());
+    }
+}
+
+fn seqs(resp: &ExportResponse) -> Vec<u64> {
+    resp.envelopes.iter().map(|e| e.seq).collect()
+}
+
+fn sender_ids(resp: &ExportResponse) -> Vec<String> {
+    let mut ids: Vec<String> =
+        resp.sender_keys.iter().map(|k| UserPublicKey::from_bytes(k).unwrap().id().to_string()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test]
+async fn register_send_fetch_and_open() {
+    let mut w = World::new(1);
+    let mut relay = w.start().await;
+    for u in ["alice", "bob", "carol"] {
+        relay.register(w.user(u)).await;
+    }
+
+    let epk = relay.client.get_epoch_key(GetEpochKeyRequest {}).await.unwrap().into_inner().epoch_public_key;
+    assert_eq!(EpochPublicKey::from_bytes(&epk).unwrap(), w.keys.public);
+    let alice_blob = relay.client.get_user(GetUserRequest { user_id: "alice".into() }).await.unwrap().into_inner();
+    assert_eq!(alice_blob.user_public_key, w.user("alice").public().to_bytes());
+
+    let e1 = w.seal("alice", &["bob"], T0, b"hello bob");
+    let e2 = w.seal("alice", &["bob", "carol"], T0 + 1, b"hello both");
+    w.clock.set(T0 + 5);
+    let r1 = relay.send(&e1).await.unwrap();
+    let r2 = relay.send(&e2).await.unwrap();
+    assert!(r1.seq < r2.seq);
+    assert_eq!(r1.received_at, T0 + 5);
+
+    let bob_inbox = relay
+        .client
+        .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: 0, limit: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .envelopes;
+    assert_eq!(bob_inbox.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![r1.seq, r2.seq]);
+    let alice_pk = UserPublicKey::from_bytes(&alice_blob.user_public_key).unwrap();
+    let epk = EpochPublicKey::from_bytes(&epk).unwrap();
+    let plaintexts: Vec<Vec<u8>> = bob_inbox
+        .iter()
+        .map(|s| Envelope::from_bytes(&s.envelope).unwrap().open(w.user("bob"), &alice_pk, &epk).unwrap())
+        .collect();
+    assert_eq!(plaintexts, vec![b"hello bob".to_vec(), b"hello both".to_vec()]);
+    assert_eq!(bob_inbox.first().unwrap().envelope, e1.as_bytes());
+    assert_eq!(bob_inbox.first().unwrap().received_at, T0 + 5);
+
+    // Paging: after_seq and limit.
+    let page = relay
+        .client
+        .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: 0, limit: 1 })
+        .await
+        .unwrap()
+        .into_inner()
+        .envelopes;
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![r1.seq]);
+    let page = relay
+        .client
+        .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: r1.seq, limit: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .envelopes;
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![r2.seq]);
+
+    // Inboxes hold only what is addressed to their owner.
+    assert_eq!(relay.inbox("carol").await, vec![r2.seq]);
+    assert_eq!(relay.inbox("alice").await, Vec::<u64>::new());
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn registration_first_key_wins() {
+    let mut w = World::new(2);
+    let mut relay = w.start().await;
+    relay.register(w.user("alice")).await;
+    // Same key again: idempotent.
+    relay.register(w.user("alice")).await;
+    let impostor = UserSecretKey::generate(pid("alice"), &mut w.rng);
+    let err = relay
+        .client
+        .register_user(RegisterUserRequest { user_public_key: impostor.public().to_bytes() })
+        .await
+        .unwrap_err();
+    assert_status(err, Code::AlreadyExists, &["alice"]);
+    let stored = relay.client.get_user(GetUserRequest { user_id: "alice".into() }).await.unwrap().into_inner();
+    assert_eq!(stored.user_public_key, w.user("alice").public().to_bytes());
+
+    let mut bad = w.user("bob").public().to_bytes();
+    bad.push(0);
+    let err = relay.client.register_user(RegisterUserRequest { user_public_key: bad }).await.unwrap_err();
+    assert_status(err, Code::InvalidArgument, &["user public key"]);
+    assert_eq!(db_counts(w.dir.path()).0, 1);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn lookups_name_the_culprit() {
+    let w = World::new(3);
+    let mut relay = w.start().await;
+    relay.register(w.user("alice")).await;
+
+    let err = relay.client.get_user(GetUserRequest { user_id: "bob".into() }).await.unwrap_err();
+    assert_status(err, Code::NotFound, &["bob"]);
+    let err = relay.client.get_user(GetUserRequest { user_id: "not an id".into() }).await.unwrap_err();
+    assert_status(err, Code::InvalidArgument, &["not an id"]);
+
+    let fetch = |user: &str, after_seq| FetchInboxRequest { user_id: user.into(), after_seq, limit: 0 };
+    let err = relay.client.fetch_inbox(fetch("bob", 0)).await.unwrap_err();
+    assert_status(err, Code::NotFound, &["bob"]);
+    let err = relay.client.fetch_inbox(fetch("-bob", 0)).await.unwrap_err();
+    assert_status(err, Code::InvalidArgument, &["-bob"]);
+    let err = relay.client.fetch_inbox(fetch("alice", u64::MAX)).await.unwrap_err();
+    assert_status(err, Code::InvalidArgument, &["after_seq"]);
+    relay.shutdown().await;
+}
+
+/// Everything a refused `Send` could have touched.
+async fn snapshot(relay: &mut Relay, w: &World) -> ((i64, i64, i64), Vec<Vec<u64>>, Vec<u64>) {
+    let mut inboxes = Vec::new();
+    for u in ["alice", "bob", "carol"] {
+        inboxes.push(relay.inbox(u).await);
+    }
+    let all = w.warrant(&["alice", "bob", "carol", "dave", "mallory"], 0, u64::MAX);
+    let export = seqs(&relay.export(&all, 0, 0).await.unwrap());
+    (db_counts(w.dir.path()), inboxes, export)
+}
+
+#[tokio::test]
+async fn refused_sends_name_the_culprit_and_change_nothing() {
+    let mut w = World::new(4);
+    let mut relay = w.start().await;
+    for u in ["alice", "bob", "carol"] {
+        relay.register(w.user(u)).await;
+    }
+    let accepted = w.seal("alice", &["bob"], T0, b"first");
+    relay.send(&accepted).await.unwrap();
+    let before = snapshot(&mut relay, &w).await;
+    assert_eq!(before.0, (3, 1, 1));
+    assert_eq!(before.2.len(), 1);
+
+    let mut cases: Vec<(&str, Vec<u8>, Code, Vec<String>)> = Vec::new();
+    cases.push(("garbage", b"not an envelope".to_vec(), Code::InvalidArgument, vec!["envelope".into()]));
+    cases.push((
+        "oversized",
+        vec![1; MAX_ENVELOPE_LEN + 1],
+        Code::InvalidArgument,
+        vec![format!("at most {MAX_ENVELOPE_LEN}")],
+    ));
+
+    let from_stranger = w.seal("mallory", &["bob"], T0, b"hi");
+    cases.push((
+        "unregistered sender",
+        from_stranger.as_bytes().to_vec(),
+        Code::FailedPrecondition,
+        vec!["sender mallory is not registered".into()],
+    ));
+
+    let impostor = UserSecretKey::generate(pid("alice"), &mut w.rng);
+    let forged_sender = Envelope::seal(
+        &SealRequest {
+            sender: &impostor,
+            recipients: &[w.user("bob").public()],
+            epoch_key: &w.keys.public,
+            message_id: [9; 16],
+            timestamp: T0,
+            plaintext: b"it's me, alice",
+        },
+        &mut w.rng,
+    )
+    .unwrap();
+    cases.push((
+        "signature by another key",
+        forged_sender.as_bytes().to_vec(),
+        Code::PermissionDenied,
+        vec!["alice".into(), "signature".into()],
+    ));
+
+    let mut tampered = w.seal("alice", &["bob"], T0, b"pay 10").as_bytes().to_vec();
+    let body_byte = tampered.len() - 65;
+    tampered[body_byte] ^= 1;
+    cases.push(("tampered body", tampered, Code::PermissionDenied, vec!["signature".into()]));
+
+    let to_stranger = w.seal("alice", &["bob", "dave"], T0, b"hi");
+    cases.push((
+        "unregistered recipient",
+        to_stranger.as_bytes().to_vec(),
+        Code::FailedPrecondition,
+        vec!["recipient dave is not registered".into()],
+    ));
+
+    let epoch2 = dealer_keygen(EpochId(2), 2, 5, &mut w.rng).unwrap();
+    let old_epoch = w.seal_with("alice", &["bob"], T0, b"hi", [3; 16], Some(&epoch2.public));
+    cases.push((
+        "wrong epoch",
+        old_epoch.as_bytes().to_vec(),
+        Code::FailedPrecondition,
+        vec!["epoch 2".into(), "epoch 1".into()],
+    ));
+
+    // A field sealed for another label (here: an earlier send time, which a warrant
+    // window might not cover) is refused: the label is bound into the field.
+    let (alice, bob) = (w.user("alice").clone(), w.user("bob").public());
+    let relabelled = Envelope::seal_dangerous_with_field(
+        &SealRequest {
+            sender: &alice,
+            recipients: &[bob],
+            epoch_key: &w.keys.public,
+            message_id: [4; 16],
+            timestamp: T0,
+            plaintext: b"hi",
+        },
+        &mut w.rng,
+        |epk, label, dk| {
+            let other = Label::new(
+                label.epoch(),
+                *label.message_id(),
+                label.sender().clone(),
+                label.recipients().to_vec(),
+                T0 - 10 * DAY,
+            )?;
+            EscrowField::seal(epk, &other, dk)
+        },
+    )
+    .unwrap();
+    cases.push((
+        "field for another label",
+        relabelled.as_bytes().to_vec(),
+        Code::InvalidArgument,
+        vec!["escrow field is invalid for this label".into()],
+    ));
+
+    let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
+    for ts in [T0 + skew + 1, T0 - skew - 1] {
+        let env = w.seal("alice", &["bob"], ts, b"hi");
+        cases.push((
+            "timestamp outside skew",
+            env.as_bytes().to_vec(),
+            Code::FailedPrecondition,
+            vec![ts.to_string(), T0.to_string(), format!("{skew} s allowed")],
+        ));
+    }
+
+    let message_id = *accepted.label().message_id();
+    let hex_id: String = message_id.iter().map(|b| format!("{b:02x}")).collect();
+    cases.push(("replay", accepted.as_bytes().to_vec(), Code::AlreadyExists, vec![hex_id.clone()]));
+    let same_id = w.seal_with("alice", &["carol"], T0, b"other content", message_id, None);
+    cases.push(("reused message id", same_id.as_bytes().to_vec(), Code::AlreadyExists, vec![hex_id]));
+
+    for (name, bytes, code, needles) in cases {
+        let err = relay.send_raw(bytes).await;
+        assert_eq!(err.code(), code, "{name}: {}", err.message());
+        for n in &needles {
+            assert!(err.message().contains(n.as_str()), "{name}: {:?} does not mention {n:?}", err.message());
+        }
+        assert_eq!(snapshot(&mut relay, &w).await, before, "{name} changed the relay's state");
+    }
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn clock_skew_bound_is_inclusive() {
+    let mut w = World::new(5);
+    let mut relay = w.start().await;
+    relay.register(w.user("alice")).await;
+    relay.register(w.user("bob")).await;
+    let skew = DEFAULT_MAX_CLOCK_SKEW_SECS;
+    let ahead = w.seal("alice", &["bob"], T0 + skew, b"ahead");
+    let behind = w.seal("alice", &["bob"], T0 - skew, b"behind");
+    relay.send(&ahead).await.unwrap();
+    relay.send(&behind).await.unwrap();
+    assert_eq!(relay.inbox("bob").await.len(), 2);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_returns_exactly_the_warrant_scope() {
+    let mut w = World::new(6);
+    let mut relay = w.start().await;
+    for u in ["alice", "bob", "carol", "dave"] {
+        relay.register(w.user(u)).await;
+    }
+    let (from, to) = (T0 + DAY, T0 + 2 * DAY);
+    // (sender, recipients, send time, in scope of a warrant on bob for [from, to))
+    let traffic: [(&str, &[&str], u64, bool); 8] = [
+        ("bob", &["alice"], from, true),                // target sends; window start is inclusive
+        ("alice", &["bob"], from + 3600, true),         // target receives
+        ("alice", &["bob", "carol"], to - 1, true),     // target among several recipients
+        ("alice", &["bob"], from - 1, false),           // before the window
+        ("alice", &["bob"], to, false),                 // window end is exclusive
+        ("alice", &["carol"], from + 7200, false),      // no target involved
+        ("carol", &["dave"], from + 60, false),         // no target involved
+        ("carol", &["alice", "bob"], from + 120, true), // target among recipients, third sender
+    ];
+    let mut expected = Vec::new();
+    let mut all = Vec::new();
+    for (i, (sender, to_list, ts, in_scope)) in traffic.iter().enumerate() {
+        w.clock.set(*ts);
+        let env = w.seal(sender, to_list, *ts, format!("message {i}").as_bytes());
+        let seq = relay.send(&env).await.unwrap().seq;
+        all.push(seq);
+        if *in_scope {
+            expected.push(seq);
+        }
+    }
+    w.clock.set(T0 + 3 * DAY);
+    let warrant = w.warrant(&["bob"], from, to);
+
+    let full = relay.export(&warrant, 0, 0).await.unwrap();
+    assert_eq!(seqs(&full), expected);
+    assert!(!full.more);
+    assert_eq!(sender_ids(&full), vec!["alice", "bob", "carol"]);
+
+    // The agency can check every exported envelope against the returned sender keys,
+    // and open it with a quorum of trustee shares.
+    let keys: Vec<UserPublicKey> = full.sender_keys.iter().map(|k| UserPublicKey::from_bytes(k).unwrap()).collect();
+    for stored in &full.envelopes {
+        let env = Envelope::from_bytes(&stored.envelope).unwrap();
+        let sender = keys.iter().find(|k| k.id() == env.label().sender()).unwrap();
+        env.verify_sender(sender).unwrap();
+    }
+    let first = Envelope::from_bytes(&full.envelopes[0].envelope).unwrap();
+    let shares: Vec<DecryptionShare> = [0usize, 2, 4]
+        .iter()
+        .map(|&i| w.keys.shares[i].decrypt_share(&w.keys.public, first.field(), first.label()).unwrap())
+        .collect();
+    let opened = w.keys.public.combine(first.field(), first.label(), &shares).unwrap();
+    let bob = w.user("bob").public();
+    assert_eq!(first.open_with_data_key(&opened.data_key, &bob, &w.keys.public).unwrap(), b"message 0");
+
+    // Pages of one: each says whether more follow, and carries only its own sender.
+    let mut got = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = relay.export(&warrant, after, 1).await.unwrap();
+        assert!(page.envelopes.len() <= 1);
+        let Some(last) = page.envelopes.last() else {
+            assert!(!page.more);
+            break;
+        };
+        let sender = Envelope::from_bytes(&last.envelope).unwrap().label().sender().to_string();
+        assert_eq!(sender_ids(&page), vec![sender]);
+        got.push(last.seq);
+        after = last.seq;
+        assert_eq!(page.more, got.len() < expected.len(), "more flag after {got:?}");
+    }
+    assert_eq!(got, expected);
+
+    let page = relay.export(&warrant, 0, 2).await.unwrap();
+    assert_eq!(seqs(&page), expected[..2]);
+    assert!(page.more);
+    assert_eq!(sender_ids(&page), vec!["alice", "bob"]);
+    let page = relay.export(&warrant, expected[1], 0).await.unwrap();
+    assert_eq!(seqs(&page), expected[2..]);
+    assert!(!page.more);
+
+    // Two targets: the union of their traffic in the window.
+    let both = w.warrant(&["carol", "dave"], from, to);
+    let page = relay.export(&both, 0, 0).await.unwrap();
+    assert_eq!(seqs(&page), vec![all[2], all[5], all[6], all[7]]);
+
+    let err = relay.export(&warrant, u64::MAX, 0).await.unwrap_err();
+    assert_status(err, Code::InvalidArgument, &["after_seq"]);
+
+    // Defence in depth: rows whose stored columns were altered so that the SQL selects
+    // them are still judged by their signed label, and not exported.
+    let db = rusqlite::Connection::open(w.dir.path().join(escrow_relay::DB_FILE)).unwrap();
+    let moved_into_window = i64::try_from(all[3]).unwrap();
+    db.execute("UPDATE messages SET timestamp = ?1 WHERE seq = ?2", rusqlite::params![from as i64, moved_into_window])
+        .unwrap();
+    let bob_added = i64::try_from(all[6]).unwrap();
+    db.execute("INSERT INTO recipients (seq, user_id) VALUES (?1, 'bob')", [bob_added]).unwrap();
+    drop(db);
+    let rechecked = relay.export(&warrant, 0, 0).await.unwrap();
+    assert_eq!(seqs(&rechecked), expected);
+    assert_eq!(sender_ids(&rechecked), vec!["alice", "bob", "carol"]);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_refuses_bad_warrants() {
+    let mut w = World::new(7);
+    let mut relay = w.start().await;
+    relay.register(w.user("alice")).await;
+    relay.register(w.user("bob")).await;
+    let env = w.seal("alice", &["bob"], T0, b"hi");
+    relay.send(&env).await.unwrap();
+    let good = w.warrant(&["bob"], T0 - DAY, T0 + DAY);
+    assert_eq!(relay.export(&good, 0, 0).await.unwrap().envelopes.len(), 1);
+
+    // Altered after signing (here: the warrant id).
+    let mut forged = good.clone();
+    forged[5] ^= 1;
+    assert_status(relay.export(&forged, 0, 0).await.unwrap_err(), Code::PermissionDenied, &["signature"]);
+
+    // Signed by a court the relay does not trust.
+    let rogue = CourtSecretKey::generate(pid("court-2"), &mut w.rng);
+    let mut body = w.warrant_body(&["bob"], T0 - DAY, T0 + DAY);
+    body.court = pid("court-2");
+    let untrusted = rogue.sign(&body).unwrap();
+    assert_status(relay.export(&untrusted, 0, 0).await.unwrap_err(), Code::PermissionDenied, &["court"]);
+
+    // A key claiming to be the trusted court's.
+    let pretender = CourtSecretKey::generate(pid("court-1"), &mut w.rng);
+    let pretend = pretender.sign(&w.warrant_body(&["bob"], T0 - DAY, T0 + DAY)).unwrap();
+    assert_status(relay.export(&pretend, 0, 0).await.unwrap_err(), Code::PermissionDenied, &["court"]);
+
+    assert_status(relay.export(b"not a warrant", 0, 0).await.unwrap_err(), Code::InvalidArgument, &["warrant"]);
+
+    w.clock.set(T0 + 30 * DAY);
+    assert_status(relay.export(&good, 0, 0).await.unwrap_err(), Code::FailedPrecondition, &["expired"]);
+    w.clock.set(T0 - 1);
+    assert_status(relay.export(&good, 0, 0).await.unwrap_err(), Code::FailedPrecondition, &["not valid before"]);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn export_without_trusted_courts_refuses_everything() {
+    let mut w = World::new(8);
+    let mut config = w.config();
+    config.trusted_courts.clear();
+    let mut relay = Relay::start(config).await;
+    relay.register(w.user("alice")).await;
+    relay.register(w.user("bob")).await;
+    let env = w.seal("alice", &["bob"], T0, b"hi");
+    relay.send(&env).await.unwrap();
+    let warrant = w.warrant(&["bob"], T0 - DAY, T0 + DAY);
+    assert_status(relay.export(&warrant, 0, 0).await.unwrap_err(), Code::PermissionDenied, &["court"]);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn restart_keeps_users_and_messages() {
+    let mut w = World::new(9);
+    let mut relay = w.start().await;
+    relay.register(w.user("alice")).await;
+    relay.register(w.user("bob")).await;
+    let first = w.seal("alice", &["bob"], T0, b"before restart");
+    let seq1 = relay.send(&first).await.unwrap().seq;
+    relay.shutdown().await;
+
+    let mut relay = w.start().await;
+    let alice = relay.client.get_user(GetUserRequest { user_id: "alice".into() }).await.unwrap().into_inner();
+    assert_eq!(alice.user_public_key, w.user("alice").public().to_bytes());
+    assert_eq!(relay.inbox("bob").await, vec![seq1]);
+    // First registration still wins, and a replay is still a replay.
+    let impostor = UserSecretKey::generate(pid("alice"), &mut w.rng);
+    let err = relay
+        .client
+        .register_user(RegisterUserRequest { user_public_key: impostor.public().to_bytes() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    assert_eq!(relay.send(&first).await.unwrap_err().code(), Code::AlreadyExists);
+
+    let second = w.seal("bob", &["alice"], T0 + 1, b"after restart");
+    let seq2 = relay.send(&second).await.unwrap().seq;
+    assert!(seq2 > seq1);
+    let warrant = w.warrant(&["alice"], T0, T0 + DAY);
+    assert_eq!(seqs(&relay.export(&warrant, 0, 0).await.unwrap()), vec![seq1, seq2]);
+    relay.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_reports_the_relay_serving() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    use tonic_health::pb::HealthCheckRequest;
+
+    let w = World::new(10);
+    let relay = w.start().await;
+    let mut health = HealthClient::new(channel(&relay.addr.to_string()).unwrap());
+    let status =
+        health.check(HealthCheckRequest { service: "escrow.v1.Relay".into() }).await.unwrap().into_inner().status;
+    assert_eq!(status, ServingStatus::Serving as i32);
+    drop(health);
+    relay.shutdown().await;
+}

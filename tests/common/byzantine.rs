@@ -1,0 +1,81 @@
+//! A byzantine trustee: a real gRPC server that forwards every call to an honest
+//! trustee and corrupts the decryption shares it returns (S_i becomes 2·S_i, still a
+//! valid subgroup point, so only share verification can catch it).
+
+use blsttc::blstrs::{G1Affine, G1Projective};
+use blsttc::group::Curve;
+use escrow_proto::v1 as pb;
+use pb::trustee_client::TrusteeClient;
+use pb::trustee_server::{Trustee, TrusteeServer};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::{serve_with, Running};
+
+#[derive(Debug)]
+pub struct Byzantine {
+    honest: TrusteeClient<Channel>,
+}
+
+fn corrupt(share: &[u8]) -> Vec<u8> {
+    let mut out = share.to_vec();
+    let point: [u8; 48] = share[13..61].try_into().unwrap();
+    let p = G1Affine::from_compressed(&point).unwrap();
+    let doubled = (G1Projective::from(p) + G1Projective::from(p)).to_affine();
+    out[13..61].copy_from_slice(&doubled.to_compressed());
+    out
+}
+
+#[tonic::async_trait]
+impl Trustee for Byzantine {
+    async fn get_info(&self, r: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
+        self.honest.clone().get_info(r.into_inner()).await
+    }
+    async fn submit_warrant(
+        &self,
+        r: Request<pb::SubmitWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.honest.clone().submit_warrant(r.into_inner()).await
+    }
+    async fn get_warrant(&self, r: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.honest.clone().get_warrant(r.into_inner()).await
+    }
+    async fn list_warrants(
+        &self,
+        r: Request<pb::ListWarrantsRequest>,
+    ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
+        self.honest.clone().list_warrants(r.into_inner()).await
+    }
+    async fn approve_warrant(
+        &self,
+        r: Request<pb::DecideWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.honest.clone().approve_warrant(r.into_inner()).await
+    }
+    async fn deny_warrant(&self, r: Request<pb::DecideWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.honest.clone().deny_warrant(r.into_inner()).await
+    }
+    async fn revoke_warrant(
+        &self,
+        r: Request<pb::DecideWarrantRequest>,
+    ) -> Result<Response<pb::WarrantStatus>, Status> {
+        self.honest.clone().revoke_warrant(r.into_inner()).await
+    }
+    async fn request_shares(
+        &self,
+        r: Request<pb::RequestSharesRequest>,
+    ) -> Result<Response<pb::RequestSharesResponse>, Status> {
+        let resp = self.honest.clone().request_shares(r.into_inner()).await?.into_inner();
+        Ok(Response::new(pb::RequestSharesResponse { shares: resp.shares.iter().map(|s| corrupt(s)).collect() }))
+    }
+}
+
+/// Starts a byzantine proxy in front of the honest trustee at `honest_addr`.
+pub async fn start(honest_addr: String) -> Running {
+    let honest = TrusteeClient::new(escrow_service::transport::channel(&honest_addr).unwrap());
+    serve_with(|listener, shutdown| async move {
+        let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest }));
+        escrow_service::transport::serve(listener, routes, &[], shutdown).await.unwrap();
+    })
+    .await
+}
