@@ -323,8 +323,18 @@ fn combine_all(
     let chunk = work.len().div_ceil(threads).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> =
-            work.chunks(chunk).map(|part| s.spawn(move || part.iter().map(one).collect::<Vec<_>>())).collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+            work.chunks(chunk).map(|part| (part, s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))).collect();
+        handles
+            .into_iter()
+            .flat_map(|(part, h)| {
+                // A panicking worker must not make messages vanish from the report.
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|(seq, env, _)| (*seq, env.label().clone(), Err("internal error while combining".into())))
+                        .collect()
+                })
+            })
+            .collect()
     })
 }
 

@@ -155,6 +155,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_in_deploy_parses() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/policy.example.toml"))
+            .expect("deploy/policy.example.toml exists");
+        let p = Policy::from_toml(&text).expect("the example policy is valid");
+        assert_eq!(p.trusted_courts.len(), 1);
+        assert_eq!(p.quota(&PartyId::new("agency-1").unwrap()), 100_000);
+    }
+
+    #[test]
     fn refuses_bad_files() {
         for (bad, what) in [
             (GOOD.replace("operator", "sometimes"), "approval"),
