@@ -240,6 +240,10 @@ async fn forged_untrusted_expired_and_overbroad_warrants_are_refused_at_submissi
         .unwrap();
     let s = submit(untrusted).await.unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
+    assert!(s.message().contains("no trusted court key"), "{}", s.message());
+    // None of the refused submissions was stored.
+    let stored = d.trustee_client(0).list_warrants(pb::ListWarrantsRequest { state: 0 }).await.unwrap().into_inner();
+    assert!(stored.warrants.is_empty(), "{:?}", stored.warrants.len());
     assert_eq!(submit(vec![0, 1, 2]).await.unwrap_err().code(), Code::InvalidArgument);
     // Expired on arrival: nothing is stored.
     let old = d.warrant(8, &["alice"], START, START + DAY);

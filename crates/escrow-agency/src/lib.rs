@@ -32,7 +32,7 @@ pub enum AgencyError {
     #[error(transparent)]
     Transport(#[from] escrow_service::transport::TransportError),
     /// The relay refused or failed.
-    #[error("relay: {0}")]
+    #[error("relay: {:?}: {}", .0.code(), .0.message())]
     Relay(tonic::Status),
     /// A blob from the relay or a trustee did not decode.
     #[error("{what}: {err}")]

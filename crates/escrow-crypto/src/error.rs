@@ -79,6 +79,10 @@ pub enum Error {
         /// Whose signature.
         what: &'static str,
     },
+    /// No trusted court key verifies the warrant: forged, altered, or from a court
+    /// this party does not trust.
+    #[error("no trusted court key verifies this warrant's signature")]
+    UntrustedCourt,
     /// A blob is bound to another party than the key offered for it.
     #[error("{what} mismatch: expected {expected:?}, got {got:?}")]
     PartyMismatch {

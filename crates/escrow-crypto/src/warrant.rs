@@ -316,7 +316,7 @@ impl VerifiedWarrant {
                 Err(_) => {}
             }
         }
-        Err(mismatch.unwrap_or(Error::BadSignature { what: "court (no trusted court key verifies it)" }))
+        Err(mismatch.unwrap_or(Error::UntrustedCourt))
     }
 
     /// What the warrant says.

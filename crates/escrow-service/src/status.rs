@@ -12,7 +12,7 @@ pub fn from_crypto(context: &str, e: &Error) -> Status {
             Code::InvalidArgument
         }
         Error::EpochMismatch { .. } | Error::UnknownTrustee { .. } => Code::InvalidArgument,
-        Error::BadSignature { .. } | Error::PartyMismatch { .. } => Code::PermissionDenied,
+        Error::BadSignature { .. } | Error::UntrustedCourt | Error::PartyMismatch { .. } => Code::PermissionDenied,
         Error::OutOfScope(_) => Code::PermissionDenied,
         Error::WarrantTime(_) => Code::FailedPrecondition,
         _ => Code::InvalidArgument,
