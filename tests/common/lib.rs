@@ -85,6 +85,16 @@ pub fn policy_text(i: u16, court: &CourtPublicKey, extra: &str) -> String {
     )
 }
 
+/// The checkpoint key of trustee `i` (deterministic, so a restarted trustee keeps it).
+pub fn log_signer(i: u16) -> escrow_log::CheckpointSigner {
+    escrow_log::CheckpointSigner::generate(&format!("trustee-{i}"), &mut rng(1000 + u64::from(i))).unwrap()
+}
+
+/// The log origin of trustee `i`.
+pub fn origin(i: u16) -> String {
+    format!("escrow-trustee/trustee-{i}")
+}
+
 pub async fn start_trustee(
     dir: &std::path::Path,
     policy: &str,
@@ -94,7 +104,7 @@ pub async fn start_trustee(
 ) -> Running {
     let policy = Policy::from_toml(policy).unwrap();
     let share = TrusteeKeyShare::from_bytes(&keys.shares[usize::from(i)].to_bytes()).unwrap();
-    let store = Store::open(dir).unwrap();
+    let store = Store::open(dir, &origin(i), log_signer(i)).unwrap();
     let svc = TrusteeService::new(
         policy,
         vec![EpochKeys { public: keys.public.clone(), share }],

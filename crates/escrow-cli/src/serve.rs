@@ -42,6 +42,10 @@ pub struct TrusteeServeArgs {
     /// Sealed key share file, one per --epoch-key, same order.
     #[arg(long = "key-share", required = true)]
     pub key_shares: Vec<PathBuf>,
+    /// Sealed Ed25519 key that signs this trustee's log checkpoints; created on first
+    /// start if missing (default: <data-dir>/log.key).
+    #[arg(long)]
+    pub log_key: Option<PathBuf>,
     #[command(flatten)]
     pub listen: ListenArgs,
     #[command(flatten)]
@@ -115,9 +119,21 @@ pub async fn trustee(a: TrusteeServeArgs) -> Result<(), CliError> {
         epochs.push(EpochKeys { public, share });
     }
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
-    let store = Store::open(&a.data_dir).map_err(|e| CliError::Usage(e.to_string()))?;
+    let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
+    let signer = if log_key.exists() {
+        escrow_log::CheckpointSigner::from_bytes(&a.secret.read_sealed(&log_key)?)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", log_key.display())))?
+    } else {
+        let signer = escrow_log::CheckpointSigner::generate(policy.trustee_id.as_str(), &mut rand::rngs::OsRng)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        a.secret.write_sealed(&log_key, &signer.to_bytes())?;
+        tracing::info!(key = %log_key.display(), verifier = %signer.verifier(), "generated the log checkpoint key");
+        signer
+    };
+    let origin = format!("escrow-trustee/{}", policy.trustee_id);
+    let store = Store::open(&a.data_dir, &origin, signer).map_err(|e| CliError::Usage(e.to_string()))?;
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let svc = TrusteeService::new(policy, epochs, store, clock)?;
+    let svc = TrusteeService::new(policy, epochs, store, clock).map_err(|e| CliError::Usage(e.to_string()))?;
     let listener = bind(&a.listen).await?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
     escrow_trustee::serve(listener, svc, shutdown_signal()).await.map_err(|e| CliError::Usage(e.to_string()))

@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod audit;
 pub mod policy;
 pub mod service;
 pub mod state;
@@ -13,25 +14,26 @@ pub mod store;
 
 use std::future::Future;
 
+pub use audit::AuditService;
+use escrow_proto::v1::audit_server::AuditServer;
 use escrow_proto::v1::trustee_server::TrusteeServer;
-pub use service::{EpochKeys, TrusteeService};
+pub use service::{EpochKeys, StartError, TrusteeService};
 use tonic::server::NamedService;
 
-/// Serves the trustee on `listener` (with health and reflection) until `shutdown`.
+/// Serves the trustee and its audit service on `listener` (with health and
+/// reflection) until `shutdown`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: TrusteeService,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), escrow_service::transport::TransportError> {
+    let audit = AuditServer::new(AuditService::new(service.clone()))
+        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
     let svc = TrusteeServer::new(service)
         .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
-    let routes = tonic::service::Routes::new(svc);
-    escrow_service::transport::serve(
-        listener,
-        routes,
-        &[<TrusteeServer<TrusteeService> as NamedService>::NAME],
-        shutdown,
-    )
-    .await
+    let routes = tonic::service::Routes::new(svc).add_service(audit);
+    let names =
+        [<TrusteeServer<TrusteeService> as NamedService>::NAME, <AuditServer<AuditService> as NamedService>::NAME];
+    escrow_service::transport::serve(listener, routes, &names, shutdown).await
 }

@@ -14,9 +14,27 @@ use escrow_service::clock::Clock;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
 
+use escrow_log::event::{details_commitment, Arrival, Decision, Entry, Event};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
 use crate::policy::Policy;
 use crate::state::{self, Action, State};
 use crate::store::{ReleaseLimits, Store, StoreError, WarrantRow};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A key share does not match its epoch key.
+    #[error("key share: {0}")]
+    Key(#[from] escrow_crypto::Error),
+    /// The store could not record the epoch installation.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Most entries one GetEntries call returns.
+pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
 
 /// Longest reason an operator may record.
 pub const MAX_REASON_LEN: usize = 1024;
@@ -30,17 +48,17 @@ pub struct EpochKeys {
     pub share: TrusteeKeyShare,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     policy: Policy,
     epochs: BTreeMap<EpochId, EpochKeys>,
     store: Mutex<Store>,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// The trustee service; cheap to clone.
 #[derive(Clone)]
 pub struct TrusteeService {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for TrusteeService {
@@ -49,12 +67,12 @@ impl std::fmt::Debug for TrusteeService {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
     tracing::error!(error = %e, "internal error");
     Status::internal(format!("trustee internal error: {e}"))
 }
 
-fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
+pub(crate) fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
     <[u8; 16]>::try_from(bytes)
         .map(WarrantId)
         .map_err(|_| Status::invalid_argument(format!("warrant id must be 16 bytes, got {}", bytes.len())))
@@ -65,12 +83,14 @@ impl TrusteeService {
     pub fn new(
         policy: Policy,
         epochs: Vec<EpochKeys>,
-        store: Store,
+        mut store: Store,
         clock: Arc<dyn Clock>,
-    ) -> Result<Self, escrow_crypto::Error> {
+    ) -> Result<Self, StartError> {
         let mut map = BTreeMap::new();
         for e in epochs {
             e.share.check_against(&e.public)?;
+            let pk_hash: [u8; 32] = Sha256::digest(e.public.to_bytes()).into();
+            store.install_epoch(e.public.epoch().0, pk_hash, e.share.index().0, clock.now())?;
             map.insert(e.public.epoch(), e);
         }
         Ok(TrusteeService { inner: Arc::new(Inner { policy, epochs: map, store: Mutex::new(store), clock }) })
@@ -81,7 +101,7 @@ impl TrusteeService {
         &self.inner.policy.trustee_id
     }
 
-    async fn with_store<T: Send + 'static>(
+    pub(crate) async fn with_store<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, Status> {
@@ -147,7 +167,20 @@ impl TrusteeService {
         }
         let from = row.state;
         let reason = req.reason.clone();
-        let moved = self.with_store(move |s| s.decide(&id, from, to, now, operator.as_str(), &reason)).await?;
+        let entry = Entry {
+            time: now,
+            event: Event::WarrantDecided {
+                warrant_id: id.0,
+                decision: match action {
+                    Action::Approve => Decision::Approve,
+                    Action::Deny => Decision::Deny,
+                    Action::Revoke => Decision::Revoke,
+                },
+                operator: operator.to_string(),
+                reason: reason.clone(),
+            },
+        };
+        let moved = self.with_store(move |s| s.decide(&id, from, to, now, operator.as_str(), &reason, entry)).await?;
         if !moved {
             return Err(Status::aborted("the warrant changed state concurrently; read it and retry"));
         }
@@ -253,8 +286,31 @@ impl pb::trustee_server::Trustee for TrusteeService {
         };
         let id = w.id();
         tracing::info!(warrant = %id, agency = %body.agency, court = %body.court, state = %state, "warrant received");
+        // Targets and case reference stay secret during the investigation: the log gets
+        // a commitment to the signed warrant, opened after the notification delay.
+        let mut nonce = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let entry = Entry {
+            time: now,
+            event: Event::WarrantReceived {
+                warrant_id: id.0,
+                court: body.court.to_string(),
+                agency: body.agency.to_string(),
+                window_from: body.window.from(),
+                window_to: body.window.to(),
+                valid_until: body.valid_until,
+                reveal_at: body.valid_until.saturating_add(body.notification_delay_secs),
+                details_commitment: details_commitment(&nonce, w.as_bytes()),
+                arrival: match state {
+                    State::Approved => Arrival::ApprovedByPolicy,
+                    State::Denied => Arrival::DeniedByPolicy,
+                    _ => Arrival::Received,
+                },
+                reason: reason.clone().unwrap_or_default(),
+            },
+        };
         let w2 = w.clone();
-        self.with_store(move |s| s.insert_warrant(&w2, state, now, by, reason.as_deref())).await?;
+        self.with_store(move |s| s.insert_warrant(&w2, state, now, by, reason.as_deref(), nonce, entry)).await?;
         let row = self.load(id).await?;
         Ok(Response::new(self.status_of(&row)))
     }
@@ -305,6 +361,35 @@ impl pb::trustee_server::Trustee for TrusteeService {
         req: Request<pb::RequestSharesRequest>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let req = req.into_inner();
+        let wid: [u8; 16] = req.warrant_id.as_slice().try_into().unwrap_or([0u8; 16]);
+        match self.request_shares_checked(req).await {
+            Ok(r) => Ok(r),
+            Err(status) if status.code() != tonic::Code::Internal => {
+                // Every refusal is logged with its rule; a failure to log it is itself
+                // logged and does not turn the refusal into anything else.
+                let entry = Entry {
+                    time: self.inner.clock.now(),
+                    event: Event::RequestRefused {
+                        warrant_id: wid,
+                        code: format!("{:?}", status.code()),
+                        rule: status.message().chars().take(1024).collect(),
+                    },
+                };
+                if let Err(e) = self.with_store(move |s| s.log(entry)).await {
+                    tracing::error!(error = %e, "could not log a refused request");
+                }
+                Err(status)
+            }
+            Err(status) => Err(status),
+        }
+    }
+}
+
+impl TrusteeService {
+    async fn request_shares_checked(
+        &self,
+        req: pb::RequestSharesRequest,
+    ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
         let policy = &self.inner.policy;
         if req.items.is_empty() {

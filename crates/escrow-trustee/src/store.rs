@@ -1,11 +1,18 @@
-//! The trustee's durable state: warrants with their decisions, and every released
-//! field. One SQLite file, WAL, `synchronous=FULL`: a release is committed before its
-//! share leaves the process (no record, no share).
+//! The trustee's durable state: warrants with their decisions, every released field,
+//! and the append-only log of everything that happened. One SQLite file, WAL,
+//! `synchronous=FULL`.
+//!
+//! Every state change appends its log entry **in the same transaction**: the entry is
+//! durable no later than the effect, and if the append fails the action fails (fail
+//! closed: no log, no share). The in-memory Merkle tree and the signed checkpoint are
+//! updated after the commit and rebuilt from the `log` table on start.
 
 use std::path::Path;
 
 use escrow_crypto::{PartyId, VerifiedWarrant, WarrantId};
-use rusqlite::{params, Connection, OptionalExtension};
+use escrow_log::event::{Entry, Event};
+use escrow_log::{leaf_hash, Checkpoint, CheckpointSigner, Hash, MerkleTree};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::state::State;
 
@@ -19,7 +26,19 @@ CREATE TABLE IF NOT EXISTS warrants (
     received_at INTEGER NOT NULL,
     decided_at  INTEGER,
     decided_by  TEXT,
-    reason      TEXT
+    reason      TEXT,
+    details_nonce BLOB NOT NULL,
+    reveal_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    idx         INTEGER PRIMARY KEY,
+    entry       BLOB NOT NULL,
+    leaf_hash   BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch           INTEGER PRIMARY KEY,
+    public_key_hash BLOB NOT NULL,
+    installed_at    INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS releases (
     warrant_id  BLOB NOT NULL REFERENCES warrants(id),
@@ -65,6 +84,9 @@ pub enum StoreError {
     /// A stored value is not what this code wrote.
     #[error("database holds an invalid {0}")]
     Corrupt(&'static str),
+    /// A log entry could not be encoded, or the log could not be signed.
+    #[error("log: {0}")]
+    Log(#[from] escrow_log::LogError),
 }
 
 fn to_i64(v: u64) -> Result<i64, StoreError> {
@@ -75,19 +97,170 @@ fn to_u64(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative time"))
 }
 
-/// The trustee's database.
-#[derive(Debug)]
+/// The trustee's database, its Merkle tree and its checkpoint signer.
 pub struct Store {
     conn: Connection,
+    tree: MerkleTree,
+    signer: CheckpointSigner,
+    origin: String,
+    checkpoint: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("origin", &self.origin).field("log_size", &self.tree.size()).finish()
+    }
+}
+
+/// The opening of a warrant's sealed-details commitment.
+#[derive(Clone, Debug)]
+pub struct DetailsOpening {
+    /// The commitment nonce.
+    pub nonce: [u8; 32],
+    /// The signed warrant blob.
+    pub warrant: Vec<u8>,
+    /// When it may be revealed.
+    pub reveal_at: u64,
+}
+
+/// Appends `entries` to the `log` table inside `tx`, starting at index `first`.
+fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Vec<Hash>, StoreError> {
+    let mut ins = tx.prepare_cached("INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)")?;
+    let mut leaves = Vec::with_capacity(entries.len());
+    for (k, e) in entries.iter().enumerate() {
+        let bytes = e.to_bytes()?;
+        let leaf = leaf_hash(&bytes);
+        ins.execute(params![to_i64(first + k as u64)?, bytes, &leaf[..]])?;
+        leaves.push(leaf);
+    }
+    Ok(leaves)
 }
 
 impl Store {
-    /// Opens `dir/trustee.db`, creating it if needed.
-    pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        Ok(Store { conn: escrow_service::db::open(&dir.join("trustee.db"), SCHEMA)? })
+    /// Opens `dir/trustee.db`, creating it if needed, rebuilds the Merkle tree from the
+    /// stored log, and signs a checkpoint for it as `origin`.
+    pub fn open(dir: &Path, origin: &str, signer: CheckpointSigner) -> Result<Self, StoreError> {
+        let conn = escrow_service::db::open(&dir.join("trustee.db"), SCHEMA)?;
+        let mut leaves = Vec::new();
+        {
+            let mut stmt = conn.prepare("SELECT idx, leaf_hash FROM log ORDER BY idx")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            for (expected, row) in rows.enumerate() {
+                let (idx, hash) = row?;
+                if usize::try_from(idx).ok() != Some(expected) {
+                    return Err(StoreError::Corrupt("log (gap in entry indices)"));
+                }
+                leaves.push(<Hash>::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt("log leaf hash"))?);
+            }
+        }
+        let tree = MerkleTree::from_leaf_hashes(leaves);
+        let mut store = Store { conn, tree, signer, origin: origin.to_string(), checkpoint: String::new() };
+        store.resign()?;
+        Ok(store)
     }
 
-    /// Inserts a newly received warrant with its initial state.
+    fn resign(&mut self) -> Result<(), StoreError> {
+        let size = self.tree.size();
+        let cp = Checkpoint::new(self.origin.clone(), size, self.tree.root(size)?)?;
+        self.checkpoint = self.signer.sign(&cp);
+        Ok(())
+    }
+
+    /// Adds committed leaves to the tree and signs a new checkpoint.
+    fn committed(&mut self, leaves: Vec<Hash>) -> Result<(), StoreError> {
+        for l in leaves {
+            self.tree.append(l);
+        }
+        self.resign()
+    }
+
+    /// Appends one entry on its own (refusals, epoch events).
+    pub fn log(&mut self, entry: Entry) -> Result<u64, StoreError> {
+        let first = self.tree.size();
+        let tx = self.conn.transaction()?;
+        let leaves = append_in(&tx, first, std::slice::from_ref(&entry))?;
+        tx.commit()?;
+        self.committed(leaves)?;
+        Ok(first)
+    }
+
+    /// Records an epoch installation the first time this trustee starts with it.
+    pub fn install_epoch(&mut self, epoch: u64, public_key_hash: Hash, index: u16, now: u64) -> Result<(), StoreError> {
+        let known: bool = self
+            .conn
+            .query_row("SELECT 1 FROM epochs WHERE epoch = ?1", params![to_i64(epoch)?], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if known {
+            return Ok(());
+        }
+        let first = self.tree.size();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO epochs (epoch, public_key_hash, installed_at) VALUES (?1, ?2, ?3)",
+            params![to_i64(epoch)?, &public_key_hash[..], to_i64(now)?],
+        )?;
+        let entry = Entry { time: now, event: Event::EpochInstalled { epoch, public_key_hash, trustee_index: index } };
+        let leaves = append_in(&tx, first, &[entry])?;
+        tx.commit()?;
+        self.committed(leaves)
+    }
+
+    /// The latest signed checkpoint (signed-note text).
+    pub fn checkpoint(&self) -> &str {
+        &self.checkpoint
+    }
+
+    /// The verifier key text of the checkpoint signer.
+    pub fn verifier_key(&self) -> String {
+        self.signer.verifier().to_string()
+    }
+
+    /// Number of log entries.
+    pub fn log_size(&self) -> u64 {
+        self.tree.size()
+    }
+
+    /// Encoded entries `[start, end)`.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT entry FROM log WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+        let rows = stmt.query_map(params![to_i64(start)?, to_i64(end)?], |r| r.get::<_, Vec<u8>>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Inclusion proof of entry `index` in the tree of size `size`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, escrow_log::LogError> {
+        self.tree.inclusion_proof(index, size)
+    }
+
+    /// Consistency proof from size `m` to size `n`.
+    pub fn consistency_proof(&self, m: u64, n: u64) -> Result<Vec<Hash>, escrow_log::LogError> {
+        self.tree.consistency_proof(m, n)
+    }
+
+    /// The sealed-details opening of a warrant, if stored.
+    pub fn details_opening(&self, id: &WarrantId) -> Result<Option<DetailsOpening>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT details_nonce, warrant, reveal_at FROM warrants WHERE id = ?1",
+                params![&id.0[..]],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)),
+            )
+            .optional()?;
+        row.map(|(nonce, warrant, reveal_at)| {
+            Ok(DetailsOpening {
+                nonce: nonce.try_into().map_err(|_| StoreError::Corrupt("details nonce"))?,
+                warrant,
+                reveal_at: to_u64(reveal_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Inserts a newly received warrant with its initial state, and logs its receipt
+    /// (with only a commitment to its sealed details) in the same transaction.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert_warrant(
         &mut self,
         w: &VerifiedWarrant,
@@ -95,11 +268,17 @@ impl Store {
         now: u64,
         decided_by: Option<&str>,
         reason: Option<&str>,
+        details_nonce: [u8; 32],
+        entry: Entry,
     ) -> Result<(), StoreError> {
         let decided_at = if state == State::Received { None } else { Some(to_i64(now)?) };
-        self.conn.execute(
-            "INSERT INTO warrants (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        let reveal_at = w.body().valid_until.saturating_add(w.body().notification_delay_secs);
+        let first = self.tree.size();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO warrants (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason,
+                                   details_nonce, reveal_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 &w.id().0[..],
                 w.as_bytes(),
@@ -109,10 +288,14 @@ impl Store {
                 to_i64(now)?,
                 decided_at,
                 decided_by,
-                reason
+                reason,
+                &details_nonce[..],
+                to_i64(reveal_at.min(i64::MAX as u64))?
             ],
         )?;
-        Ok(())
+        let leaves = append_in(&tx, first, &[entry])?;
+        tx.commit()?;
+        self.committed(leaves)
     }
 
     /// One warrant, if known.
@@ -141,8 +324,9 @@ impl Store {
         rows.into_iter().map(finish_row).collect()
     }
 
-    /// Records a decision, but only if the warrant is still in `from` (so two
-    /// operators racing cannot both move it).
+    /// Records a decision and logs it in the same transaction, but only if the
+    /// warrant is still in `from` (so two operators racing cannot both move it).
+    #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &mut self,
         id: &WarrantId,
@@ -151,13 +335,22 @@ impl Store {
         now: u64,
         by: &str,
         reason: &str,
+        entry: Entry,
     ) -> Result<bool, StoreError> {
-        let n = self.conn.execute(
+        let first = self.tree.size();
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
             "UPDATE warrants SET state = ?1, decided_at = ?2, decided_by = ?3, reason = ?4
              WHERE id = ?5 AND state = ?6",
             params![to.as_str(), to_i64(now)?, by, reason, &id.0[..], from.as_str()],
         )?;
-        Ok(n == 1)
+        if n != 1 {
+            return Ok(false);
+        }
+        let leaves = append_in(&tx, first, &[entry])?;
+        tx.commit()?;
+        self.committed(leaves)?;
+        Ok(true)
     }
 
     /// Atomically checks the quotas and records the releases of `hashes` under warrant
@@ -210,11 +403,23 @@ impl Store {
             let mut ins = tx.prepare_cached(
                 "INSERT OR IGNORE INTO releases (warrant_id, field_hash, agency, released_at) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for h in distinct {
+            for h in &distinct {
                 ins.execute(params![&id.0[..], &h[..], agency.as_str(), to_i64(now)?])?;
             }
         }
+        // The log entry names every field released by this request, in one entry.
+        let entry = Entry {
+            time: now,
+            event: Event::SharesReleased {
+                warrant_id: id.0,
+                agency: agency.to_string(),
+                fields: distinct.iter().map(|h| **h).collect(),
+            },
+        };
+        let first = self.tree.size();
+        let leaves = append_in(&tx, first, &[entry])?;
         tx.commit()?;
+        self.committed(leaves)?;
         Ok(Ok(new))
     }
 }

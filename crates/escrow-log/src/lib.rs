@@ -1,0 +1,61 @@
+//! The pure transparency-log core of escrow: no IO, no async, no storage.
+//!
+//! Every trustee appends every event to its own append-only log; auditors check
+//! that the log only ever grew and that each entry they rely on is in it
+//! (design: `BRIEF.md` §5). This crate holds the mathematics and the formats:
+//!
+//! - [`hash`]: RFC 6962 / RFC 9162 §2.1.1 leaf and node hashing.
+//! - [`tree`]: an in-memory [`MerkleTree`] that serves roots, inclusion proofs and
+//!   consistency proofs for any earlier size in O(log n) hashes.
+//! - [`proof`]: [`verify_inclusion`] and [`verify_consistency`], the RFC 9162
+//!   §2.1.3.2 / §2.1.4.2 algorithms, with errors that say what failed.
+//! - [`checkpoint`]: signed tree heads in the C2SP `tlog-checkpoint` format.
+//! - [`note`]: the C2SP `signed-note` format with Ed25519 keys
+//!   ([`CheckpointSigner`], [`CheckpointVerifier`]), compatible with
+//!   `golang.org/x/mod/sumdb/note`.
+//!
+//! Storage is the caller's: a trustee keeps entries (and their leaf hashes) in its
+//! database and rebuilds the tree with [`MerkleTree::from_leaf_hashes`] on start.
+//! No input makes these functions panic; every size is bounded.
+//!
+//! ```
+//! use escrow_log::*;
+//! # fn main() -> Result<(), LogError> {
+//! let mut rng = rand::rngs::OsRng;
+//! let mut tree = MerkleTree::new();
+//! for event in ["warrant received", "warrant approved", "shares released"] {
+//!     tree.append(leaf_hash(event.as_bytes()));
+//! }
+//! // The trustee signs its tree head...
+//! let signer = CheckpointSigner::generate("trustee-1.example/log", &mut rng)?;
+//! let note = signer.sign(&Checkpoint::new("trustee-1.example/log", tree.size(), tree.root(tree.size())?)?);
+//! // ...and an auditor who knows only the verifier key checks it, then a proof.
+//! let verifier: CheckpointVerifier = signer.verifier().to_string().parse()?;
+//! let checkpoint = verifier.verify(note.as_bytes())?;
+//! let proof = tree.inclusion_proof(1, checkpoint.size())?;
+//! verify_inclusion(&leaf_hash(b"warrant approved"), 1, checkpoint.size(), &proof, checkpoint.root())?;
+//! // Later, after more appends, the log proves it only grew.
+//! tree.append(leaf_hash(b"warrant revoked"));
+//! let consistency = tree.consistency_proof(checkpoint.size(), tree.size())?;
+//! verify_consistency(checkpoint.size(), tree.size(), checkpoint.root(), &tree.root(tree.size())?, &consistency)?;
+//! # Ok(())
+//! # }
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic))]
+
+pub mod checkpoint;
+pub mod error;
+pub mod event;
+pub mod hash;
+pub mod note;
+pub mod proof;
+pub mod tree;
+
+pub use checkpoint::Checkpoint;
+pub use error::{LogError, ProofKind};
+pub use hash::{hash_from_slice, leaf_hash, node_hash, Hash, EMPTY_ROOT, HASH_LEN};
+pub use note::{CheckpointSigner, CheckpointVerifier};
+pub use proof::{verify_consistency, verify_inclusion};
+pub use tree::MerkleTree;

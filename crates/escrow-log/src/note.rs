@@ -1,0 +1,365 @@
+//! C2SP signed notes (c2sp.org/signed-note) with Ed25519 keys, in the text formats
+//! of `golang.org/x/mod/sumdb/note`, so Go tooling (and witnesses) can read them.
+//!
+//! ```text
+//! <text ending in a newline>
+//!
+//! — <key name> <base64(4-byte key ID || 64-byte Ed25519 signature)>
+//! ```
+//!
+//! The key ID is the first four bytes of `SHA-256(name || "\n" || 0x01 || public key)`.
+//! A verifier key reads `<name>+<key ID as 8 hex digits>+<base64(0x01 || public key)>`;
+//! a signer key `PRIVATE+KEY+<name>+<key ID>+<base64(0x01 || seed)>`.
+//!
+//! [`open_note`] checks the signature over the exact text bytes before returning
+//! the text, so no caller ever parses unauthenticated text.
+
+use std::fmt;
+use std::str::FromStr;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine as _;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use rand::{CryptoRng, RngCore};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::error::LogError;
+
+/// Signed notes larger than this are refused before any parsing.
+pub const MAX_NOTE_LEN: usize = 16 * 1024;
+/// At most this many signature lines (C2SP asks verifiers to accept at least 16).
+pub const MAX_SIGNATURES: usize = 100;
+/// Key names longer than this are refused.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// Signature type byte for Ed25519 in signed notes.
+const ALG_ED25519: u8 = 0x01;
+/// U+2014 EM DASH and a space: the start of every signature line.
+const SIG_PREFIX: &str = "\u{2014} ";
+const SIGNER_PREFIX: &str = "PRIVATE+KEY+";
+
+/// A key name is non-empty, has no Unicode whitespace, no `+` and no control
+/// characters (c2sp.org/signed-note).
+fn check_name(name: &str) -> Result<(), LogError> {
+    let bad = |reason| Err(LogError::InvalidInput { what: "key name", reason });
+    if name.is_empty() {
+        return bad("empty");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("longer than 255 bytes");
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("contains whitespace or a control character");
+    }
+    if name.contains('+') {
+        return bad("contains '+'");
+    }
+    Ok(())
+}
+
+/// The signed-note key ID: `SHA-256(name || 0x0A || 0x01 || public key)[:4]`, big-endian.
+fn key_id(name: &str, public: &VerifyingKey) -> u32 {
+    let mut h = Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', ALG_ED25519]);
+    h.update(public.as_bytes());
+    let digest: [u8; 32] = h.finalize().into();
+    let [a, b, c, d, ..] = digest;
+    u32::from_be_bytes([a, b, c, d])
+}
+
+/// Parses exactly eight lowercase hex digits.
+fn parse_key_id(s: &str) -> Option<u32> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return None;
+    }
+    u32::from_str_radix(s, 16).ok()
+}
+
+/// Splits `<name>+<key id>+<base64>` and checks the name and key ID syntax. The
+/// base64 part may itself contain `+`.
+fn split_key_text<'a>(what: &'static str, text: &'a str) -> Result<(&'a str, u32, &'a str), LogError> {
+    let bad = |reason| LogError::MalformedKey { what, reason };
+    let (name, rest) = text.split_once('+').ok_or(bad("expected <name>+<key id>+<key>"))?;
+    let (id, key64) = rest.split_once('+').ok_or(bad("expected <name>+<key id>+<key>"))?;
+    check_name(name).map_err(|_| bad("invalid key name"))?;
+    let id = parse_key_id(id).ok_or(bad("key id is not 8 lowercase hex digits"))?;
+    Ok((name, id, key64))
+}
+
+/// A log's checkpoint signing key: Ed25519, with the key name it signs under.
+///
+/// The secret is zeroized on drop (`ed25519_dalek::SigningKey` is `ZeroizeOnDrop`);
+/// `Debug` prints `<redacted>`. There is deliberately no `Clone`.
+pub struct CheckpointSigner {
+    name: String,
+    id: u32,
+    key: SigningKey,
+}
+
+impl fmt::Debug for CheckpointSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointSigner")
+            .field("name", &self.name)
+            .field("key_id", &format_args!("{:08x}", self.id))
+            .field("secret", &format_args!("<redacted>"))
+            .finish()
+    }
+}
+
+impl CheckpointSigner {
+    /// A fresh key named `name` (for a trustee's log, its origin line).
+    pub fn generate<R: RngCore + CryptoRng>(name: &str, rng: &mut R) -> Result<Self, LogError> {
+        check_name(name)?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        rng.fill_bytes(seed.as_mut());
+        Ok(Self::from_seed(name, &seed))
+    }
+
+    fn from_seed(name: &str, seed: &[u8; 32]) -> Self {
+        let key = SigningKey::from_bytes(seed);
+        CheckpointSigner { name: name.to_owned(), id: key_id(name, &key.verifying_key()), key }
+    }
+
+    /// The key name signature lines carry.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The public half, to hand to auditors.
+    pub fn verifier(&self) -> CheckpointVerifier {
+        CheckpointVerifier { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+    }
+
+    /// The secret key as `PRIVATE+KEY+<name>+<key id>+<base64(0x01 || seed)>` (the
+    /// `golang.org/x/mod/sumdb/note` signer format), for the caller to seal at rest.
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        let mut raw = Zeroizing::new([0u8; 33]);
+        if let Some((alg, seed)) = raw.split_first_mut() {
+            *alg = ALG_ED25519;
+            seed.copy_from_slice(&*Zeroizing::new(self.key.to_bytes()));
+        }
+        let head = format!("{SIGNER_PREFIX}{}+{:08x}+", self.name, self.id);
+        // 33 bytes are 44 base64 characters; sized up front so nothing reallocates
+        // and leaves a copy of the secret behind.
+        let mut out = Zeroizing::new(Vec::with_capacity(head.len() + 44));
+        out.extend_from_slice(head.as_bytes());
+        let mut b64 = Zeroizing::new([0u8; 44]);
+        let written = B64.encode_slice(raw.as_ref(), b64.as_mut()).expect("33 bytes encode to exactly 44 characters");
+        debug_assert_eq!(written, 44);
+        out.extend_from_slice(b64.as_ref());
+        out
+    }
+
+    /// Reads a key written by [`to_bytes`](Self::to_bytes) (or by Go's
+    /// `note.GenerateKey`), checking its key ID against its name and public key.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogError> {
+        let bad = |reason| LogError::MalformedKey { what: "signer key", reason };
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+        let rest = text.strip_prefix(SIGNER_PREFIX).ok_or(bad("does not start with PRIVATE+KEY+"))?;
+        let (name, id, key64) = split_key_text("signer key", rest)?;
+        let mut raw = Zeroizing::new([0u8; 33]);
+        if key64.len() != 44 || B64.decode_slice(key64, raw.as_mut()).ok() != Some(33) {
+            return Err(bad("key is not base64 of 33 bytes"));
+        }
+        let (alg, seed) = raw.split_first().ok_or(bad("key is empty"))?;
+        if *alg != ALG_ED25519 {
+            return Err(bad("not an Ed25519 key"));
+        }
+        let seed = Zeroizing::new(<[u8; 32]>::try_from(seed).map_err(|_| bad("seed is not 32 bytes"))?);
+        let signer = Self::from_seed(name, &seed);
+        if signer.id != id {
+            return Err(bad("key id does not match the name and key"));
+        }
+        Ok(signer)
+    }
+
+    /// Signs `text` (already validated as note text) and returns the signed note.
+    pub(crate) fn sign_text(&self, text: &str) -> String {
+        let sig: Signature = self.key.sign(text.as_bytes());
+        let mut blob = [0u8; 68];
+        let (id, rest) = blob.split_at_mut(4);
+        id.copy_from_slice(&self.id.to_be_bytes());
+        rest.copy_from_slice(&sig.to_bytes());
+        format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob))
+    }
+}
+
+/// A log's public checkpoint key, as auditors configure it.
+///
+/// Text form (`Display` / `FromStr`): `<name>+<8 hex digit key ID>+<base64(0x01 || key)>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CheckpointVerifier {
+    name: String,
+    id: u32,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for CheckpointVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CheckpointVerifier({self})")
+    }
+}
+
+impl fmt::Display for CheckpointVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = [0u8; 33];
+        if let Some((alg, key)) = raw.split_first_mut() {
+            *alg = ALG_ED25519;
+            key.copy_from_slice(self.key.as_bytes());
+        }
+        write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+    }
+}
+
+impl FromStr for CheckpointVerifier {
+    type Err = LogError;
+
+    fn from_str(text: &str) -> Result<Self, LogError> {
+        let bad = |reason| LogError::MalformedKey { what: "verifier key", reason };
+        let (name, id, key64) = split_key_text("verifier key", text)?;
+        let mut raw = [0u8; 33];
+        if key64.len() != 44 || B64.decode_slice(key64, &mut raw).ok() != Some(33) {
+            return Err(bad("key is not base64 of 33 bytes"));
+        }
+        let (alg, key) = raw.split_first().ok_or(bad("key is empty"))?;
+        if *alg != ALG_ED25519 {
+            return Err(bad("not an Ed25519 key"));
+        }
+        let key = <[u8; 32]>::try_from(key).map_err(|_| bad("key is not 32 bytes"))?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid Ed25519 point"))?;
+        if key.is_weak() {
+            return Err(bad("small-order Ed25519 key"));
+        }
+        if key_id(name, &key) != id {
+            return Err(bad("key id does not match the name and key"));
+        }
+        Ok(CheckpointVerifier { name: name.to_owned(), id, key })
+    }
+}
+
+impl CheckpointVerifier {
+    /// The key name signature lines carry.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 32-bit key ID (first four bytes of the key hash).
+    pub fn key_id(&self) -> u32 {
+        self.id
+    }
+
+    /// `name+keyid`, how errors name this key.
+    fn label(&self) -> String {
+        format!("{}+{:08x}", self.name, self.id)
+    }
+}
+
+/// Checks note text: non-empty, ends in a newline, no control characters but newline.
+fn check_text(text: &str) -> Result<(), LogError> {
+    if !text.ends_with('\n') {
+        return Err(LogError::MalformedNote("text does not end in a newline".into()));
+    }
+    if let Some(i) = text.bytes().position(|b| b < 0x20 && b != b'\n') {
+        return Err(LogError::MalformedNote(format!("control character at byte {i}")));
+    }
+    Ok(())
+}
+
+/// Signs arbitrary note `text` (non-empty, newline-terminated, no control characters
+/// other than newline) with `signer`.
+pub fn sign_note(text: &str, signer: &CheckpointSigner) -> Result<String, LogError> {
+    check_text(text)?;
+    let note = signer.sign_text(text);
+    if note.len() > MAX_NOTE_LEN {
+        return Err(LogError::NoteTooLarge { max: MAX_NOTE_LEN, got: note.len() });
+    }
+    Ok(note)
+}
+
+/// Opens a signed note: checks its syntax, then the signature(s) by `verifier`'s key
+/// over the exact text bytes, and only then returns the text.
+///
+/// Signature lines from other keys (other names, or the same name with another key
+/// ID) are ignored, as c2sp.org/signed-note requires. Every line from this key must
+/// verify: one bad signature from a known key rejects the whole note.
+pub fn open_note<'a>(note: &'a [u8], verifier: &CheckpointVerifier) -> Result<&'a str, LogError> {
+    let malformed = |reason: String| LogError::MalformedNote(reason);
+    if note.len() > MAX_NOTE_LEN {
+        return Err(LogError::NoteTooLarge { max: MAX_NOTE_LEN, got: note.len() });
+    }
+    let note = std::str::from_utf8(note).map_err(|e| LogError::NotUtf8(e.valid_up_to()))?;
+    if let Some(i) = note.bytes().position(|b| b < 0x20 && b != b'\n') {
+        return Err(malformed(format!("control character at byte {i}")));
+    }
+    // The text ends at the last blank line; signature lines follow it.
+    let split = note.rfind("\n\n").ok_or_else(|| malformed("no blank line before the signatures".into()))?;
+    let text = note.get(..split + 1).ok_or_else(|| malformed("no text".into()))?;
+    let sigs = note.get(split + 2..).ok_or_else(|| malformed("no signatures".into()))?;
+    let sigs = sigs.strip_suffix('\n').ok_or_else(|| malformed("signature block does not end in a newline".into()))?;
+    if sigs.is_empty() {
+        return Err(malformed("no signature lines".into()));
+    }
+    let text_lines = text.matches('\n').count();
+    let mut verified = false;
+    for (i, line) in sigs.split('\n').enumerate() {
+        let line_no = text_lines + 2 + i;
+        if i >= MAX_SIGNATURES {
+            return Err(malformed(format!("more than {MAX_SIGNATURES} signature lines")));
+        }
+        let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
+            malformed(format!("line {line_no} is not a signature line (\"\u{2014} <name> <signature>\")"))
+        })?;
+        let (name, sig64) =
+            rest.split_once(' ').ok_or_else(|| malformed(format!("line {line_no}: no space after the key name")))?;
+        check_name(name).map_err(|e| malformed(format!("line {line_no}: {e}")))?;
+        let blob = B64.decode(sig64).map_err(|_| malformed(format!("line {line_no}: signature is not base64")))?;
+        let (id, sig) = match blob.split_first_chunk::<4>() {
+            Some((id, sig)) if !sig.is_empty() => (u32::from_be_bytes(*id), sig),
+            _ => return Err(malformed(format!("line {line_no}: signature shorter than 5 bytes"))),
+        };
+        if name != verifier.name || id != verifier.id {
+            continue;
+        }
+        let ok = Signature::from_slice(sig).is_ok_and(|sig| verifier.key.verify_strict(text.as_bytes(), &sig).is_ok());
+        if !ok {
+            return Err(LogError::BadSignature { key: verifier.label() });
+        }
+        verified = true;
+    }
+    if !verified {
+        return Err(LogError::NoSignature { key: verifier.label() });
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_secret_is_zeroized_on_drop() {
+        fn zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        zeroize_on_drop::<SigningKey>();
+    }
+
+    #[test]
+    fn key_names_follow_the_spec() {
+        for bad in ["", "a b", "a+b", "a\tb", "a\u{a0}b", "a\u{2003}b", "a\u{7f}"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_name(&"x".repeat(256)).is_err());
+        for good in ["trustee-1.example/log", "PeterNeumann", "ü/ß", &"x".repeat(255)] {
+            assert!(check_name(good).is_ok(), "{good:?}");
+        }
+    }
+
+    #[test]
+    fn key_ids_are_canonical_hex() {
+        assert_eq!(parse_key_id("c74f20a3"), Some(0xc74f20a3));
+        for bad in ["C74F20A3", "c74f20a", "c74f20a30", "+74f20a3", "c74f20g3", " 74f20a3"] {
+            assert_eq!(parse_key_id(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The `escrow.v1.Audit` service: this trustee's log, served to auditors.
+
+use escrow_proto::v1 as pb;
+use tonic::{Request, Response, Status};
+
+use crate::service::{warrant_id, TrusteeService, MAX_ENTRIES_PER_CALL};
+
+/// The audit view of a trustee; shares the trustee's store.
+#[derive(Clone, Debug)]
+pub struct AuditService {
+    trustee: TrusteeService,
+}
+
+impl AuditService {
+    /// The audit service of `trustee`.
+    pub fn new(trustee: TrusteeService) -> Self {
+        AuditService { trustee }
+    }
+}
+
+fn log_status(e: escrow_log::LogError) -> Status {
+    Status::out_of_range(e.to_string())
+}
+
+#[tonic::async_trait]
+impl pb::audit_server::Audit for AuditService {
+    async fn get_checkpoint(
+        &self,
+        _req: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
+        let (checkpoint, verifier_key) =
+            self.trustee.with_store(|s| Ok((s.checkpoint().to_string(), s.verifier_key()))).await?;
+        Ok(Response::new(pb::GetCheckpointResponse { checkpoint, verifier_key }))
+    }
+
+    async fn get_entries(
+        &self,
+        req: Request<pb::GetEntriesRequest>,
+    ) -> Result<Response<pb::GetEntriesResponse>, Status> {
+        let pb::GetEntriesRequest { start, end } = req.into_inner();
+        if start >= end || end - start > MAX_ENTRIES_PER_CALL {
+            return Err(Status::invalid_argument(format!(
+                "ask for [start, end) with start < end and at most {MAX_ENTRIES_PER_CALL} entries"
+            )));
+        }
+        let entries = self
+            .trustee
+            .with_store(move |s| {
+                if end > s.log_size() {
+                    return Ok(Err(s.log_size()));
+                }
+                s.entries(start, end).map(Ok)
+            })
+            .await?
+            .map_err(|size| Status::out_of_range(format!("the log has {size} entries")))?;
+        Ok(Response::new(pb::GetEntriesResponse { entries }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        req: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::ProofResponse>, Status> {
+        let pb::GetInclusionProofRequest { index, tree_size } = req.into_inner();
+        let proof =
+            self.trustee.with_store(move |s| Ok(s.inclusion_proof(index, tree_size))).await?.map_err(log_status)?;
+        Ok(Response::new(pb::ProofResponse { hashes: proof.iter().map(|h| h.to_vec()).collect() }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        req: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ProofResponse>, Status> {
+        let pb::GetConsistencyProofRequest { first, second } = req.into_inner();
+        let proof =
+            self.trustee.with_store(move |s| Ok(s.consistency_proof(first, second))).await?.map_err(log_status)?;
+        Ok(Response::new(pb::ProofResponse { hashes: proof.iter().map(|h| h.to_vec()).collect() }))
+    }
+
+    async fn get_details_opening(
+        &self,
+        req: Request<pb::GetDetailsOpeningRequest>,
+    ) -> Result<Response<pb::DetailsOpening>, Status> {
+        let id = warrant_id(&req.into_inner().warrant_id)?;
+        let opening = self
+            .trustee
+            .with_store(move |s| s.details_opening(&id))
+            .await?
+            .ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))?;
+        let now = self.trustee.inner.clock.now();
+        if now < opening.reveal_at {
+            return Err(Status::failed_precondition(format!(
+                "the details of warrant {id} stay sealed until {} (now {now})",
+                opening.reveal_at
+            )));
+        }
+        Ok(Response::new(pb::DetailsOpening { nonce: opening.nonce.to_vec(), warrant: opening.warrant }))
+    }
+}
