@@ -176,9 +176,15 @@ impl Store {
 
     /// Appends one entry on its own (refusals, epoch events).
     pub fn log(&mut self, entry: Entry) -> Result<u64, StoreError> {
+        self.log_batch(std::slice::from_ref(&entry))
+    }
+
+    /// Appends entries in one durable transaction and signs one checkpoint for them;
+    /// returns the index of the first.
+    pub fn log_batch(&mut self, entries: &[Entry]) -> Result<u64, StoreError> {
         let first = self.tree.size();
         let tx = self.conn.transaction()?;
-        let leaves = append_in(&tx, first, std::slice::from_ref(&entry))?;
+        let leaves = append_in(&tx, first, entries)?;
         tx.commit()?;
         self.committed(leaves)?;
         Ok(first)
