@@ -36,7 +36,7 @@ pub struct DemoArgs {
     /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
-    /// Run one scenario only: lawful-access, denied, over-reach, outage.
+    /// Run one scenario only: lawful-access, denied, over-reach, outage, audit.
     pub scenario: Option<String>,
 }
 
@@ -272,6 +272,11 @@ impl Deployment {
     }
 
     async fn wait_ready(&mut self) -> Result<(), CliError> {
+        self.wait_until_listening().await?;
+        self.print_processes().await
+    }
+
+    async fn wait_until_listening(&mut self) -> Result<(), CliError> {
         let deadline = Instant::now() + Duration::from_secs(60);
         let all: Vec<&mut Proc> = self.trustees.iter_mut().chain(std::iter::once(&mut self.relay)).collect();
         for p in all {
@@ -297,6 +302,10 @@ impl Deployment {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+        Ok(())
+    }
+
+    async fn print_processes(&self) -> Result<(), CliError> {
         let mut t = table(&["process", "role", "approval", "max window", "address"]);
         for (p, plan) in self.trustees.iter().zip(&TRUSTEES) {
             trustee_client(&p.addr)?.get_info(pb::GetInfoRequest {}).await.map_err(CliError::Rpc)?;
@@ -664,8 +673,8 @@ async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
 pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let only = a.scenario.as_deref();
     if let Some(s) = only {
-        if !["lawful-access", "denied", "over-reach", "outage"].contains(&s) {
-            return Err(err(format!("unknown scenario {s:?}: lawful-access, denied, over-reach, outage")));
+        if !["lawful-access", "denied", "over-reach", "outage", "audit"].contains(&s) {
+            return Err(err(format!("unknown scenario {s:?}: lawful-access, denied, over-reach, outage, audit")));
         }
     }
     let started = Instant::now();
@@ -693,6 +702,9 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     if wants("outage") && !a.keep {
         outcomes.push(outage(&mut d).await?);
     }
+    if wants("audit") && !a.keep {
+        outcomes.extend(audit(&mut d).await?);
+    }
 
     println!("\n== Summary =====================================================================");
     let mut t = table(&["scenario", "expected", "observed", "result"]);
@@ -714,6 +726,115 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         return Err(err(format!("{failed} scenario(s) did not match the expected outcome")));
     }
     Ok(())
+}
+
+impl Deployment {
+    /// Restarts every trustee process that is down, on the same data directories.
+    async fn restart_down(&mut self) -> Result<(), CliError> {
+        let exe = std::env::current_exe().map_err(err)?;
+        for i in 0..self.trustees.len() {
+            if self.trustees[i].child.is_none() {
+                let name = self.trustees[i].name.clone();
+                self.trustees[i] = spawn_trustee(&exe, &self.dir, &name, &self.passphrase)?;
+            }
+        }
+        self.wait_until_listening().await
+    }
+}
+
+/// The auditor verifies every trustee's log, reconciles them and prints the public
+/// report; then two trustees' stored logs are tampered with and the auditor must
+/// name each trustee and what broke.
+async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
+    println!("\n== The auditor =================================================================");
+    d.restart_down().await?;
+    let state = d.dir.join("auditor");
+    let now = escrow_service::clock::Clock::now(&d.clock);
+    let courts = vec![d.court.public()];
+    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let mut t = table(&["trustee log", "entries", "verified"]);
+    let mut all_ok = true;
+    let mut logs = Vec::new();
+    for a in audits {
+        let name = a.origin.clone().unwrap_or_else(|| a.addr.clone());
+        match a.result {
+            Ok(log) => {
+                t.add_row(vec![
+                    name,
+                    log.checkpoint.size().to_string(),
+                    "signature, consistency, root, every entry".into(),
+                ]);
+                logs.push(log);
+            }
+            Err(e) => {
+                all_ok = false;
+                t.add_row(vec![name, a.size.map(|s| s.to_string()).unwrap_or_default(), format!("FAILED: {e}")]);
+            }
+        }
+    }
+    println!("{t}");
+    let rec = escrow_audit::reconcile(&logs, 2);
+    let report = escrow_audit::report(&logs, &rec);
+    std::fs::write(d.dir.join("report.md"), report.to_markdown()).map_err(|e| CliError::io(&d.dir, e))?;
+    std::fs::write(d.dir.join("report.json"), report.to_json().map_err(err)?).map_err(|e| CliError::io(&d.dir, e))?;
+    println!("{}", report.to_markdown());
+    for f in &rec.flags {
+        println!("FLAG: {f}");
+    }
+    let mut outcomes = vec![Outcome {
+        scenario: "A audit",
+        expected: "every log verifies, reconcile finds nothing".into(),
+        observed: format!("{} logs verified, {} flags", logs.len(), rec.flags.len()),
+        ok: all_ok && logs.len() == d.trustees.len() && rec.flags.is_empty(),
+    }];
+
+    // Tampering: an approval rewritten at trustee-3, the last entry deleted at trustee-0.
+    let db = |name: &str| rusqlite::Connection::open(d.dir.join(name).join("trustee.db")).map_err(err);
+    {
+        let db3 = db("trustee-3")?;
+        let rows: Vec<(i64, Vec<u8>)> = {
+            let mut stmt = db3.prepare("SELECT idx, entry FROM log ORDER BY idx").map_err(err)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
+            rows.collect::<Result<_, _>>().map_err(err)?
+        };
+        let needle = b"operator-3";
+        let (idx, mut entry) = rows
+            .into_iter()
+            .find(|(_, e)| e.windows(needle.len()).any(|w| w == needle))
+            .ok_or_else(|| err("trustee-3 logged no approval"))?;
+        if let Some(pos) = entry.windows(needle.len()).position(|w| w == needle) {
+            entry[pos + needle.len() - 1] = b'X';
+        }
+        db3.execute("UPDATE log SET entry = ?1 WHERE idx = ?2", rusqlite::params![entry, idx]).map_err(err)?;
+    }
+    db("trustee-0")?.execute_batch("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log);").map_err(err)?;
+    println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
+    println!("the last entry of trustee-0's log. The auditor runs again:");
+    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let mut t = table(&["trustee log", "result"]);
+    let mut caught = BTreeSet::new();
+    for a in &audits {
+        let name = a.origin.clone().unwrap_or_else(|| a.addr.clone());
+        match &a.result {
+            Ok(_) => {
+                t.add_row(vec![name, "verified".into()]);
+            }
+            Err(e) => {
+                caught.insert(name.clone());
+                t.add_row(vec![name, e.to_string()]);
+            }
+        }
+    }
+    println!("{t}");
+    let want: BTreeSet<String> =
+        ["escrow-trustee/trustee-0", "escrow-trustee/trustee-3"].iter().map(|s| s.to_string()).collect();
+    outcomes.push(Outcome {
+        scenario: "B tampered logs",
+        expected: "auditor names trustee-0 and trustee-3".into(),
+        observed: format!("named {}", caught.iter().cloned().collect::<Vec<_>>().join(", ")),
+        ok: caught == want,
+    });
+    Ok(outcomes)
 }
 
 fn keep(d: &mut Deployment) {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod audit;
 mod demo;
 mod files;
 mod keys;
@@ -43,6 +44,9 @@ enum Command {
     User(user::UserCmd),
     /// Agency: open every message a warrant covers.
     Open(open::OpenArgs),
+    /// Auditor: verify trustees' logs, reconcile them, publish statistics.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -122,6 +126,7 @@ fn main() -> ExitCode {
             Command::Warrant(c) => warrant::run(c).await,
             Command::User(c) => user::run(c).await,
             Command::Open(a) => open::run(a).await,
+            Command::Audit(c) => audit::run(c).await,
         }
     });
     match result {

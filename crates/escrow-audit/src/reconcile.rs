@@ -1,0 +1,458 @@
+//! `reconcile`: what the verified logs say together. A log can be perfectly consistent
+//! and still record a trustee doing the wrong thing; the [`Flag`]s name such entries.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use escrow_log::event::{Arrival, Decision, Event};
+use escrow_log::Hash;
+
+use crate::verify::VerifiedLog;
+
+/// A warrant id.
+pub type WarrantKey = [u8; 16];
+
+/// One warrant, as all trustees' logs show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WarrantSummary {
+    /// Warrant id.
+    pub id: WarrantKey,
+    /// Issuing court (from the first log that received it).
+    pub court: String,
+    /// Agency named (from the first log that received it).
+    pub agency: String,
+    /// End of validity (from the first log that received it).
+    pub valid_until: u64,
+    /// Earliest receipt time in any log.
+    pub first_received: u64,
+    /// Trustees (origins) whose log records the warrant's receipt.
+    pub received_by: BTreeSet<String>,
+    /// Trustees that approved it (operator or policy).
+    pub approvals: BTreeSet<String>,
+    /// Trustees that denied it (operator or policy).
+    pub denials: BTreeSet<String>,
+    /// Trustees that revoked it.
+    pub revocations: BTreeSet<String>,
+    /// Whether at least t+1 trustees approved it.
+    pub reached_quorum: bool,
+    /// Fields (escrow field fingerprints) each trustee released under it.
+    pub released: BTreeMap<String, BTreeSet<Hash>>,
+    /// Fields released by at least t+1 distinct trustees, so opened by the agency,
+    /// with the time the (t+1)-th share was released.
+    pub opened: BTreeMap<Hash, u64>,
+}
+
+/// Something the logs show a trustee did wrong, or the trustees disagree about.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Flag {
+    /// Shares released for a warrant this log never approved before the release.
+    #[error("{trustee}: entry {index} releases {fields} shares for warrant {} without an approval in its log", hex::encode(.warrant))]
+    ReleaseWithoutApproval {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// How many fields.
+        fields: usize,
+    },
+    /// Shares released after this log recorded a denial or revocation.
+    #[error("{trustee}: entry {index} releases shares for warrant {} after its {what} at entry {stopped_at}", hex::encode(.warrant))]
+    ReleaseAfterStop {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// "denial" or "revocation".
+        what: &'static str,
+        /// Index of the denial or revocation.
+        stopped_at: u64,
+    },
+    /// Shares released at or after the warrant's `valid_until`.
+    #[error("{trustee}: entry {index} releases shares for warrant {} at {time}, after it expired at {valid_until}", hex::encode(.warrant))]
+    ReleaseAfterExpiry {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// Release time.
+        time: u64,
+        /// The warrant's end of validity.
+        valid_until: u64,
+    },
+    /// Shares released to an agency other than the one the warrant names.
+    #[error("{trustee}: entry {index} releases shares for warrant {} to {released_to}, but the warrant names {agency}", hex::encode(.warrant))]
+    WrongAgency {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// Agency in the release.
+        released_to: String,
+        /// Agency in the warrant.
+        agency: String,
+    },
+    /// A warrant in some logs is missing from this one.
+    #[error("{trustee}: warrant {} is missing from its log (received by {} at entry {seen_index})", hex::encode(.warrant), .seen_by)]
+    MissingWarrant {
+        /// Origin of the log that lacks it.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// A trustee that has it.
+        seen_by: String,
+        /// Its entry index there.
+        seen_index: u64,
+    },
+    /// Two logs record different public terms for one warrant. (Commitments differ by
+    /// design: each trustee draws its own nonce.)
+    #[error("{trustee}: entry {index} records warrant {} with a different {field} from {other}'s log", hex::encode(.warrant))]
+    Disagreement {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// Which field differs.
+        field: &'static str,
+        /// The log it was compared with.
+        other: String,
+    },
+}
+
+/// The reconciled view of all trustees' logs.
+#[derive(Debug, Clone, Default)]
+pub struct Reconciliation {
+    /// The threshold t: t+1 approvals / shares are needed.
+    pub threshold: usize,
+    /// Every warrant any log mentions, by id.
+    pub warrants: BTreeMap<WarrantKey, WarrantSummary>,
+    /// What the logs show was done wrong.
+    pub flags: Vec<Flag>,
+}
+
+/// The public facts of one WarrantReceived entry, to compare logs.
+#[derive(PartialEq, Eq, Clone)]
+struct Received {
+    origin: String,
+    index: u64,
+    court: String,
+    agency: String,
+    window: (u64, u64),
+    valid_until: u64,
+    reveal_at: u64,
+}
+
+/// Per log and warrant: where it stands as the entries are replayed in order.
+#[derive(Default)]
+struct Standing {
+    approved: bool,
+    stopped: Option<(&'static str, u64)>,
+}
+
+/// Reconciles verified logs with threshold `threshold` (t: t+1 shares open a field).
+pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
+    let mut rec = Reconciliation { threshold, ..Reconciliation::default() };
+    let mut first_seen: BTreeMap<WarrantKey, Received> = BTreeMap::new();
+    // Release times per warrant and field: (time, trustee).
+    let mut releases: BTreeMap<(WarrantKey, Hash), Vec<(u64, String)>> = BTreeMap::new();
+
+    // Pass 1: receipts, so that every release can be checked against the warrant.
+    for log in logs {
+        for (index, e) in (0u64..).zip(&log.entries) {
+            let Event::WarrantReceived {
+                warrant_id,
+                court,
+                agency,
+                window_from,
+                window_to,
+                valid_until,
+                reveal_at,
+                ..
+            } = &e.event
+            else {
+                continue;
+            };
+            let here = Received {
+                origin: log.origin.clone(),
+                index,
+                court: court.clone(),
+                agency: agency.clone(),
+                window: (*window_from, *window_to),
+                valid_until: *valid_until,
+                reveal_at: *reveal_at,
+            };
+            let w = rec.warrants.entry(*warrant_id).or_insert_with(|| WarrantSummary {
+                id: *warrant_id,
+                court: court.clone(),
+                agency: agency.clone(),
+                valid_until: *valid_until,
+                first_received: e.time,
+                ..WarrantSummary::default()
+            });
+            w.first_received = w.first_received.min(e.time);
+            w.received_by.insert(log.origin.clone());
+            match first_seen.get(warrant_id) {
+                None => {
+                    first_seen.insert(*warrant_id, here);
+                }
+                Some(first) => {
+                    let field = if first.court != here.court {
+                        Some("court")
+                    } else if first.agency != here.agency {
+                        Some("agency")
+                    } else if first.window != here.window {
+                        Some("window")
+                    } else if first.valid_until != here.valid_until {
+                        Some("valid_until")
+                    } else if first.reveal_at != here.reveal_at {
+                        Some("reveal_at")
+                    } else {
+                        None
+                    };
+                    if let Some(field) = field {
+                        rec.flags.push(Flag::Disagreement {
+                            trustee: log.origin.clone(),
+                            warrant: *warrant_id,
+                            index,
+                            field,
+                            other: first.origin.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    // Pass 2: replay each log in order.
+    for log in logs {
+        let mut standing: BTreeMap<WarrantKey, Standing> = BTreeMap::new();
+        let mut own_receipt: BTreeMap<WarrantKey, (String, u64)> = BTreeMap::new();
+        for (index, e) in (0u64..).zip(&log.entries) {
+            match &e.event {
+                Event::WarrantReceived { warrant_id, arrival, agency, valid_until, .. } => {
+                    own_receipt.insert(*warrant_id, (agency.clone(), *valid_until));
+                    let s = standing.entry(*warrant_id).or_default();
+                    let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
+                    match arrival {
+                        Arrival::ApprovedByPolicy => {
+                            s.approved = true;
+                            w.approvals.insert(log.origin.clone());
+                        }
+                        Arrival::DeniedByPolicy => {
+                            s.stopped.get_or_insert(("denial", index));
+                            w.denials.insert(log.origin.clone());
+                        }
+                        Arrival::Received => {}
+                    }
+                }
+                Event::WarrantDecided { warrant_id, decision, .. } => {
+                    let s = standing.entry(*warrant_id).or_default();
+                    let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
+                    match decision {
+                        Decision::Approve => {
+                            s.approved = true;
+                            w.approvals.insert(log.origin.clone());
+                        }
+                        Decision::Deny => {
+                            s.stopped.get_or_insert(("denial", index));
+                            w.denials.insert(log.origin.clone());
+                        }
+                        Decision::Revoke => {
+                            s.stopped.get_or_insert(("revocation", index));
+                            w.revocations.insert(log.origin.clone());
+                        }
+                    }
+                }
+                Event::SharesReleased { warrant_id, agency, fields } => {
+                    let s = standing.entry(*warrant_id).or_default();
+                    let flag_base = (log.origin.clone(), *warrant_id, index);
+                    if !s.approved {
+                        rec.flags.push(Flag::ReleaseWithoutApproval {
+                            trustee: flag_base.0.clone(),
+                            warrant: flag_base.1,
+                            index,
+                            fields: fields.len(),
+                        });
+                    }
+                    if let Some((what, stopped_at)) = s.stopped {
+                        rec.flags.push(Flag::ReleaseAfterStop {
+                            trustee: flag_base.0.clone(),
+                            warrant: flag_base.1,
+                            index,
+                            what,
+                            stopped_at,
+                        });
+                    }
+                    // The warrant's own terms: from this log's receipt, else from any log's.
+                    let terms = own_receipt
+                        .get(warrant_id)
+                        .cloned()
+                        .or_else(|| first_seen.get(warrant_id).map(|r| (r.agency.clone(), r.valid_until)));
+                    if let Some((expected, valid_until)) = terms {
+                        if e.time >= valid_until {
+                            rec.flags.push(Flag::ReleaseAfterExpiry {
+                                trustee: flag_base.0.clone(),
+                                warrant: flag_base.1,
+                                index,
+                                time: e.time,
+                                valid_until,
+                            });
+                        }
+                        if &expected != agency {
+                            rec.flags.push(Flag::WrongAgency {
+                                trustee: flag_base.0.clone(),
+                                warrant: flag_base.1,
+                                index,
+                                released_to: agency.clone(),
+                                agency: expected,
+                            });
+                        }
+                    }
+                    let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
+                    let mine = w.released.entry(log.origin.clone()).or_default();
+                    for f in fields {
+                        if mine.insert(*f) {
+                            releases.entry((*warrant_id, *f)).or_default().push((e.time, log.origin.clone()));
+                        }
+                    }
+                }
+                Event::RequestRefused { .. } | Event::EpochInstalled { .. } | Event::EpochDestroyed { .. } => {}
+            }
+        }
+    }
+
+    // Which warrants are missing where.
+    let origins: BTreeSet<&String> = logs.iter().map(|l| &l.origin).collect();
+    for (id, first) in &first_seen {
+        let Some(w) = rec.warrants.get(id) else { continue };
+        for o in &origins {
+            if !w.received_by.contains(*o) {
+                rec.flags.push(Flag::MissingWarrant {
+                    trustee: (*o).clone(),
+                    warrant: *id,
+                    seen_by: first.origin.clone(),
+                    seen_index: first.index,
+                });
+            }
+        }
+    }
+
+    // Quorums and opened fields: a field opens once t+1 distinct trustees released it.
+    let need = threshold.saturating_add(1);
+    for w in rec.warrants.values_mut() {
+        w.reached_quorum = w.approvals.len() >= need;
+    }
+    for ((id, field), mut times) in releases {
+        times.sort();
+        if let (Some((when, _)), Some(w)) = (times.get(need - 1), rec.warrants.get_mut(&id)) {
+            w.opened.insert(field, *when);
+        }
+    }
+    rec
+}
+
+/// A warrant first met in a decision or release (its receipt is in no log).
+fn summary(id: &WarrantKey) -> WarrantSummary {
+    WarrantSummary { id: *id, ..WarrantSummary::default() }
+}
+
+#[cfg(test)]
+mod tests {
+    use escrow_log::event::Entry;
+    use escrow_log::{Checkpoint, EMPTY_ROOT};
+
+    use super::*;
+    use crate::verify::Openings;
+
+    fn log(origin: &str, events: Vec<(u64, Event)>) -> VerifiedLog {
+        VerifiedLog {
+            origin: origin.into(),
+            checkpoint: Checkpoint::new(origin, 0, EMPTY_ROOT).unwrap(),
+            entries: events.into_iter().map(|(time, event)| Entry { time, event }).collect(),
+            openings: Openings::default(),
+        }
+    }
+
+    fn received(id: u8, arrival: Arrival) -> Event {
+        Event::WarrantReceived {
+            warrant_id: [id; 16],
+            court: "court".into(),
+            agency: "agency".into(),
+            window_from: 0,
+            window_to: 10,
+            valid_until: 100,
+            reveal_at: 200,
+            details_commitment: [0; 32],
+            arrival,
+            reason: String::new(),
+        }
+    }
+
+    fn release(id: u8, fields: &[u8]) -> Event {
+        Event::SharesReleased {
+            warrant_id: [id; 16],
+            agency: "agency".into(),
+            fields: fields.iter().map(|f| [*f; 32]).collect(),
+        }
+    }
+
+    fn decided(id: u8, decision: Decision) -> Event {
+        Event::WarrantDecided { warrant_id: [id; 16], decision, operator: "op".into(), reason: String::new() }
+    }
+
+    #[test]
+    fn policy_approvals_count_and_t_plus_one_distinct_trustees_open_a_field() {
+        let logs = vec![
+            log("a", vec![(1, received(1, Arrival::ApprovedByPolicy)), (2, release(1, &[1, 2]))]),
+            log(
+                "b",
+                vec![(1, received(1, Arrival::Received)), (3, decided(1, Decision::Approve)), (4, release(1, &[2]))],
+            ),
+            log(
+                "c",
+                vec![(1, received(1, Arrival::Received)), (3, decided(1, Decision::Approve)), (5, release(1, &[2, 2]))],
+            ),
+        ];
+        let rec = reconcile(&logs, 2);
+        assert!(rec.flags.is_empty(), "{:?}", rec.flags);
+        let w = &rec.warrants[&[1; 16]];
+        assert_eq!(w.approvals.len(), 3);
+        assert!(w.reached_quorum);
+        // Field 2 has shares from a, b, c (the third at time 5); field 1 only from a.
+        assert_eq!(w.opened.iter().collect::<Vec<_>>(), vec![(&[2u8; 32], &5)]);
+        assert!(!reconcile(&logs, 3).warrants[&[1; 16]].reached_quorum);
+    }
+
+    #[test]
+    fn releases_before_approval_or_after_denial_are_flagged_by_index() {
+        let logs = vec![
+            log(
+                "a",
+                vec![(1, received(1, Arrival::Received)), (2, release(1, &[1])), (3, decided(1, Decision::Approve))],
+            ),
+            log("b", vec![(1, received(1, Arrival::DeniedByPolicy)), (2, release(1, &[1]))]),
+        ];
+        let rec = reconcile(&logs, 1);
+        let texts: Vec<String> = rec.flags.iter().map(ToString::to_string).collect();
+        let wid = hex::encode([1u8; 16]);
+        assert_eq!(
+            texts,
+            vec![
+                format!("a: entry 1 releases 1 shares for warrant {wid} without an approval in its log"),
+                format!("b: entry 1 releases 1 shares for warrant {wid} without an approval in its log"),
+                format!("b: entry 1 releases shares for warrant {wid} after its denial at entry 0"),
+            ]
+        );
+        // One share each from a and b: with t = 1 the field was opened all the same.
+        assert_eq!(rec.warrants[&[1; 16]].opened.len(), 1);
+    }
+}

@@ -1,0 +1,179 @@
+//! `escrow audit ...`: verify every trustee's log, reconcile them, publish statistics.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use comfy_table::Table;
+use escrow_audit::{Reconciliation, TrusteeAudit, VerifiedLog};
+use escrow_crypto::CourtPublicKey;
+
+use crate::files::read_hex;
+use crate::CliError;
+
+/// Flags every audit command takes.
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// A trustee's address (repeat for each trustee).
+    #[arg(long = "trustee", required = true)]
+    pub trustees: Vec<String>,
+    /// Where the auditor pins each log's key and keeps the last checkpoint it saw.
+    #[arg(long, default_value = ".escrow-audit")]
+    pub state_dir: PathBuf,
+    /// A trusted court's public key file (hex; repeat). With these, every opened
+    /// sealed-details warrant is signature-checked and compared with the log.
+    #[arg(long = "court-key")]
+    pub court_keys: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Verify each trustee's log: checkpoint signature (key pinned on first use),
+    /// consistency with the last checkpoint seen, root recomputed from every entry,
+    /// every entry decoded, sealed-details openings past their reveal time.
+    Verify {
+        #[command(flatten)]
+        args: AuditArgs,
+    },
+    /// Verify, then reconcile the logs: approvals, quorums, releases, opened fields,
+    /// and flags for releases without approval, after revocation/denial or expiry, to
+    /// the wrong agency, and warrants missing from some logs.
+    Reconcile {
+        #[command(flatten)]
+        args: AuditArgs,
+        /// Threshold t: t+1 shares open a field.
+        #[arg(long, default_value_t = 2)]
+        threshold: usize,
+    },
+    /// Verify, reconcile, and write the public statistics (report.md, report.json).
+    Report {
+        #[command(flatten)]
+        args: AuditArgs,
+        /// Threshold t: t+1 shares open a field.
+        #[arg(long, default_value_t = 2)]
+        threshold: usize,
+        /// Directory to write report.md and report.json into.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn court_keys(paths: &[PathBuf]) -> Result<Vec<CourtPublicKey>, CliError> {
+    paths.iter().map(|p| Ok(CourtPublicKey::from_bytes(&read_hex(p)?)?)).collect()
+}
+
+/// Verifies every trustee, prints one line each, and splits the verified logs from
+/// the number of failures.
+async fn verify_all(args: &AuditArgs) -> Result<(Vec<VerifiedLog>, usize), CliError> {
+    let courts = court_keys(&args.court_keys)?;
+    let audits = escrow_audit::verify(&args.trustees, &args.state_dir, crate::now(), &courts).await;
+    let mut logs = Vec::new();
+    let mut failed = 0;
+    for TrusteeAudit { addr, result, .. } in audits {
+        match result {
+            Ok(log) => {
+                println!(
+                    "OK    {} ({addr}): size {}, root {}…, {}",
+                    log.origin,
+                    log.checkpoint.size(),
+                    hex::encode(log.checkpoint.root().get(..8).unwrap_or_default()),
+                    log.openings
+                );
+                logs.push(log);
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL  {e}");
+            }
+        }
+    }
+    Ok((logs, failed))
+}
+
+fn failed_error(failed: usize, total: usize) -> CliError {
+    CliError::Usage(format!("{failed} of {total} trustee logs failed verification"))
+}
+
+fn warrants_table(rec: &Reconciliation) -> Table {
+    let mut t = Table::new();
+    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    t.set_header(vec![
+        "warrant",
+        "court",
+        "agency",
+        "received by",
+        "approvals",
+        "denials",
+        "revocations",
+        "quorum",
+        "fields released (per trustee)",
+        "fields opened",
+    ]);
+    for w in rec.warrants.values() {
+        let released = w.released.iter().map(|(o, f)| format!("{o}: {}", f.len())).collect::<Vec<_>>().join("\n");
+        t.add_row(vec![
+            hex::encode(w.id),
+            w.court.clone(),
+            w.agency.clone(),
+            w.received_by.len().to_string(),
+            w.approvals.len().to_string(),
+            w.denials.len().to_string(),
+            w.revocations.len().to_string(),
+            if w.reached_quorum { "yes" } else { "no" }.to_string(),
+            released,
+            w.opened.len().to_string(),
+        ]);
+    }
+    t
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| CliError::io(path, e))
+}
+
+pub async fn run(cmd: AuditCmd) -> Result<(), CliError> {
+    match cmd {
+        AuditCmd::Verify { args } => {
+            let (_, failed) = verify_all(&args).await?;
+            if failed > 0 {
+                return Err(failed_error(failed, args.trustees.len()));
+            }
+        }
+        AuditCmd::Reconcile { args, threshold } => {
+            let (logs, failed) = verify_all(&args).await?;
+            let rec = escrow_audit::reconcile(&logs, threshold);
+            println!("{}", warrants_table(&rec));
+            if rec.flags.is_empty() {
+                println!("no flags");
+            }
+            for f in &rec.flags {
+                println!("FLAG  {f}");
+            }
+            if failed > 0 {
+                return Err(failed_error(failed, args.trustees.len()));
+            }
+            if !rec.flags.is_empty() {
+                return Err(CliError::Usage(format!("{} flags raised", rec.flags.len())));
+            }
+        }
+        AuditCmd::Report { args, threshold, out } => {
+            let (logs, failed) = verify_all(&args).await?;
+            let rec = escrow_audit::reconcile(&logs, threshold);
+            let report = escrow_audit::report(&logs, &rec);
+            std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
+            let json = report.to_json().map_err(|e| CliError::Usage(format!("report: {e}")))?;
+            let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
+            write(&md_path, &report.to_markdown())?;
+            write(&json_path, &json)?;
+            println!(
+                "report over {} verified logs written to {} and {}",
+                logs.len(),
+                md_path.display(),
+                json_path.display()
+            );
+            if failed > 0 {
+                return Err(failed_error(failed, args.trustees.len()));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,408 @@
+//! The auditor against real trustees: clean logs verify (twice, the second time
+//! through stored checkpoints and consistency proofs); a log changed behind the
+//! trustee's back, cut short or forked and re-signed is caught and named; a release
+//! written straight into a database verifies but is flagged by `reconcile`; a sealed
+//! opening that does not match its commitment is refused; the report counts right.
+
+use std::path::Path;
+
+use escrow_audit::{reconcile, report, verify, AuditFailure, Flag, TrusteeAudit, VerifiedLog};
+use escrow_crypto::*;
+use escrow_log::event::{Entry, Event};
+use escrow_log::leaf_hash;
+use escrow_proto::v1 as pb;
+use escrow_tests::*;
+
+const WID: u8 = 60;
+
+fn db(d: &Deployment, i: usize) -> rusqlite::Connection {
+    rusqlite::Connection::open(d.trustees[i].dir.join("trustee.db")).unwrap()
+}
+
+async fn audit(d: &Deployment, state: &Path) -> Vec<TrusteeAudit> {
+    verify(&d.trustee_addrs(), state, d.clock.now_secs(), &[d.court.public()]).await
+}
+
+fn all_ok(audits: Vec<TrusteeAudit>) -> Vec<VerifiedLog> {
+    audits.into_iter().map(|a| a.result.unwrap_or_else(|e| panic!("{} should verify: {e}", a.addr))).collect()
+}
+
+fn failure(audits: &[TrusteeAudit], i: usize) -> String {
+    for (k, a) in audits.iter().enumerate() {
+        if k != i {
+            assert!(a.result.is_ok(), "only trustee {i} should fail, {k}: {:?}", a.result.as_ref().err());
+        }
+    }
+    let e = audits[i].result.as_ref().expect_err("this trustee must fail");
+    let text = e.to_string();
+    assert!(text.starts_with(&format!("{}: ", origin(i as u16))), "names the trustee: {text}");
+    text
+}
+
+/// One warrant for alice, approved by trustees 0, 2 and 4, two in-scope messages whose
+/// shares those three release. Returns the two field fingerprints.
+async fn lawful_flow(d: &Deployment) -> [[u8; 32]; 2] {
+    let a = d.send(1, "bob", &["alice"], START + DAY, "in scope 1").await;
+    let b = d.send(2, "alice", &["carol"], START + 2 * DAY, "in scope 2").await;
+    d.send(3, "carol", &["dave"], START + DAY, "out of scope").await;
+    d.clock.set(START + 4 * DAY);
+    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY);
+    d.submit_everywhere(&w).await;
+    d.approve(&[0, 2, 4], WID).await;
+    let item = |e: &Envelope| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() };
+    for i in [0, 2, 4] {
+        let shares = d
+            .trustee_client(i)
+            .request_shares(pb::RequestSharesRequest { warrant_id: vec![WID; 16], items: vec![item(&a), item(&b)] })
+            .await
+            .unwrap()
+            .into_inner()
+            .shares;
+        assert_eq!(shares.len(), 2);
+    }
+    // An unapproved trustee refuses, and logs the refusal.
+    d.trustee_client(1)
+        .request_shares(pb::RequestSharesRequest { warrant_id: vec![WID; 16], items: vec![item(&a)] })
+        .await
+        .unwrap_err();
+    [a.field().fingerprint(), b.field().fingerprint()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
+    let d = Deployment::start(60, |_| String::new()).await;
+    let state = tempfile::tempdir().unwrap();
+    let first = all_ok(audit(&d, state.path()).await);
+    assert_eq!(first.len(), 5);
+    assert!(first.iter().all(|l| l.checkpoint.size() == 1), "only the epoch installation so far");
+    assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 5, "one pinned file per origin");
+
+    let fields = lawful_flow(&d).await;
+    let audits = audit(&d, state.path()).await;
+    for (i, a) in audits.iter().enumerate() {
+        assert_eq!(a.origin.as_deref(), Some(origin(i as u16).as_str()));
+    }
+    let logs = all_ok(audits);
+    assert_eq!(logs[0].checkpoint.size(), 4, "epoch, received, approved, one release of two fields");
+    assert_eq!(logs[1].checkpoint.size(), 3, "epoch, received, refused");
+    assert!(logs.iter().all(|l| l.openings.sealed == 1 && l.openings.checked == 0));
+
+    let rec = reconcile(&logs, T.into());
+    assert!(rec.flags.is_empty(), "{:?}", rec.flags);
+    let w = &rec.warrants[&[WID; 16]];
+    assert_eq!(w.received_by.len(), 5);
+    assert_eq!(w.approvals.len(), 3);
+    assert!(w.reached_quorum);
+    assert_eq!(w.released.len(), 3);
+    assert_eq!(w.opened.keys().copied().collect::<Vec<_>>(), {
+        let mut f = fields.to_vec();
+        f.sort();
+        f
+    });
+
+    // A third visit with nothing new is still consistent (equal sizes, equal roots).
+    all_ok(audit(&d, state.path()).await);
+
+    // A different key for a pinned origin is refused.
+    let pinned = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).unwrap().contains(&origin(3)))
+        .unwrap();
+    let text = std::fs::read_to_string(&pinned).unwrap();
+    let swapped = text.replace(&log_signer(3).verifier().to_string(), &log_signer(0).verifier().to_string());
+    assert_ne!(text, swapped);
+    std::fs::write(&pinned, swapped).unwrap();
+    let audits = audit(&d, state.path()).await;
+    let msg = failure(&audits, 3);
+    assert!(msg.contains(": key changed: pinned "), "{msg}");
+
+    // Nobody listening: unreachable, named by address.
+    let gone = verify(&["127.0.0.1:1".to_string()], state.path(), d.clock.now_secs(), &[]).await;
+    let msg = gone[0].result.as_ref().unwrap_err().to_string();
+    assert!(msg.starts_with("127.0.0.1:1: unreachable: "), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_changed_in_the_database_is_caught() {
+    let d = Deployment::start(61, |_| String::new()).await;
+    lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    all_ok(audit(&d, state.path()).await);
+    // Rewrite the approval at trustee 2 into a denial, re-encoded canonically.
+    let conn = db(&d, 2);
+    let bytes: Vec<u8> = conn.query_row("SELECT entry FROM log WHERE idx = 2", [], |r| r.get(0)).unwrap();
+    let mut e = Entry::from_bytes(&bytes).unwrap();
+    let Event::WarrantDecided { decision, .. } = &mut e.event else { panic!("{e:?}") };
+    *decision = escrow_log::event::Decision::Deny;
+    conn.execute("UPDATE log SET entry = ?1 WHERE idx = 2", [e.to_bytes().unwrap()]).unwrap();
+
+    let audits = audit(&d, state.path()).await;
+    let msg = failure(&audits, 2);
+    assert!(msg.contains(": root recomputed from 4 entries is "), "{msg}");
+    assert!(msg.contains(" but the checkpoint says "), "{msg}");
+    assert!(matches!(audits[2].result, Err(AuditFailure::RootMismatch { entries: 4, size: 4, .. })));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_removed_is_caught_and_a_shrunk_log_too() {
+    let mut d = Deployment::start(62, |_| String::new()).await;
+    lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    all_ok(audit(&d, state.path()).await);
+    // Remove trustee 4's release entry (its last) while it runs.
+    db(&d, 4).execute("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log)", []).unwrap();
+    let audits = audit(&d, state.path()).await;
+    let msg = failure(&audits, 4);
+    assert!(msg.contains(": root recomputed from 3 entries is "), "{msg}");
+    assert!(msg.contains(" for 4 entries"), "{msg}");
+
+    // Restarted, the trustee signs the shorter log; the auditor remembers the longer one.
+    d.trustees[4].server.stop().await;
+    let policy = d.trustees[4].policy.clone();
+    d.trustees[4].server = start_trustee(&d.trustees[4].dir, &policy, &d.keys, 4, &d.clock).await;
+    let audits = audit(&d, state.path()).await;
+    let msg = failure(&audits, 4);
+    assert!(msg.ends_with(": log shrank from 4 to 3"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forked_history_with_a_fresh_checkpoint_is_caught() {
+    let mut d = Deployment::start(63, |_| String::new()).await;
+    lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    all_ok(audit(&d, state.path()).await);
+
+    // Trustee 2 rewrites its approval (entry 2) into an auto-approval with another
+    // operator, fixes the leaf hash, restarts: its new tree and checkpoint are
+    // internally consistent, and it keeps growing.
+    d.trustees[2].server.stop().await;
+    {
+        let conn = db(&d, 2);
+        let bytes: Vec<u8> = conn.query_row("SELECT entry FROM log WHERE idx = 2", [], |r| r.get(0)).unwrap();
+        let mut e = Entry::from_bytes(&bytes).unwrap();
+        let Event::WarrantDecided { operator, .. } = &mut e.event else { panic!("{e:?}") };
+        *operator = "someone-else".into();
+        let new = e.to_bytes().unwrap();
+        conn.execute(
+            "UPDATE log SET entry = ?1, leaf_hash = ?2 WHERE idx = 2",
+            rusqlite::params![new, &leaf_hash(&new)[..]],
+        )
+        .unwrap();
+    }
+    let policy = d.trustees[2].policy.clone();
+    d.trustees[2].server = start_trustee(&d.trustees[2].dir, &policy, &d.keys, 2, &d.clock).await;
+    let w2 = d.warrant(WID + 1, &["bob"], START, START + DAY);
+    d.submit_everywhere(&w2).await;
+
+    let audits = audit(&d, state.path()).await;
+    let msg = failure(&audits, 2);
+    assert!(msg.contains(": history rewritten: no consistency between size 4 (root "), "{msg}");
+    assert!(msg.contains(") and size 5 (root "), "{msg}");
+    assert!(matches!(audits[2].result, Err(AuditFailure::Forked { old_size: 4, new_size: 5, .. })));
+    // The failed visit stored nothing: the next one fails the same way.
+    let again = audit(&d, state.path()).await;
+    assert!(matches!(again[2].result, Err(AuditFailure::Forked { old_size: 4, .. })));
+    // An auditor that never saw the old history cannot tell: that is why checkpoints
+    // are kept (and, later, cosigned by witnesses).
+    let fresh = tempfile::tempdir().unwrap();
+    all_ok(audit(&d, fresh.path()).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_written_into_the_database_verifies_but_is_flagged() {
+    let mut d = Deployment::start(64, |_| String::new()).await;
+    lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    all_ok(audit(&d, state.path()).await);
+
+    // Trustee 3 never approved; someone writes a release into its log directly.
+    d.trustees[3].server.stop().await;
+    let index: u64 = {
+        let conn = db(&d, 3);
+        let idx: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
+        let e = Entry {
+            time: d.clock.now_secs(),
+            event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![[7u8; 32]] },
+        };
+        let bytes = e.to_bytes().unwrap();
+        conn.execute(
+            "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
+            rusqlite::params![idx, bytes, &leaf_hash(&bytes)[..]],
+        )
+        .unwrap();
+        idx as u64
+    };
+    let policy = d.trustees[3].policy.clone();
+    d.trustees[3].server = start_trustee(&d.trustees[3].dir, &policy, &d.keys, 3, &d.clock).await;
+
+    // The log only grew and is consistent: verify passes...
+    let logs = all_ok(audit(&d, state.path()).await);
+    // ...but the behaviour is wrong.
+    let rec = reconcile(&logs, T.into());
+    assert_eq!(
+        rec.flags,
+        vec![Flag::ReleaseWithoutApproval { trustee: origin(3), warrant: [WID; 16], index, fields: 1 }]
+    );
+    let text = rec.flags[0].to_string();
+    assert_eq!(
+        text,
+        format!(
+            "escrow-trustee/trustee-3: entry {index} releases 1 shares for warrant {} without an approval in its log",
+            hex::encode([WID; 16])
+        )
+    );
+    // One share of [7; 32] opens nothing.
+    assert_eq!(rec.warrants[&[WID; 16]].opened.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
+    let mut d = Deployment::start(65, |_| String::new()).await;
+    d.clock.set(START + 4 * DAY);
+    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY);
+    for i in 0..4 {
+        d.trustee_client(i).submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
+    }
+    d.approve(&[0], WID).await;
+    // Trustee 0's log gains a release to another agency, after expiry, after a revocation.
+    d.trustees[0].server.stop().await;
+    {
+        let conn = db(&d, 0);
+        let n: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
+        let revoke = Entry {
+            time: START + 5 * DAY,
+            event: Event::WarrantDecided {
+                warrant_id: [WID; 16],
+                decision: escrow_log::event::Decision::Revoke,
+                operator: "op".into(),
+                reason: String::new(),
+            },
+        };
+        let late = Entry {
+            time: START + 40 * DAY,
+            event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-2".into(), fields: vec![[9u8; 32]] },
+        };
+        for (k, e) in [revoke, late].iter().enumerate() {
+            let bytes = e.to_bytes().unwrap();
+            conn.execute(
+                "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
+                rusqlite::params![n + k as i64, bytes, &leaf_hash(&bytes)[..]],
+            )
+            .unwrap();
+        }
+    }
+    let policy = d.trustees[0].policy.clone();
+    d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
+    let state = tempfile::tempdir().unwrap();
+    let logs = all_ok(audit(&d, state.path()).await);
+    let rec = reconcile(&logs, T.into());
+    let texts: Vec<String> = rec.flags.iter().map(ToString::to_string).collect();
+    let wid = hex::encode([WID; 16]);
+    assert_eq!(rec.flags.len(), 4, "{texts:#?}");
+    assert!(texts.contains(&format!(
+        "escrow-trustee/trustee-0: entry 4 releases shares for warrant {wid} after its revocation at entry 3"
+    )));
+    assert!(texts.contains(&format!(
+        "escrow-trustee/trustee-0: entry 4 releases shares for warrant {wid} at {}, after it expired at {}",
+        START + 40 * DAY,
+        START + 34 * DAY
+    )));
+    assert!(texts.contains(&format!(
+        "escrow-trustee/trustee-0: entry 4 releases shares for warrant {wid} to agency-2, but the warrant names agency-1"
+    )));
+    assert!(texts.contains(&format!(
+        "escrow-trustee/trustee-4: warrant {wid} is missing from its log (received by escrow-trustee/trustee-0 at entry 1)"
+    )));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
+    let d = Deployment::start(66, |_| String::new()).await;
+    lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    // Before the reveal time every opening is sealed and simply counted.
+    let logs = all_ok(audit(&d, state.path()).await);
+    assert!(logs.iter().all(|l| l.openings.sealed == 1));
+
+    // valid_until = issue (day 4) + 30 days; notification delay 90 days.
+    d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY);
+    db(&d, 1).execute("UPDATE warrants SET details_nonce = zeroblob(32)", []).unwrap();
+    let other = d.warrant(WID + 1, &["bob"], START, START + DAY);
+    db(&d, 3).execute("UPDATE warrants SET warrant = ?1", [other]).unwrap();
+    let audits = audit(&d, state.path()).await;
+    let wid = hex::encode([WID; 16]);
+    for i in [1, 3] {
+        let msg = audits[i].result.as_ref().unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "{}: sealed details of warrant {wid} (entry 1) refused: the opening does not match the commitment: SHA-256(nonce ‖ warrant) is ",
+                origin(i as u16)
+            )),
+            "{msg}"
+        );
+        assert!(msg.contains(" but the log committed to "), "{msg}");
+    }
+    for i in [0, 2, 4] {
+        let log = audits[i].result.as_ref().unwrap();
+        assert_eq!((log.openings.checked, log.openings.sealed), (1, 0), "opened and checked against the court key");
+    }
+    // Without court keys the commitment is still checked.
+    let audits = verify(&d.trustee_addrs(), state.path(), d.clock.now_secs(), &[]).await;
+    assert!(matches!(audits[1].result, Err(AuditFailure::OpeningMismatch { .. })));
+    assert!(audits[0].result.is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_a_known_flow() {
+    let d = Deployment::start(67, |_| String::new()).await;
+    let [fa, fb] = lawful_flow(&d).await;
+    let state = tempfile::tempdir().unwrap();
+    let logs = all_ok(audit(&d, state.path()).await);
+    let rec = reconcile(&logs, T.into());
+    let r = report(&logs, &rec);
+    let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+    let wid = hex::encode([WID; 16]);
+
+    let w = &json["per_warrant"][0];
+    assert_eq!(w["key"], wid);
+    assert_eq!(w["court"], "high-court");
+    assert_eq!(w["agency"], "agency-1");
+    assert_eq!(w["trustees"], 5);
+    assert_eq!(w["reached_quorum"], true);
+    assert_eq!(w["warrants_received"], 1);
+    assert_eq!(w["approvals"], 3);
+    assert_eq!(w["denials"], 0);
+    assert_eq!(w["refusals"], 1);
+    assert_eq!(w["fields_released"], 2);
+    assert_eq!(w["shares_released"], 6);
+    assert_eq!(w["messages_opened"], 2);
+    for table in ["per_agency", "per_court", "per_month"] {
+        assert_eq!(json[table].as_array().unwrap().len(), 1, "{table}");
+        let row = &json[table][0];
+        assert_eq!((row["approvals"].as_u64(), row["messages_opened"].as_u64()), (Some(3), Some(2)), "{table}");
+    }
+    assert_eq!(json["per_agency"][0]["key"], "agency-1");
+    assert_eq!(json["per_court"][0]["key"], "high-court");
+    assert_eq!(json["per_month"][0]["key"], "2026-01");
+    assert_eq!(json["per_month"][0]["refusals"], 1);
+    let trustees = json["per_trustee"].as_array().unwrap();
+    assert_eq!(trustees.len(), 5);
+    for (i, t) in trustees.iter().enumerate() {
+        let released = [0, 2, 4].contains(&i);
+        assert_eq!(t["key"], origin(i as u16));
+        assert_eq!(t["warrants_received"], 1);
+        assert_eq!(t["approvals"].as_u64(), Some(u64::from(released)));
+        assert_eq!(t["fields_released"].as_u64(), Some(if released { 2 } else { 0 }));
+        assert_eq!(t["messages_opened"].as_u64(), Some(if released { 2 } else { 0 }));
+        assert_eq!(t["refusals"].as_u64(), Some(u64::from(i == 1)));
+    }
+    assert_eq!(json["flags"].as_array().unwrap().len(), 0);
+    // Public statistics only: no targets, no case reference, no field fingerprints.
+    let md = r.to_markdown();
+    for text in [json.to_string(), md.clone()] {
+        assert!(!text.contains("alice") && !text.contains("TEST/"), "{text}");
+        assert!(!text.contains(&hex::encode(fa)) && !text.contains(&hex::encode(fb)));
+    }
+    assert!(md.contains(&format!("| `{wid}` | high-court | agency-1 | 5 | yes | 3 | 0 | 0 | 1 | 2 | 6 | 2 |")), "{md}");
+}
