@@ -191,3 +191,43 @@ async fn no_log_no_effect() {
         .unwrap();
     assert_eq!(ok.into_inner().shares.len(), 1);
 }
+
+#[test]
+fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
+    use escrow_service::clock::ManualClock;
+    use escrow_trustee::policy::Policy;
+    use escrow_trustee::store::{Store, StoreError};
+    use escrow_trustee::{EpochKeys, StartError, TrusteeService};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = rng(33);
+    let keys = dealer_keygen(EpochId(1), 1, 3, &mut r).unwrap();
+    let court = CourtSecretKey::generate(id("high-court"), &mut r);
+    let policy = || Policy::from_toml(&policy_text(0, &court.public(), "")).unwrap();
+    let epoch1 = || {
+        vec![EpochKeys {
+            public: keys.public.clone(),
+            share: TrusteeKeyShare::from_bytes(&keys.shares[0].to_bytes()).unwrap(),
+        }]
+    };
+    let clock = || Arc::new(ManualClock::at(START));
+    let store = || Store::open(dir.path(), &origin(0), log_signer(0)).unwrap();
+
+    drop(TrusteeService::new(policy(), epoch1(), store(), clock()).unwrap());
+    // Restarted without the share: the destruction is logged.
+    drop(TrusteeService::new(policy(), vec![], store(), clock()).unwrap());
+    let s = store();
+    let entries: Vec<Entry> =
+        s.entries(0, s.log_size()).unwrap().iter().map(|e| Entry::from_bytes(e).unwrap()).collect();
+    assert!(matches!(entries[0].event, Event::EpochInstalled { epoch: 1, .. }));
+    assert!(matches!(entries[1].event, Event::EpochDestroyed { epoch: 1 }));
+    assert_eq!(entries.len(), 2);
+    drop(s);
+    // Loading the destroyed epoch's share again is refused, and nothing is logged.
+    match TrusteeService::new(policy(), epoch1(), store(), clock()) {
+        Err(StartError::Store(StoreError::EpochDestroyed(1))) => {}
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    assert_eq!(store().log_size(), 2);
+}

@@ -87,12 +87,14 @@ impl TrusteeService {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
         let mut map = BTreeMap::new();
+        let mut loaded = Vec::new();
         for e in epochs {
             e.share.check_against(&e.public)?;
             let pk_hash: [u8; 32] = Sha256::digest(e.public.to_bytes()).into();
-            store.install_epoch(e.public.epoch().0, pk_hash, e.share.index().0, clock.now())?;
+            loaded.push((e.public.epoch().0, pk_hash, e.share.index().0));
             map.insert(e.public.epoch(), e);
         }
+        store.sync_epochs(&loaded, clock.now())?;
         Ok(TrusteeService { inner: Arc::new(Inner { policy, epochs: map, store: Mutex::new(store), clock }) })
     }
 

@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS log (
 CREATE TABLE IF NOT EXISTS epochs (
     epoch           INTEGER PRIMARY KEY,
     public_key_hash BLOB NOT NULL,
-    installed_at    INTEGER NOT NULL
+    installed_at    INTEGER NOT NULL,
+    destroyed_at    INTEGER
 );
 CREATE TABLE IF NOT EXISTS releases (
     warrant_id  BLOB NOT NULL REFERENCES warrants(id),
@@ -84,6 +85,9 @@ pub enum StoreError {
     /// A stored value is not what this code wrote.
     #[error("database holds an invalid {0}")]
     Corrupt(&'static str),
+    /// The trustee was started with the share of an epoch it destroyed before.
+    #[error("epoch {0} was destroyed at this trustee; refusing to load its share again")]
+    EpochDestroyed(u64),
     /// A log entry could not be encoded, or the log could not be signed.
     #[error("log: {0}")]
     Log(#[from] escrow_log::LogError),
@@ -190,24 +194,62 @@ impl Store {
         Ok(first)
     }
 
-    /// Records an epoch installation the first time this trustee starts with it.
-    pub fn install_epoch(&mut self, epoch: u64, public_key_hash: Hash, index: u16, now: u64) -> Result<(), StoreError> {
-        let known: bool = self
-            .conn
-            .query_row("SELECT 1 FROM epochs WHERE epoch = ?1", params![to_i64(epoch)?], |_| Ok(()))
-            .optional()?
-            .is_some();
-        if known {
+    /// Reconciles the epochs this trustee starts with against the ones it had: a new
+    /// epoch is logged as installed; an epoch it had but starts without is logged as
+    /// destroyed (its share is gone from this process); starting again with a
+    /// destroyed epoch is refused, so destruction cannot be quietly undone.
+    pub fn sync_epochs(&mut self, loaded: &[(u64, Hash, u16)], now: u64) -> Result<(), StoreError> {
+        let known: Vec<(u64, Vec<u8>, Option<i64>)> = {
+            let mut stmt = self.conn.prepare("SELECT epoch, public_key_hash, destroyed_at FROM epochs")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(|(e, h, d)| Ok((to_u64(e)?, h, d))))
+                .collect::<Result<_, _>>()?
+        };
+        let mut entries = Vec::new();
+        for (epoch, hash, index) in loaded {
+            match known.iter().find(|(e, _, _)| e == epoch) {
+                Some((_, _, Some(_))) => return Err(StoreError::EpochDestroyed(*epoch)),
+                Some((_, stored, None)) if stored.as_slice() != hash.as_slice() => {
+                    return Err(StoreError::Corrupt("epoch public key differs from the one installed"))
+                }
+                Some(_) => {}
+                None => entries.push((
+                    *epoch,
+                    Entry {
+                        time: now,
+                        event: Event::EpochInstalled { epoch: *epoch, public_key_hash: *hash, trustee_index: *index },
+                    },
+                )),
+            }
+        }
+        for (epoch, _, destroyed) in &known {
+            if destroyed.is_none() && !loaded.iter().any(|(e, _, _)| e == epoch) {
+                entries.push((*epoch, Entry { time: now, event: Event::EpochDestroyed { epoch: *epoch } }));
+            }
+        }
+        if entries.is_empty() {
             return Ok(());
         }
         let first = self.tree.size();
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO epochs (epoch, public_key_hash, installed_at) VALUES (?1, ?2, ?3)",
-            params![to_i64(epoch)?, &public_key_hash[..], to_i64(now)?],
-        )?;
-        let entry = Entry { time: now, event: Event::EpochInstalled { epoch, public_key_hash, trustee_index: index } };
-        let leaves = append_in(&tx, first, &[entry])?;
+        for (epoch, e) in &entries {
+            match &e.event {
+                Event::EpochInstalled { public_key_hash, .. } => {
+                    tx.execute(
+                        "INSERT INTO epochs (epoch, public_key_hash, installed_at) VALUES (?1, ?2, ?3)",
+                        params![to_i64(*epoch)?, &public_key_hash[..], to_i64(now)?],
+                    )?;
+                }
+                _ => {
+                    tx.execute(
+                        "UPDATE epochs SET destroyed_at = ?1 WHERE epoch = ?2",
+                        params![to_i64(now)?, to_i64(*epoch)?],
+                    )?;
+                }
+            }
+        }
+        let list: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
+        let leaves = append_in(&tx, first, &list)?;
         tx.commit()?;
         self.committed(leaves)
     }
