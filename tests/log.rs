@@ -231,3 +231,21 @@ fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     }
     assert_eq!(store().log_size(), 2);
 }
+
+#[test]
+fn a_trustee_refuses_to_start_over_an_edited_log() {
+    use escrow_trustee::store::{Store, StoreError};
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Store::open(dir.path(), &origin(0), log_signer(0)).unwrap();
+    let entries: Vec<Entry> =
+        (0..3).map(|i| Entry { time: START + i, event: Event::EpochDestroyed { epoch: i } }).collect();
+    s.log_batch(&entries).unwrap();
+    drop(s);
+    let db = rusqlite::Connection::open(dir.path().join("trustee.db")).unwrap();
+    let forged = Entry { time: START, event: Event::EpochDestroyed { epoch: 9 } }.to_bytes().unwrap();
+    db.execute("UPDATE log SET entry = ?1 WHERE idx = 1", rusqlite::params![forged]).unwrap();
+    match Store::open(dir.path(), &origin(0), log_signer(0)) {
+        Err(StoreError::Corrupt(what)) => assert!(what.contains("leaf hash"), "{what}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

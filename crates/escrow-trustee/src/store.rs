@@ -147,14 +147,21 @@ impl Store {
         let conn = escrow_service::db::open(&dir.join("trustee.db"), SCHEMA)?;
         let mut leaves = Vec::new();
         {
-            let mut stmt = conn.prepare("SELECT idx, leaf_hash FROM log ORDER BY idx")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            // Leaf hashes are recomputed from the entries: a database whose entries and
+            // stored hashes disagree was edited, and this trustee refuses to sign over it.
+            let mut stmt = conn.prepare("SELECT idx, entry, leaf_hash FROM log ORDER BY idx")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
             for (expected, row) in rows.enumerate() {
-                let (idx, hash) = row?;
+                let (idx, entry, hash) = row?;
                 if usize::try_from(idx).ok() != Some(expected) {
                     return Err(StoreError::Corrupt("log (gap in entry indices)"));
                 }
-                leaves.push(<Hash>::try_from(hash.as_slice()).map_err(|_| StoreError::Corrupt("log leaf hash"))?);
+                let leaf = leaf_hash(&entry);
+                if hash.as_slice() != leaf.as_slice() {
+                    return Err(StoreError::Corrupt("log (an entry does not match its stored leaf hash)"));
+                }
+                leaves.push(leaf);
             }
         }
         let tree = MerkleTree::from_leaf_hashes(leaves);
