@@ -406,3 +406,60 @@ async fn the_report_counts_a_known_flow() {
     }
     assert!(md.contains(&format!("| `{wid}` | high-court | agency-1 | 5 | yes | 3 | 0 | 0 | 1 | 2 | 6 | 2 |")), "{md}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
+    let mut d = Deployment::start(68, |_| String::new()).await;
+    lawful_flow(&d).await;
+    // A message nobody targeted; trustee 0's database is then made to release it.
+    let now = d.clock.now_secs();
+    let outside = d.send(9, "carol", &["dave"], START + DAY, "not covered").await;
+    d.clock.set(now);
+    d.trustees[0].server.stop().await;
+    {
+        let conn = db(&d, 0);
+        let fp = outside.field().fingerprint();
+        conn.execute(
+            "INSERT INTO releases (warrant_id, field_hash, agency, released_at, label, field) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            rusqlite::params![&[WID; 16][..], &fp[..], "agency-1", now as i64, outside.label().to_bytes(), outside.field().to_bytes()],
+        )
+        .unwrap();
+        let idx: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
+        let bytes = Entry {
+            time: now,
+            event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![fp] },
+        }
+        .to_bytes()
+        .unwrap();
+        conn.execute(
+            "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
+            rusqlite::params![idx, bytes, &leaf_hash(&bytes)[..]],
+        )
+        .unwrap();
+    }
+    let policy = d.trustees[0].policy.clone();
+    d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
+    let state = tempfile::tempdir().unwrap();
+
+    // While the details are sealed, nothing can tell: the log is consistent and the
+    // release was approved.
+    let rec = reconcile(&all_ok(audit(&d, state.path()).await), T.into());
+    assert!(rec.flags.is_empty(), "{:?}", rec.flags);
+
+    // After valid_until + notification delay, the opening shows what was released.
+    d.clock.set(now + 30 * DAY + 90 * DAY + 1);
+    let logs = all_ok(audit(&d, state.path()).await);
+    for (i, log) in logs.iter().enumerate() {
+        if i == 0 {
+            assert_eq!(log.release_findings.len(), 1, "{:?}", log.release_findings);
+        } else {
+            assert!(log.release_findings.is_empty(), "trustee {i}: {:?}", log.release_findings);
+        }
+    }
+    let rec = reconcile(&logs, T.into());
+    let texts: Vec<String> = rec.flags.iter().map(|f| f.to_string()).collect();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].starts_with("escrow-trustee/trustee-0: warrant"), "{}", texts[0]);
+    assert!(texts[0].contains("released OUTSIDE the warrant's scope"), "{}", texts[0]);
+    assert!(texts[0].contains("no target of the warrant sent or received this message"), "{}", texts[0]);
+}

@@ -45,6 +45,10 @@ pub struct WarrantSummary {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Flag {
+    /// The opened details show a wrong release (outside scope, field invalid for its
+    /// label, or not matching the log); the text names trustee, warrant and item.
+    #[error("{0}")]
+    ReleaseMismatch(String),
     /// Shares released for a warrant this log never approved before the release.
     #[error("{trustee}: entry {index} releases {fields} shares for warrant {} without an approval in its log", hex::encode(.warrant))]
     ReleaseWithoutApproval {
@@ -161,6 +165,9 @@ struct Standing {
 /// Reconciles verified logs with threshold `threshold` (t: t+1 shares open a field).
 pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     let mut rec = Reconciliation { threshold, ..Reconciliation::default() };
+    for log in logs {
+        rec.flags.extend(log.release_findings.iter().cloned().map(Flag::ReleaseMismatch));
+    }
     let mut first_seen: BTreeMap<WarrantKey, Received> = BTreeMap::new();
     // Release times per warrant and field: (time, trustee).
     let mut releases: BTreeMap<(WarrantKey, Hash), Vec<(u64, String)>> = BTreeMap::new();
@@ -379,6 +386,7 @@ mod tests {
             checkpoint: Checkpoint::new(origin, 0, EMPTY_ROOT).unwrap(),
             entries: events.into_iter().map(|(time, event)| Entry { time, event }).collect(),
             openings: Openings::default(),
+            release_findings: Vec::new(),
         }
     }
 

@@ -195,6 +195,10 @@ pub struct VerifiedLog {
     pub entries: Vec<Entry>,
     /// Sealed-details openings.
     pub openings: Openings,
+    /// Releases that the opened details show were wrong: a released field outside the
+    /// warrant's scope, invalid for its label, not matching any logged fingerprint, or
+    /// a logged fingerprint whose item the trustee did not disclose.
+    pub release_findings: Vec<String>,
 }
 
 /// The audit of one trustee.
@@ -420,12 +424,12 @@ impl Auditor<'_> {
                 error: e.to_string(),
             })?);
         }
-        let openings = self.check_openings(&mut client, name, &entries).await?;
+        let (openings, release_findings) = self.check_openings(&mut client, name, &entries).await?;
         store(
             &path,
             &Pinned { origin: origin.clone(), verifier_key: served.to_string(), checkpoint: head.checkpoint },
         )?;
-        Ok(VerifiedLog { origin, checkpoint, entries, openings })
+        Ok(VerifiedLog { origin, checkpoint, entries, openings, release_findings })
     }
 
     async fn check_consistency(
@@ -495,8 +499,10 @@ impl Auditor<'_> {
         client: &mut AuditClient<Channel>,
         name: &str,
         entries: &[Entry],
-    ) -> Result<Openings, AuditFailure> {
+    ) -> Result<(Openings, Vec<String>), AuditFailure> {
         let mut openings = Openings::default();
+        let mut findings = Vec::new();
+        let mut epoch_keys: Option<Vec<escrow_crypto::EpochPublicKey>> = None;
         for (index, entry) in (0u64..).zip(entries) {
             let Event::WarrantReceived { warrant_id, reveal_at, .. } = &entry.event else { continue };
             if *reveal_at > self.now {
@@ -514,6 +520,13 @@ impl Auditor<'_> {
                         what,
                     })?;
                     openings.checked += 1;
+                    if !self.courts.is_empty() {
+                        if epoch_keys.is_none() {
+                            epoch_keys = Some(self.epoch_keys(name, entries).await?);
+                        }
+                        let keys = epoch_keys.as_deref().unwrap_or_default();
+                        findings.extend(check_releases(name, warrant_id, &o, entries, keys, self.courts));
+                    }
                 }
                 Err(s)
                     if s.code() == tonic::Code::FailedPrecondition
@@ -534,7 +547,49 @@ impl Auditor<'_> {
                 Err(s) => return Err(rpc_failure(name, format!("GetDetailsOpening({warrant})"), &s)),
             }
         }
-        Ok(openings)
+        Ok((openings, findings))
+    }
+
+    /// The trustee's epoch public keys (GetInfo), each checked against the SHA-256 its
+    /// log recorded when the epoch was installed.
+    async fn epoch_keys(
+        &self,
+        name: &str,
+        entries: &[Entry],
+    ) -> Result<Vec<escrow_crypto::EpochPublicKey>, AuditFailure> {
+        use sha2::{Digest, Sha256};
+        let channel = escrow_service::transport::channel(self.addr)
+            .map_err(|e| AuditFailure::Unreachable { trustee: name.into(), error: e.to_string() })?;
+        let info = pb::trustee_client::TrusteeClient::new(channel)
+            .get_info(pb::GetInfoRequest {})
+            .await
+            .map_err(|s| rpc_failure(name, "GetInfo".into(), &s))?
+            .into_inner();
+        let logged: Vec<(u64, [u8; 32])> = entries
+            .iter()
+            .filter_map(|e| match e.event {
+                Event::EpochInstalled { epoch, public_key_hash, .. } => Some((epoch, public_key_hash)),
+                _ => None,
+            })
+            .collect();
+        let mut keys = Vec::new();
+        for blob in &info.epoch_public_keys {
+            let hash: [u8; 32] = Sha256::digest(blob).into();
+            let epk = escrow_crypto::EpochPublicKey::from_bytes(blob).map_err(|e| AuditFailure::Malformed {
+                trustee: name.into(),
+                what: "epoch public key",
+                error: e.to_string(),
+            })?;
+            if !logged.contains(&(epk.epoch().0, hash)) {
+                return Err(AuditFailure::Malformed {
+                    trustee: name.into(),
+                    what: "epoch public key",
+                    error: format!("the key served for epoch {} is not the one its log installed", epk.epoch()),
+                });
+            }
+            keys.push(epk);
+        }
+        Ok(keys)
     }
 
     /// Checks one opening against the logged `WarrantReceived` event; says what differs.
@@ -610,4 +665,64 @@ impl fmt::Display for Openings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} openings checked, {} sealed", self.checked, self.sealed)
     }
+}
+
+/// Checks every item a trustee disclosed for a warrant against its log and the opened
+/// warrant: fingerprint logged, field valid for its label under the epoch key (the
+/// pairing check binds the two, so a label cannot be swapped in afterwards), label
+/// inside the warrant's scope; and every logged fingerprint disclosed.
+fn check_releases(
+    name: &str,
+    warrant_id: &[u8; 16],
+    o: &pb::DetailsOpening,
+    entries: &[Entry],
+    keys: &[escrow_crypto::EpochPublicKey],
+    courts: &[CourtPublicKey],
+) -> Vec<String> {
+    use escrow_crypto::{EscrowField, Label};
+    let warrant = hex::encode(warrant_id);
+    let mut out = Vec::new();
+    let Ok(w) = VerifiedWarrant::verify_any(&o.warrant, courts) else { return out };
+    let logged: std::collections::BTreeSet<[u8; 32]> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SharesReleased { warrant_id: id, fields, .. } if id == warrant_id => Some(fields.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut disclosed = std::collections::BTreeSet::new();
+    for (k, item) in o.released.iter().enumerate() {
+        let what = format!("{name}: warrant {warrant}, released item {k}");
+        let (label, field) = match (Label::from_bytes(&item.label), EscrowField::from_bytes(&item.field)) {
+            (Ok(l), Ok(f)) => (l, f),
+            _ => {
+                out.push(format!("{what} does not decode"));
+                continue;
+            }
+        };
+        let fp = field.fingerprint();
+        disclosed.insert(fp);
+        if !logged.contains(&fp) {
+            out.push(format!("{what}: field {} was never logged as released", short_hex(&fp)));
+        }
+        match keys.iter().find(|k| k.epoch() == label.epoch()) {
+            None => out.push(format!("{what}: no installed key for epoch {}", label.epoch())),
+            Some(epk) => {
+                if field.verify(epk, &label).is_err() {
+                    out.push(format!("{what}: the field is not valid for the disclosed label"));
+                }
+            }
+        }
+        if let Err(e) = w.check_scope(&label) {
+            out.push(format!("{what}: released OUTSIDE the warrant's scope ({e})"));
+        }
+    }
+    for fp in logged.difference(&disclosed) {
+        out.push(format!(
+            "{name}: warrant {warrant}: released field {} was not disclosed in the opening",
+            short_hex(fp)
+        ));
+    }
+    out
 }

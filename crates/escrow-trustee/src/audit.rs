@@ -93,6 +93,10 @@ impl pb::audit_server::Audit for AuditService {
                 opening.reveal_at
             )));
         }
-        Ok(Response::new(pb::DetailsOpening { nonce: opening.nonce.to_vec(), warrant: opening.warrant }))
+        Ok(Response::new(pb::DetailsOpening {
+            nonce: opening.nonce.to_vec(),
+            warrant: opening.warrant,
+            released: opening.released.into_iter().map(|(label, field)| pb::EscrowItem { label, field }).collect(),
+        }))
     }
 }

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 
 use crate::policy::Policy;
 use crate::state::{self, Action, State};
-use crate::store::{ReleaseLimits, Store, StoreError, WarrantRow};
+use crate::store::{ReleaseLimits, Released, Store, StoreError, WarrantRow};
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -422,19 +422,24 @@ impl TrusteeService {
 
         let inner = self.inner.clone();
         let items = req.items;
+        let items_copy = items.clone();
         let w2 = warrant.clone();
         let checked =
             tokio::task::spawn_blocking(move || Self::check_items(&inner, &w2, &items)).await.map_err(internal)??;
 
         // Write-before-release: the releases are committed (quota checked in the same
         // transaction) before any share leaves this process.
-        let hashes: Vec<[u8; 32]> = checked.iter().map(|(h, _)| *h).collect();
+        let released: Vec<Released> = checked
+            .iter()
+            .zip(&items_copy)
+            .map(|((h, _), it)| Released { hash: *h, label: it.label.clone(), field: it.field.clone() })
+            .collect();
         let agency = warrant.body().agency.clone();
         let limits = ReleaseLimits {
             max_fields_per_warrant: policy.max_fields_per_warrant,
             agency_quota: policy.quota(&agency),
         };
-        let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &hashes, now, limits)).await?;
+        let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &released, now, limits)).await?;
         let new = recorded.map_err(|q| Status::resource_exhausted(q.to_string()))?;
         tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
         Ok(Response::new(pb::RequestSharesResponse { shares: checked.iter().map(|(_, s)| s.to_bytes()).collect() }))

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS releases (
     field_hash  BLOB NOT NULL,
     agency      TEXT NOT NULL,
     released_at INTEGER NOT NULL,
+    label       BLOB NOT NULL,
+    field       BLOB NOT NULL,
     PRIMARY KEY (warrant_id, field_hash)
 );
 CREATE INDEX IF NOT EXISTS releases_by_agency ON releases(agency, released_at);
@@ -125,6 +127,19 @@ pub struct DetailsOpening {
     pub warrant: Vec<u8>,
     /// When it may be revealed.
     pub reveal_at: u64,
+    /// Every (label, field) released under the warrant.
+    pub released: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One released item: the field's fingerprint and the exact label and field bytes.
+#[derive(Clone, Debug)]
+pub struct Released {
+    /// SHA-256 of the field blob.
+    pub hash: [u8; 32],
+    /// Label blob.
+    pub label: Vec<u8>,
+    /// Field blob.
+    pub field: Vec<u8>,
 }
 
 /// Appends `entries` to the `log` table inside `tx`, starting at index `first`.
@@ -303,14 +318,19 @@ impl Store {
                 |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)),
             )
             .optional()?;
-        row.map(|(nonce, warrant, reveal_at)| {
-            Ok(DetailsOpening {
-                nonce: nonce.try_into().map_err(|_| StoreError::Corrupt("details nonce"))?,
-                warrant,
-                reveal_at: to_u64(reveal_at)?,
-            })
-        })
-        .transpose()
+        let Some((nonce, warrant, reveal_at)) = row else { return Ok(None) };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT label, field FROM releases WHERE warrant_id = ?1 ORDER BY released_at, field_hash",
+        )?;
+        let released = stmt
+            .query_map(params![&id.0[..]], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(DetailsOpening {
+            nonce: nonce.try_into().map_err(|_| StoreError::Corrupt("details nonce"))?,
+            warrant,
+            reveal_at: to_u64(reveal_at)?,
+            released,
+        }))
     }
 
     /// Inserts a newly received warrant with its initial state, and logs its receipt
@@ -415,15 +435,16 @@ impl Store {
         &mut self,
         id: &WarrantId,
         agency: &PartyId,
-        hashes: &[[u8; 32]],
+        items: &[Released],
         now: u64,
         limits: ReleaseLimits,
     ) -> Result<Result<u64, QuotaExceeded>, StoreError> {
+        let hashes: Vec<[u8; 32]> = items.iter().map(|r| r.hash).collect();
         let tx = self.conn.transaction()?;
         let already: u64 = {
             let mut stmt = tx.prepare_cached("SELECT 1 FROM releases WHERE warrant_id = ?1 AND field_hash = ?2")?;
             let mut n = 0u64;
-            for h in hashes {
+            for h in &hashes {
                 if stmt.exists(params![&id.0[..], &h[..]])? {
                     n += 1;
                 }
@@ -431,6 +452,9 @@ impl Store {
             n
         };
         let mut distinct: Vec<&[u8; 32]> = hashes.iter().collect();
+        let mut by_hash: Vec<&Released> = items.iter().collect();
+        by_hash.sort_by_key(|r| r.hash);
+        by_hash.dedup_by_key(|r| r.hash);
         distinct.sort();
         distinct.dedup();
         let new = (distinct.len() as u64).saturating_sub(already);
@@ -456,10 +480,11 @@ impl Store {
         }
         {
             let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO releases (warrant_id, field_hash, agency, released_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO releases (warrant_id, field_hash, agency, released_at, label, field)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for h in &distinct {
-                ins.execute(params![&id.0[..], &h[..], agency.as_str(), to_i64(now)?])?;
+            for r in &by_hash {
+                ins.execute(params![&id.0[..], &r.hash[..], agency.as_str(), to_i64(now)?, r.label, r.field])?;
             }
         }
         // The log entry names every field released by this request, in one entry.
