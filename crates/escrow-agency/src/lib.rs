@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use escrow_crypto::{
     DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, TrusteeIndex, UserPublicKey,
-    VerifiedWarrant,
 };
 use escrow_proto::v1 as pb;
 use pb::relay_client::RelayClient;
@@ -319,34 +318,18 @@ fn combine_all(
         })();
         (*seq, label, r)
     };
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let chunk = work.len().div_ceil(threads).max(1);
-    std::thread::scope(|s| {
-        let handles: Vec<_> =
-            work.chunks(chunk).map(|part| (part, s.spawn(move || part.iter().map(one).collect::<Vec<_>>()))).collect();
-        handles
-            .into_iter()
-            .flat_map(|(part, h)| {
-                // A panicking worker must not make messages vanish from the report.
-                h.join().unwrap_or_else(|_| {
-                    part.iter()
-                        .map(|(seq, env, _)| (*seq, env.label().clone(), Err("internal error while combining".into())))
-                        .collect()
-                })
-            })
-            .collect()
-    })
+    escrow_service::par::par_map(
+        work,
+        |_, w| one(w),
+        // A panicking worker must not make messages vanish from the report.
+        |_, (seq, env, _)| (*seq, env.label().clone(), Err("internal error while combining".into())),
+    )
 }
 
 fn warrant_id(warrant: &[u8]) -> Vec<u8> {
     // The id is the first field of the body (docs/protocol.md §3.9); the trustees verify
     // the warrant themselves, so a malformed blob only makes them answer NOT_FOUND.
     warrant.get(3..19).map(<[u8]>::to_vec).unwrap_or_default()
-}
-
-/// The id of a warrant that verifies under one of `courts`, for display.
-pub fn verified_id(warrant: &[u8], courts: &[escrow_crypto::CourtPublicKey]) -> Option<String> {
-    VerifiedWarrant::verify_any(warrant, courts).ok().map(|w| w.id().to_string())
 }
 
 /// Runs futures concurrently and returns their outputs in order.

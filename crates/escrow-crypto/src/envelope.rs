@@ -109,11 +109,7 @@ impl Reader<'_> {
     /// A 64-byte `r ‖ s` ECDSA signature; high-S is refused so signatures are not malleable.
     pub(crate) fn p256_signature(&mut self, field: &'static str) -> Result<Signature, Error> {
         let raw = self.array::<64>(field)?;
-        let sig = Signature::from_slice(&raw).map_err(|_| self.err(DecodeError::InvalidScalar(field)))?;
-        if sig.normalize_s().is_some() {
-            return Err(self.err(DecodeError::InvalidValue { field, reason: "high-S signature" }));
-        }
-        Ok(sig)
+        decode_signature(&raw, field).map_err(|e| self.err(e))
     }
 
     /// A P-256 secret scalar (canonical, non-zero).
@@ -121,6 +117,15 @@ impl Reader<'_> {
         let raw = Zeroizing::new(self.array::<32>(field)?);
         SecretKey::from_slice(raw.as_slice()).map_err(|_| self.err(DecodeError::InvalidScalar(field)))
     }
+}
+
+/// A 64-byte `r ‖ s` ECDSA signature with both scalars in range and low S.
+pub(crate) fn decode_signature(raw: &[u8], field: &'static str) -> Result<Signature, DecodeError> {
+    let sig = Signature::from_slice(raw).map_err(|_| DecodeError::InvalidScalar(field))?;
+    if sig.normalize_s().is_some() {
+        return Err(DecodeError::InvalidValue { field, reason: "high-S signature" });
+    }
+    Ok(sig)
 }
 
 /// ECDSA-P256-SHA256 over `dst ‖ msg`, low-S.

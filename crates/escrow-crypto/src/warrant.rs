@@ -6,11 +6,11 @@
 
 use std::fmt;
 
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::envelope::{sign, verify};
+use crate::envelope::{decode_signature, sign, verify};
 use crate::error::{DecodeError, Error, WarrantTimeError};
 use crate::id::PartyId;
 use crate::label::{Label, Scope, TimeWindow};
@@ -285,8 +285,7 @@ impl VerifiedWarrant {
             .filter(|&s| s >= 3)
             .ok_or(Error::decode(Alg::Warrant, DecodeError::Truncated("signature")))?;
         let (signed, sig_bytes) = bytes.split_at(split);
-        let mut sig_reader = SigReader::new(sig_bytes);
-        let sig = sig_reader.signature()?;
+        let sig = decode_signature(sig_bytes, "signature").map_err(|e| Error::decode(Alg::Warrant, e))?;
         if !verify(&court.key, WARRANT_SIG_DST, signed, &sig) {
             return Err(Error::BadSignature { what: "court" });
         }
@@ -350,25 +349,5 @@ impl VerifiedWarrant {
     /// Fails, naming the rule, unless `label` is inside the warrant's scope.
     pub fn check_scope(&self, label: &Label) -> Result<(), Error> {
         self.scope.check(label).map_err(Error::OutOfScope)
-    }
-}
-
-/// Reads the 64-byte signature trailer with the same checks as every other signature.
-struct SigReader<'a>(&'a [u8]);
-
-impl<'a> SigReader<'a> {
-    fn new(b: &'a [u8]) -> Self {
-        SigReader(b)
-    }
-    fn signature(&mut self) -> Result<Signature, Error> {
-        let sig = Signature::from_slice(self.0)
-            .map_err(|_| Error::decode(Alg::Warrant, DecodeError::InvalidScalar("signature")))?;
-        if sig.normalize_s().is_some() {
-            return Err(Error::decode(
-                Alg::Warrant,
-                DecodeError::InvalidValue { field: "signature", reason: "high-S signature" },
-            ));
-        }
-        Ok(sig)
     }
 }

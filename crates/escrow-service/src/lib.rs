@@ -5,6 +5,7 @@
 //! - [`transport`]: builds every server (with health and reflection) and every client channel;
 //! - [`clock`]: where "now" comes from (system, a shared demo clock file, or tests);
 //! - [`db`]: opens SQLite the durable way (WAL, `synchronous=FULL`);
+//! - [`par`]: CPU-bound checks over all cores, in order;
 //! - [`status`]: maps crypto errors to gRPC statuses that name the culprit.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -12,5 +13,6 @@
 
 pub mod clock;
 pub mod db;
+pub mod par;
 pub mod status;
 pub mod transport;

@@ -60,7 +60,10 @@ fn main() {
     drop(store);
     let signer = CheckpointSigner::generate("bench", &mut rng).expect("key");
     let store = Store::open(dir.path(), "escrow-trustee/bench", signer).expect("reopen");
-    println!("reopen (rebuild tree from {total} stored leaf hashes): {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "reopen (recompute {total} leaf hashes from the stored entries, rebuild the tree): {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     let size = store.log_size();
     let mut inc = Vec::new();
     let mut con = Vec::new();

@@ -212,26 +212,13 @@ impl TrusteeService {
             field.verify(&keys.public, &label).map_err(|e| from_crypto(&ctx, &e))?;
             Ok((field.fingerprint(), keys.share.decrypt_share_unchecked(&field)))
         };
-        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-        let chunk = items.len().div_ceil(threads).max(1);
-        let results: Vec<Result<Vec<_>, Status>> = std::thread::scope(|s| {
-            let handles: Vec<_> = items
-                .chunks(chunk)
-                .enumerate()
-                .map(|(c, part)| {
-                    s.spawn(move || part.iter().enumerate().map(|(j, it)| check_one((c * chunk + j, it))).collect())
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err(internal("verifier thread panicked"))))
-                .collect()
-        });
-        let mut out = Vec::with_capacity(items.len());
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        escrow_service::par::par_map(
+            items,
+            |i, it| check_one((i, it)),
+            |_, _| Err(internal("verifier thread panicked")),
+        )
+        .into_iter()
+        .collect()
     }
 }
 
