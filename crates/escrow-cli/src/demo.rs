@@ -4,7 +4,7 @@
 //! agency are played by this process over gRPC. Exits non-zero if any outcome differs
 //! from what the design promises.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::Table;
 use escrow_crypto::*;
+use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use escrow_service::clock::FileClock;
+use escrow_service::transport::Credentials;
 use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
 use rand::rngs::OsRng;
@@ -21,6 +23,7 @@ use rand::RngCore;
 use tonic::transport::Channel;
 
 use crate::files::{write_hex, SecretArgs};
+use crate::tls::TlsArgs;
 use crate::CliError;
 
 const DAY: u64 = 86_400;
@@ -139,7 +142,10 @@ struct Deployment {
     court: CourtSecretKey,
     trustees: Vec<Proc>,
     relay: Proc,
-    relay_client: Option<RelayClient<Channel>>,
+    /// Every party's TLS credentials, by file stem (`agency-1`, `trustee-0.op-0`, ...).
+    creds: BTreeMap<String, Credentials>,
+    /// One relay connection per user, each with that user's certificate.
+    relay_clients: BTreeMap<String, RelayClient<Channel>>,
     users: Vec<UserSecretKey>,
 }
 
@@ -166,15 +172,21 @@ fn day_time(day: u64, hour: u64) -> u64 {
     DAY0 + day * DAY + hour * HOUR
 }
 
-fn trustee_client(addr: &str) -> Result<TrusteeClient<Channel>, CliError> {
-    Ok(TrusteeClient::new(escrow_service::transport::channel(addr).map_err(err)?)
+fn trustee_client(addr: &str, creds: &Credentials) -> Result<TrusteeClient<Channel>, CliError> {
+    Ok(TrusteeClient::new(escrow_service::transport::channel(addr, creds, Role::Trustee).map_err(err)?)
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
         .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
 }
 
-fn relay_client(addr: &str) -> Result<RelayClient<Channel>, CliError> {
-    crate::user::relay_client(addr)
+fn relay_client(addr: &str, creds: &Credentials) -> Result<RelayClient<Channel>, CliError> {
+    crate::user::relay_client(addr, creds)
 }
+
+/// The users of the simulated traffic.
+const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+/// The in-process agency and auditor.
+const AGENCY: &str = "agency-1";
+const AUDITOR: &str = "auditor-1";
 
 impl Deployment {
     async fn start(keep: bool) -> Result<Self, CliError> {
@@ -193,6 +205,21 @@ impl Deployment {
             SecretArgs { passphrase: Some(passphrase.clone()), passphrase_file: None, insecure_fast_kdf: false };
         let clock = FileClock::new(dir.join("clock"));
         clock.set(day_time(0, 0)).map_err(err)?;
+
+        // A CA and a certificate for every party; all traffic below is mutual TLS.
+        // These TLS keys are throwaway (a temp dir, a random passphrase): sealed with
+        // the fast KDF so start-up stays quick; the key shares keep the full cost.
+        let pki = dir.join("pki");
+        let users: Vec<String> = USERS.iter().map(|u| u.to_string()).collect();
+        let ids = crate::pki::deployment_identities(5, &[AGENCY.into()], &[AUDITOR.into()], &users)?;
+        let fast = SecretArgs { insecure_fast_kdf: true, ..secret.clone() };
+        crate::pki::init(&pki, "demo", &ids, 30, &fast)?;
+        let mut creds = BTreeMap::new();
+        for id in &ids {
+            let stem = id.file_stem();
+            let tls = TlsArgs { profile: Some(pki.join(format!("{stem}.profile.toml"))), ..TlsArgs::default() };
+            creds.insert(stem, tls.credentials(&fast)?);
+        }
 
         println!("Deployment in {}", dir.display());
         println!(
@@ -239,10 +266,12 @@ impl Deployment {
                 dir.join("epoch-1.pub").display().to_string(),
                 "--court-key".into(),
                 dir.join("high-court.pub").display().to_string(),
+                "--profile".into(),
+                dir.join("pki").join("relay.profile.toml").display().to_string(),
                 "--clock-file".into(),
                 dir.join("clock").display().to_string(),
             ],
-            None,
+            Some(&passphrase),
         )?;
         let mut d = Deployment {
             dir,
@@ -253,14 +282,16 @@ impl Deployment {
             court,
             trustees,
             relay,
-            relay_client: None,
+            creds,
+            relay_clients: BTreeMap::new(),
             users: Vec::new(),
         };
         d.wait_ready().await?;
-        d.relay_client = Some(relay_client(&d.relay.addr)?);
-        for name in ["alice", "bob", "carol", "dave"] {
+        for name in USERS {
             let u = UserSecretKey::generate(PartyId::new(name)?, &mut OsRng);
-            relay_client(&d.relay.addr)?
+            let mut client = relay_client(&d.relay.addr, d.creds(&format!("user-{name}"))?)?;
+            d.relay_clients.insert(name.to_string(), client.clone());
+            client
                 .register_user(pb::RegisterUserRequest { user_public_key: u.public().to_bytes() })
                 .await
                 .map_err(CliError::Rpc)?;
@@ -308,7 +339,10 @@ impl Deployment {
     async fn print_processes(&self) -> Result<(), CliError> {
         let mut t = table(&["process", "role", "approval", "max window", "address"]);
         for (p, plan) in self.trustees.iter().zip(&TRUSTEES) {
-            trustee_client(&p.addr)?.get_info(pb::GetInfoRequest {}).await.map_err(CliError::Rpc)?;
+            trustee_client(&p.addr, self.creds(AUDITOR)?)?
+                .get_info(pb::GetInfoRequest {})
+                .await
+                .map_err(CliError::Rpc)?;
             t.add_row(vec![
                 p.name.clone(),
                 plan.role.to_string(),
@@ -317,10 +351,28 @@ impl Deployment {
                 p.addr.clone(),
             ]);
         }
-        relay_client(&self.relay.addr)?.get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(CliError::Rpc)?;
+        relay_client(&self.relay.addr, self.creds(AUDITOR)?)?
+            .get_epoch_key(pb::GetEpochKeyRequest {})
+            .await
+            .map_err(CliError::Rpc)?;
         t.add_row(vec!["relay".into(), "messaging provider".into(), "-".into(), "-".into(), self.relay.addr.clone()]);
         println!("{t}");
         Ok(())
+    }
+
+    /// The credentials of the party with file stem `stem`.
+    fn creds(&self, stem: &str) -> Result<&Credentials, CliError> {
+        self.creds.get(stem).ok_or_else(|| err(format!("no certificate for {stem}")))
+    }
+
+    /// The agency's trustee client.
+    fn agency_client(&self, i: usize) -> Result<TrusteeClient<Channel>, CliError> {
+        trustee_client(&self.trustees[i].addr, self.creds(AGENCY)?)
+    }
+
+    /// Trustee `i`'s operator's client.
+    fn operator_client(&self, i: usize) -> Result<TrusteeClient<Channel>, CliError> {
+        trustee_client(&self.trustees[i].addr, self.creds(&format!("trustee-{i}.op-{i}"))?)
     }
 
     fn user(&self, name: &str) -> Result<&UserSecretKey, CliError> {
@@ -343,9 +395,9 @@ impl Deployment {
             },
             &mut OsRng,
         )?;
-        let mut relay = match &self.relay_client {
+        let mut relay = match self.relay_clients.get(from) {
             Some(c) => c.clone(),
-            None => relay_client(&self.relay.addr)?,
+            None => relay_client(&self.relay.addr, self.creds(&format!("user-{from}"))?)?,
         };
         relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map_err(CliError::Rpc)?;
         Ok(env)
@@ -376,9 +428,8 @@ impl Deployment {
 
     async fn submit(&self, warrant: &[u8]) -> Result<Table, CliError> {
         let mut t = table(&["trustee", "state after submission", "decided by", "reason"]);
-        for p in &self.trustees {
-            let r =
-                trustee_client(&p.addr)?.submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() }).await;
+        for (i, p) in self.trustees.iter().enumerate() {
+            let r = self.agency_client(i)?.submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() }).await;
             match r {
                 Ok(s) => {
                     let s = s.into_inner();
@@ -393,12 +444,8 @@ impl Deployment {
     }
 
     async fn decide(&self, i: usize, id: WarrantId, approve: bool, reason: &str) -> Result<(), CliError> {
-        let req = pb::DecideWarrantRequest {
-            warrant_id: id.0.to_vec(),
-            operator: format!("operator-{i}"),
-            reason: reason.into(),
-        };
-        let mut c = trustee_client(&self.trustees[i].addr)?;
+        let req = pb::DecideWarrantRequest { warrant_id: id.0.to_vec(), reason: reason.into() };
+        let mut c = self.operator_client(i)?;
         if approve {
             c.approve_warrant(req).await.map_err(CliError::Rpc)?;
         } else {
@@ -409,7 +456,9 @@ impl Deployment {
 
     async fn open(&self, warrant: &[u8]) -> Result<escrow_agency::OpenReport, CliError> {
         // The agency tries every trustee; the ones that are down show up as unreachable.
-        let agency = escrow_agency::Agency::connect(&self.relay.addr, &self.trustee_addrs()).await.map_err(err)?;
+        let agency = escrow_agency::Agency::connect(&self.relay.addr, &self.trustee_addrs(), self.creds(AGENCY)?)
+            .await
+            .map_err(err)?;
         agency.open(warrant, |_, _| {}).await.map_err(err)
     }
 }
@@ -431,6 +480,8 @@ fn spawn_trustee(exe: &Path, dir: &Path, name: &str, passphrase: &str) -> Result
             dir.join("epoch-1.pub").display().to_string(),
             "--key-share".into(),
             tdir.join("key.share").display().to_string(),
+            "--profile".into(),
+            dir.join("pki").join(format!("{name}.profile.toml")).display().to_string(),
             "--clock-file".into(),
             dir.join("clock").display().to_string(),
         ],
@@ -601,7 +652,7 @@ async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> Result<Outco
     println!("The agency holds warrant {id} (approved by 3 trustees) and asks trustee-0 directly:");
     let mut t = table(&["request", "trustee-0 answers"]);
     let mut ok = true;
-    let mut c = trustee_client(&d.trustees[0].addr)?;
+    let mut c = d.agency_client(0)?;
     let before =
         c.get_warrant(pb::GetWarrantRequest { warrant_id: id.0.to_vec() }).await.map_err(CliError::Rpc)?.into_inner();
     for (what, it, code) in attempts {
@@ -751,7 +802,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
     let state = d.dir.join("auditor");
     let now = escrow_service::clock::Clock::now(&d.clock);
     let courts = vec![d.court.public()];
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "entries", "verified"]);
     let mut all_ok = true;
     let mut logs = Vec::new();
@@ -797,7 +848,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
             rows.collect::<Result<_, _>>().map_err(err)?
         };
-        let needle = b"operator-3";
+        let needle = b"op-3";
         let (idx, mut entry) = rows
             .into_iter()
             .find(|(_, e)| e.windows(needle.len()).any(|w| w == needle))
@@ -810,7 +861,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
     db("trustee-0")?.execute_batch("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log);").map_err(err)?;
     println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
     println!("the last entry of trustee-0's log. The auditor runs again:");
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "result"]);
     let mut caught = BTreeSet::new();
     for a in &audits {
@@ -850,14 +901,20 @@ fn keep(d: &mut Deployment) {
     let all: Vec<String> = d.trustee_addrs().iter().map(|a| format!("--trustee {a}")).collect();
     println!("\nThe deployment keeps running in {dir} (simulated clock: {dir}/clock).");
     println!("  export ESCROW_PASSPHRASE={}", d.passphrase);
-    println!("  escrow warrant list --trustee {t0}");
-    println!("  escrow user inbox --relay {} --key {dir}/users/alice.key --epoch-key {dir}/epoch-1.pub", d.relay.addr);
+    println!("  escrow --profile {dir}/pki/trustee-0.op-0.profile.toml warrant list --trustee {t0}");
     println!(
-        "  escrow user send --relay {} --key {dir}/users/alice.key --to bob --message hi --clock-file {dir}/clock",
+        "  escrow --profile {dir}/pki/user-alice.profile.toml user inbox --relay {} --key {dir}/users/alice.key \\\n      --epoch-key {dir}/epoch-1.pub",
         d.relay.addr
     );
-    println!("  escrow warrant status {} --id <warrant id>", all.join(" "));
-    println!("  grpcurl -plaintext {t0} list");
+    println!(
+        "  escrow --profile {dir}/pki/user-alice.profile.toml user send --relay {} --key {dir}/users/alice.key \\\n      --to bob --message hi --clock-file {dir}/clock",
+        d.relay.addr
+    );
+    println!("  escrow --profile {dir}/pki/agency-1.profile.toml warrant status {} --id <warrant id>", all.join(" "));
+    println!("  escrow pki export-key {dir}/pki/auditor-1.key --out /tmp/auditor.pem");
+    println!(
+        "  grpcurl -cacert {dir}/pki/ca.pem -cert {dir}/pki/auditor-1.pem -key /tmp/auditor.pem \\\n      -servername trustee.escrow.internal {t0} list"
+    );
     println!("  logs: {dir}/logs/   stop: kill {}", pids.join(" "));
 }
 
