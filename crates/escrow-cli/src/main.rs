@@ -13,6 +13,7 @@ mod open;
 mod pki;
 mod serve;
 mod tls;
+mod tradeoffs;
 mod user;
 mod warrant;
 
@@ -71,6 +72,8 @@ enum Command {
     /// The deployment's certificate authority: certificates for every party.
     #[command(subcommand)]
     Pki(pki::PkiCmd),
+    /// Risk calculator: unauthorized access vs failed lawful access over t, with plots.
+    Tradeoffs(tradeoffs::TradeoffsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
             Command::Open(a) => open::run(a, &ctx).await,
             Command::Audit(c) => audit::run(c, &ctx).await,
             Command::Pki(c) => pki::run(c, &ctx.secret),
+            Command::Tradeoffs(a) => tradeoffs::run(&a),
         }
     });
     match result {

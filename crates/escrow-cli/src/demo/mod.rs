@@ -1,6 +1,6 @@
 //! `escrow demo`: a real local deployment — five trustee processes with different
 //! policies and a relay, on loopback ports, sharing a simulated calendar — walked
-//! through the scenarios of BRIEF §7 that exist so far. Users, operators and the
+//! through the seven scenarios of BRIEF §7 (4-6, the adversaries, in `adversaries`). Users, operators and the
 //! agency are played by this process over gRPC. Exits non-zero if any outcome differs
 //! from what the design promises.
 
@@ -26,7 +26,12 @@ use crate::files::{write_hex, SecretArgs};
 use crate::tls::TlsArgs;
 use crate::CliError;
 
+mod adversaries;
+
 const DAY: u64 = 86_400;
+/// The scenarios `escrow demo <scenario>` runs alone.
+const SCENARIOS: [&str; 8] =
+    ["lawful-access", "denied", "over-reach", "forged-field", "circumvention", "key-theft", "outage", "audit"];
 const HOUR: u64 = 3_600;
 /// Monday 2026-03-02 00:00 UTC: day 0 of the simulated calendar.
 const DAY0: u64 = 1_772_409_600;
@@ -39,8 +44,13 @@ pub struct DemoArgs {
     /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
-    /// Run one scenario only: lawful-access, denied, over-reach, outage, audit.
+    /// Run one scenario only: lawful-access, denied, over-reach, forged-field,
+    /// circumvention, key-theft, outage, audit.
     pub scenario: Option<String>,
+    /// Test only: break the safeguard of one scenario (denied, forged-field,
+    /// circumvention, key-theft) to check that the demo then reports it FAILED.
+    #[arg(long, hide = true, value_name = "SCENARIO")]
+    pub sabotage: Option<String>,
 }
 
 /// A child process killed (and reaped) on drop, unless detached.
@@ -142,6 +152,10 @@ struct Deployment {
     court: CourtSecretKey,
     trustees: Vec<Proc>,
     relay: Proc,
+    /// Epochs whose shares the trustees hold (key-<E>.share in each trustee's dir).
+    epochs: Vec<u64>,
+    /// Test only: the scenario whose safeguard is sabotaged (see `DemoArgs::sabotage`).
+    sabotage: Option<String>,
     /// Every party's TLS credentials, by file stem (`agency-1`, `trustee-0.op-0`, ...).
     creds: BTreeMap<String, Credentials>,
     /// One relay connection per user, each with that user's certificate.
@@ -238,7 +252,7 @@ impl Deployment {
         for (i, plan) in TRUSTEES.iter().enumerate() {
             let tdir = dir.join(plan.name);
             std::fs::create_dir_all(&tdir).map_err(|e| CliError::io(&tdir, e))?;
-            let share = tdir.join("key.share");
+            let share = tdir.join("key-1.share");
             secret.write_sealed(&share, &keys.shares[i].to_bytes())?;
             let policy = format!(
                 "# {role}\ntrustee_id = \"{name}\"\napproval = \"{approval}\"\ntrusted_courts = [\"{court_hex}\"]\n\
@@ -251,28 +265,9 @@ impl Deployment {
                 quota = plan.quota,
             );
             std::fs::write(tdir.join("policy.toml"), policy).map_err(|e| CliError::io(&tdir, e))?;
-            trustees.push(spawn_trustee(&exe, &dir, plan.name, &passphrase)?);
+            trustees.push(spawn_trustee(&exe, &dir, plan.name, &passphrase, &[1])?);
         }
-        let relay = spawn(
-            &exe,
-            &dir,
-            "relay",
-            &[
-                "relay".into(),
-                "serve".into(),
-                "--data-dir".into(),
-                dir.join("relay").display().to_string(),
-                "--epoch-key".into(),
-                dir.join("epoch-1.pub").display().to_string(),
-                "--court-key".into(),
-                dir.join("high-court.pub").display().to_string(),
-                "--profile".into(),
-                dir.join("pki").join("relay.profile.toml").display().to_string(),
-                "--clock-file".into(),
-                dir.join("clock").display().to_string(),
-            ],
-            Some(&passphrase),
-        )?;
+        let relay = spawn_relay(&exe, &dir, 1, &passphrase)?;
         let mut d = Deployment {
             dir,
             _tmp: tmp,
@@ -282,6 +277,8 @@ impl Deployment {
             court,
             trustees,
             relay,
+            epochs: vec![1],
+            sabotage: None,
             creds,
             relay_clients: BTreeMap::new(),
             users: Vec::new(),
@@ -380,6 +377,11 @@ impl Deployment {
     }
 
     async fn send(&self, from: &str, to: &[&str], ts: u64, text: &str) -> Result<Envelope, CliError> {
+        self.send_bytes(from, to, ts, text.as_bytes()).await
+    }
+
+    /// Seals `plaintext` from `from` to `to` at simulated time `ts` and sends it.
+    async fn send_bytes(&self, from: &str, to: &[&str], ts: u64, plaintext: &[u8]) -> Result<Envelope, CliError> {
         self.clock.set(ts).map_err(err)?;
         let recipients = to.iter().map(|r| self.user(r).map(|u| u.public())).collect::<Result<Vec<_>, _>>()?;
         let mut message_id = [0u8; 16];
@@ -391,16 +393,25 @@ impl Deployment {
                 epoch_key: &self.keys.public,
                 message_id,
                 timestamp: ts,
-                plaintext: text.as_bytes(),
+                plaintext,
             },
             &mut OsRng,
         )?;
+        self.post(from, &env).await.map_err(CliError::Rpc)?;
+        Ok(env)
+    }
+
+    /// Sends an already sealed envelope as user `from`; the relay's answer as is.
+    async fn post(&self, from: &str, env: &Envelope) -> Result<pb::SendResponse, tonic::Status> {
         let mut relay = match self.relay_clients.get(from) {
             Some(c) => c.clone(),
-            None => relay_client(&self.relay.addr, self.creds(&format!("user-{from}"))?)?,
+            None => relay_client(
+                &self.relay.addr,
+                self.creds(&format!("user-{from}")).map_err(|e| tonic::Status::internal(e.to_string()))?,
+            )
+            .map_err(|e| tonic::Status::internal(e.to_string()))?,
         };
-        relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map_err(CliError::Rpc)?;
-        Ok(env)
+        relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map(tonic::Response::into_inner)
     }
 
     fn warrant(&self, targets: &[&str], from: u64, to: u64, case: &str) -> Result<(Vec<u8>, WarrantId), CliError> {
@@ -463,25 +474,59 @@ impl Deployment {
     }
 }
 
-fn spawn_trustee(exe: &Path, dir: &Path, name: &str, passphrase: &str) -> Result<Proc, CliError> {
+/// Starts trustee `name` holding the shares of `epochs` (`key-<E>.share` in its dir).
+fn spawn_trustee(exe: &Path, dir: &Path, name: &str, passphrase: &str, epochs: &[u64]) -> Result<Proc, CliError> {
     let tdir = dir.join(name);
+    let mut keys = Vec::new();
+    for e in epochs {
+        keys.push("--epoch-key".to_string());
+        keys.push(dir.join(format!("epoch-{e}.pub")).display().to_string());
+        keys.push("--key-share".to_string());
+        keys.push(tdir.join(format!("key-{e}.share")).display().to_string());
+    }
     spawn(
         exe,
         dir,
         name,
         &[
-            "trustee".into(),
+            vec![
+                "trustee".into(),
+                "serve".into(),
+                "--data-dir".into(),
+                tdir.display().to_string(),
+                "--policy".into(),
+                tdir.join("policy.toml").display().to_string(),
+            ],
+            keys,
+            vec![
+                "--profile".into(),
+                dir.join("pki").join(format!("{name}.profile.toml")).display().to_string(),
+                "--clock-file".into(),
+                dir.join("clock").display().to_string(),
+            ],
+        ]
+        .concat(),
+        Some(passphrase),
+    )
+}
+
+/// Starts the relay accepting envelopes of `epoch`.
+fn spawn_relay(exe: &Path, dir: &Path, epoch: u64, passphrase: &str) -> Result<Proc, CliError> {
+    spawn(
+        exe,
+        dir,
+        "relay",
+        &[
+            "relay".into(),
             "serve".into(),
             "--data-dir".into(),
-            tdir.display().to_string(),
-            "--policy".into(),
-            tdir.join("policy.toml").display().to_string(),
+            dir.join("relay").display().to_string(),
             "--epoch-key".into(),
-            dir.join("epoch-1.pub").display().to_string(),
-            "--key-share".into(),
-            tdir.join("key.share").display().to_string(),
+            dir.join(format!("epoch-{epoch}.pub")).display().to_string(),
+            "--court-key".into(),
+            dir.join("high-court.pub").display().to_string(),
             "--profile".into(),
-            dir.join("pki").join(format!("{name}.profile.toml")).display().to_string(),
+            dir.join("pki").join("relay.profile.toml").display().to_string(),
             "--clock-file".into(),
             dir.join("clock").display().to_string(),
         ],
@@ -609,7 +654,12 @@ async fn denied(d: &Deployment) -> Result<Outcome, CliError> {
     println!("{}", d.submit(&w).await?);
     d.decide(0, id, true, "lawful").await?;
     d.decide(1, id, false, "not proportionate: bob is a witness, not a suspect").await?;
-    d.decide(3, id, false, "insufficient grounds").await?;
+    if d.sabotage.as_deref() == Some("denied") {
+        println!("(sabotaged run: trustee-3's operator approves after all)");
+        d.decide(3, id, true, "approved").await?;
+    } else {
+        d.decide(3, id, false, "insufficient grounds").await?;
+    }
     println!("trustee-0 approves, trustee-2 approved by policy; trustee-1 and trustee-3 deny: 2 of 5.");
     let report = d.open(&w).await?;
     let (t, _) = opened_table(&report, &|m| involves(m, "bob") && m.day < 2);
@@ -724,12 +774,13 @@ async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
 pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let only = a.scenario.as_deref();
     if let Some(s) = only {
-        if !["lawful-access", "denied", "over-reach", "outage", "audit"].contains(&s) {
-            return Err(err(format!("unknown scenario {s:?}: lawful-access, denied, over-reach, outage, audit")));
+        if !SCENARIOS.contains(&s) {
+            return Err(err(format!("unknown scenario {s:?}: {}", SCENARIOS.join(", "))));
         }
     }
     let started = Instant::now();
     let mut d = Deployment::start(a.keep).await?;
+    d.sabotage = a.sabotage.clone();
     if let Some(n) = a.bench {
         return bench(&d, n).await;
     }
@@ -750,13 +801,25 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     if let (true, Some(w)) = (wants("over-reach"), &w1) {
         outcomes.push(over_reach(&d, w, &sent).await?);
     }
+    if wants("forged-field") {
+        outcomes.push(adversaries::forged_field(&d, &sent).await?);
+    }
+    if wants("circumvention") {
+        outcomes.push(adversaries::circumvention(&d).await?);
+    }
     if wants("outage") && !a.keep {
         outcomes.push(outage(&mut d).await?);
+    }
+    // Last before the audit: it rotates the deployment to epoch 2.
+    if wants("key-theft") {
+        outcomes.push(adversaries::key_theft(&mut d).await?);
     }
     if wants("audit") && !a.keep {
         outcomes.extend(audit(&mut d).await?);
     }
 
+    // Scenario order, whatever order they ran in (key theft runs last: it rotates epochs).
+    outcomes.sort_by(|a, b| a.scenario.cmp(b.scenario));
     println!("\n== Summary =====================================================================");
     let mut t = table(&["scenario", "expected", "observed", "result"]);
     for o in &outcomes {
@@ -786,7 +849,7 @@ impl Deployment {
         for i in 0..self.trustees.len() {
             if self.trustees[i].child.is_none() {
                 let name = self.trustees[i].name.clone();
-                self.trustees[i] = spawn_trustee(&exe, &self.dir, &name, &self.passphrase)?;
+                self.trustees[i] = spawn_trustee(&exe, &self.dir, &name, &self.passphrase, &self.epochs)?;
             }
         }
         self.wait_until_listening().await
