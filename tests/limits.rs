@@ -13,6 +13,16 @@ fn log_size(d: &Deployment, i: usize) -> i64 {
     c.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap()
 }
 
+/// One message of alice's and warrant 1 for it, approved at trustee-0: the item.
+async fn approved_item(d: &Deployment) -> pb::EscrowItem {
+    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
+    d.clock.set(START + 2 * DAY);
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
+    d.submit_everywhere(&w).await;
+    d.approve(&[0], 1).await;
+    pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_over_the_size_limit_are_refused_before_decoding() {
     let d = Deployment::start(80, |_| String::new()).await;
@@ -44,12 +54,7 @@ async fn messages_over_the_size_limit_are_refused_before_decoding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_items_in_one_request_are_refused_and_logged_without_release() {
     let d = Deployment::start(81, |_| String::new()).await;
-    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
-    d.clock.set(START + 2 * DAY);
-    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0], 1).await;
-    let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
+    let item = approved_item(&d).await;
     // The test policy allows 500 per request.
     let before = log_size(&d, 0);
     let s = d
@@ -105,12 +110,7 @@ async fn an_agency_may_submit_only_so_many_warrants_per_period() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_deadline_is_cancelled_and_releases_nothing() {
     let d = Deployment::start(83, |_| String::new()).await;
-    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
-    d.clock.set(START + 2 * DAY);
-    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0], 1).await;
-    let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
+    let item = approved_item(&d).await;
     // 500 pairing checks take far longer than a 5 ms deadline; the server enforces the
     // client's grpc-timeout (or its own 120 s, whichever is shorter).
     let mut req =
