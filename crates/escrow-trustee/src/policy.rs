@@ -141,11 +141,6 @@ impl Policy {
     pub fn quota(&self, agency: &PartyId) -> u64 {
         self.agency_quota.get(agency).copied().unwrap_or(self.default_agency_quota)
     }
-
-    /// Warrants `agency` may submit per [`QUOTA_PERIOD_SECS`].
-    pub fn warrant_quota(&self, _agency: &PartyId) -> u64 {
-        self.max_warrants_per_agency
-    }
 }
 
 #[cfg(test)]

@@ -292,7 +292,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
         let since = now.saturating_sub(crate::policy::QUOTA_PERIOD_SECS);
         let agency = body.agency.to_string();
         let recent = self.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
-        let allowed = policy.warrant_quota(&body.agency);
+        let allowed = policy.max_warrants_per_agency;
         if recent >= allowed {
             return Err(Status::resource_exhausted(format!(
                 "agency {} submitted {recent} warrants in the last 30 days; this trustee accepts at most {allowed}",
