@@ -839,6 +839,17 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         ]);
     }
     println!("{t}");
+    if only.is_none() && a.bench.is_none() {
+        // The odds behind scenarios 6 and 7, for this deployment's n and t.
+        if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
+            println!(
+                "If each trustee is compromised with p = 1% and unavailable with q = 5%, independently, this\n\
+                 deployment (n = 5, t = 2) is opened without a warrant with probability {:.1e} and fails a\n\
+                 lawful warrant with probability {:.1e}. `escrow tradeoffs` shows every t, with plots.",
+                r.unauthorized, r.fails
+            );
+        }
+    }
     println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     if a.keep {
