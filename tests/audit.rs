@@ -20,7 +20,7 @@ fn db(d: &Deployment, i: usize) -> rusqlite::Connection {
 }
 
 async fn audit(d: &Deployment, state: &Path) -> Vec<TrusteeAudit> {
-    verify(&d.trustee_addrs(), state, d.clock.now_secs(), &[d.court.public()]).await
+    verify(&d.trustee_addrs(), &auditor_creds(), state, d.clock.now_secs(), &[d.court.public()]).await
 }
 
 fn all_ok(audits: Vec<TrusteeAudit>) -> Vec<VerifiedLog> {
@@ -118,7 +118,7 @@ async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
     assert!(msg.contains(": key changed: pinned "), "{msg}");
 
     // Nobody listening: unreachable, named by address.
-    let gone = verify(&["127.0.0.1:1".to_string()], state.path(), d.clock.now_secs(), &[]).await;
+    let gone = verify(&["127.0.0.1:1".to_string()], &auditor_creds(), state.path(), d.clock.now_secs(), &[]).await;
     let msg = gone[0].result.as_ref().unwrap_err().to_string();
     assert!(msg.starts_with("127.0.0.1:1: unreachable: "), "{msg}");
 }
@@ -348,7 +348,7 @@ async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
         assert_eq!((log.openings.checked, log.openings.sealed), (1, 0), "opened and checked against the court key");
     }
     // Without court keys the commitment is still checked.
-    let audits = verify(&d.trustee_addrs(), state.path(), d.clock.now_secs(), &[]).await;
+    let audits = verify(&d.trustee_addrs(), &auditor_creds(), state.path(), d.clock.now_secs(), &[]).await;
     assert!(matches!(audits[1].result, Err(AuditFailure::OpeningMismatch { .. })));
     assert!(audits[0].result.is_ok());
 }

@@ -45,7 +45,7 @@ async fn lawful_access_opens_exactly_the_in_scope_messages() {
     assert_eq!(d.status(0, 1).await.state, pb::WarrantState::Received as i32);
     d.approve(&[0, 2, 4], 1).await;
 
-    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &d.trustee_addrs()).await.unwrap();
+    let agency = d.agency().await;
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     let expected: Vec<&Envelope> = sent.iter().filter(|(_, s)| *s).map(|(e, _)| e).collect();
     assert_eq!(report.exported, expected.len());
@@ -80,7 +80,7 @@ async fn two_approvals_open_nothing() {
     let w = d.warrant(2, &["alice"], START + DAY, START + 3 * DAY);
     d.submit_everywhere(&w).await;
     d.approve(&[1, 3], 2).await;
-    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &d.trustee_addrs()).await.unwrap();
+    let agency = d.agency().await;
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.exported, 2);
     assert!(report.opened.is_empty());
@@ -166,34 +166,22 @@ async fn every_refusal_rule_has_its_status_and_changes_nothing() {
     // Denied by an operator.
     let w5 = d.warrant(5, &["alice"], START + DAY, START + 3 * DAY);
     d.submit_everywhere(&w5).await;
-    d.trustee_client(1)
-        .deny_warrant(pb::DecideWarrantRequest {
-            warrant_id: vec![5; 16],
-            operator: "op-1".into(),
-            reason: "not proportionate".into(),
-        })
+    d.operator_client(1)
+        .deny_warrant(pb::DecideWarrantRequest { warrant_id: vec![5; 16], reason: "not proportionate".into() })
         .await
         .unwrap();
     refused(&d, 1, 5, request(&d, 1, 5, vec![item(in_scope)]).await, Code::FailedPrecondition, "denied").await;
     // A denied warrant cannot be approved afterwards.
     let s = d
-        .trustee_client(1)
-        .approve_warrant(pb::DecideWarrantRequest {
-            warrant_id: vec![5; 16],
-            operator: "op-1".into(),
-            reason: String::new(),
-        })
+        .operator_client(1)
+        .approve_warrant(pb::DecideWarrantRequest { warrant_id: vec![5; 16], reason: String::new() })
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::FailedPrecondition);
 
     // Revoked.
-    d.trustee_client(2)
-        .revoke_warrant(pb::DecideWarrantRequest {
-            warrant_id: vec![3; 16],
-            operator: "op-2".into(),
-            reason: "case closed".into(),
-        })
+    d.operator_client(2)
+        .revoke_warrant(pb::DecideWarrantRequest { warrant_id: vec![3; 16], reason: "case closed".into() })
         .await
         .unwrap();
     refused(&d, 2, 3, request(&d, 2, 3, vec![item(in_scope)]).await, Code::FailedPrecondition, "revoked").await;
@@ -299,9 +287,9 @@ async fn a_restarted_trustee_keeps_its_warrants_and_approvals() {
     d.trustees[1].server = start_trustee(&d.trustees[1].dir, &policy, &d.keys, 1, &d.clock).await;
     let st = d.status(1, 11).await;
     assert_eq!(st.state, pb::WarrantState::Approved as i32);
-    assert_eq!(st.decided_by, "operator-1");
+    assert_eq!(st.decided_by, "op-1");
     d.approve(&[2], 11).await;
-    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &d.trustee_addrs()).await.unwrap();
+    let agency = d.agency().await;
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
 }
@@ -316,10 +304,10 @@ async fn a_trustee_sending_bad_shares_is_named_and_the_honest_quorum_still_opens
     d.approve(&[0, 1, 2, 3], 12).await;
     // Trustee 0 is replaced by a byzantine proxy that corrupts every share it relays.
     let honest = d.trustees[0].server.addr.to_string();
-    let proxy = escrow_tests::byzantine::start(honest).await;
+    let proxy = escrow_tests::byzantine::start(honest, 0).await;
     let mut addrs = d.trustee_addrs();
     addrs[0] = proxy.addr.to_string();
-    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &addrs).await.unwrap();
+    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &addrs, &agency_creds()).await.unwrap();
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
     assert_eq!(report.culprits.get("trustee-0"), Some(&2), "{:?}", report.culprits);

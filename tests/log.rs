@@ -9,8 +9,7 @@ use pb::audit_client::AuditClient;
 use tonic::transport::Channel;
 
 fn audit(d: &Deployment, i: usize) -> AuditClient<Channel> {
-    AuditClient::new(escrow_service::transport::channel(&d.trustees[i].server.addr.to_string()).unwrap())
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+    d.audit_client(i)
 }
 
 async fn checkpoint(d: &Deployment, i: usize) -> (escrow_log::Checkpoint, String) {
@@ -68,7 +67,7 @@ async fn every_action_is_logged_and_the_log_verifies() {
     assert!(!raw[1].windows(5).any(|w| w == b"alice"));
     assert!(!raw[1].windows(7).any(|w| w == b"TEST/40"));
     assert!(
-        matches!(&decoded[2].event, Event::WarrantDecided { decision: Decision::Approve, operator, .. } if operator == "operator-0")
+        matches!(&decoded[2].event, Event::WarrantDecided { decision: Decision::Approve, operator, .. } if operator == "op-0")
     );
     match &decoded[3].event {
         Event::SharesReleased { fields, .. } => assert_eq!(fields, &vec![env.field().fingerprint()]),
@@ -160,12 +159,8 @@ async fn no_log_no_effect() {
     db.execute_batch("CREATE TRIGGER no_log BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'log unavailable'); END;")
         .unwrap();
     let s = d
-        .trustee_client(0)
-        .approve_warrant(pb::DecideWarrantRequest {
-            warrant_id: vec![42; 16],
-            operator: "op".into(),
-            reason: String::new(),
-        })
+        .operator_client(0)
+        .approve_warrant(pb::DecideWarrantRequest { warrant_id: vec![42; 16], reason: String::new() })
         .await
         .unwrap_err();
     assert_eq!(s.code(), tonic::Code::Internal);

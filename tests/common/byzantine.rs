@@ -71,11 +71,15 @@ impl Trustee for Byzantine {
 }
 
 /// Starts a byzantine proxy in front of the honest trustee at `honest_addr`.
-pub async fn start(honest_addr: String) -> Running {
-    let honest = TrusteeClient::new(escrow_service::transport::channel(&honest_addr).unwrap());
+///
+/// The proxy is trustee `index` gone bad: it serves with that trustee's certificate
+/// and forwards what the agency asks with the agency's.
+pub async fn start(honest_addr: String, index: usize) -> Running {
+    let honest = crate::trustee_client_at(&honest_addr, &crate::agency_creds());
+    let me = crate::creds(escrow_pki::Role::Trustee, &format!("trustee-{index}"));
     serve_with(|listener, shutdown| async move {
         let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest }));
-        escrow_service::transport::serve(listener, routes, &[], shutdown).await.unwrap();
+        escrow_service::transport::serve(listener, routes, &[], &me, shutdown).await.unwrap();
     })
     .await
 }

@@ -2,13 +2,16 @@
 //! own `127.0.0.1:0` port with its own SQLite file, sharing a clock the test moves.
 #![allow(missing_docs, clippy::unwrap_used, clippy::missing_panics_doc)]
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use escrow_crypto::*;
+use escrow_pki::{Ca, Identity, Role, Validity};
 use escrow_proto::v1 as pb;
 use escrow_service::clock::ManualClock;
+use escrow_service::transport::Credentials;
 use escrow_trustee::policy::Policy;
 use escrow_trustee::store::Store;
 use escrow_trustee::{EpochKeys, TrusteeService};
@@ -34,6 +37,58 @@ pub fn rng(seed: u64) -> ChaCha20Rng {
 
 pub fn id(s: &str) -> PartyId {
     PartyId::new(s).unwrap()
+}
+
+/// The CA of every deployment in this test binary.
+pub fn ca() -> &'static Ca {
+    static CA: OnceLock<Ca> = OnceLock::new();
+    CA.get_or_init(|| Ca::generate("tests", validity()).unwrap())
+}
+
+pub fn validity() -> Validity {
+    Validity::days_from(std::time::SystemTime::now(), 2)
+}
+
+/// Credentials for `identity` from [`ca`], issued once per test binary.
+pub fn creds_for(identity: Identity) -> Credentials {
+    static CACHE: OnceLock<Mutex<HashMap<Identity, Credentials>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut map = cache.lock().unwrap();
+    map.entry(identity.clone()).or_insert_with(|| Credentials::issue(ca(), &identity, validity()).unwrap()).clone()
+}
+
+/// Credentials of a party of `role` (not an operator) with id `party`.
+pub fn creds(role: Role, party: &str) -> Credentials {
+    creds_for(Identity::new(role, id(party)).unwrap())
+}
+
+/// The credentials of operator `op-<i>` of trustee `trustee-<i>`.
+pub fn operator_creds(i: usize) -> Credentials {
+    creds_for(Identity::operator(id(&format!("trustee-{i}")), id(&format!("op-{i}"))))
+}
+
+/// The agency of the test warrants.
+pub fn agency_creds() -> Credentials {
+    creds(Role::Agency, "agency-1")
+}
+
+/// The auditor.
+pub fn auditor_creds() -> Credentials {
+    creds(Role::Auditor, "auditor-1")
+}
+
+/// A trustee client for `addr` presenting `creds`.
+pub fn trustee_client_at(addr: &str, creds: &Credentials) -> TrusteeClient<Channel> {
+    TrusteeClient::new(escrow_service::transport::channel(addr, creds, Role::Trustee).unwrap())
+        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+}
+
+/// A relay client for `addr` presenting `creds`.
+pub fn relay_client_at(addr: &str, creds: &Credentials) -> RelayClient<Channel> {
+    RelayClient::new(escrow_service::transport::channel(addr, creds, Role::Relay).unwrap())
+        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
 }
 
 /// A server task with a way to stop it.
@@ -112,7 +167,8 @@ pub async fn start_trustee(
         Arc::new(clock.clone()),
     )
     .unwrap();
-    serve_with(|l, s| async move { escrow_trustee::serve(l, svc, s).await.unwrap() }).await
+    let me = creds(Role::Trustee, &format!("trustee-{i}"));
+    serve_with(|l, s| async move { escrow_trustee::serve(l, svc, &me, s).await.unwrap() }).await
 }
 
 pub async fn start_relay(
@@ -123,7 +179,8 @@ pub async fn start_relay(
 ) -> Running {
     let cfg = escrow_relay::RelayConfig::new(dir, keys.public.clone(), vec![court.clone()], Arc::new(clock.clone()));
     let svc = escrow_relay::RelayService::open(cfg).unwrap();
-    serve_with(|l, s| async move { escrow_relay::serve(l, svc, s).await.unwrap() }).await
+    let me = creds(Role::Relay, "relay");
+    serve_with(|l, s| async move { escrow_relay::serve(l, svc, &me, s).await.unwrap() }).await
 }
 
 /// Binds 127.0.0.1:0, runs `f(listener, shutdown)` in a task, returns the bound address.
@@ -165,7 +222,7 @@ impl Deployment {
             .collect::<Vec<_>>();
         let d = Deployment { clock, keys, court, trustees, relay, relay_dir, users, _dir: dir };
         for u in &d.users {
-            d.relay_client()
+            d.relay_client_as(u.id().as_str())
                 .register_user(pb::RegisterUserRequest { user_public_key: u.public().to_bytes() })
                 .await
                 .unwrap();
@@ -177,15 +234,39 @@ impl Deployment {
         self.users.iter().find(|u| u.id().as_str() == name).unwrap()
     }
 
-    pub fn relay_client(&self) -> RelayClient<Channel> {
-        RelayClient::new(escrow_service::transport::channel(&self.relay.addr.to_string()).unwrap())
-            .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+    /// The relay as user `user`.
+    pub fn relay_client_as(&self, user: &str) -> RelayClient<Channel> {
+        relay_client_at(&self.relay.addr.to_string(), &creds(Role::User, user))
     }
 
+    /// Trustee `i` as the agency (`agency-1`), which the test warrants name.
     pub fn trustee_client(&self, i: usize) -> TrusteeClient<Channel> {
-        TrusteeClient::new(escrow_service::transport::channel(&self.trustees[i].server.addr.to_string()).unwrap())
-            .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
-            .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        trustee_client_at(&self.trustees[i].server.addr.to_string(), &agency_creds())
+    }
+
+    /// Trustee `i` as its own operator.
+    pub fn operator_client(&self, i: usize) -> TrusteeClient<Channel> {
+        trustee_client_at(&self.trustees[i].server.addr.to_string(), &operator_creds(i))
+    }
+
+    /// Trustee `i`'s audit service as the auditor.
+    pub fn audit_client(&self, i: usize) -> pb::audit_client::AuditClient<Channel> {
+        pb::audit_client::AuditClient::new(
+            escrow_service::transport::channel(
+                &self.trustees[i].server.addr.to_string(),
+                &auditor_creds(),
+                Role::Trustee,
+            )
+            .unwrap(),
+        )
+        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+    }
+
+    /// The agency's client library, connected to everything.
+    pub async fn agency(&self) -> escrow_agency::Agency {
+        escrow_agency::Agency::connect(&self.relay.addr.to_string(), &self.trustee_addrs(), &agency_creds())
+            .await
+            .unwrap()
     }
 
     pub fn trustee_addrs(&self) -> Vec<String> {
@@ -210,7 +291,7 @@ impl Deployment {
             &mut rng(seed),
         )
         .unwrap();
-        self.relay_client().send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.unwrap();
+        self.relay_client_as(from).send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.unwrap();
         env
     }
 
@@ -244,10 +325,9 @@ impl Deployment {
 
     pub async fn approve(&self, which: &[usize], wid: u8) {
         for &i in which {
-            self.trustee_client(i)
+            self.operator_client(i)
                 .approve_warrant(pb::DecideWarrantRequest {
                     warrant_id: vec![wid; 16],
-                    operator: format!("operator-{i}"),
                     reason: "lawful and proportionate".into(),
                 })
                 .await

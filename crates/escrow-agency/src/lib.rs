@@ -9,6 +9,8 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+use escrow_pki::Role;
+use escrow_service::transport::Credentials;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -105,16 +107,20 @@ pub struct Agency {
 impl Agency {
     /// Connects to the relay and asks every trustee who it is. Trustees that do not
     /// answer are listed in [`Agency::unreachable`]; the rest must agree on epoch keys.
-    pub async fn connect(relay_addr: &str, trustee_addrs: &[String]) -> Result<Self, AgencyError> {
-        let relay = RelayClient::new(escrow_service::transport::channel(relay_addr)?)
+    pub async fn connect(
+        relay_addr: &str,
+        trustee_addrs: &[String],
+        credentials: &Credentials,
+    ) -> Result<Self, AgencyError> {
+        let relay = RelayClient::new(escrow_service::transport::channel(relay_addr, credentials, Role::Relay)?)
             .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
         let mut trustees = Vec::new();
         let mut unreachable = Vec::new();
         let mut epochs: BTreeMap<EpochId, EpochPublicKey> = BTreeMap::new();
         let infos = futures_join(trustee_addrs.iter().map(|addr| {
-            let addr = addr.clone();
+            let (addr, credentials) = (addr.clone(), credentials.clone());
             async move {
-                let ch = escrow_service::transport::channel(&addr)?;
+                let ch = escrow_service::transport::channel(&addr, &credentials, Role::Trustee)?;
                 let mut client = TrusteeClient::new(ch)
                     .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
                     .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);

@@ -1,6 +1,8 @@
 //! `verify`: fetch one trustee's log over `escrow.v1.Audit` and check everything the
 //! log claims, remembering the last checkpoint seen so that a rewrite is caught.
 
+use escrow_pki::Role;
+use escrow_service::transport::Credentials;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -284,14 +286,16 @@ fn hashes(trustee: &str, p: pb::ProofResponse) -> Result<Vec<Hash>, AuditFailure
 /// warrant id in the blob's framing are checked.
 pub async fn verify(
     trustee_addrs: &[String],
+    credentials: &Credentials,
     state_dir: &Path,
     now: u64,
     court_keys: &[CourtPublicKey],
 ) -> Vec<TrusteeAudit> {
     let mut set = tokio::task::JoinSet::new();
     for (k, addr) in trustee_addrs.iter().enumerate() {
-        let (addr, dir, courts) = (addr.clone(), state_dir.to_path_buf(), court_keys.to_vec());
-        set.spawn(async move { (k, audit_one(addr, dir, now, courts).await) });
+        let (addr, dir, courts, creds) =
+            (addr.clone(), state_dir.to_path_buf(), court_keys.to_vec(), credentials.clone());
+        set.spawn(async move { (k, audit_one(addr, creds, dir, now, courts).await) });
     }
     let mut out: Vec<Option<TrusteeAudit>> = trustee_addrs.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
@@ -315,14 +319,20 @@ pub async fn verify(
         .collect()
 }
 
-async fn audit_one(addr: String, state_dir: PathBuf, now: u64, courts: Vec<CourtPublicKey>) -> TrusteeAudit {
+async fn audit_one(
+    addr: String,
+    credentials: Credentials,
+    state_dir: PathBuf,
+    now: u64,
+    courts: Vec<CourtPublicKey>,
+) -> TrusteeAudit {
     let mut audit = TrusteeAudit {
         addr: addr.clone(),
         origin: None,
         size: None,
         result: Err(AuditFailure::Unreachable { trustee: addr.clone(), error: "not audited".into() }),
     };
-    audit.result = Auditor { addr: &addr, state_dir: &state_dir, now, courts: &courts }
+    audit.result = Auditor { addr: &addr, credentials: &credentials, state_dir: &state_dir, now, courts: &courts }
         .run(&mut audit.origin, &mut audit.size)
         .await;
     audit
@@ -330,6 +340,7 @@ async fn audit_one(addr: String, state_dir: PathBuf, now: u64, courts: Vec<Court
 
 struct Auditor<'a> {
     addr: &'a str,
+    credentials: &'a Credentials,
     state_dir: &'a Path,
     now: u64,
     courts: &'a [CourtPublicKey],
@@ -342,7 +353,7 @@ impl Auditor<'_> {
         size_out: &mut Option<u64>,
     ) -> Result<VerifiedLog, AuditFailure> {
         let addr = self.addr;
-        let channel = escrow_service::transport::channel(addr)
+        let channel = escrow_service::transport::channel(addr, self.credentials, Role::Trustee)
             .map_err(|e| AuditFailure::Unreachable { trustee: addr.into(), error: e.to_string() })?;
         let mut client =
             AuditClient::new(channel).max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
@@ -558,7 +569,7 @@ impl Auditor<'_> {
         entries: &[Entry],
     ) -> Result<Vec<escrow_crypto::EpochPublicKey>, AuditFailure> {
         use sha2::{Digest, Sha256};
-        let channel = escrow_service::transport::channel(self.addr)
+        let channel = escrow_service::transport::channel(self.addr, self.credentials, Role::Trustee)
             .map_err(|e| AuditFailure::Unreachable { trustee: name.into(), error: e.to_string() })?;
         let info = pb::trustee_client::TrusteeClient::new(channel)
             .get_info(pb::GetInfoRequest {})

@@ -63,9 +63,10 @@ fn court_keys(paths: &[PathBuf]) -> Result<Vec<CourtPublicKey>, CliError> {
 
 /// Verifies every trustee, prints one line each, and splits the verified logs from
 /// the number of failures.
-async fn verify_all(args: &AuditArgs) -> Result<(Vec<VerifiedLog>, usize), CliError> {
+async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedLog>, usize), CliError> {
     let courts = court_keys(&args.court_keys)?;
-    let audits = escrow_audit::verify(&args.trustees, &args.state_dir, crate::now(), &courts).await;
+    let creds = ctx.credentials()?;
+    let audits = escrow_audit::verify(&args.trustees, &creds, &args.state_dir, crate::now(), &courts).await;
     let mut logs = Vec::new();
     let mut failed = 0;
     for TrusteeAudit { addr, result, .. } in audits {
@@ -130,16 +131,16 @@ fn write(path: &Path, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text).map_err(|e| CliError::io(path, e))
 }
 
-pub async fn run(cmd: AuditCmd) -> Result<(), CliError> {
+pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
     match cmd {
         AuditCmd::Verify { args } => {
-            let (_, failed) = verify_all(&args).await?;
+            let (_, failed) = verify_all(&args, ctx).await?;
             if failed > 0 {
                 return Err(failed_error(failed, args.trustees.len()));
             }
         }
         AuditCmd::Reconcile { args, threshold } => {
-            let (logs, failed) = verify_all(&args).await?;
+            let (logs, failed) = verify_all(&args, ctx).await?;
             let rec = escrow_audit::reconcile(&logs, threshold);
             println!("{}", warrants_table(&rec));
             if rec.flags.is_empty() {
@@ -156,7 +157,7 @@ pub async fn run(cmd: AuditCmd) -> Result<(), CliError> {
             }
         }
         AuditCmd::Report { args, threshold, out } => {
-            let (logs, failed) = verify_all(&args).await?;
+            let (logs, failed) = verify_all(&args, ctx).await?;
             let rec = escrow_audit::reconcile(&logs, threshold);
             let report = escrow_audit::report(&logs, &rec);
             std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;

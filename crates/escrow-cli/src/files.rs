@@ -14,13 +14,13 @@ use crate::CliError;
 #[derive(Args, Debug, Clone, Default)]
 pub struct SecretArgs {
     /// Passphrase that seals/unseals secret files.
-    #[arg(long, env = "ESCROW_PASSPHRASE", hide_env_values = true)]
+    #[arg(long, env = "ESCROW_PASSPHRASE", hide_env_values = true, global = true)]
     pub passphrase: Option<String>,
     /// Read the passphrase from this file instead (first line).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub passphrase_file: Option<PathBuf>,
     /// Seal with minimal argon2id costs (64 KiB, 1 pass). INSECURE: throwaway demos only.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub insecure_fast_kdf: bool,
 }
 

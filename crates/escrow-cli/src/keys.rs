@@ -27,11 +27,9 @@ pub struct KeygenArgs {
     /// Output directory: epoch-<E>.pub and trustee-<i>.share (sealed).
     #[arg(long)]
     pub out: PathBuf,
-    #[command(flatten)]
-    pub secret: SecretArgs,
 }
 
-pub fn keygen(a: &KeygenArgs) -> Result<(), CliError> {
+pub fn keygen(a: &KeygenArgs, secret: &SecretArgs) -> Result<(), CliError> {
     eprintln!(
         "WARNING: dealer key generation. This process saw the epoch's master secret: whoever ran it\n\
          could have kept it and could open every message of epoch {} alone. Use it for demos only.",
@@ -42,7 +40,7 @@ pub fn keygen(a: &KeygenArgs) -> Result<(), CliError> {
     let pub_path = a.out.join(format!("epoch-{}.pub", a.epoch));
     write_hex(&pub_path, &keys.public.to_bytes())?;
     for s in &keys.shares {
-        a.secret.write_sealed(&a.out.join(format!("trustee-{}.share", s.index().0)), &s.to_bytes())?;
+        secret.write_sealed(&a.out.join(format!("trustee-{}.share", s.index().0)), &s.to_bytes())?;
     }
     println!("epoch {} key set (t = {}, n = {}): {}", a.epoch, a.threshold, a.trustees, pub_path.display());
     println!("sealed shares: {}/trustee-{{0..{}}}.share — send each to its trustee", a.out.display(), a.trustees - 1);
@@ -57,8 +55,6 @@ pub enum CourtCmd {
         court: String,
         #[arg(long)]
         out: PathBuf,
-        #[command(flatten)]
-        secret: SecretArgs,
     },
     /// Sign a warrant; writes the signed blob as hex.
     Sign(SignArgs),
@@ -96,13 +92,11 @@ pub struct SignArgs {
     /// Output file (hex).
     #[arg(long)]
     pub out: PathBuf,
-    #[command(flatten)]
-    pub secret: SecretArgs,
 }
 
-pub fn court(cmd: &CourtCmd) -> Result<(), CliError> {
+pub fn court(cmd: &CourtCmd, secret: &SecretArgs) -> Result<(), CliError> {
     match cmd {
-        CourtCmd::Keygen { court, out, secret } => {
+        CourtCmd::Keygen { court, out } => {
             let id = PartyId::new(court.as_str())?;
             std::fs::create_dir_all(out).map_err(|e| CliError::io(out, e))?;
             let key = CourtSecretKey::generate(id, &mut OsRng);
@@ -113,7 +107,7 @@ pub fn court(cmd: &CourtCmd) -> Result<(), CliError> {
             Ok(())
         }
         CourtCmd::Sign(a) => {
-            let key = CourtSecretKey::from_bytes(&a.secret.read_sealed(&a.key)?)?;
+            let key = CourtSecretKey::from_bytes(&secret.read_sealed(&a.key)?)?;
             let mut id = [0u8; 16];
             OsRng.fill_bytes(&mut id);
             let issued_at = a.issued_at.unwrap_or_else(crate::now);

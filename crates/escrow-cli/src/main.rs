@@ -10,7 +10,10 @@ mod demo;
 mod files;
 mod keys;
 mod open;
+mod pki;
 mod serve;
+mod tls;
+mod tradeoffs;
 mod user;
 mod warrant;
 
@@ -19,6 +22,25 @@ mod warrant;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    ctx: Ctx,
+}
+
+/// Flags every subcommand takes: how secret files are unsealed and which certificate
+/// to present.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Ctx {
+    #[command(flatten)]
+    pub secret: files::SecretArgs,
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
+}
+
+impl Ctx {
+    /// This party's TLS credentials.
+    pub fn credentials(&self) -> Result<escrow_service::transport::Credentials, CliError> {
+        self.tls.credentials(&self.secret)
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -47,6 +69,11 @@ enum Command {
     /// Auditor: verify trustees' logs, reconcile them, publish statistics.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// The deployment's certificate authority: certificates for every party.
+    #[command(subcommand)]
+    Pki(pki::PkiCmd),
+    /// Risk calculator: unauthorized access vs failed lawful access over t, with plots.
+    Tradeoffs(tradeoffs::TradeoffsArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -110,23 +137,26 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let ctx = cli.ctx;
     let result = rt.block_on(async move {
         match cli.command {
             Command::Demo(a) => demo::run(a).await,
-            Command::Keygen(a) => keys::keygen(&a),
+            Command::Keygen(a) => keys::keygen(&a, &ctx.secret),
             Command::Trustee(TrusteeCmd::Serve(a)) => {
                 init_logging();
-                serve::trustee(a).await
+                serve::trustee(a, &ctx).await
             }
             Command::Relay(RelayCmd::Serve(a)) => {
                 init_logging();
-                serve::relay(a).await
+                serve::relay(a, &ctx).await
             }
-            Command::Court(c) => keys::court(&c),
-            Command::Warrant(c) => warrant::run(c).await,
-            Command::User(c) => user::run(c).await,
-            Command::Open(a) => open::run(a).await,
-            Command::Audit(c) => audit::run(c).await,
+            Command::Court(c) => keys::court(&c, &ctx.secret),
+            Command::Warrant(c) => warrant::run(c, &ctx).await,
+            Command::User(c) => user::run(c, &ctx).await,
+            Command::Open(a) => open::run(a, &ctx).await,
+            Command::Audit(c) => audit::run(c, &ctx).await,
+            Command::Pki(c) => pki::run(c, &ctx.secret),
+            Command::Tradeoffs(a) => tradeoffs::run(&a),
         }
     });
     match result {

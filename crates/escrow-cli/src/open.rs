@@ -23,10 +23,11 @@ pub struct OpenArgs {
     pub out: PathBuf,
 }
 
-pub async fn run(a: OpenArgs) -> Result<(), CliError> {
+pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
-    let agency =
-        escrow_agency::Agency::connect(&a.relay, &a.trustees).await.map_err(|e| CliError::Usage(e.to_string()))?;
+    let agency = escrow_agency::Agency::connect(&a.relay, &a.trustees, &ctx.credentials()?)
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))?;
     for (addr, e) in &agency.unreachable {
         eprintln!("trustee {addr} unreachable: {e}");
     }

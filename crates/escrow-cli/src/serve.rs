@@ -10,7 +10,7 @@ use escrow_trustee::policy::Policy;
 use escrow_trustee::store::Store;
 use escrow_trustee::{EpochKeys, TrusteeService};
 
-use crate::files::{read_hex, SecretArgs};
+use crate::files::read_hex;
 use crate::keys::load_court_pub;
 use crate::CliError;
 
@@ -48,8 +48,6 @@ pub struct TrusteeServeArgs {
     pub log_key: Option<PathBuf>,
     #[command(flatten)]
     pub listen: ListenArgs,
-    #[command(flatten)]
-    pub secret: SecretArgs,
 }
 
 #[derive(Args, Debug)]
@@ -106,7 +104,9 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-pub async fn trustee(a: TrusteeServeArgs) -> Result<(), CliError> {
+pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let secret = &ctx.secret;
+    let credentials = ctx.credentials()?;
     if a.epoch_keys.len() != a.key_shares.len() {
         return Err(CliError::Usage("give one --key-share per --epoch-key".into()));
     }
@@ -115,18 +115,18 @@ pub async fn trustee(a: TrusteeServeArgs) -> Result<(), CliError> {
     let mut epochs = Vec::new();
     for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
         let public = EpochPublicKey::from_bytes(&read_hex(k)?)?;
-        let share = TrusteeKeyShare::from_bytes(&a.secret.read_sealed(s)?)?;
+        let share = TrusteeKeyShare::from_bytes(&secret.read_sealed(s)?)?;
         epochs.push(EpochKeys { public, share });
     }
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
     let signer = if log_key.exists() {
-        escrow_log::CheckpointSigner::from_bytes(&a.secret.read_sealed(&log_key)?)
+        escrow_log::CheckpointSigner::from_bytes(&secret.read_sealed(&log_key)?)
             .map_err(|e| CliError::Usage(format!("{}: {e}", log_key.display())))?
     } else {
         let signer = escrow_log::CheckpointSigner::generate(policy.trustee_id.as_str(), &mut rand::rngs::OsRng)
             .map_err(|e| CliError::Usage(e.to_string()))?;
-        a.secret.write_sealed(&log_key, &signer.to_bytes())?;
+        secret.write_sealed(&log_key, &signer.to_bytes())?;
         tracing::info!(key = %log_key.display(), verifier = %signer.verifier(), "generated the log checkpoint key");
         signer
     };
@@ -136,10 +136,13 @@ pub async fn trustee(a: TrusteeServeArgs) -> Result<(), CliError> {
     let svc = TrusteeService::new(policy, epochs, store, clock).map_err(|e| CliError::Usage(e.to_string()))?;
     let listener = bind(&a.listen).await?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
-    escrow_trustee::serve(listener, svc, shutdown_signal()).await.map_err(|e| CliError::Usage(e.to_string()))
+    escrow_trustee::serve(listener, svc, &credentials, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))
 }
 
-pub async fn relay(a: RelayServeArgs) -> Result<(), CliError> {
+pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let credentials = ctx.credentials()?;
     let epoch_key = EpochPublicKey::from_bytes(&read_hex(&a.epoch_key)?)?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
@@ -148,5 +151,7 @@ pub async fn relay(a: RelayServeArgs) -> Result<(), CliError> {
     let svc = escrow_relay::RelayService::open(cfg).map_err(|e| CliError::Usage(e.to_string()))?;
     let listener = bind(&a.listen).await?;
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
-    escrow_relay::serve(listener, svc, shutdown_signal()).await.map_err(|e| CliError::Usage(e.to_string()))
+    escrow_relay::serve(listener, svc, &credentials, shutdown_signal())
+        .await
+        .map_err(|e| CliError::Usage(e.to_string()))
 }

@@ -9,7 +9,7 @@ use pb::relay_client::RelayClient;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
-use crate::files::{read_hex, SecretArgs};
+use crate::files::read_hex;
 use crate::keys::{load_user, user_keygen};
 use crate::CliError;
 
@@ -21,8 +21,6 @@ pub enum UserCmd {
         id: String,
         #[arg(long)]
         out: PathBuf,
-        #[command(flatten)]
-        secret: SecretArgs,
     },
     /// Register the public identity at the relay.
     Register {
@@ -30,8 +28,6 @@ pub enum UserCmd {
         relay: String,
         #[arg(long)]
         key: PathBuf,
-        #[command(flatten)]
-        secret: SecretArgs,
     },
     /// Seal and send a message.
     Send {
@@ -48,8 +44,6 @@ pub enum UserCmd {
         epoch_key: Option<PathBuf>,
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
-        #[command(flatten)]
-        secret: SecretArgs,
     },
     /// Fetch, verify and open the inbox.
     Inbox {
@@ -59,14 +53,18 @@ pub enum UserCmd {
         key: PathBuf,
         #[arg(long)]
         epoch_key: Option<PathBuf>,
-        #[command(flatten)]
-        secret: SecretArgs,
     },
 }
 
-pub fn relay_client(addr: &str) -> Result<RelayClient<tonic::transport::Channel>, CliError> {
-    Ok(RelayClient::new(escrow_service::transport::channel(addr).map_err(|e| CliError::Usage(e.to_string()))?)
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
+pub fn relay_client(
+    addr: &str,
+    credentials: &escrow_service::transport::Credentials,
+) -> Result<RelayClient<tonic::transport::Channel>, CliError> {
+    Ok(RelayClient::new(
+        escrow_service::transport::channel(addr, credentials, escrow_pki::Role::Relay)
+            .map_err(|e| CliError::Usage(e.to_string()))?,
+    )
+    .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
 }
 
 async fn epoch_key(
@@ -96,21 +94,22 @@ async fn lookup(relay: &mut RelayClient<tonic::transport::Channel>, id: &str) ->
     Ok(pk)
 }
 
-pub async fn run(cmd: UserCmd) -> Result<(), CliError> {
+pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let secret = &ctx.secret;
     match cmd {
-        UserCmd::Keygen { id, out, secret } => user_keygen(&id, &out, &secret),
-        UserCmd::Register { relay, key, secret } => {
-            let me = load_user(&key, &secret)?;
-            relay_client(&relay)?
+        UserCmd::Keygen { id, out } => user_keygen(&id, &out, secret),
+        UserCmd::Register { relay, key } => {
+            let me = load_user(&key, secret)?;
+            relay_client(&relay, &ctx.credentials()?)?
                 .register_user(pb::RegisterUserRequest { user_public_key: me.public().to_bytes() })
                 .await
                 .map_err(CliError::Rpc)?;
             println!("registered {}", me.id());
             Ok(())
         }
-        UserCmd::Send { relay, key, to, message, epoch_key: pinned, clock_file, secret } => {
-            let me = load_user(&key, &secret)?;
-            let mut c = relay_client(&relay)?;
+        UserCmd::Send { relay, key, to, message, epoch_key: pinned, clock_file } => {
+            let me = load_user(&key, secret)?;
+            let mut c = relay_client(&relay, &ctx.credentials()?)?;
             let epk = epoch_key(&mut c, &pinned).await?;
             let mut recipients = Vec::new();
             for r in &to {
@@ -134,9 +133,9 @@ pub async fn run(cmd: UserCmd) -> Result<(), CliError> {
             println!("sent as #{}", r.into_inner().seq);
             Ok(())
         }
-        UserCmd::Inbox { relay, key, epoch_key: pinned, secret } => {
-            let me = load_user(&key, &secret)?;
-            let mut c = relay_client(&relay)?;
+        UserCmd::Inbox { relay, key, epoch_key: pinned } => {
+            let me = load_user(&key, secret)?;
+            let mut c = relay_client(&relay, &ctx.credentials()?)?;
             let epk = epoch_key(&mut c, &pinned).await?;
             let page = c
                 .fetch_inbox(pb::FetchInboxRequest { user_id: me.id().to_string(), after_seq: 0, limit: 0 })

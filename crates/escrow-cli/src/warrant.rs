@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use comfy_table::Table;
 use escrow_proto::v1 as pb;
+use escrow_service::transport::Credentials;
 use pb::trustee_client::TrusteeClient;
 
 use crate::files::read_hex;
@@ -47,14 +48,15 @@ pub struct Decide {
     pub trustee: String,
     #[arg(long)]
     pub id: String,
-    #[arg(long)]
-    pub operator: String,
     #[arg(long, default_value = "")]
     pub reason: String,
 }
 
-fn client(addr: &str) -> Result<TrusteeClient<tonic::transport::Channel>, CliError> {
-    Ok(TrusteeClient::new(escrow_service::transport::channel(addr).map_err(|e| CliError::Usage(e.to_string()))?))
+fn client(addr: &str, credentials: &Credentials) -> Result<TrusteeClient<tonic::transport::Channel>, CliError> {
+    Ok(TrusteeClient::new(
+        escrow_service::transport::channel(addr, credentials, escrow_pki::Role::Trustee)
+            .map_err(|e| CliError::Usage(e.to_string()))?,
+    ))
 }
 
 fn id_bytes(id: &str) -> Result<Vec<u8>, CliError> {
@@ -106,13 +108,14 @@ fn table() -> Table {
     t
 }
 
-pub async fn run(cmd: WarrantCmd) -> Result<(), CliError> {
+pub async fn run(cmd: WarrantCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let creds = ctx.credentials()?;
     match cmd {
         WarrantCmd::Submit { trustees, warrant } => {
             let blob = read_hex(&warrant)?;
             let mut t = table();
             for addr in &trustees {
-                let r = client(addr)?.submit_warrant(pb::SubmitWarrantRequest { warrant: blob.clone() }).await;
+                let r = client(addr, &creds)?.submit_warrant(pb::SubmitWarrantRequest { warrant: blob.clone() }).await;
                 row(&mut t, addr, r.map(|r| r.into_inner()));
             }
             println!("{t}");
@@ -121,13 +124,13 @@ pub async fn run(cmd: WarrantCmd) -> Result<(), CliError> {
             let id = id_bytes(&id)?;
             let mut t = table();
             for addr in &trustees {
-                let r = client(addr)?.get_warrant(pb::GetWarrantRequest { warrant_id: id.clone() }).await;
+                let r = client(addr, &creds)?.get_warrant(pb::GetWarrantRequest { warrant_id: id.clone() }).await;
                 row(&mut t, addr, r.map(|r| r.into_inner()));
             }
             println!("{t}");
         }
         WarrantCmd::List { trustee } => {
-            let list = client(&trustee)?
+            let list = client(&trustee, &creds)?
                 .list_warrants(pb::ListWarrantsRequest { state: 0 })
                 .await
                 .map_err(CliError::Rpc)?
@@ -147,16 +150,16 @@ pub async fn run(cmd: WarrantCmd) -> Result<(), CliError> {
             }
             println!("{t}");
         }
-        WarrantCmd::Approve(d) => decide(d, "approve").await?,
-        WarrantCmd::Deny(d) => decide(d, "deny").await?,
-        WarrantCmd::Revoke(d) => decide(d, "revoke").await?,
+        WarrantCmd::Approve(d) => decide(d, "approve", &creds).await?,
+        WarrantCmd::Deny(d) => decide(d, "deny", &creds).await?,
+        WarrantCmd::Revoke(d) => decide(d, "revoke", &creds).await?,
     }
     Ok(())
 }
 
-async fn decide(d: Decide, action: &str) -> Result<(), CliError> {
-    let req = pb::DecideWarrantRequest { warrant_id: id_bytes(&d.id)?, operator: d.operator, reason: d.reason };
-    let mut c = client(&d.trustee)?;
+async fn decide(d: Decide, action: &str, creds: &Credentials) -> Result<(), CliError> {
+    let req = pb::DecideWarrantRequest { warrant_id: id_bytes(&d.id)?, reason: d.reason };
+    let mut c = client(&d.trustee, creds)?;
     let r = match action {
         "approve" => c.approve_warrant(req).await,
         "deny" => c.deny_warrant(req).await,

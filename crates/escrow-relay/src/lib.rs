@@ -112,13 +112,26 @@ pub enum RelayError {
 pub async fn serve(
     listener: TcpListener,
     service: RelayService,
+    credentials: &escrow_service::transport::Credentials,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RelayError> {
+    if credentials.identity().map(escrow_pki::Identity::role) != Some(escrow_pki::Role::Relay) {
+        return Err(RelayError::Transport(TransportError::Credentials(format!(
+            "the relay needs a relay certificate; this one names {}",
+            credentials.identity().map(ToString::to_string).unwrap_or_else(|| "nobody".into())
+        ))));
+    }
     let server = RelayServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
     let routes = Routes::new(server);
-    escrow_service::transport::serve(listener, routes, &[<RelayServer<RelayService> as NamedService>::NAME], shutdown)
-        .await?;
+    escrow_service::transport::serve(
+        listener,
+        routes,
+        &[<RelayServer<RelayService> as NamedService>::NAME],
+        credentials,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
 use escrow_crypto::{CourtPublicKey, Envelope, EpochPublicKey, Error, PartyId, UserPublicKey, VerifiedWarrant};
+use escrow_pki::{Identity, Role};
 use escrow_proto::v1::relay_server::Relay;
 use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, FetchInboxResponse, GetEpochKeyRequest, GetEpochKeyResponse,
     GetUserRequest, GetUserResponse, RegisterUserRequest, RegisterUserResponse, SendRequest, SendResponse,
     StoredEnvelope,
 };
+use escrow_service::auth;
 use escrow_service::clock::Clock;
 use escrow_service::status::from_crypto;
 use escrow_service::transport::MAX_MESSAGE_BYTES;
@@ -153,8 +155,15 @@ impl Inner {
         })
     }
 
-    fn register_user(&self, blob: &[u8]) -> Result<(), Status> {
+    fn register_user(&self, who: &Identity, blob: &[u8]) -> Result<(), Status> {
         let key = UserPublicKey::from_bytes(blob).map_err(|e| from_crypto("user public key", &e))?;
+        if key.id() != who.id() {
+            return Err(auth::denied(
+                who,
+                "RegisterUser",
+                &format!("the key is for user {}, not the caller", key.id()),
+            ));
+        }
         let id = key.id().as_str();
         let now = to_i64(self.now(), "relay clock")?;
         let outcome =
@@ -180,7 +189,7 @@ impl Inner {
 
     /// The checks of `Send`, cheapest first once the sender is authenticated, then
     /// one transaction. Nothing is written unless every check passes.
-    fn send(&self, bytes: &[u8]) -> Result<SendResponse, Status> {
+    fn send(&self, who: &Identity, bytes: &[u8]) -> Result<SendResponse, Status> {
         if bytes.len() > MAX_ENVELOPE_LEN {
             return Err(Status::invalid_argument(format!(
                 "envelope is {} bytes, at most {MAX_ENVELOPE_LEN} allowed",
@@ -190,6 +199,9 @@ impl Inner {
         let env = Envelope::from_bytes(bytes).map_err(|e| from_crypto("envelope", &e))?;
         let label = env.label();
         let sender = label.sender();
+        if sender != who.id() {
+            return Err(auth::denied(who, "Send", &format!("the envelope is from {sender}, not the caller")));
+        }
 
         let (sender_blob, unregistered) = {
             let conn = self.db()?;
@@ -253,8 +265,11 @@ impl Inner {
         Ok(SendResponse { seq: from_i64(seq, "seq")?, received_at: now })
     }
 
-    fn fetch_inbox(&self, req: &FetchInboxRequest) -> Result<FetchInboxResponse, Status> {
+    fn fetch_inbox(&self, who: &Identity, req: &FetchInboxRequest) -> Result<FetchInboxResponse, Status> {
         let id = parse_user_id(&req.user_id)?;
+        if &id != who.id() {
+            return Err(auth::denied(who, "FetchInbox", &format!("only {id} may read its inbox")));
+        }
         let bounds = PageBounds {
             after_seq: to_i64(req.after_seq, "after_seq")?,
             limit: page_limit(req.limit),
@@ -284,10 +299,17 @@ impl Inner {
     /// Warrant first (signature by a trusted court, then validity period), then the
     /// in-scope rows by SQL, then every row again by [`VerifiedWarrant::check_scope`]:
     /// the SQL is an optimisation, the Rust check is the rule.
-    fn export(&self, req: &ExportRequest) -> Result<ExportResponse, Status> {
+    fn export(&self, who: &Identity, req: &ExportRequest) -> Result<ExportResponse, Status> {
         let warrant =
             VerifiedWarrant::verify_any(&req.warrant, &self.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
         let id = warrant.id();
+        if &warrant.body().agency != who.id() {
+            return Err(auth::denied(
+                who,
+                "Export",
+                &format!("warrant {id} was issued to agency {}", warrant.body().agency),
+            ));
+        }
         warrant.check_time(self.now()).map_err(|e| match e {
             Error::WarrantTime(t) => Status::failed_precondition(format!("warrant {id} {t}")),
             other => from_crypto(&format!("warrant {id}"), &other),
@@ -354,41 +376,46 @@ impl Inner {
     }
 }
 
-/// Authorization: any caller may call any method until per-role mutual TLS lands.
-/// Then `FetchInbox` will serve only the user named by the caller's certificate,
-/// and `Export` only the agency named in the warrant; until then the inbox is
-/// protected by end-to-end encryption alone, and export by the warrant alone.
+/// Authorization by the caller's certificate (docs/security.md): users register
+/// their own key, send as themselves and read their own inbox; an agency exports only
+/// under a warrant issued to it; anyone of the deployment reads the epoch key.
 #[tonic::async_trait]
 impl Relay for RelayService {
     async fn register_user(&self, req: Request<RegisterUserRequest>) -> Result<Response<RegisterUserResponse>, Status> {
+        let who = auth::require(&req, "RegisterUser", &[Role::User])?;
         let blob = req.into_inner().user_public_key;
-        self.blocking(move |inner| inner.register_user(&blob)).await?;
+        self.blocking(move |inner| inner.register_user(&who, &blob)).await?;
         Ok(Response::new(RegisterUserResponse {}))
     }
 
     async fn get_user(&self, req: Request<GetUserRequest>) -> Result<Response<GetUserResponse>, Status> {
+        auth::require(&req, "GetUser", &[Role::User, Role::Agency])?;
         let user_id = req.into_inner().user_id;
         let user_public_key = self.blocking(move |inner| inner.get_user(&user_id)).await?;
         Ok(Response::new(GetUserResponse { user_public_key }))
     }
 
-    async fn get_epoch_key(&self, _req: Request<GetEpochKeyRequest>) -> Result<Response<GetEpochKeyResponse>, Status> {
+    async fn get_epoch_key(&self, req: Request<GetEpochKeyRequest>) -> Result<Response<GetEpochKeyResponse>, Status> {
+        auth::caller(&req)?;
         Ok(Response::new(GetEpochKeyResponse { epoch_public_key: self.inner.epoch_key_bytes.clone() }))
     }
 
     async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
+        let who = auth::require(&req, "Send", &[Role::User])?;
         let envelope = req.into_inner().envelope;
-        self.blocking(move |inner| inner.send(&envelope)).await.map(Response::new)
+        self.blocking(move |inner| inner.send(&who, &envelope)).await.map(Response::new)
     }
 
     async fn fetch_inbox(&self, req: Request<FetchInboxRequest>) -> Result<Response<FetchInboxResponse>, Status> {
+        let who = auth::require(&req, "FetchInbox", &[Role::User])?;
         let req = req.into_inner();
-        self.blocking(move |inner| inner.fetch_inbox(&req)).await.map(Response::new)
+        self.blocking(move |inner| inner.fetch_inbox(&who, &req)).await.map(Response::new)
     }
 
     async fn export(&self, req: Request<ExportRequest>) -> Result<Response<ExportResponse>, Status> {
+        let who = auth::require(&req, "Export", &[Role::Agency])?;
         let req = req.into_inner();
-        self.blocking(move |inner| inner.export(&req)).await.map(Response::new)
+        self.blocking(move |inner| inner.export(&who, &req)).await.map(Response::new)
     }
 }
 

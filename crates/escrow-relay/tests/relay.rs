@@ -9,6 +9,7 @@ use escrow_crypto::{
     dealer_keygen, CourtSecretKey, DealerOutput, DecryptionShare, Envelope, EpochId, EpochPublicKey, EscrowField,
     Label, PartyId, SealRequest, TimeWindow, UserPublicKey, UserSecretKey, WarrantBody, WarrantId,
 };
+use escrow_pki::{Ca, Identity, Role, Validity};
 use escrow_proto::v1::relay_client::RelayClient;
 use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, GetEpochKeyRequest, GetUserRequest, RegisterUserRequest,
@@ -16,7 +17,7 @@ use escrow_proto::v1::{
 };
 use escrow_relay::{RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
 use escrow_service::clock::ManualClock;
-use escrow_service::transport::{channel, MAX_MESSAGE_BYTES};
+use escrow_service::transport::{channel, Credentials, MAX_MESSAGE_BYTES};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::oneshot;
@@ -40,6 +41,11 @@ struct World {
     users: Vec<UserSecretKey>,
     clock: ManualClock,
     dir: tempfile::TempDir,
+    ca: Arc<Ca>,
+}
+
+fn validity() -> Validity {
+    Validity::days_from(std::time::SystemTime::now(), 1)
 }
 
 impl World {
@@ -51,7 +57,8 @@ impl World {
             .iter()
             .map(|u| UserSecretKey::generate(pid(u), &mut rng))
             .collect();
-        World { rng, keys, court, users, clock: ManualClock::at(T0), dir: tempfile::tempdir().unwrap() }
+        let ca = Arc::new(Ca::generate("relay-test", validity()).unwrap());
+        World { rng, keys, court, users, clock: ManualClock::at(T0), dir: tempfile::tempdir().unwrap(), ca }
     }
 
     fn user(&self, name: &str) -> &UserSecretKey {
@@ -68,7 +75,7 @@ impl World {
     }
 
     async fn start(&self) -> Relay {
-        Relay::start(self.config()).await
+        Relay::start(self.config(), self.ca.clone()).await
     }
 
     /// Seals an honest envelope from `from` to `to`, sent at `ts`.
@@ -124,24 +131,36 @@ impl World {
     }
 }
 
-/// A relay served on a loopback port, with a client.
+/// A relay served on a loopback port, with a client for alice (a user) and a way to
+/// call as anyone else.
 struct Relay {
     addr: SocketAddr,
+    ca: Arc<Ca>,
     client: RelayClient<Channel>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), RelayError>>,
 }
 
 impl Relay {
-    async fn start(config: RelayConfig) -> Relay {
+    async fn start(config: RelayConfig, ca: Arc<Ca>) -> Relay {
         let service = RelayService::open(config).unwrap();
+        let me = Credentials::issue(&ca, &Identity::new(Role::Relay, pid("relay")).unwrap(), validity()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(escrow_relay::serve(listener, service, async {
-            let _ = stopped.await;
-        }));
-        Relay { addr, client: client(addr), stop, task }
+        let task = tokio::spawn(async move {
+            escrow_relay::serve(listener, service, &me, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let client = client(addr, &ca, Role::User, "alice");
+        Relay { addr, ca, client, stop, task }
+    }
+
+    /// A client presenting a certificate of `role` and `id`.
+    fn client_as(&self, role: Role, id: &str) -> RelayClient<Channel> {
+        client(self.addr, &self.ca, role, id)
     }
 
     async fn shutdown(self) {
@@ -151,31 +170,50 @@ impl Relay {
     }
 
     async fn register(&mut self, user: &UserSecretKey) {
-        self.client.register_user(RegisterUserRequest { user_public_key: user.public().to_bytes() }).await.unwrap();
+        self.client_as(Role::User, user.id().as_str())
+            .register_user(RegisterUserRequest { user_public_key: user.public().to_bytes() })
+            .await
+            .unwrap();
     }
 
     async fn send(&mut self, env: &Envelope) -> Result<SendResponse, tonic::Status> {
-        self.client.send(SendRequest { envelope: env.as_bytes().to_vec() }).await.map(|r| r.into_inner())
+        let sender = env.label().sender().to_string();
+        self.client_as(Role::User, &sender)
+            .send(SendRequest { envelope: env.as_bytes().to_vec() })
+            .await
+            .map(|r| r.into_inner())
     }
 
     async fn send_raw(&mut self, bytes: Vec<u8>) -> tonic::Status {
-        self.client.send(SendRequest { envelope: bytes }).await.unwrap_err()
+        // Sent as the sender it claims, so that the relay's own checks are what refuse it.
+        let sender = Envelope::from_bytes(&bytes).map(|e| e.label().sender().to_string()).unwrap_or("alice".into());
+        self.client_as(Role::User, &sender).send(SendRequest { envelope: bytes }).await.unwrap_err()
     }
 
     /// Seqs of `user`'s whole inbox.
     async fn inbox(&mut self, user: &str) -> Vec<u64> {
         let req = FetchInboxRequest { user_id: user.into(), after_seq: 0, limit: 0 };
-        self.client.fetch_inbox(req).await.unwrap().into_inner().envelopes.iter().map(|e| e.seq).collect()
+        self.client_as(Role::User, user)
+            .fetch_inbox(req)
+            .await
+            .unwrap()
+            .into_inner()
+            .envelopes
+            .iter()
+            .map(|e| e.seq)
+            .collect()
     }
 
     async fn export(&mut self, warrant: &[u8], after_seq: u64, limit: u32) -> Result<ExportResponse, tonic::Status> {
         let req = ExportRequest { warrant: warrant.to_vec(), after_seq, limit };
-        self.client.export(req).await.map(|r| r.into_inner())
+        self.client_as(Role::Agency, "agency-1").export(req).await.map(|r| r.into_inner())
     }
 }
 
-fn client(addr: SocketAddr) -> RelayClient<Channel> {
-    RelayClient::new(channel(&addr.to_string()).unwrap()).max_decoding_message_size(MAX_MESSAGE_BYTES)
+fn client(addr: SocketAddr, ca: &Ca, role: Role, id: &str) -> RelayClient<Channel> {
+    let creds = Credentials::issue(ca, &Identity::new(role, pid(id)).unwrap(), validity()).unwrap();
+    RelayClient::new(channel(&addr.to_string(), &creds, Role::Relay).unwrap())
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
 }
 
 /// Row counts straight from the database file, beside the relay's own connection.
@@ -225,7 +263,7 @@ async fn register_send_fetch_and_open() {
     assert_eq!(r1.received_at, T0 + 5);
 
     let bob_inbox = relay
-        .client
+        .client_as(Role::User, "bob")
         .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: 0, limit: 0 })
         .await
         .unwrap()
@@ -244,7 +282,7 @@ async fn register_send_fetch_and_open() {
 
     // Paging: after_seq and limit.
     let page = relay
-        .client
+        .client_as(Role::User, "bob")
         .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: 0, limit: 1 })
         .await
         .unwrap()
@@ -252,7 +290,7 @@ async fn register_send_fetch_and_open() {
         .envelopes;
     assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![r1.seq]);
     let page = relay
-        .client
+        .client_as(Role::User, "bob")
         .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: r1.seq, limit: 0 })
         .await
         .unwrap()
@@ -303,7 +341,7 @@ async fn lookups_name_the_culprit() {
     assert_status(err, Code::InvalidArgument, &["not an id"]);
 
     let fetch = |user: &str, after_seq| FetchInboxRequest { user_id: user.into(), after_seq, limit: 0 };
-    let err = relay.client.fetch_inbox(fetch("bob", 0)).await.unwrap_err();
+    let err = relay.client_as(Role::User, "bob").fetch_inbox(fetch("bob", 0)).await.unwrap_err();
     assert_status(err, Code::NotFound, &["bob"]);
     let err = relay.client.fetch_inbox(fetch("-bob", 0)).await.unwrap_err();
     assert_status(err, Code::InvalidArgument, &["-bob"]);
@@ -616,7 +654,7 @@ async fn export_without_trusted_courts_refuses_everything() {
     let mut w = World::new(8);
     let mut config = w.config();
     config.trusted_courts.clear();
-    let mut relay = Relay::start(config).await;
+    let mut relay = Relay::start(config, w.ca.clone()).await;
     relay.register(w.user("alice")).await;
     relay.register(w.user("bob")).await;
     let env = w.seal("alice", &["bob"], T0, b"hi");
@@ -666,7 +704,9 @@ async fn health_reports_the_relay_serving() {
 
     let w = World::new(10);
     let relay = w.start().await;
-    let mut health = HealthClient::new(channel(&relay.addr.to_string()).unwrap());
+    // Health answers without a client certificate (probes), over TLS all the same.
+    let anonymous = Credentials::anonymous(w.ca.cert_pem().to_string()).unwrap();
+    let mut health = HealthClient::new(channel(&relay.addr.to_string(), &anonymous, Role::Relay).unwrap());
     let status =
         health.check(HealthCheckRequest { service: "escrow.v1.Relay".into() }).await.unwrap().into_inner().status;
     assert_eq!(status, ServingStatus::Serving as i32);

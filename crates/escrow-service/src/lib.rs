@@ -2,7 +2,8 @@
 //! change of transport (mutual TLS, per-role authorization) or of storage settings
 //! happens once:
 //!
-//! - [`transport`]: builds every server (with health and reflection) and every client channel;
+//! - [`transport`]: builds every server (mutual TLS, health, reflection) and every client channel;
+//! - [`auth`]: the caller's role and id from its certificate, and the denial helpers;
 //! - [`clock`]: where "now" comes from (system, a shared demo clock file, or tests);
 //! - [`db`]: opens SQLite the durable way (WAL, `synchronous=FULL`);
 //! - [`par`]: CPU-bound checks over all cores, in order;
@@ -11,6 +12,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod auth;
 pub mod clock;
 pub mod db;
 pub mod par;

@@ -25,8 +25,19 @@ use tonic::server::NamedService;
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: TrusteeService,
+    credentials: &escrow_service::transport::Credentials,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), escrow_service::transport::TransportError> {
+    match credentials.identity() {
+        Some(me) if me.is(escrow_pki::Role::Trustee, service.trustee_id()) => {}
+        other => {
+            return Err(escrow_service::transport::TransportError::Credentials(format!(
+                "the certificate names {}, but the policy says this is trustee {}",
+                other.map(ToString::to_string).unwrap_or_else(|| "nobody".into()),
+                service.trustee_id()
+            )))
+        }
+    }
     let audit = AuditServer::new(AuditService::new(service.clone()))
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
     let svc = TrusteeServer::new(service)
@@ -35,5 +46,5 @@ pub async fn serve(
     let routes = tonic::service::Routes::new(svc).add_service(audit);
     let names =
         [<TrusteeServer<TrusteeService> as NamedService>::NAME, <AuditServer<AuditService> as NamedService>::NAME];
-    escrow_service::transport::serve(listener, routes, &names, shutdown).await
+    escrow_service::transport::serve(listener, routes, &names, credentials, shutdown).await
 }

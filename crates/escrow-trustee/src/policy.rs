@@ -8,6 +8,7 @@
 //! max_fields_per_warrant = 10000   # distinct escrow fields released per warrant
 //! max_items_per_request = 1000     # items in one RequestShares call
 //! default_agency_quota = 0         # fields per agency per 30 days, for agencies not listed
+//! max_warrants_per_agency = 100    # warrants one agency may submit per 30 days
 //! [agency_quota]
 //! agency-1 = 100000
 //! ```
@@ -44,12 +45,18 @@ struct PolicyFile {
     max_items_per_request: u32,
     #[serde(default)]
     default_agency_quota: u64,
+    #[serde(default = "default_warrants")]
+    max_warrants_per_agency: u64,
     #[serde(default)]
     agency_quota: BTreeMap<String, u64>,
 }
 
 fn default_items() -> u32 {
     1000
+}
+
+fn default_warrants() -> u64 {
+    100
 }
 
 /// A parsed, validated policy.
@@ -71,6 +78,10 @@ pub struct Policy {
     pub default_agency_quota: u64,
     /// Per-agency quotas, fields per [`QUOTA_PERIOD_SECS`].
     pub agency_quota: BTreeMap<PartyId, u64>,
+    /// Warrants one agency may submit per [`QUOTA_PERIOD_SECS`]: a bound on how
+    /// fast an agency (or a stolen agency certificate) can widen its reach, whatever
+    /// the per-warrant field limits.
+    pub max_warrants_per_agency: u64,
 }
 
 /// Why a policy file was refused.
@@ -122,6 +133,7 @@ impl Policy {
             max_items_per_request: f.max_items_per_request,
             default_agency_quota: f.default_agency_quota,
             agency_quota,
+            max_warrants_per_agency: f.max_warrants_per_agency,
         })
     }
 
@@ -150,6 +162,7 @@ mod tests {
         let p = Policy::from_toml(GOOD).unwrap();
         assert_eq!(p.approval, Approval::Operator);
         assert_eq!(p.max_items_per_request, 1000);
+        assert_eq!(p.max_warrants_per_agency, 100);
         assert_eq!(p.quota(&PartyId::new("agency-1").unwrap()), 50);
         assert_eq!(p.quota(&PartyId::new("agency-2").unwrap()), 0);
     }

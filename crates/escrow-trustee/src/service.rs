@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex};
 use escrow_crypto::{
     DecryptionShare, EpochId, EpochPublicKey, EscrowField, Label, PartyId, TrusteeKeyShare, VerifiedWarrant, WarrantId,
 };
+use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
+use escrow_service::auth;
 use escrow_service::clock::Clock;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
@@ -152,10 +154,31 @@ impl TrusteeService {
             .ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))
     }
 
-    async fn decide(&self, req: pb::DecideWarrantRequest, action: Action) -> Result<pb::WarrantStatus, Status> {
+    /// The caller if it is the operator of this trustee (certificate
+    /// `escrow:role/operator/<this trustee>/<name>`), else `PERMISSION_DENIED`.
+    fn own_operator<T>(&self, req: &Request<T>, rpc: &str) -> Result<Identity, Status> {
+        let who = auth::caller(req)?;
+        if who.operates(self.trustee_id()) {
+            Ok(who)
+        } else {
+            Err(auth::denied(&who, rpc, &format!("only an operator of {} may", self.trustee_id())))
+        }
+    }
+
+    /// Whether `who` may read warrant `row`: this trustee's operator, or the agency
+    /// that submitted it.
+    fn may_read(&self, who: &Identity, row: &WarrantRow) -> bool {
+        who.operates(self.trustee_id()) || (who.role() == Role::Agency && who.id().as_str() == row.agency)
+    }
+
+    async fn decide(
+        &self,
+        req: Request<pb::DecideWarrantRequest>,
+        action: Action,
+    ) -> Result<pb::WarrantStatus, Status> {
+        let operator = self.own_operator(&req, &format!("{action} a warrant"))?.id().clone();
+        let req = req.into_inner();
         let id = warrant_id(&req.warrant_id)?;
-        let operator =
-            PartyId::new(&req.operator).map_err(|e| Status::invalid_argument(format!("operator id: {e}")))?;
         if req.reason.len() > MAX_REASON_LEN || req.reason.chars().any(char::is_control) {
             return Err(Status::invalid_argument("reason: at most 1024 bytes, no control characters"));
         }
@@ -182,11 +205,12 @@ impl TrusteeService {
                 reason: reason.clone(),
             },
         };
-        let moved = self.with_store(move |s| s.decide(&id, from, to, now, operator.as_str(), &reason, entry)).await?;
+        let by = operator.to_string();
+        let moved = self.with_store(move |s| s.decide(&id, from, to, now, &by, &reason, entry)).await?;
         if !moved {
             return Err(Status::aborted("the warrant changed state concurrently; read it and retry"));
         }
-        tracing::info!(warrant = %id, %action, by = %req.operator, "warrant decided");
+        tracing::info!(warrant = %id, %action, by = %operator, "warrant decided");
         let row = self.load(id).await?;
         Ok(self.status_of(&row))
     }
@@ -224,7 +248,8 @@ impl TrusteeService {
 
 #[tonic::async_trait]
 impl pb::trustee_server::Trustee for TrusteeService {
-    async fn get_info(&self, _req: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
+    async fn get_info(&self, req: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
+        auth::caller(&req)?;
         let inner = &self.inner;
         Ok(Response::new(pb::TrusteeInfo {
             trustee_id: inner.policy.trustee_id.to_string(),
@@ -238,9 +263,17 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::SubmitWarrantRequest>,
     ) -> Result<Response<pb::WarrantStatus>, Status> {
+        let who = auth::require(&req, "SubmitWarrant", &[Role::Agency])?;
         let blob = req.into_inner().warrant;
         let policy = &self.inner.policy;
         let w = VerifiedWarrant::verify_any(&blob, &policy.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
+        if w.body().agency != *who.id() {
+            return Err(auth::denied(
+                &who,
+                "SubmitWarrant",
+                &format!("the warrant names agency {}, not the caller", w.body().agency),
+            ));
+        }
         if let Some(row) = self
             .with_store({
                 let id = w.id();
@@ -256,6 +289,16 @@ impl pb::trustee_server::Trustee for TrusteeService {
         let now = self.inner.clock.now();
         w.check_time(now).map_err(|e| from_crypto("warrant", &e))?;
         let body = w.body();
+        let since = now.saturating_sub(crate::policy::QUOTA_PERIOD_SECS);
+        let agency = body.agency.to_string();
+        let recent = self.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
+        let allowed = policy.max_warrants_per_agency;
+        if recent >= allowed {
+            return Err(Status::resource_exhausted(format!(
+                "agency {} submitted {recent} warrants in the last 30 days; this trustee accepts at most {allowed}",
+                body.agency
+            )));
+        }
         let (state, by, reason) = if body.window.len_secs() > policy.max_window_secs {
             (
                 State::Denied,
@@ -305,8 +348,12 @@ impl pb::trustee_server::Trustee for TrusteeService {
     }
 
     async fn get_warrant(&self, req: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
+        let who = auth::require(&req, "GetWarrant", &[Role::Agency, Role::Operator])?;
         let id = warrant_id(&req.into_inner().warrant_id)?;
         let row = self.load(id).await?;
+        if !self.may_read(&who, &row) {
+            return Err(auth::denied(&who, "GetWarrant", "only this trustee's operator or the warrant's agency may"));
+        }
         Ok(Response::new(self.status_of(&row)))
     }
 
@@ -314,10 +361,16 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::ListWarrantsRequest>,
     ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
+        let who = auth::require(&req, "ListWarrants", &[Role::Agency, Role::Operator])?;
+        if who.role() == Role::Operator && !who.operates(self.trustee_id()) {
+            return Err(auth::denied(&who, "ListWarrants", &format!("only an operator of {} may", self.trustee_id())));
+        }
         let want = req.into_inner().state;
         let rows = self.with_store(|s| s.warrants()).await?;
+        // An agency sees only its own warrants.
         let warrants = rows
             .iter()
+            .filter(|r| self.may_read(&who, r))
             .map(|r| self.status_of(r))
             .filter(|st| want == pb::WarrantState::Unspecified as i32 || st.state == want)
             .collect();
@@ -328,27 +381,41 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::DecideWarrantRequest>,
     ) -> Result<Response<pb::WarrantStatus>, Status> {
-        self.decide(req.into_inner(), Action::Approve).await.map(Response::new)
+        self.decide(req, Action::Approve).await.map(Response::new)
     }
 
     async fn deny_warrant(
         &self,
         req: Request<pb::DecideWarrantRequest>,
     ) -> Result<Response<pb::WarrantStatus>, Status> {
-        self.decide(req.into_inner(), Action::Deny).await.map(Response::new)
+        self.decide(req, Action::Deny).await.map(Response::new)
     }
 
     async fn revoke_warrant(
         &self,
         req: Request<pb::DecideWarrantRequest>,
     ) -> Result<Response<pb::WarrantStatus>, Status> {
-        self.decide(req.into_inner(), Action::Revoke).await.map(Response::new)
+        self.decide(req, Action::Revoke).await.map(Response::new)
     }
 
     async fn request_shares(
         &self,
         req: Request<pb::RequestSharesRequest>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
+        // Authorization first: a caller who may not ask gets PERMISSION_DENIED and
+        // leaves no trace in the log, which it could otherwise fill.
+        let who = auth::require(&req, "RequestShares", &[Role::Agency])?;
+        if let Ok(id) = warrant_id(&req.get_ref().warrant_id) {
+            if let Some(row) = self.with_store(move |s| s.warrant(&id)).await? {
+                if row.agency != who.id().as_str() {
+                    return Err(auth::denied(
+                        &who,
+                        "RequestShares",
+                        &format!("warrant {id} was issued to agency {}", row.agency),
+                    ));
+                }
+            }
+        }
         let req = req.into_inner();
         let wid: [u8; 16] = req.warrant_id.as_slice().try_into().unwrap_or([0u8; 16]);
         match self.request_shares_checked(req).await {

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS warrants (
     details_nonce BLOB NOT NULL,
     reveal_at   INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS warrants_by_agency ON warrants (agency, received_at);
 CREATE TABLE IF NOT EXISTS log (
     idx         INTEGER PRIMARY KEY,
     entry       BLOB NOT NULL,
@@ -397,6 +398,18 @@ impl Store {
         )?;
         let rows = stmt.query_map([], raw_row)?.collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(finish_row).collect()
+    }
+
+    /// How many warrants of `agency` arrived at or after `since` (whatever became of
+    /// them), for the per-agency warrant quota.
+    pub fn warrants_received_since(&self, agency: &str, since: u64) -> Result<u64, StoreError> {
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM warrants WHERE agency = ?1 AND received_at >= ?2",
+            rusqlite::params![agency, since],
+            |r| r.get(0),
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     /// Records a decision and logs it in the same transaction, but only if the

@@ -1,10 +1,10 @@
 //! `escrow demo`: a real local deployment — five trustee processes with different
 //! policies and a relay, on loopback ports, sharing a simulated calendar — walked
-//! through the scenarios of BRIEF §7 that exist so far. Users, operators and the
+//! through the seven scenarios of BRIEF §7 (4-6, the adversaries, in `adversaries`). Users, operators and the
 //! agency are played by this process over gRPC. Exits non-zero if any outcome differs
 //! from what the design promises.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::Table;
 use escrow_crypto::*;
+use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use escrow_service::clock::FileClock;
+use escrow_service::transport::Credentials;
 use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
 use rand::rngs::OsRng;
@@ -21,9 +23,15 @@ use rand::RngCore;
 use tonic::transport::Channel;
 
 use crate::files::{write_hex, SecretArgs};
+use crate::tls::TlsArgs;
 use crate::CliError;
 
+mod adversaries;
+
 const DAY: u64 = 86_400;
+/// The scenarios `escrow demo <scenario>` runs alone.
+const SCENARIOS: [&str; 8] =
+    ["lawful-access", "denied", "over-reach", "forged-field", "circumvention", "key-theft", "outage", "audit"];
 const HOUR: u64 = 3_600;
 /// Monday 2026-03-02 00:00 UTC: day 0 of the simulated calendar.
 const DAY0: u64 = 1_772_409_600;
@@ -36,8 +44,13 @@ pub struct DemoArgs {
     /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
-    /// Run one scenario only: lawful-access, denied, over-reach, outage, audit.
+    /// Run one scenario only: lawful-access, denied, over-reach, forged-field,
+    /// circumvention, key-theft, outage, audit.
     pub scenario: Option<String>,
+    /// Test only: break the safeguard of one scenario (denied, forged-field,
+    /// circumvention, key-theft) to check that the demo then reports it FAILED.
+    #[arg(long, hide = true, value_name = "SCENARIO")]
+    pub sabotage: Option<String>,
 }
 
 /// A child process killed (and reaped) on drop, unless detached.
@@ -139,7 +152,14 @@ struct Deployment {
     court: CourtSecretKey,
     trustees: Vec<Proc>,
     relay: Proc,
-    relay_client: Option<RelayClient<Channel>>,
+    /// Epochs whose shares the trustees hold (key-<E>.share in each trustee's dir).
+    epochs: Vec<u64>,
+    /// Test only: the scenario whose safeguard is sabotaged (see `DemoArgs::sabotage`).
+    sabotage: Option<String>,
+    /// Every party's TLS credentials, by file stem (`agency-1`, `trustee-0.op-0`, ...).
+    creds: BTreeMap<String, Credentials>,
+    /// One relay connection per user, each with that user's certificate.
+    relay_clients: BTreeMap<String, RelayClient<Channel>>,
     users: Vec<UserSecretKey>,
 }
 
@@ -166,15 +186,21 @@ fn day_time(day: u64, hour: u64) -> u64 {
     DAY0 + day * DAY + hour * HOUR
 }
 
-fn trustee_client(addr: &str) -> Result<TrusteeClient<Channel>, CliError> {
-    Ok(TrusteeClient::new(escrow_service::transport::channel(addr).map_err(err)?)
+fn trustee_client(addr: &str, creds: &Credentials) -> Result<TrusteeClient<Channel>, CliError> {
+    Ok(TrusteeClient::new(escrow_service::transport::channel(addr, creds, Role::Trustee).map_err(err)?)
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
         .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
 }
 
-fn relay_client(addr: &str) -> Result<RelayClient<Channel>, CliError> {
-    crate::user::relay_client(addr)
+fn relay_client(addr: &str, creds: &Credentials) -> Result<RelayClient<Channel>, CliError> {
+    crate::user::relay_client(addr, creds)
 }
+
+/// The users of the simulated traffic.
+const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
+/// The in-process agency and auditor.
+const AGENCY: &str = "agency-1";
+const AUDITOR: &str = "auditor-1";
 
 impl Deployment {
     async fn start(keep: bool) -> Result<Self, CliError> {
@@ -194,6 +220,21 @@ impl Deployment {
         let clock = FileClock::new(dir.join("clock"));
         clock.set(day_time(0, 0)).map_err(err)?;
 
+        // A CA and a certificate for every party; all traffic below is mutual TLS.
+        // These TLS keys are throwaway (a temp dir, a random passphrase): sealed with
+        // the fast KDF so start-up stays quick; the key shares keep the full cost.
+        let pki = dir.join("pki");
+        let users: Vec<String> = USERS.iter().map(|u| u.to_string()).collect();
+        let ids = crate::pki::deployment_identities(5, &[AGENCY.into()], &[AUDITOR.into()], &users)?;
+        let fast = SecretArgs { insecure_fast_kdf: true, ..secret.clone() };
+        crate::pki::init(&pki, "demo", &ids, 30, &fast)?;
+        let mut creds = BTreeMap::new();
+        for id in &ids {
+            let stem = id.file_stem();
+            let tls = TlsArgs { profile: Some(pki.join(format!("{stem}.profile.toml"))), ..TlsArgs::default() };
+            creds.insert(stem, tls.credentials(&fast)?);
+        }
+
         println!("Deployment in {}", dir.display());
         println!(
             "  WARNING: dealer key generation (weak mode): this demo process saw the master secret of\n  \
@@ -211,7 +252,7 @@ impl Deployment {
         for (i, plan) in TRUSTEES.iter().enumerate() {
             let tdir = dir.join(plan.name);
             std::fs::create_dir_all(&tdir).map_err(|e| CliError::io(&tdir, e))?;
-            let share = tdir.join("key.share");
+            let share = tdir.join("key-1.share");
             secret.write_sealed(&share, &keys.shares[i].to_bytes())?;
             let policy = format!(
                 "# {role}\ntrustee_id = \"{name}\"\napproval = \"{approval}\"\ntrusted_courts = [\"{court_hex}\"]\n\
@@ -224,26 +265,9 @@ impl Deployment {
                 quota = plan.quota,
             );
             std::fs::write(tdir.join("policy.toml"), policy).map_err(|e| CliError::io(&tdir, e))?;
-            trustees.push(spawn_trustee(&exe, &dir, plan.name, &passphrase)?);
+            trustees.push(spawn_trustee(&exe, &dir, plan.name, &passphrase, &[1])?);
         }
-        let relay = spawn(
-            &exe,
-            &dir,
-            "relay",
-            &[
-                "relay".into(),
-                "serve".into(),
-                "--data-dir".into(),
-                dir.join("relay").display().to_string(),
-                "--epoch-key".into(),
-                dir.join("epoch-1.pub").display().to_string(),
-                "--court-key".into(),
-                dir.join("high-court.pub").display().to_string(),
-                "--clock-file".into(),
-                dir.join("clock").display().to_string(),
-            ],
-            None,
-        )?;
+        let relay = spawn_relay(&exe, &dir, 1, &passphrase)?;
         let mut d = Deployment {
             dir,
             _tmp: tmp,
@@ -253,14 +277,18 @@ impl Deployment {
             court,
             trustees,
             relay,
-            relay_client: None,
+            epochs: vec![1],
+            sabotage: None,
+            creds,
+            relay_clients: BTreeMap::new(),
             users: Vec::new(),
         };
         d.wait_ready().await?;
-        d.relay_client = Some(relay_client(&d.relay.addr)?);
-        for name in ["alice", "bob", "carol", "dave"] {
+        for name in USERS {
             let u = UserSecretKey::generate(PartyId::new(name)?, &mut OsRng);
-            relay_client(&d.relay.addr)?
+            let mut client = relay_client(&d.relay.addr, d.creds(&format!("user-{name}"))?)?;
+            d.relay_clients.insert(name.to_string(), client.clone());
+            client
                 .register_user(pb::RegisterUserRequest { user_public_key: u.public().to_bytes() })
                 .await
                 .map_err(CliError::Rpc)?;
@@ -308,7 +336,10 @@ impl Deployment {
     async fn print_processes(&self) -> Result<(), CliError> {
         let mut t = table(&["process", "role", "approval", "max window", "address"]);
         for (p, plan) in self.trustees.iter().zip(&TRUSTEES) {
-            trustee_client(&p.addr)?.get_info(pb::GetInfoRequest {}).await.map_err(CliError::Rpc)?;
+            trustee_client(&p.addr, self.creds(AUDITOR)?)?
+                .get_info(pb::GetInfoRequest {})
+                .await
+                .map_err(CliError::Rpc)?;
             t.add_row(vec![
                 p.name.clone(),
                 plan.role.to_string(),
@@ -317,10 +348,28 @@ impl Deployment {
                 p.addr.clone(),
             ]);
         }
-        relay_client(&self.relay.addr)?.get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(CliError::Rpc)?;
+        relay_client(&self.relay.addr, self.creds(AUDITOR)?)?
+            .get_epoch_key(pb::GetEpochKeyRequest {})
+            .await
+            .map_err(CliError::Rpc)?;
         t.add_row(vec!["relay".into(), "messaging provider".into(), "-".into(), "-".into(), self.relay.addr.clone()]);
         println!("{t}");
         Ok(())
+    }
+
+    /// The credentials of the party with file stem `stem`.
+    fn creds(&self, stem: &str) -> Result<&Credentials, CliError> {
+        self.creds.get(stem).ok_or_else(|| err(format!("no certificate for {stem}")))
+    }
+
+    /// The agency's trustee client.
+    fn agency_client(&self, i: usize) -> Result<TrusteeClient<Channel>, CliError> {
+        trustee_client(&self.trustees[i].addr, self.creds(AGENCY)?)
+    }
+
+    /// Trustee `i`'s operator's client.
+    fn operator_client(&self, i: usize) -> Result<TrusteeClient<Channel>, CliError> {
+        trustee_client(&self.trustees[i].addr, self.creds(&format!("trustee-{i}.op-{i}"))?)
     }
 
     fn user(&self, name: &str) -> Result<&UserSecretKey, CliError> {
@@ -328,6 +377,11 @@ impl Deployment {
     }
 
     async fn send(&self, from: &str, to: &[&str], ts: u64, text: &str) -> Result<Envelope, CliError> {
+        self.send_bytes(from, to, ts, text.as_bytes()).await
+    }
+
+    /// Seals `plaintext` from `from` to `to` at simulated time `ts` and sends it.
+    async fn send_bytes(&self, from: &str, to: &[&str], ts: u64, plaintext: &[u8]) -> Result<Envelope, CliError> {
         self.clock.set(ts).map_err(err)?;
         let recipients = to.iter().map(|r| self.user(r).map(|u| u.public())).collect::<Result<Vec<_>, _>>()?;
         let mut message_id = [0u8; 16];
@@ -339,16 +393,25 @@ impl Deployment {
                 epoch_key: &self.keys.public,
                 message_id,
                 timestamp: ts,
-                plaintext: text.as_bytes(),
+                plaintext,
             },
             &mut OsRng,
         )?;
-        let mut relay = match &self.relay_client {
-            Some(c) => c.clone(),
-            None => relay_client(&self.relay.addr)?,
-        };
-        relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map_err(CliError::Rpc)?;
+        self.post(from, &env).await.map_err(CliError::Rpc)?;
         Ok(env)
+    }
+
+    /// Sends an already sealed envelope as user `from`; the relay's answer as is.
+    async fn post(&self, from: &str, env: &Envelope) -> Result<pb::SendResponse, tonic::Status> {
+        let mut relay = match self.relay_clients.get(from) {
+            Some(c) => c.clone(),
+            None => relay_client(
+                &self.relay.addr,
+                self.creds(&format!("user-{from}")).map_err(|e| tonic::Status::internal(e.to_string()))?,
+            )
+            .map_err(|e| tonic::Status::internal(e.to_string()))?,
+        };
+        relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map(tonic::Response::into_inner)
     }
 
     fn warrant(&self, targets: &[&str], from: u64, to: u64, case: &str) -> Result<(Vec<u8>, WarrantId), CliError> {
@@ -376,9 +439,8 @@ impl Deployment {
 
     async fn submit(&self, warrant: &[u8]) -> Result<Table, CliError> {
         let mut t = table(&["trustee", "state after submission", "decided by", "reason"]);
-        for p in &self.trustees {
-            let r =
-                trustee_client(&p.addr)?.submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() }).await;
+        for (i, p) in self.trustees.iter().enumerate() {
+            let r = self.agency_client(i)?.submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() }).await;
             match r {
                 Ok(s) => {
                     let s = s.into_inner();
@@ -393,12 +455,8 @@ impl Deployment {
     }
 
     async fn decide(&self, i: usize, id: WarrantId, approve: bool, reason: &str) -> Result<(), CliError> {
-        let req = pb::DecideWarrantRequest {
-            warrant_id: id.0.to_vec(),
-            operator: format!("operator-{i}"),
-            reason: reason.into(),
-        };
-        let mut c = trustee_client(&self.trustees[i].addr)?;
+        let req = pb::DecideWarrantRequest { warrant_id: id.0.to_vec(), reason: reason.into() };
+        let mut c = self.operator_client(i)?;
         if approve {
             c.approve_warrant(req).await.map_err(CliError::Rpc)?;
         } else {
@@ -409,28 +467,66 @@ impl Deployment {
 
     async fn open(&self, warrant: &[u8]) -> Result<escrow_agency::OpenReport, CliError> {
         // The agency tries every trustee; the ones that are down show up as unreachable.
-        let agency = escrow_agency::Agency::connect(&self.relay.addr, &self.trustee_addrs()).await.map_err(err)?;
+        let agency = escrow_agency::Agency::connect(&self.relay.addr, &self.trustee_addrs(), self.creds(AGENCY)?)
+            .await
+            .map_err(err)?;
         agency.open(warrant, |_, _| {}).await.map_err(err)
     }
 }
 
-fn spawn_trustee(exe: &Path, dir: &Path, name: &str, passphrase: &str) -> Result<Proc, CliError> {
+/// Starts trustee `name` holding the shares of `epochs` (`key-<E>.share` in its dir).
+fn spawn_trustee(exe: &Path, dir: &Path, name: &str, passphrase: &str, epochs: &[u64]) -> Result<Proc, CliError> {
     let tdir = dir.join(name);
+    let mut keys = Vec::new();
+    for e in epochs {
+        keys.push("--epoch-key".to_string());
+        keys.push(dir.join(format!("epoch-{e}.pub")).display().to_string());
+        keys.push("--key-share".to_string());
+        keys.push(tdir.join(format!("key-{e}.share")).display().to_string());
+    }
     spawn(
         exe,
         dir,
         name,
         &[
-            "trustee".into(),
+            vec![
+                "trustee".into(),
+                "serve".into(),
+                "--data-dir".into(),
+                tdir.display().to_string(),
+                "--policy".into(),
+                tdir.join("policy.toml").display().to_string(),
+            ],
+            keys,
+            vec![
+                "--profile".into(),
+                dir.join("pki").join(format!("{name}.profile.toml")).display().to_string(),
+                "--clock-file".into(),
+                dir.join("clock").display().to_string(),
+            ],
+        ]
+        .concat(),
+        Some(passphrase),
+    )
+}
+
+/// Starts the relay accepting envelopes of `epoch`.
+fn spawn_relay(exe: &Path, dir: &Path, epoch: u64, passphrase: &str) -> Result<Proc, CliError> {
+    spawn(
+        exe,
+        dir,
+        "relay",
+        &[
+            "relay".into(),
             "serve".into(),
             "--data-dir".into(),
-            tdir.display().to_string(),
-            "--policy".into(),
-            tdir.join("policy.toml").display().to_string(),
+            dir.join("relay").display().to_string(),
             "--epoch-key".into(),
-            dir.join("epoch-1.pub").display().to_string(),
-            "--key-share".into(),
-            tdir.join("key.share").display().to_string(),
+            dir.join(format!("epoch-{epoch}.pub")).display().to_string(),
+            "--court-key".into(),
+            dir.join("high-court.pub").display().to_string(),
+            "--profile".into(),
+            dir.join("pki").join("relay.profile.toml").display().to_string(),
             "--clock-file".into(),
             dir.join("clock").display().to_string(),
         ],
@@ -521,13 +617,21 @@ async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), CliError> {
     d.clock.set(day_time(4, 9)).map_err(err)?;
     let (w, id) = d.warrant(&["alice"], day_time(1, 0), day_time(3, 0), "R v. A, 2026/117")?;
     println!("Day 4, 09:00. high-court signs warrant {id}: target alice, window days 1-2 (2 days).");
+    let submitted = Instant::now();
     println!("{}", d.submit(&w).await?);
     d.decide(0, id, true, "lawful, necessary and proportionate").await?;
     d.decide(3, id, true, "approved by committee vote").await?;
     println!("Operators of trustee-0 and trustee-3 approve; trustee-2 approved on receipt by policy: 3 of 5.");
     let report = d.open(&w).await?;
+    let latency = submitted.elapsed();
     let (t, ok) = opened_table(&report, &|m| involves(m, "alice") && (1..3).contains(&m.day));
     println!("{t}");
+    println!(
+        "From submission to plaintext: {:.0} ms of machine time (submit to 5 trustees, 2 approvals, export,\n\
+         shares from 5 trustees, combine, decrypt), with the operators deciding instantly. In practice\n\
+         their deliberation, not the cryptography, sets the latency.",
+        latency.as_secs_f64() * 1000.0
+    );
     let in_scope = TRAFFIC.iter().filter(|m| involves(m, "alice") && (1..3).contains(&m.day)).count();
     println!(
         "The relay exported {} envelopes; the agency opened {}; trustees not approving refused: {}.",
@@ -558,7 +662,12 @@ async fn denied(d: &Deployment) -> Result<Outcome, CliError> {
     println!("{}", d.submit(&w).await?);
     d.decide(0, id, true, "lawful").await?;
     d.decide(1, id, false, "not proportionate: bob is a witness, not a suspect").await?;
-    d.decide(3, id, false, "insufficient grounds").await?;
+    if d.sabotage.as_deref() == Some("denied") {
+        println!("(sabotaged run: trustee-3's operator approves after all)");
+        d.decide(3, id, true, "approved").await?;
+    } else {
+        d.decide(3, id, false, "insufficient grounds").await?;
+    }
     println!("trustee-0 approves, trustee-2 approved by policy; trustee-1 and trustee-3 deny: 2 of 5.");
     let report = d.open(&w).await?;
     let (t, _) = opened_table(&report, &|m| involves(m, "bob") && m.day < 2);
@@ -601,7 +710,7 @@ async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> Result<Outco
     println!("The agency holds warrant {id} (approved by 3 trustees) and asks trustee-0 directly:");
     let mut t = table(&["request", "trustee-0 answers"]);
     let mut ok = true;
-    let mut c = trustee_client(&d.trustees[0].addr)?;
+    let mut c = d.agency_client(0)?;
     let before =
         c.get_warrant(pb::GetWarrantRequest { warrant_id: id.0.to_vec() }).await.map_err(CliError::Rpc)?.into_inner();
     for (what, it, code) in attempts {
@@ -673,12 +782,13 @@ async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
 pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let only = a.scenario.as_deref();
     if let Some(s) = only {
-        if !["lawful-access", "denied", "over-reach", "outage", "audit"].contains(&s) {
-            return Err(err(format!("unknown scenario {s:?}: lawful-access, denied, over-reach, outage, audit")));
+        if !SCENARIOS.contains(&s) {
+            return Err(err(format!("unknown scenario {s:?}: {}", SCENARIOS.join(", "))));
         }
     }
     let started = Instant::now();
     let mut d = Deployment::start(a.keep).await?;
+    d.sabotage = a.sabotage.clone();
     if let Some(n) = a.bench {
         return bench(&d, n).await;
     }
@@ -699,13 +809,25 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     if let (true, Some(w)) = (wants("over-reach"), &w1) {
         outcomes.push(over_reach(&d, w, &sent).await?);
     }
+    if wants("forged-field") {
+        outcomes.push(adversaries::forged_field(&d, &sent).await?);
+    }
+    if wants("circumvention") {
+        outcomes.push(adversaries::circumvention(&d).await?);
+    }
     if wants("outage") && !a.keep {
         outcomes.push(outage(&mut d).await?);
+    }
+    // Last before the audit: it rotates the deployment to epoch 2.
+    if wants("key-theft") {
+        outcomes.push(adversaries::key_theft(&mut d).await?);
     }
     if wants("audit") && !a.keep {
         outcomes.extend(audit(&mut d).await?);
     }
 
+    // Scenario order, whatever order they ran in (key theft runs last: it rotates epochs).
+    outcomes.sort_by(|a, b| a.scenario.cmp(b.scenario));
     println!("\n== Summary =====================================================================");
     let mut t = table(&["scenario", "expected", "observed", "result"]);
     for o in &outcomes {
@@ -717,6 +839,17 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         ]);
     }
     println!("{t}");
+    if only.is_none() && a.bench.is_none() {
+        // The odds behind scenarios 6 and 7, for this deployment's n and t.
+        if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
+            println!(
+                "If each trustee is compromised with p = 1% and unavailable with q = 5%, independently, this\n\
+                 deployment (n = 5, t = 2) is opened without a warrant with probability {:.1e} and fails a\n\
+                 lawful warrant with probability {:.1e}. `escrow tradeoffs` shows every t, with plots.",
+                r.unauthorized, r.fails
+            );
+        }
+    }
     println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     if a.keep {
@@ -735,7 +868,7 @@ impl Deployment {
         for i in 0..self.trustees.len() {
             if self.trustees[i].child.is_none() {
                 let name = self.trustees[i].name.clone();
-                self.trustees[i] = spawn_trustee(&exe, &self.dir, &name, &self.passphrase)?;
+                self.trustees[i] = spawn_trustee(&exe, &self.dir, &name, &self.passphrase, &self.epochs)?;
             }
         }
         self.wait_until_listening().await
@@ -751,7 +884,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
     let state = d.dir.join("auditor");
     let now = escrow_service::clock::Clock::now(&d.clock);
     let courts = vec![d.court.public()];
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "entries", "verified"]);
     let mut all_ok = true;
     let mut logs = Vec::new();
@@ -797,7 +930,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err)?;
             rows.collect::<Result<_, _>>().map_err(err)?
         };
-        let needle = b"operator-3";
+        let needle = b"op-3";
         let (idx, mut entry) = rows
             .into_iter()
             .find(|(_, e)| e.windows(needle.len()).any(|w| w == needle))
@@ -810,7 +943,7 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
     db("trustee-0")?.execute_batch("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log);").map_err(err)?;
     println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
     println!("the last entry of trustee-0's log. The auditor runs again:");
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "result"]);
     let mut caught = BTreeSet::new();
     for a in &audits {
@@ -850,14 +983,20 @@ fn keep(d: &mut Deployment) {
     let all: Vec<String> = d.trustee_addrs().iter().map(|a| format!("--trustee {a}")).collect();
     println!("\nThe deployment keeps running in {dir} (simulated clock: {dir}/clock).");
     println!("  export ESCROW_PASSPHRASE={}", d.passphrase);
-    println!("  escrow warrant list --trustee {t0}");
-    println!("  escrow user inbox --relay {} --key {dir}/users/alice.key --epoch-key {dir}/epoch-1.pub", d.relay.addr);
+    println!("  escrow --profile {dir}/pki/trustee-0.op-0.profile.toml warrant list --trustee {t0}");
     println!(
-        "  escrow user send --relay {} --key {dir}/users/alice.key --to bob --message hi --clock-file {dir}/clock",
+        "  escrow --profile {dir}/pki/user-alice.profile.toml user inbox --relay {} --key {dir}/users/alice.key \\\n      --epoch-key {dir}/epoch-1.pub",
         d.relay.addr
     );
-    println!("  escrow warrant status {} --id <warrant id>", all.join(" "));
-    println!("  grpcurl -plaintext {t0} list");
+    println!(
+        "  escrow --profile {dir}/pki/user-alice.profile.toml user send --relay {} --key {dir}/users/alice.key \\\n      --to bob --message hi --clock-file {dir}/clock",
+        d.relay.addr
+    );
+    println!("  escrow --profile {dir}/pki/agency-1.profile.toml warrant status {} --id <warrant id>", all.join(" "));
+    println!("  escrow pki export-key {dir}/pki/auditor-1.key --out /tmp/auditor.pem");
+    println!(
+        "  grpcurl -cacert {dir}/pki/ca.pem -cert {dir}/pki/auditor-1.pem -key /tmp/auditor.pem \\\n      -servername trustee.escrow.internal {t0} list"
+    );
     println!("  logs: {dir}/logs/   stop: kill {}", pids.join(" "));
 }
 

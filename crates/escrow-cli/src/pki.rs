@@ -1,0 +1,199 @@
+//! `escrow pki ...`: the deployment's CA and a certificate for every party.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use clap::Subcommand;
+use escrow_crypto::PartyId;
+use escrow_pki::{Ca, Identity, Role, Validity};
+
+use crate::files::{write_private, SecretArgs};
+use crate::tls::Profile;
+use crate::CliError;
+
+/// The CA's file names inside a PKI directory.
+pub const CA_CERT: &str = "ca.pem";
+/// The CA's sealed key.
+pub const CA_KEY: &str = "ca.key";
+
+#[derive(Subcommand, Debug)]
+pub enum PkiCmd {
+    /// Make a CA and a certificate for every party of a local deployment: trustees
+    /// (server and peer), the relay, agencies, one operator per trustee, auditors and
+    /// users. Writes <dir>/ca.pem, <dir>/ca.key (sealed) and, per party,
+    /// <stem>.pem, <stem>.key (sealed) and <stem>.profile.toml.
+    Init {
+        /// Output directory (must not already hold a CA).
+        dir: PathBuf,
+        /// Deployment name, in the CA's common name.
+        #[arg(long, default_value = "local")]
+        name: String,
+        /// Trustees trustee-0 .. trustee-(n-1), each with operator op-<i>.
+        #[arg(long, default_value_t = 5)]
+        trustees: u16,
+        /// Agency ids (repeat).
+        #[arg(long = "agency", default_values_t = vec!["agency-1".to_string()])]
+        agencies: Vec<String>,
+        /// Auditor ids (repeat).
+        #[arg(long = "auditor", default_values_t = vec!["auditor-1".to_string()])]
+        auditors: Vec<String>,
+        /// User ids (repeat).
+        #[arg(long = "user", default_values_t = vec!["alice".to_string(), "bob".to_string(), "carol".to_string()])]
+        users: Vec<String>,
+        /// Validity of every certificate, days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Issue one more certificate from an existing CA directory.
+    Issue {
+        /// The directory `escrow pki init` made.
+        dir: PathBuf,
+        /// user, agency, operator, auditor, trustee or relay.
+        #[arg(long)]
+        role: String,
+        /// The party's id (an operator's own name).
+        #[arg(long)]
+        id: String,
+        /// For an operator: the trustee it operates.
+        #[arg(long)]
+        trustee: Option<String>,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Print who a certificate names.
+    Show {
+        /// A certificate (PEM).
+        cert: PathBuf,
+    },
+    /// Unseal a TLS key into a plain PEM file (mode 0600) for tools such as grpcurl.
+    /// The plain file is a secret: delete it after use.
+    ExportKey {
+        /// The sealed key.
+        key: PathBuf,
+        /// Where to write the PEM.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn party(s: &str) -> Result<PartyId, CliError> {
+    Ok(PartyId::new(s)?)
+}
+
+fn pki_error(e: escrow_pki::PkiError) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// Writes a party's certificate, sealed key and profile into `dir`.
+pub fn write_party(
+    dir: &Path,
+    ca: &Ca,
+    identity: &Identity,
+    validity: Validity,
+    secret: &SecretArgs,
+) -> Result<PathBuf, CliError> {
+    let issued = ca.issue(identity, validity).map_err(pki_error)?;
+    let stem = identity.file_stem();
+    let (cert, key, profile) = (format!("{stem}.pem"), format!("{stem}.key"), dir.join(format!("{stem}.profile.toml")));
+    std::fs::write(dir.join(&cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&cert), e))?;
+    secret.write_sealed(&dir.join(&key), issued.key_pem.as_bytes())?;
+    std::fs::write(&profile, Profile::text(CA_CERT, &cert, &key)).map_err(|e| CliError::io(&profile, e))?;
+    Ok(profile)
+}
+
+/// Every party of a local deployment with `n` trustees.
+pub fn deployment_identities(
+    n: u16,
+    agencies: &[String],
+    auditors: &[String],
+    users: &[String],
+) -> Result<Vec<Identity>, CliError> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let t = party(&format!("trustee-{i}"))?;
+        out.push(Identity::new(Role::Trustee, t.clone()).map_err(pki_error)?);
+        out.push(Identity::operator(t, party(&format!("op-{i}"))?));
+    }
+    out.push(Identity::new(Role::Relay, party("relay")?).map_err(pki_error)?);
+    for (role, ids) in [(Role::Agency, agencies), (Role::Auditor, auditors), (Role::User, users)] {
+        for id in ids {
+            out.push(Identity::new(role, party(id)?).map_err(pki_error)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Makes the CA and every party's files in `dir`.
+pub fn init(
+    dir: &Path,
+    name: &str,
+    identities: &[Identity],
+    days: u32,
+    secret: &SecretArgs,
+) -> Result<Vec<PathBuf>, CliError> {
+    if dir.join(CA_CERT).exists() {
+        return Err(CliError::Usage(format!(
+            "{} already holds a CA: use `escrow pki issue` to add parties",
+            dir.display()
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+    let validity = Validity::days_from(SystemTime::now(), days);
+    let ca = Ca::generate(name, validity).map_err(pki_error)?;
+    secret.write_sealed(&dir.join(CA_KEY), ca.key_pem().as_bytes())?;
+    std::fs::write(dir.join(CA_CERT), ca.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
+    identities.iter().map(|id| write_party(dir, &ca, id, validity, secret)).collect()
+}
+
+fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
+    let cert = std::fs::read_to_string(dir.join(CA_CERT)).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
+    let key = secret.read_sealed(&dir.join(CA_KEY))?;
+    let key = std::str::from_utf8(&key).map_err(|_| CliError::Usage("the CA key is not PEM".into()))?;
+    Ca::from_pem(&cert, key).map_err(pki_error)
+}
+
+pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
+    match cmd {
+        PkiCmd::Init { dir, name, trustees, agencies, auditors, users, days } => {
+            let ids = deployment_identities(trustees, &agencies, &auditors, &users)?;
+            let profiles = init(&dir, &name, &ids, days, secret)?;
+            println!("CA: {} (key sealed in {})", dir.join(CA_CERT).display(), dir.join(CA_KEY).display());
+            for (id, p) in ids.iter().zip(&profiles) {
+                println!("{:<28} {}", id.to_string(), p.display());
+            }
+            println!("Pass a profile with --profile <file> or ESCROW_PROFILE=<file>.");
+            Ok(())
+        }
+        PkiCmd::Issue { dir, role, id, trustee, days } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                CliError::Usage(format!("unknown role {role:?}: user, agency, operator, auditor, trustee or relay"))
+            })?;
+            let identity = match (role, trustee) {
+                (Role::Operator, Some(t)) => Identity::operator(party(&t)?, party(&id)?),
+                (Role::Operator, None) => return Err(CliError::Usage("an operator needs --trustee".into())),
+                (_, Some(_)) => return Err(CliError::Usage("--trustee is only for operators".into())),
+                (r, None) => Identity::new(r, party(&id)?).map_err(pki_error)?,
+            };
+            if dir.join(format!("{}.pem", identity.file_stem())).exists() {
+                return Err(CliError::Usage(format!("{identity} already has a certificate in {}", dir.display())));
+            }
+            let ca = load_ca(&dir, secret)?;
+            let validity = Validity::days_from(SystemTime::now(), days);
+            let profile = write_party(&dir, &ca, &identity, validity, secret)?;
+            println!("{identity}: {}", profile.display());
+            Ok(())
+        }
+        PkiCmd::Show { cert } => {
+            let pem = std::fs::read_to_string(&cert).map_err(|e| CliError::io(&cert, e))?;
+            let id = Identity::from_cert_pem(&pem).map_err(pki_error)?;
+            println!("{id} ({})", id.uri());
+            Ok(())
+        }
+        PkiCmd::ExportKey { key, out } => {
+            let pem = secret.read_sealed(&key)?;
+            write_private(&out, &pem)?;
+            eprintln!("WARNING: {} holds an unsealed private key; delete it after use.", out.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! `escrow pki`: a deployment's certificates on disk, read back by `show`, refused
+//! where they would overwrite or confuse.
+
+use std::path::Path;
+use std::process::Command;
+
+fn escrow(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
+        .args(args)
+        .env("ESCROW_PASSPHRASE", "pki test passphrase")
+        .env_remove("ESCROW_PROFILE")
+        .output()
+        .expect("the escrow binary runs");
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn init_issue_show_and_export() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let (ok, out) = escrow(&["pki", "init", p(&dir), "--trustees", "2", "--user", "alice", "--insecure-fast-kdf"]);
+    assert!(ok, "{out}");
+    for f in [
+        "ca.pem",
+        "ca.key",
+        "trustee-0.pem",
+        "trustee-1.op-1.profile.toml",
+        "relay.key",
+        "agency-1.pem",
+        "user-alice.pem",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing:\n{out}");
+    }
+    // Keys are sealed, not PEM.
+    let sealed = std::fs::read(dir.join("agency-1.key")).unwrap();
+    assert!(!String::from_utf8_lossy(&sealed).contains("PRIVATE KEY"));
+
+    let (ok, out) = escrow(&["pki", "show", p(&dir.join("trustee-1.op-1.pem"))]);
+    assert!(ok, "{out}");
+    assert!(out.contains("operator op-1 of trustee-1 (escrow:role/operator/trustee-1/op-1)"), "{out}");
+
+    let (ok, out) = escrow(&[
+        "pki",
+        "issue",
+        p(&dir),
+        "--role",
+        "operator",
+        "--id",
+        "op-9",
+        "--trustee",
+        "trustee-0",
+        "--insecure-fast-kdf",
+    ]);
+    assert!(ok, "{out}");
+    let (_, out) = escrow(&["pki", "show", p(&dir.join("trustee-0.op-9.pem"))]);
+    assert!(out.contains("escrow:role/operator/trustee-0/op-9"), "{out}");
+
+    // Refusals: a second CA over the first, a duplicate party, an operator without a
+    // trustee, an unknown role, the wrong passphrase for the CA key.
+    let (ok, out) = escrow(&["pki", "init", p(&dir)]);
+    assert!(!ok && out.contains("already holds a CA"), "{out}");
+    let (ok, out) = escrow(&["pki", "issue", p(&dir), "--role", "agency", "--id", "agency-1"]);
+    assert!(!ok && out.contains("already has a certificate"), "{out}");
+    let (ok, out) = escrow(&["pki", "issue", p(&dir), "--role", "operator", "--id", "x"]);
+    assert!(!ok && out.contains("needs --trustee"), "{out}");
+    let (ok, out) = escrow(&["pki", "issue", p(&dir), "--role", "king", "--id", "x"]);
+    assert!(!ok && out.contains("unknown role"), "{out}");
+    let (ok, out) = escrow(&["pki", "issue", p(&dir), "--role", "user", "--id", "bob", "--passphrase", "wrong"]);
+    assert!(!ok && out.contains("wrong passphrase"), "{out}");
+
+    let pem = tmp.path().join("agency.pem");
+    let (ok, out) = escrow(&["pki", "export-key", p(&dir.join("agency-1.key")), "--out", p(&pem)]);
+    assert!(ok && out.contains("WARNING"), "{out}");
+    assert!(std::fs::read_to_string(&pem).unwrap().contains("BEGIN PRIVATE KEY"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&pem).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn a_command_without_certificate_says_how_to_get_one() {
+    let (ok, out) = escrow(&["warrant", "list", "--trustee", "127.0.0.1:1"]);
+    assert!(!ok);
+    assert!(out.contains("--profile") && out.contains("escrow pki init"), "{out}");
+}

@@ -1,0 +1,112 @@
+//! Who is calling: the identity in the client's certificate, checked once per request
+//! in front of every service, and the helpers handlers use to decide an RPC by it.
+//!
+//! rustls has already verified the certificate chain against the deployment's CA
+//! during the handshake (a certificate from any other CA never gets a session). This
+//! layer reads the role and id from the verified leaf and refuses, with
+//! `UNAUTHENTICATED`, any request without one — except the standard health service,
+//! which probes may call without a certificate and which reveals nothing. Handlers
+//! then call [`caller`] and decide with `PERMISSION_DENIED`; a denial changes no state
+//! and is not written to the trustee's log (which an unauthorized caller could
+//! otherwise fill), only to the service's own trace.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use escrow_pki::{Identity, Role};
+use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tonic::Status;
+
+/// Requests to this gRPC path prefix pass without a certificate.
+pub const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+/// The verified caller, put into each request's extensions by [`AuthLayer`].
+#[derive(Clone, Debug)]
+pub struct Caller(pub Identity);
+
+/// The identity of the party calling; `UNAUTHENTICATED` if there is none (a service
+/// served without [`AuthLayer`] would land here too, so it fails closed).
+pub fn caller<T>(req: &tonic::Request<T>) -> Result<Identity, Status> {
+    req.extensions()
+        .get::<Caller>()
+        .map(|c| c.0.clone())
+        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
+}
+
+/// `PERMISSION_DENIED` naming the caller, the RPC and the rule, traced as a warning.
+pub fn denied(caller: &Identity, rpc: &str, rule: &str) -> Status {
+    tracing::warn!(%caller, rpc, rule, "permission denied");
+    Status::permission_denied(format!("{caller} may not call {rpc}: {rule}"))
+}
+
+/// The caller if its role is one of `roles`, else [`denied`].
+pub fn require<T>(req: &tonic::Request<T>, rpc: &str, roles: &[Role]) -> Result<Identity, Status> {
+    let who = caller(req)?;
+    if roles.contains(&who.role()) {
+        Ok(who)
+    } else {
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(denied(&who, rpc, &format!("only {} may", names.join(", "))))
+    }
+}
+
+fn identify(ext: &http::Extensions) -> Result<Identity, Status> {
+    let certs = ext
+        .get::<TlsConnectInfo<TcpConnectInfo>>()
+        .and_then(|info| info.peer_certs())
+        .ok_or_else(|| Status::unauthenticated("a client certificate from this deployment's CA is required"))?;
+    let leaf = certs.first().ok_or_else(|| Status::unauthenticated("the client sent an empty certificate chain"))?;
+    Identity::from_cert_der(leaf.as_ref()).map_err(|e| Status::unauthenticated(format!("client {e}")))
+}
+
+/// Tower layer that authenticates every request (see the module documentation).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AuthLayer;
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = Authenticate<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Authenticate { inner }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around the routes.
+#[derive(Clone, Debug)]
+pub struct Authenticate<S> {
+    inner: S,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        if req.uri().path().starts_with(HEALTH_PREFIX) {
+            return Box::pin(self.inner.call(req));
+        }
+        match identify(req.extensions()) {
+            Ok(identity) => {
+                req.extensions_mut().insert(Caller(identity));
+                Box::pin(self.inner.call(req))
+            }
+            Err(status) => {
+                tracing::warn!(path = req.uri().path(), reason = status.message(), "unauthenticated request refused");
+                Box::pin(async move { Ok(status.into_http()) })
+            }
+        }
+    }
+}
