@@ -184,5 +184,30 @@ fn write_seeds() {
         hex::encode(OTHER_COURT_PK.to_bytes())
     );
     s.put("trustee_policy", "two-courts.toml", two_courts.as_bytes());
+    // escrow-pki: identity URIs and DER certificates issued by a CA made here.
+    use escrow_pki::{Ca, Identity, Role, Validity};
+    let pid = |s: &str| escrow_crypto::PartyId::new(s).expect("valid id");
+    let identities = [
+        Identity::new(Role::Trustee, pid("trustee-0")).expect("identity"),
+        Identity::new(Role::Agency, pid("agency-1")).expect("identity"),
+        Identity::new(Role::User, pid("alice")).expect("identity"),
+        Identity::new(Role::Auditor, pid("auditor-1")).expect("identity"),
+        Identity::new(Role::Relay, pid("relay")).expect("identity"),
+        Identity::operator(pid("trustee-0"), pid("op-0")),
+    ];
+    let validity = Validity::days_from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_767_225_600), 3650);
+    let ca = Ca::generate("fuzz", validity).expect("CA");
+    for (i, identity) in identities.iter().enumerate() {
+        s.put("pki_identity_uri", &format!("uri-{i}"), identity.uri().as_bytes());
+        let issued = ca.issue(identity, validity).expect("issue");
+        s.put("pki_cert_der", &format!("cert-{i}.der"), &pem_to_der(&issued.cert_pem));
+    }
+    s.put("pki_cert_der", "ca.der", &pem_to_der(ca.cert_pem()));
     eprintln!("seeds written to {}", s.root.display());
+}
+
+fn pem_to_der(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).expect("PEM body is base64")
 }
