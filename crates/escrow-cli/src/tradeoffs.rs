@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use escrow_tradeoffs::{render_text, write_report, Params, Report};
+use escrow_tradeoffs::{render_text, Params, Report};
 
 use crate::CliError;
 
@@ -41,7 +41,7 @@ pub fn run(a: &TradeoffsArgs) -> Result<(), CliError> {
     );
     print!("{}", render_text(&report.rows));
     let disagree = report.rows.iter().filter(|r| r.monte_carlo_agrees() == Some(false)).count();
-    for path in write_report(&a.out, &params).map_err(|e| CliError::Usage(e.to_string()))? {
+    for path in report.write(&a.out).map_err(|e| CliError::Usage(e.to_string()))? {
         println!("wrote {}", path.display());
     }
     if disagree > 0 {

@@ -160,14 +160,25 @@ fn frontier_ns(n: u16) -> Vec<u16> {
 /// into `dir` (created if missing) and returns their paths in that order. The frontier
 /// covers [`DEFAULT_FRONTIER_NS`] and `params.n`.
 pub fn write_report(dir: &Path, params: &Params) -> Result<Vec<PathBuf>, TradeoffError> {
-    let report = Report::new(params)?;
-    let Params { n, p_compromise: p, q_outage: q, .. } = *params;
+    Report::new(params)?.write(dir)
+}
+
+impl Report {
+    /// Writes this report's four files into `dir` (see [`write_report`]), without
+    /// computing anything again.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, TradeoffError> {
+        write_files(self, dir)
+    }
+}
+
+fn write_files(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, TradeoffError> {
+    let Params { n, p_compromise: p, q_outage: q, .. } = report.params;
     let ns: Vec<u16> = report.frontier.iter().map(|c| c.n).collect();
     let files = [
         ("tradeoffs.md", report.markdown()),
         ("risk-vs-threshold.svg", plot_risk_vs_threshold(n, p, q)?),
         ("frontier.svg", plot_frontier(&ns, p, q)?),
-        ("tradeoffs.json", serde_json::to_string_pretty(&report)? + "\n"),
+        ("tradeoffs.json", serde_json::to_string_pretty(report)? + "\n"),
     ];
     std::fs::create_dir_all(dir).map_err(|source| TradeoffError::Io { path: dir.to_owned(), source })?;
     files

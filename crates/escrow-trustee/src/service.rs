@@ -405,20 +405,23 @@ impl pb::trustee_server::Trustee for TrusteeService {
         // Authorization first: a caller who may not ask gets PERMISSION_DENIED and
         // leaves no trace in the log, which it could otherwise fill.
         let who = auth::require(&req, "RequestShares", &[Role::Agency])?;
-        if let Ok(id) = warrant_id(&req.get_ref().warrant_id) {
-            if let Some(row) = self.with_store(move |s| s.warrant(&id)).await? {
-                if row.agency != who.id().as_str() {
-                    return Err(auth::denied(
-                        &who,
-                        "RequestShares",
-                        &format!("warrant {id} was issued to agency {}", row.agency),
-                    ));
-                }
+        // The warrant row is read once, here, and handed to the checks below.
+        let row = match warrant_id(&req.get_ref().warrant_id) {
+            Ok(id) => self.with_store(move |s| s.warrant(&id)).await?,
+            Err(_) => None,
+        };
+        if let Some(row) = &row {
+            if row.agency != who.id().as_str() {
+                return Err(auth::denied(
+                    &who,
+                    "RequestShares",
+                    &format!("warrant {} was issued to agency {}", row.id, row.agency),
+                ));
             }
         }
         let req = req.into_inner();
         let wid: [u8; 16] = req.warrant_id.as_slice().try_into().unwrap_or([0u8; 16]);
-        match self.request_shares_checked(req).await {
+        match self.request_shares_checked(req, row).await {
             Ok(r) => Ok(r),
             Err(status) if status.code() != tonic::Code::Internal => {
                 // Every refusal is logged with its rule; a failure to log it is itself
@@ -442,9 +445,11 @@ impl pb::trustee_server::Trustee for TrusteeService {
 }
 
 impl TrusteeService {
+    /// `row` is the stored warrant `req` names, if there is one.
     async fn request_shares_checked(
         &self,
         req: pb::RequestSharesRequest,
+        row: Option<WarrantRow>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
         let policy = &self.inner.policy;
@@ -458,7 +463,7 @@ impl TrusteeService {
                 policy.max_items_per_request
             )));
         }
-        let row = self.load(id).await?;
+        let row = row.ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))?;
         match row.state {
             State::Approved => {}
             State::Received => {
