@@ -271,8 +271,9 @@ pub struct VerifiedWarrant {
 }
 
 impl VerifiedWarrant {
-    /// Verifies the court's signature over the exact bytes, and only then decodes.
-    /// The warrant must name `court` as its issuer.
+    /// Parses the bytes (refusing malformed ones as malformed), then verifies the
+    /// court's signature over the exact bytes; nothing of the body is returned or
+    /// acted on unless it holds. The warrant must name `court` as its issuer.
     pub fn verify(bytes: &[u8], court: &CourtPublicKey) -> Result<Self, Error> {
         if bytes.len() > MAX_WARRANT_LEN {
             return Err(Error::decode(Alg::Warrant, DecodeError::TooLong { max: MAX_WARRANT_LEN, got: bytes.len() }));
@@ -286,12 +287,16 @@ impl VerifiedWarrant {
             .ok_or(Error::decode(Alg::Warrant, DecodeError::Truncated("signature")))?;
         let (signed, sig_bytes) = bytes.split_at(split);
         let sig = decode_signature(sig_bytes, "signature").map_err(|e| Error::decode(Alg::Warrant, e))?;
-        if !verify(&court.key, WARRANT_SIG_DST, signed, &sig) {
-            return Err(Error::BadSignature { what: "court" });
-        }
+        // The body is parsed (bounded, canonical, fuzzed) before the signature is
+        // checked, so that a malformed or truncated blob is reported as malformed
+        // rather than as an untrusted signature; nothing of it is used until the
+        // signature holds.
         let mut r = Reader::new(signed, Alg::Warrant, MAX_WARRANT_LEN)?;
         let body = WarrantBody::decode(&mut r)?;
         r.finish()?;
+        if !verify(&court.key, WARRANT_SIG_DST, signed, &sig) {
+            return Err(Error::BadSignature { what: "court" });
+        }
         if body.court != court.court {
             return Err(Error::PartyMismatch {
                 what: "court",
