@@ -15,6 +15,7 @@ use tonic::Code;
 enum Expect {
     Allowed,
     Denied,
+    NotFound,
     Unauthenticated,
     Handshake,
 }
@@ -35,6 +36,7 @@ fn table() -> (Vec<String>, Vec<(String, Vec<Expect>)>) {
             .map(|cell| match cell.as_str() {
                 "✓" => Expect::Allowed,
                 "denied" => Expect::Denied,
+                "not found" => Expect::NotFound,
                 "unauthenticated" => Expect::Unauthenticated,
                 "handshake" => Expect::Handshake,
                 other => panic!("unknown cell {other:?} in {line}"),
@@ -260,6 +262,7 @@ async fn every_rpc_by_every_role_matches_docs_security_md() {
             let ok = match (expect, &got) {
                 (Expect::Allowed, Ok(())) => true,
                 (Expect::Denied, Err(s)) => s.code() == Code::PermissionDenied,
+                (Expect::NotFound, Err(s)) => s.code() == Code::NotFound,
                 (Expect::Unauthenticated, Err(s)) => s.code() == Code::Unauthenticated,
                 // No TLS session: the request never reaches a handler. In TLS 1.3 the
                 // client's certificate travels in its last flight, so the client learns

@@ -74,9 +74,12 @@ async fn every_action_is_logged_and_the_log_verifies() {
         e => panic!("{e:?}"),
     }
     match &decoded[4].event {
-        Event::RequestRefused { code, rule, .. } => {
+        Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last } => {
+            assert_eq!(caller, "escrow:role/agency/agency-1");
+            assert_eq!(warrant_id, &Some([40; 16]));
             assert_eq!(code, "PermissionDenied");
             assert_eq!(rule, refused.message());
+            assert_eq!((*count, first), (1, last));
         }
         e => panic!("{e:?}"),
     }

@@ -147,7 +147,7 @@ pub fn log_signer(i: u16) -> escrow_log::CheckpointSigner {
 
 /// The log origin of trustee `i`.
 pub fn origin(i: u16) -> String {
-    format!("escrow-trustee/trustee-{i}")
+    escrow_trustee::log_origin(&id(&format!("trustee-{i}")))
 }
 
 pub async fn start_trustee(

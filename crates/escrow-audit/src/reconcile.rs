@@ -332,7 +332,10 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                         }
                     }
                 }
-                Event::RequestRefused { .. } | Event::EpochInstalled { .. } | Event::EpochDestroyed { .. } => {}
+                Event::RequestRefused { .. }
+                | Event::RequestsRefused { .. }
+                | Event::EpochInstalled { .. }
+                | Event::EpochDestroyed { .. } => {}
             }
         }
     }

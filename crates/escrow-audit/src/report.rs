@@ -190,6 +190,21 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                         a.refusals += 1;
                     }
                 }
+                Event::RequestsRefused { caller, warrant_id, count, .. } => {
+                    let count = u64::from(*count);
+                    for a in t.accs(rec, warrant_id.as_ref(), &log.origin, e.time) {
+                        a.refusals += count;
+                    }
+                    // Refusals under warrants the caller does not hold belong to no
+                    // warrant, but still to the agency whose certificate asked.
+                    if warrant_id.is_none() {
+                        if let Ok(who) = escrow_pki::Identity::from_uri(caller) {
+                            if who.role() == escrow_pki::Role::Agency {
+                                t.agency.entry(who.id().to_string()).or_default().refusals += count;
+                            }
+                        }
+                    }
+                }
                 Event::EpochInstalled { .. } | Event::EpochDestroyed { .. } => {}
             }
         }

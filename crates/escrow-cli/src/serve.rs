@@ -64,21 +64,34 @@ pub struct RelayServeArgs {
     /// Largest accepted difference between a message's timestamp and now, seconds.
     #[arg(long, default_value_t = escrow_relay::DEFAULT_MAX_CLOCK_SKEW_SECS)]
     pub max_skew_secs: u64,
+    /// Sustained requests per second per caller certificate.
+    #[arg(long, default_value_t = escrow_relay::DEFAULT_RATE_LIMIT.per_second)]
+    pub rate_limit_per_second: f64,
+    /// Requests a caller certificate may make at once after being idle.
+    #[arg(long, default_value_t = escrow_relay::DEFAULT_RATE_LIMIT.burst)]
+    pub rate_limit_burst: u32,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
 
+/// Binds the listening socket (a start-up precondition: it is taken before anything is
+/// created or written, so a busy port leaves no state behind).
 async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
-    let listener = tokio::net::TcpListener::bind(&l.listen)
+    tokio::net::TcpListener::bind(&l.listen)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", l.listen)))?;
+        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", l.listen)))
+}
+
+/// Writes the bound address to `--addr-file` once the service is ready to serve, so
+/// that supervisors never see an address for a start that fails.
+fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), CliError> {
     let addr = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
     if let Some(f) = &l.addr_file {
         let tmp = f.with_extension("tmp");
         std::fs::write(&tmp, addr.to_string()).map_err(|e| CliError::io(&tmp, e))?;
         std::fs::rename(&tmp, f).map_err(|e| CliError::io(f, e))?;
     }
-    Ok(listener)
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -104,52 +117,84 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
+/// Starts a trustee. Every precondition — the policy, the certificate naming this
+/// trustee, each share matching its epoch key and the policy's `key_index`, the log
+/// key naming this trustee, the port, the data directory's lock, and what the
+/// directory's log installed before — is checked before anything is created or
+/// written, so a refused start leaves no state that a later start could reuse.
 pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let secret = &ctx.secret;
-    let credentials = ctx.credentials()?;
     if a.epoch_keys.len() != a.key_shares.len() {
         return Err(CliError::Usage("give one --key-share per --epoch-key".into()));
     }
     let text = std::fs::read_to_string(&a.policy).map_err(|e| CliError::io(&a.policy, e))?;
-    let policy = Policy::from_toml(&text).map_err(|e| CliError::Usage(e.to_string()))?;
+    let policy = Policy::from_toml(&text).map_err(|e| CliError::Usage(format!("{}: {e}", a.policy.display())))?;
+    let credentials = ctx.credentials()?;
+    escrow_trustee::check_certificate(&policy, &credentials).map_err(|e| CliError::Usage(e.to_string()))?;
     let mut epochs = Vec::new();
     for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
-        let public = EpochPublicKey::from_bytes(&read_hex(k)?)?;
-        let share = TrusteeKeyShare::from_bytes(&secret.read_sealed(s)?)?;
+        let public = EpochPublicKey::from_bytes(&read_hex(k)?).map_err(|e| file_error(k, e))?;
+        let share = TrusteeKeyShare::from_bytes(&secret.read_sealed(s)?).map_err(|e| file_error(s, e))?;
         epochs.push(EpochKeys { public, share });
     }
-    std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
+    escrow_trustee::check_epochs(&policy, &epochs, None).map_err(|e| CliError::Usage(e.to_string()))?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
-    let signer = if log_key.exists() {
-        escrow_log::CheckpointSigner::from_bytes(&secret.read_sealed(&log_key)?)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", log_key.display())))?
+    let (signer, generated) = if log_key.exists() {
+        let signer = escrow_log::CheckpointSigner::from_bytes(&secret.read_sealed(&log_key)?)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", log_key.display())))?;
+        if signer.name() != policy.trustee_id.as_str() {
+            return Err(CliError::Usage(format!(
+                "{}: this log key signs as {:?}, but the policy says this is trustee {}",
+                log_key.display(),
+                signer.name(),
+                policy.trustee_id
+            )));
+        }
+        (signer, false)
     } else {
         let signer = escrow_log::CheckpointSigner::generate(policy.trustee_id.as_str(), &mut rand::rngs::OsRng)
             .map_err(|e| CliError::Usage(e.to_string()))?;
-        secret.write_sealed(&log_key, &signer.to_bytes())?;
-        tracing::info!(key = %log_key.display(), verifier = %signer.verifier(), "generated the log checkpoint key");
-        signer
+        (signer, true)
     };
-    let origin = format!("escrow-trustee/{}", policy.trustee_id);
+    let listener = bind(&a.listen).await?;
+    // From here on, state is created: the directory, its lock, the database.
+    std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
+    let origin = escrow_trustee::log_origin(&policy.trustee_id);
+    let (signer_bytes, verifier) = (signer.to_bytes(), signer.verifier());
     let store = Store::open(&a.data_dir, &origin, signer).map_err(|e| CliError::Usage(e.to_string()))?;
+    escrow_trustee::check_epochs(&policy, &epochs, Some(&store)).map_err(|e| CliError::Usage(e.to_string()))?;
+    if generated {
+        secret.write_sealed(&log_key, &signer_bytes)?;
+        tracing::info!(key = %log_key.display(), %verifier, "generated the log checkpoint key");
+    }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let svc = TrusteeService::new(policy, epochs, store, clock).map_err(|e| CliError::Usage(e.to_string()))?;
-    let listener = bind(&a.listen).await?;
+    announce(&a.listen, &listener)?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
     escrow_trustee::serve(listener, svc, &credentials, shutdown_signal())
         .await
         .map_err(|e| CliError::Usage(e.to_string()))
 }
 
+/// A file whose contents were refused, named.
+fn file_error(path: &std::path::Path, e: escrow_crypto::Error) -> CliError {
+    CliError::Usage(format!("{}: {e}", path.display()))
+}
+
+/// Starts the relay; like the trustee, every precondition before anything is written.
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;
-    let epoch_key = EpochPublicKey::from_bytes(&read_hex(&a.epoch_key)?)?;
+    escrow_relay::check_certificate(&credentials).map_err(|e| CliError::Usage(e.to_string()))?;
+    let epoch_key = EpochPublicKey::from_bytes(&read_hex(&a.epoch_key)?).map_err(|e| file_error(&a.epoch_key, e))?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let mut cfg = escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock);
     cfg.max_clock_skew_secs = a.max_skew_secs;
-    let svc = escrow_relay::RelayService::open(cfg).map_err(|e| CliError::Usage(e.to_string()))?;
+    cfg.rate_limit = escrow_service::ratelimit::RateLimit::new(a.rate_limit_per_second, a.rate_limit_burst)
+        .map_err(CliError::Usage)?;
     let listener = bind(&a.listen).await?;
+    let svc = escrow_relay::RelayService::open(cfg).map_err(|e| CliError::Usage(e.to_string()))?;
+    announce(&a.listen, &listener)?;
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
     escrow_relay::serve(listener, svc, &credentials, shutdown_signal())
         .await

@@ -16,6 +16,8 @@ pub const MAX_ENTRY_LEN: usize = 3 + 8 + 1 + 16 + 4 + 10_000 * 32 + 4 * 1024 + 4
 /// Most field fingerprints in one release entry.
 pub const MAX_FIELDS_PER_ENTRY: usize = 10_000;
 const MAX_TEXT: usize = 1024;
+/// Longest caller identity (an `escrow:role/...` URI) in an entry.
+pub const MAX_CALLER: usize = 256;
 
 /// How a warrant stood right after it was received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +87,8 @@ pub enum Event {
         /// SHA-256 of each released escrow field blob.
         fields: Vec<[u8; 32]>,
     },
-    /// A share request was refused.
+    /// A share request was refused (kind 4, written before refusals were attributed
+    /// and aggregated; still decoded so that older logs verify, never written now).
     RequestRefused {
         /// Warrant id (all zeros if the request named none).
         warrant_id: [u8; 16],
@@ -93,6 +96,30 @@ pub enum Event {
         code: String,
         /// The rule that failed, as told to the requester.
         rule: String,
+    },
+    /// `count` share requests by `caller` were refused between `first` and `last`
+    /// (kind 7). Under a warrant the caller holds, the first refusal of each kind is
+    /// logged at once with `count = 1` (it is evidence) and repeats are summed into one
+    /// later entry; requests under warrants the caller does not hold are summed per
+    /// caller and code into one entry per window, with `warrant_id = None`, so no
+    /// caller can grow the log faster than a few entries per window per warrant it
+    /// holds.
+    RequestsRefused {
+        /// The caller's certificate identity (`escrow:role/agency/<id>`).
+        caller: String,
+        /// The warrant, if the caller holds it; `None` for unknown, malformed or
+        /// other agencies' warrant ids (the log does not say which).
+        warrant_id: Option<[u8; 16]>,
+        /// The gRPC code name of the first refusal counted.
+        code: String,
+        /// The rule of the first refusal counted, as told to the requester.
+        rule: String,
+        /// How many refusals this entry stands for (at least 1).
+        count: u32,
+        /// Time of the first of them.
+        first: u64,
+        /// Time of the last of them.
+        last: u64,
     },
     /// An epoch key share was installed at this trustee.
     EpochInstalled {
@@ -254,6 +281,25 @@ impl Entry {
                 w.text(code, 64)?;
                 w.text(rule, MAX_TEXT)?;
             }
+            Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last } => {
+                if *count == 0 || first > last {
+                    return Err(LogError::InvalidEntry("a refusal count must be positive and first <= last"));
+                }
+                w.u8(7);
+                w.text(caller, MAX_CALLER)?;
+                match warrant_id {
+                    Some(id) => {
+                        w.u8(1);
+                        w.bytes(id);
+                    }
+                    None => w.u8(0),
+                }
+                w.text(code, 64)?;
+                w.text(rule, MAX_TEXT)?;
+                w.u32(*count);
+                w.u64(*first);
+                w.u64(*last);
+            }
             Event::EpochInstalled { epoch, public_key_hash, trustee_index } => {
                 w.u8(5);
                 w.u64(*epoch);
@@ -326,6 +372,20 @@ impl Entry {
             4 => Event::RequestRefused { warrant_id: r.arr()?, code: r.text(64)?, rule: r.text(MAX_TEXT)? },
             5 => Event::EpochInstalled { epoch: r.u64()?, public_key_hash: r.arr()?, trustee_index: r.u16()? },
             6 => Event::EpochDestroyed { epoch: r.u64()? },
+            7 => {
+                let caller = r.text(MAX_CALLER)?;
+                let warrant_id = match r.u8()? {
+                    0 => None,
+                    1 => Some(r.arr()?),
+                    _ => return Err(LogError::InvalidEntry("unknown warrant-id presence flag")),
+                };
+                let (code, rule) = (r.text(64)?, r.text(MAX_TEXT)?);
+                let (count, first, last) = (r.u32()?, r.u64()?, r.u64()?);
+                if count == 0 || first > last {
+                    return Err(LogError::InvalidEntry("a refusal count must be positive and first <= last"));
+                }
+                Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last }
+            }
             _ => return Err(LogError::InvalidEntry("unknown event kind")),
         };
         if r.pos != bytes.len() {

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use escrow_crypto::{CourtPublicKey, EpochPublicKey};
 use escrow_proto::v1::relay_server::RelayServer;
 use escrow_service::clock::Clock;
+use escrow_service::ratelimit::RateLimit;
 use escrow_service::transport::{TransportError, MAX_MESSAGE_BYTES};
 use tokio::net::TcpListener;
 use tonic::server::NamedService;
@@ -34,6 +35,9 @@ pub use service::RelayService;
 
 /// How far a sender's claimed send time may be from the relay's clock by default.
 pub const DEFAULT_MAX_CLOCK_SKEW_SECS: u64 = 300;
+/// Requests per second per caller certificate, and the burst: far above what a person
+/// sends, low enough that one stolen certificate cannot monopolise the relay.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { per_second: 500.0, burst: 1000 };
 /// Most envelopes one inbox or export page holds (also the page for `limit = 0`).
 pub const MAX_PAGE: u32 = 500;
 /// The database file inside [`RelayConfig::data_dir`].
@@ -55,6 +59,8 @@ pub struct RelayConfig {
     pub max_clock_skew_secs: u64,
     /// Where "now" comes from.
     pub clock: Arc<dyn Clock>,
+    /// Requests per caller (certificate) per second, and burst.
+    pub rate_limit: RateLimit,
 }
 
 impl RelayConfig {
@@ -71,6 +77,7 @@ impl RelayConfig {
             trusted_courts,
             max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
             clock,
+            rate_limit: DEFAULT_RATE_LIMIT,
         }
     }
 }
@@ -88,18 +95,26 @@ pub enum RelayError {
         #[source]
         source: std::io::Error,
     },
-    /// The database could not be opened or its schema applied.
-    #[error("cannot open relay database {}: {source}", .path.display())]
-    Database {
-        /// The database file.
-        path: PathBuf,
-        /// The underlying failure.
-        #[source]
-        source: rusqlite::Error,
-    },
+    /// The database could not be opened or its schema applied (the error names the file).
+    #[error("cannot open relay database {0}")]
+    Database(#[from] escrow_service::db::DbError),
+    /// Another process serves from the same data directory.
+    #[error(transparent)]
+    Locked(#[from] escrow_service::datadir::LockError),
     /// The gRPC server failed.
     #[error("relay server: {0}")]
     Transport(#[from] TransportError),
+}
+
+/// Checks that `credentials` are a relay's, before anything is created or written.
+pub fn check_certificate(credentials: &escrow_service::transport::Credentials) -> Result<(), RelayError> {
+    if credentials.identity().map(escrow_pki::Identity::role) != Some(escrow_pki::Role::Relay) {
+        return Err(RelayError::Transport(TransportError::Credentials(format!(
+            "the relay needs a relay certificate; this one names {}",
+            credentials.identity().map(ToString::to_string).unwrap_or_else(|| "nobody".into())
+        ))));
+    }
+    Ok(())
 }
 
 /// Serves the relay on `listener` (with health and reflection) until `shutdown`
@@ -115,12 +130,8 @@ pub async fn serve(
     credentials: &escrow_service::transport::Credentials,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), RelayError> {
-    if credentials.identity().map(escrow_pki::Identity::role) != Some(escrow_pki::Role::Relay) {
-        return Err(RelayError::Transport(TransportError::Credentials(format!(
-            "the relay needs a relay certificate; this one names {}",
-            credentials.identity().map(ToString::to_string).unwrap_or_else(|| "nobody".into())
-        ))));
-    }
+    check_certificate(credentials)?;
+    let rate_limit = service.rate_limit();
     let server = RelayServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -130,6 +141,7 @@ pub async fn serve(
         routes,
         &[<RelayServer<RelayService> as NamedService>::NAME],
         credentials,
+        Some(rate_limit),
         shutdown,
     )
     .await?;

@@ -50,6 +50,9 @@ struct Inner {
     trusted_courts: Vec<CourtPublicKey>,
     max_clock_skew_secs: u64,
     clock: Arc<dyn Clock>,
+    rate_limit: escrow_service::ratelimit::RateLimit,
+    /// Held for the life of the service: one process per data directory.
+    _lock: escrow_service::datadir::DataDirLock,
 }
 
 impl RelayService {
@@ -57,9 +60,9 @@ impl RelayService {
     pub fn open(config: RelayConfig) -> Result<Self, RelayError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
+        let lock = escrow_service::datadir::lock(&config.data_dir)?;
         let path = config.data_dir.join(DB_FILE);
-        let conn = escrow_service::db::open(&path, store::SCHEMA)
-            .map_err(|source| RelayError::Database { path: path.clone(), source })?;
+        let conn = escrow_service::db::open(&path, store::SCHEMA)?;
         tracing::info!(
             db = %path.display(),
             epoch = config.epoch_key.epoch().0,
@@ -75,8 +78,15 @@ impl RelayService {
                 trusted_courts: config.trusted_courts,
                 max_clock_skew_secs: config.max_clock_skew_secs,
                 clock: config.clock,
+                rate_limit: config.rate_limit,
+                _lock: lock,
             }),
         })
+    }
+
+    /// The per-caller request rate this relay enforces.
+    pub fn rate_limit(&self) -> escrow_service::ratelimit::RateLimit {
+        self.inner.rate_limit
     }
 
     /// Runs `f` on a blocking thread.

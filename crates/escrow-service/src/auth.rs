@@ -12,11 +12,15 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use escrow_pki::{Identity, Role};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
+
+use crate::ratelimit::RateLimiter;
 
 /// Requests to this gRPC path prefix pass without a certificate.
 pub const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -60,15 +64,25 @@ fn identify(ext: &http::Extensions) -> Result<Identity, Status> {
     Identity::from_cert_der(leaf.as_ref()).map_err(|e| Status::unauthenticated(format!("client {e}")))
 }
 
-/// Tower layer that authenticates every request (see the module documentation).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AuthLayer;
+/// Tower layer that authenticates every request (see the module documentation) and,
+/// with a [`RateLimiter`], spends one token of the caller's bucket per request.
+#[derive(Clone, Debug, Default)]
+pub struct AuthLayer {
+    limiter: Option<Arc<RateLimiter>>,
+}
+
+impl AuthLayer {
+    /// Authentication, and a per-caller rate limit if `limiter` is given.
+    pub fn new(limiter: Option<Arc<RateLimiter>>) -> Self {
+        AuthLayer { limiter }
+    }
+}
 
 impl<S> tower::Layer<S> for AuthLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner }
+        Authenticate { inner, limiter: self.limiter.clone() }
     }
 }
 
@@ -76,7 +90,23 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Clone, Debug)]
 pub struct Authenticate<S> {
     inner: S,
+    limiter: Option<Arc<RateLimiter>>,
 }
+
+/// `RESOURCE_EXHAUSTED` for a caller over its rate, with the wait in the message and
+/// in a `retry-after-ms` header that clients can read.
+fn over_rate(caller: &Identity, path: &str, wait: Duration) -> Status {
+    tracing::warn!(%caller, path, wait_ms = wait.as_millis() as u64, "rate limited");
+    let ms = wait.as_millis().max(1);
+    let mut status = Status::resource_exhausted(format!("{caller} is over its request rate; retry in {ms} ms"));
+    if let Ok(v) = ms.to_string().parse() {
+        status.metadata_mut().insert(RETRY_AFTER_MS, v);
+    }
+    status
+}
+
+/// The response header that says how long a rate-limited caller should wait.
+pub const RETRY_AFTER_MS: &str = "retry-after-ms";
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
@@ -100,6 +130,12 @@ where
         }
         match identify(req.extensions()) {
             Ok(identity) => {
+                if let Some(limiter) = &self.limiter {
+                    if let Err(wait) = limiter.check(&identity.uri(), Instant::now()) {
+                        let status = over_rate(&identity, req.uri().path(), wait);
+                        return Box::pin(async move { Ok(status.into_http()) });
+                    }
+                }
                 req.extensions_mut().insert(Caller(identity));
                 Box::pin(self.inner.call(req))
             }

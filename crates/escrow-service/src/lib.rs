@@ -6,7 +6,9 @@
 //! - [`auth`]: the caller's role and id from its certificate, and the denial helpers;
 //! - [`clock`]: where "now" comes from (system, a shared demo clock file, or tests);
 //! - [`db`]: opens SQLite the durable way (WAL, `synchronous=FULL`);
+//! - [`datadir`]: one process per data directory (an exclusive lock file);
 //! - [`par`]: CPU-bound checks over all cores, in order;
+//! - [`ratelimit`]: per-caller token buckets, enforced in the auth layer;
 //! - [`status`]: maps crypto errors to gRPC statuses that name the culprit.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -14,7 +16,9 @@
 
 pub mod auth;
 pub mod clock;
+pub mod datadir;
 pub mod db;
 pub mod par;
+pub mod ratelimit;
 pub mod status;
 pub mod transport;

@@ -18,6 +18,11 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Server, 
 use zeroize::Zeroizing;
 
 use crate::auth::AuthLayer;
+use crate::ratelimit::{RateLimit, RateLimiter};
+
+/// The services every server runs beside its own: health and both reflection versions.
+pub const ALWAYS_SERVED: [&str; 3] =
+    ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
 /// Largest gRPC message a server accepts or a client receives (a page of envelopes).
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -114,14 +119,18 @@ pub enum TransportError {
 /// Serves `routes` on `listener` beside the standard gRPC health service (every name in
 /// `service_names` reported SERVING) and server reflection (v1 and v1alpha, so that
 /// grpcurl 1.8 works too), until `shutdown` resolves; in-flight requests then finish.
+/// Reflection lists exactly `service_names`, health and reflection itself: a client
+/// must not be told of services this server does not run.
 ///
 /// Every connection is TLS with `credentials`, which must be a server's (trustee or
-/// relay); every request but health must come with a client certificate of the CA.
+/// relay); every request but health must come with a client certificate of the CA,
+/// and, with `rate_limit`, spends a token of that certificate's bucket.
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
     credentials: &Credentials,
+    rate_limit: Option<RateLimit>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), TransportError> {
     let identity = credentials.tls_identity().ok_or_else(|| {
@@ -145,20 +154,22 @@ pub async fn serve(
     for name in service_names {
         reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(escrow_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .map_err(|e| TransportError::Reflection(e.to_string()))?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(escrow_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .map_err(|e| TransportError::Reflection(e.to_string()))?;
+    let reflection = || {
+        let mut b = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(escrow_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+        for name in service_names.iter().chain(&ALWAYS_SERVED) {
+            b = b.with_service_name(*name);
+        }
+        b
+    };
+    let reflection_v1 = reflection().build_v1().map_err(|e| TransportError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = reflection().build_v1alpha().map_err(|e| TransportError::Reflection(e.to_string()))?;
     let routes = routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
+    let limiter = rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
     Server::builder()
         .tls_config(tls)?
-        .layer(AuthLayer)
+        .layer(AuthLayer::new(limiter))
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .tcp_nodelay(true)

@@ -5,7 +5,7 @@ use escrow_proto::v1 as pb;
 use escrow_service::auth;
 use tonic::{Request, Response, Status};
 
-use crate::service::{warrant_id, TrusteeService, MAX_ENTRIES_PER_CALL};
+use crate::service::{unknown_warrant, warrant_id, TrusteeService, MAX_ENTRIES_PER_CALL};
 
 /// The audit view of a trustee; shares the trustee's store.
 #[derive(Clone, Debug)]
@@ -98,11 +98,8 @@ impl pb::audit_server::Audit for AuditService {
     ) -> Result<Response<pb::DetailsOpening>, Status> {
         self.check_reader(&req, "GetDetailsOpening")?;
         let id = warrant_id(&req.into_inner().warrant_id)?;
-        let opening = self
-            .trustee
-            .with_store(move |s| s.details_opening(&id))
-            .await?
-            .ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))?;
+        let opening =
+            self.trustee.with_store(move |s| s.details_opening(&id)).await?.ok_or_else(|| unknown_warrant(&id))?;
         let now = self.trustee.inner.clock.now();
         if now < opening.reveal_at {
             return Err(Status::failed_precondition(format!(

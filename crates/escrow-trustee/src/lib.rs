@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod policy;
+pub mod refusals;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -17,8 +18,14 @@ use std::future::Future;
 pub use audit::AuditService;
 use escrow_proto::v1::audit_server::AuditServer;
 use escrow_proto::v1::trustee_server::TrusteeServer;
-pub use service::{EpochKeys, StartError, TrusteeService};
+pub use service::{check_certificate, check_epochs, EpochKeys, StartError, TrusteeService};
 use tonic::server::NamedService;
+
+/// The origin line of a trustee's log checkpoints: `escrow-trustee/<trustee id>`. The
+/// one place that name is made.
+pub fn log_origin(trustee_id: &escrow_crypto::PartyId) -> String {
+    format!("escrow-trustee/{trustee_id}")
+}
 
 /// Serves the trustee and its audit service on `listener` (with health and
 /// reflection) until `shutdown`.
@@ -28,16 +35,23 @@ pub async fn serve(
     credentials: &escrow_service::transport::Credentials,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), escrow_service::transport::TransportError> {
-    match credentials.identity() {
-        Some(me) if me.is(escrow_pki::Role::Trustee, service.trustee_id()) => {}
-        other => {
-            return Err(escrow_service::transport::TransportError::Credentials(format!(
-                "the certificate names {}, but the policy says this is trustee {}",
-                other.map(ToString::to_string).unwrap_or_else(|| "nobody".into()),
-                service.trustee_id()
-            )))
-        }
-    }
+    service::check_certificate(service.policy(), credentials)
+        .map_err(|e| escrow_service::transport::TransportError::Credentials(e.to_string()))?;
+    let rate_limit = service.policy().rate_limit;
+    // Refusals counted in a window are logged when it closes, even if no request
+    // comes after it.
+    let flusher = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFUSAL_FLUSH_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = service.flush_refusals().await {
+                    tracing::error!(error = %e, "could not log counted refusals");
+                }
+            }
+        })
+    };
     let audit = AuditServer::new(AuditService::new(service.clone()))
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
     let svc = TrusteeServer::new(service)
@@ -46,5 +60,14 @@ pub async fn serve(
     let routes = tonic::service::Routes::new(svc).add_service(audit);
     let names =
         [<TrusteeServer<TrusteeService> as NamedService>::NAME, <AuditServer<AuditService> as NamedService>::NAME];
-    escrow_service::transport::serve(listener, routes, &names, credentials, shutdown).await
+    let served =
+        escrow_service::transport::serve(listener, routes, &names, credentials, Some(rate_limit), shutdown).await;
+    // Wait until the flusher (and its handle on the store) is gone: the data
+    // directory's lock must be free when serve returns, for a restart.
+    flusher.abort();
+    let _ = flusher.await;
+    served
 }
+
+/// How often a serving trustee logs the refusals of closed counting windows.
+pub const REFUSAL_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);

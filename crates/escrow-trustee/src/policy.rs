@@ -9,6 +9,10 @@
 //! max_items_per_request = 1000     # items in one RequestShares call
 //! default_agency_quota = 0         # fields per agency per 30 days, for agencies not listed
 //! max_warrants_per_agency = 100    # warrants one agency may submit per 30 days
+//! key_index = 1                    # optional: this trustee's index in its epochs' key sets
+//! [rate_limit]                     # optional: requests per caller certificate
+//! per_second = 50
+//! burst = 200
 //! [agency_quota]
 //! agency-1 = 100000
 //! ```
@@ -16,10 +20,18 @@
 use std::collections::BTreeMap;
 
 use escrow_crypto::{CourtPublicKey, PartyId};
+use escrow_service::ratelimit::RateLimit;
 use serde::Deserialize;
 
 /// How long the per-agency quota window is: 30 days.
 pub const QUOTA_PERIOD_SECS: u64 = 30 * 86_400;
+/// The first second of the quota window that ends at `now`: an event (a warrant
+/// received, a field released) at time `t` counts against a quota iff
+/// `t >= quota_window_start(now)`. The one rule for every quota.
+pub fn quota_window_start(now: u64) -> u64 {
+    now.saturating_sub(QUOTA_PERIOD_SECS)
+}
+
 /// Hard ceiling on items per request whatever the policy says.
 pub const MAX_ITEMS_PER_REQUEST: u32 = 10_000;
 
@@ -49,7 +61,22 @@ struct PolicyFile {
     max_warrants_per_agency: u64,
     #[serde(default)]
     agency_quota: BTreeMap<String, u64>,
+    #[serde(default)]
+    key_index: Option<u16>,
+    #[serde(default)]
+    rate_limit: Option<RateLimitFile>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateLimitFile {
+    per_second: f64,
+    burst: u32,
+}
+
+/// Requests per second per caller certificate, and burst, unless the policy says
+/// otherwise: agencies ask in batches of up to 1,000 fields, operators decide by hand.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit { per_second: 50.0, burst: 200 };
 
 fn default_items() -> u32 {
     1000
@@ -82,6 +109,11 @@ pub struct Policy {
     /// fast an agency (or a stolen agency certificate) can widen its reach, whatever
     /// the per-warrant field limits.
     pub max_warrants_per_agency: u64,
+    /// This trustee's index in the key sets of the epochs it holds, if the operator
+    /// pins it: a share of any other index (another trustee's file) is refused at start.
+    pub key_index: Option<u16>,
+    /// Requests per caller certificate.
+    pub rate_limit: RateLimit,
 }
 
 /// Why a policy file was refused.
@@ -124,7 +156,13 @@ impl Policy {
             let id = PartyId::new(&agency).map_err(|e| invalid(&format!("agency_quota.{agency}"), e.to_string()))?;
             agency_quota.insert(id, q);
         }
+        let rate_limit = match f.rate_limit {
+            Some(r) => RateLimit::new(r.per_second, r.burst).map_err(|e| invalid("rate_limit", e))?,
+            None => DEFAULT_RATE_LIMIT,
+        };
         Ok(Policy {
+            key_index: f.key_index,
+            rate_limit,
             trustee_id,
             approval: f.approval,
             trusted_courts,
@@ -165,6 +203,24 @@ mod tests {
         assert_eq!(p.max_warrants_per_agency, 100);
         assert_eq!(p.quota(&PartyId::new("agency-1").unwrap()), 50);
         assert_eq!(p.quota(&PartyId::new("agency-2").unwrap()), 0);
+        assert_eq!(p.key_index, None);
+        assert_eq!(p.rate_limit, DEFAULT_RATE_LIMIT);
+    }
+
+    #[test]
+    fn parses_the_key_index_and_rate_limit() {
+        let p =
+            Policy::from_toml(&format!("key_index = 3\n{GOOD}\n[rate_limit]\nper_second = 2.5\nburst = 7\n")).unwrap();
+        assert_eq!(p.key_index, Some(3));
+        assert_eq!(p.rate_limit, RateLimit { per_second: 2.5, burst: 7 });
+    }
+
+    #[test]
+    fn the_quota_window_includes_its_first_second() {
+        let now = 100 * 86_400;
+        let start = quota_window_start(now);
+        assert_eq!(now - start, QUOTA_PERIOD_SECS);
+        assert_eq!(quota_window_start(5), 0, "no underflow near the epoch");
     }
 
     #[test]
@@ -187,6 +243,9 @@ mod tests {
             (GOOD.replace("agency-1 = 50", "\"bad agency\" = 50"), "agency_quota"),
             (format!("unknown_key = 1\n{GOOD}"), "unknown"),
             (format!("max_items_per_request = 0\n{GOOD}"), "max_items_per_request"),
+            (format!("{GOOD}\n[rate_limit]\nper_second = 0\nburst = 5\n"), "rate_limit"),
+            (format!("{GOOD}\n[rate_limit]\nper_second = 5\nburst = 0\n"), "rate_limit"),
+            (format!("key_index = -1\n{GOOD}"), "key_index"),
         ] {
             let err = Policy::from_toml(&bad).unwrap_err().to_string();
             assert!(err.contains(what), "{what}: {err}");

@@ -21,6 +21,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::policy::Policy;
+use crate::refusals::{Key, Refusal};
 use crate::state::{self, Action, State};
 use crate::store::{ReleaseLimits, Released, Store, StoreError, WarrantRow};
 
@@ -30,9 +31,70 @@ pub enum StartError {
     /// A key share does not match its epoch key.
     #[error("key share: {0}")]
     Key(#[from] escrow_crypto::Error),
-    /// The store could not record the epoch installation.
+    /// The store refused the epochs (destroyed, another key, another share index) or
+    /// could not record them.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// A share's index is not the one the policy pins (`key_index`).
+    #[error("the key share for epoch {epoch} has index {share}, but the policy says this trustee is index {policy} (another trustee's share file?)")]
+    WrongKeyIndex {
+        /// The epoch.
+        epoch: u64,
+        /// The share's index.
+        share: u16,
+        /// The policy's `key_index`.
+        policy: u16,
+    },
+    /// The TLS certificate is not this trustee's.
+    #[error("the certificate names {certificate}, but the policy says this is trustee {policy}")]
+    WrongCertificate {
+        /// Whom the certificate names.
+        certificate: String,
+        /// The policy's `trustee_id`.
+        policy: String,
+    },
+}
+
+/// Checks that `credentials` are this trustee's own server certificate, before anything
+/// is created or written.
+pub fn check_certificate(
+    policy: &Policy,
+    credentials: &escrow_service::transport::Credentials,
+) -> Result<(), StartError> {
+    match credentials.identity() {
+        Some(me) if me.is(Role::Trustee, &policy.trustee_id) => Ok(()),
+        other => Err(StartError::WrongCertificate {
+            certificate: other.map(ToString::to_string).unwrap_or_else(|| "nobody".into()),
+            policy: policy.trustee_id.to_string(),
+        }),
+    }
+}
+
+/// Checks, writing nothing, that the key shares match their epoch keys and the
+/// policy's `key_index`, and (with `store`) what that store installed before.
+pub fn check_epochs(policy: &Policy, epochs: &[EpochKeys], store: Option<&Store>) -> Result<(), StartError> {
+    for e in epochs {
+        e.share.check_against(&e.public)?;
+        if let Some(k) = policy.key_index {
+            if e.share.index().0 != k {
+                return Err(StartError::WrongKeyIndex {
+                    epoch: e.public.epoch().0,
+                    share: e.share.index().0,
+                    policy: k,
+                });
+            }
+        }
+    }
+    if let Some(store) = store {
+        store.check_epochs(&loaded(epochs))?;
+    }
+    Ok(())
+}
+
+/// (epoch, SHA-256 of the epoch public key, share index) of each epoch, as the store
+/// records them.
+fn loaded(epochs: &[EpochKeys]) -> Vec<(u64, [u8; 32], u16)> {
+    epochs.iter().map(|e| (e.public.epoch().0, Sha256::digest(e.public.to_bytes()).into(), e.share.index().0)).collect()
 }
 
 /// Most entries one GetEntries call returns.
@@ -80,6 +142,12 @@ pub(crate) fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
         .map_err(|_| Status::invalid_argument(format!("warrant id must be 16 bytes, got {}", bytes.len())))
 }
 
+/// The answer for a warrant this trustee does not hold — and, word for word, for one
+/// the caller may not see, so that the answer does not confirm that it exists.
+pub(crate) fn unknown_warrant(id: &WarrantId) -> Status {
+    Status::not_found(format!("unknown warrant {id}"))
+}
+
 impl TrusteeService {
     /// Builds the service over an opened store. Each key share must match its epoch key.
     pub fn new(
@@ -88,16 +156,23 @@ impl TrusteeService {
         mut store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
-        let mut map = BTreeMap::new();
-        let mut loaded = Vec::new();
-        for e in epochs {
-            e.share.check_against(&e.public)?;
-            let pk_hash: [u8; 32] = Sha256::digest(e.public.to_bytes()).into();
-            loaded.push((e.public.epoch().0, pk_hash, e.share.index().0));
-            map.insert(e.public.epoch(), e);
-        }
-        store.sync_epochs(&loaded, clock.now())?;
+        check_epochs(&policy, &epochs, Some(&store))?;
+        store.sync_epochs(&loaded(&epochs), clock.now())?;
+        store.flush_refusals(clock.now())?;
+        let map = epochs.into_iter().map(|e| (e.public.epoch(), e)).collect::<BTreeMap<_, _>>();
         Ok(TrusteeService { inner: Arc::new(Inner { policy, epochs: map, store: Mutex::new(store), clock }) })
+    }
+
+    /// The policy this trustee runs under.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Logs the refusals counted in windows that have closed by now (see
+    /// [`crate::refusals`]); the server calls it periodically.
+    pub async fn flush_refusals(&self) -> Result<usize, Status> {
+        let now = self.inner.clock.now();
+        self.with_store(move |s| s.flush_refusals(now)).await
     }
 
     /// This trustee's id.
@@ -149,9 +224,7 @@ impl TrusteeService {
     }
 
     async fn load(&self, id: WarrantId) -> Result<WarrantRow, Status> {
-        self.with_store(move |s| s.warrant(&id))
-            .await?
-            .ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))
+        self.with_store(move |s| s.warrant(&id)).await?.ok_or_else(|| unknown_warrant(&id))
     }
 
     /// The caller if it is the operator of this trustee (certificate
@@ -289,7 +362,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
         let now = self.inner.clock.now();
         w.check_time(now).map_err(|e| from_crypto("warrant", &e))?;
         let body = w.body();
-        let since = now.saturating_sub(crate::policy::QUOTA_PERIOD_SECS);
+        let since = crate::policy::quota_window_start(now);
         let agency = body.agency.to_string();
         let recent = self.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
         let allowed = policy.max_warrants_per_agency;
@@ -349,10 +422,14 @@ impl pb::trustee_server::Trustee for TrusteeService {
 
     async fn get_warrant(&self, req: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
         let who = auth::require(&req, "GetWarrant", &[Role::Agency, Role::Operator])?;
+        if who.role() == Role::Operator && !who.operates(self.trustee_id()) {
+            return Err(auth::denied(&who, "GetWarrant", &format!("only an operator of {} may", self.trustee_id())));
+        }
         let id = warrant_id(&req.into_inner().warrant_id)?;
         let row = self.load(id).await?;
+        // Another agency's warrant answers exactly as an unknown one.
         if !self.may_read(&who, &row) {
-            return Err(auth::denied(&who, "GetWarrant", "only this trustee's operator or the warrant's agency may"));
+            return Err(unknown_warrant(&id));
         }
         Ok(Response::new(self.status_of(&row)))
     }
@@ -405,37 +482,28 @@ impl pb::trustee_server::Trustee for TrusteeService {
         // Authorization first: a caller who may not ask gets PERMISSION_DENIED and
         // leaves no trace in the log, which it could otherwise fill.
         let who = auth::require(&req, "RequestShares", &[Role::Agency])?;
-        // The warrant row is read once, here, and handed to the checks below.
+        // The warrant row is read once, here, and handed to the checks below. Another
+        // agency's warrant is treated exactly as an unknown one: the answer must not
+        // tell the caller that it exists or whose it is.
         let row = match warrant_id(&req.get_ref().warrant_id) {
             Ok(id) => self.with_store(move |s| s.warrant(&id)).await?,
             Err(_) => None,
-        };
-        if let Some(row) = &row {
-            if row.agency != who.id().as_str() {
-                return Err(auth::denied(
-                    &who,
-                    "RequestShares",
-                    &format!("warrant {} was issued to agency {}", row.id, row.agency),
-                ));
-            }
         }
-        let req = req.into_inner();
-        let wid: [u8; 16] = req.warrant_id.as_slice().try_into().unwrap_or([0u8; 16]);
-        match self.request_shares_checked(req, row).await {
+        .filter(|row| row.agency == who.id().as_str());
+        let held = row.as_ref().map(|r| r.id.0);
+        match self.request_shares_checked(req.into_inner(), row).await {
             Ok(r) => Ok(r),
             Err(status) if status.code() != tonic::Code::Internal => {
-                // Every refusal is logged with its rule; a failure to log it is itself
-                // logged and does not turn the refusal into anything else.
-                let entry = Entry {
+                // Counted, attributed to the caller, and logged as crate::refusals says
+                // (evidence at once, noise summed per window). A failure to record it is
+                // traced and does not turn the refusal into anything else.
+                let refusal = Refusal {
+                    key: Key { caller: who.uri(), warrant_id: held, code: format!("{:?}", status.code()) },
+                    rule: crate::refusals::loggable(status.message()),
                     time: self.inner.clock.now(),
-                    event: Event::RequestRefused {
-                        warrant_id: wid,
-                        code: format!("{:?}", status.code()),
-                        rule: status.message().chars().take(1024).collect(),
-                    },
                 };
-                if let Err(e) = self.with_store(move |s| s.log(entry)).await {
-                    tracing::error!(error = %e, "could not log a refused request");
+                if let Err(e) = self.with_store(move |s| s.record_refusal(refusal)).await {
+                    tracing::error!(error = %e, "could not record a refused request");
                 }
                 Err(status)
             }
@@ -463,7 +531,7 @@ impl TrusteeService {
                 policy.max_items_per_request
             )));
         }
-        let row = row.ok_or_else(|| Status::not_found(format!("unknown warrant {id}")))?;
+        let row = row.ok_or_else(|| unknown_warrant(&id))?;
         match row.state {
             State::Approved => {}
             State::Received => {

@@ -14,6 +14,7 @@ use escrow_log::event::{Entry, Event};
 use escrow_log::{leaf_hash, Checkpoint, CheckpointSigner, Hash, MerkleTree};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use crate::refusals::{self, Key, Pending, Refusal};
 use crate::state::State;
 
 const SCHEMA: &str = "
@@ -52,6 +53,19 @@ CREATE TABLE IF NOT EXISTS releases (
     PRIMARY KEY (warrant_id, field_hash)
 );
 CREATE INDEX IF NOT EXISTS releases_by_agency ON releases(agency, released_at);
+-- Refused share requests counted but not yet logged (see crate::refusals); an empty
+-- warrant_id stands for a warrant the caller does not hold.
+CREATE TABLE IF NOT EXISTS refusals (
+    caller       TEXT NOT NULL,
+    warrant_id   BLOB NOT NULL,
+    code         TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    rule         TEXT NOT NULL,
+    first_at     INTEGER NOT NULL,
+    last_at      INTEGER NOT NULL,
+    PRIMARY KEY (caller, warrant_id, code)
+);
 ";
 
 /// A stored warrant row.
@@ -79,9 +93,29 @@ pub struct WarrantRow {
     pub fields_released: u64,
 }
 
+/// The database file's name inside the trustee's data directory.
+pub const DB_FILE: &str = "trustee.db";
+
 /// Storage failures (always reported as INTERNAL, never as a refusal).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The database could not be opened (the message names the file).
+    #[error("{0}")]
+    Open(#[from] escrow_service::db::DbError),
+    /// Another process serves from this data directory.
+    #[error(transparent)]
+    Locked(#[from] escrow_service::datadir::LockError),
+    /// The share given for an epoch is not the one this trustee installed: another
+    /// trustee's share file, or a wrong key set.
+    #[error("epoch {epoch}: this trustee installed key share index {installed}, but was started with index {given} (another trustee's share file?)")]
+    WrongShareIndex {
+        /// The epoch.
+        epoch: u64,
+        /// The index logged when the epoch was installed.
+        installed: u16,
+        /// The index of the share given now.
+        given: u16,
+    },
     /// SQLite failed.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -106,11 +140,15 @@ fn to_u64(v: i64) -> Result<u64, StoreError> {
 
 /// The trustee's database, its Merkle tree and its checkpoint signer.
 pub struct Store {
+    /// Held for the life of the store: one process per data directory.
+    _lock: escrow_service::datadir::DataDirLock,
     conn: Connection,
     tree: MerkleTree,
     signer: CheckpointSigner,
     origin: String,
     checkpoint: String,
+    /// Per epoch, the key-share index logged when it was installed here.
+    installed_index: std::collections::BTreeMap<u64, u16>,
 }
 
 impl std::fmt::Debug for Store {
@@ -159,9 +197,14 @@ fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Vec<
 impl Store {
     /// Opens `dir/trustee.db`, creating it if needed, rebuilds the Merkle tree from the
     /// stored log, and signs a checkpoint for it as `origin`.
+    ///
+    /// `dir` must exist; it is locked for the life of the store (a second process on
+    /// the same directory is refused, naming the holder's pid).
     pub fn open(dir: &Path, origin: &str, signer: CheckpointSigner) -> Result<Self, StoreError> {
-        let conn = escrow_service::db::open(&dir.join("trustee.db"), SCHEMA)?;
+        let lock = escrow_service::datadir::lock(dir)?;
+        let conn = escrow_service::db::open(&dir.join(DB_FILE), SCHEMA)?;
         let mut leaves = Vec::new();
+        let mut installed_index = std::collections::BTreeMap::new();
         {
             // Leaf hashes are recomputed from the entries: a database whose entries and
             // stored hashes disagree was edited, and this trustee refuses to sign over it.
@@ -177,11 +220,24 @@ impl Store {
                 if hash.as_slice() != leaf.as_slice() {
                     return Err(StoreError::Corrupt("log (an entry does not match its stored leaf hash)"));
                 }
+                if let Ok(Entry { event: Event::EpochInstalled { epoch, trustee_index, .. }, .. }) =
+                    Entry::from_bytes(&entry)
+                {
+                    installed_index.insert(epoch, trustee_index);
+                }
                 leaves.push(leaf);
             }
         }
         let tree = MerkleTree::from_leaf_hashes(leaves);
-        let mut store = Store { conn, tree, signer, origin: origin.to_string(), checkpoint: String::new() };
+        let mut store = Store {
+            _lock: lock,
+            conn,
+            tree,
+            signer,
+            origin: origin.to_string(),
+            checkpoint: String::new(),
+            installed_index,
+        };
         store.resign()?;
         Ok(store)
     }
@@ -217,32 +273,52 @@ impl Store {
         Ok(first)
     }
 
-    /// Reconciles the epochs this trustee starts with against the ones it had: a new
-    /// epoch is logged as installed; an epoch it had but starts without is logged as
-    /// destroyed (its share is gone from this process); starting again with a
-    /// destroyed epoch is refused, so destruction cannot be quietly undone.
-    pub fn sync_epochs(&mut self, loaded: &[(u64, Hash, u16)], now: u64) -> Result<(), StoreError> {
-        let known: Vec<(u64, Vec<u8>, Option<i64>)> = {
-            let mut stmt = self.conn.prepare("SELECT epoch, public_key_hash, destroyed_at FROM epochs")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.map(|r| r.map_err(StoreError::from).and_then(|(e, h, d)| Ok((to_u64(e)?, h, d))))
-                .collect::<Result<_, _>>()?
-        };
-        let mut entries = Vec::new();
+    fn known_epochs(&self) -> Result<Vec<KnownEpoch>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT epoch, public_key_hash, destroyed_at FROM epochs")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(|(e, h, d)| Ok((to_u64(e)?, h, d)))).collect()
+    }
+
+    /// Checks, writing nothing, that the epochs (epoch, SHA-256 of the public key,
+    /// share index) a trustee is starting with agree with what this store installed:
+    /// not destroyed, the same public key, the same share index.
+    pub fn check_epochs(&self, loaded: &[(u64, Hash, u16)]) -> Result<(), StoreError> {
+        let known = self.known_epochs()?;
         for (epoch, hash, index) in loaded {
             match known.iter().find(|(e, _, _)| e == epoch) {
                 Some((_, _, Some(_))) => return Err(StoreError::EpochDestroyed(*epoch)),
                 Some((_, stored, None)) if stored.as_slice() != hash.as_slice() => {
                     return Err(StoreError::Corrupt("epoch public key differs from the one installed"))
                 }
-                Some(_) => {}
-                None => entries.push((
+                _ => {}
+            }
+            match self.installed_index.get(epoch) {
+                Some(installed) if installed != index => {
+                    return Err(StoreError::WrongShareIndex { epoch: *epoch, installed: *installed, given: *index })
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Reconciles the epochs this trustee starts with against the ones it had: a new
+    /// epoch is logged as installed; an epoch it had but starts without is logged as
+    /// destroyed (its share is gone from this process); starting again with a
+    /// destroyed epoch is refused, so destruction cannot be quietly undone.
+    pub fn sync_epochs(&mut self, loaded: &[(u64, Hash, u16)], now: u64) -> Result<(), StoreError> {
+        self.check_epochs(loaded)?;
+        let known = self.known_epochs()?;
+        let mut entries = Vec::new();
+        for (epoch, hash, index) in loaded {
+            if !known.iter().any(|(e, _, _)| e == epoch) {
+                entries.push((
                     *epoch,
                     Entry {
                         time: now,
                         event: Event::EpochInstalled { epoch: *epoch, public_key_hash: *hash, trustee_index: *index },
                     },
-                )),
+                ));
             }
         }
         for (epoch, _, destroyed) in &known {
@@ -274,6 +350,11 @@ impl Store {
         let list: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
         let leaves = append_in(&tx, first, &list)?;
         tx.commit()?;
+        for e in &list {
+            if let Event::EpochInstalled { epoch, trustee_index, .. } = e.event {
+                self.installed_index.insert(epoch, trustee_index);
+            }
+        }
         self.committed(leaves)
     }
 
@@ -401,9 +482,10 @@ impl Store {
     }
 
     /// How many warrants of `agency` arrived at or after `since` (whatever became of
-    /// them), for the per-agency warrant quota.
+    /// them), for the per-agency warrant quota; `since` is
+    /// [`crate::policy::quota_window_start`].
     pub fn warrants_received_since(&self, agency: &str, since: u64) -> Result<u64, StoreError> {
-        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let since = to_i64(since)?;
         let n: i64 = self.conn.query_row(
             "SELECT COUNT(*) FROM warrants WHERE agency = ?1 AND received_at >= ?2",
             rusqlite::params![agency, since],
@@ -473,9 +555,9 @@ impl Store {
         let new = (distinct.len() as u64).saturating_sub(already);
         let per_warrant: i64 =
             tx.query_row("SELECT COUNT(*) FROM releases WHERE warrant_id = ?1", params![&id.0[..]], |r| r.get(0))?;
-        let since = to_i64(now.saturating_sub(crate::policy::QUOTA_PERIOD_SECS))?;
+        let since = to_i64(crate::policy::quota_window_start(now))?;
         let per_agency: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM releases WHERE agency = ?1 AND released_at > ?2",
+            "SELECT COUNT(*) FROM releases WHERE agency = ?1 AND released_at >= ?2",
             params![agency.as_str(), since],
             |r| r.get(0),
         )?;
@@ -517,6 +599,119 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Counts a refused share request and appends whatever entries
+    /// [`refusals::on_refusal`] says are due, with the windows that have closed, in one
+    /// transaction.
+    pub fn record_refusal(&mut self, r: Refusal) -> Result<(), StoreError> {
+        let now = r.time;
+        let tx = self.conn.transaction()?;
+        let mut entries = flush_due_in(&tx, now)?;
+        let open = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT window_start, count, rule, first_at, last_at FROM refusals
+                 WHERE caller = ?1 AND warrant_id = ?2 AND code = ?3",
+            )?;
+            stmt.query_row(params![r.key.caller, key_blob(&r.key), r.key.code], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get(3)?, row.get(4)?))
+            })
+            .optional()?
+            .map(|(start, count, rule, first, last): (i64, i64, String, i64, i64)| {
+                Ok::<_, StoreError>(Pending {
+                    key: r.key.clone(),
+                    window_start: to_u64(start)?,
+                    count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
+                    rule,
+                    first: to_u64(first)?,
+                    last: to_u64(last)?,
+                })
+            })
+            .transpose()?
+        };
+        let (now_entries, keep) = refusals::on_refusal(open, r);
+        entries.extend(now_entries);
+        tx.execute(
+            "INSERT OR REPLACE INTO refusals (caller, warrant_id, code, window_start, count, rule, first_at, last_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                keep.key.caller,
+                key_blob(&keep.key),
+                keep.key.code,
+                to_i64(keep.window_start)?,
+                i64::from(keep.count),
+                keep.rule,
+                to_i64(keep.first)?,
+                to_i64(keep.last)?
+            ],
+        )?;
+        let first = self.tree.size();
+        let leaves = append_in(&tx, first, &entries)?;
+        tx.commit()?;
+        self.committed(leaves)
+    }
+
+    /// Logs the refusals counted in every window that has closed at `now`; returns how
+    /// many entries that appended.
+    pub fn flush_refusals(&mut self, now: u64) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let entries = flush_due_in(&tx, now)?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        let first = self.tree.size();
+        let leaves = append_in(&tx, first, &entries)?;
+        tx.commit()?;
+        self.committed(leaves)?;
+        Ok(entries.len())
+    }
+}
+
+fn key_blob(k: &Key) -> Vec<u8> {
+    k.warrant_id.map(|w| w.to_vec()).unwrap_or_default()
+}
+
+/// Deletes every counting window closed at `now` and returns the summaries to log.
+fn flush_due_in(tx: &Transaction<'_>, now: u64) -> Result<Vec<Entry>, StoreError> {
+    let closed_before = to_i64(refusals::last_closed_start(now))?;
+    let due: Vec<Pending> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT caller, warrant_id, code, window_start, count, rule, first_at, last_at FROM refusals
+             WHERE window_start <= ?1 ORDER BY window_start, caller, warrant_id, code",
+        )?;
+        let rows = stmt.query_map(params![closed_before], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, Vec<u8>>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, i64>(4)?,
+                row.get::<_, String>(5)?,
+                row.get::<_, i64>(6)?,
+                row.get::<_, i64>(7)?,
+            ))
+        })?;
+        let mut due = Vec::new();
+        for row in rows {
+            let (caller, warrant, code, start, count, rule, first, last) = row?;
+            let warrant_id = match warrant.len() {
+                0 => None,
+                _ => Some(<[u8; 16]>::try_from(warrant).map_err(|_| StoreError::Corrupt("refusal warrant id"))?),
+            };
+            due.push(Pending {
+                key: Key { caller, warrant_id, code },
+                window_start: to_u64(start)?,
+                count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
+                rule,
+                first: to_u64(first)?,
+                last: to_u64(last)?,
+            });
+        }
+        due
+    };
+    tx.execute("DELETE FROM refusals WHERE window_start <= ?1", params![closed_before])?;
+    Ok(due.iter().filter_map(|p| p.summary(now)).collect())
+}
+
 /// The limits a release must stay within.
 #[derive(Clone, Copy, Debug)]
 pub struct ReleaseLimits {
@@ -550,6 +745,9 @@ pub enum QuotaExceeded {
         max: u64,
     },
 }
+
+/// An installed epoch: (epoch, SHA-256 of its public key, when destroyed if it was).
+type KnownEpoch = (u64, Vec<u8>, Option<i64>);
 
 type RawRow = (Vec<u8>, Vec<u8>, String, String, String, i64, Option<i64>, Option<String>, Option<String>, i64);
 

@@ -1,0 +1,211 @@
+//! `escrow trustee serve` and `escrow relay serve` as an operator starts them: every
+//! start-up precondition is checked before anything is created or written, and one
+//! data directory serves one process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASS: &str = "serve test passphrase";
+
+fn escrow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_escrow"));
+    c.env("ESCROW_PASSPHRASE", PASS).env_remove("ESCROW_PROFILE").env("NO_COLOR", "1");
+    c
+}
+
+fn run(args: &[&str]) -> String {
+    let out = escrow().args(args).output().expect("escrow runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "escrow {args:?}: {text}");
+    text
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// A deployment's files: certificates, a dealt epoch, a court, a policy per trustee.
+struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        run(&["pki", "init", p(&d.join("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
+        run(&["keygen", "--out", p(&d.join("keys")), "--insecure-fast-kdf"]);
+        run(&["court", "keygen", "--court", "high-court", "--out", p(&d.join("courts")), "--insecure-fast-kdf"]);
+        let court = std::fs::read_to_string(d.join("courts/high-court.pub")).expect("court key");
+        for i in 0..5 {
+            std::fs::write(
+                d.join(format!("policy-{i}.toml")),
+                format!(
+                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = [\"{}\"]\n\
+                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n",
+                    court.trim()
+                ),
+            )
+            .expect("policy");
+        }
+        Files { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `escrow trustee serve` with trustee `policy`'s policy, `cert`'s certificate and
+    /// `share`'s key share, on `data` (relative to the deployment).
+    fn trustee(&self, policy: u16, cert: u16, share: u16, data: &str) -> Child {
+        let addr = self.path(&format!("{data}.addr"));
+        let _ = std::fs::remove_file(&addr);
+        escrow()
+            .args(["--profile", p(&self.path(&format!("pki/trustee-{cert}.profile.toml")))])
+            .args(["trustee", "serve", "--data-dir", p(&self.path(data))])
+            .args(["--policy", p(&self.path(&format!("policy-{policy}.toml")))])
+            .args(["--epoch-key", p(&self.path("keys/epoch-1.pub"))])
+            .args(["--key-share", p(&self.path(&format!("keys/trustee-{share}.share")))])
+            .args(["--addr-file", p(&addr)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("escrow trustee serve starts")
+    }
+
+    /// Waits until `data`'s address file appears (the service is up).
+    fn wait_up(&self, data: &str, child: &mut Child) {
+        let addr = self.path(&format!("{data}.addr"));
+        let t0 = Instant::now();
+        while !addr.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the trustee exited with {status} before listening");
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no address file after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The exit of a start that must be refused, within a bound, with its stderr.
+fn refused(child: Child) -> String {
+    let mut child = child;
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            let out: Output = child.wait_with_output().expect("output");
+            let err = String::from_utf8_lossy(&out.stderr).to_string();
+            assert!(!status.success(), "the start was not refused: {err}");
+            return err;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the start was neither refused nor ready after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn log_rows(db: &Path) -> i64 {
+    let c = rusqlite::Connection::open(db).expect("db");
+    c.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).expect("count")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_second_process_on_one_data_directory_is_refused_naming_the_first() {
+    let f = Files::new();
+    let mut first = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut first);
+    let first = Killed(first);
+    let err = refused(f.trustee(0, 0, 0, "t0"));
+    let want = format!("data directory {} is in use by another process (pid {})", p(&f.path("t0")), first.0.id());
+    assert!(err.contains(&want), "{err}");
+    // SIGKILL frees the lock with the process: a restart serves.
+    drop(first);
+    let mut again = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut again);
+    drop(Killed(again));
+}
+
+#[test]
+fn a_refused_start_creates_and_writes_nothing() {
+    let f = Files::new();
+    // trustee-4's policy with trustee-3's certificate: nothing is created.
+    let err = refused(f.trustee(4, 3, 4, "t4"));
+    assert!(
+        err.contains("the certificate names trustee trustee-3, but the policy says this is trustee trustee-4"),
+        "{err}"
+    );
+    assert!(!f.path("t4").exists(), "the refused start created its data directory");
+    assert!(!f.path("t4.addr").exists());
+
+    // A policy that does not parse is named.
+    std::fs::write(f.path("policy-bad.toml"), "trustee_id = \"trustee-4\"\napproval = \"sometimes\"\n").unwrap();
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/trustee-4.profile.toml")), "trustee", "serve"])
+        .args(["--data-dir", p(&f.path("t4")), "--policy", p(&f.path("policy-bad.toml"))])
+        .args(["--epoch-key", p(&f.path("keys/epoch-1.pub")), "--key-share", p(&f.path("keys/trustee-4.share"))])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("error: {}: policy file:", p(&f.path("policy-bad.toml")))),
+        "{err}"
+    );
+    assert!(!f.path("t4").exists());
+
+    // trustee-4 installs its own share, then is started with trustee-3's file.
+    let mut t4 = f.trustee(4, 4, 4, "t4");
+    f.wait_up("t4", &mut t4);
+    drop(Killed(t4));
+    let db = f.path("t4/trustee.db");
+    let rows = log_rows(&db);
+    let key = std::fs::read(f.path("t4/log.key")).unwrap();
+    let err = refused(f.trustee(4, 4, 3, "t4"));
+    assert!(err.contains("epoch 1: this trustee installed key share index 4, but was started with index 3"), "{err}");
+    assert_eq!(log_rows(&db), rows, "the refused start wrote to the log");
+    assert_eq!(std::fs::read(f.path("t4/log.key")).unwrap(), key);
+
+    // Another trustee's log key in this data directory is refused too.
+    let mut t3 = f.trustee(3, 3, 3, "t3");
+    f.wait_up("t3", &mut t3);
+    drop(Killed(t3));
+    std::fs::copy(f.path("t3/log.key"), f.path("t4/log.key")).unwrap();
+    let err = refused(f.trustee(4, 4, 4, "t4"));
+    assert!(
+        err.contains("this log key signs as \"trustee-3\", but the policy says this is trustee trustee-4"),
+        "{err}"
+    );
+    assert_eq!(log_rows(&db), rows);
+}
+
+#[test]
+fn a_relay_with_another_role_s_certificate_creates_nothing() {
+    let f = Files::new();
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/trustee-0.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&f.path("relay")), "--epoch-key", p(&f.path("keys/epoch-1.pub"))])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("the relay needs a relay certificate"), "{err}");
+    assert!(!f.path("relay").exists());
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&f.path("relay")), "--epoch-key", p(&f.path("keys/epoch-1.pub"))])
+        .args(["--rate-limit-per-second", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("requests per second must be positive"), "{err}");
+    assert!(!f.path("relay").exists());
+}

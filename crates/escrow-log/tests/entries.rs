@@ -1,0 +1,138 @@
+//! Log entries against known answers packed independently from the format table
+//! (`tests/vectors/entries-v1.txt`, made by `entries-v1.py`), and entries that must
+//! be refused.
+
+use escrow_log::event::{Arrival, Decision, Entry, Event};
+
+const T: u64 = 1_767_225_600;
+const W: [u8; 16] = [0x11; 16];
+const RULE: &str = "item 0: out of scope: no target";
+
+fn vectors() -> Vec<(String, Vec<u8>)> {
+    let text = include_str!("vectors/entries-v1.txt");
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (name, hex) = l.split_once(' ').expect("name hex");
+            (name.to_string(), hex::decode(hex.trim()).expect("hex"))
+        })
+        .collect()
+}
+
+fn expected(name: &str) -> Entry {
+    let (time, event) = match name {
+        "warrant_received" => (
+            T,
+            Event::WarrantReceived {
+                warrant_id: W,
+                court: "high-court".into(),
+                agency: "agency-1".into(),
+                window_from: T - 86_400,
+                window_to: T,
+                valid_until: T + 30 * 86_400,
+                reveal_at: T + 120 * 86_400,
+                details_commitment: [0xcc; 32],
+                arrival: Arrival::Received,
+                reason: String::new(),
+            },
+        ),
+        "warrant_decided_approve" => (
+            T + 60,
+            Event::WarrantDecided {
+                warrant_id: W,
+                decision: Decision::Approve,
+                operator: "op-0".into(),
+                reason: "lawful and proportionate".into(),
+            },
+        ),
+        "shares_released" => (
+            T + 120,
+            Event::SharesReleased { warrant_id: W, agency: "agency-1".into(), fields: vec![[0xaa; 32], [0xbb; 32]] },
+        ),
+        "request_refused_legacy" => {
+            (T + 180, Event::RequestRefused { warrant_id: W, code: "PermissionDenied".into(), rule: RULE.into() })
+        }
+        "epoch_installed" => (T, Event::EpochInstalled { epoch: 1, public_key_hash: [0xdd; 32], trustee_index: 4 }),
+        "epoch_destroyed" => (T + 86_400, Event::EpochDestroyed { epoch: 1 }),
+        "requests_refused_held" => (
+            T + 240,
+            Event::RequestsRefused {
+                caller: "escrow:role/agency/agency-1".into(),
+                warrant_id: Some(W),
+                code: "PermissionDenied".into(),
+                rule: RULE.into(),
+                count: 1,
+                first: T + 240,
+                last: T + 240,
+            },
+        ),
+        "requests_refused_noise" => (
+            T + 3840,
+            Event::RequestsRefused {
+                caller: "escrow:role/agency/agency-2".into(),
+                warrant_id: None,
+                code: "NotFound".into(),
+                rule: "unknown warrant 00000000000000000000000000000001".into(),
+                count: 202,
+                first: T + 200,
+                last: T + 3700,
+            },
+        ),
+        other => panic!("no expected entry for vector {other}"),
+    };
+    Entry { time, event }
+}
+
+#[test]
+fn every_kind_encodes_and_decodes_to_its_known_answer() {
+    let v = vectors();
+    assert_eq!(v.len(), 8, "one vector per kind, two for kind 7");
+    for (name, bytes) in &v {
+        let entry = expected(name);
+        assert_eq!(hex::encode(entry.to_bytes().unwrap()), hex::encode(bytes), "{name}: encoding");
+        assert_eq!(Entry::from_bytes(bytes).unwrap(), entry, "{name}: decoding");
+    }
+}
+
+#[test]
+fn malformed_refusal_entries_are_refused() {
+    let v = vectors();
+    let held = &v.iter().find(|(n, _)| n == "requests_refused_held").unwrap().1;
+    let noise = &v.iter().find(|(n, _)| n == "requests_refused_noise").unwrap().1;
+    // The warrant-id flag: the byte after the caller text (header 12 + 2 + 27).
+    let flag = 12 + 2 + 27;
+    assert_eq!(held[flag], 1);
+    assert_eq!(noise[flag], 0);
+    let mut bad_flag = held.clone();
+    bad_flag[flag] = 2;
+    // The count is the 20 bytes before the end: count (4), first (8), last (8).
+    let count_at = held.len() - 20;
+    let mut zero = held.clone();
+    zero[count_at..count_at + 4].copy_from_slice(&0u32.to_be_bytes());
+    let mut backwards = noise.clone();
+    let n = backwards.len();
+    backwards[n - 8..].copy_from_slice(&(T + 100).to_be_bytes());
+    let mut trailing = held.clone();
+    trailing.push(0);
+    for (what, bytes) in [
+        ("unknown flag", bad_flag),
+        ("zero count", zero),
+        ("last before first", backwards),
+        ("trailing byte", trailing),
+        ("truncated", held[..held.len() - 1].to_vec()),
+        ("id flag set, id missing", held[..flag + 1].to_vec()),
+    ] {
+        assert!(Entry::from_bytes(&bytes).is_err(), "{what} was accepted");
+    }
+    // The encoder refuses what the decoder would.
+    let mut e = expected("requests_refused_held");
+    if let Event::RequestsRefused { count, .. } = &mut e.event {
+        *count = 0;
+    }
+    assert!(e.to_bytes().is_err());
+    let mut e = expected("requests_refused_noise");
+    if let Event::RequestsRefused { caller, .. } = &mut e.event {
+        *caller = "x".repeat(257);
+    }
+    assert!(e.to_bytes().is_err());
+}

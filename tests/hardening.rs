@@ -1,0 +1,393 @@
+//! What trying the system from outside found (log flooding, an existence leak, a
+//! trustee serving another's share, two processes on one directory, a failed start
+//! leaving state, reflection listing services not served, quota windows that disagreed,
+//! malformed warrants reported as untrusted), each with the behaviour that replaced it.
+
+use escrow_crypto::*;
+use escrow_log::event::{Entry, Event};
+use escrow_pki::Role;
+use escrow_proto::v1 as pb;
+use escrow_tests::*;
+use escrow_trustee::policy::{quota_window_start, Policy, QUOTA_PERIOD_SECS};
+use escrow_trustee::store::{ReleaseLimits, Released, Store, StoreError};
+use escrow_trustee::{EpochKeys, StartError, TrusteeService};
+use std::sync::Arc;
+use tonic::Code;
+
+/// A policy that lets the floods below through the rate limiter, so that what is
+/// measured is what reaches the log.
+fn generous(_: u16) -> String {
+    "[rate_limit]\nper_second = 10000\nburst = 10000\n".into()
+}
+
+async fn log_entries(d: &Deployment, i: usize) -> Vec<Entry> {
+    let mut audit = d.audit_client(i);
+    let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+    let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < size {
+        let end = size.min(start + 1000);
+        let page = audit.get_entries(pb::GetEntriesRequest { start, end }).await.unwrap().into_inner();
+        out.extend(page.entries.iter().map(|e| Entry::from_bytes(e).unwrap()));
+        start = end;
+    }
+    out
+}
+
+fn agency2(d: &Deployment, i: usize) -> pb::trustee_client::TrusteeClient<tonic::transport::Channel> {
+    trustee_client_at(&d.trustees[i].server.addr.to_string(), &creds(Role::Agency, "agency-2"))
+}
+
+fn share_request(wid: Vec<u8>, item: &pb::EscrowItem) -> pb::RequestSharesRequest {
+    pb::RequestSharesRequest { warrant_id: wid, items: vec![item.clone()] }
+}
+
+/// One of alice's messages, and warrant 1 (agency-1's) covering it, submitted to the
+/// trustees `at` and approved at trustee-0.
+async fn approved_item(d: &Deployment, at: &[usize]) -> pb::EscrowItem {
+    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
+    d.clock.set(START + 2 * DAY);
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
+    for &i in at {
+        d.trustee_client(i).submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
+    }
+    d.approve(&[0], 1).await;
+    pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_entry_per_window() {
+    let d = Deployment::start(90, generous).await;
+    let item = approved_item(&d, &[0, 1, 2, 3, 4]).await;
+    let before = log_entries(&d, 0).await.len();
+    let before_1 = log_entries(&d, 1).await.len();
+    // 200 random warrant ids, one malformed id, and agency-1's own warrant: none of
+    // them agency-2's.
+    let mut c = agency2(&d, 0);
+    let mut refused = 0u32;
+    for k in 0..200u32 {
+        let mut wid = [0u8; 16];
+        wid[..4].copy_from_slice(&k.to_be_bytes());
+        wid[15] = 0xee;
+        let s = c.request_shares(share_request(wid.to_vec(), &item)).await.unwrap_err();
+        assert_eq!(s.code(), Code::NotFound, "{}", s.message());
+        refused += 1;
+    }
+    let s = c.request_shares(share_request(vec![1, 2, 3, 4, 5], &item)).await.unwrap_err();
+    assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+    let s = c.request_shares(share_request(vec![1; 16], &item)).await.unwrap_err();
+    assert_eq!(s.code(), Code::NotFound, "{}", s.message());
+    refused += 2;
+    // Nothing in the log yet: noise is counted, not logged one by one (before the fix
+    // each of these 202 refusals was an entry of its own, naming nobody).
+    assert_eq!(log_entries(&d, 0).await.len(), before, "noise reached the log");
+
+    // The window closes; the next refusal logs the sum, attributed, and opens a new window.
+    d.clock.set(d.clock.now_secs() + escrow_trustee::refusals::WINDOW_SECS);
+    let _ = c.request_shares(share_request(vec![9; 16], &item)).await.unwrap_err();
+    let after = log_entries(&d, 0).await;
+    // One entry per code for the whole window: NOT_FOUND (unknown and others' ids) and
+    // INVALID_ARGUMENT (the malformed id).
+    let summaries: Vec<(String, u32)> = after[before..]
+        .iter()
+        .map(|e| match &e.event {
+            Event::RequestsRefused { caller, warrant_id: None, code, count, first, last, .. } => {
+                assert_eq!(caller, "escrow:role/agency/agency-2");
+                assert!(first <= last);
+                (code.clone(), *count)
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(summaries, vec![("InvalidArgument".to_string(), 1), ("NotFound".to_string(), refused - 1)]);
+    // The other trustees saw nothing and logged nothing.
+    assert_eq!(log_entries(&d, 1).await.len(), before_1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
+    let d = Deployment::start(91, generous).await;
+    let _ = approved_item(&d, &[0, 1, 2, 3, 4]).await;
+    // Bob's message is outside warrant 1 (alice only): an over-reach, which is evidence.
+    let env = d.send(2, "carol", &["bob"], START + DAY, "not alice's").await;
+    d.clock.set(START + 2 * DAY);
+    let out_of_scope = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
+    let before = log_entries(&d, 0).await.len();
+    for _ in 0..50 {
+        let s = d.trustee_client(0).request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
+        assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
+    }
+    let now = log_entries(&d, 0).await;
+    assert_eq!(now.len(), before + 1, "the first refusal is logged at once, the repeats counted");
+    match &now[before].event {
+        Event::RequestsRefused { caller, warrant_id: Some(w), count: 1, rule, code, .. } => {
+            assert_eq!(caller, "escrow:role/agency/agency-1");
+            assert_eq!(w, &[1; 16]);
+            assert_eq!(code, "PermissionDenied");
+            assert!(rule.contains("scope"), "{rule}");
+        }
+        other => panic!("{other:?}"),
+    }
+    d.clock.set(d.clock.now_secs() + escrow_trustee::refusals::WINDOW_SECS);
+    let _ = d.trustee_client(0).request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
+    let counts: Vec<u32> = log_entries(&d, 0).await[before..]
+        .iter()
+        .map(|e| match e.event {
+            Event::RequestsRefused { count, .. } => count,
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(counts, vec![1, 49, 1], "first, the window's repeats, the next window's first");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_caller_is_rate_limited_on_every_rpc_and_others_are_not() {
+    let d = Deployment::start(92, |i| {
+        if i == 0 {
+            "[rate_limit]\nper_second = 0.5\nburst = 5\n".into()
+        } else {
+            String::new()
+        }
+    })
+    .await;
+    let before = log_entries(&d, 0).await.len();
+    let mut c = agency2(&d, 0);
+    for _ in 0..5 {
+        c.get_info(pb::GetInfoRequest {}).await.unwrap();
+    }
+    let s = c.get_info(pb::GetInfoRequest {}).await.unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted, "{}", s.message());
+    assert!(s.message().contains("agency agency-2 is over its request rate; retry in"), "{}", s.message());
+    let wait: u64 = s.metadata().get("retry-after-ms").unwrap().to_str().unwrap().parse().unwrap();
+    assert!((1..=2000).contains(&wait), "{wait}");
+    // Every RPC spends from the same bucket, share requests too, and nothing is logged.
+    let s = c.request_shares(share_request(vec![3; 16], &pb::EscrowItem::default())).await.unwrap_err();
+    assert_eq!(s.code(), Code::ResourceExhausted);
+    // Another caller, and the same caller at another trustee, are unaffected.
+    d.trustee_client(0).get_info(pb::GetInfoRequest {}).await.unwrap();
+    agency2(&d, 1).get_info(pb::GetInfoRequest {}).await.unwrap();
+    assert_eq!(log_entries(&d, 0).await.len(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_agencys_warrant_is_answered_exactly_as_an_unknown_one() {
+    let d = Deployment::start(93, |_| String::new()).await;
+    // Warrant 1 is at trustees 0-3, not at trustee 4.
+    let item = approved_item(&d, &[0, 1, 2, 3]).await;
+    let held = agency2(&d, 0).request_shares(share_request(vec![1; 16], &item)).await.unwrap_err();
+    let unknown = agency2(&d, 4).request_shares(share_request(vec![1; 16], &item)).await.unwrap_err();
+    assert_eq!((held.code(), held.message()), (unknown.code(), unknown.message()));
+    assert_eq!(held.code(), Code::NotFound);
+    assert!(!held.message().contains("agency-1"), "{}", held.message());
+    let held = agency2(&d, 0).get_warrant(pb::GetWarrantRequest { warrant_id: vec![1; 16] }).await.unwrap_err();
+    let unknown = agency2(&d, 4).get_warrant(pb::GetWarrantRequest { warrant_id: vec![1; 16] }).await.unwrap_err();
+    assert_eq!((held.code(), held.message()), (unknown.code(), unknown.message()));
+    assert_eq!(held.code(), Code::NotFound);
+    // The owner still gets its answers.
+    d.trustee_client(0).request_shares(share_request(vec![1; 16], &item)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_warrant_is_malformed_not_untrusted() {
+    let d = Deployment::start(94, |_| String::new()).await;
+    let w = d.warrant(5, &["alice"], START, START + DAY);
+    for cut in [1, 10, w.len() / 2, w.len() - 66] {
+        let s = d
+            .trustee_client(0)
+            .submit_warrant(pb::SubmitWarrantRequest { warrant: w[..w.len() - cut].to_vec() })
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "cut {cut}: {}", s.message());
+    }
+    // A well-formed warrant with a broken signature is still untrusted.
+    let mut bad = w.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let s = d.trustee_client(0).submit_warrant(pb::SubmitWarrantRequest { warrant: bad }).await.unwrap_err();
+    assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_lists_only_the_services_a_server_runs() {
+    let d = Deployment::start(95, |_| String::new()).await;
+    let list = |addr: String| async move {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, ServerReflectionRequest};
+        let ch = escrow_service::transport::channel(&addr, &auditor_creds(), Role::Trustee).unwrap();
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = stream.message().await.unwrap().unwrap();
+        match resp.message_response {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                let mut names: Vec<String> = l.service.into_iter().map(|s| s.name).collect();
+                names.sort();
+                names
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let common =
+        ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+    let mut want: Vec<String> =
+        common.iter().chain(&["escrow.v1.Audit", "escrow.v1.Trustee"]).map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(list(d.trustees[0].server.addr.to_string()).await, want);
+    // The relay's certificate carries the relay's server name.
+    let relay = {
+        use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+        use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+        use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, ServerReflectionRequest};
+        let ch = escrow_service::transport::channel(&d.relay.addr.to_string(), &auditor_creds(), Role::Relay).unwrap();
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new(ch)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap()
+            .into_inner();
+        match stream.message().await.unwrap().unwrap().message_response {
+            Some(MessageResponse::ListServicesResponse(l)) => {
+                let mut n: Vec<String> = l.service.into_iter().map(|s| s.name).collect();
+                n.sort();
+                n
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut want: Vec<String> = common.iter().chain(&["escrow.v1.Relay"]).map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(relay, want);
+}
+
+/// Trustee `i`'s service over `dir` with `share`, as a start would build it.
+fn start_with(
+    dir: &std::path::Path,
+    keys: &DealerOutput,
+    i: u16,
+    share: usize,
+    extra: &str,
+) -> Result<TrusteeService, StartError> {
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(7));
+    let policy = Policy::from_toml(&policy_text(i, &court.public(), extra)).unwrap();
+    let share = TrusteeKeyShare::from_bytes(&keys.shares[share].to_bytes()).unwrap();
+    let store = Store::open(dir, &origin(i), log_signer(i)).map_err(StartError::Store)?;
+    TrusteeService::new(
+        policy,
+        vec![EpochKeys { public: keys.public.clone(), share }],
+        store,
+        Arc::new(escrow_service::clock::ManualClock::at(START)),
+    )
+}
+
+fn log_rows(dir: &std::path::Path) -> i64 {
+    let c = rusqlite::Connection::open(dir.join("trustee.db")).unwrap();
+    c.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn a_trustee_refuses_another_trustees_share() {
+    let keys = dealer_keygen(EpochId(1), T, N, &mut rng(96)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // trustee-4 installs its own share (index 4)...
+    drop(start_with(dir.path(), &keys, 4, 4, "").unwrap());
+    let rows = log_rows(dir.path());
+    // ...and is then started with trustee-3's file: refused, nothing written.
+    match start_with(dir.path(), &keys, 4, 3, "") {
+        Err(StartError::Store(StoreError::WrongShareIndex { epoch: 1, installed: 4, given: 3 })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(log_rows(dir.path()), rows);
+    // On a new data directory, a policy that pins key_index catches it too.
+    let fresh = tempfile::tempdir().unwrap();
+    let err = start_with(fresh.path(), &keys, 4, 3, "key_index = 4").unwrap_err();
+    assert!(matches!(err, StartError::WrongKeyIndex { epoch: 1, share: 3, policy: 4 }), "{err:?}");
+    assert!(err.to_string().contains("index 3, but the policy says this trustee is index 4"), "{err}");
+    assert_eq!(log_rows(fresh.path()), 0);
+    start_with(fresh.path(), &keys, 4, 4, "key_index = 4").unwrap();
+}
+
+#[test]
+fn one_process_per_data_directory() {
+    let keys = dealer_keygen(EpochId(1), T, N, &mut rng(97)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_with(dir.path(), &keys, 0, 0, "").unwrap();
+    let err = start_with(dir.path(), &keys, 0, 0, "").unwrap_err();
+    assert!(err.to_string().contains(&format!("is in use by another process (pid {})", std::process::id())), "{err}");
+    drop(first);
+    start_with(dir.path(), &keys, 0, 0, "").unwrap();
+}
+
+/// A warrant of agency-1 received at `at`, valid 60 days, for the quota-edge tests.
+fn long_warrant(court: &CourtSecretKey, wid: u8, at: u64) -> VerifiedWarrant {
+    let blob = court
+        .sign(&WarrantBody {
+            id: WarrantId([wid; 16]),
+            case_reference: String::new(),
+            court: id("high-court"),
+            agency: id("agency-1"),
+            targets: vec![id("alice")],
+            window: TimeWindow::new(at - DAY, at).unwrap(),
+            issued_at: at,
+            valid_until: at + 60 * DAY,
+            legal_basis: "test".into(),
+            notification_delay_secs: 0,
+        })
+        .unwrap();
+    VerifiedWarrant::verify(&blob, &court.public()).unwrap()
+}
+
+fn received(w: &VerifiedWarrant, at: u64) -> Entry {
+    Entry {
+        time: at,
+        event: Event::WarrantReceived {
+            warrant_id: w.id().0,
+            court: "high-court".into(),
+            agency: "agency-1".into(),
+            window_from: w.body().window.from(),
+            window_to: w.body().window.to(),
+            valid_until: w.body().valid_until,
+            reveal_at: w.body().valid_until,
+            details_commitment: [0; 32],
+            arrival: escrow_log::event::Arrival::ApprovedByPolicy,
+            reason: String::new(),
+        },
+    }
+}
+
+/// Both quotas count an event at exactly `quota_window_start(now)` and not one a
+/// second older: one rule, at the exact edge.
+#[test]
+fn both_quota_windows_include_the_same_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), &origin(0), log_signer(0)).unwrap();
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(98));
+    let t0 = START + 40 * DAY;
+    let w = long_warrant(&court, 1, t0);
+    store
+        .insert_warrant(&w, escrow_trustee::state::State::Approved, t0, Some("policy"), None, [0; 32], received(&w, t0))
+        .unwrap();
+    let released = |k: u8| Released { hash: [k; 32], label: vec![k], field: vec![k] };
+    let limits = ReleaseLimits { max_fields_per_warrant: 100, agency_quota: 1 };
+    let agency = id("agency-1");
+    store.record_releases(&w.id(), &agency, &[released(1)], t0, limits).unwrap().unwrap();
+
+    let edge = t0 + QUOTA_PERIOD_SECS;
+    assert_eq!(quota_window_start(edge), t0);
+    // At the edge, both the warrant and the release still count...
+    assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge)).unwrap(), 1);
+    assert!(store.record_releases(&w.id(), &agency, &[released(2)], edge, limits).unwrap().is_err());
+    // ...and one second later neither does.
+    assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge + 1)).unwrap(), 0);
+    store.record_releases(&w.id(), &agency, &[released(2)], edge + 1, limits).unwrap().unwrap();
+}
