@@ -38,7 +38,8 @@ const DAY0: u64 = 1_772_409_600;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Leave the deployment running afterwards and print the commands to talk to it.
+    /// Leave the deployment running afterwards (also after --bench) and print where each
+    /// process is and commands that work against it. The audit then skips its log tampering.
     #[arg(long)]
     pub keep: bool,
     /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
@@ -790,7 +791,11 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let mut d = Deployment::start(a.keep).await?;
     d.sabotage = a.sabotage.clone();
     if let Some(n) = a.bench {
-        return bench(&d, n).await;
+        bench(&d, n).await?;
+        if a.keep {
+            keep(&mut d, &[]).await?;
+        }
+        return Ok(());
     }
     let sent = traffic(&d).await?;
     let wants = |s: &str| only.is_none_or(|o| o == s);
@@ -815,30 +820,53 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     if wants("circumvention") {
         outcomes.push(adversaries::circumvention(&d).await?);
     }
-    if wants("outage") && !a.keep {
+    if wants("outage") {
         outcomes.push(outage(&mut d).await?);
+        if a.keep {
+            // Leave nothing down in the deployment that is kept.
+            d.restart_down().await?;
+            println!("(--keep: the three trustees that were stopped are started again.)");
+        }
     }
     // Last before the audit: it rotates the deployment to epoch 2.
     if wants("key-theft") {
         outcomes.push(adversaries::key_theft(&mut d).await?);
     }
-    if wants("audit") && !a.keep {
-        outcomes.extend(audit(&mut d).await?);
+    // Scenarios left out because of --keep: (summary row, why).
+    let mut skipped: Vec<(&str, &str)> = Vec::new();
+    if wants("audit") {
+        // With --keep the auditor verifies and reconciles, but does not tamper: the kept
+        // deployment's logs would fail every later audit.
+        outcomes.extend(audit(&mut d, !a.keep).await?);
+        if a.keep {
+            skipped.push((
+                "B tampered logs",
+                "it rewrites trustee-0's and trustee-3's logs, which would fail every later audit",
+            ));
+        }
     }
 
     // Scenario order, whatever order they ran in (key theft runs last: it rotates epochs).
-    outcomes.sort_by(|a, b| a.scenario.cmp(b.scenario));
+    let mut rows: Vec<[String; 4]> = outcomes
+        .iter()
+        .map(|o| {
+            let result = if o.ok { "ok" } else { "FAILED" };
+            [o.scenario.into(), o.expected.clone(), o.observed.clone(), result.into()]
+        })
+        .collect();
+    for (scenario, why) in &skipped {
+        rows.push([scenario.to_string(), "not run with --keep".into(), format!("skipped: {why}"), "skipped".into()]);
+    }
+    rows.sort_by(|a, b| a[0].cmp(&b[0]));
     println!("\n== Summary =====================================================================");
     let mut t = table(&["scenario", "expected", "observed", "result"]);
-    for o in &outcomes {
-        t.add_row(vec![
-            o.scenario.into(),
-            o.expected.clone(),
-            o.observed.clone(),
-            if o.ok { "ok" } else { "FAILED" }.into(),
-        ]);
+    for r in rows {
+        t.add_row(r.to_vec());
     }
     println!("{t}");
+    for (scenario, why) in &skipped {
+        println!("Skipped because of --keep: {scenario} ({why}). `escrow demo audit` without --keep runs it.");
+    }
     if only.is_none() && a.bench.is_none() {
         // The odds behind scenarios 6 and 7, for this deployment's n and t.
         if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
@@ -853,7 +881,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     if a.keep {
-        keep(&mut d);
+        keep(&mut d, &skipped).await?;
     }
     if failed > 0 {
         return Err(err(format!("{failed} scenario(s) did not match the expected outcome")));
@@ -878,7 +906,9 @@ impl Deployment {
 /// The auditor verifies every trustee's log, reconciles them and prints the public
 /// report; then two trustees' stored logs are tampered with and the auditor must
 /// name each trustee and what broke.
-async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
+///
+/// Without `tamper` (`--keep`: the deployment is kept) only the first part runs.
+async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcome>, CliError> {
     println!("\n== The auditor =================================================================");
     d.restart_down().await?;
     let state = d.dir.join("auditor");
@@ -920,6 +950,9 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
         observed: format!("{} logs verified, {} flags", logs.len(), rec.flags.len()),
         ok: all_ok && logs.len() == d.trustees.len() && rec.flags.is_empty(),
     }];
+    if !tamper {
+        return Ok(outcomes);
+    }
 
     // Tampering: an approval rewritten at trustee-3, the last entry deleted at trustee-0.
     let db = |name: &str| rusqlite::Connection::open(d.dir.join(name).join("trustee.db")).map_err(err);
@@ -970,34 +1003,124 @@ async fn audit(d: &mut Deployment) -> Result<Vec<Outcome>, CliError> {
     Ok(outcomes)
 }
 
-fn keep(d: &mut Deployment) {
-    let pids: Vec<String> = d
-        .trustees
-        .iter_mut()
-        .chain(std::iter::once(&mut d.relay))
-        .filter_map(|p| p.detach())
-        .map(|p| p.to_string())
-        .collect();
-    let dir = d.dir.display();
-    let t0 = &d.trustees[0].addr;
-    let all: Vec<String> = d.trustee_addrs().iter().map(|a| format!("--trustee {a}")).collect();
-    println!("\nThe deployment keeps running in {dir} (simulated clock: {dir}/clock).");
+/// `s` as one shell word: as is when it needs no quoting, else in single quotes.
+fn sh(s: impl std::fmt::Display) -> String {
+    let s = s.to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-:=,+@%".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Leaves the deployment running and prints, from its state now (after every restart
+/// the scenarios made), where each process is and commands that work against it.
+/// `skipped`: the scenarios left out because of --keep, and why.
+async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result<(), CliError> {
+    let dir = d.dir.clone();
+    let p = |rel: &str| sh(dir.join(rel).display());
+    println!("\n== Kept running ================================================================");
+    println!("The deployment keeps running in {}. Where each process is now (each writes its", dir.display());
+    println!("address to its address file whenever it starts, so the files stay current after restarts):");
+    let mut t = table(&["process", "pid", "address", "address file"]);
+    let mut pids = Vec::new();
+    for (i, proc_) in d.trustees.iter().chain(std::iter::once(&d.relay)).enumerate() {
+        let file = dir.join(format!("{}.addr", proc_.name));
+        let Some(pid) = proc_.child.as_ref().map(Child::id) else {
+            t.add_row(vec![proc_.name.clone(), "-".into(), "down".into(), file.display().to_string()]);
+            continue;
+        };
+        // Check that the process answers at the address its file names.
+        let written = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
+        if written.trim() != proc_.addr {
+            return Err(err(format!(
+                "{} says {}, {} listens on {}",
+                file.display(),
+                written.trim(),
+                proc_.name,
+                proc_.addr
+            )));
+        }
+        if i < d.trustees.len() {
+            trustee_client(&proc_.addr, d.creds(AUDITOR)?)?
+                .get_info(pb::GetInfoRequest {})
+                .await
+                .map_err(CliError::Rpc)?;
+        } else {
+            relay_client(&proc_.addr, d.creds(AUDITOR)?)?
+                .get_epoch_key(pb::GetEpochKeyRequest {})
+                .await
+                .map_err(CliError::Rpc)?;
+        }
+        pids.push(pid.to_string());
+        t.add_row(vec![proc_.name.clone(), pid.to_string(), proc_.addr.clone(), file.display().to_string()]);
+    }
+    println!("{t}");
+    let epoch = d.keys.public.epoch().0;
+    let now = escrow_service::clock::Clock::now(&d.clock);
+    println!(
+        "Epoch {epoch} is current: its public key is {}. The simulated clock ({}) is at day {}, {:02}:00.",
+        dir.join(format!("epoch-{epoch}.pub")).display(),
+        dir.join("clock").display(),
+        now.saturating_sub(DAY0) / DAY,
+        now.saturating_sub(DAY0) % DAY / HOUR
+    );
+    for (scenario, why) in skipped {
+        println!("Not run because of --keep: {scenario}: {why}.");
+    }
+
+    // A warrant to show the status of: the first one trustee-0 received, if any.
+    let warrants = d
+        .operator_client(0)?
+        .list_warrants(pb::ListWarrantsRequest { state: 0 })
+        .await
+        .map_err(CliError::Rpc)?
+        .into_inner()
+        .warrants;
+    let t0 = sh(&d.trustees[0].addr);
+    let relay = sh(&d.relay.addr);
+    let all: Vec<String> = d.trustees.iter().map(|t| format!("--trustee {}", sh(&t.addr))).collect();
+    let all = all.join(" ");
+    let epoch_key = p(&format!("epoch-{epoch}.pub"));
+    println!("\nCommands (each works as printed, grpcurl if installed; the passphrase unseals every key here):");
     println!("  export ESCROW_PASSPHRASE={}", d.passphrase);
-    println!("  escrow --profile {dir}/pki/trustee-0.op-0.profile.toml warrant list --trustee {t0}");
+    println!("  escrow --profile {} warrant list --trustee {t0}", p("pki/trustee-0.op-0.profile.toml"));
+    if let Some(w) = warrants.first() {
+        println!(
+            "  escrow --profile {} warrant status {all} --id {}",
+            p("pki/agency-1.profile.toml"),
+            hex::encode(&w.warrant_id)
+        );
+    }
     println!(
-        "  escrow --profile {dir}/pki/user-alice.profile.toml user inbox --relay {} --key {dir}/users/alice.key \\\n      --epoch-key {dir}/epoch-1.pub",
-        d.relay.addr
+        "  escrow --profile {} user send --relay {relay} --key {} --epoch-key {epoch_key} --to bob --message hi --clock-file {}",
+        p("pki/user-alice.profile.toml"),
+        p("users/alice.key"),
+        p("clock")
     );
     println!(
-        "  escrow --profile {dir}/pki/user-alice.profile.toml user send --relay {} --key {dir}/users/alice.key \\\n      --to bob --message hi --clock-file {dir}/clock",
-        d.relay.addr
+        "  escrow --profile {} user inbox --relay {relay} --key {} --epoch-key {epoch_key}",
+        p("pki/user-bob.profile.toml"),
+        p("users/bob.key")
     );
-    println!("  escrow --profile {dir}/pki/agency-1.profile.toml warrant status {} --id <warrant id>", all.join(" "));
-    println!("  escrow pki export-key {dir}/pki/auditor-1.key --out /tmp/auditor.pem");
+    println!("  escrow pki export-key {} --out {}", p("pki/auditor-1.key"), p("auditor-1.key.pem"));
     println!(
-        "  grpcurl -cacert {dir}/pki/ca.pem -cert {dir}/pki/auditor-1.pem -key /tmp/auditor.pem \\\n      -servername trustee.escrow.internal {t0} list"
+        "  grpcurl -cacert {} -cert {} -key {} -servername trustee.escrow.internal {t0} list",
+        p("pki/ca.pem"),
+        p("pki/auditor-1.pem"),
+        p("auditor-1.key.pem")
     );
-    println!("  logs: {dir}/logs/   stop: kill {}", pids.join(" "));
+    if epoch > 1 {
+        println!("(bob's inbox shows older epochs' messages as REFUSED, epoch mismatch: `user inbox` checks");
+        println!("every escrow field against the one epoch key it is given.)");
+    }
+    println!("Logs: {}/logs/. To stop every process of the deployment:", dir.display());
+    println!("  kill {}", pids.join(" "));
+    for proc_ in d.trustees.iter_mut().chain(std::iter::once(&mut d.relay)) {
+        proc_.detach();
+    }
+    Ok(())
 }
 
 async fn bench(d: &Deployment, n: usize) -> Result<(), CliError> {
