@@ -79,16 +79,12 @@ pub fn auditor_creds() -> Credentials {
 
 /// A trustee client for `addr` presenting `creds`.
 pub fn trustee_client_at(addr: &str, creds: &Credentials) -> TrusteeClient<Channel> {
-    TrusteeClient::new(escrow_service::transport::channel(addr, creds, Role::Trustee).unwrap())
-        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+    escrow_service::transport::trustee_client(addr, creds).unwrap()
 }
 
 /// A relay client for `addr` presenting `creds`.
 pub fn relay_client_at(addr: &str, creds: &Credentials) -> RelayClient<Channel> {
-    RelayClient::new(escrow_service::transport::channel(addr, creds, Role::Relay).unwrap())
-        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+    escrow_service::transport::relay_client(addr, creds).unwrap()
 }
 
 /// A server task with a way to stop it.
@@ -251,15 +247,7 @@ impl Deployment {
 
     /// Trustee `i`'s audit service as the auditor.
     pub fn audit_client(&self, i: usize) -> pb::audit_client::AuditClient<Channel> {
-        pb::audit_client::AuditClient::new(
-            escrow_service::transport::channel(
-                &self.trustees[i].server.addr.to_string(),
-                &auditor_creds(),
-                Role::Trustee,
-            )
-            .unwrap(),
-        )
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        escrow_service::transport::audit_client(&self.trustees[i].server.addr.to_string(), &auditor_creds()).unwrap()
     }
 
     /// The agency's client library, connected to everything.

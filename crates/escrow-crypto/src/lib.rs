@@ -63,4 +63,4 @@ pub use field::{DataKey, DecryptionShare, EscrowField, Opened};
 pub use id::PartyId;
 pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
 pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};
-pub use warrant::{CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId};
+pub use warrant::{peek_warrant_id, CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId};

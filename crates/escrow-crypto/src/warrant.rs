@@ -88,6 +88,13 @@ fn check_text(s: &str, max: usize) -> Result<(), &'static str> {
 }
 
 impl WarrantBody {
+    /// When the warrant's sealed details (targets, case reference) may be revealed:
+    /// `valid_until + notification_delay_secs`, saturating. The one place that time is
+    /// computed; trustees log it and auditors hold them to it.
+    pub fn reveal_at(&self) -> u64 {
+        self.valid_until.saturating_add(self.notification_delay_secs)
+    }
+
     fn validate(&self) -> Result<(), Error> {
         let bad = |reason| Error::InvalidInput { what: "warrant", reason };
         check_text(&self.case_reference, MAX_CASE_REFERENCE_LEN).map_err(bad)?;
@@ -259,6 +266,19 @@ impl CourtSecretKey {
         r.finish()?;
         Ok(CourtSecretKey { court, key })
     }
+}
+
+/// The id a warrant blob claims (bytes 3..19, after version and algorithm), without
+/// verifying anything: for routing and naming a request before it is checked, never
+/// for deciding. `None` if the blob is too short or not a warrant.
+pub fn peek_warrant_id(blob: &[u8]) -> Option<WarrantId> {
+    let header = blob.get(..3)?;
+    if header.first() != Some(&crate::wire::VERSION)
+        || header.get(1..3) != Some(&(Alg::Warrant as u16).to_be_bytes()[..])
+    {
+        return None;
+    }
+    blob.get(3..19).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(WarrantId)
 }
 
 /// A warrant whose court signature has been checked. No public constructor: the

@@ -154,3 +154,16 @@ fn malformed_warrants_are_refused_before_and_after_signing() {
         Err(Error::Decode { reason: DecodeError::TooLong { .. }, .. })
     ));
 }
+
+#[test]
+fn the_id_can_be_peeked_but_only_from_a_warrant_blob() {
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
+    let body = body("high-court");
+    let blob = court.sign(&body).unwrap();
+    assert_eq!(escrow_crypto::peek_warrant_id(&blob), Some(body.id));
+    assert_eq!(escrow_crypto::peek_warrant_id(&blob[..18]), None, "too short");
+    let mut other = blob.clone();
+    other[2] ^= 1;
+    assert_eq!(escrow_crypto::peek_warrant_id(&other), None, "another algorithm id");
+    assert_eq!(body.reveal_at(), body.valid_until + body.notification_delay_secs);
+}

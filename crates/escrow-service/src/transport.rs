@@ -203,3 +203,36 @@ pub fn channel(addr: &str, credentials: &Credentials, server: Role) -> Result<Ch
         .tcp_nodelay(true);
     Ok(endpoint.connect_lazy())
 }
+
+/// A `Trustee` client for the trustee at `addr`, with the message-size caps raised to
+/// [`MAX_MESSAGE_BYTES`] both ways (tonic's 4 MiB default would refuse a full share
+/// batch). The one place trustee clients are built.
+pub fn trustee_client(
+    addr: &str,
+    credentials: &Credentials,
+) -> Result<escrow_proto::v1::trustee_client::TrusteeClient<Channel>, TransportError> {
+    Ok(escrow_proto::v1::trustee_client::TrusteeClient::new(channel(addr, credentials, Role::Trustee)?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// An `Audit` client for the trustee at `addr`, with the caps of [`trustee_client`].
+pub fn audit_client(
+    addr: &str,
+    credentials: &Credentials,
+) -> Result<escrow_proto::v1::audit_client::AuditClient<Channel>, TransportError> {
+    Ok(escrow_proto::v1::audit_client::AuditClient::new(channel(addr, credentials, Role::Trustee)?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+/// A `Relay` client for the relay at `addr`, with the caps of [`trustee_client`] (a
+/// page of envelopes can exceed tonic's default).
+pub fn relay_client(
+    addr: &str,
+    credentials: &Credentials,
+) -> Result<escrow_proto::v1::relay_client::RelayClient<Channel>, TransportError> {
+    Ok(escrow_proto::v1::relay_client::RelayClient::new(channel(addr, credentials, Role::Relay)?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod policy;
 pub mod refusals;
+pub mod rules;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -133,6 +133,26 @@ pub enum PolicyError {
 }
 
 impl Policy {
+    /// A policy as a typed value (TOML is only the file format): operator approval,
+    /// 30-day windows, 10,000 fields per warrant, 1,000 items per request, no agency
+    /// quota (set `agency_quota` or `default_agency_quota`), 100 warrants per agency,
+    /// the default rate limit.
+    pub fn new(trustee_id: PartyId, trusted_courts: Vec<CourtPublicKey>) -> Self {
+        Policy {
+            trustee_id,
+            approval: Approval::Operator,
+            trusted_courts,
+            max_window_secs: QUOTA_PERIOD_SECS,
+            max_fields_per_warrant: 10_000,
+            max_items_per_request: default_items(),
+            default_agency_quota: 0,
+            agency_quota: BTreeMap::new(),
+            max_warrants_per_agency: default_warrants(),
+            key_index: None,
+            rate_limit: DEFAULT_RATE_LIMIT,
+        }
+    }
+
     /// Parses and validates a policy file's text.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
         let f: PolicyFile = toml::from_str(text)?;

@@ -6,9 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use escrow_crypto::{
-    DecryptionShare, EpochId, EpochPublicKey, EscrowField, Label, PartyId, TrusteeKeyShare, VerifiedWarrant, WarrantId,
-};
+use escrow_crypto::{DecryptionShare, EpochId, PartyId, VerifiedWarrant, WarrantId};
 use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
@@ -16,12 +14,13 @@ use escrow_service::clock::Clock;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
 
-use escrow_log::event::{details_commitment, Arrival, Decision, Entry, Event};
+use escrow_log::event::{details_commitment, Decision, Entry, Event};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::policy::Policy;
-use crate::refusals::{Key, Refusal};
+use crate::refusals::{self as counted, Key};
+use crate::rules::{self, Refusal};
 use crate::state::{self, Action, State};
 use crate::store::{ReleaseLimits, Released, Store, StoreError, WarrantRow};
 
@@ -103,14 +102,7 @@ pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
 /// Longest reason an operator may record.
 pub const MAX_REASON_LEN: usize = 1024;
 
-/// One epoch this trustee holds a share of.
-#[derive(Debug)]
-pub struct EpochKeys {
-    /// The epoch's public key set.
-    pub public: EpochPublicKey,
-    /// This trustee's secret share (checked against `public` at start-up).
-    pub share: TrusteeKeyShare,
-}
+pub use crate::rules::EpochKeys;
 
 pub(crate) struct Inner {
     policy: Policy,
@@ -137,9 +129,7 @@ pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
 }
 
 pub(crate) fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
-    <[u8; 16]>::try_from(bytes)
-        .map(WarrantId)
-        .map_err(|_| Status::invalid_argument(format!("warrant id must be 16 bytes, got {}", bytes.len())))
+    <[u8; 16]>::try_from(bytes).map(WarrantId).map_err(|_| status(&Refusal::MalformedWarrantId(bytes.len())))
 }
 
 /// The answer for a warrant this trustee does not hold — and, word for word, for one
@@ -288,34 +278,36 @@ impl TrusteeService {
         Ok(self.status_of(&row))
     }
 
-    /// Checks every item of a share request; returns the hashes and shares to release,
-    /// or the first refusal (naming the item and the rule).
+    /// Checks every item of a share request over all cores ([`rules::check_item`]);
+    /// returns the hashes and shares to release, or the first refusal.
     fn check_items(
         inner: &Inner,
         warrant: &VerifiedWarrant,
         items: &[pb::EscrowItem],
     ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
-        let check_one = |(i, item): (usize, &pb::EscrowItem)| -> Result<([u8; 32], DecryptionShare), Status> {
-            let ctx = format!("item {i}");
-            let label = Label::from_bytes(&item.label).map_err(|e| from_crypto(&ctx, &e))?;
-            let field = EscrowField::from_bytes(&item.field).map_err(|e| from_crypto(&ctx, &e))?;
-            let keys = inner.epochs.get(&label.epoch()).ok_or_else(|| {
-                Status::failed_precondition(format!(
-                    "{ctx}: this trustee holds no key share for epoch {} (never installed or destroyed)",
-                    label.epoch()
-                ))
-            })?;
-            warrant.check_scope(&label).map_err(|e| from_crypto(&ctx, &e))?;
-            field.verify(&keys.public, &label).map_err(|e| from_crypto(&ctx, &e))?;
-            Ok((field.fingerprint(), keys.share.decrypt_share_unchecked(&field)))
-        };
         escrow_service::par::par_map(
             items,
-            |i, it| check_one((i, it)),
+            |i, it| rules::check_item(&inner.epochs, warrant, i, &it.label, &it.field).map_err(|r| status(&r)),
             |_, _| Err(internal("verifier thread panicked")),
         )
         .into_iter()
         .collect()
+    }
+}
+
+/// The one place a [`Refusal`] becomes a gRPC status: the code says what kind of
+/// refusal it is, the message is the refusal's own.
+pub(crate) fn status(r: &Refusal) -> Status {
+    match r {
+        Refusal::Crypto { context, error } => from_crypto(context, error),
+        Refusal::MalformedWarrantId(_) | Refusal::NoItems | Refusal::TooManyItems { .. } => {
+            Status::invalid_argument(r.to_string())
+        }
+        Refusal::UnknownWarrant(id) => unknown_warrant(id),
+        Refusal::NotApproved(_) | Refusal::Denied(_) | Refusal::Revoked(_) | Refusal::NoShareForEpoch { .. } => {
+            Status::failed_precondition(r.to_string())
+        }
+        Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
     }
 }
 
@@ -360,35 +352,14 @@ impl pb::trustee_server::Trustee for TrusteeService {
             return Ok(Response::new(self.status_of(&row)));
         }
         let now = self.inner.clock.now();
-        w.check_time(now).map_err(|e| from_crypto("warrant", &e))?;
-        let body = w.body();
         let since = crate::policy::quota_window_start(now);
-        let agency = body.agency.to_string();
+        let agency = w.body().agency.to_string();
         let recent = self.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
-        let allowed = policy.max_warrants_per_agency;
-        if recent >= allowed {
-            return Err(Status::resource_exhausted(format!(
-                "agency {} submitted {recent} warrants in the last 30 days; this trustee accepts at most {allowed}",
-                body.agency
-            )));
-        }
-        let (state, by, reason) = if body.window.len_secs() > policy.max_window_secs {
-            (
-                State::Denied,
-                Some("policy"),
-                Some(format!(
-                    "window of {} s exceeds this trustee's maximum of {} s",
-                    body.window.len_secs(),
-                    policy.max_window_secs
-                )),
-            )
-        } else if policy.quota(&body.agency) == 0 {
-            (State::Denied, Some("policy"), Some(format!("agency {} has no quota at this trustee", body.agency)))
-        } else if policy.approval == crate::policy::Approval::Auto {
-            (State::Approved, Some("policy"), Some("auto-approved: within policy".to_string()))
-        } else {
-            (State::Received, None, None)
-        };
+        let admission = rules::admit(policy, &w, now, recent).map_err(|r| status(&r))?;
+        let body = w.body();
+        let state = admission.state;
+        let by = admission.by_policy.as_ref().map(|_| "policy");
+        let reason = admission.by_policy.as_ref().map(ToString::to_string);
         let id = w.id();
         tracing::info!(warrant = %id, agency = %body.agency, court = %body.court, state = %state, "warrant received");
         // Targets and case reference stay secret during the investigation: the log gets
@@ -404,13 +375,9 @@ impl pb::trustee_server::Trustee for TrusteeService {
                 window_from: body.window.from(),
                 window_to: body.window.to(),
                 valid_until: body.valid_until,
-                reveal_at: body.valid_until.saturating_add(body.notification_delay_secs),
+                reveal_at: body.reveal_at(),
                 details_commitment: details_commitment(&nonce, w.as_bytes()),
-                arrival: match state {
-                    State::Approved => Arrival::ApprovedByPolicy,
-                    State::Denied => Arrival::DeniedByPolicy,
-                    _ => Arrival::Received,
-                },
+                arrival: admission.arrival(),
                 reason: reason.clone().unwrap_or_default(),
             },
         };
@@ -497,9 +464,9 @@ impl pb::trustee_server::Trustee for TrusteeService {
                 // Counted, attributed to the caller, and logged as crate::refusals says
                 // (evidence at once, noise summed per window). A failure to record it is
                 // traced and does not turn the refusal into anything else.
-                let refusal = Refusal {
+                let refusal = counted::Refusal {
                     key: Key { caller: who.uri(), warrant_id: held, code: format!("{:?}", status.code()) },
-                    rule: crate::refusals::loggable(status.message()),
+                    rule: counted::loggable(status.message()),
                     time: self.inner.clock.now(),
                 };
                 if let Err(e) = self.with_store(move |s| s.record_refusal(refusal)).await {
@@ -521,45 +488,29 @@ impl TrusteeService {
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
         let policy = &self.inner.policy;
-        if req.items.is_empty() {
-            return Err(Status::invalid_argument("no items"));
-        }
-        if req.items.len() > policy.max_items_per_request as usize {
-            return Err(Status::invalid_argument(format!(
-                "{} items, at most {} per request",
-                req.items.len(),
-                policy.max_items_per_request
-            )));
-        }
+        rules::may_release(policy, id, row.as_ref().map(|r| r.state), req.items.len()).map_err(|r| status(&r))?;
         let row = row.ok_or_else(|| unknown_warrant(&id))?;
-        match row.state {
-            State::Approved => {}
-            State::Received => {
-                return Err(Status::failed_precondition(format!("warrant {id} is not approved by this trustee yet")))
-            }
-            State::Denied => {
-                return Err(Status::failed_precondition(format!("warrant {id} was denied by this trustee")))
-            }
-            State::Revoked => return Err(Status::failed_precondition(format!("warrant {id} was revoked"))),
-        }
         let warrant = VerifiedWarrant::verify_any(&row.warrant, &policy.trusted_courts)
             .map_err(|e| from_crypto("stored warrant", &e))?;
         let now = self.inner.clock.now();
         warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
 
         let inner = self.inner.clone();
-        let items = req.items;
-        let items_copy = items.clone();
         let w2 = warrant.clone();
-        let checked =
-            tokio::task::spawn_blocking(move || Self::check_items(&inner, &w2, &items)).await.map_err(internal)??;
+        let (checked, items) = tokio::task::spawn_blocking(move || {
+            let checked = Self::check_items(&inner, &w2, &req.items);
+            (checked, req.items)
+        })
+        .await
+        .map_err(internal)?;
+        let checked = checked?;
 
         // Write-before-release: the releases are committed (quota checked in the same
         // transaction) before any share leaves this process.
         let released: Vec<Released> = checked
             .iter()
-            .zip(&items_copy)
-            .map(|((h, _), it)| Released { hash: *h, label: it.label.clone(), field: it.field.clone() })
+            .zip(items)
+            .map(|((h, _), it)| Released { hash: *h, label: it.label, field: it.field })
             .collect();
         let agency = warrant.body().agency.clone();
         let limits = ReleaseLimits {
@@ -567,7 +518,7 @@ impl TrusteeService {
             agency_quota: policy.quota(&agency),
         };
         let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &released, now, limits)).await?;
-        let new = recorded.map_err(|q| Status::resource_exhausted(q.to_string()))?;
+        let new = recorded.map_err(|q| status(&Refusal::Quota(q)))?;
         tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
         Ok(Response::new(pb::RequestSharesResponse { shares: checked.iter().map(|(_, s)| s.to_bytes()).collect() }))
     }

@@ -429,7 +429,7 @@ impl Store {
         entry: Entry,
     ) -> Result<(), StoreError> {
         let decided_at = if state == State::Received { None } else { Some(to_i64(now)?) };
-        let reveal_at = w.body().valid_until.saturating_add(w.body().notification_delay_secs);
+        let reveal_at = w.body().reveal_at();
         let first = self.tree.size();
         let tx = self.conn.transaction()?;
         tx.execute(
@@ -561,17 +561,9 @@ impl Store {
             params![agency.as_str(), since],
             |r| r.get(0),
         )?;
-        let per_warrant = to_u64(per_warrant)?;
-        let per_agency = to_u64(per_agency)?;
-        if per_warrant + new > limits.max_fields_per_warrant {
-            return Ok(Err(QuotaExceeded::Warrant {
-                used: per_warrant,
-                asked: new,
-                max: limits.max_fields_per_warrant,
-            }));
-        }
-        if per_agency + new > limits.agency_quota {
-            return Ok(Err(QuotaExceeded::Agency { used: per_agency, asked: new, max: limits.agency_quota }));
+        let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
+        if let Err(q) = crate::rules::check_quota(used, new, limits.max_fields_per_warrant, limits.agency_quota) {
+            return Ok(Err(q));
         }
         {
             let mut ins = tx.prepare_cached(

@@ -1,0 +1,388 @@
+//! The trustee's decisions as pure functions: no IO, no async, no gRPC. The service
+//! loads state, calls these, commits what they decide, and maps a [`Refusal`] to a
+//! status in one place (`service::status`). To change a rule, change it here.
+//!
+//! - [`admit`]: what becomes of a verified warrant on receipt (policy denial,
+//!   auto-approval, or waiting for an operator), or why it is not stored at all;
+//! - [`may_release`]: whether a share request under a stored warrant may proceed;
+//! - [`check_item`]: whether one (label, field) item is in scope and valid, and its share;
+//! - [`check_quota`]: whether releasing `new` more fields stays within the quotas.
+
+use std::collections::BTreeMap;
+
+use escrow_crypto::{
+    DecryptionShare, EpochId, EpochPublicKey, EscrowField, Label, PartyId, TrusteeKeyShare, VerifiedWarrant, WarrantId,
+};
+use escrow_log::event::Arrival;
+
+use crate::policy::{Approval, Policy};
+use crate::state::State;
+use crate::store::QuotaExceeded;
+
+/// One epoch this trustee holds a share of.
+#[derive(Debug)]
+pub struct EpochKeys {
+    /// The epoch's public key set.
+    pub public: EpochPublicKey,
+    /// This trustee's secret share (checked against `public` at start-up).
+    pub share: TrusteeKeyShare,
+}
+
+/// Why a request was refused, naming the rule and the culprit. Rendered to a gRPC
+/// status only at the service's edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The warrant id is not 16 bytes.
+    #[error("warrant id must be 16 bytes, got {0}")]
+    MalformedWarrantId(usize),
+    /// A share request with no items.
+    #[error("no items")]
+    NoItems,
+    /// More items than the policy allows in one request.
+    #[error("{asked} items, at most {max} per request")]
+    TooManyItems {
+        /// Items asked for.
+        asked: usize,
+        /// The policy's maximum.
+        max: u32,
+    },
+    /// No such warrant here (or not the caller's: the answer is the same).
+    #[error("unknown warrant {0}")]
+    UnknownWarrant(WarrantId),
+    /// Received but not (yet) approved by this trustee.
+    #[error("warrant {0} is not approved by this trustee yet")]
+    NotApproved(WarrantId),
+    /// Denied by this trustee.
+    #[error("warrant {0} was denied by this trustee")]
+    Denied(WarrantId),
+    /// Revoked.
+    #[error("warrant {0} was revoked")]
+    Revoked(WarrantId),
+    /// A cryptographic check failed (signature, decoding, scope, validity, time);
+    /// `context` says what was being checked ("item 3", "warrant").
+    #[error("{context}: {error}")]
+    Crypto {
+        /// What was being checked.
+        context: String,
+        /// The check that failed.
+        error: escrow_crypto::Error,
+    },
+    /// An item of an epoch whose share this trustee does not hold.
+    #[error("item {index}: this trustee holds no key share for epoch {epoch} (never installed or destroyed)")]
+    NoShareForEpoch {
+        /// The item.
+        index: usize,
+        /// Its epoch.
+        epoch: EpochId,
+    },
+    /// The agency submitted its quota of warrants in the quota window.
+    #[error("agency {agency} submitted {recent} warrants in the last 30 days; this trustee accepts at most {allowed}")]
+    TooManyWarrants {
+        /// The agency.
+        agency: PartyId,
+        /// Warrants it submitted in the window.
+        recent: u64,
+        /// The policy's maximum.
+        allowed: u64,
+    },
+    /// A field quota would be exceeded.
+    #[error(transparent)]
+    Quota(#[from] QuotaExceeded),
+}
+
+impl Refusal {
+    fn crypto(context: impl Into<String>, error: escrow_crypto::Error) -> Self {
+        Refusal::Crypto { context: context.into(), error }
+    }
+}
+
+/// Why policy decided a warrant on receipt (rendered into the log and the status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyDecision {
+    /// Denied: the window is longer than the policy allows.
+    WindowTooLong {
+        /// The warrant's window, seconds.
+        len: u64,
+        /// The policy's maximum.
+        max: u64,
+    },
+    /// Denied: the agency has no quota here.
+    NoQuota(PartyId),
+    /// Approved: auto-approve mode and within policy.
+    AutoApproved,
+}
+
+impl std::fmt::Display for PolicyDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PolicyDecision::WindowTooLong { len, max } => {
+                write!(f, "window of {len} s exceeds this trustee's maximum of {max} s")
+            }
+            PolicyDecision::NoQuota(agency) => write!(f, "agency {agency} has no quota at this trustee"),
+            PolicyDecision::AutoApproved => write!(f, "auto-approved: within policy"),
+        }
+    }
+}
+
+/// How a warrant is stored on receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// Its initial state.
+    pub state: State,
+    /// Why, if policy decided it (`None`: waiting for an operator).
+    pub by_policy: Option<PolicyDecision>,
+}
+
+impl Admission {
+    /// The arrival recorded in the log entry.
+    pub fn arrival(&self) -> Arrival {
+        match self.state {
+            State::Approved => Arrival::ApprovedByPolicy,
+            State::Denied => Arrival::DeniedByPolicy,
+            _ => Arrival::Received,
+        }
+    }
+}
+
+/// What becomes of verified warrant `w` received at `now`, given how many warrants its
+/// agency submitted in the current quota window (`recent`). A refusal stores nothing.
+pub fn admit(policy: &Policy, w: &VerifiedWarrant, now: u64, recent: u64) -> Result<Admission, Refusal> {
+    w.check_time(now).map_err(|e| Refusal::crypto("warrant", e))?;
+    let body = w.body();
+    if recent >= policy.max_warrants_per_agency {
+        return Err(Refusal::TooManyWarrants {
+            agency: body.agency.clone(),
+            recent,
+            allowed: policy.max_warrants_per_agency,
+        });
+    }
+    let (state, by_policy) = if body.window.len_secs() > policy.max_window_secs {
+        (
+            State::Denied,
+            Some(PolicyDecision::WindowTooLong { len: body.window.len_secs(), max: policy.max_window_secs }),
+        )
+    } else if policy.quota(&body.agency) == 0 {
+        (State::Denied, Some(PolicyDecision::NoQuota(body.agency.clone())))
+    } else if policy.approval == Approval::Auto {
+        (State::Approved, Some(PolicyDecision::AutoApproved))
+    } else {
+        (State::Received, None)
+    };
+    Ok(Admission { state, by_policy })
+}
+
+/// Whether a share request of `items` items may proceed under the stored warrant `id`
+/// in `state` (`None`: not held here, or not the caller's).
+pub fn may_release(policy: &Policy, id: WarrantId, state: Option<State>, items: usize) -> Result<(), Refusal> {
+    if items == 0 {
+        return Err(Refusal::NoItems);
+    }
+    if items > policy.max_items_per_request as usize {
+        return Err(Refusal::TooManyItems { asked: items, max: policy.max_items_per_request });
+    }
+    match state.ok_or(Refusal::UnknownWarrant(id))? {
+        State::Approved => Ok(()),
+        State::Received => Err(Refusal::NotApproved(id)),
+        State::Denied => Err(Refusal::Denied(id)),
+        State::Revoked => Err(Refusal::Revoked(id)),
+    }
+}
+
+/// Checks item `index` (label and field blobs) against the approved warrant, which
+/// must be valid at `now` (checked by the caller once per request): decodes both with
+/// subgroup checks, requires a share of the label's epoch, the label in the warrant's
+/// scope and the field valid for the label. Returns the field's fingerprint and this
+/// trustee's decryption share.
+pub fn check_item(
+    epochs: &BTreeMap<EpochId, EpochKeys>,
+    warrant: &VerifiedWarrant,
+    index: usize,
+    label: &[u8],
+    field: &[u8],
+) -> Result<([u8; 32], DecryptionShare), Refusal> {
+    let ctx = || format!("item {index}");
+    let label = Label::from_bytes(label).map_err(|e| Refusal::crypto(ctx(), e))?;
+    let field = EscrowField::from_bytes(field).map_err(|e| Refusal::crypto(ctx(), e))?;
+    let keys = epochs.get(&label.epoch()).ok_or(Refusal::NoShareForEpoch { index, epoch: label.epoch() })?;
+    warrant.check_scope(&label).map_err(|e| Refusal::crypto(ctx(), e))?;
+    field.verify(&keys.public, &label).map_err(|e| Refusal::crypto(ctx(), e))?;
+    Ok((field.fingerprint(), keys.share.decrypt_share_unchecked(&field)))
+}
+
+/// Fields already released under the warrant and to the agency in the quota window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Used {
+    /// Distinct fields released under this warrant, ever.
+    pub per_warrant: u64,
+    /// Fields released to the agency in the current quota window.
+    pub per_agency: u64,
+}
+
+/// Whether releasing `new` more distinct fields stays within `max_fields_per_warrant`
+/// and `agency_quota`.
+pub fn check_quota(used: Used, new: u64, max_fields_per_warrant: u64, agency_quota: u64) -> Result<(), QuotaExceeded> {
+    if used.per_warrant + new > max_fields_per_warrant {
+        return Err(QuotaExceeded::Warrant { used: used.per_warrant, asked: new, max: max_fields_per_warrant });
+    }
+    if used.per_agency + new > agency_quota {
+        return Err(QuotaExceeded::Agency { used: used.per_agency, asked: new, max: agency_quota });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use escrow_crypto::{dealer_keygen, CourtSecretKey, Envelope, SealRequest, TimeWindow, UserSecretKey, WarrantBody};
+    use rand::SeedableRng;
+
+    const DAY: u64 = 86_400;
+    const NOW: u64 = 1_767_225_600;
+
+    fn id(s: &str) -> PartyId {
+        PartyId::new(s).unwrap()
+    }
+
+    struct World {
+        court: CourtSecretKey,
+        policy: Policy,
+        epochs: BTreeMap<EpochId, EpochKeys>,
+        alice: UserSecretKey,
+        bob: UserSecretKey,
+        rng: rand_chacha::ChaCha20Rng,
+    }
+
+    fn world() -> World {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        let court = CourtSecretKey::generate(id("high-court"), &mut rng);
+        let keys = dealer_keygen(EpochId(1), 2, 5, &mut rng).unwrap();
+        let share = TrusteeKeyShare::from_bytes(&keys.shares[0].to_bytes()).unwrap();
+        let mut policy = Policy::new(id("trustee-0"), vec![court.public()]);
+        policy.agency_quota.insert(id("agency-1"), 100);
+        let epochs = BTreeMap::from([(EpochId(1), EpochKeys { public: keys.public, share })]);
+        let alice = UserSecretKey::generate(id("alice"), &mut rng);
+        let bob = UserSecretKey::generate(id("bob"), &mut rng);
+        World { court, policy, epochs, alice, bob, rng }
+    }
+
+    impl World {
+        fn warrant(&self, window_days: u64, valid_from: u64) -> VerifiedWarrant {
+            let blob = self
+                .court
+                .sign(&WarrantBody {
+                    id: WarrantId([1; 16]),
+                    case_reference: String::new(),
+                    court: id("high-court"),
+                    agency: id("agency-1"),
+                    targets: vec![id("alice")],
+                    window: TimeWindow::new(NOW - window_days * DAY, NOW).unwrap(),
+                    issued_at: valid_from,
+                    valid_until: valid_from + 30 * DAY,
+                    legal_basis: String::new(),
+                    notification_delay_secs: 0,
+                })
+                .unwrap();
+            VerifiedWarrant::verify(&blob, &self.court.public()).unwrap()
+        }
+
+        fn message(&mut self, from_alice: bool, at: u64) -> Envelope {
+            let (sender, to) =
+                if from_alice { (&self.alice, self.bob.public()) } else { (&self.bob, self.bob.public()) };
+            Envelope::seal(
+                &SealRequest {
+                    sender,
+                    recipients: &[to],
+                    epoch_key: &self.epochs[&EpochId(1)].public,
+                    message_id: [7; 16],
+                    timestamp: at,
+                    plaintext: b"hi",
+                },
+                &mut self.rng,
+            )
+            .unwrap()
+        }
+    }
+
+    #[test]
+    fn admission_waits_for_an_operator_or_follows_the_policy() {
+        let mut w = world();
+        let warrant = w.warrant(2, NOW);
+        assert_eq!(admit(&w.policy, &warrant, NOW, 0).unwrap(), Admission { state: State::Received, by_policy: None });
+        w.policy.approval = Approval::Auto;
+        let a = admit(&w.policy, &warrant, NOW, 0).unwrap();
+        assert_eq!((a.state, a.arrival()), (State::Approved, Arrival::ApprovedByPolicy));
+        w.policy.max_window_secs = DAY;
+        let a = admit(&w.policy, &warrant, NOW, 0).unwrap();
+        assert_eq!(a.by_policy, Some(PolicyDecision::WindowTooLong { len: 2 * DAY, max: DAY }));
+        assert_eq!(a.arrival(), Arrival::DeniedByPolicy);
+        w.policy.max_window_secs = 30 * DAY;
+        w.policy.agency_quota.clear();
+        let a = admit(&w.policy, &warrant, NOW, 0).unwrap();
+        assert_eq!(a.by_policy.unwrap().to_string(), "agency agency-1 has no quota at this trustee");
+    }
+
+    #[test]
+    fn admission_refuses_without_storing() {
+        let w = world();
+        let warrant = w.warrant(2, NOW);
+        let r = admit(&w.policy, &warrant, NOW, w.policy.max_warrants_per_agency).unwrap_err();
+        assert!(matches!(r, Refusal::TooManyWarrants { recent: 100, allowed: 100, .. }), "{r}");
+        // Not yet valid, and expired.
+        assert!(matches!(admit(&w.policy, &w.warrant(2, NOW + DAY), NOW, 0), Err(Refusal::Crypto { .. })));
+        assert!(matches!(admit(&w.policy, &warrant, NOW + 31 * DAY, 0), Err(Refusal::Crypto { .. })));
+    }
+
+    #[test]
+    fn release_needs_items_within_the_limit_and_an_approved_warrant() {
+        let w = world();
+        let id = WarrantId([1; 16]);
+        may_release(&w.policy, id, Some(State::Approved), 1).unwrap();
+        assert!(matches!(may_release(&w.policy, id, Some(State::Approved), 0), Err(Refusal::NoItems)));
+        let too_many = w.policy.max_items_per_request as usize + 1;
+        assert_eq!(
+            may_release(&w.policy, id, Some(State::Approved), too_many).unwrap_err().to_string(),
+            "1001 items, at most 1000 per request"
+        );
+        assert!(matches!(may_release(&w.policy, id, None, 1), Err(Refusal::UnknownWarrant(_))));
+        assert!(matches!(may_release(&w.policy, id, Some(State::Received), 1), Err(Refusal::NotApproved(_))));
+        assert!(matches!(may_release(&w.policy, id, Some(State::Denied), 1), Err(Refusal::Denied(_))));
+        assert!(matches!(may_release(&w.policy, id, Some(State::Revoked), 1), Err(Refusal::Revoked(_))));
+    }
+
+    #[test]
+    fn an_item_in_scope_gets_a_share_and_others_are_refused_by_rule() {
+        let mut w = world();
+        let warrant = w.warrant(2, NOW);
+        let inside = w.message(true, NOW - DAY);
+        let (hash, share) =
+            check_item(&w.epochs, &warrant, 0, &inside.label().to_bytes(), &inside.field().to_bytes()).unwrap();
+        assert_eq!(hash, inside.field().fingerprint());
+        w.epochs[&EpochId(1)].public.verify_share(inside.field(), inside.label(), &share).unwrap();
+        // Not a target's message, and a target's message outside the window.
+        let bobs = w.message(false, NOW - DAY);
+        let late = w.message(true, NOW + 1);
+        for (i, e) in [bobs, late].iter().enumerate() {
+            let r = check_item(&w.epochs, &warrant, i, &e.label().to_bytes(), &e.field().to_bytes()).unwrap_err();
+            assert!(
+                matches!(&r, Refusal::Crypto { context, error: escrow_crypto::Error::OutOfScope(_) } if *context == format!("item {i}")),
+                "{r}"
+            );
+        }
+        // A field moved under another label is invalid for it.
+        let other = w.message(true, NOW - 2 * 3600);
+        let r = check_item(&w.epochs, &warrant, 3, &other.label().to_bytes(), &inside.field().to_bytes()).unwrap_err();
+        assert!(matches!(r, Refusal::Crypto { .. }), "{r}");
+        // No share for the epoch.
+        let r = check_item(&BTreeMap::new(), &warrant, 4, &inside.label().to_bytes(), &inside.field().to_bytes());
+        assert!(matches!(r, Err(Refusal::NoShareForEpoch { index: 4, epoch: EpochId(1) })));
+    }
+
+    #[test]
+    fn quotas_hold_at_their_edges() {
+        let used = Used { per_warrant: 8, per_agency: 90 };
+        check_quota(used, 2, 10, 100).unwrap();
+        assert_eq!(check_quota(used, 3, 10, 100), Err(QuotaExceeded::Warrant { used: 8, asked: 3, max: 10 }));
+        assert_eq!(check_quota(used, 2, 10, 91), Err(QuotaExceeded::Agency { used: 90, asked: 2, max: 91 }));
+        check_quota(used, 0, 8, 90).unwrap();
+    }
+}
