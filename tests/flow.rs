@@ -57,10 +57,12 @@ async fn lawful_access_opens_exactly_the_in_scope_messages() {
         assert_eq!(o.plaintext, truth);
     }
     // The two trustees that did not approve refused, naming why.
-    assert_eq!(report.trustee_errors.len(), 2);
-    for s in report.trustee_errors.values() {
-        assert_eq!(s.code(), Code::FailedPrecondition);
-        assert!(s.message().contains("not approved"), "{}", s.message());
+    assert_eq!(report.trustee_errors.refusing().len(), 2);
+    assert!(report.trustee_errors.unreachable().is_empty());
+    for (_, errors) in report.trustee_errors.iter() {
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].code, Code::FailedPrecondition);
+        assert!(errors[0].message.contains("not approved"), "{}", errors[0].message);
     }
     assert!(report.culprits.is_empty());
     // Each approving trustee recorded exactly the in-scope fields.
@@ -312,4 +314,40 @@ async fn a_trustee_sending_bad_shares_is_named_and_the_honest_quorum_still_opens
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
     assert_eq!(report.culprits.get("trustee-0"), Some(&2), "{:?}", report.culprits);
     d.trustees[0].server.stop().await;
+}
+
+/// A trustee that is down is reported as unreachable, apart from those that refused,
+/// with each distinct error: one down before the agency connects (named by address),
+/// one stopped after (named by id), and one that answered but had not approved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_tells_unreachable_trustees_from_refusing_ones() {
+    let mut d = Deployment::start(11, |_| String::new()).await;
+    traffic(&d).await;
+    d.clock.set(START + 4 * DAY);
+    let w = d.warrant(1, &["alice"], START + DAY, START + 3 * DAY);
+    d.submit_everywhere(&w).await;
+    d.approve(&[0, 2, 3], 1).await;
+    let early = d.trustees[1].server.addr.to_string();
+    d.trustees[1].server.stop().await;
+    let agency = d.agency().await;
+    d.trustees[3].server.stop().await;
+
+    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    assert!(report.opened.is_empty(), "two approving trustees cannot open");
+    let unreachable = report.trustee_errors.unreachable();
+    assert_eq!(unreachable.len(), 2, "{:?}", report.trustee_errors);
+    assert!(unreachable.contains(&early.as_str()), "{unreachable:?} vs {early}");
+    assert!(unreachable.contains(&"trustee-3"), "{unreachable:?}");
+    assert_eq!(report.trustee_errors.refusing(), vec!["trustee-4"]);
+    for (who, errors) in report.trustee_errors.iter() {
+        for e in errors {
+            match e.failure {
+                escrow_agency::TrusteeFailure::Unreachable => assert_eq!(e.code, Code::Unavailable, "{who}: {e:?}"),
+                escrow_agency::TrusteeFailure::Refused => {
+                    assert_eq!(e.code, Code::FailedPrecondition, "{who}: {e:?}");
+                    assert!(e.message.contains("not approved"), "{who}: {e:?}");
+                }
+            }
+        }
+    }
 }

@@ -261,26 +261,19 @@ impl Deployment {
         self.trustees.iter().map(|t| t.server.addr.to_string()).collect()
     }
 
-    /// Seals and sends a message at simulated time `ts` (the clock moves there).
+    /// `user`'s client library, with the deployment's epoch key pinned.
+    pub fn user_client(&self, user: &str) -> escrow_user::UserClient {
+        let mut c = escrow_user::UserClient::connect(&self.relay.addr.to_string(), &creds(Role::User, user)).unwrap();
+        c.pin(self.keys.public.clone());
+        c
+    }
+
+    /// Seals and sends a message at simulated time `ts` (the clock moves there), as a
+    /// user's client does; deterministic for a given `seed`.
     pub async fn send(&self, seed: u64, from: &str, to: &[&str], ts: u64, text: &str) -> Envelope {
         self.clock.set(ts);
-        let recipients: Vec<UserPublicKey> = to.iter().map(|u| self.user(u).public()).collect();
-        let mut message_id = [0u8; 16];
-        message_id[..8].copy_from_slice(&seed.to_be_bytes());
-        let env = Envelope::seal(
-            &SealRequest {
-                sender: self.user(from),
-                recipients: &recipients,
-                epoch_key: &self.keys.public,
-                message_id,
-                timestamp: ts,
-                plaintext: text.as_bytes(),
-            },
-            &mut rng(seed),
-        )
-        .unwrap();
-        self.relay_client_as(from).send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.unwrap();
-        env
+        let to: Vec<PartyId> = to.iter().map(|u| id(u)).collect();
+        self.user_client(from).send(self.user(from), &to, text.as_bytes(), ts, &mut rng(seed)).await.unwrap().envelope
     }
 
     /// A warrant of the test court for `targets` over `[from, to)`, valid 30 days from now.

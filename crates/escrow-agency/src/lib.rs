@@ -73,6 +73,97 @@ pub struct OpenedMessage {
     pub plaintext: Vec<u8>,
 }
 
+/// Why a trustee gave no shares for a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TrusteeFailure {
+    /// No answer: the connection failed or timed out. Says nothing about the warrant.
+    Unreachable,
+    /// The trustee answered and refused (policy, scope, quota, unknown warrant, ...).
+    Refused,
+}
+
+impl TrusteeFailure {
+    /// The one rule for telling an outage from a refusal: the transport codes tonic
+    /// gives when no server answered are outages; every other code is an answer.
+    pub fn of(status: &tonic::Status) -> Self {
+        use tonic::Code;
+        match status.code() {
+            Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => TrusteeFailure::Unreachable,
+            _ => TrusteeFailure::Refused,
+        }
+    }
+}
+
+impl std::fmt::Display for TrusteeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TrusteeFailure::Unreachable => "unreachable",
+            TrusteeFailure::Refused => "refused",
+        })
+    }
+}
+
+/// One distinct error a trustee answered with, and how many requests got it.
+#[derive(Debug, Clone)]
+pub struct TrusteeError {
+    /// Outage or refusal.
+    pub failure: TrusteeFailure,
+    /// The gRPC status code.
+    pub code: tonic::Code,
+    /// The status message.
+    pub message: String,
+    /// How many requests (connect, share batches) ended with this error.
+    pub count: usize,
+}
+
+/// Every distinct error per trustee (id, or address if it never answered), in order
+/// of first occurrence.
+#[derive(Debug, Default, Clone)]
+pub struct TrusteeErrors(BTreeMap<String, Vec<TrusteeError>>);
+
+impl TrusteeErrors {
+    /// Records `status` from trustee `who`, folding repeats of the same error.
+    pub fn record(&mut self, who: &str, status: &tonic::Status) {
+        let errors = self.0.entry(who.to_string()).or_default();
+        match errors.iter_mut().find(|e| e.code == status.code() && e.message == status.message()) {
+            Some(e) => e.count += 1,
+            None => errors.push(TrusteeError {
+                failure: TrusteeFailure::of(status),
+                code: status.code(),
+                message: status.message().to_string(),
+                count: 1,
+            }),
+        }
+    }
+
+    /// Every trustee with errors, and its errors.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[TrusteeError])> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_slice()))
+    }
+
+    /// Trustees that refused at least once.
+    pub fn refusing(&self) -> Vec<&str> {
+        self.with(TrusteeFailure::Refused)
+    }
+
+    /// Trustees that never answered with a refusal but could not be reached.
+    pub fn unreachable(&self) -> Vec<&str> {
+        self.iter()
+            .filter(|(_, e)| e.iter().all(|e| e.failure == TrusteeFailure::Unreachable))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    fn with(&self, f: TrusteeFailure) -> Vec<&str> {
+        self.iter().filter(|(_, e)| e.iter().any(|e| e.failure == f)).map(|(k, _)| k).collect()
+    }
+
+    /// True if no trustee failed.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// What happened when opening a warrant's messages.
 #[derive(Debug, Default)]
 pub struct OpenReport {
@@ -82,8 +173,9 @@ pub struct OpenReport {
     pub opened: Vec<OpenedMessage>,
     /// Messages not opened, with why.
     pub failed: Vec<(u64, String)>,
-    /// Per trustee id: the error it answered with (refusal or outage), if any.
-    pub trustee_errors: BTreeMap<String, tonic::Status>,
+    /// Per trustee: every distinct error (refusal or outage), including trustees that
+    /// were unreachable when the agency connected (named by address).
+    pub trustee_errors: TrusteeErrors,
     /// Per trustee id: how many of its shares were invalid or mislabeled.
     pub culprits: BTreeMap<String, usize>,
     /// Wall time in the relay export.
@@ -99,8 +191,8 @@ pub struct OpenReport {
 pub struct Agency {
     relay: RelayClient<Channel>,
     trustees: Vec<TrusteeHandle>,
-    /// Unreachable trustees at connect time: (addr, error).
-    pub unreachable: Vec<(String, String)>,
+    /// Unreachable trustees at connect time: (addr, status).
+    pub unreachable: Vec<(String, tonic::Status)>,
     epochs: BTreeMap<EpochId, EpochPublicKey>,
 }
 
@@ -134,7 +226,7 @@ impl Agency {
             let info = match info {
                 Ok(i) => i.into_inner(),
                 Err(s) => {
-                    unreachable.push((addr, s.message().to_string()));
+                    unreachable.push((addr, s));
                     continue;
                 }
             };
@@ -192,6 +284,9 @@ impl Agency {
         progress: impl Fn(usize, usize) + Send + Sync,
     ) -> Result<OpenReport, AgencyError> {
         let mut report = OpenReport::default();
+        for (addr, s) in &self.unreachable {
+            report.trustee_errors.record(addr, s);
+        }
         let t0 = Instant::now();
         let (envelopes, senders) = self.export(warrant).await?;
         report.export_time = t0.elapsed();
@@ -222,7 +317,7 @@ impl Agency {
                 let resp = match answer {
                     Ok(r) => r.into_inner(),
                     Err(s) => {
-                        report.trustee_errors.insert(t.id.clone(), s);
+                        report.trustee_errors.record(&t.id, &s);
                         continue;
                     }
                 };

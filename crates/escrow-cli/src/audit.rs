@@ -7,7 +7,7 @@ use comfy_table::Table;
 use escrow_audit::{Reconciliation, TrusteeAudit, VerifiedLog};
 use escrow_crypto::CourtPublicKey;
 
-use crate::files::read_hex;
+use crate::files::read_hex_as;
 use crate::CliError;
 
 /// Flags every audit command takes.
@@ -58,7 +58,7 @@ pub enum AuditCmd {
 }
 
 fn court_keys(paths: &[PathBuf]) -> Result<Vec<CourtPublicKey>, CliError> {
-    paths.iter().map(|p| Ok(CourtPublicKey::from_bytes(&read_hex(p)?)?)).collect()
+    paths.iter().map(|p| read_hex_as(p, CourtPublicKey::from_bytes)).collect()
 }
 
 /// Verifies every trustee, prints one line each, and splits the verified logs from

@@ -48,13 +48,83 @@ impl SecretArgs {
     pub fn read_sealed(&self, path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
         let blob = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
         let pass = self.passphrase()?;
-        sealed::open(&blob, &Unlock::Passphrase(&pass)).map_err(|e| match e {
-            escrow_crypto::Error::DecryptionFailed => {
-                CliError::Usage(format!("{}: wrong passphrase or damaged file", path.display()))
-            }
-            other => other.into(),
-        })
+        open_sealed(path, &blob, &pass)
     }
+
+    /// Reads the secret file at `path` and decodes what it holds, naming the file if
+    /// either step fails.
+    pub fn read_sealed_as<T, E: std::fmt::Display>(
+        &self,
+        path: &Path,
+        decode: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<T, CliError> {
+        let bytes = self.read_sealed(path)?;
+        decode(&bytes).map_err(|e| CliError::bad_file(path, e))
+    }
+
+    /// The new passphrase for `escrow reseal`: from `new_file` (first line) or
+    /// `ESCROW_NEW_PASSPHRASE`.
+    fn new_passphrase(new_file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
+        if let Some(p) = new_file {
+            let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|e| CliError::io(p, e))?);
+            let line = text.lines().next().unwrap_or("");
+            if line.is_empty() {
+                return Err(CliError::bad_file(p, "the new passphrase is empty"));
+            }
+            return Ok(Zeroizing::new(line.as_bytes().to_vec()));
+        }
+        match std::env::var("ESCROW_NEW_PASSPHRASE") {
+            Ok(p) if !p.is_empty() => Ok(Zeroizing::new(p.into_bytes())),
+            _ => Err(CliError::Usage(
+                "a new passphrase is needed: set ESCROW_NEW_PASSPHRASE or pass --new-passphrase-file".into(),
+            )),
+        }
+    }
+
+    /// Re-seals every file in `paths` under a new passphrase. Every file is opened
+    /// with the old passphrase before any is rewritten, so a wrong passphrase or a
+    /// damaged file changes nothing; each file is then replaced atomically.
+    pub fn reseal(&self, paths: &[PathBuf], new_file: Option<&Path>) -> Result<(), CliError> {
+        let new = Self::new_passphrase(new_file)?;
+        let params = if self.insecure_fast_kdf { KdfParams::insecure_fast() } else { KdfParams::default() };
+        let mut opened = Vec::with_capacity(paths.len());
+        for p in paths {
+            opened.push((p, self.read_sealed(p)?));
+        }
+        let mut sealed_all = Vec::with_capacity(opened.len());
+        for (p, secret) in &opened {
+            sealed_all.push((*p, sealed::seal(secret, &Unlock::Passphrase(&new), params, &mut OsRng)?));
+        }
+        for (p, blob) in &sealed_all {
+            replace_private(p, blob)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a sealed blob read from `path`; every failure names the file.
+fn open_sealed(path: &Path, blob: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    sealed::open(blob, &Unlock::Passphrase(pass)).map_err(|e| match e {
+        escrow_crypto::Error::DecryptionFailed => CliError::bad_file(path, "wrong passphrase or damaged file"),
+        other => CliError::bad_file(path, format!("not a sealed secret file: {other}")),
+    })
+}
+
+/// Replaces `path` with `bytes` (mode 0600) through a temporary file in the same
+/// directory and a rename, so a crash leaves either the old file or the new one.
+fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let name = path.file_name().ok_or_else(|| CliError::bad_file(path, "not a file name"))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(".reseal.tmp");
+    let tmp = path.with_file_name(tmp_name);
+    write_private(&tmp, bytes)?;
+    let sync = std::fs::File::open(&tmp).and_then(|f| f.sync_all());
+    if let Err(e) = sync.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(CliError::io(path, e));
+    }
+    Ok(())
 }
 
 /// Writes `bytes` readable by the owner only.
@@ -78,5 +148,13 @@ pub fn write_hex(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 /// Reads a public blob written by [`write_hex`].
 pub fn read_hex(path: &Path) -> Result<Vec<u8>, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-    hex::decode(text.trim()).map_err(|e| CliError::Usage(format!("{}: not hex: {e}", path.display())))
+    hex::decode(text.trim()).map_err(|e| CliError::bad_file(path, format!("not hex: {e}")))
+}
+
+/// Reads a public blob and decodes what it holds, naming the file if either fails.
+pub fn read_hex_as<T, E: std::fmt::Display>(
+    path: &Path,
+    decode: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Result<T, CliError> {
+    decode(&read_hex(path)?).map_err(|e| CliError::bad_file(path, e))
 }

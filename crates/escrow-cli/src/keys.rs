@@ -9,7 +9,7 @@ use escrow_crypto::{
 use rand::rngs::OsRng;
 use rand::RngCore;
 
-use crate::files::{read_hex, write_hex, SecretArgs};
+use crate::files::{read_hex_as, write_hex, SecretArgs};
 use crate::CliError;
 
 /// `escrow keygen`: the dealer (weak mode).
@@ -107,7 +107,7 @@ pub fn court(cmd: &CourtCmd, secret: &SecretArgs) -> Result<(), CliError> {
             Ok(())
         }
         CourtCmd::Sign(a) => {
-            let key = CourtSecretKey::from_bytes(&secret.read_sealed(&a.key)?)?;
+            let key = secret.read_sealed_as(&a.key, CourtSecretKey::from_bytes)?;
             let mut id = [0u8; 16];
             OsRng.fill_bytes(&mut id);
             let issued_at = a.issued_at.unwrap_or_else(crate::now);
@@ -143,10 +143,10 @@ pub fn user_keygen(id: &str, out: &std::path::Path, secret: &SecretArgs) -> Resu
 
 /// Loads a user's sealed secret key.
 pub fn load_user(path: &std::path::Path, secret: &SecretArgs) -> Result<UserSecretKey, CliError> {
-    Ok(UserSecretKey::from_bytes(&secret.read_sealed(path)?)?)
+    secret.read_sealed_as(path, UserSecretKey::from_bytes)
 }
 
 /// Loads a hex court public key file.
 pub fn load_court_pub(path: &std::path::Path) -> Result<escrow_crypto::CourtPublicKey, CliError> {
-    Ok(escrow_crypto::CourtPublicKey::from_bytes(&read_hex(path)?)?)
+    read_hex_as(path, escrow_crypto::CourtPublicKey::from_bytes)
 }

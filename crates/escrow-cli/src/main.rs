@@ -74,6 +74,21 @@ enum Command {
     Pki(pki::PkiCmd),
     /// Risk calculator: unauthorized access vs failed lawful access over t, with plots.
     Tradeoffs(tradeoffs::TradeoffsArgs),
+    /// Re-seal secret files under a new passphrase (old one as usual: ESCROW_PASSPHRASE,
+    /// --passphrase or --passphrase-file). Every file is opened first; none is changed
+    /// unless all open.
+    Reseal(ResealArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ResealArgs {
+    /// Sealed files: key shares, TLS keys, log keys, court and user keys.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Read the new passphrase from this file (first line) instead of
+    /// ESCROW_NEW_PASSPHRASE.
+    #[arg(long)]
+    new_passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -102,6 +117,15 @@ pub enum CliError {
         /// The error.
         err: std::io::Error,
     },
+    /// A file's contents were refused: not hex, not a sealed file, not the key or blob
+    /// it should hold.
+    #[error("{}: {reason}", .path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A blob or key was refused.
     #[error(transparent)]
     Crypto(#[from] escrow_crypto::Error),
@@ -114,6 +138,11 @@ impl CliError {
     pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
         CliError::Io { path: path.to_path_buf(), err }
     }
+
+    /// `path` holds something other than what it should.
+    pub fn bad_file(path: &std::path::Path, reason: impl std::fmt::Display) -> Self {
+        CliError::BadFile { path: path.to_path_buf(), reason: reason.to_string() }
+    }
 }
 
 /// Unix seconds from the system clock.
@@ -122,10 +151,18 @@ pub fn now() -> u64 {
     escrow_service::clock::SystemClock.now()
 }
 
+/// Colour only for a person at a terminal: never in a file or a pipe, never when
+/// `NO_COLOR` is set (<https://no-color.org>).
+fn colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn init_logging() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 }
 
 fn main() -> ExitCode {
@@ -157,6 +194,9 @@ fn main() -> ExitCode {
             Command::Audit(c) => audit::run(c, &ctx).await,
             Command::Pki(c) => pki::run(c, &ctx.secret),
             Command::Tradeoffs(a) => tradeoffs::run(&a),
+            Command::Reseal(a) => ctx.secret.reseal(&a.files, a.new_passphrase_file.as_deref()).map(|()| {
+                println!("resealed {} files under the new passphrase", a.files.len());
+            }),
         }
     });
     match result {
@@ -165,5 +205,19 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some("1".into())));
     }
 }

@@ -28,9 +28,6 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let agency = escrow_agency::Agency::connect(&a.relay, &a.trustees, &ctx.credentials()?)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
-    for (addr, e) in &agency.unreachable {
-        eprintln!("trustee {addr} unreachable: {e}");
-    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
@@ -60,8 +57,11 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     for (seq, why) in &report.failed {
         summary.push_str(&format!("sealed #{seq}: {why}\n"));
     }
-    for (t, s) in &report.trustee_errors {
-        summary.push_str(&format!("trustee {t} refused: {:?}: {}\n", s.code(), s.message()));
+    for (t, errors) in report.trustee_errors.iter() {
+        for e in errors {
+            let times = if e.count > 1 { format!(" ({} requests)", e.count) } else { String::new() };
+            summary.push_str(&format!("trustee {t} {}: {:?}: {}{times}\n", e.failure, e.code, e.message));
+        }
     }
     for (t, n) in &report.culprits {
         summary.push_str(&format!("trustee {t} sent {n} invalid shares\n"));
@@ -70,12 +70,20 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    t.set_header(vec!["in scope (exported)", "opened", "not opened", "trustees refusing", "culprit trustees"]);
+    t.set_header(vec![
+        "in scope (exported)",
+        "opened",
+        "not opened",
+        "trustees refusing",
+        "trustees unreachable",
+        "culprit trustees",
+    ]);
     t.add_row(vec![
         report.exported.to_string(),
         report.opened.len().to_string(),
         report.failed.len().to_string(),
-        report.trustee_errors.len().to_string(),
+        report.trustee_errors.refusing().len().to_string(),
+        report.trustee_errors.unreachable().len().to_string(),
         report.culprits.len().to_string(),
     ]);
     println!("{t}\n{summary}plaintexts in {}", a.out.display());

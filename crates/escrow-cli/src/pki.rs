@@ -148,7 +148,7 @@ pub fn init(
 fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
     let cert = std::fs::read_to_string(dir.join(CA_CERT)).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
     let key = secret.read_sealed(&dir.join(CA_KEY))?;
-    let key = std::str::from_utf8(&key).map_err(|_| CliError::Usage("the CA key is not PEM".into()))?;
+    let key = std::str::from_utf8(&key).map_err(|_| CliError::bad_file(&dir.join(CA_KEY), "not a PEM key"))?;
     Ca::from_pem(&cert, key).map_err(pki_error)
 }
 

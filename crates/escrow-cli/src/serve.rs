@@ -10,7 +10,7 @@ use escrow_trustee::policy::Policy;
 use escrow_trustee::store::Store;
 use escrow_trustee::{EpochKeys, TrusteeService};
 
-use crate::files::read_hex;
+use crate::files::read_hex_as;
 use crate::keys::load_court_pub;
 use crate::CliError;
 
@@ -133,15 +133,14 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     escrow_trustee::check_certificate(&policy, &credentials).map_err(|e| CliError::Usage(e.to_string()))?;
     let mut epochs = Vec::new();
     for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
-        let public = EpochPublicKey::from_bytes(&read_hex(k)?).map_err(|e| file_error(k, e))?;
-        let share = TrusteeKeyShare::from_bytes(&secret.read_sealed(s)?).map_err(|e| file_error(s, e))?;
+        let public = read_hex_as(k, EpochPublicKey::from_bytes)?;
+        let share = secret.read_sealed_as(s, TrusteeKeyShare::from_bytes)?;
         epochs.push(EpochKeys { public, share });
     }
     escrow_trustee::check_epochs(&policy, &epochs, None).map_err(|e| CliError::Usage(e.to_string()))?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
     let (signer, generated) = if log_key.exists() {
-        let signer = escrow_log::CheckpointSigner::from_bytes(&secret.read_sealed(&log_key)?)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", log_key.display())))?;
+        let signer = secret.read_sealed_as(&log_key, escrow_log::CheckpointSigner::from_bytes)?;
         if signer.name() != policy.trustee_id.as_str() {
             return Err(CliError::Usage(format!(
                 "{}: this log key signs as {:?}, but the policy says this is trustee {}",
@@ -177,15 +176,11 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
 }
 
 /// A file whose contents were refused, named.
-fn file_error(path: &std::path::Path, e: escrow_crypto::Error) -> CliError {
-    CliError::Usage(format!("{}: {e}", path.display()))
-}
-
 /// Starts the relay; like the trustee, every precondition before anything is written.
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;
     escrow_relay::check_certificate(&credentials).map_err(|e| CliError::Usage(e.to_string()))?;
-    let epoch_key = EpochPublicKey::from_bytes(&read_hex(&a.epoch_key)?).map_err(|e| file_error(&a.epoch_key, e))?;
+    let epoch_key = read_hex_as(&a.epoch_key, EpochPublicKey::from_bytes)?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let mut cfg = escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock);

@@ -1,15 +1,14 @@
-//! `escrow user ...`: register, send, read the inbox.
+//! `escrow user ...`: register, send, read the inbox. Every check a client makes lives
+//! in `escrow-user`; this file only parses flags and prints.
 
 use std::path::PathBuf;
 
 use clap::Subcommand;
-use escrow_crypto::{Envelope, EpochPublicKey, SealRequest, UserPublicKey};
-use escrow_proto::v1 as pb;
-use pb::relay_client::RelayClient;
+use escrow_crypto::{EpochPublicKey, PartyId};
+use escrow_user::UserClient;
 use rand::rngs::OsRng;
-use rand::RngCore;
 
-use crate::files::read_hex;
+use crate::files::read_hex_as;
 use crate::keys::{load_user, user_keygen};
 use crate::CliError;
 
@@ -39,59 +38,46 @@ pub enum UserCmd {
         to: Vec<String>,
         #[arg(long)]
         message: String,
-        /// Pin the epoch key (hex file) instead of trusting the relay's.
-        #[arg(long)]
-        epoch_key: Option<PathBuf>,
+        /// Pin epoch keys (hex files; repeat for several epochs) instead of trusting
+        /// the relay's.
+        #[arg(long = "epoch-key")]
+        epoch_keys: Vec<PathBuf>,
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
     },
-    /// Fetch, verify and open the inbox.
+    /// Fetch, verify and open the inbox, every page of it.
     Inbox {
         #[arg(long)]
         relay: String,
         #[arg(long)]
         key: PathBuf,
+        /// Pin epoch keys (hex files; repeat for several epochs) instead of trusting
+        /// the relay's.
+        #[arg(long = "epoch-key")]
+        epoch_keys: Vec<PathBuf>,
+        /// Start after this sequence number (the last one a previous run printed).
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// Print at most this many messages, then say how to continue.
         #[arg(long)]
-        epoch_key: Option<PathBuf>,
+        limit: Option<usize>,
     },
 }
 
-pub fn relay_client(
-    addr: &str,
-    credentials: &escrow_service::transport::Credentials,
-) -> Result<RelayClient<tonic::transport::Channel>, CliError> {
-    Ok(RelayClient::new(
-        escrow_service::transport::channel(addr, credentials, escrow_pki::Role::Relay)
-            .map_err(|e| CliError::Usage(e.to_string()))?,
-    )
-    .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
+fn user_error(e: escrow_user::UserError) -> CliError {
+    match e {
+        escrow_user::UserError::Relay(s) => CliError::Rpc(s),
+        other => CliError::Usage(other.to_string()),
+    }
 }
 
-async fn epoch_key(
-    relay: &mut RelayClient<tonic::transport::Channel>,
-    pinned: &Option<PathBuf>,
-) -> Result<EpochPublicKey, CliError> {
-    let served = relay.get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(CliError::Rpc)?.into_inner();
-    let served = EpochPublicKey::from_bytes(&served.epoch_public_key)?;
-    if let Some(p) = pinned {
-        let pinned = EpochPublicKey::from_bytes(&read_hex(p)?)?;
-        if pinned != served {
-            return Err(CliError::Usage(format!(
-                "the relay serves an epoch key different from the pinned {}: refusing",
-                p.display()
-            )));
-        }
+/// A client for `relay` that trusts only the pinned keys, if any are given.
+fn connect(relay: &str, pins: &[PathBuf], ctx: &crate::Ctx) -> Result<UserClient, CliError> {
+    let mut c = UserClient::connect(relay, &ctx.credentials()?).map_err(user_error)?;
+    for p in pins {
+        c.pin(read_hex_as(p, EpochPublicKey::from_bytes)?);
     }
-    Ok(served)
-}
-
-async fn lookup(relay: &mut RelayClient<tonic::transport::Channel>, id: &str) -> Result<UserPublicKey, CliError> {
-    let r = relay.get_user(pb::GetUserRequest { user_id: id.to_string() }).await.map_err(CliError::Rpc)?.into_inner();
-    let pk = UserPublicKey::from_bytes(&r.user_public_key)?;
-    if pk.id().as_str() != id {
-        return Err(CliError::Usage(format!("relay answered for {} when asked for {id}", pk.id())));
-    }
-    Ok(pk)
+    Ok(c)
 }
 
 pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
@@ -100,63 +86,42 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         UserCmd::Keygen { id, out } => user_keygen(&id, &out, secret),
         UserCmd::Register { relay, key } => {
             let me = load_user(&key, secret)?;
-            relay_client(&relay, &ctx.credentials()?)?
-                .register_user(pb::RegisterUserRequest { user_public_key: me.public().to_bytes() })
-                .await
-                .map_err(CliError::Rpc)?;
+            connect(&relay, &[], ctx)?.register(&me).await.map_err(user_error)?;
             println!("registered {}", me.id());
             Ok(())
         }
-        UserCmd::Send { relay, key, to, message, epoch_key: pinned, clock_file } => {
+        UserCmd::Send { relay, key, to, message, epoch_keys, clock_file } => {
             let me = load_user(&key, secret)?;
-            let mut c = relay_client(&relay, &ctx.credentials()?)?;
-            let epk = epoch_key(&mut c, &pinned).await?;
-            let mut recipients = Vec::new();
-            for r in &to {
-                recipients.push(lookup(&mut c, r).await?);
-            }
-            let mut message_id = [0u8; 16];
-            OsRng.fill_bytes(&mut message_id);
+            let to = to.iter().map(|t| PartyId::new(t.as_str())).collect::<Result<Vec<_>, _>>()?;
+            let c = connect(&relay, &epoch_keys, ctx)?;
             let clock = escrow_service::clock::from_option(clock_file);
-            let env = Envelope::seal(
-                &SealRequest {
-                    sender: &me,
-                    recipients: &recipients,
-                    epoch_key: &epk,
-                    message_id,
-                    timestamp: clock.now(),
-                    plaintext: message.as_bytes(),
-                },
-                &mut OsRng,
-            )?;
-            let r = c.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map_err(CliError::Rpc)?;
-            println!("sent as #{}", r.into_inner().seq);
+            let sent = c.send(&me, &to, message.as_bytes(), clock.now(), &mut OsRng).await.map_err(user_error)?;
+            println!("sent as #{}", sent.seq);
             Ok(())
         }
-        UserCmd::Inbox { relay, key, epoch_key: pinned } => {
+        UserCmd::Inbox { relay, key, epoch_keys, after, limit } => {
             let me = load_user(&key, secret)?;
-            let mut c = relay_client(&relay, &ctx.credentials()?)?;
-            let epk = epoch_key(&mut c, &pinned).await?;
-            let page = c
-                .fetch_inbox(pb::FetchInboxRequest { user_id: me.id().to_string(), after_seq: 0, limit: 0 })
-                .await
-                .map_err(CliError::Rpc)?
-                .into_inner();
-            for s in page.envelopes {
-                let env = Envelope::from_bytes(&s.envelope)?;
-                let sender = lookup(&mut c, env.label().sender().as_str()).await?;
-                match env.open(&me, &sender, &epk) {
-                    Ok(pt) => println!(
-                        "#{} from {} at {}: {}",
-                        s.seq,
-                        sender.id(),
-                        env.label().timestamp(),
-                        String::from_utf8_lossy(&pt)
-                    ),
-                    Err(e) => println!("#{} from {}: REFUSED: {e}", s.seq, sender.id()),
+            let c = connect(&relay, &epoch_keys, ctx)?;
+            let inbox = c.inbox(&me, after, limit).await.map_err(user_error)?;
+            for m in &inbox.messages {
+                match &m.outcome {
+                    Ok(pt) => {
+                        println!("#{} from {} at {}: {}", m.seq, m.sender, m.timestamp, String::from_utf8_lossy(pt))
+                    }
+                    Err(why) => println!("#{} from {}: REFUSED: {why}", m.seq, m.sender),
                 }
             }
-            Ok(())
+            if inbox.more {
+                eprintln!(
+                    "{} messages shown; more follow: continue with --after {}",
+                    inbox.messages.len(),
+                    inbox.next_after
+                );
+            }
+            match inbox.refused() {
+                0 => Ok(()),
+                n => Err(CliError::Usage(format!("{n} of {} messages were refused", inbox.messages.len()))),
+            }
         }
     }
 }

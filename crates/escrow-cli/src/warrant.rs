@@ -53,10 +53,7 @@ pub struct Decide {
 }
 
 fn client(addr: &str, credentials: &Credentials) -> Result<TrusteeClient<tonic::transport::Channel>, CliError> {
-    Ok(TrusteeClient::new(
-        escrow_service::transport::channel(addr, credentials, escrow_pki::Role::Trustee)
-            .map_err(|e| CliError::Usage(e.to_string()))?,
-    ))
+    escrow_service::transport::trustee_client(addr, credentials).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 fn id_bytes(id: &str) -> Result<Vec<u8>, CliError> {
@@ -78,7 +75,16 @@ pub fn state_name(s: i32) -> &'static str {
     }
 }
 
-fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) {
+/// Adds a trustee's answer to the table; returns why it counts as a refusal, if it
+/// does (an error, or a warrant the trustee denied, revoked or let expire).
+fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) -> Option<String> {
+    let refusal = match &r {
+        Ok(s) => match pb::WarrantState::try_from(s.state) {
+            Ok(pb::WarrantState::Received | pb::WarrantState::Approved) => None,
+            _ => Some(format!("{who}: {}", state_name(s.state))),
+        },
+        Err(e) => Some(format!("{who}: {:?}: {}", e.code(), e.message())),
+    };
     match r {
         Ok(s) => {
             t.add_row(vec![
@@ -99,6 +105,19 @@ fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) {
             ]);
         }
     }
+    refusal
+}
+
+/// The exit for a per-trustee command: success only if no trustee refused or failed.
+fn outcome(what: &str, asked: usize, refusals: Vec<String>) -> Result<(), CliError> {
+    if refusals.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Usage(format!(
+        "{what}: {} of {asked} trustees refused or failed ({})",
+        refusals.len(),
+        refusals.join("; ")
+    )))
 }
 
 fn table() -> Table {
@@ -114,20 +133,24 @@ pub async fn run(cmd: WarrantCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         WarrantCmd::Submit { trustees, warrant } => {
             let blob = read_hex(&warrant)?;
             let mut t = table();
+            let mut refusals = Vec::new();
             for addr in &trustees {
                 let r = client(addr, &creds)?.submit_warrant(pb::SubmitWarrantRequest { warrant: blob.clone() }).await;
-                row(&mut t, addr, r.map(|r| r.into_inner()));
+                refusals.extend(row(&mut t, addr, r.map(|r| r.into_inner())));
             }
             println!("{t}");
+            outcome("submit", trustees.len(), refusals)?;
         }
         WarrantCmd::Status { trustees, id } => {
             let id = id_bytes(&id)?;
             let mut t = table();
+            let mut refusals = Vec::new();
             for addr in &trustees {
                 let r = client(addr, &creds)?.get_warrant(pb::GetWarrantRequest { warrant_id: id.clone() }).await;
-                row(&mut t, addr, r.map(|r| r.into_inner()));
+                refusals.extend(row(&mut t, addr, r.map(|r| r.into_inner())));
             }
             println!("{t}");
+            outcome("status", trustees.len(), refusals)?;
         }
         WarrantCmd::List { trustee } => {
             let list = client(&trustee, &creds)?

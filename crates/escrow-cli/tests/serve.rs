@@ -1,6 +1,7 @@
 //! `escrow trustee serve` and `escrow relay serve` as an operator starts them: every
 //! start-up precondition is checked before anything is created or written, and one
-//! data directory serves one process.
+//! data directory serves one process. Then the commands run against a served trustee
+//! (their exit status), `escrow reseal`, and what the service writes to its log file.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -43,7 +44,7 @@ impl Files {
                 d.join(format!("policy-{i}.toml")),
                 format!(
                     "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = [\"{}\"]\n\
-                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n",
+                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n\n[agency_quota]\nagency-1 = 1000\n",
                     court.trim()
                 ),
             )
@@ -208,4 +209,191 @@ fn a_relay_with_another_role_s_certificate_creates_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("requests per second must be positive"), "{err}");
     assert!(!f.path("relay").exists());
+}
+
+/// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
+/// non-zero when any trustee refused or could not be reached.
+#[test]
+fn warrant_commands_exit_non_zero_on_a_refusal() {
+    let f = Files::new();
+    let mut t0 = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut t0);
+    let t0 = Killed(t0);
+    let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let (from, to) = ((now - 86_400).to_string(), now.to_string());
+    let w = f.path("w.hex");
+    let agency = |args: &[&str]| -> Output {
+        escrow().args(["--profile", p(&f.path("pki/agency-1.profile.toml"))]).args(args).output().unwrap()
+    };
+    let text = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    run(&[
+        "court",
+        "sign",
+        "--key",
+        p(&f.path("courts/high-court.key")),
+        "--agency",
+        "agency-1",
+        "--target",
+        "alice",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--out",
+        p(&w),
+    ]);
+
+    // agency-2 has no quota: the policy denies its warrant, and the exit says so.
+    let w2 = f.path("w2.hex");
+    run(&[
+        "court",
+        "sign",
+        "--key",
+        p(&f.path("courts/high-court.key")),
+        "--agency",
+        "agency-2",
+        "--target",
+        "alice",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--out",
+        p(&w2),
+    ]);
+    run(&["pki", "issue", p(&f.path("pki")), "--role", "agency", "--id", "agency-2"]);
+    let denied = escrow()
+        .args(["--profile", p(&f.path("pki/agency-2.profile.toml"))])
+        .args(["warrant", "submit", "--trustee", &addr, "--warrant", p(&w2)])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success(), "{}", text(&denied));
+    assert!(text(&denied).contains("has no quota") && text(&denied).contains(": denied)"), "{}", text(&denied));
+
+    let ok = agency(&["warrant", "submit", "--trustee", &addr, "--warrant", p(&w)]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("received"), "{}", text(&ok));
+
+    // A truncated warrant is malformed input: INVALID_ARGUMENT, and a failed exit.
+    let hex = std::fs::read_to_string(&w).unwrap();
+    let short = f.path("short.hex");
+    std::fs::write(&short, &hex.trim()[..hex.trim().len() / 2]).unwrap();
+    let bad = agency(&["warrant", "submit", "--trustee", &addr, "--warrant", p(&short)]);
+    assert!(!bad.status.success(), "{}", text(&bad));
+    assert!(text(&bad).contains("InvalidArgument") && text(&bad).contains("1 of 1 trustees refused"), "{}", text(&bad));
+
+    // One trustee answers, one is down: the table shows both, the exit fails.
+    let down = "127.0.0.1:1";
+    let half = agency(&["warrant", "submit", "--trustee", &addr, "--trustee", down, "--warrant", p(&w)]);
+    assert!(!half.status.success(), "{}", text(&half));
+    assert!(text(&half).contains("received") && text(&half).contains(down), "{}", text(&half));
+    assert!(text(&half).contains("1 of 2 trustees refused or failed"), "{}", text(&half));
+
+    // Status of the submitted warrant succeeds; of an unknown one fails with NotFound.
+    let id = hex.trim().get(6..38).unwrap().to_string();
+    let st = agency(&["warrant", "status", "--trustee", &addr, "--id", &id]);
+    assert!(st.status.success(), "{}", text(&st));
+    let unknown = agency(&["warrant", "status", "--trustee", &addr, "--id", &"ab".repeat(16)]);
+    assert!(!unknown.status.success() && text(&unknown).contains("NotFound"), "{}", text(&unknown));
+    drop(t0);
+}
+
+/// `escrow reseal` changes the passphrase of every file named, or of none.
+#[test]
+fn reseal_changes_every_file_or_none() {
+    let f = Files::new();
+    run(&["user", "keygen", "--id", "alice", "--out", p(&f.path("alice.key")), "--insecure-fast-kdf"]);
+    let share = f.path("keys/trustee-0.share");
+    let (alice, alice_pub) = (f.path("alice.key"), f.path("alice.pub"));
+    let before = (std::fs::read(&share).unwrap(), std::fs::read(&alice).unwrap());
+    let new = f.path("new-pass");
+    std::fs::write(&new, "a new passphrase\n").unwrap();
+    let reseal = |files: &[&Path], old: &str| -> Output {
+        escrow()
+            .env("ESCROW_PASSPHRASE", old)
+            .arg("reseal")
+            .args(files.iter().map(|f| p(f)))
+            .args(["--new-passphrase-file", p(&new), "--insecure-fast-kdf"])
+            .output()
+            .unwrap()
+    };
+    let unchanged = || {
+        assert_eq!(std::fs::read(&share).unwrap(), before.0);
+        assert_eq!(std::fs::read(&alice).unwrap(), before.1);
+    };
+
+    // A public (hex) file among them: refused, naming it, and nothing changes.
+    let out = reseal(&[&share, &alice_pub, &alice], PASS);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&format!("{}: not a sealed secret file", p(&alice_pub))), "{err}");
+    unchanged();
+    // The wrong old passphrase: refused, naming the first file, nothing changes.
+    let out = reseal(&[&share, &alice], "wrong");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&format!("{}: wrong passphrase", p(&share))), "{err}");
+    unchanged();
+
+    let out = reseal(&[&share, &alice], PASS);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let export = |file: &Path, pass: &str| {
+        escrow()
+            .env("ESCROW_PASSPHRASE", pass)
+            .args(["pki", "export-key", p(file), "--out", p(&f.path("plain"))])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    for file in [&share, &alice] {
+        assert!(export(file, "a new passphrase"), "{} does not open with the new passphrase", p(file));
+        assert!(!export(file, PASS), "{} still opens with the old passphrase", p(file));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(file).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+    }
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(f.path("keys"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("reseal"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A file that is not sealed, given where a sealed key is read, is named.
+    let out = escrow()
+        .args(["court", "sign", "--key", p(&f.path("courts/high-court.pub")), "--agency", "a", "--target", "b"])
+        .args(["--from", "0", "--to", "1", "--out", p(&f.path("w"))])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let want = format!("{}: not a sealed secret file", p(&f.path("courts/high-court.pub")));
+    assert!(!out.status.success() && err.contains(&want), "{err}");
+}
+
+/// Service logs written to a file carry no colour codes, even without NO_COLOR.
+#[test]
+fn service_logs_in_a_file_carry_no_colour() {
+    let f = Files::new();
+    let log = f.path("t0.log");
+    let child = escrow()
+        .env_remove("NO_COLOR")
+        .args(["--profile", p(&f.path("pki/trustee-0.profile.toml"))])
+        .args(["trustee", "serve", "--data-dir", p(&f.path("t0"))])
+        .args(["--policy", p(&f.path("policy-0.toml"))])
+        .args(["--epoch-key", p(&f.path("keys/epoch-1.pub"))])
+        .args(["--key-share", p(&f.path("keys/trustee-0.share"))])
+        .args(["--addr-file", p(&f.path("t0.addr"))])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut child = child;
+    f.wait_up("t0", &mut child);
+    drop(Killed(child));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("INFO"), "no log lines: {text}");
+    assert!(!text.contains('\u{1b}'), "colour codes in a log file: {text:?}");
 }

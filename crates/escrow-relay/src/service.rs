@@ -292,6 +292,7 @@ impl Inner {
             }
             store::inbox(&conn, id.as_str(), bounds).map_err(db_error("reading an inbox"))?
         };
+        let more = page.more;
         let envelopes = page
             .rows
             .into_iter()
@@ -303,7 +304,7 @@ impl Inner {
                 })
             })
             .collect::<Result<_, Status>>()?;
-        Ok(FetchInboxResponse { envelopes })
+        Ok(FetchInboxResponse { envelopes, more })
     }
 
     /// Warrant first (signature by a trusted court, then validity period), then the

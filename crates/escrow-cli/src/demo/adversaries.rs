@@ -8,7 +8,7 @@ use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use rand::rngs::OsRng;
 
-use super::{day_time, err, relay_client, table, Deployment, Outcome, AUDITOR};
+use super::{day_time, err, table, Deployment, Outcome, AUDITOR};
 use crate::files::{write_hex, SecretArgs};
 use crate::CliError;
 
@@ -27,12 +27,7 @@ impl Deployment {
 
     /// `user`'s inbox (sequence number, envelope), as the user fetches it.
     async fn inbox(&self, user: &str) -> Result<Vec<(u64, Envelope)>, CliError> {
-        let mut c = relay_client(&self.relay.addr, self.creds(&format!("user-{user}"))?)?;
-        let page = c
-            .fetch_inbox(pb::FetchInboxRequest { user_id: user.into(), after_seq: 0, limit: 0 })
-            .await
-            .map_err(CliError::Rpc)?
-            .into_inner();
+        let page = self.user_client(user)?.fetch_page(&PartyId::new(user)?, 0, 0).await.map_err(err)?;
         page.envelopes.iter().map(|s| Ok((s.seq, Envelope::from_bytes(&s.envelope)?))).collect()
     }
 
@@ -302,7 +297,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     for i in [0usize, 2, 4] {
         let tdir = d.dir.join(&d.trustees[i].name);
         for e in &d.epochs {
-            let s = TrusteeKeyShare::from_bytes(&secret.read_sealed(&tdir.join(format!("key-{e}.share")))?)?;
+            let s = secret.read_sealed_as(&tdir.join(format!("key-{e}.share")), TrusteeKeyShare::from_bytes)?;
             stolen_now.push(s);
         }
     }

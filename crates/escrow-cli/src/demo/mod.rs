@@ -159,8 +159,9 @@ struct Deployment {
     sabotage: Option<String>,
     /// Every party's TLS credentials, by file stem (`agency-1`, `trustee-0.op-0`, ...).
     creds: BTreeMap<String, Credentials>,
-    /// One relay connection per user, each with that user's certificate.
-    relay_clients: BTreeMap<String, RelayClient<Channel>>,
+    /// One relay connection per user, each with that user's certificate and the
+    /// current epoch key pinned.
+    relay_clients: BTreeMap<String, std::sync::Arc<escrow_user::UserClient>>,
     users: Vec<UserSecretKey>,
 }
 
@@ -194,7 +195,7 @@ fn trustee_client(addr: &str, creds: &Credentials) -> Result<TrusteeClient<Chann
 }
 
 fn relay_client(addr: &str, creds: &Credentials) -> Result<RelayClient<Channel>, CliError> {
-    crate::user::relay_client(addr, creds)
+    escrow_service::transport::relay_client(addr, creds).map_err(err)
 }
 
 /// The users of the simulated traffic.
@@ -287,12 +288,9 @@ impl Deployment {
         d.wait_ready().await?;
         for name in USERS {
             let u = UserSecretKey::generate(PartyId::new(name)?, &mut OsRng);
-            let mut client = relay_client(&d.relay.addr, d.creds(&format!("user-{name}"))?)?;
+            let client = d.user_client(name)?;
             d.relay_clients.insert(name.to_string(), client.clone());
-            client
-                .register_user(pb::RegisterUserRequest { user_public_key: u.public().to_bytes() })
-                .await
-                .map_err(CliError::Rpc)?;
+            client.register(&u).await.map_err(err)?;
             std::fs::create_dir_all(d.dir.join("users")).map_err(|e| CliError::io(&d.dir, e))?;
             secret.write_sealed(&d.dir.join("users").join(format!("{name}.key")), &u.to_bytes())?;
             d.users.push(u);
@@ -381,38 +379,30 @@ impl Deployment {
         self.send_bytes(from, to, ts, text.as_bytes()).await
     }
 
-    /// Seals `plaintext` from `from` to `to` at simulated time `ts` and sends it.
+    /// User `name`'s relay client: the kept one, or a new one after a restart moved
+    /// the relay. It pins the demo's current epoch key, so the relay's word is checked.
+    fn user_client(&self, name: &str) -> Result<std::sync::Arc<escrow_user::UserClient>, CliError> {
+        if let Some(c) = self.relay_clients.get(name) {
+            return Ok(c.clone());
+        }
+        let mut c =
+            escrow_user::UserClient::connect(&self.relay.addr, self.creds(&format!("user-{name}"))?).map_err(err)?;
+        c.pin(self.keys.public.clone());
+        Ok(std::sync::Arc::new(c))
+    }
+
+    /// Seals `plaintext` from `from` to `to` at simulated time `ts` and sends it, as a
+    /// user's client does (epoch key checked against the pin, recipients looked up).
     async fn send_bytes(&self, from: &str, to: &[&str], ts: u64, plaintext: &[u8]) -> Result<Envelope, CliError> {
         self.clock.set(ts).map_err(err)?;
-        let recipients = to.iter().map(|r| self.user(r).map(|u| u.public())).collect::<Result<Vec<_>, _>>()?;
-        let mut message_id = [0u8; 16];
-        OsRng.fill_bytes(&mut message_id);
-        let env = Envelope::seal(
-            &SealRequest {
-                sender: self.user(from)?,
-                recipients: &recipients,
-                epoch_key: &self.keys.public,
-                message_id,
-                timestamp: ts,
-                plaintext,
-            },
-            &mut OsRng,
-        )?;
-        self.post(from, &env).await.map_err(CliError::Rpc)?;
-        Ok(env)
+        let to = to.iter().map(|r| PartyId::new(*r)).collect::<Result<Vec<_>, _>>()?;
+        let sent = self.user_client(from)?.send(self.user(from)?, &to, plaintext, ts, &mut OsRng).await.map_err(err)?;
+        Ok(sent.envelope)
     }
 
     /// Sends an already sealed envelope as user `from`; the relay's answer as is.
     async fn post(&self, from: &str, env: &Envelope) -> Result<pb::SendResponse, tonic::Status> {
-        let mut relay = match self.relay_clients.get(from) {
-            Some(c) => c.clone(),
-            None => relay_client(
-                &self.relay.addr,
-                self.creds(&format!("user-{from}")).map_err(|e| tonic::Status::internal(e.to_string()))?,
-            )
-            .map_err(|e| tonic::Status::internal(e.to_string()))?,
-        };
-        relay.send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map(tonic::Response::into_inner)
+        self.user_client(from).map_err(|e| tonic::Status::internal(e.to_string()))?.post(env).await
     }
 
     fn warrant(&self, targets: &[&str], from: u64, to: u64, case: &str) -> Result<(Vec<u8>, WarrantId), CliError> {
@@ -638,7 +628,7 @@ async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), CliError> {
         "The relay exported {} envelopes; the agency opened {}; trustees not approving refused: {}.",
         report.exported,
         report.opened.len(),
-        report.trustee_errors.keys().cloned().collect::<Vec<_>>().join(", ")
+        report.trustee_errors.refusing().join(", ")
     );
     Ok((
         Outcome {
@@ -1083,6 +1073,14 @@ async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result<(), CliErr
     let all: Vec<String> = d.trustees.iter().map(|t| format!("--trustee {}", sh(&t.addr))).collect();
     let all = all.join(" ");
     let epoch_key = p(&format!("epoch-{epoch}.pub"));
+    // The inbox holds messages of every epoch so far: pin each key, so that none is
+    // taken on the relay's word and none is refused for want of its key.
+    let inbox_keys: Vec<String> = (1..=epoch)
+        .map(|e| format!("epoch-{e}.pub"))
+        .filter(|f| dir.join(f).exists())
+        .map(|f| format!("--epoch-key {}", p(&f)))
+        .collect();
+    let inbox_keys = inbox_keys.join(" ");
     println!("\nCommands (each works as printed, grpcurl if installed; the passphrase unseals every key here):");
     println!("  export ESCROW_PASSPHRASE={}", d.passphrase);
     println!("  escrow --profile {} warrant list --trustee {t0}", p("pki/trustee-0.op-0.profile.toml"));
@@ -1100,7 +1098,7 @@ async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result<(), CliErr
         p("clock")
     );
     println!(
-        "  escrow --profile {} user inbox --relay {relay} --key {} --epoch-key {epoch_key}",
+        "  escrow --profile {} user inbox --relay {relay} --key {} {inbox_keys}",
         p("pki/user-bob.profile.toml"),
         p("users/bob.key")
     );
@@ -1111,10 +1109,6 @@ async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result<(), CliErr
         p("pki/auditor-1.pem"),
         p("auditor-1.key.pem")
     );
-    if epoch > 1 {
-        println!("(bob's inbox shows older epochs' messages as REFUSED, epoch mismatch: `user inbox` checks");
-        println!("every escrow field against the one epoch key it is given.)");
-    }
     println!("Logs: {}/logs/. To stop every process of the deployment:", dir.display());
     println!("  kill {}", pids.join(" "));
     for proc_ in d.trustees.iter_mut().chain(std::iter::once(&mut d.relay)) {

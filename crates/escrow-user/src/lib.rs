@@ -1,0 +1,372 @@
+//! The user role as a library: what a messaging client must check before it trusts
+//! anything the relay says.
+//!
+//! The relay is not trusted (docs/threat-model.md): it serves the epoch key, other
+//! users' public keys and the envelopes themselves. So a client
+//!
+//! - compares the served epoch key with the keys it pinned, and refuses a served epoch
+//!   it has not pinned once it pinned any;
+//! - checks that a looked-up key names the user it asked for;
+//! - opens every envelope only after the sender's signature and the escrow field's
+//!   re-encryption check hold (`Envelope::open`), under the key of the envelope's own
+//!   epoch, so a message sealed under a key no trustee holds is refused, not shown;
+//! - reads the inbox page by page until the relay says there is no more.
+//!
+//! The CLI, the demo and the tests all go through this crate, so these checks have one
+//! owner.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use escrow_crypto::{Envelope, EpochId, EpochPublicKey, PartyId, SealRequest, UserPublicKey, UserSecretKey};
+use escrow_proto::v1 as pb;
+use escrow_service::transport::{Credentials, TransportError};
+use pb::relay_client::RelayClient;
+use rand::{CryptoRng, RngCore};
+use tonic::transport::Channel;
+use zeroize::Zeroizing;
+
+/// The relay's largest page; asking for more returns this many.
+pub const RELAY_MAX_PAGE: u32 = 500;
+
+/// Why a user operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// The relay's address or credentials are unusable.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The relay refused or failed.
+    #[error("relay: {}: {}", .0.code(), .0.message())]
+    Relay(tonic::Status),
+    /// The relay sent bytes that do not decode.
+    #[error("{what} from the relay: {err}")]
+    Blob {
+        /// Which blob.
+        what: String,
+        /// The decoding error.
+        err: escrow_crypto::Error,
+    },
+    /// The relay serves an epoch key that differs from the one pinned for its epoch.
+    #[error("the relay serves a key for epoch {0} different from the pinned one: refusing")]
+    EpochKeyMismatch(EpochId),
+    /// Keys are pinned, but none for the epoch the relay serves.
+    #[error("the relay serves epoch {0}, whose key is not pinned: refusing (pin it to trust it)")]
+    EpochNotPinned(EpochId),
+    /// A lookup answered for someone else.
+    #[error("the relay answered for {answered} when asked for {asked}")]
+    WrongUser {
+        /// The id asked for.
+        asked: PartyId,
+        /// The id the returned key names.
+        answered: PartyId,
+    },
+    /// Sealing failed (bad recipients, oversize message).
+    #[error(transparent)]
+    Seal(escrow_crypto::Error),
+}
+
+/// A message as received: where it sits in the inbox, who the label says sent it, and
+/// either its plaintext or why it was refused.
+#[derive(Debug)]
+pub struct Received {
+    /// Relay sequence number (pass it as `after` to continue from here).
+    pub seq: u64,
+    /// When the relay stored it (relay clock, unix seconds).
+    pub received_at: u64,
+    /// The sender the label names (checked against its signature when opened).
+    pub sender: PartyId,
+    /// The sender's timestamp from the label.
+    pub timestamp: u64,
+    /// The epoch the message was sealed under.
+    pub epoch: EpochId,
+    /// The plaintext, or why the message was refused.
+    pub outcome: Result<Zeroizing<Vec<u8>>, String>,
+}
+
+/// Messages read from an inbox, and where to continue.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    /// In relay order.
+    pub messages: Vec<Received>,
+    /// The last sequence number read (the `after` to continue from); the `after`
+    /// asked for if nothing was read.
+    pub next_after: u64,
+    /// True if the relay holds more messages after `next_after`.
+    pub more: bool,
+}
+
+impl Inbox {
+    /// How many messages were refused.
+    pub fn refused(&self) -> usize {
+        self.messages.iter().filter(|m| m.outcome.is_err()).count()
+    }
+}
+
+/// What the relay said when it accepted a message, and the message as sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// Relay sequence number.
+    pub seq: u64,
+    /// The message id the client chose.
+    pub message_id: [u8; 16],
+    /// When the relay stored it (relay clock, unix seconds).
+    pub received_at: u64,
+    /// The envelope as sent.
+    pub envelope: Envelope,
+}
+
+/// A user's connection to the relay. Cheap to share: calls take `&self`.
+#[derive(Debug)]
+pub struct UserClient {
+    relay: RelayClient<Channel>,
+    pinned: BTreeMap<EpochId, EpochPublicKey>,
+    /// Public keys already looked up and checked, by id. The relay cannot change a
+    /// registered key, so a checked key stays good for the session.
+    keys: Mutex<HashMap<PartyId, UserPublicKey>>,
+}
+
+impl UserClient {
+    /// A client over an existing relay channel.
+    pub fn new(relay: RelayClient<Channel>) -> Self {
+        UserClient { relay, pinned: BTreeMap::new(), keys: Mutex::new(HashMap::new()) }
+    }
+
+    /// Connects to the relay at `addr` with this user's certificate.
+    pub fn connect(addr: &str, credentials: &Credentials) -> Result<Self, UserError> {
+        Ok(Self::new(escrow_service::transport::relay_client(addr, credentials)?))
+    }
+
+    /// Trusts `key` for its epoch instead of the relay's word. Once any key is pinned,
+    /// a served epoch without a pin is refused.
+    pub fn pin(&mut self, key: EpochPublicKey) {
+        self.pinned.insert(key.epoch(), key);
+    }
+
+    fn relay(&self) -> RelayClient<Channel> {
+        self.relay.clone()
+    }
+
+    /// The epoch key to seal under now: the relay's, checked against the pins.
+    pub async fn epoch_key(&self) -> Result<EpochPublicKey, UserError> {
+        let served =
+            self.relay().get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(UserError::Relay)?.into_inner();
+        let served = EpochPublicKey::from_bytes(&served.epoch_public_key)
+            .map_err(|err| UserError::Blob { what: "epoch key".into(), err })?;
+        check_served(&self.pinned, served)
+    }
+
+    /// Registers `me`'s public key at the relay.
+    pub async fn register(&self, me: &UserSecretKey) -> Result<(), UserError> {
+        self.relay()
+            .register_user(pb::RegisterUserRequest { user_public_key: me.public().to_bytes() })
+            .await
+            .map_err(UserError::Relay)?;
+        Ok(())
+    }
+
+    /// `id`'s public key, checked to name `id`.
+    pub async fn lookup(&self, id: &PartyId) -> Result<UserPublicKey, UserError> {
+        if let Some(k) = self.cached(id) {
+            return Ok(k);
+        }
+        let r = self
+            .relay()
+            .get_user(pb::GetUserRequest { user_id: id.to_string() })
+            .await
+            .map_err(UserError::Relay)?
+            .into_inner();
+        let pk = UserPublicKey::from_bytes(&r.user_public_key)
+            .map_err(|err| UserError::Blob { what: format!("public key of {id}"), err })?;
+        if pk.id() != id {
+            return Err(UserError::WrongUser { asked: id.clone(), answered: pk.id().clone() });
+        }
+        if let Ok(mut keys) = self.keys.lock() {
+            keys.insert(id.clone(), pk.clone());
+        }
+        Ok(pk)
+    }
+
+    fn cached(&self, id: &PartyId) -> Option<UserPublicKey> {
+        self.keys.lock().ok().and_then(|k| k.get(id).cloned())
+    }
+
+    /// Seals `plaintext` from `me` to `to` under the current (checked) epoch key, stamped
+    /// `timestamp`, and sends it.
+    pub async fn send<R: RngCore + CryptoRng>(
+        &self,
+        me: &UserSecretKey,
+        to: &[PartyId],
+        plaintext: &[u8],
+        timestamp: u64,
+        rng: &mut R,
+    ) -> Result<Sent, UserError> {
+        let epoch_key = self.epoch_key().await?;
+        let mut recipients = Vec::with_capacity(to.len());
+        for id in to {
+            recipients.push(self.lookup(id).await?);
+        }
+        let mut message_id = [0u8; 16];
+        rng.fill_bytes(&mut message_id);
+        let env = Envelope::seal(
+            &SealRequest {
+                sender: me,
+                recipients: &recipients,
+                epoch_key: &epoch_key,
+                message_id,
+                timestamp,
+                plaintext,
+            },
+            rng,
+        )
+        .map_err(UserError::Seal)?;
+        let r = self.post(&env).await.map_err(UserError::Relay)?;
+        Ok(Sent { seq: r.seq, message_id, received_at: r.received_at, envelope: env })
+    }
+
+    /// Sends an envelope sealed elsewhere, as is; the relay's answer as is. For callers
+    /// that must control the envelope (tests, the demo's adversaries).
+    pub async fn post(&self, env: &Envelope) -> Result<pb::SendResponse, tonic::Status> {
+        self.relay().send(pb::SendRequest { envelope: env.as_bytes().to_vec() }).await.map(tonic::Response::into_inner)
+    }
+
+    /// Raw envelopes of one inbox page after `after` (at most `limit`, 0 for the relay's
+    /// maximum), undecoded: for callers that inspect what the relay stored.
+    pub async fn fetch_page(&self, me: &PartyId, after: u64, limit: u32) -> Result<pb::FetchInboxResponse, UserError> {
+        Ok(self
+            .relay()
+            .fetch_inbox(pb::FetchInboxRequest { user_id: me.to_string(), after_seq: after, limit })
+            .await
+            .map_err(UserError::Relay)?
+            .into_inner())
+    }
+
+    /// Reads `me`'s inbox after sequence number `after`, page by page, opening and
+    /// checking each message; stops after `limit` messages if given. A message that
+    /// fails a check is returned as refused with the reason, never as plaintext.
+    pub async fn inbox(&self, me: &UserSecretKey, after: u64, limit: Option<usize>) -> Result<Inbox, UserError> {
+        let mut inbox = Inbox { next_after: after, ..Inbox::default() };
+        // Served epoch keys are fetched once, and only if a message needs one.
+        let mut served: Option<EpochPublicKey> = None;
+        loop {
+            let want = match limit {
+                Some(l) => match l.saturating_sub(inbox.messages.len()) {
+                    0 => break,
+                    n => u32::try_from(n).unwrap_or(RELAY_MAX_PAGE).min(RELAY_MAX_PAGE),
+                },
+                None => RELAY_MAX_PAGE,
+            };
+            let page = self.fetch_page(me.id(), inbox.next_after, want).await?;
+            inbox.more = page.more;
+            if page.envelopes.is_empty() {
+                // A relay that says "more" with an empty page would make us spin.
+                inbox.more = false;
+                break;
+            }
+            for s in page.envelopes {
+                if s.seq <= inbox.next_after {
+                    // Out of order or repeated: a misbehaving relay. Stop rather than loop.
+                    inbox.more = false;
+                    return Ok(inbox);
+                }
+                inbox.next_after = s.seq;
+                let received = self.open_one(me, &s, &mut served).await?;
+                inbox.messages.push(received);
+            }
+            if !inbox.more {
+                break;
+            }
+        }
+        Ok(inbox)
+    }
+
+    async fn open_one(
+        &self,
+        me: &UserSecretKey,
+        s: &pb::StoredEnvelope,
+        served: &mut Option<EpochPublicKey>,
+    ) -> Result<Received, UserError> {
+        let env = match Envelope::from_bytes(&s.envelope) {
+            Ok(e) => e,
+            Err(e) => {
+                return Ok(Received {
+                    seq: s.seq,
+                    received_at: s.received_at,
+                    sender: me.id().clone(),
+                    timestamp: 0,
+                    epoch: EpochId(0),
+                    outcome: Err(format!("malformed envelope: {e}")),
+                })
+            }
+        };
+        let label = env.label();
+        let epoch = label.epoch();
+        let key = match self.pinned.get(&epoch) {
+            Some(k) => Some(k.clone()),
+            None => {
+                if served.is_none() {
+                    *served = Some(self.epoch_key().await?);
+                }
+                served.as_ref().filter(|k| k.epoch() == epoch).cloned()
+            }
+        };
+        let outcome = match key {
+            None => Err(format!("no trusted key for epoch {epoch} (pin its key to read it)")),
+            Some(epk) => match self.lookup(label.sender()).await {
+                Ok(sender) => env.open(me, &sender, &epk).map(Zeroizing::new).map_err(|e| e.to_string()),
+                Err(e) => Err(format!("sender {}: {e}", label.sender())),
+            },
+        };
+        Ok(Received {
+            seq: s.seq,
+            received_at: s.received_at,
+            sender: label.sender().clone(),
+            timestamp: label.timestamp(),
+            epoch,
+            outcome,
+        })
+    }
+}
+
+/// The pin rule, alone so that it can be tested without a relay.
+fn check_served(
+    pinned: &BTreeMap<EpochId, EpochPublicKey>,
+    served: EpochPublicKey,
+) -> Result<EpochPublicKey, UserError> {
+    match pinned.get(&served.epoch()) {
+        Some(p) if p == &served => Ok(served),
+        Some(_) => Err(UserError::EpochKeyMismatch(served.epoch())),
+        None if pinned.is_empty() => Ok(served),
+        None => Err(UserError::EpochNotPinned(served.epoch())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn key(epoch: u64, seed: u64) -> EpochPublicKey {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        escrow_crypto::dealer_keygen(EpochId(epoch), 1, 3, &mut rng).expect("keygen").public
+    }
+
+    #[test]
+    fn no_pins_trusts_the_relay() {
+        assert!(check_served(&BTreeMap::new(), key(1, 1)).is_ok());
+    }
+
+    #[test]
+    fn a_pinned_epoch_must_match() {
+        let mut pins = BTreeMap::new();
+        pins.insert(EpochId(1), key(1, 1));
+        assert!(check_served(&pins, key(1, 1)).is_ok());
+        assert!(matches!(check_served(&pins, key(1, 2)), Err(UserError::EpochKeyMismatch(EpochId(1)))));
+    }
+
+    #[test]
+    fn an_unpinned_epoch_is_refused_once_anything_is_pinned() {
+        let mut pins = BTreeMap::new();
+        pins.insert(EpochId(1), key(1, 1));
+        assert!(matches!(check_served(&pins, key(2, 3)), Err(UserError::EpochNotPinned(EpochId(2)))));
+    }
+}
