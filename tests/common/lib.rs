@@ -296,11 +296,9 @@ impl Deployment {
     }
 
     pub async fn submit_everywhere(&self, warrant: &[u8]) {
-        for i in 0..self.trustees.len() {
-            self.trustee_client(i)
-                .submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() })
-                .await
-                .unwrap();
+        let clients = (0..self.trustees.len()).map(|i| (format!("trustee-{i}"), self.trustee_client(i)));
+        for (who, r) in escrow_agency::submit_to_every_trustee(clients, warrant).await {
+            r.unwrap_or_else(|s| panic!("{who}: {s:?}"));
         }
     }
 

@@ -9,7 +9,6 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
-use escrow_pki::Role;
 use escrow_service::transport::Credentials;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -204,18 +203,14 @@ impl Agency {
         trustee_addrs: &[String],
         credentials: &Credentials,
     ) -> Result<Self, AgencyError> {
-        let relay = RelayClient::new(escrow_service::transport::channel(relay_addr, credentials, Role::Relay)?)
-            .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+        let relay = escrow_service::transport::relay_client(relay_addr, credentials)?;
         let mut trustees = Vec::new();
         let mut unreachable = Vec::new();
         let mut epochs: BTreeMap<EpochId, EpochPublicKey> = BTreeMap::new();
         let infos = futures_join(trustee_addrs.iter().map(|addr| {
             let (addr, credentials) = (addr.clone(), credentials.clone());
             async move {
-                let ch = escrow_service::transport::channel(&addr, &credentials, Role::Trustee)?;
-                let mut client = TrusteeClient::new(ch)
-                    .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
-                    .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+                let mut client = escrow_service::transport::trustee_client(&addr, &credentials)?;
                 let info = client.get_info(pb::GetInfoRequest {}).await;
                 Ok::<_, AgencyError>((addr, client, info))
             }
@@ -267,13 +262,7 @@ impl Agency {
 
     /// Submits a warrant to every reachable trustee; one result per trustee.
     pub async fn submit_warrant(&self, warrant: &[u8]) -> Vec<(String, Result<pb::WarrantStatus, tonic::Status>)> {
-        futures_join(self.trustees.iter().map(|t| {
-            let mut c = t.client.clone();
-            let w = warrant.to_vec();
-            let id = t.id.clone();
-            async move { (id, c.submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await.map(|r| r.into_inner())) }
-        }))
-        .await
+        submit_to_every_trustee(self.trustees.iter().map(|t| (t.id.clone(), t.client.clone())), warrant).await
     }
 
     /// Exports, gathers shares, combines and decrypts every message in the warrant's
@@ -428,9 +417,22 @@ fn combine_all(
 }
 
 fn warrant_id(warrant: &[u8]) -> Vec<u8> {
-    // The id is the first field of the body (docs/protocol.md §3.9); the trustees verify
-    // the warrant themselves, so a malformed blob only makes them answer NOT_FOUND.
-    warrant.get(3..19).map(<[u8]>::to_vec).unwrap_or_default()
+    // The trustees verify the warrant themselves, so a malformed blob only makes them
+    // answer INVALID_ARGUMENT.
+    escrow_crypto::peek_warrant_id(warrant).map(|w| w.0.to_vec()).unwrap_or_default()
+}
+
+/// Submits `warrant` to every trustee given (name, client), concurrently; one answer
+/// per trustee, in the order given. The one way every caller submits.
+pub async fn submit_to_every_trustee(
+    trustees: impl IntoIterator<Item = (String, TrusteeClient<Channel>)>,
+    warrant: &[u8],
+) -> Vec<(String, Result<pb::WarrantStatus, tonic::Status>)> {
+    futures_join(trustees.into_iter().map(|(name, mut c)| {
+        let w = warrant.to_vec();
+        async move { (name, c.submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await.map(|r| r.into_inner())) }
+    }))
+    .await
 }
 
 /// Runs futures concurrently and returns their outputs in order.

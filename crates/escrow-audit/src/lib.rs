@@ -1,5 +1,5 @@
 //! The auditor of escrow: it fetches every trustee's log, proves to itself that each
-//! log only ever grew, and publishes what the logs show (design: `BRIEF.md` §5).
+//! log only ever grew, and publishes what the logs show (design: docs/design.md, "Logs").
 //!
 //! - [`verify()`]: per trustee, the checkpoint signature under a key pinned on first
 //!   use, consistency with the last checkpoint this auditor saw (kept in a state dir),

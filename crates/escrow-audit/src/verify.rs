@@ -1,7 +1,6 @@
 //! `verify`: fetch one trustee's log over `escrow.v1.Audit` and check everything the
 //! log claims, remembering the last checkpoint seen so that a rewrite is caught.
 
-use escrow_pki::Role;
 use escrow_service::transport::Credentials;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -353,10 +352,8 @@ impl Auditor<'_> {
         size_out: &mut Option<u64>,
     ) -> Result<VerifiedLog, AuditFailure> {
         let addr = self.addr;
-        let channel = escrow_service::transport::channel(addr, self.credentials, Role::Trustee)
+        let mut client = escrow_service::transport::audit_client(addr, self.credentials)
             .map_err(|e| AuditFailure::Unreachable { trustee: addr.into(), error: e.to_string() })?;
-        let mut client =
-            AuditClient::new(channel).max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
         let head = client
             .get_checkpoint(pb::GetCheckpointRequest {})
             .await
@@ -569,9 +566,8 @@ impl Auditor<'_> {
         entries: &[Entry],
     ) -> Result<Vec<escrow_crypto::EpochPublicKey>, AuditFailure> {
         use sha2::{Digest, Sha256};
-        let channel = escrow_service::transport::channel(self.addr, self.credentials, Role::Trustee)
-            .map_err(|e| AuditFailure::Unreachable { trustee: name.into(), error: e.to_string() })?;
-        let info = pb::trustee_client::TrusteeClient::new(channel)
+        let info = escrow_service::transport::trustee_client(self.addr, self.credentials)
+            .map_err(|e| AuditFailure::Unreachable { trustee: name.into(), error: e.to_string() })?
             .get_info(pb::GetInfoRequest {})
             .await
             .map_err(|s| rpc_failure(name, "GetInfo".into(), &s))?
@@ -664,7 +660,7 @@ impl Auditor<'_> {
         if b.valid_until != *valid_until {
             return differs("valid_until", valid_until.to_string(), b.valid_until.to_string());
         }
-        let due = b.valid_until.saturating_add(b.notification_delay_secs);
+        let due = b.reveal_at();
         if due != *reveal_at {
             return differs("reveal_at", reveal_at.to_string(), due.to_string());
         }

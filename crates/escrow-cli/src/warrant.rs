@@ -134,9 +134,10 @@ pub async fn run(cmd: WarrantCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let blob = read_hex(&warrant)?;
             let mut t = table();
             let mut refusals = Vec::new();
-            for addr in &trustees {
-                let r = client(addr, &creds)?.submit_warrant(pb::SubmitWarrantRequest { warrant: blob.clone() }).await;
-                refusals.extend(row(&mut t, addr, r.map(|r| r.into_inner())));
+            let clients =
+                trustees.iter().map(|a| Ok((a.clone(), client(a, &creds)?))).collect::<Result<Vec<_>, CliError>>()?;
+            for (addr, r) in escrow_agency::submit_to_every_trustee(clients, &blob).await {
+                refusals.extend(row(&mut t, &addr, r));
             }
             println!("{t}");
             outcome("submit", trustees.len(), refusals)?;

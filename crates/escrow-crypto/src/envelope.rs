@@ -253,13 +253,23 @@ pub struct SealRequest<'a> {
 impl Envelope {
     /// Seals a message for its recipients, with an honest escrow field.
     pub fn seal<R: RngCore + CryptoRng>(req: &SealRequest<'_>, rng: &mut R) -> Result<Self, Error> {
-        Self::seal_dangerous_with_field(req, rng, EscrowField::seal)
+        Self::seal_with_field(req, rng, EscrowField::seal)
     }
 
     /// Seals with an escrow field of the caller's making. **Dangerous**: this is how a
-    /// rogue client builds a forged field (Blaze 1994); it exists for the demos and
-    /// tests that show honest recipients refusing such envelopes.
+    /// rogue client builds a forged field (Blaze 1994); it exists, behind the
+    /// `dangerous` feature, for the demos and tests that show honest recipients
+    /// refusing such envelopes.
+    #[cfg(feature = "dangerous")]
     pub fn seal_dangerous_with_field<R: RngCore + CryptoRng>(
+        req: &SealRequest<'_>,
+        rng: &mut R,
+        make_field: impl FnOnce(&EpochPublicKey, &Label, &DataKey) -> Result<EscrowField, Error>,
+    ) -> Result<Self, Error> {
+        Self::seal_with_field(req, rng, make_field)
+    }
+
+    fn seal_with_field<R: RngCore + CryptoRng>(
         req: &SealRequest<'_>,
         rng: &mut R,
         make_field: impl FnOnce(&EpochPublicKey, &Label, &DataKey) -> Result<EscrowField, Error>,

@@ -310,12 +310,18 @@ impl TrusteeKeyShare {
             return Err(Error::EpochMismatch { expected: epk.epoch().0, got: self.epoch().0 });
         }
         field.verify(epk, label)?;
-        Ok(self.decrypt_share_unchecked(field))
+        Ok(self.share_for(field))
     }
 
-    /// The share without checking the field. Only for a caller that has just run
-    /// [`EscrowField::verify`] on the same field and label.
+    /// The share without checking the field. **Dangerous**: answering an unchecked
+    /// field is the decryption oracle the validity check exists to close. Only with the
+    /// `dangerous` feature, for the demo's key-theft scenario and benchmarks.
+    #[cfg(feature = "dangerous")]
     pub fn decrypt_share_unchecked(&self, field: &EscrowField) -> DecryptionShare {
+        self.share_for(field)
+    }
+
+    fn share_for(&self, field: &EscrowField) -> DecryptionShare {
         let s = self.with_scalar(|s| (G1Projective::from(field.u) * s).to_affine());
         DecryptionShare { epoch: self.epoch(), trustee: self.index(), s }
     }

@@ -148,6 +148,9 @@ fn wrong_sender_key_is_refused() {
     );
 }
 
+// Forging needs the `dangerous` API; `cargo test --workspace` has it on (the CLI's demo
+// enables it), so this runs in CI.
+#[cfg(feature = "dangerous")]
 #[test]
 fn rogue_field_is_refused_by_honest_recipients() {
     let w = World::new(6, 2, 5, &USERS);

@@ -2,7 +2,7 @@
 //!
 //! Every trustee appends every event to its own append-only log; auditors check
 //! that the log only ever grew and that each entry they rely on is in it
-//! (design: `BRIEF.md` §5). This crate holds the mathematics and the formats:
+//! (design: docs/design.md, "Logs"). This crate holds the mathematics and the formats:
 //!
 //! - [`hash`]: RFC 6962 / RFC 9162 §2.1.1 leaf and node hashing.
 //! - [`tree`]: an in-memory [`MerkleTree`] that serves roots, inclusion proofs and

@@ -17,7 +17,7 @@ use escrow_proto::v1::{
 };
 use escrow_relay::{RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
 use escrow_service::clock::ManualClock;
-use escrow_service::transport::{channel, Credentials, MAX_MESSAGE_BYTES};
+use escrow_service::transport::{channel, Credentials};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::oneshot;
@@ -212,8 +212,7 @@ impl Relay {
 
 fn client(addr: SocketAddr, ca: &Ca, role: Role, id: &str) -> RelayClient<Channel> {
     let creds = Credentials::issue(ca, &Identity::new(role, pid(id)).unwrap(), validity()).unwrap();
-    RelayClient::new(channel(&addr.to_string(), &creds, Role::Relay).unwrap())
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+    escrow_service::transport::relay_client(&addr.to_string(), &creds).unwrap()
 }
 
 /// Row counts straight from the database file, beside the relay's own connection.

@@ -205,8 +205,8 @@ pub fn check_item(
     let field = EscrowField::from_bytes(field).map_err(|e| Refusal::crypto(ctx(), e))?;
     let keys = epochs.get(&label.epoch()).ok_or(Refusal::NoShareForEpoch { index, epoch: label.epoch() })?;
     warrant.check_scope(&label).map_err(|e| Refusal::crypto(ctx(), e))?;
-    field.verify(&keys.public, &label).map_err(|e| Refusal::crypto(ctx(), e))?;
-    Ok((field.fingerprint(), keys.share.decrypt_share_unchecked(&field)))
+    let share = keys.share.decrypt_share(&keys.public, &field, &label).map_err(|e| Refusal::crypto(ctx(), e))?;
+    Ok((field.fingerprint(), share))
 }
 
 /// Fields already released under the warrant and to the agency in the quota window.

@@ -4,7 +4,6 @@
 
 use escrow_crypto::sealed::{self, KdfParams, Unlock};
 use escrow_crypto::*;
-use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use rand::rngs::OsRng;
 
@@ -35,8 +34,8 @@ impl Deployment {
     async fn total_log_entries(&self) -> Result<u64, CliError> {
         let mut total = 0;
         for t in &self.trustees {
-            let ch = escrow_service::transport::channel(&t.addr, self.creds(AUDITOR)?, Role::Trustee).map_err(err)?;
-            let cp = pb::audit_client::AuditClient::new(ch)
+            let cp = escrow_service::transport::audit_client(&t.addr, self.creds(AUDITOR)?)
+                .map_err(err)?
                 .get_checkpoint(pb::GetCheckpointRequest {})
                 .await
                 .map_err(CliError::Rpc)?

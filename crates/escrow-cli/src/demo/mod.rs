@@ -1,6 +1,6 @@
 //! `escrow demo`: a real local deployment — five trustee processes with different
 //! policies and a relay, on loopback ports, sharing a simulated calendar — walked
-//! through the seven scenarios of BRIEF §7 (4-6, the adversaries, in `adversaries`). Users, operators and the
+//! through the seven scenarios of docs/design.md, "Demos" (4-6, the adversaries, in `adversaries`). Users, operators and the
 //! agency are played by this process over gRPC. Exits non-zero if any outcome differs
 //! from what the design promises.
 
@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use comfy_table::Table;
 use escrow_crypto::*;
-use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use escrow_service::clock::FileClock;
 use escrow_service::transport::Credentials;
@@ -189,9 +188,7 @@ fn day_time(day: u64, hour: u64) -> u64 {
 }
 
 fn trustee_client(addr: &str, creds: &Credentials) -> Result<TrusteeClient<Channel>, CliError> {
-    Ok(TrusteeClient::new(escrow_service::transport::channel(addr, creds, Role::Trustee).map_err(err)?)
-        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
-        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES))
+    escrow_service::transport::trustee_client(addr, creds).map_err(err)
 }
 
 fn relay_client(addr: &str, creds: &Credentials) -> Result<RelayClient<Channel>, CliError> {
@@ -430,15 +427,19 @@ impl Deployment {
 
     async fn submit(&self, warrant: &[u8]) -> Result<Table, CliError> {
         let mut t = table(&["trustee", "state after submission", "decided by", "reason"]);
-        for (i, p) in self.trustees.iter().enumerate() {
-            let r = self.agency_client(i)?.submit_warrant(pb::SubmitWarrantRequest { warrant: warrant.to_vec() }).await;
+        let clients = self
+            .trustees
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Ok((p.name.clone(), self.agency_client(i)?)))
+            .collect::<Result<Vec<_>, CliError>>()?;
+        for (name, r) in escrow_agency::submit_to_every_trustee(clients, warrant).await {
             match r {
                 Ok(s) => {
-                    let s = s.into_inner();
-                    t.add_row(vec![p.name.clone(), crate::warrant::state_name(s.state).into(), s.decided_by, s.reason]);
+                    t.add_row(vec![name, crate::warrant::state_name(s.state).into(), s.decided_by, s.reason]);
                 }
                 Err(e) => {
-                    t.add_row(vec![p.name.clone(), format!("{:?}", e.code()), String::new(), e.message().into()]);
+                    t.add_row(vec![name, format!("{:?}", e.code()), String::new(), e.message().into()]);
                 }
             }
         }
@@ -982,8 +983,10 @@ async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcome>, CliErro
         }
     }
     println!("{t}");
-    let want: BTreeSet<String> =
-        ["escrow-trustee/trustee-0", "escrow-trustee/trustee-3"].iter().map(|s| s.to_string()).collect();
+    let want: BTreeSet<String> = ["trustee-0", "trustee-3"]
+        .iter()
+        .map(|t| PartyId::new(*t).map(|t| escrow_trustee::log_origin(&t)))
+        .collect::<Result<_, _>>()?;
     outcomes.push(Outcome {
         scenario: "B tampered logs",
         expected: "auditor names trustee-0 and trustee-3".into(),
