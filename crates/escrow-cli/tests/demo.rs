@@ -4,31 +4,43 @@
 
 use std::process::Command;
 
-fn demo(args: &[&str]) -> (bool, String) {
+/// Runs the demo; returns whether it succeeded, its output, and its `--json` summary
+/// (null if it wrote none).
+fn demo(args: &[&str]) -> (bool, String, serde_json::Value) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let json = dir.path().join("summary.json");
     let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
         .arg("demo")
         .args(args)
+        .arg("--json")
+        .arg(&json)
         .env_remove("ESCROW_PASSPHRASE")
         .env_remove("ESCROW_PROFILE")
         .output()
         .expect("the escrow binary runs");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let summary = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).expect("the summary is JSON"))
+        .unwrap_or(serde_json::Value::Null);
+    (out.status.success(), text, summary)
 }
 
-/// The summary row of `scenario`, e.g. "4 forged field".
-fn row<'a>(text: &'a str, scenario: &str) -> &'a str {
-    let summary = text.split("== Summary").nth(1).unwrap_or_else(|| panic!("no summary in:\n{text}"));
-    summary.lines().find(|l| l.contains(scenario)).unwrap_or_else(|| panic!("no row {scenario} in:\n{summary}"))
+/// The result of `scenario` (e.g. "4 forged field") in the JSON summary.
+fn result(summary: &serde_json::Value, scenario: &str) -> String {
+    let rows = summary["scenarios"].as_array().unwrap_or_else(|| panic!("no summary: {summary}"));
+    let row = rows.iter().find(|r| r["scenario"] == scenario).unwrap_or_else(|| panic!("no row {scenario}: {summary}"));
+    row["result"].as_str().expect("result").to_string()
 }
 
 fn passes_and_fails_when_sabotaged(name: &str, scenario: &str) {
-    let (ok, text) = demo(&[name]);
+    let (ok, text, summary) = demo(&[name]);
     assert!(ok, "escrow demo {name} failed:\n{text}");
-    assert!(row(&text, scenario).trim_end_matches('│').trim_end().ends_with("ok"), "{}", row(&text, scenario));
-    let (ok, text) = demo(&[name, "--sabotage", name]);
+    assert_eq!(result(&summary, scenario), "ok", "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    let (ok, text, summary) = demo(&[name, "--sabotage", name]);
     assert!(!ok, "a sabotaged {name} must make the demo exit non-zero:\n{text}");
-    assert!(row(&text, scenario).contains("FAILED"), "{}", row(&text, scenario));
+    assert_eq!(result(&summary, scenario), "FAILED", "{summary}");
+    assert_eq!(summary["failed"], 1, "{summary}");
     assert!(text.contains("scenario(s) did not match the expected outcome"), "{text}");
 }
 
@@ -54,7 +66,8 @@ fn key_theft_fails_when_the_old_shares_are_kept() {
 
 #[test]
 fn an_unknown_scenario_is_refused_with_the_list() {
-    let (ok, text) = demo(&["no-such-scenario"]);
+    let (ok, text, summary) = demo(&["no-such-scenario"]);
     assert!(!ok);
+    assert!(summary.is_null(), "a refused run wrote a summary: {summary}");
     assert!(text.contains("forged-field") && text.contains("key-theft"), "{text}");
 }

@@ -17,6 +17,8 @@
 
 mod service;
 mod store;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 
 use std::future::Future;
 use std::path::PathBuf;

@@ -13,6 +13,8 @@ pub mod rules;
 pub mod service;
 pub mod state;
 pub mod store;
+#[cfg(feature = "tamper")]
+pub mod tamper;
 
 use std::future::Future;
 

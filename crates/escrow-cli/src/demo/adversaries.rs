@@ -221,9 +221,7 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
 /// Decrypts every envelope in the relay's database with `shares` (at least t+1 of one
 /// epoch): what a thief holding the shares and a copy of the traffic can read.
 fn thief_reads(d: &Deployment, shares: &[TrusteeKeyShare], epk: &EpochPublicKey) -> Result<(usize, usize), CliError> {
-    let db = rusqlite::Connection::open(d.dir.join("relay").join(escrow_relay::DB_FILE)).map_err(err)?;
-    let mut stmt = db.prepare("SELECT envelope FROM messages ORDER BY seq").map_err(err)?;
-    let blobs: Vec<Vec<u8>> = stmt.query_map([], |r| r.get(0)).map_err(err)?.collect::<Result<_, _>>().map_err(err)?;
+    let blobs = escrow_relay::tamper::stored_envelopes(&d.dir.join("relay")).map_err(err)?;
     let (mut total, mut opened) = (0, 0);
     for blob in blobs {
         let env = Envelope::from_bytes(&blob)?;

@@ -1,0 +1,34 @@
+//! Test and demo only (feature `tamper`): what someone holding a copy of the relay's
+//! database could read from it, so that the demo can show what a thief with key shares
+//! and the traffic opens. The table layout stays this crate's business.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use crate::DB_FILE;
+
+/// Why reading the copy failed.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {path}: {source}")]
+pub struct TamperError {
+    /// The database file.
+    pub path: String,
+    /// The SQLite error.
+    #[source]
+    pub source: rusqlite::Error,
+}
+
+/// Every stored envelope, in relay order, read straight from the database file in
+/// `dir` (not through the service: no warrant, no scope).
+pub fn stored_envelopes(dir: &Path) -> Result<Vec<Vec<u8>>, TamperError> {
+    let path = dir.join(DB_FILE);
+    let shown = path.display().to_string();
+    let read = || -> rusqlite::Result<Vec<Vec<u8>>> {
+        let conn = Connection::open(&path)?;
+        let mut stmt = conn.prepare("SELECT envelope FROM messages ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    };
+    read().map_err(|source| TamperError { path: shown, source })
+}
