@@ -223,45 +223,23 @@ fn warrant_commands_exit_non_zero_on_a_refusal() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let (from, to) = ((now - 86_400).to_string(), now.to_string());
     let w = f.path("w.hex");
+    // A warrant of the test court for `agency`, over alice's last day, written to `out`.
+    let sign = |agency: &str, out: &Path| {
+        let key = f.path("courts/high-court.key");
+        run(&["court", "sign", "--key", p(&key), "--agency", agency, "--target", "alice"]
+            .into_iter()
+            .chain(["--from", from.as_str(), "--to", to.as_str(), "--out", p(out)])
+            .collect::<Vec<_>>());
+    };
     let agency = |args: &[&str]| -> Output {
         escrow().args(["--profile", p(&f.path("pki/agency-1.profile.toml"))]).args(args).output().unwrap()
     };
     let text = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    run(&[
-        "court",
-        "sign",
-        "--key",
-        p(&f.path("courts/high-court.key")),
-        "--agency",
-        "agency-1",
-        "--target",
-        "alice",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--out",
-        p(&w),
-    ]);
+    sign("agency-1", &w);
 
     // agency-2 has no quota: the policy denies its warrant, and the exit says so.
     let w2 = f.path("w2.hex");
-    run(&[
-        "court",
-        "sign",
-        "--key",
-        p(&f.path("courts/high-court.key")),
-        "--agency",
-        "agency-2",
-        "--target",
-        "alice",
-        "--from",
-        &from,
-        "--to",
-        &to,
-        "--out",
-        p(&w2),
-    ]);
+    sign("agency-2", &w2);
     run(&["pki", "issue", p(&f.path("pki")), "--role", "agency", "--id", "agency-2"]);
     let denied = escrow()
         .args(["--profile", p(&f.path("pki/agency-2.profile.toml"))])
