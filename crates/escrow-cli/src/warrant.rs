@@ -8,6 +8,8 @@ use escrow_proto::v1 as pb;
 use escrow_service::transport::Credentials;
 use pb::trustee_client::TrusteeClient;
 
+use escrow_trustee::state::Action;
+
 use crate::files::read_hex;
 use crate::CliError;
 
@@ -174,20 +176,21 @@ pub async fn run(cmd: WarrantCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             }
             println!("{t}");
         }
-        WarrantCmd::Approve(d) => decide(d, "approve", &creds).await?,
-        WarrantCmd::Deny(d) => decide(d, "deny", &creds).await?,
-        WarrantCmd::Revoke(d) => decide(d, "revoke", &creds).await?,
+        WarrantCmd::Approve(d) => decide(d, Action::Approve, &creds).await?,
+        WarrantCmd::Deny(d) => decide(d, Action::Deny, &creds).await?,
+        WarrantCmd::Revoke(d) => decide(d, Action::Revoke, &creds).await?,
     }
     Ok(())
 }
 
-async fn decide(d: Decide, action: &str, creds: &Credentials) -> Result<(), CliError> {
+async fn decide(d: Decide, action: Action, creds: &Credentials) -> Result<(), CliError> {
     let req = pb::DecideWarrantRequest { warrant_id: id_bytes(&d.id)?, reason: d.reason };
     let mut c = client(&d.trustee, creds)?;
+    // Exhaustive: a new action cannot fall through to another one's RPC.
     let r = match action {
-        "approve" => c.approve_warrant(req).await,
-        "deny" => c.deny_warrant(req).await,
-        _ => c.revoke_warrant(req).await,
+        Action::Approve => c.approve_warrant(req).await,
+        Action::Deny => c.deny_warrant(req).await,
+        Action::Revoke => c.revoke_warrant(req).await,
     };
     let s = r.map_err(CliError::Rpc)?.into_inner();
     println!("warrant {} at {}: {}", d.id, d.trustee, state_name(s.state));

@@ -274,6 +274,22 @@ fn warrant_commands_exit_non_zero_on_a_refusal() {
     assert!(st.status.success(), "{}", text(&st));
     let unknown = agency(&["warrant", "status", "--trustee", &addr, "--id", &"ab".repeat(16)]);
     assert!(!unknown.status.success() && text(&unknown).contains("NotFound"), "{}", text(&unknown));
+
+    // The operator decides: each subcommand reaches its own RPC. A denied warrant's
+    // status is a refusal; revoking a denied one is refused by the state machine.
+    let operator = |args: &[&str]| -> Output {
+        escrow().args(["--profile", p(&f.path("pki/trustee-0.op-0.profile.toml"))]).args(args).output().unwrap()
+    };
+    let deny = operator(&["warrant", "deny", "--trustee", &addr, "--id", &id, "--reason", "overbroad"]);
+    assert!(deny.status.success() && text(&deny).contains(": denied"), "{}", text(&deny));
+    let st = agency(&["warrant", "status", "--trustee", &addr, "--id", &id]);
+    assert!(!st.status.success() && text(&st).contains("overbroad"), "{}", text(&st));
+    let revoke = operator(&["warrant", "revoke", "--trustee", &addr, "--id", &id]);
+    assert!(
+        !revoke.status.success() && text(&revoke).contains("cannot revoke a warrant that is denied"),
+        "{}",
+        text(&revoke)
+    );
     drop(t0);
 }
 
