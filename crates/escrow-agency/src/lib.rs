@@ -142,7 +142,7 @@ impl TrusteeErrors {
 
     /// Trustees that refused at least once.
     pub fn refusing(&self) -> Vec<&str> {
-        self.with(TrusteeFailure::Refused)
+        self.iter().filter(|(_, e)| e.iter().any(|e| e.failure == TrusteeFailure::Refused)).map(|(k, _)| k).collect()
     }
 
     /// Trustees that never answered with a refusal but could not be reached.
@@ -151,15 +151,6 @@ impl TrusteeErrors {
             .filter(|(_, e)| e.iter().all(|e| e.failure == TrusteeFailure::Unreachable))
             .map(|(k, _)| k)
             .collect()
-    }
-
-    fn with(&self, f: TrusteeFailure) -> Vec<&str> {
-        self.iter().filter(|(_, e)| e.iter().any(|e| e.failure == f)).map(|(k, _)| k).collect()
-    }
-
-    /// True if no trustee failed.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 

@@ -27,8 +27,7 @@ pub struct SecretArgs {
 impl SecretArgs {
     fn passphrase(&self) -> Result<Zeroizing<Vec<u8>>, CliError> {
         if let Some(p) = &self.passphrase_file {
-            let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|e| CliError::io(p, e))?);
-            return Ok(Zeroizing::new(text.lines().next().unwrap_or("").as_bytes().to_vec()));
+            return first_line(p);
         }
         match &self.passphrase {
             Some(p) if !p.is_empty() => Ok(Zeroizing::new(p.as_bytes().to_vec())),
@@ -36,11 +35,19 @@ impl SecretArgs {
         }
     }
 
+    /// The KDF costs new sealed files get.
+    fn kdf_params(&self) -> KdfParams {
+        if self.insecure_fast_kdf {
+            KdfParams::insecure_fast()
+        } else {
+            KdfParams::default()
+        }
+    }
+
     /// Seals `secret` and writes it to `path` (mode 0600).
     pub fn write_sealed(&self, path: &Path, secret: &[u8]) -> Result<(), CliError> {
         let pass = self.passphrase()?;
-        let params = if self.insecure_fast_kdf { KdfParams::insecure_fast() } else { KdfParams::default() };
-        let blob = sealed::seal(secret, &Unlock::Passphrase(&pass), params, &mut OsRng)?;
+        let blob = sealed::seal(secret, &Unlock::Passphrase(&pass), self.kdf_params(), &mut OsRng)?;
         write_private(path, &blob)
     }
 
@@ -66,12 +73,11 @@ impl SecretArgs {
     /// `ESCROW_NEW_PASSPHRASE`.
     fn new_passphrase(new_file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
         if let Some(p) = new_file {
-            let text = Zeroizing::new(std::fs::read_to_string(p).map_err(|e| CliError::io(p, e))?);
-            let line = text.lines().next().unwrap_or("");
+            let line = first_line(p)?;
             if line.is_empty() {
                 return Err(CliError::bad_file(p, "the new passphrase is empty"));
             }
-            return Ok(Zeroizing::new(line.as_bytes().to_vec()));
+            return Ok(line);
         }
         match std::env::var("ESCROW_NEW_PASSPHRASE") {
             Ok(p) if !p.is_empty() => Ok(Zeroizing::new(p.into_bytes())),
@@ -86,7 +92,7 @@ impl SecretArgs {
     /// damaged file changes nothing; each file is then replaced atomically.
     pub fn reseal(&self, paths: &[PathBuf], new_file: Option<&Path>) -> Result<(), CliError> {
         let new = Self::new_passphrase(new_file)?;
-        let params = if self.insecure_fast_kdf { KdfParams::insecure_fast() } else { KdfParams::default() };
+        let params = self.kdf_params();
         let mut opened = Vec::with_capacity(paths.len());
         for p in paths {
             opened.push((p, self.read_sealed(p)?));
@@ -100,6 +106,12 @@ impl SecretArgs {
         }
         Ok(())
     }
+}
+
+/// The first line of a passphrase file (the rest of the file is ignored).
+fn first_line(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?);
+    Ok(Zeroizing::new(text.lines().next().unwrap_or("").as_bytes().to_vec()))
 }
 
 /// Opens a sealed blob read from `path`; every failure names the file.

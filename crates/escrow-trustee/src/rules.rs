@@ -17,7 +17,6 @@ use escrow_log::event::Arrival;
 
 use crate::policy::{Approval, Policy};
 use crate::state::State;
-use crate::store::QuotaExceeded;
 
 /// One epoch this trustee holds a share of.
 #[derive(Debug)]
@@ -188,8 +187,8 @@ pub fn may_release(policy: &Policy, id: WarrantId, state: Option<State>, items: 
     }
 }
 
-/// Checks item `index` (label and field blobs) against the approved warrant, which
-/// must be valid at `now` (checked by the caller once per request): decodes both with
+/// Checks item `index` (label and field blobs) against the approved warrant, whose
+/// validity period the caller checked once for the whole request: decodes both with
 /// subgroup checks, requires a share of the label's epoch, the label in the warrant's
 /// scope and the field valid for the label. Returns the field's fingerprint and this
 /// trustee's decryption share.
@@ -218,14 +217,47 @@ pub struct Used {
     pub per_agency: u64,
 }
 
-/// Whether releasing `new` more distinct fields stays within `max_fields_per_warrant`
-/// and `agency_quota`.
-pub fn check_quota(used: Used, new: u64, max_fields_per_warrant: u64, agency_quota: u64) -> Result<(), QuotaExceeded> {
-    if used.per_warrant + new > max_fields_per_warrant {
-        return Err(QuotaExceeded::Warrant { used: used.per_warrant, asked: new, max: max_fields_per_warrant });
+/// The limits a release must stay within.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleaseLimits {
+    /// Most distinct fields per warrant.
+    pub max_fields_per_warrant: u64,
+    /// Most fields per agency per quota period.
+    pub agency_quota: u64,
+}
+
+/// Which quota a request would exceed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum QuotaExceeded {
+    /// The per-warrant maximum.
+    #[error("warrant quota: {used} fields released, {asked} more asked, at most {max}")]
+    Warrant {
+        /// Already released.
+        used: u64,
+        /// New fields asked for.
+        asked: u64,
+        /// The maximum.
+        max: u64,
+    },
+    /// The per-agency quota.
+    #[error("agency quota: {used} fields released in the last 30 days, {asked} more asked, at most {max}")]
+    Agency {
+        /// Already released in the period.
+        used: u64,
+        /// New fields asked for.
+        asked: u64,
+        /// The quota.
+        max: u64,
+    },
+}
+
+/// Whether releasing `new` more distinct fields stays within `limits`.
+pub fn check_quota(used: Used, new: u64, limits: ReleaseLimits) -> Result<(), QuotaExceeded> {
+    if used.per_warrant + new > limits.max_fields_per_warrant {
+        return Err(QuotaExceeded::Warrant { used: used.per_warrant, asked: new, max: limits.max_fields_per_warrant });
     }
-    if used.per_agency + new > agency_quota {
-        return Err(QuotaExceeded::Agency { used: used.per_agency, asked: new, max: agency_quota });
+    if used.per_agency + new > limits.agency_quota {
+        return Err(QuotaExceeded::Agency { used: used.per_agency, asked: new, max: limits.agency_quota });
     }
     Ok(())
 }
@@ -380,9 +412,10 @@ mod tests {
     #[test]
     fn quotas_hold_at_their_edges() {
         let used = Used { per_warrant: 8, per_agency: 90 };
-        check_quota(used, 2, 10, 100).unwrap();
-        assert_eq!(check_quota(used, 3, 10, 100), Err(QuotaExceeded::Warrant { used: 8, asked: 3, max: 10 }));
-        assert_eq!(check_quota(used, 2, 10, 91), Err(QuotaExceeded::Agency { used: 90, asked: 2, max: 91 }));
-        check_quota(used, 0, 8, 90).unwrap();
+        let limits = |w, a| ReleaseLimits { max_fields_per_warrant: w, agency_quota: a };
+        check_quota(used, 2, limits(10, 100)).unwrap();
+        assert_eq!(check_quota(used, 3, limits(10, 100)), Err(QuotaExceeded::Warrant { used: 8, asked: 3, max: 10 }));
+        assert_eq!(check_quota(used, 2, limits(10, 91)), Err(QuotaExceeded::Agency { used: 90, asked: 2, max: 91 }));
+        check_quota(used, 0, limits(8, 90)).unwrap();
     }
 }

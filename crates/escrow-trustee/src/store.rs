@@ -7,6 +7,7 @@
 //! closed: no log, no share). The in-memory Merkle tree and the signed checkpoint are
 //! updated after the commit and rebuilt from the `log` table on start.
 
+pub use crate::rules::{QuotaExceeded, ReleaseLimits};
 use std::path::Path;
 
 use escrow_crypto::{PartyId, VerifiedWarrant, WarrantId};
@@ -562,7 +563,7 @@ impl Store {
             |r| r.get(0),
         )?;
         let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
-        if let Err(q) = crate::rules::check_quota(used, new, limits.max_fields_per_warrant, limits.agency_quota) {
+        if let Err(q) = crate::rules::check_quota(used, new, limits) {
             return Ok(Err(q));
         }
         {
@@ -702,40 +703,6 @@ fn flush_due_in(tx: &Transaction<'_>, now: u64) -> Result<Vec<Entry>, StoreError
     };
     tx.execute("DELETE FROM refusals WHERE window_start <= ?1", params![closed_before])?;
     Ok(due.iter().filter_map(|p| p.summary(now)).collect())
-}
-
-/// The limits a release must stay within.
-#[derive(Clone, Copy, Debug)]
-pub struct ReleaseLimits {
-    /// Most distinct fields per warrant.
-    pub max_fields_per_warrant: u64,
-    /// Most fields per agency per quota period.
-    pub agency_quota: u64,
-}
-
-/// Which quota a request would exceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum QuotaExceeded {
-    /// The per-warrant maximum.
-    #[error("warrant quota: {used} fields released, {asked} more asked, at most {max}")]
-    Warrant {
-        /// Already released.
-        used: u64,
-        /// New fields asked for.
-        asked: u64,
-        /// The maximum.
-        max: u64,
-    },
-    /// The per-agency quota.
-    #[error("agency quota: {used} fields released in the last 30 days, {asked} more asked, at most {max}")]
-    Agency {
-        /// Already released in the period.
-        used: u64,
-        /// New fields asked for.
-        asked: u64,
-        /// The quota.
-        max: u64,
-    },
 }
 
 /// An installed epoch: (epoch, SHA-256 of its public key, when destroyed if it was).

@@ -26,9 +26,6 @@ use rand::{CryptoRng, RngCore};
 use tonic::transport::Channel;
 use zeroize::Zeroizing;
 
-/// The relay's largest page; asking for more returns this many.
-pub const RELAY_MAX_PAGE: u32 = 500;
-
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -248,12 +245,13 @@ impl UserClient {
         // Served epoch keys are fetched once, and only if a message needs one.
         let mut served: Option<EpochPublicKey> = None;
         loop {
+            // The relay caps every page at its own maximum, which `0` asks for.
             let want = match limit {
                 Some(l) => match l.saturating_sub(inbox.messages.len()) {
                     0 => break,
-                    n => u32::try_from(n).unwrap_or(RELAY_MAX_PAGE).min(RELAY_MAX_PAGE),
+                    n => u32::try_from(n).unwrap_or(u32::MAX),
                 },
-                None => RELAY_MAX_PAGE,
+                None => 0,
             };
             let page = self.fetch_page(me.id(), inbox.next_after, want).await?;
             inbox.more = page.more;
