@@ -9,14 +9,17 @@ use std::path::Path;
 use escrow_audit::{reconcile, report, verify, AuditFailure, Flag, TrusteeAudit, VerifiedLog};
 use escrow_crypto::*;
 use escrow_log::event::{Entry, Event};
-use escrow_log::leaf_hash;
 use escrow_proto::v1 as pb;
 use escrow_tests::*;
+use escrow_trustee::tamper;
 
 const WID: u8 = 60;
 
-fn db(d: &Deployment, i: usize) -> rusqlite::Connection {
-    rusqlite::Connection::open(d.trustees[i].dir.join("trustee.db")).unwrap()
+/// Entry `index` of trustee `i`'s log, decoded, as it sits in the database.
+fn stored_entry(d: &Deployment, i: usize, index: u64) -> Entry {
+    let entries = tamper::log_entries(&d.trustees[i].dir).unwrap();
+    let (_, bytes) = entries.iter().find(|(k, _)| *k == index).unwrap();
+    Entry::from_bytes(bytes).unwrap()
 }
 
 async fn audit(d: &Deployment, state: &Path) -> Vec<TrusteeAudit> {
@@ -74,7 +77,7 @@ async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
     let state = tempfile::tempdir().unwrap();
     let first = all_ok(audit(&d, state.path()).await);
     assert_eq!(first.len(), 5);
-    assert!(first.iter().all(|l| l.checkpoint.size() == 1), "only the epoch installation so far");
+    assert!(first.iter().all(|l| l.checkpoint().size() == 1), "only the epoch installation so far");
     assert_eq!(std::fs::read_dir(state.path()).unwrap().count(), 5, "one pinned file per origin");
 
     let fields = lawful_flow(&d).await;
@@ -83,9 +86,9 @@ async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
         assert_eq!(a.origin.as_deref(), Some(origin(i as u16).as_str()));
     }
     let logs = all_ok(audits);
-    assert_eq!(logs[0].checkpoint.size(), 4, "epoch, received, approved, one release of two fields");
-    assert_eq!(logs[1].checkpoint.size(), 3, "epoch, received, refused");
-    assert!(logs.iter().all(|l| l.openings.sealed == 1 && l.openings.checked == 0));
+    assert_eq!(logs[0].checkpoint().size(), 4, "epoch, received, approved, one release of two fields");
+    assert_eq!(logs[1].checkpoint().size(), 3, "epoch, received, refused");
+    assert!(logs.iter().all(|l| l.openings().sealed == 1 && l.openings().checked == 0));
 
     let rec = reconcile(&logs, T.into());
     assert!(rec.flags.is_empty(), "{:?}", rec.flags);
@@ -130,12 +133,10 @@ async fn an_entry_changed_in_the_database_is_caught() {
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
     // Rewrite the approval at trustee 2 into a denial, re-encoded canonically.
-    let conn = db(&d, 2);
-    let bytes: Vec<u8> = conn.query_row("SELECT entry FROM log WHERE idx = 2", [], |r| r.get(0)).unwrap();
-    let mut e = Entry::from_bytes(&bytes).unwrap();
+    let mut e = stored_entry(&d, 2, 2);
     let Event::WarrantDecided { decision, .. } = &mut e.event else { panic!("{e:?}") };
     *decision = escrow_log::event::Decision::Deny;
-    conn.execute("UPDATE log SET entry = ?1 WHERE idx = 2", [e.to_bytes().unwrap()]).unwrap();
+    tamper::rewrite_log_entry(&d.trustees[2].dir, 2, &e.to_bytes().unwrap()).unwrap();
 
     let audits = audit(&d, state.path()).await;
     let msg = failure(&audits, 2);
@@ -151,7 +152,7 @@ async fn an_entry_removed_is_caught_and_a_shrunk_log_too() {
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
     // Remove trustee 4's release entry (its last) while it runs.
-    db(&d, 4).execute("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log)", []).unwrap();
+    tamper::delete_last_log_entry(&d.trustees[4].dir).unwrap();
     let audits = audit(&d, state.path()).await;
     let msg = failure(&audits, 4);
     assert!(msg.contains(": root recomputed from 3 entries is "), "{msg}");
@@ -177,19 +178,10 @@ async fn a_forked_history_with_a_fresh_checkpoint_is_caught() {
     // operator, fixes the leaf hash, restarts: its new tree and checkpoint are
     // internally consistent, and it keeps growing.
     d.trustees[2].server.stop().await;
-    {
-        let conn = db(&d, 2);
-        let bytes: Vec<u8> = conn.query_row("SELECT entry FROM log WHERE idx = 2", [], |r| r.get(0)).unwrap();
-        let mut e = Entry::from_bytes(&bytes).unwrap();
-        let Event::WarrantDecided { operator, .. } = &mut e.event else { panic!("{e:?}") };
-        *operator = "someone-else".into();
-        let new = e.to_bytes().unwrap();
-        conn.execute(
-            "UPDATE log SET entry = ?1, leaf_hash = ?2 WHERE idx = 2",
-            rusqlite::params![new, &leaf_hash(&new)[..]],
-        )
-        .unwrap();
-    }
+    let mut e = stored_entry(&d, 2, 2);
+    let Event::WarrantDecided { operator, .. } = &mut e.event else { panic!("{e:?}") };
+    *operator = "someone-else".into();
+    tamper::rewrite_log_entry_rehashed(&d.trustees[2].dir, 2, &e.to_bytes().unwrap()).unwrap();
     let policy = d.trustees[2].policy.clone();
     d.trustees[2].server = start_trustee(&d.trustees[2].dir, &policy, &d.keys, 2, &d.clock).await;
     let w2 = d.warrant(WID + 1, &["bob"], START, START + DAY);
@@ -218,21 +210,11 @@ async fn a_release_written_into_the_database_verifies_but_is_flagged() {
 
     // Trustee 3 never approved; someone writes a release into its log directly.
     d.trustees[3].server.stop().await;
-    let index: u64 = {
-        let conn = db(&d, 3);
-        let idx: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
-        let e = Entry {
-            time: d.clock.now_secs(),
-            event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![[7u8; 32]] },
-        };
-        let bytes = e.to_bytes().unwrap();
-        conn.execute(
-            "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
-            rusqlite::params![idx, bytes, &leaf_hash(&bytes)[..]],
-        )
-        .unwrap();
-        idx as u64
+    let e = Entry {
+        time: d.clock.now_secs(),
+        event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![[7u8; 32]] },
     };
+    let index = tamper::append_log_entry(&d.trustees[3].dir, &e.to_bytes().unwrap()).unwrap();
     let policy = d.trustees[3].policy.clone();
     d.trustees[3].server = start_trustee(&d.trustees[3].dir, &policy, &d.keys, 3, &d.clock).await;
 
@@ -268,8 +250,6 @@ async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
     // Trustee 0's log gains a release to another agency, after expiry, after a revocation.
     d.trustees[0].server.stop().await;
     {
-        let conn = db(&d, 0);
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
         let revoke = Entry {
             time: START + 5 * DAY,
             event: Event::WarrantDecided {
@@ -283,13 +263,8 @@ async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
             time: START + 40 * DAY,
             event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-2".into(), fields: vec![[9u8; 32]] },
         };
-        for (k, e) in [revoke, late].iter().enumerate() {
-            let bytes = e.to_bytes().unwrap();
-            conn.execute(
-                "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
-                rusqlite::params![n + k as i64, bytes, &leaf_hash(&bytes)[..]],
-            )
-            .unwrap();
+        for e in [revoke, late] {
+            tamper::append_log_entry(&d.trustees[0].dir, &e.to_bytes().unwrap()).unwrap();
         }
     }
     let policy = d.trustees[0].policy.clone();
@@ -323,13 +298,13 @@ async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
     let state = tempfile::tempdir().unwrap();
     // Before the reveal time every opening is sealed and simply counted.
     let logs = all_ok(audit(&d, state.path()).await);
-    assert!(logs.iter().all(|l| l.openings.sealed == 1));
+    assert!(logs.iter().all(|l| l.openings().sealed == 1));
 
     // valid_until = issue (day 4) + 30 days; notification delay 90 days.
     d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY);
-    db(&d, 1).execute("UPDATE warrants SET details_nonce = zeroblob(32)", []).unwrap();
+    tamper::set_details_nonce(&d.trustees[1].dir, &[WID; 16], &[0; 32]).unwrap();
     let other = d.warrant(WID + 1, &["bob"], START, START + DAY);
-    db(&d, 3).execute("UPDATE warrants SET warrant = ?1", [other]).unwrap();
+    tamper::set_warrant_blob(&d.trustees[3].dir, &[WID; 16], &other).unwrap();
     let audits = audit(&d, state.path()).await;
     let wid = hex::encode([WID; 16]);
     for i in [1, 3] {
@@ -345,7 +320,7 @@ async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
     }
     for i in [0, 2, 4] {
         let log = audits[i].result.as_ref().unwrap();
-        assert_eq!((log.openings.checked, log.openings.sealed), (1, 0), "opened and checked against the court key");
+        assert_eq!((log.openings().checked, log.openings().sealed), (1, 0), "opened and checked against the court key");
     }
     // Without court keys the commitment is still checked.
     let audits = verify(&d.trustee_addrs(), &auditor_creds(), state.path(), d.clock.now_secs(), &[]).await;
@@ -417,25 +392,15 @@ async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
     d.clock.set(now);
     d.trustees[0].server.stop().await;
     {
-        let conn = db(&d, 0);
+        let dir = &d.trustees[0].dir;
         let fp = outside.field().fingerprint();
-        conn.execute(
-            "INSERT INTO releases (warrant_id, field_hash, agency, released_at, label, field) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            rusqlite::params![&[WID; 16][..], &fp[..], "agency-1", now as i64, outside.label().to_bytes(), outside.field().to_bytes()],
-        )
-        .unwrap();
-        let idx: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0)).unwrap();
-        let bytes = Entry {
+        let (label, field) = (outside.label().to_bytes(), outside.field().to_bytes());
+        tamper::insert_release(dir, &[WID; 16], &fp, "agency-1", now, &label, &field).unwrap();
+        let e = Entry {
             time: now,
             event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![fp] },
-        }
-        .to_bytes()
-        .unwrap();
-        conn.execute(
-            "INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)",
-            rusqlite::params![idx, bytes, &leaf_hash(&bytes)[..]],
-        )
-        .unwrap();
+        };
+        tamper::append_log_entry(dir, &e.to_bytes().unwrap()).unwrap();
     }
     let policy = d.trustees[0].policy.clone();
     d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
@@ -451,9 +416,9 @@ async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
     let logs = all_ok(audit(&d, state.path()).await);
     for (i, log) in logs.iter().enumerate() {
         if i == 0 {
-            assert_eq!(log.release_findings.len(), 1, "{:?}", log.release_findings);
+            assert_eq!(log.release_findings().len(), 1, "{:?}", log.release_findings());
         } else {
-            assert!(log.release_findings.is_empty(), "trustee {i}: {:?}", log.release_findings);
+            assert!(log.release_findings().is_empty(), "trustee {i}: {:?}", log.release_findings());
         }
     }
     let rec = reconcile(&logs, T.into());

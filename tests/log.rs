@@ -158,9 +158,7 @@ async fn no_log_no_effect() {
     let w = d.warrant(42, &["alice"], START, START + 3 * DAY);
     d.submit_everywhere(&w).await;
     d.approve(&[2], 42).await;
-    let db = rusqlite::Connection::open(d.trustees[0].dir.join("trustee.db")).unwrap();
-    db.execute_batch("CREATE TRIGGER no_log BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'log unavailable'); END;")
-        .unwrap();
+    escrow_trustee::tamper::break_log_writes(&d.trustees[0].dir).unwrap();
     let s = d
         .operator_client(0)
         .approve_warrant(pb::DecideWarrantRequest { warrant_id: vec![42; 16], reason: String::new() })
@@ -169,9 +167,7 @@ async fn no_log_no_effect() {
     assert_eq!(s.code(), tonic::Code::Internal);
     assert_eq!(d.status(0, 42).await.state, pb::WarrantState::Received as i32);
     // Trustee 2 approved earlier; break its log too, then ask for a share.
-    let db2 = rusqlite::Connection::open(d.trustees[2].dir.join("trustee.db")).unwrap();
-    db2.execute_batch("CREATE TRIGGER no_log BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'log unavailable'); END;")
-        .unwrap();
+    escrow_trustee::tamper::break_log_writes(&d.trustees[2].dir).unwrap();
     let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
     let s = d
         .trustee_client(2)
@@ -181,7 +177,7 @@ async fn no_log_no_effect() {
     assert_eq!(s.code(), tonic::Code::Internal);
     assert_eq!(d.status(2, 42).await.fields_released, 0);
     // Repaired, it works.
-    db2.execute_batch("DROP TRIGGER no_log;").unwrap();
+    escrow_trustee::tamper::repair_log_writes(&d.trustees[2].dir).unwrap();
     let ok = d
         .trustee_client(2)
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![42; 16], items: vec![item] })
@@ -239,9 +235,8 @@ fn a_trustee_refuses_to_start_over_an_edited_log() {
         (0..3).map(|i| Entry { time: START + i, event: Event::EpochDestroyed { epoch: i } }).collect();
     s.log_batch(&entries).unwrap();
     drop(s);
-    let db = rusqlite::Connection::open(dir.path().join("trustee.db")).unwrap();
     let forged = Entry { time: START, event: Event::EpochDestroyed { epoch: 9 } }.to_bytes().unwrap();
-    db.execute("UPDATE log SET entry = ?1 WHERE idx = 1", rusqlite::params![forged]).unwrap();
+    escrow_trustee::tamper::rewrite_log_entry(dir.path(), 1, &forged).unwrap();
     match Store::open(dir.path(), &origin(0), log_signer(0)) {
         Err(StoreError::Corrupt(what)) => assert!(what.contains("leaf hash"), "{what}"),
         other => panic!("expected a refusal, got {other:?}"),

@@ -1,10 +1,13 @@
 //! The auditor of escrow: it fetches every trustee's log, proves to itself that each
 //! log only ever grew, and publishes what the logs show (design: docs/design.md, "Logs").
 //!
-//! - [`verify()`]: per trustee, the checkpoint signature under a key pinned on first
-//!   use, consistency with the last checkpoint this auditor saw (kept in a state dir),
-//!   the root recomputed from every entry, every entry decoded, and the openings of
-//!   sealed warrant details whose notification delay has passed.
+//! - [`check`]: the pure checks, over material already fetched: per trustee, the
+//!   checkpoint signature under a key pinned on first use, consistency with the last
+//!   checkpoint this auditor saw, the root recomputed from every entry, every entry
+//!   decoded, and the openings of sealed warrant details whose notification delay has
+//!   passed. Their result, a [`VerifiedLog`], has no other constructor.
+//! - [`verify()`]: the thin fetcher around them: asks each trustee over gRPC for what
+//!   each step of `check` names, and keeps the pinned state in a directory.
 //! - [`reconcile()`]: across trustees, each warrant's approvals, whether it reached
 //!   t+1, which fields each trustee released and which were therefore opened; and
 //!   [`Flag`]s for behaviour a consistent log can still show to be wrong.
@@ -17,13 +20,20 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
+pub mod check;
+pub mod failure;
 pub mod reconcile;
 pub mod report;
 pub mod verify;
 
+#[cfg(test)]
+mod testlog;
+
+pub use check::{Openings, PinnedLog, VerifiedLog, REVEAL_GRACE_SECS};
+pub use failure::{AuditFailure, OpeningProblem, ReleaseFinding};
 pub use reconcile::{reconcile, Flag, Reconciliation, WarrantKey, WarrantSummary};
 pub use report::{report, LogHead, Report, Row, WarrantRow};
-pub use verify::{verify, AuditFailure, Openings, TrusteeAudit, VerifiedLog};
+pub use verify::{verify, TrusteeAudit};
 
 /// The first `n` hex digits of `bytes`, for messages (`ab12cd34…`).
 pub(crate) fn short_hex(bytes: &[u8]) -> String {

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use escrow_log::event::{Arrival, Decision, Event};
 use escrow_log::Hash;
 
-use crate::verify::VerifiedLog;
+use crate::check::VerifiedLog;
+use crate::failure::ReleaseFinding;
 
 /// A warrant id.
 pub type WarrantKey = [u8; 16];
@@ -46,9 +47,9 @@ pub struct WarrantSummary {
 #[non_exhaustive]
 pub enum Flag {
     /// The opened details show a wrong release (outside scope, field invalid for its
-    /// label, or not matching the log); the text names trustee, warrant and item.
+    /// label, or not matching the log); the finding names trustee, warrant and item.
     #[error("{0}")]
-    ReleaseMismatch(String),
+    ReleaseMismatch(ReleaseFinding),
     /// Shares released for a warrant this log never approved before the release.
     #[error("{trustee}: entry {index} releases {fields} shares for warrant {} without an approval in its log", hex::encode(.warrant))]
     ReleaseWithoutApproval {
@@ -166,7 +167,7 @@ struct Standing {
 pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     let mut rec = Reconciliation { threshold, ..Reconciliation::default() };
     for log in logs {
-        rec.flags.extend(log.release_findings.iter().cloned().map(Flag::ReleaseMismatch));
+        rec.flags.extend(log.release_findings().iter().cloned().map(Flag::ReleaseMismatch));
     }
     let mut first_seen: BTreeMap<WarrantKey, Received> = BTreeMap::new();
     // Release times per warrant and field: (time, trustee).
@@ -174,7 +175,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
 
     // Pass 1: receipts, so that every release can be checked against the warrant.
     for log in logs {
-        for (index, e) in (0u64..).zip(&log.entries) {
+        for (index, e) in (0u64..).zip(log.entries()) {
             let Event::WarrantReceived {
                 warrant_id,
                 court,
@@ -189,7 +190,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 continue;
             };
             let here = Received {
-                origin: log.origin.clone(),
+                origin: log.origin().to_string(),
                 index,
                 court: court.clone(),
                 agency: agency.clone(),
@@ -206,7 +207,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 ..WarrantSummary::default()
             });
             w.first_received = w.first_received.min(e.time);
-            w.received_by.insert(log.origin.clone());
+            w.received_by.insert(log.origin().to_string());
             match first_seen.get(warrant_id) {
                 None => {
                     first_seen.insert(*warrant_id, here);
@@ -227,7 +228,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                     };
                     if let Some(field) = field {
                         rec.flags.push(Flag::Disagreement {
-                            trustee: log.origin.clone(),
+                            trustee: log.origin().to_string(),
                             warrant: *warrant_id,
                             index,
                             field,
@@ -243,7 +244,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     for log in logs {
         let mut standing: BTreeMap<WarrantKey, Standing> = BTreeMap::new();
         let mut own_receipt: BTreeMap<WarrantKey, (String, u64)> = BTreeMap::new();
-        for (index, e) in (0u64..).zip(&log.entries) {
+        for (index, e) in (0u64..).zip(log.entries()) {
             match &e.event {
                 Event::WarrantReceived { warrant_id, arrival, agency, valid_until, .. } => {
                     own_receipt.insert(*warrant_id, (agency.clone(), *valid_until));
@@ -252,11 +253,11 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                     match arrival {
                         Arrival::ApprovedByPolicy => {
                             s.approved = true;
-                            w.approvals.insert(log.origin.clone());
+                            w.approvals.insert(log.origin().to_string());
                         }
                         Arrival::DeniedByPolicy => {
                             s.stopped.get_or_insert(("denial", index));
-                            w.denials.insert(log.origin.clone());
+                            w.denials.insert(log.origin().to_string());
                         }
                         Arrival::Received => {}
                     }
@@ -267,21 +268,21 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                     match decision {
                         Decision::Approve => {
                             s.approved = true;
-                            w.approvals.insert(log.origin.clone());
+                            w.approvals.insert(log.origin().to_string());
                         }
                         Decision::Deny => {
                             s.stopped.get_or_insert(("denial", index));
-                            w.denials.insert(log.origin.clone());
+                            w.denials.insert(log.origin().to_string());
                         }
                         Decision::Revoke => {
                             s.stopped.get_or_insert(("revocation", index));
-                            w.revocations.insert(log.origin.clone());
+                            w.revocations.insert(log.origin().to_string());
                         }
                     }
                 }
                 Event::SharesReleased { warrant_id, agency, fields } => {
                     let s = standing.entry(*warrant_id).or_default();
-                    let flag_base = (log.origin.clone(), *warrant_id, index);
+                    let flag_base = (log.origin().to_string(), *warrant_id, index);
                     if !s.approved {
                         rec.flags.push(Flag::ReleaseWithoutApproval {
                             trustee: flag_base.0.clone(),
@@ -325,10 +326,10 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                         }
                     }
                     let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
-                    let mine = w.released.entry(log.origin.clone()).or_default();
+                    let mine = w.released.entry(log.origin().to_string()).or_default();
                     for f in fields {
                         if mine.insert(*f) {
-                            releases.entry((*warrant_id, *f)).or_default().push((e.time, log.origin.clone()));
+                            releases.entry((*warrant_id, *f)).or_default().push((e.time, log.origin().to_string()));
                         }
                     }
                 }
@@ -341,13 +342,13 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     }
 
     // Which warrants are missing where.
-    let origins: BTreeSet<&String> = logs.iter().map(|l| &l.origin).collect();
+    let origins: BTreeSet<&str> = logs.iter().map(|l| l.origin()).collect();
     for (id, first) in &first_seen {
         let Some(w) = rec.warrants.get(id) else { continue };
         for o in &origins {
             if !w.received_by.contains(*o) {
                 rec.flags.push(Flag::MissingWarrant {
-                    trustee: (*o).clone(),
+                    trustee: (*o).to_string(),
                     warrant: *id,
                     seen_by: first.origin.clone(),
                     seen_index: first.index,
@@ -377,20 +378,12 @@ fn summary(id: &WarrantKey) -> WarrantSummary {
 
 #[cfg(test)]
 mod tests {
-    use escrow_log::event::Entry;
-    use escrow_log::{Checkpoint, EMPTY_ROOT};
-
     use super::*;
-    use crate::verify::Openings;
+    use crate::testlog::HandLog;
 
+    /// A log of `events`, signed and verified through the auditor's checks.
     fn log(origin: &str, events: Vec<(u64, Event)>) -> VerifiedLog {
-        VerifiedLog {
-            origin: origin.into(),
-            checkpoint: Checkpoint::new(origin, 0, EMPTY_ROOT).unwrap(),
-            entries: events.into_iter().map(|(time, event)| Entry { time, event }).collect(),
-            openings: Openings::default(),
-            release_findings: Vec::new(),
-        }
+        HandLog::with(origin, events).verified()
     }
 
     fn received(id: u8, arrival: Arrival) -> Event {

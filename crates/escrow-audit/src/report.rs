@@ -10,8 +10,8 @@ use escrow_log::event::{Arrival, Decision, Event};
 use escrow_log::Hash;
 use serde::Serialize;
 
+use crate::check::{Openings, VerifiedLog};
 use crate::reconcile::{Reconciliation, WarrantKey};
-use crate::verify::{Openings, VerifiedLog};
 
 /// Counts for one warrant, agency, court, trustee or month.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -157,11 +157,11 @@ impl Tables {
 pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
     let mut t = Tables::default();
     for log in logs {
-        t.trustee.entry(log.origin.clone()).or_default();
-        for e in &log.entries {
+        t.trustee.entry(log.origin().to_string()).or_default();
+        for e in log.entries() {
             match &e.event {
                 Event::WarrantReceived { warrant_id, arrival, .. } => {
-                    for a in t.accs(rec, Some(warrant_id), &log.origin, e.time) {
+                    for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
                         a.warrants.insert(*warrant_id);
                         match arrival {
                             Arrival::ApprovedByPolicy => a.approvals += 1,
@@ -171,7 +171,7 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                     }
                 }
                 Event::WarrantDecided { warrant_id, decision, .. } => {
-                    for a in t.accs(rec, Some(warrant_id), &log.origin, e.time) {
+                    for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
                         match decision {
                             Decision::Approve => a.approvals += 1,
                             Decision::Deny => a.denials += 1,
@@ -180,19 +180,19 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                     }
                 }
                 Event::SharesReleased { warrant_id, fields, .. } => {
-                    for a in t.accs(rec, Some(warrant_id), &log.origin, e.time) {
+                    for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
                         a.shares += fields.len() as u64;
                         a.fields.extend(fields.iter().copied());
                     }
                 }
                 Event::RequestRefused { warrant_id, .. } => {
-                    for a in t.accs(rec, Some(warrant_id), &log.origin, e.time) {
+                    for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
                         a.refusals += 1;
                     }
                 }
                 Event::RequestsRefused { caller, warrant_id, count, .. } => {
                     let count = u64::from(*count);
-                    for a in t.accs(rec, warrant_id.as_ref(), &log.origin, e.time) {
+                    for a in t.accs(rec, warrant_id.as_ref(), log.origin(), e.time) {
                         a.refusals += count;
                     }
                     // Refusals under warrants the caller does not hold belong to no
@@ -253,10 +253,10 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
         logs: logs
             .iter()
             .map(|l| LogHead {
-                origin: l.origin.clone(),
-                size: l.checkpoint.size(),
-                root: hex::encode(l.checkpoint.root()),
-                openings: l.openings,
+                origin: l.origin().to_string(),
+                size: l.checkpoint().size(),
+                root: hex::encode(l.checkpoint().root()),
+                openings: l.openings(),
             })
             .collect(),
         per_warrant,

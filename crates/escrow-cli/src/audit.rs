@@ -74,10 +74,10 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
             Ok(log) => {
                 println!(
                     "OK    {} ({addr}): size {}, root {}…, {}",
-                    log.origin,
-                    log.checkpoint.size(),
-                    hex::encode(log.checkpoint.root().get(..8).unwrap_or_default()),
-                    log.openings
+                    log.origin(),
+                    log.checkpoint().size(),
+                    hex::encode(log.checkpoint().root().get(..8).unwrap_or_default()),
+                    log.openings()
                 );
                 logs.push(log);
             }

@@ -32,3 +32,19 @@ pub fn stored_envelopes(dir: &Path) -> Result<Vec<Vec<u8>>, TamperError> {
     };
     read().map_err(|source| TamperError { path: shown, source })
 }
+
+/// How many users and messages the relay's database in `dir` holds, read behind the
+/// service's back: tests compare it before and after a refused call.
+pub fn counts(dir: &Path) -> Result<(u64, u64), TamperError> {
+    let path = dir.join(DB_FILE);
+    let shown = path.display().to_string();
+    let read = || -> rusqlite::Result<(i64, i64)> {
+        let conn = Connection::open(&path)?;
+        let users = conn.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        let messages = conn.query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))?;
+        Ok((users, messages))
+    };
+    read()
+        .map(|(u, m)| (u64::try_from(u).unwrap_or(0), u64::try_from(m).unwrap_or(0)))
+        .map_err(|source| TamperError { path: shown, source })
+}

@@ -57,3 +57,102 @@ pub fn delete_last_log_entry(dir: &Path) -> Result<(), TamperError> {
     conn.execute_batch("DELETE FROM log WHERE idx = (SELECT MAX(idx) FROM log);")
         .map_err(|source| TamperError { path, source })
 }
+
+/// Overwrites entry `index` and its stored leaf hash: a careful rewrite. The trustee's
+/// tree and its next checkpoint are then internally consistent; only an auditor who
+/// kept an earlier checkpoint (or a witness) can tell.
+pub fn rewrite_log_entry_rehashed(dir: &Path, index: u64, entry: &[u8]) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    let idx = i64::try_from(index).unwrap_or(i64::MAX);
+    let leaf = escrow_log::leaf_hash(entry);
+    conn.execute("UPDATE log SET entry = ?1, leaf_hash = ?2 WHERE idx = ?3", params![entry, &leaf[..], idx])
+        .map(drop)
+        .map_err(|source| TamperError { path, source })
+}
+
+/// Appends `entry` (with its correct leaf hash) behind the service's back: the log only
+/// grows, so it verifies; what the entry claims is for the auditor's reconciliation to
+/// judge. Returns its index.
+pub fn append_log_entry(dir: &Path, entry: &[u8]) -> Result<u64, TamperError> {
+    let (conn, path) = open(dir)?;
+    let leaf = escrow_log::leaf_hash(entry);
+    let append = || -> rusqlite::Result<i64> {
+        let idx: i64 = conn.query_row("SELECT COUNT(*) FROM log", [], |r| r.get(0))?;
+        conn.execute("INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)", params![idx, entry, &leaf[..]])?;
+        Ok(idx)
+    };
+    append().map(|i| u64::try_from(i).unwrap_or(0)).map_err(|source| TamperError { path, source })
+}
+
+/// Records a release of `(label, field)` (fingerprint `field_hash`) under warrant
+/// `warrant_id` to `agency` in the releases table, as a released share would be, but
+/// without any of the service's checks and without a log entry.
+pub fn insert_release(
+    dir: &Path,
+    warrant_id: &[u8; 16],
+    field_hash: &[u8; 32],
+    agency: &str,
+    released_at: u64,
+    label: &[u8],
+    field: &[u8],
+) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    let at = i64::try_from(released_at).unwrap_or(i64::MAX);
+    conn.execute(
+        "INSERT INTO releases (warrant_id, field_hash, agency, released_at, label, field) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![&warrant_id[..], &field_hash[..], agency, at, label, field],
+    )
+    .map(drop)
+    .map_err(|source| TamperError { path, source })
+}
+
+/// A digest of everything a request could change: warrants (id, state, decider), the
+/// log (size and last leaf hash) and the number of releases. Two equal digests mean a
+/// refused request changed none of it.
+pub fn state_digest(dir: &Path) -> Result<String, TamperError> {
+    let (conn, path) = open(dir)?;
+    let q = |sql: &str| -> rusqlite::Result<String> { conn.query_row(sql, [], |row| row.get(0)) };
+    let read = || -> rusqlite::Result<String> {
+        Ok([
+            q("SELECT COUNT(*) || ':' || COALESCE(group_concat(hex(id) || state || COALESCE(decided_by, ''), ','), '') \
+               FROM (SELECT * FROM warrants ORDER BY id)")?,
+            q("SELECT COUNT(*) || ':' || COALESCE((SELECT hex(leaf_hash) FROM log ORDER BY idx DESC LIMIT 1), '') FROM log")?,
+            q("SELECT CAST(COUNT(*) AS TEXT) FROM releases")?,
+        ]
+        .join(" | "))
+    };
+    read().map_err(|source| TamperError { path, source })
+}
+
+/// Replaces the stored commitment nonce of warrant `warrant_id`: its sealed-details
+/// opening then no longer matches the commitment the log holds.
+pub fn set_details_nonce(dir: &Path, warrant_id: &[u8; 16], nonce: &[u8; 32]) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    conn.execute("UPDATE warrants SET details_nonce = ?1 WHERE id = ?2", params![&nonce[..], &warrant_id[..]])
+        .map(drop)
+        .map_err(|source| TamperError { path, source })
+}
+
+/// Replaces the stored warrant blob of warrant `warrant_id` with `blob`: the opening
+/// then discloses another warrant than the one committed to.
+pub fn set_warrant_blob(dir: &Path, warrant_id: &[u8; 16], blob: &[u8]) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    conn.execute("UPDATE warrants SET warrant = ?1 WHERE id = ?2", params![blob, &warrant_id[..]])
+        .map(drop)
+        .map_err(|source| TamperError { path, source })
+}
+
+/// Makes every later append to the log fail (a trigger that aborts inserts), as a full
+/// or failing disk would: the trustee must then fail closed and release nothing.
+pub fn break_log_writes(dir: &Path) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    conn.execute_batch("CREATE TRIGGER no_log BEFORE INSERT ON log BEGIN SELECT RAISE(ABORT, 'log unavailable'); END;")
+        .map_err(|source| TamperError { path, source })
+}
+
+/// Undoes [`break_log_writes`]: the disk is repaired.
+pub fn repair_log_writes(dir: &Path) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    conn.execute_batch("DROP TRIGGER IF EXISTS no_log;").map_err(|source| TamperError { path, source })
+}

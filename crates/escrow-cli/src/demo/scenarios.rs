@@ -247,7 +247,7 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
             Ok(log) => {
                 t.add_row(vec![
                     name,
-                    log.checkpoint.size().to_string(),
+                    log.checkpoint().size().to_string(),
                     "signature, consistency, root, every entry".into(),
                 ]);
                 logs.push(log);
