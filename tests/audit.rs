@@ -23,7 +23,7 @@ fn stored_entry(d: &Deployment, i: usize, index: u64) -> Entry {
 }
 
 async fn audit(d: &Deployment, state: &Path) -> Vec<TrusteeAudit> {
-    verify(&d.trustee_addrs(), &auditor_creds(), state, d.clock.now_secs(), &[d.court.public()]).await
+    verify(&d.trustee_addrs(), &auditor_creds(), state, d.clock.now(), &[d.court.public()]).await
 }
 
 fn all_ok(audits: Vec<TrusteeAudit>) -> Vec<VerifiedLog> {
@@ -45,17 +45,18 @@ fn failure(audits: &[TrusteeAudit], i: usize) -> String {
 /// One warrant for alice, approved by trustees 0, 2 and 4, two in-scope messages whose
 /// shares those three release. Returns the two field fingerprints.
 async fn lawful_flow(d: &Deployment) -> [[u8; 32]; 2] {
-    let a = d.send(1, "bob", &["alice"], START + DAY, "in scope 1").await;
-    let b = d.send(2, "alice", &["carol"], START + 2 * DAY, "in scope 2").await;
-    d.send(3, "carol", &["dave"], START + DAY, "out of scope").await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0, 2, 4], WID).await;
+    let a = d.send("bob", &["alice"], START + DAY, "in scope 1").await.unwrap();
+    let b = d.send("alice", &["carol"], START + 2 * DAY, "in scope 2").await.unwrap();
+    d.send("carol", &["dave"], START + DAY, "out of scope").await.unwrap();
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 2, 4], WID).await.unwrap();
     let item = |e: &Envelope| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() };
     for i in [0, 2, 4] {
         let shares = d
-            .trustee_client(i)
+            .agency_client(i)
+            .unwrap()
             .request_shares(pb::RequestSharesRequest { warrant_id: vec![WID; 16], items: vec![item(&a), item(&b)] })
             .await
             .unwrap()
@@ -64,7 +65,8 @@ async fn lawful_flow(d: &Deployment) -> [[u8; 32]; 2] {
         assert_eq!(shares.len(), 2);
     }
     // An unapproved trustee refuses, and logs the refusal.
-    d.trustee_client(1)
+    d.agency_client(1)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![WID; 16], items: vec![item(&a)] })
         .await
         .unwrap_err();
@@ -73,7 +75,7 @@ async fn lawful_flow(d: &Deployment) -> [[u8; 32]; 2] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
-    let d = Deployment::start(60, |_| String::new()).await;
+    let d = deploy_plain(60).await;
     let state = tempfile::tempdir().unwrap();
     let first = all_ok(audit(&d, state.path()).await);
     assert_eq!(first.len(), 5);
@@ -121,14 +123,14 @@ async fn a_clean_flow_verifies_twice_and_reconciles_without_flags() {
     assert!(msg.contains(": key changed: pinned "), "{msg}");
 
     // Nobody listening: unreachable, named by address.
-    let gone = verify(&["127.0.0.1:1".to_string()], &auditor_creds(), state.path(), d.clock.now_secs(), &[]).await;
+    let gone = verify(&["127.0.0.1:1".to_string()], &auditor_creds(), state.path(), d.clock.now(), &[]).await;
     let msg = gone[0].result.as_ref().unwrap_err().to_string();
     assert!(msg.starts_with("127.0.0.1:1: unreachable: "), "{msg}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_changed_in_the_database_is_caught() {
-    let d = Deployment::start(61, |_| String::new()).await;
+    let d = deploy_plain(61).await;
     lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
@@ -147,7 +149,7 @@ async fn an_entry_changed_in_the_database_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_removed_is_caught_and_a_shrunk_log_too() {
-    let mut d = Deployment::start(62, |_| String::new()).await;
+    let mut d = deploy_plain(62).await;
     lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
@@ -160,8 +162,7 @@ async fn an_entry_removed_is_caught_and_a_shrunk_log_too() {
 
     // Restarted, the trustee signs the shorter log; the auditor remembers the longer one.
     d.trustees[4].server.stop().await;
-    let policy = d.trustees[4].policy.clone();
-    d.trustees[4].server = start_trustee(&d.trustees[4].dir, &policy, &d.keys, 4, &d.clock).await;
+    d.restart_trustee(4).await.unwrap();
     let audits = audit(&d, state.path()).await;
     let msg = failure(&audits, 4);
     assert!(msg.ends_with(": log shrank from 4 to 3"), "{msg}");
@@ -169,7 +170,7 @@ async fn an_entry_removed_is_caught_and_a_shrunk_log_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forked_history_with_a_fresh_checkpoint_is_caught() {
-    let mut d = Deployment::start(63, |_| String::new()).await;
+    let mut d = deploy_plain(63).await;
     lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
@@ -182,10 +183,9 @@ async fn a_forked_history_with_a_fresh_checkpoint_is_caught() {
     let Event::WarrantDecided { operator, .. } = &mut e.event else { panic!("{e:?}") };
     *operator = "someone-else".into();
     tamper::rewrite_log_entry_rehashed(&d.trustees[2].dir, 2, &e.to_bytes().unwrap()).unwrap();
-    let policy = d.trustees[2].policy.clone();
-    d.trustees[2].server = start_trustee(&d.trustees[2].dir, &policy, &d.keys, 2, &d.clock).await;
-    let w2 = d.warrant(WID + 1, &["bob"], START, START + DAY);
-    d.submit_everywhere(&w2).await;
+    d.restart_trustee(2).await.unwrap();
+    let w2 = d.warrant(WID + 1, &["bob"], START, START + DAY).unwrap();
+    d.submit_everywhere(&w2).await.unwrap();
 
     let audits = audit(&d, state.path()).await;
     let msg = failure(&audits, 2);
@@ -203,7 +203,7 @@ async fn a_forked_history_with_a_fresh_checkpoint_is_caught() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_written_into_the_database_verifies_but_is_flagged() {
-    let mut d = Deployment::start(64, |_| String::new()).await;
+    let mut d = deploy_plain(64).await;
     lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     all_ok(audit(&d, state.path()).await);
@@ -211,12 +211,11 @@ async fn a_release_written_into_the_database_verifies_but_is_flagged() {
     // Trustee 3 never approved; someone writes a release into its log directly.
     d.trustees[3].server.stop().await;
     let e = Entry {
-        time: d.clock.now_secs(),
+        time: d.clock.now(),
         event: Event::SharesReleased { warrant_id: [WID; 16], agency: "agency-1".into(), fields: vec![[7u8; 32]] },
     };
     let index = tamper::append_log_entry(&d.trustees[3].dir, &e.to_bytes().unwrap()).unwrap();
-    let policy = d.trustees[3].policy.clone();
-    d.trustees[3].server = start_trustee(&d.trustees[3].dir, &policy, &d.keys, 3, &d.clock).await;
+    d.restart_trustee(3).await.unwrap();
 
     // The log only grew and is consistent: verify passes...
     let logs = all_ok(audit(&d, state.path()).await);
@@ -240,13 +239,13 @@ async fn a_release_written_into_the_database_verifies_but_is_flagged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
-    let mut d = Deployment::start(65, |_| String::new()).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY);
+    let mut d = deploy_plain(65).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(WID, &["alice"], START, START + 3 * DAY).unwrap();
     for i in 0..4 {
-        d.trustee_client(i).submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
+        d.agency_client(i).unwrap().submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
     }
-    d.approve(&[0], WID).await;
+    d.approve(&[0], WID).await.unwrap();
     // Trustee 0's log gains a release to another agency, after expiry, after a revocation.
     d.trustees[0].server.stop().await;
     {
@@ -267,8 +266,7 @@ async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
             tamper::append_log_entry(&d.trustees[0].dir, &e.to_bytes().unwrap()).unwrap();
         }
     }
-    let policy = d.trustees[0].policy.clone();
-    d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
+    d.restart_trustee(0).await.unwrap();
     let state = tempfile::tempdir().unwrap();
     let logs = all_ok(audit(&d, state.path()).await);
     let rec = reconcile(&logs, T.into());
@@ -293,7 +291,7 @@ async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
-    let d = Deployment::start(66, |_| String::new()).await;
+    let d = deploy_plain(66).await;
     lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     // Before the reveal time every opening is sealed and simply counted.
@@ -301,9 +299,9 @@ async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
     assert!(logs.iter().all(|l| l.openings().sealed == 1));
 
     // valid_until = issue (day 4) + 30 days; notification delay 90 days.
-    d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY);
+    d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY).unwrap();
     tamper::set_details_nonce(&d.trustees[1].dir, &[WID; 16], &[0; 32]).unwrap();
-    let other = d.warrant(WID + 1, &["bob"], START, START + DAY);
+    let other = d.warrant(WID + 1, &["bob"], START, START + DAY).unwrap();
     tamper::set_warrant_blob(&d.trustees[3].dir, &[WID; 16], &other).unwrap();
     let audits = audit(&d, state.path()).await;
     let wid = hex::encode([WID; 16]);
@@ -323,14 +321,14 @@ async fn a_sealed_opening_that_does_not_match_its_commitment_is_refused() {
         assert_eq!((log.openings().checked, log.openings().sealed), (1, 0), "opened and checked against the court key");
     }
     // Without court keys the commitment is still checked.
-    let audits = verify(&d.trustee_addrs(), &auditor_creds(), state.path(), d.clock.now_secs(), &[]).await;
+    let audits = verify(&d.trustee_addrs(), &auditor_creds(), state.path(), d.clock.now(), &[]).await;
     assert!(matches!(audits[1].result, Err(AuditFailure::OpeningMismatch { .. })));
     assert!(audits[0].result.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_counts_a_known_flow() {
-    let d = Deployment::start(67, |_| String::new()).await;
+    let d = deploy_plain(67).await;
     let [fa, fb] = lawful_flow(&d).await;
     let state = tempfile::tempdir().unwrap();
     let logs = all_ok(audit(&d, state.path()).await);
@@ -384,12 +382,12 @@ async fn the_report_counts_a_known_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
-    let mut d = Deployment::start(68, |_| String::new()).await;
+    let mut d = deploy_plain(68).await;
     lawful_flow(&d).await;
     // A message nobody targeted; trustee 0's database is then made to release it.
-    let now = d.clock.now_secs();
-    let outside = d.send(9, "carol", &["dave"], START + DAY, "not covered").await;
-    d.clock.set(now);
+    let now = d.clock.now();
+    let outside = d.send("carol", &["dave"], START + DAY, "not covered").await.unwrap();
+    d.clock.set(now).unwrap();
     d.trustees[0].server.stop().await;
     {
         let dir = &d.trustees[0].dir;
@@ -402,8 +400,7 @@ async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
         };
         tamper::append_log_entry(dir, &e.to_bytes().unwrap()).unwrap();
     }
-    let policy = d.trustees[0].policy.clone();
-    d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
+    d.restart_trustee(0).await.unwrap();
     let state = tempfile::tempdir().unwrap();
 
     // While the details are sealed, nothing can tell: the log is consistent and the
@@ -412,7 +409,7 @@ async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
     assert!(rec.flags.is_empty(), "{:?}", rec.flags);
 
     // After valid_until + notification delay, the opening shows what was released.
-    d.clock.set(now + 30 * DAY + 90 * DAY + 1);
+    d.clock.set(now + 30 * DAY + 90 * DAY + 1).unwrap();
     let logs = all_ok(audit(&d, state.path()).await);
     for (i, log) in logs.iter().enumerate() {
         if i == 0 {

@@ -54,7 +54,7 @@ fn foreign_ca_creds() -> Credentials {
     let issued = foreign.issue(&Identity::new(Role::Agency, id("agency-1")).unwrap(), validity()).unwrap();
     // It trusts the real CA (so it would accept the real server); the server must not
     // accept it.
-    Credentials::new(ca().cert_pem().to_string(), issued.cert_pem, issued.key_pem).unwrap()
+    Credentials::new(pki().ca().cert_pem().to_string(), issued.cert_pem, issued.key_pem).unwrap()
 }
 
 fn caller(name: &str) -> Credentials {
@@ -66,7 +66,7 @@ fn caller(name: &str) -> Credentials {
         "auditor-1" => creds(Role::Auditor, name),
         "trustee-1" => creds(Role::Trustee, name),
         "relay" => creds(Role::Relay, name),
-        "no certificate" => Credentials::anonymous(ca().cert_pem().to_string()).unwrap(),
+        "no certificate" => Credentials::anonymous(pki().ca().cert_pem().to_string()).unwrap(),
         "foreign CA" => foreign_ca_creds(),
         other => panic!("unknown caller {other:?} in docs/security.md"),
     }
@@ -93,7 +93,7 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let d = Deployment::start(70, |_| String::new()).await;
+        let d = deploy_plain(70).await;
         // An old warrant, valid one day with no notification delay: its details open
         // once it expires.
         let old = 9u8;
@@ -110,11 +110,11 @@ impl World {
             notification_delay_secs: 0,
         };
         let blob = d.court.sign(&body).unwrap();
-        d.submit_everywhere(&blob).await;
-        let env = d.send(1, "alice", &["bob"], START + 2 * DAY, "hello").await;
-        let w = d.warrant(1, &["alice"], START + DAY, START + 4 * DAY);
-        d.submit_everywhere(&w).await;
-        d.approve(&[0], 1).await;
+        d.submit_everywhere(&blob).await.unwrap();
+        let env = d.send("alice", &["bob"], START + 2 * DAY, "hello").await.unwrap();
+        let w = d.warrant(1, &["alice"], START + DAY, START + 4 * DAY).unwrap();
+        d.submit_everywhere(&w).await.unwrap();
+        d.approve(&[0], 1).await.unwrap();
         let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
         World { d, w, old, item, next_wid: 100 }
     }
@@ -123,25 +123,25 @@ impl World {
     async fn fresh(&mut self, approve: bool) -> Vec<u8> {
         self.next_wid += 1;
         let wid = self.next_wid;
-        let now = self.d.clock.now_secs();
-        let w = self.d.warrant(wid, &["alice"], now - DAY, now);
-        self.d.trustee_client(0).submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await.unwrap();
+        let now = self.d.clock.now();
+        let w = self.d.warrant(wid, &["alice"], now - DAY, now).unwrap();
+        self.d.agency_client(0).unwrap().submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await.unwrap();
         if approve {
-            self.d.approve(&[0], wid).await;
+            self.d.approve(&[0], wid).await.unwrap();
         }
         vec![wid; 16]
     }
 
     fn fresh_envelope(&mut self) -> Vec<u8> {
         self.next_wid += 1;
-        let now = self.d.clock.now_secs();
+        let now = self.d.clock.now();
         let mut message_id = [0u8; 16];
         message_id[0] = 0xee;
         message_id[1] = self.next_wid;
         Envelope::seal(
             &SealRequest {
-                sender: self.d.user("alice"),
-                recipients: &[self.d.user("bob").public()],
+                sender: self.d.user("alice").unwrap(),
+                recipients: &[self.d.user("bob").unwrap().public()],
                 epoch_key: &self.d.keys.public,
                 message_id,
                 timestamp: now,
@@ -168,13 +168,14 @@ impl World {
         };
         let submit = if rpc == "Trustee.SubmitWarrant" {
             self.next_wid += 1;
-            let now = self.d.clock.now_secs();
-            Some(self.d.warrant(self.next_wid, &["alice"], now - DAY, now))
+            let now = self.d.clock.now();
+            Some(self.d.warrant(self.next_wid, &["alice"], now - DAY, now).unwrap())
         } else {
             None
         };
         let envelope = if rpc == "Relay.Send" { Some(self.fresh_envelope()) } else { None };
-        let size = self.d.audit_client(0).get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+        let size =
+            self.d.audit_client(0).unwrap().get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
         let size: u64 = size.checkpoint.lines().nth(1).unwrap().parse().unwrap();
 
         let before = snapshot(&self.d);
@@ -217,7 +218,9 @@ impl World {
                 a.get_details_opening(pb::GetDetailsOpeningRequest { warrant_id: vec![self.old; 16] }).await.map(drop)
             }
             "Relay.RegisterUser" => r
-                .register_user(pb::RegisterUserRequest { user_public_key: self.d.user("alice").public().to_bytes() })
+                .register_user(pb::RegisterUserRequest {
+                    user_public_key: self.d.user("alice").unwrap().public().to_bytes(),
+                })
                 .await
                 .map(drop),
             "Relay.GetUser" => r.get_user(pb::GetUserRequest { user_id: "alice".into() }).await.map(drop),
@@ -244,7 +247,7 @@ async fn every_rpc_by_every_role_matches_docs_security_md() {
     assert_eq!(rows.len(), 19, "the table lists every RPC of the three services");
     let mut world = World::new().await;
     // The old warrant's details are open, W is valid.
-    world.d.clock.set(START + 2 * DAY + 60);
+    world.d.clock.set(START + 2 * DAY + 60).unwrap();
     let creds: BTreeMap<&str, Credentials> = callers.iter().map(|c| (c.as_str(), caller(c))).collect();
     let mut mismatches = Vec::new();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
@@ -289,7 +292,7 @@ async fn every_rpc_by_every_role_matches_docs_security_md() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_with_a_certificate_of_another_role_or_ca_is_refused_by_clients() {
-    let d = Deployment::start(71, |_| String::new()).await;
+    let d = deploy_plain(71).await;
     // A client that means to reach the relay but dials a trustee: the trustee's
     // certificate lacks relay.escrow.internal, so no request is sent.
     let mut wrong = relay_client_at(&d.trustees[0].server.addr.to_string(), &creds(Role::User, "alice"));
@@ -306,7 +309,7 @@ async fn a_server_with_a_certificate_of_another_role_or_ca_is_refused_by_clients
     assert_eq!(s.code(), Code::Unavailable, "{}", s.message());
     // A trustee will not serve with a certificate that names another trustee.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let policy = escrow_trustee::policy::Policy::from_toml(&d.trustees[0].policy).unwrap();
+    let policy = d.trustees[0].policy.clone();
     let dir = tempfile::tempdir().unwrap();
     let svc = escrow_trustee::TrusteeService::new(
         policy,
@@ -315,7 +318,7 @@ async fn a_server_with_a_certificate_of_another_role_or_ca_is_refused_by_clients
             share: TrusteeKeyShare::from_bytes(&d.keys.shares[0].to_bytes()).unwrap(),
         }],
         escrow_trustee::store::Store::open(dir.path(), &origin(0), log_signer(0)).unwrap(),
-        std::sync::Arc::new(d.clock.clone()),
+        d.clock.shared(),
     )
     .unwrap();
     let err = escrow_trustee::serve(listener, svc, &creds(Role::Trustee, "trustee-3"), async {}).await.unwrap_err();

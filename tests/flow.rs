@@ -17,8 +17,8 @@ async fn traffic(d: &Deployment) -> Vec<(Envelope, bool)> {
         (3, "alice", &["bob"][..], "running late", false),
     ];
     let mut out = Vec::new();
-    for (k, (day, from, to, text, in_scope)) in plan.into_iter().enumerate() {
-        let env = d.send(k as u64 + 1, from, to, START + day * DAY + 3_600, text).await;
+    for (day, from, to, text, in_scope) in plan {
+        let env = d.send(from, to, START + day * DAY + 3_600, text).await.unwrap();
         out.push((env, in_scope));
     }
     out
@@ -29,7 +29,8 @@ fn item(env: &Envelope) -> pb::EscrowItem {
 }
 
 async fn request(d: &Deployment, i: usize, wid: u8, items: Vec<pb::EscrowItem>) -> Result<Vec<Vec<u8>>, tonic::Status> {
-    d.trustee_client(i)
+    d.agency_client(i)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![wid; 16], items })
         .await
         .map(|r| r.into_inner().shares)
@@ -37,23 +38,23 @@ async fn request(d: &Deployment, i: usize, wid: u8, items: Vec<pb::EscrowItem>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lawful_access_opens_exactly_the_in_scope_messages() {
-    let d = Deployment::start(1, |_| String::new()).await;
+    let d = deploy_plain(1).await;
     let sent = traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(1, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    assert_eq!(d.status(0, 1).await.state, pb::WarrantState::Received as i32);
-    d.approve(&[0, 2, 4], 1).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    assert_eq!(d.status(0, 1).await.unwrap().state, pb::WarrantState::Received as i32);
+    d.approve(&[0, 2, 4], 1).await.unwrap();
 
-    let agency = d.agency().await;
+    let agency = d.agency().await.unwrap();
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     let expected: Vec<&Envelope> = sent.iter().filter(|(_, s)| *s).map(|(e, _)| e).collect();
     assert_eq!(report.exported, expected.len());
     assert_eq!(report.opened.len(), expected.len(), "failed: {:?}", report.failed);
     for (o, e) in report.opened.iter().zip(&expected) {
         assert_eq!(&o.label, e.label());
-        let recipient = d.user(e.label().recipients()[0].as_str());
-        let truth = e.open(recipient, &d.user(e.label().sender().as_str()).public(), &d.keys.public).unwrap();
+        let recipient = d.user(e.label().recipients()[0].as_str()).unwrap();
+        let truth = e.open(recipient, &d.user(e.label().sender().as_str()).unwrap().public(), &d.keys.public).unwrap();
         assert_eq!(o.plaintext, truth);
     }
     // The two trustees that did not approve refused, naming why.
@@ -67,22 +68,22 @@ async fn lawful_access_opens_exactly_the_in_scope_messages() {
     assert!(report.culprits.is_empty());
     // Each approving trustee recorded exactly the in-scope fields.
     for i in [0, 2, 4] {
-        assert_eq!(d.status(i, 1).await.fields_released, 2);
+        assert_eq!(d.status(i, 1).await.unwrap().fields_released, 2);
     }
     for i in [1, 3] {
-        assert_eq!(d.status(i, 1).await.fields_released, 0);
+        assert_eq!(d.status(i, 1).await.unwrap().fields_released, 0);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_approvals_open_nothing() {
-    let d = Deployment::start(2, |_| String::new()).await;
+    let d = deploy_plain(2).await;
     traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(2, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[1, 3], 2).await;
-    let agency = d.agency().await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(2, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[1, 3], 2).await.unwrap();
+    let agency = d.agency().await.unwrap();
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.exported, 2);
     assert!(report.opened.is_empty());
@@ -95,23 +96,28 @@ async fn refused(d: &Deployment, i: usize, wid: u8, r: Result<Vec<Vec<u8>>, toni
     let s = r.expect_err("should be refused");
     assert_eq!(s.code(), code, "{}", s.message());
     assert!(s.message().contains(needle), "expected {needle:?} in {:?}", s.message());
-    assert_eq!(d.status(i, wid).await.fields_released, 0, "a refusal released something");
+    assert_eq!(d.status(i, wid).await.unwrap().fields_released, 0, "a refusal released something");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refusal_rule_has_its_status_and_changes_nothing() {
-    let d = Deployment::start(3, |i| if i == 4 { "[agency_quota]\nagency-2 = 5".into() } else { String::new() }).await;
+    let d = deploy(3, |i, p| {
+        if i == 4 {
+            p.agency_quota = [(id("agency-2"), 5)].into_iter().collect();
+        }
+    })
+    .await;
     let sent = traffic(&d).await;
     let in_scope = &sent[1].0; // bob -> alice, day 1
     let other_user = &sent[2].0; // carol -> dave, day 1
     let outside_window = &sent[0].0; // alice -> bob, day 0
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(3, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(3, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
 
     // Not yet approved.
     refused(&d, 0, 3, request(&d, 0, 3, vec![item(in_scope)]).await, Code::FailedPrecondition, "not approved").await;
-    d.approve(&[0, 1, 2, 3], 3).await;
+    d.approve(&[0, 1, 2, 3], 3).await.unwrap();
 
     // Unknown warrant.
     let s = request(&d, 0, 99, vec![item(in_scope)]).await.unwrap_err();
@@ -160,15 +166,16 @@ async fn every_refusal_rule_has_its_status_and_changes_nothing() {
     )
     .await;
     // No quota: trustee 4's policy gives agency-1 nothing, so it denied on receipt.
-    let st = d.status(4, 3).await;
+    let st = d.status(4, 3).await.unwrap();
     assert_eq!(st.state, pb::WarrantState::Denied as i32);
     assert_eq!(st.decided_by, "policy");
     refused(&d, 4, 3, request(&d, 4, 3, vec![item(in_scope)]).await, Code::FailedPrecondition, "denied").await;
 
     // Denied by an operator.
-    let w5 = d.warrant(5, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w5).await;
+    let w5 = d.warrant(5, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w5).await.unwrap();
     d.operator_client(1)
+        .unwrap()
         .deny_warrant(pb::DecideWarrantRequest { warrant_id: vec![5; 16], reason: "not proportionate".into() })
         .await
         .unwrap();
@@ -176,6 +183,7 @@ async fn every_refusal_rule_has_its_status_and_changes_nothing() {
     // A denied warrant cannot be approved afterwards.
     let s = d
         .operator_client(1)
+        .unwrap()
         .approve_warrant(pb::DecideWarrantRequest { warrant_id: vec![5; 16], reason: String::new() })
         .await
         .unwrap_err();
@@ -183,6 +191,7 @@ async fn every_refusal_rule_has_its_status_and_changes_nothing() {
 
     // Revoked.
     d.operator_client(2)
+        .unwrap()
         .revoke_warrant(pb::DecideWarrantRequest { warrant_id: vec![3; 16], reason: "case closed".into() })
         .await
         .unwrap();
@@ -191,21 +200,21 @@ async fn every_refusal_rule_has_its_status_and_changes_nothing() {
     // The good request works on trustee 0 and is counted once even if repeated.
     assert_eq!(request(&d, 0, 3, vec![item(in_scope)]).await.unwrap().len(), 1);
     assert_eq!(request(&d, 0, 3, vec![item(in_scope), item(in_scope)]).await.unwrap().len(), 2);
-    assert_eq!(d.status(0, 3).await.fields_released, 1);
+    assert_eq!(d.status(0, 3).await.unwrap().fields_released, 1);
 
     // Expired: the clock passes valid_until.
-    d.clock.set(START + 40 * DAY);
-    assert_eq!(d.status(3, 3).await.state, pb::WarrantState::Expired as i32);
+    d.clock.set(START + 40 * DAY).unwrap();
+    assert_eq!(d.status(3, 3).await.unwrap().state, pb::WarrantState::Expired as i32);
     refused(&d, 3, 3, request(&d, 3, 3, vec![item(in_scope)]).await, Code::FailedPrecondition, "expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_untrusted_expired_and_overbroad_warrants_are_refused_at_submission() {
-    let d = Deployment::start(4, |_| String::new()).await;
-    d.clock.set(START + 4 * DAY);
-    let genuine = d.warrant(6, &["alice"], START + DAY, START + 3 * DAY);
+    let d = deploy_plain(4).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let genuine = d.warrant(6, &["alice"], START + DAY, START + 3 * DAY).unwrap();
     let submit = |w: Vec<u8>| {
-        let mut c = d.trustee_client(0);
+        let mut c = d.agency_client(0).unwrap();
         async move { c.submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await }
     };
     let mut forged = genuine.clone();
@@ -232,39 +241,45 @@ async fn forged_untrusted_expired_and_overbroad_warrants_are_refused_at_submissi
     assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
     assert!(s.message().contains("no trusted court key"), "{}", s.message());
     // None of the refused submissions was stored.
-    let stored = d.trustee_client(0).list_warrants(pb::ListWarrantsRequest { state: 0 }).await.unwrap().into_inner();
+    let stored =
+        d.agency_client(0).unwrap().list_warrants(pb::ListWarrantsRequest { state: 0 }).await.unwrap().into_inner();
     assert!(stored.warrants.is_empty(), "{:?}", stored.warrants.len());
     assert_eq!(submit(vec![0, 1, 2]).await.unwrap_err().code(), Code::InvalidArgument);
     // Expired on arrival: nothing is stored.
-    let old = d.warrant(8, &["alice"], START, START + DAY);
-    d.clock.set(START + 40 * DAY);
+    let old = d.warrant(8, &["alice"], START, START + DAY).unwrap();
+    d.clock.set(START + 40 * DAY).unwrap();
     assert_eq!(submit(old).await.unwrap_err().code(), Code::FailedPrecondition);
     assert_eq!(
-        d.trustee_client(0).get_warrant(pb::GetWarrantRequest { warrant_id: vec![8; 16] }).await.unwrap_err().code(),
+        d.agency_client(0)
+            .unwrap()
+            .get_warrant(pb::GetWarrantRequest { warrant_id: vec![8; 16] })
+            .await
+            .unwrap_err()
+            .code(),
         Code::NotFound
     );
     // Window longer than this trustee's policy allows (7 days): stored, denied by policy.
-    let wide = d.warrant(9, &["alice"], START, START + 30 * DAY);
+    let wide = d.warrant(9, &["alice"], START, START + 30 * DAY).unwrap();
     let st = submit(wide).await.unwrap().into_inner();
     assert_eq!(st.state, pb::WarrantState::Denied as i32);
     assert!(st.reason.contains("exceeds"), "{}", st.reason);
     // Resubmitting the same bytes is idempotent.
-    let st2 = submit(d.warrant(9, &["alice"], START, START + 30 * DAY)).await.unwrap().into_inner();
+    let st2 = submit(d.warrant(9, &["alice"], START, START + 30 * DAY).unwrap()).await.unwrap().into_inner();
     assert_eq!(st2.state, st.state);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_exhaustion_refuses_the_whole_batch() {
-    let mut d = Deployment::start(5, |_| String::new()).await;
+    let mut d = deploy_plain(5).await;
     // Tighten trustee 0 only: restart it with a 2-field warrant maximum.
-    d.trustees[0].server.stop().await;
-    let policy = d.trustees[0].policy.replace("max_fields_per_warrant = 1000", "max_fields_per_warrant = 2");
-    d.trustees[0].server = start_trustee(&d.trustees[0].dir, &policy, &d.keys, 0, &d.clock).await;
+    let mut policy = d.trustees[0].policy.clone();
+    policy.max_fields_per_warrant = 2;
+    d.restart_trustee_with(0, policy).await.unwrap();
     let sent = traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(10, &["alice"], START, START + 4 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0], 10).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(10, &["alice"], START, START + 4 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0], 10).await.unwrap();
     let alice: Vec<pb::EscrowItem> =
         sent.iter().filter(|(e, _)| e.label().involves(&id("alice"))).map(|(e, _)| item(e)).collect();
     assert_eq!(alice.len(), 4);
@@ -272,38 +287,37 @@ async fn quota_exhaustion_refuses_the_whole_batch() {
     assert_eq!(request(&d, 0, 10, alice[..2].to_vec()).await.unwrap().len(), 2);
     let s = request(&d, 0, 10, alice[2..3].to_vec()).await.unwrap_err();
     assert_eq!(s.code(), Code::ResourceExhausted);
-    assert_eq!(d.status(0, 10).await.fields_released, 2);
+    assert_eq!(d.status(0, 10).await.unwrap().fields_released, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_trustee_keeps_its_warrants_and_approvals() {
-    let mut d = Deployment::start(6, |_| String::new()).await;
+    let mut d = deploy_plain(6).await;
     traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(11, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0, 1], 11).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(11, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1], 11).await.unwrap();
     // Trustee 1 goes down and comes back on a new port with the same data dir.
     d.trustees[1].server.stop().await;
-    let policy = d.trustees[1].policy.clone();
-    d.trustees[1].server = start_trustee(&d.trustees[1].dir, &policy, &d.keys, 1, &d.clock).await;
-    let st = d.status(1, 11).await;
+    d.restart_trustee(1).await.unwrap();
+    let st = d.status(1, 11).await.unwrap();
     assert_eq!(st.state, pb::WarrantState::Approved as i32);
     assert_eq!(st.decided_by, "op-1");
-    d.approve(&[2], 11).await;
-    let agency = d.agency().await;
+    d.approve(&[2], 11).await.unwrap();
+    let agency = d.agency().await.unwrap();
     let report = agency.open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trustee_sending_bad_shares_is_named_and_the_honest_quorum_still_opens() {
-    let mut d = Deployment::start(7, |_| String::new()).await;
+    let mut d = deploy_plain(7).await;
     traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(12, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0, 1, 2, 3], 12).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(12, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2, 3], 12).await.unwrap();
     // Trustee 0 is replaced by a byzantine proxy that corrupts every share it relays.
     let honest = d.trustees[0].server.addr.to_string();
     let proxy = escrow_tests::byzantine::start(honest, 0).await;
@@ -321,15 +335,15 @@ async fn a_trustee_sending_bad_shares_is_named_and_the_honest_quorum_still_opens
 /// one stopped after (named by id), and one that answered but had not approved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_tells_unreachable_trustees_from_refusing_ones() {
-    let mut d = Deployment::start(11, |_| String::new()).await;
+    let mut d = deploy_plain(11).await;
     traffic(&d).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(1, &["alice"], START + DAY, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0, 2, 3], 1).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 2, 3], 1).await.unwrap();
     let early = d.trustees[1].server.addr.to_string();
     d.trustees[1].server.stop().await;
-    let agency = d.agency().await;
+    let agency = d.agency().await.unwrap();
     d.trustees[3].server.stop().await;
 
     let report = agency.open(&w, |_, _| {}).await.unwrap();

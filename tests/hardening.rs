@@ -16,12 +16,12 @@ use tonic::Code;
 
 /// A policy that lets the floods below through the rate limiter, so that what is
 /// measured is what reaches the log.
-fn generous(_: u16) -> String {
-    "[rate_limit]\nper_second = 10000\nburst = 10000\n".into()
+fn generous(_: u16, p: &mut Policy) {
+    p.rate_limit = escrow_service::ratelimit::RateLimit { per_second: 10_000.0, burst: 10_000 };
 }
 
 async fn log_entries(d: &Deployment, i: usize) -> Vec<Entry> {
-    let mut audit = d.audit_client(i);
+    let mut audit = d.audit_client(i).unwrap();
     let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
     let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
     let mut out = Vec::new();
@@ -46,19 +46,19 @@ fn share_request(wid: Vec<u8>, item: &pb::EscrowItem) -> pb::RequestSharesReques
 /// One of alice's messages, and warrant 1 (agency-1's) covering it, submitted to the
 /// trustees `at` and approved at trustee-0.
 async fn approved_item(d: &Deployment, at: &[usize]) -> pb::EscrowItem {
-    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
-    d.clock.set(START + 2 * DAY);
-    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
+    let env = d.send("alice", &["bob"], START + DAY, "one").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
     for &i in at {
-        d.trustee_client(i).submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
+        d.agency_client(i).unwrap().submit_warrant(pb::SubmitWarrantRequest { warrant: w.clone() }).await.unwrap();
     }
-    d.approve(&[0], 1).await;
+    d.approve(&[0], 1).await.unwrap();
     pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_entry_per_window() {
-    let d = Deployment::start(90, generous).await;
+    let d = deploy(90, generous).await;
     let item = approved_item(&d, &[0, 1, 2, 3, 4]).await;
     let before = log_entries(&d, 0).await.len();
     let before_1 = log_entries(&d, 1).await.len();
@@ -84,7 +84,7 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
     assert_eq!(log_entries(&d, 0).await.len(), before, "noise reached the log");
 
     // The window closes; the next refusal logs the sum, attributed, and opens a new window.
-    d.clock.set(d.clock.now_secs() + escrow_trustee::refusals::WINDOW_SECS);
+    d.clock.set(d.clock.now() + escrow_trustee::refusals::WINDOW_SECS).unwrap();
     let _ = c.request_shares(share_request(vec![9; 16], &item)).await.unwrap_err();
     let after = log_entries(&d, 0).await;
     // One entry per code for the whole window: NOT_FOUND (unknown and others' ids) and
@@ -107,15 +107,16 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
-    let d = Deployment::start(91, generous).await;
+    let d = deploy(91, generous).await;
     let _ = approved_item(&d, &[0, 1, 2, 3, 4]).await;
     // Bob's message is outside warrant 1 (alice only): an over-reach, which is evidence.
-    let env = d.send(2, "carol", &["bob"], START + DAY, "not alice's").await;
-    d.clock.set(START + 2 * DAY);
+    let env = d.send("carol", &["bob"], START + DAY, "not alice's").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
     let out_of_scope = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
     let before = log_entries(&d, 0).await.len();
     for _ in 0..50 {
-        let s = d.trustee_client(0).request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
+        let s =
+            d.agency_client(0).unwrap().request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
         assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
     }
     let now = log_entries(&d, 0).await;
@@ -129,8 +130,8 @@ async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
         }
         other => panic!("{other:?}"),
     }
-    d.clock.set(d.clock.now_secs() + escrow_trustee::refusals::WINDOW_SECS);
-    let _ = d.trustee_client(0).request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
+    d.clock.set(d.clock.now() + escrow_trustee::refusals::WINDOW_SECS).unwrap();
+    let _ = d.agency_client(0).unwrap().request_shares(share_request(vec![1; 16], &out_of_scope)).await.unwrap_err();
     let counts: Vec<u32> = log_entries(&d, 0).await[before..]
         .iter()
         .map(|e| match e.event {
@@ -143,11 +144,9 @@ async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_caller_is_rate_limited_on_every_rpc_and_others_are_not() {
-    let d = Deployment::start(92, |i| {
+    let d = deploy(92, |i, p| {
         if i == 0 {
-            "[rate_limit]\nper_second = 0.5\nburst = 5\n".into()
-        } else {
-            String::new()
+            p.rate_limit = escrow_service::ratelimit::RateLimit { per_second: 0.5, burst: 5 };
         }
     })
     .await;
@@ -165,14 +164,14 @@ async fn each_caller_is_rate_limited_on_every_rpc_and_others_are_not() {
     let s = c.request_shares(share_request(vec![3; 16], &pb::EscrowItem::default())).await.unwrap_err();
     assert_eq!(s.code(), Code::ResourceExhausted);
     // Another caller, and the same caller at another trustee, are unaffected.
-    d.trustee_client(0).get_info(pb::GetInfoRequest {}).await.unwrap();
+    d.agency_client(0).unwrap().get_info(pb::GetInfoRequest {}).await.unwrap();
     agency2(&d, 1).get_info(pb::GetInfoRequest {}).await.unwrap();
     assert_eq!(log_entries(&d, 0).await.len(), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agencys_warrant_is_answered_exactly_as_an_unknown_one() {
-    let d = Deployment::start(93, |_| String::new()).await;
+    let d = deploy_plain(93).await;
     // Warrant 1 is at trustees 0-3, not at trustee 4.
     let item = approved_item(&d, &[0, 1, 2, 3]).await;
     let held = agency2(&d, 0).request_shares(share_request(vec![1; 16], &item)).await.unwrap_err();
@@ -185,16 +184,17 @@ async fn another_agencys_warrant_is_answered_exactly_as_an_unknown_one() {
     assert_eq!((held.code(), held.message()), (unknown.code(), unknown.message()));
     assert_eq!(held.code(), Code::NotFound);
     // The owner still gets its answers.
-    d.trustee_client(0).request_shares(share_request(vec![1; 16], &item)).await.unwrap();
+    d.agency_client(0).unwrap().request_shares(share_request(vec![1; 16], &item)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_warrant_is_malformed_not_untrusted() {
-    let d = Deployment::start(94, |_| String::new()).await;
-    let w = d.warrant(5, &["alice"], START, START + DAY);
+    let d = deploy_plain(94).await;
+    let w = d.warrant(5, &["alice"], START, START + DAY).unwrap();
     for cut in [1, 10, w.len() / 2, w.len() - 66] {
         let s = d
-            .trustee_client(0)
+            .agency_client(0)
+            .unwrap()
             .submit_warrant(pb::SubmitWarrantRequest { warrant: w[..w.len() - cut].to_vec() })
             .await
             .unwrap_err();
@@ -204,13 +204,13 @@ async fn a_truncated_warrant_is_malformed_not_untrusted() {
     let mut bad = w.clone();
     let last = bad.len() - 1;
     bad[last] ^= 1;
-    let s = d.trustee_client(0).submit_warrant(pb::SubmitWarrantRequest { warrant: bad }).await.unwrap_err();
+    let s = d.agency_client(0).unwrap().submit_warrant(pb::SubmitWarrantRequest { warrant: bad }).await.unwrap_err();
     assert_eq!(s.code(), Code::PermissionDenied, "{}", s.message());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflection_lists_only_the_services_a_server_runs() {
-    let d = Deployment::start(95, |_| String::new()).await;
+    let d = deploy_plain(95).await;
     let list = |addr: String| async move {
         use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
         use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
@@ -276,10 +276,11 @@ fn start_with(
     keys: &DealerOutput,
     i: u16,
     share: usize,
-    extra: &str,
+    key_index: Option<u16>,
 ) -> Result<TrusteeService, StartError> {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(7));
-    let policy = Policy::from_toml(&policy_text(i, &court.public(), extra)).unwrap();
+    let mut policy = default_policy(i, &court.public());
+    policy.key_index = key_index;
     let share = TrusteeKeyShare::from_bytes(&keys.shares[share].to_bytes()).unwrap();
     let store = Store::open(dir, &origin(i), log_signer(i)).map_err(StartError::Store)?;
     TrusteeService::new(
@@ -299,32 +300,32 @@ fn a_trustee_refuses_another_trustees_share() {
     let keys = dealer_keygen(EpochId(1), T, N, &mut rng(96)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // trustee-4 installs its own share (index 4)...
-    drop(start_with(dir.path(), &keys, 4, 4, "").unwrap());
+    drop(start_with(dir.path(), &keys, 4, 4, None).unwrap());
     let rows = log_rows(dir.path());
     // ...and is then started with trustee-3's file: refused, nothing written.
-    match start_with(dir.path(), &keys, 4, 3, "") {
+    match start_with(dir.path(), &keys, 4, 3, None) {
         Err(StartError::Store(StoreError::WrongShareIndex { epoch: 1, installed: 4, given: 3 })) => {}
         other => panic!("{other:?}"),
     }
     assert_eq!(log_rows(dir.path()), rows);
     // On a new data directory, a policy that pins key_index catches it too.
     let fresh = tempfile::tempdir().unwrap();
-    let err = start_with(fresh.path(), &keys, 4, 3, "key_index = 4").unwrap_err();
+    let err = start_with(fresh.path(), &keys, 4, 3, Some(4)).unwrap_err();
     assert!(matches!(err, StartError::WrongKeyIndex { epoch: 1, share: 3, policy: 4 }), "{err:?}");
     assert!(err.to_string().contains("index 3, but the policy says this trustee is index 4"), "{err}");
     assert_eq!(log_rows(fresh.path()), 0);
-    start_with(fresh.path(), &keys, 4, 4, "key_index = 4").unwrap();
+    start_with(fresh.path(), &keys, 4, 4, Some(4)).unwrap();
 }
 
 #[test]
 fn one_process_per_data_directory() {
     let keys = dealer_keygen(EpochId(1), T, N, &mut rng(97)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let first = start_with(dir.path(), &keys, 0, 0, "").unwrap();
-    let err = start_with(dir.path(), &keys, 0, 0, "").unwrap_err();
+    let first = start_with(dir.path(), &keys, 0, 0, None).unwrap();
+    let err = start_with(dir.path(), &keys, 0, 0, None).unwrap_err();
     assert!(err.to_string().contains(&format!("is in use by another process (pid {})", std::process::id())), "{err}");
     drop(first);
-    start_with(dir.path(), &keys, 0, 0, "").unwrap();
+    start_with(dir.path(), &keys, 0, 0, None).unwrap();
 }
 
 /// A warrant of agency-1 received at `at`, valid 60 days, for the quota-edge tests.

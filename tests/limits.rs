@@ -14,17 +14,17 @@ fn log_size(d: &Deployment, i: usize) -> usize {
 
 /// One message of alice's and warrant 1 for it, approved at trustee-0: the item.
 async fn approved_item(d: &Deployment) -> pb::EscrowItem {
-    let env = d.send(1, "alice", &["bob"], START + DAY, "one").await;
-    d.clock.set(START + 2 * DAY);
-    let w = d.warrant(1, &["alice"], START, START + 2 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0], 1).await;
+    let env = d.send("alice", &["bob"], START + DAY, "one").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0], 1).await.unwrap();
     pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_over_the_size_limit_are_refused_before_decoding() {
-    let d = Deployment::start(80, |_| String::new()).await;
+    let d = deploy_plain(80).await;
     let big = vec![0u8; MAX_MESSAGE_BYTES + 1];
     // Clients that would send it (the harness' clients refuse to encode it at all).
     let mut trustee = trustee_client_at(&d.trustees[0].server.addr.to_string(), &agency_creds())
@@ -35,7 +35,7 @@ async fn messages_over_the_size_limit_are_refused_before_decoding() {
     assert_eq!(s.code(), Code::OutOfRange, "{}", s.message());
     assert!(s.message().contains(&MAX_MESSAGE_BYTES.to_string()), "{}", s.message());
     assert_eq!(log_size(&d, 0), before);
-    let listed = d.operator_client(0).list_warrants(pb::ListWarrantsRequest { state: 0 }).await.unwrap();
+    let listed = d.operator_client(0).unwrap().list_warrants(pb::ListWarrantsRequest { state: 0 }).await.unwrap();
     assert!(listed.into_inner().warrants.is_empty());
 
     let mut relay = relay_client_at(&d.relay.addr.to_string(), &creds(Role::User, "alice"))
@@ -52,35 +52,42 @@ async fn messages_over_the_size_limit_are_refused_before_decoding() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_items_in_one_request_are_refused_and_logged_without_release() {
-    let d = Deployment::start(81, |_| String::new()).await;
+    let d = deploy_plain(81).await;
     let item = approved_item(&d).await;
     // The test policy allows 500 per request.
     let before = log_size(&d, 0);
     let s = d
-        .trustee_client(0)
+        .agency_client(0)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item.clone(); 501] })
         .await
         .unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument);
     assert!(s.message().contains("501 items, at most 500"), "{}", s.message());
-    assert_eq!(d.status(0, 1).await.fields_released, 0);
+    assert_eq!(d.status(0, 1).await.unwrap().fields_released, 0);
     // The refusal is logged (one entry), nothing else.
     assert_eq!(log_size(&d, 0), before + 1);
     let ok = d
-        .trustee_client(0)
+        .agency_client(0)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item; 500] })
         .await
         .unwrap();
     assert_eq!(ok.into_inner().shares.len(), 500);
-    assert_eq!(d.status(0, 1).await.fields_released, 1, "500 copies of one field are one field");
+    assert_eq!(d.status(0, 1).await.unwrap().fields_released, 1, "500 copies of one field are one field");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agency_may_submit_only_so_many_warrants_per_period() {
-    let d = Deployment::start(82, |i| if i == 0 { "max_warrants_per_agency = 2".into() } else { String::new() }).await;
+    let d = deploy(82, |i, p| {
+        if i == 0 {
+            p.max_warrants_per_agency = 2;
+        }
+    })
+    .await;
     let submit = |wid: u8| {
-        let w = d.warrant(wid, &["alice"], START, START + DAY);
-        let mut c = d.trustee_client(0);
+        let w = d.warrant(wid, &["alice"], START, START + DAY).unwrap();
+        let mut c = d.agency_client(0).unwrap();
         async move { c.submit_warrant(pb::SubmitWarrantRequest { warrant: w }).await }
     };
     submit(1).await.unwrap();
@@ -91,24 +98,30 @@ async fn an_agency_may_submit_only_so_many_warrants_per_period() {
     assert!(s.message().contains("at most 2"), "{}", s.message());
     assert_eq!(log_size(&d, 0), before, "a refused submission is not stored or logged");
     assert_eq!(
-        d.trustee_client(0).get_warrant(pb::GetWarrantRequest { warrant_id: vec![3; 16] }).await.unwrap_err().code(),
+        d.agency_client(0)
+            .unwrap()
+            .get_warrant(pb::GetWarrantRequest { warrant_id: vec![3; 16] })
+            .await
+            .unwrap_err()
+            .code(),
         Code::NotFound
     );
     // Re-submitting an already stored warrant is not a new one.
     submit(2).await.unwrap();
     // Other trustees have their own policy.
-    d.trustee_client(1)
-        .submit_warrant(pb::SubmitWarrantRequest { warrant: d.warrant(3, &["alice"], START, START + DAY) })
+    d.agency_client(1)
+        .unwrap()
+        .submit_warrant(pb::SubmitWarrantRequest { warrant: d.warrant(3, &["alice"], START, START + DAY).unwrap() })
         .await
         .unwrap();
     // The period rolls: 30 days later the agency may submit again.
-    d.clock.set(START + 31 * DAY);
+    d.clock.set(START + 31 * DAY).unwrap();
     submit(4).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_past_its_deadline_is_cancelled_and_releases_nothing() {
-    let d = Deployment::start(83, |_| String::new()).await;
+    let d = deploy_plain(83).await;
     let item = approved_item(&d).await;
     // 500 pairing checks take far longer than a 5 ms deadline; the server enforces the
     // client's grpc-timeout (or its own 120 s, whichever is shorter).
@@ -116,15 +129,15 @@ async fn a_request_past_its_deadline_is_cancelled_and_releases_nothing() {
         tonic::Request::new(pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item.clone(); 500] });
     req.set_timeout(std::time::Duration::from_millis(5));
     let before = log_size(&d, 0);
-    let s = d.trustee_client(0).request_shares(req).await.unwrap_err();
+    let s = d.agency_client(0).unwrap().request_shares(req).await.unwrap_err();
     assert_eq!(s.code(), Code::Cancelled, "{}", s.message());
     assert!(s.message().contains("Timeout expired"), "{}", s.message());
     // Give the abandoned checks time to finish: still nothing released or logged.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert_eq!(d.status(0, 1).await.fields_released, 0);
+    assert_eq!(d.status(0, 1).await.unwrap().fields_released, 0);
     assert_eq!(log_size(&d, 0), before);
     // With a generous deadline the same request succeeds.
     let mut req = tonic::Request::new(pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item; 500] });
     req.set_timeout(std::time::Duration::from_secs(60));
-    assert_eq!(d.trustee_client(0).request_shares(req).await.unwrap().into_inner().shares.len(), 500);
+    assert_eq!(d.agency_client(0).unwrap().request_shares(req).await.unwrap().into_inner().shares.len(), 500);
 }

@@ -9,7 +9,7 @@ use pb::audit_client::AuditClient;
 use tonic::transport::Channel;
 
 fn audit(d: &Deployment, i: usize) -> AuditClient<Channel> {
-    d.audit_client(i)
+    d.audit_client(i).unwrap()
 }
 
 async fn checkpoint(d: &Deployment, i: usize) -> (escrow_log::Checkpoint, String) {
@@ -29,17 +29,17 @@ fn hashes(p: pb::ProofResponse) -> Vec<Hash> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_action_is_logged_and_the_log_verifies() {
-    let d = Deployment::start(30, |_| String::new()).await;
+    let d = deploy_plain(30).await;
     let (cp0, _) = checkpoint(&d, 0).await;
     assert_eq!(cp0.size(), 1, "epoch installation is the first entry");
-    let env = d.send(1, "bob", &["alice"], START + DAY, "in scope").await;
-    let other = d.send(2, "carol", &["dave"], START + DAY, "out of scope").await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(40, &["alice"], START, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[0], 40).await;
+    let env = d.send("bob", &["alice"], START + DAY, "in scope").await.unwrap();
+    let other = d.send("carol", &["dave"], START + DAY, "out of scope").await.unwrap();
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(40, &["alice"], START, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0], 40).await.unwrap();
     let item = |e: &Envelope| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() };
-    let mut c = d.trustee_client(0);
+    let mut c = d.agency_client(0).unwrap();
     c.request_shares(pb::RequestSharesRequest { warrant_id: vec![40; 16], items: vec![item(&env)] }).await.unwrap();
     let refused = c
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![40; 16], items: vec![item(&other)] })
@@ -110,7 +110,7 @@ async fn every_action_is_logged_and_the_log_verifies() {
     let s =
         audit(&d, 0).get_details_opening(pb::GetDetailsOpeningRequest { warrant_id: vec![40; 16] }).await.unwrap_err();
     assert_eq!(s.code(), tonic::Code::FailedPrecondition);
-    d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY);
+    d.clock.set(START + 4 * DAY + 30 * DAY + 90 * DAY).unwrap();
     let o = audit(&d, 0)
         .get_details_opening(pb::GetDetailsOpeningRequest { warrant_id: vec![40; 16] })
         .await
@@ -126,18 +126,17 @@ async fn every_action_is_logged_and_the_log_verifies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_survives_a_restart_and_stays_consistent() {
-    let mut d = Deployment::start(31, |_| String::new()).await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(41, &["alice"], START, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
+    let mut d = deploy_plain(31).await;
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(41, &["alice"], START, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
     let (before, _) = checkpoint(&d, 1).await;
     d.trustees[1].server.stop().await;
-    let policy = d.trustees[1].policy.clone();
-    d.trustees[1].server = start_trustee(&d.trustees[1].dir, &policy, &d.keys, 1, &d.clock).await;
+    d.restart_trustee(1).await.unwrap();
     let (after, _) = checkpoint(&d, 1).await;
     assert_eq!(after.size(), before.size(), "a restart appends nothing (the epoch is already installed)");
     assert_eq!(after.root(), before.root());
-    d.approve(&[1], 41).await;
+    d.approve(&[1], 41).await.unwrap();
     let (later, _) = checkpoint(&d, 1).await;
     assert_eq!(later.size(), before.size() + 1);
     let p = audit(&d, 1)
@@ -152,34 +151,37 @@ async fn the_log_survives_a_restart_and_stays_consistent() {
 async fn no_log_no_effect() {
     // If the trustee cannot append to its log, the action fails and nothing changes:
     // break the log table from outside and try to approve and to release.
-    let d = Deployment::start(32, |_| String::new()).await;
-    let env = d.send(1, "bob", &["alice"], START + DAY, "in scope").await;
-    d.clock.set(START + 4 * DAY);
-    let w = d.warrant(42, &["alice"], START, START + 3 * DAY);
-    d.submit_everywhere(&w).await;
-    d.approve(&[2], 42).await;
+    let d = deploy_plain(32).await;
+    let env = d.send("bob", &["alice"], START + DAY, "in scope").await.unwrap();
+    d.clock.set(START + 4 * DAY).unwrap();
+    let w = d.warrant(42, &["alice"], START, START + 3 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[2], 42).await.unwrap();
     escrow_trustee::tamper::break_log_writes(&d.trustees[0].dir).unwrap();
     let s = d
         .operator_client(0)
+        .unwrap()
         .approve_warrant(pb::DecideWarrantRequest { warrant_id: vec![42; 16], reason: String::new() })
         .await
         .unwrap_err();
     assert_eq!(s.code(), tonic::Code::Internal);
-    assert_eq!(d.status(0, 42).await.state, pb::WarrantState::Received as i32);
+    assert_eq!(d.status(0, 42).await.unwrap().state, pb::WarrantState::Received as i32);
     // Trustee 2 approved earlier; break its log too, then ask for a share.
     escrow_trustee::tamper::break_log_writes(&d.trustees[2].dir).unwrap();
     let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
     let s = d
-        .trustee_client(2)
+        .agency_client(2)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![42; 16], items: vec![item.clone()] })
         .await
         .unwrap_err();
     assert_eq!(s.code(), tonic::Code::Internal);
-    assert_eq!(d.status(2, 42).await.fields_released, 0);
+    assert_eq!(d.status(2, 42).await.unwrap().fields_released, 0);
     // Repaired, it works.
     escrow_trustee::tamper::repair_log_writes(&d.trustees[2].dir).unwrap();
     let ok = d
-        .trustee_client(2)
+        .agency_client(2)
+        .unwrap()
         .request_shares(pb::RequestSharesRequest { warrant_id: vec![42; 16], items: vec![item] })
         .await
         .unwrap();
@@ -189,7 +191,6 @@ async fn no_log_no_effect() {
 #[test]
 fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     use escrow_service::clock::ManualClock;
-    use escrow_trustee::policy::Policy;
     use escrow_trustee::store::{Store, StoreError};
     use escrow_trustee::{EpochKeys, StartError, TrusteeService};
     use std::sync::Arc;
@@ -198,7 +199,7 @@ fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     let mut r = rng(33);
     let keys = dealer_keygen(EpochId(1), 1, 3, &mut r).unwrap();
     let court = CourtSecretKey::generate(id("high-court"), &mut r);
-    let policy = || Policy::from_toml(&policy_text(0, &court.public(), "")).unwrap();
+    let policy = || default_policy(0, &court.public());
     let epoch1 = || {
         vec![EpochKeys {
             public: keys.public.clone(),

@@ -12,20 +12,26 @@ const MESSAGES: usize = 503;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_reads_every_page_and_continues_after_a_limit() {
-    let d = Deployment::start(21, |_| String::new()).await;
-    let alice = d.user_client("alice");
+    let d = deploy_plain(21).await;
+    let alice = d.user_client("alice").unwrap();
     let bob = id("bob");
-    d.clock.set(START + 3_600);
+    d.clock.set(START + 3_600).unwrap();
     let mut r = rng(5);
     for i in 0..MESSAGES {
         alice
-            .send(d.user("alice"), std::slice::from_ref(&bob), format!("m{i}").as_bytes(), START + 3_600, &mut r)
+            .send(
+                d.user("alice").unwrap(),
+                std::slice::from_ref(&bob),
+                format!("m{i}").as_bytes(),
+                START + 3_600,
+                &mut r,
+            )
             .await
             .unwrap();
     }
-    let reader = d.user_client("bob");
+    let reader = d.user_client("bob").unwrap();
 
-    let all = reader.inbox(d.user("bob"), 0, None).await.unwrap();
+    let all = reader.inbox(d.user("bob").unwrap(), 0, None).await.unwrap();
     assert_eq!(all.messages.len(), MESSAGES);
     assert!(!all.more);
     assert_eq!(all.refused(), 0);
@@ -34,32 +40,32 @@ async fn the_inbox_reads_every_page_and_continues_after_a_limit() {
     }
 
     // A limit stops early and says where to continue; continuing reads the rest.
-    let first = reader.inbox(d.user("bob"), 0, Some(10)).await.unwrap();
+    let first = reader.inbox(d.user("bob").unwrap(), 0, Some(10)).await.unwrap();
     assert_eq!(first.messages.len(), 10);
     assert!(first.more);
     assert_eq!(first.next_after, first.messages[9].seq);
-    let rest = reader.inbox(d.user("bob"), first.next_after, None).await.unwrap();
+    let rest = reader.inbox(d.user("bob").unwrap(), first.next_after, None).await.unwrap();
     assert_eq!(rest.messages.len(), MESSAGES - 10);
     assert!(!rest.more);
     assert_eq!(rest.messages[0].seq, all.messages[10].seq);
 
     // A limit of exactly what is there: nothing more.
-    let exact = reader.inbox(d.user("bob"), first.next_after, Some(MESSAGES - 10)).await.unwrap();
+    let exact = reader.inbox(d.user("bob").unwrap(), first.next_after, Some(MESSAGES - 10)).await.unwrap();
     assert_eq!(exact.messages.len(), MESSAGES - 10);
     assert!(!exact.more);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_refuses_an_epoch_key_it_did_not_pin() {
-    let d = Deployment::start(22, |_| String::new()).await;
-    d.send(1, "alice", &["bob"], START + 60, "hello").await;
+    let d = deploy_plain(22).await;
+    d.send("alice", &["bob"], START + 60, "hello").await.unwrap();
     let relay = d.relay.addr.to_string();
 
     // Pinned to another key for the same epoch: the relay's key is refused outright.
     let other = dealer_keygen(d.keys.public.epoch(), 2, 5, &mut rng(99)).unwrap().public;
     let mut wrong = UserClient::connect(&relay, &creds(escrow_pki::Role::User, "alice")).unwrap();
     wrong.pin(other);
-    let e = wrong.send(d.user("alice"), &[id("bob")], b"x", START + 60, &mut rng(2)).await.unwrap_err();
+    let e = wrong.send(d.user("alice").unwrap(), &[id("bob")], b"x", START + 60, &mut rng(2)).await.unwrap_err();
     assert!(matches!(e, UserError::EpochKeyMismatch(_)), "{e}");
 
     // Pinned only to another epoch: the served epoch is refused, and bob's message of
@@ -69,12 +75,12 @@ async fn a_client_refuses_an_epoch_key_it_did_not_pin() {
     elsewhere.pin(later);
     let e = elsewhere.epoch_key().await.unwrap_err();
     assert!(matches!(e, UserError::EpochNotPinned(_)), "{e}");
-    let e = elsewhere.inbox(d.user("bob"), 0, None).await.unwrap_err();
+    let e = elsewhere.inbox(d.user("bob").unwrap(), 0, None).await.unwrap_err();
     assert!(matches!(e, UserError::EpochNotPinned(_)), "{e}");
 
     // With no pin the relay's word is taken, and the message opens.
     let trusting = UserClient::connect(&relay, &creds(escrow_pki::Role::User, "bob")).unwrap();
-    let inbox = trusting.inbox(d.user("bob"), 0, None).await.unwrap();
+    let inbox = trusting.inbox(d.user("bob").unwrap(), 0, None).await.unwrap();
     assert_eq!(inbox.messages.len(), 1);
     assert_eq!(inbox.messages[0].outcome.as_deref().map(Vec::as_slice), Ok(&b"hello"[..]));
 }
@@ -116,18 +122,19 @@ impl pb::relay_server::Relay for LyingRelay {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lying_relay_is_caught_by_the_client_checks() {
-    let d = Deployment::start(23, |_| String::new()).await;
+    let d = deploy_plain(23).await;
     // The relay's own key for the deployment's epoch: with it, the relay could read
     // every escrow field.
     let own = dealer_keygen(d.keys.public.epoch(), 2, 5, &mut rng(97)).unwrap().public;
     let honest = relay_client_at(&d.relay.addr.to_string(), &creds(escrow_pki::Role::User, "alice"));
     let me = creds(escrow_pki::Role::Relay, "relay");
     let own_key = own.to_bytes();
-    let mut liar = serve_with(|listener, shutdown| async move {
+    let mut liar = Node::serve("lying relay", |listener, shutdown| async move {
         let routes = tonic::service::Routes::new(pb::relay_server::RelayServer::new(LyingRelay { honest, own_key }));
         escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await.unwrap();
     })
-    .await;
+    .await
+    .unwrap();
     let addr = liar.addr.to_string();
     let alice = creds(escrow_pki::Role::User, "alice");
 
@@ -142,7 +149,7 @@ async fn a_lying_relay_is_caught_by_the_client_checks() {
     // Its own epoch key is refused by a client that pinned the real one...
     let mut pinned = UserClient::connect(&addr, &alice).unwrap();
     pinned.pin(d.keys.public.clone());
-    let e = pinned.send(d.user("alice"), &[id("alice")], b"x", START + 60, &mut rng(3)).await.unwrap_err();
+    let e = pinned.send(d.user("alice").unwrap(), &[id("alice")], b"x", START + 60, &mut rng(3)).await.unwrap_err();
     assert!(matches!(e, UserError::EpochKeyMismatch(_)), "{e}");
     // ...and taken by one that did not: the gap that signed epoch announcements close.
     let trusting = UserClient::connect(&addr, &alice).unwrap();

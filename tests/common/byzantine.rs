@@ -10,7 +10,7 @@ use pb::trustee_server::{Trustee, TrusteeServer};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use crate::{serve_with, Running};
+use escrow_kit::Node;
 
 #[derive(Debug)]
 pub struct Byzantine {
@@ -74,12 +74,13 @@ impl Trustee for Byzantine {
 ///
 /// The proxy is trustee `index` gone bad: it serves with that trustee's certificate
 /// and forwards what the agency asks with the agency's.
-pub async fn start(honest_addr: String, index: usize) -> Running {
+pub async fn start(honest_addr: String, index: usize) -> Node {
     let honest = crate::trustee_client_at(&honest_addr, &crate::agency_creds());
     let me = crate::creds(escrow_pki::Role::Trustee, &format!("trustee-{index}"));
-    serve_with(|listener, shutdown| async move {
+    Node::serve(&format!("byzantine-{index}"), |listener, shutdown| async move {
         let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest }));
         escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await.unwrap();
     })
     .await
+    .unwrap()
 }

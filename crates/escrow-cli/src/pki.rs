@@ -8,13 +8,10 @@ use escrow_crypto::PartyId;
 use escrow_pki::{Ca, Identity, Role, Validity};
 
 use crate::files::{write_private, SecretArgs};
-use crate::tls::Profile;
 use crate::CliError;
 
-/// The CA's file names inside a PKI directory.
-pub const CA_CERT: &str = "ca.pem";
-/// The CA's sealed key.
-pub const CA_KEY: &str = "ca.key";
+use escrow_pki::layout::PartyFiles;
+pub use escrow_pki::layout::{CA_CERT, CA_KEY};
 
 #[derive(Subcommand, Debug)]
 pub enum PkiCmd {
@@ -93,11 +90,11 @@ pub fn write_party(
     secret: &SecretArgs,
 ) -> Result<PathBuf, CliError> {
     let issued = ca.issue(identity, validity).map_err(pki_error)?;
-    let stem = identity.file_stem();
-    let (cert, key, profile) = (format!("{stem}.pem"), format!("{stem}.key"), dir.join(format!("{stem}.profile.toml")));
-    std::fs::write(dir.join(&cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&cert), e))?;
-    secret.write_sealed(&dir.join(&key), issued.key_pem.as_bytes())?;
-    std::fs::write(&profile, Profile::text(CA_CERT, &cert, &key)).map_err(|e| CliError::io(&profile, e))?;
+    let files = PartyFiles::of(identity);
+    let profile = dir.join(&files.profile);
+    std::fs::write(dir.join(&files.cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
+    secret.write_sealed(&dir.join(&files.key), issued.key_pem.as_bytes())?;
+    std::fs::write(&profile, files.profile_text()).map_err(|e| CliError::io(&profile, e))?;
     Ok(profile)
 }
 

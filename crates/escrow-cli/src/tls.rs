@@ -50,11 +50,6 @@ impl Profile {
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Ok(Profile { ca: base.join(p.ca), cert: base.join(p.cert), key: base.join(p.key) })
     }
-
-    /// The profile file text for files next to it.
-    pub fn text(ca: &str, cert: &str, key: &str) -> String {
-        format!("# escrow TLS profile: pass with --profile or ESCROW_PROFILE.\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\n")
-    }
 }
 
 fn read(path: &Path) -> Result<String, CliError> {

@@ -380,6 +380,51 @@ pub enum PkiError {
     },
 }
 
+/// The layout of a PKI directory as `escrow pki init` writes it: one owner for the file
+/// names and the profile text, used by the CLI and by the deployment kit alike.
+pub mod layout {
+    use super::Identity;
+
+    /// The CA certificate's file name.
+    pub const CA_CERT: &str = "ca.pem";
+    /// The CA's sealed key's file name.
+    pub const CA_KEY: &str = "ca.key";
+
+    /// The file names of one party's certificate, sealed key and profile.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct PartyFiles {
+        /// The certificate (PEM).
+        pub cert: String,
+        /// The sealed private key.
+        pub key: String,
+        /// The profile naming the CA, the certificate and the key.
+        pub profile: String,
+    }
+
+    impl PartyFiles {
+        /// The files of `identity`, named by its file stem.
+        pub fn of(identity: &Identity) -> Self {
+            let stem = identity.file_stem();
+            PartyFiles {
+                cert: format!("{stem}.pem"),
+                key: format!("{stem}.key"),
+                profile: format!("{stem}.profile.toml"),
+            }
+        }
+
+        /// The profile file text for these files, beside the CA certificate.
+        pub fn profile_text(&self) -> String {
+            profile_text(CA_CERT, &self.cert, &self.key)
+        }
+    }
+
+    /// A profile file's text: the CA, certificate and key paths (relative to the
+    /// profile's own directory).
+    pub fn profile_text(ca: &str, cert: &str, key: &str) -> String {
+        format!("# escrow TLS profile: pass with --profile or ESCROW_PROFILE.\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\n")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

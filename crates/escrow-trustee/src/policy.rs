@@ -195,6 +195,43 @@ impl Policy {
         })
     }
 
+    /// The policy file text for this policy: [`Policy::from_toml`] reads it back to an
+    /// equal policy. For tools that build a policy as a value and hand it to a trustee
+    /// process as a file.
+    pub fn to_toml(&self) -> String {
+        let approval = match self.approval {
+            Approval::Operator => "operator",
+            Approval::Auto => "auto",
+        };
+        let courts: Vec<String> =
+            self.trusted_courts.iter().map(|c| format!("{:?}", hex::encode(c.to_bytes()))).collect();
+        let mut out = format!(
+            "trustee_id = {:?}\napproval = {approval:?}\ntrusted_courts = [{}]\nmax_window_secs = {}\n\
+             max_fields_per_warrant = {}\nmax_items_per_request = {}\ndefault_agency_quota = {}\n\
+             max_warrants_per_agency = {}\n",
+            self.trustee_id.as_str(),
+            courts.join(", "),
+            self.max_window_secs,
+            self.max_fields_per_warrant,
+            self.max_items_per_request,
+            self.default_agency_quota,
+            self.max_warrants_per_agency,
+        );
+        if let Some(k) = self.key_index {
+            out.push_str(&format!("key_index = {k}\n"));
+        }
+        // `{:?}` of an f64 always has a decimal point or exponent, so TOML reads a float.
+        out.push_str(&format!(
+            "\n[rate_limit]\nper_second = {:?}\nburst = {}\n",
+            self.rate_limit.per_second, self.rate_limit.burst
+        ));
+        out.push_str("\n[agency_quota]\n");
+        for (agency, q) in &self.agency_quota {
+            out.push_str(&format!("{:?} = {q}\n", agency.as_str()));
+        }
+        out
+    }
+
     /// The quota of `agency`, fields per [`QUOTA_PERIOD_SECS`].
     pub fn quota(&self, agency: &PartyId) -> u64 {
         self.agency_quota.get(agency).copied().unwrap_or(self.default_agency_quota)
@@ -233,6 +270,29 @@ mod tests {
             Policy::from_toml(&format!("key_index = 3\n{GOOD}\n[rate_limit]\nper_second = 2.5\nburst = 7\n")).unwrap();
         assert_eq!(p.key_index, Some(3));
         assert_eq!(p.rate_limit, RateLimit { per_second: 2.5, burst: 7 });
+    }
+
+    #[test]
+    fn a_typed_policy_round_trips_through_its_file_text() {
+        use rand::SeedableRng;
+        let court = escrow_crypto::CourtSecretKey::generate(
+            PartyId::new("high-court").unwrap(),
+            &mut rand_chacha::ChaCha20Rng::seed_from_u64(1),
+        );
+        let mut p = Policy::new(PartyId::new("trustee-3").unwrap(), vec![court.public()]);
+        p.approval = Approval::Auto;
+        p.key_index = Some(3);
+        p.rate_limit = RateLimit { per_second: 2.0, burst: 9 };
+        p.agency_quota.insert(PartyId::new("agency-1").unwrap(), 77);
+        p.default_agency_quota = 5;
+        let back = Policy::from_toml(&p.to_toml()).unwrap();
+        assert_eq!(back.to_toml(), p.to_toml());
+        assert_eq!((back.approval, back.key_index, back.rate_limit), (Approval::Auto, Some(3), p.rate_limit));
+        assert_eq!(back.trusted_courts, p.trusted_courts);
+        assert_eq!(back.quota(&PartyId::new("agency-1").unwrap()), 77);
+        assert_eq!(back.quota(&PartyId::new("agency-9").unwrap()), 5);
+        let empty = Policy::new(PartyId::new("trustee-0").unwrap(), Vec::new());
+        assert_eq!(Policy::from_toml(&empty.to_toml()).unwrap().to_toml(), empty.to_toml());
     }
 
     #[test]

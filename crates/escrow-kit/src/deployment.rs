@@ -1,0 +1,512 @@
+//! A running deployment: the [`World`] plus a [`Node`] per trustee and the relay, the
+//! lifecycle of each, and every party's calls.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use escrow_crypto::sealed::{seal, KdfParams, Unlock};
+use escrow_crypto::{DealerOutput, Envelope, EpochId, PartyId, TrusteeKeyShare};
+use escrow_log::CheckpointSigner;
+use escrow_pki::{Identity, Role};
+use escrow_proto::v1 as pb;
+use escrow_service::transport::Credentials;
+use escrow_trustee::policy::Policy;
+use escrow_trustee::state::Action;
+use escrow_trustee::store::Store;
+use escrow_trustee::{EpochKeys, TrusteeService};
+use escrow_user::UserClient;
+use pb::audit_client::AuditClient;
+use pb::relay_client::RelayClient;
+use pb::trustee_client::TrusteeClient;
+use rand::rngs::OsRng;
+use rand::SeedableRng;
+use tonic::transport::Channel;
+
+use crate::node::Node;
+use crate::pki::{deployment_identities, write_file};
+use crate::world::{trustee_id, Launch, Options, World};
+use crate::KitError;
+
+/// The agency every warrant of the kit names.
+pub const AGENCY: &str = "agency-1";
+/// The auditor.
+pub const AUDITOR: &str = "auditor-1";
+
+/// One trustee: where its files are, its policy, the epochs it holds, its server.
+#[derive(Debug)]
+pub struct TrusteeNode {
+    /// Its index i (`trustee-<i>`, share at x = i+1).
+    pub index: u16,
+    /// `trustee-<i>`.
+    pub name: String,
+    /// Its data directory.
+    pub dir: PathBuf,
+    /// Its policy.
+    pub policy: Policy,
+    /// The epochs whose shares it holds, oldest first.
+    pub epochs: Vec<EpochId>,
+    /// Its server.
+    pub server: Node,
+}
+
+/// A whole deployment, up. Dereferences to its [`World`].
+pub struct Deployment {
+    /// The parties.
+    pub world: World,
+    /// Every trustee, by index.
+    pub trustees: Vec<TrusteeNode>,
+    /// The relay.
+    pub relay: Node,
+    /// The relay's data directory.
+    pub relay_dir: PathBuf,
+    /// Earlier epochs' key sets that some trustee may still hold (this process plays
+    /// the dealer; see the crate docs).
+    past: Vec<DealerOutput>,
+    /// One relay connection per user, with the current epoch key pinned.
+    user_clients: Mutex<BTreeMap<String, Arc<UserClient>>>,
+}
+
+impl std::fmt::Debug for Deployment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deployment")
+            .field("world", &self.world)
+            .field("trustees", &self.trustees)
+            .field("relay", &self.relay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+/// The checkpoint key of trustee `i` in this process: deterministic, so that a
+/// restarted trustee keeps its key. (Child processes make and seal their own.)
+pub fn log_signer(i: u16) -> CheckpointSigner {
+    CheckpointSigner::generate(
+        trustee_id(i).as_str(),
+        &mut rand_chacha::ChaCha20Rng::seed_from_u64(1000 + u64::from(i)),
+    )
+    .expect("a valid trustee name")
+}
+
+/// The log origin of trustee `i`.
+pub fn origin(i: u16) -> String {
+    escrow_trustee::log_origin(&trustee_id(i))
+}
+
+fn start_error(name: &str) -> impl Fn(String) -> KitError + '_ {
+    move |why| KitError::Start { name: name.into(), why }
+}
+
+fn rpc(what: impl Into<String>) -> impl FnOnce(tonic::Status) -> KitError {
+    let what = what.into();
+    move |status| KitError::Rpc { what, status }
+}
+
+fn write_hex(path: &Path, bytes: &[u8]) -> Result<(), KitError> {
+    std::fs::write(path, format!("{}\n", hex::encode(bytes))).map_err(|e| KitError::io(path, e))
+}
+
+impl Deployment {
+    /// Stands up `options`: every trustee holding epoch 1, the relay, every user
+    /// registered. With [`Launch::Processes`] it first writes what the processes read:
+    /// the PKI (`pki/`), `epoch-1.pub`, `<court>.pub`, and per trustee `policy.toml`
+    /// and `key-1.share` (sealed).
+    pub async fn start(options: Options) -> Result<Deployment, KitError> {
+        let world = World::new(options)?;
+        let relay_dir = world.node_dir("relay");
+        let mut trustees = Vec::new();
+        for i in 0..world.options.n {
+            let name = trustee_id(i).to_string();
+            let dir = world.node_dir(&name);
+            std::fs::create_dir_all(&dir).map_err(|e| KitError::io(&dir, e))?;
+            let policy = (world.options.policy)(i, &world.court.public());
+            trustees.push((i, name, dir, policy));
+        }
+        if let Launch::Processes { passphrase, .. } = &world.options.launch {
+            let users = world.options.users.clone();
+            let ids = deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
+            // Throwaway TLS keys (a temporary directory, a random passphrase): the fast
+            // KDF keeps start-up quick; key shares keep the full cost.
+            world.pki.write(&world.path("pki"), &ids, passphrase, KdfParams::insecure_fast())?;
+            write_hex(&world.path("epoch-1.pub"), &world.keys.public.to_bytes())?;
+            write_hex(&world.path(format!("{}.pub", world.options.court)), &world.court.public().to_bytes())?;
+        }
+        let mut d = Deployment {
+            relay: Node::placeholder("relay"),
+            relay_dir,
+            trustees: Vec::new(),
+            past: Vec::new(),
+            user_clients: Mutex::new(BTreeMap::new()),
+            world,
+        };
+        for (index, name, dir, policy) in trustees {
+            d.write_share(index, EpochId(1))?;
+            let server = Node::placeholder(&name);
+            d.trustees.push(TrusteeNode { index, name, dir, policy, epochs: vec![EpochId(1)], server });
+        }
+        d.restart_down().await?;
+        d.relay = d.start_relay().await?;
+        for u in &d.world.users {
+            d.user_client(u.id().as_str())?.register(u).await?;
+        }
+        Ok(d)
+    }
+
+    // ---- lifecycle ------------------------------------------------------------------
+
+    /// The trustee at index `i`.
+    pub fn trustee(&self, i: usize) -> Result<&TrusteeNode, KitError> {
+        self.trustees.get(i).ok_or_else(|| KitError::Unknown { what: "trustee", name: i.to_string() })
+    }
+
+    fn trustee_mut(&mut self, i: usize) -> Result<&mut TrusteeNode, KitError> {
+        self.trustees.get_mut(i).ok_or_else(|| KitError::Unknown { what: "trustee", name: i.to_string() })
+    }
+
+    /// Where trustee `i`'s sealed share of `epoch` is kept (child processes only).
+    pub fn share_path(&self, i: usize, epoch: EpochId) -> Result<PathBuf, KitError> {
+        Ok(self.trustee(i)?.dir.join(format!("key-{}.share", epoch.0)))
+    }
+
+    fn keys_of(&self, epoch: EpochId) -> Result<&DealerOutput, KitError> {
+        std::iter::once(&self.world.keys)
+            .chain(&self.past)
+            .find(|k| k.public.epoch() == epoch)
+            .ok_or_else(|| KitError::Unknown { what: "epoch", name: epoch.to_string() })
+    }
+
+    /// Writes trustee `i`'s share of `epoch`, sealed, for a child process to read.
+    fn write_share(&self, i: u16, epoch: EpochId) -> Result<(), KitError> {
+        let Launch::Processes { passphrase, .. } = &self.world.options.launch else { return Ok(()) };
+        let share = self
+            .keys_of(epoch)?
+            .shares
+            .get(usize::from(i))
+            .ok_or_else(|| KitError::Unknown { what: "share index", name: i.to_string() })?;
+        let path = self.world.node_dir(trustee_id(i).as_str()).join(format!("key-{}.share", epoch.0));
+        let bytes = share.to_bytes();
+        let blob = seal(&bytes[..], &Unlock::Passphrase(passphrase.as_bytes()), KdfParams::default(), &mut OsRng)?;
+        write_file(&path, &blob)
+    }
+
+    /// Starts trustee `i` on its data directory with its current policy and epochs
+    /// (whatever ran there before is stopped first).
+    pub async fn restart_trustee(&mut self, i: usize) -> Result<(), KitError> {
+        self.trustee_mut(i)?.server.stop().await;
+        let node = self.launch_trustee(i).await?;
+        self.trustee_mut(i)?.server = node;
+        Ok(())
+    }
+
+    /// Restarts trustee `i` under `policy` (kept for later restarts).
+    pub async fn restart_trustee_with(&mut self, i: usize, policy: Policy) -> Result<(), KitError> {
+        self.trustee_mut(i)?.policy = policy;
+        self.restart_trustee(i).await
+    }
+
+    /// Starts every trustee that is down.
+    pub async fn restart_down(&mut self) -> Result<(), KitError> {
+        for i in 0..self.trustees.len() {
+            if !self.trustees[i].server.is_up() {
+                self.restart_trustee(i).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn launch_trustee(&self, i: usize) -> Result<Node, KitError> {
+        let t = self.trustee(i)?;
+        match &self.world.options.launch {
+            Launch::InProcess => {
+                let err = start_error(&t.name);
+                let epochs = t
+                    .epochs
+                    .iter()
+                    .map(|e| {
+                        let keys = self.keys_of(*e)?;
+                        let share = keys.shares.get(i).ok_or_else(|| err(format!("no share {i} of epoch {e}")))?;
+                        Ok(EpochKeys {
+                            public: keys.public.clone(),
+                            share: TrusteeKeyShare::from_bytes(&share.to_bytes())?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, KitError>>()?;
+                let store =
+                    Store::open(&t.dir, &origin(t.index), log_signer(t.index)).map_err(|e| err(e.to_string()))?;
+                let svc = TrusteeService::new(t.policy.clone(), epochs, store, self.world.clock.shared())
+                    .map_err(|e| err(e.to_string()))?;
+                let me = self.world.pki.party(Role::Trustee, &t.name)?;
+                let name = t.name.clone();
+                Node::serve(&t.name, move |l, s| async move {
+                    if let Err(e) = escrow_trustee::serve(l, svc, &me, s).await {
+                        eprintln!("{name} stopped: {e}");
+                    }
+                })
+                .await
+            }
+            Launch::Processes { exe, passphrase } => {
+                let policy_file = t.dir.join("policy.toml");
+                write_file(&policy_file, t.policy.to_toml().as_bytes())?;
+                let mut args: Vec<String> = vec![
+                    "trustee".into(),
+                    "serve".into(),
+                    "--data-dir".into(),
+                    t.dir.display().to_string(),
+                    "--policy".into(),
+                    policy_file.display().to_string(),
+                ];
+                for e in &t.epochs {
+                    args.push("--epoch-key".into());
+                    args.push(self.world.path(format!("epoch-{}.pub", e.0)).display().to_string());
+                    args.push("--key-share".into());
+                    args.push(t.dir.join(format!("key-{}.share", e.0)).display().to_string());
+                }
+                args.extend(self.process_flags(&Identity::new(Role::Trustee, trustee_id(t.index))?));
+                Node::spawn(&t.name, exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
+            }
+        }
+    }
+
+    /// `--profile` and `--clock-file` for a child process playing `identity`.
+    fn process_flags(&self, identity: &Identity) -> Vec<String> {
+        let files = escrow_pki::layout::PartyFiles::of(identity);
+        let mut flags = vec!["--profile".into(), self.world.path("pki").join(files.profile).display().to_string()];
+        if let Some(clock) = self.world.clock.path() {
+            flags.extend(["--clock-file".into(), clock.display().to_string()]);
+        }
+        flags
+    }
+
+    async fn start_relay(&self) -> Result<Node, KitError> {
+        match &self.world.options.launch {
+            Launch::InProcess => {
+                let cfg = escrow_relay::RelayConfig::new(
+                    &self.relay_dir,
+                    self.world.keys.public.clone(),
+                    vec![self.world.court.public()],
+                    self.world.clock.shared(),
+                );
+                self.start_relay_with(cfg).await
+            }
+            Launch::Processes { exe, passphrase } => {
+                let epoch = self.world.keys.public.epoch().0;
+                let mut args: Vec<String> = vec![
+                    "relay".into(),
+                    "serve".into(),
+                    "--data-dir".into(),
+                    self.relay_dir.display().to_string(),
+                    "--epoch-key".into(),
+                    self.world.path(format!("epoch-{epoch}.pub")).display().to_string(),
+                    "--court-key".into(),
+                    self.world.path(format!("{}.pub", self.world.options.court)).display().to_string(),
+                ];
+                args.extend(self.process_flags(&Identity::new(Role::Relay, PartyId::new("relay")?)?));
+                Node::spawn("relay", exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
+            }
+        }
+    }
+
+    /// Serves a relay with `config` in this process, presenting the relay's certificate.
+    pub async fn start_relay_with(&self, config: escrow_relay::RelayConfig) -> Result<Node, KitError> {
+        let svc = escrow_relay::RelayService::open(config).map_err(|e| start_error("relay")(e.to_string()))?;
+        let me = self.world.pki.party(Role::Relay, "relay")?;
+        Node::serve("relay", move |l, s| async move {
+            if let Err(e) = escrow_relay::serve(l, svc, &me, s).await {
+                eprintln!("relay stopped: {e}");
+            }
+        })
+        .await
+    }
+
+    /// Stops the relay and starts it again on the same data directory, under the
+    /// current epoch key.
+    pub async fn restart_relay(&mut self) -> Result<(), KitError> {
+        self.relay.stop().await;
+        self.relay = self.start_relay().await?;
+        self.user_clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+        Ok(())
+    }
+
+    /// Moves the deployment to the epoch of `keys`: every trustee gets its share of it
+    /// and, with `destroy_old`, loses every older share (its share files deleted too;
+    /// each trustee logs the destruction when it starts without them); every trustee
+    /// and the relay restart, and users pin the new key.
+    pub async fn rotate(&mut self, keys: DealerOutput, destroy_old: bool) -> Result<(), KitError> {
+        let new = keys.public.epoch();
+        let old = std::mem::replace(&mut self.world.keys, keys);
+        self.past.push(old);
+        if let Launch::Processes { .. } = &self.world.options.launch {
+            write_hex(&self.world.path(format!("epoch-{}.pub", new.0)), &self.world.keys.public.to_bytes())?;
+        }
+        for i in 0..self.trustees.len() {
+            self.trustees[i].server.kill();
+            let index = self.trustees[i].index;
+            self.write_share(index, new)?;
+            if destroy_old {
+                for e in std::mem::take(&mut self.trustees[i].epochs) {
+                    let path = self.share_path(i, e)?;
+                    match std::fs::remove_file(&path) {
+                        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(KitError::io(&path, err)),
+                        _ => {}
+                    }
+                }
+            }
+            self.trustees[i].epochs.push(new);
+        }
+        if destroy_old {
+            self.past.clear();
+        }
+        self.restart_relay().await?;
+        self.restart_down().await
+    }
+
+    // ---- the parties' clients ------------------------------------------------------
+
+    /// Every trustee's address, by index.
+    pub fn trustee_addrs(&self) -> Vec<String> {
+        self.trustees.iter().map(|t| t.server.addr.to_string()).collect()
+    }
+
+    /// Trustee `i` as the holder of `creds`.
+    pub fn trustee_client_as(&self, i: usize, creds: &Credentials) -> Result<TrusteeClient<Channel>, KitError> {
+        Ok(escrow_service::transport::trustee_client(&self.trustee(i)?.server.addr.to_string(), creds)?)
+    }
+
+    /// Trustee `i` as the agency (`agency-1`), which the kit's warrants name.
+    pub fn agency_client(&self, i: usize) -> Result<TrusteeClient<Channel>, KitError> {
+        self.trustee_client_as(i, &self.agency_creds()?)
+    }
+
+    /// Trustee `i` as its own operator `op-<i>`.
+    pub fn operator_client(&self, i: usize) -> Result<TrusteeClient<Channel>, KitError> {
+        let t = self.trustee(i)?;
+        let creds = self.world.pki.operator(&t.name, &format!("op-{}", t.index))?;
+        self.trustee_client_as(i, &creds)
+    }
+
+    /// Trustee `i`'s audit service as the auditor.
+    pub fn audit_client(&self, i: usize) -> Result<AuditClient<Channel>, KitError> {
+        Ok(escrow_service::transport::audit_client(&self.trustee(i)?.server.addr.to_string(), &self.auditor_creds()?)?)
+    }
+
+    /// The relay as the holder of `creds`.
+    pub fn relay_client_as(&self, creds: &Credentials) -> Result<RelayClient<Channel>, KitError> {
+        Ok(escrow_service::transport::relay_client(&self.relay.addr.to_string(), creds)?)
+    }
+
+    /// The agency's credentials.
+    pub fn agency_creds(&self) -> Result<Credentials, KitError> {
+        self.world.pki.party(Role::Agency, AGENCY)
+    }
+
+    /// The auditor's credentials.
+    pub fn auditor_creds(&self) -> Result<Credentials, KitError> {
+        self.world.pki.party(Role::Auditor, AUDITOR)
+    }
+
+    /// User `name`'s credentials.
+    pub fn user_creds(&self, name: &str) -> Result<Credentials, KitError> {
+        self.world.pki.party(Role::User, name)
+    }
+
+    /// User `name`'s client library, connected to the relay with the current epoch
+    /// key pinned (one per user, kept until the relay restarts).
+    pub fn user_client(&self, name: &str) -> Result<Arc<UserClient>, KitError> {
+        let mut map = self.user_clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(c) = map.get(name) {
+            return Ok(c.clone());
+        }
+        let mut c = UserClient::connect(&self.relay.addr.to_string(), &self.user_creds(name)?)?;
+        c.pin(self.world.keys.public.clone());
+        let c = Arc::new(c);
+        map.insert(name.into(), c.clone());
+        Ok(c)
+    }
+
+    /// The agency's client library, connected to the relay and every trustee (those
+    /// down show up as unreachable).
+    pub async fn agency(&self) -> Result<escrow_agency::Agency, KitError> {
+        let creds = self.agency_creds()?;
+        Ok(escrow_agency::Agency::connect(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds).await?)
+    }
+
+    // ---- the parties' calls ----------------------------------------------------------
+
+    /// Seals and sends a message from `from` to `to` at simulated time `ts` (the clock
+    /// moves there), as a user's client does.
+    pub async fn send(&self, from: &str, to: &[&str], ts: u64, text: &str) -> Result<Envelope, KitError> {
+        self.send_bytes(from, to, ts, text.as_bytes()).await
+    }
+
+    /// [`Deployment::send`] with any plaintext bytes.
+    pub async fn send_bytes(&self, from: &str, to: &[&str], ts: u64, plaintext: &[u8]) -> Result<Envelope, KitError> {
+        self.world.clock.set(ts)?;
+        let to = to.iter().map(|r| PartyId::new(*r)).collect::<Result<Vec<_>, _>>()?;
+        let mut rng = self.world.rng();
+        let sent = self.user_client(from)?.send(self.world.user(from)?, &to, plaintext, ts, &mut rng).await?;
+        Ok(sent.envelope)
+    }
+
+    /// Warrant `[wid; 16]` of the court for `targets` over `[from, to)`, issued now.
+    pub fn warrant(&self, wid: u8, targets: &[&str], from: u64, to: u64) -> Result<Vec<u8>, KitError> {
+        self.world.sign(&self.world.warrant_body([wid; 16], &format!("TEST/{wid}"), targets, (from, to))?)
+    }
+
+    /// Submits `warrant` to every trustee as the agency: each trustee's answer.
+    pub async fn submit(
+        &self,
+        warrant: &[u8],
+    ) -> Result<Vec<(String, Result<pb::WarrantStatus, tonic::Status>)>, KitError> {
+        let clients = (0..self.trustees.len())
+            .map(|i| Ok((self.trustees[i].name.clone(), self.agency_client(i)?)))
+            .collect::<Result<Vec<_>, KitError>>()?;
+        Ok(escrow_agency::submit_to_every_trustee(clients, warrant).await)
+    }
+
+    /// Submits `warrant` to every trustee; the first refusal is an error.
+    pub async fn submit_everywhere(&self, warrant: &[u8]) -> Result<(), KitError> {
+        for (who, r) in self.submit(warrant).await? {
+            r.map_err(rpc(format!("{who}: SubmitWarrant")))?;
+        }
+        Ok(())
+    }
+
+    /// Operator `op-<i>` of trustee `i` applies `action` to warrant `id`.
+    pub async fn decide(
+        &self,
+        i: usize,
+        id: [u8; 16],
+        action: Action,
+        reason: &str,
+    ) -> Result<pb::WarrantStatus, KitError> {
+        let req = pb::DecideWarrantRequest { warrant_id: id.to_vec(), reason: reason.into() };
+        let mut c = self.operator_client(i)?;
+        let what = format!("{}: {action:?}", self.trustee(i)?.name);
+        let r = match action {
+            Action::Approve => c.approve_warrant(req).await,
+            Action::Deny => c.deny_warrant(req).await,
+            Action::Revoke => c.revoke_warrant(req).await,
+        };
+        Ok(r.map_err(rpc(what))?.into_inner())
+    }
+
+    /// The operators of trustees `which` approve warrant `[wid; 16]`.
+    pub async fn approve(&self, which: &[usize], wid: u8) -> Result<(), KitError> {
+        for &i in which {
+            self.decide(i, [wid; 16], Action::Approve, "lawful and proportionate").await?;
+        }
+        Ok(())
+    }
+
+    /// Warrant `[wid; 16]` as trustee `i` shows it to the agency.
+    pub async fn status(&self, i: usize, wid: u8) -> Result<pb::WarrantStatus, KitError> {
+        let req = pb::GetWarrantRequest { warrant_id: vec![wid; 16] };
+        Ok(self.agency_client(i)?.get_warrant(req).await.map_err(rpc(format!("trustee-{i}: GetWarrant")))?.into_inner())
+    }
+}
