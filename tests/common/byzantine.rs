@@ -79,7 +79,7 @@ pub async fn start(honest_addr: String, index: usize) -> Node {
     let me = crate::creds(escrow_pki::Role::Trustee, &format!("trustee-{index}"));
     Node::serve(&format!("byzantine-{index}"), |listener, shutdown| async move {
         let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest }));
-        escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await.unwrap();
+        escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await
     })
     .await
     .unwrap()

@@ -243,12 +243,7 @@ impl Deployment {
                     .map_err(|e| err(e.to_string()))?;
                 let me = self.world.pki.party(Role::Trustee, &t.name)?;
                 let name = t.name.clone();
-                Node::serve(&t.name, move |l, s| async move {
-                    if let Err(e) = escrow_trustee::serve(l, svc, &me, s).await {
-                        eprintln!("{name} stopped: {e}");
-                    }
-                })
-                .await
+                Node::serve(&name, move |l, s| async move { escrow_trustee::serve(l, svc, &me, s).await }).await
             }
             Launch::Processes { exe, passphrase } => {
                 let policy_file = t.dir.join("policy.toml");
@@ -314,14 +309,7 @@ impl Deployment {
 
     /// Serves a relay with `config` in this process, presenting the relay's certificate.
     pub async fn start_relay_with(&self, config: escrow_relay::RelayConfig) -> Result<Node, KitError> {
-        let svc = escrow_relay::RelayService::open(config).map_err(|e| start_error("relay")(e.to_string()))?;
-        let me = self.world.pki.party(Role::Relay, "relay")?;
-        Node::serve("relay", move |l, s| async move {
-            if let Err(e) = escrow_relay::serve(l, svc, &me, s).await {
-                eprintln!("relay stopped: {e}");
-            }
-        })
-        .await
+        crate::node::serve_relay(config, &self.world.pki.party(Role::Relay, "relay")?).await
     }
 
     /// Stops the relay and starts it again on the same data directory, under the

@@ -20,7 +20,7 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(60);
 pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 enum Run {
-    Task { shutdown: Option<oneshot::Sender<()>>, handle: Option<JoinHandle<()>> },
+    Task { shutdown: Option<oneshot::Sender<()>>, handle: Option<JoinHandle<Result<(), String>>> },
     Process(Option<Child>),
 }
 
@@ -42,10 +42,12 @@ impl std::fmt::Debug for Node {
 
 impl Node {
     /// Binds `127.0.0.1:0`, runs `f(listener, shutdown)` as a task, returns the node.
-    pub async fn serve<F, Fut>(name: &str, f: F) -> Result<Node, KitError>
+    /// The task's error, if it ends with one, is what [`Node::shut_down`] reports.
+    pub async fn serve<F, Fut, E>(name: &str, f: F) -> Result<Node, KitError>
     where
         F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
     {
         let start = |why: String| KitError::Start { name: name.into(), why };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| start(e.to_string()))?;
@@ -54,7 +56,8 @@ impl Node {
         let shutdown: Shutdown = Box::pin(async move {
             let _ = rx.await;
         });
-        let handle = tokio::spawn(f(listener, shutdown));
+        let serving = f(listener, shutdown);
+        let handle = tokio::spawn(async move { serving.await.map_err(|e| e.to_string()) });
         Ok(Node { name: name.into(), addr, run: Run::Task { shutdown: Some(tx), handle: Some(handle) } })
     }
 
@@ -149,6 +152,32 @@ impl Node {
         }
     }
 
+    /// Stops it as [`Node::stop`] does and says whether it ended cleanly: a task
+    /// that ended with an error or panicked, or a process that had already died, is an
+    /// error.
+    pub async fn shut_down(mut self) -> Result<(), KitError> {
+        let name = self.name.clone();
+        let failed = |why: String| KitError::Start { name: name.clone(), why };
+        match &mut self.run {
+            Run::Task { shutdown, handle } => {
+                if let Some(tx) = shutdown.take() {
+                    let _ = tx.send(());
+                }
+                match handle.take() {
+                    Some(h) => h.await.map_err(|e| failed(format!("the server task failed: {e}")))?.map_err(failed),
+                    None => Ok(()),
+                }
+            }
+            Run::Process(c) => match c.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Err(failed(format!("had exited ({status})"))),
+                _ => {
+                    self.kill();
+                    Ok(())
+                }
+            },
+        }
+    }
+
     /// Stops it at once: a process gets SIGKILL, a task is aborted.
     pub fn kill(&mut self) {
         match &mut self.run {
@@ -185,4 +214,15 @@ impl Drop for Node {
 /// The file a child process named `name` writes its address to, in `dir`.
 pub fn addr_file(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.addr"))
+}
+
+/// Serves a relay with `config` in this process, presenting `creds` (a relay's).
+pub async fn serve_relay(
+    config: escrow_relay::RelayConfig,
+    creds: &escrow_service::transport::Credentials,
+) -> Result<Node, KitError> {
+    let svc = escrow_relay::RelayService::open(config)
+        .map_err(|e| KitError::Start { name: "relay".into(), why: e.to_string() })?;
+    let me = creds.clone();
+    Node::serve("relay", move |l, s| async move { escrow_relay::serve(l, svc, &me, s).await }).await
 }

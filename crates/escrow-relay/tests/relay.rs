@@ -6,22 +6,20 @@ use std::sync::Arc;
 
 use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
 use escrow_crypto::{
-    dealer_keygen, CourtSecretKey, DealerOutput, DecryptionShare, Envelope, EpochId, EpochPublicKey, EscrowField,
-    Label, PartyId, SealRequest, TimeWindow, UserPublicKey, UserSecretKey, WarrantBody, WarrantId,
+    dealer_keygen, CourtSecretKey, DecryptionShare, Envelope, EpochId, EpochPublicKey, EscrowField, Label, PartyId,
+    SealRequest, TimeWindow, UserPublicKey, UserSecretKey, WarrantBody, WarrantId,
 };
-use escrow_pki::{Ca, Identity, Role, Validity};
+use escrow_kit::{Node, Pki};
+use escrow_pki::Role;
 use escrow_proto::v1::relay_client::RelayClient;
 use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, GetEpochKeyRequest, GetUserRequest, RegisterUserRequest,
     SendRequest, SendResponse,
 };
-use escrow_relay::{RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
-use escrow_service::clock::ManualClock;
+use escrow_relay::{RelayConfig, DEFAULT_MAX_CLOCK_SKEW_SECS};
 use escrow_service::transport::{channel, Credentials};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tonic::transport::Channel;
 use tonic::Code;
 
@@ -33,49 +31,43 @@ fn pid(s: &str) -> PartyId {
     PartyId::new(s).unwrap()
 }
 
-/// Keys, users, a court and a clock; one per test.
+/// The deployment kit's parties (keys, the court `court-1`, five users, a manual clock,
+/// a CA, a directory) and this test's own generator; one per test.
 struct World {
+    kit: escrow_kit::World,
     rng: ChaCha20Rng,
-    keys: DealerOutput,
-    court: CourtSecretKey,
-    users: Vec<UserSecretKey>,
-    clock: ManualClock,
-    dir: tempfile::TempDir,
-    ca: Arc<Ca>,
 }
 
-fn validity() -> Validity {
-    Validity::days_from(std::time::SystemTime::now(), 1)
+impl std::ops::Deref for World {
+    type Target = escrow_kit::World;
+    fn deref(&self) -> &escrow_kit::World {
+        &self.kit
+    }
 }
 
 impl World {
     fn new(seed: u64) -> Self {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let keys = dealer_keygen(EpochId(1), 2, 5, &mut rng).unwrap();
-        let court = CourtSecretKey::generate(pid("court-1"), &mut rng);
-        let users = ["alice", "bob", "carol", "dave", "mallory"]
-            .iter()
-            .map(|u| UserSecretKey::generate(pid(u), &mut rng))
-            .collect();
-        let ca = Arc::new(Ca::generate("relay-test", validity()).unwrap());
-        World { rng, keys, court, users, clock: ManualClock::at(T0), dir: tempfile::tempdir().unwrap(), ca }
+        let options = escrow_kit::Options {
+            name: "relay-test".into(),
+            seed: Some(seed),
+            court: "court-1".into(),
+            ..Default::default()
+        };
+        let kit = escrow_kit::World::new(options).unwrap();
+        assert_eq!(kit.clock.now(), T0);
+        World { kit, rng: ChaCha20Rng::seed_from_u64(seed.wrapping_add(1 << 32)) }
     }
 
     fn user(&self, name: &str) -> &UserSecretKey {
-        self.users.iter().find(|u| u.id().as_str() == name).unwrap()
+        self.kit.user(name).unwrap()
     }
 
     fn config(&self) -> RelayConfig {
-        RelayConfig::new(
-            self.dir.path(),
-            self.keys.public.clone(),
-            vec![self.court.public()],
-            Arc::new(self.clock.clone()),
-        )
+        RelayConfig::new(&self.kit.dir, self.keys.public.clone(), vec![self.court.public()], self.clock.shared())
     }
 
     async fn start(&self) -> Relay {
-        Relay::start(self.config(), self.ca.clone()).await
+        Relay::start(self.config(), self.pki.clone()).await
     }
 
     /// Seals an honest envelope from `from` to `to`, sent at `ts`.
@@ -135,38 +127,28 @@ impl World {
 /// call as anyone else.
 struct Relay {
     addr: SocketAddr,
-    ca: Arc<Ca>,
+    pki: Arc<Pki>,
     client: RelayClient<Channel>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<Result<(), RelayError>>,
+    node: Node,
 }
 
 impl Relay {
-    async fn start(config: RelayConfig, ca: Arc<Ca>) -> Relay {
-        let service = RelayService::open(config).unwrap();
-        let me = Credentials::issue(&ca, &Identity::new(Role::Relay, pid("relay")).unwrap(), validity()).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            escrow_relay::serve(listener, service, &me, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        let client = client(addr, &ca, Role::User, "alice");
-        Relay { addr, ca, client, stop, task }
+    async fn start(config: RelayConfig, pki: Arc<Pki>) -> Relay {
+        let node = escrow_kit::node::serve_relay(config, &pki.party(Role::Relay, "relay").unwrap()).await.unwrap();
+        let addr = node.addr;
+        let client = client(addr, &pki, Role::User, "alice");
+        Relay { addr, pki, client, node }
     }
 
     /// A client presenting a certificate of `role` and `id`.
     fn client_as(&self, role: Role, id: &str) -> RelayClient<Channel> {
-        client(self.addr, &self.ca, role, id)
+        client(self.addr, &self.pki, role, id)
     }
 
+    /// Stops the relay and checks that it ended cleanly.
     async fn shutdown(self) {
         drop(self.client);
-        self.stop.send(()).unwrap();
-        self.task.await.unwrap().unwrap();
+        self.node.shut_down().await.unwrap();
     }
 
     async fn register(&mut self, user: &UserSecretKey) {
@@ -210,9 +192,8 @@ impl Relay {
     }
 }
 
-fn client(addr: SocketAddr, ca: &Ca, role: Role, id: &str) -> RelayClient<Channel> {
-    let creds = Credentials::issue(ca, &Identity::new(role, pid(id)).unwrap(), validity()).unwrap();
-    escrow_service::transport::relay_client(&addr.to_string(), &creds).unwrap()
+fn client(addr: SocketAddr, pki: &Pki, role: Role, id: &str) -> RelayClient<Channel> {
+    escrow_service::transport::relay_client(&addr.to_string(), &pki.party(role, id).unwrap()).unwrap()
 }
 
 /// Row counts straight from the database file, beside the relay's own connection.
@@ -255,7 +236,7 @@ async fn register_send_fetch_and_open() {
 
     let e1 = w.seal("alice", &["bob"], T0, b"hello bob");
     let e2 = w.seal("alice", &["bob", "carol"], T0 + 1, b"hello both");
-    w.clock.set(T0 + 5);
+    w.clock.set(T0 + 5).unwrap();
     let r1 = relay.send(&e1).await.unwrap();
     let r2 = relay.send(&e2).await.unwrap();
     assert!(r1.seq < r2.seq);
@@ -324,7 +305,7 @@ async fn registration_first_key_wins() {
     bad.push(0);
     let err = relay.client.register_user(RegisterUserRequest { user_public_key: bad }).await.unwrap_err();
     assert_status(err, Code::InvalidArgument, &["user public key"]);
-    assert_eq!(db_counts(w.dir.path()).0, 1);
+    assert_eq!(db_counts(w.dir.as_path()).0, 1);
     relay.shutdown().await;
 }
 
@@ -357,7 +338,7 @@ async fn snapshot(relay: &mut Relay, w: &World) -> ((i64, i64, i64), Vec<Vec<u64
     }
     let all = w.warrant(&["alice", "bob", "carol", "dave", "mallory"], 0, u64::MAX);
     let export = seqs(&relay.export(&all, 0, 0).await.unwrap());
-    (db_counts(w.dir.path()), inboxes, export)
+    (db_counts(w.dir.as_path()), inboxes, export)
 }
 
 #[tokio::test]
@@ -395,7 +376,7 @@ async fn refused_sends_name_the_culprit_and_change_nothing() {
         &SealRequest {
             sender: &impostor,
             recipients: &[w.user("bob").public()],
-            epoch_key: &w.keys.public,
+            epoch_key: &w.kit.keys.public,
             message_id: [9; 16],
             timestamp: T0,
             plaintext: b"it's me, alice",
@@ -439,7 +420,7 @@ async fn refused_sends_name_the_culprit_and_change_nothing() {
         &SealRequest {
             sender: &alice,
             recipients: &[bob],
-            epoch_key: &w.keys.public,
+            epoch_key: &w.kit.keys.public,
             message_id: [4; 16],
             timestamp: T0,
             plaintext: b"hi",
@@ -529,7 +510,7 @@ async fn export_returns_exactly_the_warrant_scope() {
     let mut expected = Vec::new();
     let mut all = Vec::new();
     for (i, (sender, to_list, ts, in_scope)) in traffic.iter().enumerate() {
-        w.clock.set(*ts);
+        w.clock.set(*ts).unwrap();
         let env = w.seal(sender, to_list, *ts, format!("message {i}").as_bytes());
         let seq = relay.send(&env).await.unwrap().seq;
         all.push(seq);
@@ -537,7 +518,7 @@ async fn export_returns_exactly_the_warrant_scope() {
             expected.push(seq);
         }
     }
-    w.clock.set(T0 + 3 * DAY);
+    w.clock.set(T0 + 3 * DAY).unwrap();
     let warrant = w.warrant(&["bob"], from, to);
 
     let full = relay.export(&warrant, 0, 0).await.unwrap();
@@ -598,7 +579,7 @@ async fn export_returns_exactly_the_warrant_scope() {
 
     // Defence in depth: rows whose stored columns were altered so that the SQL selects
     // them are still judged by their signed label, and not exported.
-    let db = rusqlite::Connection::open(w.dir.path().join(escrow_relay::DB_FILE)).unwrap();
+    let db = rusqlite::Connection::open(w.dir.as_path().join(escrow_relay::DB_FILE)).unwrap();
     let moved_into_window = i64::try_from(all[3]).unwrap();
     db.execute("UPDATE messages SET timestamp = ?1 WHERE seq = ?2", rusqlite::params![from as i64, moved_into_window])
         .unwrap();
@@ -641,9 +622,9 @@ async fn export_refuses_bad_warrants() {
 
     assert_status(relay.export(b"not a warrant", 0, 0).await.unwrap_err(), Code::InvalidArgument, &["warrant"]);
 
-    w.clock.set(T0 + 30 * DAY);
+    w.clock.set(T0 + 30 * DAY).unwrap();
     assert_status(relay.export(&good, 0, 0).await.unwrap_err(), Code::FailedPrecondition, &["expired"]);
-    w.clock.set(T0 - 1);
+    w.clock.set(T0 - 1).unwrap();
     assert_status(relay.export(&good, 0, 0).await.unwrap_err(), Code::FailedPrecondition, &["not valid before"]);
     relay.shutdown().await;
 }
@@ -653,7 +634,7 @@ async fn export_without_trusted_courts_refuses_everything() {
     let mut w = World::new(8);
     let mut config = w.config();
     config.trusted_courts.clear();
-    let mut relay = Relay::start(config, w.ca.clone()).await;
+    let mut relay = Relay::start(config, w.pki.clone()).await;
     relay.register(w.user("alice")).await;
     relay.register(w.user("bob")).await;
     let env = w.seal("alice", &["bob"], T0, b"hi");
@@ -704,7 +685,7 @@ async fn health_reports_the_relay_serving() {
     let w = World::new(10);
     let relay = w.start().await;
     // Health answers without a client certificate (probes), over TLS all the same.
-    let anonymous = Credentials::anonymous(w.ca.cert_pem().to_string()).unwrap();
+    let anonymous = Credentials::anonymous(w.pki.ca().cert_pem().to_string()).unwrap();
     let mut health = HealthClient::new(channel(&relay.addr.to_string(), &anonymous, Role::Relay).unwrap());
     let status =
         health.check(HealthCheckRequest { service: "escrow.v1.Relay".into() }).await.unwrap().into_inner().status;
