@@ -132,6 +132,9 @@ pub enum CliError {
     /// A server refused or failed.
     #[error("{}: {}", .0.code(), .0.message())]
     Rpc(tonic::Status),
+    /// The demo's deployment could not be started or driven.
+    #[error(transparent)]
+    Deployment(#[from] escrow_kit::KitError),
 }
 
 impl CliError {

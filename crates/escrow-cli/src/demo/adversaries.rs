@@ -7,8 +7,8 @@ use escrow_crypto::*;
 use escrow_proto::v1 as pb;
 use rand::rngs::OsRng;
 
-use super::{day_time, err, table, Deployment, Outcome, AUDITOR};
-use crate::files::{write_hex, SecretArgs};
+use super::{day_time, err, table, Deployment, Outcome};
+use crate::files::SecretArgs;
 use crate::CliError;
 
 impl Deployment {
@@ -19,9 +19,9 @@ impl Deployment {
     /// Submits `w` and approves it at trustee-0 and trustee-3 (trustee-2 approves by
     /// policy): a quorum of three.
     async fn quorum(&self, w: &[u8], id: WarrantId) -> Result<(), CliError> {
-        self.submit(w).await?;
-        self.decide(0, id, true, "approved").await?;
-        self.decide(3, id, true, "approved").await
+        self.submit_table(w).await?;
+        self.decide_as(0, id, true, "approved").await?;
+        self.decide_as(3, id, true, "approved").await
     }
 
     /// `user`'s inbox (sequence number, envelope), as the user fetches it.
@@ -34,7 +34,7 @@ impl Deployment {
     async fn total_log_entries(&self) -> Result<u64, CliError> {
         let mut total = 0;
         for t in &self.trustees {
-            let cp = escrow_service::transport::audit_client(&t.addr, self.creds(AUDITOR)?)
+            let cp = escrow_service::transport::audit_client(&t.server.addr.to_string(), &self.auditor_creds()?)
                 .map_err(err)?
                 .get_checkpoint(pb::GetCheckpointRequest {})
                 .await
@@ -128,7 +128,7 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
 
     // What the agency would get from dave's accepted messages under a warrant.
     d.clock.set(day_time(5, 20)).map_err(err)?;
-    let (w, id) = d.warrant(&["dave"], day_time(5, 0), day_time(6, 0), "R v. D, 2026/120")?;
+    let (w, id) = d.sign_warrant(&["dave"], day_time(5, 0), day_time(6, 0), "R v. D, 2026/120")?;
     d.quorum(&w, id).await?;
     let report = d.open(&w).await?;
     println!(
@@ -184,7 +184,7 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
         they_read += usize::from(inner == texts[k].as_bytes());
     }
     d.clock.set(day_time(6, 20)).map_err(err)?;
-    let (w, id) = d.warrant(&["alice"], day_time(6, 0), day_time(7, 0), "R v. A and B, 2026/121")?;
+    let (w, id) = d.sign_warrant(&["alice"], day_time(6, 0), day_time(7, 0), "R v. A and B, 2026/121")?;
     d.quorum(&w, id).await?;
     let report = d.open(&w).await?;
     let mut t = table(&["message", "the agency opened the envelope", "what it reads"]);
@@ -221,7 +221,7 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
 /// Decrypts every envelope in the relay's database with `shares` (at least t+1 of one
 /// epoch): what a thief holding the shares and a copy of the traffic can read.
 fn thief_reads(d: &Deployment, shares: &[TrusteeKeyShare], epk: &EpochPublicKey) -> Result<(usize, usize), CliError> {
-    let blobs = escrow_relay::tamper::stored_envelopes(&d.dir.join("relay")).map_err(err)?;
+    let blobs = escrow_relay::tamper::stored_envelopes(&d.relay_dir).map_err(err)?;
     let (mut total, mut opened) = (0, 0);
     for blob in blobs {
         let env = Envelope::from_bytes(&blob)?;
@@ -268,33 +268,16 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
         println!("(sabotaged run: the trustees keep their epoch-1 share files)");
     }
     let keys2 = dealer_keygen(EpochId(2), 2, 5, &mut OsRng)?;
-    write_hex(&d.dir.join("epoch-2.pub"), &keys2.public.to_bytes())?;
+    d.rotate(keys2, !keep_old).await?;
     let secret = SecretArgs { passphrase: Some(d.passphrase.clone()), passphrase_file: None, insecure_fast_kdf: false };
-    for (i, t) in d.trustees.iter_mut().enumerate() {
-        t.kill();
-        let tdir = d.dir.join(&t.name);
-        secret.write_sealed(&tdir.join("key-2.share"), &keys2.shares[i].to_bytes())?;
-        if !keep_old {
-            let old = tdir.join("key-1.share");
-            std::fs::remove_file(&old).map_err(|e| CliError::io(&old, e))?;
-        }
-    }
-    d.epochs = if keep_old { vec![1, 2] } else { vec![2] };
-    d.relay.kill();
-    let exe = std::env::current_exe().map_err(err)?;
-    d.relay = super::spawn_relay(&exe, &d.dir, 2, &d.passphrase)?;
-    d.restart_down().await?;
-    d.relay_clients.clear();
-    d.keys = keys2;
     d.send("alice", &["bob"], day_time(7, 9), "new epoch, new key").await?;
     d.send("carol", &["dave"], day_time(7, 10), "did you get the tickets?").await?;
 
     // The same thief breaks in again and copies what the trustees hold now.
     let mut stolen_now = Vec::new();
     for i in [0usize, 2, 4] {
-        let tdir = d.dir.join(&d.trustees[i].name);
-        for e in &d.epochs {
-            let s = secret.read_sealed_as(&tdir.join(format!("key-{e}.share")), TrusteeKeyShare::from_bytes)?;
+        for e in &d.trustees[i].epochs {
+            let s = secret.read_sealed_as(&d.share_path(i, *e)?, TrusteeKeyShare::from_bytes)?;
             stolen_now.push(s);
         }
     }
@@ -316,7 +299,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
         format!(
             "{} ({})",
             stolen_now.len(),
-            d.epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(", ")
+            d.trustees[0].epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(", ")
         ),
         format!("{opened_after} of {total}"),
         "0".into(),

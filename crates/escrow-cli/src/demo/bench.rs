@@ -12,10 +12,10 @@ pub(super) async fn bench(d: &Deployment, n: usize) -> Result<(), CliError> {
     }
     let send_time = t0.elapsed();
     d.clock.set(day_time(4, 9)).map_err(err)?;
-    let (w, id) = d.warrant(&["alice"], day_time(1, 0), day_time(2, 0), "bench")?;
-    d.submit(&w).await?;
+    let (w, id) = d.sign_warrant(&["alice"], day_time(1, 0), day_time(2, 0), "bench")?;
+    d.submit_table(&w).await?;
     for i in [0, 1, 3, 4] {
-        d.decide(i, id, true, "bench").await?;
+        d.decide_as(i, id, true, "bench").await?;
     }
     let t1 = Instant::now();
     let report = d.open(&w).await?;

@@ -24,40 +24,36 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
     println!("address to its address file whenever it starts, so the files stay current after restarts):");
     let mut t = table(&["process", "pid", "address", "address file"]);
     let mut pids = Vec::new();
-    for (i, proc_) in d.trustees.iter().chain(std::iter::once(&d.relay)).enumerate() {
-        let file = dir.join(format!("{}.addr", proc_.name));
-        let Some(pid) = proc_.child.as_ref().map(Child::id) else {
+    let nodes: Vec<&escrow_kit::Node> = d.trustees.iter().map(|t| &t.server).chain(std::iter::once(&d.relay)).collect();
+    for (i, proc_) in nodes.into_iter().enumerate() {
+        let file = escrow_kit::node::addr_file(&dir, &proc_.name);
+        let addr = proc_.addr.to_string();
+        let Some(pid) = proc_.pid() else {
             t.add_row(vec![proc_.name.clone(), "-".into(), "down".into(), file.display().to_string()]);
             continue;
         };
         // Check that the process answers at the address its file names.
         let written = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
-        if written.trim() != proc_.addr {
-            return Err(err(format!(
-                "{} says {}, {} listens on {}",
-                file.display(),
-                written.trim(),
-                proc_.name,
-                proc_.addr
-            )));
+        if written.trim() != addr {
+            return Err(err(format!("{} says {}, {} listens on {}", file.display(), written.trim(), proc_.name, addr)));
         }
         if i < d.trustees.len() {
-            trustee_client(&proc_.addr, d.creds(AUDITOR)?)?
+            d.trustee_client_as(i, &d.auditor_creds()?)?
                 .get_info(pb::GetInfoRequest {})
                 .await
                 .map_err(CliError::Rpc)?;
         } else {
-            relay_client(&proc_.addr, d.creds(AUDITOR)?)?
+            d.relay_client_as(&d.auditor_creds()?)?
                 .get_epoch_key(pb::GetEpochKeyRequest {})
                 .await
                 .map_err(CliError::Rpc)?;
         }
         pids.push(pid.to_string());
-        t.add_row(vec![proc_.name.clone(), pid.to_string(), proc_.addr.clone(), file.display().to_string()]);
+        t.add_row(vec![proc_.name.clone(), pid.to_string(), addr, file.display().to_string()]);
     }
     println!("{t}");
     let epoch = d.keys.public.epoch().0;
-    let now = escrow_service::clock::Clock::now(&d.clock);
+    let now = d.clock.now();
     println!(
         "Epoch {epoch} is current: its public key is {}. The simulated clock ({}) is at day {}, {:02}:00.",
         dir.join(format!("epoch-{epoch}.pub")).display(),
@@ -77,9 +73,9 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         .map_err(CliError::Rpc)?
         .into_inner()
         .warrants;
-    let t0 = sh(&d.trustees[0].addr);
-    let relay = sh(&d.relay.addr);
-    let all: Vec<String> = d.trustees.iter().map(|t| format!("--trustee {}", sh(&t.addr))).collect();
+    let t0 = sh(d.trustees[0].server.addr);
+    let relay = sh(d.relay.addr);
+    let all: Vec<String> = d.trustees.iter().map(|t| format!("--trustee {}", sh(t.server.addr))).collect();
     let all = all.join(" ");
     let epoch_key = p(&format!("epoch-{epoch}.pub"));
     // The inbox holds messages of every epoch so far: pin each key, so that none is
@@ -120,8 +116,11 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
     );
     println!("Logs: {}/logs/. To stop every process of the deployment:", dir.display());
     println!("  kill {}", pids.join(" "));
-    for proc_ in d.trustees.iter_mut().chain(std::iter::once(&mut d.relay)) {
-        proc_.detach();
+    for t in d.trustees.iter_mut() {
+        t.server.detach();
+    }
+    {
+        d.relay.detach();
     }
     Ok(())
 }

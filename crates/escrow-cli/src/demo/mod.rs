@@ -4,25 +4,19 @@
 //! agency are played by this process over gRPC. Exits non-zero if any outcome differs
 //! from what the design promises.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
 use comfy_table::Table;
 use escrow_crypto::*;
 use escrow_proto::v1 as pb;
-use escrow_service::clock::FileClock;
-use escrow_service::transport::Credentials;
-use pb::relay_client::RelayClient;
-use pb::trustee_client::TrusteeClient;
+use escrow_trustee::state::Action;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use tonic::transport::Channel;
 
-use crate::files::{write_hex, SecretArgs};
-use crate::tls::TlsArgs;
+use crate::files::SecretArgs;
 use crate::CliError;
 
 mod adversaries;
@@ -32,7 +26,6 @@ mod keep;
 mod scenarios;
 
 use bench::bench;
-use deploy::spawn_relay;
 use keep::keep;
 use scenarios::{audit, denied, lawful_access, outage, over_reach, traffic};
 
@@ -67,34 +60,6 @@ pub struct DemoArgs {
     /// circumvention, key-theft) to check that the demo then reports it FAILED.
     #[arg(long, hide = true, value_name = "SCENARIO")]
     pub sabotage: Option<String>,
-}
-
-/// A child process killed (and reaped) on drop, unless detached.
-struct Proc {
-    name: String,
-    child: Option<Child>,
-    addr: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Proc {
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-    fn detach(&mut self) -> Option<u32> {
-        self.child.take().map(|c| c.id())
-    }
 }
 
 struct TrusteePlan {
@@ -159,25 +124,26 @@ const TRAFFIC: &[Msg] = &[
     Msg { day: 3, hour: 11, from: "bob", to: &["dave"], text: "score was 2-1" },
 ];
 
+/// The kit's deployment (trustee and relay processes of this binary), and what the
+/// demo adds: the passphrase of its key files and the sabotaged scenario, if any.
 struct Deployment {
-    dir: PathBuf,
-    _tmp: Option<tempfile::TempDir>,
-    clock: FileClock,
+    kit: escrow_kit::Deployment,
     passphrase: String,
-    keys: DealerOutput,
-    court: CourtSecretKey,
-    trustees: Vec<Proc>,
-    relay: Proc,
-    /// Epochs whose shares the trustees hold (key-<E>.share in each trustee's dir).
-    epochs: Vec<u64>,
     /// Test only: the scenario whose safeguard is sabotaged (see `DemoArgs::sabotage`).
     sabotage: Option<String>,
-    /// Every party's TLS credentials, by file stem (`agency-1`, `trustee-0.op-0`, ...).
-    creds: BTreeMap<String, Credentials>,
-    /// One relay connection per user, each with that user's certificate and the
-    /// current epoch key pinned.
-    relay_clients: BTreeMap<String, std::sync::Arc<escrow_user::UserClient>>,
-    users: Vec<UserSecretKey>,
+}
+
+impl std::ops::Deref for Deployment {
+    type Target = escrow_kit::Deployment;
+    fn deref(&self) -> &escrow_kit::Deployment {
+        &self.kit
+    }
+}
+
+impl std::ops::DerefMut for Deployment {
+    fn deref_mut(&mut self) -> &mut escrow_kit::Deployment {
+        &mut self.kit
+    }
 }
 
 /// The outcome of one scenario for the final table.
@@ -203,21 +169,11 @@ fn day_time(day: u64, hour: u64) -> u64 {
     DAY0 + day * DAY + hour * HOUR
 }
 
-fn trustee_client(addr: &str, creds: &Credentials) -> Result<TrusteeClient<Channel>, CliError> {
-    escrow_service::transport::trustee_client(addr, creds).map_err(err)
-}
-
-fn relay_client(addr: &str, creds: &Credentials) -> Result<RelayClient<Channel>, CliError> {
-    escrow_service::transport::relay_client(addr, creds).map_err(err)
-}
-
 /// The users of the simulated traffic.
 const USERS: [&str; 4] = ["alice", "bob", "carol", "dave"];
 
-/// The in-process agency and auditor.
-const AGENCY: &str = "agency-1";
-
-const AUDITOR: &str = "auditor-1";
+/// The in-process agency.
+const AGENCY: &str = escrow_kit::deployment::AGENCY;
 
 pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     let only = a.scenario.as_deref();

@@ -62,12 +62,12 @@ pub(super) fn opened_table(report: &escrow_agency::OpenReport, in_scope: &dyn Fn
 pub(super) async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), CliError> {
     println!("\n== Scenario 1: lawful access ==================================================");
     d.clock.set(day_time(4, 9)).map_err(err)?;
-    let (w, id) = d.warrant(&["alice"], day_time(1, 0), day_time(3, 0), "R v. A, 2026/117")?;
+    let (w, id) = d.sign_warrant(&["alice"], day_time(1, 0), day_time(3, 0), "R v. A, 2026/117")?;
     println!("Day 4, 09:00. high-court signs warrant {id}: target alice, window days 1-2 (2 days).");
     let submitted = Instant::now();
-    println!("{}", d.submit(&w).await?);
-    d.decide(0, id, true, "lawful, necessary and proportionate").await?;
-    d.decide(3, id, true, "approved by committee vote").await?;
+    println!("{}", d.submit_table(&w).await?);
+    d.decide_as(0, id, true, "lawful, necessary and proportionate").await?;
+    d.decide_as(3, id, true, "approved by committee vote").await?;
     println!("Operators of trustee-0 and trustee-3 approve; trustee-2 approved on receipt by policy: 3 of 5.");
     let report = d.open(&w).await?;
     let latency = submitted.elapsed();
@@ -104,16 +104,16 @@ pub(super) async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), 
 pub(super) async fn denied(d: &Deployment) -> Result<Outcome, CliError> {
     println!("\n== Scenario 2: denied ==========================================================");
     d.clock.set(day_time(4, 10)).map_err(err)?;
-    let (w, id) = d.warrant(&["bob"], day_time(0, 0), day_time(2, 0), "R v. B, 2026/118")?;
+    let (w, id) = d.sign_warrant(&["bob"], day_time(0, 0), day_time(2, 0), "R v. B, 2026/118")?;
     println!("high-court signs warrant {id}: target bob, window days 0-1.");
-    println!("{}", d.submit(&w).await?);
-    d.decide(0, id, true, "lawful").await?;
-    d.decide(1, id, false, "not proportionate: bob is a witness, not a suspect").await?;
+    println!("{}", d.submit_table(&w).await?);
+    d.decide_as(0, id, true, "lawful").await?;
+    d.decide_as(1, id, false, "not proportionate: bob is a witness, not a suspect").await?;
     if d.sabotage.as_deref() == Some("denied") {
         println!("(sabotaged run: trustee-3's operator approves after all)");
-        d.decide(3, id, true, "approved").await?;
+        d.decide_as(3, id, true, "approved").await?;
     } else {
-        d.decide(3, id, false, "insufficient grounds").await?;
+        d.decide_as(3, id, false, "insufficient grounds").await?;
     }
     println!("trustee-0 approves, trustee-2 approved by policy; trustee-1 and trustee-3 deny: 2 of 5.");
     let report = d.open(&w).await?;
@@ -192,11 +192,11 @@ pub(super) async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> R
 pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
     println!("\n== Scenario 7: trustee outage ==================================================");
     d.clock.set(day_time(4, 11)).map_err(err)?;
-    let (w, id) = d.warrant(&["carol"], day_time(1, 0), day_time(3, 0), "R v. C, 2026/119")?;
+    let (w, id) = d.sign_warrant(&["carol"], day_time(1, 0), day_time(3, 0), "R v. C, 2026/119")?;
     println!("high-court signs warrant {id}: target carol, window days 1-2. Every operator approves.");
-    d.submit(&w).await?;
+    d.submit_table(&w).await?;
     for i in [0, 1, 3, 4] {
-        d.decide(i, id, true, "approved").await?;
+        d.decide_as(i, id, true, "approved").await?;
     }
     let expected = TRAFFIC.iter().filter(|m| involves(m, "carol") && (1..3).contains(&m.day)).count();
     let mut t = table(&["trustees up", "opened", "not opened", "why"]);
@@ -204,10 +204,10 @@ pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
     let mut ok = true;
     for (kill, want_open) in [(vec![], true), (vec![4, 1], true), (vec![3], false)] {
         for i in kill {
-            d.trustees[i].kill();
+            d.trustees[i].server.kill();
             down.push(d.trustees[i].name.clone());
         }
-        let up = d.trustees.iter().filter(|t| t.child.is_some()).count();
+        let up = d.trustees.iter().filter(|t| t.server.is_up()).count();
         let report = d.open(&w).await?;
         let mut why = report.failed.first().map(|(_, w)| w.clone()).unwrap_or_default();
         if !down.is_empty() {
@@ -235,9 +235,9 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
     println!("\n== The auditor =================================================================");
     d.restart_down().await?;
     let state = d.dir.join("auditor");
-    let now = escrow_service::clock::Clock::now(&d.clock);
+    let now = d.clock.now();
     let courts = vec![d.court.public()];
-    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "entries", "verified"]);
     let mut all_ok = true;
     let mut logs = Vec::new();
@@ -295,7 +295,7 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
     }
     println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
     println!("the last entry of trustee-0's log. The auditor runs again:");
-    let audits = escrow_audit::verify(&d.trustee_addrs(), d.creds(AUDITOR)?, &state, now, &courts).await;
+    let audits = escrow_audit::verify(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts).await;
     let mut t = table(&["trustee log", "result"]);
     let mut caught = BTreeSet::new();
     for a in &audits {
