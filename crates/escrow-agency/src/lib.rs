@@ -47,6 +47,29 @@ pub enum AgencyError {
     Trustees(String),
 }
 
+/// Why one in-scope message was not opened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotOpened {
+    /// No trustee reported a key for the message's epoch.
+    #[error("no trustee holds a key for epoch {0}")]
+    NoEpochKey(EpochId),
+    /// The relay's export carried no key for the sender, so the envelope's signature
+    /// cannot be checked.
+    #[error("relay sent no key for sender {0}")]
+    NoSenderKey(String),
+    /// Too few valid shares, or the combined key does not match the field (names the
+    /// culprits where there are any).
+    #[error("{0}")]
+    Combine(CryptoError),
+    /// The envelope did not open with the combined key (bad signature or ciphertext).
+    #[error("{0}")]
+    Decrypt(CryptoError),
+    /// A combining worker failed; the message is reported rather than lost.
+    #[error("internal error while combining")]
+    Internal,
+}
+
 /// One trustee as the agency sees it.
 #[derive(Debug, Clone)]
 pub struct TrusteeHandle {
@@ -161,8 +184,8 @@ pub struct OpenReport {
     pub exported: usize,
     /// Messages opened.
     pub opened: Vec<OpenedMessage>,
-    /// Messages not opened, with why.
-    pub failed: Vec<(u64, String)>,
+    /// Messages not opened (relay sequence number), with why.
+    pub failed: Vec<(u64, NotOpened)>,
     /// Per trustee: every distinct error (refusal or outage), including trustees that
     /// were unreachable when the agency connected (named by address).
     pub trustee_errors: TrusteeErrors,
@@ -376,7 +399,7 @@ impl Agency {
     }
 }
 
-type Outcome = (u64, Label, Result<(Vec<u8>, Vec<TrusteeIndex>), String>);
+type Outcome = (u64, Label, Result<(Vec<u8>, Vec<TrusteeIndex>), NotOpened>);
 
 /// Combines and decrypts a batch on all cores.
 fn combine_all(
@@ -387,14 +410,12 @@ fn combine_all(
     let one = |(seq, env, shares): &(u64, Envelope, Vec<DecryptionShare>)| -> Outcome {
         let label = env.label().clone();
         let r = (|| {
-            let epk = epochs
-                .get(&label.epoch())
-                .ok_or_else(|| format!("no trustee holds a key for epoch {}", label.epoch()))?;
+            let epk = epochs.get(&label.epoch()).ok_or(NotOpened::NoEpochKey(label.epoch()))?;
             let sender = senders
                 .get(label.sender().as_str())
-                .ok_or_else(|| format!("relay sent no key for sender {}", label.sender()))?;
-            let opened = epk.combine(env.field(), &label, shares).map_err(|e| e.to_string())?;
-            let pt = env.open_with_data_key(&opened.data_key, sender, epk).map_err(|e| e.to_string())?;
+                .ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))?;
+            let opened = epk.combine(env.field(), &label, shares).map_err(NotOpened::Combine)?;
+            let pt = env.open_with_data_key(&opened.data_key, sender, epk).map_err(NotOpened::Decrypt)?;
             Ok((pt, opened.culprits))
         })();
         (*seq, label, r)
@@ -403,7 +424,7 @@ fn combine_all(
         work,
         |_, w| one(w),
         // A panicking worker must not make messages vanish from the report.
-        |_, (seq, env, _)| (*seq, env.label().clone(), Err("internal error while combining".into())),
+        |_, (seq, env, _)| (*seq, env.label().clone(), Err(NotOpened::Internal)),
     )
 }
 

@@ -91,7 +91,7 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
 }
 
 fn failed_error(failed: usize, total: usize) -> CliError {
-    CliError::Usage(format!("{failed} of {total} trustee logs failed verification"))
+    CliError::Findings(format!("{failed} of {total} trustee logs failed verification"))
 }
 
 fn warrants_table(rec: &Reconciliation) -> Table {
@@ -153,7 +153,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 return Err(failed_error(failed, args.trustees.len()));
             }
             if !rec.flags.is_empty() {
-                return Err(CliError::Usage(format!("{} flags raised", rec.flags.len())));
+                return Err(CliError::Findings(format!("{} flags raised", rec.flags.len())));
             }
         }
         AuditCmd::Report { args, threshold, out } => {
@@ -161,7 +161,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let rec = escrow_audit::reconcile(&logs, threshold);
             let report = escrow_audit::report(&logs, &rec);
             std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
-            let json = report.to_json().map_err(|e| CliError::Usage(format!("report: {e}")))?;
+            let json = report.to_json().map_err(|e| CliError::Findings(format!("report: {e}")))?;
             let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
             write(&md_path, &report.to_markdown())?;
             write(&json_path, &json)?;

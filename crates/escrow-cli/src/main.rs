@@ -106,9 +106,25 @@ enum RelayCmd {
 /// A command failed; the message says why.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
-    /// Wrong usage or a refused input.
+    /// Wrong flags or arguments: the command was not run (exit status 2).
     #[error("{0}")]
     Usage(String),
+    /// A server did not start: a precondition failed before anything was written
+    /// (policy, certificate, key share, log key, port, data directory).
+    #[error("{what} did not start: {reason}")]
+    Start {
+        /// `trustee` or `relay`.
+        what: &'static str,
+        /// The failed precondition.
+        reason: String,
+    },
+    /// A client could not be set up (an address or certificate the transport refused).
+    #[error(transparent)]
+    Transport(#[from] escrow_service::transport::TransportError),
+    /// The command ran, and what it found is a failure: messages refused or not
+    /// opened, logs that did not verify, flags raised, a scenario that did not match.
+    #[error("{0}")]
+    Findings(String),
     /// A file could not be read or written.
     #[error("{path}: {err}")]
     Io {
@@ -132,12 +148,42 @@ pub enum CliError {
     /// A server refused or failed.
     #[error("{}: {}", .0.code(), .0.message())]
     Rpc(tonic::Status),
+    /// A certificate could not be made or read.
+    #[error("certificates: {0}")]
+    Pki(#[from] escrow_pki::PkiError),
+    /// The agency's client refused or could not open a warrant as a whole.
+    #[error(transparent)]
+    Agency(#[from] escrow_agency::AgencyError),
+    /// The user's client refused what the relay served (a key, a page).
+    #[error(transparent)]
+    User(escrow_user::UserError),
+    /// The risk calculator refused its parameters or could not write its report.
+    #[error(transparent)]
+    Tradeoffs(#[from] escrow_tradeoffs::TradeoffError),
     /// The demo's deployment could not be started or driven.
     #[error(transparent)]
     Deployment(#[from] escrow_kit::KitError),
 }
 
 impl CliError {
+    /// 2 for a usage error (nothing was run), 1 for everything else.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Usage(_) => ExitCode::from(2),
+            _ => ExitCode::FAILURE,
+        }
+    }
+
+    /// A trustee that did not start, and why.
+    pub fn trustee_start(reason: impl std::fmt::Display) -> Self {
+        CliError::Start { what: "trustee", reason: reason.to_string() }
+    }
+
+    /// The relay did not start, and why.
+    pub fn relay_start(reason: impl std::fmt::Display) -> Self {
+        CliError::Start { what: "relay", reason: reason.to_string() }
+    }
+
     pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
         CliError::Io { path: path.to_path_buf(), err }
     }
@@ -206,7 +252,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }

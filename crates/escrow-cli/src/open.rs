@@ -25,9 +25,7 @@ pub struct OpenArgs {
 
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
-    let agency = escrow_agency::Agency::connect(&a.relay, &a.trustees, &ctx.credentials()?)
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+    let agency = escrow_agency::Agency::connect(&a.relay, &a.trustees, &ctx.credentials()?).await?;
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
@@ -38,8 +36,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         })
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
+        .await?;
     bar.finish_and_clear();
     std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
     let mut summary = String::new();
@@ -90,6 +87,6 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     if report.failed.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Usage(format!("{} in-scope messages could not be opened", report.failed.len())))
+        Err(CliError::Findings(format!("{} in-scope messages could not be opened", report.failed.len())))
     }
 }

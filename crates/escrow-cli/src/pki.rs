@@ -77,10 +77,6 @@ fn party(s: &str) -> Result<PartyId, CliError> {
     Ok(PartyId::new(s)?)
 }
 
-fn pki_error(e: escrow_pki::PkiError) -> CliError {
-    CliError::Usage(e.to_string())
-}
-
 /// Writes a party's certificate, sealed key and profile into `dir`.
 pub fn write_party(
     dir: &Path,
@@ -89,7 +85,7 @@ pub fn write_party(
     validity: Validity,
     secret: &SecretArgs,
 ) -> Result<PathBuf, CliError> {
-    let issued = ca.issue(identity, validity).map_err(pki_error)?;
+    let issued = ca.issue(identity, validity)?;
     let files = PartyFiles::of(identity);
     let profile = dir.join(&files.profile);
     std::fs::write(dir.join(&files.cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
@@ -108,13 +104,13 @@ pub fn deployment_identities(
     let mut out = Vec::new();
     for i in 0..n {
         let t = party(&format!("trustee-{i}"))?;
-        out.push(Identity::new(Role::Trustee, t.clone()).map_err(pki_error)?);
+        out.push(Identity::new(Role::Trustee, t.clone())?);
         out.push(Identity::operator(t, party(&format!("op-{i}"))?));
     }
-    out.push(Identity::new(Role::Relay, party("relay")?).map_err(pki_error)?);
+    out.push(Identity::new(Role::Relay, party("relay")?)?);
     for (role, ids) in [(Role::Agency, agencies), (Role::Auditor, auditors), (Role::User, users)] {
         for id in ids {
-            out.push(Identity::new(role, party(id)?).map_err(pki_error)?);
+            out.push(Identity::new(role, party(id)?)?);
         }
     }
     Ok(out)
@@ -136,7 +132,7 @@ pub fn init(
     }
     std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
     let validity = Validity::days_from(SystemTime::now(), days);
-    let ca = Ca::generate(name, validity).map_err(pki_error)?;
+    let ca = Ca::generate(name, validity)?;
     secret.write_sealed(&dir.join(CA_KEY), ca.key_pem().as_bytes())?;
     std::fs::write(dir.join(CA_CERT), ca.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
     identities.iter().map(|id| write_party(dir, &ca, id, validity, secret)).collect()
@@ -146,7 +142,7 @@ fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
     let cert = std::fs::read_to_string(dir.join(CA_CERT)).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
     let key = secret.read_sealed(&dir.join(CA_KEY))?;
     let key = std::str::from_utf8(&key).map_err(|_| CliError::bad_file(&dir.join(CA_KEY), "not a PEM key"))?;
-    Ca::from_pem(&cert, key).map_err(pki_error)
+    Ok(Ca::from_pem(&cert, key)?)
 }
 
 pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
@@ -169,7 +165,7 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
                 (Role::Operator, Some(t)) => Identity::operator(party(&t)?, party(&id)?),
                 (Role::Operator, None) => return Err(CliError::Usage("an operator needs --trustee".into())),
                 (_, Some(_)) => return Err(CliError::Usage("--trustee is only for operators".into())),
-                (r, None) => Identity::new(r, party(&id)?).map_err(pki_error)?,
+                (r, None) => Identity::new(r, party(&id)?)?,
             };
             if dir.join(format!("{}.pem", identity.file_stem())).exists() {
                 return Err(CliError::Usage(format!("{identity} already has a certificate in {}", dir.display())));
@@ -182,7 +178,7 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
         }
         PkiCmd::Show { cert } => {
             let pem = std::fs::read_to_string(&cert).map_err(|e| CliError::io(&cert, e))?;
-            let id = Identity::from_cert_pem(&pem).map_err(pki_error)?;
+            let id = Identity::from_cert_pem(&pem)?;
             println!("{id} ({})", id.uri());
             Ok(())
         }

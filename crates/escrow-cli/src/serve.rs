@@ -79,13 +79,13 @@ pub struct RelayServeArgs {
 async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(&l.listen)
         .await
-        .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", l.listen)))
+        .map_err(|e| CliError::Start { what: "server", reason: format!("cannot listen on {}: {e}", l.listen) })
 }
 
 /// Writes the bound address to `--addr-file` once the service is ready to serve, so
 /// that supervisors never see an address for a start that fails.
 fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), CliError> {
-    let addr = listener.local_addr().map_err(|e| CliError::Usage(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| CliError::Start { what: "server", reason: e.to_string() })?;
     if let Some(f) = &l.addr_file {
         let tmp = f.with_extension("tmp");
         std::fs::write(&tmp, addr.to_string()).map_err(|e| CliError::io(&tmp, e))?;
@@ -128,21 +128,22 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         return Err(CliError::Usage("give one --key-share per --epoch-key".into()));
     }
     let text = std::fs::read_to_string(&a.policy).map_err(|e| CliError::io(&a.policy, e))?;
-    let policy = Policy::from_toml(&text).map_err(|e| CliError::Usage(format!("{}: {e}", a.policy.display())))?;
+    let policy =
+        Policy::from_toml(&text).map_err(|e| CliError::trustee_start(format!("{}: {e}", a.policy.display())))?;
     let credentials = ctx.credentials()?;
-    escrow_trustee::check_certificate(&policy, &credentials).map_err(|e| CliError::Usage(e.to_string()))?;
+    escrow_trustee::check_certificate(&policy, &credentials).map_err(CliError::trustee_start)?;
     let mut epochs = Vec::new();
     for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
         let public = read_hex_as(k, EpochPublicKey::from_bytes)?;
         let share = secret.read_sealed_as(s, TrusteeKeyShare::from_bytes)?;
         epochs.push(EpochKeys { public, share });
     }
-    escrow_trustee::check_epochs(&policy, &epochs, None).map_err(|e| CliError::Usage(e.to_string()))?;
+    escrow_trustee::check_epochs(&policy, &epochs, None).map_err(CliError::trustee_start)?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
     let (signer, generated) = if log_key.exists() {
         let signer = secret.read_sealed_as(&log_key, escrow_log::CheckpointSigner::from_bytes)?;
         if signer.name() != policy.trustee_id.as_str() {
-            return Err(CliError::Usage(format!(
+            return Err(CliError::trustee_start(format!(
                 "{}: this log key signs as {:?}, but the policy says this is trustee {}",
                 log_key.display(),
                 signer.name(),
@@ -152,7 +153,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         (signer, false)
     } else {
         let signer = escrow_log::CheckpointSigner::generate(policy.trustee_id.as_str(), &mut rand::rngs::OsRng)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+            .map_err(CliError::trustee_start)?;
         (signer, true)
     };
     let listener = bind(&a.listen).await?;
@@ -160,38 +161,34 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
     let origin = escrow_trustee::log_origin(&policy.trustee_id);
     let (signer_bytes, verifier) = (signer.to_bytes(), signer.verifier());
-    let store = Store::open(&a.data_dir, &origin, signer).map_err(|e| CliError::Usage(e.to_string()))?;
-    escrow_trustee::check_epochs(&policy, &epochs, Some(&store)).map_err(|e| CliError::Usage(e.to_string()))?;
+    let store = Store::open(&a.data_dir, &origin, signer).map_err(CliError::trustee_start)?;
+    escrow_trustee::check_epochs(&policy, &epochs, Some(&store)).map_err(CliError::trustee_start)?;
     if generated {
         secret.write_sealed(&log_key, &signer_bytes)?;
         tracing::info!(key = %log_key.display(), %verifier, "generated the log checkpoint key");
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let svc = TrusteeService::new(policy, epochs, store, clock).map_err(|e| CliError::Usage(e.to_string()))?;
+    let svc = TrusteeService::new(policy, epochs, store, clock).map_err(CliError::trustee_start)?;
     announce(&a.listen, &listener)?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
-    escrow_trustee::serve(listener, svc, &credentials, shutdown_signal())
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))
+    escrow_trustee::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::trustee_start)
 }
 
 /// A file whose contents were refused, named.
 /// Starts the relay; like the trustee, every precondition before anything is written.
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;
-    escrow_relay::check_certificate(&credentials).map_err(|e| CliError::Usage(e.to_string()))?;
+    escrow_relay::check_certificate(&credentials).map_err(CliError::relay_start)?;
     let epoch_key = read_hex_as(&a.epoch_key, EpochPublicKey::from_bytes)?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let mut cfg = escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock);
     cfg.max_clock_skew_secs = a.max_skew_secs;
     cfg.rate_limit = escrow_service::ratelimit::RateLimit::new(a.rate_limit_per_second, a.rate_limit_burst)
-        .map_err(CliError::Usage)?;
+        .map_err(CliError::relay_start)?;
     let listener = bind(&a.listen).await?;
-    let svc = escrow_relay::RelayService::open(cfg).map_err(|e| CliError::Usage(e.to_string()))?;
+    let svc = escrow_relay::RelayService::open(cfg).map_err(CliError::relay_start)?;
     announce(&a.listen, &listener)?;
     tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
-    escrow_relay::serve(listener, svc, &credentials, shutdown_signal())
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))
+    escrow_relay::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::relay_start)
 }

@@ -45,8 +45,7 @@ impl Profile {
     /// The profile at `path`, with its paths made relative to the file's directory.
     pub fn load(path: &Path) -> Result<Self, CliError> {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-        let p: Profile =
-            toml::from_str(&text).map_err(|e| CliError::Usage(format!("profile {}: {e}", path.display())))?;
+        let p: Profile = toml::from_str(&text).map_err(|e| CliError::bad_file(path, format!("not a profile: {e}")))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Ok(Profile { ca: base.join(p.ca), cert: base.join(p.cert), key: base.join(p.key) })
     }
@@ -73,10 +72,8 @@ impl TlsArgs {
         let key = pick(&self.tls_key, profile.as_ref().map(|p| &p.key), "TLS key")?;
         let key_pem = secret.read_sealed(&key)?;
         let key_pem = Zeroizing::new(
-            String::from_utf8(key_pem.to_vec())
-                .map_err(|_| CliError::Usage(format!("{}: not a sealed PEM key", key.display())))?,
+            String::from_utf8(key_pem.to_vec()).map_err(|_| CliError::bad_file(&key, "not a sealed PEM key"))?,
         );
-        Credentials::new(read(&ca)?, read(&cert)?, key_pem)
-            .map_err(|e| CliError::Usage(format!("{}: {e}", cert.display())))
+        Credentials::new(read(&ca)?, read(&cert)?, key_pem).map_err(|e| CliError::bad_file(&cert, e))
     }
 }

@@ -34,18 +34,18 @@ pub struct TradeoffsArgs {
 pub fn run(a: &TradeoffsArgs) -> Result<(), CliError> {
     let params =
         Params { n: a.trustees, p_compromise: a.compromise, q_outage: a.outage, trials: a.trials, seed: a.seed };
-    let report = Report::new(&params).map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = Report::new(&params)?;
     println!(
         "n = {} trustees, each compromised with p = {}, unavailable with q = {}; {} Monte Carlo trials (seed {}).\n",
         params.n, params.p_compromise, params.q_outage, params.trials, params.seed
     );
     print!("{}", render_text(&report.rows));
     let disagree = report.rows.iter().filter(|r| r.monte_carlo_agrees() == Some(false)).count();
-    for path in report.write(&a.out).map_err(|e| CliError::Usage(e.to_string()))? {
+    for path in report.write(&a.out)? {
         println!("wrote {}", path.display());
     }
     if disagree > 0 {
-        return Err(CliError::Usage(format!("{disagree} rows: Monte Carlo disagrees with the exact sums")));
+        return Err(CliError::Findings(format!("{disagree} rows: Monte Carlo disagrees with the exact sums")));
     }
     Ok(())
 }

@@ -67,7 +67,7 @@ pub enum UserCmd {
 fn user_error(e: escrow_user::UserError) -> CliError {
     match e {
         escrow_user::UserError::Relay(s) => CliError::Rpc(s),
-        other => CliError::Usage(other.to_string()),
+        other => CliError::User(other),
     }
 }
 
@@ -120,7 +120,7 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             }
             match inbox.refused() {
                 0 => Ok(()),
-                n => Err(CliError::Usage(format!("{n} of {} messages were refused", inbox.messages.len()))),
+                n => Err(CliError::Findings(format!("{n} of {} messages were refused", inbox.messages.len()))),
             }
         }
     }

@@ -55,7 +55,7 @@ pub struct Decide {
 }
 
 fn client(addr: &str, credentials: &Credentials) -> Result<TrusteeClient<tonic::transport::Channel>, CliError> {
-    escrow_service::transport::trustee_client(addr, credentials).map_err(|e| CliError::Usage(e.to_string()))
+    Ok(escrow_service::transport::trustee_client(addr, credentials)?)
 }
 
 fn id_bytes(id: &str) -> Result<Vec<u8>, CliError> {
@@ -115,7 +115,7 @@ fn outcome(what: &str, asked: usize, refusals: Vec<String>) -> Result<(), CliErr
     if refusals.is_empty() {
         return Ok(());
     }
-    Err(CliError::Usage(format!(
+    Err(CliError::Findings(format!(
         "{what}: {} of {asked} trustees refused or failed ({})",
         refusals.len(),
         refusals.join("; ")

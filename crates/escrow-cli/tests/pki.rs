@@ -89,3 +89,35 @@ fn a_command_without_certificate_says_how_to_get_one() {
     assert!(!ok);
     assert!(out.contains("--profile") && out.contains("escrow pki init"), "{out}");
 }
+
+/// Exit status 2 means the command was not run (wrong flags or arguments); 1 means it
+/// ran and failed (here: a file that is not what it should be).
+#[test]
+fn usage_errors_exit_2_and_failures_exit_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let (ok, out) = escrow(&["pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf"]);
+    assert!(ok, "{out}");
+    let status = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_escrow"))
+            .args(args)
+            .env("ESCROW_PASSPHRASE", "pki test passphrase")
+            .env_remove("ESCROW_PROFILE")
+            .output()
+            .expect("the escrow binary runs")
+            .status
+            .code()
+    };
+    assert_eq!(status(&["pki", "issue", p(&dir), "--role", "wizard", "--id", "merlin"]), Some(2), "unknown role");
+    assert_eq!(status(&["pki", "issue", p(&dir), "--role", "user", "--id", "bob", "--trustee", "trustee-0"]), Some(2));
+    // A profile that is not one: the command ran and names the file.
+    let bogus = tmp.path().join("bogus.profile.toml");
+    std::fs::write(&bogus, "not = [toml").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
+        .args(["--profile", p(&bogus), "audit", "verify", "--trustee", "127.0.0.1:1"])
+        .env("ESCROW_PASSPHRASE", "pki test passphrase")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bogus.profile.toml: not a profile"), "{out:?}");
+}

@@ -135,7 +135,7 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
         "Under warrant {id} for dave (day 5) the agency exported {} envelopes and opened {}: {}",
         report.exported,
         report.opened.len(),
-        report.failed.first().map(|(_, why)| why.as_str()).unwrap_or("-")
+        report.failed.first().map(|(_, why)| why.to_string()).unwrap_or_else(|| "-".into())
     );
     println!(
         "A lone rogue sender gains nothing: its honest recipients refuse what it sends. Escrow is\n\

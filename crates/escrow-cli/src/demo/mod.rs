@@ -161,8 +161,9 @@ fn table(header: &[&str]) -> Table {
     t
 }
 
+/// Something in the demo did not go as its scenarios require.
 fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Usage(e.to_string())
+    CliError::Findings(e.to_string())
 }
 
 fn day_time(day: u64, hour: u64) -> u64 {

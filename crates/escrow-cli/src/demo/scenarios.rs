@@ -209,7 +209,7 @@ pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
         }
         let up = d.trustees.iter().filter(|t| t.server.is_up()).count();
         let report = d.open(&w).await?;
-        let mut why = report.failed.first().map(|(_, w)| w.clone()).unwrap_or_default();
+        let mut why = report.failed.first().map(|(_, w)| w.to_string()).unwrap_or_default();
         if !down.is_empty() {
             why = format!("{} unreachable. {why}", down.join(", "));
         }
