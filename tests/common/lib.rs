@@ -1,7 +1,7 @@
 //! What every integration test shares: the deployment kit ([`escrow_kit`]) started in
 //! this process with a manual clock and keys seeded per test, one CA per test binary,
 //! and short names for the parties' credentials.
-#![allow(missing_docs, clippy::unwrap_used, clippy::missing_panics_doc)]
+#![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::missing_panics_doc)]
 
 use std::sync::{Arc, OnceLock};
 

@@ -16,9 +16,6 @@
 //!
 //! A log that verifies is one the trustee cannot later deny or rewrite without being
 //! caught; whether what it records was lawful is what [`reconcile()`] checks.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod check;
 pub mod failure;

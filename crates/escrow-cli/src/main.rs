@@ -30,8 +30,10 @@ struct Cli {
 /// to present.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct Ctx {
+    /// How sealed files are opened (passphrase, passphrase file, KDF cost).
     #[command(flatten)]
     pub secret: files::SecretArgs,
+    /// Which certificate this party presents.
     #[command(flatten)]
     pub tls: tls::TlsArgs,
 }
@@ -184,6 +186,7 @@ impl CliError {
         CliError::Start { what: "relay", reason: reason.to_string() }
     }
 
+    /// An IO error on `path`.
     pub fn io(path: &std::path::Path, err: std::io::Error) -> Self {
         CliError::Io { path: path.to_path_buf(), err }
     }

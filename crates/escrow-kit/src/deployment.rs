@@ -165,7 +165,8 @@ impl Deployment {
         self.trustees.get(i).ok_or_else(|| KitError::Unknown { what: "trustee", name: i.to_string() })
     }
 
-    fn trustee_mut(&mut self, i: usize) -> Result<&mut TrusteeNode, KitError> {
+    /// The trustee at index `i`, to change (its policy, its server).
+    pub fn trustee_mut(&mut self, i: usize) -> Result<&mut TrusteeNode, KitError> {
         self.trustees.get_mut(i).ok_or_else(|| KitError::Unknown { what: "trustee", name: i.to_string() })
     }
 
@@ -212,10 +213,9 @@ impl Deployment {
 
     /// Starts every trustee that is down.
     pub async fn restart_down(&mut self) -> Result<(), KitError> {
-        for i in 0..self.trustees.len() {
-            if !self.trustees[i].server.is_up() {
-                self.restart_trustee(i).await?;
-            }
+        let down: Vec<usize> = (0..).zip(&self.trustees).filter(|(_, t)| !t.server.is_up()).map(|(i, _)| i).collect();
+        for i in down {
+            self.restart_trustee(i).await?;
         }
         Ok(())
     }
@@ -333,19 +333,18 @@ impl Deployment {
             write_hex(&self.world.path(format!("epoch-{}.pub", new.0)), &self.world.keys.public.to_bytes())?;
         }
         for i in 0..self.trustees.len() {
-            self.trustees[i].server.kill();
-            let index = self.trustees[i].index;
+            let t = self.trustee_mut(i)?;
+            t.server.kill();
+            let (index, old) = (t.index, if destroy_old { std::mem::take(&mut t.epochs) } else { Vec::new() });
             self.write_share(index, new)?;
-            if destroy_old {
-                for e in std::mem::take(&mut self.trustees[i].epochs) {
-                    let path = self.share_path(i, e)?;
-                    match std::fs::remove_file(&path) {
-                        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(KitError::io(&path, err)),
-                        _ => {}
-                    }
+            for e in old {
+                let path = self.share_path(i, e)?;
+                match std::fs::remove_file(&path) {
+                    Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(KitError::io(&path, err)),
+                    _ => {}
                 }
             }
-            self.trustees[i].epochs.push(new);
+            self.trustee_mut(i)?.epochs.push(new);
         }
         if destroy_old {
             self.past.clear();
@@ -451,8 +450,8 @@ impl Deployment {
         &self,
         warrant: &[u8],
     ) -> Result<Vec<(String, Result<pb::WarrantStatus, tonic::Status>)>, KitError> {
-        let clients = (0..self.trustees.len())
-            .map(|i| Ok((self.trustees[i].name.clone(), self.agency_client(i)?)))
+        let clients = (self.trustees.iter().enumerate())
+            .map(|(i, t)| Ok((t.name.clone(), self.agency_client(i)?)))
             .collect::<Result<Vec<_>, KitError>>()?;
         Ok(escrow_agency::submit_to_every_trustee(clients, warrant).await)
     }

@@ -18,8 +18,6 @@
 //! Nothing here skips a check the services make: the kit only plays the parties.
 //! Key generation is the dealer's (the weak mode), so the kit's process sees every
 //! epoch's master secret; that is a property of the kit, not of a deployment.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
 
 pub mod clock;
 pub mod deployment;

@@ -2,7 +2,6 @@
 //!
 //! Messages carry the blobs of `escrow-crypto` as raw bytes; decoding and checking
 //! them is the services' job, never this crate's.
-#![forbid(unsafe_code)]
 #![allow(missing_docs, clippy::all, clippy::pedantic)]
 
 /// `escrow.v1`: trustee and relay services.

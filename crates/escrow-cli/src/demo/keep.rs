@@ -73,7 +73,7 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         .map_err(CliError::Rpc)?
         .into_inner()
         .warrants;
-    let t0 = sh(d.trustees[0].server.addr);
+    let t0 = sh(d.trustee(0)?.server.addr);
     let relay = sh(d.relay.addr);
     let all: Vec<String> = d.trustees.iter().map(|t| format!("--trustee {}", sh(t.server.addr))).collect();
     let all = all.join(" ");

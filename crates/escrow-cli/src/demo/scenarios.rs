@@ -204,8 +204,9 @@ pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
     let mut ok = true;
     for (kill, want_open) in [(vec![], true), (vec![4, 1], true), (vec![3], false)] {
         for i in kill {
-            d.trustees[i].server.kill();
-            down.push(d.trustees[i].name.clone());
+            let t = d.trustee_mut(i)?;
+            t.server.kill();
+            down.push(t.name.clone());
         }
         let up = d.trustees.iter().filter(|t| t.server.is_up()).count();
         let report = d.open(&w).await?;
@@ -287,8 +288,9 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
             .into_iter()
             .find(|(_, e)| e.windows(needle.len()).any(|w| w == needle))
             .ok_or_else(|| err("trustee-3 logged no approval"))?;
-        if let Some(pos) = entry.windows(needle.len()).position(|w| w == needle) {
-            entry[pos + needle.len() - 1] = b'X';
+        let last = entry.windows(needle.len()).position(|w| w == needle).map(|pos| pos + needle.len() - 1);
+        if let Some(byte) = last.and_then(|k| entry.get_mut(k)) {
+            *byte = b'X';
         }
         tamper::rewrite_log_entry(&t3, idx, &entry).map_err(err)?;
         tamper::delete_last_log_entry(&d.dir.join("trustee-0")).map_err(err)?;
