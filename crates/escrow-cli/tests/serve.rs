@@ -162,7 +162,8 @@ fn a_refused_start_creates_and_writes_nothing() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        !out.status.success() && err.contains(&format!("error: {}: policy file:", p(&f.path("policy-bad.toml")))),
+        !out.status.success()
+            && err.contains(&format!("error: trustee did not start: {}: policy file:", p(&f.path("policy-bad.toml")))),
         "{err}"
     );
     assert!(!f.path("t4").exists());
