@@ -292,6 +292,14 @@ impl Entries {
             Vec::new()
         };
         let mut findings = Vec::new();
+        let withheld = |d: &DueOpening, warrant: String, error: String| AuditFailure::OpeningWithheld {
+            trustee: name.into(),
+            warrant,
+            index: d.index,
+            reveal_at: d.reveal_at,
+            now,
+            error,
+        };
         for d in &due {
             let warrant = hex::encode(d.warrant_id);
             let answer = answers.iter().find(|(a, _)| a == d).map(|(_, o)| o);
@@ -321,25 +329,9 @@ impl Entries {
                     openings.sealed += 1;
                 }
                 Some(OpeningAnswer::NotYetDue { error } | OpeningAnswer::Refused { error }) => {
-                    return Err(AuditFailure::OpeningWithheld {
-                        trustee: name.into(),
-                        warrant,
-                        index: d.index,
-                        reveal_at: d.reveal_at,
-                        now,
-                        error: error.clone(),
-                    });
+                    return Err(withheld(d, warrant, error.clone()));
                 }
-                None => {
-                    return Err(AuditFailure::OpeningWithheld {
-                        trustee: name.into(),
-                        warrant,
-                        index: d.index,
-                        reveal_at: d.reveal_at,
-                        now,
-                        error: "not asked for".into(),
-                    });
-                }
+                None => return Err(withheld(d, warrant, "not asked for".into())),
             }
         }
         let Entries { head, entries } = self;

@@ -141,15 +141,7 @@ fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 
 /// Writes `bytes` readable by the owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path).map_err(|e| CliError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| CliError::io(path, e))
+    escrow_service::files::write_private(path, bytes).map_err(|e| CliError::io(path, e))
 }
 
 /// Writes a public blob as one line of hex.

@@ -101,19 +101,10 @@ pub fn deployment_identities(
     auditors: &[String],
     users: &[String],
 ) -> Result<Vec<Identity>, CliError> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        let t = party(&format!("trustee-{i}"))?;
-        out.push(Identity::new(Role::Trustee, t.clone())?);
-        out.push(Identity::operator(t, party(&format!("op-{i}"))?));
+    fn strs(v: &[String]) -> Vec<&str> {
+        v.iter().map(String::as_str).collect()
     }
-    out.push(Identity::new(Role::Relay, party("relay")?)?);
-    for (role, ids) in [(Role::Agency, agencies), (Role::Auditor, auditors), (Role::User, users)] {
-        for id in ids {
-            out.push(Identity::new(role, party(id)?)?);
-        }
-    }
-    Ok(out)
+    Ok(escrow_pki::layout::deployment_identities(n, &strs(agencies), &strs(auditors), &strs(users))?)
 }
 
 /// Makes the CA and every party's files in `dir`.

@@ -24,7 +24,7 @@ use rand::SeedableRng;
 use tonic::transport::Channel;
 
 use crate::node::Node;
-use crate::pki::{deployment_identities, write_file};
+use crate::pki::write_file;
 use crate::world::{trustee_id, Launch, Options, World};
 use crate::KitError;
 
@@ -129,8 +129,9 @@ impl Deployment {
             trustees.push((i, name, dir, policy));
         }
         if let Launch::Processes { passphrase, .. } = &world.options.launch {
-            let users = world.options.users.clone();
-            let ids = deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
+            let users: Vec<&str> = world.options.users.iter().map(String::as_str).collect();
+            let ids =
+                escrow_pki::layout::deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
             // Throwaway TLS keys (a temporary directory, a random passphrase): the fast
             // KDF keeps start-up quick; key shares keep the full cost.
             world.pki.write(&world.path("pki"), &ids, passphrase, KdfParams::insecure_fast())?;

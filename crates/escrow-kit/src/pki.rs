@@ -97,39 +97,5 @@ impl Pki {
 
 /// Writes `bytes` to `path`, private to this user (keys among them).
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), KitError> {
-    use std::io::Write;
-    #[cfg(unix)]
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    opts.mode(0o600);
-    let mut f = opts.open(path).map_err(|e| KitError::io(path, e))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| KitError::io(path, e))
-}
-
-/// Every party of a local deployment with `n` trustees: each trustee and its operator
-/// `op-<i>`, the relay, and the given agencies, auditors and users.
-pub fn deployment_identities(
-    n: u16,
-    agencies: &[&str],
-    auditors: &[&str],
-    users: &[String],
-) -> Result<Vec<Identity>, KitError> {
-    let mut out = Vec::new();
-    for i in 0..n {
-        let t = party(&format!("trustee-{i}"))?;
-        out.push(Identity::new(Role::Trustee, t.clone())?);
-        out.push(Identity::operator(t, party(&format!("op-{i}"))?));
-    }
-    out.push(Identity::new(Role::Relay, party("relay")?)?);
-    for (role, ids) in [(Role::Agency, agencies), (Role::Auditor, auditors)] {
-        for id in ids {
-            out.push(Identity::new(role, party(id)?)?);
-        }
-    }
-    for u in users {
-        out.push(Identity::new(Role::User, party(u)?)?);
-    }
-    Ok(out)
+    escrow_service::files::write_private(path, bytes).map_err(|e| KitError::io(path, e))
 }

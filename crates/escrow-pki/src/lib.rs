@@ -415,6 +415,32 @@ pub mod layout {
         }
     }
 
+    /// Every party of a local deployment with `n` trustees: each trustee `trustee-<i>`
+    /// and its operator `op-<i>`, the relay, and the given agencies, auditors and
+    /// users — what `escrow pki init` certifies.
+    pub fn deployment_identities(
+        n: u16,
+        agencies: &[&str],
+        auditors: &[&str],
+        users: &[&str],
+    ) -> Result<Vec<Identity>, super::PkiError> {
+        use super::Role;
+        let party = |s: &str| escrow_crypto::PartyId::new(s).map_err(|e| super::PkiError::Identity(e.to_string()));
+        let mut out = Vec::new();
+        for i in 0..n {
+            let t = party(&format!("trustee-{i}"))?;
+            out.push(Identity::new(Role::Trustee, t.clone())?);
+            out.push(Identity::operator(t, party(&format!("op-{i}"))?));
+        }
+        out.push(Identity::new(Role::Relay, party("relay")?)?);
+        for (role, ids) in [(Role::Agency, agencies), (Role::Auditor, auditors), (Role::User, users)] {
+            for id in ids {
+                out.push(Identity::new(role, party(id)?)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// A profile file's text: the CA, certificate and key paths (relative to the
     /// profile's own directory).
     pub fn profile_text(ca: &str, cert: &str, key: &str) -> String {

@@ -7,6 +7,7 @@
 //! - [`clock`]: where "now" comes from (system, a shared demo clock file, or tests);
 //! - [`db`]: opens SQLite the durable way (WAL, `synchronous=FULL`);
 //! - [`datadir`]: one process per data directory (an exclusive lock file);
+//! - [`files`]: secret files written owner-only and synced;
 //! - [`par`]: CPU-bound checks over all cores, in order;
 //! - [`ratelimit`]: per-caller token buckets, enforced in the auth layer;
 //! - [`status`]: maps crypto errors to gRPC statuses that name the culprit.
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod clock;
 pub mod datadir;
 pub mod db;
+pub mod files;
 pub mod par;
 pub mod ratelimit;
 pub mod status;
