@@ -105,6 +105,17 @@ pub enum Error {
     /// A warrant is used outside its validity period.
     #[error("warrant {0}")]
     WarrantTime(WarrantTimeError),
+    /// A message claims a sender whose key this party has not pinned.
+    #[error("no pinned key for trustee {0}")]
+    UnpinnedTrustee(String),
+    /// An epoch announcement is not signed as it must be; names the trustee.
+    #[error("epoch announcement: trustee {trustee} {problem}")]
+    AnnouncementSignature {
+        /// The trustee whose signature is missing or bad.
+        trustee: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
 }
 
 fn culprit_list(culprits: &[TrusteeIndex]) -> String {

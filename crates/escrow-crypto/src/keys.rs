@@ -87,7 +87,7 @@ fn hex_short(b: &[u8]) -> String {
 }
 
 impl EpochPublicKey {
-    fn from_coeffs(epoch: EpochId, n: u16, coeffs: Vec<G1Affine>) -> Self {
+    pub(crate) fn from_coeffs(epoch: EpochId, n: u16, coeffs: Vec<G1Affine>) -> Self {
         EpochPublicKey { epoch, n, coeffs, share_keys: OnceLock::new() }
     }
 
@@ -211,6 +211,15 @@ impl TrusteeKeyShare {
     /// The public key share matching this secret share.
     pub fn public_key_share(&self) -> G1Affine {
         self.with_scalar(|s| (G1Projective::generator() * s).to_affine())
+    }
+
+    /// A share from its parts (key generation); the scalar must be canonical and non-zero.
+    pub(crate) fn from_parts(epoch: EpochId, index: TrusteeIndex, secret: Zeroizing<[u8; 32]>) -> Result<Self, Error> {
+        let s = Option::<Scalar>::from(Scalar::from_bytes_be(&secret));
+        if index.0 >= MAX_TRUSTEES || s.is_none_or(|s| bool::from(ff::Field::is_zero(&s))) {
+            return Err(Error::InvalidInput { what: "trustee key share", reason: "zero or out of range" });
+        }
+        Ok(TrusteeKeyShare { epoch, index, secret })
     }
 
     /// Serialized share; the caller must seal it before it touches a disk.

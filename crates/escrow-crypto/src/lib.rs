@@ -44,6 +44,8 @@
 //! # }
 //! ```
 
+pub mod announce;
+pub mod dkg;
 pub mod envelope;
 pub mod error;
 pub mod field;
@@ -51,13 +53,16 @@ pub mod id;
 pub mod keys;
 pub mod label;
 pub mod sealed;
+pub mod trustee_key;
 pub mod warrant;
 pub mod wire;
 
+pub use announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement};
 pub use envelope::{Envelope, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
 pub use field::{DataKey, DecryptionShare, EscrowField, Opened};
 pub use id::PartyId;
 pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
 pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};
+pub use trustee_key::{TrusteePins, TrusteeSigningKey, TrusteeVerifyingKey};
 pub use warrant::{peek_warrant_id, CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId};

@@ -39,6 +39,20 @@ pub enum Alg {
     CourtSecretKey = 0x000b,
     /// A secret sealed at rest: argon2id (or a raw key file) + AES-256-GCM.
     SealedSecret = 0x000c,
+    /// A trustee's secret signing key (announcements, ceremony messages), P-256.
+    TrusteeSigningKey = 0x000d,
+    /// A trustee's public signing key, P-256, bound to the trustee's id.
+    TrusteeVerifyingKey = 0x000e,
+    /// A DKG dealer's Feldman commitment to its sharing polynomial, G1 points.
+    DealingCommitment = 0x000f,
+    /// A DKG share encrypted to its player: P-256 ECDH + HKDF-SHA256 + AES-256-GCM.
+    EncryptedShare = 0x0010,
+    /// An epoch announcement: the key set, its holders, its lifetime, the transcript.
+    EpochAnnouncement = 0x0011,
+    /// An epoch announcement with the holders' signatures.
+    SignedAnnouncement = 0x0012,
+    /// A signed key-ceremony message (proposal, acceptance, dealing, complaint...).
+    CeremonyMessage = 0x0013,
 }
 
 impl Alg {
@@ -57,6 +71,13 @@ impl Alg {
             Alg::UserSecretKey => "user secret key",
             Alg::CourtSecretKey => "court secret key",
             Alg::SealedSecret => "sealed secret",
+            Alg::TrusteeSigningKey => "trustee signing key",
+            Alg::TrusteeVerifyingKey => "trustee verifying key",
+            Alg::DealingCommitment => "dealing commitment",
+            Alg::EncryptedShare => "encrypted share",
+            Alg::EpochAnnouncement => "epoch announcement",
+            Alg::SignedAnnouncement => "signed announcement",
+            Alg::CeremonyMessage => "ceremony message",
         }
     }
 }
