@@ -336,7 +336,8 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 Event::RequestRefused { .. }
                 | Event::RequestsRefused { .. }
                 | Event::EpochInstalled { .. }
-                | Event::EpochDestroyed { .. } => {}
+                | Event::EpochDestroyed { .. }
+                | Event::Ceremony { .. } => {}
             }
         }
     }

@@ -205,7 +205,7 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                         }
                     }
                 }
-                Event::EpochInstalled { .. } | Event::EpochDestroyed { .. } => {}
+                Event::EpochInstalled { .. } | Event::EpochDestroyed { .. } | Event::Ceremony { .. } => {}
             }
         }
     }

@@ -41,6 +41,86 @@ pub enum Decision {
     Revoke,
 }
 
+/// One step of a key ceremony, as the trustee that took it (or saw it) logs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CeremonyStep {
+    /// The ceremony was proposed (by this trustee or a peer) and taken part in.
+    Proposed {
+        /// SHA-256 of the signed proposal message.
+        proposal: [u8; 32],
+        /// Who proposed.
+        proposer: String,
+        /// The epoch the key is for.
+        epoch: u64,
+        /// 0: a fresh key; 1: a reshare of the epoch's key.
+        plan: u8,
+        /// The new key set's threshold.
+        threshold: u16,
+        /// The new key set's holders.
+        players: u16,
+    },
+    /// A participant accepted.
+    Accepted {
+        /// Who.
+        by: String,
+    },
+    /// The proposer executed the ceremony.
+    Executed,
+    /// A dealer's dealing arrived (or was made here).
+    Dealt {
+        /// Who dealt.
+        dealer: String,
+        /// SHA-256 of its commitment.
+        commitment: [u8; 32],
+    },
+    /// A player complained about a dealer (1: missing, 2: bad share).
+    Complained {
+        /// Who complained.
+        by: String,
+        /// Against whom.
+        against: String,
+        /// 1 missing, 2 bad share.
+        grievance: u8,
+    },
+    /// A dealer revealed a share to answer a complaint.
+    Justified {
+        /// The dealer.
+        dealer: String,
+        /// The complaining player.
+        player: String,
+    },
+    /// A dealer was disqualified (1: missing, 2: invalid dealing, 3: unanswered).
+    Disqualified {
+        /// Who.
+        dealer: String,
+        /// 1 missing, 2 invalid dealing, 3 a complaint left unanswered.
+        why: u8,
+    },
+    /// A participant signed the announcement it computed.
+    Agreed {
+        /// Who.
+        by: String,
+        /// SHA-256 of that announcement.
+        announcement: [u8; 32],
+    },
+    /// The key set was installed here: every participant signed the same announcement.
+    Installed {
+        /// SHA-256 of the announcement.
+        announcement: [u8; 32],
+        /// Its epoch.
+        epoch: u64,
+        /// Its generation (0 fresh, +1 per reshare).
+        generation: u32,
+        /// When every holder must have destroyed its share.
+        destroy_at: u64,
+    },
+    /// The ceremony was abandoned here.
+    Aborted {
+        /// Why.
+        reason: String,
+    },
+}
+
 /// One logged event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -134,6 +214,13 @@ pub enum Event {
     EpochDestroyed {
         /// Epoch id.
         epoch: u64,
+    },
+    /// A step of key ceremony `ceremony` (kind 8).
+    Ceremony {
+        /// The ceremony id.
+        ceremony: [u8; 16],
+        /// What happened.
+        step: CeremonyStep,
     },
 }
 
@@ -310,6 +397,63 @@ impl Entry {
                 w.u8(6);
                 w.u64(*epoch);
             }
+            Event::Ceremony { ceremony, step } => {
+                w.u8(8);
+                w.bytes(ceremony);
+                match step {
+                    CeremonyStep::Proposed { proposal, proposer, epoch, plan, threshold, players } => {
+                        w.u8(1);
+                        w.bytes(proposal);
+                        w.text(proposer, 64)?;
+                        w.u64(*epoch);
+                        w.u8(*plan);
+                        w.u16(*threshold);
+                        w.u16(*players);
+                    }
+                    CeremonyStep::Accepted { by } => {
+                        w.u8(2);
+                        w.text(by, 64)?;
+                    }
+                    CeremonyStep::Executed => w.u8(3),
+                    CeremonyStep::Dealt { dealer, commitment } => {
+                        w.u8(4);
+                        w.text(dealer, 64)?;
+                        w.bytes(commitment);
+                    }
+                    CeremonyStep::Complained { by, against, grievance } => {
+                        w.u8(5);
+                        w.text(by, 64)?;
+                        w.text(against, 64)?;
+                        w.u8(*grievance);
+                    }
+                    CeremonyStep::Justified { dealer, player } => {
+                        w.u8(6);
+                        w.text(dealer, 64)?;
+                        w.text(player, 64)?;
+                    }
+                    CeremonyStep::Disqualified { dealer, why } => {
+                        w.u8(7);
+                        w.text(dealer, 64)?;
+                        w.u8(*why);
+                    }
+                    CeremonyStep::Agreed { by, announcement } => {
+                        w.u8(8);
+                        w.text(by, 64)?;
+                        w.bytes(announcement);
+                    }
+                    CeremonyStep::Installed { announcement, epoch, generation, destroy_at } => {
+                        w.u8(9);
+                        w.bytes(announcement);
+                        w.u64(*epoch);
+                        w.u32(*generation);
+                        w.u64(*destroy_at);
+                    }
+                    CeremonyStep::Aborted { reason } => {
+                        w.u8(10);
+                        w.text(reason, MAX_TEXT)?;
+                    }
+                }
+            }
         }
         Ok(w.0)
     }
@@ -385,6 +529,35 @@ impl Entry {
                     return Err(LogError::InvalidEntry("a refusal count must be positive and first <= last"));
                 }
                 Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last }
+            }
+            8 => {
+                let ceremony = r.arr()?;
+                let step = match r.u8()? {
+                    1 => CeremonyStep::Proposed {
+                        proposal: r.arr()?,
+                        proposer: r.text(64)?,
+                        epoch: r.u64()?,
+                        plan: r.u8()?,
+                        threshold: r.u16()?,
+                        players: r.u16()?,
+                    },
+                    2 => CeremonyStep::Accepted { by: r.text(64)? },
+                    3 => CeremonyStep::Executed,
+                    4 => CeremonyStep::Dealt { dealer: r.text(64)?, commitment: r.arr()? },
+                    5 => CeremonyStep::Complained { by: r.text(64)?, against: r.text(64)?, grievance: r.u8()? },
+                    6 => CeremonyStep::Justified { dealer: r.text(64)?, player: r.text(64)? },
+                    7 => CeremonyStep::Disqualified { dealer: r.text(64)?, why: r.u8()? },
+                    8 => CeremonyStep::Agreed { by: r.text(64)?, announcement: r.arr()? },
+                    9 => CeremonyStep::Installed {
+                        announcement: r.arr()?,
+                        epoch: r.u64()?,
+                        generation: r.u32()?,
+                        destroy_at: r.u64()?,
+                    },
+                    10 => CeremonyStep::Aborted { reason: r.text(MAX_TEXT)? },
+                    _ => return Err(LogError::InvalidEntry("unknown ceremony step")),
+                };
+                Event::Ceremony { ceremony, step }
             }
             _ => return Err(LogError::InvalidEntry("unknown event kind")),
         };

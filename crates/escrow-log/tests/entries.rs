@@ -5,7 +5,7 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use escrow_log::event::{Arrival, Decision, Entry, Event};
+use escrow_log::event::{Arrival, CeremonyStep, Decision, Entry, Event};
 
 const T: u64 = 1_767_225_600;
 const W: [u8; 16] = [0x11; 16];
@@ -81,15 +81,50 @@ fn expected(name: &str) -> Entry {
                 last: T + 3700,
             },
         ),
+        name if name.starts_with("ceremony_") => return ceremony(name),
         other => panic!("no expected entry for vector {other}"),
     };
     Entry { time, event }
 }
 
+/// The kind-8 vectors: one per ceremony step.
+fn ceremony(name: &str) -> Entry {
+    let s = |v: &str| v.to_string();
+    let (dt, step) = match name {
+        "ceremony_proposed" => (
+            0,
+            CeremonyStep::Proposed {
+                proposal: [0xe1; 32],
+                proposer: s("trustee-0"),
+                epoch: 2,
+                plan: 0,
+                threshold: 2,
+                players: 5,
+            },
+        ),
+        "ceremony_accepted" => (1, CeremonyStep::Accepted { by: s("trustee-3") }),
+        "ceremony_executed" => (2, CeremonyStep::Executed),
+        "ceremony_dealt" => (3, CeremonyStep::Dealt { dealer: s("trustee-1"), commitment: [0xe2; 32] }),
+        "ceremony_complained" => {
+            (4, CeremonyStep::Complained { by: s("trustee-3"), against: s("trustee-1"), grievance: 2 })
+        }
+        "ceremony_justified" => (5, CeremonyStep::Justified { dealer: s("trustee-1"), player: s("trustee-3") }),
+        "ceremony_disqualified" => (6, CeremonyStep::Disqualified { dealer: s("trustee-1"), why: 3 }),
+        "ceremony_agreed" => (7, CeremonyStep::Agreed { by: s("trustee-4"), announcement: [0xe3; 32] }),
+        "ceremony_installed" => (
+            8,
+            CeremonyStep::Installed { announcement: [0xe3; 32], epoch: 2, generation: 0, destroy_at: T + 90 * 86_400 },
+        ),
+        "ceremony_aborted" => (9, CeremonyStep::Aborted { reason: s("timed out in Agreeing waiting for trustee-4") }),
+        other => panic!("no expected ceremony entry for vector {other}"),
+    };
+    Entry { time: T + dt, event: Event::Ceremony { ceremony: [0x22; 16], step } }
+}
+
 #[test]
 fn every_kind_encodes_and_decodes_to_its_known_answer() {
     let v = vectors();
-    assert_eq!(v.len(), 8, "one vector per kind, two for kind 7");
+    assert_eq!(v.len(), 18, "one vector per kind, two for kind 7, one per ceremony step of kind 8");
     for (name, bytes) in &v {
         let entry = expected(name);
         assert_eq!(hex::encode(entry.to_bytes().unwrap()), hex::encode(bytes), "{name}: encoding");
@@ -138,4 +173,20 @@ fn malformed_refusal_entries_are_refused() {
         *caller = "x".repeat(257);
     }
     assert!(e.to_bytes().is_err());
+}
+
+#[test]
+fn malformed_ceremony_entries_are_refused() {
+    let v = vectors();
+    let agreed = &v.iter().find(|(n, _)| n == "ceremony_agreed").unwrap().1;
+    // The step byte follows the header (12) and the ceremony id (16).
+    let mut unknown = agreed.clone();
+    unknown[28] = 11;
+    let mut trailing = agreed.clone();
+    trailing.push(0);
+    for (what, bytes) in
+        [("unknown step", unknown), ("trailing byte", trailing), ("truncated", agreed[..agreed.len() - 1].to_vec())]
+    {
+        assert!(Entry::from_bytes(&bytes).is_err(), "{what} was accepted");
+    }
 }

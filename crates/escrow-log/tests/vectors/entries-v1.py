@@ -31,6 +31,26 @@ VECTORS = [
      + text("NotFound") + text("unknown warrant 00000000000000000000000000000001") + struct.pack(">IQQ", 202, T + 200, T + 3700)),
 ]
 
+C = bytes([0x22] * 16)  # a ceremony id
+
+
+def step(time, sub, body):
+    return header(time, 8) + C + bytes([sub]) + body
+
+
+VECTORS += [
+    ("ceremony_proposed", step(T, 1, bytes([0xE1] * 32) + text("trustee-0") + struct.pack(">QBHH", 2, 0, 2, 5))),
+    ("ceremony_accepted", step(T + 1, 2, text("trustee-3"))),
+    ("ceremony_executed", step(T + 2, 3, b"")),
+    ("ceremony_dealt", step(T + 3, 4, text("trustee-1") + bytes([0xE2] * 32))),
+    ("ceremony_complained", step(T + 4, 5, text("trustee-3") + text("trustee-1") + bytes([2]))),
+    ("ceremony_justified", step(T + 5, 6, text("trustee-1") + text("trustee-3"))),
+    ("ceremony_disqualified", step(T + 6, 7, text("trustee-1") + bytes([3]))),
+    ("ceremony_agreed", step(T + 7, 8, text("trustee-4") + bytes([0xE3] * 32))),
+    ("ceremony_installed", step(T + 8, 9, bytes([0xE3] * 32) + struct.pack(">QIQ", 2, 0, T + 90 * 86400))),
+    ("ceremony_aborted", step(T + 9, 10, text("timed out in Agreeing waiting for trustee-4"))),
+]
+
 out = open(sys.argv[1] if len(sys.argv) > 1 else "entries-v1.txt", "w")
 out.write("""# escrow log entry (alg 0x0101) known answers, one per event kind. Source: entries-v1.py
 # beside this file, which packs each field big-endian from the format table in
