@@ -240,8 +240,11 @@ async fn reflection_lists_only_the_services_a_server_runs() {
     };
     let common =
         ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
-    let mut want: Vec<String> =
-        common.iter().chain(&["escrow.v1.Audit", "escrow.v1.Trustee"]).map(|s| s.to_string()).collect();
+    let mut want: Vec<String> = common
+        .iter()
+        .chain(&["escrow.v1.Audit", "escrow.v1.Ceremony", "escrow.v1.Trustee"])
+        .map(|s| s.to_string())
+        .collect();
     want.sort();
     assert_eq!(list(d.trustees[0].server.addr.to_string()).await, want);
     // The relay's certificate carries the relay's server name.

@@ -7,7 +7,8 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["escrow/v1/trustee.proto", "escrow/v1/relay.proto", "escrow/v1/audit.proto"];
+    let files =
+        ["escrow/v1/trustee.proto", "escrow/v1/relay.proto", "escrow/v1/audit.proto", "escrow/v1/ceremony.proto"];
     for f in &files {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }

@@ -11,12 +11,14 @@ use escrow_log::CheckpointSigner;
 use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::transport::Credentials;
+use escrow_trustee::ceremony::CeremonyKeys;
 use escrow_trustee::policy::Policy;
 use escrow_trustee::state::Action;
 use escrow_trustee::store::Store;
 use escrow_trustee::{EpochKeys, TrusteeService};
 use escrow_user::UserClient;
 use pb::audit_client::AuditClient;
+use pb::ceremony_client::CeremonyClient;
 use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
 use rand::rngs::OsRng;
@@ -25,7 +27,7 @@ use tonic::transport::Channel;
 
 use crate::node::Node;
 use crate::pki::write_file;
-use crate::world::{trustee_id, Launch, Options, World};
+use crate::world::{trustee_id, KeyGen, Launch, Options, World};
 use crate::KitError;
 
 /// The agency every warrant of the kit names.
@@ -44,10 +46,16 @@ pub struct TrusteeNode {
     pub dir: PathBuf,
     /// Its policy.
     pub policy: Policy,
-    /// The epochs whose shares it holds, oldest first.
+    /// The epochs whose shares it is started with from key-share files (dealt), oldest
+    /// first. Key sets made by ceremonies are in its database instead.
     pub epochs: Vec<EpochId>,
     /// Its server.
     pub server: Node,
+    /// Test and demo only: in a ceremony, send this trustee a share that does not
+    /// decrypt (the cheating dealer).
+    pub cheat_on: Option<PartyId>,
+    /// Test only: in a ceremony, never sign the agreement.
+    pub withhold_agreement: bool,
 }
 
 /// A whole deployment, up. Dereferences to its [`World`].
@@ -146,12 +154,52 @@ impl Deployment {
             user_clients: Mutex::new(BTreeMap::new()),
             world,
         };
+        let dealt = d.world.options.keygen == KeyGen::Dealer;
         for (index, name, dir, policy) in trustees {
-            d.write_share(index, EpochId(1))?;
+            let epochs = if dealt { vec![EpochId(1)] } else { Vec::new() };
+            if dealt {
+                d.write_share(index, EpochId(1))?;
+            }
             let server = Node::placeholder(&name);
-            d.trustees.push(TrusteeNode { index, name, dir, policy, epochs: vec![EpochId(1)], server });
+            d.trustees.push(TrusteeNode {
+                index,
+                name,
+                dir,
+                policy,
+                epochs,
+                server,
+                cheat_on: None,
+                withhold_agreement: false,
+            });
         }
         d.restart_down().await?;
+        if !dealt {
+            let n = d.trustees.len();
+            let spec = CeremonySpec {
+                epoch: EpochId(1),
+                threshold: d.world.options.t,
+                players: (0..n).collect(),
+                dealers: Vec::new(),
+                reshare: false,
+                proposer: 0,
+                valid_from: d.world.options.start,
+                destroy_at: d.world.options.destroy_at,
+                phase_ms: d.world.options.ceremony_phase_ms,
+            };
+            let outcome = d.ceremony(&spec).await?;
+            let Some(announcement) = outcome.announcement else {
+                return Err(KitError::Start {
+                    name: "key ceremony".into(),
+                    why: outcome
+                        .statuses
+                        .iter()
+                        .map(|s| format!("{}: {}", s.phase, s.abort_reason))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                });
+            };
+            d.world.keys = DealerOutput { public: announcement.key_set().clone(), shares: Vec::new() };
+        }
         d.relay = d.start_relay().await?;
         for u in &d.world.users {
             d.user_client(u.id().as_str())?.register(u).await?;
@@ -240,7 +288,15 @@ impl Deployment {
                     .collect::<Result<Vec<_>, KitError>>()?;
                 let store =
                     Store::open(&t.dir, &origin(t.index), log_signer(t.index)).map_err(|e| err(e.to_string()))?;
-                let svc = TrusteeService::new(t.policy.clone(), epochs, store, self.world.clock.shared())
+                let keys = CeremonyKeys {
+                    signing: self.world.trustee_keys.get(i).cloned().ok_or_else(|| err("no signing key".into()))?,
+                    pins: self.world.pins.clone(),
+                    seal: self.world.seal_keys.get(i).cloned().ok_or_else(|| err("no sealing key".into()))?,
+                    auto_accept: false,
+                    cheat_on: t.cheat_on.clone(),
+                    withhold_agreement: t.withhold_agreement,
+                };
+                let svc = TrusteeService::start(t.policy.clone(), epochs, store, self.world.clock.shared(), Some(keys))
                     .map_err(|e| err(e.to_string()))?;
                 let me = self.world.pki.party(Role::Trustee, &t.name)?;
                 let name = t.name.clone();
@@ -496,5 +552,159 @@ impl Deployment {
     pub async fn status(&self, i: usize, wid: u8) -> Result<pb::WarrantStatus, KitError> {
         let req = pb::GetWarrantRequest { warrant_id: vec![wid; 16] };
         Ok(self.agency_client(i)?.get_warrant(req).await.map_err(rpc(format!("trustee-{i}: GetWarrant")))?.into_inner())
+    }
+}
+
+/// A key ceremony the kit runs through the trustees' Ceremony services.
+#[derive(Debug, Clone)]
+pub struct CeremonySpec {
+    /// The epoch.
+    pub epoch: EpochId,
+    /// The new threshold.
+    pub threshold: u16,
+    /// The new holders, by trustee index.
+    pub players: Vec<usize>,
+    /// For a reshare: the old holders who deal (empty: all of them).
+    pub dealers: Vec<usize>,
+    /// Reshare the epoch's key set instead of making a fresh one.
+    pub reshare: bool,
+    /// Which trustee's operator proposes and executes.
+    pub proposer: usize,
+    /// From when the key may be used.
+    pub valid_from: u64,
+    /// When every share is destroyed.
+    pub destroy_at: u64,
+    /// Each automatic phase's timeout, milliseconds.
+    pub phase_ms: u32,
+}
+
+/// How a ceremony ended, as every participant reports it.
+#[derive(Debug)]
+pub struct CeremonyOutcome {
+    /// Each participant's status, in participant order.
+    pub statuses: Vec<pb::CeremonyStatus>,
+    /// The announcement, verified under the pins, if every participant installed the
+    /// same one.
+    pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
+}
+
+impl Deployment {
+    /// Trustee `i`'s Ceremony service as its own operator.
+    pub fn ceremony_client(&self, i: usize) -> Result<CeremonyClient<Channel>, KitError> {
+        let t = self.trustee(i)?;
+        let creds = self.world.pki.operator(&t.name, &format!("op-{}", t.index))?;
+        Ok(escrow_service::transport::ceremony_client(&t.server.addr.to_string(), &creds)?)
+    }
+
+    fn participant(&self, i: usize) -> Result<pb::Participant, KitError> {
+        let t = self.trustee(i)?;
+        Ok(pb::Participant { trustee_id: t.name.clone(), addr: t.server.addr.to_string() })
+    }
+
+    /// Runs a key ceremony as the operators would: the proposer's operator proposes,
+    /// every other participant's operator accepts once the proposal reached it, the
+    /// proposer executes once everyone accepted, then every participant is watched
+    /// until it installed or aborted. Trustees that are down are left out of the
+    /// watching (their absence shows in the others' statuses).
+    pub async fn ceremony(&self, spec: &CeremonySpec) -> Result<CeremonyOutcome, KitError> {
+        let req = pb::ProposeRequest {
+            epoch: spec.epoch.0,
+            threshold: u32::from(spec.threshold),
+            players: spec.players.iter().map(|&i| self.participant(i)).collect::<Result<_, _>>()?,
+            dealers: spec.dealers.iter().map(|&i| self.participant(i)).collect::<Result<_, _>>()?,
+            reshare: spec.reshare,
+            valid_from: spec.valid_from,
+            destroy_at: spec.destroy_at,
+            accept_timeout_ms: 60_000,
+            phase_timeout_ms: spec.phase_ms,
+        };
+        let proposed = self
+            .ceremony_client(spec.proposer)?
+            .propose(req)
+            .await
+            .map_err(rpc(format!("trustee-{}: Propose", spec.proposer)))?
+            .into_inner();
+        let id = proposed.ceremony_id.clone();
+        let mut everyone: Vec<usize> = spec.players.clone();
+        for d in &spec.dealers {
+            if !everyone.contains(d) {
+                everyone.push(*d);
+            }
+        }
+        if spec.reshare && spec.dealers.is_empty() {
+            for p in &proposed.participants {
+                if let Some(i) = self.trustees.iter().position(|t| &t.name == p) {
+                    if !everyone.contains(&i) {
+                        everyone.push(i);
+                    }
+                }
+            }
+        }
+        let up: Vec<usize> =
+            everyone.iter().copied().filter(|&i| self.trustees.get(i).is_some_and(|t| t.server.is_up())).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = |i: usize| {
+            let id = id.clone();
+            async move {
+                self.ceremony_client(i)?
+                    .status(pb::CeremonyRef { ceremony_id: id, reason: String::new() })
+                    .await
+                    .map(tonic::Response::into_inner)
+                    .map_err(rpc(format!("trustee-{i}: Status")))
+            }
+        };
+        // Accept at every other participant once the proposal is there.
+        for &i in up.iter().filter(|&&i| i != spec.proposer) {
+            loop {
+                match status(i).await {
+                    Ok(s) if s.phase == "proposed" => {
+                        self.ceremony_client(i)?
+                            .accept(pb::CeremonyRef { ceremony_id: id.clone(), reason: String::new() })
+                            .await
+                            .map_err(rpc(format!("trustee-{i}: Accept")))?;
+                        break;
+                    }
+                    Ok(s) if s.phase != "proposed" => break,
+                    _ if std::time::Instant::now() > deadline => break,
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                }
+            }
+        }
+        // Execute once everyone accepted.
+        loop {
+            let s = status(spec.proposer).await?;
+            if s.phase == "ready" {
+                self.ceremony_client(spec.proposer)?
+                    .execute(pb::CeremonyRef { ceremony_id: id.clone(), reason: String::new() })
+                    .await
+                    .map_err(rpc(format!("trustee-{}: Execute", spec.proposer)))?;
+                break;
+            }
+            if s.phase == "aborted" || std::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        // Wait for every participant that is up to finish.
+        let mut statuses = Vec::new();
+        for &i in &up {
+            loop {
+                let s = status(i).await?;
+                if s.phase == "installed" || s.phase == "aborted" || std::time::Instant::now() > deadline {
+                    statuses.push(s);
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        let first = statuses.first().map(|s| s.announcement.clone()).unwrap_or_default();
+        let all_same = !first.is_empty() && statuses.iter().all(|s| s.phase == "installed" && s.announcement == first);
+        let announcement = if all_same {
+            let signed = escrow_crypto::SignedAnnouncement::from_bytes(&first)?;
+            Some(signed.verify(&self.world.pins)?)
+        } else {
+            None
+        };
+        Ok(CeremonyOutcome { statuses, announcement })
     }
 }

@@ -27,8 +27,8 @@ pub mod pki;
 pub mod world;
 
 pub use clock::KitClock;
-pub use deployment::{Deployment, TrusteeNode};
+pub use deployment::{CeremonyOutcome, CeremonySpec, Deployment, TrusteeNode};
 pub use error::KitError;
 pub use node::Node;
 pub use pki::Pki;
-pub use world::{default_policy, Launch, Options, World, DAY};
+pub use world::{default_policy, KeyGen, Launch, Options, World, DAY};

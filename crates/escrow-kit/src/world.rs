@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use escrow_crypto::{
-    dealer_keygen, CourtPublicKey, CourtSecretKey, DealerOutput, EpochId, PartyId, TimeWindow, UserSecretKey,
-    WarrantBody, WarrantId,
+    dealer_keygen, CourtPublicKey, CourtSecretKey, DealerOutput, EpochId, PartyId, TimeWindow, TrusteePins,
+    TrusteeSigningKey, UserSecretKey, WarrantBody, WarrantId,
 };
 use escrow_service::clock::ManualClock;
 use escrow_trustee::policy::Policy;
@@ -18,6 +18,17 @@ use crate::{KitClock, KitError, Pki};
 
 /// One day, seconds.
 pub const DAY: u64 = 86_400;
+
+/// How epoch 1's key set is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyGen {
+    /// A dealer in this process (weak mode: it sees the master secret); trustees start
+    /// holding their shares.
+    Dealer,
+    /// A key ceremony among the trustees, over their Ceremony services, once they run;
+    /// no process sees the master secret (`keys.shares` stays empty).
+    Ceremony,
+}
 
 /// How the servers run.
 #[derive(Debug, Clone)]
@@ -64,6 +75,12 @@ pub struct Options {
     /// The CA to use; a fresh one if `None` (tests share one per binary: issuing is
     /// the slow part of a start).
     pub pki: Option<Arc<Pki>>,
+    /// How epoch 1's key set is made.
+    pub keygen: KeyGen,
+    /// Each phase's timeout in a key ceremony, milliseconds.
+    pub ceremony_phase_ms: u32,
+    /// When epoch 1's shares are destroyed (unix seconds; ceremony key sets only).
+    pub destroy_at: u64,
 }
 
 impl std::fmt::Debug for Options {
@@ -99,6 +116,9 @@ impl Default for Options {
             keep_dir: false,
             policy: Arc::new(default_policy),
             pki: None,
+            keygen: KeyGen::Dealer,
+            ceremony_phase_ms: 2_000,
+            destroy_at: START + 365 * DAY,
         }
     }
 }
@@ -128,8 +148,15 @@ pub struct World {
     pub pki: Arc<Pki>,
     /// Everyone's clock.
     pub clock: KitClock,
-    /// The current epoch's key set (dealt: see the crate docs).
+    /// The current epoch's key set. With a dealer, every share too (see the crate
+    /// docs); after a key ceremony, `shares` is empty: no process of the kit has them.
     pub keys: DealerOutput,
+    /// Each trustee's signing key (announcements, ceremony messages), by index.
+    pub trustee_keys: Vec<TrusteeSigningKey>,
+    /// The pins of every trustee's public key: what every party believes.
+    pub pins: TrusteePins,
+    /// Each trustee's data-directory sealing key, by index.
+    pub seal_keys: Vec<escrow_trustee::ceremony::SealKey>,
     /// The court that signs warrants.
     pub court: CourtSecretKey,
     /// Every user's key.
@@ -169,7 +196,20 @@ impl World {
             Some(p) => p.clone(),
             None => Arc::new(Pki::new(&options.name, 30)?),
         };
-        let keys = dealer_keygen(EpochId(1), options.t, options.n, &mut rng)?;
+        let mut keys = dealer_keygen(EpochId(1), options.t, options.n, &mut rng)?;
+        if options.keygen == KeyGen::Ceremony {
+            keys.shares.clear();
+        }
+        let trustee_keys: Vec<TrusteeSigningKey> =
+            (0..options.n).map(|i| TrusteeSigningKey::generate(trustee_id(i), &mut rng)).collect();
+        let pins = TrusteePins::new(trustee_keys.iter().map(TrusteeSigningKey::public).collect())?;
+        let seal_keys = (0..options.n)
+            .map(|_| {
+                let mut b = [0u8; 32];
+                rng.fill_bytes(&mut b);
+                escrow_trustee::ceremony::SealKey::from_bytes(&b)
+            })
+            .collect();
         let court = CourtSecretKey::generate(PartyId::new(&options.court)?, &mut rng);
         let users = options
             .users
@@ -180,7 +220,20 @@ impl World {
             Launch::InProcess => KitClock::Manual(ManualClock::at(options.start)),
             Launch::Processes { .. } => KitClock::file(&dir.join("clock"), options.start)?,
         };
-        Ok(World { dir, tmp, pki, clock, keys, court, users, options, rng: Mutex::new(rng) })
+        Ok(World {
+            dir,
+            tmp,
+            pki,
+            clock,
+            keys,
+            trustee_keys,
+            pins,
+            seal_keys,
+            court,
+            users,
+            options,
+            rng: Mutex::new(rng),
+        })
     }
 
     /// Whether the directory is removed when the world is dropped.

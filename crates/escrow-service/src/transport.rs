@@ -226,6 +226,17 @@ pub fn audit_client(
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
+/// A client of a trustee's `escrow.v1.Ceremony` service (operators, auditors, peer
+/// trustees), with the size caps.
+pub fn ceremony_client(
+    addr: &str,
+    credentials: &Credentials,
+) -> Result<escrow_proto::v1::ceremony_client::CeremonyClient<Channel>, TransportError> {
+    Ok(escrow_proto::v1::ceremony_client::CeremonyClient::new(channel(addr, credentials, Role::Trustee)?)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
 /// A `Relay` client for the relay at `addr`, with the caps of [`trustee_client`] (a
 /// page of envelopes can exceed tonic's default).
 pub fn relay_client(

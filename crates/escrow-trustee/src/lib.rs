@@ -4,6 +4,7 @@
 //! unexpired, unrevoked warrant's scope, within quota, after recording the release.
 
 pub mod audit;
+pub mod ceremony;
 pub mod policy;
 pub mod refusals;
 pub mod rules;
@@ -17,6 +18,7 @@ use std::future::Future;
 
 pub use audit::AuditService;
 use escrow_proto::v1::audit_server::AuditServer;
+use escrow_proto::v1::ceremony_server::CeremonyServer;
 use escrow_proto::v1::trustee_server::TrusteeServer;
 pub use service::{check_certificate, check_epochs, EpochKeys, StartError, TrusteeService};
 use tonic::server::NamedService;
@@ -52,22 +54,47 @@ pub async fn serve(
             }
         })
     };
+    // Shares are destroyed at their announced time even when nobody asks for one.
+    let destroyer = {
+        let service = service.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(DESTRUCTION_CHECK_INTERVAL);
+            loop {
+                tick.tick().await;
+                if let Err(e) = service.destroy_due().await {
+                    tracing::error!(error = %e, "could not destroy a due epoch share");
+                }
+            }
+        })
+    };
+    let ceremonies = service.start_ceremonies(credentials);
     let audit = AuditServer::new(AuditService::new(service.clone()))
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
-    let svc = TrusteeServer::new(service)
+    let svc = TrusteeServer::new(service.clone())
         .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
-    let routes = tonic::service::Routes::new(svc).add_service(audit);
-    let names =
-        [<TrusteeServer<TrusteeService> as NamedService>::NAME, <AuditServer<AuditService> as NamedService>::NAME];
+    let ceremony = CeremonyServer::new(service.clone())
+        .max_decoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
+    let routes = tonic::service::Routes::new(svc).add_service(audit).add_service(ceremony);
+    let names = [
+        <TrusteeServer<TrusteeService> as NamedService>::NAME,
+        <AuditServer<AuditService> as NamedService>::NAME,
+        <CeremonyServer<TrusteeService> as NamedService>::NAME,
+    ];
     let served =
         escrow_service::transport::serve(listener, routes, &names, credentials, Some(rate_limit), shutdown).await;
     // Wait until the flusher (and its handle on the store) is gone: the data
     // directory's lock must be free when serve returns, for a restart.
-    flusher.abort();
-    let _ = flusher.await;
+    for task in [Some(flusher), Some(destroyer), ceremonies].into_iter().flatten() {
+        task.abort();
+        let _ = task.await;
+    }
     served
 }
 
 /// How often a serving trustee logs the refusals of closed counting windows.
 pub const REFUSAL_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often a serving trustee checks for epoch shares due for destruction.
+pub const DESTRUCTION_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);

@@ -18,6 +18,10 @@ use escrow_log::event::Arrival;
 use crate::policy::{Approval, Policy};
 use crate::state::State;
 
+/// The epochs a trustee holds shares of, by id. Shared (`Arc`) so that a key ceremony
+/// can install a new epoch without stopping requests that are being checked.
+pub type Epochs = BTreeMap<EpochId, std::sync::Arc<EpochKeys>>;
+
 /// One epoch this trustee holds a share of.
 #[derive(Debug)]
 pub struct EpochKeys {
@@ -193,7 +197,7 @@ pub fn may_release(policy: &Policy, id: WarrantId, state: Option<State>, items: 
 /// scope and the field valid for the label. Returns the field's fingerprint and this
 /// trustee's decryption share.
 pub fn check_item(
-    epochs: &BTreeMap<EpochId, EpochKeys>,
+    epochs: &Epochs,
     warrant: &VerifiedWarrant,
     index: usize,
     label: &[u8],
@@ -278,7 +282,7 @@ mod tests {
     struct World {
         court: CourtSecretKey,
         policy: Policy,
-        epochs: BTreeMap<EpochId, EpochKeys>,
+        epochs: Epochs,
         alice: UserSecretKey,
         bob: UserSecretKey,
         rng: rand_chacha::ChaCha20Rng,
@@ -291,7 +295,7 @@ mod tests {
         let share = TrusteeKeyShare::from_bytes(&keys.shares[0].to_bytes()).unwrap();
         let mut policy = Policy::new(id("trustee-0"), vec![court.public()]);
         policy.agency_quota.insert(id("agency-1"), 100);
-        let epochs = BTreeMap::from([(EpochId(1), EpochKeys { public: keys.public, share })]);
+        let epochs = BTreeMap::from([(EpochId(1), std::sync::Arc::new(EpochKeys { public: keys.public, share }))]);
         let alice = UserSecretKey::generate(id("alice"), &mut rng);
         let bob = UserSecretKey::generate(id("bob"), &mut rng);
         World { court, policy, epochs, alice, bob, rng }

@@ -4,9 +4,11 @@
 //! changes nothing: checks run first, state changes last, in one transaction.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
-use escrow_crypto::{DecryptionShare, EpochId, PartyId, VerifiedWarrant, WarrantId};
+use escrow_crypto::{
+    DecryptionShare, EpochId, EpochPublicKey, PartyId, SignedAnnouncement, TrusteeKeyShare, VerifiedWarrant, WarrantId,
+};
 use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
@@ -44,6 +46,21 @@ pub enum StartError {
         /// The policy's `key_index`.
         policy: u16,
     },
+    /// The data directory holds shares made by a key ceremony, sealed under its key,
+    /// and the trustee was started without the ceremony keys to open them.
+    #[error("the data directory holds {0} epoch share(s) made by a key ceremony; start with the trustee's ceremony keys (--signing-key) to open them")]
+    CeremonyKeysMissing(usize),
+    /// A stored ceremony share does not open or does not match its key set.
+    #[error("ceremony epoch {epoch}: {why}")]
+    CeremonyKey {
+        /// The epoch.
+        epoch: u64,
+        /// What is wrong.
+        why: String,
+    },
+    /// An epoch given as a key-share file was made by a key ceremony here too.
+    #[error("epoch {0} is given as a key-share file but this trustee holds it from a key ceremony")]
+    EpochTwice(u64),
     /// The TLS certificate is not this trustee's.
     #[error("the certificate names {certificate}, but the policy says this is trustee {policy}")]
     WrongCertificate {
@@ -102,13 +119,28 @@ pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
 /// Longest reason an operator may record.
 pub const MAX_REASON_LEN: usize = 1024;
 
-pub use crate::rules::EpochKeys;
+pub use crate::rules::{EpochKeys, Epochs};
 
 pub(crate) struct Inner {
-    policy: Policy,
-    epochs: BTreeMap<EpochId, EpochKeys>,
+    pub(crate) policy: Policy,
+    /// Replaced as a whole when a ceremony installs or a schedule destroys an epoch.
+    epochs: RwLock<Arc<Epochs>>,
+    /// Announcements of the key sets made by ceremonies here, destroyed ones included.
+    announcements: RwLock<BTreeMap<EpochId, StoredAnnouncement>>,
     store: Mutex<Store>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) ceremony: Option<crate::ceremony::Runtime>,
+}
+
+/// A ceremony's announcement as this trustee keeps it.
+#[derive(Clone, Debug)]
+pub(crate) struct StoredAnnouncement {
+    pub(crate) signed: SignedAnnouncement,
+    pub(crate) key_set: EpochPublicKey,
+    pub(crate) generation: u32,
+    pub(crate) holders: Vec<PartyId>,
+    pub(crate) destroy_at: u64,
+    pub(crate) destroyed: bool,
 }
 
 /// The trustee service; cheap to clone.
@@ -139,18 +171,136 @@ pub(crate) fn unknown_warrant(id: &WarrantId) -> Status {
 }
 
 impl TrusteeService {
-    /// Builds the service over an opened store. Each key share must match its epoch key.
+    /// Builds the service over an opened store, without key ceremonies (epochs only
+    /// from key-share files). Each key share must match its epoch key.
     pub fn new(
         policy: Policy,
         epochs: Vec<EpochKeys>,
-        mut store: Store,
+        store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
+        Self::start(policy, epochs, store, clock, None)
+    }
+
+    /// Builds the service; with `ceremony` (the trustee's signing key, the pinned
+    /// trustee keys and the data directory's sealing key) it takes part in key
+    /// ceremonies and loads the epochs earlier ceremonies installed here.
+    pub fn start(
+        policy: Policy,
+        mut epochs: Vec<EpochKeys>,
+        mut store: Store,
+        clock: Arc<dyn Clock>,
+        ceremony: Option<crate::ceremony::CeremonyKeys>,
+    ) -> Result<Self, StartError> {
+        let rows = store.ceremony_keys()?;
+        let live = rows.iter().filter(|r| r.share.is_some()).count();
+        let mut announcements = BTreeMap::new();
+        if live > 0 && ceremony.is_none() {
+            return Err(StartError::CeremonyKeysMissing(live));
+        }
+        for row in &rows {
+            let bad = |why: String| StartError::CeremonyKey { epoch: row.epoch, why };
+            let key_set = EpochPublicKey::from_bytes(&row.key_set).map_err(|e| bad(e.to_string()))?;
+            let signed = SignedAnnouncement::from_bytes(&row.announcement).map_err(|e| bad(e.to_string()))?;
+            let holders =
+                escrow_crypto::Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?.holders;
+            if let (Some(sealed), Some(keys)) = (&row.share, &ceremony) {
+                let share = keys.unseal_share(sealed).map_err(|e| bad(e.to_string()))?;
+                if epochs.iter().any(|e| e.public.epoch().0 == row.epoch) {
+                    return Err(StartError::EpochTwice(row.epoch));
+                }
+                epochs.push(EpochKeys { public: key_set.clone(), share });
+            }
+            announcements.insert(
+                EpochId(row.epoch),
+                StoredAnnouncement {
+                    signed,
+                    key_set,
+                    generation: row.generation,
+                    holders,
+                    destroy_at: row.destroy_at,
+                    destroyed: row.share.is_none(),
+                },
+            );
+        }
         check_epochs(&policy, &epochs, Some(&store))?;
         store.sync_epochs(&loaded(&epochs), clock.now())?;
         store.flush_refusals(clock.now())?;
-        let map = epochs.into_iter().map(|e| (e.public.epoch(), e)).collect::<BTreeMap<_, _>>();
-        Ok(TrusteeService { inner: Arc::new(Inner { policy, epochs: map, store: Mutex::new(store), clock }) })
+        let map: Epochs = epochs.into_iter().map(|e| (e.public.epoch(), Arc::new(e))).collect();
+        let ceremony = ceremony.map(crate::ceremony::Runtime::new);
+        Ok(TrusteeService {
+            inner: Arc::new(Inner {
+                policy,
+                epochs: RwLock::new(Arc::new(map)),
+                announcements: RwLock::new(announcements),
+                store: Mutex::new(store),
+                clock,
+                ceremony,
+            }),
+        })
+    }
+
+    /// The epochs held now.
+    pub(crate) fn epochs(&self) -> Arc<Epochs> {
+        self.inner.epochs.read().map(|e| e.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// The announcements of the ceremony epochs, by epoch.
+    pub(crate) fn announcements(&self) -> BTreeMap<EpochId, StoredAnnouncement> {
+        self.inner.announcements.read().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Installs a ceremony's key set in memory (the store has it already).
+    pub(crate) fn install_epoch(&self, keys: Option<EpochKeys>, epoch: EpochId, announcement: StoredAnnouncement) {
+        {
+            let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map: Epochs = (**guard).clone();
+            match keys {
+                Some(k) => {
+                    map.insert(epoch, Arc::new(k));
+                }
+                None => {
+                    map.remove(&epoch);
+                }
+            }
+            *guard = Arc::new(map);
+        }
+        self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(epoch, announcement);
+    }
+
+    /// Destroys every ceremony epoch whose `destroy_at` has come: the share is cleared
+    /// from the database and the destruction logged (one transaction), then dropped
+    /// from memory. Runs on a timer and before every share request, so that a share
+    /// is never used past its time. Returns the epochs destroyed.
+    pub async fn destroy_due(&self) -> Result<Vec<EpochId>, Status> {
+        let now = self.inner.clock.now();
+        let due: Vec<EpochId> =
+            self.announcements().iter().filter(|(_, a)| !a.destroyed && a.destroy_at <= now).map(|(e, _)| *e).collect();
+        let mut done = Vec::new();
+        for epoch in due {
+            let destroyed = self.with_store(move |s| s.destroy_ceremony_key(epoch.0, now)).await?;
+            {
+                let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut map: Epochs = (**guard).clone();
+                map.remove(&epoch);
+                *guard = Arc::new(map);
+            }
+            if let Some(a) =
+                self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(&epoch)
+            {
+                a.destroyed = true;
+            }
+            if destroyed {
+                tracing::info!(epoch = epoch.0, "epoch share destroyed on schedule");
+                done.push(epoch);
+            }
+        }
+        Ok(done)
+    }
+
+    /// This trustee's share of `epoch` as a fresh copy (for a reshare it deals in).
+    pub(crate) fn share_copy(&self, epoch: EpochId) -> Option<TrusteeKeyShare> {
+        self.epochs().get(&epoch).and_then(|k| TrusteeKeyShare::from_bytes(&k.share.to_bytes()).ok())
     }
 
     /// The policy this trustee runs under.
@@ -281,13 +431,13 @@ impl TrusteeService {
     /// Checks every item of a share request over all cores ([`rules::check_item`]);
     /// returns the hashes and shares to release, or the first refusal.
     fn check_items(
-        inner: &Inner,
+        epochs: &Epochs,
         warrant: &VerifiedWarrant,
         items: &[pb::EscrowItem],
     ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
         escrow_service::par::par_map(
             items,
-            |i, it| rules::check_item(&inner.epochs, warrant, i, &it.label, &it.field).map_err(|r| status(&r)),
+            |i, it| rules::check_item(epochs, warrant, i, &it.label, &it.field).map_err(|r| status(&r)),
             |_, _| Err(internal("verifier thread panicked")),
         )
         .into_iter()
@@ -315,12 +465,20 @@ pub(crate) fn status(r: &Refusal) -> Status {
 impl pb::trustee_server::Trustee for TrusteeService {
     async fn get_info(&self, req: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
         auth::caller(&req)?;
+        self.destroy_due().await?;
         let inner = &self.inner;
+        let epochs = self.epochs();
         Ok(Response::new(pb::TrusteeInfo {
             trustee_id: inner.policy.trustee_id.to_string(),
-            index: inner.epochs.values().next().map(|e| u32::from(e.share.index().0)).unwrap_or(0),
-            epoch_public_keys: inner.epochs.values().map(|e| e.public.to_bytes()).collect(),
+            index: epochs.values().next().map(|e| u32::from(e.share.index().0)).unwrap_or(0),
+            epoch_public_keys: epochs.values().map(|e| e.public.to_bytes()).collect(),
             max_items_per_request: inner.policy.max_items_per_request,
+            announcements: self
+                .announcements()
+                .values()
+                .filter(|a| !a.destroyed)
+                .map(|a| a.signed.to_bytes())
+                .collect(),
         }))
     }
 
@@ -495,10 +653,12 @@ impl TrusteeService {
         let now = self.inner.clock.now();
         warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
 
-        let inner = self.inner.clone();
+        // A share is never used past its scheduled destruction.
+        self.destroy_due().await?;
+        let epochs = self.epochs();
         let w2 = warrant.clone();
         let (checked, items) = tokio::task::spawn_blocking(move || {
-            let checked = Self::check_items(&inner, &w2, &req.items);
+            let checked = Self::check_items(&epochs, &w2, &req.items);
             (checked, req.items)
         })
         .await

@@ -67,7 +67,23 @@ CREATE TABLE IF NOT EXISTS refusals (
     last_at      INTEGER NOT NULL,
     PRIMARY KEY (caller, warrant_id, code)
 );
+-- Key sets made by a key ceremony (see store/ceremony.rs): the announcement every
+-- participant signed and this trustee's share, sealed under the data directory's key;
+-- the share is cleared (secure_delete overwrites it) when the epoch is destroyed.
+CREATE TABLE IF NOT EXISTS ceremony_keys (
+    epoch        INTEGER PRIMARY KEY,
+    generation   INTEGER NOT NULL,
+    key_set      BLOB NOT NULL,
+    announcement BLOB NOT NULL,
+    share        BLOB,
+    destroy_at   INTEGER NOT NULL,
+    installed_at INTEGER NOT NULL,
+    destroyed_at INTEGER
+);
 ";
+
+mod ceremony;
+pub use ceremony::{CeremonyKeyRow, NewCeremonyKey};
 
 /// A stored warrant row.
 #[derive(Clone, Debug)]
@@ -204,6 +220,8 @@ impl Store {
     pub fn open(dir: &Path, origin: &str, signer: CheckpointSigner) -> Result<Self, StoreError> {
         let lock = escrow_service::datadir::lock(dir)?;
         let conn = escrow_service::db::open(&dir.join(DB_FILE), SCHEMA)?;
+        // Deleted rows (a destroyed share) are overwritten, not left in free pages.
+        conn.execute_batch("PRAGMA secure_delete = ON;")?;
         let mut leaves = Vec::new();
         let mut installed_index = std::collections::BTreeMap::new();
         {

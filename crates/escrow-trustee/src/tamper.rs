@@ -156,3 +156,15 @@ pub fn repair_log_writes(dir: &Path) -> Result<(), TamperError> {
     let (conn, path) = open(dir)?;
     conn.execute_batch("DROP TRIGGER IF EXISTS no_log;").map_err(|source| TamperError { path, source })
 }
+
+/// Every ceremony key set's sealed share as stored, `(epoch, generation, sealed share)`:
+/// what a thief copying the database gets (it still needs the data directory's key).
+pub fn ceremony_shares(dir: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, TamperError> {
+    let (conn, path) = open(dir)?;
+    let read = || -> rusqlite::Result<Vec<(u64, u32, Vec<u8>)>> {
+        let mut stmt = conn.prepare("SELECT epoch, generation, share FROM ceremony_keys WHERE share IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+        rows.map(|r| r.map(|(e, g, s)| (u64::try_from(e).unwrap_or(0), u32::try_from(g).unwrap_or(0), s))).collect()
+    };
+    read().map_err(|source| TamperError { path, source })
+}

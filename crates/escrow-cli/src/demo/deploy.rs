@@ -40,6 +40,7 @@ impl Deployment {
             keep_dir: keep,
             policy: Arc::new(plan_policy),
             pki: None,
+            ..Options::default()
         };
         let kit = escrow_kit::Deployment::start(options).await?;
         println!("Deployment in {}", kit.dir.display());

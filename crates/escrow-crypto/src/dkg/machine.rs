@@ -332,6 +332,9 @@ pub struct Setup {
     pub pins: TrusteePins,
     /// Its share of the key set being reshared, if it deals in a reshare.
     pub old_share: Option<TrusteeKeyShare>,
+    /// Compute the announcement but do not sign it: a participant that refuses at the
+    /// last moment (tests and the demo show that the ceremony then aborts everywhere).
+    pub withhold_agreement: bool,
 }
 
 impl fmt::Debug for Setup {
@@ -1116,6 +1119,9 @@ impl Ceremony {
         self.result = Some((combined.public, combined.share));
         self.dealing = None;
         self.my_shares.clear();
+        if self.setup.withhold_agreement {
+            return out;
+        }
         self.agreements.insert(self.me().clone(), signature);
         out.push(Output::Log(Step::Agreed { by: self.me().clone(), announcement: hash }));
         out.push(Output::Broadcast(self.sign(&Body::Agreement {

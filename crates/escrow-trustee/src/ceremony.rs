@@ -1,0 +1,701 @@
+//! The trustee's side of key ceremonies: the `escrow.v1.Ceremony` service and the thin
+//! shell around the state machine of [`escrow_crypto::dkg::machine`]. The machine
+//! decides; this module carries its messages to the peer trustees (mutual TLS, with
+//! retries), passes it the time (a monotonic clock, ticked every
+//! [`TICK`]), writes every step it reports to this trustee's log **before** acting on
+//! what follows (fail closed: a step that cannot be logged aborts the ceremony), and
+//! installs the key set it makes (the share sealed under the data directory's key,
+//! logged and stored in one transaction).
+//!
+//! One ceremony at a time; the last [`HISTORY`] finished ones are kept for `Status`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use escrow_crypto::dkg::machine::{AbortReason, Ceremony, Disqualification, Installation, Output, Phase, Setup, Step};
+use escrow_crypto::dkg::messages::{CeremonyId, Grievance, Plan, Proposal, SignedMessage};
+use escrow_crypto::sealed::{open, seal, KdfParams, Unlock};
+use escrow_crypto::{EpochId, PartyId, TrusteeKeyShare, TrusteePins, TrusteeSigningKey};
+use escrow_log::event::{CeremonyStep, Entry, Event};
+use escrow_pki::Role;
+use escrow_proto::v1 as pb;
+use escrow_service::auth;
+use escrow_service::transport::Credentials;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tonic::{Request, Response, Status};
+use zeroize::Zeroizing;
+
+use crate::service::{internal, StoredAnnouncement, TrusteeService};
+use crate::store::{CeremonyKeyRow, NewCeremonyKey};
+use crate::EpochKeys;
+
+/// How often a running ceremony is given the time.
+pub const TICK: Duration = Duration::from_millis(50);
+/// Finished ceremonies kept for `Status`.
+pub const HISTORY: usize = 16;
+/// Default wait for operators to accept and the proposer to execute.
+pub const DEFAULT_ACCEPT_TIMEOUT_MS: u32 = 10 * 60 * 1000;
+/// Default wait in each automatic phase.
+pub const DEFAULT_PHASE_TIMEOUT_MS: u32 = 10 * 1000;
+/// How long a message to a peer is retried.
+const SEND_FOR: Duration = Duration::from_secs(30);
+
+/// The key that seals this trustee's ceremony shares in its database: 32 random bytes
+/// kept in a file sealed under the operator's passphrase. Zeroized on drop.
+#[derive(Clone)]
+pub struct SealKey(Zeroizing<[u8; 32]>);
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealKey(<redacted>)")
+    }
+}
+
+impl SealKey {
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        let mut k = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(k.as_mut_slice());
+        SealKey(k)
+    }
+    /// From its 32 bytes.
+    pub fn from_bytes(bytes: &[u8; 32]) -> Self {
+        SealKey(Zeroizing::new(*bytes))
+    }
+    /// Its bytes, to seal into the key file.
+    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
+        self.0.clone()
+    }
+}
+
+/// What a trustee needs to take part in key ceremonies.
+#[derive(Clone)]
+pub struct CeremonyKeys {
+    /// Its signing key (announcements, ceremony messages).
+    pub signing: TrusteeSigningKey,
+    /// Every trustee's pinned public key.
+    pub pins: TrusteePins,
+    /// Seals its shares at rest.
+    pub seal: SealKey,
+    /// Accept every proposal from a pinned trustee without waiting for the operator.
+    pub auto_accept: bool,
+    /// Test only (the demo's cheating-dealer scenario): send this trustee a share that
+    /// does not decrypt, and the honest one to everyone else.
+    pub cheat_on: Option<PartyId>,
+    /// Test only: compute the announcement but never sign it.
+    pub withhold_agreement: bool,
+}
+
+impl fmt::Debug for CeremonyKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CeremonyKeys")
+            .field("signing", &self.signing)
+            .field("auto_accept", &self.auto_accept)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CeremonyKeys {
+    pub(crate) fn unseal_share(&self, sealed: &[u8]) -> Result<TrusteeKeyShare, escrow_crypto::Error> {
+        let bytes = open(sealed, &Unlock::KeyFile(&self.seal.0))?;
+        TrusteeKeyShare::from_bytes(&bytes)
+    }
+
+    fn seal_share(&self, share: &TrusteeKeyShare) -> Result<Vec<u8>, escrow_crypto::Error> {
+        seal(&share.to_bytes(), &Unlock::KeyFile(&self.seal.0), KdfParams::default(), &mut OsRng)
+    }
+}
+
+struct Active {
+    machine: Ceremony,
+    peers: BTreeMap<PartyId, String>,
+    steps: Vec<String>,
+    announcement: Option<Vec<u8>>,
+    abort: Option<AbortReason>,
+}
+
+#[derive(Default)]
+struct State {
+    active: Option<Active>,
+    finished: VecDeque<Active>,
+}
+
+/// The running ceremonies of one trustee.
+pub struct Runtime {
+    keys: CeremonyKeys,
+    started: Instant,
+    state: tokio::sync::Mutex<State>,
+    /// This trustee's own TLS credentials, to reach its peers; set when it serves.
+    credentials: OnceLock<Credentials>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime").field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    pub(crate) fn new(keys: CeremonyKeys) -> Self {
+        Runtime {
+            keys,
+            started: Instant::now(),
+            state: tokio::sync::Mutex::new(State::default()),
+            credentials: OnceLock::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub(crate) fn set_credentials(&self, c: &Credentials) {
+        let _ = self.credentials.set(c.clone());
+    }
+}
+
+fn phase_name(p: Phase) -> &'static str {
+    match p {
+        Phase::Proposed => "proposed",
+        Phase::Accepting => "accepting",
+        Phase::Ready => "ready",
+        Phase::Dealing => "dealing",
+        Phase::Complaining => "complaining",
+        Phase::Justifying => "justifying",
+        Phase::Agreeing => "agreeing",
+        Phase::Installed => "installed",
+        Phase::Aborted => "aborted",
+    }
+}
+
+fn grievance_code(g: Grievance) -> u8 {
+    match g {
+        Grievance::Missing => 1,
+        Grievance::BadShare => 2,
+    }
+}
+
+fn disqualification_code(d: Disqualification) -> u8 {
+    match d {
+        Disqualification::Missing => 1,
+        Disqualification::InvalidDealing => 2,
+        Disqualification::Unanswered => 3,
+    }
+}
+
+/// The log entry for a machine step (the one mapping of ceremony steps to the log).
+fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
+    match step {
+        Step::Proposed { proposal: hash, proposer } => CeremonyStep::Proposed {
+            proposal: *hash,
+            proposer: proposer.to_string(),
+            epoch: proposal.epoch.0,
+            plan: match proposal.plan {
+                Plan::Fresh => 0,
+                Plan::Reshare { .. } => 1,
+            },
+            threshold: proposal.threshold,
+            players: u16::try_from(proposal.players.len()).unwrap_or(u16::MAX),
+        },
+        Step::Accepted { by } => CeremonyStep::Accepted { by: by.to_string() },
+        Step::Executed => CeremonyStep::Executed,
+        Step::Dealt { dealer, commitment } => {
+            CeremonyStep::Dealt { dealer: dealer.to_string(), commitment: *commitment }
+        }
+        Step::Complained { by, against, grievance } => CeremonyStep::Complained {
+            by: by.to_string(),
+            against: against.to_string(),
+            grievance: grievance_code(*grievance),
+        },
+        Step::Justified { dealer, player } => {
+            CeremonyStep::Justified { dealer: dealer.to_string(), player: player.to_string() }
+        }
+        Step::Disqualified { dealer, why } => {
+            CeremonyStep::Disqualified { dealer: dealer.to_string(), why: disqualification_code(*why) }
+        }
+        Step::Agreed { by, announcement } => CeremonyStep::Agreed { by: by.to_string(), announcement: *announcement },
+        Step::Installed { announcement } => CeremonyStep::Installed {
+            announcement: *announcement,
+            epoch: proposal.epoch.0,
+            generation: 0,
+            destroy_at: proposal.destroy_at,
+        },
+        Step::Aborted { reason } => CeremonyStep::Aborted { reason: reason.to_string().chars().take(1000).collect() },
+    }
+}
+
+fn describe(step: &Step) -> String {
+    match step {
+        Step::Proposed { proposer, .. } => format!("proposed by {proposer}"),
+        Step::Accepted { by } => format!("accepted by {by}"),
+        Step::Executed => "executed".into(),
+        Step::Dealt { dealer, .. } => format!("dealing from {dealer}"),
+        Step::Complained { by, against, grievance } => format!("{by} complained about {against}: {grievance:?}"),
+        Step::Justified { dealer, player } => format!("{dealer} revealed {player}'s share"),
+        Step::Disqualified { dealer, why } => format!("{dealer} disqualified: {why}"),
+        Step::Agreed { by, announcement } => format!("{by} signed announcement {}", hex::encode(&announcement[..8])),
+        Step::Installed { announcement } => format!("installed announcement {}", hex::encode(&announcement[..8])),
+        Step::Aborted { reason } => format!("aborted: {reason}"),
+    }
+}
+
+impl TrusteeService {
+    fn runtime(&self) -> Result<&Runtime, Status> {
+        self.inner.ceremony.as_ref().ok_or_else(|| {
+            Status::failed_precondition("this trustee takes no part in key ceremonies (started without --signing-key)")
+        })
+    }
+
+    /// Starts the ceremony ticker (the server calls it once it serves with `credentials`).
+    pub(crate) fn start_ceremonies(&self, credentials: &Credentials) -> Option<tokio::task::JoinHandle<()>> {
+        let rt = self.inner.ceremony.as_ref()?;
+        rt.set_credentials(credentials);
+        let svc = self.clone();
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Ok(rt) = svc.runtime() {
+                    let mut state = rt.state.lock().await;
+                    let now = rt.now_ms();
+                    if let Some(a) = state.active.as_mut() {
+                        let out = a.machine.tick(now, &mut OsRng);
+                        svc.apply(rt, &mut state, out).await;
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Carries out the machine's outputs in order; a step that cannot be logged aborts
+    /// the ceremony before anything after it happens.
+    async fn apply(&self, rt: &Runtime, state: &mut State, outputs: Vec<Output>) {
+        for o in outputs {
+            let Some(active) = state.active.as_mut() else { return };
+            let now_ms = rt.now_ms();
+            match o {
+                Output::Log(Step::Installed { .. }) => {
+                    // Logged with the installation itself, in its transaction.
+                }
+                Output::Log(step) => {
+                    active.steps.push(describe(&step));
+                    let entry = Entry {
+                        time: self.inner.clock.now(),
+                        event: Event::Ceremony {
+                            ceremony: *active.machine.id(),
+                            step: log_step(active.machine.proposal(), &step),
+                        },
+                    };
+                    if let Err(e) = self.with_store(move |s| s.log(entry)).await {
+                        tracing::error!(error = %e, "could not log a ceremony step; aborting the ceremony");
+                        let more =
+                            active.machine.abort("this trustee could not write its log", now_ms).unwrap_or_default();
+                        // Only the broadcast of the abort goes out; nothing else does.
+                        for m in more {
+                            if let Output::Broadcast(msg) = m {
+                                self.broadcast(rt, active, msg);
+                            }
+                        }
+                        active.abort = Some(AbortReason::Operator("log unavailable".into()));
+                        self.finish(state);
+                        return;
+                    }
+                }
+                Output::Broadcast(msg) => self.broadcast(rt, active, msg),
+                Output::Install(inst) => {
+                    if let Err(e) = self.install(rt, active, *inst).await {
+                        tracing::error!(error = %e, "could not install the ceremony's key set");
+                        active.abort = Some(AbortReason::Operator(format!("install failed: {e}")));
+                        self.finish(state);
+                        return;
+                    }
+                }
+                Output::Abort(reason) => {
+                    active.abort = Some(reason);
+                }
+            }
+        }
+        if state.active.as_ref().is_some_and(|a| a.machine.is_final()) {
+            self.finish(state);
+        }
+    }
+
+    fn finish(&self, state: &mut State) {
+        if let Some(a) = state.active.take() {
+            state.finished.push_front(a);
+            state.finished.truncate(HISTORY);
+        }
+    }
+
+    /// Sends `msg` to every other participant, each in its own task with retries.
+    fn broadcast(&self, rt: &Runtime, active: &Active, msg: SignedMessage) {
+        let Some(creds) = rt.credentials.get().cloned() else { return };
+        let me = active.machine.me().clone();
+        let cheat = rt.keys.cheat_on.clone();
+        let with_peers = active.machine.proposal_hash() == &msg.hash();
+        let peers: Vec<pb::Participant> = if with_peers {
+            active
+                .peers
+                .iter()
+                .map(|(id, addr)| pb::Participant { trustee_id: id.to_string(), addr: addr.clone() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for p in active.machine.participants() {
+            if p == &me {
+                continue;
+            }
+            let Some(addr) = active.peers.get(p).cloned() else {
+                tracing::warn!(peer = %p, "no address for a ceremony participant");
+                continue;
+            };
+            let mut bytes = msg.as_bytes().to_vec();
+            if cheat.as_ref() == Some(p) {
+                if let Some(bad) = cheat_deal(&rt.keys.signing, &msg, p, active) {
+                    bytes = bad;
+                }
+            }
+            let (creds, peers, peer) = (creds.clone(), peers.clone(), p.clone());
+            tokio::spawn(async move {
+                let until = Instant::now() + SEND_FOR;
+                loop {
+                    let sent = match escrow_service::transport::ceremony_client(&addr, &creds) {
+                        Ok(mut c) => c
+                            .deliver(pb::DeliverRequest { message: bytes.clone(), peers: peers.clone() })
+                            .await
+                            .map(|_| ())
+                            .map_err(|s| s.to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match sent {
+                        Ok(()) => return,
+                        Err(e) if Instant::now() > until => {
+                            tracing::warn!(peer = %peer, error = %e, "gave up sending a ceremony message");
+                            return;
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                }
+            });
+        }
+    }
+
+    async fn install(&self, rt: &Runtime, active: &mut Active, inst: Installation) -> Result<(), Status> {
+        let Installation { announcement, key_set, share } = inst;
+        let proposal = active.machine.proposal();
+        let epoch = key_set.epoch();
+        let verified = announcement.verify(&rt.keys.pins).map_err(|e| internal(format!("own announcement: {e}")))?;
+        let a = verified.announcement().clone();
+        let sealed = share.as_ref().map(|s| rt.keys.seal_share(s)).transpose().map_err(internal)?;
+        let key_set_hash: [u8; 32] = Sha256::digest(key_set.to_bytes()).into();
+        let installed = Entry {
+            time: self.inner.clock.now(),
+            event: Event::Ceremony {
+                ceremony: *active.machine.id(),
+                step: CeremonyStep::Installed {
+                    announcement: announcement.hash(),
+                    epoch: epoch.0,
+                    generation: a.generation,
+                    destroy_at: proposal.destroy_at,
+                },
+            },
+        };
+        let row = CeremonyKeyRow {
+            epoch: epoch.0,
+            generation: a.generation,
+            key_set: key_set.to_bytes(),
+            announcement: announcement.to_bytes(),
+            share: sealed,
+            destroy_at: proposal.destroy_at,
+            destroyed_at: None,
+        };
+        let index = share.as_ref().map(|s| s.index().0);
+        let now = self.inner.clock.now();
+        self.with_store(move |s| s.install_ceremony_key(NewCeremonyKey { row, key_set_hash, index, installed }, now))
+            .await?;
+        let stored = StoredAnnouncement {
+            signed: announcement.clone(),
+            key_set: key_set.clone(),
+            generation: a.generation,
+            holders: a.holders.clone(),
+            destroy_at: a.destroy_at,
+            destroyed: share.is_none(),
+        };
+        self.install_epoch(share.map(|share| EpochKeys { public: key_set, share }), epoch, stored);
+        active.steps.push(format!("installed epoch {} generation {}", epoch.0, a.generation));
+        active.announcement = Some(announcement.to_bytes());
+        tracing::info!(epoch = epoch.0, generation = a.generation, "key set installed by ceremony");
+        Ok(())
+    }
+
+    fn setup(&self, rt: &Runtime, proposal_epoch: Option<EpochId>) -> Setup {
+        Setup {
+            key: rt.keys.signing.clone(),
+            pins: rt.keys.pins.clone(),
+            old_share: proposal_epoch.and_then(|e| self.share_copy(e)),
+            withhold_agreement: rt.keys.withhold_agreement,
+        }
+    }
+
+    fn ceremony_status(active: &Active) -> pb::CeremonyStatus {
+        let m = &active.machine;
+        pb::CeremonyStatus {
+            ceremony_id: m.id().to_vec(),
+            epoch: m.proposal().epoch.0,
+            phase: phase_name(m.phase()).into(),
+            proposer: m.proposer().to_string(),
+            participants: m.participants().iter().map(ToString::to_string).collect(),
+            steps: active.steps.clone(),
+            announcement: active.announcement.clone().unwrap_or_default(),
+            abort_reason: active.abort.as_ref().map(ToString::to_string).unwrap_or_default(),
+            plan: match m.proposal().plan {
+                Plan::Fresh => "fresh".into(),
+                Plan::Reshare { .. } => "reshare".into(),
+            },
+        }
+    }
+
+    fn own_operator_of<T>(&self, req: &Request<T>, rpc: &str) -> Result<(), Status> {
+        let who = auth::caller(req)?;
+        if who.operates(self.trustee_id()) {
+            Ok(())
+        } else {
+            Err(auth::denied(&who, rpc, &format!("only an operator of {} may", self.trustee_id())))
+        }
+    }
+
+    /// Runs `f` on the ceremony `id` names (empty: the active one), then applies its
+    /// outputs; answers with the status.
+    async fn with_active(
+        &self,
+        id: &[u8],
+        f: impl FnOnce(&mut Ceremony, u64) -> Result<Vec<Output>, escrow_crypto::dkg::machine::CeremonyError>,
+    ) -> Result<pb::CeremonyStatus, Status> {
+        let rt = self.runtime()?;
+        let mut state = rt.state.lock().await;
+        let now = rt.now_ms();
+        let active = state.active.as_mut().ok_or_else(|| Status::not_found("no ceremony in progress here"))?;
+        if !id.is_empty() && active.machine.id().as_slice() != id {
+            return Err(Status::not_found(format!("ceremony {} is not the one in progress", hex::encode(id))));
+        }
+        let out = f(&mut active.machine, now).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let status = Self::ceremony_status(active);
+        self.apply(rt, &mut state, out).await;
+        Ok(Self::current_status(&state, &status.ceremony_id).unwrap_or(status))
+    }
+
+    fn current_status(state: &State, id: &[u8]) -> Option<pb::CeremonyStatus> {
+        state
+            .active
+            .iter()
+            .chain(state.finished.iter())
+            .find(|a| id.is_empty() || a.machine.id().as_slice() == id)
+            .map(Self::ceremony_status)
+    }
+}
+
+/// The cheating dealer of the demo: its dealing to `victim`, with the victim's share
+/// replaced by one that does not decrypt (the commitment and every other share stay).
+fn cheat_deal(key: &TrusteeSigningKey, msg: &SignedMessage, victim: &PartyId, active: &Active) -> Option<Vec<u8>> {
+    use escrow_crypto::dkg::math::{encrypt_share, CeremonyKey, Dealing};
+    use escrow_crypto::dkg::messages::Body;
+    let pins = TrusteePins::new(vec![key.public()]).ok()?;
+    let m = msg.verify(&pins).ok()?;
+    let Body::Deal { proposal, commitment, mut shares } = m.body else { return None };
+    let j = active.machine.proposal().players.iter().position(|p| p == victim)?;
+    let junk = Dealing::fresh(commitment.threshold(), &mut OsRng).ok()?.share_for(escrow_crypto::TrusteeIndex(0));
+    *shares.get_mut(j)? = encrypt_share(&CeremonyKey::generate(&mut OsRng).public(), b"junk", &junk, &mut OsRng);
+    let bad = SignedMessage::sign(key, &m.ceremony, &Body::Deal { proposal, commitment, shares }).ok()?;
+    tracing::warn!(victim = %victim, "dangerous: sent a share that does not decrypt");
+    Some(bad.as_bytes().to_vec())
+}
+
+fn peers_of(list: &[pb::Participant]) -> Result<BTreeMap<PartyId, String>, Status> {
+    list.iter()
+        .map(|p| {
+            let id = PartyId::new(&p.trustee_id).map_err(|e| Status::invalid_argument(format!("participant: {e}")))?;
+            if p.addr.is_empty() || p.addr.len() > 256 {
+                return Err(Status::invalid_argument(format!("participant {id}: an address is needed")));
+            }
+            Ok((id, p.addr.clone()))
+        })
+        .collect()
+}
+
+#[tonic::async_trait]
+impl pb::ceremony_server::Ceremony for TrusteeService {
+    async fn propose(&self, req: Request<pb::ProposeRequest>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        self.own_operator_of(&req, "Propose")?;
+        let rt = self.runtime()?;
+        let r = req.into_inner();
+        let players = peers_of(&r.players)?;
+        let dealers = peers_of(&r.dealers)?;
+        let order = |list: &[pb::Participant]| -> Result<Vec<PartyId>, Status> {
+            list.iter()
+                .map(|p| PartyId::new(&p.trustee_id).map_err(|e| Status::invalid_argument(e.to_string())))
+                .collect()
+        };
+        let epoch = EpochId(r.epoch);
+        let threshold = u16::try_from(r.threshold).map_err(|_| Status::invalid_argument("threshold: at most 63"))?;
+        let players_order = order(&r.players)?;
+        let (plan, dealers_order) = if r.reshare {
+            let announced = self.announcements().get(&epoch).cloned().filter(|a| !a.destroyed).ok_or_else(|| {
+                Status::failed_precondition(format!("this trustee holds no ceremony key set for epoch {}", epoch.0))
+            })?;
+            let d = if r.dealers.is_empty() { announced.holders.clone() } else { order(&r.dealers)? };
+            (
+                Plan::Reshare {
+                    previous: announced.key_set.clone(),
+                    generation: announced.generation,
+                    holders: announced.holders,
+                },
+                d,
+            )
+        } else {
+            if !r.dealers.is_empty() {
+                return Err(Status::invalid_argument("dealers: only for a reshare (every player deals a fresh key)"));
+            }
+            (Plan::Fresh, players_order.clone())
+        };
+        let proposal = Proposal {
+            epoch,
+            threshold,
+            players: players_order,
+            dealers: dealers_order,
+            plan,
+            valid_from: r.valid_from,
+            destroy_at: r.destroy_at,
+            accept_timeout_ms: if r.accept_timeout_ms == 0 { DEFAULT_ACCEPT_TIMEOUT_MS } else { r.accept_timeout_ms },
+            phase_timeout_ms: if r.phase_timeout_ms == 0 { DEFAULT_PHASE_TIMEOUT_MS } else { r.phase_timeout_ms },
+        };
+        proposal.check().map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let mut peers = players;
+        peers.extend(dealers);
+        if let Some(p) = proposal.participants().iter().find(|p| !peers.contains_key(*p)) {
+            return Err(Status::invalid_argument(format!("no address for participant {p}")));
+        }
+        let mut state = rt.state.lock().await;
+        if state.active.as_ref().is_some_and(|a| !a.machine.is_final()) {
+            return Err(Status::failed_precondition("another ceremony is in progress here"));
+        }
+        let mut id: CeremonyId = [0; 16];
+        OsRng.fill_bytes(&mut id);
+        let setup = self.setup(rt, r.reshare.then_some(epoch));
+        let (machine, out) = Ceremony::propose(setup, id, proposal, rt.now_ms(), &mut OsRng)
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+        self.apply(rt, &mut state, out).await;
+        Self::current_status(&state, &id).map(Response::new).ok_or_else(|| internal("ceremony vanished"))
+    }
+
+    async fn accept(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        self.own_operator_of(&req, "Accept")?;
+        let id = req.into_inner().ceremony_id;
+        self.with_active(&id, |m, now| m.accept(now, &mut OsRng)).await.map(Response::new)
+    }
+
+    async fn reject(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        self.own_operator_of(&req, "Reject")?;
+        let r = req.into_inner();
+        let reason = if r.reason.is_empty() { "rejected by the operator".to_string() } else { r.reason };
+        self.with_active(&r.ceremony_id, |m, now| m.reject(&reason, now)).await.map(Response::new)
+    }
+
+    async fn execute(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        self.own_operator_of(&req, "Execute")?;
+        let id = req.into_inner().ceremony_id;
+        self.with_active(&id, |m, now| m.execute(now, &mut OsRng)).await.map(Response::new)
+    }
+
+    async fn abort(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        self.own_operator_of(&req, "Abort")?;
+        let r = req.into_inner();
+        let reason = if r.reason.is_empty() { "aborted by the operator".to_string() } else { r.reason };
+        self.with_active(&r.ceremony_id, |m, now| m.abort(&reason, now)).await.map(Response::new)
+    }
+
+    async fn status(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
+        let who = auth::caller(&req)?;
+        if !(who.operates(self.trustee_id()) || who.role() == Role::Auditor) {
+            return Err(auth::denied(
+                &who,
+                "Status",
+                &format!("only an operator of {} or an auditor may", self.trustee_id()),
+            ));
+        }
+        let rt = self.runtime()?;
+        let id = req.into_inner().ceremony_id;
+        let state = rt.state.lock().await;
+        Self::current_status(&state, &id)
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found(format!("no ceremony {} here", hex::encode(&id))))
+    }
+
+    async fn deliver(&self, req: Request<pb::DeliverRequest>) -> Result<Response<pb::DeliverResponse>, Status> {
+        let who = auth::require(&req, "Deliver", &[Role::Trustee])?;
+        let rt = self.runtime()?;
+        let r = req.into_inner();
+        let msg = SignedMessage::from_bytes(&r.message).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let (ceremony, sender) = msg.peek().map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if &sender != who.id() {
+            return Err(auth::denied(
+                &who,
+                "Deliver",
+                &format!("a message signed as {sender} must come from {sender}"),
+            ));
+        }
+        let mut state = rt.state.lock().await;
+        let now = rt.now_ms();
+        let same = state.active.as_ref().is_some_and(|a| a.machine.id() == &ceremony);
+        if same {
+            let Some(active) = state.active.as_mut() else { return Err(internal("ceremony vanished")) };
+            let out =
+                active.machine.receive(&msg, now, &mut OsRng).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            self.apply(rt, &mut state, out).await;
+            return Ok(Response::new(pb::DeliverResponse {}));
+        }
+        if state.finished.iter().any(|a| a.machine.id() == &ceremony) {
+            // Late messages for a ceremony that is over here change nothing.
+            return Ok(Response::new(pb::DeliverResponse {}));
+        }
+        if state.active.as_ref().is_some_and(|a| !a.machine.is_final()) {
+            return Err(Status::failed_precondition("another ceremony is in progress here"));
+        }
+        // A new ceremony: only a proposal can start one.
+        let peers = peers_of(&r.peers)?;
+        let epoch = msg.verify(&rt.keys.pins).ok().and_then(|m| match m.body {
+            escrow_crypto::dkg::messages::Body::Proposal(p) => Some(p.epoch),
+            _ => None,
+        });
+        let Some(epoch) = epoch else {
+            return Err(Status::not_found(format!("no ceremony {} here", hex::encode(ceremony))));
+        };
+        let setup = self.setup(rt, Some(epoch));
+        let (machine, out) = Ceremony::join(setup, &msg, rt.keys.auto_accept, now, &mut OsRng)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if let Some(p) = machine.participants().iter().find(|p| !peers.contains_key(*p)) {
+            return Err(Status::invalid_argument(format!("the proposal came without an address for {p}")));
+        }
+        state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+        self.apply(rt, &mut state, out).await;
+        Ok(Response::new(pb::DeliverResponse {}))
+    }
+
+    async fn get_announcement(
+        &self,
+        req: Request<pb::GetAnnouncementRequest>,
+    ) -> Result<Response<pb::GetAnnouncementResponse>, Status> {
+        auth::caller(&req)?;
+        let epoch = req.into_inner().epoch;
+        let all = self.announcements();
+        let found = if epoch == 0 { all.values().next_back() } else { all.get(&EpochId(epoch)) };
+        let a = found.ok_or_else(|| Status::not_found(format!("no announced epoch {epoch} here")))?;
+        Ok(Response::new(pb::GetAnnouncementResponse { announcement: a.signed.to_bytes() }))
+    }
+}

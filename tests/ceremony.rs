@@ -1,0 +1,322 @@
+//! Key ceremonies among real trustee servers over mutual TLS: the operators propose,
+//! accept and execute through the Ceremony service, the trustees carry the messages
+//! peer to peer, log every step and install the key set in their databases.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use escrow_crypto::sealed::{open, Unlock};
+use escrow_crypto::*;
+use escrow_kit::{CeremonySpec, KeyGen};
+use escrow_log::event::{CeremonyStep, Entry, Event};
+use escrow_proto::v1 as pb;
+use escrow_tests::*;
+
+const PHASE_MS: u32 = 700;
+
+fn options(seed: u64, n: u16, t: u16, keygen: KeyGen) -> Options {
+    Options {
+        name: "ceremony".into(),
+        n,
+        t,
+        seed: Some(seed),
+        pki: Some(pki()),
+        keygen,
+        ceremony_phase_ms: PHASE_MS,
+        ..Options::default()
+    }
+}
+
+fn spec(epoch: u64, t: u16, players: std::ops::Range<usize>) -> CeremonySpec {
+    CeremonySpec {
+        epoch: EpochId(epoch),
+        threshold: t,
+        players: players.collect(),
+        dealers: Vec::new(),
+        reshare: false,
+        proposer: 0,
+        valid_from: START,
+        destroy_at: START + 365 * DAY,
+        phase_ms: PHASE_MS,
+    }
+}
+
+/// Every entry of trustee `i`'s log.
+async fn entries(d: &Deployment, i: usize) -> Vec<Entry> {
+    let mut audit = d.audit_client(i).unwrap();
+    let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+    let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let page = audit.get_entries(pb::GetEntriesRequest { start: 0, end: size }).await.unwrap().into_inner();
+    page.entries.iter().map(|e| Entry::from_bytes(e).unwrap()).collect()
+}
+
+fn ceremony_steps(log: &[Entry]) -> Vec<CeremonyStep> {
+    log.iter()
+        .filter_map(|e| match &e.event {
+            Event::Ceremony { step, .. } => Some(step.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Trustee `i`'s share of `epoch` as a thief copying its database and its data
+/// directory's key would take it.
+fn stolen_share(d: &Deployment, i: usize, epoch: u64) -> TrusteeKeyShare {
+    let rows = escrow_trustee::tamper::ceremony_shares(&d.trustees[i].dir).unwrap();
+    let (_, _, sealed) = rows.iter().find(|(e, _, _)| *e == epoch).unwrap();
+    let key = d.seal_keys[i].to_bytes();
+    TrusteeKeyShare::from_bytes(&open(sealed, &Unlock::KeyFile(&key)).unwrap()).unwrap()
+}
+
+fn sealed_to(key: &EpochPublicKey, seed: u64) -> Envelope {
+    let mut r = rng(seed);
+    let alice = UserSecretKey::generate(id("alice"), &mut r);
+    let bob = UserSecretKey::generate(id("bob"), &mut r);
+    Envelope::seal(
+        &SealRequest {
+            sender: &alice,
+            recipients: &[bob.public()],
+            epoch_key: key,
+            message_id: [seed as u8; 16],
+            timestamp: START,
+            plaintext: b"ceremony",
+        },
+        &mut r,
+    )
+    .unwrap()
+}
+
+fn opens(key: &EpochPublicKey, shares: &[&TrusteeKeyShare], env: &Envelope) -> bool {
+    let ds: Vec<DecryptionShare> =
+        shares.iter().map(|s| s.decrypt_share(key, env.field(), env.label()).unwrap()).collect();
+    key.combine(env.field(), env.label(), &ds).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trustees_make_epoch_1_themselves_and_exactly_t_plus_one_of_them_open_it() {
+    let d = Deployment::start(options(120, 5, 2, KeyGen::Ceremony)).await.unwrap();
+    assert!(d.keys.shares.is_empty(), "no process of the kit saw a share");
+    // Every trustee serves the same announcement, signed by all five under the pins.
+    let mut served = Vec::new();
+    for i in 0..5 {
+        let mut c = escrow_service::transport::ceremony_client(&d.trustee_addrs()[i], &auditor_creds()).unwrap();
+        let a = c.get_announcement(pb::GetAnnouncementRequest { epoch: 1 }).await.unwrap().into_inner().announcement;
+        served.push(a);
+    }
+    assert!(served.iter().all(|a| a == &served[0]));
+    let v = SignedAnnouncement::from_bytes(&served[0]).unwrap().verify(&d.pins).unwrap();
+    assert_eq!(v.key_set(), &d.keys.public);
+    assert_eq!((v.key_set().n(), v.key_set().threshold()), (5, 2));
+    // A message sealed to it opens under a warrant approved by three trustees...
+    d.send("alice", &["bob"], START + DAY, "hello epoch 1").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2, 3, 4], 1).await.unwrap();
+    // ...with any three trustees, and with no two.
+    let addrs = d.trustee_addrs();
+    for (size, opens) in [(3, true), (2, false)] {
+        for set in (0u32..32).filter(|m| m.count_ones() == size) {
+            let chosen: Vec<String> = (0..5).filter(|i| set & (1 << i) != 0).map(|i| addrs[i].clone()).collect();
+            let agency =
+                escrow_agency::Agency::connect(&d.relay.addr.to_string(), &chosen, &agency_creds()).await.unwrap();
+            let report = agency.open(&w, |_, _| {}).await.unwrap();
+            assert_eq!(report.opened.len() == 1, opens, "trustees {chosen:?}: {:?}", report.failed);
+        }
+    }
+    // Every trustee logged the whole ceremony, ending with its installation.
+    for i in 0..5 {
+        let steps = ceremony_steps(&entries(&d, i).await);
+        assert!(matches!(steps.first(), Some(CeremonyStep::Proposed { epoch: 1, threshold: 2, players: 5, .. })));
+        assert_eq!(steps.iter().filter(|s| matches!(s, CeremonyStep::Dealt { .. })).count(), 5);
+        assert_eq!(steps.iter().filter(|s| matches!(s, CeremonyStep::Agreed { .. })).count(), 5);
+        assert!(matches!(steps.last(), Some(CeremonyStep::Installed { epoch: 1, generation: 0, .. })));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheating_dealer_is_resolved_the_same_way_at_every_trustee() {
+    let mut d = deploy_plain(121).await;
+    // trustee-1 sends trustee-3 a share that does not decrypt.
+    d.trustee_mut(1).unwrap().cheat_on = Some(id("trustee-3"));
+    d.restart_trustee(1).await.unwrap();
+    let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
+    let a = out.announcement.unwrap_or_else(|| panic!("{:#?}", out.statuses));
+    for i in 0..5 {
+        let steps = ceremony_steps(&entries(&d, i).await);
+        assert!(
+            steps.contains(&CeremonyStep::Complained {
+                by: "trustee-3".into(),
+                against: "trustee-1".into(),
+                grievance: 2
+            }),
+            "trustee-{i}: {steps:?}"
+        );
+        assert!(steps.contains(&CeremonyStep::Justified { dealer: "trustee-1".into(), player: "trustee-3".into() }));
+        assert!(!steps.iter().any(|s| matches!(s, CeremonyStep::Disqualified { .. })));
+    }
+    // trustee-3's share, built from the revealed one, works with the others.
+    let key = a.key_set().clone();
+    let env = sealed_to(&key, 3);
+    let (s3, s0, s4) = (stolen_share(&d, 3, 2), stolen_share(&d, 0, 2), stolen_share(&d, 4, 2));
+    assert!(opens(&key, &[&s3, &s0, &s4], &env));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trustee_that_withholds_its_agreement_aborts_the_ceremony_and_nothing_is_installed() {
+    let mut d = deploy_plain(122).await;
+    d.trustee_mut(4).unwrap().withhold_agreement = true;
+    d.restart_trustee(4).await.unwrap();
+    let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
+    assert!(out.announcement.is_none());
+    for (i, s) in out.statuses.iter().enumerate() {
+        assert_eq!(s.phase, "aborted", "trustee-{i}: {s:?}");
+        assert!(s.announcement.is_empty(), "trustee-{i} installed");
+        assert!(s.abort_reason.contains("trustee-4"), "trustee-{i}: {}", s.abort_reason);
+    }
+    for i in 0..5 {
+        assert!(escrow_trustee::tamper::ceremony_shares(&d.trustees[i].dir).unwrap().is_empty());
+        let mut c = escrow_service::transport::ceremony_client(&d.trustee_addrs()[i], &auditor_creds()).unwrap();
+        let e = c.get_announcement(pb::GetAnnouncementRequest { epoch: 2 }).await.unwrap_err();
+        assert_eq!(e.code(), tonic::Code::NotFound);
+        assert!(matches!(ceremony_steps(&entries(&d, i).await).last(), Some(CeremonyStep::Aborted { .. })));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
+    let mut d = deploy_plain(123).await;
+    let players: Vec<pb::Participant> = (0..5)
+        .map(|i| pb::Participant { trustee_id: format!("trustee-{i}"), addr: d.trustee_addrs()[i].clone() })
+        .collect();
+    let proposed = d
+        .ceremony_client(0)
+        .unwrap()
+        .propose(pb::ProposeRequest {
+            epoch: 2,
+            threshold: 2,
+            players,
+            dealers: vec![],
+            reshare: false,
+            valid_from: START,
+            destroy_at: START + 365 * DAY,
+            accept_timeout_ms: 30_000,
+            phase_timeout_ms: PHASE_MS,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = proposed.ceremony_id.clone();
+    let r = || pb::CeremonyRef { ceremony_id: id.clone(), reason: String::new() };
+    for i in 1..5 {
+        loop {
+            let s = d.ceremony_client(i).unwrap().status(r()).await;
+            if s.is_ok_and(|s| s.into_inner().phase == "proposed") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        d.ceremony_client(i).unwrap().accept(r()).await.unwrap();
+    }
+    loop {
+        if d.ceremony_client(0).unwrap().status(r()).await.unwrap().into_inner().phase == "ready" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // trustee-2 dies just before the proposer executes.
+    d.trustees[2].server.stop().await;
+    d.ceremony_client(0).unwrap().execute(r()).await.unwrap();
+    for i in [0, 1, 3, 4] {
+        let end = loop {
+            let s = d.ceremony_client(i).unwrap().status(r()).await.unwrap().into_inner();
+            if s.phase == "installed" || s.phase == "aborted" {
+                break s;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(end.phase, "aborted", "trustee-{i}: {end:?}");
+    }
+    // Restarted, trustee-2 remembers nothing of it; a new ceremony succeeds.
+    d.restart_trustee(2).await.unwrap();
+    let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
+    assert!(out.announcement.is_some(), "{:#?}", out.statuses);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resharing_5_with_t2_to_7_with_t3_keeps_the_key_and_a_stolen_old_share_is_useless() {
+    let d = Deployment::start(options(124, 7, 2, KeyGen::Dealer)).await.unwrap();
+    // Epoch 2 among trustees 0..5 first.
+    let first = d.ceremony(&spec(2, 2, 0..5)).await.unwrap().announcement.unwrap();
+    let old_key = first.key_set().clone();
+    let old0 = stolen_share(&d, 0, 2);
+    // Then moved to all seven with t = 3.
+    let mut s = spec(2, 3, 0..7);
+    s.reshare = true;
+    let moved = d.ceremony(&s).await.unwrap();
+    let new = moved.announcement.unwrap_or_else(|| panic!("{:#?}", moved.statuses));
+    let new_key = new.key_set().clone();
+    assert_eq!(new.announcement().generation, 1);
+    assert_eq!((new_key.n(), new_key.threshold()), (7, 3));
+    assert_eq!(new_key.public_key_bytes(), old_key.public_key_bytes(), "the public key is kept");
+    let shares: Vec<TrusteeKeyShare> = (0..7).map(|i| stolen_share(&d, i, 2)).collect();
+    let env = sealed_to(&old_key, 24);
+    assert!(opens(&new_key, &[&shares[6], &shares[5], &shares[1], &shares[0]], &env));
+    assert!(!opens(&new_key, &[&shares[6], &shares[5], &shares[1]], &env));
+    // The old share is refused by the new key set and does not combine with new ones.
+    assert!(old0.check_against(&new_key).is_err());
+    let ds = vec![
+        old0.decrypt_share(&old_key, env.field(), env.label()).unwrap(),
+        shares[1].decrypt_share(&new_key, env.field(), env.label()).unwrap(),
+        shares[2].decrypt_share(&new_key, env.field(), env.label()).unwrap(),
+        shares[3].decrypt_share(&new_key, env.field(), env.label()).unwrap(),
+    ];
+    assert!(matches!(new_key.combine(env.field(), env.label(), &ds), Err(Error::NotEnoughShares { valid: 3, .. })));
+    // Every trustee serves the new announcement.
+    let mut c = escrow_service::transport::ceremony_client(&d.trustee_addrs()[6], &auditor_creds()).unwrap();
+    let served = c.get_announcement(pb::GetAnnouncementRequest { epoch: 2 }).await.unwrap().into_inner().announcement;
+    assert_eq!(SignedAnnouncement::from_bytes(&served).unwrap().verify(&d.pins).unwrap(), new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
+    let d = deploy_plain(125).await;
+    let addr = d.trustee_addrs()[0].clone();
+    let as_agency = escrow_service::transport::ceremony_client(&addr, &agency_creds()).unwrap();
+    let propose = pb::ProposeRequest { epoch: 2, threshold: 1, ..Default::default() };
+    let e = as_agency.clone().propose(propose.clone()).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    // Another trustee's operator may not drive this one.
+    let other_op = escrow_service::transport::ceremony_client(&addr, &operator_creds(1)).unwrap();
+    assert_eq!(other_op.clone().propose(propose).await.unwrap_err().code(), tonic::Code::PermissionDenied);
+    // A message signed as trustee-2 delivered by trustee-1 is refused.
+    let key2 = d.trustee_keys[2].clone();
+    let msg = escrow_crypto::dkg::messages::SignedMessage::sign(
+        &key2,
+        &[1; 16],
+        &escrow_crypto::dkg::messages::Body::Abort { proposal: [0; 32], reason: "x".into() },
+    )
+    .unwrap();
+    let as_t1 =
+        escrow_service::transport::ceremony_client(&addr, &creds(escrow_pki::Role::Trustee, "trustee-1")).unwrap();
+    let e = as_t1
+        .clone()
+        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![] })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+    // From trustee-2 itself, but for no ceremony: not found, nothing logged.
+    let before = entries(&d, 0).await.len();
+    let as_t2 =
+        escrow_service::transport::ceremony_client(&addr, &creds(escrow_pki::Role::Trustee, "trustee-2")).unwrap();
+    let e = as_t2
+        .clone()
+        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![] })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
+    // Garbage: invalid argument.
+    let e = as_t2.clone().deliver(pb::DeliverRequest { message: vec![1, 2, 3], peers: vec![] }).await.unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument);
+    assert_eq!(entries(&d, 0).await.len(), before);
+}
