@@ -320,3 +320,142 @@ async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert_eq!(entries(&d, 0).await.len(), before);
 }
+
+/// A relay that serves its own epoch key with whatever announcement it likes, and
+/// forwards everything else to the honest relay.
+struct SubstitutingRelay {
+    honest: pb::relay_client::RelayClient<tonic::transport::Channel>,
+    key: Vec<u8>,
+    announcement: Vec<u8>,
+}
+
+#[tonic::async_trait]
+impl pb::relay_server::Relay for SubstitutingRelay {
+    async fn register_user(
+        &self,
+        r: tonic::Request<pb::RegisterUserRequest>,
+    ) -> Result<tonic::Response<pb::RegisterUserResponse>, tonic::Status> {
+        self.honest.clone().register_user(r.into_inner()).await
+    }
+    async fn get_user(
+        &self,
+        r: tonic::Request<pb::GetUserRequest>,
+    ) -> Result<tonic::Response<pb::GetUserResponse>, tonic::Status> {
+        self.honest.clone().get_user(r.into_inner()).await
+    }
+    async fn get_epoch_key(
+        &self,
+        _: tonic::Request<pb::GetEpochKeyRequest>,
+    ) -> Result<tonic::Response<pb::GetEpochKeyResponse>, tonic::Status> {
+        Ok(tonic::Response::new(pb::GetEpochKeyResponse {
+            epoch_public_key: self.key.clone(),
+            announcement: self.announcement.clone(),
+        }))
+    }
+    async fn send(&self, r: tonic::Request<pb::SendRequest>) -> Result<tonic::Response<pb::SendResponse>, tonic::Status> {
+        self.honest.clone().send(r.into_inner()).await
+    }
+    async fn fetch_inbox(
+        &self,
+        r: tonic::Request<pb::FetchInboxRequest>,
+    ) -> Result<tonic::Response<pb::FetchInboxResponse>, tonic::Status> {
+        self.honest.clone().fetch_inbox(r.into_inner()).await
+    }
+    async fn export(
+        &self,
+        r: tonic::Request<pb::ExportRequest>,
+    ) -> Result<tonic::Response<pb::ExportResponse>, tonic::Status> {
+        self.honest.clone().export(r.into_inner()).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_trusts_the_trustees() {
+    let d = Deployment::start(options(126, 5, 2, KeyGen::Ceremony)).await.unwrap();
+    let real = d.announcement.clone().unwrap();
+    // The honest relay serves the announced key with its announcement.
+    let mut honest_user =
+        escrow_user::UserClient::connect(&d.relay.addr.to_string(), &creds(escrow_pki::Role::User, "alice")).unwrap();
+    honest_user.trust_trustees(d.pins.clone());
+    assert_eq!(honest_user.epoch_key().await.unwrap(), d.keys.public);
+
+    // The relay's own key set for the same epoch, and an announcement of it signed by
+    // keys it made up under the trustees' names.
+    let own = dealer_keygen(EpochId(1), 2, 5, &mut rng(9)).unwrap().public;
+    let fakes: Vec<TrusteeSigningKey> =
+        (0..5).map(|i| TrusteeSigningKey::generate(id(&format!("trustee-{i}")), &mut rng(100 + i))).collect();
+    let body = Announcement {
+        key_set: own.clone(),
+        generation: 0,
+        holders: fakes.iter().map(|k| k.trustee().clone()).collect(),
+        valid_from: START,
+        destroy_at: START + DAY,
+        transcript: [0; 32],
+    }
+    .to_bytes()
+    .unwrap();
+    let forged = SignedAnnouncement::new(
+        body.clone(),
+        fakes.iter().map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, &body))).collect(),
+    );
+    let honest = relay_client_at(&d.relay.addr.to_string(), &creds(escrow_pki::Role::User, "alice"));
+    for (case, announcement) in [
+        ("no announcement", Vec::new()),
+        ("the real announcement, of another key", real.signed().to_bytes()),
+        ("its own announcement, signed by keys it made up", forged.to_bytes()),
+        ("garbage", vec![1, 2, 3]),
+    ] {
+        let liar = SubstitutingRelay { honest: honest.clone(), key: own.to_bytes(), announcement };
+        let me = creds(escrow_pki::Role::Relay, "relay");
+        let mut node = Node::serve("substituting relay", |l, s| async move {
+            let routes = tonic::service::Routes::new(pb::relay_server::RelayServer::new(liar));
+            escrow_service::transport::serve(l, routes, &[], &me, None, s).await
+        })
+        .await
+        .unwrap();
+        let mut user =
+            escrow_user::UserClient::connect(&node.addr.to_string(), &creds(escrow_pki::Role::User, "alice")).unwrap();
+        user.trust_trustees(d.pins.clone());
+        let e = user.epoch_key().await.unwrap_err();
+        assert!(matches!(e, escrow_user::UserError::Unannounced { .. }), "{case}: {e}");
+        let e = user.send(d.user("alice").unwrap(), &[id("bob")], b"x", START, &mut rng(1)).await.unwrap_err();
+        assert!(matches!(e, escrow_user::UserError::Unannounced { .. }), "{case}: {e}");
+        node.stop().await;
+    }
+    // A relay started with an announcement of another key set refuses to start.
+    let wrong = escrow_relay::RelayConfig {
+        epoch_key: own,
+        ..escrow_relay::RelayConfig::announced(d.relay_dir.join("x"), real, vec![], d.clock.shared())
+    };
+    assert!(escrow_relay::RelayService::open(wrong).is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
+    // A dealt key (weak mode) comes with no announcement: an agency with pinned trustee
+    // keys refuses its epoch and opens nothing of it.
+    let d = deploy_plain(127).await;
+    d.send("alice", &["bob"], START + DAY, "dealt").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2], 1).await.unwrap();
+    let agency =
+        escrow_agency::Agency::connect_with(&d.relay.addr.to_string(), &d.trustee_addrs(), &agency_creds(), Some(&d.pins))
+            .await
+            .unwrap();
+    assert_eq!(agency.unannounced.len(), 1, "{:?}", agency.unannounced);
+    assert_eq!(agency.unannounced[0].0, EpochId(1));
+    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    assert!(report.opened.is_empty());
+    assert!(matches!(report.failed[0].1, escrow_agency::NotOpened::NoEpochKey(EpochId(1))));
+    // With a ceremony's key set it opens.
+    let d = Deployment::start(options(128, 5, 2, KeyGen::Ceremony)).await.unwrap();
+    d.send("alice", &["bob"], START + DAY, "announced").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2], 1).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap();
+    assert_eq!(report.opened.len(), 1, "{:?}", report.failed);
+}

@@ -203,6 +203,10 @@ pub struct Agency {
     trustees: Vec<TrusteeHandle>,
     /// Unreachable trustees at connect time: (addr, status).
     pub unreachable: Vec<(String, tonic::Status)>,
+    /// With pinned trustee keys: epoch keys the trustees serve that no announcement
+    /// signed by all their holders states, and why. Messages of those epochs are not
+    /// opened.
+    pub unannounced: Vec<(EpochId, String)>,
     epochs: BTreeMap<EpochId, EpochPublicKey>,
 }
 
@@ -214,10 +218,24 @@ impl Agency {
         trustee_addrs: &[String],
         credentials: &Credentials,
     ) -> Result<Self, AgencyError> {
+        Self::connect_with(relay_addr, trustee_addrs, credentials, None).await
+    }
+
+    /// [`Agency::connect`], believing an epoch key only when an announcement that every
+    /// holder signed under `pins` states it (any trustee may serve the announcement;
+    /// the signatures, not the server, make it true). Other keys land in
+    /// [`Agency::unannounced`].
+    pub async fn connect_with(
+        relay_addr: &str,
+        trustee_addrs: &[String],
+        credentials: &Credentials,
+        pins: Option<&escrow_crypto::TrusteePins>,
+    ) -> Result<Self, AgencyError> {
         let relay = escrow_service::transport::relay_client(relay_addr, credentials)?;
         let mut trustees = Vec::new();
         let mut unreachable = Vec::new();
         let mut epochs: BTreeMap<EpochId, EpochPublicKey> = BTreeMap::new();
+        let mut announced: Vec<EpochPublicKey> = Vec::new();
         let infos = futures_join(trustee_addrs.iter().map(|addr| {
             let (addr, credentials) = (addr.clone(), credentials.clone());
             async move {
@@ -236,6 +254,13 @@ impl Agency {
                     continue;
                 }
             };
+            if let Some(pins) = pins {
+                for a in &info.announcements {
+                    if let Ok(v) = escrow_crypto::SignedAnnouncement::from_bytes(a).and_then(|s| s.verify(pins)) {
+                        announced.push(v.key_set().clone());
+                    }
+                }
+            }
             for blob in &info.epoch_public_keys {
                 let epk = EpochPublicKey::from_bytes(blob)
                     .map_err(|err| AgencyError::Blob { what: format!("epoch key from {addr}"), err })?;
@@ -263,7 +288,17 @@ impl Agency {
                 client,
             });
         }
-        Ok(Agency { relay, trustees, unreachable, epochs })
+        let mut unannounced = Vec::new();
+        if pins.is_some() {
+            epochs.retain(|epoch, key| {
+                let ok = announced.contains(key);
+                if !ok {
+                    unannounced.push((*epoch, "no announcement signed by all its holders states this key set".into()));
+                }
+                ok
+            });
+        }
+        Ok(Agency { relay, trustees, unreachable, unannounced, epochs })
     }
 
     /// The trustees that answered.

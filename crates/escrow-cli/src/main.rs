@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod ceremony;
 mod demo;
 mod files;
 mod keys;
@@ -49,8 +50,18 @@ impl Ctx {
 enum Command {
     /// Run a whole local deployment (5 trustee processes, a relay) through the scenarios.
     Demo(demo::DemoArgs),
-    /// Dealer key generation for one epoch (WEAK MODE: the dealer sees the master secret).
+    /// Dealer key generation for one epoch (WEAK MODE: the dealer sees the master secret;
+    /// `escrow dkg` has the trustees make their own key instead).
     Keygen(keys::KeygenArgs),
+    /// Key ceremony (a trustee's operator): the trustees make an epoch key together.
+    #[command(subcommand)]
+    Dkg(ceremony::DkgCmd),
+    /// Key ceremony (a trustee's operator): move an epoch's key to new holders or a new
+    /// threshold, or refresh every share, keeping the public key.
+    Reshare(ceremony::ReshareArgs),
+    /// Epoch announcements: fetch, show, verify under the pinned trustee keys.
+    #[command(subcommand)]
+    Epoch(ceremony::EpochCmd),
     /// Trustee operator commands.
     #[command(subcommand)]
     Trustee(TrusteeCmd),
@@ -240,6 +251,9 @@ fn main() -> ExitCode {
                 serve::relay(a, &ctx).await
             }
             Command::Court(c) => keys::court(&c, &ctx.secret),
+            Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
+            Command::Reshare(a) => ceremony::reshare(a, &ctx).await,
+            Command::Epoch(c) => ceremony::epoch(c, &ctx).await,
             Command::Warrant(c) => warrant::run(c, &ctx).await,
             Command::User(c) => user::run(c, &ctx).await,
             Command::Open(a) => open::run(a, &ctx).await,

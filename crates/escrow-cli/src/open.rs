@@ -25,7 +25,11 @@ pub struct OpenArgs {
 
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
-    let agency = escrow_agency::Agency::connect(&a.relay, &a.trustees, &ctx.credentials()?).await?;
+    let pins = ctx.tls.pins()?;
+    let agency = escrow_agency::Agency::connect_with(&a.relay, &a.trustees, &ctx.credentials()?, pins.as_ref()).await?;
+    for (epoch, why) in &agency.unannounced {
+        eprintln!("refusing epoch {epoch}: {why}");
+    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")

@@ -10,7 +10,8 @@ use escrow_pki::{Ca, Identity, Role, Validity};
 use crate::files::{write_private, SecretArgs};
 use crate::CliError;
 
-use escrow_pki::layout::PartyFiles;
+use escrow_crypto::{TrusteePins, TrusteeSigningKey};
+use escrow_pki::layout::{PartyFiles, PINS};
 pub use escrow_pki::layout::{CA_CERT, CA_KEY};
 
 #[derive(Subcommand, Debug)]
@@ -91,6 +92,21 @@ pub fn write_party(
     std::fs::write(dir.join(&files.cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
     secret.write_sealed(&dir.join(&files.key), issued.key_pem.as_bytes())?;
     std::fs::write(&profile, files.profile_text()).map_err(|e| CliError::io(&profile, e))?;
+    if let Some(signing) = &files.signing_key {
+        // A trustee also gets its signing key, and its public half joins the pins.
+        let key = TrusteeSigningKey::generate(identity.id().clone(), &mut rand::rngs::OsRng);
+        secret.write_sealed(&dir.join(signing), &key.to_bytes())?;
+        let pins_path = dir.join(PINS);
+        let mut keys = match std::fs::read_to_string(&pins_path) {
+            Ok(text) => TrusteePins::from_text(&text).map_err(|e| CliError::bad_file(&pins_path, e))?.keys().to_vec(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(CliError::io(&pins_path, e)),
+        };
+        keys.retain(|k| k.trustee() != identity.id());
+        keys.push(key.public());
+        let pins = TrusteePins::new(keys)?;
+        std::fs::write(&pins_path, pins.to_text()).map_err(|e| CliError::io(&pins_path, e))?;
+    }
     Ok(profile)
 }
 

@@ -36,16 +36,29 @@ pub struct TrusteeServeArgs {
     /// Policy file (TOML; see docs/operators.md).
     #[arg(long)]
     pub policy: PathBuf,
-    /// Epoch public key file (hex), one per epoch held.
-    #[arg(long = "epoch-key", required = true)]
+    /// Epoch public key file (hex), one per dealt epoch held (weak mode: key sets
+    /// made by a key ceremony are kept in the data directory instead).
+    #[arg(long = "epoch-key")]
     pub epoch_keys: Vec<PathBuf>,
     /// Sealed key share file, one per --epoch-key, same order.
-    #[arg(long = "key-share", required = true)]
+    #[arg(long = "key-share")]
     pub key_shares: Vec<PathBuf>,
     /// Sealed Ed25519 key that signs this trustee's log checkpoints; created on first
     /// start if missing (default: <data-dir>/log.key).
     #[arg(long)]
     pub log_key: Option<PathBuf>,
+    /// Sealed trustee signing key (key ceremonies and epoch announcements; default: the
+    /// profile's `signing_key`). Needs the pins (`--pins` or the profile's). Without
+    /// one, the trustee takes no part in key ceremonies.
+    #[arg(long)]
+    pub signing_key: Option<PathBuf>,
+    /// Test and demo only: as a dealer in a key ceremony, send this trustee a share
+    /// that does not decrypt.
+    #[arg(long, hide = true, value_name = "TRUSTEE")]
+    pub dangerous_cheat_dealing_to: Option<String>,
+    /// Test and demo only: never sign a key ceremony's agreement.
+    #[arg(long, hide = true)]
+    pub dangerous_withhold_agreement: bool,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
@@ -55,9 +68,15 @@ pub struct RelayServeArgs {
     /// Directory for relay.db.
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// Current epoch public key file (hex).
-    #[arg(long)]
-    pub epoch_key: PathBuf,
+    /// The current epoch's signed announcement (hex, from `escrow epoch fetch`): it is
+    /// verified under the pinned trustee keys (`--pins` or the profile's) and served
+    /// with the key, so that clients need not take the key on the relay's word.
+    #[arg(long, conflicts_with = "epoch_key")]
+    pub announcement: Option<PathBuf>,
+    /// Weak mode: a bare (dealt) epoch public key file (hex), served without an
+    /// announcement; clients with pinned trustee keys refuse it.
+    #[arg(long, required_unless_present = "announcement")]
+    pub epoch_key: Option<PathBuf>,
     /// Trusted court public key file (hex); repeat for several.
     #[arg(long = "court-key")]
     pub court_keys: Vec<PathBuf>,
@@ -127,6 +146,11 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     if a.epoch_keys.len() != a.key_shares.len() {
         return Err(CliError::Usage("give one --key-share per --epoch-key".into()));
     }
+    if a.epoch_keys.is_empty() && a.signing_key.is_none() && ctx.tls.signing_key()?.is_none() {
+        return Err(CliError::Usage(
+            "a trustee needs --epoch-key/--key-share (dealt keys) or a signing key (key ceremonies)".into(),
+        ));
+    }
     let text = std::fs::read_to_string(&a.policy).map_err(|e| CliError::io(&a.policy, e))?;
     let policy =
         Policy::from_toml(&text).map_err(|e| CliError::trustee_start(format!("{}: {e}", a.policy.display())))?;
@@ -156,6 +180,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
             .map_err(CliError::trustee_start)?;
         (signer, true)
     };
+    let ceremony = ceremony_keys(&a, &policy, ctx)?;
     let listener = bind(&a.listen).await?;
     // From here on, state is created: the directory, its lock, the database.
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
@@ -168,21 +193,111 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         tracing::info!(key = %log_key.display(), %verifier, "generated the log checkpoint key");
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let svc = TrusteeService::new(policy, epochs, store, clock).map_err(CliError::trustee_start)?;
+    let ceremony = match ceremony {
+        Some((keys, Some(_))) => Some(keys),
+        Some((keys, None)) => {
+            // First start with ceremonies: the sealing key is made now that the start goes ahead.
+            let seal = escrow_trustee::ceremony::SealKey::generate();
+            let path = a.data_dir.join(SEAL_KEY_FILE);
+            secret.write_sealed(&path, seal.to_bytes().as_slice())?;
+            tracing::info!(key = %path.display(), "made the data directory's sealing key");
+            Some(escrow_trustee::ceremony::CeremonyKeys { seal, ..keys })
+        }
+        None => None,
+    };
+    let svc = TrusteeService::start(policy, epochs, store, clock, ceremony).map_err(CliError::trustee_start)?;
     announce(&a.listen, &listener)?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
     escrow_trustee::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::trustee_start)
 }
+
+/// The ceremony keys a trustee starts with, checked before anything is written: the
+/// signing key (flag or profile) must sign for this trustee and be the one pinned for
+/// it, and the data directory's sealing key, if there is one, must open. The second
+/// value is `None` when no sealing key exists yet (it is made once the start goes
+/// ahead; until then the keys carry a placeholder).
+fn ceremony_keys(
+    a: &TrusteeServeArgs,
+    policy: &Policy,
+    ctx: &crate::Ctx,
+) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, Option<()>)>, CliError> {
+    let Some(path) = a.signing_key.clone().or(ctx.tls.signing_key()?) else {
+        if a.dangerous_cheat_dealing_to.is_some() || a.dangerous_withhold_agreement {
+            return Err(CliError::Usage("the dangerous ceremony flags need a signing key".into()));
+        }
+        return Ok(None);
+    };
+    let signing = ctx.secret.read_sealed_as(&path, escrow_crypto::TrusteeSigningKey::from_bytes)?;
+    if signing.trustee() != &policy.trustee_id {
+        return Err(CliError::trustee_start(format!(
+            "{}: this signing key signs for {}, but the policy says this is trustee {}",
+            path.display(),
+            signing.trustee(),
+            policy.trustee_id
+        )));
+    }
+    let pins = ctx.tls.pins()?.ok_or_else(|| {
+        CliError::Usage("a trustee with a signing key needs the pinned trustee keys: --pins or the profile's pins".into())
+    })?;
+    if pins.get(&policy.trustee_id) != Some(&signing.public()) {
+        return Err(CliError::trustee_start(format!(
+            "{}: this signing key is not the one pinned for {}",
+            path.display(),
+            policy.trustee_id
+        )));
+    }
+    let cheat_on = a
+        .dangerous_cheat_dealing_to
+        .as_deref()
+        .map(escrow_crypto::PartyId::new)
+        .transpose()
+        .map_err(|e| CliError::Usage(format!("--dangerous-cheat-dealing-to: {e}")))?;
+    let seal_path = a.data_dir.join(SEAL_KEY_FILE);
+    let (seal, exists) = if seal_path.exists() {
+        let bytes = ctx.secret.read_sealed(&seal_path)?;
+        let arr: [u8; 32] =
+            bytes.as_slice().try_into().map_err(|_| CliError::bad_file(&seal_path, "not a 32-byte sealing key"))?;
+        (escrow_trustee::ceremony::SealKey::from_bytes(&arr), Some(()))
+    } else {
+        (escrow_trustee::ceremony::SealKey::from_bytes(&[0; 32]), None)
+    };
+    let keys = escrow_trustee::ceremony::CeremonyKeys {
+        signing,
+        pins,
+        seal,
+        auto_accept: policy.auto_accept_ceremonies,
+        cheat_on,
+        withhold_agreement: a.dangerous_withhold_agreement,
+    };
+    Ok(Some((keys, exists)))
+}
+
+/// The data directory's sealing key file: the key that seals ceremony shares in
+/// trustee.db, itself sealed under the operator's passphrase.
+pub const SEAL_KEY_FILE: &str = "seal.key";
 
 /// A file whose contents were refused, named.
 /// Starts the relay; like the trustee, every precondition before anything is written.
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;
     escrow_relay::check_certificate(&credentials).map_err(CliError::relay_start)?;
-    let epoch_key = read_hex_as(&a.epoch_key, EpochPublicKey::from_bytes)?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let mut cfg = escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock);
+    let mut cfg = match (&a.announcement, &a.epoch_key) {
+        (Some(path), _) => {
+            let pins = ctx.tls.pins()?.ok_or_else(|| {
+                CliError::Usage("--announcement needs the pinned trustee keys: --pins or the profile's pins".into())
+            })?;
+            let signed = read_hex_as(path, escrow_crypto::SignedAnnouncement::from_bytes)?;
+            let verified = signed.verify(&pins).map_err(|e| CliError::bad_file(path, e))?;
+            escrow_relay::RelayConfig::announced(&a.data_dir, verified, courts, clock)
+        }
+        (None, Some(path)) => {
+            let epoch_key = read_hex_as(path, EpochPublicKey::from_bytes)?;
+            escrow_relay::RelayConfig::new(&a.data_dir, epoch_key, courts, clock)
+        }
+        (None, None) => return Err(CliError::Usage("give --announcement (or, weak mode, --epoch-key)".into())),
+    };
     cfg.max_clock_skew_secs = a.max_skew_secs;
     cfg.rate_limit = escrow_service::ratelimit::RateLimit::new(a.rate_limit_per_second, a.rate_limit_burst)
         .map_err(CliError::relay_start)?;

@@ -27,9 +27,15 @@ pub struct TlsArgs {
     /// This party's sealed private key; overrides the profile's.
     #[arg(long, global = true)]
     pub tls_key: Option<PathBuf>,
+    /// The pinned trustee keys (one hex key per line); overrides the profile's. An
+    /// epoch key is believed only when every trustee holding it signed its
+    /// announcement under these keys.
+    #[arg(long, global = true)]
+    pub pins: Option<PathBuf>,
 }
 
-/// A profile file: `ca`, `cert`, `key` paths.
+/// A profile file: `ca`, `cert`, `key` paths, and optionally `pins` (the trustees'
+/// pinned keys) and, for a trustee, `signing_key`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -39,6 +45,12 @@ pub struct Profile {
     pub cert: PathBuf,
     /// Sealed party key.
     pub key: PathBuf,
+    /// The trustees' pinned keys.
+    #[serde(default)]
+    pub pins: Option<PathBuf>,
+    /// A trustee's sealed signing key.
+    #[serde(default)]
+    pub signing_key: Option<PathBuf>,
 }
 
 impl Profile {
@@ -47,7 +59,13 @@ impl Profile {
         let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
         let p: Profile = toml::from_str(&text).map_err(|e| CliError::bad_file(path, format!("not a profile: {e}")))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
-        Ok(Profile { ca: base.join(p.ca), cert: base.join(p.cert), key: base.join(p.key) })
+        Ok(Profile {
+            ca: base.join(p.ca),
+            cert: base.join(p.cert),
+            key: base.join(p.key),
+            pins: p.pins.map(|f| base.join(f)),
+            signing_key: p.signing_key.map(|f| base.join(f)),
+        })
     }
 }
 
@@ -56,6 +74,20 @@ fn read(path: &Path) -> Result<String, CliError> {
 }
 
 impl TlsArgs {
+    /// The pinned trustee keys: `--pins`, else the profile's; `None` if neither names
+    /// a file.
+    pub fn pins(&self) -> Result<Option<escrow_crypto::TrusteePins>, CliError> {
+        let profile = self.profile.as_deref().map(Profile::load).transpose()?;
+        let Some(path) = self.pins.clone().or_else(|| profile.and_then(|p| p.pins)) else { return Ok(None) };
+        let text = read(&path)?;
+        escrow_crypto::TrusteePins::from_text(&text).map(Some).map_err(|e| CliError::bad_file(&path, e))
+    }
+
+    /// The profile's trustee signing key file, if it names one.
+    pub fn signing_key(&self) -> Result<Option<PathBuf>, CliError> {
+        Ok(self.profile.as_deref().map(Profile::load).transpose()?.and_then(|p| p.signing_key))
+    }
+
     /// Loads the credentials, unsealing the key with `secret`.
     pub fn credentials(&self, secret: &SecretArgs) -> Result<Credentials, CliError> {
         let profile = self.profile.as_deref().map(Profile::load).transpose()?;

@@ -77,6 +77,9 @@ fn connect(relay: &str, pins: &[PathBuf], ctx: &crate::Ctx) -> Result<UserClient
     for p in pins {
         c.pin(read_hex_as(p, EpochPublicKey::from_bytes)?);
     }
+    if let Some(trustees) = ctx.tls.pins()? {
+        c.trust_trustees(trustees);
+    }
     Ok(c)
 }
 

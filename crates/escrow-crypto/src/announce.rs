@@ -245,3 +245,86 @@ impl VerifiedAnnouncement {
         &self.signed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trustee_key::TrusteeSigningKey;
+    use rand::SeedableRng;
+
+    struct Fixture {
+        keys: Vec<TrusteeSigningKey>,
+        pins: TrusteePins,
+        body: Vec<u8>,
+    }
+
+    fn fixture() -> Fixture {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+        let keys: Vec<TrusteeSigningKey> = (0..3)
+            .map(|i| TrusteeSigningKey::generate(PartyId::new(format!("trustee-{i}")).unwrap(), &mut rng))
+            .collect();
+        let pins = TrusteePins::new(keys.iter().map(TrusteeSigningKey::public).collect()).unwrap();
+        let key_set = crate::keys::dealer_keygen(EpochId(4), 1, 3, &mut rng).unwrap().public;
+        let a = Announcement {
+            key_set,
+            generation: 0,
+            holders: keys.iter().map(|k| k.trustee().clone()).collect(),
+            valid_from: 10,
+            destroy_at: 20,
+            transcript: [7; 32],
+        };
+        Fixture { body: a.to_bytes().unwrap(), keys, pins }
+    }
+
+    fn signed_by(f: &Fixture, who: &[usize]) -> SignedAnnouncement {
+        let sigs = who.iter().map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        SignedAnnouncement::new(f.body.clone(), sigs)
+    }
+
+    #[test]
+    fn believed_only_when_every_holder_signed_under_its_pinned_key() {
+        let f = fixture();
+        let good = signed_by(&f, &[0, 1, 2]);
+        let back = SignedAnnouncement::from_bytes(&good.to_bytes()).unwrap();
+        let v = back.verify(&f.pins).unwrap();
+        assert_eq!(v.announcement().holders.len(), 3);
+        // Unsigned, under-signed.
+        let err = signed_by(&f, &[]).verify(&f.pins).unwrap_err();
+        assert!(err.to_string().contains("trustee-0 did not sign"), "{err}");
+        let err = signed_by(&f, &[0, 2]).verify(&f.pins).unwrap_err();
+        assert!(err.to_string().contains("trustee-1 did not sign"), "{err}");
+        // Wrongly signed: another key under trustee-1's name, or other bytes.
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
+        let impostor = TrusteeSigningKey::generate(PartyId::new("trustee-1").unwrap(), &mut rng);
+        let mut sigs: Vec<_> = [0, 2].iter().map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        sigs.push((impostor.trustee().clone(), impostor.sign(ANNOUNCEMENT_SIG_DST, &f.body)));
+        let err = SignedAnnouncement::new(f.body.clone(), sigs).verify(&f.pins).unwrap_err();
+        assert!(err.to_string().contains("trustee-1 does not verify"), "{err}");
+        let mut other = f.body.clone();
+        let n = other.len();
+        other[n - 1] ^= 1;
+        let sigs = (0..3).map(|i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        assert!(SignedAnnouncement::new(other, sigs).verify(&f.pins).is_err(), "signatures over other bytes");
+        // A holder without a pinned key.
+        let two = TrusteePins::new(f.keys[..2].iter().map(TrusteeSigningKey::public).collect()).unwrap();
+        let err = good.verify(&two).unwrap_err();
+        assert!(err.to_string().contains("trustee-2 holds an index but has no pinned key"), "{err}");
+    }
+
+    #[test]
+    fn malformed_announcements_are_refused() {
+        let f = fixture();
+        let a = Announcement::from_bytes(&f.body).unwrap();
+        let mut bad = a.clone();
+        bad.destroy_at = bad.valid_from;
+        assert!(bad.to_bytes().is_err());
+        let mut bad = a.clone();
+        bad.holders.pop();
+        assert!(bad.to_bytes().is_err());
+        let mut bad = a;
+        bad.holders[1] = bad.holders[0].clone();
+        assert!(bad.to_bytes().is_err());
+        assert!(Announcement::from_bytes(&f.body[..f.body.len() - 1]).is_err());
+        assert!(SignedAnnouncement::from_bytes(&[1, 0, 0x12]).is_err());
+    }
+}

@@ -152,6 +152,42 @@ impl TrusteePins {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+
+    /// The pins file text: a comment line, then one hex-encoded verifying key per line.
+    pub fn to_text(&self) -> String {
+        let mut out = String::from("# escrow trustee keys: one hex TrusteeVerifyingKey per line\n");
+        for k in &self.keys {
+            out.push_str(&hex_encode(&k.to_bytes()));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Reads a pins file: blank lines and `#` comments are skipped; every other line
+    /// must be a verifying key; at most 64 keys, one per trustee.
+    pub fn from_text(text: &str) -> Result<Self, Error> {
+        let bad = |reason| Error::InvalidInput { what: "trustee pins", reason };
+        let mut keys = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let bytes = hex_decode(line).ok_or_else(|| bad("a line is not hex"))?;
+            keys.push(TrusteeVerifyingKey::from_bytes(&bytes)?);
+            if keys.len() > 64 {
+                return Err(bad("more than 64 keys"));
+            }
+        }
+        Self::new(keys)
+    }
+}
+
+fn hex_encode(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
 }
 
 impl Reader<'_> {
@@ -184,5 +220,10 @@ mod tests {
         assert!(format!("{back:?}").contains("<redacted>"));
         let dup = TrusteePins::new(vec![k.public(), k.public()]);
         assert!(dup.is_err());
+        let other = TrusteeSigningKey::generate(PartyId::new("trustee-1").unwrap(), &mut rng);
+        let pins = TrusteePins::new(vec![k.public(), other.public()]).unwrap();
+        assert_eq!(TrusteePins::from_text(&pins.to_text()).unwrap(), pins);
+        assert!(TrusteePins::from_text("zz\n").is_err());
+        assert!(TrusteePins::from_text(&format!("{}\n{}", pins.to_text(), hex_encode(&k.public().to_bytes()))).is_err());
     }
 }

@@ -73,6 +73,9 @@ pub struct Deployment {
     past: Vec<DealerOutput>,
     /// One relay connection per user, with the current epoch key pinned.
     user_clients: Mutex<BTreeMap<String, Arc<UserClient>>>,
+    /// The current epoch's announcement, when a key ceremony made it: the relay serves
+    /// it, users and the agency believe the key only with it.
+    pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -142,7 +145,14 @@ impl Deployment {
                 escrow_pki::layout::deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
             // Throwaway TLS keys (a temporary directory, a random passphrase): the fast
             // KDF keeps start-up quick; key shares keep the full cost.
-            world.pki.write(&world.path("pki"), &ids, passphrase, KdfParams::insecure_fast())?;
+            world.pki.write(
+                &world.path("pki"),
+                &ids,
+                passphrase,
+                KdfParams::insecure_fast(),
+                &world.trustee_keys,
+                &world.pins,
+            )?;
             write_hex(&world.path("epoch-1.pub"), &world.keys.public.to_bytes())?;
             write_hex(&world.path(format!("{}.pub", world.options.court)), &world.court.public().to_bytes())?;
         }
@@ -152,6 +162,7 @@ impl Deployment {
             trustees: Vec::new(),
             past: Vec::new(),
             user_clients: Mutex::new(BTreeMap::new()),
+            announcement: None,
             world,
         };
         let dealt = d.world.options.keygen == KeyGen::Dealer;
@@ -199,6 +210,7 @@ impl Deployment {
                 });
             };
             d.world.keys = DealerOutput { public: announcement.key_set().clone(), shares: Vec::new() };
+            d.announcement = Some(announcement);
         }
         d.relay = d.start_relay().await?;
         for u in &d.world.users {
@@ -292,7 +304,7 @@ impl Deployment {
                     signing: self.world.trustee_keys.get(i).cloned().ok_or_else(|| err("no signing key".into()))?,
                     pins: self.world.pins.clone(),
                     seal: self.world.seal_keys.get(i).cloned().ok_or_else(|| err("no sealing key".into()))?,
-                    auto_accept: false,
+                    auto_accept: t.policy.auto_accept_ceremonies,
                     cheat_on: t.cheat_on.clone(),
                     withhold_agreement: t.withhold_agreement,
                 };
@@ -338,26 +350,33 @@ impl Deployment {
     async fn start_relay(&self) -> Result<Node, KitError> {
         match &self.world.options.launch {
             Launch::InProcess => {
-                let cfg = escrow_relay::RelayConfig::new(
-                    &self.relay_dir,
-                    self.world.keys.public.clone(),
-                    vec![self.world.court.public()],
-                    self.world.clock.shared(),
-                );
+                let (courts, clock) = (vec![self.world.court.public()], self.world.clock.shared());
+                let cfg = match &self.announcement {
+                    Some(a) => escrow_relay::RelayConfig::announced(&self.relay_dir, a.clone(), courts, clock),
+                    None => escrow_relay::RelayConfig::new(&self.relay_dir, self.world.keys.public.clone(), courts, clock),
+                };
                 self.start_relay_with(cfg).await
             }
             Launch::Processes { exe, passphrase } => {
                 let epoch = self.world.keys.public.epoch().0;
-                let mut args: Vec<String> = vec![
-                    "relay".into(),
-                    "serve".into(),
-                    "--data-dir".into(),
-                    self.relay_dir.display().to_string(),
-                    "--epoch-key".into(),
-                    self.world.path(format!("epoch-{epoch}.pub")).display().to_string(),
-                    "--court-key".into(),
+                let key = match &self.announcement {
+                    Some(a) => {
+                        let file = self.world.path(format!("epoch-{epoch}.announcement"));
+                        write_hex(&file, &a.signed().to_bytes())?;
+                        vec!["--announcement".to_string(), file.display().to_string()]
+                    }
+                    None => vec![
+                        "--epoch-key".to_string(),
+                        self.world.path(format!("epoch-{epoch}.pub")).display().to_string(),
+                    ],
+                };
+                let mut args: Vec<String> =
+                    vec!["relay".into(), "serve".into(), "--data-dir".into(), self.relay_dir.display().to_string()];
+                args.extend(key);
+                args.extend([
+                    "--court-key".to_string(),
                     self.world.path(format!("{}.pub", self.world.options.court)).display().to_string(),
-                ];
+                ]);
                 args.extend(self.process_flags(&Identity::new(Role::Relay, PartyId::new("relay")?)?));
                 Node::spawn("relay", exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
             }
@@ -376,6 +395,21 @@ impl Deployment {
         self.relay = self.start_relay().await?;
         self.user_clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
         Ok(())
+    }
+
+    /// Makes the key set a ceremony announced the current one: the relay restarts
+    /// serving it with its announcement, and users and the agency believe it only with
+    /// that announcement from now on.
+    pub async fn adopt(&mut self, announcement: escrow_crypto::VerifiedAnnouncement) -> Result<(), KitError> {
+        let old = std::mem::replace(
+            &mut self.world.keys,
+            DealerOutput { public: announcement.key_set().clone(), shares: Vec::new() },
+        );
+        if !old.shares.is_empty() {
+            self.past.push(old);
+        }
+        self.announcement = Some(announcement);
+        self.restart_relay().await
     }
 
     /// Moves the deployment to the epoch of `keys`: every trustee gets its share of it
@@ -468,6 +502,9 @@ impl Deployment {
         }
         let mut c = UserClient::connect(&self.relay.addr.to_string(), &self.user_creds(name)?)?;
         c.pin(self.world.keys.public.clone());
+        if self.announcement.is_some() {
+            c.trust_trustees(self.world.pins.clone());
+        }
         let c = Arc::new(c);
         map.insert(name.into(), c.clone());
         Ok(c)
@@ -477,7 +514,8 @@ impl Deployment {
     /// down show up as unreachable).
     pub async fn agency(&self) -> Result<escrow_agency::Agency, KitError> {
         let creds = self.agency_creds()?;
-        Ok(escrow_agency::Agency::connect(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds).await?)
+        let pins = self.announcement.as_ref().map(|_| &self.world.pins);
+        Ok(escrow_agency::Agency::connect_with(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds, pins).await?)
     }
 
     // ---- the parties' calls ----------------------------------------------------------

@@ -74,11 +74,14 @@ impl Pki {
         identities: &[Identity],
         passphrase: &str,
         kdf: KdfParams,
+        trustee_keys: &[escrow_crypto::TrusteeSigningKey],
+        pins: &escrow_crypto::TrusteePins,
     ) -> Result<Vec<PathBuf>, KitError> {
         std::fs::create_dir_all(dir).map_err(|e| KitError::io(dir, e))?;
         let sealed = |bytes: &[u8]| seal(bytes, &Unlock::Passphrase(passphrase.as_bytes()), kdf, &mut OsRng);
         write_file(&dir.join(CA_CERT), self.ca.cert_pem().as_bytes())?;
         write_file(&dir.join(CA_KEY), &sealed(self.ca.key_pem().as_bytes())?)?;
+        write_file(&dir.join(escrow_pki::layout::PINS), pins.to_text().as_bytes())?;
         let mut profiles = Vec::new();
         for identity in identities {
             let issued = self.ca.issue(identity, self.validity)?;
@@ -88,6 +91,13 @@ impl Pki {
             write_file(&dir.join(&files.cert), issued.cert_pem.as_bytes())?;
             write_file(&dir.join(&files.key), &sealed(issued.key_pem.as_bytes())?)?;
             write_file(&dir.join(&files.profile), files.profile_text().as_bytes())?;
+            if let Some(signing) = &files.signing_key {
+                let key = trustee_keys
+                    .iter()
+                    .find(|k| k.trustee() == identity.id())
+                    .ok_or_else(|| KitError::Unknown { what: "trustee signing key", name: identity.to_string() })?;
+                write_file(&dir.join(signing), &sealed(&key.to_bytes())?)?;
+            }
             self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(identity.clone(), creds);
             profiles.push(dir.join(files.profile));
         }

@@ -386,6 +386,8 @@ pub mod layout {
     pub const CA_CERT: &str = "ca.pem";
     /// The CA's sealed key's file name.
     pub const CA_KEY: &str = "ca.key";
+    /// Every trustee's pinned signing key, one per line; every profile names it.
+    pub const PINS: &str = "trustees.pins";
 
     /// The file names of one party's certificate, sealed key and profile.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -396,22 +398,32 @@ pub mod layout {
         pub key: String,
         /// The profile naming the CA, the certificate and the key.
         pub profile: String,
+        /// For a trustee: its sealed signing key (announcements, ceremony messages).
+        pub signing_key: Option<String>,
     }
 
     impl PartyFiles {
         /// The files of `identity`, named by its file stem.
         pub fn of(identity: &Identity) -> Self {
             let stem = identity.file_stem();
+            let signing_key = (identity.role() == super::Role::Trustee).then(|| format!("{stem}.signing.key"));
             PartyFiles {
                 cert: format!("{stem}.pem"),
                 key: format!("{stem}.key"),
                 profile: format!("{stem}.profile.toml"),
+                signing_key,
             }
         }
 
-        /// The profile file text for these files, beside the CA certificate.
+        /// The profile file text for these files, beside the CA certificate and the
+        /// pins file.
         pub fn profile_text(&self) -> String {
-            profile_text(CA_CERT, &self.cert, &self.key)
+            let mut text = profile_text(CA_CERT, &self.cert, &self.key);
+            text.push_str(&format!("pins = {PINS:?}\n"));
+            if let Some(s) = &self.signing_key {
+                text.push_str(&format!("signing_key = {s:?}\n"));
+            }
+            text
         }
     }
 

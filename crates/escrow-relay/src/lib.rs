@@ -60,6 +60,9 @@ pub struct RelayConfig {
     pub clock: Arc<dyn Clock>,
     /// Requests per caller (certificate) per second, and burst.
     pub rate_limit: RateLimit,
+    /// The trustees' signed announcement of `epoch_key`, served with it. `None` only
+    /// for a dealt key (weak mode): then clients with pinned trustee keys refuse it.
+    pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
 }
 
 impl RelayConfig {
@@ -77,7 +80,21 @@ impl RelayConfig {
             max_clock_skew_secs: DEFAULT_MAX_CLOCK_SKEW_SECS,
             clock,
             rate_limit: DEFAULT_RATE_LIMIT,
+            announcement: None,
         }
+    }
+
+    /// A configuration for the key set `announcement` states (verified by the caller
+    /// under its pinned trustee keys: the type says so).
+    pub fn announced(
+        data_dir: impl Into<PathBuf>,
+        announcement: escrow_crypto::VerifiedAnnouncement,
+        trusted_courts: Vec<CourtPublicKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let mut c = Self::new(data_dir, announcement.key_set().clone(), trusted_courts, clock);
+        c.announcement = Some(announcement);
+        c
     }
 }
 
@@ -103,6 +120,9 @@ pub enum RelayError {
     /// The gRPC server failed.
     #[error("relay server: {0}")]
     Transport(#[from] TransportError),
+    /// The configured announcement does not fit the configuration.
+    #[error("epoch announcement: {0}")]
+    Announcement(&'static str),
 }
 
 /// Checks that `credentials` are a relay's, before anything is created or written.

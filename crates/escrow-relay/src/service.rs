@@ -47,6 +47,7 @@ struct Inner {
     db: Mutex<Connection>,
     epoch_key: EpochPublicKey,
     epoch_key_bytes: Vec<u8>,
+    announcement_bytes: Vec<u8>,
     trusted_courts: Vec<CourtPublicKey>,
     max_clock_skew_secs: u64,
     clock: Arc<dyn Clock>,
@@ -70,9 +71,17 @@ impl RelayService {
             max_clock_skew_secs = config.max_clock_skew_secs,
             "relay opened"
         );
+        if let Some(a) = &config.announcement {
+            if a.key_set() != &config.epoch_key {
+                return Err(RelayError::Announcement("the announcement states another key set than the epoch key"));
+            }
+        } else {
+            tracing::warn!("no epoch announcement: serving a bare (dealt) key; clients with pinned trustee keys refuse it");
+        }
         Ok(RelayService {
             inner: Arc::new(Inner {
                 db: Mutex::new(conn),
+                announcement_bytes: config.announcement.as_ref().map(|a| a.signed().to_bytes()).unwrap_or_default(),
                 epoch_key_bytes: config.epoch_key.to_bytes(),
                 epoch_key: config.epoch_key,
                 trusted_courts: config.trusted_courts,
@@ -408,7 +417,10 @@ impl Relay for RelayService {
 
     async fn get_epoch_key(&self, req: Request<GetEpochKeyRequest>) -> Result<Response<GetEpochKeyResponse>, Status> {
         auth::caller(&req)?;
-        Ok(Response::new(GetEpochKeyResponse { epoch_public_key: self.inner.epoch_key_bytes.clone() }))
+        Ok(Response::new(GetEpochKeyResponse {
+            epoch_public_key: self.inner.epoch_key_bytes.clone(),
+            announcement: self.inner.announcement_bytes.clone(),
+        }))
     }
 
     async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {

@@ -10,6 +10,7 @@
 //! default_agency_quota = 0         # fields per agency per 30 days, for agencies not listed
 //! max_warrants_per_agency = 100    # warrants one agency may submit per 30 days
 //! key_index = 1                    # optional: this trustee's index in its epochs' key sets
+//! auto_accept_ceremonies = false   # accept key-ceremony proposals without the operator
 //! [rate_limit]                     # optional: requests per caller certificate
 //! per_second = 50
 //! burst = 200
@@ -65,6 +66,8 @@ struct PolicyFile {
     key_index: Option<u16>,
     #[serde(default)]
     rate_limit: Option<RateLimitFile>,
+    #[serde(default)]
+    auto_accept_ceremonies: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -114,6 +117,9 @@ pub struct Policy {
     pub key_index: Option<u16>,
     /// Requests per caller certificate.
     pub rate_limit: RateLimit,
+    /// Accept key-ceremony proposals from pinned trustees without waiting for the
+    /// operator (who can still abort).
+    pub auto_accept_ceremonies: bool,
 }
 
 /// Why a policy file was refused.
@@ -150,6 +156,7 @@ impl Policy {
             max_warrants_per_agency: default_warrants(),
             key_index: None,
             rate_limit: DEFAULT_RATE_LIMIT,
+            auto_accept_ceremonies: false,
         }
     }
 
@@ -192,6 +199,7 @@ impl Policy {
             default_agency_quota: f.default_agency_quota,
             agency_quota,
             max_warrants_per_agency: f.max_warrants_per_agency,
+            auto_accept_ceremonies: f.auto_accept_ceremonies,
         })
     }
 
@@ -219,6 +227,9 @@ impl Policy {
         );
         if let Some(k) = self.key_index {
             out.push_str(&format!("key_index = {k}\n"));
+        }
+        if self.auto_accept_ceremonies {
+            out.push_str("auto_accept_ceremonies = true\n");
         }
         // `{:?}` of an f64 always has a decimal point or exponent, so TOML reads a float.
         out.push_str(&format!(
@@ -282,12 +293,14 @@ mod tests {
         let mut p = Policy::new(PartyId::new("trustee-3").unwrap(), vec![court.public()]);
         p.approval = Approval::Auto;
         p.key_index = Some(3);
+        p.auto_accept_ceremonies = true;
         p.rate_limit = RateLimit { per_second: 2.0, burst: 9 };
         p.agency_quota.insert(PartyId::new("agency-1").unwrap(), 77);
         p.default_agency_quota = 5;
         let back = Policy::from_toml(&p.to_toml()).unwrap();
         assert_eq!(back.to_toml(), p.to_toml());
         assert_eq!((back.approval, back.key_index, back.rate_limit), (Approval::Auto, Some(3), p.rate_limit));
+        assert!(back.auto_accept_ceremonies);
         assert_eq!(back.trusted_courts, p.trusted_courts);
         assert_eq!(back.quota(&PartyId::new("agency-1").unwrap()), 77);
         assert_eq!(back.quota(&PartyId::new("agency-9").unwrap()), 5);

@@ -49,6 +49,15 @@ pub enum UserError {
     /// Keys are pinned, but none for the epoch the relay serves.
     #[error("the relay serves epoch {0}, whose key is not pinned: refusing (pin it to trust it)")]
     EpochNotPinned(EpochId),
+    /// Trustee keys are pinned and the relay's epoch key does not come with an
+    /// announcement every holder signed under them (or comes with one for another key).
+    #[error("the relay's key for epoch {epoch} is not announced by its trustees: {why}")]
+    Unannounced {
+        /// The epoch served.
+        epoch: EpochId,
+        /// What is wrong.
+        why: String,
+    },
     /// A lookup answered for someone else.
     #[error("the relay answered for {answered} when asked for {asked}")]
     WrongUser {
@@ -117,6 +126,7 @@ pub struct Sent {
 pub struct UserClient {
     relay: RelayClient<Channel>,
     pinned: BTreeMap<EpochId, EpochPublicKey>,
+    trustees: Option<escrow_crypto::TrusteePins>,
     /// Public keys already looked up and checked, by id. The relay cannot change a
     /// registered key, so a checked key stays good for the session.
     keys: Mutex<HashMap<PartyId, UserPublicKey>>,
@@ -125,7 +135,7 @@ pub struct UserClient {
 impl UserClient {
     /// A client over an existing relay channel.
     pub fn new(relay: RelayClient<Channel>) -> Self {
-        UserClient { relay, pinned: BTreeMap::new(), keys: Mutex::new(HashMap::new()) }
+        UserClient { relay, pinned: BTreeMap::new(), trustees: None, keys: Mutex::new(HashMap::new()) }
     }
 
     /// Connects to the relay at `addr` with this user's certificate.
@@ -139,6 +149,13 @@ impl UserClient {
         self.pinned.insert(key.epoch(), key);
     }
 
+    /// Believes an epoch key only when it comes with an announcement signed by every
+    /// trustee that holds it, under these pinned trustee keys (the relay's word is not
+    /// enough).
+    pub fn trust_trustees(&mut self, pins: escrow_crypto::TrusteePins) {
+        self.trustees = Some(pins);
+    }
+
     fn relay(&self) -> RelayClient<Channel> {
         self.relay.clone()
     }
@@ -147,9 +164,12 @@ impl UserClient {
     pub async fn epoch_key(&self) -> Result<EpochPublicKey, UserError> {
         let served =
             self.relay().get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(UserError::Relay)?.into_inner();
-        let served = EpochPublicKey::from_bytes(&served.epoch_public_key)
+        let key = EpochPublicKey::from_bytes(&served.epoch_public_key)
             .map_err(|err| UserError::Blob { what: "epoch key".into(), err })?;
-        check_served(&self.pinned, served)
+        if let Some(pins) = &self.trustees {
+            check_announced(pins, &key, &served.announcement)?;
+        }
+        check_served(&self.pinned, key)
     }
 
     /// Registers `me`'s public key at the relay.
@@ -326,6 +346,25 @@ impl UserClient {
 }
 
 /// The pin rule, alone so that it can be tested without a relay.
+/// The rule for an epoch key under pinned trustee keys: it comes with an announcement
+/// that every holder signed under the pins, and the announcement states this very key.
+fn check_announced(
+    pins: &escrow_crypto::TrusteePins,
+    key: &EpochPublicKey,
+    announcement: &[u8],
+) -> Result<(), UserError> {
+    let unannounced = |why: String| UserError::Unannounced { epoch: key.epoch(), why };
+    if announcement.is_empty() {
+        return Err(unannounced("the relay sent no announcement".into()));
+    }
+    let signed = escrow_crypto::SignedAnnouncement::from_bytes(announcement).map_err(|e| unannounced(e.to_string()))?;
+    let verified = signed.verify(pins).map_err(|e| unannounced(e.to_string()))?;
+    if verified.key_set() != key {
+        return Err(unannounced("the announcement states another key set".into()));
+    }
+    Ok(())
+}
+
 fn check_served(
     pinned: &BTreeMap<EpochId, EpochPublicKey>,
     served: EpochPublicKey,
