@@ -459,3 +459,59 @@ async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
     let report = d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.opened.len(), 1, "{:?}", report.failed);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shares_are_destroyed_on_schedule_and_the_auditor_flags_a_trustee_that_did_not() {
+    let mut o = options(129, 5, 2, KeyGen::Ceremony);
+    let destroy_at = START + 10 * DAY;
+    o.destroy_at = destroy_at;
+    let mut d = Deployment::start(o).await.unwrap();
+    let env = d.send("alice", &["bob"], START + DAY, "to be destroyed").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2, 3, 4], 1).await.unwrap();
+    // trustee-3 is down when the time comes.
+    d.trustees[3].server.stop().await;
+    d.clock.set(destroy_at + 1).unwrap();
+    // The others destroy on their own, within their check interval, without a request.
+    for i in [0, 1, 2, 4] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !escrow_trustee::tamper::ceremony_shares(&d.trustees[i].dir).unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "trustee-{i} kept its share");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let log = entries(&d, i).await;
+        let destroyed = log.iter().find(|e| e.event == Event::EpochDestroyed { epoch: 1 }).unwrap();
+        assert!(destroyed.time >= destroy_at && destroyed.time <= destroy_at + 60, "trustee-{i} at {}", destroyed.time);
+        // And it refuses afterwards.
+        let item = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
+        let e = d
+            .agency_client(i)
+            .unwrap()
+            .request_shares(pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item] })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+        assert!(e.message().contains("epoch 1"), "{}", e.message());
+    }
+    // trustee-3 comes back long after the grace period and destroys late; the auditor
+    // names it and only it.
+    d.clock.set(destroy_at + escrow_audit::DESTRUCTION_GRACE_SECS + DAY).unwrap();
+    d.restart_trustee(3).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !escrow_trustee::tamper::ceremony_shares(&d.trustees[3].dir).unwrap().is_empty() {
+        assert!(std::time::Instant::now() < deadline, "trustee-3 kept its share");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let now = d.clock.now();
+    let audits = escrow_audit::verify(&d.trustee_addrs(), &auditor_creds(), state.path(), now, &[]).await;
+    let logs: Vec<_> = audits.into_iter().map(|a| a.result.unwrap()).collect();
+    let flags = escrow_audit::destruction_flags(&logs, now);
+    assert_eq!(flags.len(), 1, "{flags:?}");
+    assert!(matches!(
+        &flags[0],
+        escrow_audit::Flag::DestructionMissing { trustee, epoch: 1, destroyed: Some(_), .. } if trustee == &origin(3)
+    ));
+}

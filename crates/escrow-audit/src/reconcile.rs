@@ -116,6 +116,19 @@ pub enum Flag {
         /// Its entry index there.
         seen_index: u64,
     },
+    /// An epoch a key ceremony installed here was due for destruction, and the log
+    /// shows no destruction by the deadline plus [`DESTRUCTION_GRACE_SECS`].
+    #[error("{trustee}: epoch {epoch} was due for destruction at {destroy_at}, {}", match .destroyed { Some(t) => format!("but the log records it only at {t}"), None => "but the log records no destruction".to_string() })]
+    DestructionMissing {
+        /// Origin.
+        trustee: String,
+        /// The epoch.
+        epoch: u64,
+        /// When its shares had to be destroyed (from the ceremony's Installed entry).
+        destroy_at: u64,
+        /// When the log records the destruction, if it does (late).
+        destroyed: Option<u64>,
+    },
     /// Two logs record different public terms for one warrant. (Commitments differ by
     /// design: each trustee draws its own nonce.)
     #[error("{trustee}: entry {index} records warrant {} with a different {field} from {other}'s log", hex::encode(.warrant))]
@@ -132,6 +145,10 @@ pub enum Flag {
         other: String,
     },
 }
+
+/// How long after an epoch's `destroy_at` a trustee may log the destruction before the
+/// auditor flags it (clock skew and the trustee's check interval).
+pub const DESTRUCTION_GRACE_SECS: u64 = 3600;
 
 /// The reconciled view of all trustees' logs.
 #[derive(Debug, Clone, Default)]
@@ -372,6 +389,46 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     rec
 }
 
+/// [`reconcile`] at the auditor's time `now`, with one more check: every epoch a key
+/// ceremony installed in a log and whose `destroy_at` plus [`DESTRUCTION_GRACE_SECS`]
+/// has passed must have an `EpochDestroyed` entry by then
+/// ([`Flag::DestructionMissing`] names the trustee and the epoch otherwise).
+pub fn reconcile_at(logs: &[VerifiedLog], threshold: usize, now: u64) -> Reconciliation {
+    let mut rec = reconcile(logs, threshold);
+    rec.flags.extend(destruction_flags(logs, now));
+    rec
+}
+
+/// The destruction check of [`reconcile_at`].
+pub fn destruction_flags(logs: &[VerifiedLog], now: u64) -> Vec<Flag> {
+    use escrow_log::event::CeremonyStep;
+    let mut flags = Vec::new();
+    for log in logs {
+        // Per epoch: the deadline of its latest installation, and when it was destroyed after it.
+        let mut due: BTreeMap<u64, (u64, Option<u64>)> = BTreeMap::new();
+        for e in log.entries() {
+            match &e.event {
+                Event::Ceremony { step: CeremonyStep::Installed { epoch, destroy_at, .. }, .. } => {
+                    due.insert(*epoch, (*destroy_at, None));
+                }
+                Event::EpochDestroyed { epoch } => {
+                    if let Some((_, destroyed)) = due.get_mut(epoch) {
+                        destroyed.get_or_insert(e.time);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (epoch, (destroy_at, destroyed)) in due {
+            let deadline = destroy_at.saturating_add(DESTRUCTION_GRACE_SECS);
+            if now > deadline && destroyed.is_none_or(|t| t > deadline) {
+                flags.push(Flag::DestructionMissing { trustee: log.origin().to_string(), epoch, destroy_at, destroyed });
+            }
+        }
+    }
+    flags
+}
+
 /// A warrant first met in a decision or release (its receipt is in no log).
 fn summary(id: &WarrantKey) -> WarrantSummary {
     WarrantSummary { id: *id, ..WarrantSummary::default() }
@@ -459,5 +516,47 @@ mod tests {
         );
         // One share each from a and b: with t = 1 the field was opened all the same.
         assert_eq!(rec.warrants[&[1; 16]].opened.len(), 1);
+    }
+
+    fn installed(epoch: u64, destroy_at: u64) -> Event {
+        Event::Ceremony {
+            ceremony: [1; 16],
+            step: escrow_log::event::CeremonyStep::Installed {
+                announcement: [2; 32],
+                epoch,
+                generation: 0,
+                destroy_at,
+            },
+        }
+    }
+
+    #[test]
+    fn a_ceremony_epoch_not_destroyed_by_its_deadline_plus_grace_is_flagged() {
+        let g = DESTRUCTION_GRACE_SECS;
+        let logs = vec![
+            // On time.
+            log("a", vec![(1, installed(2, 100)), (100, Event::EpochDestroyed { epoch: 2 })]),
+            // Late.
+            log("b", vec![(1, installed(2, 100)), (100 + g + 1, Event::EpochDestroyed { epoch: 2 })]),
+            // Never.
+            log("c", vec![(1, installed(2, 100))]),
+        ];
+        assert!(destruction_flags(&logs, 100 + g).is_empty(), "nothing is due before the grace ends");
+        let flags = destruction_flags(&logs, 100 + g + 10);
+        assert_eq!(
+            flags,
+            vec![
+                Flag::DestructionMissing { trustee: "b".into(), epoch: 2, destroy_at: 100, destroyed: Some(100 + g + 1) },
+                Flag::DestructionMissing { trustee: "c".into(), epoch: 2, destroy_at: 100, destroyed: None },
+            ]
+        );
+        assert_eq!(
+            flags[1].to_string(),
+            "c: epoch 2 was due for destruction at 100, but the log records no destruction"
+        );
+        // A reshare reinstalls the epoch with a new deadline: the old one no longer counts.
+        let resharded = vec![log("d", vec![(1, installed(2, 100)), (50, installed(2, 10_000))])];
+        assert!(destruction_flags(&resharded, 100 + g + 10).is_empty());
+        assert_eq!(reconcile_at(&logs, 1, 100 + g + 10).flags.len(), 2);
     }
 }

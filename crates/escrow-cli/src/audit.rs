@@ -141,7 +141,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         }
         AuditCmd::Reconcile { args, threshold } => {
             let (logs, failed) = verify_all(&args, ctx).await?;
-            let rec = escrow_audit::reconcile(&logs, threshold);
+            let rec = escrow_audit::reconcile_at(&logs, threshold, crate::now());
             println!("{}", warrants_table(&rec));
             if rec.flags.is_empty() {
                 println!("no flags");
@@ -158,7 +158,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         }
         AuditCmd::Report { args, threshold, out } => {
             let (logs, failed) = verify_all(&args, ctx).await?;
-            let rec = escrow_audit::reconcile(&logs, threshold);
+            let rec = escrow_audit::reconcile_at(&logs, threshold, crate::now());
             let report = escrow_audit::report(&logs, &rec);
             std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
             let json = report.to_json().map_err(|e| CliError::Findings(format!("report: {e}")))?;

@@ -260,7 +260,7 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
         }
     }
     println!("{t}");
-    let rec = escrow_audit::reconcile(&logs, 2);
+    let rec = escrow_audit::reconcile_at(&logs, 2, d.clock.now());
     let report = escrow_audit::report(&logs, &rec);
     std::fs::write(d.dir.join("report.md"), report.to_markdown()).map_err(|e| CliError::io(&d.dir, e))?;
     std::fs::write(d.dir.join("report.json"), report.to_json().map_err(err)?).map_err(|e| CliError::io(&d.dir, e))?;
