@@ -352,7 +352,10 @@ impl pb::relay_server::Relay for SubstitutingRelay {
             announcement: self.announcement.clone(),
         }))
     }
-    async fn send(&self, r: tonic::Request<pb::SendRequest>) -> Result<tonic::Response<pb::SendResponse>, tonic::Status> {
+    async fn send(
+        &self,
+        r: tonic::Request<pb::SendRequest>,
+    ) -> Result<tonic::Response<pb::SendResponse>, tonic::Status> {
         self.honest.clone().send(r.into_inner()).await
     }
     async fn fetch_inbox(
@@ -396,7 +399,10 @@ async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_tru
     .unwrap();
     let forged = SignedAnnouncement::new(
         body.clone(),
-        fakes.iter().map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, &body))).collect(),
+        fakes
+            .iter()
+            .map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, &body)))
+            .collect(),
     );
     let honest = relay_client_at(&d.relay.addr.to_string(), &creds(escrow_pki::Role::User, "alice"));
     for (case, announcement) in [
@@ -440,10 +446,14 @@ async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
     let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
     d.submit_everywhere(&w).await.unwrap();
     d.approve(&[0, 1, 2], 1).await.unwrap();
-    let agency =
-        escrow_agency::Agency::connect_with(&d.relay.addr.to_string(), &d.trustee_addrs(), &agency_creds(), Some(&d.pins))
-            .await
-            .unwrap();
+    let agency = escrow_agency::Agency::connect_with(
+        &d.relay.addr.to_string(),
+        &d.trustee_addrs(),
+        &agency_creds(),
+        Some(&d.pins),
+    )
+    .await
+    .unwrap();
     assert_eq!(agency.unannounced.len(), 1, "{:?}", agency.unannounced);
     assert_eq!(agency.unannounced[0].0, EpochId(1));
     let report = agency.open(&w, |_, _| {}).await.unwrap();

@@ -110,7 +110,7 @@ impl pb::relay_server::Relay for LyingRelay {
         &self,
         _: Request<pb::GetEpochKeyRequest>,
     ) -> Result<Response<pb::GetEpochKeyResponse>, Status> {
-        Ok(Response::new(pb::GetEpochKeyResponse { epoch_public_key: self.own_key.clone() }))
+        Ok(Response::new(pb::GetEpochKeyResponse { epoch_public_key: self.own_key.clone(), announcement: vec![] }))
     }
     async fn send(&self, r: Request<pb::SendRequest>) -> Result<Response<pb::SendResponse>, Status> {
         self.honest.clone().send(r.into_inner()).await

@@ -29,7 +29,8 @@ mod testlog;
 pub use check::{Openings, PinnedLog, VerifiedLog, REVEAL_GRACE_SECS};
 pub use failure::{AuditFailure, OpeningProblem, ReleaseFinding};
 pub use reconcile::{
-    destruction_flags, reconcile, reconcile_at, Flag, Reconciliation, WarrantKey, WarrantSummary, DESTRUCTION_GRACE_SECS,
+    destruction_flags, reconcile, reconcile_at, Flag, Reconciliation, WarrantKey, WarrantSummary,
+    DESTRUCTION_GRACE_SECS,
 };
 pub use report::{report, LogHead, Report, Row, WarrantRow};
 pub use verify::{verify, TrusteeAudit};

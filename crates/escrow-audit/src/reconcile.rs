@@ -422,7 +422,12 @@ pub fn destruction_flags(logs: &[VerifiedLog], now: u64) -> Vec<Flag> {
         for (epoch, (destroy_at, destroyed)) in due {
             let deadline = destroy_at.saturating_add(DESTRUCTION_GRACE_SECS);
             if now > deadline && destroyed.is_none_or(|t| t > deadline) {
-                flags.push(Flag::DestructionMissing { trustee: log.origin().to_string(), epoch, destroy_at, destroyed });
+                flags.push(Flag::DestructionMissing {
+                    trustee: log.origin().to_string(),
+                    epoch,
+                    destroy_at,
+                    destroyed,
+                });
             }
         }
     }
@@ -546,7 +551,12 @@ mod tests {
         assert_eq!(
             flags,
             vec![
-                Flag::DestructionMissing { trustee: "b".into(), epoch: 2, destroy_at: 100, destroyed: Some(100 + g + 1) },
+                Flag::DestructionMissing {
+                    trustee: "b".into(),
+                    epoch: 2,
+                    destroy_at: 100,
+                    destroyed: Some(100 + g + 1)
+                },
                 Flag::DestructionMissing { trustee: "c".into(), epoch: 2, destroy_at: 100, destroyed: None },
             ]
         );

@@ -195,14 +195,18 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         DkgCmd::Propose { args } => {
             client(&args.trustee, ctx)?.propose(request(&args, false, Vec::new())).await.map_err(CliError::Rpc)?
         }
-        DkgCmd::Accept { r } => client(&r.trustee, ctx)?.accept(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?,
+        DkgCmd::Accept { r } => {
+            client(&r.trustee, ctx)?.accept(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?
+        }
         DkgCmd::Reject { r, reason } => {
             client(&r.trustee, ctx)?.reject(ceremony_ref(&r.id, &reason)?).await.map_err(CliError::Rpc)?
         }
         DkgCmd::Abort { r, reason } => {
             client(&r.trustee, ctx)?.abort(ceremony_ref(&r.id, &reason)?).await.map_err(CliError::Rpc)?
         }
-        DkgCmd::Status { r } => client(&r.trustee, ctx)?.status(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?,
+        DkgCmd::Status { r } => {
+            client(&r.trustee, ctx)?.status(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?
+        }
         DkgCmd::Execute { r, wait } => {
             let mut c = client(&r.trustee, ctx)?;
             let mut s = c.execute(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?.into_inner();
@@ -260,7 +264,10 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let k = &a.key_set;
             println!("epoch {} generation {}: n = {}, t = {}", k.epoch(), a.generation, k.n(), k.threshold());
             println!("public key {}", hex::encode(k.public_key_bytes()));
-            println!("holders (by index): {}", a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+            println!(
+                "holders (by index): {}",
+                a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
             println!("valid from {}, destroyed at {}", a.valid_from, a.destroy_at);
             println!("transcript {}", hex::encode(a.transcript));
             println!("signed by: {}", signed.signers().map(ToString::to_string).collect::<Vec<_>>().join(", "));

@@ -237,7 +237,9 @@ fn ceremony_keys(
         )));
     }
     let pins = ctx.tls.pins()?.ok_or_else(|| {
-        CliError::Usage("a trustee with a signing key needs the pinned trustee keys: --pins or the profile's pins".into())
+        CliError::Usage(
+            "a trustee with a signing key needs the pinned trustee keys: --pins or the profile's pins".into(),
+        )
     })?;
     if pins.get(&policy.trustee_id) != Some(&signing.public()) {
         return Err(CliError::trustee_start(format!(

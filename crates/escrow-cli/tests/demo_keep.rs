@@ -292,6 +292,13 @@ fn the_full_demo_kept_prints_commands_that_work() {
     assert!(!read.contains("REFUSED") && read.contains(": lunch on monday?"), "{read}");
     kept.run_ok(&kept.command("pki export-key"));
     assert!(kept.dir.join("auditor-1.key.pem").exists());
+    // The key ceremonies: the latest one at trustee-0 (epoch 2, installed), and the
+    // announcement of the current epoch fetched and verified under the pinned keys.
+    let dkg = kept.run_ok(&kept.command("dkg status"));
+    assert!(dkg.contains("epoch 2): installed") && dkg.contains("trustee-4 signed announcement"), "{dkg}");
+    kept.run_ok(&kept.command("epoch fetch"));
+    let verified = kept.run_ok(&kept.command("epoch verify"));
+    assert!(verified.contains("OK: epoch 2 generation 0 signed by every holder"), "{verified}");
     // grpcurl is not part of the build; run its line when it is installed.
     let grpcurl = kept.lines("grpcurl ");
     assert_eq!(grpcurl.len(), 1, "{}", kept.kept_text());
@@ -301,7 +308,7 @@ fn the_full_demo_kept_prints_commands_that_work() {
         assert!(services.contains("escrow.v1.Trustee"), "{services}");
     }
     // Every printed `escrow` command was run above.
-    assert_eq!(commands.len(), 5, "{commands:?}");
+    assert_eq!(commands.len(), 8, "{commands:?}");
 
     kept.stop();
 }

@@ -277,7 +277,8 @@ mod tests {
     }
 
     fn signed_by(f: &Fixture, who: &[usize]) -> SignedAnnouncement {
-        let sigs = who.iter().map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        let sigs =
+            who.iter().map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
         SignedAnnouncement::new(f.body.clone(), sigs)
     }
 
@@ -296,14 +297,18 @@ mod tests {
         // Wrongly signed: another key under trustee-1's name, or other bytes.
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
         let impostor = TrusteeSigningKey::generate(PartyId::new("trustee-1").unwrap(), &mut rng);
-        let mut sigs: Vec<_> = [0, 2].iter().map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        let mut sigs: Vec<_> = [0, 2]
+            .iter()
+            .map(|&i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body)))
+            .collect();
         sigs.push((impostor.trustee().clone(), impostor.sign(ANNOUNCEMENT_SIG_DST, &f.body)));
         let err = SignedAnnouncement::new(f.body.clone(), sigs).verify(&f.pins).unwrap_err();
         assert!(err.to_string().contains("trustee-1 does not verify"), "{err}");
         let mut other = f.body.clone();
         let n = other.len();
         other[n - 1] ^= 1;
-        let sigs = (0..3).map(|i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
+        let sigs =
+            (0..3).map(|i| (f.keys[i].trustee().clone(), f.keys[i].sign(ANNOUNCEMENT_SIG_DST, &f.body))).collect();
         assert!(SignedAnnouncement::new(other, sigs).verify(&f.pins).is_err(), "signatures over other bytes");
         // A holder without a pinned key.
         let two = TrusteePins::new(f.keys[..2].iter().map(TrusteeSigningKey::public).collect()).unwrap();

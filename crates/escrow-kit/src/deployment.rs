@@ -209,6 +209,9 @@ impl Deployment {
                         .join("; "),
                 });
             };
+            if let Launch::Processes { .. } = &d.world.options.launch {
+                write_hex(&d.world.path("epoch-1.pub"), &announcement.key_set().to_bytes())?;
+            }
             d.world.keys = DealerOutput { public: announcement.key_set().clone(), shares: Vec::new() };
             d.announcement = Some(announcement);
         }
@@ -332,6 +335,12 @@ impl Deployment {
                     args.push(t.dir.join(format!("key-{}.share", e.0)).display().to_string());
                 }
                 args.extend(self.process_flags(&Identity::new(Role::Trustee, trustee_id(t.index))?));
+                if let Some(victim) = &t.cheat_on {
+                    args.extend(["--dangerous-cheat-dealing-to".to_string(), victim.to_string()]);
+                }
+                if t.withhold_agreement {
+                    args.push("--dangerous-withhold-agreement".into());
+                }
                 Node::spawn(&t.name, exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
             }
         }
@@ -353,7 +362,9 @@ impl Deployment {
                 let (courts, clock) = (vec![self.world.court.public()], self.world.clock.shared());
                 let cfg = match &self.announcement {
                     Some(a) => escrow_relay::RelayConfig::announced(&self.relay_dir, a.clone(), courts, clock),
-                    None => escrow_relay::RelayConfig::new(&self.relay_dir, self.world.keys.public.clone(), courts, clock),
+                    None => {
+                        escrow_relay::RelayConfig::new(&self.relay_dir, self.world.keys.public.clone(), courts, clock)
+                    }
                 };
                 self.start_relay_with(cfg).await
             }
@@ -407,6 +418,10 @@ impl Deployment {
         );
         if !old.shares.is_empty() {
             self.past.push(old);
+        }
+        if let Launch::Processes { .. } = &self.world.options.launch {
+            let e = announcement.key_set().epoch().0;
+            write_hex(&self.world.path(format!("epoch-{e}.pub")), &announcement.key_set().to_bytes())?;
         }
         self.announcement = Some(announcement);
         self.restart_relay().await
@@ -515,7 +530,8 @@ impl Deployment {
     pub async fn agency(&self) -> Result<escrow_agency::Agency, KitError> {
         let creds = self.agency_creds()?;
         let pins = self.announcement.as_ref().map(|_| &self.world.pins);
-        Ok(escrow_agency::Agency::connect_with(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds, pins).await?)
+        Ok(escrow_agency::Agency::connect_with(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds, pins)
+            .await?)
     }
 
     // ---- the parties' calls ----------------------------------------------------------

@@ -76,7 +76,9 @@ impl RelayService {
                 return Err(RelayError::Announcement("the announcement states another key set than the epoch key"));
             }
         } else {
-            tracing::warn!("no epoch announcement: serving a bare (dealt) key; clients with pinned trustee keys refuse it");
+            tracing::warn!(
+                "no epoch announcement: serving a bare (dealt) key; clients with pinned trustee keys refuse it"
+            );
         }
         Ok(RelayService {
             inner: Arc::new(Inner {

@@ -1,13 +1,16 @@
-//! Scenarios 4-6: what escrow does against people who do not play along — a rogue
-//! client forging escrow fields, two colluding users superencrypting, and a thief
-//! holding t+1 key shares.
+//! Scenarios 4-6 and 8: what escrow does against people who do not play along — a
+//! rogue client forging escrow fields, two colluding users superencrypting, a thief
+//! holding t+1 key shares, and a trustee cheating in a key ceremony.
+
+use std::time::{Duration, Instant};
 
 use escrow_crypto::sealed::{self, KdfParams, Unlock};
 use escrow_crypto::*;
 use escrow_proto::v1 as pb;
 use rand::rngs::OsRng;
+use sha2::{Digest, Sha256};
 
-use super::{day_time, err, table, Deployment, Outcome};
+use super::{day_time, err, table, Deployment, Outcome, DAY, EPOCH1_DESTROY_AT};
 use crate::files::SecretArgs;
 use crate::CliError;
 
@@ -218,8 +221,8 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
     })
 }
 
-/// Decrypts every envelope in the relay's database with `shares` (at least t+1 of one
-/// epoch): what a thief holding the shares and a copy of the traffic can read.
+/// Decrypts every epoch-1 envelope in the relay's database with `shares` (at least t+1
+/// of one key set): what a thief holding the shares and a copy of the traffic can read.
 fn thief_reads(d: &Deployment, shares: &[TrusteeKeyShare], epk: &EpochPublicKey) -> Result<(usize, usize), CliError> {
     let blobs = escrow_relay::tamper::stored_envelopes(&d.relay_dir).map_err(err)?;
     let (mut total, mut opened) = (0, 0);
@@ -237,85 +240,205 @@ fn thief_reads(d: &Deployment, shares: &[TrusteeKeyShare], epk: &EpochPublicKey)
     Ok((total, opened))
 }
 
-/// Scenario 6: t+1 shares of epoch 1 are stolen (or three trustees collude). Every
-/// message of the epoch opens, and no trustee log records anything. Then epoch 1 is
-/// destroyed — the trustees restart with only epoch 2 — and the same theft afterwards
-/// opens nothing of epoch 1.
+/// What a thief who copies trustee `i`'s data directory and learns its passphrase takes:
+/// its share of every epoch it still holds, as `(epoch, generation, share)`.
+pub(super) fn steal(d: &Deployment, i: usize) -> Result<Vec<(u64, u32, TrusteeKeyShare)>, CliError> {
+    let dir = &d.trustee(i)?.dir;
+    let secret = SecretArgs { passphrase: Some(d.passphrase.clone()), passphrase_file: None, insecure_fast_kdf: false };
+    let seal_file = dir.join(crate::serve::SEAL_KEY_FILE);
+    let seal = secret.read_sealed(&seal_file)?;
+    let seal: [u8; 32] = seal.as_slice().try_into().map_err(|_| CliError::bad_file(&seal_file, "not a sealing key"))?;
+    let rows = escrow_trustee::tamper::ceremony_shares(dir).map_err(err)?;
+    rows.into_iter()
+        .map(|(epoch, generation, blob)| {
+            let bytes = sealed::open(&blob, &Unlock::KeyFile(&seal))?;
+            Ok((epoch, generation, TrusteeKeyShare::from_bytes(&bytes)?))
+        })
+        .collect()
+}
+
+/// The epoch-1 share trustee `i` holds now, if any.
+fn steal_epoch1(d: &Deployment, i: usize) -> Result<Option<(u32, TrusteeKeyShare)>, CliError> {
+    Ok(steal(d, i)?.into_iter().find(|(e, _, _)| *e == 1).map(|(_, g, s)| (g, s)))
+}
+
+/// A ceremony among all five trustees, proposed by trustee-0.
+fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) -> escrow_kit::CeremonySpec {
+    escrow_kit::CeremonySpec {
+        epoch: EpochId(epoch),
+        threshold: 2,
+        players: (0..5).collect(),
+        dealers: Vec::new(),
+        reshare,
+        proposer: 0,
+        valid_from,
+        destroy_at,
+        phase_ms: 3_000,
+    }
+}
+
+/// Scenario 8: in a key ceremony, trustee-1 sends trustee-3 a share that does not
+/// decrypt, and honest ones to everyone else. trustee-3 complains; trustee-1 must
+/// reveal the share (or be disqualified); every trustee ends in the same state.
+pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliError> {
+    println!("\n== Scenario 8: cheating dealer in a key ceremony ===============================");
+    d.restart_down().await?;
+    d.trustee_mut(1)?.cheat_on = Some(PartyId::new("trustee-3")?);
+    d.restart_trustee(1).await?;
+    println!("trustee-1 runs a modified trustee: as a dealer it sends trustee-3 a share that does not");
+    println!("decrypt, and honest shares to the others, all under one commitment. The trustees run a");
+    println!("ceremony for a trial key (epoch 9, not used for traffic):");
+    let now = d.clock.now();
+    let outcome = d.ceremony(&ceremony_spec(9, false, now, now + 30 * DAY)).await?;
+    d.trustee_mut(1)?.cheat_on = None;
+    d.restart_trustee(1).await?;
+    let mut t = table(&["trustee", "saw trustee-3's complaint", "saw the revealed share", "disqualified", "ended"]);
+    let first = outcome.statuses.first().map(|s| s.announcement.clone()).unwrap_or_default();
+    let mut ok = outcome.announcement.is_some() && outcome.statuses.len() == 5;
+    for (i, s) in outcome.statuses.iter().enumerate() {
+        let has = |needle: &str| s.steps.iter().any(|x| x.contains(needle));
+        let complained = has("trustee-3 complained about trustee-1");
+        let revealed = has("trustee-1 revealed trustee-3's share");
+        let disqualified = s.steps.iter().filter(|x| x.contains("disqualified")).cloned().collect::<Vec<_>>();
+        ok &= complained && revealed && disqualified.is_empty() && s.announcement == first;
+        let ended = if s.phase == "installed" {
+            format!("installed {}…", hex::encode(Sha256::digest(&s.announcement).get(..6).unwrap_or_default()))
+        } else {
+            format!("{}: {}", s.phase, s.abort_reason)
+        };
+        t.add_row(vec![
+            format!("trustee-{i}"),
+            if complained { "yes" } else { "NO" }.into(),
+            if revealed { "yes" } else { "NO" }.into(),
+            if disqualified.is_empty() { "nobody".into() } else { disqualified.join("; ") },
+            ended,
+        ]);
+    }
+    println!("{t}");
+    println!(
+        "The complaint forced trustee-1 to reveal trustee-3's share in the open; everyone checked it\n\
+         against trustee-1's commitment and trustee-3 used it. Had trustee-1 stayed silent, every honest\n\
+         trustee would have disqualified it the same way. Then all five signed one announcement: the\n\
+         agreement round is what makes \"the same state everywhere\" a checked fact, not a hope."
+    );
+    Ok(Outcome {
+        scenario: "8 cheating dealer",
+        expected: "complaint answered, every trustee installs the same key".into(),
+        observed: format!(
+            "{} of 5 installed, {} announcement(s)",
+            outcome.statuses.iter().filter(|s| s.phase == "installed").count(),
+            outcome.statuses.iter().map(|s| &s.announcement).collect::<std::collections::BTreeSet<_>>().len()
+        ),
+        ok,
+    })
+}
+
+/// Scenario 6: t+1 shares of epoch 1 are stolen (or three trustees collude): every
+/// message of the epoch opens, and no log records anything. A thief who gathers shares
+/// over time is stopped by a refresh (old and new shares do not combine); and once the
+/// epoch's shares are destroyed on schedule — each trustee on its own, logged — the
+/// same theft afterwards opens nothing of it.
 pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     println!("\n== Scenario 6: key theft / collusion (keys under doormats) =====================");
     d.restart_down().await?;
     let epoch1 = d.keys.public.clone();
-    let stolen: Vec<TrusteeKeyShare> = [0usize, 2, 4]
-        .iter()
-        .filter_map(|&i| d.keys.shares.get(i))
-        .map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes()))
-        .collect::<Result<_, _>>()?;
+    let mut stolen = Vec::new();
+    for i in [0usize, 2, 4] {
+        stolen.push(steal_epoch1(d, i)?.ok_or_else(|| err(format!("trustee-{i} holds no epoch-1 share")))?);
+    }
+    let shares: Vec<TrusteeKeyShare> =
+        stolen.iter().map(|(_, s)| TrusteeKeyShare::from_bytes(&s.to_bytes())).collect::<Result<_, _>>()?;
     let logs_before = d.total_log_entries().await?;
-    let (total, opened_before) = thief_reads(d, &stolen, &epoch1)?;
+    let (total, opened_before) = thief_reads(d, &shares, &epoch1)?;
     let logs_after = d.total_log_entries().await?;
     println!(
-        "A thief copies the shares of trustee-0, trustee-2 and trustee-4 (t + 1 = 3) and the provider's\n\
-         message store. Offline, it opens {opened_before} of the {total} epoch-1 messages (the rest carry\n\
-         forged fields). Trustee log entries, all five logs: {logs_before} before, {logs_after} after:\n\
-         no warrant, no approval, no trace."
+        "A thief copies the data directories of trustee-0, trustee-2 and trustee-4 (t + 1 = 3) with their\n\
+         passphrases, and the provider's message store. Offline, it opens {opened_before} of the {total} epoch-1\n\
+         messages (the rest carry forged fields). Trustee log entries, all five logs: {logs_before} before,\n\
+         {logs_after} after: no warrant, no approval, no trace."
     );
 
-    // Rotation: epoch 2 is dealt, every trustee restarts holding only epoch 2 (the
-    // epoch-1 share files are deleted; each trustee logs the destruction), the relay
-    // accepts only epoch 2 from now on.
-    println!("Epoch 1 is destroyed: the trustees restart with only epoch 2 and delete their epoch-1 shares.");
-    let keep_old = d.sabotaged("key-theft");
-    if keep_old {
-        println!("(sabotaged run: the trustees keep their epoch-1 share files)");
-    }
-    let keys2 = dealer_keygen(EpochId(2), 2, 5, &mut OsRng)?;
-    d.rotate(keys2, !keep_old).await?;
-    let secret = SecretArgs { passphrase: Some(d.passphrase.clone()), passphrase_file: None, insecure_fast_kdf: false };
+    // A slower thief: trustee-0's and trustee-2's shares now, a third one later. The
+    // trustees refresh epoch 1 in between (same holders, same public key, new shares).
+    println!("A slower thief holds trustee-0's and trustee-2's shares (two: not enough). The trustees refresh");
+    println!("epoch 1 (a reshare among the same five: same public key, fresh shares), then the thief takes");
+    println!("trustee-4's share:");
+    let now = d.clock.now();
+    let refreshed = d.ceremony(&ceremony_spec(1, true, now, EPOCH1_DESTROY_AT)).await?;
+    let refreshed =
+        refreshed.announcement.ok_or_else(|| err(format!("the refresh failed: {:?}", refreshed.statuses)))?;
+    let new_key = refreshed.key_set().clone();
+    d.adopt(refreshed).await?;
+    let (g4, s4) = steal_epoch1(d, 4)?.ok_or_else(|| err("trustee-4 holds no epoch-1 share"))?;
+    // trustee-0's and trustee-2's old shares, and trustee-4's new one.
+    let mut mixed =
+        shares.iter().take(2).map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes())).collect::<Result<Vec<_>, _>>()?;
+    mixed.push(s4);
+    let (_, opened_mixed) = thief_reads(d, &mixed, &new_key)?;
+    println!("  generation 0, 0 and {g4}: {opened_mixed} of {total} open (old and new shares do not combine).");
+
+    // Epoch 2 for new traffic; epoch 1's shares are destroyed on schedule.
+    d.clock.set(day_time(7, 0)).map_err(err)?;
+    let e2 = d.ceremony(&ceremony_spec(2, false, day_time(7, 0), day_time(30, 0))).await?;
+    let e2 = e2.announcement.ok_or_else(|| err(format!("the epoch-2 ceremony failed: {:?}", e2.statuses)))?;
+    d.adopt(e2).await?;
     d.send("alice", &["bob"], day_time(7, 9), "new epoch, new key").await?;
     d.send("carol", &["dave"], day_time(7, 10), "did you get the tickets?").await?;
-
-    // The same thief breaks in again and copies what the trustees hold now.
-    let mut stolen_now = Vec::new();
-    for i in [0usize, 2, 4] {
-        for e in &d.trustee(i)?.epochs {
-            let s = secret.read_sealed_as(&d.share_path(i, *e)?, TrusteeKeyShare::from_bytes)?;
-            stolen_now.push(s);
+    let keep_old = d.sabotaged("key-theft");
+    if keep_old {
+        println!("(sabotaged run: the clock stops before epoch 1's destruction time)");
+    } else {
+        d.clock.set(EPOCH1_DESTROY_AT + 60).map_err(err)?;
+        println!("Day 8: epoch 1's destruction time. Each trustee destroys its share on its own and logs it:");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for i in 0..5 {
+            while steal_epoch1(d, i)?.is_some() {
+                if Instant::now() > deadline {
+                    return Err(err(format!("trustee-{i} did not destroy its epoch-1 share on schedule")));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
     }
-    let epoch1_now: Vec<TrusteeKeyShare> = stolen_now
-        .iter()
-        .filter(|s| s.epoch() == EpochId(1))
-        .map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes()))
-        .collect::<Result<_, _>>()?;
-    let (_, opened_after) = if epoch1_now.len() > 2 { thief_reads(d, &epoch1_now, &epoch1)? } else { (total, 0) };
+    // The thief breaks in again and takes what the trustees hold now.
+    let mut now_held = Vec::new();
+    for i in [0usize, 2, 4] {
+        if let Some((_, s)) = steal_epoch1(d, i)? {
+            now_held.push(s);
+        }
+    }
+    let (_, opened_after) = if now_held.len() >= 3 { thief_reads(d, &now_held, &new_key)? } else { (total, 0) };
     let mut t = table(&["theft", "shares taken", "epoch-1 messages opened", "log entries written"]);
     t.add_row(vec![
-        "before destruction".into(),
+        "t+1 shares at once".into(),
         "3 of epoch 1".into(),
         format!("{opened_before} of {total}"),
         (logs_after - logs_before).to_string(),
     ]);
     t.add_row(vec![
-        "after destruction".into(),
-        format!(
-            "{} ({})",
-            stolen_now.len(),
-            d.trustee(0)?.epochs.iter().map(|e| format!("epoch {e}")).collect::<Vec<_>>().join(", ")
-        ),
+        "two before a refresh, one after".into(),
+        "3 of epoch 1, mixed generations".into(),
+        format!("{opened_mixed} of {total}"),
+        "0".into(),
+    ]);
+    t.add_row(vec![
+        "after scheduled destruction".into(),
+        format!("{} of epoch 1", now_held.len()),
         format!("{opened_after} of {total}"),
         "0".into(),
     ]);
     println!("{t}");
     println!(
-        "Destruction bounds the damage in time: shares stolen after it open nothing from before. Shares\n\
-         stolen during an epoch open all of it, silently; and the current epoch is always exposed."
+        "Shares stolen during an epoch open all of it, silently: the current epoch is always exposed.\n\
+         Refresh bounds a thief who collects shares slowly; destruction bounds the damage in time; the\n\
+         auditor checks every trustee's log for the destruction by its deadline."
     );
-    let ok = opened_before > 0 && logs_after == logs_before && opened_after == 0;
+    let ok = opened_before > 0 && logs_after == logs_before && opened_mixed == 0 && opened_after == 0;
     Ok(Outcome {
         scenario: "6 key theft",
-        expected: "t+1 shares open the epoch unlogged; none after destruction".into(),
+        expected: "t+1 shares open the epoch unlogged; mixed or destroyed shares open none".into(),
         observed: format!(
-            "before: {opened_before}/{total} opened, {} log entries; after: {opened_after}/{total}",
+            "at once: {opened_before}/{total}, {} log entries; mixed: {opened_mixed}/{total}; after destruction: {opened_after}/{total}",
             logs_after - logs_before
         ),
         ok,

@@ -108,6 +108,13 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         p("users/bob.key")
     );
     println!("  escrow pki export-key {} --out {}", p("pki/auditor-1.key"), p("auditor-1.key.pem"));
+    println!("  escrow --profile {} dkg status --trustee {t0}", p("pki/trustee-0.op-0.profile.toml"));
+    println!(
+        "  escrow --profile {} epoch fetch --trustee {t0} --epoch {epoch} --out {}",
+        p("pki/auditor-1.profile.toml"),
+        p("announcement.hex")
+    );
+    println!("  escrow --profile {} epoch verify {}", p("pki/auditor-1.profile.toml"), p("announcement.hex"));
     println!(
         "  grpcurl -cacert {} -cert {} -key {} -servername trustee.escrow.internal {t0} list",
         p("pki/ca.pem"),

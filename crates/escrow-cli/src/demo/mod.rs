@@ -32,13 +32,25 @@ use scenarios::{audit, denied, lawful_access, outage, over_reach, traffic};
 const DAY: u64 = 86_400;
 
 /// The scenarios `escrow demo <scenario>` runs alone.
-const SCENARIOS: [&str; 8] =
-    ["lawful-access", "denied", "over-reach", "forged-field", "circumvention", "key-theft", "outage", "audit"];
+const SCENARIOS: [&str; 9] = [
+    "lawful-access",
+    "denied",
+    "over-reach",
+    "forged-field",
+    "circumvention",
+    "key-theft",
+    "outage",
+    "cheating-dealer",
+    "audit",
+];
 
 const HOUR: u64 = 3_600;
 
 /// Monday 2026-03-02 00:00 UTC: day 0 of the simulated calendar.
 const DAY0: u64 = 1_772_409_600;
+
+/// When every trustee destroys its share of epoch 1: day 8, after the traffic.
+const EPOCH1_DESTROY_AT: u64 = DAY0 + 8 * DAY;
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -223,6 +235,9 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
             d.restart_down().await?;
             println!("(--keep: the three trustees that were stopped are started again.)");
         }
+    }
+    if wants("cheating-dealer") {
+        outcomes.push(adversaries::cheating_dealer(&mut d).await?);
     }
     // Last before the audit: it rotates the deployment to epoch 2.
     if wants("key-theft") {
