@@ -98,6 +98,16 @@ pub enum DkgCmd {
         #[command(flatten)]
         r: RefArgs,
     },
+    /// Benchmark: for each n, start n trustee processes on loopback (mutual TLS) and
+    /// time a key ceremony among them (t = (n-1)/2), with each trustee's CPU time.
+    Bench {
+        /// Trustee counts (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = vec![5u16, 15, 25])]
+        sizes: Vec<u16>,
+        /// Also write the table as Markdown to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `escrow reshare`: move an epoch's key set (same public key) to new holders or a new
@@ -190,8 +200,95 @@ fn request(a: &ProposeArgs, reshare: bool, dealers: Vec<pb::Participant>) -> pb:
     }
 }
 
+/// CPU seconds (user + system) process `pid` has used, from `/proc/<pid>/stat` (Linux;
+/// `None` elsewhere). The kernel reports it in USER_HZ = 100 ticks per second.
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces: fields are counted after its closing ')'.
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+async fn bench(sizes: &[u16], out: Option<&std::path::Path>) -> Result<(), CliError> {
+    let exe = std::env::current_exe().map_err(|e| CliError::Findings(e.to_string()))?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+    table.set_header(vec!["n", "t", "ceremony wall time (s)", "CPU per trustee, mean (s)", "max (s)", "result"]);
+    let mut md = String::from("| n | t | wall time (s) | CPU per trustee, mean (s) | max (s) | result |\n| --: | --: | --: | --: | --: | --- |\n");
+    for &n in sizes {
+        if !(2..=64).contains(&n) {
+            return Err(CliError::Usage(format!("--sizes: {n} is not between 2 and 64")));
+        }
+        let t = (n - 1) / 2;
+        let mut pass = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut pass);
+        let options = escrow_kit::Options {
+            name: format!("dkg-bench-{n}"),
+            n,
+            t,
+            seed: None,
+            users: vec!["alice".into()],
+            launch: escrow_kit::Launch::Processes { exe: exe.clone(), passphrase: hex::encode(pass) },
+            keygen: escrow_kit::KeyGen::Ceremony,
+            ceremony_phase_ms: 10_000,
+            ..escrow_kit::Options::default()
+        };
+        eprintln!("n = {n}: starting {n} trustee processes and their first ceremony...");
+        let d = escrow_kit::Deployment::start(options).await?;
+        let pids: Vec<u32> = d.trustees.iter().filter_map(|x| x.server.pid()).collect();
+        let before: Vec<f64> = pids.iter().map(|p| cpu_secs(*p).unwrap_or(0.0)).collect();
+        let spec = escrow_kit::CeremonySpec {
+            epoch: escrow_crypto::EpochId(2),
+            threshold: t,
+            players: (0..usize::from(n)).collect(),
+            dealers: Vec::new(),
+            reshare: false,
+            proposer: 0,
+            valid_from: d.clock.now(),
+            destroy_at: d.clock.now() + 86_400,
+            phase_ms: 10_000,
+        };
+        // Timed from the proposal to the last trustee's installation (the operators'
+        // accepts and the execute are immediate here).
+        let started = std::time::Instant::now();
+        let outcome = d.ceremony(&spec).await?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu: Vec<f64> = pids.iter().zip(&before).map(|(p, b)| cpu_secs(*p).map_or(0.0, |a| a - b)).collect();
+        let mean = cpu.iter().sum::<f64>() / cpu.len().max(1) as f64;
+        let max = cpu.iter().copied().fold(0.0, f64::max);
+        let result = if outcome.announcement.is_some() { "installed everywhere".to_string() } else { "FAILED".into() };
+        table.add_row(vec![
+            n.to_string(),
+            t.to_string(),
+            format!("{wall:.2}"),
+            format!("{mean:.2}"),
+            format!("{max:.2}"),
+            result.clone(),
+        ]);
+        md.push_str(&format!("| {n} | {t} | {wall:.2} | {mean:.2} | {max:.2} | {result} |\n"));
+        if outcome.announcement.is_none() {
+            println!("{table}");
+            return Err(CliError::Findings(format!(
+                "the ceremony with n = {n} did not install: {:?}",
+                outcome.statuses
+            )));
+        }
+    }
+    println!("Key ceremony over loopback mutual TLS, one process per trustee, on this machine:");
+    println!("{table}");
+    if let Some(path) = out {
+        std::fs::write(path, md).map_err(|e| CliError::io(path, e))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
 pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
     let s = match cmd {
+        DkgCmd::Bench { sizes, out } => return bench(&sizes, out.as_deref()).await,
         DkgCmd::Propose { args } => {
             client(&args.trustee, ctx)?.propose(request(&args, false, Vec::new())).await.map_err(CliError::Rpc)?
         }
