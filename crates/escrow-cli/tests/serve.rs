@@ -215,6 +215,46 @@ fn a_relay_with_another_role_s_certificate_creates_nothing() {
     assert!(!f.path("relay").exists());
 }
 
+#[test]
+fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
+    use escrow_crypto::{Announcement, EpochPublicKey, PartyId, SignedAnnouncement};
+    let f = Files::new();
+    let key_hex = std::fs::read_to_string(f.path("keys/epoch-1.pub")).unwrap();
+    let key_set = EpochPublicKey::from_bytes(&hex::decode(key_hex.trim()).unwrap()).unwrap();
+    let body = Announcement {
+        key_set,
+        generation: 0,
+        holders: (0..5).map(|i| PartyId::new(format!("trustee-{i}")).unwrap()).collect(),
+        valid_from: 1,
+        destroy_at: 2,
+        transcript: [0; 32],
+    }
+    .to_bytes()
+    .unwrap();
+    // Nobody signed it.
+    let unsigned = f.path("unsigned.announcement");
+    std::fs::write(&unsigned, hex::encode(SignedAnnouncement::new(body, vec![]).to_bytes())).unwrap();
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&f.path("relay")), "--announcement", p(&unsigned)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("unsigned.announcement") && err.contains("trustee trustee-0 did not sign"), "{err}");
+    assert!(!f.path("relay").exists());
+    // Not an announcement at all.
+    std::fs::write(&unsigned, "00ff").unwrap();
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&f.path("relay")), "--announcement", p(&unsigned)])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsigned.announcement"));
+    assert!(!f.path("relay").exists());
+}
+
 /// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
 /// non-zero when any trustee refused or could not be reached.
 #[test]
