@@ -184,7 +184,8 @@ fn hex_encode(b: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    // `from_str_radix` alone would take "+f" as 0x0f: one key, two spellings.
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok())).collect()
@@ -224,6 +225,10 @@ mod tests {
         let pins = TrusteePins::new(vec![k.public(), other.public()]).unwrap();
         assert_eq!(TrusteePins::from_text(&pins.to_text()).unwrap(), pins);
         assert!(TrusteePins::from_text("zz\n").is_err());
+        // One spelling per key: a sign where a digit belongs is not hex.
+        assert_eq!(hex_decode("0f"), Some(vec![0x0f]));
+        assert_eq!(hex_decode("+f"), None);
+        assert_eq!(hex_decode("-0"), None);
         assert!(TrusteePins::from_text(&format!("{}\n{}", pins.to_text(), hex_encode(&k.public().to_bytes()))).is_err());
     }
 }

@@ -454,6 +454,34 @@ fn a_trustee_whose_agreement_never_arrives_aborts_the_ceremony_with_nothing_inst
     }
 }
 
+/// The limit the threat model states (§3.11): each trustee decides alone, so a
+/// participant that sends its agreement to only some trustees splits the honest ones.
+/// Nothing prevents it; the logs show it.
+#[test]
+fn an_agreement_sent_to_only_some_trustees_splits_them_and_each_log_says_which_way() {
+    let mut net = Net::new(6, 5);
+    net.filter = Box::new(|from, to, m| {
+        let agreement = m.as_bytes().get(3) == Some(&8);
+        (!(agreement && from == "trustee-4" && (to == "trustee-2" || to == "trustee-3"))).then(|| m.clone())
+    });
+    net.fresh_run(5, 2, 6);
+    let key = net.installed("trustee-0").key_set.public_key_bytes();
+    for who in ["trustee-0", "trustee-1", "trustee-4"] {
+        assert_eq!(net.installed(who).key_set.public_key_bytes(), key);
+        assert!(matches!(net.nodes[who].log.last(), Some(Step::Installed { .. })), "{who}");
+    }
+    for who in ["trustee-2", "trustee-3"] {
+        let node = &net.nodes[who];
+        assert!(node.installed.is_none(), "{who} installed");
+        assert!(
+            matches!(&node.aborted, Some(AbortReason::TimedOut { phase: Phase::Agreeing, missing }) if missing == &vec![id("trustee-4")]),
+            "{who}: {:?}",
+            node.aborted
+        );
+        assert!(matches!(node.log.last(), Some(Step::Aborted { .. })), "{who}");
+    }
+}
+
 #[test]
 fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
     let mut net = Net::new(5, 5);

@@ -14,8 +14,8 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use escrow_crypto::dkg::machine::{AbortReason, Ceremony, Disqualification, Installation, Output, Phase, Setup, Step};
-use escrow_crypto::dkg::messages::{CeremonyId, Grievance, Plan, Proposal, SignedMessage};
+use escrow_crypto::dkg::machine::{AbortReason, Ceremony, Installation, Output, Phase, Setup, Step};
+use escrow_crypto::dkg::messages::{CeremonyId, Plan, Proposal, SignedMessage};
 use escrow_crypto::sealed::{open, seal, KdfParams, Unlock};
 use escrow_crypto::{EpochId, PartyId, TrusteeKeyShare, TrusteePins, TrusteeSigningKey};
 use escrow_log::event::{CeremonyStep, Entry, Event};
@@ -172,21 +172,6 @@ fn phase_name(p: Phase) -> &'static str {
     }
 }
 
-fn grievance_code(g: Grievance) -> u8 {
-    match g {
-        Grievance::Missing => 1,
-        Grievance::BadShare => 2,
-    }
-}
-
-fn disqualification_code(d: Disqualification) -> u8 {
-    match d {
-        Disqualification::Missing => 1,
-        Disqualification::InvalidDealing => 2,
-        Disqualification::Unanswered => 3,
-    }
-}
-
 /// The log entry for a machine step (the one mapping of ceremony steps to the log).
 fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
     match step {
@@ -206,16 +191,14 @@ fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
         Step::Dealt { dealer, commitment } => {
             CeremonyStep::Dealt { dealer: dealer.to_string(), commitment: *commitment }
         }
-        Step::Complained { by, against, grievance } => CeremonyStep::Complained {
-            by: by.to_string(),
-            against: against.to_string(),
-            grievance: grievance_code(*grievance),
-        },
+        Step::Complained { by, against, grievance } => {
+            CeremonyStep::Complained { by: by.to_string(), against: against.to_string(), grievance: grievance.code() }
+        }
         Step::Justified { dealer, player } => {
             CeremonyStep::Justified { dealer: dealer.to_string(), player: player.to_string() }
         }
         Step::Disqualified { dealer, why } => {
-            CeremonyStep::Disqualified { dealer: dealer.to_string(), why: disqualification_code(*why) }
+            CeremonyStep::Disqualified { dealer: dealer.to_string(), why: why.code() }
         }
         Step::Agreed { by, announcement } => CeremonyStep::Agreed { by: by.to_string(), announcement: *announcement },
         Step::Installed { announcement } => CeremonyStep::Installed {

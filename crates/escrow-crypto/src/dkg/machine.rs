@@ -126,6 +126,19 @@ pub enum Disqualification {
     Unanswered,
 }
 
+impl Disqualification {
+    /// The code in the log and in the transcript: 1 missing, 2 invalid dealing,
+    /// 3 unanswered.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Missing => 1,
+            Self::InvalidDealing => 2,
+            Self::Unanswered => 3,
+        }
+    }
+}
+
 impl fmt::Display for Disqualification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -373,8 +386,9 @@ pub struct Ceremony {
     agreements: BTreeMap<PartyId, [u8; SIGNATURE_LEN]>,
     /// Messages that arrived before this trustee accepted (one per sender and kind).
     early: Vec<SignedMessage>,
-    /// Agreements that arrived before this trustee computed its own announcement.
-    early_agreements: Vec<SignedMessage>,
+    /// Agreements that arrived before this trustee computed its own announcement: the
+    /// first from each participant, checked once this trustee has its own.
+    early_agreements: BTreeMap<PartyId, SignedMessage>,
 }
 
 impl fmt::Debug for Ceremony {
@@ -484,7 +498,7 @@ impl Ceremony {
             result: None,
             agreements: BTreeMap::new(),
             early: Vec::new(),
-            early_agreements: Vec::new(),
+            early_agreements: BTreeMap::new(),
         })
     }
 
@@ -816,9 +830,10 @@ impl Ceremony {
                         }
                         out.push(Output::Log(Step::Agreed { by: sender.clone(), announcement }));
                         self.agreements.insert(sender, signature);
-                    } else if self.early_agreements.len() < self.participants.len() {
-                        // Arrived before this trustee computed its own: kept and checked then.
-                        self.early_agreements.push(msg.clone());
+                    } else {
+                        // Arrived before this trustee computed its own: the first from
+                        // each sender is kept and checked then.
+                        self.early_agreements.entry(sender).or_insert_with(|| msg.clone());
                     }
                 }
             }
@@ -1000,7 +1015,7 @@ impl Ceremony {
                 if self.pending_justifications().is_empty() {
                     self.enter(Event::NothingToJustify, now_ms);
                     out.extend(self.agree(now_ms));
-                    let early = std::mem::take(&mut self.early_agreements);
+                    let early = std::mem::take(&mut self.early_agreements).into_values().collect();
                     out.extend(self.replay(early, now_ms, rng));
                 } else {
                     self.enter(Event::ComplaintsClosed, now_ms);
@@ -1009,7 +1024,7 @@ impl Ceremony {
             Phase::Justifying => {
                 self.enter(Event::JustificationsClosed, now_ms);
                 out.extend(self.agree(now_ms));
-                let early = std::mem::take(&mut self.early_agreements);
+                let early = std::mem::take(&mut self.early_agreements).into_values().collect();
                 out.extend(self.replay(early, now_ms, rng));
             }
             _ => {}
@@ -1157,15 +1172,19 @@ impl Ceremony {
         h.update((disqualified.len() as u32).to_be_bytes());
         for (d, why) in disqualified {
             h.update(d.to_be_bytes());
-            h.update([*why as u8]);
+            h.update([why.code()]);
         }
+        let complaints: usize = self.complaints.values().map(Vec::len).sum();
+        h.update((complaints as u32).to_be_bytes());
         for (j, against) in &self.complaints {
             for (d, g) in against {
                 h.update(j.to_be_bytes());
                 h.update(d.to_be_bytes());
-                h.update([*g as u8]);
+                h.update([g.code()]);
             }
         }
+        let answered = self.justifications.keys().filter(|(d, _)| qualified.contains(d)).count();
+        h.update((answered as u32).to_be_bytes());
         for ((d, j), s) in &self.justifications {
             if qualified.contains(d) {
                 h.update(d.to_be_bytes());

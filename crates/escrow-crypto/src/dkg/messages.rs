@@ -211,6 +211,18 @@ pub enum Grievance {
     BadShare,
 }
 
+impl Grievance {
+    /// The code on the wire (kind 6), in the log and in the transcript: 1 missing,
+    /// 2 bad share.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Missing => 1,
+            Self::BadShare => 2,
+        }
+    }
+}
+
 /// A message's content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -363,10 +375,7 @@ impl Body {
                 w.u16(u16::try_from(against.len()).unwrap_or(u16::MAX));
                 for (d, g) in against {
                     w.u16(*d);
-                    w.u8(match g {
-                        Grievance::Missing => 1,
-                        Grievance::BadShare => 2,
-                    });
+                    w.u8(g.code());
                 }
             }
             Body::Justification { player, share, .. } => {
