@@ -404,11 +404,30 @@ async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_tru
             .map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, &body)))
             .collect(),
     );
+    // Its own announcement signed by the real trustee keys, but one short (trustee-4
+    // did not sign), or with trustee-4's signature made by a key it made up.
+    let sign = |keys: &[&TrusteeSigningKey]| {
+        let signatures = keys
+            .iter()
+            .map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, &body)))
+            .collect();
+        SignedAnnouncement::new(body.clone(), signatures).to_bytes()
+    };
+    let real_keys: Vec<&TrusteeSigningKey> = d.world.trustee_keys.iter().collect();
+    let under_signed = sign(real_keys.get(..4).unwrap());
+    let mut wrong = real_keys.get(..4).unwrap().to_vec();
+    wrong.push(fakes.get(4).unwrap());
+    let wrongly_signed = sign(&wrong);
+    // Control: all five real signatures would pass, so the two cases above fail for the
+    // reason they name.
+    assert!(SignedAnnouncement::from_bytes(&sign(&real_keys)).unwrap().verify(&d.pins).is_ok());
     let honest = relay_client_at(&d.relay.addr.to_string(), &creds(escrow_pki::Role::User, "alice"));
     for (case, announcement) in [
         ("no announcement", Vec::new()),
         ("the real announcement, of another key", real.signed().to_bytes()),
         ("its own announcement, signed by keys it made up", forged.to_bytes()),
+        ("its own announcement, under-signed by the trustees", under_signed),
+        ("its own announcement, one signature made up", wrongly_signed),
         ("garbage", vec![1, 2, 3]),
     ] {
         let liar = SubstitutingRelay { honest: honest.clone(), key: own.to_bytes(), announcement };
@@ -468,6 +487,135 @@ async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
     d.approve(&[0, 1, 2], 1).await.unwrap();
     let report = d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap();
     assert_eq!(report.opened.len(), 1, "{:?}", report.failed);
+}
+
+/// A trustee front that answers GetInfo with the honest trustee's info but its own
+/// announcements, and forwards everything else.
+struct SubstitutingTrustee {
+    honest: pb::trustee_client::TrusteeClient<tonic::transport::Channel>,
+    announcements: Vec<Vec<u8>>,
+}
+
+#[tonic::async_trait]
+impl pb::trustee_server::Trustee for SubstitutingTrustee {
+    async fn get_info(
+        &self,
+        r: tonic::Request<pb::GetInfoRequest>,
+    ) -> Result<tonic::Response<pb::TrusteeInfo>, tonic::Status> {
+        let mut info = self.honest.clone().get_info(r.into_inner()).await?.into_inner();
+        info.announcements = self.announcements.clone();
+        Ok(tonic::Response::new(info))
+    }
+    async fn submit_warrant(
+        &self,
+        r: tonic::Request<pb::SubmitWarrantRequest>,
+    ) -> Result<tonic::Response<pb::WarrantStatus>, tonic::Status> {
+        self.honest.clone().submit_warrant(r.into_inner()).await
+    }
+    async fn get_warrant(
+        &self,
+        r: tonic::Request<pb::GetWarrantRequest>,
+    ) -> Result<tonic::Response<pb::WarrantStatus>, tonic::Status> {
+        self.honest.clone().get_warrant(r.into_inner()).await
+    }
+    async fn list_warrants(
+        &self,
+        r: tonic::Request<pb::ListWarrantsRequest>,
+    ) -> Result<tonic::Response<pb::ListWarrantsResponse>, tonic::Status> {
+        self.honest.clone().list_warrants(r.into_inner()).await
+    }
+    async fn approve_warrant(
+        &self,
+        r: tonic::Request<pb::DecideWarrantRequest>,
+    ) -> Result<tonic::Response<pb::WarrantStatus>, tonic::Status> {
+        self.honest.clone().approve_warrant(r.into_inner()).await
+    }
+    async fn deny_warrant(
+        &self,
+        r: tonic::Request<pb::DecideWarrantRequest>,
+    ) -> Result<tonic::Response<pb::WarrantStatus>, tonic::Status> {
+        self.honest.clone().deny_warrant(r.into_inner()).await
+    }
+    async fn revoke_warrant(
+        &self,
+        r: tonic::Request<pb::DecideWarrantRequest>,
+    ) -> Result<tonic::Response<pb::WarrantStatus>, tonic::Status> {
+        self.honest.clone().revoke_warrant(r.into_inner()).await
+    }
+    async fn request_shares(
+        &self,
+        r: tonic::Request<pb::RequestSharesRequest>,
+    ) -> Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status> {
+        self.honest.clone().request_shares(r.into_inner()).await
+    }
+}
+
+/// The agency believes a trustee-served epoch key only under an announcement every
+/// holder signed: every trustee serving an under-signed, wrongly signed or mismatched
+/// announcement leaves the epoch unannounced; the real one (control) does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agency_refuses_an_epoch_key_whose_announcements_are_under_or_wrongly_signed() {
+    let d = Deployment::start(options(130, 5, 2, KeyGen::Ceremony)).await.unwrap();
+    let real = d.announcement.clone().unwrap();
+    let body = real.signed().body().to_vec();
+    let sign = |body: &[u8], keys: &[&TrusteeSigningKey]| {
+        let signatures = keys
+            .iter()
+            .map(|k| (k.trustee().clone(), k.sign(escrow_crypto::announce::ANNOUNCEMENT_SIG_DST, body)))
+            .collect();
+        SignedAnnouncement::new(body.to_vec(), signatures).to_bytes()
+    };
+    let keys: Vec<&TrusteeSigningKey> = d.world.trustee_keys.iter().collect();
+    let made_up = TrusteeSigningKey::generate(id("trustee-4"), &mut rng(7));
+    let mut one_made_up = keys.get(..4).unwrap().to_vec();
+    one_made_up.push(&made_up);
+    // Another key set for the same epoch, announced and signed by all five real keys:
+    // valid, but not the key the trustees serve.
+    let other = Announcement {
+        key_set: dealer_keygen(EpochId(1), 2, 5, &mut rng(8)).unwrap().public,
+        ..real.announcement().clone()
+    }
+    .to_bytes()
+    .unwrap();
+    for (case, announcement, announced) in [
+        ("the real announcement", real.signed().to_bytes(), true),
+        ("none", Vec::new(), false),
+        ("under-signed: trustee-4 did not sign", sign(&body, keys.get(..4).unwrap()), false),
+        ("trustee-4's signature made up", sign(&body, &one_made_up), false),
+        ("another key set's announcement", sign(&other, &keys), false),
+    ] {
+        let mut fronts = Vec::new();
+        for (i, addr) in d.trustee_addrs().iter().enumerate() {
+            let front = SubstitutingTrustee {
+                honest: trustee_client_at(addr, &agency_creds()),
+                announcements: if announcement.is_empty() { vec![] } else { vec![announcement.clone()] },
+            };
+            let me = creds(escrow_pki::Role::Trustee, &format!("trustee-{i}"));
+            fronts.push(
+                Node::serve("substituting trustee", |l, s| async move {
+                    let routes = tonic::service::Routes::new(pb::trustee_server::TrusteeServer::new(front));
+                    escrow_service::transport::serve(l, routes, &[], &me, None, s).await
+                })
+                .await
+                .unwrap(),
+            );
+        }
+        let addrs: Vec<String> = fronts.iter().map(|n| n.addr.to_string()).collect();
+        let agency =
+            escrow_agency::Agency::connect_with(&d.relay.addr.to_string(), &addrs, &agency_creds(), Some(&d.pins))
+                .await
+                .unwrap();
+        assert!(agency.unreachable.is_empty(), "{case}: {:?}", agency.unreachable);
+        if announced {
+            assert!(agency.unannounced.is_empty(), "{case}: {:?}", agency.unannounced);
+        } else {
+            assert_eq!(agency.unannounced.len(), 1, "{case}: {:?}", agency.unannounced);
+            assert_eq!(agency.unannounced.first().unwrap().0, EpochId(1), "{case}");
+        }
+        for mut n in fronts {
+            n.stop().await;
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -217,7 +217,8 @@ fn a_relay_with_another_role_s_certificate_creates_nothing() {
 
 #[test]
 fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
-    use escrow_crypto::{Announcement, EpochPublicKey, PartyId, SignedAnnouncement};
+    use escrow_crypto::announce::ANNOUNCEMENT_SIG_DST;
+    use escrow_crypto::{Announcement, EpochPublicKey, PartyId, SignedAnnouncement, TrusteeSigningKey};
     let f = Files::new();
     let key_hex = std::fs::read_to_string(f.path("keys/epoch-1.pub")).unwrap();
     let key_set = EpochPublicKey::from_bytes(&hex::decode(key_hex.trim()).unwrap()).unwrap();
@@ -233,7 +234,7 @@ fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
     .unwrap();
     // Nobody signed it.
     let unsigned = f.path("unsigned.announcement");
-    std::fs::write(&unsigned, hex::encode(SignedAnnouncement::new(body, vec![]).to_bytes())).unwrap();
+    std::fs::write(&unsigned, hex::encode(SignedAnnouncement::new(body.clone(), vec![]).to_bytes())).unwrap();
     let out = escrow()
         .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
         .args(["--data-dir", p(&f.path("relay")), "--announcement", p(&unsigned)])
@@ -253,6 +254,42 @@ fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsigned.announcement"));
     assert!(!f.path("relay").exists());
+    // Signed with the trustees' own keys (exported from the sealed files `pki init`
+    // wrote), but trustee-4's signature missing or made by another key.
+    let keys: Vec<TrusteeSigningKey> = (0..5)
+        .map(|i| {
+            let plain = f.path(&format!("signing-{i}.plain"));
+            run(&["pki", "export-key", p(&f.path(&format!("pki/trustee-{i}.signing.key"))), "--out", p(&plain)]);
+            TrusteeSigningKey::from_bytes(&std::fs::read(&plain).unwrap()).unwrap()
+        })
+        .collect();
+    let made_up = TrusteeSigningKey::generate(PartyId::new("trustee-4").unwrap(), &mut rand::rngs::OsRng);
+    let sign = |keys: &[&TrusteeSigningKey]| {
+        let sigs = keys.iter().map(|k| (k.trustee().clone(), k.sign(ANNOUNCEMENT_SIG_DST, &body))).collect();
+        hex::encode(SignedAnnouncement::new(body.clone(), sigs).to_bytes())
+    };
+    let real: Vec<&TrusteeSigningKey> = keys.iter().collect();
+    let mut one_made_up = real[..4].to_vec();
+    one_made_up.push(&made_up);
+    for (case, text, want) in [
+        ("under-signed", sign(&real[..4]), "trustee trustee-4 did not sign"),
+        ("one signature made up", sign(&one_made_up), "trustee trustee-4 does not verify"),
+    ] {
+        std::fs::write(&unsigned, text).unwrap();
+        let out = escrow()
+            .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+            .args(["--data-dir", p(&f.path("relay")), "--announcement", p(&unsigned)])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{case}: {err}");
+        assert!(err.contains("unsigned.announcement") && err.contains(want), "{case}: {err}");
+        assert!(!f.path("relay").exists(), "{case}");
+    }
+    // Control: all five real signatures pass the check (the relay then starts).
+    let all = SignedAnnouncement::from_bytes(&hex::decode(sign(&real)).unwrap()).unwrap();
+    let pins = std::fs::read_to_string(f.path("pki/trustees.pins")).unwrap();
+    assert!(all.verify(&escrow_crypto::TrusteePins::from_text(&pins).unwrap()).is_ok());
 }
 
 /// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
