@@ -1,7 +1,8 @@
 //! `escrow trustee serve` and `escrow relay serve` as an operator starts them: every
 //! start-up precondition is checked before anything is created or written, and one
 //! data directory serves one process. Then the commands run against a served trustee
-//! (their exit status), `escrow reseal`, and what the service writes to its log file.
+//! (their exit status), a key ceremony driven by `escrow dkg` and `escrow epoch`,
+//! `escrow reseal`, and what the service writes to its log file.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
@@ -290,6 +291,110 @@ fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
     let all = SignedAnnouncement::from_bytes(&hex::decode(sign(&real)).unwrap()).unwrap();
     let pins = std::fs::read_to_string(f.path("pki/trustees.pins")).unwrap();
     assert!(all.verify(&escrow_crypto::TrusteePins::from_text(&pins).unwrap()).is_ok());
+}
+
+/// The operators' guide's ceremony, command by command: three trustee processes with
+/// no epoch key, `dkg propose`, `dkg accept` by the other operators, `dkg execute
+/// --wait`, then `epoch fetch`/`epoch verify` and a relay started on the announcement.
+/// Only operators drive it: an auditor's `dkg accept` is refused and changes nothing.
+#[test]
+fn a_key_ceremony_run_from_the_command_line_installs_an_epoch_a_relay_then_serves() {
+    let f = Files::new();
+    let mut children = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..3 {
+        let data = format!("c{i}");
+        let addr_file = f.path(&format!("{data}.addr"));
+        let mut child = escrow()
+            .args(["--profile", p(&f.path(&format!("pki/trustee-{i}.profile.toml")))])
+            .args(["trustee", "serve", "--data-dir", p(&f.path(&data))])
+            .args(["--policy", p(&f.path(&format!("policy-{i}.toml")))])
+            .args(["--addr-file", p(&addr_file)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        f.wait_up(&data, &mut child);
+        children.push(Killed(child));
+        addrs.push(std::fs::read_to_string(&addr_file).unwrap().trim().to_string());
+    }
+    let op = |i: usize, args: &[&str]| -> Output {
+        escrow()
+            .args(["--profile", p(&f.path(&format!("pki/trustee-{i}.op-{i}.profile.toml")))])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let destroy = (now + 86_400).to_string();
+    let players: Vec<String> = addrs.iter().enumerate().map(|(i, a)| format!("trustee-{i}={a}")).collect();
+    let mut propose = vec!["dkg", "propose", "--trustee", &addrs[0], "--epoch", "2", "--threshold", "1"];
+    propose.extend(["--destroy-at", &destroy, "--phase-timeout-ms", "2000"]);
+    for pl in &players {
+        propose.extend(["--player", pl.as_str()]);
+    }
+    let out = op(0, &propose);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("proposed"), "{}", text(&out));
+
+    // The proposal reaches the others over the Ceremony service; each operator reads it.
+    for (i, addr) in addrs.iter().enumerate().skip(1) {
+        let t0 = Instant::now();
+        loop {
+            let s = op(i, &["dkg", "status", "--trustee", addr]);
+            if s.status.success() && text(&s).contains("proposed by trustee-0") {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "trustee-{i} never saw the proposal: {}", text(&s));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Not an operator: refused, and trustee-1 still waits for its operator.
+    let auditor = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml"))])
+        .args(["dkg", "accept", "--trustee", &addrs[1]])
+        .output()
+        .unwrap();
+    assert!(!auditor.status.success(), "{}", text(&auditor));
+    assert!(text(&auditor).contains("PermissionDenied") || text(&auditor).contains("permission"), "{}", text(&auditor));
+    let early = op(0, &["dkg", "execute", "--trustee", &addrs[0]]);
+    assert!(!early.status.success(), "executed before everyone accepted: {}", text(&early));
+
+    for (i, addr) in addrs.iter().enumerate().skip(1) {
+        let out = op(i, &["dkg", "accept", "--trustee", addr]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = op(0, &["dkg", "execute", "--trustee", &addrs[0], "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("installed"), "{}", text(&out));
+    for (i, addr) in addrs.iter().enumerate() {
+        let t0 = Instant::now();
+        while !text(&op(i, &["dkg", "status", "--trustee", addr])).contains(": installed") {
+            assert!(t0.elapsed() < Duration::from_secs(30), "trustee-{i} did not install");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    let announcement = f.path("epoch-2.announcement");
+    let auditor = |args: &[&str]| run(&[&["--profile", p(&f.path("pki/auditor-1.profile.toml"))], args].concat());
+    auditor(&["epoch", "fetch", "--trustee", &addrs[2], "--epoch", "2", "--out", p(&announcement)]);
+    let verified = auditor(&["epoch", "verify", p(&announcement)]);
+    assert!(verified.contains("OK: epoch 2") && verified.contains("(trustee-0, trustee-1, trustee-2)"), "{verified}");
+    let shown = auditor(&["epoch", "show", p(&announcement)]);
+    assert!(shown.contains("n = 3, t = 1"), "{shown}");
+
+    let relay_addr = f.path("relay.addr");
+    let mut relay = escrow()
+        .args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&f.path("relay")), "--announcement", p(&announcement)])
+        .args(["--addr-file", p(&relay_addr)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    f.wait_up("relay", &mut relay);
+    drop(Killed(relay));
 }
 
 /// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
