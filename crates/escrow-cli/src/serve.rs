@@ -194,15 +194,14 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let ceremony = match ceremony {
-        Some((keys, Some(_))) => Some(keys),
-        Some((keys, None)) => {
-            // First start with ceremonies: the sealing key is made now that the start goes ahead.
-            let seal = escrow_trustee::ceremony::SealKey::generate();
+        Some((keys, true)) => {
+            // First start with ceremonies: the new sealing key is written now that the start goes ahead.
             let path = a.data_dir.join(SEAL_KEY_FILE);
-            secret.write_sealed(&path, seal.to_bytes().as_slice())?;
+            secret.write_sealed(&path, keys.seal.to_bytes().as_slice())?;
             tracing::info!(key = %path.display(), "made the data directory's sealing key");
-            Some(escrow_trustee::ceremony::CeremonyKeys { seal, ..keys })
+            Some(keys)
         }
+        Some((keys, false)) => Some(keys),
         None => None,
     };
     let svc = TrusteeService::start(policy, epochs, store, clock, ceremony).map_err(CliError::trustee_start)?;
@@ -214,13 +213,13 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
 /// The ceremony keys a trustee starts with, checked before anything is written: the
 /// signing key (flag or profile) must sign for this trustee and be the one pinned for
 /// it, and the data directory's sealing key, if there is one, must open. The second
-/// value is `None` when no sealing key exists yet (it is made once the start goes
-/// ahead; until then the keys carry a placeholder).
+/// value is true when no sealing key exists yet: the keys carry a fresh one, which
+/// the caller writes once the start goes ahead.
 fn ceremony_keys(
     a: &TrusteeServeArgs,
     policy: &Policy,
     ctx: &crate::Ctx,
-) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, Option<()>)>, CliError> {
+) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, bool)>, CliError> {
     let Some(path) = a.signing_key.clone().or(ctx.tls.signing_key()?) else {
         if a.dangerous_cheat_dealing_to.is_some() || a.dangerous_withhold_agreement {
             return Err(CliError::Usage("the dangerous ceremony flags need a signing key".into()));
@@ -255,13 +254,13 @@ fn ceremony_keys(
         .transpose()
         .map_err(|e| CliError::Usage(format!("--dangerous-cheat-dealing-to: {e}")))?;
     let seal_path = a.data_dir.join(SEAL_KEY_FILE);
-    let (seal, exists) = if seal_path.exists() {
+    let (seal, fresh) = if seal_path.exists() {
         let bytes = ctx.secret.read_sealed(&seal_path)?;
         let arr: [u8; 32] =
             bytes.as_slice().try_into().map_err(|_| CliError::bad_file(&seal_path, "not a 32-byte sealing key"))?;
-        (escrow_trustee::ceremony::SealKey::from_bytes(&arr), Some(()))
+        (escrow_trustee::ceremony::SealKey::from_bytes(&arr), false)
     } else {
-        (escrow_trustee::ceremony::SealKey::from_bytes(&[0; 32]), None)
+        (escrow_trustee::ceremony::SealKey::generate(), true)
     };
     let keys = escrow_trustee::ceremony::CeremonyKeys {
         signing,
@@ -271,14 +270,13 @@ fn ceremony_keys(
         cheat_on,
         withhold_agreement: a.dangerous_withhold_agreement,
     };
-    Ok(Some((keys, exists)))
+    Ok(Some((keys, fresh)))
 }
 
 /// The data directory's sealing key file: the key that seals ceremony shares in
 /// trustee.db, itself sealed under the operator's passphrase.
 pub const SEAL_KEY_FILE: &str = "seal.key";
 
-/// A file whose contents were refused, named.
 /// Starts the relay; like the trustee, every precondition before anything is written.
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;

@@ -196,6 +196,18 @@ impl Net {
             .unwrap_or_else(|| panic!("{who} installed nothing: {:?}", self.nodes[who].aborted))
     }
 
+    /// After a ceremony among trustees `0..n`: each one's new share becomes its old
+    /// share (for a reshare it deals in, or for a thief), and every node starts afresh.
+    fn retire(&mut self, n: usize) {
+        for i in 0..n {
+            let s = self.nodes.get_mut(&name(i)).unwrap().installed.take().unwrap().share.unwrap();
+            self.old_shares.insert(name(i), s);
+        }
+        for node in self.nodes.values_mut() {
+            *node = Node::default();
+        }
+    }
+
     /// A full honest fresh ceremony among trustees `0..n` proposed by trustee-0.
     fn fresh_run(&mut self, n: usize, t: u16, ceremony: u8) {
         let p = self.fresh(n, t);
@@ -206,7 +218,7 @@ impl Net {
     }
 }
 
-/// Seals a message under `key` and returns (field, label).
+/// A message sealed to `key` (alice to bob), its field and label for the trustees.
 fn sealed(key: &EpochPublicKey, seed: u64) -> Envelope {
     let mut r = ChaCha20Rng::seed_from_u64(seed);
     let alice = UserSecretKey::generate(id("alice"), &mut r);
@@ -292,12 +304,12 @@ fn an_honest_ceremony_installs_one_key_that_exactly_t_plus_one_shares_open() {
     let mut net = Net::new(1, 5);
     net.fresh_run(5, 2, 1);
     let first = net.installed(&name(0));
-    let key = first.key_set.clone();
+    let key = first.key_set().clone();
     assert_eq!((key.epoch(), key.n(), key.threshold()), (EpochId(2), 5, 2));
     let shares: Vec<&TrusteeKeyShare> = (0..5)
         .map(|i| {
             let inst = net.installed(&name(i));
-            assert_eq!(inst.key_set, key, "{} holds another key set", name(i));
+            assert_eq!(inst.key_set(), &key, "{} holds another key set", name(i));
             assert_eq!(inst.announcement, first.announcement, "{} holds another announcement", name(i));
             let s = inst.share.as_ref().unwrap();
             assert_eq!(s.index(), TrusteeIndex(i as u16));
@@ -305,7 +317,7 @@ fn an_honest_ceremony_installs_one_key_that_exactly_t_plus_one_shares_open() {
         })
         .collect();
     // The announcement is believed under the pins, and names every holder.
-    let v = SignedAnnouncement::from_bytes(&first.announcement.to_bytes()).unwrap().verify(&net.pins).unwrap();
+    let v = SignedAnnouncement::from_bytes(&first.announcement.signed().to_bytes()).unwrap().verify(&net.pins).unwrap();
     assert_eq!(v.key_set(), &key);
     assert_eq!(v.announcement().holders.len(), 5);
     let env = sealed(&key, 7);
@@ -366,7 +378,7 @@ fn a_cheating_dealer_that_reveals_the_share_is_kept_everywhere_alike() {
         assert!(!log.iter().any(|s| matches!(s, Step::Disqualified { .. })));
     }
     // trustee-3's share, built from the revealed one, works with the others.
-    let key = net.installed(&name(0)).key_set.clone();
+    let key = net.installed(&name(0)).key_set().clone();
     let env = sealed(&key, 8);
     let s = |i: usize| net.installed(&name(i)).share.as_ref().unwrap();
     assert!(opens(&key, &[s(3), s(0), s(4)], &env));
@@ -465,9 +477,9 @@ fn an_agreement_sent_to_only_some_trustees_splits_them_and_each_log_says_which_w
         (!(agreement && from == "trustee-4" && (to == "trustee-2" || to == "trustee-3"))).then(|| m.clone())
     });
     net.fresh_run(5, 2, 6);
-    let key = net.installed("trustee-0").key_set.public_key_bytes();
+    let key = net.installed("trustee-0").key_set().public_key_bytes();
     for who in ["trustee-0", "trustee-1", "trustee-4"] {
-        assert_eq!(net.installed(who).key_set.public_key_bytes(), key);
+        assert_eq!(net.installed(who).key_set().public_key_bytes(), key);
         assert!(matches!(net.nodes[who].log.last(), Some(Step::Installed { .. })), "{who}");
     }
     for who in ["trustee-2", "trustee-3"] {
@@ -574,16 +586,16 @@ fn bad_messages_are_refused_and_change_nothing() {
     assert!(SignedMessage::from_bytes(&vec![0; 70_000]).is_err(), "oversize");
 }
 
-fn reshare_proposal(from: &Installation, dealers: &[usize], players: usize, t: u16) -> Proposal {
+fn reshare_proposal(from: &EpochPublicKey, dealers: &[usize], players: usize, t: u16) -> Proposal {
     Proposal {
         epoch: EpochId(2),
         threshold: t,
         players: (0..players).map(|i| id(&name(i))).collect(),
         dealers: dealers.iter().map(|&i| id(&name(i))).collect(),
         plan: Plan::Reshare {
-            previous: from.key_set.clone(),
+            previous: from.clone(),
             generation: 0,
-            holders: (0..usize::from(from.key_set.n())).map(|i| id(&name(i))).collect(),
+            holders: (0..usize::from(from.n())).map(|i| id(&name(i))).collect(),
         },
         valid_from: 100,
         destroy_at: 1_000_000,
@@ -601,28 +613,17 @@ fn resharing_five_with_t2_to_seven_with_t3_keeps_the_public_key_and_retires_old_
     net.deliver();
     net.execute(&name(0));
     net.run();
-    let old = net.installed(&name(0)).key_set.clone();
-    for i in 0..5 {
-        let s = net.nodes.get_mut(&name(i)).unwrap().installed.take().unwrap().share.unwrap();
-        net.old_shares.insert(name(i), s);
-    }
-    for n in net.nodes.values_mut() {
-        *n = Node::default();
-    }
-    let old_inst = Installation {
-        announcement: SignedAnnouncement::new(Vec::new(), Vec::new()),
-        key_set: old.clone(),
-        share: None,
-    };
-    let p = reshare_proposal(&old_inst, &[0, 1, 2, 3, 4], 7, 3);
+    let old = net.installed(&name(0)).key_set().clone();
+    net.retire(5);
+    let p = reshare_proposal(&old, &[0, 1, 2, 3, 4], 7, 3);
     net.propose(&name(0), [11; 16], p);
     net.deliver();
     net.execute(&name(0));
     net.run();
-    let new = net.installed(&name(6)).key_set.clone();
+    let new = net.installed(&name(6)).key_set().clone();
     assert_eq!((new.n(), new.threshold()), (7, 3));
     assert_eq!(new.public_key_bytes(), old.public_key_bytes(), "the public key is kept");
-    assert_eq!(net.installed(&name(0)).announcement.verify(&net.pins).unwrap().announcement().generation, 1);
+    assert_eq!(net.installed(&name(0)).announcement.announcement().generation, 1);
     // A field sealed under the old key opens with 4 new shares, not with 3.
     let env = sealed(&old, 11);
     let s = |i: usize| net.installed(&name(i)).share.as_ref().unwrap();
@@ -651,26 +652,15 @@ fn resharing_five_with_t2_to_seven_with_t3_keeps_the_public_key_and_retires_old_
 fn a_refresh_among_the_same_trustees_makes_old_and_new_shares_incompatible() {
     let mut net = Net::new(9, 5);
     net.fresh_run(5, 2, 12);
-    let old = net.installed(&name(0)).key_set.clone();
-    for i in 0..5 {
-        let s = net.nodes.get_mut(&name(i)).unwrap().installed.take().unwrap().share.unwrap();
-        net.old_shares.insert(name(i), s);
-    }
-    for n in net.nodes.values_mut() {
-        *n = Node::default();
-    }
-    let old_inst = Installation {
-        announcement: SignedAnnouncement::new(Vec::new(), Vec::new()),
-        key_set: old.clone(),
-        share: None,
-    };
+    let old = net.installed(&name(0)).key_set().clone();
+    net.retire(5);
     // Only three of the old holders deal (t + 1 is enough).
-    let p = reshare_proposal(&old_inst, &[0, 2, 4], 5, 2);
+    let p = reshare_proposal(&old, &[0, 2, 4], 5, 2);
     net.propose(&name(0), [13; 16], p);
     net.deliver();
     net.execute(&name(0));
     net.run();
-    let new = net.installed(&name(1)).key_set.clone();
+    let new = net.installed(&name(1)).key_set().clone();
     assert_eq!(new.public_key_bytes(), old.public_key_bytes());
     assert_ne!(new, old, "fresh shares, new public key shares");
     let env = sealed(&old, 13);
@@ -689,10 +679,8 @@ fn a_refresh_among_the_same_trustees_makes_old_and_new_shares_incompatible() {
 fn a_reshare_dealer_without_its_old_share_cannot_join() {
     let mut net = Net::new(10, 5);
     net.fresh_run(5, 2, 14);
-    let old = net.installed(&name(0)).key_set.clone();
-    let inst =
-        Installation { announcement: SignedAnnouncement::new(Vec::new(), Vec::new()), key_set: old, share: None };
-    let p = reshare_proposal(&inst, &[0, 1, 2], 5, 2);
+    let old = net.installed(&name(0)).key_set().clone();
+    let p = reshare_proposal(&old, &[0, 1, 2], 5, 2);
     // No old shares recorded in the net: trustee-0 cannot even propose as a dealer.
     assert!(Ceremony::propose(net.setup(&name(0)), [15; 16], p, 0, &mut net.rng).is_err());
 }

@@ -679,21 +679,9 @@ impl Deployment {
             .map_err(rpc(format!("trustee-{}: Propose", spec.proposer)))?
             .into_inner();
         let id = proposed.ceremony_id.clone();
-        let mut everyone: Vec<usize> = spec.players.clone();
-        for d in &spec.dealers {
-            if !everyone.contains(d) {
-                everyone.push(*d);
-            }
-        }
-        if spec.reshare && spec.dealers.is_empty() {
-            for p in &proposed.participants {
-                if let Some(i) = self.trustees.iter().position(|t| &t.name == p) {
-                    if !everyone.contains(&i) {
-                        everyone.push(i);
-                    }
-                }
-            }
-        }
+        // Players and dealers, as the proposer's trustee lists them.
+        let everyone: Vec<usize> =
+            proposed.participants.iter().filter_map(|p| self.trustees.iter().position(|t| &t.name == p)).collect();
         let up: Vec<usize> =
             everyone.iter().copied().filter(|&i| self.trustees.get(i).is_some_and(|t| t.server.is_up())).collect();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

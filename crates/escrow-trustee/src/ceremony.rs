@@ -204,7 +204,7 @@ fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
         Step::Installed { announcement } => CeremonyStep::Installed {
             announcement: *announcement,
             epoch: proposal.epoch.0,
-            generation: 0,
+            generation: proposal.plan.next_generation(),
             destroy_at: proposal.destroy_at,
         },
         Step::Aborted { reason } => CeremonyStep::Aborted { reason: reason.to_string().chars().take(1000).collect() },
@@ -370,50 +370,39 @@ impl TrusteeService {
     }
 
     async fn install(&self, rt: &Runtime, active: &mut Active, inst: Installation) -> Result<(), Status> {
-        let Installation { announcement, key_set, share } = inst;
-        let proposal = active.machine.proposal();
+        let Installation { announcement, share } = inst;
+        let signed = announcement.signed().clone();
+        let a = announcement.announcement().clone();
+        let key_set = a.key_set.clone();
         let epoch = key_set.epoch();
-        let verified = announcement.verify(&rt.keys.pins).map_err(|e| internal(format!("own announcement: {e}")))?;
-        let a = verified.announcement().clone();
         let sealed = share.as_ref().map(|s| rt.keys.seal_share(s)).transpose().map_err(internal)?;
         let key_set_hash: [u8; 32] = Sha256::digest(key_set.to_bytes()).into();
         let installed = Entry {
             time: self.inner.clock.now(),
             event: Event::Ceremony {
                 ceremony: *active.machine.id(),
-                step: CeremonyStep::Installed {
-                    announcement: announcement.hash(),
-                    epoch: epoch.0,
-                    generation: a.generation,
-                    destroy_at: proposal.destroy_at,
-                },
+                step: log_step(active.machine.proposal(), &Step::Installed { announcement: signed.hash() }),
             },
         };
         let row = CeremonyKeyRow {
             epoch: epoch.0,
             generation: a.generation,
             key_set: key_set.to_bytes(),
-            announcement: announcement.to_bytes(),
+            announcement: signed.to_bytes(),
             share: sealed,
-            destroy_at: proposal.destroy_at,
+            destroy_at: a.destroy_at,
             destroyed_at: None,
         };
         let index = share.as_ref().map(|s| s.index().0);
         let now = self.inner.clock.now();
         self.with_store(move |s| s.install_ceremony_key(NewCeremonyKey { row, key_set_hash, index, installed }, now))
             .await?;
-        let stored = StoredAnnouncement {
-            signed: announcement.clone(),
-            key_set: key_set.clone(),
-            generation: a.generation,
-            holders: a.holders.clone(),
-            destroy_at: a.destroy_at,
-            destroyed: share.is_none(),
-        };
+        let generation = a.generation;
+        active.announcement = Some(signed.to_bytes());
+        let stored = StoredAnnouncement { signed, body: a, destroyed: share.is_none() };
         self.install_epoch(share.map(|share| EpochKeys { public: key_set, share }), epoch, stored);
-        active.steps.push(format!("installed epoch {} generation {}", epoch.0, a.generation));
-        active.announcement = Some(announcement.to_bytes());
-        tracing::info!(epoch = epoch.0, generation = a.generation, "key set installed by ceremony");
+        active.steps.push(format!("installed epoch {} generation {generation}", epoch.0));
+        tracing::info!(epoch = epoch.0, generation, "key set installed by ceremony");
         Ok(())
     }
 
@@ -528,13 +517,15 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         let threshold = u16::try_from(r.threshold).map_err(|_| Status::invalid_argument("threshold: at most 63"))?;
         let players_order = order(&r.players)?;
         let (plan, dealers_order) = if r.reshare {
-            let announced = self.announcements().get(&epoch).cloned().filter(|a| !a.destroyed).ok_or_else(|| {
-                Status::failed_precondition(format!("this trustee holds no ceremony key set for epoch {}", epoch.0))
-            })?;
+            let announced = self
+                .with_announcements(|all| all.get(&epoch).filter(|a| !a.destroyed).map(|a| a.body.clone()))
+                .ok_or_else(|| {
+                    Status::failed_precondition(format!("this trustee holds no ceremony key set for epoch {}", epoch.0))
+                })?;
             let d = if r.dealers.is_empty() { announced.holders.clone() } else { order(&r.dealers)? };
             (
                 Plan::Reshare {
-                    previous: announced.key_set.clone(),
+                    previous: announced.key_set,
                     generation: announced.generation,
                     holders: announced.holders,
                 },
@@ -676,9 +667,11 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
     ) -> Result<Response<pb::GetAnnouncementResponse>, Status> {
         auth::caller(&req)?;
         let epoch = req.into_inner().epoch;
-        let all = self.announcements();
-        let found = if epoch == 0 { all.values().next_back() } else { all.get(&EpochId(epoch)) };
-        let a = found.ok_or_else(|| Status::not_found(format!("no announced epoch {epoch} here")))?;
-        Ok(Response::new(pb::GetAnnouncementResponse { announcement: a.signed.to_bytes() }))
+        let found = self.with_announcements(|all| {
+            let a = if epoch == 0 { all.values().next_back() } else { all.get(&EpochId(epoch)) };
+            a.map(|a| a.signed.to_bytes())
+        });
+        let announcement = found.ok_or_else(|| Status::not_found(format!("no announced epoch {epoch} here")))?;
+        Ok(Response::new(pb::GetAnnouncementResponse { announcement }))
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use escrow_crypto::{
-    DecryptionShare, EpochId, EpochPublicKey, PartyId, SignedAnnouncement, TrusteeKeyShare, VerifiedWarrant, WarrantId,
+    Announcement, DecryptionShare, EpochId, PartyId, SignedAnnouncement, TrusteeKeyShare, VerifiedWarrant, WarrantId,
 };
 use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
@@ -132,14 +132,12 @@ pub(crate) struct Inner {
     pub(crate) ceremony: Option<crate::ceremony::Runtime>,
 }
 
-/// A ceremony's announcement as this trustee keeps it.
+/// A ceremony's announcement as this trustee keeps it: the signed bytes it serves,
+/// what they say, and whether its share here is destroyed.
 #[derive(Clone, Debug)]
 pub(crate) struct StoredAnnouncement {
     pub(crate) signed: SignedAnnouncement,
-    pub(crate) key_set: EpochPublicKey,
-    pub(crate) generation: u32,
-    pub(crate) holders: Vec<PartyId>,
-    pub(crate) destroy_at: u64,
+    pub(crate) body: Announcement,
     pub(crate) destroyed: bool,
 }
 
@@ -200,28 +198,17 @@ impl TrusteeService {
         }
         for row in &rows {
             let bad = |why: String| StartError::CeremonyKey { epoch: row.epoch, why };
-            let key_set = EpochPublicKey::from_bytes(&row.key_set).map_err(|e| bad(e.to_string()))?;
             let signed = SignedAnnouncement::from_bytes(&row.announcement).map_err(|e| bad(e.to_string()))?;
-            let holders =
-                escrow_crypto::Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?.holders;
+            let body = Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?;
             if let (Some(sealed), Some(keys)) = (&row.share, &ceremony) {
                 let share = keys.unseal_share(sealed).map_err(|e| bad(e.to_string()))?;
                 if epochs.iter().any(|e| e.public.epoch().0 == row.epoch) {
                     return Err(StartError::EpochTwice(row.epoch));
                 }
-                epochs.push(EpochKeys { public: key_set.clone(), share });
+                epochs.push(EpochKeys { public: body.key_set.clone(), share });
             }
-            announcements.insert(
-                EpochId(row.epoch),
-                StoredAnnouncement {
-                    signed,
-                    key_set,
-                    generation: row.generation,
-                    holders,
-                    destroy_at: row.destroy_at,
-                    destroyed: row.share.is_none(),
-                },
-            );
+            announcements
+                .insert(EpochId(row.epoch), StoredAnnouncement { signed, body, destroyed: row.share.is_none() });
         }
         check_epochs(&policy, &epochs, Some(&store))?;
         store.sync_epochs(&loaded(&epochs), clock.now())?;
@@ -245,26 +232,25 @@ impl TrusteeService {
         self.inner.epochs.read().map(|e| e.clone()).unwrap_or_else(|p| p.into_inner().clone())
     }
 
-    /// The announcements of the ceremony epochs, by epoch.
-    pub(crate) fn announcements(&self) -> BTreeMap<EpochId, StoredAnnouncement> {
-        self.inner.announcements.read().map(|a| a.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    /// Reads the announcements of the ceremony epochs, by epoch (without copying them).
+    pub(crate) fn with_announcements<T>(&self, f: impl FnOnce(&BTreeMap<EpochId, StoredAnnouncement>) -> T) -> T {
+        f(&self.inner.announcements.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Replaces what this trustee holds of `epoch` in memory: its keys, or nothing.
+    fn set_epoch(&self, epoch: EpochId, keys: Option<EpochKeys>) {
+        let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map: Epochs = (**guard).clone();
+        match keys {
+            Some(k) => map.insert(epoch, Arc::new(k)),
+            None => map.remove(&epoch),
+        };
+        *guard = Arc::new(map);
     }
 
     /// Installs a ceremony's key set in memory (the store has it already).
     pub(crate) fn install_epoch(&self, keys: Option<EpochKeys>, epoch: EpochId, announcement: StoredAnnouncement) {
-        {
-            let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut map: Epochs = (**guard).clone();
-            match keys {
-                Some(k) => {
-                    map.insert(epoch, Arc::new(k));
-                }
-                None => {
-                    map.remove(&epoch);
-                }
-            }
-            *guard = Arc::new(map);
-        }
+        self.set_epoch(epoch, keys);
         self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(epoch, announcement);
     }
 
@@ -274,17 +260,13 @@ impl TrusteeService {
     /// is never used past its time. Returns the epochs destroyed.
     pub async fn destroy_due(&self) -> Result<Vec<EpochId>, Status> {
         let now = self.inner.clock.now();
-        let due: Vec<EpochId> =
-            self.announcements().iter().filter(|(_, a)| !a.destroyed && a.destroy_at <= now).map(|(e, _)| *e).collect();
+        let due: Vec<EpochId> = self.with_announcements(|all| {
+            all.iter().filter(|(_, a)| !a.destroyed && a.body.destroy_at <= now).map(|(e, _)| *e).collect()
+        });
         let mut done = Vec::new();
         for epoch in due {
             let destroyed = self.with_store(move |s| s.destroy_ceremony_key(epoch.0, now)).await?;
-            {
-                let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut map: Epochs = (**guard).clone();
-                map.remove(&epoch);
-                *guard = Arc::new(map);
-            }
+            self.set_epoch(epoch, None);
             if let Some(a) =
                 self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(&epoch)
             {
@@ -474,11 +456,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
             epoch_public_keys: epochs.values().map(|e| e.public.to_bytes()).collect(),
             max_items_per_request: inner.policy.max_items_per_request,
             announcements: self
-                .announcements()
-                .values()
-                .filter(|a| !a.destroyed)
-                .map(|a| a.signed.to_bytes())
-                .collect(),
+                .with_announcements(|all| all.values().filter(|a| !a.destroyed).map(|a| a.signed.to_bytes()).collect()),
         }))
     }
 

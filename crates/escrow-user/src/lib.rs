@@ -345,7 +345,6 @@ impl UserClient {
     }
 }
 
-/// The pin rule, alone so that it can be tested without a relay.
 /// The rule for an epoch key under pinned trustee keys: it comes with an announcement
 /// that every holder signed under the pins, and the announcement states this very key.
 fn check_announced(
@@ -365,6 +364,7 @@ fn check_announced(
     Ok(())
 }
 
+/// The pin rule, alone so that it can be tested without a relay.
 fn check_served(
     pinned: &BTreeMap<EpochId, EpochPublicKey>,
     served: EpochPublicKey,

@@ -31,7 +31,7 @@ use std::fmt;
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::announce::{Announcement, SignedAnnouncement, ANNOUNCEMENT_SIG_DST};
+use crate::announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement, ANNOUNCEMENT_SIG_DST};
 use crate::dkg::math::{
     combine, encrypt_share, CeremonyKey, CeremonyPublicKey, Dealing, DealingCommitment, DealtShare,
 };
@@ -278,17 +278,22 @@ pub enum Step {
 
 /// The key a ceremony made, for this trustee.
 pub struct Installation {
-    /// The announcement every participant signed.
-    pub announcement: SignedAnnouncement,
-    /// The key set.
-    pub key_set: EpochPublicKey,
+    /// The announcement every participant signed, checked under the pins.
+    pub announcement: VerifiedAnnouncement,
     /// This trustee's new share (`None` for a dealer leaving in a reshare).
     pub share: Option<TrusteeKeyShare>,
 }
 
+impl Installation {
+    /// The key set made (the one the announcement states).
+    pub fn key_set(&self) -> &EpochPublicKey {
+        self.announcement.key_set()
+    }
+}
+
 impl fmt::Debug for Installation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Installation").field("key_set", &self.key_set).field("share", &self.share).finish()
+        f.debug_struct("Installation").field("key_set", self.key_set()).field("share", &self.share).finish()
     }
 }
 
@@ -381,14 +386,17 @@ pub struct Ceremony {
     my_shares: BTreeMap<u16, DealtShare>,
     complaints: BTreeMap<u16, Vec<(u16, Grievance)>>,
     justifications: BTreeMap<(u16, u16), DealtShare>,
+    /// The announcement this trustee computed (its bytes and their hash), once it has.
     announcement: Option<(Vec<u8>, [u8; 32])>,
-    result: Option<(EpochPublicKey, Option<TrusteeKeyShare>)>,
+    /// Its new share, computed with the announcement.
+    new_share: Option<TrusteeKeyShare>,
     agreements: BTreeMap<PartyId, [u8; SIGNATURE_LEN]>,
-    /// Messages that arrived before this trustee accepted (one per sender and kind).
-    early: Vec<SignedMessage>,
-    /// Agreements that arrived before this trustee computed its own announcement: the
-    /// first from each participant, checked once this trustee has its own.
-    early_agreements: BTreeMap<PartyId, SignedMessage>,
+    /// Messages that arrived before this trustee accepted, verified: the first of each
+    /// kind from each sender.
+    early: BTreeMap<(PartyId, &'static str), (Message, SignedMessage)>,
+    /// Agreements (announcement hash, signature) that arrived before this trustee
+    /// computed its own announcement: the first from each participant.
+    early_agreements: BTreeMap<PartyId, ([u8; 32], [u8; SIGNATURE_LEN])>,
 }
 
 impl fmt::Debug for Ceremony {
@@ -495,9 +503,9 @@ impl Ceremony {
             complaints: BTreeMap::new(),
             justifications: BTreeMap::new(),
             announcement: None,
-            result: None,
+            new_share: None,
             agreements: BTreeMap::new(),
-            early: Vec::new(),
+            early: BTreeMap::new(),
             early_agreements: BTreeMap::new(),
         })
     }
@@ -615,7 +623,7 @@ impl Ceremony {
         let msg = self.sign(&Body::Accept { proposal: self.proposal_hash, encryption_key });
         self.accepts.insert(self.me().clone(), (msg.clone(), encryption_key));
         let mut out = vec![Output::Log(Step::Accepted { by: self.me().clone() }), Output::Broadcast(msg)];
-        let early = std::mem::take(&mut self.early);
+        let early = std::mem::take(&mut self.early).into_values().collect();
         out.extend(self.replay(early, now_ms, rng));
         out.extend(self.advance(now_ms, rng));
         Ok(out)
@@ -662,7 +670,7 @@ impl Ceremony {
         }
         self.dealing = None;
         self.my_shares.clear();
-        self.result = None;
+        self.new_share = None;
         self.ceremony_key = None;
         let mut out = Vec::new();
         if tell {
@@ -723,14 +731,7 @@ impl Ceremony {
         // Until this trustee accepted, only a rejection or an abort can change anything;
         // the rest waits (bounded: one per sender and kind).
         if self.phase == Phase::Proposed && !matches!(m.body, Body::Reject { .. } | Body::Abort { .. }) {
-            let kind = m.body.name();
-            let dup = self
-                .early
-                .iter()
-                .any(|e| e.verify(&self.setup.pins).is_ok_and(|x| x.sender == m.sender && x.body.name() == kind));
-            if !dup {
-                self.early.push(msg.clone());
-            }
+            self.early.entry((m.sender.clone(), m.body.name())).or_insert_with(|| (m, msg.clone()));
             return Ok(Vec::new());
         }
         self.take(m, msg, now_ms, rng)
@@ -815,31 +816,39 @@ impl Ceremony {
                 }
             }
             Body::Agreement { announcement, signature, .. } => {
-                if !self.agreements.contains_key(&sender) {
-                    if let Some((body, hash)) = &self.announcement {
-                        if &announcement != hash
-                            || self
-                                .setup
-                                .pins
-                                .get(&sender)
-                                .is_none_or(|k| k.verify(ANNOUNCEMENT_SIG_DST, body, &signature).is_err())
-                        {
-                            out.push(Output::Log(Step::Agreed { by: sender.clone(), announcement }));
-                            out.extend(self.abort_with(AbortReason::Disagreement { by: sender }, true, now_ms));
-                            return Ok(out);
-                        }
-                        out.push(Output::Log(Step::Agreed { by: sender.clone(), announcement }));
-                        self.agreements.insert(sender, signature);
-                    } else {
-                        // Arrived before this trustee computed its own: the first from
-                        // each sender is kept and checked then.
-                        self.early_agreements.entry(sender).or_insert_with(|| msg.clone());
-                    }
-                }
+                out.extend(self.take_agreement(sender, announcement, signature, now_ms));
             }
         }
         out.extend(self.advance(now_ms, rng));
         Ok(out)
+    }
+
+    /// A participant's agreement: counted if it signs the announcement this trustee
+    /// computed, the end of the ceremony if it signs another. Before this trustee has
+    /// its own, the first from each sender is kept and taken then.
+    fn take_agreement(
+        &mut self,
+        sender: PartyId,
+        announcement: [u8; 32],
+        signature: [u8; SIGNATURE_LEN],
+        now_ms: u64,
+    ) -> Vec<Output> {
+        if self.is_final() || self.agreements.contains_key(&sender) {
+            return Vec::new();
+        }
+        let Some((body, hash)) = &self.announcement else {
+            self.early_agreements.entry(sender).or_insert((announcement, signature));
+            return Vec::new();
+        };
+        let agrees = &announcement == hash
+            && self.setup.pins.get(&sender).is_some_and(|k| k.verify(ANNOUNCEMENT_SIG_DST, body, &signature).is_ok());
+        let mut out = vec![Output::Log(Step::Agreed { by: sender.clone(), announcement })];
+        if agrees {
+            self.agreements.insert(sender, signature);
+        } else {
+            out.extend(self.abort_with(AbortReason::Disagreement { by: sender }, true, now_ms));
+        }
+        out
     }
 
     /// A dealer answers complaints against itself by revealing the shares (and counts
@@ -920,14 +929,17 @@ impl Ceremony {
         out
     }
 
-    /// Takes messages that were kept for later, once each.
-    fn replay<R: RngCore + CryptoRng>(&mut self, kept: Vec<SignedMessage>, now_ms: u64, rng: &mut R) -> Vec<Output> {
+    /// Takes messages that were kept for later (verified when they arrived), once each.
+    fn replay<R: RngCore + CryptoRng>(
+        &mut self,
+        kept: Vec<(Message, SignedMessage)>,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> Vec<Output> {
         let mut out = Vec::new();
-        for e in kept {
-            if let Ok(m) = e.verify(&self.setup.pins) {
-                if let Ok(more) = self.take(m, &e, now_ms, rng) {
-                    out.extend(more);
-                }
+        for (m, msg) in kept {
+            if let Ok(more) = self.take(m, &msg, now_ms, rng) {
+                out.extend(more);
             }
         }
         out
@@ -1011,21 +1023,20 @@ impl Ceremony {
                     self.complaints.insert(j, against);
                 }
             }
-            Phase::Complaining => {
-                if self.pending_justifications().is_empty() {
-                    self.enter(Event::NothingToJustify, now_ms);
-                    out.extend(self.agree(now_ms));
-                    let early = std::mem::take(&mut self.early_agreements).into_values().collect();
-                    out.extend(self.replay(early, now_ms, rng));
-                } else {
-                    self.enter(Event::ComplaintsClosed, now_ms);
-                }
+            Phase::Complaining if !self.pending_justifications().is_empty() => {
+                self.enter(Event::ComplaintsClosed, now_ms);
             }
-            Phase::Justifying => {
-                self.enter(Event::JustificationsClosed, now_ms);
+            Phase::Complaining | Phase::Justifying => {
+                let event = if self.phase == Phase::Complaining {
+                    Event::NothingToJustify
+                } else {
+                    Event::JustificationsClosed
+                };
+                self.enter(event, now_ms);
                 out.extend(self.agree(now_ms));
-                let early = std::mem::take(&mut self.early_agreements).into_values().collect();
-                out.extend(self.replay(early, now_ms, rng));
+                for (sender, (announcement, signature)) in std::mem::take(&mut self.early_agreements) {
+                    out.extend(self.take_agreement(sender, announcement, signature, now_ms));
+                }
             }
             _ => {}
         }
@@ -1069,9 +1080,9 @@ impl Ceremony {
                 }
             }
         }
-        let (previous, generation) = match &self.proposal.plan {
-            Plan::Fresh => (None, 0),
-            Plan::Reshare { previous, generation, .. } => (Some(previous.clone()), generation.saturating_add(1)),
+        let previous = match &self.proposal.plan {
+            Plan::Fresh => None,
+            Plan::Reshare { previous, .. } => Some(previous.clone()),
         };
         let needed = previous.as_ref().map_or(usize::from(self.proposal.threshold) + 1, EpochPublicKey::quorum);
         if qualified.len() < needed {
@@ -1114,8 +1125,8 @@ impl Ceremony {
         };
         let transcript = self.transcript(&qualified, &disqualified, &combined.public);
         let announcement = Announcement {
-            key_set: combined.public.clone(),
-            generation,
+            key_set: combined.public,
+            generation: self.proposal.plan.next_generation(),
             holders: self.proposal.players.clone(),
             valid_from: self.proposal.valid_from,
             destroy_at: self.proposal.destroy_at,
@@ -1131,7 +1142,7 @@ impl Ceremony {
         let hash: [u8; 32] = Sha256::digest(&body).into();
         let signature = self.setup.key.sign(ANNOUNCEMENT_SIG_DST, &body);
         self.announcement = Some((body, hash));
-        self.result = Some((combined.public, combined.share));
+        self.new_share = combined.share;
         self.dealing = None;
         self.my_shares.clear();
         if self.setup.withhold_agreement {
@@ -1200,16 +1211,18 @@ impl Ceremony {
         let Some((body, hash)) = self.announcement.clone() else { return Vec::new() };
         let signatures =
             self.participants.iter().filter_map(|p| self.agreements.get(p).map(|s| (p.clone(), *s))).collect();
-        let announcement = SignedAnnouncement::new(body, signatures);
-        if let Err(e) = announcement.verify(&self.setup.pins) {
-            return self.abort_with(AbortReason::Combine(e), true, now_ms);
-        }
-        let Some((key_set, share)) = self.result.take() else { return Vec::new() };
+        // Every signature was checked as it arrived; this makes the verified type (and
+        // checks that the holders are exactly the signers this trustee counted).
+        let announcement = match SignedAnnouncement::new(body, signatures).verify(&self.setup.pins) {
+            Ok(a) => a,
+            Err(e) => return self.abort_with(AbortReason::Combine(e), true, now_ms),
+        };
+        let share = self.new_share.take();
         self.enter(Event::AllAgreed, now_ms);
         self.ceremony_key = None;
         vec![
             Output::Log(Step::Installed { announcement: hash }),
-            Output::Install(Box::new(Installation { announcement, key_set, share })),
+            Output::Install(Box::new(Installation { announcement, share })),
         ]
     }
 }

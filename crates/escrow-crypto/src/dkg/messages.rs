@@ -46,6 +46,18 @@ pub enum Plan {
     },
 }
 
+impl Plan {
+    /// The generation of the key set this plan makes: 0 for a fresh one, one more
+    /// than the reshared key set's.
+    #[must_use]
+    pub fn next_generation(&self) -> u32 {
+        match self {
+            Plan::Fresh => 0,
+            Plan::Reshare { generation, .. } => generation.saturating_add(1),
+        }
+    }
+}
+
 impl fmt::Debug for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
