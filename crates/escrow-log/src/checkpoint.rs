@@ -90,6 +90,17 @@ impl Checkpoint {
 
     /// Parses note text that a signature has already authenticated.
     fn parse_body(text: &str) -> Result<Self, LogError> {
+        let (checkpoint, extensions) = Self::parse_head(text)?;
+        if extensions {
+            return Err(LogError::MalformedCheckpoint("extension lines are not accepted".to_owned()));
+        }
+        Ok(checkpoint)
+    }
+
+    /// Parses the three checkpoint lines of (verified) note `text` and says whether
+    /// extension lines follow them. A witness accepts other logs' extension lines and
+    /// cosigns them with the rest; escrow's own logs never write any.
+    pub(crate) fn parse_head(text: &str) -> Result<(Self, bool), LogError> {
         let bad = |reason: &str| LogError::MalformedCheckpoint(reason.to_owned());
         let body = text.strip_suffix('\n').ok_or_else(|| bad("text does not end in a newline"))?;
         let mut lines = body.split('\n');
@@ -102,10 +113,14 @@ impl Checkpoint {
         if root.len() != 44 || B64.decode_slice(root, &mut hash).ok() != Some(32) {
             return Err(bad("root hash is not the standard base64 of 32 bytes"));
         }
-        if lines.next().is_some() {
-            return Err(bad("extension lines are not accepted"));
+        let mut extensions = false;
+        for line in lines {
+            if line.is_empty() {
+                return Err(bad("empty extension line"));
+            }
+            extensions = true;
         }
-        Ok(Checkpoint { origin: origin.to_owned(), size, root: hash })
+        Ok((Checkpoint { origin: origin.to_owned(), size, root: hash }, extensions))
     }
 }
 

@@ -140,4 +140,26 @@ pub enum LogError {
         /// The origin in the checkpoint.
         got: String,
     },
+    /// A tlog-policy file does not parse (line 0: the file as a whole).
+    #[error("malformed policy, line {line}: {reason}")]
+    MalformedPolicy {
+        /// The 1-based line number, or 0 for the whole file.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint's origin is not a log the policy lists.
+    #[error("no log in the policy has origin {origin:?}")]
+    UnknownLog {
+        /// The checkpoint's origin.
+        origin: String,
+    },
+    /// A checkpoint's valid cosignatures do not satisfy the policy's quorum.
+    #[error("witness quorum ({quorum}) not met: valid cosignatures from [{}]", .cosigned.join(", "))]
+    QuorumNotMet {
+        /// The quorum, in words.
+        quorum: String,
+        /// The policy names of the witnesses whose cosignatures did verify.
+        cosigned: Vec<String>,
+    },
 }

@@ -10,6 +10,11 @@
 //! - [`proof`]: [`verify_inclusion`] and [`verify_consistency`], the RFC 9162
 //!   §2.1.3.2 / §2.1.4.2 algorithms, with errors that say what failed.
 //! - [`checkpoint`]: signed tree heads in the C2SP `tlog-checkpoint` format.
+//! - [`cosignature`]: witness cosignatures in the C2SP `tlog-cosignature` format
+//!   (`cosignature/v1`: [`WitnessSigner`], [`WitnessVerifier`]).
+//! - [`witness`]: the C2SP `tlog-witness` `add-checkpoint` request and the decision
+//!   a witness makes on it, without HTTP or storage.
+//! - [`policy`]: C2SP `tlog-policy` files: known logs, known witnesses, the quorum.
 //! - [`note`]: the C2SP `signed-note` format with Ed25519 keys
 //!   ([`CheckpointSigner`], [`CheckpointVerifier`]), compatible with
 //!   `golang.org/x/mod/sumdb/note`.
@@ -43,16 +48,21 @@
 //! ```
 
 pub mod checkpoint;
+pub mod cosignature;
 pub mod error;
 pub mod event;
 pub mod hash;
 pub mod note;
+pub mod policy;
 pub mod proof;
 pub mod tree;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
+pub use cosignature::{WitnessSigner, WitnessVerifier};
 pub use error::{LogError, ProofKind};
 pub use hash::{hash_from_slice, leaf_hash, node_hash, Hash, EMPTY_ROOT, HASH_LEN};
 pub use note::{CheckpointSigner, CheckpointVerifier};
+pub use policy::{Policy, WitnessedCheckpoint};
 pub use proof::{verify_consistency, verify_inclusion};
 pub use tree::MerkleTree;

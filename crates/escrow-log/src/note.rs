@@ -34,14 +34,14 @@ pub const MAX_SIGNATURES: usize = 100;
 pub const MAX_NAME_LEN: usize = 255;
 
 /// Signature type byte for Ed25519 in signed notes.
-const ALG_ED25519: u8 = 0x01;
+pub(crate) const ALG_ED25519: u8 = 0x01;
 /// U+2014 EM DASH and a space: the start of every signature line.
-const SIG_PREFIX: &str = "\u{2014} ";
-const SIGNER_PREFIX: &str = "PRIVATE+KEY+";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIGNER_PREFIX: &str = "PRIVATE+KEY+";
 
 /// A key name is non-empty, has no Unicode whitespace, no `+` and no control
 /// characters (c2sp.org/signed-note).
-fn check_name(name: &str) -> Result<(), LogError> {
+pub(crate) fn check_name(name: &str) -> Result<(), LogError> {
     let bad = |reason| Err(LogError::InvalidInput { what: "key name", reason });
     if name.is_empty() {
         return bad("empty");
@@ -58,15 +58,20 @@ fn check_name(name: &str) -> Result<(), LogError> {
     Ok(())
 }
 
-/// The signed-note key ID: `SHA-256(name || 0x0A || 0x01 || public key)[:4]`, big-endian.
-fn key_id(name: &str, public: &VerifyingKey) -> u32 {
+/// The signed-note key ID: `SHA-256(name || 0x0A || alg || public key)[:4]`, big-endian.
+/// `alg` is 0x01 for a log's Ed25519 key, 0x04 for a `cosignature/v1` witness key.
+pub(crate) fn key_id_for(name: &str, alg: u8, public: &VerifyingKey) -> u32 {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', alg]);
     h.update(public.as_bytes());
     let digest: [u8; 32] = h.finalize().into();
     let [a, b, c, d, ..] = digest;
     u32::from_be_bytes([a, b, c, d])
+}
+
+fn key_id(name: &str, public: &VerifyingKey) -> u32 {
+    key_id_for(name, ALG_ED25519, public)
 }
 
 /// Parses exactly eight lowercase hex digits.
@@ -79,13 +84,97 @@ fn parse_key_id(s: &str) -> Option<u32> {
 
 /// Splits `<name>+<key id>+<base64>` and checks the name and key ID syntax. The
 /// base64 part may itself contain `+`.
-fn split_key_text<'a>(what: &'static str, text: &'a str) -> Result<(&'a str, u32, &'a str), LogError> {
+pub(crate) fn split_key_text<'a>(what: &'static str, text: &'a str) -> Result<(&'a str, u32, &'a str), LogError> {
     let bad = |reason| LogError::MalformedKey { what, reason };
     let (name, rest) = text.split_once('+').ok_or(bad("expected <name>+<key id>+<key>"))?;
     let (id, key64) = rest.split_once('+').ok_or(bad("expected <name>+<key id>+<key>"))?;
     check_name(name).map_err(|_| bad("invalid key name"))?;
     let id = parse_key_id(id).ok_or(bad("key id is not 8 lowercase hex digits"))?;
     Ok((name, id, key64))
+}
+
+/// `PRIVATE+KEY+<name>+<key id>+<base64(alg || seed)>`, the
+/// `golang.org/x/mod/sumdb/note` signer format.
+pub(crate) fn encode_skey(alg: u8, name: &str, id: u32, key: &SigningKey) -> Zeroizing<Vec<u8>> {
+    let mut raw = Zeroizing::new([0u8; 33]);
+    if let Some((a, seed)) = raw.split_first_mut() {
+        *a = alg;
+        seed.copy_from_slice(&*Zeroizing::new(key.to_bytes()));
+    }
+    let head = format!("{SIGNER_PREFIX}{name}+{id:08x}+");
+    // 33 bytes are 44 base64 characters; sized up front so nothing reallocates
+    // and leaves a copy of the secret behind.
+    let mut out = Zeroizing::new(Vec::with_capacity(head.len() + 44));
+    out.extend_from_slice(head.as_bytes());
+    let mut b64 = Zeroizing::new([0u8; 44]);
+    let written = B64.encode_slice(raw.as_ref(), b64.as_mut()).expect("33 bytes encode to exactly 44 characters");
+    debug_assert_eq!(written, 44);
+    out.extend_from_slice(b64.as_ref());
+    out
+}
+
+/// A signer key read from text: the key ID it claims is checked by the caller
+/// against the algorithm it derives.
+pub(crate) struct DecodedSkey<'a> {
+    pub name: &'a str,
+    pub id: u32,
+    pub seed: Zeroizing<[u8; 32]>,
+    pub alg: u8,
+}
+
+/// Reads a signer key whose type byte is one of `algs`.
+pub(crate) fn decode_skey<'a>(bytes: &'a [u8], algs: &[u8]) -> Result<DecodedSkey<'a>, LogError> {
+    let bad = |reason| LogError::MalformedKey { what: "signer key", reason };
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
+    let rest = text.strip_prefix(SIGNER_PREFIX).ok_or(bad("does not start with PRIVATE+KEY+"))?;
+    let (name, id, key64) = split_key_text("signer key", rest)?;
+    let mut raw = Zeroizing::new([0u8; 33]);
+    if key64.len() != 44 || B64.decode_slice(key64, raw.as_mut()).ok() != Some(33) {
+        return Err(bad("key is not base64 of 33 bytes"));
+    }
+    let (alg, seed) = raw.split_first().ok_or(bad("key is empty"))?;
+    if !algs.contains(alg) {
+        return Err(bad("not an Ed25519 key of the expected signature type"));
+    }
+    let seed = Zeroizing::new(<[u8; 32]>::try_from(seed).map_err(|_| bad("seed is not 32 bytes"))?);
+    Ok(DecodedSkey { name, id, seed, alg: *alg })
+}
+
+/// `<name>+<key id>+<base64(alg || public key)>`, the signed-note vkey format.
+pub(crate) fn encode_vkey(alg: u8, name: &str, id: u32, key: &VerifyingKey) -> String {
+    let mut raw = [0u8; 33];
+    if let Some((a, k)) = raw.split_first_mut() {
+        *a = alg;
+        k.copy_from_slice(key.as_bytes());
+    }
+    format!("{name}+{id:08x}+{}", B64.encode(raw))
+}
+
+/// Reads a vkey of signature type `alg`, checking the point and the key ID.
+pub(crate) fn decode_vkey(text: &str, alg: u8) -> Result<(&str, u32, VerifyingKey), LogError> {
+    let bad = |reason| LogError::MalformedKey { what: "verifier key", reason };
+    let (name, id, key64) = split_key_text("verifier key", text)?;
+    let mut raw = [0u8; 33];
+    if key64.len() != 44 || B64.decode_slice(key64, &mut raw).ok() != Some(33) {
+        return Err(bad("key is not base64 of 33 bytes"));
+    }
+    let (a, key) = raw.split_first().ok_or(bad("key is empty"))?;
+    if *a != alg {
+        return Err(bad(if alg == ALG_ED25519 {
+            "not an Ed25519 signed-note key (type 0x01)"
+        } else {
+            "not an Ed25519 cosignature/v1 key (type 0x04)"
+        }));
+    }
+    let key = <[u8; 32]>::try_from(key).map_err(|_| bad("key is not 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid Ed25519 point"))?;
+    if key.is_weak() {
+        return Err(bad("small-order Ed25519 key"));
+    }
+    if key_id_for(name, alg, &key) != id {
+        return Err(bad("key id does not match the name and key"));
+    }
+    Ok((name, id, key))
 }
 
 /// A log's checkpoint signing key: Ed25519, with the key name it signs under.
@@ -135,42 +224,19 @@ impl CheckpointSigner {
     /// The secret key as `PRIVATE+KEY+<name>+<key id>+<base64(0x01 || seed)>` (the
     /// `golang.org/x/mod/sumdb/note` signer format), for the caller to seal at rest.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let mut raw = Zeroizing::new([0u8; 33]);
-        if let Some((alg, seed)) = raw.split_first_mut() {
-            *alg = ALG_ED25519;
-            seed.copy_from_slice(&*Zeroizing::new(self.key.to_bytes()));
-        }
-        let head = format!("{SIGNER_PREFIX}{}+{:08x}+", self.name, self.id);
-        // 33 bytes are 44 base64 characters; sized up front so nothing reallocates
-        // and leaves a copy of the secret behind.
-        let mut out = Zeroizing::new(Vec::with_capacity(head.len() + 44));
-        out.extend_from_slice(head.as_bytes());
-        let mut b64 = Zeroizing::new([0u8; 44]);
-        let written = B64.encode_slice(raw.as_ref(), b64.as_mut()).expect("33 bytes encode to exactly 44 characters");
-        debug_assert_eq!(written, 44);
-        out.extend_from_slice(b64.as_ref());
-        out
+        encode_skey(ALG_ED25519, &self.name, self.id, &self.key)
     }
 
     /// Reads a key written by [`to_bytes`](Self::to_bytes) (or by Go's
     /// `note.GenerateKey`), checking its key ID against its name and public key.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogError> {
-        let bad = |reason| LogError::MalformedKey { what: "signer key", reason };
-        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8"))?;
-        let rest = text.strip_prefix(SIGNER_PREFIX).ok_or(bad("does not start with PRIVATE+KEY+"))?;
-        let (name, id, key64) = split_key_text("signer key", rest)?;
-        let mut raw = Zeroizing::new([0u8; 33]);
-        if key64.len() != 44 || B64.decode_slice(key64, raw.as_mut()).ok() != Some(33) {
-            return Err(bad("key is not base64 of 33 bytes"));
-        }
-        let (alg, seed) = raw.split_first().ok_or(bad("key is empty"))?;
-        if *alg != ALG_ED25519 {
-            return Err(bad("not an Ed25519 key"));
-        }
-        let seed = Zeroizing::new(<[u8; 32]>::try_from(seed).map_err(|_| bad("seed is not 32 bytes"))?);
+        let DecodedSkey { name, id, seed, .. } = decode_skey(bytes, &[ALG_ED25519])?;
         let signer = Self::from_seed(name, &seed);
         if signer.id != id {
-            return Err(bad("key id does not match the name and key"));
+            return Err(LogError::MalformedKey {
+                what: "signer key",
+                reason: "key id does not match the name and key",
+            });
         }
         Ok(signer)
     }
@@ -204,12 +270,7 @@ impl fmt::Debug for CheckpointVerifier {
 
 impl fmt::Display for CheckpointVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut raw = [0u8; 33];
-        if let Some((alg, key)) = raw.split_first_mut() {
-            *alg = ALG_ED25519;
-            key.copy_from_slice(self.key.as_bytes());
-        }
-        write!(f, "{}+{:08x}+{}", self.name, self.id, B64.encode(raw))
+        f.write_str(&encode_vkey(ALG_ED25519, &self.name, self.id, &self.key))
     }
 }
 
@@ -217,24 +278,7 @@ impl FromStr for CheckpointVerifier {
     type Err = LogError;
 
     fn from_str(text: &str) -> Result<Self, LogError> {
-        let bad = |reason| LogError::MalformedKey { what: "verifier key", reason };
-        let (name, id, key64) = split_key_text("verifier key", text)?;
-        let mut raw = [0u8; 33];
-        if key64.len() != 44 || B64.decode_slice(key64, &mut raw).ok() != Some(33) {
-            return Err(bad("key is not base64 of 33 bytes"));
-        }
-        let (alg, key) = raw.split_first().ok_or(bad("key is empty"))?;
-        if *alg != ALG_ED25519 {
-            return Err(bad("not an Ed25519 key"));
-        }
-        let key = <[u8; 32]>::try_from(key).map_err(|_| bad("key is not 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&key).map_err(|_| bad("not a valid Ed25519 point"))?;
-        if key.is_weak() {
-            return Err(bad("small-order Ed25519 key"));
-        }
-        if key_id(name, &key) != id {
-            return Err(bad("key id does not match the name and key"));
-        }
+        let (name, id, key) = decode_vkey(text, ALG_ED25519)?;
         Ok(CheckpointVerifier { name: name.to_owned(), id, key })
     }
 }
@@ -250,14 +294,19 @@ impl CheckpointVerifier {
         self.id
     }
 
+    /// The raw public key, to spot two policy entries wrapping one key.
+    pub(crate) fn key_bytes(&self) -> &[u8; 32] {
+        self.key.as_bytes()
+    }
+
     /// `name+keyid`, how errors name this key.
-    fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         format!("{}+{:08x}", self.name, self.id)
     }
 }
 
 /// Checks note text: non-empty, ends in a newline, no control characters but newline.
-fn check_text(text: &str) -> Result<(), LogError> {
+pub(crate) fn check_text(text: &str) -> Result<(), LogError> {
     if !text.ends_with('\n') {
         return Err(LogError::MalformedNote("text does not end in a newline".into()));
     }
@@ -278,13 +327,20 @@ pub fn sign_note(text: &str, signer: &CheckpointSigner) -> Result<String, LogErr
     Ok(note)
 }
 
-/// Opens a signed note: checks its syntax, then the signature(s) by `verifier`'s key
-/// over the exact text bytes, and only then returns the text.
-///
-/// Signature lines from other keys (other names, or the same name with another key
-/// ID) are ignored, as c2sp.org/signed-note requires. Every line from this key must
-/// verify: one bad signature from a known key rejects the whole note.
-pub fn open_note<'a>(note: &'a [u8], verifier: &CheckpointVerifier) -> Result<&'a str, LogError> {
+/// One signature line of a signed note, syntax-checked but not verified.
+pub(crate) struct SigLine<'a> {
+    /// The key name.
+    pub name: &'a str,
+    /// The 32-bit key ID the line claims.
+    pub id: u32,
+    /// The signature bytes after the key ID (at least one byte).
+    pub sig: Vec<u8>,
+}
+
+/// Splits a signed note into its text and its signature lines, checking the syntax
+/// of both (size, UTF-8, control characters, the blank line, each line's prefix,
+/// name and base64) but no signature. Callers verify before they read the text.
+pub(crate) fn split_note(note: &[u8]) -> Result<(&str, Vec<SigLine<'_>>), LogError> {
     let malformed = |reason: String| LogError::MalformedNote(reason);
     if note.len() > MAX_NOTE_LEN {
         return Err(LogError::NoteTooLarge { max: MAX_NOTE_LEN, got: note.len() });
@@ -302,27 +358,44 @@ pub fn open_note<'a>(note: &'a [u8], verifier: &CheckpointVerifier) -> Result<&'
         return Err(malformed("no signature lines".into()));
     }
     let text_lines = text.matches('\n').count();
-    let mut verified = false;
+    let mut lines = Vec::new();
     for (i, line) in sigs.split('\n').enumerate() {
         let line_no = text_lines + 2 + i;
         if i >= MAX_SIGNATURES {
             return Err(malformed(format!("more than {MAX_SIGNATURES} signature lines")));
         }
-        let rest = line.strip_prefix(SIG_PREFIX).ok_or_else(|| {
-            malformed(format!("line {line_no} is not a signature line (\"\u{2014} <name> <signature>\")"))
-        })?;
-        let (name, sig64) =
-            rest.split_once(' ').ok_or_else(|| malformed(format!("line {line_no}: no space after the key name")))?;
-        check_name(name).map_err(|e| malformed(format!("line {line_no}: {e}")))?;
-        let blob = B64.decode(sig64).map_err(|_| malformed(format!("line {line_no}: signature is not base64")))?;
-        let (id, sig) = match blob.split_first_chunk::<4>() {
-            Some((id, sig)) if !sig.is_empty() => (u32::from_be_bytes(*id), sig),
-            _ => return Err(malformed(format!("line {line_no}: signature shorter than 5 bytes"))),
-        };
-        if name != verifier.name || id != verifier.id {
-            continue;
-        }
-        let ok = Signature::from_slice(sig).is_ok_and(|sig| verifier.key.verify_strict(text.as_bytes(), &sig).is_ok());
+        let (name, blob) = parse_sig_line(line).map_err(|reason| malformed(format!("line {line_no}: {reason}")))?;
+        lines.push(SigLine { name, id: blob.0, sig: blob.1 });
+    }
+    Ok((text, lines))
+}
+
+/// Parses one `— <name> <base64(key id || signature)>` line (without its newline).
+pub(crate) fn parse_sig_line(line: &str) -> Result<(&str, (u32, Vec<u8>)), String> {
+    let rest = line
+        .strip_prefix(SIG_PREFIX)
+        .ok_or_else(|| "not a signature line (\"\u{2014} <name> <signature>\")".to_owned())?;
+    let (name, sig64) = rest.split_once(' ').ok_or_else(|| "no space after the key name".to_owned())?;
+    check_name(name).map_err(|e| e.to_string())?;
+    let blob = B64.decode(sig64).map_err(|_| "signature is not base64".to_owned())?;
+    match blob.split_first_chunk::<4>() {
+        Some((id, sig)) if !sig.is_empty() => Ok((name, (u32::from_be_bytes(*id), sig.to_vec()))),
+        _ => Err("signature shorter than 5 bytes".to_owned()),
+    }
+}
+
+/// Opens a signed note: checks its syntax, then the signature(s) by `verifier`'s key
+/// over the exact text bytes, and only then returns the text.
+///
+/// Signature lines from other keys (other names, or the same name with another key
+/// ID) are ignored, as c2sp.org/signed-note requires. Every line from this key must
+/// verify: one bad signature from a known key rejects the whole note.
+pub fn open_note<'a>(note: &'a [u8], verifier: &CheckpointVerifier) -> Result<&'a str, LogError> {
+    let (text, lines) = split_note(note)?;
+    let mut verified = false;
+    for line in lines.iter().filter(|l| l.name == verifier.name && l.id == verifier.id) {
+        let ok =
+            Signature::from_slice(&line.sig).is_ok_and(|sig| verifier.key.verify_strict(text.as_bytes(), &sig).is_ok());
         if !ok {
             return Err(LogError::BadSignature { key: verifier.label() });
         }
