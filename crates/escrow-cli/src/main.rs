@@ -17,6 +17,7 @@ mod tls;
 mod tradeoffs;
 mod user;
 mod warrant;
+mod witness;
 
 #[derive(Parser, Debug)]
 #[command(name = "escrow", version, about = "Lawful-access key escrow: trustees, relay, warrants, agencies")]
@@ -68,6 +69,9 @@ enum Command {
     /// Relay (provider) commands.
     #[command(subcommand)]
     Relay(RelayCmd),
+    /// Witness commands: a C2SP tlog-witness that cosigns trustees' checkpoints.
+    #[command(subcommand)]
+    Witness(witness::WitnessCmd),
     /// Court commands: keys and warrant signing.
     #[command(subcommand)]
     Court(keys::CourtCmd),
@@ -220,7 +224,7 @@ fn colour(stderr_is_terminal: bool, no_color: Option<std::ffi::OsString>) -> boo
     stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-fn init_logging() {
+pub(crate) fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -250,6 +254,7 @@ fn main() -> ExitCode {
                 init_logging();
                 serve::relay(a, &ctx).await
             }
+            Command::Witness(c) => witness::run(c, &ctx).await,
             Command::Court(c) => keys::court(&c, &ctx.secret),
             Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
             Command::Reshare(a) => ceremony::reshare(a, &ctx).await,

@@ -38,6 +38,9 @@ pub enum PkiCmd {
         /// User ids (repeat).
         #[arg(long = "user", default_values_t = vec!["alice".to_string(), "bob".to_string(), "carol".to_string()])]
         users: Vec<String>,
+        /// Witness ids (repeat): server certificates for `escrow witness serve`.
+        #[arg(long = "witness")]
+        witnesses: Vec<String>,
         /// Validity of every certificate, days.
         #[arg(long, default_value_t = 365)]
         days: u32,
@@ -46,7 +49,7 @@ pub enum PkiCmd {
     Issue {
         /// The directory `escrow pki init` made.
         dir: PathBuf,
-        /// user, agency, operator, auditor, trustee or relay.
+        /// user, agency, operator, auditor, trustee, relay or witness.
         #[arg(long)]
         role: String,
         /// The party's id (an operator's own name).
@@ -154,8 +157,11 @@ fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
 
 pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
     match cmd {
-        PkiCmd::Init { dir, name, trustees, agencies, auditors, users, days } => {
-            let ids = deployment_identities(trustees, &agencies, &auditors, &users)?;
+        PkiCmd::Init { dir, name, trustees, agencies, auditors, users, witnesses, days } => {
+            let mut ids = deployment_identities(trustees, &agencies, &auditors, &users)?;
+            for w in &witnesses {
+                ids.push(Identity::new(Role::Witness, party(w)?)?);
+            }
             let profiles = init(&dir, &name, &ids, days, secret)?;
             println!("CA: {} (key sealed in {})", dir.join(CA_CERT).display(), dir.join(CA_KEY).display());
             for (id, p) in ids.iter().zip(&profiles) {
@@ -166,7 +172,9 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
         }
         PkiCmd::Issue { dir, role, id, trustee, days } => {
             let role = Role::parse(&role).ok_or_else(|| {
-                CliError::Usage(format!("unknown role {role:?}: user, agency, operator, auditor, trustee or relay"))
+                CliError::Usage(format!(
+                    "unknown role {role:?}: user, agency, operator, auditor, trustee, relay or witness"
+                ))
             })?;
             let identity = match (role, trustee) {
                 (Role::Operator, Some(t)) => Identity::operator(party(&t)?, party(&id)?),

@@ -95,7 +95,7 @@ pub struct RelayServeArgs {
 
 /// Binds the listening socket (a start-up precondition: it is taken before anything is
 /// created or written, so a busy port leaves no state behind).
-async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
+pub(crate) async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
     tokio::net::TcpListener::bind(&l.listen)
         .await
         .map_err(|e| CliError::Start { what: "server", reason: format!("cannot listen on {}: {e}", l.listen) })
@@ -103,7 +103,7 @@ async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliError> {
 
 /// Writes the bound address to `--addr-file` once the service is ready to serve, so
 /// that supervisors never see an address for a start that fails.
-fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), CliError> {
+pub(crate) fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), CliError> {
     let addr = listener.local_addr().map_err(|e| CliError::Start { what: "server", reason: e.to_string() })?;
     if let Some(f) = &l.addr_file {
         let tmp = f.with_extension("tmp");
@@ -113,7 +113,7 @@ fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), Cl
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

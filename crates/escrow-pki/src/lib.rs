@@ -43,11 +43,15 @@ pub enum Role {
     Auditor,
     /// Sends and receives messages.
     User,
+    /// Cosigns trustees' log checkpoints (C2SP tlog-witness over HTTPS); holds a
+    /// server certificate only and calls no escrow service.
+    Witness,
 }
 
 impl Role {
     /// Every role, in the order of docs/security.md's table.
-    pub const ALL: [Role; 6] = [Role::User, Role::Agency, Role::Operator, Role::Auditor, Role::Trustee, Role::Relay];
+    pub const ALL: [Role; 7] =
+        [Role::User, Role::Agency, Role::Operator, Role::Auditor, Role::Trustee, Role::Relay, Role::Witness];
 
     /// The role's name in certificates and on the command line.
     pub fn as_str(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Role {
             Role::Operator => "operator",
             Role::Auditor => "auditor",
             Role::User => "user",
+            Role::Witness => "witness",
         }
     }
 
@@ -68,7 +73,7 @@ impl Role {
 
     /// Whether parties of this role run servers (and so get server certificates).
     pub fn is_server(self) -> bool {
-        matches!(self, Role::Trustee | Role::Relay)
+        matches!(self, Role::Trustee | Role::Relay | Role::Witness)
     }
 
     /// The DNS name every server of this role carries and clients verify, e.g.
@@ -192,11 +197,13 @@ impl Identity {
     }
 
     /// A file-name stem for this party's files, unique within a deployment:
-    /// `agency-1`, `trustee-0`, `user-alice`, `trustee-0.op-0` (operator op-0 of trustee-0).
+    /// `agency-1`, `trustee-0`, `user-alice`, `witness-w1`, `trustee-0.op-0` (operator
+    /// op-0 of trustee-0).
     pub fn file_stem(&self) -> String {
         match (&self.role, &self.trustee) {
             (Role::Operator, Some(t)) => format!("{t}.{}", self.id),
             (Role::User, _) => format!("user-{}", self.id),
+            (Role::Witness, _) => format!("witness-{}", self.id),
             (Role::Auditor, _) | (Role::Agency, _) | (Role::Trustee, _) | (Role::Relay, _) | (Role::Operator, None) => {
                 self.id.to_string()
             }

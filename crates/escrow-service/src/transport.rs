@@ -84,6 +84,18 @@ impl Credentials {
         Ok(Credentials { inner: Arc::new(CredentialsInner { ca_pem, own: None }) })
     }
 
+    /// The CA certificate (PEM), for TLS endpoints that are not gRPC (the witness's
+    /// HTTPS).
+    pub fn ca_pem(&self) -> &str {
+        &self.inner.ca_pem
+    }
+
+    /// This party's certificate and private key (PEM), for TLS endpoints that are not
+    /// gRPC; `None` if anonymous.
+    pub fn cert_and_key_pem(&self) -> Option<(&str, &Zeroizing<String>)> {
+        self.inner.own.as_ref().map(|o| (o.cert_pem.as_str(), &o.key_pem))
+    }
+
     /// Whose credentials these are; `None` if anonymous.
     pub fn identity(&self) -> Option<&Identity> {
         self.inner.own.as_ref().map(|o| &o.identity)

@@ -1,0 +1,130 @@
+//! `escrow witness`: make a witness key, print it, run a C2SP tlog-witness.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+use escrow_log::WitnessSigner;
+
+use crate::serve::ListenArgs;
+use crate::CliError;
+
+/// The sealed witness key's file name inside the data directory.
+pub const KEY_FILE: &str = "witness.key";
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCmd {
+    /// Make this witness's cosigning key (sealed, in the data directory) and print its
+    /// verifier key for logs' and auditors' policies.
+    Init(InitArgs),
+    /// Print the verifier key (vkey) of the witness in a data directory.
+    Vkey(DirArgs),
+    /// Run the witness: POST /add-checkpoint (c2sp.org/tlog-witness) and
+    /// GET /checkpoint/<origin>.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Directory for the key and witness.db (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The witness's key name: a schema-less URL naming it, e.g. witness.example/w1.
+    #[arg(long)]
+    pub name: String,
+}
+
+#[derive(Args, Debug)]
+pub struct DirArgs {
+    /// The witness's data directory.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The witness's data directory (from `escrow witness init`).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The logs to witness (TOML: [[log]] origin, vkey; see docs/operators.md).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Serve plain HTTP (for a public witness behind a TLS-terminating proxy) instead
+    /// of TLS with the profile's witness certificate.
+    #[arg(long)]
+    pub plain: bool,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+}
+
+fn start(reason: impl std::fmt::Display) -> CliError {
+    CliError::Start { what: "witness", reason: reason.to_string() }
+}
+
+fn load_key(dir: &Path, ctx: &crate::Ctx) -> Result<WitnessSigner, CliError> {
+    let path = dir.join(KEY_FILE);
+    if !path.exists() {
+        return Err(start(format!("{}: no witness key; run `escrow witness init` first", path.display())));
+    }
+    ctx.secret.read_sealed_as(&path, WitnessSigner::from_bytes)
+}
+
+pub async fn run(cmd: WitnessCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
+    match cmd {
+        WitnessCmd::Init(a) => {
+            let path = a.data_dir.join(KEY_FILE);
+            if path.exists() {
+                return Err(CliError::bad_file(&path, "a witness key is already here; refusing to replace it"));
+            }
+            let signer = WitnessSigner::generate(&a.name, &mut rand::rngs::OsRng)
+                .map_err(|e| CliError::Usage(format!("--name: {e}")))?;
+            std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
+            ctx.secret.write_sealed(&path, &signer.to_bytes())?;
+            println!("{}", signer.verifier());
+            Ok(())
+        }
+        WitnessCmd::Vkey(a) => {
+            println!("{}", load_key(&a.data_dir, ctx)?.verifier());
+            Ok(())
+        }
+        WitnessCmd::Serve(a) => {
+            crate::init_logging();
+            serve(a, ctx).await
+        }
+    }
+}
+
+/// Every precondition — config, key, certificate, port, data directory lock — is
+/// checked before the witness answers anything.
+async fn serve(a: ServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let text = std::fs::read_to_string(&a.config).map_err(|e| CliError::io(&a.config, e))?;
+    let logs = escrow_witness::config::parse(&text).map_err(|e| CliError::bad_file(&a.config, e))?;
+    let signer = load_key(&a.data_dir, ctx)?;
+    let tls = if a.plain {
+        None
+    } else {
+        let credentials = ctx.credentials()?;
+        let identity = credentials.identity().map(|i| i.role());
+        if identity != Some(escrow_pki::Role::Witness) {
+            return Err(start("the profile's certificate is not a witness's (or give --plain for HTTP)"));
+        }
+        let (cert, key) =
+            credentials.cert_and_key_pem().ok_or_else(|| start("the profile has no certificate and key"))?;
+        Some(escrow_witness::server::tls_config(cert, key).map_err(start)?)
+    };
+    let listener = crate::serve::bind(&a.listen).await?;
+    let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
+    let vkey = signer.verifier();
+    let witness = escrow_witness::Witness::open(&a.data_dir, signer, logs, clock).map_err(start)?;
+    crate::serve::announce(&a.listen, &listener)?;
+    tracing::info!(
+        addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        %vkey,
+        logs = witness.logs().len(),
+        tls = !a.plain,
+        "witness serving"
+    );
+    escrow_witness::server::serve(listener, Arc::new(witness), tls, crate::serve::shutdown_signal())
+        .await
+        .map_err(|e| start(format!("server: {e}")))
+}
