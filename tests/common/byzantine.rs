@@ -1,6 +1,7 @@
 //! A byzantine trustee: a real gRPC server that forwards every call to an honest
-//! trustee and corrupts the decryption shares it returns (S_i becomes 2·S_i, still a
-//! valid subgroup point, so only share verification can catch it).
+//! trustee and corrupts what it returns: the decryption shares (S_i becomes 2·S_i,
+//! still a valid subgroup point, so only share verification can catch it), or the
+//! witnessed approval that must come with them.
 
 use blsttc::blstrs::{G1Affine, G1Projective};
 use blsttc::group::Curve;
@@ -12,9 +13,22 @@ use tonic::{Request, Response, Status};
 
 use escrow_kit::Node;
 
+/// What the proxy does to share answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lie {
+    /// Doubles every share.
+    Shares,
+    /// Drops the witnessed approval: shares released off the witnessed log.
+    DropWitness,
+    /// Keeps the proof but points the approval at the receipt (as if approved by
+    /// policy when it was not).
+    FakeApproval,
+}
+
 #[derive(Debug)]
 pub struct Byzantine {
     honest: TrusteeClient<Channel>,
+    lie: Lie,
 }
 
 fn corrupt(share: &[u8]) -> Vec<u8> {
@@ -65,8 +79,17 @@ impl Trustee for Byzantine {
         &self,
         r: Request<pb::RequestSharesRequest>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
-        let resp = self.honest.clone().request_shares(r.into_inner()).await?.into_inner();
-        Ok(Response::new(pb::RequestSharesResponse { shares: resp.shares.iter().map(|s| corrupt(s)).collect() }))
+        let mut resp = self.honest.clone().request_shares(r.into_inner()).await?.into_inner();
+        match self.lie {
+            Lie::Shares => resp.shares = resp.shares.iter().map(|s| corrupt(s)).collect(),
+            Lie::DropWitness => resp.witnessed = None,
+            Lie::FakeApproval => {
+                if let Some(w) = resp.witnessed.as_mut() {
+                    w.approval = w.receipt.clone();
+                }
+            }
+        }
+        Ok(Response::new(resp))
     }
 }
 
@@ -75,10 +98,15 @@ impl Trustee for Byzantine {
 /// The proxy is trustee `index` gone bad: it serves with that trustee's certificate
 /// and forwards what the agency asks with the agency's.
 pub async fn start(honest_addr: String, index: usize) -> Node {
+    start_lying(honest_addr, index, Lie::Shares).await
+}
+
+/// [`start`] telling `lie`.
+pub async fn start_lying(honest_addr: String, index: usize, lie: Lie) -> Node {
     let honest = crate::trustee_client_at(&honest_addr, &crate::agency_creds());
     let me = crate::creds(escrow_pki::Role::Trustee, &format!("trustee-{index}"));
     Node::serve(&format!("byzantine-{index}"), |listener, shutdown| async move {
-        let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest }));
+        let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest, lie }));
         escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await
     })
     .await

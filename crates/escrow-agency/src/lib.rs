@@ -19,6 +19,8 @@ use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
 use tonic::transport::Channel;
 
+pub mod witnessed;
+
 /// Envelopes fetched from the relay per export page.
 const EXPORT_PAGE: u32 = 500;
 
@@ -188,6 +190,9 @@ pub struct OpenReport {
     pub trustee_errors: TrusteeErrors,
     /// Per trustee id: how many of its shares were invalid or mislabeled.
     pub culprits: BTreeMap<String, usize>,
+    /// With a witness policy, per trustee id: why its shares were not used (no
+    /// witnessed approval, or one that does not verify). The first reason is kept.
+    pub unwitnessed: BTreeMap<String, witnessed::Unwitnessed>,
     /// Wall time in the relay export.
     pub export_time: Duration,
     /// Wall time waiting for trustees.
@@ -208,6 +213,8 @@ pub struct Agency {
     /// opened.
     pub unannounced: Vec<(EpochId, String)>,
     epochs: BTreeMap<EpochId, EpochPublicKey>,
+    /// With a witness policy: shares count only with a witnessed approval.
+    witness_policy: Option<Arc<escrow_log::Policy>>,
 }
 
 impl Agency {
@@ -298,7 +305,17 @@ impl Agency {
                 ok
             });
         }
-        Ok(Agency { relay, trustees, unreachable, unannounced, epochs })
+        Ok(Agency { relay, trustees, unreachable, unannounced, epochs, witness_policy: None })
+    }
+
+    /// From now on, uses a trustee's shares only if its answer proves, under `policy`
+    /// (every trustee's log key, the witnesses, the quorum), that the warrant's
+    /// receipt and approval are in a witnessed checkpoint of its log
+    /// ([`witnessed::verify`]). Shares without that proof are refused and the
+    /// trustee is listed in [`OpenReport::unwitnessed`].
+    pub fn require_witnessed(mut self, policy: escrow_log::Policy) -> Self {
+        self.witness_policy = Some(Arc::new(policy));
+        self
     }
 
     /// The trustees that answered.
@@ -356,6 +373,14 @@ impl Agency {
                         continue;
                     }
                 };
+                if let Some(policy) = &self.witness_policy {
+                    let wid = <[u8; 16]>::try_from(id.as_slice()).unwrap_or_default();
+                    if let Err(why) = witnessed::verify(policy, &t.id, &wid, resp.witnessed.as_ref()) {
+                        tracing::warn!(trustee = %t.id, reason = %why, "shares refused: not witnessed");
+                        report.unwitnessed.entry(t.id.clone()).or_insert(why);
+                        continue;
+                    }
+                }
                 if resp.shares.len() != chunk.len() {
                     *report.culprits.entry(t.id.clone()).or_default() += chunk.len();
                     continue;

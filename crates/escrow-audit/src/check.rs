@@ -59,6 +59,12 @@ pub fn claimed_origin<'a>(trustee: &str, note: &'a str) -> Result<&'a str, Audit
     Ok(origin)
 }
 
+/// The size a served checkpoint note claims (its second line), before any check: only
+/// to decide whether to ask again.
+pub fn claimed_size(note: &str) -> Option<u64> {
+    note.lines().nth(1).and_then(|l| l.parse().ok())
+}
+
 /// Step 1: a signed checkpoint under the pinned key, not smaller than the pinned one.
 #[derive(Debug)]
 pub struct Head {
@@ -128,6 +134,11 @@ impl Head {
     /// The size of the served checkpoint.
     pub fn size(&self) -> u64 {
         self.checkpoint.size()
+    }
+
+    /// The served checkpoint, verified.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
     }
 
     /// `(first, second)` of the consistency proof to fetch, if a checkpoint was pinned.

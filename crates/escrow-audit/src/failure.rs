@@ -14,6 +14,22 @@ fn prefix(hex: &str) -> String {
     format!("{}…", hex.get(..16).unwrap_or(hex))
 }
 
+/// The two checkpoints of a split view: what the trustee served and what a witness
+/// cosigned, both signed by the trustee's log key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitViews {
+    /// What the trustee served.
+    pub served_size: u64,
+    /// Its root, hex.
+    pub served_root: String,
+    /// What the witness cosigned.
+    pub witnessed_size: u64,
+    /// Its root, hex.
+    pub witnessed_root: String,
+    /// What the check said.
+    pub error: String,
+}
+
 /// What broke in one trustee's log. Every message starts with the trustee (its log
 /// origin, or its address when the origin is not known yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +109,42 @@ pub enum AuditFailure {
         new_root: String,
         /// What the proof check said.
         error: String,
+    },
+    /// The trustee's log is not in the deployment's witness policy (no pinned key).
+    #[error("{trustee}: not in the witness policy: no log key is pinned for origin {origin:?}")]
+    NotPinned {
+        /// Address.
+        trustee: String,
+        /// The origin it claims.
+        origin: String,
+    },
+    /// **Split view**: the trustee showed this auditor a checkpoint that is not
+    /// consistent with one its witnesses cosigned. Signed by the trustee's own key, so
+    /// the trustee (or whoever holds its log key) showed two histories.
+    #[error(
+        "{trustee}: SPLIT VIEW: served size {} (root {}) is not consistent with size {} (root {}) cosigned by witness {witness}: {}",
+        .views.served_size, prefix(&.views.served_root), .views.witnessed_size, prefix(&.views.witnessed_root), .views.error
+    )]
+    SplitView {
+        /// Origin.
+        trustee: String,
+        /// The witness (policy name) whose view disagrees.
+        witness: String,
+        /// The two checkpoints and what the check said.
+        views: Box<SplitViews>,
+    },
+    /// The trustee served an older checkpoint than its witnesses cosigned: entries the
+    /// world can see are hidden from this auditor.
+    #[error("{trustee}: served size {served_size}, but witness {witness} cosigned size {witnessed_size} of this log")]
+    BehindWitnesses {
+        /// Origin.
+        trustee: String,
+        /// The witness.
+        witness: String,
+        /// What the trustee served.
+        served_size: u64,
+        /// What the witness cosigned.
+        witnessed_size: u64,
     },
     /// The root over the served entries is not the checkpoint's.
     #[error(

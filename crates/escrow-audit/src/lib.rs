@@ -22,18 +22,19 @@ pub mod failure;
 pub mod reconcile;
 pub mod report;
 pub mod verify;
+pub mod witnessed;
 
 #[cfg(test)]
 mod testlog;
 
 pub use check::{Openings, PinnedLog, VerifiedLog, REVEAL_GRACE_SECS};
-pub use failure::{AuditFailure, OpeningProblem, ReleaseFinding};
+pub use failure::{AuditFailure, OpeningProblem, ReleaseFinding, SplitViews};
 pub use reconcile::{
     destruction_flags, reconcile, reconcile_at, Flag, Reconciliation, WarrantKey, WarrantSummary,
     DESTRUCTION_GRACE_SECS,
 };
 pub use report::{report, LogHead, Report, Row, WarrantRow};
-pub use verify::{verify, TrusteeAudit};
+pub use verify::{verify, verify_with, PolicyTrust, Trust, TrusteeAudit};
 
 /// The first `n` hex digits of `bytes`, for messages (`ab12cd34…`).
 pub(crate) fn short_hex(bytes: &[u8]) -> String {

@@ -4,17 +4,20 @@
 //! decision is made in `check`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use escrow_crypto::CourtPublicKey;
 use escrow_log::Hash;
 use escrow_proto::v1 as pb;
 use escrow_service::transport::Credentials;
+use escrow_witness::client::{ClientError, WitnessClient};
 use pb::audit_client::AuditClient;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
 use crate::check::{Entries, Head, OpeningAnswer, PinnedLog, VerifiedLog};
 use crate::failure::AuditFailure;
+use crate::witnessed::{against_view, pinned_key, proof_needed, witness_view, WitnessView};
 
 /// Entries asked for per `GetEntries` call (the service's limit).
 pub const PAGE: u64 = 1000;
@@ -30,6 +33,48 @@ pub struct TrusteeAudit {
     pub size: Option<u64>,
     /// The verified log, or what broke.
     pub result: Result<VerifiedLog, AuditFailure>,
+    /// With a witness policy: each witness whose view of this log was compared (its
+    /// policy name and the size it cosigned).
+    pub witnessed: Vec<(String, u64)>,
+    /// With a witness policy: witnesses that could not be asked or served a view
+    /// that does not verify (their problem, not the trustee's), and why.
+    pub witness_notes: Vec<String>,
+}
+
+/// Where the auditor's belief in each trustee's log key comes from.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// Pin each key the first time it is seen (trust on first use): only behind an
+    /// explicit flag, since a first visit to a substituted log goes unnoticed.
+    FirstUse,
+    /// The deployment's witness policy pins every trustee's log key and names the
+    /// witnesses, whose views of each log are compared with what the trustee shows.
+    Policy(Arc<PolicyTrust>),
+}
+
+/// A witness policy and a client for each of its witnesses with a URL.
+#[derive(Debug)]
+pub struct PolicyTrust {
+    policy: escrow_log::Policy,
+    witnesses: Vec<(usize, WitnessClient)>,
+}
+
+impl PolicyTrust {
+    /// Clients for the policy's witnesses (`https://` URLs need the deployment CA).
+    pub fn new(policy: escrow_log::Policy, ca_pem: Option<&str>) -> Result<Self, ClientError> {
+        let mut witnesses = Vec::new();
+        for (i, w) in policy.witnesses().iter().enumerate() {
+            if let Some(url) = &w.url {
+                witnesses.push((i, WitnessClient::new(url, ca_pem, std::time::Duration::from_secs(10))?));
+            }
+        }
+        Ok(PolicyTrust { policy, witnesses })
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &escrow_log::Policy {
+        &self.policy
+    }
 }
 
 fn state_path(state_dir: &Path, origin: &str) -> PathBuf {
@@ -95,11 +140,27 @@ pub async fn verify(
     now: u64,
     court_keys: &[CourtPublicKey],
 ) -> Vec<TrusteeAudit> {
+    verify_with(trustee_addrs, credentials, state_dir, now, court_keys, &Trust::FirstUse).await
+}
+
+/// [`verify`] with the log keys from `trust`. Under a witness policy no key is pinned
+/// on first use: a trustee serving another key, or a log the policy does not list,
+/// fails; and each trustee's checkpoint is compared with every witness's latest view
+/// of its log ([`crate::witnessed`]), so a trustee showing this auditor another history
+/// than the witnesses cosigned is named (`SplitView`).
+pub async fn verify_with(
+    trustee_addrs: &[String],
+    credentials: &Credentials,
+    state_dir: &Path,
+    now: u64,
+    court_keys: &[CourtPublicKey],
+    trust: &Trust,
+) -> Vec<TrusteeAudit> {
     let mut set = tokio::task::JoinSet::new();
     for (k, addr) in trustee_addrs.iter().enumerate() {
-        let (addr, dir, courts, creds) =
-            (addr.clone(), state_dir.to_path_buf(), court_keys.to_vec(), credentials.clone());
-        set.spawn(async move { (k, audit_one(addr, creds, dir, now, courts).await) });
+        let (addr, dir, courts, creds, trust) =
+            (addr.clone(), state_dir.to_path_buf(), court_keys.to_vec(), credentials.clone(), trust.clone());
+        set.spawn(async move { (k, audit_one(addr, creds, dir, now, courts, trust).await) });
     }
     let mut out: Vec<Option<TrusteeAudit>> = trustee_addrs.iter().map(|_| None).collect();
     while let Some(joined) = set.join_next().await {
@@ -118,6 +179,8 @@ pub async fn verify(
                 origin: None,
                 size: None,
                 result: Err(AuditFailure::Unreachable { trustee: addr.clone(), error: "audit task failed".into() }),
+                witnessed: Vec::new(),
+                witness_notes: Vec::new(),
             })
         })
         .collect()
@@ -129,14 +192,17 @@ async fn audit_one(
     state_dir: PathBuf,
     now: u64,
     courts: Vec<CourtPublicKey>,
+    trust: Trust,
 ) -> TrusteeAudit {
     let mut audit = TrusteeAudit {
         addr: addr.clone(),
         origin: None,
         size: None,
         result: Err(AuditFailure::Unreachable { trustee: addr.clone(), error: "not audited".into() }),
+        witnessed: Vec::new(),
+        witness_notes: Vec::new(),
     };
-    let fetcher = Fetcher { addr: &addr, credentials: &credentials };
+    let fetcher = Fetcher { addr: &addr, credentials: &credentials, trust: &trust };
     audit.result = fetcher.run(&state_dir, now, &courts, &mut audit).await;
     audit
 }
@@ -145,6 +211,7 @@ async fn audit_one(
 struct Fetcher<'a> {
     addr: &'a str,
     credentials: &'a Credentials,
+    trust: &'a Trust,
 }
 
 impl Fetcher<'_> {
@@ -158,7 +225,7 @@ impl Fetcher<'_> {
         let addr = self.addr;
         let mut client = escrow_service::transport::audit_client(addr, self.credentials)
             .map_err(|e| AuditFailure::Unreachable { trustee: addr.into(), error: e.to_string() })?;
-        let served = client
+        let mut served = client
             .get_checkpoint(pb::GetCheckpointRequest {})
             .await
             .map_err(|s| rpc_failure(addr, "GetCheckpoint".into(), &s))?
@@ -168,9 +235,45 @@ impl Fetcher<'_> {
         let path = state_path(state_dir, &origin);
         let pinned = load(&path, &origin)?;
 
-        let head =
-            Head::check(addr, &served.checkpoint, &served.verifier_key, pinned.as_ref().map(|p| (path.as_path(), p)))?;
+        // The key the checkpoint must verify under: pinned by the policy, or (trust on
+        // first use) whatever the trustee serves the first time.
+        let mut views = Vec::new();
+        let key = match self.trust {
+            Trust::FirstUse => served.verifier_key.clone(),
+            Trust::Policy(p) => {
+                let key = pinned_key(&p.policy, addr, &origin)?.to_string();
+                if served.verifier_key != key {
+                    return Err(AuditFailure::KeyChanged { trustee: origin, pinned: key, served: served.verifier_key });
+                }
+                views = self.witness_views(p, &origin, progress).await;
+                // A witness may have cosigned a newer checkpoint since the first ask: an
+                // honest trustee has it too, so ask once more before comparing.
+                let newest = views.iter().map(|v| v.checkpoint.size()).max().unwrap_or(0);
+                if crate::check::claimed_size(&served.checkpoint).is_some_and(|n| n < newest) {
+                    served = client
+                        .get_checkpoint(pb::GetCheckpointRequest {})
+                        .await
+                        .map_err(|s| rpc_failure(&origin, "GetCheckpoint".into(), &s))?
+                        .into_inner();
+                }
+                key
+            }
+        };
+        let head = Head::check(addr, &served.checkpoint, &key, pinned.as_ref().map(|p| (path.as_path(), p)))?;
         progress.size = Some(head.size());
+        for view in &views {
+            let proof = match proof_needed(head.checkpoint(), view) {
+                None => None,
+                Some((first, second)) => client
+                    .get_consistency_proof(pb::GetConsistencyProofRequest { first, second })
+                    .await
+                    .ok()
+                    .map(|p| hashes(&origin, p.into_inner()))
+                    .transpose()?,
+            };
+            against_view(&origin, head.checkpoint(), view, proof.as_deref())?;
+            progress.witnessed.push((view.witness.clone(), view.checkpoint.size()));
+        }
         let proof = match head.consistency_needed() {
             None => None,
             Some((first, second)) => {
@@ -214,6 +317,24 @@ impl Fetcher<'_> {
         let (log, pin) = entries.finish(&answers, &epoch_keys, now, courts)?;
         store(&path, &pin)?;
         Ok(log)
+    }
+
+    /// Every witness's verified view of `origin`; witnesses that cannot be asked or
+    /// serve a view that does not verify are noted, not held against the trustee.
+    async fn witness_views(&self, p: &PolicyTrust, origin: &str, progress: &mut TrusteeAudit) -> Vec<WitnessView> {
+        let mut views = Vec::new();
+        for (index, client) in &p.witnesses {
+            let name = p.policy.witnesses().get(*index).map_or("?", |w| w.name.as_str());
+            match client.latest(origin).await {
+                Ok(Some(note)) => match witness_view(&p.policy, *index, origin, &note) {
+                    Ok(v) => views.push(v),
+                    Err(e) => progress.witness_notes.push(format!("witness {name}: view does not verify: {e}")),
+                },
+                Ok(None) => progress.witness_notes.push(format!("witness {name}: has cosigned nothing of {origin}")),
+                Err(e) => progress.witness_notes.push(format!("witness {name}: {e}")),
+            }
+        }
+        views
     }
 
     /// Every entry of a log of `size`, in pages. A short page ends the fetch: the root

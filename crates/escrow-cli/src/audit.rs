@@ -23,11 +23,21 @@ pub struct AuditArgs {
     /// sealed-details warrant is signature-checked and compared with the log.
     #[arg(long = "court-key")]
     pub court_keys: Vec<PathBuf>,
+    /// The deployment's witness policy (C2SP tlog-policy): it pins every trustee's log
+    /// key and names the witnesses, whose views of each log are compared with what the
+    /// trustee shows (a split view is named).
+    #[arg(long, conflicts_with = "trust_on_first_use")]
+    pub witness_policy: Option<PathBuf>,
+    /// Without a witness policy: pin each trustee's log key the first time it is seen.
+    /// A first visit to a substituted log then goes unnoticed.
+    #[arg(long)]
+    pub trust_on_first_use: bool,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCmd {
-    /// Verify each trustee's log: checkpoint signature (key pinned on first use),
+    /// Verify each trustee's log: checkpoint signature (key pinned by the witness policy,
+    /// or on first use), agreement with every witness's view,
     /// consistency with the last checkpoint seen, root recomputed from every entry,
     /// every entry decoded, sealed-details openings past their reveal time.
     Verify {
@@ -66,10 +76,28 @@ fn court_keys(paths: &[PathBuf]) -> Result<Vec<CourtPublicKey>, CliError> {
 async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedLog>, usize), CliError> {
     let courts = court_keys(&args.court_keys)?;
     let creds = ctx.credentials()?;
-    let audits = escrow_audit::verify(&args.trustees, &creds, &args.state_dir, crate::now(), &courts).await;
+    let trust = match (&args.witness_policy, args.trust_on_first_use) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+            let policy: escrow_log::Policy = text.parse().map_err(|e| CliError::bad_file(path, e))?;
+            let trust = escrow_audit::PolicyTrust::new(policy, Some(creds.ca_pem()))
+                .map_err(|e| CliError::bad_file(path, e))?;
+            escrow_audit::Trust::Policy(std::sync::Arc::new(trust))
+        }
+        (None, true) => escrow_audit::Trust::FirstUse,
+        (None, false) => return Err(CliError::Usage(
+            "give --witness-policy (the deployment's policy pins every log key) or, knowingly, --trust-on-first-use"
+                .into(),
+        )),
+    };
+    let audits =
+        escrow_audit::verify_with(&args.trustees, &creds, &args.state_dir, crate::now(), &courts, &trust).await;
     let mut logs = Vec::new();
     let mut failed = 0;
-    for TrusteeAudit { addr, result, .. } in audits {
+    for TrusteeAudit { addr, result, witnessed, witness_notes, .. } in audits {
+        for note in &witness_notes {
+            println!("NOTE  {addr}: {note}");
+        }
         match result {
             Ok(log) => {
                 println!(
@@ -79,6 +107,10 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
                     hex::encode(log.checkpoint().root().get(..8).unwrap_or_default()),
                     log.openings()
                 );
+                if !witnessed.is_empty() {
+                    let views: Vec<String> = witnessed.iter().map(|(w, n)| format!("{w} at size {n}")).collect();
+                    println!("      consistent with the witnesses' views: {}", views.join(", "));
+                }
                 logs.push(log);
             }
             Err(e) => {

@@ -59,6 +59,17 @@ pub struct TrusteeServeArgs {
     /// Test and demo only: never sign a key ceremony's agreement.
     #[arg(long, hide = true)]
     pub dangerous_withhold_agreement: bool,
+    /// Witness policy (C2SP tlog-policy: every trustee's log key, the witnesses with
+    /// their URLs, the quorum). With it the trustee publishes its checkpoints to the
+    /// witnesses and releases shares only under an approval they have witnessed.
+    #[arg(long)]
+    pub witness_policy: Option<PathBuf>,
+    /// Milliseconds between publications to the witnesses (the batching interval).
+    #[arg(long, default_value_t = 1000, requires = "witness_policy")]
+    pub witness_interval_ms: u64,
+    /// Longest a share request waits for its approval to be witnessed, milliseconds.
+    #[arg(long, default_value_t = 10_000, requires = "witness_policy")]
+    pub release_wait_ms: u64,
     #[command(flatten)]
     pub listen: ListenArgs,
 }
@@ -164,9 +175,12 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     }
     escrow_trustee::check_epochs(&policy, &epochs, None).map_err(CliError::trustee_start)?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
+    let origin = escrow_trustee::log_origin(&policy.trustee_id);
     let (signer, generated) = if log_key.exists() {
         let signer = secret.read_sealed_as(&log_key, escrow_log::CheckpointSigner::from_bytes)?;
-        if signer.name() != policy.trustee_id.as_str() {
+        // Keys are named by the log's origin (C2SP tlog-policy); keys made before
+        // witnesses existed are named by the trustee id and still sign.
+        if signer.name() != origin && signer.name() != policy.trustee_id.as_str() {
             return Err(CliError::trustee_start(format!(
                 "{}: this log key signs as {:?}, but the policy says this is trustee {}",
                 log_key.display(),
@@ -176,15 +190,31 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         }
         (signer, false)
     } else {
-        let signer = escrow_log::CheckpointSigner::generate(policy.trustee_id.as_str(), &mut rand::rngs::OsRng)
-            .map_err(CliError::trustee_start)?;
+        let signer =
+            escrow_log::CheckpointSigner::generate(&origin, &mut rand::rngs::OsRng).map_err(CliError::trustee_start)?;
         (signer, true)
+    };
+    let witnesses = match &a.witness_policy {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+            let wp: escrow_log::Policy = text.parse().map_err(|e| CliError::bad_file(path, e))?;
+            let config = escrow_trustee::witnessing::WitnessConfig::new(
+                wp,
+                &origin,
+                &signer.verifier().to_string(),
+                Some(credentials.ca_pem()),
+                std::time::Duration::from_millis(a.witness_interval_ms.max(1)),
+                std::time::Duration::from_millis(a.release_wait_ms),
+            )
+            .map_err(|e| CliError::bad_file(path, e))?;
+            Some(config)
+        }
     };
     let ceremony = ceremony_keys(&a, &policy, ctx)?;
     let listener = bind(&a.listen).await?;
     // From here on, state is created: the directory, its lock, the database.
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
-    let origin = escrow_trustee::log_origin(&policy.trustee_id);
     let (signer_bytes, verifier) = (signer.to_bytes(), signer.verifier());
     let store = Store::open(&a.data_dir, &origin, signer).map_err(CliError::trustee_start)?;
     escrow_trustee::check_epochs(&policy, &epochs, Some(&store)).map_err(CliError::trustee_start)?;
@@ -204,7 +234,11 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         Some((keys, false)) => Some(keys),
         None => None,
     };
-    let svc = TrusteeService::start(policy, epochs, store, clock, ceremony).map_err(CliError::trustee_start)?;
+    if let Some(w) = &witnesses {
+        tracing::info!(witnesses = %w.describe(), "publishing checkpoints to witnesses");
+    }
+    let svc = TrusteeService::start_witnessed(policy, epochs, store, clock, ceremony, witnesses)
+        .map_err(CliError::trustee_start)?;
     announce(&a.listen, &listener)?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
     escrow_trustee::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::trustee_start)

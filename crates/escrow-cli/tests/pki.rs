@@ -117,7 +117,7 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     let bogus = tmp.path().join("bogus.profile.toml");
     std::fs::write(&bogus, "not = [toml").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
-        .args(["--profile", p(&bogus), "audit", "verify", "--trustee", "127.0.0.1:1"])
+        .args(["--profile", p(&bogus), "audit", "verify", "--trust-on-first-use", "--trustee", "127.0.0.1:1"])
         .env("ESCROW_PASSPHRASE", "pki test passphrase")
         .output()
         .unwrap();

@@ -188,7 +188,9 @@ fn a_refused_start_creates_and_writes_nothing() {
     std::fs::copy(f.path("t3/log.key"), f.path("t4/log.key")).unwrap();
     let err = refused(f.trustee(4, 4, 4, "t4"));
     assert!(
-        err.contains("this log key signs as \"trustee-3\", but the policy says this is trustee trustee-4"),
+        err.contains(
+            "this log key signs as \"escrow-trustee/trustee-3\", but the policy says this is trustee trustee-4"
+        ),
         "{err}"
     );
     assert_eq!(log_rows(&db), rows);

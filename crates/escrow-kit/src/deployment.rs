@@ -76,6 +76,8 @@ pub struct Deployment {
     /// The current epoch's announcement, when a key ceremony made it: the relay serves
     /// it, users and the agency believe the key only with it.
     pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
+    /// The witnesses, if [`crate::Options::witnesses`] asks for them.
+    pub witnesses: Vec<crate::witnesses::WitnessNode>,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -95,14 +97,12 @@ impl std::ops::Deref for Deployment {
     }
 }
 
-/// The checkpoint key of trustee `i` in this process: deterministic, so that a
-/// restarted trustee keeps its key. (Child processes make and seal their own.)
+/// The checkpoint key of trustee `i`, named by its log's origin: deterministic, so
+/// that a restarted trustee keeps its key. (Child processes are given it sealed when
+/// witnesses need it known up front, and otherwise make their own.)
 pub fn log_signer(i: u16) -> CheckpointSigner {
-    CheckpointSigner::generate(
-        trustee_id(i).as_str(),
-        &mut rand_chacha::ChaCha20Rng::seed_from_u64(1000 + u64::from(i)),
-    )
-    .expect("a valid trustee name")
+    CheckpointSigner::generate(&origin(i), &mut rand_chacha::ChaCha20Rng::seed_from_u64(1000 + u64::from(i)))
+        .expect("a valid trustee name")
 }
 
 /// The log origin of trustee `i`.
@@ -141,8 +141,11 @@ impl Deployment {
         }
         if let Launch::Processes { passphrase, .. } = &world.options.launch {
             let users: Vec<&str> = world.options.users.iter().map(String::as_str).collect();
-            let ids =
+            let mut ids =
                 escrow_pki::layout::deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
+            for j in 1..=world.options.witnesses.map_or(0, |w| w.count) {
+                ids.push(Identity::new(Role::Witness, PartyId::new(format!("w{j}"))?)?);
+            }
             // Throwaway TLS keys (a temporary directory, a random passphrase): the fast
             // KDF keeps start-up quick; key shares keep the full cost.
             world.pki.write(
@@ -163,8 +166,10 @@ impl Deployment {
             past: Vec::new(),
             user_clients: Mutex::new(BTreeMap::new()),
             announcement: None,
+            witnesses: Vec::new(),
             world,
         };
+        d.start_witnesses().await?;
         let dealt = d.world.options.keygen == KeyGen::Dealer;
         for (index, name, dir, policy) in trustees {
             let epochs = if dealt { vec![EpochId(1)] } else { Vec::new() };
@@ -311,8 +316,16 @@ impl Deployment {
                     cheat_on: t.cheat_on.clone(),
                     withhold_agreement: t.withhold_agreement,
                 };
-                let svc = TrusteeService::start(t.policy.clone(), epochs, store, self.world.clock.shared(), Some(keys))
-                    .map_err(|e| err(e.to_string()))?;
+                let witnesses = self.trustee_witness_config(t.index)?;
+                let svc = TrusteeService::start_witnessed(
+                    t.policy.clone(),
+                    epochs,
+                    store,
+                    self.world.clock.shared(),
+                    Some(keys),
+                    witnesses,
+                )
+                .map_err(|e| err(e.to_string()))?;
                 let me = self.world.pki.party(Role::Trustee, &t.name)?;
                 let name = t.name.clone();
                 Node::serve(&name, move |l, s| async move { escrow_trustee::serve(l, svc, &me, s).await }).await
@@ -341,13 +354,14 @@ impl Deployment {
                 if t.withhold_agreement {
                     args.push("--dangerous-withhold-agreement".into());
                 }
+                args.extend(self.trustee_witness_flags());
                 Node::spawn(&t.name, exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
             }
         }
     }
 
     /// `--profile` and `--clock-file` for a child process playing `identity`.
-    fn process_flags(&self, identity: &Identity) -> Vec<String> {
+    pub(crate) fn process_flags(&self, identity: &Identity) -> Vec<String> {
         let files = escrow_pki::layout::PartyFiles::of(identity);
         let mut flags = vec!["--profile".into(), self.world.path("pki").join(files.profile).display().to_string()];
         if let Some(clock) = self.world.clock.path() {
@@ -530,8 +544,13 @@ impl Deployment {
     pub async fn agency(&self) -> Result<escrow_agency::Agency, KitError> {
         let creds = self.agency_creds()?;
         let pins = self.announcement.as_ref().map(|_| &self.world.pins);
-        Ok(escrow_agency::Agency::connect_with(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds, pins)
-            .await?)
+        let agency =
+            escrow_agency::Agency::connect_with(&self.relay.addr.to_string(), &self.trustee_addrs(), &creds, pins)
+                .await?;
+        Ok(match self.witness_policy()? {
+            Some(policy) => agency.require_witnessed(policy),
+            None => agency,
+        })
     }
 
     // ---- the parties' calls ----------------------------------------------------------

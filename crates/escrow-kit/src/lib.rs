@@ -24,6 +24,7 @@ pub mod deployment;
 pub mod error;
 pub mod node;
 pub mod pki;
+pub mod witnesses;
 pub mod world;
 
 pub use clock::KitClock;
@@ -31,4 +32,5 @@ pub use deployment::{CeremonyOutcome, CeremonySpec, Deployment, TrusteeNode};
 pub use error::KitError;
 pub use node::Node;
 pub use pki::Pki;
+pub use witnesses::{WitnessNode, WitnessOptions};
 pub use world::{default_policy, KeyGen, Launch, Options, World, DAY};

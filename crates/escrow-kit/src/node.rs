@@ -49,8 +49,18 @@ impl Node {
         Fut: Future<Output = Result<(), E>> + Send + 'static,
         E: std::fmt::Display,
     {
+        Self::serve_at(name, "127.0.0.1:0", f).await
+    }
+
+    /// [`Node::serve`] on `addr` (a restart at the address others were told).
+    pub async fn serve_at<F, Fut, E>(name: &str, addr: &str, f: F) -> Result<Node, KitError>
+    where
+        F: FnOnce(tokio::net::TcpListener, Shutdown) -> Fut,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
+    {
         let start = |why: String| KitError::Start { name: name.into(), why };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| start(e.to_string()))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| start(format!("{addr}: {e}")))?;
         let addr = listener.local_addr().map_err(|e| start(e.to_string()))?;
         let (tx, rx) = oneshot::channel::<()>();
         let shutdown: Shutdown = Box::pin(async move {
@@ -72,6 +82,20 @@ impl Node {
         logs: &Path,
         passphrase: Option<&str>,
     ) -> Result<Node, KitError> {
+        Self::spawn_at(name, exe, args, dir, logs, passphrase, "127.0.0.1:0").await
+    }
+
+    /// [`Node::spawn`] listening on `listen` (a restart at the address others were
+    /// told).
+    pub async fn spawn_at(
+        name: &str,
+        exe: &Path,
+        args: &[String],
+        dir: &Path,
+        logs: &Path,
+        passphrase: Option<&str>,
+        listen: &str,
+    ) -> Result<Node, KitError> {
         let addr_file = addr_file(dir, name);
         let log_path = logs.join(format!("{name}.log"));
         match std::fs::remove_file(&addr_file) {
@@ -83,7 +107,7 @@ impl Node {
         let log2 = log.try_clone().map_err(|e| KitError::io(&log_path, e))?;
         let mut cmd = Command::new(exe);
         cmd.args(args)
-            .args(["--listen", "127.0.0.1:0", "--addr-file"])
+            .args(["--listen", listen, "--addr-file"])
             .arg(&addr_file)
             .env("RUST_LOG", "info")
             .env_remove("ESCROW_PASSPHRASE")

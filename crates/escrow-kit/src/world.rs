@@ -81,6 +81,8 @@ pub struct Options {
     pub ceremony_phase_ms: u32,
     /// When epoch 1's shares are destroyed (unix seconds; ceremony key sets only).
     pub destroy_at: u64,
+    /// Witnesses of the trustees' logs; with them, releases need witnessed approvals.
+    pub witnesses: Option<crate::witnesses::WitnessOptions>,
 }
 
 impl std::fmt::Debug for Options {
@@ -119,6 +121,7 @@ impl Default for Options {
             keygen: KeyGen::Dealer,
             ceremony_phase_ms: 2_000,
             destroy_at: START + 365 * DAY,
+            witnesses: None,
         }
     }
 }

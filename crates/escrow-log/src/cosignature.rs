@@ -247,6 +247,28 @@ pub fn attach_cosignatures(note: &str, lines: &str) -> Result<String, LogError> 
     Ok(joined)
 }
 
+/// Keeps, of the signature `lines` a witness returned for `note`, only the lines of
+/// `witness`'s own key that verify over the note, so that one witness's answer can
+/// neither add lines under another witness's name nor spoil the note for the rest.
+/// A line that claims `witness`'s key and does not verify is an error.
+pub fn own_cosignatures(note: &str, lines: &str, witness: &WitnessVerifier) -> Result<String, LogError> {
+    let mut kept = String::new();
+    for line in lines.split_terminator('\n') {
+        let (name, (id, _)) = crate::note::parse_sig_line(line)
+            .map_err(|reason| LogError::MalformedNote(format!("cosignature: {reason}")))?;
+        if name == witness.name && id == witness.id {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    if kept.is_empty() {
+        return Err(LogError::NoSignature { key: witness.label() });
+    }
+    let joined = attach_cosignatures(note, &kept)?;
+    verify_cosignatures(joined.as_bytes(), std::slice::from_ref(witness))?;
+    Ok(kept)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,6 +58,12 @@ pub mod proof;
 pub mod tree;
 pub mod witness;
 
+/// The origin line of trustee `trustee_id`'s log checkpoints:
+/// `escrow-trustee/<trustee id>`. The one place that name is made.
+pub fn trustee_origin(trustee_id: &str) -> String {
+    format!("escrow-trustee/{trustee_id}")
+}
+
 pub use checkpoint::Checkpoint;
 pub use cosignature::{WitnessSigner, WitnessVerifier};
 pub use error::{LogError, ProofKind};

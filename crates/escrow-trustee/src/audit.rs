@@ -41,9 +41,14 @@ impl pb::audit_server::Audit for AuditService {
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         self.check_reader(&req, "GetCheckpoint")?;
-        let (checkpoint, verifier_key) =
-            self.trustee.with_store(|s| Ok((s.checkpoint().to_string(), s.verifier_key()))).await?;
-        Ok(Response::new(pb::GetCheckpointResponse { checkpoint, verifier_key }))
+        let (checkpoint, verifier_key, witnessed_checkpoint) = self
+            .trustee
+            .with_store(|s| {
+                let witnessed = s.witnessed().map(|(_, note)| note.to_owned()).unwrap_or_default();
+                Ok((s.checkpoint().to_string(), s.verifier_key(), witnessed))
+            })
+            .await?;
+        Ok(Response::new(pb::GetCheckpointResponse { checkpoint, verifier_key, witnessed_checkpoint }))
     }
 
     async fn get_entries(

@@ -13,6 +13,7 @@ pub mod state;
 pub mod store;
 #[cfg(feature = "tamper")]
 pub mod tamper;
+pub mod witnessing;
 
 use std::future::Future;
 
@@ -23,10 +24,10 @@ use escrow_proto::v1::trustee_server::TrusteeServer;
 pub use service::{check_certificate, check_epochs, EpochKeys, StartError, TrusteeService};
 use tonic::server::NamedService;
 
-/// The origin line of a trustee's log checkpoints: `escrow-trustee/<trustee id>`. The
-/// one place that name is made.
+/// The origin line of a trustee's log checkpoints: `escrow-trustee/<trustee id>`
+/// ([`escrow_log::trustee_origin`]).
 pub fn log_origin(trustee_id: &escrow_crypto::PartyId) -> String {
-    format!("escrow-trustee/{trustee_id}")
+    escrow_log::trustee_origin(trustee_id.as_str())
 }
 
 /// Serves the trustee and its audit service on `listener` (with health and
@@ -68,6 +69,7 @@ pub async fn serve(
         })
     };
     let ceremonies = service.start_ceremonies(credentials);
+    let publisher = service.start_witnessing();
     let audit = AuditServer::new(AuditService::new(service.clone()))
         .max_encoding_message_size(escrow_service::transport::MAX_MESSAGE_BYTES);
     let svc = TrusteeServer::new(service.clone())
@@ -86,7 +88,7 @@ pub async fn serve(
         escrow_service::transport::serve(listener, routes, &names, credentials, Some(rate_limit), shutdown).await;
     // Wait until the flusher (and its handle on the store) is gone: the data
     // directory's lock must be free when serve returns, for a restart.
-    for task in [Some(flusher), Some(destroyer), ceremonies].into_iter().flatten() {
+    for task in [Some(flusher), Some(destroyer), ceremonies, publisher].into_iter().flatten() {
         task.abort();
         let _ = task.await;
     }

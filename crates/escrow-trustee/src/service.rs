@@ -130,6 +130,8 @@ pub(crate) struct Inner {
     store: Mutex<Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ceremony: Option<crate::ceremony::Runtime>,
+    /// With a witness policy: the publisher's state (crate::witnessing).
+    pub(crate) witnessing: Option<crate::witnessing::Witnessing>,
 }
 
 /// A ceremony's announcement as this trustee keeps it: the signed bytes it serves,
@@ -185,10 +187,24 @@ impl TrusteeService {
     /// ceremonies and loads the epochs earlier ceremonies installed here.
     pub fn start(
         policy: Policy,
+        epochs: Vec<EpochKeys>,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        ceremony: Option<crate::ceremony::CeremonyKeys>,
+    ) -> Result<Self, StartError> {
+        Self::start_witnessed(policy, epochs, store, clock, ceremony, None)
+    }
+
+    /// [`start`](Self::start), and with `witnesses` the trustee publishes its
+    /// checkpoints to them and releases shares only under a witnessed approval
+    /// (crate::witnessing).
+    pub fn start_witnessed(
+        policy: Policy,
         mut epochs: Vec<EpochKeys>,
         mut store: Store,
         clock: Arc<dyn Clock>,
         ceremony: Option<crate::ceremony::CeremonyKeys>,
+        witnesses: Option<crate::witnessing::WitnessConfig>,
     ) -> Result<Self, StartError> {
         let rows = store.ceremony_keys()?;
         let live = rows.iter().filter(|r| r.share.is_some()).count();
@@ -215,6 +231,8 @@ impl TrusteeService {
         store.flush_refusals(clock.now())?;
         let map: Epochs = epochs.into_iter().map(|e| (e.public.epoch(), Arc::new(e))).collect();
         let ceremony = ceremony.map(crate::ceremony::Runtime::new);
+        let witnessed = store.witnessed().map_or(0, |(size, _)| size);
+        let witnessing = witnesses.map(|config| crate::witnessing::Witnessing::new(config, witnessed));
         Ok(TrusteeService {
             inner: Arc::new(Inner {
                 policy,
@@ -223,6 +241,7 @@ impl TrusteeService {
                 store: Mutex::new(store),
                 clock,
                 ceremony,
+                witnessing,
             }),
         })
     }
@@ -650,6 +669,23 @@ impl TrusteeService {
             .zip(items)
             .map(|((h, _), it)| Released { hash: *h, label: it.label, field: it.field })
             .collect();
+        // Witnessed release: no share leaves before the warrant's receipt and approval
+        // are in a checkpoint the witnesses cosigned, and the proof goes with them.
+        let witnessed = match self.inner.witnessing {
+            None => None,
+            Some(_) => {
+                let marks = self.with_store(move |s| Ok(s.warrant_marks(&id))).await?;
+                let approved = marks
+                    .and_then(|m| m.approved)
+                    .ok_or_else(|| internal(format!("warrant {id} is approved but no approval is in the log")))?;
+                self.wait_witnessed(approved, &format!("the approval of warrant {id}")).await?;
+                let proof = self
+                    .with_store(move |s| s.witnessed_approval(&id))
+                    .await?
+                    .ok_or_else(|| internal(format!("warrant {id}: the witnessed approval is gone")))?;
+                Some(witnessed_pb(proof))
+            }
+        };
         let agency = warrant.body().agency.clone();
         let limits = ReleaseLimits {
             max_fields_per_warrant: policy.max_fields_per_warrant,
@@ -658,6 +694,21 @@ impl TrusteeService {
         let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &released, now, limits)).await?;
         let new = recorded.map_err(|q| status(&Refusal::Quota(q)))?;
         tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
-        Ok(Response::new(pb::RequestSharesResponse { shares: checked.iter().map(|(_, s)| s.to_bytes()).collect() }))
+        Ok(Response::new(pb::RequestSharesResponse {
+            shares: checked.iter().map(|(_, s)| s.to_bytes()).collect(),
+            witnessed,
+        }))
+    }
+}
+
+fn inclusion_pb(i: crate::store::Inclusion) -> pb::LogInclusion {
+    pb::LogInclusion { index: i.index, entry: i.entry, proof: i.proof.iter().map(|h| h.to_vec()).collect() }
+}
+
+fn witnessed_pb(w: crate::store::WitnessedApproval) -> pb::WitnessedApproval {
+    pb::WitnessedApproval {
+        checkpoint: w.checkpoint,
+        receipt: Some(inclusion_pb(w.receipt)),
+        approval: Some(inclusion_pb(w.approval)),
     }
 }

@@ -80,10 +80,19 @@ CREATE TABLE IF NOT EXISTS ceremony_keys (
     installed_at INTEGER NOT NULL,
     destroyed_at INTEGER
 );
+-- The latest checkpoint witnesses cosigned to the witness policy (see
+-- store/witnessed.rs): one row, replaced only by a larger one.
+CREATE TABLE IF NOT EXISTS witnessed (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    size INTEGER NOT NULL,
+    note TEXT NOT NULL
+);
 ";
 
 mod ceremony;
+mod witnessed;
 pub use ceremony::{CeremonyKeyRow, NewCeremonyKey};
+pub use witnessed::{Inclusion, WarrantMarks, WitnessedApproval};
 
 /// A stored warrant row.
 #[derive(Clone, Debug)]
@@ -147,11 +156,11 @@ pub enum StoreError {
     Log(#[from] escrow_log::LogError),
 }
 
-fn to_i64(v: u64) -> Result<i64, StoreError> {
+pub(crate) fn to_i64(v: u64) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt("time beyond i64"))
 }
 
-fn to_u64(v: i64) -> Result<u64, StoreError> {
+pub(crate) fn to_u64(v: i64) -> Result<u64, StoreError> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative time"))
 }
 
@@ -166,6 +175,10 @@ pub struct Store {
     checkpoint: String,
     /// Per epoch, the key-share index logged when it was installed here.
     installed_index: std::collections::BTreeMap<u64, u16>,
+    /// Per warrant, where its receipt and approval sit in the log.
+    marks: std::collections::HashMap<[u8; 16], WarrantMarks>,
+    /// The latest witnessed checkpoint: its size and the cosigned note.
+    witnessed: Option<(u64, String)>,
 }
 
 impl std::fmt::Debug for Store {
@@ -198,17 +211,27 @@ pub struct Released {
     pub field: Vec<u8>,
 }
 
+/// Entries written in a transaction, for the in-memory tree once it commits.
+pub(crate) struct Appended {
+    first: u64,
+    leaves: Vec<Hash>,
+    marks: Vec<(u64, witnessed::Mark)>,
+}
+
 /// Appends `entries` to the `log` table inside `tx`, starting at index `first`.
-fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Vec<Hash>, StoreError> {
+fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Appended, StoreError> {
     let mut ins = tx.prepare_cached("INSERT INTO log (idx, entry, leaf_hash) VALUES (?1, ?2, ?3)")?;
     let mut leaves = Vec::with_capacity(entries.len());
+    let mut marks = Vec::new();
     for (k, e) in entries.iter().enumerate() {
         let bytes = e.to_bytes()?;
         let leaf = leaf_hash(&bytes);
-        ins.execute(params![to_i64(first + k as u64)?, bytes, &leaf[..]])?;
+        let idx = first + k as u64;
+        ins.execute(params![to_i64(idx)?, bytes, &leaf[..]])?;
         leaves.push(leaf);
+        marks.extend(witnessed::Mark::of(&e.event).map(|m| (idx, m)));
     }
-    Ok(leaves)
+    Ok(Appended { first, leaves, marks })
 }
 
 impl Store {
@@ -224,6 +247,7 @@ impl Store {
         conn.execute_batch("PRAGMA secure_delete = ON;")?;
         let mut leaves = Vec::new();
         let mut installed_index = std::collections::BTreeMap::new();
+        let mut marks = std::collections::HashMap::new();
         {
             // Leaf hashes are recomputed from the entries: a database whose entries and
             // stored hashes disagree was edited, and this trustee refuses to sign over it.
@@ -239,10 +263,16 @@ impl Store {
                 if hash.as_slice() != leaf.as_slice() {
                     return Err(StoreError::Corrupt("log (an entry does not match its stored leaf hash)"));
                 }
-                if let Ok(Entry { event: Event::EpochInstalled { epoch, trustee_index, .. }, .. }) =
-                    Entry::from_bytes(&entry)
-                {
-                    installed_index.insert(epoch, trustee_index);
+                match Entry::from_bytes(&entry) {
+                    Ok(Entry { event: Event::EpochInstalled { epoch, trustee_index, .. }, .. }) => {
+                        installed_index.insert(epoch, trustee_index);
+                    }
+                    Ok(Entry { event, .. }) => {
+                        if let Some(mark) = witnessed::Mark::of(&event) {
+                            witnessed::apply(&mut marks, to_u64(idx)?, mark);
+                        }
+                    }
+                    Err(_) => {}
                 }
                 leaves.push(leaf);
             }
@@ -256,7 +286,10 @@ impl Store {
             origin: origin.to_string(),
             checkpoint: String::new(),
             installed_index,
+            marks,
+            witnessed: None,
         };
+        store.witnessed = store.load_witnessed()?;
         store.resign()?;
         Ok(store)
     }
@@ -269,9 +302,13 @@ impl Store {
     }
 
     /// Adds committed leaves to the tree and signs a new checkpoint.
-    fn committed(&mut self, leaves: Vec<Hash>) -> Result<(), StoreError> {
-        for l in leaves {
+    fn committed(&mut self, appended: Appended) -> Result<(), StoreError> {
+        debug_assert_eq!(appended.first, self.tree.size());
+        for l in appended.leaves {
             self.tree.append(l);
+        }
+        for (idx, mark) in appended.marks {
+            witnessed::apply(&mut self.marks, idx, mark);
         }
         self.resign()
     }

@@ -43,6 +43,7 @@ impl Deployment {
             keygen: escrow_kit::KeyGen::Ceremony,
             ceremony_phase_ms: 3_000,
             destroy_at: EPOCH1_DESTROY_AT,
+            witnesses: None,
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;
