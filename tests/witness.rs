@@ -211,21 +211,8 @@ async fn audit(
     escrow_audit::verify_with(&d.trustee_addrs(), &auditor_creds(), state, d.clock.now(), &[], trust).await
 }
 
-/// Waits until trustee `i`'s witnessed checkpoint covers its whole log.
 async fn fully_witnessed(d: &Deployment, i: usize) {
-    let policy = d.witness_policy().unwrap().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let cp = d.audit_client(i).unwrap().get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
-        let size = escrow_audit::check::claimed_size(&cp.checkpoint).unwrap();
-        if let Ok(w) = policy.verify(cp.witnessed_checkpoint.as_bytes()) {
-            if w.checkpoint.size() == size {
-                return;
-            }
-        }
-        assert!(std::time::Instant::now() < deadline, "trustee-{i} not fully witnessed");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    d.wait_witnessed(i, std::time::Duration::from_secs(10)).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -32,6 +32,10 @@ pub struct AuditArgs {
     /// A first visit to a substituted log then goes unnoticed.
     #[arg(long)]
     pub trust_on_first_use: bool,
+    /// Demo/test only: read "now" (which openings are due) from this file instead of
+    /// the system clock.
+    #[arg(long, hide = true)]
+    pub clock_file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -90,8 +94,8 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
                 .into(),
         )),
     };
-    let audits =
-        escrow_audit::verify_with(&args.trustees, &creds, &args.state_dir, crate::now(), &courts, &trust).await;
+    let now = escrow_service::clock::from_option(args.clock_file.clone()).now();
+    let audits = escrow_audit::verify_with(&args.trustees, &creds, &args.state_dir, now, &courts, &trust).await;
     let mut logs = Vec::new();
     let mut failed = 0;
     for TrusteeAudit { addr, result, witnessed, witness_notes, .. } in audits {

@@ -21,12 +21,27 @@ pub struct OpenArgs {
     /// Directory for the plaintexts and summary.txt.
     #[arg(long)]
     pub out: PathBuf,
+    /// The deployment's witness policy (C2SP tlog-policy): use a trustee's shares only
+    /// with proof that the warrant's approval is in a checkpoint its witnesses cosigned.
+    #[arg(long)]
+    pub witness_policy: Option<PathBuf>,
 }
 
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
     let pins = ctx.tls.pins()?;
-    let agency = escrow_agency::Agency::connect_with(&a.relay, &a.trustees, &ctx.credentials()?, pins.as_ref()).await?;
+    let witness_policy = match &a.witness_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+            Some(text.parse::<escrow_log::Policy>().map_err(|e| CliError::bad_file(path, e))?)
+        }
+        None => None,
+    };
+    let mut agency =
+        escrow_agency::Agency::connect_with(&a.relay, &a.trustees, &ctx.credentials()?, pins.as_ref()).await?;
+    if let Some(policy) = witness_policy {
+        agency = agency.require_witnessed(policy);
+    }
     for (epoch, why) in &agency.unannounced {
         eprintln!("refusing epoch {epoch}: {why}");
     }
@@ -67,6 +82,9 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     for (t, n) in &report.culprits {
         summary.push_str(&format!("trustee {t} sent {n} invalid shares\n"));
     }
+    for (t, why) in &report.unwitnessed {
+        summary.push_str(&format!("trustee {t}: shares refused, not witnessed: {why}\n"));
+    }
     let p = a.out.join("summary.txt");
     std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
     let mut t = Table::new();
@@ -78,6 +96,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         "trustees refusing",
         "trustees unreachable",
         "culprit trustees",
+        "unwitnessed trustees",
     ]);
     t.add_row(vec![
         report.exported.to_string(),
@@ -86,6 +105,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         report.trustee_errors.refusing().len().to_string(),
         report.trustee_errors.unreachable().len().to_string(),
         report.culprits.len().to_string(),
+        report.unwitnessed.len().to_string(),
     ]);
     println!("{t}\n{summary}plaintexts in {}", a.out.display());
     if report.failed.is_empty() {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 /// Generous: the full demo takes ~15 s in the dev profile on two cores.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(300);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-const PROCESSES: [&str; 6] = ["trustee-0", "trustee-1", "trustee-2", "trustee-3", "trustee-4", "relay"];
+const PROCESSES: [&str; 9] =
+    ["trustee-0", "trustee-1", "trustee-2", "trustee-3", "trustee-4", "relay", "w1", "w2", "w3"];
 
 /// The directory holding the `escrow` binary, to put first on PATH.
 fn bin_dir() -> PathBuf {
@@ -292,6 +293,11 @@ fn the_full_demo_kept_prints_commands_that_work() {
     assert!(!read.contains("REFUSED") && read.contains(": lunch on monday?"), "{read}");
     kept.run_ok(&kept.command("pki export-key"));
     assert!(kept.dir.join("auditor-1.key.pem").exists());
+    // The auditor, with the deployment's witness policy: every log key pinned, each
+    // log consistent with the three witnesses' views (they were kept running too).
+    let audited = kept.run_ok(&kept.command("audit verify"));
+    assert_eq!(audited.matches("OK    escrow-trustee/").count(), 5, "{audited}");
+    assert_eq!(audited.matches("consistent with the witnesses' views: w1 at size").count(), 5, "{audited}");
     // The key ceremonies: the latest one at trustee-0 (epoch 2, installed), and the
     // announcement of the current epoch fetched and verified under the pinned keys.
     let dkg = kept.run_ok(&kept.command("dkg status"));
@@ -308,7 +314,7 @@ fn the_full_demo_kept_prints_commands_that_work() {
         assert!(services.contains("escrow.v1.Trustee"), "{services}");
     }
     // Every printed `escrow` command was run above.
-    assert_eq!(commands.len(), 8, "{commands:?}");
+    assert_eq!(commands.len(), 9, "{commands:?}");
 
     kept.stop();
 }

@@ -70,8 +70,8 @@ impl Deployment {
     pub fn witness_policy_text(&self) -> Option<String> {
         let o = self.witness_options()?;
         let mut text = String::from("# escrow deployment witness policy (C2SP tlog-policy)\n");
-        for t in &self.trustees {
-            text.push_str(&format!("log {}\n", log_signer(t.index).verifier()));
+        for i in 0..self.world.options.n {
+            text.push_str(&format!("log {}\n", log_signer(i).verifier()));
         }
         let mut names = Vec::new();
         for (j, w) in (1..).zip(&self.witnesses) {
@@ -211,6 +211,35 @@ impl Deployment {
                 )
                 .await
             }
+        }
+    }
+
+    /// Waits (up to `timeout`) until trustee `i`'s witnessed checkpoint covers its whole
+    /// log, as its Audit service reports them; returns the witnessed size.
+    pub async fn wait_witnessed(&self, i: usize, timeout: Duration) -> Result<u64, KitError> {
+        let policy =
+            self.witness_policy()?.ok_or_else(|| KitError::Unknown { what: "witness policy", name: "none".into() })?;
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let cp = self
+                .audit_client(i)?
+                .get_checkpoint(escrow_proto::v1::GetCheckpointRequest {})
+                .await
+                .map_err(|status| KitError::Rpc { what: format!("trustee-{i}: GetCheckpoint"), status })?
+                .into_inner();
+            let size = cp.checkpoint.lines().nth(1).and_then(|l| l.parse::<u64>().ok());
+            if let (Ok(w), Some(size)) = (policy.verify(cp.witnessed_checkpoint.as_bytes()), size) {
+                if w.checkpoint.size() == size {
+                    return Ok(size);
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(KitError::Start {
+                    name: format!("trustee-{i}"),
+                    why: format!("its log was not fully witnessed within {} ms", timeout.as_millis()),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 

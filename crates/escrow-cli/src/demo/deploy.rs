@@ -22,6 +22,11 @@ fn plan_policy(i: u16, court: &CourtPublicKey) -> Policy {
     p
 }
 
+/// The demo's witnesses: three, two must cosign; publication every 200 ms; a share
+/// request waits up to 5 s for its approval to be witnessed.
+pub(super) const WITNESSES: escrow_kit::WitnessOptions =
+    escrow_kit::WitnessOptions { count: 3, quorum: 2, interval_ms: 200, release_wait_ms: 5_000 };
+
 impl Deployment {
     pub(super) async fn start(keep: bool) -> Result<Self, CliError> {
         let mut pass = [0u8; 16];
@@ -43,7 +48,7 @@ impl Deployment {
             keygen: escrow_kit::KeyGen::Ceremony,
             ceremony_phase_ms: 3_000,
             destroy_at: EPOCH1_DESTROY_AT,
-            witnesses: None,
+            witnesses: Some(WITNESSES),
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;
@@ -102,7 +107,21 @@ impl Deployment {
             "-".into(),
             self.relay.addr.to_string(),
         ]);
+        for w in &self.witnesses {
+            t.add_row(vec![
+                format!("witness {}", w.name),
+                "cosigns every trustee's checkpoints (C2SP tlog-witness)".into(),
+                "-".into(),
+                "-".into(),
+                format!("https://{}", w.server.addr),
+            ]);
+        }
         println!("{t}");
+        println!(
+            "Every trustee publishes its checkpoint to the {} witnesses at most every {} ms and releases shares\n\
+             only once the warrant's approval is in a checkpoint {} of them cosigned; the agency checks the proof.",
+            WITNESSES.count, WITNESSES.interval_ms, WITNESSES.quorum
+        );
         Ok(())
     }
 

@@ -51,6 +51,20 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         pids.push(pid.to_string());
         t.add_row(vec![proc_.name.clone(), pid.to_string(), addr, file.display().to_string()]);
     }
+    for w in &d.witnesses {
+        let file = escrow_kit::node::addr_file(&dir, &w.server.name);
+        let Some(pid) = w.server.pid() else {
+            t.add_row(vec![w.name.clone(), "-".into(), "down".into(), file.display().to_string()]);
+            continue;
+        };
+        let addr = w.server.addr.to_string();
+        let written = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
+        if written.trim() != addr {
+            return Err(err(format!("{} says {}, {} listens on {}", file.display(), written.trim(), w.name, addr)));
+        }
+        pids.push(pid.to_string());
+        t.add_row(vec![w.name.clone(), pid.to_string(), addr, file.display().to_string()]);
+    }
     println!("{t}");
     let epoch = d.keys.public.epoch().0;
     let now = d.clock.now();
@@ -107,6 +121,13 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         p("pki/user-bob.profile.toml"),
         p("users/bob.key")
     );
+    println!(
+        "  escrow --profile {} audit verify {all} --witness-policy {} --state-dir {} --clock-file {}",
+        p("pki/auditor-1.profile.toml"),
+        p("witness.policy"),
+        p("auditor-kept"),
+        p("clock")
+    );
     println!("  escrow pki export-key {} --out {}", p("pki/auditor-1.key"), p("auditor-1.key.pem"));
     println!("  escrow --profile {} dkg status --trustee {t0}", p("pki/trustee-0.op-0.profile.toml"));
     println!(
@@ -128,6 +149,9 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
     }
     {
         d.relay.detach();
+    }
+    for w in d.witnesses.iter_mut() {
+        w.server.detach();
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ mod bench;
 mod deploy;
 mod keep;
 mod scenarios;
+mod witnessing;
 
 use bench::bench;
 use keep::keep;
@@ -32,7 +33,7 @@ use scenarios::{audit, denied, lawful_access, outage, over_reach, traffic};
 const DAY: u64 = 86_400;
 
 /// The scenarios `escrow demo <scenario>` runs alone.
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 11] = [
     "lawful-access",
     "denied",
     "over-reach",
@@ -40,8 +41,10 @@ const SCENARIOS: [&str; 9] = [
     "circumvention",
     "key-theft",
     "outage",
+    "witness-outage",
     "cheating-dealer",
     "audit",
+    "split-view",
 ];
 
 const HOUR: u64 = 3_600;
@@ -62,7 +65,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
     /// Run one scenario only: lawful-access, denied, over-reach, forged-field,
-    /// circumvention, key-theft, outage, audit.
+    /// circumvention, key-theft, outage, witness-outage, cheating-dealer, audit,
+    /// split-view.
     pub scenario: Option<String>,
     /// Also write the summary as JSON to this file: {"scenarios": [{"scenario",
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
@@ -236,6 +240,9 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
             println!("(--keep: the three trustees that were stopped are started again.)");
         }
     }
+    if wants("witness-outage") {
+        outcomes.push(witnessing::witness_outage(&mut d).await?);
+    }
     if wants("cheating-dealer") {
         outcomes.push(adversaries::cheating_dealer(&mut d).await?);
     }
@@ -254,6 +261,14 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
                 "B tampered logs",
                 "it rewrites trustee-0's and trustee-3's logs, which would fail every later audit",
             ));
+        }
+    }
+    // Last of all: it forks trustee-1's log for good.
+    if wants("split-view") {
+        if a.keep {
+            skipped.push(("C split view", "it forks trustee-1's log, which the witnesses then refuse for good"));
+        } else {
+            outcomes.push(witnessing::split_view(&mut d).await?);
         }
     }
 

@@ -238,7 +238,10 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
     let state = d.dir.join("auditor");
     let now = d.clock.now();
     let courts = vec![d.court.public()];
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts).await;
+    // The auditor pins every log key from the deployment's witness policy (no trust on
+    // first use) and compares each log with what the witnesses cosigned.
+    let trust = super::witnessing::policy_trust(d)?;
+    let audits = escrow_audit::verify_with(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts, &trust).await;
     let mut t = table(&["trustee log", "entries", "verified"]);
     let mut all_ok = true;
     let mut logs = Vec::new();
@@ -249,7 +252,10 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
                 t.add_row(vec![
                     name,
                     log.checkpoint().size().to_string(),
-                    "signature, consistency, root, every entry".into(),
+                    format!(
+                        "pinned key, consistency, root, every entry; witnesses {}",
+                        a.witnessed.iter().map(|(w, n)| format!("{w}@{n}")).collect::<Vec<_>>().join(" ")
+                    ),
                 ]);
                 logs.push(log);
             }
@@ -297,7 +303,7 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
     }
     println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
     println!("the last entry of trustee-0's log. The auditor runs again:");
-    let audits = escrow_audit::verify(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts).await;
+    let audits = escrow_audit::verify_with(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts, &trust).await;
     let mut t = table(&["trustee log", "result"]);
     let mut caught = BTreeSet::new();
     for a in &audits {
