@@ -74,6 +74,8 @@ fn caller(name: &str) -> Credentials {
         "auditor-1" => creds(Role::Auditor, name),
         "trustee-1" => creds(Role::Trustee, name),
         "relay" => creds(Role::Relay, name),
+        // A witness's certificate is a server's for its HTTPS; it has no escrow RPC.
+        "w1" => creds(Role::Witness, name),
         "no certificate" => Credentials::anonymous(pki().ca().cert_pem().to_string()).unwrap(),
         "foreign CA" => foreign_ca_creds(),
         other => panic!("unknown caller {other:?} in docs/security.md"),

@@ -18,6 +18,7 @@ mod tradeoffs;
 mod user;
 mod warrant;
 mod witness;
+mod witness_bench;
 
 #[derive(Parser, Debug)]
 #[command(name = "escrow", version, about = "Lawful-access key escrow: trustees, relay, warrants, agencies")]

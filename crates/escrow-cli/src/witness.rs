@@ -22,6 +22,10 @@ pub enum WitnessCmd {
     /// Run the witness: POST /add-checkpoint (c2sp.org/tlog-witness) and
     /// GET /checkpoint/<origin>.
     Serve(ServeArgs),
+    /// Benchmark: cosignatures per second at one witness (in process, HTTP, HTTPS,
+    /// several logs at once) and the latency witnessing adds to a warrant's first
+    /// release with 5 trustees and 3 witnesses, beside the unwitnessed baseline.
+    Bench(crate::witness_bench::BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -91,6 +95,7 @@ pub async fn run(cmd: WitnessCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             crate::init_logging();
             serve(a, ctx).await
         }
+        WitnessCmd::Bench(a) => crate::witness_bench::run(a).await,
     }
 }
 
