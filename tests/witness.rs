@@ -282,3 +282,33 @@ async fn a_forked_log_gets_no_witnessed_release_and_the_auditor_names_the_split_
     let audits = audit(&d, tofu.path(), &escrow_audit::Trust::FirstUse).await;
     assert!(audits[0].result.is_ok(), "{:?}", audits[0].result);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_burst_of_entries_every_witness_holds_the_same_checkpoint() {
+    // A long interval: a burst of 12 warrants (24 log entries at each trustee) is
+    // published in at most a few checkpoints, each sent to every witness alike, so the
+    // witnesses' cosignatures are over one and the same checkpoint.
+    let witnesses = WitnessOptions { interval_ms: 1_500, ..WitnessOptions::default() };
+    let d = deploy(45, witnesses).await;
+    traffic(&d).await;
+    let before = d.wait_witnessed(0, std::time::Duration::from_secs(10)).await.unwrap();
+    for wid in 20..32 {
+        let w = d.warrant(wid, &["alice"], START + DAY, START + 3 * DAY).unwrap();
+        d.submit_everywhere(&w).await.unwrap();
+        d.approve(&[0], wid).await.unwrap();
+    }
+    let after = d.wait_witnessed(0, std::time::Duration::from_secs(10)).await.unwrap();
+    assert_eq!(after, before + 24, "12 receipts and 12 approvals");
+    // Every witness holds that very checkpoint: one size, one root, for all three.
+    let ca = d.world.pki.ca().cert_pem().to_owned();
+    let key = &d.witness_policy().unwrap().unwrap().logs()[0].key.clone();
+    let mut views = Vec::new();
+    for j in 0..3 {
+        let url = format!("https://{}", d.witness(j).unwrap().server.addr);
+        let c = escrow_witness::client::WitnessClient::new(&url, Some(&ca), std::time::Duration::from_secs(5)).unwrap();
+        let note = c.latest("escrow-trustee/trustee-0").await.unwrap().unwrap();
+        views.push(key.verify(note.as_bytes()).unwrap());
+    }
+    assert!(views.iter().all(|v| v == &views[0]), "{views:?}");
+    assert_eq!(views[0].size(), after);
+}
