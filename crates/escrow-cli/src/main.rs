@@ -9,6 +9,7 @@ mod audit;
 mod ceremony;
 mod demo;
 mod files;
+mod health;
 mod keys;
 mod open;
 mod pki;
@@ -70,6 +71,9 @@ enum Command {
     /// Relay (provider) commands.
     #[command(subcommand)]
     Relay(RelayCmd),
+    /// Probe a server's health (gRPC health, or a witness's GET /): exit 0 only if it
+    /// is serving. Needs only the CA certificate, never a passphrase.
+    Health(health::HealthArgs),
     /// Witness commands: a C2SP tlog-witness that cosigns trustees' checkpoints.
     #[command(subcommand)]
     Witness(witness::WitnessCmd),
@@ -229,8 +233,18 @@ pub(crate) fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // ESCROW_LOG_FORMAT=json: one JSON object per line, for log collectors.
+    if json_logs(std::env::var_os("ESCROW_LOG_FORMAT")) {
+        let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+        return;
+    }
     let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+/// Whether `ESCROW_LOG_FORMAT` asks for JSON lines.
+fn json_logs(format: Option<std::ffi::OsString>) -> bool {
+    format.is_some_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
 fn main() -> ExitCode {
@@ -256,6 +270,7 @@ fn main() -> ExitCode {
                 serve::relay(a, &ctx).await
             }
             Command::Witness(c) => witness::run(c, &ctx).await,
+            Command::Health(a) => health::run(a, &ctx).await,
             Command::Court(c) => keys::court(&c, &ctx.secret),
             Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
             Command::Reshare(a) => ceremony::reshare(a, &ctx).await,
@@ -282,7 +297,15 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::colour;
+    use super::{colour, json_logs};
+
+    #[test]
+    fn json_logs_only_when_asked() {
+        assert!(json_logs(Some("json".into())));
+        assert!(json_logs(Some("JSON".into())));
+        assert!(!json_logs(Some("text".into())));
+        assert!(!json_logs(None));
+    }
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {

@@ -88,6 +88,16 @@ impl TlsArgs {
         Ok(self.profile.as_deref().map(Profile::load).transpose()?.and_then(|p| p.signing_key))
     }
 
+    /// Only the CA certificate (`--ca` or the profile's), for clients that present no
+    /// certificate (health probes).
+    pub fn ca_pem(&self) -> Result<String, CliError> {
+        let profile = self.profile.as_deref().map(Profile::load).transpose()?;
+        let ca = self.ca.clone().or_else(|| profile.map(|p| p.ca)).ok_or_else(|| {
+            CliError::Usage("no CA certificate: pass --ca or --profile (or set ESCROW_PROFILE)".into())
+        })?;
+        read(&ca)
+    }
+
     /// Loads the credentials, unsealing the key with `secret`.
     pub fn credentials(&self, secret: &SecretArgs) -> Result<Credentials, CliError> {
         let profile = self.profile.as_deref().map(Profile::load).transpose()?;

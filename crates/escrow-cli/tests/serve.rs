@@ -564,3 +564,36 @@ fn service_logs_in_a_file_carry_no_colour() {
     assert!(text.contains("INFO"), "no log lines: {text}");
     assert!(!text.contains('\u{1b}'), "colour codes in a log file: {text:?}");
 }
+
+#[test]
+fn health_probes_need_only_the_ca_and_fail_closed() {
+    let f = Files::new();
+    let mut t0 = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut t0);
+    let t0 = Killed(t0);
+    let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
+    // No passphrase, no certificate: the CA alone.
+    let probe = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_escrow"))
+            .env_remove("ESCROW_PASSPHRASE")
+            .env_remove("ESCROW_PROFILE")
+            .args(["--ca", p(&f.path("pki/ca.pem")), "health"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ok = probe(&["--addr", &addr, "--role", "trustee"]);
+    assert!(ok.status.success(), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("SERVING (escrow.v1.Trustee"), "{ok:?}");
+    // A service this server does not run, the wrong role's server name, nobody there.
+    let unknown = probe(&["--addr", &addr, "--role", "trustee", "--service", "escrow.v1.Relay"]);
+    assert_eq!(unknown.status.code(), Some(1), "{unknown:?}");
+    let as_relay = probe(&["--addr", &addr, "--role", "relay"]);
+    assert_eq!(as_relay.status.code(), Some(1), "a trustee's certificate is not a relay's: {as_relay:?}");
+    drop(t0);
+    let gone = probe(&["--addr", &addr, "--role", "trustee"]);
+    assert_eq!(gone.status.code(), Some(1), "{gone:?}");
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("not healthy"), "{gone:?}");
+    // Usage errors exit 2.
+    assert_eq!(probe(&["--addr", &addr, "--role", "agency"]).status.code(), Some(2));
+}

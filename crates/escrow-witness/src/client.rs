@@ -211,6 +211,16 @@ impl WitnessClient {
         }
     }
 
+    /// `GET <prefix>/`: the witness's vkey and origins, as text (a health probe).
+    pub async fn info(&self) -> Result<String, ClientError> {
+        let (status, body) = self.send(Method::GET, "/", String::new()).await?;
+        if status != StatusCode::OK {
+            return Err(ClientError::Malformed { url: self.url.clone(), reason: format!("status {status}") });
+        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ClientError::Malformed { url: self.url.clone(), reason: "not UTF-8".into() })
+    }
+
     /// `GET <prefix>/checkpoint/<origin>` (escrow extension): the witness's latest
     /// cosigned checkpoint for `origin`, unverified, or `None` on 404.
     pub async fn latest(&self, origin: &str) -> Result<Option<String>, ClientError> {
