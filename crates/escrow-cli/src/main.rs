@@ -299,6 +299,61 @@ fn main() -> ExitCode {
 mod tests {
     use super::{colour, json_logs};
 
+    /// The `escrow` argument vector of a unit's ExecStart, with systemd's specifiers
+    /// (%d credentials, %S state root, %i instance) filled in.
+    fn exec_start(unit: &str, instance: &str) -> Vec<String> {
+        let line = unit.lines().find_map(|l| l.strip_prefix("ExecStart=")).expect("an ExecStart line");
+        line.replace("%d", "/run/credentials/unit")
+            .replace("%S", "/var/lib")
+            .replace("%i", instance)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The JSON array of a Dockerfile instruction (`HEALTHCHECK ... CMD [...]`).
+    fn json_command(dockerfile: &str, instruction: &str) -> Vec<String> {
+        let joined = dockerfile.replace("\\\n", " ");
+        let line = joined.lines().find(|l| l.starts_with(instruction)).expect("the instruction");
+        let array = &line[line.find('[').expect("a JSON array")..];
+        serde_json::from_str(array).expect("a JSON array of strings")
+    }
+
+    #[test]
+    fn every_command_line_in_deploy_parses() {
+        use clap::Parser;
+        let units = [
+            (include_str!("../../../deploy/systemd/escrow-trustee@.service"), "trustee-0", "trustee"),
+            (include_str!("../../../deploy/systemd/escrow-relay.service"), "relay", "relay"),
+            (include_str!("../../../deploy/systemd/escrow-witness@.service"), "w1", "witness"),
+        ];
+        for (unit, instance, sub) in units {
+            let args = exec_start(unit, instance);
+            assert_eq!(args.first().map(String::as_str), Some("/usr/local/bin/escrow"));
+            let cli = super::Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let ok = match (&cli.command, sub) {
+                (super::Command::Trustee(super::TrusteeCmd::Serve(a)), "trustee") => {
+                    a.witness_policy.is_some() && a.signing_key.is_some()
+                }
+                (super::Command::Relay(super::RelayCmd::Serve(a)), "relay") => a.announcement.is_some(),
+                (super::Command::Witness(crate::witness::WitnessCmd::Serve(a)), "witness") => !a.plain,
+                _ => false,
+            };
+            assert!(ok, "{instance}: not the expected serve command: {args:?}");
+            // Secrets come as credentials, never in the environment or a plain path.
+            assert!(cli.ctx.secret.passphrase_file.is_some_and(|p| p.starts_with("/run/credentials")), "{args:?}");
+            assert!(!unit.contains("ESCROW_PASSPHRASE"), "{instance}: passphrase in the environment");
+        }
+        let dockerfile = include_str!("../../../deploy/image/Dockerfile");
+        let mut health = json_command(dockerfile, "HEALTHCHECK");
+        assert_eq!(health.first().map(String::as_str), Some("/usr/local/bin/escrow"));
+        health[0] = "escrow".into();
+        let cli = super::Cli::try_parse_from(&health).unwrap_or_else(|e| panic!("{health:?}: {e}"));
+        assert!(matches!(cli.command, super::Command::Health(_)), "{health:?}");
+        let entry = json_command(dockerfile, "ENTRYPOINT");
+        assert_eq!(entry, ["/usr/local/bin/escrow"]);
+    }
+
     #[test]
     fn json_logs_only_when_asked() {
         assert!(json_logs(Some("json".into())));
