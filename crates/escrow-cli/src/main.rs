@@ -352,6 +352,36 @@ mod tests {
         assert!(matches!(cli.command, super::Command::Health(_)), "{health:?}");
         let entry = json_command(dockerfile, "ENTRYPOINT");
         assert_eq!(entry, ["/usr/local/bin/escrow"]);
+
+        // Every container's args (after the image's ENTRYPOINT) and every probe command
+        // in the Kubernetes manifests.
+        let manifests = [
+            include_str!("../../../deploy/k8s/trustee-0.yaml"),
+            include_str!("../../../deploy/k8s/relay.yaml"),
+            include_str!("../../../deploy/k8s/witness-w1.yaml"),
+            include_str!("../../../deploy/k8s/ceremony-job.yaml"),
+        ];
+        let mut parsed = 0;
+        for m in manifests {
+            for line in m.lines().map(str::trim) {
+                let (argv, array) = if let Some(a) = line.strip_prefix("args: ") {
+                    (vec!["escrow".to_owned()], a)
+                } else if let Some(c) = line.strip_prefix("command: ") {
+                    (Vec::new(), c)
+                } else {
+                    continue;
+                };
+                let mut argv = argv;
+                argv.extend(serde_json::from_str::<Vec<String>>(array).expect("a JSON array"));
+                if argv.first().map(String::as_str) == Some("/usr/local/bin/escrow") {
+                    argv[0] = "escrow".into();
+                }
+                super::Cli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
+                assert!(!argv.iter().any(|a| a == "--passphrase"), "a passphrase on a command line: {argv:?}");
+                parsed += 1;
+            }
+        }
+        assert_eq!(parsed, 10, "container args and probe commands in deploy/k8s");
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub struct InitArgs {
     /// The witness's key name: a schema-less URL naming it, e.g. witness.example/w1.
     #[arg(long)]
     pub name: String,
+    /// If a key is already there, print its vkey and succeed (an init container that
+    /// runs on every start) instead of refusing.
+    #[arg(long)]
+    pub if_missing: bool,
 }
 
 #[derive(Args, Debug)]
@@ -78,6 +82,17 @@ pub async fn run(cmd: WitnessCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         WitnessCmd::Init(a) => {
             let path = a.data_dir.join(KEY_FILE);
             if path.exists() {
+                if a.if_missing {
+                    let signer = load_key(&a.data_dir, ctx)?;
+                    if signer.name() != a.name {
+                        return Err(CliError::bad_file(
+                            &path,
+                            format!("the witness key here is named {:?}, not {:?}", signer.name(), a.name),
+                        ));
+                    }
+                    println!("{}", signer.verifier());
+                    return Ok(());
+                }
                 return Err(CliError::bad_file(&path, "a witness key is already here; refusing to replace it"));
             }
             let signer = WitnessSigner::generate(&a.name, &mut rand::rngs::OsRng)

@@ -99,6 +99,13 @@ async fn init_serve_with_tls_and_plain_and_restart() {
     let vkey = vkey.trim().to_owned();
     assert_eq!(run(&["witness", "vkey", "--data-dir", p(&d.join("w"))]).trim(), vkey);
     assert!(fails(&["witness", "init", "--data-dir", p(&d.join("w")), "--name", "x"]).contains("witness.key"));
+    // An init container's --if-missing: the same key again, or a refusal if it is another name's.
+    let again =
+        run(&["witness", "init", "--data-dir", p(&d.join("w")), "--name", "witness.example/w1", "--if-missing"]);
+    assert_eq!(again.trim(), vkey);
+    assert!(
+        fails(&["witness", "init", "--data-dir", p(&d.join("w")), "--name", "other", "--if-missing"]).contains("named")
+    );
 
     let key = log_key();
     std::fs::write(d.join("logs.toml"), escrow_witness::config::render(&[(ORIGIN.to_owned(), key.verifier())]))
