@@ -117,6 +117,10 @@ struct ResealArgs {
 enum TrusteeCmd {
     /// Run a trustee service.
     Serve(serve::TrusteeServeArgs),
+    /// Print this trustee's log verifier key (its `log` line of a witness policy, its
+    /// `[[log]]` entry of a witness's config), making the sealed log key first if the
+    /// data directory has none yet: so the key can be published before the first start.
+    LogKey(serve::LogKeyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,6 +265,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(a) => demo::run(a).await,
             Command::Keygen(a) => keys::keygen(&a, &ctx.secret),
+            Command::Trustee(TrusteeCmd::LogKey(a)) => serve::log_key(&a, &ctx.secret),
             Command::Trustee(TrusteeCmd::Serve(a)) => {
                 init_logging();
                 serve::trustee(a, &ctx).await

@@ -75,6 +75,53 @@ pub struct TrusteeServeArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct LogKeyArgs {
+    /// The trustee's data directory (created if missing).
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// The trustee's id, as its policy's `trustee_id`.
+    #[arg(long)]
+    pub id: String,
+    /// The sealed log key (default: <data-dir>/log.key, as `trustee serve` reads it).
+    #[arg(long)]
+    pub log_key: Option<PathBuf>,
+    /// Print the witness-config `[[log]]` entry (origin and vkey) instead of the
+    /// policy's `log` line.
+    #[arg(long)]
+    pub witness_config: bool,
+}
+
+/// `escrow trustee log-key`: the log key `trustee serve` will sign with, made now if
+/// there is none, printed as a policy line or a witness-config entry.
+pub fn log_key(a: &LogKeyArgs, secret: &crate::files::SecretArgs) -> Result<(), CliError> {
+    let id = escrow_crypto::PartyId::new(&a.id).map_err(|e| CliError::Usage(format!("--id: {e}")))?;
+    let origin = escrow_trustee::log_origin(&id);
+    let path = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
+    let signer = if path.exists() {
+        let signer = secret.read_sealed_as(&path, escrow_log::CheckpointSigner::from_bytes)?;
+        if signer.name() != origin && signer.name() != id.as_str() {
+            return Err(CliError::bad_file(
+                &path,
+                format!("this log key signs as {:?}, not as {origin:?}", signer.name()),
+            ));
+        }
+        signer
+    } else {
+        let signer = escrow_log::CheckpointSigner::generate(&origin, &mut rand::rngs::OsRng)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
+        secret.write_sealed(&path, &signer.to_bytes())?;
+        signer
+    };
+    if a.witness_config {
+        print!("{}", escrow_witness::config::render(&[(origin, signer.verifier())]));
+    } else {
+        println!("log {}", signer.verifier());
+    }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
 pub struct RelayServeArgs {
     /// Directory for relay.db.
     #[arg(long)]

@@ -597,3 +597,40 @@ fn health_probes_need_only_the_ca_and_fail_closed() {
     // Usage errors exit 2.
     assert_eq!(probe(&["--addr", &addr, "--role", "agency"]).status.code(), Some(2));
 }
+
+#[test]
+fn the_log_key_can_be_published_before_the_first_start_and_is_the_one_served() {
+    let f = Files::new();
+    let line = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0"]);
+    let vkey = line.trim().strip_prefix("log ").expect("a policy log line").to_string();
+    assert!(vkey.starts_with("escrow-trustee/trustee-0+"), "{vkey}");
+    // Asked again: the same key, not a new one; and as a witness-config entry.
+    let again = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0"]);
+    assert_eq!(again, line);
+    let entry = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0", "--witness-config"]);
+    assert!(entry.contains("origin = \"escrow-trustee/trustee-0\"") && entry.contains(&vkey), "{entry}");
+    // Another trustee's id on this key is refused, naming the file.
+    let out =
+        escrow().args(["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("log.key"), "{out:?}");
+    // The trustee then serves exactly that key.
+    let mut t0 = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut t0);
+    let _t0 = Killed(t0);
+    let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
+    let served = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "audit", "verify", "--trustee", &addr])
+        .args(["--trust-on-first-use", "--state-dir", p(&f.path("audit"))])
+        .output()
+        .unwrap();
+    assert!(served.status.success(), "{served:?}");
+    let policy = f.path("witness.policy");
+    std::fs::write(&policy, format!("{line}quorum none\n")).unwrap();
+    let pinned = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "audit", "verify", "--trustee", &addr])
+        .args(["--witness-policy", p(&policy), "--state-dir", p(&f.path("audit2"))])
+        .output()
+        .unwrap();
+    assert!(pinned.status.success(), "the served key is the published one: {pinned:?}");
+}
