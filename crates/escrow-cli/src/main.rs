@@ -116,7 +116,7 @@ struct ResealArgs {
 #[derive(Subcommand, Debug)]
 enum TrusteeCmd {
     /// Run a trustee service.
-    Serve(serve::TrusteeServeArgs),
+    Serve(Box<serve::TrusteeServeArgs>),
     /// Print this trustee's log verifier key (its `log` line of a witness policy, its
     /// `[[log]]` entry of a witness's config), making the sealed log key first if the
     /// data directory has none yet: so the key can be published before the first start.
@@ -268,7 +268,7 @@ fn main() -> ExitCode {
             Command::Trustee(TrusteeCmd::LogKey(a)) => serve::log_key(&a, &ctx.secret),
             Command::Trustee(TrusteeCmd::Serve(a)) => {
                 init_logging();
-                serve::trustee(a, &ctx).await
+                serve::trustee(*a, &ctx).await
             }
             Command::Relay(RelayCmd::Serve(a)) => {
                 init_logging();
