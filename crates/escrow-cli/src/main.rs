@@ -14,6 +14,7 @@ mod keys;
 mod open;
 mod pki;
 mod serve;
+mod status;
 mod tls;
 mod tradeoffs;
 mod user;
@@ -71,6 +72,9 @@ enum Command {
     /// Relay (provider) commands.
     #[command(subcommand)]
     Relay(RelayCmd),
+    /// Operators at a glance: each trustee's health, epochs, log size and witnessed
+    /// checkpoint, and (with --witness-policy) each witness's view and its lag.
+    Status(status::StatusArgs),
     /// Probe a server's health (gRPC health, or a witness's GET /): exit 0 only if it
     /// is serving. Needs only the CA certificate, never a passphrase.
     Health(health::HealthArgs),
@@ -276,6 +280,7 @@ fn main() -> ExitCode {
             }
             Command::Witness(c) => witness::run(c, &ctx).await,
             Command::Health(a) => health::run(a, &ctx).await,
+            Command::Status(a) => status::run(a, &ctx).await,
             Command::Court(c) => keys::court(&c, &ctx.secret),
             Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
             Command::Reshare(a) => ceremony::reshare(a, &ctx).await,

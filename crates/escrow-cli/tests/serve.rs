@@ -64,6 +64,11 @@ impl Files {
     /// `escrow trustee serve` with trustee `policy`'s policy, `cert`'s certificate and
     /// `share`'s key share, on `data` (relative to the deployment).
     fn trustee(&self, policy: u16, cert: u16, share: u16, data: &str) -> Child {
+        self.trustee_with(policy, cert, share, data, &[])
+    }
+
+    /// [`Files::trustee`] with `extra` flags for `trustee serve`.
+    fn trustee_with(&self, policy: u16, cert: u16, share: u16, data: &str, extra: &[&str]) -> Child {
         let addr = self.path(&format!("{data}.addr"));
         let _ = std::fs::remove_file(&addr);
         escrow()
@@ -73,6 +78,7 @@ impl Files {
             .args(["--epoch-key", p(&self.path("keys/epoch-1.pub"))])
             .args(["--key-share", p(&self.path(&format!("keys/trustee-{share}.share")))])
             .args(["--addr-file", p(&addr)])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -633,4 +639,70 @@ fn the_log_key_can_be_published_before_the_first_start_and_is_the_one_served() {
         .output()
         .unwrap();
     assert!(pinned.status.success(), "the served key is the published one: {pinned:?}");
+}
+
+#[test]
+fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
+    let f = Files::new();
+    run(&["pki", "issue", p(&f.path("pki")), "--role", "witness", "--id", "w1", "--insecure-fast-kdf"]);
+    let line = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0"]);
+    let config = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0", "--witness-config"]);
+    std::fs::write(f.path("logs.toml"), config).unwrap();
+    let vkey = run(&[
+        "witness",
+        "init",
+        "--data-dir",
+        p(&f.path("w1")),
+        "--name",
+        "witness.example/w1",
+        "--insecure-fast-kdf",
+    ]);
+    let waddr_file = f.path("w1.addr");
+    let witness = escrow()
+        .args(["--profile", p(&f.path("pki/witness-w1.profile.toml"))])
+        .args(["witness", "serve", "--data-dir", p(&f.path("w1")), "--config", p(&f.path("logs.toml"))])
+        .args(["--addr-file", p(&waddr_file)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _witness = Killed(witness);
+    let t0 = Instant::now();
+    while !waddr_file.exists() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the witness did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let waddr = std::fs::read_to_string(&waddr_file).unwrap();
+    let policy = f.path("witness.policy");
+    std::fs::write(&policy, format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim())).unwrap();
+    let mut trustee = f.trustee_with(0, 0, 0, "t0", &["--witness-policy", p(&policy), "--witness-interval-ms", "100"]);
+    f.wait_up("t0", &mut trustee);
+    let _trustee = Killed(trustee);
+    let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
+    let status = |addrs: &[&str]| {
+        let mut c = escrow();
+        c.args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "status", "--witness-policy", p(&policy)]);
+        for a in addrs {
+            c.args(["--trustee", a]);
+        }
+        c.output().unwrap()
+    };
+    // The trustee's first checkpoint reaches the witness: witnessed size = log size, lag 0.
+    let t0 = Instant::now();
+    let shown = loop {
+        let out = status(&[&addr]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let row = text.lines().find(|l| l.contains("trustee-0")).unwrap_or_default().to_string();
+        let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+        if out.status.success() && cells.len() >= 8 && cells[4] == cells[5] && cells[7] == "(0)" {
+            break text;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "never witnessed: {text}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(shown.contains("SERVING") && shown.contains("w1 (lag)"), "{shown}");
+    // A trustee that is down is shown DOWN and fails the command.
+    let out = status(&[&addr, "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("DOWN"), "{out:?}");
 }
