@@ -49,24 +49,33 @@ pub async fn run(a: HealthArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         println!("SERVING ({})", info.lines().find(|l| l.starts_with("vkey ")).unwrap_or("witness"));
         return Ok(());
     }
-    let ca = ctx.tls.ca_pem()?;
-    let anonymous = escrow_service::transport::Credentials::anonymous(ca)?;
-    let channel = escrow_service::transport::channel(&a.addr, &anonymous, role)?;
+    let anonymous = escrow_service::transport::Credentials::anonymous(ctx.tls.ca_pem()?)?;
     let service = a
         .service
         .unwrap_or_else(|| if role == Role::Trustee { "escrow.v1.Trustee" } else { "escrow.v1.Relay" }.to_owned());
-    let answer = tokio::time::timeout(
-        TIMEOUT,
-        HealthClient::new(channel).check(HealthCheckRequest { service: service.clone() }),
-    )
-    .await
-    .map_err(|_| down(format!("{} did not answer within {} s", a.addr, TIMEOUT.as_secs())))?
-    .map_err(|s| down(format!("{:?}: {}", s.code(), s.message())))?
-    .into_inner();
+    grpc_serving(&a.addr, &anonymous, role, &service).await.map_err(down)?;
+    println!("SERVING ({service} at {})", a.addr);
+    Ok(())
+}
+
+/// Asks the gRPC health service at `addr` (a server of `role`) about `service`, with
+/// `anonymous` credentials (the CA only): `Ok` only if it answers SERVING in time.
+pub async fn grpc_serving(
+    addr: &str,
+    anonymous: &escrow_service::transport::Credentials,
+    role: Role,
+    service: &str,
+) -> Result<(), String> {
+    let channel = escrow_service::transport::channel(addr, anonymous, role).map_err(|e| e.to_string())?;
+    let answer =
+        tokio::time::timeout(TIMEOUT, HealthClient::new(channel).check(HealthCheckRequest { service: service.into() }))
+            .await
+            .map_err(|_| format!("{addr} did not answer within {} s", TIMEOUT.as_secs()))?
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))?
+            .into_inner();
     if answer.status == ServingStatus::Serving as i32 {
-        println!("SERVING ({service} at {})", a.addr);
         Ok(())
     } else {
-        Err(down(format!("{service} at {} reports status {}", a.addr, answer.status)))
+        Err(format!("{service} at {addr} reports status {}", answer.status))
     }
 }

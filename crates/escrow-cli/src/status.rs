@@ -10,9 +10,6 @@ use comfy_table::Table;
 use escrow_crypto::EpochPublicKey;
 use escrow_pki::Role;
 use escrow_proto::v1 as pb;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 use crate::CliError;
 
@@ -29,9 +26,7 @@ pub struct StatusArgs {
 }
 
 /// The size line of a checkpoint note, unverified (a status view, not an audit).
-fn size_of(note: &str) -> Option<u64> {
-    note.lines().nth(1).and_then(|l| l.parse().ok())
-}
+use escrow_audit::check::claimed_size as size_of;
 
 pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let creds = ctx.credentials()?;
@@ -59,14 +54,7 @@ pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     t.set_header(header);
     let mut unhealthy = 0;
     for addr in &a.trustees {
-        let health = async {
-            let ch = escrow_service::transport::channel(addr, &anonymous, Role::Trustee).ok()?;
-            let req = HealthCheckRequest { service: "escrow.v1.Trustee".into() };
-            let r = tokio::time::timeout(TIMEOUT, HealthClient::new(ch).check(req)).await.ok()?.ok()?;
-            Some(r.into_inner().status == ServingStatus::Serving as i32)
-        }
-        .await;
-        if health != Some(true) {
+        if crate::health::grpc_serving(addr, &anonymous, Role::Trustee, "escrow.v1.Trustee").await.is_err() {
             unhealthy += 1;
             let mut row = vec!["?".to_string(), addr.clone(), "DOWN".into()];
             row.resize(6 + witnesses.len(), "-".into());

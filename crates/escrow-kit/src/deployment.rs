@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use escrow_crypto::sealed::{seal, KdfParams, Unlock};
+use escrow_crypto::sealed::KdfParams;
 use escrow_crypto::{DealerOutput, Envelope, EpochId, PartyId, TrusteeKeyShare};
 use escrow_log::CheckpointSigner;
 use escrow_pki::{Identity, Role};
@@ -21,12 +21,11 @@ use pb::audit_client::AuditClient;
 use pb::ceremony_client::CeremonyClient;
 use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
-use rand::rngs::OsRng;
 use rand::SeedableRng;
 use tonic::transport::Channel;
 
 use crate::node::Node;
-use crate::pki::write_file;
+use crate::pki::{write_file, write_sealed};
 use crate::world::{trustee_id, KeyGen, Launch, Options, World};
 use crate::KitError;
 
@@ -260,9 +259,7 @@ impl Deployment {
             .get(usize::from(i))
             .ok_or_else(|| KitError::Unknown { what: "share index", name: i.to_string() })?;
         let path = self.world.node_dir(trustee_id(i).as_str()).join(format!("key-{}.share", epoch.0));
-        let bytes = share.to_bytes();
-        let blob = seal(&bytes[..], &Unlock::Passphrase(passphrase.as_bytes()), KdfParams::default(), &mut OsRng)?;
-        write_file(&path, &blob)
+        write_sealed(&path, &share.to_bytes(), passphrase, KdfParams::default())
     }
 
     /// Starts trustee `i` on its data directory with its current policy and epochs

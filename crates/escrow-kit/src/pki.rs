@@ -109,3 +109,16 @@ impl Pki {
 pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<(), KitError> {
     escrow_service::files::write_private(path, bytes).map_err(|e| KitError::io(path, e))
 }
+
+/// Seals `secret` under `passphrase` and writes it (mode 0600) for a child process to
+/// unseal, as `escrow`'s own sealed files are.
+pub(crate) fn write_sealed(
+    path: &Path,
+    secret: &[u8],
+    passphrase: &str,
+    kdf: escrow_crypto::sealed::KdfParams,
+) -> Result<(), KitError> {
+    let unlock = escrow_crypto::sealed::Unlock::Passphrase(passphrase.as_bytes());
+    let blob = escrow_crypto::sealed::seal(secret, &unlock, kdf, &mut rand::rngs::OsRng)?;
+    write_file(path, &blob)
+}

@@ -6,15 +6,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use escrow_crypto::sealed::{seal, KdfParams, Unlock};
+use escrow_crypto::sealed::KdfParams;
 use escrow_log::{Policy, WitnessSigner};
 use escrow_pki::{Identity, Role};
-use rand::rngs::OsRng;
 use rand::SeedableRng;
 
 use crate::deployment::{log_signer, origin, Deployment};
 use crate::node::Node;
-use crate::pki::write_file;
+use crate::pki::{write_file, write_sealed};
 use crate::world::Launch;
 use crate::KitError;
 
@@ -119,14 +118,7 @@ impl Deployment {
             for i in 0..self.world.options.n {
                 let path = self.world.node_dir(crate::world::trustee_id(i).as_str()).join("log.key");
                 if !path.exists() {
-                    let bytes = log_signer(i).to_bytes();
-                    let blob = seal(
-                        &bytes[..],
-                        &Unlock::Passphrase(passphrase.as_bytes()),
-                        KdfParams::insecure_fast(),
-                        &mut OsRng,
-                    )?;
-                    write_file(&path, &blob)?;
+                    write_sealed(&path, &log_signer(i).to_bytes(), passphrase, KdfParams::insecure_fast())?;
                 }
             }
             let policy = self.witness_policy_text().unwrap_or_default();
@@ -182,14 +174,7 @@ impl Deployment {
             Launch::Processes { exe, passphrase } => {
                 let key = w.dir.join("witness.key");
                 if !key.exists() {
-                    let bytes = witness_signer(index).to_bytes();
-                    let blob = seal(
-                        &bytes[..],
-                        &Unlock::Passphrase(passphrase.as_bytes()),
-                        KdfParams::insecure_fast(),
-                        &mut OsRng,
-                    )?;
-                    write_file(&key, &blob)?;
+                    write_sealed(&key, &witness_signer(index).to_bytes(), passphrase, KdfParams::insecure_fast())?;
                 }
                 let mut args: Vec<String> = vec![
                     "witness".into(),

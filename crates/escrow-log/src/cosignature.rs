@@ -219,10 +219,11 @@ pub fn verify_cosignatures(note: &[u8], witnesses: &[WitnessVerifier]) -> Result
     let (text, lines) = split_note(note)?;
     let mut out: Vec<Cosigned> = Vec::new();
     for line in &lines {
-        let Some(witness) = witnesses.iter().position(|w| w.name == line.name && w.id == line.id) else {
+        let Some((witness, key)) = witnesses.iter().enumerate().find(|(_, w)| w.name == line.name && w.id == line.id)
+        else {
             continue;
         };
-        let timestamp = witnesses.get(witness).map(|w| w.check(text, &line.sig)).transpose()?.unwrap_or_default();
+        let timestamp = key.check(text, &line.sig)?;
         match out.iter_mut().find(|c| c.witness == witness) {
             Some(seen) => seen.timestamp = seen.timestamp.max(timestamp),
             None => out.push(Cosigned { witness, timestamp }),

@@ -288,14 +288,11 @@ impl Policy {
         if !self.quorum_met(&cosigned) {
             return Err(LogError::QuorumNotMet { quorum: self.quorum_name(), cosigned: names(&cosigned) });
         }
-        let mut cosigners: Vec<(String, u64)> = valid
-            .iter()
-            .filter_map(|c| self.witnesses.get(c.witness).map(|w| (c.witness, w.name.clone(), c.timestamp)))
-            .map(|(i, n, t)| (i, (n, t)))
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into_values()
-            .collect();
-        cosigners.shrink_to_fit();
+        // One entry per witness already (verify_cosignatures); listed in policy order.
+        let mut valid = valid;
+        valid.sort_by_key(|c| c.witness);
+        let cosigners =
+            valid.iter().filter_map(|c| self.witnesses.get(c.witness).map(|w| (w.name.clone(), c.timestamp))).collect();
         Ok(WitnessedCheckpoint { checkpoint, cosigners })
     }
 }

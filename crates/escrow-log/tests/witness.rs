@@ -238,7 +238,17 @@ fn policies_parse_like_the_spec_and_the_go_reference() {
     ] {
         assert!(matches!(bad.parse::<Policy>(), Err(LogError::MalformedPolicy { .. })), "{bad:?}");
     }
-    // One public key under two names is a duplicate.
+    // One public key under two names is a duplicate (tlog-policy "Public key
+    // representation"): w0's key re-wrapped under another name, with its key ID.
+    let v0 = v(0);
+    let key64 = v0.splitn(3, '+').nth(2).unwrap();
+    let raw = B64.decode(key64).unwrap();
+    let id: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest([&b"impostor.example\n"[..], &raw].concat()).into();
+    let impostor = format!("impostor.example+{}+{key64}", hex::encode(&id[..4]));
+    impostor.parse::<WitnessVerifier>().expect("a well-formed vkey of the same key");
+    let twice = format!("witness a {v0}\nwitness b {impostor}\nquorum a\n");
+    assert!(matches!(twice.parse::<Policy>(), Err(LogError::MalformedPolicy { line: 2, .. })), "{twice}");
+    // A signer key cannot simply be renamed: its key ID binds the name.
     let w0 = WitnessSigner::from_bytes(&w[0].to_bytes()).unwrap();
     let dup = w0.to_bytes();
     let renamed = String::from_utf8(dup.to_vec()).unwrap().replace("w0.example", "impostor.example");

@@ -314,6 +314,11 @@ impl TrusteeService {
                     return (Answer::Failed(why), Some(latest));
                 }
                 Ok(AddOutcome::Refused { status, message }) => {
+                    if status == 422 {
+                        // This log's own signed checkpoint is not consistent with what the
+                        // witness cosigned of it: someone signed a fork with this log key.
+                        tracing::error!(witness = %name, size, %message, "a witness refused this log's checkpoint as a fork");
+                    }
                     return (Answer::Failed(format!("{name}: {status} {message}")), None);
                 }
                 Err(e) => return (Answer::Failed(format!("{name}: {e}")), None),
