@@ -41,15 +41,6 @@ fn spec(epoch: u64, t: u16, players: std::ops::Range<usize>) -> CeremonySpec {
     }
 }
 
-/// Every entry of trustee `i`'s log.
-async fn entries(d: &Deployment, i: usize) -> Vec<Entry> {
-    let mut audit = d.audit_client(i).unwrap();
-    let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
-    let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
-    let page = audit.get_entries(pb::GetEntriesRequest { start: 0, end: size }).await.unwrap().into_inner();
-    page.entries.iter().map(|e| Entry::from_bytes(e).unwrap()).collect()
-}
-
 fn ceremony_steps(log: &[Entry]) -> Vec<CeremonyStep> {
     log.iter()
         .filter_map(|e| match &e.event {
@@ -126,7 +117,7 @@ async fn trustees_make_epoch_1_themselves_and_exactly_t_plus_one_of_them_open_it
     }
     // Every trustee logged the whole ceremony, ending with its installation.
     for i in 0..5 {
-        let steps = ceremony_steps(&entries(&d, i).await);
+        let steps = ceremony_steps(&log_entries(&d, i).await);
         assert!(matches!(steps.first(), Some(CeremonyStep::Proposed { epoch: 1, threshold: 2, players: 5, .. })));
         assert_eq!(steps.iter().filter(|s| matches!(s, CeremonyStep::Dealt { .. })).count(), 5);
         assert_eq!(steps.iter().filter(|s| matches!(s, CeremonyStep::Agreed { .. })).count(), 5);
@@ -143,7 +134,7 @@ async fn a_cheating_dealer_is_resolved_the_same_way_at_every_trustee() {
     let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
     let a = out.announcement.unwrap_or_else(|| panic!("{:#?}", out.statuses));
     for i in 0..5 {
-        let steps = ceremony_steps(&entries(&d, i).await);
+        let steps = ceremony_steps(&log_entries(&d, i).await);
         assert!(
             steps.contains(&CeremonyStep::Complained {
                 by: "trustee-3".into(),
@@ -179,7 +170,7 @@ async fn a_trustee_that_withholds_its_agreement_aborts_the_ceremony_and_nothing_
         let mut c = escrow_service::transport::ceremony_client(&d.trustee_addrs()[i], &auditor_creds()).unwrap();
         let e = c.get_announcement(pb::GetAnnouncementRequest { epoch: 2 }).await.unwrap_err();
         assert_eq!(e.code(), tonic::Code::NotFound);
-        assert!(matches!(ceremony_steps(&entries(&d, i).await).last(), Some(CeremonyStep::Aborted { .. })));
+        assert!(matches!(ceremony_steps(&log_entries(&d, i).await).last(), Some(CeremonyStep::Aborted { .. })));
     }
 }
 
@@ -306,7 +297,7 @@ async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
     // From trustee-2 itself, but for no ceremony: not found, nothing logged.
-    let before = entries(&d, 0).await.len();
+    let before = log_entries(&d, 0).await.len();
     let as_t2 =
         escrow_service::transport::ceremony_client(&addr, &creds(escrow_pki::Role::Trustee, "trustee-2")).unwrap();
     let e = as_t2
@@ -318,7 +309,7 @@ async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
     // Garbage: invalid argument.
     let e = as_t2.clone().deliver(pb::DeliverRequest { message: vec![1, 2, 3], peers: vec![] }).await.unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
-    assert_eq!(entries(&d, 0).await.len(), before);
+    assert_eq!(log_entries(&d, 0).await.len(), before);
 }
 
 /// A relay that serves its own epoch key with whatever announcement it likes, and
@@ -434,7 +425,16 @@ async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_tru
         let me = creds(escrow_pki::Role::Relay, "relay");
         let mut node = Node::serve("substituting relay", |l, s| async move {
             let routes = tonic::service::Routes::new(pb::relay_server::RelayServer::new(liar));
-            escrow_service::transport::serve(l, routes, &[], &me, None, s).await
+            escrow_service::transport::serve(
+                l,
+                routes,
+                &[],
+                &me,
+                None,
+                &escrow_service::metrics::Metrics::new(|_| {}),
+                s,
+            )
+            .await
         })
         .await
         .unwrap();
@@ -594,7 +594,16 @@ async fn an_agency_refuses_an_epoch_key_whose_announcements_are_under_or_wrongly
             fronts.push(
                 Node::serve("substituting trustee", |l, s| async move {
                     let routes = tonic::service::Routes::new(pb::trustee_server::TrusteeServer::new(front));
-                    escrow_service::transport::serve(l, routes, &[], &me, None, s).await
+                    escrow_service::transport::serve(
+                        l,
+                        routes,
+                        &[],
+                        &me,
+                        None,
+                        &escrow_service::metrics::Metrics::new(|_| {}),
+                        s,
+                    )
+                    .await
                 })
                 .await
                 .unwrap(),
@@ -639,7 +648,7 @@ async fn shares_are_destroyed_on_schedule_and_the_auditor_flags_a_trustee_that_d
             assert!(std::time::Instant::now() < deadline, "trustee-{i} kept its share");
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        let log = entries(&d, i).await;
+        let log = log_entries(&d, i).await;
         let destroyed = log.iter().find(|e| e.event == Event::EpochDestroyed { epoch: 1 }).unwrap();
         assert!(destroyed.time >= destroy_at && destroyed.time <= destroy_at + 60, "trustee-{i} at {}", destroyed.time);
         // And it refuses afterwards.

@@ -23,21 +23,6 @@ fn generous(_: u16, p: &mut Policy) {
     p.rate_limit = escrow_service::ratelimit::RateLimit { per_second: 10_000.0, burst: 10_000 };
 }
 
-async fn log_entries(d: &Deployment, i: usize) -> Vec<Entry> {
-    let mut audit = d.audit_client(i).unwrap();
-    let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
-    let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < size {
-        let end = size.min(start + 1000);
-        let page = audit.get_entries(pb::GetEntriesRequest { start, end }).await.unwrap().into_inner();
-        out.extend(page.entries.iter().map(|e| Entry::from_bytes(e).unwrap()));
-        start = end;
-    }
-    out
-}
-
 fn agency2(d: &Deployment, i: usize) -> pb::trustee_client::TrusteeClient<tonic::transport::Channel> {
     trustee_client_at(&d.trustees[i].server.addr.to_string(), &creds(Role::Agency, "agency-2"))
 }
@@ -103,7 +88,7 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(summaries, vec![("InvalidArgument".to_string(), 1), ("NotFound".to_string(), refused - 1)]);
+    assert_eq!(summaries, vec![("INVALID_ARGUMENT".to_string(), 1), ("NOT_FOUND".to_string(), refused - 1)]);
     // The other trustees saw nothing and logged nothing.
     assert_eq!(log_entries(&d, 1).await.len(), before_1);
 }
@@ -128,7 +113,7 @@ async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
         Event::RequestsRefused { caller, warrant_id: Some(w), count: 1, rule, code, .. } => {
             assert_eq!(caller, "escrow:role/agency/agency-1");
             assert_eq!(w, &[1; 16]);
-            assert_eq!(code, "PermissionDenied");
+            assert_eq!(code, "PERMISSION_DENIED");
             assert!(rule.contains("scope"), "{rule}");
         }
         other => panic!("{other:?}"),
@@ -143,6 +128,38 @@ async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
         })
         .collect();
     assert_eq!(counts, vec![1, 49, 1], "first, the window's repeats, the next window's first");
+}
+
+/// Asking again for fields already released returns the same shares and writes
+/// nothing: 20 repeats of one request add no entry (each added one before), and a
+/// request mixing a released field with a new one logs only the new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_release_returns_the_same_share_and_adds_no_entry() {
+    let d = deploy(93, generous).await;
+    let item = approved_item(&d, &[0]).await;
+    let first = d.agency_client(0).unwrap().request_shares(share_request(vec![1; 16], &item)).await.unwrap();
+    let before = log_entries(&d, 0).await.len();
+    for _ in 0..20 {
+        let again = d.agency_client(0).unwrap().request_shares(share_request(vec![1; 16], &item)).await.unwrap();
+        assert_eq!(again.get_ref().shares, first.get_ref().shares);
+    }
+    assert_eq!(log_entries(&d, 0).await.len(), before, "repeated releases grew the log");
+    assert_eq!(d.status(0, 1).await.unwrap().fields_released, 1);
+
+    let env = d.send("alice", &["bob"], START + DAY + 60, "two").await.unwrap();
+    d.clock.set(START + 2 * DAY).unwrap();
+    let second = pb::EscrowItem { label: env.label().to_bytes(), field: env.field().to_bytes() };
+    let req = pb::RequestSharesRequest { warrant_id: vec![1; 16], items: vec![item.clone(), second.clone()] };
+    let both = d.agency_client(0).unwrap().request_shares(req).await.unwrap();
+    assert_eq!(both.get_ref().shares.first(), first.get_ref().shares.first());
+    let log = log_entries(&d, 0).await;
+    assert_eq!(log.len(), before + 1);
+    let new_field = env.field().fingerprint();
+    match &log[before].event {
+        Event::SharesReleased { fields, .. } => assert_eq!(fields, &vec![new_field]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(d.status(0, 1).await.unwrap().fields_released, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,15 +402,14 @@ fn both_quota_windows_include_the_same_edge() {
         .unwrap();
     let released = |k: u8| Released { hash: [k; 32], label: vec![k], field: vec![k] };
     let limits = ReleaseLimits { max_fields_per_warrant: 100, agency_quota: 1 };
-    let agency = id("agency-1");
-    store.record_releases(&w.id(), &agency, &[released(1)], t0, limits).unwrap().unwrap();
+    store.record_releases(&w, &[released(1)], t0, limits).unwrap().unwrap();
 
     let edge = t0 + QUOTA_PERIOD_SECS;
     assert_eq!(quota_window_start(edge), t0);
     // At the edge, both the warrant and the release still count...
     assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge)).unwrap(), 1);
-    assert!(store.record_releases(&w.id(), &agency, &[released(2)], edge, limits).unwrap().is_err());
+    assert!(store.record_releases(&w, &[released(2)], edge, limits).unwrap().is_err());
     // ...and one second later neither does.
     assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge + 1)).unwrap(), 0);
-    store.record_releases(&w.id(), &agency, &[released(2)], edge + 1, limits).unwrap().unwrap();
+    store.record_releases(&w, &[released(2)], edge + 1, limits).unwrap().unwrap();
 }

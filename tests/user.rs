@@ -134,7 +134,16 @@ async fn a_lying_relay_is_caught_by_the_client_checks() {
     let own_key = own.to_bytes();
     let mut liar = Node::serve("lying relay", |listener, shutdown| async move {
         let routes = tonic::service::Routes::new(pb::relay_server::RelayServer::new(LyingRelay { honest, own_key }));
-        escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await
+        escrow_service::transport::serve(
+            listener,
+            routes,
+            &[],
+            &me,
+            None,
+            &escrow_service::metrics::Metrics::new(|_| {}),
+            shutdown,
+        )
+        .await
     })
     .await
     .unwrap();

@@ -203,6 +203,66 @@ async fn releases_continue_while_the_quorum_holds_and_stop_when_it_does_not() {
     assert_eq!(report.opened.len(), 2, "{:?}", report.trustee_errors);
 }
 
+/// The revocation race: a share request passes every check and waits for its
+/// approval to be witnessed; meanwhile the operator revokes the warrant; then the
+/// witnesses come back and the approval is witnessed. The release is decided again
+/// inside its transaction, on the warrant as stored then: no share leaves, the agency
+/// is told the warrant was revoked, and the log holds the revocation and, after it,
+/// the refused request, with times that never go backwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_during_the_witness_wait_stops_the_release() {
+    use escrow_log::event::{Decision, Event};
+    let witnesses = WitnessOptions { release_wait_ms: 20_000, ..WitnessOptions::default() };
+    let mut d = deploy(46, witnesses).await;
+    let items = traffic(&d).await;
+    let t0 = std::time::Instant::now();
+    let at = |what: &str| eprintln!("race: {:>6} ms  {what}", t0.elapsed().as_millis());
+    // Two of three witnesses down: the approval below cannot be witnessed yet.
+    d.stop_witness(0).await.unwrap();
+    d.stop_witness(1).await.unwrap();
+    approved_warrant(&d, 6, &[0]).await;
+    at("warrant 6 approved at trustee-0; witnesses w1 and w2 down");
+    let mut client = d.agency_client(0).unwrap();
+    let req = pb::RequestSharesRequest { warrant_id: vec![6; 16], items: items.clone() };
+    let pending = tokio::spawn(async move { client.request_shares(req).await });
+    // The request passes its checks in milliseconds and then waits for the witnesses.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert!(!pending.is_finished(), "the request should be waiting for a witnessed approval");
+    at("RequestShares checked and waiting for a witnessed approval");
+    d.decide(0, [6; 16], escrow_trustee::state::Action::Revoke, "the court withdrew it").await.unwrap();
+    at("operator op-0 revoked warrant 6 (committed)");
+    d.restart_witness(0).await.unwrap();
+    d.restart_witness(1).await.unwrap();
+    at("witnesses back");
+    let refused = pending.await.unwrap().unwrap_err();
+    at(&format!("RequestShares answered: {:?} {}", refused.code(), refused.message()));
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(refused.message(), format!("warrant {} was revoked", escrow_crypto::WarrantId([6; 16])));
+    assert_eq!(d.status(0, 6).await.unwrap().fields_released, 0);
+
+    let log = escrow_tests::log_entries(&d, 0).await;
+    let mine = |e: &Event| match e {
+        Event::WarrantDecided { warrant_id, .. } | Event::SharesReleased { warrant_id, .. } => *warrant_id == [6; 16],
+        Event::RequestsRefused { warrant_id, .. } => *warrant_id == Some([6; 16]),
+        _ => false,
+    };
+    let trail: Vec<(usize, &escrow_log::event::Entry)> =
+        log.iter().enumerate().filter(|(_, e)| mine(&e.event)).collect();
+    for (i, e) in &trail {
+        eprintln!("race: log[{i}] t={} {:?}", e.time, e.event);
+    }
+    assert!(!trail.iter().any(|(_, e)| matches!(e.event, Event::SharesReleased { .. })), "{trail:?}");
+    let revoked = trail
+        .iter()
+        .position(|(_, e)| matches!(e.event, Event::WarrantDecided { decision: Decision::Revoke, .. }))
+        .unwrap();
+    let refusal = trail
+        .iter()
+        .position(|(_, e)| matches!(&e.event, Event::RequestsRefused { rule, .. } if rule.contains("revoked")));
+    assert!(refusal.is_some_and(|r| r > revoked), "the refused request follows the revocation: {trail:?}");
+    assert!(log.windows(2).all(|w| w[0].time <= w[1].time), "entry times go backwards");
+}
+
 async fn audit(
     d: &Deployment,
     state: &std::path::Path,

@@ -15,6 +15,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, [&root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(out.join("escrow_v1_descriptor.bin"), fds.encode_to_vec())?;
+    // Every RPC path, so that metrics label requests only by methods that exist (a
+    // caller cannot mint label values by calling made-up paths).
+    let mut methods = String::from(
+        "/// Every RPC of `escrow.v1` as its gRPC path (`/package.Service/Method`).\npub const METHODS: &[&str] = &[\n",
+    );
+    for file in &fds.file {
+        for service in &file.service {
+            for method in &service.method {
+                methods.push_str(&format!("    \"/{}.{}/{}\",\n", file.package(), service.name(), method.name()));
+            }
+        }
+    }
+    methods.push_str("];\n");
+    std::fs::write(out.join("escrow_v1_methods.rs"), methods)?;
     tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(fds)?;
     Ok(())
 }

@@ -17,7 +17,11 @@ cleanup() {
     compose --profile tools down -v >/dev/null 2>&1 || true
     rm -rf "$state"
 }
+# dash runs no EXIT trap when a signal ends the script: turn each into an exit.
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 fail() { echo "cluster: FAIL: $*" >&2; compose logs --tail 20 >&2 2>&1 || true; exit 1; }
 step() { echo "cluster: $*"; }
 

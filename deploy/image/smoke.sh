@@ -9,7 +9,7 @@
 set -eu
 bin=${1:?usage: smoke.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
-tag=escrow:smoke
+tag=${ESCROW_SMOKE_IMAGE:-escrow:smoke}
 name=escrow-smoke-$$
 net=$name-net
 work=$(mktemp -d)
@@ -17,9 +17,14 @@ cleanup() {
     docker rm -f "$name" >/dev/null 2>&1 || true
     docker volume rm "$name-data" >/dev/null 2>&1 || true
     docker network rm "$net" >/dev/null 2>&1 || true
+    docker image rm -f "$tag" >/dev/null 2>&1 || true
     rm -rf "$work"
 }
+# dash runs no EXIT trap when a signal ends the script: turn each into an exit.
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 fail() { echo "smoke: FAIL: $*" >&2; docker logs "$name" 2>&1 | tail -20 >&2 || true; exit 1; }
 
 "$here/build.sh" "$tag" "$bin"

@@ -107,7 +107,16 @@ pub async fn start_lying(honest_addr: String, index: usize, lie: Lie) -> Node {
     let me = crate::creds(escrow_pki::Role::Trustee, &format!("trustee-{index}"));
     Node::serve(&format!("byzantine-{index}"), |listener, shutdown| async move {
         let routes = tonic::service::Routes::new(TrusteeServer::new(Byzantine { honest, lie }));
-        escrow_service::transport::serve(listener, routes, &[], &me, None, shutdown).await
+        escrow_service::transport::serve(
+            listener,
+            routes,
+            &[],
+            &me,
+            None,
+            &escrow_service::metrics::Metrics::new(|_| {}),
+            shutdown,
+        )
+        .await
     })
     .await
     .unwrap()

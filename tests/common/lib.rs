@@ -104,3 +104,19 @@ pub async fn deploy_plain(seed: u64) -> Deployment {
 pub fn validity() -> escrow_pki::Validity {
     escrow_pki::Validity::days_from(std::time::SystemTime::now(), 2)
 }
+
+/// Every entry of trustee `i`'s log, read through its Audit service in pages.
+pub async fn log_entries(d: &Deployment, i: usize) -> Vec<escrow_log::event::Entry> {
+    let mut audit = d.audit_client(i).unwrap();
+    let cp = audit.get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
+    let size: u64 = cp.checkpoint.lines().nth(1).unwrap().parse().unwrap();
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < size {
+        let end = size.min(start + 1000);
+        let page = audit.get_entries(pb::GetEntriesRequest { start, end }).await.unwrap().into_inner();
+        out.extend(page.entries.iter().map(|e| escrow_log::event::Entry::from_bytes(e).unwrap()));
+        start = end;
+    }
+    out
+}

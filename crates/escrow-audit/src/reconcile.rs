@@ -76,6 +76,22 @@ pub enum Flag {
         /// Index of the denial or revocation.
         stopped_at: u64,
     },
+    /// An entry stamped earlier than the entry before it. A trustee appends under one
+    /// lock with the clock read there, so log order is time order; a time that goes
+    /// backwards is a clock set back, or the trace of a decision taken before an entry
+    /// that was committed after it (as a release checked before a revocation and
+    /// committed after it).
+    #[error("{trustee}: entry {index} is stamped {time}, earlier than entry {} at {previous}", .index - 1)]
+    TimeWentBack {
+        /// Origin.
+        trustee: String,
+        /// Entry index (at least 1).
+        index: u64,
+        /// Its time.
+        time: u64,
+        /// The time of the entry before it.
+        previous: u64,
+    },
     /// Shares released at or after the warrant's `valid_until`.
     #[error("{trustee}: entry {index} releases shares for warrant {} at {time}, after it expired at {valid_until}", hex::encode(.warrant))]
     ReleaseAfterExpiry {
@@ -261,7 +277,12 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     for log in logs {
         let mut standing: BTreeMap<WarrantKey, Standing> = BTreeMap::new();
         let mut own_receipt: BTreeMap<WarrantKey, (String, u64)> = BTreeMap::new();
+        let mut previous: Option<u64> = None;
         for (index, e) in (0u64..).zip(log.entries()) {
+            if let Some(previous) = previous.filter(|p| e.time < *p) {
+                rec.flags.push(Flag::TimeWentBack { trustee: log.origin().to_string(), index, time: e.time, previous });
+            }
+            previous = Some(e.time);
             match &e.event {
                 Event::WarrantReceived { warrant_id, arrival, agency, valid_until, .. } => {
                     own_receipt.insert(*warrant_id, (agency.clone(), *valid_until));
@@ -521,6 +542,33 @@ mod tests {
         );
         // One share each from a and b: with t = 1 the field was opened all the same.
         assert_eq!(rec.warrants[&[1; 16]].opened.len(), 1);
+    }
+
+    /// The trace of the revocation race: a release checked before the revocation and
+    /// committed after it follows it in the log, stamped earlier. Both are flagged.
+    #[test]
+    fn a_release_after_a_revocation_and_a_time_going_back_are_flagged() {
+        let logs = vec![log(
+            "a",
+            vec![
+                (1, received(1, Arrival::Received)),
+                (3, decided(1, Decision::Approve)),
+                (10, decided(1, Decision::Revoke)),
+                (9, release(1, &[1, 2])),
+            ],
+        )];
+        let texts: Vec<String> = reconcile(&logs, 1).flags.iter().map(ToString::to_string).collect();
+        let wid = hex::encode([1u8; 16]);
+        assert_eq!(
+            texts,
+            vec![
+                "a: entry 3 is stamped 9, earlier than entry 2 at 10".to_string(),
+                format!("a: entry 3 releases shares for warrant {wid} after its revocation at entry 2"),
+            ]
+        );
+        // Equal times are not a step back.
+        let same = vec![log("b", vec![(5, received(2, Arrival::ApprovedByPolicy)), (5, release(2, &[1]))])];
+        assert!(reconcile(&same, 1).flags.is_empty(), "{:?}", reconcile(&same, 1).flags);
     }
 
     fn installed(epoch: u64, destroy_at: u64) -> Event {

@@ -367,8 +367,14 @@ mod tests {
         // in the Kubernetes manifests.
         let manifests = [
             include_str!("../../../deploy/k8s/trustee-0.yaml"),
+            include_str!("../../../deploy/k8s/trustee-1.yaml"),
+            include_str!("../../../deploy/k8s/trustee-2.yaml"),
+            include_str!("../../../deploy/k8s/trustee-3.yaml"),
+            include_str!("../../../deploy/k8s/trustee-4.yaml"),
             include_str!("../../../deploy/k8s/relay.yaml"),
             include_str!("../../../deploy/k8s/witness-w1.yaml"),
+            include_str!("../../../deploy/k8s/witness-w2.yaml"),
+            include_str!("../../../deploy/k8s/witness-w3.yaml"),
             include_str!("../../../deploy/k8s/ceremony-job.yaml"),
         ];
         let mut parsed = 0;
@@ -391,7 +397,7 @@ mod tests {
                 parsed += 1;
             }
         }
-        assert_eq!(parsed, 10, "container args and probe commands in deploy/k8s");
+        assert_eq!(parsed, 28, "container args and probe commands in deploy/k8s");
     }
 
     #[test]

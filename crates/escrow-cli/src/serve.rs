@@ -26,6 +26,76 @@ pub struct ListenArgs {
     /// Demo/test only: read "now" from this file instead of the system clock.
     #[arg(long, hide = true)]
     pub clock_file: Option<PathBuf>,
+    /// Also serve Prometheus metrics over plain HTTP (`GET /metrics`) on this address;
+    /// counts only, no TLS: bind it to a monitoring network.
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Write the metrics endpoint's bound address here once listening.
+    #[arg(long, requires = "metrics_listen")]
+    pub metrics_addr_file: Option<PathBuf>,
+}
+
+/// The bound listening sockets of a server: its own and, with `--metrics-listen`,
+/// the metrics endpoint's. Both are taken before anything is written.
+pub(crate) struct Listeners {
+    pub(crate) main: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Writes the bound addresses to `--addr-file` and `--metrics-addr-file`.
+    pub(crate) fn announce(&self, l: &ListenArgs) -> Result<(), CliError> {
+        if let (Some(m), Some(f)) = (&self.metrics, &l.metrics_addr_file) {
+            let addr = m.local_addr().map_err(|e| CliError::Start { what: "metrics", reason: e.to_string() })?;
+            write_addr(f, &addr.to_string())?;
+            tracing::info!(%addr, "metrics at http://{addr}/metrics");
+        }
+        announce(l, &self.main)
+    }
+
+    /// Runs `main` to its end, with the metrics endpoint `metrics` serves (if one was
+    /// asked for) beside it; the endpoint stops with it, releasing what it holds.
+    pub(crate) async fn run<M, MF, F, T>(self, metrics: M, main: impl FnOnce(tokio::net::TcpListener) -> F) -> T
+    where
+        M: FnOnce(tokio::net::TcpListener) -> MF,
+        MF: std::future::Future<Output = std::io::Result<()>> + Send + 'static,
+        F: std::future::Future<Output = T>,
+    {
+        let endpoint = self.metrics.map(|l| {
+            let served = metrics(l);
+            tokio::spawn(async move {
+                if let Err(e) = served.await {
+                    tracing::error!(error = %e, "the metrics endpoint failed");
+                }
+            })
+        });
+        let out = main(self.main).await;
+        if let Some(task) = endpoint {
+            task.abort();
+            let _ = task.await;
+        }
+        out
+    }
+}
+
+/// Binds the server's socket and, with `--metrics-listen`, the metrics endpoint's.
+pub(crate) async fn bind_all(l: &ListenArgs) -> Result<Listeners, CliError> {
+    let main = bind(l).await?;
+    let metrics = match &l.metrics_listen {
+        None => None,
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Start { what: "metrics", reason: format!("cannot listen on {addr}: {e}") })?,
+        ),
+    };
+    Ok(Listeners { main, metrics })
+}
+
+fn write_addr(f: &std::path::Path, addr: &str) -> Result<(), CliError> {
+    let tmp = f.with_extension("tmp");
+    std::fs::write(&tmp, addr).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::rename(&tmp, f).map_err(|e| CliError::io(f, e))
 }
 
 #[derive(Args, Debug)]
@@ -164,9 +234,7 @@ pub(crate) async fn bind(l: &ListenArgs) -> Result<tokio::net::TcpListener, CliE
 pub(crate) fn announce(l: &ListenArgs, listener: &tokio::net::TcpListener) -> Result<(), CliError> {
     let addr = listener.local_addr().map_err(|e| CliError::Start { what: "server", reason: e.to_string() })?;
     if let Some(f) = &l.addr_file {
-        let tmp = f.with_extension("tmp");
-        std::fs::write(&tmp, addr.to_string()).map_err(|e| CliError::io(&tmp, e))?;
-        std::fs::rename(&tmp, f).map_err(|e| CliError::io(f, e))?;
+        write_addr(f, &addr.to_string())?;
     }
     Ok(())
 }
@@ -259,7 +327,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         }
     };
     let ceremony = ceremony_keys(&a, &policy, ctx)?;
-    let listener = bind(&a.listen).await?;
+    let listeners = bind_all(&a.listen).await?;
     // From here on, state is created: the directory, its lock, the database.
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
     let (signer_bytes, verifier) = (signer.to_bytes(), signer.verifier());
@@ -286,9 +354,16 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     }
     let svc = TrusteeService::start_witnessed(policy, epochs, store, clock, ceremony, witnesses)
         .map_err(CliError::trustee_start)?;
-    announce(&a.listen, &listener)?;
-    tracing::info!(trustee = %svc.trustee_id(), addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
-    escrow_trustee::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::trustee_start)
+    listeners.announce(&a.listen)?;
+    tracing::info!(trustee = %svc.trustee_id(), addr = %listeners.main.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
+    let for_metrics = svc.clone();
+    listeners
+        .run(
+            |l| escrow_trustee::serve_metrics(l, for_metrics, std::future::pending()),
+            |l| escrow_trustee::serve(l, svc, &credentials, shutdown_signal()),
+        )
+        .await
+        .map_err(CliError::trustee_start)
 }
 
 /// The ceremony keys a trustee starts with, checked before anything is written: the
@@ -382,9 +457,16 @@ pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> 
     cfg.max_clock_skew_secs = a.max_skew_secs;
     cfg.rate_limit = escrow_service::ratelimit::RateLimit::new(a.rate_limit_per_second, a.rate_limit_burst)
         .map_err(CliError::relay_start)?;
-    let listener = bind(&a.listen).await?;
+    let listeners = bind_all(&a.listen).await?;
     let svc = escrow_relay::RelayService::open(cfg).map_err(CliError::relay_start)?;
-    announce(&a.listen, &listener)?;
-    tracing::info!(addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
-    escrow_relay::serve(listener, svc, &credentials, shutdown_signal()).await.map_err(CliError::relay_start)
+    listeners.announce(&a.listen)?;
+    tracing::info!(addr = %listeners.main.local_addr().map(|a| a.to_string()).unwrap_or_default(), "relay serving");
+    let for_metrics = svc.clone();
+    listeners
+        .run(
+            |l| escrow_relay::serve_metrics(l, for_metrics, std::future::pending()),
+            |l| escrow_relay::serve(l, svc, &credentials, shutdown_signal()),
+        )
+        .await
+        .map_err(CliError::relay_start)
 }

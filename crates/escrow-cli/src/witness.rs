@@ -132,19 +132,25 @@ async fn serve(a: ServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             credentials.cert_and_key_pem().ok_or_else(|| start("the profile has no certificate and key"))?;
         Some(escrow_witness::server::tls_config(cert, key).map_err(start)?)
     };
-    let listener = crate::serve::bind(&a.listen).await?;
+    let listeners = crate::serve::bind_all(&a.listen).await?;
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let vkey = signer.verifier();
     let witness = escrow_witness::Witness::open(&a.data_dir, signer, logs, clock).map_err(start)?;
-    crate::serve::announce(&a.listen, &listener)?;
+    listeners.announce(&a.listen)?;
     tracing::info!(
-        addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        addr = %listeners.main.local_addr().map(|a| a.to_string()).unwrap_or_default(),
         %vkey,
         logs = witness.logs().len(),
         tls = !a.plain,
         "witness serving"
     );
-    escrow_witness::server::serve(listener, Arc::new(witness), tls, crate::serve::shutdown_signal())
+    let witness = Arc::new(witness);
+    let for_metrics = witness.clone();
+    listeners
+        .run(
+            |l| escrow_witness::metrics::serve_metrics(l, for_metrics, std::future::pending()),
+            |l| escrow_witness::server::serve(l, witness, tls, crate::serve::shutdown_signal()),
+        )
         .await
         .map_err(|e| start(format!("server: {e}")))
 }

@@ -247,6 +247,66 @@ fn startup_addresses(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// `GET path` on the plain-HTTP metrics listener at `addr`: the status code and body.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("{addr}: {e}"));
+    s.set_read_timeout(Some(COMMAND_TIMEOUT)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, text.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+/// The value of the one sample named exactly `series` (name and labels) in `body`.
+fn sample(body: &str, series: &str) -> f64 {
+    let values: Vec<f64> =
+        body.lines().filter_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).collect();
+    assert_eq!(values.len(), 1, "{series}: not exactly one sample in\n{body}");
+    values[0]
+}
+
+/// What each kept process counted during the demo, scraped from the metrics address
+/// it wrote next to its gRPC one: the warrants, releases and scope refusals of
+/// trustee-0, the relay's stored messages, w1's cosignatures; other paths are 404.
+fn check_metrics(dir: &Path) {
+    let addr = |name: &str| {
+        let f = dir.join(format!("{name}.metrics.addr"));
+        std::fs::read_to_string(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display())).trim().to_string()
+    };
+    let (code, trustee) = http_get(&addr("trustee-0"), "/metrics");
+    assert_eq!(code, 200, "{trustee}");
+    assert!(trustee.trim_end().ends_with("# EOF"), "not OpenMetrics text:\n{trustee}");
+    assert!(sample(&trustee, "escrow_warrant_decisions_total{decision=\"approve\"}") >= 1.0);
+    assert!(sample(&trustee, "escrow_warrants{state=\"approved\"}") >= 1.0);
+    assert!(sample(&trustee, "escrow_shares_released_total") >= 1.0);
+    // The out-of-scope scenario asks every trustee for a message outside the warrant.
+    assert!(
+        sample(&trustee, "escrow_refusals_total{method=\"/escrow.v1.Trustee/RequestShares\",rule=\"out-of-scope\"}")
+            >= 1.0
+    );
+    let approvals = "escrow_rpc_duration_seconds_count{method=\"/escrow.v1.Trustee/ApproveWarrant\",code=\"OK\"}";
+    assert!(sample(&trustee, approvals) >= 1.0);
+    // Every log is witnessed up to its end: lag 0 at each of the three witnesses.
+    for w in ["w1", "w2", "w3"] {
+        assert_eq!(sample(&trustee, &format!("escrow_witness_lag_entries{{witness=\"{w}\"}}")), 0.0, "{w}");
+    }
+    assert_eq!(sample(&trustee, "escrow_log_size"), sample(&trustee, "escrow_log_witnessed_size"));
+    let (code, relay) = http_get(&addr("relay"), "/metrics");
+    assert_eq!(code, 200, "{relay}");
+    assert!(sample(&relay, "escrow_relay_messages") >= 1.0);
+    assert!(sample(&relay, "escrow_relay_users") >= 1.0);
+    let (code, witness) = http_get(&addr("w1"), "/metrics");
+    assert_eq!(code, 200, "{witness}");
+    assert!(sample(&witness, "escrow_witness_cosigned_total") >= 1.0);
+    assert!(sample(&witness, "escrow_witness_log_size{origin=\"escrow-trustee/trustee-0\"}") >= 1.0);
+    for name in ["trustee-0", "relay", "w1"] {
+        assert_eq!(http_get(&addr(name), "/").0, 404, "{name}");
+        assert_eq!(http_get(&addr(name), "/metrics/x").0, 404, "{name}");
+    }
+}
+
 #[test]
 fn the_full_demo_kept_prints_commands_that_work() {
     let kept = Kept::start(&["--keep"]);
@@ -315,6 +375,7 @@ fn the_full_demo_kept_prints_commands_that_work() {
     }
     // Every printed `escrow` command was run above.
     assert_eq!(commands.len(), 9, "{commands:?}");
+    check_metrics(&kept.dir);
 
     kept.stop();
 }

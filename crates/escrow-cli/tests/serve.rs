@@ -203,6 +203,48 @@ fn a_refused_start_creates_and_writes_nothing() {
 }
 
 #[test]
+fn a_busy_metrics_port_is_refused_before_anything_is_created() {
+    let f = Files::new();
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().to_string();
+    let metrics_file = f.path("t0.metrics.addr");
+    let extra = ["--metrics-listen", taken.as_str(), "--metrics-addr-file", p(&metrics_file)];
+    let err = refused(f.trustee_with(0, 0, 0, "t0", &extra));
+    assert!(err.contains(&format!("error: metrics did not start: cannot listen on {taken}:")), "{err}");
+    assert!(!f.path("t0").exists(), "the refused start created its data directory");
+    assert!(!f.path("t0.addr").exists() && !metrics_file.exists());
+
+    // A metrics address file without an endpoint to write is a usage error.
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/trustee-0.profile.toml")), "trustee", "serve"])
+        .args(["--data-dir", p(&f.path("t0")), "--policy", p(&f.path("policy-0.toml"))])
+        .args(["--epoch-key", p(&f.path("keys/epoch-1.pub")), "--key-share", p(&f.path("keys/trustee-0.share"))])
+        .args(["--metrics-addr-file", p(&metrics_file)])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--metrics-listen"), "{err}");
+    assert!(!f.path("t0").exists());
+
+    // With a free port, the endpoint's address is written and it serves.
+    let extra = ["--metrics-listen", "127.0.0.1:0", "--metrics-addr-file", p(&metrics_file)];
+    let mut t0 = f.trustee_with(0, 0, 0, "t0", &extra);
+    f.wait_up("t0", &mut t0);
+    let t0 = Killed(t0);
+    let addr = std::fs::read_to_string(&metrics_file).unwrap();
+    assert_ne!(addr.trim(), taken);
+    let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
+    std::io::Write::write_all(&mut s, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut s, &mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.contains("escrow_epochs_held 1"), "{text}");
+    drop(t0);
+    drop(busy);
+}
+
+#[test]
 fn a_relay_with_another_role_s_certificate_creates_nothing() {
     let f = Files::new();
     let out = escrow()

@@ -109,6 +109,10 @@ impl Node {
         cmd.args(args)
             .args(["--listen", listen, "--addr-file"])
             .arg(&addr_file)
+            // Every server also serves its Prometheus metrics, at the address it
+            // writes next to its own (`<name>.metrics.addr`).
+            .args(["--metrics-listen", "127.0.0.1:0", "--metrics-addr-file"])
+            .arg(dir.join(format!("{name}.metrics.addr")))
             .env("RUST_LOG", "info")
             .env_remove("ESCROW_PASSPHRASE")
             .stdin(Stdio::null())

@@ -62,7 +62,7 @@ fn expected(name: &str) -> Entry {
             Event::RequestsRefused {
                 caller: "escrow:role/agency/agency-1".into(),
                 warrant_id: Some(W),
-                code: "PermissionDenied".into(),
+                code: "PERMISSION_DENIED".into(),
                 rule: RULE.into(),
                 count: 1,
                 first: T + 240,
@@ -74,7 +74,7 @@ fn expected(name: &str) -> Entry {
             Event::RequestsRefused {
                 caller: "escrow:role/agency/agency-2".into(),
                 warrant_id: None,
-                code: "NotFound".into(),
+                code: "NOT_FOUND".into(),
                 rule: "unknown warrant 00000000000000000000000000000001".into(),
                 count: 202,
                 first: T + 200,

@@ -11,3 +11,5 @@ pub mod v1 {
 
 /// The encoded `FileDescriptorSet` of every escrow proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/escrow_v1_descriptor.bin"));
+
+include!(concat!(env!("OUT_DIR"), "/escrow_v1_methods.rs"));

@@ -12,6 +12,7 @@
 //! Every rejection names its culprit, carries the matching gRPC code, and changes no
 //! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`).
 
+mod metrics;
 mod service;
 mod store;
 #[cfg(feature = "tamper")]
@@ -30,6 +31,7 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+pub use metrics::serve_metrics;
 pub use service::RelayService;
 
 /// How far a sender's claimed send time may be from the relay's clock by default.
@@ -151,6 +153,7 @@ pub async fn serve(
 ) -> Result<(), RelayError> {
     check_certificate(credentials)?;
     let rate_limit = service.rate_limit();
+    let metrics = service.metrics().clone();
     let server = RelayServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -161,6 +164,7 @@ pub async fn serve(
         &[<RelayServer<RelayService> as NamedService>::NAME],
         credentials,
         Some(rate_limit),
+        &metrics,
         shutdown,
     )
     .await?;

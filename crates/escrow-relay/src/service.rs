@@ -20,6 +20,7 @@ use escrow_proto::v1::{
 };
 use escrow_service::auth;
 use escrow_service::clock::Clock;
+use escrow_service::metrics::with_rule;
 use escrow_service::status::from_crypto;
 use escrow_service::transport::MAX_MESSAGE_BYTES;
 use rusqlite::Connection;
@@ -37,7 +38,7 @@ const _: () = assert!(MAX_ENVELOPE_LEN < PAGE_BYTES);
 
 /// The relay's gRPC service. Build it with [`RelayService::open`], run it with
 /// [`crate::serve`].
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct RelayService {
     inner: Arc<Inner>,
 }
@@ -52,6 +53,7 @@ struct Inner {
     max_clock_skew_secs: u64,
     clock: Arc<dyn Clock>,
     rate_limit: escrow_service::ratelimit::RateLimit,
+    metrics: crate::metrics::RelayMetrics,
     /// Held for the life of the service: one process per data directory.
     _lock: escrow_service::datadir::DataDirLock,
 }
@@ -90,6 +92,7 @@ impl RelayService {
                 max_clock_skew_secs: config.max_clock_skew_secs,
                 clock: config.clock,
                 rate_limit: config.rate_limit,
+                metrics: crate::metrics::RelayMetrics::new(),
                 _lock: lock,
             }),
         })
@@ -98,6 +101,26 @@ impl RelayService {
     /// The per-caller request rate this relay enforces.
     pub fn rate_limit(&self) -> escrow_service::ratelimit::RateLimit {
         self.inner.rate_limit
+    }
+
+    /// The relay's metrics registry (RPC metrics included).
+    pub fn metrics(&self) -> &escrow_service::metrics::Metrics {
+        &self.inner.metrics.registry
+    }
+
+    /// Sets the gauges read from the database; blocks (call it off the async workers).
+    pub fn refresh_metrics(&self) {
+        let Ok(conn) = self.inner.db() else { return };
+        let count = |table: &str| {
+            conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                .map_err(|e| tracing::error!(error = %e, table, "could not count rows for metrics"))
+        };
+        if let Ok(n) = count("users") {
+            self.inner.metrics.users.set(n);
+        }
+        if let Ok(n) = count("messages") {
+            self.inner.metrics.messages.set(n);
+        }
     }
 
     /// Runs `f` on a blocking thread.
@@ -195,9 +218,10 @@ impl Inner {
                 Ok(())
             }
             Registration::Unchanged => Ok(()),
-            Registration::Conflict => {
-                Err(Status::already_exists(format!("user {id} is already registered with another key")))
-            }
+            Registration::Conflict => Err(with_rule(
+                Status::already_exists(format!("user {id} is already registered with another key")),
+                "duplicate",
+            )),
         }
     }
 
@@ -212,10 +236,13 @@ impl Inner {
     /// one transaction. Nothing is written unless every check passes.
     fn send(&self, who: &Identity, bytes: &[u8]) -> Result<SendResponse, Status> {
         if bytes.len() > MAX_ENVELOPE_LEN {
-            return Err(Status::invalid_argument(format!(
-                "envelope is {} bytes, at most {MAX_ENVELOPE_LEN} allowed",
-                bytes.len()
-            )));
+            return Err(with_rule(
+                Status::invalid_argument(format!(
+                    "envelope is {} bytes, at most {MAX_ENVELOPE_LEN} allowed",
+                    bytes.len()
+                )),
+                "too-large",
+            ));
         }
         let env = Envelope::from_bytes(bytes).map_err(|e| from_crypto("envelope", &e))?;
         let label = env.label();
@@ -237,29 +264,39 @@ impl Inner {
             (sender_blob, unregistered)
         };
 
-        let sender_blob =
-            sender_blob.ok_or_else(|| Status::failed_precondition(format!("sender {sender} is not registered")))?;
+        let sender_blob = sender_blob.ok_or_else(|| {
+            with_rule(Status::failed_precondition(format!("sender {sender} is not registered")), "unregistered")
+        })?;
         let sender_key = Self::stored_user_key(sender.as_str(), &sender_blob)?;
         env.verify_sender(&sender_key).map_err(|e| from_crypto(&format!("envelope from {sender}"), &e))?;
         if let Some(r) = unregistered {
-            return Err(Status::failed_precondition(format!("recipient {r} is not registered")));
+            return Err(with_rule(
+                Status::failed_precondition(format!("recipient {r} is not registered")),
+                "unregistered",
+            ));
         }
         let epoch = self.epoch_key.epoch();
         if label.epoch() != epoch {
-            return Err(Status::failed_precondition(format!(
-                "envelope is sealed under epoch {}, but the relay accepts only epoch {epoch}",
-                label.epoch()
-            )));
+            return Err(with_rule(
+                Status::failed_precondition(format!(
+                    "envelope is sealed under epoch {}, but the relay accepts only epoch {epoch}",
+                    label.epoch()
+                )),
+                "wrong-epoch",
+            ));
         }
         // Before the pairing check, which is the expensive one.
         let now = self.now();
         let ts = label.timestamp();
         if ts.abs_diff(now) > self.max_clock_skew_secs {
-            return Err(Status::failed_precondition(format!(
-                "envelope timestamp {ts} is {} s from the relay's clock {now}; at most {} s allowed",
-                ts.abs_diff(now),
-                self.max_clock_skew_secs
-            )));
+            return Err(with_rule(
+                Status::failed_precondition(format!(
+                    "envelope timestamp {ts} is {} s from the relay's clock {now}; at most {} s allowed",
+                    ts.abs_diff(now),
+                    self.max_clock_skew_secs
+                )),
+                "clock-skew",
+            ));
         }
         env.field().verify(&self.epoch_key, label).map_err(|e| from_crypto("envelope", &e))?;
 
@@ -273,9 +310,14 @@ impl Inner {
             envelope: bytes,
             received_at,
         };
-        let seq = store::insert_message(&mut *self.db()?, &new)
-            .map_err(db_error("storing an envelope"))?
-            .ok_or_else(|| Status::already_exists(format!("message id {} was already sent", hex(message_id))))?;
+        let seq = store::insert_message(&mut *self.db()?, &new).map_err(db_error("storing an envelope"))?.ok_or_else(
+            || {
+                with_rule(
+                    Status::already_exists(format!("message id {} was already sent", hex(message_id))),
+                    "duplicate",
+                )
+            },
+        )?;
         tracing::info!(
             seq,
             message_id = %id_prefix(message_id),
@@ -428,7 +470,9 @@ impl Relay for RelayService {
     async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
         let who = auth::require(&req, "Send", &[Role::User])?;
         let envelope = req.into_inner().envelope;
-        self.blocking(move |inner| inner.send(&who, &envelope)).await.map(Response::new)
+        let sent = self.blocking(move |inner| inner.send(&who, &envelope)).await?;
+        self.inner.metrics.accepted.inc();
+        Ok(Response::new(sent))
     }
 
     async fn fetch_inbox(&self, req: Request<FetchInboxRequest>) -> Result<Response<FetchInboxResponse>, Status> {
@@ -440,7 +484,9 @@ impl Relay for RelayService {
     async fn export(&self, req: Request<ExportRequest>) -> Result<Response<ExportResponse>, Status> {
         let who = auth::require(&req, "Export", &[Role::Agency])?;
         let req = req.into_inner();
-        self.blocking(move |inner| inner.export(&who, &req)).await.map(Response::new)
+        let exported = self.blocking(move |inner| inner.export(&who, &req)).await?;
+        self.inner.metrics.exported.inc_by(exported.envelopes.len() as u64);
+        Ok(Response::new(exported))
     }
 }
 

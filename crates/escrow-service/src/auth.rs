@@ -20,6 +20,7 @@ use escrow_pki::{Identity, Role};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
 
+use crate::metrics::with_rule;
 use crate::ratelimit::RateLimiter;
 
 /// Requests to this gRPC path prefix pass without a certificate.
@@ -35,13 +36,13 @@ pub fn caller<T>(req: &tonic::Request<T>) -> Result<Identity, Status> {
     req.extensions()
         .get::<Caller>()
         .map(|c| c.0.clone())
-        .ok_or_else(|| Status::unauthenticated("no verified client certificate"))
+        .ok_or_else(|| with_rule(Status::unauthenticated("no verified client certificate"), "unauthenticated"))
 }
 
 /// `PERMISSION_DENIED` naming the caller, the RPC and the rule, traced as a warning.
 pub fn denied(caller: &Identity, rpc: &str, rule: &str) -> Status {
     tracing::warn!(%caller, rpc, rule, "permission denied");
-    Status::permission_denied(format!("{caller} may not call {rpc}: {rule}"))
+    with_rule(Status::permission_denied(format!("{caller} may not call {rpc}: {rule}")), "permission")
 }
 
 /// The caller if its role is one of `roles`, else [`denied`].
@@ -98,7 +99,10 @@ pub struct Authenticate<S> {
 fn over_rate(caller: &Identity, path: &str, wait: Duration) -> Status {
     tracing::warn!(%caller, path, wait_ms = wait.as_millis() as u64, "rate limited");
     let ms = wait.as_millis().max(1);
-    let mut status = Status::resource_exhausted(format!("{caller} is over its request rate; retry in {ms} ms"));
+    let mut status = with_rule(
+        Status::resource_exhausted(format!("{caller} is over its request rate; retry in {ms} ms")),
+        "rate-limit",
+    );
     if let Ok(v) = ms.to_string().parse() {
         status.metadata_mut().insert(RETRY_AFTER_MS, v);
     }
@@ -140,6 +144,7 @@ where
                 Box::pin(self.inner.call(req))
             }
             Err(status) => {
+                let status = with_rule(status, "unauthenticated");
                 tracing::warn!(path = req.uri().path(), reason = status.message(), "unauthenticated request refused");
                 Box::pin(async move { Ok(status.into_http()) })
             }

@@ -9,6 +9,7 @@
 //! - [`datadir`]: one process per data directory (an exclusive lock file);
 //! - [`files`]: secret files written owner-only and synced;
 //! - [`par`]: CPU-bound checks over all cores, in order;
+//! - [`metrics`]: Prometheus metrics, the RPC layer and the `/metrics` endpoint;
 //! - [`ratelimit`]: per-caller token buckets, enforced in the auth layer;
 //! - [`status`]: maps crypto errors to gRPC statuses that name the culprit.
 
@@ -17,6 +18,7 @@ pub mod clock;
 pub mod datadir;
 pub mod db;
 pub mod files;
+pub mod metrics;
 pub mod par;
 pub mod ratelimit;
 pub mod status;

@@ -4,8 +4,24 @@
 use escrow_crypto::Error;
 use tonic::{Code, Status};
 
+/// The name of the rule an `escrow-crypto` error breaks, as refusals carry it
+/// ([`crate::metrics::RULE_HEADER`]).
+pub fn crypto_rule(e: &Error) -> &'static str {
+    match e {
+        Error::Decode { .. } | Error::InvalidInput { .. } | Error::InvalidField | Error::FieldMismatch => "malformed",
+        Error::EpochMismatch { .. } => "wrong-epoch",
+        Error::UnknownTrustee { .. } | Error::UnpinnedTrustee(_) => "unknown-trustee",
+        Error::BadSignature { .. } | Error::AnnouncementSignature { .. } => "bad-signature",
+        Error::UntrustedCourt => "untrusted-court",
+        Error::PartyMismatch { .. } => "party-mismatch",
+        Error::OutOfScope(_) => "out-of-scope",
+        Error::WarrantTime(_) => "warrant-time",
+        _ => "crypto",
+    }
+}
+
 /// The status for an `escrow-crypto` error met while checking a request, prefixed
-/// with what was being checked (e.g. "item 3").
+/// with what was being checked (e.g. "item 3"), carrying the rule it broke.
 pub fn from_crypto(context: &str, e: &Error) -> Status {
     let code = match e {
         Error::Decode { .. } | Error::InvalidInput { .. } | Error::InvalidField | Error::FieldMismatch => {
@@ -17,9 +33,35 @@ pub fn from_crypto(context: &str, e: &Error) -> Status {
         Error::WarrantTime(_) => Code::FailedPrecondition,
         _ => Code::InvalidArgument,
     };
-    if context.is_empty() {
+    let status = if context.is_empty() {
         Status::new(code, e.to_string())
     } else {
         Status::new(code, format!("{context}: {e}"))
+    };
+    crate::metrics::with_rule(status, crypto_rule(e))
+}
+
+/// The name of a gRPC code as the gRPC spec writes it (`PERMISSION_DENIED`): the one
+/// spelling of codes in log entries, metrics and messages.
+pub fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
     }
 }

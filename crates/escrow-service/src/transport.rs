@@ -136,13 +136,16 @@ pub enum TransportError {
 ///
 /// Every connection is TLS with `credentials`, which must be a server's (trustee or
 /// relay); every request but health must come with a client certificate of the CA,
-/// and, with `rate_limit`, spends a token of that certificate's bucket.
+/// and, with `rate_limit`, spends a token of that certificate's bucket. Every request,
+/// refused ones included, is timed and counted in `metrics`.
+#[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     service_names: &[&str],
     credentials: &Credentials,
     rate_limit: Option<RateLimit>,
+    metrics: &crate::metrics::Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), TransportError> {
     let identity = credentials.tls_identity().ok_or_else(|| {
@@ -181,6 +184,7 @@ pub async fn serve(
     let limiter = rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
     Server::builder()
         .tls_config(tls)?
+        .layer(metrics.layer())
         .layer(AuthLayer::new(limiter))
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)

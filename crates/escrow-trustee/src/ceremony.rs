@@ -227,6 +227,14 @@ fn describe(step: &Step) -> String {
 }
 
 impl TrusteeService {
+    /// The phase of each ceremony held (the running one and the finished ones kept),
+    /// for metrics; `None` without ceremony keys or while a ceremony step holds the state.
+    pub(crate) fn ceremony_phases(&self) -> Option<Vec<&'static str>> {
+        let runtime = self.inner.ceremony.as_ref()?;
+        let state = runtime.state.try_lock().ok()?;
+        Some(state.active.iter().chain(state.finished.iter()).map(|a| phase_name(a.machine.phase())).collect())
+    }
+
     fn runtime(&self) -> Result<&Runtime, Status> {
         self.inner.ceremony.as_ref().ok_or_else(|| {
             Status::failed_precondition("this trustee takes no part in key ceremonies (started without --signing-key)")

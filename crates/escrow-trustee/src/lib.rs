@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod ceremony;
+pub mod metrics;
 pub mod policy;
 pub mod refusals;
 pub mod rules;
@@ -21,6 +22,7 @@ pub use audit::AuditService;
 use escrow_proto::v1::audit_server::AuditServer;
 use escrow_proto::v1::ceremony_server::CeremonyServer;
 use escrow_proto::v1::trustee_server::TrusteeServer;
+pub use metrics::serve_metrics;
 pub use service::{check_certificate, check_epochs, EpochKeys, StartError, TrusteeService};
 use tonic::server::NamedService;
 
@@ -84,8 +86,16 @@ pub async fn serve(
         <AuditServer<AuditService> as NamedService>::NAME,
         <CeremonyServer<TrusteeService> as NamedService>::NAME,
     ];
-    let served =
-        escrow_service::transport::serve(listener, routes, &names, credentials, Some(rate_limit), shutdown).await;
+    let served = escrow_service::transport::serve(
+        listener,
+        routes,
+        &names,
+        credentials,
+        Some(rate_limit),
+        &service.metrics().clone(),
+        shutdown,
+    )
+    .await;
     // Wait until the flusher (and its handle on the store) is gone: the data
     // directory's lock must be free when serve returns, for a restart.
     for task in [Some(flusher), Some(destroyer), ceremonies, publisher].into_iter().flatten() {

@@ -149,7 +149,7 @@ mod tests {
 
     fn refusal(warrant: Option<[u8; 16]>, time: u64) -> Refusal {
         Refusal {
-            key: Key { caller: "escrow:role/agency/agency-2".into(), warrant_id: warrant, code: "NotFound".into() },
+            key: Key { caller: "escrow:role/agency/agency-2".into(), warrant_id: warrant, code: "NOT_FOUND".into() },
             rule: format!("rule at {time}"),
             time,
         }

@@ -94,6 +94,22 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The rule's name, as a refusal carries it (`escrow-rule`) and metrics count it.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            Refusal::MalformedWarrantId(_) | Refusal::NoItems => "malformed",
+            Refusal::TooManyItems { .. } => "too-many-items",
+            Refusal::UnknownWarrant(_) => "unknown-warrant",
+            Refusal::NotApproved(_) => "not-approved",
+            Refusal::Denied(_) => "denied",
+            Refusal::Revoked(_) => "revoked",
+            Refusal::Crypto { error, .. } => escrow_service::status::crypto_rule(error),
+            Refusal::NoShareForEpoch { .. } => "no-share-for-epoch",
+            Refusal::TooManyWarrants { .. } => "warrant-quota",
+            Refusal::Quota(_) => "field-quota",
+        }
+    }
+
     fn crypto(context: impl Into<String>, error: escrow_crypto::Error) -> Self {
         Refusal::Crypto { context: context.into(), error }
     }
@@ -183,12 +199,27 @@ pub fn may_release(policy: &Policy, id: WarrantId, state: Option<State>, items: 
     if items > policy.max_items_per_request as usize {
         return Err(Refusal::TooManyItems { asked: items, max: policy.max_items_per_request });
     }
+    approved(id, state)
+}
+
+/// Only an approved warrant releases; every other state names itself.
+fn approved(id: WarrantId, state: Option<State>) -> Result<(), Refusal> {
     match state.ok_or(Refusal::UnknownWarrant(id))? {
         State::Approved => Ok(()),
         State::Received => Err(Refusal::NotApproved(id)),
         State::Denied => Err(Refusal::Denied(id)),
         State::Revoked => Err(Refusal::Revoked(id)),
     }
+}
+
+/// Whether a release that passed every check may be committed: decided inside the
+/// release transaction on the warrant's state as stored at that moment and on the
+/// clock read then. The checks and the wait for a witnessed approval take seconds, and
+/// an operator may revoke the warrant, or its validity may end, in between; a decision
+/// taken on the row read at the start would then release under a revoked warrant.
+pub fn may_commit_release(warrant: &VerifiedWarrant, state: Option<State>, now: u64) -> Result<(), Refusal> {
+    approved(warrant.id(), state)?;
+    warrant.check_time(now).map_err(|e| Refusal::crypto(format!("warrant {}", warrant.id()), e))
 }
 
 /// Checks item `index` (label and field blobs) against the approved warrant, whose

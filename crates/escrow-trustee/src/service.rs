@@ -13,6 +13,7 @@ use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
 use escrow_service::clock::Clock;
+use escrow_service::metrics::with_rule;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
 
@@ -127,11 +128,12 @@ pub(crate) struct Inner {
     epochs: RwLock<Arc<Epochs>>,
     /// Announcements of the key sets made by ceremonies here, destroyed ones included.
     announcements: RwLock<BTreeMap<EpochId, StoredAnnouncement>>,
-    store: Mutex<Store>,
+    pub(crate) store: Mutex<Store>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ceremony: Option<crate::ceremony::Runtime>,
     /// With a witness policy: the publisher's state (crate::witnessing).
     pub(crate) witnessing: Option<crate::witnessing::Witnessing>,
+    pub(crate) metrics: crate::metrics::TrusteeMetrics,
 }
 
 /// A ceremony's announcement as this trustee keeps it: the signed bytes it serves,
@@ -167,7 +169,7 @@ pub(crate) fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
 /// The answer for a warrant this trustee does not hold — and, word for word, for one
 /// the caller may not see, so that the answer does not confirm that it exists.
 pub(crate) fn unknown_warrant(id: &WarrantId) -> Status {
-    Status::not_found(format!("unknown warrant {id}"))
+    with_rule(Status::not_found(format!("unknown warrant {id}")), "unknown-warrant")
 }
 
 impl TrusteeService {
@@ -242,6 +244,7 @@ impl TrusteeService {
                 clock,
                 ceremony,
                 witnessing,
+                metrics: crate::metrics::TrusteeMetrics::new(),
             }),
         })
     }
@@ -394,10 +397,14 @@ impl TrusteeService {
         let req = req.into_inner();
         let id = warrant_id(&req.warrant_id)?;
         if req.reason.len() > MAX_REASON_LEN || req.reason.chars().any(char::is_control) {
-            return Err(Status::invalid_argument("reason: at most 1024 bytes, no control characters"));
+            return Err(with_rule(
+                Status::invalid_argument("reason: at most 1024 bytes, no control characters"),
+                "malformed",
+            ));
         }
         let row = self.load(id).await?;
-        let to = state::transition(row.state, action).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let to = state::transition(row.state, action)
+            .map_err(|e| with_rule(Status::failed_precondition(e.to_string()), "state"))?;
         let now = self.inner.clock.now();
         if action == Action::Approve {
             let w = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts)
@@ -425,6 +432,12 @@ impl TrusteeService {
             return Err(Status::aborted("the warrant changed state concurrently; read it and retry"));
         }
         tracing::info!(warrant = %id, %action, by = %operator, "warrant decided");
+        let decision = match action {
+            Action::Approve => "approve",
+            Action::Deny => "deny",
+            Action::Revoke => "revoke",
+        };
+        self.inner.metrics.decisions.get_or_create(&crate::metrics::DecisionLabels { decision }).inc();
         let row = self.load(id).await?;
         Ok(self.status_of(&row))
     }
@@ -449,17 +462,18 @@ impl TrusteeService {
 /// The one place a [`Refusal`] becomes a gRPC status: the code says what kind of
 /// refusal it is, the message is the refusal's own.
 pub(crate) fn status(r: &Refusal) -> Status {
-    match r {
-        Refusal::Crypto { context, error } => from_crypto(context, error),
+    let status = match r {
+        Refusal::Crypto { context, error } => return from_crypto(context, error),
         Refusal::MalformedWarrantId(_) | Refusal::NoItems | Refusal::TooManyItems { .. } => {
             Status::invalid_argument(r.to_string())
         }
-        Refusal::UnknownWarrant(id) => unknown_warrant(id),
+        Refusal::UnknownWarrant(id) => return unknown_warrant(id),
         Refusal::NotApproved(_) | Refusal::Denied(_) | Refusal::Revoked(_) | Refusal::NoShareForEpoch { .. } => {
             Status::failed_precondition(r.to_string())
         }
         Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
-    }
+    };
+    with_rule(status, r.rule())
 }
 
 #[tonic::async_trait]
@@ -502,7 +516,10 @@ impl pb::trustee_server::Trustee for TrusteeService {
             .await?
         {
             if row.warrant != blob {
-                return Err(Status::already_exists(format!("another warrant with id {} is already stored", w.id())));
+                return Err(with_rule(
+                    Status::already_exists(format!("another warrant with id {} is already stored", w.id())),
+                    "duplicate",
+                ));
             }
             return Ok(Response::new(self.status_of(&row)));
         }
@@ -620,7 +637,11 @@ impl pb::trustee_server::Trustee for TrusteeService {
                 // (evidence at once, noise summed per window). A failure to record it is
                 // traced and does not turn the refusal into anything else.
                 let refusal = counted::Refusal {
-                    key: Key { caller: who.uri(), warrant_id: held, code: format!("{:?}", status.code()) },
+                    key: Key {
+                        caller: who.uri(),
+                        warrant_id: held,
+                        code: escrow_service::status::code_name(status.code()).to_owned(),
+                    },
                     rule: counted::loggable(status.message()),
                     time: self.inner.clock.now(),
                 };
@@ -686,14 +707,24 @@ impl TrusteeService {
                 Some(witnessed_pb(proof))
             }
         };
-        let agency = warrant.body().agency.clone();
         let limits = ReleaseLimits {
             max_fields_per_warrant: policy.max_fields_per_warrant,
-            agency_quota: policy.quota(&agency),
+            agency_quota: policy.quota(&warrant.body().agency),
         };
-        let recorded = self.with_store(move |s| s.record_releases(&id, &agency, &released, now, limits)).await?;
-        let new = recorded.map_err(|q| status(&Refusal::Quota(q)))?;
+        // The release is decided again inside its transaction, on the warrant's state
+        // as stored now and on the clock read under the store's lock (so entry times
+        // follow log order): a revocation that committed while the checks or the
+        // witness wait ran stops it here.
+        let clock = self.inner.clock.clone();
+        let recorded = self
+            .with_store(move |s| {
+                let now = clock.now();
+                s.record_releases(&warrant, &released, now, limits)
+            })
+            .await?;
+        let new = recorded.map_err(|r| status(&r))?;
         tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
+        self.inner.metrics.shares_released.inc_by(checked.len() as u64);
         Ok(Response::new(pb::RequestSharesResponse {
             shares: checked.iter().map(|(_, s)| s.to_bytes()).collect(),
             witnessed,

@@ -10,7 +10,7 @@
 pub use crate::rules::{QuotaExceeded, ReleaseLimits};
 use std::path::Path;
 
-use escrow_crypto::{PartyId, VerifiedWarrant, WarrantId};
+use escrow_crypto::{VerifiedWarrant, WarrantId};
 use escrow_log::event::{Entry, Event};
 use escrow_log::{leaf_hash, Checkpoint, CheckpointSigner, Hash, MerkleTree};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -179,6 +179,27 @@ pub struct Store {
     marks: std::collections::HashMap<[u8; 16], WarrantMarks>,
     /// The latest witnessed checkpoint: its size and the cosigned note.
     witnessed: Option<(u64, String)>,
+    /// When the current checkpoint was signed, and when the witnessed one last moved
+    /// (or the store opened), for the metrics' ages.
+    signed_at: std::time::Instant,
+    witnessed_at: std::time::Instant,
+}
+
+/// What the metrics read from the store at each scrape.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StoreCounts {
+    /// Warrants by stored state (received, approved, denied, revoked).
+    pub warrants: Vec<(State, u64)>,
+    /// Distinct fields ever released, all warrants.
+    pub fields_released: u64,
+    /// Entries in the log.
+    pub log_size: u64,
+    /// Entries in the witnessed checkpoint (0 without one).
+    pub witnessed_size: u64,
+    /// Seconds since the current checkpoint was signed.
+    pub checkpoint_age: f64,
+    /// Seconds since the witnessed checkpoint last grew (or the store opened).
+    pub witnessed_age: f64,
 }
 
 impl std::fmt::Debug for Store {
@@ -288,6 +309,8 @@ impl Store {
             installed_index,
             marks,
             witnessed: None,
+            signed_at: std::time::Instant::now(),
+            witnessed_at: std::time::Instant::now(),
         };
         store.witnessed = store.load_witnessed()?;
         store.resign()?;
@@ -298,7 +321,29 @@ impl Store {
         let size = self.tree.size();
         let cp = Checkpoint::new(self.origin.clone(), size, self.tree.root(size)?)?;
         self.checkpoint = self.signer.sign(&cp);
+        self.signed_at = std::time::Instant::now();
         Ok(())
+    }
+
+    /// The numbers the metrics endpoint shows, read in one go.
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT state, COUNT(*) FROM warrants GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut warrants = Vec::new();
+        for row in rows {
+            let (state, n) = row?;
+            let state = State::parse(&state).ok_or(StoreError::Corrupt("warrant state"))?;
+            warrants.push((state, to_u64(n)?));
+        }
+        let fields: i64 = self.conn.query_row("SELECT COUNT(*) FROM releases", [], |r| r.get(0))?;
+        Ok(StoreCounts {
+            warrants,
+            fields_released: to_u64(fields)?,
+            log_size: self.tree.size(),
+            witnessed_size: self.witnessed.as_ref().map_or(0, |(s, _)| *s),
+            checkpoint_age: self.signed_at.elapsed().as_secs_f64(),
+            witnessed_age: self.witnessed_at.elapsed().as_secs_f64(),
+        })
     }
 
     /// Adds committed leaves to the tree and signs a new checkpoint.
@@ -579,36 +624,50 @@ impl Store {
         Ok(true)
     }
 
-    /// Atomically checks the quotas and records the releases of `hashes` under warrant
-    /// `id` (already-released hashes are not counted twice). Returns `Err(Quota)` and
-    /// records nothing if a quota would be exceeded.
+    /// Atomically decides and records the releases of `items` under `warrant`, at
+    /// `now`. The decision is taken here, inside the transaction, on fresh state:
+    /// the warrant's stored state and validity at `now` ([`rules::may_commit_release`])
+    /// and the quotas ([`rules::check_quota`]). On a refusal nothing is recorded.
+    ///
+    /// A release is idempotent: fields this warrant already released are not counted
+    /// again and get no new log entry (their shares are the same shares, so asking
+    /// again reveals nothing new). Returns the number of newly released fields.
+    ///
+    /// [`rules::may_commit_release`]: crate::rules::may_commit_release
+    /// [`rules::check_quota`]: crate::rules::check_quota
     pub fn record_releases(
         &mut self,
-        id: &WarrantId,
-        agency: &PartyId,
+        warrant: &VerifiedWarrant,
         items: &[Released],
         now: u64,
         limits: ReleaseLimits,
-    ) -> Result<Result<u64, QuotaExceeded>, StoreError> {
-        let hashes: Vec<[u8; 32]> = items.iter().map(|r| r.hash).collect();
+    ) -> Result<Result<u64, crate::rules::Refusal>, StoreError> {
+        let id = warrant.id();
+        let agency = &warrant.body().agency;
         let tx = self.conn.transaction()?;
-        let already: u64 = {
-            let mut stmt = tx.prepare_cached("SELECT 1 FROM releases WHERE warrant_id = ?1 AND field_hash = ?2")?;
-            let mut n = 0u64;
-            for h in &hashes {
-                if stmt.exists(params![&id.0[..], &h[..]])? {
-                    n += 1;
-                }
-            }
-            n
-        };
-        let mut distinct: Vec<&[u8; 32]> = hashes.iter().collect();
+        let state: Option<String> =
+            tx.query_row("SELECT state FROM warrants WHERE id = ?1", params![&id.0[..]], |r| r.get(0)).optional()?;
+        let state = state.map(|s| State::parse(&s).ok_or(StoreError::Corrupt("warrant state"))).transpose()?;
+        if let Err(refusal) = crate::rules::may_commit_release(warrant, state, now) {
+            return Ok(Err(refusal));
+        }
         let mut by_hash: Vec<&Released> = items.iter().collect();
         by_hash.sort_by_key(|r| r.hash);
         by_hash.dedup_by_key(|r| r.hash);
-        distinct.sort();
-        distinct.dedup();
-        let new = (distinct.len() as u64).saturating_sub(already);
+        let fresh: Vec<&Released> = {
+            let mut stmt = tx.prepare_cached("SELECT 1 FROM releases WHERE warrant_id = ?1 AND field_hash = ?2")?;
+            let mut fresh = Vec::with_capacity(by_hash.len());
+            for r in by_hash {
+                if !stmt.exists(params![&id.0[..], &r.hash[..]])? {
+                    fresh.push(r);
+                }
+            }
+            fresh
+        };
+        if fresh.is_empty() {
+            return Ok(Ok(0));
+        }
+        let new = fresh.len() as u64;
         let per_warrant: i64 =
             tx.query_row("SELECT COUNT(*) FROM releases WHERE warrant_id = ?1", params![&id.0[..]], |r| r.get(0))?;
         let since = to_i64(crate::policy::quota_window_start(now))?;
@@ -619,24 +678,24 @@ impl Store {
         )?;
         let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
         if let Err(q) = crate::rules::check_quota(used, new, limits) {
-            return Ok(Err(q));
+            return Ok(Err(q.into()));
         }
         {
             let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO releases (warrant_id, field_hash, agency, released_at, label, field)
+                "INSERT INTO releases (warrant_id, field_hash, agency, released_at, label, field)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
-            for r in &by_hash {
+            for r in &fresh {
                 ins.execute(params![&id.0[..], &r.hash[..], agency.as_str(), to_i64(now)?, r.label, r.field])?;
             }
         }
-        // The log entry names every field released by this request, in one entry.
+        // The log entry names every field this request released for the first time.
         let entry = Entry {
             time: now,
             event: Event::SharesReleased {
                 warrant_id: id.0,
                 agency: agency.to_string(),
-                fields: distinct.iter().map(|h| **h).collect(),
+                fields: fresh.iter().map(|r| r.hash).collect(),
             },
         };
         let first = self.tree.size();

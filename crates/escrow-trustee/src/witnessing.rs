@@ -154,6 +154,15 @@ enum Answer {
 }
 
 impl TrusteeService {
+    /// Per witness (by its policy name), the size of this log it last cosigned as far
+    /// as this trustee knows; empty without witnesses.
+    pub(crate) fn witness_positions(&self) -> Vec<(String, u64)> {
+        let Some(w) = self.witnessing() else { return Vec::new() };
+        let held: Vec<u64> = w.held.lock().map(|h| h.clone()).unwrap_or_default();
+        let names = w.config.clients.iter().map(|(i, _)| w.config.policy.witnesses().get(*i).map(|k| k.name.clone()));
+        names.zip(held).filter_map(|(name, h)| name.map(|n| (n, h))).collect()
+    }
+
     fn witnessing(&self) -> Option<&Witnessing> {
         self.inner.witnessing.as_ref()
     }

@@ -27,6 +27,7 @@ use escrow_service::clock::Clock;
 
 pub mod client;
 pub mod config;
+pub mod metrics;
 pub mod server;
 pub mod store;
 
@@ -49,6 +50,7 @@ pub struct Witness {
     logs: LogKeys,
     store: Mutex<Store>,
     clock: Arc<dyn Clock>,
+    metrics: metrics::WitnessMetrics,
 }
 
 impl std::fmt::Debug for Witness {
@@ -61,7 +63,7 @@ impl Witness {
     /// Opens (creating if needed) `witness.db` in `dir`.
     pub fn open(dir: &Path, signer: WitnessSigner, logs: LogKeys, clock: Arc<dyn Clock>) -> Result<Self, AddError> {
         let store = Store::open(dir)?;
-        Ok(Witness { signer, logs, store: Mutex::new(store), clock })
+        Ok(Witness { signer, logs, store: Mutex::new(store), clock, metrics: metrics::WitnessMetrics::new() })
     }
 
     /// This witness's verifier key, for policies.

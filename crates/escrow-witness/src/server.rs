@@ -35,7 +35,27 @@ fn text(status: StatusCode, body: String) -> Response {
 }
 
 async fn add_checkpoint(State(witness): State<Arc<Witness>>, body: Bytes) -> Response {
+    let counted = witness.clone();
     let outcome = tokio::task::spawn_blocking(move || witness.add_checkpoint(&body)).await;
+    let reason = match &outcome {
+        Ok(Ok(_)) => None,
+        Ok(Err(AddError::Refused(r))) => Some(match r {
+            Refusal::BadRequest(_) => "bad-request",
+            Refusal::Forbidden(_) => "forbidden",
+            Refusal::UnknownOrigin(_) => "unknown-origin",
+            Refusal::Conflict { .. } => "conflict",
+            Refusal::BadProof(_) => "bad-proof",
+        }),
+        Ok(Err(AddError::Store(_))) | Err(_) => Some("store"),
+    };
+    match reason {
+        None => {
+            counted.metrics.cosigned.inc();
+        }
+        Some(reason) => {
+            counted.metrics.refused.get_or_create(&crate::metrics::ReasonLabels { reason }).inc();
+        }
+    }
     match outcome {
         Ok(Ok(lines)) => text(StatusCode::OK, lines),
         Ok(Err(AddError::Refused(Refusal::Conflict { latest, .. }))) => {
@@ -81,6 +101,7 @@ pub fn router(witness: Arc<Witness>) -> Router {
         .route("/checkpoint/{*origin}", get(latest))
         .route("/", get(info))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_LEN))
+        .layer(axum::middleware::from_fn_with_state(witness.clone(), crate::metrics::measure))
         .with_state(witness)
 }
 

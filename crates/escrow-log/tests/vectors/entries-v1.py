@@ -26,9 +26,9 @@ VECTORS = [
     ("epoch_installed", header(T, 5) + struct.pack(">Q", 1) + bytes([0xDD] * 32) + struct.pack(">H", 4)),
     ("epoch_destroyed", header(T + 86400, 6) + struct.pack(">Q", 1)),
     ("requests_refused_held", header(T + 240, 7) + text("escrow:role/agency/agency-1") + bytes([1]) + W
-     + text("PermissionDenied") + text(RULE) + struct.pack(">IQQ", 1, T + 240, T + 240)),
+     + text("PERMISSION_DENIED") + text(RULE) + struct.pack(">IQQ", 1, T + 240, T + 240)),
     ("requests_refused_noise", header(T + 3840, 7) + text("escrow:role/agency/agency-2") + bytes([0])
-     + text("NotFound") + text("unknown warrant 00000000000000000000000000000001") + struct.pack(">IQQ", 202, T + 200, T + 3700)),
+     + text("NOT_FOUND") + text("unknown warrant 00000000000000000000000000000001") + struct.pack(">IQQ", 202, T + 200, T + 3700)),
 ]
 
 C = bytes([0x22] * 16)  # a ceremony id

@@ -125,6 +125,7 @@ impl Store {
             params![to_i64(size)?, note],
         )?;
         self.witnessed = Some((size, note.to_owned()));
+        self.witnessed_at = std::time::Instant::now();
         Ok(true)
     }
 
