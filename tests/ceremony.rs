@@ -129,7 +129,7 @@ async fn trustees_make_epoch_1_themselves_and_exactly_t_plus_one_of_them_open_it
 async fn a_cheating_dealer_is_resolved_the_same_way_at_every_trustee() {
     let mut d = deploy_plain(121).await;
     // trustee-1 sends trustee-3 a share that does not decrypt.
-    d.trustee_mut(1).unwrap().cheat_on = Some(id("trustee-3"));
+    d.trustee_mut(1).unwrap().misbehave.cheat_on = Some(id("trustee-3"));
     d.restart_trustee(1).await.unwrap();
     let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
     let a = out.announcement.unwrap_or_else(|| panic!("{:#?}", out.statuses));
@@ -156,7 +156,7 @@ async fn a_cheating_dealer_is_resolved_the_same_way_at_every_trustee() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trustee_that_withholds_its_agreement_aborts_the_ceremony_and_nothing_is_installed() {
     let mut d = deploy_plain(122).await;
-    d.trustee_mut(4).unwrap().withhold_agreement = true;
+    d.trustee_mut(4).unwrap().misbehave.withhold_agreement = true;
     d.restart_trustee(4).await.unwrap();
     let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
     assert!(out.announcement.is_none());

@@ -3,14 +3,17 @@
 # libraries `ldd` says it links (glibc, libm, libgcc_s and the loader), with an
 # /etc/passwd naming the unprivileged user. No image is pulled.
 #
-#   deploy/image/build.sh [TAG] [BINARY]     (defaults: escrow:dev, a fresh release build)
+#   deploy/image/build.sh [TAG] [BINARY]     (defaults: escrow:dev, a fresh release build
+#                                             without the demo: --no-default-features)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 tag=${1:-escrow:dev}
 bin=${2:-}
 if [ -z "$bin" ]; then
-    (cd "$repo" && cargo build --release -p escrow-cli)
+    # The shipped binary has no demo and no adversary or tamper code (crates/escrow-cli
+    # feature `demo`).
+    (cd "$repo" && cargo build --release -p escrow-cli --no-default-features)
     bin="$repo/target/release/escrow"
 fi
 [ -x "$bin" ] || { echo "build.sh: $bin is not an executable" >&2; exit 1; }

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod audit;
 mod ceremony;
+#[cfg(feature = "demo")]
 mod demo;
 mod files;
 mod health;
@@ -53,6 +54,8 @@ impl Ctx {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a whole local deployment (5 trustee processes, a relay) through the scenarios.
+    /// Only in demo builds (the default feature `demo`; the shipped binary has none).
+    #[cfg(feature = "demo")]
     Demo(demo::DemoArgs),
     /// Dealer key generation for one epoch (WEAK MODE: the dealer sees the master secret;
     /// `escrow dkg` has the trustees make their own key instead).
@@ -267,6 +270,7 @@ fn main() -> ExitCode {
     let ctx = cli.ctx;
     let result = rt.block_on(async move {
         match cli.command {
+            #[cfg(feature = "demo")]
             Command::Demo(a) => demo::run(a).await,
             Command::Keygen(a) => keys::keygen(&a, &ctx.secret),
             Command::Trustee(TrusteeCmd::LogKey(a)) => serve::log_key(&a, &ctx.secret),

@@ -122,13 +122,10 @@ pub struct TrusteeServeArgs {
     /// one, the trustee takes no part in key ceremonies.
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
-    /// Test and demo only: as a dealer in a key ceremony, send this trustee a share
-    /// that does not decrypt.
-    #[arg(long, hide = true, value_name = "TRUSTEE")]
-    pub dangerous_cheat_dealing_to: Option<String>,
-    /// Test and demo only: never sign a key ceremony's agreement.
-    #[arg(long, hide = true)]
-    pub dangerous_withhold_agreement: bool,
+    /// Demo builds only: the adversary flags of the demo's ceremony scenarios.
+    #[cfg(feature = "demo")]
+    #[command(flatten)]
+    pub misbehave: MisbehaveArgs,
     /// Witness policy (C2SP tlog-policy: every trustee's log key, the witnesses with
     /// their URLs, the quorum). With it the trustee publishes its checkpoints to the
     /// witnesses and releases shares only under an approval they have witnessed.
@@ -371,13 +368,44 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
 /// it, and the data directory's sealing key, if there is one, must open. The second
 /// value is true when no sealing key exists yet: the keys carry a fresh one, which
 /// the caller writes once the start goes ahead.
+/// Demo builds only (feature `demo`, off with `--no-default-features`, as the image,
+/// systemd and Kubernetes binaries are built): how a demo trustee cheats in ceremonies.
+#[cfg(feature = "demo")]
+#[derive(Args, Debug, Default)]
+pub struct MisbehaveArgs {
+    /// As a dealer in a key ceremony, send this trustee a share that does not decrypt.
+    #[arg(long, hide = true, value_name = "TRUSTEE")]
+    pub dangerous_cheat_dealing_to: Option<String>,
+    /// Never sign a key ceremony's agreement.
+    #[arg(long, hide = true)]
+    pub dangerous_withhold_agreement: bool,
+}
+
+#[cfg(feature = "demo")]
+impl MisbehaveArgs {
+    fn any(&self) -> bool {
+        self.dangerous_cheat_dealing_to.is_some() || self.dangerous_withhold_agreement
+    }
+
+    fn misbehaviour(&self) -> Result<escrow_trustee::ceremony::Misbehaviour, CliError> {
+        let cheat_on = self
+            .dangerous_cheat_dealing_to
+            .as_deref()
+            .map(escrow_crypto::PartyId::new)
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("--dangerous-cheat-dealing-to: {e}")))?;
+        Ok(escrow_trustee::ceremony::Misbehaviour { cheat_on, withhold_agreement: self.dangerous_withhold_agreement })
+    }
+}
+
 fn ceremony_keys(
     a: &TrusteeServeArgs,
     policy: &Policy,
     ctx: &crate::Ctx,
 ) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, bool)>, CliError> {
     let Some(path) = a.signing_key.clone().or(ctx.tls.signing_key()?) else {
-        if a.dangerous_cheat_dealing_to.is_some() || a.dangerous_withhold_agreement {
+        #[cfg(feature = "demo")]
+        if a.misbehave.any() {
             return Err(CliError::Usage("the dangerous ceremony flags need a signing key".into()));
         }
         return Ok(None);
@@ -403,12 +431,8 @@ fn ceremony_keys(
             policy.trustee_id
         )));
     }
-    let cheat_on = a
-        .dangerous_cheat_dealing_to
-        .as_deref()
-        .map(escrow_crypto::PartyId::new)
-        .transpose()
-        .map_err(|e| CliError::Usage(format!("--dangerous-cheat-dealing-to: {e}")))?;
+    #[cfg(feature = "demo")]
+    let misbehave = a.misbehave.misbehaviour()?;
     let seal_path = a.data_dir.join(SEAL_KEY_FILE);
     let (seal, fresh) = if seal_path.exists() {
         let bytes = ctx.secret.read_sealed(&seal_path)?;
@@ -423,8 +447,8 @@ fn ceremony_keys(
         pins,
         seal,
         auto_accept: policy.auto_accept_ceremonies,
-        cheat_on,
-        withhold_agreement: a.dangerous_withhold_agreement,
+        #[cfg(feature = "demo")]
+        misbehave,
     };
     Ok(Some((keys, fresh)))
 }

@@ -76,7 +76,13 @@ impl Net {
 
     fn setup(&self, who: &str) -> Setup {
         let old_share = self.old_shares.get(who).map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes()).unwrap());
-        Setup { key: self.keys[who].clone(), pins: self.pins.clone(), old_share, withhold_agreement: false }
+        Setup {
+            key: self.keys[who].clone(),
+            pins: self.pins.clone(),
+            old_share,
+            #[cfg(feature = "dangerous")]
+            withhold_agreement: false,
+        }
     }
 
     fn fresh(&self, n: usize, t: u16) -> Proposal {

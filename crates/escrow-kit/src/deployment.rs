@@ -50,11 +50,9 @@ pub struct TrusteeNode {
     pub epochs: Vec<EpochId>,
     /// Its server.
     pub server: Node,
-    /// Test and demo only: in a ceremony, send this trustee a share that does not
-    /// decrypt (the cheating dealer).
-    pub cheat_on: Option<PartyId>,
-    /// Test only: in a ceremony, never sign the agreement.
-    pub withhold_agreement: bool,
+    /// Test and demo only (feature `tamper`): how it cheats in key ceremonies.
+    #[cfg(feature = "tamper")]
+    pub misbehave: escrow_trustee::ceremony::Misbehaviour,
 }
 
 /// A whole deployment, up. Dereferences to its [`World`].
@@ -183,8 +181,8 @@ impl Deployment {
                 policy,
                 epochs,
                 server,
-                cheat_on: None,
-                withhold_agreement: false,
+                #[cfg(feature = "tamper")]
+                misbehave: Default::default(),
             });
         }
         d.restart_down().await?;
@@ -310,8 +308,8 @@ impl Deployment {
                     pins: self.world.pins.clone(),
                     seal: self.world.seal_keys.get(i).cloned().ok_or_else(|| err("no sealing key".into()))?,
                     auto_accept: t.policy.auto_accept_ceremonies,
-                    cheat_on: t.cheat_on.clone(),
-                    withhold_agreement: t.withhold_agreement,
+                    #[cfg(feature = "tamper")]
+                    misbehave: t.misbehave.clone(),
                 };
                 let witnesses = self.trustee_witness_config(t.index)?;
                 let svc = TrusteeService::start_witnessed(
@@ -345,10 +343,12 @@ impl Deployment {
                     args.push(t.dir.join(format!("key-{}.share", e.0)).display().to_string());
                 }
                 args.extend(self.process_flags(&Identity::new(Role::Trustee, trustee_id(t.index))?));
-                if let Some(victim) = &t.cheat_on {
+                #[cfg(feature = "tamper")]
+                if let Some(victim) = &t.misbehave.cheat_on {
                     args.extend(["--dangerous-cheat-dealing-to".to_string(), victim.to_string()]);
                 }
-                if t.withhold_agreement {
+                #[cfg(feature = "tamper")]
+                if t.misbehave.withhold_agreement {
                     args.push("--dangerous-withhold-agreement".into());
                 }
                 args.extend(self.trustee_witness_flags());

@@ -83,10 +83,20 @@ pub struct CeremonyKeys {
     pub seal: SealKey,
     /// Accept every proposal from a pinned trustee without waiting for the operator.
     pub auto_accept: bool,
-    /// Test only (the demo's cheating-dealer scenario): send this trustee a share that
-    /// does not decrypt, and the honest one to everyone else.
+    /// Demo and tests only (feature `tamper`): how this trustee cheats in ceremonies.
+    #[cfg(feature = "tamper")]
+    pub misbehave: Misbehaviour,
+}
+
+/// Demo and tests only (feature `tamper`, off in the shipped binary): the adversary
+/// behaviours a trustee can be started with, to show that the ceremony catches them.
+#[cfg(feature = "tamper")]
+#[derive(Clone, Debug, Default)]
+pub struct Misbehaviour {
+    /// The demo's cheating-dealer scenario: send this trustee a share that does not
+    /// decrypt, and the honest one to everyone else.
     pub cheat_on: Option<PartyId>,
-    /// Test only: compute the announcement but never sign it.
+    /// Compute the announcement but never sign it.
     pub withhold_agreement: bool,
 }
 
@@ -327,7 +337,8 @@ impl TrusteeService {
     fn broadcast(&self, rt: &Runtime, active: &Active, msg: SignedMessage) {
         let Some(creds) = rt.credentials.get().cloned() else { return };
         let me = active.machine.me().clone();
-        let cheat = rt.keys.cheat_on.clone();
+        #[cfg(feature = "tamper")]
+        let cheat = rt.keys.misbehave.cheat_on.clone();
         let with_peers = active.machine.proposal_hash() == &msg.hash();
         let peers: Vec<pb::Participant> = if with_peers {
             active
@@ -346,7 +357,9 @@ impl TrusteeService {
                 tracing::warn!(peer = %p, "no address for a ceremony participant");
                 continue;
             };
+            #[cfg_attr(not(feature = "tamper"), allow(unused_mut))]
             let mut bytes = msg.as_bytes().to_vec();
+            #[cfg(feature = "tamper")]
             if cheat.as_ref() == Some(p) {
                 if let Some(bad) = cheat_deal(&rt.keys.signing, &msg, p, active) {
                     bytes = bad;
@@ -419,7 +432,8 @@ impl TrusteeService {
             key: rt.keys.signing.clone(),
             pins: rt.keys.pins.clone(),
             old_share: proposal_epoch.and_then(|e| self.share_copy(e)),
-            withhold_agreement: rt.keys.withhold_agreement,
+            #[cfg(feature = "tamper")]
+            withhold_agreement: rt.keys.misbehave.withhold_agreement,
         }
     }
 
@@ -482,6 +496,7 @@ impl TrusteeService {
 
 /// The cheating dealer of the demo: its dealing to `victim`, with the victim's share
 /// replaced by one that does not decrypt (the commitment and every other share stay).
+#[cfg(feature = "tamper")]
 fn cheat_deal(key: &TrusteeSigningKey, msg: &SignedMessage, victim: &PartyId, active: &Active) -> Option<Vec<u8>> {
     use escrow_crypto::dkg::math::{encrypt_share, CeremonyKey, Dealing};
     use escrow_crypto::dkg::messages::Body;

@@ -283,14 +283,14 @@ fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) ->
 pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliError> {
     println!("\n== Scenario 8: cheating dealer in a key ceremony ===============================");
     d.restart_down().await?;
-    d.trustee_mut(1)?.cheat_on = Some(PartyId::new("trustee-3")?);
+    d.trustee_mut(1)?.misbehave.cheat_on = Some(PartyId::new("trustee-3")?);
     d.restart_trustee(1).await?;
     println!("trustee-1 runs a modified trustee: as a dealer it sends trustee-3 a share that does not");
     println!("decrypt, and honest shares to the others, all under one commitment. The trustees run a");
     println!("ceremony for a trial key (epoch 9, not used for traffic):");
     let now = d.clock.now();
     let outcome = d.ceremony(&ceremony_spec(9, false, now, now + 30 * DAY)).await?;
-    d.trustee_mut(1)?.cheat_on = None;
+    d.trustee_mut(1)?.misbehave.cheat_on = None;
     d.restart_trustee(1).await?;
     let mut t = table(&["trustee", "saw trustee-3's complaint", "saw the revealed share", "disqualified", "ended"]);
     let first = outcome.statuses.first().map(|s| s.announcement.clone()).unwrap_or_default();

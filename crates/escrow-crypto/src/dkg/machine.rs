@@ -352,6 +352,8 @@ pub struct Setup {
     pub old_share: Option<TrusteeKeyShare>,
     /// Compute the announcement but do not sign it: a participant that refuses at the
     /// last moment (tests and the demo show that the ceremony then aborts everywhere).
+    /// Only with the `dangerous` feature: a shipped trustee cannot be told to do this.
+    #[cfg(feature = "dangerous")]
     pub withhold_agreement: bool,
 }
 
@@ -1145,6 +1147,7 @@ impl Ceremony {
         self.new_share = combined.share;
         self.dealing = None;
         self.my_shares.clear();
+        #[cfg(feature = "dangerous")]
         if self.setup.withhold_agreement {
             return out;
         }
