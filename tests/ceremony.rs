@@ -682,3 +682,62 @@ async fn shares_are_destroyed_on_schedule_and_the_auditor_flags_a_trustee_that_d
         escrow_audit::Flag::DestructionMissing { trustee, epoch: 1, destroyed: Some(_), .. } if trustee == &origin(3)
     ));
 }
+
+/// A trustee started on another trustee's data: trustee-1's `trustee.db` and sealing
+/// key copied into a new directory and started as trustee-0 (its policy, signing key
+/// and log key, or a fresh log key). The database holds trustee-1's log, so the start
+/// is refused, naming both logs. An attacker who also rewrites the recorded log
+/// identity meets the holder check: the stored share's index is trustee-1's, not
+/// trustee-0's position among the signed announcement's holders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
+    use escrow_trustee::ceremony::CeremonyKeys;
+    use escrow_trustee::store::{Store, StoreError};
+    use escrow_trustee::{StartError, TrusteeService};
+    let mut d = Deployment::start(options(126, 5, 2, KeyGen::Ceremony)).await.unwrap();
+    d.trustee_mut(1).unwrap().server.stop().await;
+    let copy = tempfile::tempdir().unwrap();
+    let src = d.trustee(1).unwrap().dir.clone();
+    for f in ["trustee.db", "trustee.db-wal", "trustee.db-shm"] {
+        if src.join(f).exists() {
+            std::fs::copy(src.join(f), copy.path().join(f)).unwrap();
+        }
+    }
+    let keys = |signer: usize, seal: usize| CeremonyKeys {
+        signing: d.trustee_keys[signer].clone(),
+        pins: d.pins.clone(),
+        seal: d.seal_keys[seal].clone(),
+        auto_accept: false,
+        misbehave: Default::default(),
+    };
+    let policy = |i: usize| d.trustee(i).unwrap().policy.clone();
+
+    // Control: the copy starts as trustee-1, with trustee-1's keys.
+    let store = Store::open(copy.path(), &origin(1), log_signer(1)).unwrap();
+    TrusteeService::start(policy(1), vec![], store, d.clock.shared(), Some(keys(1, 1))).unwrap();
+
+    // As trustee-0, with trustee-0's log key or a fresh one: another log.
+    let fresh = escrow_log::CheckpointSigner::generate(&origin(0), &mut rng(7)).unwrap();
+    for signer in [log_signer(0), fresh] {
+        let err = Store::open(copy.path(), &origin(0), signer).unwrap_err();
+        assert!(matches!(err, StoreError::NotThisLog { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("trustee.db: this database holds the log escrow-trustee/trustee-1 signed by"), "{text}");
+        assert!(text.contains("but the trustee was started as escrow-trustee/trustee-0 with the log key"), "{text}");
+    }
+
+    // The identity rewritten to trustee-0's: the log opens, the share does not serve.
+    let key0 = log_signer(0).verifier().to_string();
+    escrow_trustee::tamper::set_log_identity(copy.path(), &origin(0), &key0).unwrap();
+    let store = Store::open(copy.path(), &origin(0), log_signer(0)).unwrap();
+    let err = TrusteeService::start(policy(0), vec![], store, d.clock.shared(), Some(keys(0, 1))).unwrap_err();
+    assert!(
+        matches!(&err, StartError::NotTheHolder { epoch: 1, share: 1, position: Some(0), trustee } if trustee == "trustee-0"),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "ceremony epoch 1: the stored share has index 1, but trustee-0 is holder 0 of the signed announcement \
+         (another trustee's trustee.db and seal.key?)"
+    );
+}

@@ -413,3 +413,24 @@ fn both_quota_windows_include_the_same_edge() {
     assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge + 1)).unwrap(), 0);
     store.record_releases(&w, &[released(2)], edge + 1, limits).unwrap().unwrap();
 }
+
+/// A data directory's log is tied to the origin and log key it was first written
+/// with, but only once it has an entry: a start refused before any entry (say, for a
+/// wrong share) leaves a database that a later start with another, fresh log key
+/// still takes; once written, another key or origin is refused, naming both.
+#[test]
+fn a_log_is_tied_to_its_key_from_its_first_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let fresh = || escrow_log::CheckpointSigner::generate(&origin(0), &mut rng(99)).unwrap();
+    let other = escrow_log::CheckpointSigner::generate(&origin(0), &mut rng(100)).unwrap();
+    drop(Store::open(dir.path(), &origin(0), other).unwrap());
+    let mut store = Store::open(dir.path(), &origin(0), fresh()).unwrap();
+    store.log(Entry { time: START, event: Event::EpochDestroyed { epoch: 1 } }).unwrap();
+    drop(store);
+    drop(Store::open(dir.path(), &origin(0), fresh()).unwrap());
+    for (o, signer) in [(origin(0), log_signer(0)), (origin(1), fresh())] {
+        let err = Store::open(dir.path(), &o, signer).unwrap_err();
+        assert!(matches!(err, StoreError::NotThisLog { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("but the trustee was started as {o} with the log key")), "{err}");
+    }
+}

@@ -222,6 +222,18 @@ pub fn may_commit_release(warrant: &VerifiedWarrant, state: Option<State>, now: 
     warrant.check_time(now).map_err(|e| Refusal::crypto(format!("warrant {}", warrant.id()), e))
 }
 
+/// Whether a key share of index `share` may be served by `trustee` under an
+/// announcement whose holders are `holders` (in index order): only if `trustee` is
+/// the holder of that index. `Err` carries `trustee`'s position, if it holds one.
+pub fn check_holder(trustee: &PartyId, holders: &[PartyId], share: u16) -> Result<(), Option<u16>> {
+    let position = holders.iter().position(|h| h == trustee).and_then(|p| u16::try_from(p).ok());
+    if position == Some(share) {
+        Ok(())
+    } else {
+        Err(position)
+    }
+}
+
 /// Checks item `index` (label and field blobs) against the approved warrant, whose
 /// validity period the caller checked once for the whole request: decodes both with
 /// subgroup checks, requires a share of the label's epoch, the label in the warrant's
@@ -300,6 +312,17 @@ pub fn check_quota(used: Used, new: u64, limits: ReleaseLimits) -> Result<(), Qu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_holder_of_a_share_index_may_serve_it() {
+        let holders: Vec<PartyId> = (0..5).map(|i| id(&format!("trustee-{i}"))).collect();
+        assert_eq!(check_holder(&id("trustee-0"), &holders, 0), Ok(()));
+        assert_eq!(check_holder(&id("trustee-3"), &holders, 3), Ok(()));
+        // trustee-1's share served as trustee-0: refused, naming trustee-0's position.
+        assert_eq!(check_holder(&id("trustee-0"), &holders, 1), Err(Some(0)));
+        assert_eq!(check_holder(&id("trustee-9"), &holders, 1), Err(None));
+        assert_eq!(check_holder(&id("trustee-0"), &[], 0), Err(None));
+    }
     use escrow_crypto::{dealer_keygen, CourtSecretKey, Envelope, SealRequest, TimeWindow, UserSecretKey, WarrantBody};
     use rand::SeedableRng;
 

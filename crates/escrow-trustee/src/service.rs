@@ -59,6 +59,19 @@ pub enum StartError {
         /// What is wrong.
         why: String,
     },
+    /// A stored ceremony share's index is not this trustee's position among the
+    /// holders of the epoch's signed announcement: another trustee's share.
+    #[error("ceremony epoch {epoch}: the stored share has index {share}, but {trustee} is {} of the signed announcement (another trustee's trustee.db and seal.key?)", match .position { Some(p) => format!("holder {p}"), None => "not a holder".to_string() })]
+    NotTheHolder {
+        /// The epoch.
+        epoch: u64,
+        /// The stored share's index.
+        share: u16,
+        /// This trustee (the policy's `trustee_id`).
+        trustee: String,
+        /// Its position among the announcement's holders, if it is one.
+        position: Option<u16>,
+    },
     /// An epoch given as a key-share file was made by a key ceremony here too.
     #[error("epoch {0} is given as a key-share file but this trustee holds it from a key ceremony")]
     EpochTwice(u64),
@@ -220,6 +233,14 @@ impl TrusteeService {
             let body = Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?;
             if let (Some(sealed), Some(keys)) = (&row.share, &ceremony) {
                 let share = keys.unseal_share(sealed).map_err(|e| bad(e.to_string()))?;
+                rules::check_holder(&policy.trustee_id, &body.holders, share.index().0).map_err(|position| {
+                    StartError::NotTheHolder {
+                        epoch: row.epoch,
+                        share: share.index().0,
+                        trustee: policy.trustee_id.to_string(),
+                        position,
+                    }
+                })?;
                 if epochs.iter().any(|e| e.public.epoch().0 == row.epoch) {
                     return Err(StartError::EpochTwice(row.epoch));
                 }

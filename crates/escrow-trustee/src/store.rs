@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS witnessed (
     size INTEGER NOT NULL,
     note TEXT NOT NULL
 );
+-- Whose log this is: the origin and checkpoint verifier key it was first served with
+-- (recorded at the first start of this code). One log, one key: a start with another
+-- origin or key (a copied trustee.db, a lost or swapped log.key) is refused.
+CREATE TABLE IF NOT EXISTS log_identity (
+    id           INTEGER PRIMARY KEY CHECK (id = 1),
+    origin       TEXT NOT NULL,
+    verifier_key TEXT NOT NULL
+);
 ";
 
 mod ceremony;
@@ -142,6 +150,21 @@ pub enum StoreError {
         /// The index of the share given now.
         given: u16,
     },
+    /// The database holds another log than the one this trustee was started to sign:
+    /// first served under another origin, or signed by another log key.
+    #[error("{}: this database holds the log {stored_origin} signed by {stored_key}, but the trustee was started as {origin} with the log key {key} (another trustee's trustee.db, or a lost or swapped log.key?)", .db.display())]
+    NotThisLog {
+        /// The database file.
+        db: std::path::PathBuf,
+        /// The origin the log was first served under.
+        stored_origin: String,
+        /// The verifier key it was first signed with.
+        stored_key: String,
+        /// The origin given now.
+        origin: String,
+        /// The verifier key of the log key given now.
+        key: String,
+    },
     /// SQLite failed.
     #[error("database: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -183,6 +206,9 @@ pub struct Store {
     /// (or the store opened), for the metrics' ages.
     signed_at: std::time::Instant,
     witnessed_at: std::time::Instant,
+    /// Whether the log's origin and key are recorded (`log_identity`); an empty log's
+    /// are recorded with its first entry.
+    identity_recorded: bool,
 }
 
 /// What the metrics read from the store at each scrape.
@@ -299,6 +325,8 @@ impl Store {
             }
         }
         let tree = MerkleTree::from_leaf_hashes(leaves);
+        let identity_recorded =
+            Self::check_identity(&conn, &dir.join(DB_FILE), origin, &signer.verifier().to_string(), tree.size())?;
         let mut store = Store {
             _lock: lock,
             conn,
@@ -311,10 +339,43 @@ impl Store {
             witnessed: None,
             signed_at: std::time::Instant::now(),
             witnessed_at: std::time::Instant::now(),
+            identity_recorded,
         };
         store.witnessed = store.load_witnessed()?;
         store.resign()?;
         Ok(store)
+    }
+
+    /// Refuses a database whose log was first served under another origin or signed
+    /// with another key. Returns whether the identity is recorded: a log with entries
+    /// from before identities were recorded is adopted now; an empty log gets its
+    /// identity with its first entry ([`Self::committed`]), so that a start refused
+    /// after this open (a wrong share, say) does not tie the database to a log key
+    /// that was never written to disk.
+    fn check_identity(conn: &Connection, db: &Path, origin: &str, key: &str, size: u64) -> Result<bool, StoreError> {
+        let stored: Option<(String, String)> = conn
+            .query_row("SELECT origin, verifier_key FROM log_identity WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        match stored {
+            Some((o, k)) if o == origin && k == key => Ok(true),
+            Some((stored_origin, stored_key)) => Err(StoreError::NotThisLog {
+                db: db.to_path_buf(),
+                stored_origin,
+                stored_key,
+                origin: origin.to_string(),
+                key: key.to_string(),
+            }),
+            None if size > 0 => {
+                Self::record_identity(conn, origin, key)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn record_identity(conn: &Connection, origin: &str, key: &str) -> Result<(), StoreError> {
+        conn.execute("INSERT INTO log_identity (id, origin, verifier_key) VALUES (1, ?1, ?2)", params![origin, key])?;
+        Ok(())
     }
 
     fn resign(&mut self) -> Result<(), StoreError> {
@@ -354,6 +415,10 @@ impl Store {
         }
         for (idx, mark) in appended.marks {
             witnessed::apply(&mut self.marks, idx, mark);
+        }
+        if !self.identity_recorded {
+            Self::record_identity(&self.conn, &self.origin, &self.signer.verifier().to_string())?;
+            self.identity_recorded = true;
         }
         self.resign()
     }

@@ -168,3 +168,13 @@ pub fn ceremony_shares(dir: &Path) -> Result<Vec<(u64, u32, Vec<u8>)>, TamperErr
     };
     read().map_err(|source| TamperError { path, source })
 }
+
+/// Rewrites whose log the database says it holds (origin and verifier key): an
+/// attacker who copied another trustee's database and edited it to pass the start's
+/// log check.
+pub fn set_log_identity(dir: &Path, origin: &str, verifier_key: &str) -> Result<(), TamperError> {
+    let (conn, path) = open(dir)?;
+    conn.execute("UPDATE log_identity SET origin = ?1, verifier_key = ?2 WHERE id = 1", params![origin, verifier_key])
+        .map(drop)
+        .map_err(|source| TamperError { path, source })
+}
