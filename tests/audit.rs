@@ -258,7 +258,7 @@ async fn reconcile_flags_missing_warrants_late_and_misdirected_releases() {
                 warrant_id: [WID; 16],
                 decision: escrow_log::event::Decision::Revoke,
                 operator: "op".into(),
-                reason: String::new(),
+                reason: Default::default(),
             },
         };
         let late = Entry {

@@ -741,3 +741,62 @@ async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
          (another trustee's trustee.db and seal.key?)"
     );
 }
+
+/// An operator's abort reason with terminal escapes, a newline and 5,000 bytes is
+/// logged all the same, at the trustee that aborted and at the peers it told: cleaned
+/// of control characters and cut (escrow_log::Text). Before, such a reason made the
+/// Aborted step unloggable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_abort_reason_is_logged_cleaned_and_cut() {
+    let d = deploy_plain(127).await;
+    let players: Vec<pb::Participant> = (0..5)
+        .map(|i| pb::Participant { trustee_id: format!("trustee-{i}"), addr: d.trustee_addrs()[i].clone() })
+        .collect();
+    let proposed = d
+        .ceremony_client(0)
+        .unwrap()
+        .propose(pb::ProposeRequest {
+            epoch: 2,
+            threshold: 2,
+            players,
+            dealers: vec![],
+            reshare: false,
+            valid_from: START,
+            destroy_at: START + 365 * DAY,
+            accept_timeout_ms: 30_000,
+            phase_timeout_ms: PHASE_MS,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let id = proposed.ceremony_id.clone();
+    let status = |i: usize| {
+        let id = id.clone();
+        let d = &d;
+        async move {
+            d.ceremony_client(i)
+                .unwrap()
+                .status(pb::CeremonyRef { ceremony_id: id, reason: String::new() })
+                .await
+                .map(|s| s.into_inner().phase)
+        }
+    };
+    while status(1).await.ok().as_deref() != Some("proposed") {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let hostile = format!("\u{1b}[2J\u{1b}[31m FAKE\nline two\t{}", "x".repeat(5_000));
+    assert!(hostile.len() > 5_000);
+    d.ceremony_client(0).unwrap().abort(pb::CeremonyRef { ceremony_id: id.clone(), reason: hostile }).await.unwrap();
+    for i in [0, 1] {
+        let reason = loop {
+            let last = ceremony_steps(&log_entries(&d, i).await).pop();
+            if let Some(CeremonyStep::Aborted { reason }) = last {
+                break reason;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(!reason.chars().any(char::is_control), "trustee-{i}: {reason:?}");
+        assert!(reason.len() <= escrow_log::event::MAX_TEXT, "trustee-{i}: {}", reason.len());
+        assert!(reason.contains("[2J [31m FAKE line two x"), "trustee-{i}: {reason:?}");
+    }
+}

@@ -83,7 +83,7 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
             Event::RequestsRefused { caller, warrant_id: None, code, count, first, last, .. } => {
                 assert_eq!(caller, "escrow:role/agency/agency-2");
                 assert!(first <= last);
-                (code.clone(), *count)
+                (code.to_string(), *count)
             }
             other => panic!("{other:?}"),
         })
@@ -383,7 +383,7 @@ fn received(w: &VerifiedWarrant, at: u64) -> Entry {
             reveal_at: w.body().valid_until,
             details_commitment: [0; 32],
             arrival: escrow_log::event::Arrival::ApprovedByPolicy,
-            reason: String::new(),
+            reason: Default::default(),
         },
     }
 }

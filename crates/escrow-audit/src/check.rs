@@ -474,11 +474,11 @@ fn check_opening(
     if b.id.0 != *warrant_id {
         return differs("id", hex::encode(warrant_id), b.id.to_string());
     }
-    if b.court.as_str() != court {
-        return differs("court", court.clone(), b.court.to_string());
+    if b.court.as_str() != *court {
+        return differs("court", court.to_string(), b.court.to_string());
     }
-    if b.agency.as_str() != agency {
-        return differs("agency", agency.clone(), b.agency.to_string());
+    if b.agency.as_str() != *agency {
+        return differs("agency", agency.to_string(), b.agency.to_string());
     }
     if (b.window.from(), b.window.to()) != (*window_from, *window_to) {
         return differs(
@@ -683,7 +683,7 @@ mod tests {
             reveal_at: body.reveal_at(),
             details_commitment: details_commitment(&nonce, &blob),
             arrival: Arrival::Received,
-            reason: String::new(),
+            reason: Default::default(),
         };
         (HandLog::with("log-a", vec![(0, event)]), blob, nonce, court, body.reveal_at())
     }
@@ -727,7 +727,7 @@ mod tests {
                 reveal_at: 10,
                 details_commitment: details_commitment(&nonce, &blob),
                 arrival: Arrival::Received,
-                reason: String::new(),
+                reason: Default::default(),
             },
         );
         match log.audit(None, 10, |_| opened(&nonce, &blob)) {

@@ -225,16 +225,16 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
             let here = Received {
                 origin: log.origin().to_string(),
                 index,
-                court: court.clone(),
-                agency: agency.clone(),
+                court: court.to_string(),
+                agency: agency.to_string(),
                 window: (*window_from, *window_to),
                 valid_until: *valid_until,
                 reveal_at: *reveal_at,
             };
             let w = rec.warrants.entry(*warrant_id).or_insert_with(|| WarrantSummary {
                 id: *warrant_id,
-                court: court.clone(),
-                agency: agency.clone(),
+                court: court.to_string(),
+                agency: agency.to_string(),
                 valid_until: *valid_until,
                 first_received: e.time,
                 ..WarrantSummary::default()
@@ -285,7 +285,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
             previous = Some(e.time);
             match &e.event {
                 Event::WarrantReceived { warrant_id, arrival, agency, valid_until, .. } => {
-                    own_receipt.insert(*warrant_id, (agency.clone(), *valid_until));
+                    own_receipt.insert(*warrant_id, (agency.to_string(), *valid_until));
                     let s = standing.entry(*warrant_id).or_default();
                     let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
                     match arrival {
@@ -358,7 +358,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                                 trustee: flag_base.0.clone(),
                                 warrant: flag_base.1,
                                 index,
-                                released_to: agency.clone(),
+                                released_to: agency.to_string(),
                                 agency: expected,
                             });
                         }
@@ -481,7 +481,7 @@ mod tests {
             reveal_at: 200,
             details_commitment: [0; 32],
             arrival,
-            reason: String::new(),
+            reason: Default::default(),
         }
     }
 
@@ -494,7 +494,7 @@ mod tests {
     }
 
     fn decided(id: u8, decision: Decision) -> Event {
-        Event::WarrantDecided { warrant_id: [id; 16], decision, operator: "op".into(), reason: String::new() }
+        Event::WarrantDecided { warrant_id: [id; 16], decision, operator: "op".into(), reason: Default::default() }
     }
 
     #[test]

@@ -15,9 +15,128 @@ pub const ENTRY_ALG: u16 = 0x0101;
 pub const MAX_ENTRY_LEN: usize = 3 + 8 + 1 + 16 + 4 + 10_000 * 32 + 4 * 1024 + 4 * 65;
 /// Most field fingerprints in one release entry.
 pub const MAX_FIELDS_PER_ENTRY: usize = 10_000;
-const MAX_TEXT: usize = 1024;
+/// Longest text field of an entry (reasons, rules), in bytes.
+pub const MAX_TEXT: usize = 1024;
+const MAX_ID: usize = 64;
 /// Longest caller identity (an `escrow:role/...` URI) in an entry.
 pub const MAX_CALLER: usize = 256;
+
+/// A string field of a log entry, and the one owner of the rule for such text: UTF-8
+/// with no control characters, at most [`MAX_TEXT`] bytes (ids, codes and callers have
+/// their own lower limits, checked when the entry is encoded).
+///
+/// Text reaches an entry from other parties (an operator's reason, a peer's abort
+/// reason, the rule a refusal names); [`Text::lossy`] makes any string loggable, so
+/// that an event is never lost because of what someone wrote. [`Text::new`] is the
+/// strict form, which the decoder uses: a stored entry holding a control character
+/// was not written by this code.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Text(String);
+
+impl Text {
+    /// `s` if it is loggable as it is, else why not.
+    pub fn new(s: impl Into<String>) -> Result<Self, LogError> {
+        let s = s.into();
+        if s.len() > MAX_TEXT {
+            return Err(LogError::InvalidEntry("text field too long"));
+        }
+        if s.chars().any(char::is_control) {
+            return Err(LogError::InvalidEntry("text field with control characters"));
+        }
+        Ok(Text(s))
+    }
+
+    /// `s` made loggable: every control character becomes a space and the text is cut
+    /// to [`MAX_TEXT`] bytes on a character boundary.
+    pub fn lossy(s: &str) -> Self {
+        let mut out = String::with_capacity(s.len().min(MAX_TEXT));
+        for c in s.chars().map(|c| if c.is_control() { ' ' } else { c }) {
+            if out.len() + c.len_utf8() > MAX_TEXT {
+                break;
+            }
+            out.push(c);
+        }
+        Text(out)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// Lossy ([`Text::lossy`]): whatever the string, it can be logged.
+impl From<&str> for Text {
+    fn from(s: &str) -> Self {
+        Text::lossy(s)
+    }
+}
+
+/// Lossy ([`Text::lossy`]).
+impl From<String> for Text {
+    fn from(s: String) -> Self {
+        if s.len() <= MAX_TEXT && !s.chars().any(char::is_control) {
+            Text(s)
+        } else {
+            Text::lossy(&s)
+        }
+    }
+}
+
+impl From<Text> for String {
+    fn from(t: Text) -> String {
+        t.0
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<Text> for &str {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<Text> for String {
+    fn eq(&self, other: &Text) -> bool {
+        *self == other.0
+    }
+}
 
 /// How a warrant stood right after it was received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,7 +168,7 @@ pub enum CeremonyStep {
         /// SHA-256 of the signed proposal message.
         proposal: [u8; 32],
         /// Who proposed.
-        proposer: String,
+        proposer: Text,
         /// The epoch the key is for.
         epoch: u64,
         /// 0: a fresh key; 1: a reshare of the epoch's key.
@@ -62,44 +181,44 @@ pub enum CeremonyStep {
     /// A participant accepted.
     Accepted {
         /// Who.
-        by: String,
+        by: Text,
     },
     /// The proposer executed the ceremony.
     Executed,
     /// A dealer's dealing arrived (or was made here).
     Dealt {
         /// Who dealt.
-        dealer: String,
+        dealer: Text,
         /// SHA-256 of its commitment.
         commitment: [u8; 32],
     },
     /// A player complained about a dealer (1: missing, 2: bad share).
     Complained {
         /// Who complained.
-        by: String,
+        by: Text,
         /// Against whom.
-        against: String,
+        against: Text,
         /// 1 missing, 2 bad share.
         grievance: u8,
     },
     /// A dealer revealed a share to answer a complaint.
     Justified {
         /// The dealer.
-        dealer: String,
+        dealer: Text,
         /// The complaining player.
-        player: String,
+        player: Text,
     },
     /// A dealer was disqualified (1: missing, 2: invalid dealing, 3: unanswered).
     Disqualified {
         /// Who.
-        dealer: String,
+        dealer: Text,
         /// 1 missing, 2 invalid dealing, 3 a complaint left unanswered.
         why: u8,
     },
     /// A participant signed the announcement it computed.
     Agreed {
         /// Who.
-        by: String,
+        by: Text,
         /// SHA-256 of that announcement.
         announcement: [u8; 32],
     },
@@ -117,7 +236,7 @@ pub enum CeremonyStep {
     /// The ceremony was abandoned here.
     Aborted {
         /// Why.
-        reason: String,
+        reason: Text,
     },
 }
 
@@ -129,9 +248,9 @@ pub enum Event {
         /// Warrant id.
         warrant_id: [u8; 16],
         /// Issuing court.
-        court: String,
+        court: Text,
         /// Agency named.
-        agency: String,
+        agency: Text,
         /// Window start.
         window_from: u64,
         /// Window end (exclusive).
@@ -145,7 +264,7 @@ pub enum Event {
         /// State right after receipt.
         arrival: Arrival,
         /// Why, for decisions by policy.
-        reason: String,
+        reason: Text,
     },
     /// An operator decided.
     WarrantDecided {
@@ -154,16 +273,16 @@ pub enum Event {
         /// The decision.
         decision: Decision,
         /// Operator id.
-        operator: String,
+        operator: Text,
         /// Recorded reason.
-        reason: String,
+        reason: Text,
     },
     /// Decryption shares were released for these fields.
     SharesReleased {
         /// Warrant id.
         warrant_id: [u8; 16],
         /// Agency the shares went to.
-        agency: String,
+        agency: Text,
         /// SHA-256 of each released escrow field blob.
         fields: Vec<[u8; 32]>,
     },
@@ -173,9 +292,9 @@ pub enum Event {
         /// Warrant id (all zeros if the request named none).
         warrant_id: [u8; 16],
         /// The gRPC code name.
-        code: String,
+        code: Text,
         /// The rule that failed, as told to the requester.
-        rule: String,
+        rule: Text,
     },
     /// `count` share requests by `caller` were refused between `first` and `last`
     /// (kind 7). Under a warrant the caller holds, the first refusal of each kind is
@@ -186,14 +305,14 @@ pub enum Event {
     /// holds.
     RequestsRefused {
         /// The caller's certificate identity (`escrow:role/agency/<id>`).
-        caller: String,
+        caller: Text,
         /// The warrant, if the caller holds it; `None` for unknown, malformed or
         /// other agencies' warrant ids (the log does not say which).
         warrant_id: Option<[u8; 16]>,
         /// The gRPC code name of the first refusal counted.
-        code: String,
+        code: Text,
         /// The rule of the first refusal counted, as told to the requester.
-        rule: String,
+        rule: Text,
         /// How many refusals this entry stands for (at least 1).
         count: u32,
         /// Time of the first of them.
@@ -251,9 +370,11 @@ impl W {
     fn bytes(&mut self, v: &[u8]) {
         self.0.extend_from_slice(v);
     }
-    fn text(&mut self, s: &str, max: usize) -> Result<(), LogError> {
-        if s.len() > max || s.chars().any(char::is_control) {
-            return Err(LogError::InvalidEntry("text field too long or with control characters"));
+    /// `s` as u16 length + bytes; [`Text`] guarantees the characters, `max` is the
+    /// field's own limit (ids, codes, callers are shorter than [`MAX_TEXT`]).
+    fn text(&mut self, s: &Text, max: usize) -> Result<(), LogError> {
+        if s.len() > max {
+            return Err(LogError::InvalidEntry("text field too long"));
         }
         self.u16(u16::try_from(s.len()).map_err(|_| LogError::InvalidEntry("text field too long"))?);
         self.bytes(s.as_bytes());
@@ -290,16 +411,13 @@ impl<'a> R<'a> {
     fn u64(&mut self) -> Result<u64, LogError> {
         Ok(u64::from_be_bytes(self.arr()?))
     }
-    fn text(&mut self, max: usize) -> Result<String, LogError> {
+    fn text(&mut self, max: usize) -> Result<Text, LogError> {
         let n = usize::from(self.u16()?);
         if n > max {
             return Err(LogError::InvalidEntry("text field too long"));
         }
         let s = std::str::from_utf8(self.take(n)?).map_err(|_| LogError::InvalidEntry("text field not UTF-8"))?;
-        if s.chars().any(char::is_control) {
-            return Err(LogError::InvalidEntry("text field with control characters"));
-        }
-        Ok(s.to_owned())
+        Text::new(s)
     }
 }
 
@@ -325,8 +443,8 @@ impl Entry {
             } => {
                 w.u8(1);
                 w.bytes(warrant_id);
-                w.text(court, 64)?;
-                w.text(agency, 64)?;
+                w.text(court, MAX_ID)?;
+                w.text(agency, MAX_ID)?;
                 w.u64(*window_from);
                 w.u64(*window_to);
                 w.u64(*valid_until);
@@ -347,13 +465,13 @@ impl Entry {
                     Decision::Deny => 2,
                     Decision::Revoke => 3,
                 });
-                w.text(operator, 64)?;
+                w.text(operator, MAX_ID)?;
                 w.text(reason, MAX_TEXT)?;
             }
             Event::SharesReleased { warrant_id, agency, fields } => {
                 w.u8(3);
                 w.bytes(warrant_id);
-                w.text(agency, 64)?;
+                w.text(agency, MAX_ID)?;
                 if fields.len() > MAX_FIELDS_PER_ENTRY {
                     return Err(LogError::InvalidEntry("too many fields in one entry"));
                 }
@@ -365,7 +483,7 @@ impl Entry {
             Event::RequestRefused { warrant_id, code, rule } => {
                 w.u8(4);
                 w.bytes(warrant_id);
-                w.text(code, 64)?;
+                w.text(code, MAX_ID)?;
                 w.text(rule, MAX_TEXT)?;
             }
             Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last } => {
@@ -381,7 +499,7 @@ impl Entry {
                     }
                     None => w.u8(0),
                 }
-                w.text(code, 64)?;
+                w.text(code, MAX_ID)?;
                 w.text(rule, MAX_TEXT)?;
                 w.u32(*count);
                 w.u64(*first);
@@ -404,7 +522,7 @@ impl Entry {
                     CeremonyStep::Proposed { proposal, proposer, epoch, plan, threshold, players } => {
                         w.u8(1);
                         w.bytes(proposal);
-                        w.text(proposer, 64)?;
+                        w.text(proposer, MAX_ID)?;
                         w.u64(*epoch);
                         w.u8(*plan);
                         w.u16(*threshold);
@@ -412,33 +530,33 @@ impl Entry {
                     }
                     CeremonyStep::Accepted { by } => {
                         w.u8(2);
-                        w.text(by, 64)?;
+                        w.text(by, MAX_ID)?;
                     }
                     CeremonyStep::Executed => w.u8(3),
                     CeremonyStep::Dealt { dealer, commitment } => {
                         w.u8(4);
-                        w.text(dealer, 64)?;
+                        w.text(dealer, MAX_ID)?;
                         w.bytes(commitment);
                     }
                     CeremonyStep::Complained { by, against, grievance } => {
                         w.u8(5);
-                        w.text(by, 64)?;
-                        w.text(against, 64)?;
+                        w.text(by, MAX_ID)?;
+                        w.text(against, MAX_ID)?;
                         w.u8(*grievance);
                     }
                     CeremonyStep::Justified { dealer, player } => {
                         w.u8(6);
-                        w.text(dealer, 64)?;
-                        w.text(player, 64)?;
+                        w.text(dealer, MAX_ID)?;
+                        w.text(player, MAX_ID)?;
                     }
                     CeremonyStep::Disqualified { dealer, why } => {
                         w.u8(7);
-                        w.text(dealer, 64)?;
+                        w.text(dealer, MAX_ID)?;
                         w.u8(*why);
                     }
                     CeremonyStep::Agreed { by, announcement } => {
                         w.u8(8);
-                        w.text(by, 64)?;
+                        w.text(by, MAX_ID)?;
                         w.bytes(announcement);
                     }
                     CeremonyStep::Installed { announcement, epoch, generation, destroy_at } => {
@@ -474,8 +592,8 @@ impl Entry {
         let event = match r.u8()? {
             1 => Event::WarrantReceived {
                 warrant_id: r.arr()?,
-                court: r.text(64)?,
-                agency: r.text(64)?,
+                court: r.text(MAX_ID)?,
+                agency: r.text(MAX_ID)?,
                 window_from: r.u64()?,
                 window_to: r.u64()?,
                 valid_until: r.u64()?,
@@ -497,12 +615,12 @@ impl Entry {
                     3 => Decision::Revoke,
                     _ => return Err(LogError::InvalidEntry("unknown decision")),
                 },
-                operator: r.text(64)?,
+                operator: r.text(MAX_ID)?,
                 reason: r.text(MAX_TEXT)?,
             },
             3 => {
                 let warrant_id = r.arr()?;
-                let agency = r.text(64)?;
+                let agency = r.text(MAX_ID)?;
                 let n = usize::try_from(r.u32()?).unwrap_or(usize::MAX);
                 if n > MAX_FIELDS_PER_ENTRY {
                     return Err(LogError::InvalidEntry("too many fields in one entry"));
@@ -513,7 +631,7 @@ impl Entry {
                 }
                 Event::SharesReleased { warrant_id, agency, fields }
             }
-            4 => Event::RequestRefused { warrant_id: r.arr()?, code: r.text(64)?, rule: r.text(MAX_TEXT)? },
+            4 => Event::RequestRefused { warrant_id: r.arr()?, code: r.text(MAX_ID)?, rule: r.text(MAX_TEXT)? },
             5 => Event::EpochInstalled { epoch: r.u64()?, public_key_hash: r.arr()?, trustee_index: r.u16()? },
             6 => Event::EpochDestroyed { epoch: r.u64()? },
             7 => {
@@ -523,7 +641,7 @@ impl Entry {
                     1 => Some(r.arr()?),
                     _ => return Err(LogError::InvalidEntry("unknown warrant-id presence flag")),
                 };
-                let (code, rule) = (r.text(64)?, r.text(MAX_TEXT)?);
+                let (code, rule) = (r.text(MAX_ID)?, r.text(MAX_TEXT)?);
                 let (count, first, last) = (r.u32()?, r.u64()?, r.u64()?);
                 if count == 0 || first > last {
                     return Err(LogError::InvalidEntry("a refusal count must be positive and first <= last"));
@@ -535,19 +653,19 @@ impl Entry {
                 let step = match r.u8()? {
                     1 => CeremonyStep::Proposed {
                         proposal: r.arr()?,
-                        proposer: r.text(64)?,
+                        proposer: r.text(MAX_ID)?,
                         epoch: r.u64()?,
                         plan: r.u8()?,
                         threshold: r.u16()?,
                         players: r.u16()?,
                     },
-                    2 => CeremonyStep::Accepted { by: r.text(64)? },
+                    2 => CeremonyStep::Accepted { by: r.text(MAX_ID)? },
                     3 => CeremonyStep::Executed,
-                    4 => CeremonyStep::Dealt { dealer: r.text(64)?, commitment: r.arr()? },
-                    5 => CeremonyStep::Complained { by: r.text(64)?, against: r.text(64)?, grievance: r.u8()? },
-                    6 => CeremonyStep::Justified { dealer: r.text(64)?, player: r.text(64)? },
-                    7 => CeremonyStep::Disqualified { dealer: r.text(64)?, why: r.u8()? },
-                    8 => CeremonyStep::Agreed { by: r.text(64)?, announcement: r.arr()? },
+                    4 => CeremonyStep::Dealt { dealer: r.text(MAX_ID)?, commitment: r.arr()? },
+                    5 => CeremonyStep::Complained { by: r.text(MAX_ID)?, against: r.text(MAX_ID)?, grievance: r.u8()? },
+                    6 => CeremonyStep::Justified { dealer: r.text(MAX_ID)?, player: r.text(MAX_ID)? },
+                    7 => CeremonyStep::Disqualified { dealer: r.text(MAX_ID)?, why: r.u8()? },
+                    8 => CeremonyStep::Agreed { by: r.text(MAX_ID)?, announcement: r.arr()? },
                     9 => CeremonyStep::Installed {
                         announcement: r.arr()?,
                         epoch: r.u64()?,
@@ -581,4 +699,35 @@ pub fn details_commitment(nonce: &[u8; 32], warrant: &[u8]) -> [u8; 32] {
     h.update(nonce);
     h.update(warrant);
     h.finalize().into()
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::*;
+
+    #[test]
+    fn text_is_checked_strictly_and_made_loggable_lossily() {
+        assert_eq!(Text::new("lawful and proportionate").unwrap(), "lawful and proportionate");
+        assert!(Text::new("a\nb").is_err());
+        assert!(Text::new("x".repeat(MAX_TEXT + 1)).is_err());
+        assert!(Text::new("x".repeat(MAX_TEXT)).is_ok());
+        // Control characters become spaces; 5,000 bytes are cut to the limit on a
+        // character boundary.
+        let hostile = format!("\u{1b}[2J\u{1b}[31m FAKE\n{}", "é".repeat(2_500));
+        let t = Text::lossy(&hostile);
+        assert!(t.starts_with(" [2J [31m FAKE é"), "{t:?}");
+        assert!(t.len() <= MAX_TEXT && t.len() >= MAX_TEXT - 1, "{}", t.len());
+        assert!(Text::new(t.as_str()).is_ok());
+        assert_eq!(Text::from("a\tb"), "a b");
+        // What the strict form refuses never decodes from an entry either.
+        let entry = Entry {
+            time: 1,
+            event: Event::Ceremony { ceremony: [1; 16], step: CeremonyStep::Aborted { reason: t.clone() } },
+        };
+        let mut bytes = entry.to_bytes().unwrap();
+        assert_eq!(Entry::from_bytes(&bytes).unwrap(), entry);
+        let at = bytes.len() - t.len();
+        bytes[at] = b'\n';
+        assert!(Entry::from_bytes(&bytes).is_err());
+    }
 }

@@ -67,6 +67,7 @@ pub fn trustee_origin(trustee_id: &str) -> String {
 pub use checkpoint::Checkpoint;
 pub use cosignature::{WitnessSigner, WitnessVerifier};
 pub use error::{LogError, ProofKind};
+pub use event::Text;
 pub use hash::{hash_from_slice, leaf_hash, node_hash, Hash, EMPTY_ROOT, HASH_LEN};
 pub use note::{CheckpointSigner, CheckpointVerifier};
 pub use policy::{Policy, WitnessedCheckpoint};

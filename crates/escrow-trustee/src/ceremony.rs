@@ -187,7 +187,7 @@ fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
     match step {
         Step::Proposed { proposal: hash, proposer } => CeremonyStep::Proposed {
             proposal: *hash,
-            proposer: proposer.to_string(),
+            proposer: proposer.to_string().into(),
             epoch: proposal.epoch.0,
             plan: match proposal.plan {
                 Plan::Fresh => 0,
@@ -196,28 +196,32 @@ fn log_step(proposal: &Proposal, step: &Step) -> CeremonyStep {
             threshold: proposal.threshold,
             players: u16::try_from(proposal.players.len()).unwrap_or(u16::MAX),
         },
-        Step::Accepted { by } => CeremonyStep::Accepted { by: by.to_string() },
+        Step::Accepted { by } => CeremonyStep::Accepted { by: by.to_string().into() },
         Step::Executed => CeremonyStep::Executed,
         Step::Dealt { dealer, commitment } => {
-            CeremonyStep::Dealt { dealer: dealer.to_string(), commitment: *commitment }
+            CeremonyStep::Dealt { dealer: dealer.to_string().into(), commitment: *commitment }
         }
-        Step::Complained { by, against, grievance } => {
-            CeremonyStep::Complained { by: by.to_string(), against: against.to_string(), grievance: grievance.code() }
-        }
+        Step::Complained { by, against, grievance } => CeremonyStep::Complained {
+            by: by.to_string().into(),
+            against: against.to_string().into(),
+            grievance: grievance.code(),
+        },
         Step::Justified { dealer, player } => {
-            CeremonyStep::Justified { dealer: dealer.to_string(), player: player.to_string() }
+            CeremonyStep::Justified { dealer: dealer.to_string().into(), player: player.to_string().into() }
         }
         Step::Disqualified { dealer, why } => {
-            CeremonyStep::Disqualified { dealer: dealer.to_string(), why: why.code() }
+            CeremonyStep::Disqualified { dealer: dealer.to_string().into(), why: why.code() }
         }
-        Step::Agreed { by, announcement } => CeremonyStep::Agreed { by: by.to_string(), announcement: *announcement },
+        Step::Agreed { by, announcement } => {
+            CeremonyStep::Agreed { by: by.to_string().into(), announcement: *announcement }
+        }
         Step::Installed { announcement } => CeremonyStep::Installed {
             announcement: *announcement,
             epoch: proposal.epoch.0,
             generation: proposal.plan.next_generation(),
             destroy_at: proposal.destroy_at,
         },
-        Step::Aborted { reason } => CeremonyStep::Aborted { reason: reason.to_string().chars().take(1000).collect() },
+        Step::Aborted { reason } => CeremonyStep::Aborted { reason: escrow_log::Text::lossy(&reason.to_string()) },
     }
 }
 

@@ -12,6 +12,7 @@
 //! (warrant it holds, code).
 
 use escrow_log::event::{Entry, Event};
+use escrow_log::Text;
 
 /// How long repeated refusals are summed before one entry records them.
 pub const WINDOW_SECS: u64 = 3_600;
@@ -20,19 +21,6 @@ pub const WINDOW_SECS: u64 = 3_600;
 /// or before it are due.
 pub fn last_closed_start(now: u64) -> u64 {
     now.saturating_sub(WINDOW_SECS)
-}
-
-/// `rule` as a log entry may carry it: control characters become spaces and the text
-/// is cut to 1024 bytes on a character boundary (the entry format's limit).
-pub fn loggable(rule: &str) -> String {
-    let mut out = String::with_capacity(rule.len().min(1024));
-    for c in rule.chars().map(|c| if c.is_control() { ' ' } else { c }) {
-        if out.len() + c.len_utf8() > 1024 {
-            break;
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// What a refused request is counted under.
@@ -52,7 +40,7 @@ pub struct Refusal {
     /// Counted under this key.
     pub key: Key,
     /// The rule told to the requester.
-    pub rule: String,
+    pub rule: Text,
     /// When.
     pub time: u64,
 }
@@ -68,7 +56,7 @@ pub struct Pending {
     /// entry).
     pub count: u32,
     /// Rule of the first counted refusal.
-    pub rule: String,
+    pub rule: Text,
     /// Time of the first counted refusal.
     pub first: u64,
     /// Time of the last counted refusal.
@@ -86,9 +74,9 @@ impl Pending {
         (self.count > 0).then(|| Entry {
             time: now,
             event: Event::RequestsRefused {
-                caller: self.key.caller.clone(),
+                caller: self.key.caller.clone().into(),
                 warrant_id: self.key.warrant_id,
-                code: self.key.code.clone(),
+                code: self.key.code.clone().into(),
                 rule: self.rule.clone(),
                 count: self.count,
                 first: self.first,
@@ -124,16 +112,16 @@ pub fn on_refusal(open: Option<Pending>, r: Refusal) -> (Vec<Entry>, Pending) {
             entries.push(Entry {
                 time: r.time,
                 event: Event::RequestsRefused {
-                    caller: r.key.caller.clone(),
+                    caller: r.key.caller.clone().into(),
                     warrant_id: r.key.warrant_id,
-                    code: r.key.code.clone(),
+                    code: r.key.code.clone().into(),
                     rule: r.rule,
                     count: 1,
                     first: r.time,
                     last: r.time,
                 },
             });
-            let p = Pending { key: r.key, window_start: r.time, count: 0, rule: String::new(), first: 0, last: 0 };
+            let p = Pending { key: r.key, window_start: r.time, count: 0, rule: Text::default(), first: 0, last: 0 };
             (entries, p)
         }
         None => {
@@ -150,7 +138,7 @@ mod tests {
     fn refusal(warrant: Option<[u8; 16]>, time: u64) -> Refusal {
         Refusal {
             key: Key { caller: "escrow:role/agency/agency-2".into(), warrant_id: warrant, code: "NOT_FOUND".into() },
-            rule: format!("rule at {time}"),
+            rule: format!("rule at {time}").into(),
             time,
         }
     }
@@ -163,15 +151,6 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect()
-    }
-
-    #[test]
-    fn rules_are_made_loggable() {
-        assert_eq!(loggable("a\nb\tc"), "a b c");
-        let long = "é".repeat(600);
-        let cut = loggable(&long);
-        assert!(cut.len() <= 1024 && cut.len() >= 1022, "{}", cut.len());
-        assert!(cut.chars().all(|c| c == 'é'));
     }
 
     #[test]

@@ -130,9 +130,6 @@ fn loaded(epochs: &[EpochKeys]) -> Vec<(u64, [u8; 32], u16)> {
 /// Most entries one GetEntries call returns.
 pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
 
-/// Longest reason an operator may record.
-pub const MAX_REASON_LEN: usize = 1024;
-
 pub use crate::rules::{EpochKeys, Epochs};
 
 pub(crate) struct Inner {
@@ -417,7 +414,9 @@ impl TrusteeService {
         let operator = self.own_operator(&req, &format!("{action} a warrant"))?.id().clone();
         let req = req.into_inner();
         let id = warrant_id(&req.warrant_id)?;
-        if req.reason.len() > MAX_REASON_LEN || req.reason.chars().any(char::is_control) {
+        // The log's own rule for text (escrow_log::Text); an operator's reason is refused
+        // rather than cleaned, so that what is logged is what the operator wrote.
+        if escrow_log::Text::new(req.reason.as_str()).is_err() {
             return Err(with_rule(
                 Status::invalid_argument("reason: at most 1024 bytes, no control characters"),
                 "malformed",
@@ -443,8 +442,8 @@ impl TrusteeService {
                     Action::Deny => Decision::Deny,
                     Action::Revoke => Decision::Revoke,
                 },
-                operator: operator.to_string(),
-                reason: reason.clone(),
+                operator: operator.to_string().into(),
+                reason: reason.clone().into(),
             },
         };
         let by = operator.to_string();
@@ -563,15 +562,15 @@ impl pb::trustee_server::Trustee for TrusteeService {
             time: now,
             event: Event::WarrantReceived {
                 warrant_id: id.0,
-                court: body.court.to_string(),
-                agency: body.agency.to_string(),
+                court: body.court.to_string().into(),
+                agency: body.agency.to_string().into(),
                 window_from: body.window.from(),
                 window_to: body.window.to(),
                 valid_until: body.valid_until,
                 reveal_at: body.reveal_at(),
                 details_commitment: details_commitment(&nonce, w.as_bytes()),
                 arrival: admission.arrival(),
-                reason: reason.clone().unwrap_or_default(),
+                reason: reason.clone().unwrap_or_default().into(),
             },
         };
         let w2 = w.clone();
@@ -663,7 +662,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
                         warrant_id: held,
                         code: escrow_service::status::code_name(status.code()).to_owned(),
                     },
-                    rule: counted::loggable(status.message()),
+                    rule: escrow_log::Text::lossy(status.message()),
                     time: self.inner.clock.now(),
                 };
                 if let Err(e) = self.with_store(move |s| s.record_refusal(refusal)).await {

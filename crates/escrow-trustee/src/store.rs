@@ -759,7 +759,7 @@ impl Store {
             time: now,
             event: Event::SharesReleased {
                 warrant_id: id.0,
-                agency: agency.to_string(),
+                agency: agency.to_string().into(),
                 fields: fresh.iter().map(|r| r.hash).collect(),
             },
         };
@@ -793,7 +793,7 @@ impl Store {
                     key: r.key.clone(),
                     window_start: to_u64(start)?,
                     count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
-                    rule,
+                    rule: rule.into(),
                     first: to_u64(first)?,
                     last: to_u64(last)?,
                 })
@@ -811,7 +811,7 @@ impl Store {
                 keep.key.code,
                 to_i64(keep.window_start)?,
                 i64::from(keep.count),
-                keep.rule,
+                keep.rule.as_str(),
                 to_i64(keep.first)?,
                 to_i64(keep.last)?
             ],
@@ -873,7 +873,7 @@ fn flush_due_in(tx: &Transaction<'_>, now: u64) -> Result<Vec<Entry>, StoreError
                 key: Key { caller, warrant_id, code },
                 window_start: to_u64(start)?,
                 count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
-                rule,
+                rule: rule.into(),
                 first: to_u64(first)?,
                 last: to_u64(last)?,
             });
