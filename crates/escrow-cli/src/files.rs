@@ -101,8 +101,27 @@ impl SecretArgs {
         for (p, secret) in &opened {
             sealed_all.push((*p, sealed::seal(secret, &Unlock::Passphrase(&new), params, &mut OsRng)?));
         }
+        // All or nothing: every new file is written and synced beside its original
+        // first; only then are they renamed into place.
+        let mut staged = Vec::with_capacity(sealed_all.len());
         for (p, blob) in &sealed_all {
-            replace_private(p, blob)?;
+            match stage_private(p, blob) {
+                Ok(tmp) => staged.push((tmp, *p)),
+                Err(e) => {
+                    for (tmp, _) in &staged {
+                        let _ = std::fs::remove_file(tmp);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        for (i, (tmp, p)) in staged.iter().enumerate() {
+            if let Err(e) = std::fs::rename(tmp, p) {
+                for (t, _) in staged.iter().skip(i) {
+                    let _ = std::fs::remove_file(t);
+                }
+                return Err(CliError::io(p, e));
+            }
         }
         Ok(())
     }
@@ -122,21 +141,20 @@ fn open_sealed(path: &Path, blob: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8
     })
 }
 
-/// Replaces `path` with `bytes` (mode 0600) through a temporary file in the same
-/// directory and a rename, so a crash leaves either the old file or the new one.
-fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+/// Writes `bytes` (mode 0600) to a temporary file beside `path` and syncs it; the
+/// caller renames it over `path`, so a crash leaves either the old file or the new one.
+fn stage_private(path: &Path, bytes: &[u8]) -> Result<PathBuf, CliError> {
     let name = path.file_name().ok_or_else(|| CliError::bad_file(path, "not a file name"))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(name);
     tmp_name.push(".reseal.tmp");
     let tmp = path.with_file_name(tmp_name);
     write_private(&tmp, bytes)?;
-    let sync = std::fs::File::open(&tmp).and_then(|f| f.sync_all());
-    if let Err(e) = sync.and_then(|()| std::fs::rename(&tmp, path)) {
+    if let Err(e) = std::fs::File::open(&tmp).and_then(|f| f.sync_all()) {
         let _ = std::fs::remove_file(&tmp);
         return Err(CliError::io(path, e));
     }
-    Ok(())
+    Ok(tmp)
 }
 
 /// Writes `bytes` readable by the owner only.

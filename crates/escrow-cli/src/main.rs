@@ -104,16 +104,21 @@ enum Command {
     /// Risk calculator: unauthorized access vs failed lawful access over t, with plots.
     Tradeoffs(tradeoffs::TradeoffsArgs),
     /// Re-seal secret files under a new passphrase (old one as usual: ESCROW_PASSPHRASE,
-    /// --passphrase or --passphrase-file). Every file is opened first; none is changed
-    /// unless all open.
+    /// --passphrase or --passphrase-file): the files named, the profile's TLS and
+    /// signing keys (with --profile or ESCROW_PROFILE), and a data directory's log.key
+    /// and seal.key (--data-dir). Every file is opened first; none is changed unless
+    /// all open and all new files are written.
     Reseal(ResealArgs),
 }
 
 #[derive(clap::Args, Debug)]
 struct ResealArgs {
-    /// Sealed files: key shares, TLS keys, log keys, court and user keys.
-    #[arg(required = true)]
+    /// Sealed files: key shares, TLS keys, log keys, signing keys, court and user keys.
     files: Vec<PathBuf>,
+    /// A trustee's data directory: also reseal its `log.key` and `seal.key` (those
+    /// that exist).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
     /// Read the new passphrase from this file (first line) instead of
     /// ESCROW_NEW_PASSPHRASE.
     #[arg(long)]
@@ -258,6 +263,44 @@ fn json_logs(format: Option<std::ffi::OsString>) -> bool {
     format.is_some_and(|f| f.eq_ignore_ascii_case("json"))
 }
 
+/// Every file `escrow reseal` covers: those named, the profile's TLS and signing keys,
+/// the data directory's log and sealing keys; each once.
+fn reseal_files(a: &ResealArgs, ctx: &Ctx) -> Result<Vec<PathBuf>, CliError> {
+    let mut files = a.files.clone();
+    if let Some(path) = &ctx.tls.profile {
+        let profile = tls::Profile::load(path)?;
+        files.push(profile.key);
+        files.extend(profile.signing_key);
+    }
+    if let Some(dir) = &a.data_dir {
+        if !dir.is_dir() {
+            return Err(CliError::bad_file(dir, "not a directory"));
+        }
+        for name in ["log.key", serve::SEAL_KEY_FILE] {
+            let f = dir.join(name);
+            if f.exists() {
+                files.push(f);
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    files.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
+    if files.is_empty() {
+        return Err(CliError::Usage("nothing to reseal: name the files, or give --profile or --data-dir".into()));
+    }
+    Ok(files)
+}
+
+fn reseal(a: &ResealArgs, ctx: &Ctx) -> Result<(), CliError> {
+    let files = reseal_files(a, ctx)?;
+    ctx.secret.reseal(&files, a.new_passphrase_file.as_deref())?;
+    for f in &files {
+        println!("resealed {}", f.display());
+    }
+    println!("{} files under the new passphrase", files.len());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -295,9 +338,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => audit::run(c, &ctx).await,
             Command::Pki(c) => pki::run(c, &ctx.secret),
             Command::Tradeoffs(a) => tradeoffs::run(&a),
-            Command::Reseal(a) => ctx.secret.reseal(&a.files, a.new_passphrase_file.as_deref()).map(|()| {
-                println!("resealed {} files under the new passphrase", a.files.len());
-            }),
+            Command::Reseal(a) => reseal(&a, &ctx),
         }
     });
     match result {

@@ -514,6 +514,70 @@ fn warrant_commands_exit_non_zero_on_a_refusal() {
     drop(t0);
 }
 
+/// `escrow reseal --profile P --data-dir D` covers every sealed file a trustee reads —
+/// the TLS key and signing key of its profile, its data directory's log and sealing
+/// keys, and the share named — all or nothing; the trustee then starts under the new
+/// passphrase alone.
+#[test]
+fn reseal_of_a_whole_party_covers_every_file_it_reads_or_none() {
+    let f = Files::new();
+    let mut t0 = f.trustee(0, 0, 0, "t0");
+    f.wait_up("t0", &mut t0);
+    drop(Killed(t0));
+    let party = [
+        f.path("pki/trustee-0.key"),
+        f.path("pki/trustee-0.signing.key"),
+        f.path("t0/log.key"),
+        f.path("t0/seal.key"),
+        f.path("keys/trustee-0.share"),
+    ];
+    let snapshot = || party.iter().map(|f| std::fs::read(f).unwrap()).collect::<Vec<_>>();
+    let before = snapshot();
+    let new = f.path("new-pass");
+    std::fs::write(&new, "the whole party's new passphrase\n").unwrap();
+    let reseal = |extra: &[&str]| -> Output {
+        escrow()
+            .args(["--profile", p(&f.path("pki/trustee-0.profile.toml"))])
+            .args(["reseal", "--data-dir", p(&f.path("t0")), p(&f.path("keys/trustee-0.share"))])
+            .args(extra)
+            .args(["--new-passphrase-file", p(&new), "--insecure-fast-kdf"])
+            .output()
+            .unwrap()
+    };
+    // One more file, sealed under another passphrase: refused, naming it; nothing changes.
+    escrow()
+        .env("ESCROW_PASSPHRASE", "another passphrase")
+        .args(["user", "keygen", "--id", "mallory", "--out", p(&f.path("mallory.key")), "--insecure-fast-kdf"])
+        .output()
+        .unwrap();
+    let out = reseal(&[p(&f.path("mallory.key"))]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains(&format!("{}: wrong passphrase", p(&f.path("mallory.key")))),
+        "{err}"
+    );
+    assert_eq!(snapshot(), before, "a refused reseal changed a file");
+
+    let out = reseal(&[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for file in &party {
+        assert!(text.contains(&format!("resealed {}", p(file))), "{} not resealed:\n{text}", p(file));
+    }
+    assert!(text.contains("5 files under the new passphrase"), "{text}");
+    assert!(snapshot().iter().zip(&before).all(|(a, b)| a != b), "every file is rewritten");
+    // The trustee starts with the new passphrase alone, and not with the old one.
+    let mut t0 = f.trustee_with(0, 0, 0, "t0", &["--passphrase-file", p(&new)]);
+    f.wait_up("t0", &mut t0);
+    drop(Killed(t0));
+    let err = refused(f.trustee(0, 0, 0, "t0"));
+    assert!(err.contains("wrong passphrase"), "{err}");
+    // Nothing to reseal is a usage error.
+    let out = escrow().arg("reseal").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to reseal"));
+}
+
 /// `escrow reseal` changes the passphrase of every file named, or of none.
 #[test]
 fn reseal_changes_every_file_or_none() {
