@@ -39,7 +39,8 @@ pub enum UserCmd {
         #[arg(long)]
         message: String,
         /// Pin epoch keys (hex files; repeat for several epochs) instead of trusting
-        /// the relay's.
+        /// the relay's. Weak mode: a pinned key is believed as is, with no
+        /// announcement from the trustees (a dealt key has none).
         #[arg(long = "epoch-key")]
         epoch_keys: Vec<PathBuf>,
         #[arg(long, hide = true)]
@@ -76,6 +77,11 @@ fn connect(relay: &str, pins: &[PathBuf], ctx: &crate::Ctx) -> Result<UserClient
     let mut c = UserClient::connect(relay, &ctx.credentials()?).map_err(user_error)?;
     for p in pins {
         c.pin(read_hex_as(p, EpochPublicKey::from_bytes)?);
+        // A pinned key stands on the file alone, even under pinned trustee keys.
+        eprintln!(
+            "warning: weak mode: trusting the epoch key in {} as is, without an announcement signed by its trustees",
+            p.display()
+        );
     }
     if let Some(trustees) = ctx.tls.pins()? {
         c.trust_trustees(trustees);

@@ -1,0 +1,132 @@
+//! `escrow user ...` against a real relay process with a dealt (weak mode) epoch key:
+//! what the reader's terminal is shown when a sender is hostile, the inbox's flags,
+//! sending under a key pinned with `--epoch-key`, and output into a closed pipe.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASS: &str = "user test passphrase";
+
+fn escrow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_escrow"));
+    c.env("ESCROW_PASSPHRASE", PASS).env_remove("ESCROW_PROFILE").env("NO_COLOR", "1");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn run(args: &[&str]) -> String {
+    let out = escrow().args(args).output().expect("escrow runs");
+    assert!(out.status.success(), "escrow {args:?}: {}", text(&out));
+    text(&out)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Certificates (whose user profiles pin the trustees' keys), a dealt epoch 1, a relay
+/// serving its bare key, and alice and bob registered.
+struct Deployment {
+    dir: tempfile::TempDir,
+    relay: String,
+    _process: Killed,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        run(&["pki", "init", p(&d.join("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
+        run(&["keygen", "--out", p(&d.join("keys")), "--insecure-fast-kdf"]);
+        let addr_file = d.join("relay.addr");
+        let mut child = escrow()
+            .args(["--profile", p(&d.join("pki/relay.profile.toml")), "relay", "serve"])
+            .args(["--data-dir", p(&d.join("relay")), "--epoch-key", p(&d.join("keys/epoch-1.pub"))])
+            .args(["--addr-file", p(&addr_file)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("escrow relay serve starts");
+        let t0 = Instant::now();
+        while !addr_file.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the relay exited with {status} before listening");
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no address file after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let relay = std::fs::read_to_string(&addr_file).unwrap().trim().to_string();
+        let dep = Deployment { dir, relay, _process: Killed(child) };
+        for who in ["alice", "bob"] {
+            run(&["user", "keygen", "--id", who, "--out", p(&dep.path(&format!("{who}.key"))), "--insecure-fast-kdf"]);
+            let out = dep.user(who, &["register"], &[]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        dep
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `escrow user <cmd> --relay R --key <who>.key <args>` as `who`, with its profile.
+    fn user(&self, who: &str, cmd: &[&str], args: &[&str]) -> Output {
+        self.user_command(who, cmd, args).output().unwrap()
+    }
+
+    fn user_command(&self, who: &str, cmd: &[&str], args: &[&str]) -> Command {
+        let mut c = escrow();
+        c.args(["--profile", p(&self.path(&format!("pki/user-{who}.profile.toml"))), "user"])
+            .args(cmd)
+            .args(["--relay", &self.relay, "--key", p(&self.path(&format!("{who}.key")))])
+            .args(args);
+        c
+    }
+
+    /// bob reads his inbox with the dealt key pinned.
+    fn inbox(&self, args: &[&str]) -> Output {
+        let epoch_key = self.path("keys/epoch-1.pub");
+        self.user("bob", &["inbox"], &[&["--epoch-key", p(&epoch_key)], args].concat())
+    }
+}
+
+/// The README's weak mode: `--epoch-key` pins a dealt key, which carries no
+/// announcement, and a profile that pins the trustees' keys does not undo that. The
+/// command says it is trusting the file.
+#[test]
+fn send_under_a_pinned_dealt_key_works_with_a_warning() {
+    let d = Deployment::new();
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let out = d.user("alice", &["send"], &["--to", "bob", "--message", "hi", "--epoch-key", p(&epoch_key)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent as #1"), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: weak mode: trusting the epoch key in {} as is, without an announcement signed by its trustees",
+            p(&epoch_key)
+        )),
+        "{err}"
+    );
+    // Without the pin, the profile's trustee keys still refuse the bare key.
+    let out = d.user("alice", &["send"], &["--to", "bob", "--message", "hi"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not announced by its trustees: the relay sent no announcement"), "{}", text(&out));
+    let read = d.inbox(&[]);
+    assert!(read.status.success() && text(&read).contains("from alice at") && text(&read).contains(": hi\n"));
+}
