@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod audit;
 mod ceremony;
 mod demo;
+mod display;
 mod files;
 mod health;
 mod keys;
@@ -299,7 +300,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors carry servers' messages, ids and reasons: escaped, like all they send.
+            eprintln!("error: {}", display::text(&e.to_string()));
             e.exit_code()
         }
     }

@@ -6,6 +6,7 @@ use clap::Args;
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::display::text;
 use crate::files::read_hex;
 use crate::CliError;
 
@@ -43,7 +44,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         agency = agency.require_witnessed(policy);
     }
     for (epoch, why) in &agency.unannounced {
-        eprintln!("refusing epoch {epoch}: {why}");
+        eprintln!("refusing epoch {epoch}: {}", text(why));
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
@@ -70,20 +71,27 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             m.label.timestamp()
         ));
     }
+    // Everything below names what trustees sent (ids, messages): escaped.
     for (seq, why) in &report.failed {
-        summary.push_str(&format!("sealed #{seq}: {why}\n"));
+        summary.push_str(&format!("sealed #{seq}: {}\n", text(&why.to_string())));
     }
     for (t, errors) in report.trustee_errors.iter() {
         for e in errors {
             let times = if e.count > 1 { format!(" ({} requests)", e.count) } else { String::new() };
-            summary.push_str(&format!("trustee {t} {}: {:?}: {}{times}\n", e.failure, e.code, e.message));
+            summary.push_str(&format!(
+                "trustee {} {}: {:?}: {}{times}\n",
+                text(t),
+                e.failure,
+                e.code,
+                text(&e.message)
+            ));
         }
     }
     for (t, n) in &report.culprits {
-        summary.push_str(&format!("trustee {t} sent {n} invalid shares\n"));
+        summary.push_str(&format!("trustee {} sent {n} invalid shares\n", text(t)));
     }
     for (t, why) in &report.unwitnessed {
-        summary.push_str(&format!("trustee {t}: shares refused, not witnessed: {why}\n"));
+        summary.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", text(t), text(&why.to_string())));
     }
     let p = a.out.join("summary.txt");
     std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;

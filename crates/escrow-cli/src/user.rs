@@ -8,6 +8,7 @@ use escrow_crypto::{EpochPublicKey, PartyId};
 use escrow_user::UserClient;
 use rand::rngs::OsRng;
 
+use crate::display::{bytes, text};
 use crate::files::read_hex_as;
 use crate::keys::{load_user, user_keygen};
 use crate::CliError;
@@ -114,10 +115,10 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let inbox = c.inbox(&me, after, limit).await.map_err(user_error)?;
             for m in &inbox.messages {
                 match &m.outcome {
-                    Ok(pt) => {
-                        println!("#{} from {} at {}: {}", m.seq, m.sender, m.timestamp, String::from_utf8_lossy(pt))
-                    }
-                    Err(why) => println!("#{} from {}: REFUSED: {why}", m.seq, m.sender),
+                    // The sender wrote the body and the relay the refusal's details:
+                    // escaped, so neither can drive the reader's terminal.
+                    Ok(pt) => println!("#{} from {} at {}: {}", m.seq, text(m.sender.as_str()), m.timestamp, bytes(pt)),
+                    Err(why) => println!("#{} from {}: REFUSED: {}", m.seq, text(m.sender.as_str()), text(why)),
                 }
             }
             if inbox.more {

@@ -98,6 +98,13 @@ impl Deployment {
         c
     }
 
+    /// alice sends `message` to bob under the pinned dealt key.
+    fn send(&self, message: &str) {
+        let epoch_key = self.path("keys/epoch-1.pub");
+        let out = self.user("alice", &["send"], &["--to", "bob", "--message", message, "--epoch-key", p(&epoch_key)]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
     /// bob reads his inbox with the dealt key pinned.
     fn inbox(&self, args: &[&str]) -> Output {
         let epoch_key = self.path("keys/epoch-1.pub");
@@ -129,4 +136,25 @@ fn send_under_a_pinned_dealt_key_works_with_a_warning() {
     assert!(text(&out).contains("not announced by its trustees: the relay sent no announcement"), "{}", text(&out));
     let read = d.inbox(&[]);
     assert!(read.status.success() && text(&read).contains("from alice at") && text(&read).contains(": hi\n"));
+}
+
+/// A sender's escape sequences, carriage returns and newlines reach bob's terminal
+/// written out, never live: no screen clear, no colour, no forged line.
+#[test]
+fn a_hostile_message_cannot_drive_the_readers_terminal() {
+    let d = Deployment::new();
+    d.send("\x1b[2J\x1b[31m FAKE\r\n#99 from carol at 1: forged\u{202e}");
+    d.send("plain");
+    let out = d.inbox(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).expect("UTF-8 output");
+    assert!(!stdout.contains('\x1b') && !stdout.contains('\r') && !stdout.contains('\u{202e}'), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per message: {stdout:?}");
+    assert!(lines[0].starts_with("#1 from alice at "), "{stdout:?}");
+    assert!(
+        lines[0].ends_with(": \\u{1b}[2J\\u{1b}[31m FAKE\\u{d}\\u{a}#99 from carol at 1: forged\\u{202e}"),
+        "{stdout:?}"
+    );
+    assert!(lines[1].starts_with("#2 from alice at ") && lines[1].ends_with(": plain"), "{stdout:?}");
 }
