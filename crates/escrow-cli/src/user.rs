@@ -60,10 +60,20 @@ pub enum UserCmd {
         /// Start after this sequence number (the last one a previous run printed).
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// Print at most this many messages, then say how to continue.
-        #[arg(long)]
+        /// Print at most N messages (1 or more; leave it out to read every message),
+        /// then say how to continue. `--limit 0` is a usage error.
+        #[arg(long, value_name = "N", value_parser = at_least_one)]
         limit: Option<usize>,
     },
+}
+
+/// `--limit`: a positive count. 0 would print nothing and look like an empty inbox.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 (leave --limit out to read every message)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn user_error(e: escrow_user::UserError) -> CliError {

@@ -158,3 +158,24 @@ fn a_hostile_message_cannot_drive_the_readers_terminal() {
     );
     assert!(lines[1].starts_with("#2 from alice at ") && lines[1].ends_with(": plain"), "{stdout:?}");
 }
+
+/// `--limit 0` is a usage error naming the flag, not an empty success; `--limit 1`
+/// shows one message and how to go on.
+#[test]
+fn inbox_limit_zero_is_a_usage_error() {
+    let d = Deployment::new();
+    d.send("one");
+    d.send("two");
+    let out = d.inbox(&["--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value '0' for '--limit <N>': at least 1 (leave --limit out to read every message)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let out = d.inbox(&["--limit", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(": one\n") && !text(&out).contains(": two"), "{}", text(&out));
+    assert!(text(&out).contains("1 messages shown; more follow: continue with --after 1"), "{}", text(&out));
+}
