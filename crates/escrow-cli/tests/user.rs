@@ -179,3 +179,28 @@ fn inbox_limit_zero_is_a_usage_error() {
     assert!(text(&out).contains(": one\n") && !text(&out).contains(": two"), "{}", text(&out));
     assert!(text(&out).contains("1 messages shown; more follow: continue with --after 1"), "{}", text(&out));
 }
+
+/// Output into a pipe whose reader is gone (`escrow ... | head -1`): the command stops
+/// quietly with status 141, as a process killed by SIGPIPE would, and no panic.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let d = Deployment::new();
+    for i in 0..3 {
+        d.send(&format!("message {i}"));
+    }
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let commands = [d.user_command("bob", &["inbox"], &["--epoch-key", p(&epoch_key)]), {
+        let mut c = escrow();
+        c.args(["tradeoffs", "-n", "5", "--trials", "0", "--out", p(&d.path("tradeoffs"))]);
+        c
+    }];
+    for mut c in commands {
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // The reader closes its end before the command prints anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{c:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{c:?}: {err}");
+    }
+}
