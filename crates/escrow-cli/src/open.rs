@@ -6,6 +6,8 @@ use clap::Args;
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use escrow_agency::NotOpened;
+
 use crate::display::text;
 use crate::files::read_hex;
 use crate::CliError;
@@ -43,9 +45,6 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     if let Some(policy) = witness_policy {
         agency = agency.require_witnessed(policy);
     }
-    for (epoch, why) in &agency.unannounced {
-        eprintln!("refusing epoch {epoch}: {}", text(why));
-    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
@@ -58,6 +57,14 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         })
         .await?;
     bar.finish_and_clear();
+    // An epoch key refused under the pins matters only for the in-scope messages of
+    // that epoch: one line per such epoch, none when no message needs it.
+    for (epoch, why) in &agency.unannounced {
+        let needed = report.failed.iter().filter(|(_, f)| *f == NotOpened::NoEpochKey(*epoch)).count();
+        if needed > 0 {
+            eprintln!("refusing epoch {epoch}: {} ({needed} in-scope messages of it not opened)", text(why));
+        }
+    }
     std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
     let mut summary = String::new();
     for m in &report.opened {
