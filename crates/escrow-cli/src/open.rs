@@ -30,6 +30,16 @@ pub struct OpenArgs {
     pub witness_policy: Option<PathBuf>,
 }
 
+/// How the summary names a trustee the report keys by id (it answered) or by address
+/// (it never did): always by both where both are known, escaped (the id is the
+/// trustee's word).
+fn trustee_names(agency: &escrow_agency::Agency) -> impl Fn(&str) -> String + '_ {
+    move |key: &str| match agency.trustees().iter().find(|t| t.id == key) {
+        Some(t) => format!("{} ({})", text(&t.id), t.addr),
+        None => format!("at {} (never answered, so its id is unknown)", text(key)),
+    }
+}
+
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
     let pins = ctx.tls.pins()?;
@@ -65,6 +75,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             eprintln!("refusing epoch {epoch}: {} ({needed} in-scope messages of it not opened)", text(why));
         }
     }
+    let name = trustee_names(&agency);
     std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
     let mut summary = String::new();
     for m in &report.opened {
@@ -87,7 +98,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             let times = if e.count > 1 { format!(" ({} requests)", e.count) } else { String::new() };
             summary.push_str(&format!(
                 "trustee {} {}: {:?}: {}{times}\n",
-                text(t),
+                name(t),
                 e.failure,
                 e.code,
                 text(&e.message)
@@ -95,10 +106,10 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         }
     }
     for (t, n) in &report.culprits {
-        summary.push_str(&format!("trustee {} sent {n} invalid shares\n", text(t)));
+        summary.push_str(&format!("trustee {} sent {n} invalid shares\n", name(t)));
     }
     for (t, why) in &report.unwitnessed {
-        summary.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", text(t), text(&why.to_string())));
+        summary.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", name(t), text(&why.to_string())));
     }
     let p = a.out.join("summary.txt");
     std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
@@ -110,6 +121,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         "not opened",
         "trustees refusing",
         "trustees unreachable",
+        "trustees not yet witnessed",
         "culprit trustees",
         "unwitnessed trustees",
     ]);
@@ -119,6 +131,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         report.failed.len().to_string(),
         report.trustee_errors.refusing().len().to_string(),
         report.trustee_errors.unreachable().len().to_string(),
+        report.trustee_errors.not_yet_witnessed().len().to_string(),
         report.culprits.len().to_string(),
         report.unwitnessed.len().to_string(),
     ]);

@@ -86,7 +86,7 @@ fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) ->
             Ok(pb::WarrantState::Received | pb::WarrantState::Approved) => None,
             _ => Some(format!("{who}: {}", state_name(s.state))),
         },
-        Err(e) => Some(format!("{who}: {:?}: {}", e.code(), text(e.message()))),
+        Err(e) => Some(format!("{who}: {:?}: {}", e.code(), text(&escrow_agency::describe(e)))),
     };
     match r {
         Ok(s) => {
@@ -103,7 +103,7 @@ fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) ->
                 who.to_string(),
                 format!("error: {:?}", e.code()),
                 String::new(),
-                text(e.message()).into_owned(),
+                text(&escrow_agency::describe(&e)).into_owned(),
                 String::new(),
             ]);
         }

@@ -154,6 +154,10 @@ impl Deployment {
                 dep.as_profile(&format!("trustee-{i}.op-{i}"), &approve);
             }
         }
+        // The agency without the trustees' pins, which would refuse the dealt key.
+        let profile = std::fs::read_to_string(dep.path("pki/agency-1.profile.toml")).unwrap();
+        let unpinned: String = profile.lines().filter(|l| !l.starts_with("pins")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(dep.path("pki/agency-unpinned.profile.toml"), unpinned).unwrap();
         dep
     }
 
@@ -199,4 +203,29 @@ fn a_refused_epoch_is_named_once_and_only_when_it_matters() {
     let out = d.open("agency-1", "carol");
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains("refusing epoch"), "{}", text(&out));
+}
+
+/// The summary names each trustee by id and address where it knows both, the one that
+/// never answered by its address with why in plain words, and counts each outcome
+/// (refused, unreachable, not yet witnessed) in its own column.
+#[test]
+fn the_summary_names_each_trustee_and_each_outcome() {
+    let d = Deployment::new();
+    let out = d.open("agency-unpinned", "alice");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout.contains("trustees refusing   trustees unreachable   trustees not yet witnessed"), "{stdout}");
+    let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with('1')).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+    // exported, opened, not opened, refusing, unreachable, not yet witnessed, culprits, unwitnessed
+    assert_eq!(cells, ["1", "1", "0", "2", "1", "0", "0", "0"], "{stdout}");
+    for i in [3, 4] {
+        let named = format!("trustee trustee-{i} ({}) refused: ", d.trustees[i]);
+        assert!(stdout.contains(&named), "{named:?} not in {stdout}");
+    }
+    let down = format!(
+        "trustee at {DOWN} (never answered, so its id is unknown) unreachable: Unavailable: tcp connect error: \
+         connection refused: nothing listens at that address (server down, or wrong port)"
+    );
+    assert!(stdout.contains(&down), "{down:?} not in {stdout}");
 }
