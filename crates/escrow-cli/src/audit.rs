@@ -7,6 +7,7 @@ use comfy_table::Table;
 use escrow_audit::{Reconciliation, TrusteeAudit, VerifiedLog};
 use escrow_crypto::CourtPublicKey;
 
+use crate::display::text;
 use crate::files::read_hex_as;
 use crate::CliError;
 
@@ -100,13 +101,13 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
     let mut failed = 0;
     for TrusteeAudit { addr, result, witnessed, witness_notes, .. } in audits {
         for note in &witness_notes {
-            println!("NOTE  {addr}: {note}");
+            println!("NOTE  {addr}: {}", text(&note.to_string()));
         }
         match result {
             Ok(log) => {
                 println!(
                     "OK    {} ({addr}): size {}, root {}…, {}",
-                    log.origin(),
+                    text(log.origin()),
                     log.checkpoint().size(),
                     hex::encode(log.checkpoint().root().get(..8).unwrap_or_default()),
                     log.openings()
@@ -119,7 +120,7 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
             }
             Err(e) => {
                 failed += 1;
-                println!("FAIL  {e}");
+                println!("FAIL  {}", text(&e.to_string()));
             }
         }
     }
@@ -146,11 +147,12 @@ fn warrants_table(rec: &Reconciliation) -> Table {
         "fields opened",
     ]);
     for w in rec.warrants.values() {
-        let released = w.released.iter().map(|(o, f)| format!("{o}: {}", f.len())).collect::<Vec<_>>().join("\n");
+        let released =
+            w.released.iter().map(|(o, f)| format!("{}: {}", text(o), f.len())).collect::<Vec<_>>().join("\n");
         t.add_row(vec![
             hex::encode(w.id),
-            w.court.clone(),
-            w.agency.clone(),
+            text(&w.court).into_owned(),
+            text(&w.agency).into_owned(),
             w.received_by.len().to_string(),
             w.approvals.len().to_string(),
             w.denials.len().to_string(),
@@ -183,7 +185,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 println!("no flags");
             }
             for f in &rec.flags {
-                println!("FLAG  {f}");
+                println!("FLAG  {}", text(&f.to_string()));
             }
             if failed > 0 {
                 return Err(failed_error(failed, args.trustees.len()));

@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use escrow_crypto::{Announcement, PartyId, SignedAnnouncement};
 use escrow_proto::v1 as pb;
 
+use crate::display::text;
 use crate::CliError;
 
 /// A participant as `trustee-3=host:port`.
@@ -172,14 +173,16 @@ fn ceremony_ref(id: &Option<String>, reason: &str) -> Result<pb::CeremonyRef, Cl
     Ok(pb::CeremonyRef { ceremony_id, reason: reason.into() })
 }
 
+/// A trustee's report on a ceremony; every string in it is the trustee's, so escaped.
 fn print_status(s: &pb::CeremonyStatus) {
-    println!("ceremony {} ({}, epoch {}): {}", hex::encode(&s.ceremony_id), s.plan, s.epoch, s.phase);
-    println!("proposed by {}; participants: {}", s.proposer, s.participants.join(", "));
+    let id = hex::encode(&s.ceremony_id);
+    println!("ceremony {id} ({}, epoch {}): {}", text(&s.plan), s.epoch, text(&s.phase));
+    println!("proposed by {}; participants: {}", text(&s.proposer), text(&s.participants.join(", ")));
     for step in &s.steps {
-        println!("  - {step}");
+        println!("  - {}", text(step));
     }
     if !s.abort_reason.is_empty() {
-        println!("aborted: {}", s.abort_reason);
+        println!("aborted: {}", text(&s.abort_reason));
     }
     if !s.announcement.is_empty() {
         println!("announcement: {}", hex::encode(&s.announcement));

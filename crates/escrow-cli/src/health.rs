@@ -46,7 +46,8 @@ pub async fn run(a: HealthArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             escrow_witness::client::WitnessClient::new(&format!("{scheme}://{}", a.addr), ca.as_deref(), TIMEOUT)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
         let info = client.info().await.map_err(down)?;
-        println!("SERVING ({})", info.lines().find(|l| l.starts_with("vkey ")).unwrap_or("witness"));
+        let vkey = info.lines().find(|l| l.starts_with("vkey ")).unwrap_or("witness");
+        println!("SERVING ({})", crate::display::text(vkey));
         return Ok(());
     }
     let anonymous = escrow_service::transport::Credentials::anonymous(ctx.tls.ca_pem()?)?;

@@ -9,6 +9,7 @@ mod audit;
 mod ceremony;
 #[cfg(feature = "demo")]
 mod demo;
+mod display;
 mod files;
 mod health;
 mod keys;
@@ -301,7 +302,34 @@ fn reseal(a: &ResealArgs, ctx: &Ctx) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The exit status when the reader of our output went away (`escrow ... | head -1`):
+/// 128 + SIGPIPE, what a shell reports for a process SIGPIPE killed.
+const BROKEN_PIPE_EXIT: i32 = 141;
+
+/// Whether a panic message is std's for a print into a closed pipe.
+fn is_broken_pipe(message: &str) -> bool {
+    (message.starts_with("failed printing to stdout") || message.starts_with("failed printing to stderr"))
+        && message.contains("Broken pipe")
+}
+
+/// Rust ignores SIGPIPE, so `println!` into a pipe whose reader closed panics with a
+/// backtrace. Forbidding unsafe code rules out restoring the signal; instead such a
+/// panic ends the process at once, quietly, with [`BROKEN_PIPE_EXIT`]. Every other
+/// panic goes to the default hook as before.
+fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload.downcast_ref::<String>().map(String::as_str).or(payload.downcast_ref::<&str>().copied());
+        if message.is_some_and(is_broken_pipe) {
+            std::process::exit(BROKEN_PIPE_EXIT);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_quietly_on_broken_pipe();
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -344,7 +372,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors carry servers' messages, ids and reasons: escaped, like all they send.
+            eprintln!("error: {}", display::text(&e.to_string()));
             e.exit_code()
         }
     }
@@ -352,7 +381,7 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::{colour, json_logs};
+    use super::{colour, is_broken_pipe, json_logs};
 
     /// The `escrow` argument vector of a unit's ExecStart, with systemd's specifiers
     /// (%d credentials, %S state root, %i instance) filled in.
@@ -443,6 +472,14 @@ mod tests {
             }
         }
         assert_eq!(parsed, 28, "container args and probe commands in deploy/k8s");
+    }
+
+    #[test]
+    fn only_a_print_into_a_closed_pipe_is_a_broken_pipe() {
+        assert!(is_broken_pipe("failed printing to stdout: Broken pipe (os error 32)"));
+        assert!(is_broken_pipe("failed printing to stderr: Broken pipe (os error 32)"));
+        assert!(!is_broken_pipe("failed printing to stdout: No space left on device (os error 28)"));
+        assert!(!is_broken_pipe("index out of bounds: Broken pipe"));
     }
 
     #[test]

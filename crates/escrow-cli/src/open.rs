@@ -6,6 +6,9 @@ use clap::Args;
 use comfy_table::Table;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use escrow_agency::NotOpened;
+
+use crate::display::text;
 use crate::files::read_hex;
 use crate::CliError;
 
@@ -27,6 +30,16 @@ pub struct OpenArgs {
     pub witness_policy: Option<PathBuf>,
 }
 
+/// How the summary names a trustee the report keys by id (it answered) or by address
+/// (it never did): always by both where both are known, escaped (the id is the
+/// trustee's word).
+fn trustee_names(agency: &escrow_agency::Agency) -> impl Fn(&str) -> String + '_ {
+    move |key: &str| match agency.trustees().iter().find(|t| t.id == key) {
+        Some(t) => format!("{} ({})", text(&t.id), t.addr),
+        None => format!("at {} (never answered, so its id is unknown)", text(key)),
+    }
+}
+
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
     let pins = ctx.tls.pins()?;
@@ -42,9 +55,6 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     if let Some(policy) = witness_policy {
         agency = agency.require_witnessed(policy);
     }
-    for (epoch, why) in &agency.unannounced {
-        eprintln!("refusing epoch {epoch}: {why}");
-    }
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
@@ -57,6 +67,15 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         })
         .await?;
     bar.finish_and_clear();
+    // An epoch key refused under the pins matters only for the in-scope messages of
+    // that epoch: one line per such epoch, none when no message needs it.
+    for (epoch, why) in &agency.unannounced {
+        let needed = report.failed.iter().filter(|(_, f)| *f == NotOpened::NoEpochKey(*epoch)).count();
+        if needed > 0 {
+            eprintln!("refusing epoch {epoch}: {} ({needed} in-scope messages of it not opened)", text(why));
+        }
+    }
+    let name = trustee_names(&agency);
     std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
     let mut summary = String::new();
     for m in &report.opened {
@@ -70,20 +89,27 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             m.label.timestamp()
         ));
     }
+    // Everything below names what trustees sent (ids, messages): escaped.
     for (seq, why) in &report.failed {
-        summary.push_str(&format!("sealed #{seq}: {why}\n"));
+        summary.push_str(&format!("sealed #{seq}: {}\n", text(&why.to_string())));
     }
     for (t, errors) in report.trustee_errors.iter() {
         for e in errors {
             let times = if e.count > 1 { format!(" ({} requests)", e.count) } else { String::new() };
-            summary.push_str(&format!("trustee {t} {}: {:?}: {}{times}\n", e.failure, e.code, e.message));
+            summary.push_str(&format!(
+                "trustee {} {}: {:?}: {}{times}\n",
+                name(t),
+                e.failure,
+                e.code,
+                text(&e.message)
+            ));
         }
     }
     for (t, n) in &report.culprits {
-        summary.push_str(&format!("trustee {t} sent {n} invalid shares\n"));
+        summary.push_str(&format!("trustee {} sent {n} invalid shares\n", name(t)));
     }
     for (t, why) in &report.unwitnessed {
-        summary.push_str(&format!("trustee {t}: shares refused, not witnessed: {why}\n"));
+        summary.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", name(t), text(&why.to_string())));
     }
     let p = a.out.join("summary.txt");
     std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
@@ -95,6 +121,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         "not opened",
         "trustees refusing",
         "trustees unreachable",
+        "trustees not yet witnessed",
         "culprit trustees",
         "unwitnessed trustees",
     ]);
@@ -104,6 +131,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         report.failed.len().to_string(),
         report.trustee_errors.refusing().len().to_string(),
         report.trustee_errors.unreachable().len().to_string(),
+        report.trustee_errors.not_yet_witnessed().len().to_string(),
         report.culprits.len().to_string(),
         report.unwitnessed.len().to_string(),
     ]);

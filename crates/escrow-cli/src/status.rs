@@ -11,6 +11,7 @@ use escrow_crypto::EpochPublicKey;
 use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 
+use crate::display::text;
 use crate::CliError;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -85,7 +86,8 @@ pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             Err(_) => (None, None),
         };
         let show = |n: Option<u64>| n.map_or_else(|| "not readable".to_string(), |n| n.to_string());
-        let mut row = vec![id.clone(), addr.clone(), "SERVING".into(), epochs, show(size), show(witnessed)];
+        // The id is the trustee's word: escaped for the table, as is for its origin.
+        let mut row = vec![text(&id).into_owned(), addr.clone(), "SERVING".into(), epochs, show(size), show(witnessed)];
         let origin = escrow_log::trustee_origin(&id);
         for (_, client) in &witnesses {
             let cell = match client.latest(&origin).await {

@@ -8,6 +8,7 @@ use escrow_crypto::{EpochPublicKey, PartyId};
 use escrow_user::UserClient;
 use rand::rngs::OsRng;
 
+use crate::display::{bytes, text};
 use crate::files::read_hex_as;
 use crate::keys::{load_user, user_keygen};
 use crate::CliError;
@@ -39,7 +40,8 @@ pub enum UserCmd {
         #[arg(long)]
         message: String,
         /// Pin epoch keys (hex files; repeat for several epochs) instead of trusting
-        /// the relay's.
+        /// the relay's. Weak mode: a pinned key is believed as is, with no
+        /// announcement from the trustees (a dealt key has none).
         #[arg(long = "epoch-key")]
         epoch_keys: Vec<PathBuf>,
         #[arg(long, hide = true)]
@@ -58,10 +60,20 @@ pub enum UserCmd {
         /// Start after this sequence number (the last one a previous run printed).
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// Print at most this many messages, then say how to continue.
-        #[arg(long)]
+        /// Print at most N messages (1 or more; leave it out to read every message),
+        /// then say how to continue. `--limit 0` is a usage error.
+        #[arg(long, value_name = "N", value_parser = at_least_one)]
         limit: Option<usize>,
     },
+}
+
+/// `--limit`: a positive count. 0 would print nothing and look like an empty inbox.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least 1 (leave --limit out to read every message)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn user_error(e: escrow_user::UserError) -> CliError {
@@ -76,6 +88,11 @@ fn connect(relay: &str, pins: &[PathBuf], ctx: &crate::Ctx) -> Result<UserClient
     let mut c = UserClient::connect(relay, &ctx.credentials()?).map_err(user_error)?;
     for p in pins {
         c.pin(read_hex_as(p, EpochPublicKey::from_bytes)?);
+        // A pinned key stands on the file alone, even under pinned trustee keys.
+        eprintln!(
+            "warning: weak mode: trusting the epoch key in {} as is, without an announcement signed by its trustees",
+            p.display()
+        );
     }
     if let Some(trustees) = ctx.tls.pins()? {
         c.trust_trustees(trustees);
@@ -108,10 +125,10 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let inbox = c.inbox(&me, after, limit).await.map_err(user_error)?;
             for m in &inbox.messages {
                 match &m.outcome {
-                    Ok(pt) => {
-                        println!("#{} from {} at {}: {}", m.seq, m.sender, m.timestamp, String::from_utf8_lossy(pt))
-                    }
-                    Err(why) => println!("#{} from {}: REFUSED: {why}", m.seq, m.sender),
+                    // The sender wrote the body and the relay the refusal's details:
+                    // escaped, so neither can drive the reader's terminal.
+                    Ok(pt) => println!("#{} from {} at {}: {}", m.seq, text(m.sender.as_str()), m.timestamp, bytes(pt)),
+                    Err(why) => println!("#{} from {}: REFUSED: {}", m.seq, text(m.sender.as_str()), text(why)),
                 }
             }
             if inbox.more {

@@ -10,6 +10,7 @@ use pb::trustee_client::TrusteeClient;
 
 use escrow_trustee::state::Action;
 
+use crate::display::text;
 use crate::files::read_hex;
 use crate::CliError;
 
@@ -85,15 +86,15 @@ fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) ->
             Ok(pb::WarrantState::Received | pb::WarrantState::Approved) => None,
             _ => Some(format!("{who}: {}", state_name(s.state))),
         },
-        Err(e) => Some(format!("{who}: {:?}: {}", e.code(), e.message())),
+        Err(e) => Some(format!("{who}: {:?}: {}", e.code(), text(&escrow_agency::describe(e)))),
     };
     match r {
         Ok(s) => {
             t.add_row(vec![
                 who.to_string(),
                 state_name(s.state).to_string(),
-                s.decided_by,
-                s.reason,
+                text(&s.decided_by).into_owned(),
+                text(&s.reason).into_owned(),
                 s.fields_released.to_string(),
             ]);
         }
@@ -102,7 +103,7 @@ fn row(t: &mut Table, who: &str, r: Result<pb::WarrantStatus, tonic::Status>) ->
                 who.to_string(),
                 format!("error: {:?}", e.code()),
                 String::new(),
-                e.message().to_string(),
+                text(&escrow_agency::describe(&e)).into_owned(),
                 String::new(),
             ]);
         }
@@ -168,9 +169,9 @@ pub async fn run(cmd: WarrantCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 t.add_row(vec![
                     hex::encode(&s.warrant_id),
                     state_name(s.state).to_string(),
-                    s.agency,
-                    s.court,
-                    s.targets.join(","),
+                    text(&s.agency).into_owned(),
+                    text(&s.court).into_owned(),
+                    text(&s.targets.join(",")).into_owned(),
                     s.fields_released.to_string(),
                 ]);
             }

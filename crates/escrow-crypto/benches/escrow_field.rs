@@ -1,7 +1,8 @@
 //! Escrow-field benchmark: our labeled scheme beside blsttc's unlabeled scheme and
 //! `threshold_crypto` 0.4 (baseline only), same machine, same run.
 //!
-//! `cargo bench -p escrow-crypto --bench escrow_field` prints one table of medians.
+//! `cargo bench -p escrow-crypto --features dangerous --bench escrow_field` prints one
+//! table of medians (the unchecked rows need the `dangerous` feature).
 //! Rows compare like with like: "checked" rows include the ciphertext validity check
 //! in every scheme, because ours always includes it.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and

@@ -9,6 +9,11 @@ pub mod v1 {
     tonic::include_proto!("escrow.v1");
 }
 
+/// What a trustee's `UNAVAILABLE` says when it holds shares back until the warrant's
+/// approval is in a witnessed checkpoint: a "not yet", not an outage. One string for
+/// the trustee that sends it and the agency that tells it apart.
+pub const NOT_YET_WITNESSED: &str = "is not yet in a witnessed checkpoint";
+
 /// The encoded `FileDescriptorSet` of every escrow proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/escrow_v1_descriptor.bin"));
 

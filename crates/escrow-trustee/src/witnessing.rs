@@ -185,7 +185,8 @@ impl TrusteeService {
         if reached {
             Ok(())
         } else {
-            Err(tonic::Status::unavailable(format!("{what} is not yet in a witnessed checkpoint: {}", w.failure())))
+            let not_yet = escrow_proto::NOT_YET_WITNESSED;
+            Err(tonic::Status::unavailable(format!("{what} {not_yet}: {}", w.failure())))
         }
     }
 

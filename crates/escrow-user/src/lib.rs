@@ -144,7 +144,9 @@ impl UserClient {
     }
 
     /// Trusts `key` for its epoch instead of the relay's word. Once any key is pinned,
-    /// a served epoch without a pin is refused.
+    /// a served epoch without a pin is refused. A served key equal to its pin is
+    /// believed even under [`UserClient::trust_trustees`] without an announcement: the
+    /// user chose to trust that key (a dealt key, weak mode, has no announcement).
     pub fn pin(&mut self, key: EpochPublicKey) {
         self.pinned.insert(key.epoch(), key);
     }
@@ -166,10 +168,7 @@ impl UserClient {
             self.relay().get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(UserError::Relay)?.into_inner();
         let key = EpochPublicKey::from_bytes(&served.epoch_public_key)
             .map_err(|err| UserError::Blob { what: "epoch key".into(), err })?;
-        if let Some(pins) = &self.trustees {
-            check_announced(pins, &key, &served.announcement)?;
-        }
-        check_served(&self.pinned, key)
+        check_key(&self.pinned, self.trustees.as_ref(), key, &served.announcement)
     }
 
     /// Registers `me`'s public key at the relay.
@@ -345,6 +344,24 @@ impl UserClient {
     }
 }
 
+/// The whole rule for a served epoch key, alone so that it can be tested without a
+/// relay: a key pinned directly is its own proof; otherwise, under pinned trustee keys,
+/// it needs their announcement; then the pin rule ([`check_served`]).
+fn check_key(
+    pinned: &BTreeMap<EpochId, EpochPublicKey>,
+    trustees: Option<&escrow_crypto::TrusteePins>,
+    key: EpochPublicKey,
+    announcement: &[u8],
+) -> Result<EpochPublicKey, UserError> {
+    if pinned.get(&key.epoch()) == Some(&key) {
+        return Ok(key);
+    }
+    if let Some(pins) = trustees {
+        check_announced(pins, &key, announcement)?;
+    }
+    check_served(pinned, key)
+}
+
 /// The rule for an epoch key under pinned trustee keys: it comes with an announcement
 /// that every holder signed under the pins, and the announcement states this very key.
 fn check_announced(
@@ -398,6 +415,29 @@ mod tests {
         pins.insert(EpochId(1), key(1, 1));
         assert!(check_served(&pins, key(1, 1)).is_ok());
         assert!(matches!(check_served(&pins, key(1, 2)), Err(UserError::EpochKeyMismatch(EpochId(1)))));
+    }
+
+    /// Trustee keys pinned, and a dealt key (no announcement) pinned directly: the pin
+    /// is believed; a different key, or no direct pin, still needs the announcement.
+    #[test]
+    fn a_key_pinned_directly_needs_no_announcement() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let id = PartyId::new("trustee-0").expect("id");
+        let trustees =
+            escrow_crypto::TrusteePins::new(vec![escrow_crypto::TrusteeSigningKey::generate(id, &mut rng).public()])
+                .expect("pins");
+        let mut pins = BTreeMap::new();
+        pins.insert(EpochId(1), key(1, 1));
+        assert!(check_key(&pins, Some(&trustees), key(1, 1), &[]).is_ok());
+        assert!(matches!(
+            check_key(&pins, Some(&trustees), key(1, 2), &[]),
+            Err(UserError::Unannounced { epoch: EpochId(1), .. })
+        ));
+        assert!(matches!(
+            check_key(&BTreeMap::new(), Some(&trustees), key(1, 1), &[]),
+            Err(UserError::Unannounced { epoch: EpochId(1), .. })
+        ));
+        assert!(check_key(&BTreeMap::new(), None, key(1, 1), &[]).is_ok());
     }
 
     #[test]

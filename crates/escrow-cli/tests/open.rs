@@ -1,0 +1,231 @@
+//! `escrow open` against real trustee and relay processes (dealt keys, weak mode): what
+//! its summary and its stderr say about trustees and epochs.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASS: &str = "open test passphrase";
+/// Where nothing listens: a trustee that is down.
+const DOWN: &str = "127.0.0.1:1";
+
+fn escrow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_escrow"));
+    c.env("ESCROW_PASSPHRASE", PASS).env_remove("ESCROW_PROFILE").env("NO_COLOR", "1");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn run(args: &[&str]) -> String {
+    let out = escrow().args(args).output().expect("escrow runs");
+    assert!(out.status.success(), "escrow {args:?}: {}", text(&out));
+    text(&out)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Five trustees on a dealt epoch 1 (t = 2), a relay, alice's message to bob, and the
+/// agency's warrants over alice and over carol (who sent nothing), approved by
+/// trustee-0, -1 and -2 and only received by trustee-3 and -4.
+struct Deployment {
+    dir: tempfile::TempDir,
+    trustees: Vec<String>,
+    relay: String,
+    _processes: Vec<Killed>,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path().to_path_buf();
+        let path = |rel: &str| d.join(rel);
+        let ps = |rel: &str| p(&path(rel)).to_string();
+        run(&["pki", "init", p(&path("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
+        run(&["keygen", "--out", p(&path("keys")), "--insecure-fast-kdf"]);
+        run(&["court", "keygen", "--court", "high-court", "--out", p(&path("courts")), "--insecure-fast-kdf"]);
+        let court = std::fs::read_to_string(path("courts/high-court.pub")).unwrap();
+        let mut processes = Vec::new();
+        let mut spawn = |name: &str, args: Vec<String>| -> String {
+            let addr_file = path(&format!("{name}.addr"));
+            let mut child = escrow()
+                .args(&args)
+                .args(["--addr-file", p(&addr_file)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let t0 = Instant::now();
+            while !addr_file.exists() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!("{name} exited with {status} before listening");
+                }
+                assert!(t0.elapsed() < Duration::from_secs(60), "{name}: no address file after 60 s");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            processes.push(Killed(child));
+            std::fs::read_to_string(&addr_file).unwrap().trim().to_string()
+        };
+        let mut trustees = Vec::new();
+        for i in 0..5 {
+            let policy = path(&format!("policy-{i}.toml"));
+            std::fs::write(
+                &policy,
+                format!(
+                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = [\"{}\"]\n\
+                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n\n[agency_quota]\nagency-1 = 1000\n",
+                    court.trim()
+                ),
+            )
+            .unwrap();
+            let args = [
+                "--profile".to_string(),
+                ps(&format!("pki/trustee-{i}.profile.toml")),
+                "trustee".into(),
+                "serve".into(),
+                "--data-dir".into(),
+                ps(&format!("t{i}")),
+                "--policy".into(),
+                ps(&format!("policy-{i}.toml")),
+                "--epoch-key".into(),
+                ps("keys/epoch-1.pub"),
+                "--key-share".into(),
+                ps(&format!("keys/trustee-{i}.share")),
+            ];
+            trustees.push(spawn(&format!("t{i}"), args.to_vec()));
+        }
+        let relay_args = [
+            "--profile".to_string(),
+            ps("pki/relay.profile.toml"),
+            "relay".into(),
+            "serve".into(),
+            "--data-dir".into(),
+            ps("relay"),
+            "--epoch-key".into(),
+            ps("keys/epoch-1.pub"),
+            "--court-key".into(),
+            ps("courts/high-court.pub"),
+        ];
+        let relay = spawn("relay", relay_args.to_vec());
+        let dep = Deployment { dir, trustees, relay, _processes: processes };
+
+        for who in ["alice", "bob"] {
+            let key = dep.path(&format!("{who}.key"));
+            run(&["user", "keygen", "--id", who, "--out", p(&key), "--insecure-fast-kdf"]);
+            dep.as_profile(&format!("user-{who}"), &["user", "register", "--relay", &dep.relay, "--key", p(&key)]);
+        }
+        let (key, epoch) = (dep.path("alice.key"), dep.path("keys/epoch-1.pub"));
+        let relay = dep.relay.clone();
+        let send = ["user", "send", "--relay", &relay, "--key", p(&key), "--to", "bob", "--message", "hi"];
+        dep.as_profile("user-alice", &[&send[..], &["--epoch-key", p(&epoch)]].concat());
+
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let (from, to) = ((now - 86_400).to_string(), (now + 3_600).to_string());
+        for target in ["alice", "carol"] {
+            let w = dep.path(&format!("{target}.warrant"));
+            let court_key = dep.path("courts/high-court.key");
+            run(&["court", "sign", "--key", p(&court_key), "--agency", "agency-1", "--target", target]
+                .into_iter()
+                .chain(["--from", &from, "--to", &to, "--out", p(&w)])
+                .collect::<Vec<_>>());
+            let mut submit = vec!["warrant", "submit", "--warrant", p(&w)];
+            for t in &dep.trustees {
+                submit.extend(["--trustee", t.as_str()]);
+            }
+            dep.as_profile("agency-1", &submit);
+            let id = std::fs::read_to_string(&w).unwrap().trim().get(6..38).unwrap().to_string();
+            for (i, addr) in dep.trustees.iter().enumerate().take(3) {
+                let approve = ["warrant", "approve", "--trustee", addr, "--id", &id, "--reason", "ok"];
+                dep.as_profile(&format!("trustee-{i}.op-{i}"), &approve);
+            }
+        }
+        // The agency without the trustees' pins, which would refuse the dealt key.
+        let profile = std::fs::read_to_string(dep.path("pki/agency-1.profile.toml")).unwrap();
+        let unpinned: String = profile.lines().filter(|l| !l.starts_with("pins")).map(|l| format!("{l}\n")).collect();
+        std::fs::write(dep.path("pki/agency-unpinned.profile.toml"), unpinned).unwrap();
+        dep
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Runs `escrow` with `pki/<profile>.profile.toml`; it must succeed.
+    fn as_profile(&self, profile: &str, args: &[&str]) -> String {
+        let profile = self.path(&format!("pki/{profile}.profile.toml"));
+        run(&[&["--profile", p(&profile)], args].concat())
+    }
+
+    /// `escrow open` of `<target>.warrant` as `profile`, asking every trustee and one
+    /// that is down.
+    fn open(&self, profile: &str, target: &str) -> Output {
+        let mut c = escrow();
+        c.args(["--profile", p(&self.path(&format!("pki/{profile}.profile.toml"))), "open"])
+            .args(["--relay", &self.relay, "--warrant", p(&self.path(&format!("{target}.warrant")))])
+            .args(["--out", p(&self.path(&format!("opened-{profile}-{target}")))]);
+        for t in self.trustees.iter().map(String::as_str).chain([DOWN]) {
+            c.args(["--trustee", t]);
+        }
+        c.output().unwrap()
+    }
+}
+
+/// A dealt key refused under the agency's pins is named once, with what it costs, and
+/// only for a warrant with messages of that epoch in scope.
+#[test]
+fn a_refused_epoch_is_named_once_and_only_when_it_matters() {
+    let d = Deployment::new();
+    let out = d.open("agency-1", "alice");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{}", text(&out));
+    let refusing: Vec<&str> = err.lines().filter(|l| l.contains("refusing epoch")).collect();
+    assert_eq!(
+        refusing,
+        ["refusing epoch 1: no announcement signed by all its holders states this key set (1 in-scope messages of it not opened)"],
+        "{err}"
+    );
+    // Nothing of epoch 1 in scope: nothing to say about it.
+    let out = d.open("agency-1", "carol");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("refusing epoch"), "{}", text(&out));
+}
+
+/// The summary names each trustee by id and address where it knows both, the one that
+/// never answered by its address with why in plain words, and counts each outcome
+/// (refused, unreachable, not yet witnessed) in its own column.
+#[test]
+fn the_summary_names_each_trustee_and_each_outcome() {
+    let d = Deployment::new();
+    let out = d.open("agency-unpinned", "alice");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(stdout.contains("trustees refusing   trustees unreachable   trustees not yet witnessed"), "{stdout}");
+    let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with('1')).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+    // exported, opened, not opened, refusing, unreachable, not yet witnessed, culprits, unwitnessed
+    assert_eq!(cells, ["1", "1", "0", "2", "1", "0", "0", "0"], "{stdout}");
+    for i in [3, 4] {
+        let named = format!("trustee trustee-{i} ({}) refused: ", d.trustees[i]);
+        assert!(stdout.contains(&named), "{named:?} not in {stdout}");
+    }
+    let down = format!(
+        "trustee at {DOWN} (never answered, so its id is unknown) unreachable: Unavailable: tcp connect error: \
+         connection refused: nothing listens at that address (server down, or wrong port)"
+    );
+    assert!(stdout.contains(&down), "{down:?} not in {stdout}");
+}

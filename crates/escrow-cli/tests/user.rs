@@ -1,0 +1,206 @@
+//! `escrow user ...` against a real relay process with a dealt (weak mode) epoch key:
+//! what the reader's terminal is shown when a sender is hostile, the inbox's flags,
+//! sending under a key pinned with `--epoch-key`, and output into a closed pipe.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const PASS: &str = "user test passphrase";
+
+fn escrow() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_escrow"));
+    c.env("ESCROW_PASSPHRASE", PASS).env_remove("ESCROW_PROFILE").env("NO_COLOR", "1");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn run(args: &[&str]) -> String {
+    let out = escrow().args(args).output().expect("escrow runs");
+    assert!(out.status.success(), "escrow {args:?}: {}", text(&out));
+    text(&out)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+struct Killed(Child);
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Certificates (whose user profiles pin the trustees' keys), a dealt epoch 1, a relay
+/// serving its bare key, and alice and bob registered.
+struct Deployment {
+    dir: tempfile::TempDir,
+    relay: String,
+    _process: Killed,
+}
+
+impl Deployment {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        run(&["pki", "init", p(&d.join("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
+        run(&["keygen", "--out", p(&d.join("keys")), "--insecure-fast-kdf"]);
+        let addr_file = d.join("relay.addr");
+        let mut child = escrow()
+            .args(["--profile", p(&d.join("pki/relay.profile.toml")), "relay", "serve"])
+            .args(["--data-dir", p(&d.join("relay")), "--epoch-key", p(&d.join("keys/epoch-1.pub"))])
+            .args(["--addr-file", p(&addr_file)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("escrow relay serve starts");
+        let t0 = Instant::now();
+        while !addr_file.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("the relay exited with {status} before listening");
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no address file after 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let relay = std::fs::read_to_string(&addr_file).unwrap().trim().to_string();
+        let dep = Deployment { dir, relay, _process: Killed(child) };
+        for who in ["alice", "bob"] {
+            run(&["user", "keygen", "--id", who, "--out", p(&dep.path(&format!("{who}.key"))), "--insecure-fast-kdf"]);
+            let out = dep.user(who, &["register"], &[]);
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        dep
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// `escrow user <cmd> --relay R --key <who>.key <args>` as `who`, with its profile.
+    fn user(&self, who: &str, cmd: &[&str], args: &[&str]) -> Output {
+        self.user_command(who, cmd, args).output().unwrap()
+    }
+
+    fn user_command(&self, who: &str, cmd: &[&str], args: &[&str]) -> Command {
+        let mut c = escrow();
+        c.args(["--profile", p(&self.path(&format!("pki/user-{who}.profile.toml"))), "user"])
+            .args(cmd)
+            .args(["--relay", &self.relay, "--key", p(&self.path(&format!("{who}.key")))])
+            .args(args);
+        c
+    }
+
+    /// alice sends `message` to bob under the pinned dealt key.
+    fn send(&self, message: &str) {
+        let epoch_key = self.path("keys/epoch-1.pub");
+        let out = self.user("alice", &["send"], &["--to", "bob", "--message", message, "--epoch-key", p(&epoch_key)]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// bob reads his inbox with the dealt key pinned.
+    fn inbox(&self, args: &[&str]) -> Output {
+        let epoch_key = self.path("keys/epoch-1.pub");
+        self.user("bob", &["inbox"], &[&["--epoch-key", p(&epoch_key)], args].concat())
+    }
+}
+
+/// The README's weak mode: `--epoch-key` pins a dealt key, which carries no
+/// announcement, and a profile that pins the trustees' keys does not undo that. The
+/// command says it is trusting the file.
+#[test]
+fn send_under_a_pinned_dealt_key_works_with_a_warning() {
+    let d = Deployment::new();
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let out = d.user("alice", &["send"], &["--to", "bob", "--message", "hi", "--epoch-key", p(&epoch_key)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("sent as #1"), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "warning: weak mode: trusting the epoch key in {} as is, without an announcement signed by its trustees",
+            p(&epoch_key)
+        )),
+        "{err}"
+    );
+    // Without the pin, the profile's trustee keys still refuse the bare key.
+    let out = d.user("alice", &["send"], &["--to", "bob", "--message", "hi"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("not announced by its trustees: the relay sent no announcement"), "{}", text(&out));
+    let read = d.inbox(&[]);
+    assert!(read.status.success() && text(&read).contains("from alice at") && text(&read).contains(": hi\n"));
+}
+
+/// A sender's escape sequences, carriage returns and newlines reach bob's terminal
+/// written out, never live: no screen clear, no colour, no forged line.
+#[test]
+fn a_hostile_message_cannot_drive_the_readers_terminal() {
+    let d = Deployment::new();
+    d.send("\x1b[2J\x1b[31m FAKE\r\n#99 from carol at 1: forged\u{202e}");
+    d.send("plain");
+    let out = d.inbox(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).expect("UTF-8 output");
+    assert!(!stdout.contains('\x1b') && !stdout.contains('\r') && !stdout.contains('\u{202e}'), "{stdout:?}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "one line per message: {stdout:?}");
+    assert!(lines[0].starts_with("#1 from alice at "), "{stdout:?}");
+    assert!(
+        lines[0].ends_with(": \\u{1b}[2J\\u{1b}[31m FAKE\\u{d}\\u{a}#99 from carol at 1: forged\\u{202e}"),
+        "{stdout:?}"
+    );
+    assert!(lines[1].starts_with("#2 from alice at ") && lines[1].ends_with(": plain"), "{stdout:?}");
+}
+
+/// `--limit 0` is a usage error naming the flag, not an empty success; `--limit 1`
+/// shows one message and how to go on.
+#[test]
+fn inbox_limit_zero_is_a_usage_error() {
+    let d = Deployment::new();
+    d.send("one");
+    d.send("two");
+    let out = d.inbox(&["--limit", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid value '0' for '--limit <N>': at least 1 (leave --limit out to read every message)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out));
+    let out = d.inbox(&["--limit", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(": one\n") && !text(&out).contains(": two"), "{}", text(&out));
+    assert!(text(&out).contains("1 messages shown; more follow: continue with --after 1"), "{}", text(&out));
+}
+
+/// Output into a pipe whose reader is gone (`escrow ... | head -1`): the command stops
+/// quietly with status 141, as a process killed by SIGPIPE would, and no panic.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let d = Deployment::new();
+    for i in 0..3 {
+        d.send(&format!("message {i}"));
+    }
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let commands = [d.user_command("bob", &["inbox"], &["--epoch-key", p(&epoch_key)]), {
+        let mut c = escrow();
+        c.args(["tradeoffs", "-n", "5", "--trials", "0", "--out", p(&d.path("tradeoffs"))]);
+        c
+    }];
+    for mut c in commands {
+        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // The reader closes its end before the command prints anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{c:?}: {err}");
+        assert_eq!(out.status.code(), Some(141), "{c:?}: {err}");
+    }
+}
