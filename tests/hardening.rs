@@ -1,7 +1,8 @@
 //! What trying the system from outside found (log flooding, an existence leak, a
 //! trustee serving another's share, two processes on one directory, a failed start
 //! leaving state, reflection listing services not served, quota windows that disagreed,
-//! malformed warrants reported as untrusted), each with the behaviour that replaced it.
+//! malformed warrants reported as untrusted, a body that is not Protobuf answered as a
+//! server fault), each with the behaviour that replaced it.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
@@ -412,4 +413,75 @@ fn both_quota_windows_include_the_same_edge() {
     // ...and one second later neither does.
     assert_eq!(store.warrants_received_since("agency-1", quota_window_start(edge + 1)).unwrap(), 0);
     store.record_releases(&w, &[released(2)], edge + 1, limits).unwrap().unwrap();
+}
+
+/// A codec that sends its bytes as they are and reads the answer's bytes back: a
+/// client that speaks gRPC's framing but not the RPC's message.
+#[derive(Clone, Copy, Default)]
+struct RawBytes;
+
+impl tonic::codec::Encoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
+    fn encoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+    fn decoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+}
+
+/// `body` sent as the request of the unary RPC at `path`.
+async fn raw_call(ch: tonic::transport::Channel, path: &'static str, body: &[u8]) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(body.to_vec()), path, RawBytes).await.map(tonic::Response::into_inner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_protobuf_is_invalid_argument_and_changes_nothing() {
+    let d = deploy_plain(98).await;
+    // Field 0 with wire type 7: no Protobuf message starts so.
+    let garbage = b"\x07 this is not protobuf".as_slice();
+    let addr = d.trustees[0].server.addr.to_string();
+    let trustee = escrow_service::transport::channel(&addr, &agency_creds(), Role::Trustee).unwrap();
+    let before = log_rows(&d.trustees[0].dir);
+    for path in ["/escrow.v1.Trustee/GetInfo", "/escrow.v1.Trustee/SubmitWarrant"] {
+        let s = raw_call(trustee.clone(), path, garbage).await.unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{path}: {}", s.message());
+        assert!(s.message().starts_with("malformed request: failed to decode Protobuf message"), "{}", s.message());
+        assert_eq!(s.metadata().get("escrow-rule").unwrap(), "malformed");
+    }
+    assert_eq!(log_rows(&d.trustees[0].dir), before);
+    // An empty body, a valid GetInfoRequest, still gets its answer.
+    assert!(!raw_call(trustee, "/escrow.v1.Trustee/GetInfo", b"").await.unwrap().is_empty());
+    // The relay, and the health service that needs no certificate, answer alike.
+    let relay = escrow_service::transport::channel(&d.relay.addr.to_string(), &agency_creds(), Role::Relay).unwrap();
+    let s = raw_call(relay.clone(), "/escrow.v1.Relay/GetEpochKey", garbage).await.unwrap_err();
+    assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+    let s = raw_call(relay, "/grpc.health.v1.Health/Check", garbage).await.unwrap_err();
+    assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
 }

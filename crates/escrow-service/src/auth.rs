@@ -22,6 +22,7 @@ use tonic::Status;
 
 use crate::metrics::with_rule;
 use crate::ratelimit::{RateLimiter, Report};
+use crate::status::undecodable_is_invalid_argument;
 
 /// Requests to this gRPC path prefix pass without a certificate.
 pub const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -131,6 +132,16 @@ pub const RETRY_AFTER_MS: &str = "retry-after-ms";
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
+/// The routes' answer to an authenticated request, with a body that did not decode
+/// reported as the caller's fault ([`undecodable_is_invalid_argument`]): every request
+/// that reaches a service passes here, health's too.
+fn answer<F, E>(call: F) -> BoxFuture<http::Response<tonic::body::Body>, E>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, E>> + Send + 'static,
+{
+    Box::pin(async move { call.await.map(undecodable_is_invalid_argument) })
+}
+
 impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
@@ -147,7 +158,7 @@ where
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         if req.uri().path().starts_with(HEALTH_PREFIX) {
-            return Box::pin(self.inner.call(req));
+            return answer(self.inner.call(req));
         }
         match identify(req.extensions()) {
             Ok(identity) => {
@@ -160,7 +171,7 @@ where
                     }
                 }
                 req.extensions_mut().insert(Caller(identity));
-                Box::pin(self.inner.call(req))
+                answer(self.inner.call(req))
             }
             Err(status) => {
                 let status = with_rule(status, "unauthenticated");
