@@ -221,6 +221,19 @@ async fn a_truncated_warrant_is_malformed_not_untrusted() {
             .unwrap_err();
         assert_eq!(s.code(), Code::InvalidArgument, "cut {cut}: {}", s.message());
     }
+    // Cut short by 2 bytes or to 100 bytes, the answer says truncated, not a signature
+    // rule the bytes that happen to be last break.
+    for blob in [&w[..w.len() - 2], &w[..100]] {
+        let s = d
+            .agency_client(0)
+            .unwrap()
+            .submit_warrant(pb::SubmitWarrantRequest { warrant: blob.to_vec() })
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{} bytes: {}", blob.len(), s.message());
+        assert!(s.message().contains("malformed warrant: truncated at "), "{} bytes: {}", blob.len(), s.message());
+        assert!(!s.message().contains("signature:"), "{}", s.message());
+    }
     // A well-formed warrant with a broken signature is still untrusted.
     let mut bad = w.clone();
     let last = bad.len() - 1;
