@@ -430,6 +430,43 @@ fn a_key_ceremony_run_from_the_command_line_installs_an_epoch_a_relay_then_serve
         .unwrap();
     f.wait_up("relay", &mut relay);
     drop(Killed(relay));
+
+    // trustee-1's database with trustee-0's sealing key (both sealed under the same
+    // passphrase, so the key file itself opens): the start names both files.
+    drop(children.remove(1));
+    let serve_c1 = || {
+        escrow()
+            .args(["--profile", p(&f.path("pki/trustee-1.profile.toml"))])
+            .args(["trustee", "serve", "--data-dir", p(&f.path("c1"))])
+            .args(["--policy", p(&f.path("policy-1.toml"))])
+            .args(["--addr-file", p(&f.path("c1.addr"))])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (db, seal) = (f.path("c1/trustee.db"), f.path("c1/seal.key"));
+    let own_seal = std::fs::read(&seal).unwrap();
+    std::fs::copy(f.path("c0/seal.key"), &seal).unwrap();
+    let err = refused(serve_c1());
+    let want = format!(
+        "ceremony epoch 2: the share stored in {} does not open with the sealing key {} (decryption failed): the \
+         two files do not belong together",
+        p(&db),
+        p(&seal)
+    );
+    assert!(err.contains(&want), "{err}");
+    // Without its sealing key: named as missing, and no new key is left behind.
+    std::fs::remove_file(&seal).unwrap();
+    let err = refused(serve_c1());
+    assert!(err.contains(&format!("{} (decryption failed): the sealing key file is missing", p(&seal))), "{err}");
+    assert!(!seal.exists(), "the refused start wrote a sealing key that seals nothing");
+    // Its own key back: it serves.
+    std::fs::write(&seal, own_seal).unwrap();
+    let _ = std::fs::remove_file(f.path("c1.addr"));
+    let mut c1 = serve_c1();
+    f.wait_up("c1", &mut c1);
+    drop(Killed(c1));
 }
 
 /// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
