@@ -1,8 +1,8 @@
 //! What trying the system from outside found (log flooding, an existence leak, a
 //! trustee serving another's share, two processes on one directory, a failed start
-//! leaving state, reflection listing services not served, quota windows that disagreed,
-//! malformed warrants reported as untrusted, a body that is not Protobuf answered as a
-//! server fault), each with the behaviour that replaced it.
+//! leaving state, reflection listing or describing services not served, quota windows
+//! that disagreed, malformed warrants reported as untrusted, a body that is not
+//! Protobuf answered as a server fault), each with the behaviour that replaced it.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
@@ -497,4 +497,60 @@ async fn a_body_that_is_not_protobuf_is_invalid_argument_and_changes_nothing() {
     assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
     let s = raw_call(relay, "/grpc.health.v1.Health/Check", garbage).await.unwrap_err();
     assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+}
+
+/// What reflection's `describe` (file containing `symbol`) answers at `addr`: the
+/// services in the files it returns, or the code of its refusal.
+async fn describe(addr: &str, role: Role, symbol: &str) -> Result<Vec<String>, Code> {
+    use prost::Message;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, ServerReflectionRequest};
+    let ch = escrow_service::transport::channel(addr, &auditor_creds(), role).unwrap();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+    };
+    let mut stream = ServerReflectionClient::new(ch)
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = stream.message().await.map_err(|s| s.code())?;
+    match answer.unwrap().message_response {
+        Some(MessageResponse::FileDescriptorResponse(f)) => Ok(f
+            .file_descriptor_proto
+            .iter()
+            .flat_map(|b| prost_types::FileDescriptorProto::decode(b.as_slice()).unwrap().service)
+            .map(|s| s.name().to_string())
+            .collect()),
+        Some(MessageResponse::ErrorResponse(e)) => Err(Code::from_i32(e.error_code)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_describes_only_the_services_a_server_runs() {
+    let d = deploy_plain(99).await;
+    let not_found = Code::NotFound;
+    let trustee = d.trustees[0].server.addr.to_string();
+    let relay = d.relay.addr.to_string();
+    for (addr, role, runs, not_run) in [
+        (&trustee, Role::Trustee, &["Trustee", "Audit", "Ceremony"][..], &["Relay"][..]),
+        (&relay, Role::Relay, &["Relay"][..], &["Trustee", "Audit", "Ceremony"][..]),
+    ] {
+        for s in runs {
+            let services = describe(addr, role, &format!("escrow.v1.{s}")).await.unwrap();
+            assert!(services.iter().any(|n| n == s), "{s} at {role:?}: {services:?}");
+        }
+        for s in not_run {
+            // Neither the service nor one of its methods.
+            assert_eq!(describe(addr, role, &format!("escrow.v1.{s}")).await, Err(not_found), "{s} at {role:?}");
+        }
+        assert_eq!(describe(addr, role, "grpc.health.v1.Health").await.unwrap(), ["Health"]);
+    }
+    assert_eq!(describe(&trustee, Role::Trustee, "escrow.v1.Relay.Send").await, Err(not_found));
+    assert_eq!(describe(&relay, Role::Relay, "escrow.v1.Trustee.SubmitWarrant").await, Err(not_found));
+    // A message type of a file whose service is not run is still described, service-less.
+    assert_eq!(describe(&trustee, Role::Trustee, "escrow.v1.SendRequest").await.unwrap(), Vec::<String>::new());
 }
