@@ -312,8 +312,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     let witnesses = match &a.witness_policy {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-            let wp: escrow_log::Policy = text.parse().map_err(|e| CliError::bad_file(path, e))?;
+            let wp = crate::files::read_witness_policy(path)?;
             let config = escrow_trustee::witnessing::WitnessConfig::new(
                 wp,
                 &origin,

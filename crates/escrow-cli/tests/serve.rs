@@ -753,7 +753,10 @@ fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
     }
     let waddr = std::fs::read_to_string(&waddr_file).unwrap();
     let policy = f.path("witness.policy");
-    std::fs::write(&policy, format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim())).unwrap();
+    // A comment in Latin-1 ("café", 0xE9 not UTF-8) is opaque to the spec and to
+    // every command that reads the policy below.
+    let text = format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim());
+    std::fs::write(&policy, [&b"# caf\xe9 witness\n"[..], text.as_bytes()].concat()).unwrap();
     let mut trustee = f.trustee_with(0, 0, 0, "t0", &["--witness-policy", p(&policy), "--witness-interval-ms", "100"]);
     f.wait_up("t0", &mut trustee);
     let _trustee = Killed(trustee);
