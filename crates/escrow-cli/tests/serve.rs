@@ -186,6 +186,14 @@ fn a_refused_start_creates_and_writes_nothing() {
     assert!(err.contains("epoch 1: this trustee installed key share index 4, but was started with index 3"), "{err}");
     assert_eq!(log_rows(&db), rows, "the refused start wrote to the log");
     assert_eq!(std::fs::read(f.path("t4/log.key")).unwrap(), key);
+    // The lock file the served start left stays; one the refused start made itself (a
+    // directory restored without it) goes with the refusal, no stale pid left in it.
+    assert!(f.path("t4/LOCK").exists());
+    std::fs::remove_file(f.path("t4/LOCK")).unwrap();
+    let err = refused(f.trustee(4, 4, 3, "t4"));
+    assert!(err.contains("but was started with index 3"), "{err}");
+    assert!(!f.path("t4/LOCK").exists(), "the refused start left its lock file behind");
+    assert_eq!(log_rows(&db), rows);
 
     // Another trustee's log key in this data directory is refused too.
     let mut t3 = f.trustee(3, 3, 3, "t3");

@@ -248,6 +248,8 @@ impl TrusteeService {
         let ceremony = ceremony.map(crate::ceremony::Runtime::new);
         let witnessed = store.witnessed().map_or(0, |(size, _)| size);
         let witnessing = witnesses.map(|config| crate::witnessing::Witnessing::new(config, witnessed));
+        // Every refusal is behind us: the data directory's lock file stays from here on.
+        store.keep_lock();
         Ok(TrusteeService {
             inner: Arc::new(Inner {
                 policy,
