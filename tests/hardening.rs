@@ -1,7 +1,8 @@
 //! What trying the system from outside found (log flooding, an existence leak, a
 //! trustee serving another's share, two processes on one directory, a failed start
-//! leaving state, reflection listing services not served, quota windows that disagreed,
-//! malformed warrants reported as untrusted), each with the behaviour that replaced it.
+//! leaving state, reflection listing or describing services not served, quota windows
+//! that disagreed, malformed warrants reported as untrusted, a body that is not
+//! Protobuf answered as a server fault), each with the behaviour that replaced it.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
@@ -220,6 +221,19 @@ async fn a_truncated_warrant_is_malformed_not_untrusted() {
             .unwrap_err();
         assert_eq!(s.code(), Code::InvalidArgument, "cut {cut}: {}", s.message());
     }
+    // Cut short by 2 bytes or to 100 bytes, the answer says truncated, not a signature
+    // rule the bytes that happen to be last break.
+    for blob in [&w[..w.len() - 2], &w[..100]] {
+        let s = d
+            .agency_client(0)
+            .unwrap()
+            .submit_warrant(pb::SubmitWarrantRequest { warrant: blob.to_vec() })
+            .await
+            .unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{} bytes: {}", blob.len(), s.message());
+        assert!(s.message().contains("malformed warrant: truncated at "), "{} bytes: {}", blob.len(), s.message());
+        assert!(!s.message().contains("signature:"), "{}", s.message());
+    }
     // A well-formed warrant with a broken signature is still untrusted.
     let mut bad = w.clone();
     let last = bad.len() - 1;
@@ -433,4 +447,131 @@ fn a_log_is_tied_to_its_key_from_its_first_entry() {
         assert!(matches!(err, StoreError::NotThisLog { .. }), "{err}");
         assert!(err.to_string().contains(&format!("but the trustee was started as {o} with the log key")), "{err}");
     }
+}
+
+/// A codec that sends its bytes as they are and reads the answer's bytes back: a
+/// client that speaks gRPC's framing but not the RPC's message.
+#[derive(Clone, Copy, Default)]
+struct RawBytes;
+
+impl tonic::codec::Encoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut tonic::codec::EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        prost::bytes::BufMut::put_slice(dst, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for RawBytes {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut tonic::codec::DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+        use prost::bytes::Buf;
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+impl tonic::codec::Codec for RawBytes {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawBytes;
+    type Decoder = RawBytes;
+    fn encoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+    fn decoder(&mut self) -> RawBytes {
+        RawBytes
+    }
+}
+
+/// `body` sent as the request of the unary RPC at `path`.
+async fn raw_call(ch: tonic::transport::Channel, path: &'static str, body: &[u8]) -> Result<Vec<u8>, tonic::Status> {
+    let mut grpc = tonic::client::Grpc::new(ch);
+    grpc.ready().await.unwrap();
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(path);
+    grpc.unary(tonic::Request::new(body.to_vec()), path, RawBytes).await.map(tonic::Response::into_inner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_protobuf_is_invalid_argument_and_changes_nothing() {
+    let d = deploy_plain(98).await;
+    // Field 0 with wire type 7: no Protobuf message starts so.
+    let garbage = b"\x07 this is not protobuf".as_slice();
+    let addr = d.trustees[0].server.addr.to_string();
+    let trustee = escrow_service::transport::channel(&addr, &agency_creds(), Role::Trustee).unwrap();
+    let before = log_rows(&d.trustees[0].dir);
+    for path in ["/escrow.v1.Trustee/GetInfo", "/escrow.v1.Trustee/SubmitWarrant"] {
+        let s = raw_call(trustee.clone(), path, garbage).await.unwrap_err();
+        assert_eq!(s.code(), Code::InvalidArgument, "{path}: {}", s.message());
+        assert!(s.message().starts_with("malformed request: failed to decode Protobuf message"), "{}", s.message());
+        assert_eq!(s.metadata().get("escrow-rule").unwrap(), "malformed");
+    }
+    assert_eq!(log_rows(&d.trustees[0].dir), before);
+    // An empty body, a valid GetInfoRequest, still gets its answer.
+    assert!(!raw_call(trustee, "/escrow.v1.Trustee/GetInfo", b"").await.unwrap().is_empty());
+    // The relay, and the health service that needs no certificate, answer alike.
+    let relay = escrow_service::transport::channel(&d.relay.addr.to_string(), &agency_creds(), Role::Relay).unwrap();
+    let s = raw_call(relay.clone(), "/escrow.v1.Relay/GetEpochKey", garbage).await.unwrap_err();
+    assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+    let s = raw_call(relay, "/grpc.health.v1.Health/Check", garbage).await.unwrap_err();
+    assert_eq!(s.code(), Code::InvalidArgument, "{}", s.message());
+}
+
+/// What reflection's `describe` (file containing `symbol`) answers at `addr`: the
+/// services in the files it returns, or the code of its refusal.
+async fn describe(addr: &str, role: Role, symbol: &str) -> Result<Vec<String>, Code> {
+    use prost::Message;
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::{server_reflection_request::MessageRequest, ServerReflectionRequest};
+    let ch = escrow_service::transport::channel(addr, &auditor_creds(), role).unwrap();
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+    };
+    let mut stream = ServerReflectionClient::new(ch)
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let answer = stream.message().await.map_err(|s| s.code())?;
+    match answer.unwrap().message_response {
+        Some(MessageResponse::FileDescriptorResponse(f)) => Ok(f
+            .file_descriptor_proto
+            .iter()
+            .flat_map(|b| prost_types::FileDescriptorProto::decode(b.as_slice()).unwrap().service)
+            .map(|s| s.name().to_string())
+            .collect()),
+        Some(MessageResponse::ErrorResponse(e)) => Err(Code::from_i32(e.error_code)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_describes_only_the_services_a_server_runs() {
+    let d = deploy_plain(99).await;
+    let not_found = Code::NotFound;
+    let trustee = d.trustees[0].server.addr.to_string();
+    let relay = d.relay.addr.to_string();
+    for (addr, role, runs, not_run) in [
+        (&trustee, Role::Trustee, &["Trustee", "Audit", "Ceremony"][..], &["Relay"][..]),
+        (&relay, Role::Relay, &["Relay"][..], &["Trustee", "Audit", "Ceremony"][..]),
+    ] {
+        for s in runs {
+            let services = describe(addr, role, &format!("escrow.v1.{s}")).await.unwrap();
+            assert!(services.iter().any(|n| n == s), "{s} at {role:?}: {services:?}");
+        }
+        for s in not_run {
+            // Neither the service nor one of its methods.
+            assert_eq!(describe(addr, role, &format!("escrow.v1.{s}")).await, Err(not_found), "{s} at {role:?}");
+        }
+        assert_eq!(describe(addr, role, "grpc.health.v1.Health").await.unwrap(), ["Health"]);
+    }
+    assert_eq!(describe(&trustee, Role::Trustee, "escrow.v1.Relay.Send").await, Err(not_found));
+    assert_eq!(describe(&relay, Role::Relay, "escrow.v1.Trustee.SubmitWarrant").await, Err(not_found));
+    // A message type of a file whose service is not run is still described, service-less.
+    assert_eq!(describe(&trustee, Role::Trustee, "escrow.v1.SendRequest").await.unwrap(), Vec::<String>::new());
 }

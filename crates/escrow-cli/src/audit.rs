@@ -83,8 +83,7 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
     let creds = ctx.credentials()?;
     let trust = match (&args.witness_policy, args.trust_on_first_use) {
         (Some(path), _) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-            let policy: escrow_log::Policy = text.parse().map_err(|e| CliError::bad_file(path, e))?;
+            let policy = crate::files::read_witness_policy(path)?;
             let trust = escrow_audit::PolicyTrust::new(policy, Some(creds.ca_pem()))
                 .map_err(|e| CliError::bad_file(path, e))?;
             escrow_audit::Trust::Policy(std::sync::Arc::new(trust))

@@ -173,6 +173,14 @@ pub fn read_hex(path: &Path) -> Result<Vec<u8>, CliError> {
     hex::decode(text.trim()).map_err(|e| CliError::bad_file(path, format!("not hex: {e}")))
 }
 
+/// Reads a C2SP witness policy file as bytes, so that a comment in another encoding
+/// than UTF-8 (opaque to the spec) does not refuse the file; names the file if it
+/// cannot be read or parsed.
+pub fn read_witness_policy(path: &Path) -> Result<escrow_log::Policy, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    escrow_log::Policy::from_bytes(&bytes).map_err(|e| CliError::bad_file(path, e))
+}
+
 /// Reads a public blob and decodes what it holds, naming the file if either fails.
 pub fn read_hex_as<T, E: std::fmt::Display>(
     path: &Path,

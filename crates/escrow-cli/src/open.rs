@@ -44,10 +44,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let warrant = read_hex(&a.warrant)?;
     let pins = ctx.tls.pins()?;
     let witness_policy = match &a.witness_policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-            Some(text.parse::<escrow_log::Policy>().map_err(|e| CliError::bad_file(path, e))?)
-        }
+        Some(path) => Some(crate::files::read_witness_policy(path)?),
         None => None,
     };
     let mut agency =

@@ -309,8 +309,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     let witnesses = match &a.witness_policy {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-            let wp: escrow_log::Policy = text.parse().map_err(|e| CliError::bad_file(path, e))?;
+            let wp = crate::files::read_witness_policy(path)?;
             let config = escrow_trustee::witnessing::WitnessConfig::new(
                 wp,
                 &origin,
@@ -335,22 +334,39 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         tracing::info!(key = %log_key.display(), %verifier, "generated the log checkpoint key");
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let ceremony = match ceremony {
-        Some((keys, true)) => {
-            // First start with ceremonies: the new sealing key is written now that the start goes ahead.
-            let path = a.data_dir.join(SEAL_KEY_FILE);
-            secret.write_sealed(&path, keys.seal.to_bytes().as_slice())?;
-            tracing::info!(key = %path.display(), "made the data directory's sealing key");
-            Some(keys)
+    let (ceremony, fresh_seal) = match ceremony {
+        Some((keys, fresh)) => {
+            let seal = fresh.then(|| keys.seal.to_bytes());
+            (Some(keys), seal)
         }
-        Some((keys, false)) => Some(keys),
-        None => None,
+        None => (None, None),
     };
     if let Some(w) = &witnesses {
         tracing::info!(witnesses = %w.describe(), "publishing checkpoints to witnesses");
     }
-    let svc = TrusteeService::start_witnessed(policy, epochs, store, clock, ceremony, witnesses)
-        .map_err(CliError::trustee_start)?;
+    let seal_path = a.data_dir.join(SEAL_KEY_FILE);
+    let svc =
+        TrusteeService::start_witnessed(policy, epochs, store, clock, ceremony, witnesses).map_err(|e| match e {
+            // The service knows no paths: name the two files that do not go together.
+            escrow_trustee::StartError::CeremonyShareSeal { epoch } => CliError::trustee_start(format!(
+                "ceremony epoch {epoch}: the share stored in {} does not open with the sealing key {} (decryption \
+                 failed): {}",
+                a.data_dir.join(escrow_trustee::store::DB_FILE).display(),
+                seal_path.display(),
+                if fresh_seal.is_some() {
+                    "the sealing key file is missing; restore the one made with this database"
+                } else {
+                    "the two files do not belong together; restore the sealing key made with this database"
+                }
+            )),
+            e => CliError::trustee_start(e),
+        })?;
+    if let Some(seal) = fresh_seal {
+        // First start with ceremonies: the new sealing key is written now that the
+        // start has gone ahead (a refused start leaves no key that seals nothing).
+        secret.write_sealed(&seal_path, seal.as_slice())?;
+        tracing::info!(key = %seal_path.display(), "made the data directory's sealing key");
+    }
     listeners.announce(&a.listen)?;
     tracing::info!(trustee = %svc.trustee_id(), addr = %listeners.main.local_addr().map(|a| a.to_string()).unwrap_or_default(), "trustee serving");
     let for_metrics = svc.clone();

@@ -33,10 +33,7 @@ pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let creds = ctx.credentials()?;
     let anonymous = escrow_service::transport::Credentials::anonymous(creds.ca_pem().to_owned())?;
     let policy = match &a.witness_policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
-            Some(text.parse::<escrow_log::Policy>().map_err(|e| CliError::bad_file(path, e))?)
-        }
+        Some(path) => Some(crate::files::read_witness_policy(path)?),
         None => None,
     };
     let mut witnesses = Vec::new();

@@ -186,6 +186,14 @@ fn a_refused_start_creates_and_writes_nothing() {
     assert!(err.contains("epoch 1: this trustee installed key share index 4, but was started with index 3"), "{err}");
     assert_eq!(log_rows(&db), rows, "the refused start wrote to the log");
     assert_eq!(std::fs::read(f.path("t4/log.key")).unwrap(), key);
+    // The lock file the served start left stays; one the refused start made itself (a
+    // directory restored without it) goes with the refusal, no stale pid left in it.
+    assert!(f.path("t4/LOCK").exists());
+    std::fs::remove_file(f.path("t4/LOCK")).unwrap();
+    let err = refused(f.trustee(4, 4, 3, "t4"));
+    assert!(err.contains("but was started with index 3"), "{err}");
+    assert!(!f.path("t4/LOCK").exists(), "the refused start left its lock file behind");
+    assert_eq!(log_rows(&db), rows);
 
     // Another trustee's log key in this data directory is refused too.
     let mut t3 = f.trustee(3, 3, 3, "t3");
@@ -430,6 +438,43 @@ fn a_key_ceremony_run_from_the_command_line_installs_an_epoch_a_relay_then_serve
         .unwrap();
     f.wait_up("relay", &mut relay);
     drop(Killed(relay));
+
+    // trustee-1's database with trustee-0's sealing key (both sealed under the same
+    // passphrase, so the key file itself opens): the start names both files.
+    drop(children.remove(1));
+    let serve_c1 = || {
+        escrow()
+            .args(["--profile", p(&f.path("pki/trustee-1.profile.toml"))])
+            .args(["trustee", "serve", "--data-dir", p(&f.path("c1"))])
+            .args(["--policy", p(&f.path("policy-1.toml"))])
+            .args(["--addr-file", p(&f.path("c1.addr"))])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (db, seal) = (f.path("c1/trustee.db"), f.path("c1/seal.key"));
+    let own_seal = std::fs::read(&seal).unwrap();
+    std::fs::copy(f.path("c0/seal.key"), &seal).unwrap();
+    let err = refused(serve_c1());
+    let want = format!(
+        "ceremony epoch 2: the share stored in {} does not open with the sealing key {} (decryption failed): the \
+         two files do not belong together",
+        p(&db),
+        p(&seal)
+    );
+    assert!(err.contains(&want), "{err}");
+    // Without its sealing key: named as missing, and no new key is left behind.
+    std::fs::remove_file(&seal).unwrap();
+    let err = refused(serve_c1());
+    assert!(err.contains(&format!("{} (decryption failed): the sealing key file is missing", p(&seal))), "{err}");
+    assert!(!seal.exists(), "the refused start wrote a sealing key that seals nothing");
+    // Its own key back: it serves.
+    std::fs::write(&seal, own_seal).unwrap();
+    let _ = std::fs::remove_file(f.path("c1.addr"));
+    let mut c1 = serve_c1();
+    f.wait_up("c1", &mut c1);
+    drop(Killed(c1));
 }
 
 /// `escrow warrant submit` and `warrant status` print every trustee's answer, and exit
@@ -780,7 +825,10 @@ fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
     }
     let waddr = std::fs::read_to_string(&waddr_file).unwrap();
     let policy = f.path("witness.policy");
-    std::fs::write(&policy, format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim())).unwrap();
+    // A comment in Latin-1 ("café", 0xE9 not UTF-8) is opaque to the spec and to
+    // every command that reads the policy below.
+    let text = format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim());
+    std::fs::write(&policy, [&b"# caf\xe9 witness\n"[..], text.as_bytes()].concat()).unwrap();
     let mut trustee = f.trustee_with(0, 0, 0, "t0", &["--witness-policy", p(&policy), "--witness-interval-ms", "100"]);
     f.wait_up("t0", &mut trustee);
     let _trustee = Killed(trustee);

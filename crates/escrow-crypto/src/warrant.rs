@@ -298,21 +298,17 @@ impl VerifiedWarrant {
         if bytes.len() > MAX_WARRANT_LEN {
             return Err(Error::decode(Alg::Warrant, DecodeError::TooLong { max: MAX_WARRANT_LEN, got: bytes.len() }));
         }
-        // Framing only: version and algorithm, then the trailing signature.
-        Reader::new(bytes, Alg::Warrant, MAX_WARRANT_LEN)?;
-        let split = bytes
-            .len()
-            .checked_sub(64)
-            .filter(|&s| s >= 3)
-            .ok_or(Error::decode(Alg::Warrant, DecodeError::Truncated("signature")))?;
-        let (signed, sig_bytes) = bytes.split_at(split);
-        let sig = decode_signature(sig_bytes, "signature").map_err(|e| Error::decode(Alg::Warrant, e))?;
-        // The body is parsed (bounded, canonical, fuzzed) before the signature is
-        // checked, so that a malformed or truncated blob is reported as malformed
-        // rather than as an untrusted signature; nothing of it is used until the
-        // signature holds.
-        let mut r = Reader::new(signed, Alg::Warrant, MAX_WARRANT_LEN)?;
+        // The body is parsed (bounded, canonical, fuzzed) from the front before the
+        // signature is looked at, and the signature is the 64 bytes where the body
+        // ends: a malformed or cut-short blob is reported as malformed, and one cut
+        // short as truncated (at the field where it ends, or at the signature), never
+        // as a bad signature made of whatever bytes happen to be last. Nothing of the
+        // body is used until the signature holds.
+        let mut r = Reader::new(bytes, Alg::Warrant, MAX_WARRANT_LEN)?;
         let body = WarrantBody::decode(&mut r)?;
+        let signed = r.consumed();
+        let sig_bytes = r.take(64, "signature")?;
+        let sig = decode_signature(sig_bytes, "signature").map_err(|e| Error::decode(Alg::Warrant, e))?;
         r.finish()?;
         if !verify(&court.key, WARRANT_SIG_DST, signed, &sig) {
             return Err(Error::BadSignature { what: "court" });

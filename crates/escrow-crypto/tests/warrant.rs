@@ -159,6 +159,27 @@ fn malformed_warrants_are_refused_before_and_after_signing() {
 }
 
 #[test]
+fn a_warrant_cut_short_is_reported_as_truncated_not_as_a_bad_signature() {
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
+    let genuine = court.sign(&body("high-court")).unwrap();
+    // Each cut of a real warrant is truncated, and at the field where the blob ends.
+    // (Read from the end, the last 64 bytes of a cut blob were body and signature
+    // bytes, a "high-S" or "out of range" signature.)
+    for (len, at) in [(genuine.len() - 2, "signature"), (genuine.len() - 64, "signature"), (100, "issued at")] {
+        let err = VerifiedWarrant::verify(&genuine[..len], &court.public()).unwrap_err();
+        assert_eq!(err, Error::Decode { kind: wire::Alg::Warrant, reason: DecodeError::Truncated(at) }, "{len} bytes");
+        assert_eq!(err.to_string(), format!("malformed warrant: truncated at {at}"), "{len} bytes");
+    }
+    // A byte too many after the signature is still trailing, not part of it.
+    let mut long = genuine.clone();
+    long.push(0);
+    assert!(matches!(
+        VerifiedWarrant::verify(&long, &court.public()),
+        Err(Error::Decode { reason: DecodeError::TrailingBytes(1), .. })
+    ));
+}
+
+#[test]
 fn the_id_can_be_peeked_but_only_from_a_warrant_blob() {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
     let body = body("high-court");

@@ -11,9 +11,13 @@
 //! Lines are separated by newlines, items by ASCII spaces and tabs; `#` starts a
 //! comment line. A group or the quorum may only name witnesses and groups defined
 //! above it, a name may be a group member once in the whole file, and no two logs or
-//! witnesses may wrap the same public key. The file must be UTF-8 (the spec treats
-//! high-bit octets as opaque and strongly recommends UTF-8; this parser requires it). [`Policy::verify`] accepts a checkpoint signed by a listed log
-//! (whose key name is the checkpoint's origin) and cosigned to the quorum.
+//! witnesses may wrap the same public key. The spec treats high-bit octets (0x80–0xFF)
+//! as opaque and only recommends UTF-8, so [`Policy::from_bytes`] takes a comment
+//! line's bytes as they are (a comment in Latin-1 is still a comment), while every
+//! other line must be UTF-8: a name or key with a stray high-bit byte is refused, as
+//! the names are shown and compared as text. [`Policy::verify`] accepts a checkpoint
+//! signed by a listed log (whose key name is the checkpoint's origin) and cosigned to
+//! the quorum.
 
 use std::str::FromStr;
 
@@ -91,6 +95,32 @@ fn check_policy_name(line: usize, name: &str) -> Result<(), LogError> {
         return Err(bad(line, "control character in a name"));
     }
     Ok(())
+}
+
+impl Policy {
+    /// Parses a policy file's bytes: comment lines are opaque (any byte but a control
+    /// character), every other line must be UTF-8. Read policy files with this, not
+    /// as a `String`, or a comment in another encoding refuses the whole file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, LogError> {
+        if bytes.len() > MAX_POLICY_LEN {
+            return Err(bad(0, format!("policy is {} bytes; the limit is {MAX_POLICY_LEN}", bytes.len())));
+        }
+        let mut text = String::with_capacity(bytes.len());
+        for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                text.push('\n');
+            }
+            let is_comment = raw.iter().find(|&&b| b != b' ' && b != b'\t') == Some(&b'#');
+            match std::str::from_utf8(raw) {
+                Ok(line) => text.push_str(line),
+                // Control characters stay refused (by the text parser, which sees them
+                // because only the high-bit bytes are dropped); the rest is opaque.
+                Err(_) if is_comment => text.extend(raw.iter().filter(|b| b.is_ascii()).map(|&b| char::from(b))),
+                Err(_) => return Err(bad(i + 1, "not UTF-8 (bytes 0x80-0xFF are allowed only in comments)")),
+            }
+        }
+        text.parse()
+    }
 }
 
 impl FromStr for Policy {

@@ -257,6 +257,39 @@ fn policies_parse_like_the_spec_and_the_go_reference() {
 }
 
 #[test]
+fn high_bit_bytes_are_opaque_in_comments_and_refused_in_keys_and_names() {
+    let w = keys(2);
+    let v0 = w[0].verifier().to_string();
+    // A Latin-1 "café" (0xE9 is not UTF-8 on its own) and a stray 0xFF in comments.
+    let text =
+        [&b"# caf\xe9 witnesses\n  # \xff\xfe\n"[..], format!("witness w1 {v0}\nquorum w1\n").as_bytes()].concat();
+    let p = Policy::from_bytes(&text).unwrap();
+    assert_eq!(p.witnesses().len(), 1);
+    assert_eq!(p, format!("witness w1 {v0}\nquorum w1\n").parse::<Policy>().unwrap());
+    // UTF-8 text parses alike through both doors.
+    let utf8 = format!("# café\nwitness w1 {v0}\nquorum w1\n");
+    assert_eq!(Policy::from_bytes(utf8.as_bytes()).unwrap(), utf8.parse::<Policy>().unwrap());
+    // The same byte in a name, a key or a keyword is refused, naming the line.
+    let v1 = w[1].verifier().to_string();
+    for (bad, line) in [
+        ([&b"# ok\nwitness w\xe9 "[..], v0.as_bytes(), b"\nquorum none\n"].concat(), 2),
+        ([&b"witness w1 "[..], v0.as_bytes(), b"\xe9\nquorum w1\n"].concat(), 1),
+        ([format!("witness w1 {v0}\nwitness w2 {v1}\ngroup g").as_bytes(), b"\xff any w1 w2\nquorum g\n"].concat(), 3),
+        (b"quorum none \xe9\n".to_vec(), 1),
+    ] {
+        match Policy::from_bytes(&bad) {
+            Err(LogError::MalformedPolicy { line: l, reason }) => {
+                assert_eq!(l, line, "{reason}");
+                assert_eq!(reason, "not UTF-8 (bytes 0x80-0xFF are allowed only in comments)");
+            }
+            other => panic!("{}: {other:?}", String::from_utf8_lossy(&bad)),
+        }
+    }
+    // Control characters stay refused in comments too, next to a high-bit byte.
+    assert!(matches!(Policy::from_bytes(b"# \xe9\x01\nquorum none\n"), Err(LogError::MalformedPolicy { line: 1, .. })));
+}
+
+#[test]
 fn a_policy_verifies_the_log_signature_and_counts_cosignatures() {
     let w = keys(3);
     let log = log_signer();

@@ -63,7 +63,7 @@ impl RelayService {
     pub fn open(config: RelayConfig) -> Result<Self, RelayError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
-        let lock = escrow_service::datadir::lock(&config.data_dir)?;
+        let mut lock = escrow_service::datadir::lock(&config.data_dir)?;
         let path = config.data_dir.join(DB_FILE);
         let conn = escrow_service::db::open(&path, store::SCHEMA)?;
         tracing::info!(
@@ -82,6 +82,8 @@ impl RelayService {
                 "no epoch announcement: serving a bare (dealt) key; clients with pinned trustee keys refuse it"
             );
         }
+        // Every refusal is behind us: the lock file stays from here on.
+        lock.keep();
         Ok(RelayService {
             inner: Arc::new(Inner {
                 db: Mutex::new(conn),

@@ -21,7 +21,8 @@ use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
 
 use crate::metrics::with_rule;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{RateLimiter, Report};
+use crate::status::undecodable_is_invalid_argument;
 
 /// Requests to this gRPC path prefix pass without a certificate.
 pub const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
@@ -94,10 +95,27 @@ pub struct Authenticate<S> {
     limiter: Option<Arc<RateLimiter>>,
 }
 
+/// Writes what the limiter's [`Report`] says to the service log: a caller's first
+/// refusal in full, then one summary line per interval with the count of those not
+/// written, so that a flood costs a few lines rather than one per request.
+fn report_rate(caller: &Identity, path: &str, wait: Option<Duration>, report: Option<Report>) {
+    match report {
+        Some(Report::First) => tracing::warn!(
+            %caller,
+            path,
+            wait_ms = wait.map_or(0, |w| w.as_millis() as u64),
+            "rate limited (further refusals of this caller are counted and summarised)"
+        ),
+        Some(Report::Summary { refused, over }) => {
+            tracing::warn!(%caller, refused, over_s = over.as_secs(), "rate limited: {refused} more refusals not logged")
+        }
+        None => {}
+    }
+}
+
 /// `RESOURCE_EXHAUSTED` for a caller over its rate, with the wait in the message and
 /// in a `retry-after-ms` header that clients can read.
-fn over_rate(caller: &Identity, path: &str, wait: Duration) -> Status {
-    tracing::warn!(%caller, path, wait_ms = wait.as_millis() as u64, "rate limited");
+fn over_rate(caller: &Identity, wait: Duration) -> Status {
     let ms = wait.as_millis().max(1);
     let mut status = with_rule(
         Status::resource_exhausted(format!("{caller} is over its request rate; retry in {ms} ms")),
@@ -113,6 +131,16 @@ fn over_rate(caller: &Identity, path: &str, wait: Duration) -> Status {
 pub const RETRY_AFTER_MS: &str = "retry-after-ms";
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+/// The routes' answer to an authenticated request, with a body that did not decode
+/// reported as the caller's fault ([`undecodable_is_invalid_argument`]): every request
+/// that reaches a service passes here, health's too.
+fn answer<F, E>(call: F) -> BoxFuture<http::Response<tonic::body::Body>, E>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, E>> + Send + 'static,
+{
+    Box::pin(async move { call.await.map(undecodable_is_invalid_argument) })
+}
 
 impl<S, B> tower::Service<http::Request<B>> for Authenticate<S>
 where
@@ -130,18 +158,20 @@ where
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         if req.uri().path().starts_with(HEALTH_PREFIX) {
-            return Box::pin(self.inner.call(req));
+            return answer(self.inner.call(req));
         }
         match identify(req.extensions()) {
             Ok(identity) => {
                 if let Some(limiter) = &self.limiter {
-                    if let Err(wait) = limiter.check(&identity.uri(), Instant::now()) {
-                        let status = over_rate(&identity, req.uri().path(), wait);
+                    let verdict = limiter.check(&identity.uri(), Instant::now());
+                    report_rate(&identity, req.uri().path(), verdict.result.err(), verdict.report);
+                    if let Err(wait) = verdict.result {
+                        let status = over_rate(&identity, wait);
                         return Box::pin(async move { Ok(status.into_http()) });
                     }
                 }
                 req.extensions_mut().insert(Caller(identity));
-                Box::pin(self.inner.call(req))
+                answer(self.inner.call(req))
             }
             Err(status) => {
                 let status = with_rule(status, "unauthenticated");

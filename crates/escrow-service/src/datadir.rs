@@ -6,6 +6,11 @@
 //! The lock is the operating system's advisory file lock (`flock` on Unix), released
 //! by the kernel when the holder exits for any reason, SIGKILL included, so a crash
 //! never leaves a directory locked.
+//!
+//! A start that takes the lock and is then refused removes the lock file if it made
+//! it, so that a refused start leaves the directory as it found it (a `LOCK` with a
+//! dead pid in it would send an operator after a process that never ran). Once the
+//! service has started ([`DataDirLock::keep`]) the file stays, as it always has.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -40,6 +45,10 @@ pub enum LockError {
 pub struct DataDirLock {
     _file: File,
     path: PathBuf,
+    /// This process made the lock file (it did not exist).
+    created: bool,
+    /// The service started: the file stays when the lock is released.
+    kept: bool,
 }
 
 impl DataDirLock {
@@ -47,29 +56,83 @@ impl DataDirLock {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The service has started on this directory: releasing the lock now leaves the
+    /// file in place. Until then, a lock file this process made is removed on release.
+    pub fn keep(&mut self) {
+        self.kept = true;
+    }
 }
+
+impl Drop for DataDirLock {
+    fn drop(&mut self) {
+        if self.created && !self.kept {
+            // Removed while still held: whoever opened it meanwhile finds, once it
+            // holds the lock, that it locked a file no longer at the path, and retries.
+            if let Err(e) = std::fs::remove_file(&self.path) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove the lock file of a refused start");
+            }
+        }
+    }
+}
+
+/// How often [`lock`] retries when the file it locked was removed under it.
+const LOCK_ATTEMPTS: usize = 8;
 
 /// Takes the exclusive lock of `dir` (which must exist) without waiting, and writes
 /// this process's pid into the lock file for whoever is refused next.
 pub fn lock(dir: &Path) -> Result<DataDirLock, LockError> {
     let path = dir.join(LOCK_FILE);
     let io = |source| LockError::Io { path: path.clone(), source };
-    // Not truncated on open: until we hold the lock, the pid inside is the holder's.
-    let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let pid = file.read_to_string(&mut pid).ok().map(|_| pid.trim().to_string()).filter(|p| !p.is_empty());
-            return Err(LockError::Held { dir: dir.to_path_buf(), pid });
+    for _ in 0..LOCK_ATTEMPTS {
+        // Not truncated on open: until we hold the lock, the pid inside is the holder's.
+        let (mut file, created) = match OpenOptions::new().read(true).write(true).create_new(true).open(&path) {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                match OpenOptions::new().read(true).write(true).open(&path) {
+                    Ok(f) => (f, false),
+                    // Removed between the two opens by a refused start: try again.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io(e)),
+                }
+            }
+            Err(e) => return Err(io(e)),
+        };
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let pid = file.read_to_string(&mut pid).ok().map(|_| pid.trim().to_string()).filter(|p| !p.is_empty());
+                return Err(LockError::Held { dir: dir.to_path_buf(), pid });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        if !still_at_path(&file, &path) {
+            continue;
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        writeln!(file, "{}", std::process::id()).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        return Ok(DataDirLock { _file: file, path, created, kept: false });
     }
-    file.set_len(0).map_err(io)?;
-    file.rewind().map_err(io)?;
-    writeln!(file, "{}", std::process::id()).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    Ok(DataDirLock { _file: file, path })
+    Err(io(std::io::Error::other("the lock file keeps being removed while it is taken")))
+}
+
+/// Whether `file` is still the file at `path` (a refused start removes the lock file
+/// it made while holding it; a lock on the removed file would lock nothing).
+#[cfg(unix)]
+fn still_at_path(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn still_at_path(_: &File, path: &Path) -> bool {
+    path.exists()
 }
 
 #[cfg(test)]
@@ -89,6 +152,23 @@ mod tests {
         assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
         drop(held);
         lock(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_this_process_made_is_removed_unless_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        // Made here and released before the start went ahead: gone.
+        drop(lock(dir.path()).unwrap());
+        assert!(!path.exists());
+        // Made here and kept: stays, with this process's pid.
+        let mut held = lock(dir.path()).unwrap();
+        held.keep();
+        drop(held);
+        assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), std::process::id().to_string());
+        // Found there: a refused start leaves it, whoever made it.
+        drop(lock(dir.path()).unwrap());
+        assert!(path.exists());
     }
 
     #[test]

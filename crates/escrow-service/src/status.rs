@@ -4,6 +4,28 @@
 use escrow_crypto::Error;
 use tonic::{Code, Status};
 
+use crate::metrics::with_rule;
+
+/// How prost's `DecodeError` begins its text, which tonic-prost puts in the status of
+/// a request body that does not decode.
+const DECODE_FAILURE: &str = "failed to decode Protobuf message";
+
+/// A server's answer with tonic's `INTERNAL` for a request body that is not the RPC's
+/// Protobuf message turned into `INVALID_ARGUMENT` (rule `malformed`); every other
+/// answer as is. tonic-prost follows gRPC's status table, which files a parse failure
+/// as an internal error, but here the body comes from the caller: a server fault
+/// code would send operators after a bug that is not there and tell the caller to
+/// retry what can never succeed. The decode failure happens before any handler runs,
+/// so nothing has changed; the answer is a headers-only one, which is where this looks.
+pub fn undecodable_is_invalid_argument<B: Default>(response: http::Response<B>) -> http::Response<B> {
+    match Status::from_header_map(response.headers()) {
+        Some(s) if s.code() == Code::Internal && s.message().starts_with(DECODE_FAILURE) => {
+            with_rule(Status::invalid_argument(format!("malformed request: {}", s.message())), "malformed").into_http()
+        }
+        _ => response,
+    }
+}
+
 /// The name of the rule an `escrow-crypto` error breaks, as refusals carry it
 /// ([`crate::metrics::RULE_HEADER`]).
 pub fn crypto_rule(e: &Error) -> &'static str {

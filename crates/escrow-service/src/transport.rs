@@ -131,8 +131,8 @@ pub enum TransportError {
 /// Serves `routes` on `listener` beside the standard gRPC health service (every name in
 /// `service_names` reported SERVING) and server reflection (v1 and v1alpha, so that
 /// grpcurl 1.8 works too), until `shutdown` resolves; in-flight requests then finish.
-/// Reflection lists exactly `service_names`, health and reflection itself: a client
-/// must not be told of services this server does not run.
+/// Reflection lists and describes exactly `service_names`, health and reflection
+/// itself: a client must not be told of services this server does not run.
 ///
 /// Every connection is TLS with `credentials`, which must be a server's (trustee or
 /// relay); every request but health must come with a client certificate of the CA,
@@ -169,9 +169,10 @@ pub async fn serve(
     for name in service_names {
         reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
     }
+    let served = served_descriptors(service_names)?;
     let reflection = || {
         let mut b = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(escrow_proto::FILE_DESCRIPTOR_SET)
+            .register_file_descriptor_set(served.clone())
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
         for name in service_names.iter().chain(&ALWAYS_SERVED) {
             b = b.with_service_name(*name);
@@ -193,6 +194,22 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
         .await?;
     Ok(())
+}
+
+/// `escrow.v1`'s descriptors with only the services in `served` left in them, for
+/// reflection. tonic-reflection's service names only limit what `list` shows; a
+/// `describe` (file containing a symbol) answers from every descriptor registered, so
+/// a trustee would describe the relay's service and the relay the trustee's. The
+/// messages stay (a served service may use them, and types reveal no service).
+fn served_descriptors(served: &[&str]) -> Result<prost_types::FileDescriptorSet, TransportError> {
+    use prost::Message;
+    let mut set = prost_types::FileDescriptorSet::decode(escrow_proto::FILE_DESCRIPTOR_SET)
+        .map_err(|e| TransportError::Reflection(e.to_string()))?;
+    for file in &mut set.file {
+        let package = file.package().to_string();
+        file.service.retain(|s| served.iter().any(|name| *name == format!("{package}.{}", s.name())));
+    }
+    Ok(set)
 }
 
 /// A mutual-TLS client channel to the `server` role at `addr` (`host:port` or

@@ -51,7 +51,17 @@ pub enum StartError {
     /// and the trustee was started without the ceremony keys to open them.
     #[error("the data directory holds {0} epoch share(s) made by a key ceremony; start with the trustee's ceremony keys (--signing-key) to open them")]
     CeremonyKeysMissing(usize),
-    /// A stored ceremony share does not open or does not match its key set.
+    /// A stored ceremony share does not open with the sealing key the trustee was
+    /// started with: the database and the sealing key are not of one data directory
+    /// (a copied or restored file). Its own variant so that whoever knows the files'
+    /// paths (the CLI) can name both; the AEAD failure itself says nothing more.
+    #[error("ceremony epoch {epoch}: the share stored in the database does not open with the sealing key (decryption failed): the database and the sealing key do not belong together")]
+    CeremonyShareSeal {
+        /// The epoch.
+        epoch: u64,
+    },
+    /// A stored ceremony share does not match its key set, or its announcement does
+    /// not decode.
     #[error("ceremony epoch {epoch}: {why}")]
     CeremonyKey {
         /// The epoch.
@@ -229,7 +239,10 @@ impl TrusteeService {
             let signed = SignedAnnouncement::from_bytes(&row.announcement).map_err(|e| bad(e.to_string()))?;
             let body = Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?;
             if let (Some(sealed), Some(keys)) = (&row.share, &ceremony) {
-                let share = keys.unseal_share(sealed).map_err(|e| bad(e.to_string()))?;
+                let share = keys.unseal_share(sealed).map_err(|e| match e {
+                    escrow_crypto::Error::DecryptionFailed => StartError::CeremonyShareSeal { epoch: row.epoch },
+                    e => bad(e.to_string()),
+                })?;
                 rules::check_holder(&policy.trustee_id, &body.holders, share.index().0).map_err(|position| {
                     StartError::NotTheHolder {
                         epoch: row.epoch,
@@ -253,6 +266,8 @@ impl TrusteeService {
         let ceremony = ceremony.map(crate::ceremony::Runtime::new);
         let witnessed = store.witnessed().map_or(0, |(size, _)| size);
         let witnessing = witnesses.map(|config| crate::witnessing::Witnessing::new(config, witnessed));
+        // Every refusal is behind us: the data directory's lock file stays from here on.
+        store.keep_lock();
         Ok(TrusteeService {
             inner: Arc::new(Inner {
                 policy,

@@ -282,6 +282,13 @@ fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Appe
 }
 
 impl Store {
+    /// The service started on this store: its data directory's lock file stays when
+    /// the store is dropped (before that, one this process made is removed, so that a
+    /// refused start leaves no `LOCK` behind).
+    pub(crate) fn keep_lock(&mut self) {
+        self._lock.keep();
+    }
+
     /// Opens `dir/trustee.db`, creating it if needed, rebuilds the Merkle tree from the
     /// stored log, and signs a checkpoint for it as `origin`.
     ///
