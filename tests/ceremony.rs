@@ -800,3 +800,54 @@ async fn a_hostile_abort_reason_is_logged_cleaned_and_cut() {
         assert!(reason.contains("[2J [31m FAKE line two x"), "trustee-{i}: {reason:?}");
     }
 }
+
+/// An installed epoch is never replaced by a fresh ceremony. Proposed by a trustee
+/// that holds the epoch, the proposal is refused; proposed by one that does not, every
+/// holder rejects it at once and it aborts everywhere, with nothing installed. The
+/// epoch's announcement and key stay as they were, and so does a dealt epoch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_ceremony_never_replaces_an_installed_epoch() {
+    let d = deploy_plain(128).await;
+    let first = d.ceremony(&spec(2, 1, 0..4)).await.unwrap();
+    let key = first.announcement.expect("epoch 2 installed at trustees 0-3").key_set().clone();
+    let served = |i: usize| {
+        let d = &d;
+        async move {
+            let mut c = escrow_service::transport::ceremony_client(&d.trustee_addrs()[i], &auditor_creds()).unwrap();
+            c.get_announcement(pb::GetAnnouncementRequest { epoch: 2 }).await.map(|r| r.into_inner().announcement)
+        }
+    };
+    let before = served(0).await.unwrap();
+
+    // At a holder: refused at the proposal.
+    let err = d.ceremony(&spec(2, 1, 0..4)).await.unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "epoch 2 is installed at trustee-0 (generation 0); a fresh key would replace it: only a reshare may follow"
+        ),
+        "{err}"
+    );
+    // The dealt epoch 1 too.
+    let err = d.ceremony(&spec(1, 1, 0..4)).await.unwrap_err().to_string();
+    assert!(err.contains("epoch 1 is installed at trustee-0"), "{err}");
+
+    // By trustee-4, which does not hold epoch 2: trustees 1-3 reject it, it aborts.
+    let mut other = spec(2, 1, 1..5);
+    other.proposer = 4;
+    let out = d.ceremony(&other).await.unwrap();
+    assert!(out.announcement.is_none());
+    for s in &out.statuses {
+        assert_eq!(s.phase, "aborted", "{s:?}");
+    }
+    assert!(
+        out.statuses.iter().any(|s| s.abort_reason.contains("epoch 2 is installed at trustee-")),
+        "{:?}",
+        out.statuses
+    );
+    for i in 0..4 {
+        assert_eq!(served(i).await.unwrap(), before, "trustee-{i}'s announcement for epoch 2 changed");
+    }
+    assert!(served(4).await.is_err(), "trustee-4 installed something for epoch 2");
+    let v = SignedAnnouncement::from_bytes(&before).unwrap().verify(&d.pins).unwrap();
+    assert_eq!(v.key_set(), &key);
+}

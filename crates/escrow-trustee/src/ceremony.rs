@@ -249,6 +249,20 @@ impl TrusteeService {
         Some(state.active.iter().chain(state.finished.iter()).map(|a| phase_name(a.machine.phase())).collect())
     }
 
+    /// Why a fresh key ceremony for `epoch` may not run here, if it may not: the epoch
+    /// is installed here (dealt, or made by an earlier ceremony, even if destroyed since),
+    /// and a fresh key would replace it. Only a reshare may follow an installed epoch.
+    async fn fresh_key_refusal(&self, epoch: EpochId) -> Result<Option<String>, Status> {
+        let installed = self.with_store(move |s| s.installed_generation(epoch.0)).await?;
+        Ok(installed.map(|g| {
+            format!(
+                "epoch {} is installed at {} (generation {g}); a fresh key would replace it: only a reshare may follow",
+                epoch.0,
+                self.trustee_id()
+            )
+        }))
+    }
+
     fn runtime(&self) -> Result<&Runtime, Status> {
         self.inner.ceremony.as_ref().ok_or_else(|| {
             Status::failed_precondition("this trustee takes no part in key ceremonies (started without --signing-key)")
@@ -562,6 +576,9 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
             if !r.dealers.is_empty() {
                 return Err(Status::invalid_argument("dealers: only for a reshare (every player deals a fresh key)"));
             }
+            if let Some(refusal) = self.fresh_key_refusal(epoch).await? {
+                return Err(Status::failed_precondition(refusal));
+            }
             (Plan::Fresh, players_order.clone())
         };
         let proposal = Proposal {
@@ -678,10 +695,22 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
             return Err(Status::not_found(format!("no ceremony {} here", hex::encode(ceremony))));
         };
         let setup = self.setup(rt, Some(epoch));
-        let (machine, out) = Ceremony::join(setup, &msg, rt.keys.auto_accept, now, &mut OsRng)
+        let (mut machine, mut out) = Ceremony::join(setup, &msg, rt.keys.auto_accept, now, &mut OsRng)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if let Some(p) = machine.participants().iter().find(|p| !peers.contains_key(*p)) {
             return Err(Status::invalid_argument(format!("the proposal came without an address for {p}")));
+        }
+        // A fresh key for an epoch installed here would replace it: refused at once, in
+        // the open (the rejection reaches every participant and the ceremony aborts).
+        if matches!(machine.proposal().plan, Plan::Fresh) {
+            if let Some(refusal) = self.fresh_key_refusal(epoch).await? {
+                tracing::warn!(epoch = epoch.0, "refused a fresh ceremony for an installed epoch");
+                let more = match machine.reject(&refusal, now) {
+                    Ok(more) => more,
+                    Err(_) => machine.abort(&refusal, now).map_err(|e| internal(e.to_string()))?,
+                };
+                out.extend(more);
+            }
         }
         state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
         self.apply(rt, &mut state, out).await;

@@ -87,6 +87,16 @@ CREATE TABLE IF NOT EXISTS witnessed (
     size INTEGER NOT NULL,
     note TEXT NOT NULL
 );
+-- An installed epoch's key is never replaced (a second fresh ceremony for it would
+-- strand every message sealed to it): a fresh key set (generation 0) only for an
+-- epoch never installed here, and a key set replaced only by a reshare, at a higher
+-- generation (the ceremony checks that a reshare keeps the public key).
+CREATE TRIGGER IF NOT EXISTS ceremony_fresh_only_once BEFORE INSERT ON ceremony_keys
+WHEN NEW.generation = 0 AND EXISTS (SELECT 1 FROM epochs WHERE epoch = NEW.epoch)
+BEGIN SELECT RAISE(ABORT, 'a fresh key set for an epoch already installed'); END;
+CREATE TRIGGER IF NOT EXISTS ceremony_generation_grows BEFORE UPDATE OF generation, key_set ON ceremony_keys
+WHEN NEW.generation <= OLD.generation
+BEGIN SELECT RAISE(ABORT, 'a key set replaced without a higher generation'); END;
 -- Whose log this is: the origin and checkpoint verifier key it was first served with
 -- (recorded at the first start of this code). One log, one key: a start with another
 -- origin or key (a copied trustee.db, a lost or swapped log.key) is refused.
@@ -164,6 +174,17 @@ pub enum StoreError {
         origin: String,
         /// The verifier key of the log key given now.
         key: String,
+    },
+    /// A key set for an epoch installed here that is not a reshare of it at a higher
+    /// generation: an installed epoch's key is never replaced.
+    #[error("epoch {epoch} is installed here (generation {installed}); a key set of generation {given} may not replace it: only a reshare, at a higher generation, may follow it")]
+    EpochInstalled {
+        /// The epoch.
+        epoch: u64,
+        /// The generation installed (0 for a dealt or fresh key).
+        installed: u32,
+        /// The generation offered.
+        given: u32,
     },
     /// SQLite failed.
     #[error("database: {0}")]
@@ -444,6 +465,23 @@ impl Store {
         tx.commit()?;
         self.committed(leaves)?;
         Ok(first)
+    }
+
+    /// The generation of epoch `epoch` as installed here: `None` if it never was, 0
+    /// for a dealt key or a fresh ceremony's, more for a reshare's.
+    pub fn installed_generation(&self, epoch: u64) -> Result<Option<u32>, StoreError> {
+        let e = to_i64(epoch)?;
+        let known: Option<i64> =
+            self.conn.query_row("SELECT epoch FROM epochs WHERE epoch = ?1", params![e], |r| r.get(0)).optional()?;
+        if known.is_none() {
+            return Ok(None);
+        }
+        let generation: Option<i64> = self
+            .conn
+            .query_row("SELECT generation FROM ceremony_keys WHERE epoch = ?1", params![e], |r| r.get(0))
+            .optional()?;
+        let generation = u32::try_from(generation.unwrap_or(0)).map_err(|_| StoreError::Corrupt("generation"))?;
+        Ok(Some(generation))
     }
 
     fn known_epochs(&self) -> Result<Vec<KnownEpoch>, StoreError> {

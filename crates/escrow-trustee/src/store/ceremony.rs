@@ -102,8 +102,33 @@ impl Store {
                 None => Event::EpochDestroyed { epoch: row.epoch },
             },
         });
+        if let Some(installed) = self.installed_generation(row.epoch)? {
+            if row.generation <= installed {
+                return Err(StoreError::EpochInstalled { epoch: row.epoch, installed, given: row.generation });
+            }
+        }
         let first = self.tree.size();
         let tx = self.conn.transaction()?;
+        // The key set first: the schema's triggers refuse a fresh key set for an epoch
+        // already in `epochs` and a replacement that is not of a higher generation.
+        tx.execute(
+            "INSERT INTO ceremony_keys \
+             (epoch, generation, key_set, announcement, share, destroy_at, installed_at, destroyed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (epoch) DO UPDATE SET generation = excluded.generation, key_set = excluded.key_set, \
+             announcement = excluded.announcement, share = excluded.share, destroy_at = excluded.destroy_at, \
+             installed_at = excluded.installed_at, destroyed_at = excluded.destroyed_at",
+            params![
+                epoch,
+                i64::from(row.generation),
+                row.key_set,
+                row.announcement,
+                row.share,
+                to_i64(row.destroy_at)?,
+                to_i64(now)?,
+                index.is_none().then_some(to_i64(now)?)
+            ],
+        )?;
         let exists: Option<i64> =
             tx.query_row("SELECT epoch FROM epochs WHERE epoch = ?1", params![epoch], |r| r.get(0)).optional()?;
         let destroyed = index.is_none().then_some(to_i64(now)?);
@@ -118,21 +143,6 @@ impl Store {
                 params![epoch, &key_set_hash[..], to_i64(now)?, destroyed],
             )?;
         }
-        tx.execute(
-            "INSERT OR REPLACE INTO ceremony_keys \
-             (epoch, generation, key_set, announcement, share, destroy_at, installed_at, destroyed_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                epoch,
-                i64::from(row.generation),
-                row.key_set,
-                row.announcement,
-                row.share,
-                to_i64(row.destroy_at)?,
-                to_i64(now)?,
-                destroyed
-            ],
-        )?;
         let leaves = append_in(&tx, first, &entries)?;
         tx.commit()?;
         if let Some(i) = index {
