@@ -174,30 +174,30 @@ async fn a_trustee_that_withholds_its_agreement_aborts_the_ceremony_and_nothing_
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
-    let mut d = deploy_plain(123).await;
+/// trustee-0's operator proposes a fresh epoch 2 among all five trustees (t = 2) and
+/// leaves the rest to the test; the ceremony id.
+async fn propose_epoch_2(d: &Deployment) -> Vec<u8> {
     let players: Vec<pb::Participant> = (0..5)
         .map(|i| pb::Participant { trustee_id: format!("trustee-{i}"), addr: d.trustee_addrs()[i].clone() })
         .collect();
-    let proposed = d
-        .ceremony_client(0)
-        .unwrap()
-        .propose(pb::ProposeRequest {
-            epoch: 2,
-            threshold: 2,
-            players,
-            dealers: vec![],
-            reshare: false,
-            valid_from: START,
-            destroy_at: START + 365 * DAY,
-            accept_timeout_ms: 30_000,
-            phase_timeout_ms: PHASE_MS,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = proposed.ceremony_id.clone();
+    let req = pb::ProposeRequest {
+        epoch: 2,
+        threshold: 2,
+        players,
+        dealers: vec![],
+        reshare: false,
+        valid_from: START,
+        destroy_at: START + 365 * DAY,
+        accept_timeout_ms: 30_000,
+        phase_timeout_ms: PHASE_MS,
+    };
+    d.ceremony_client(0).unwrap().propose(req).await.unwrap().into_inner().ceremony_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
+    let mut d = deploy_plain(123).await;
+    let id = propose_epoch_2(&d).await;
     let r = || pb::CeremonyRef { ceremony_id: id.clone(), reason: String::new() };
     for i in 1..5 {
         loop {
@@ -749,27 +749,7 @@ async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hostile_abort_reason_is_logged_cleaned_and_cut() {
     let d = deploy_plain(127).await;
-    let players: Vec<pb::Participant> = (0..5)
-        .map(|i| pb::Participant { trustee_id: format!("trustee-{i}"), addr: d.trustee_addrs()[i].clone() })
-        .collect();
-    let proposed = d
-        .ceremony_client(0)
-        .unwrap()
-        .propose(pb::ProposeRequest {
-            epoch: 2,
-            threshold: 2,
-            players,
-            dealers: vec![],
-            reshare: false,
-            valid_from: START,
-            destroy_at: START + 365 * DAY,
-            accept_timeout_ms: 30_000,
-            phase_timeout_ms: PHASE_MS,
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let id = proposed.ceremony_id.clone();
+    let id = propose_epoch_2(&d).await;
     let status = |i: usize| {
         let id = id.clone();
         let d = &d;

@@ -4,40 +4,23 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const PASS: &str = "open test passphrase";
 /// Where nothing listens: a trustee that is down.
 const DOWN: &str = "127.0.0.1:1";
 
-fn escrow() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_escrow"));
-    c.env("ESCROW_PASSPHRASE", PASS).env_remove("ESCROW_PROFILE").env("NO_COLOR", "1");
-    c
-}
+mod common;
+use common::{p, text, Killed};
 
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+fn escrow() -> Command {
+    common::escrow_as(PASS)
 }
 
 fn run(args: &[&str]) -> String {
-    let out = escrow().args(args).output().expect("escrow runs");
-    assert!(out.status.success(), "escrow {args:?}: {}", text(&out));
-    text(&out)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("utf-8 path")
-}
-
-struct Killed(Child);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    common::run_as(PASS, args)
 }
 
 /// Five trustees on a dealt epoch 1 (t = 2), a relay, alice's message to bob, and the

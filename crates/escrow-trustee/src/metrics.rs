@@ -124,10 +124,6 @@ impl TrusteeMetrics {
     }
 }
 
-fn state_name(s: State) -> &'static str {
-    s.as_str()
-}
-
 impl TrusteeService {
     /// This trustee's metrics registry (RPC metrics included).
     pub fn metrics(&self) -> &Metrics {
@@ -146,7 +142,7 @@ impl TrusteeService {
             Ok(c) => {
                 for s in [State::Received, State::Approved, State::Denied, State::Revoked] {
                     let n = c.warrants.iter().find(|(st, _)| *st == s).map_or(0, |(_, n)| *n);
-                    m.warrants.get_or_create(&StateLabels { state: state_name(s) }).set(gauge(n));
+                    m.warrants.get_or_create(&StateLabels { state: s.as_str() }).set(gauge(n));
                 }
                 m.fields_released.set(gauge(c.fields_released));
                 m.log_size.set(gauge(c.log_size));
