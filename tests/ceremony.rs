@@ -228,7 +228,7 @@ async fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
         };
         assert_eq!(end.phase, "aborted", "trustee-{i}: {end:?}");
     }
-    // Restarted, trustee-2 remembers nothing of it; a new ceremony succeeds.
+    // Restarted, trustee-2 ends the ceremony it was in (logged); a new one succeeds.
     d.restart_trustee(2).await.unwrap();
     let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
     assert!(out.announcement.is_some(), "{:#?}", out.statuses);
@@ -830,4 +830,53 @@ async fn a_fresh_ceremony_never_replaces_an_installed_epoch() {
     assert!(served(4).await.is_err(), "trustee-4 installed something for epoch 2");
     let v = SignedAnnouncement::from_bytes(&before).unwrap().verify(&d.pins).unwrap();
     assert_eq!(v.key_set(), &key);
+}
+
+/// A trustee restarted while a ceremony waits for acceptances knows the ceremony it was
+/// in (its database records it): it logs the abort and tells every participant, who end
+/// it at once instead of waiting out the 30 s accept window and refusing new proposals.
+/// A new ceremony then succeeds, and nothing of the first is left recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trustee_restarted_during_a_ceremony_ends_it_everywhere_at_once() {
+    let mut d = deploy_plain(129).await;
+    let id = propose_epoch_2(&d).await;
+    let r = || pb::CeremonyRef { ceremony_id: id.clone(), reason: String::new() };
+    loop {
+        let s = d.ceremony_client(1).unwrap().status(r()).await;
+        if s.is_ok_and(|s| s.into_inner().phase == "proposed") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    d.ceremony_client(2).unwrap().accept(r()).await.unwrap();
+    let restarted = std::time::Instant::now();
+    d.restart_trustee(1).await.unwrap();
+
+    let want = "trustee-1 restarted during the ceremony and lost its state";
+    for i in 0..5 {
+        let end = loop {
+            let s = d.ceremony_client(i).unwrap().status(r()).await.unwrap().into_inner();
+            if s.phase == "aborted" || s.phase == "installed" {
+                break s;
+            }
+            assert!(restarted.elapsed() < std::time::Duration::from_secs(20), "trustee-{i} still {}", s.phase);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert_eq!(end.phase, "aborted", "trustee-{i}");
+        assert!(end.abort_reason.contains(want), "trustee-{i}: {}", end.abort_reason);
+    }
+    let ended = restarted.elapsed();
+    assert!(ended < std::time::Duration::from_secs(20), "{ended:?}: the participants waited out the window");
+    // The restarted trustee's log says so, after the Proposed step it logged before.
+    let steps = ceremony_steps(&log_entries(&d, 1).await);
+    assert!(matches!(steps.first(), Some(CeremonyStep::Proposed { epoch: 2, .. })), "{steps:?}");
+    assert!(matches!(steps.last(), Some(CeremonyStep::Aborted { reason }) if reason.contains(want)), "{steps:?}");
+    // Restarted again: nothing is left to end (no second Aborted step).
+    d.restart_trustee(1).await.unwrap();
+    let out = d.ceremony(&spec(2, 2, 0..5)).await.unwrap();
+    assert!(out.announcement.is_some(), "{:#?}", out.statuses);
+    let aborts =
+        ceremony_steps(&log_entries(&d, 1).await).iter().filter(|s| matches!(s, CeremonyStep::Aborted { .. })).count();
+    assert_eq!(aborts, 1);
+    eprintln!("every participant ended the ceremony {ended:?} after trustee-1's restart");
 }

@@ -17,6 +17,7 @@
 //! A log that verifies is one the trustee cannot later deny or rewrite without being
 //! caught; whether what it records was lawful is what [`reconcile()`] checks.
 
+pub mod ceremonies;
 pub mod check;
 pub mod failure;
 pub mod reconcile;

@@ -145,6 +145,61 @@ pub enum Flag {
         /// When the log records the destruction, if it does (late).
         destroyed: Option<u64>,
     },
+    /// Two trustees' logs install different key sets as the same epoch and generation
+    /// (announcement hashes for a ceremony's key, key set hashes for a dealt one).
+    #[error("{trustee}: entry {index} installs epoch {epoch} generation {generation} as {} {}, but {other}'s entry {other_index} installs it as {}: two keys for one epoch", .what, crate::short_hex(.hash), crate::short_hex(.other_hash))]
+    Equivocation {
+        /// The log that installed it second (in the order the logs were given).
+        trustee: String,
+        /// Its entry.
+        index: u64,
+        /// The epoch.
+        epoch: u64,
+        /// The generation (0 fresh or dealt, +1 per reshare).
+        generation: u32,
+        /// "announcement" (a ceremony's key) or "key set" (a dealt key): what the
+        /// hashes are of.
+        what: &'static str,
+        /// What it installed.
+        hash: [u8; 32],
+        /// The log that installed it first.
+        other: String,
+        /// Its entry.
+        other_index: u64,
+        /// What that log installed.
+        other_hash: [u8; 32],
+    },
+    /// A log installs an epoch it had already installed, at the same or an earlier
+    /// generation: the epoch's key was replaced, and every message sealed under the
+    /// old one is lost. Only a reshare (a higher generation) may follow.
+    #[error("{trustee}: entry {index} installs epoch {epoch} at generation {generation} after entry {earlier_index} installed it at generation {earlier_generation}: its key was replaced, not reshared")]
+    KeyReplaced {
+        /// Origin.
+        trustee: String,
+        /// The epoch.
+        epoch: u64,
+        /// The second install's entry.
+        index: u64,
+        /// Its generation.
+        generation: u32,
+        /// The earlier install's entry.
+        earlier_index: u64,
+        /// Its generation.
+        earlier_generation: u32,
+    },
+    /// One ceremony installed at some participants and aborted at others: the holders
+    /// do not share one key set, and no t+1 of them may be able to open the epoch.
+    #[error("ceremony {} for epoch {epoch} was installed at {} but aborted at {}: the holders do not share one key", hex::encode(.ceremony), .installed_at.join(", "), .aborted_at.iter().map(|(o, r)| format!("{o} ({r})")).collect::<Vec<_>>().join(", "))]
+    SplitInstall {
+        /// The ceremony id.
+        ceremony: [u8; 16],
+        /// Its epoch.
+        epoch: u64,
+        /// The logs that record its install.
+        installed_at: Vec<String>,
+        /// The logs that record its abort, with the reason each gives.
+        aborted_at: Vec<(String, String)>,
+    },
     /// Two logs record different public terms for one warrant. (Commitments differ by
     /// design: each trustee draws its own nonce.)
     #[error("{trustee}: entry {index} records warrant {} with a different {field} from {other}'s log", hex::encode(.warrant))]
@@ -407,6 +462,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
             w.opened.insert(field, *when);
         }
     }
+    rec.flags.extend(crate::ceremonies::ceremony_flags(logs.iter().map(|l| (l.origin(), l.entries()))));
     rec
 }
 

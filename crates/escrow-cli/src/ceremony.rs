@@ -9,7 +9,7 @@ use escrow_crypto::{Announcement, PartyId, SignedAnnouncement};
 use escrow_proto::v1 as pb;
 
 use crate::display::text;
-use crate::CliError;
+use crate::{survey, CliError};
 
 /// A participant as `trustee-3=host:port`.
 fn participant(s: &str) -> Result<pb::Participant, String> {
@@ -82,9 +82,14 @@ pub enum DkgCmd {
     Execute {
         #[command(flatten)]
         r: RefArgs,
-        /// Wait until this trustee installed or aborted, and exit non-zero unless installed.
+        /// Wait until the ceremony ended here, then ask every participant how it ended
+        /// there (for up to --peer-wait-secs), and exit non-zero unless every one
+        /// installed the same announcement.
         #[arg(long)]
         wait: bool,
+        /// With --wait: how long to wait for the other participants to finish.
+        #[arg(long, default_value_t = 60)]
+        peer_wait_secs: u64,
     },
     /// Abort it (the ceremony ends everywhere).
     Abort {
@@ -98,6 +103,10 @@ pub enum DkgCmd {
     Status {
         #[command(flatten)]
         r: RefArgs,
+        /// Also ask every participant (at the addresses this trustee uses) and say who
+        /// is behind and what to run; exits non-zero on a split install.
+        #[arg(long)]
+        all: bool,
     },
     /// Benchmark: for each n, start n trustee processes on loopback (mutual TLS) and
     /// time a key ceremony among them (t = (n-1)/2), with each trustee's CPU time.
@@ -142,13 +151,20 @@ pub enum EpochCmd {
         /// The announcement file (hex).
         file: PathBuf,
     },
-    /// Check that every holder signed it under the pinned keys; exits non-zero if not.
+    /// Check that every holder signed it under the pinned keys and, with --holder,
+    /// that every holder installed it (serves this announcement for the epoch); exits
+    /// non-zero if not.
     Verify {
         /// The announcement file (hex).
         file: PathBuf,
         /// Also write the announced key set here (hex), for `--epoch-key` flags.
         #[arg(long)]
         key_out: Option<PathBuf>,
+        /// A holder's trustee, TRUSTEE=HOST:PORT (repeat, once per holder): each must
+        /// serve this same announcement, else the install was split. Signatures alone
+        /// cannot show that a holder installed what it signed.
+        #[arg(long = "holder", value_parser = participant)]
+        holders: Vec<pb::Participant>,
     },
 }
 
@@ -304,10 +320,25 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         DkgCmd::Abort { r, reason } => {
             client(&r.trustee, ctx)?.abort(ceremony_ref(&r.id, &reason)?).await.map_err(CliError::Rpc)?
         }
-        DkgCmd::Status { r } => {
-            client(&r.trustee, ctx)?.status(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?
+        DkgCmd::Status { r, all } => {
+            let s = client(&r.trustee, ctx)?.status(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?;
+            if all {
+                let s = s.into_inner();
+                print_status(&s);
+                let reports = survey::survey(ctx, &r.trustee, &s).await;
+                let verdict = survey::judge(&reports);
+                println!("at every participant:");
+                for line in survey::lines(&reports, &verdict) {
+                    println!("{line}");
+                }
+                if let survey::Verdict::Split { .. } = verdict {
+                    return Err(CliError::Findings("split install".into()));
+                }
+                return Ok(());
+            }
+            s
         }
-        DkgCmd::Execute { r, wait } => {
+        DkgCmd::Execute { r, wait, peer_wait_secs } => {
             let mut c = client(&r.trustee, ctx)?;
             let mut s = c.execute(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?.into_inner();
             if wait {
@@ -317,10 +348,7 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                     s = c.status(id.clone()).await.map_err(CliError::Rpc)?.into_inner();
                 }
                 print_status(&s);
-                if s.phase != "installed" {
-                    return Err(CliError::Findings(format!("the ceremony aborted: {}", s.abort_reason)));
-                }
-                return Ok(());
+                return wait_for_participants(ctx, &r.trustee, &s, Duration::from_secs(peer_wait_secs)).await;
             }
             tonic::Response::new(s)
         }
@@ -328,6 +356,103 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
     .into_inner();
     print_status(&s);
     Ok(())
+}
+
+/// Asks each holder for the announcement it serves for the epoch, and fails unless
+/// every holder of `a` was named and serves the same announcement body. The holder
+/// list must match the announcement's exactly (checked before anything is asked).
+async fn check_holders(
+    ctx: &crate::Ctx,
+    signed: &SignedAnnouncement,
+    a: &Announcement,
+    holders: &[pb::Participant],
+) -> Result<(), CliError> {
+    let named: Vec<&str> = holders.iter().map(|h| h.trustee_id.as_str()).collect();
+    let missing: Vec<String> =
+        a.holders.iter().filter(|h| !named.contains(&h.as_str())).map(ToString::to_string).collect();
+    let extra: Vec<&str> = named.iter().copied().filter(|n| !a.holders.iter().any(|h| h.as_str() == *n)).collect();
+    if !missing.is_empty() || !extra.is_empty() {
+        return Err(CliError::Usage(format!(
+            "--holder must name every holder of the announcement once (missing: {}; not holders: {})",
+            if missing.is_empty() { "none".into() } else { missing.join(", ") },
+            if extra.is_empty() {
+                "none".into()
+            } else {
+                extra.iter().map(|e| text(e).into_owned()).collect::<Vec<_>>().join(", ")
+            }
+        )));
+    }
+    let epoch = a.epoch().0;
+    let mut wrong = Vec::new();
+    for h in holders {
+        let who = format!("{} ({})", text(&h.trustee_id), text(&h.addr));
+        let got = match client(&h.addr, ctx) {
+            Ok(mut c) => {
+                c.get_announcement(pb::GetAnnouncementRequest { epoch }).await.map(|r| r.into_inner().announcement)
+            }
+            Err(e) => {
+                wrong.push(format!("{who}: unreachable: {e}"));
+                continue;
+            }
+        };
+        match got {
+            Ok(bytes) => match SignedAnnouncement::from_bytes(&bytes) {
+                Ok(theirs) if theirs.body() == signed.body() => println!("  {who}: installed it"),
+                Ok(_) => wrong.push(format!("{who}: serves another announcement for epoch {epoch}")),
+                Err(e) => wrong.push(format!("{who}: serves an announcement that does not decode: {e}")),
+            },
+            Err(s) if s.code() == tonic::Code::NotFound => {
+                wrong.push(format!("{who}: holds no announcement for epoch {epoch} (it did not install it)"));
+            }
+            Err(s) => wrong.push(format!("{who}: unreachable: {:?}: {}", s.code(), text(s.message()))),
+        }
+    }
+    if wrong.is_empty() {
+        println!("every holder installed it");
+        return Ok(());
+    }
+    for w in &wrong {
+        println!("  {w}");
+    }
+    Err(CliError::Findings(format!(
+        "not every holder installed epoch {epoch}'s announcement (split install?): {} of {} did not",
+        wrong.len(),
+        holders.len()
+    )))
+}
+
+/// After the ceremony ended at this trustee (`local`): asks every participant until
+/// each has an answer that will not change, or `patience` ran out, and prints where
+/// each stands. Succeeds only if every participant installed the same announcement: a
+/// proposer that installed cannot tell alone whether the others did.
+async fn wait_for_participants(
+    ctx: &crate::Ctx,
+    local_addr: &str,
+    local: &pb::CeremonyStatus,
+    patience: Duration,
+) -> Result<(), CliError> {
+    let until = tokio::time::Instant::now() + patience;
+    let mut reports = survey::survey(ctx, local_addr, local).await;
+    while !survey::settled(&reports) && tokio::time::Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        reports = survey::survey(ctx, local_addr, local).await;
+    }
+    let verdict = survey::judge(&reports);
+    println!("at every participant:");
+    for line in survey::lines(&reports, &verdict) {
+        println!("{line}");
+    }
+    match verdict {
+        survey::Verdict::Installed(_) => Ok(()),
+        survey::Verdict::Aborted => Err(CliError::Findings(format!("the ceremony aborted: {}", local.abort_reason))),
+        survey::Verdict::Running => Err(CliError::Findings(format!(
+            "not every participant finished within {} s (see above)",
+            patience.as_secs()
+        ))),
+        survey::Verdict::Split { .. } => Err(CliError::Findings(
+            "split install: not every participant installed the announcement (see above)".into(),
+        )),
+    }
 }
 
 pub async fn reshare(a: ReshareArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
@@ -373,7 +498,7 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             println!("signed by: {}", signed.signers().map(ToString::to_string).collect::<Vec<_>>().join(", "));
             Ok(())
         }
-        EpochCmd::Verify { file, key_out } => {
+        EpochCmd::Verify { file, key_out, holders } => {
             let signed = read_announcement(&file)?;
             let pins = ctx.tls.pins()?.ok_or_else(|| {
                 CliError::Usage("no pinned trustee keys: pass --pins or a profile that names them".into())
@@ -386,6 +511,14 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 a.generation,
                 a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             );
+            if holders.is_empty() {
+                println!(
+                    "not checked: whether every holder installed it (pass --holder TRUSTEE=HOST:PORT for each of {})",
+                    a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                );
+            } else {
+                check_holders(ctx, &signed, a, &holders).await?;
+            }
             if let Some(out) = key_out {
                 crate::files::write_hex(&out, &v.key_set().to_bytes())?;
                 println!("wrote the key set to {}", out.display());

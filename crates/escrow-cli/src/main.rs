@@ -17,6 +17,7 @@ mod open;
 mod pki;
 mod serve;
 mod status;
+mod survey;
 mod tls;
 mod tradeoffs;
 mod user;

@@ -410,7 +410,15 @@ fn a_key_ceremony_run_from_the_command_line_installs_an_epoch_a_relay_then_serve
     }
     let out = op(0, &["dkg", "execute", "--trustee", &addrs[0], "--wait"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("installed"), "{}", text(&out));
+    // --wait asked every participant, not only the proposer's trustee.
+    assert!(text(&out).contains("every participant installed announcement"), "{}", text(&out));
+    for (i, addr) in addrs.iter().enumerate() {
+        assert!(text(&out).contains(&format!("trustee-{i} ({addr}): installed announcement")), "{}", text(&out));
+    }
+    // Another trustee's operator sees the same from its own trustee.
+    let all = op(1, &["dkg", "status", "--trustee", &addrs[1], "--all"]);
+    assert!(all.status.success(), "{}", text(&all));
+    assert!(text(&all).contains("every participant installed announcement"), "{}", text(&all));
     for (i, addr) in addrs.iter().enumerate() {
         let t0 = Instant::now();
         while !text(&op(i, &["dkg", "status", "--trustee", addr])).contains(": installed") {
@@ -424,6 +432,18 @@ fn a_key_ceremony_run_from_the_command_line_installs_an_epoch_a_relay_then_serve
     auditor(&["epoch", "fetch", "--trustee", &addrs[2], "--epoch", "2", "--out", p(&announcement)]);
     let verified = auditor(&["epoch", "verify", p(&announcement)]);
     assert!(verified.contains("OK: epoch 2") && verified.contains("(trustee-0, trustee-1, trustee-2)"), "{verified}");
+    assert!(verified.contains("not checked: whether every holder installed it"), "{verified}");
+    let holders: Vec<&str> = players.iter().flat_map(|pl| ["--holder", pl.as_str()]).collect();
+    let verified = auditor(&[&["epoch", "verify", p(&announcement)], holders.as_slice()].concat());
+    assert!(verified.contains("every holder installed it"), "{verified}");
+    // Naming only some holders is a usage error, before anything is asked.
+    let partial = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml"))])
+        .args(["epoch", "verify", p(&announcement), "--holder", &players[0]])
+        .output()
+        .unwrap();
+    assert_eq!(partial.status.code(), Some(2), "{}", text(&partial));
+    assert!(text(&partial).contains("missing: trustee-1, trustee-2"), "{}", text(&partial));
     let shown = auditor(&["epoch", "show", p(&announcement)]);
     assert!(shown.contains("n = 3, t = 1"), "{shown}");
 

@@ -13,6 +13,7 @@
 //! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`).
 
 mod metrics;
+mod pin;
 mod service;
 mod store;
 #[cfg(feature = "tamper")]
@@ -32,6 +33,7 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 pub use metrics::serve_metrics;
+pub use pin::EpochConflict;
 pub use service::RelayService;
 
 /// How far a sender's claimed send time may be from the relay's clock by default.
@@ -125,6 +127,18 @@ pub enum RelayError {
     /// The configured announcement does not fit the configuration.
     #[error("epoch announcement: {0}")]
     Announcement(&'static str),
+    /// The configured key or announcement conflicts with what this relay served for
+    /// the epoch before (`crate::pin`); nothing was written.
+    #[error("refusing to serve epoch {epoch}: {0}", epoch = .0.epoch())]
+    EpochConflict(#[from] EpochConflict),
+    /// The relay's record of what it served for an epoch is malformed.
+    #[error("{}: the epochs table holds a malformed row for epoch {epoch}", .path.display())]
+    CorruptPin {
+        /// The database file.
+        path: PathBuf,
+        /// The epoch.
+        epoch: u64,
+    },
 }
 
 /// Checks that `credentials` are a relay's, before anything is created or written.

@@ -65,7 +65,7 @@ impl RelayService {
             .map_err(|source| RelayError::DataDir { path: config.data_dir.clone(), source })?;
         let mut lock = escrow_service::datadir::lock(&config.data_dir)?;
         let path = config.data_dir.join(DB_FILE);
-        let conn = escrow_service::db::open(&path, store::SCHEMA)?;
+        let mut conn = escrow_service::db::open(&path, store::SCHEMA)?;
         tracing::info!(
             db = %path.display(),
             epoch = config.epoch_key.epoch().0,
@@ -82,6 +82,15 @@ impl RelayService {
                 "no epoch announcement: serving a bare (dealt) key; clients with pinned trustee keys refuse it"
             );
         }
+        let served = crate::pin::Served::new(&config.epoch_key, config.announcement.as_ref());
+        let now = i64::try_from(config.clock.now()).unwrap_or(i64::MAX);
+        crate::pin::pin(&mut conn, &served, now).map_err(|e| match e {
+            crate::pin::PinError::Conflict(c) => RelayError::EpochConflict(c),
+            crate::pin::PinError::Db(source) => {
+                RelayError::Database(escrow_service::db::DbError { path: path.clone(), source })
+            }
+            crate::pin::PinError::Corrupt(epoch) => RelayError::CorruptPin { path: path.clone(), epoch },
+        })?;
         // Every refusal is behind us: the lock file stays from here on.
         lock.keep();
         Ok(RelayService {

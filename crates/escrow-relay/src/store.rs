@@ -12,6 +12,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 ///
 /// `recipients` is keyed `(user_id, seq)` so an inbox page is one index range scan;
 /// `messages(sender, timestamp)` does the same for the sender half of an export.
+/// `epochs` pins the key and announcement served for each epoch (`crate::pin`); its
+/// triggers make the rule a constraint too: the key never changes, and the
+/// generation only grows.
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS users (
     id            TEXT PRIMARY KEY,
@@ -33,6 +36,21 @@ CREATE TABLE IF NOT EXISTS recipients (
 );
 CREATE INDEX IF NOT EXISTS messages_sender_timestamp ON messages(sender, timestamp);
 CREATE INDEX IF NOT EXISTS messages_timestamp ON messages(timestamp);
+CREATE TABLE IF NOT EXISTS epochs (
+    epoch        INTEGER PRIMARY KEY,
+    public_key   BLOB NOT NULL,
+    generation   INTEGER,
+    announcement BLOB,
+    pinned_at    INTEGER NOT NULL,
+    CHECK ((generation IS NULL) = (announcement IS NULL))
+);
+CREATE TRIGGER IF NOT EXISTS epochs_key_never_changes
+BEFORE UPDATE OF public_key ON epochs WHEN NEW.public_key IS NOT OLD.public_key
+BEGIN SELECT RAISE(ABORT, 'an epoch''s public key never changes'); END;
+CREATE TRIGGER IF NOT EXISTS epochs_generation_grows
+BEFORE UPDATE OF generation ON epochs
+WHEN OLD.generation IS NOT NULL AND (NEW.generation IS NULL OR NEW.generation <= OLD.generation)
+BEGIN SELECT RAISE(ABORT, 'an epoch''s announcement only moves to a higher generation'); END;
 ";
 
 /// What a registration did.

@@ -19,7 +19,7 @@ use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, GetEpochKeyRequest, GetUserRequest, RegisterUserRequest,
     SendRequest, SendResponse,
 };
-use escrow_relay::{RelayConfig, DEFAULT_MAX_CLOCK_SKEW_SECS};
+use escrow_relay::{EpochConflict, RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
 use escrow_service::transport::{channel, Credentials};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -694,5 +694,37 @@ async fn health_reports_the_relay_serving() {
         health.check(HealthCheckRequest { service: "escrow.v1.Relay".into() }).await.unwrap().into_inner().status;
     assert_eq!(status, ServingStatus::Serving as i32);
     drop(health);
+    relay.shutdown().await;
+}
+
+/// An epoch's key never changes at the relay: restarted with another key for the same
+/// epoch (a second fresh ceremony, a swapped file), it refuses to start, names both
+/// keys' prefixes, and still serves the first key after a normal restart.
+#[tokio::test]
+async fn a_restart_with_another_key_for_a_served_epoch_is_refused() {
+    let mut w = World::new(11);
+    let relay = w.start().await;
+    relay.shutdown().await;
+
+    let epoch = w.keys.public.epoch();
+    let other = dealer_keygen(epoch, 2, 5, &mut w.rng).unwrap();
+    let mut config = w.config();
+    config.epoch_key = other.public.clone();
+    let err = RelayService::open(config).unwrap_err();
+    assert!(matches!(&err, RelayError::EpochConflict(EpochConflict::AnotherKey { .. })), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "refusing to serve epoch {}: epoch {} was served with public key ",
+            epoch.0, epoch.0
+        )) && text.contains(&hex::encode(&other.public.public_key_bytes()[..8]))
+            && text.contains("an epoch's key never changes"),
+        "{text}"
+    );
+
+    // The refusal wrote nothing: the first key is still the one served.
+    let mut relay = w.start().await;
+    let served = relay.client.get_epoch_key(GetEpochKeyRequest {}).await.unwrap().into_inner();
+    assert_eq!(served.epoch_public_key, w.keys.public.to_bytes());
     relay.shutdown().await;
 }

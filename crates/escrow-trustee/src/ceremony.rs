@@ -30,7 +30,7 @@ use tonic::{Request, Response, Status};
 use zeroize::Zeroizing;
 
 use crate::service::{internal, StoredAnnouncement, TrusteeService};
-use crate::store::{CeremonyKeyRow, NewCeremonyKey};
+use crate::store::{CeremonyKeyRow, NewCeremonyKey, OpenCeremony};
 use crate::EpochKeys;
 
 /// How often a running ceremony is given the time.
@@ -275,6 +275,9 @@ impl TrusteeService {
         rt.set_credentials(credentials);
         let svc = self.clone();
         Some(tokio::spawn(async move {
+            if let Ok(rt) = svc.runtime() {
+                svc.recover(rt).await;
+            }
             let mut tick = tokio::time::interval(TICK);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -339,8 +342,96 @@ impl TrusteeService {
                 }
             }
         }
-        if state.active.as_ref().is_some_and(|a| a.machine.is_final()) {
+        if let Some(id) = state.active.as_ref().filter(|a| a.machine.is_final()).map(|a| *a.machine.id()) {
+            // Ended and logged: a restart has nothing left to end. If this fails the
+            // record stays, and a restart finds the end in the log and drops it then.
+            if let Err(e) = self.with_store(move |s| s.forget_ceremony(&id)).await {
+                tracing::warn!(error = %e, "could not drop the record of a finished ceremony");
+            }
             self.finish(state);
+        }
+    }
+
+    /// Records the ceremony this trustee now takes part in (before any of its steps is
+    /// acted on), so that a restart knows it.
+    async fn remember(
+        &self,
+        ceremony: CeremonyId,
+        proposal: Vec<u8>,
+        peers: &BTreeMap<PartyId, String>,
+    ) -> Result<(), Status> {
+        let record = OpenCeremony {
+            ceremony,
+            proposal,
+            peers: peers.iter().map(|(id, addr)| (id.to_string(), addr.clone())).collect(),
+        };
+        self.with_store(move |s| s.remember_ceremony(&record)).await
+    }
+
+    /// After a restart: ends the ceremony this trustee was in when it stopped. Its
+    /// state (the ceremony key, its dealing, what it received) died with the process,
+    /// so it cannot go on; it logs the abort and tells every participant, who then end
+    /// it too instead of waiting for their deadlines and refusing new proposals. A
+    /// ceremony whose end is already in the log is only forgotten.
+    async fn recover(&self, rt: &Runtime) {
+        let open = match self.with_store(|s| s.open_ceremonies()).await {
+            Ok(open) => open,
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the ceremony in progress before the restart");
+                return;
+            }
+        };
+        for c in open {
+            let id = c.ceremony;
+            match self.with_store(move |s| s.ceremony_ended(&id)).await {
+                Ok(true) => {
+                    let _ = self.with_store(move |s| s.forget_ceremony(&id)).await;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read the log to end the ceremony in progress");
+                    continue;
+                }
+            }
+            let reason = format!("{} restarted during the ceremony and lost its state", self.trustee_id());
+            let peers: BTreeMap<PartyId, String> =
+                c.peers.iter().filter_map(|(t, a)| PartyId::new(t).ok().map(|t| (t, a.clone()))).collect();
+            let now = rt.now_ms();
+            let joined = SignedMessage::from_bytes(&c.proposal).ok().and_then(|msg| {
+                let epoch = msg.verify(&rt.keys.pins).ok().and_then(|m| match m.body {
+                    escrow_crypto::dkg::messages::Body::Proposal(p) => Some(p.epoch),
+                    _ => None,
+                });
+                Ceremony::join(self.setup(rt, epoch), &msg, false, now, &mut OsRng).ok()
+            });
+            let mut state = rt.state.lock().await;
+            match joined {
+                Some((mut machine, _proposed_again)) => {
+                    // The Proposed step is in the log already; only the abort follows.
+                    let out = machine.abandon_after_restart(now).unwrap_or_default();
+                    tracing::warn!(ceremony = %hex::encode(id), "ended the ceremony in progress before the restart");
+                    state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+                    self.apply(rt, &mut state, out).await;
+                }
+                None => {
+                    // The proposal no longer verifies (the pins changed): log the end
+                    // without telling anyone (there is no machine to sign the abort).
+                    let entry = Entry {
+                        time: self.inner.clock.now(),
+                        event: Event::Ceremony {
+                            ceremony: id,
+                            step: CeremonyStep::Aborted { reason: escrow_log::Text::lossy(&reason) },
+                        },
+                    };
+                    match self.with_store(move |s| s.log(entry)).await {
+                        Ok(_) => {
+                            let _ = self.with_store(move |s| s.forget_ceremony(&id)).await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "could not log the end of the ceremony in progress"),
+                    }
+                }
+            }
         }
     }
 
@@ -446,13 +537,14 @@ impl TrusteeService {
     }
 
     fn setup(&self, rt: &Runtime, proposal_epoch: Option<EpochId>) -> Setup {
-        Setup {
-            key: rt.keys.signing.clone(),
-            pins: rt.keys.pins.clone(),
-            old_share: proposal_epoch.and_then(|e| self.share_copy(e)),
-            #[cfg(feature = "tamper")]
-            withhold_agreement: rt.keys.misbehave.withhold_agreement,
+        #[allow(unused_mut)]
+        let mut setup =
+            Setup::new(rt.keys.signing.clone(), rt.keys.pins.clone(), proposal_epoch.and_then(|e| self.share_copy(e)));
+        #[cfg(feature = "tamper")]
+        {
+            setup.withhold_agreement = rt.keys.misbehave.withhold_agreement;
         }
+        setup
     }
 
     fn ceremony_status(active: &Active) -> pb::CeremonyStatus {
@@ -470,6 +562,12 @@ impl TrusteeService {
                 Plan::Fresh => "fresh".into(),
                 Plan::Reshare { .. } => "reshare".into(),
             },
+            peers: active
+                .peers
+                .iter()
+                .map(|(id, addr)| pb::Participant { trustee_id: id.to_string(), addr: addr.clone() })
+                .collect(),
+            trustee_id: m.me().to_string(),
         }
     }
 
@@ -607,6 +705,12 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         let setup = self.setup(rt, r.reshare.then_some(epoch));
         let (machine, out) = Ceremony::propose(setup, id, proposal, rt.now_ms(), &mut OsRng)
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let signed = out.iter().find_map(|o| match o {
+            Output::Broadcast(m) if m.hash() == *machine.proposal_hash() => Some(m.as_bytes().to_vec()),
+            _ => None,
+        });
+        let signed = signed.ok_or_else(|| internal("the proposal was not among the machine's outputs"))?;
+        self.remember(id, signed, &peers).await?;
         state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
         self.apply(rt, &mut state, out).await;
         Self::current_status(&state, &id).map(Response::new).ok_or_else(|| internal("ceremony vanished"))
@@ -640,12 +744,12 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
 
     async fn status(&self, req: Request<pb::CeremonyRef>) -> Result<Response<pb::CeremonyStatus>, Status> {
         let who = auth::caller(&req)?;
-        if !(who.operates(self.trustee_id()) || who.role() == Role::Auditor) {
-            return Err(auth::denied(
-                &who,
-                "Status",
-                &format!("only an operator of {} or an auditor may", self.trustee_id()),
-            ));
+        // Any trustee's operator may read it, not only this trustee's: the proposer's
+        // operator checks that every participant installed before the announcement
+        // goes to the relay (`dkg execute --wait`, `dkg status --all`). Nothing in it is
+        // secret: every step is in this trustee's public log.
+        if !(who.role() == Role::Operator || who.role() == Role::Auditor) {
+            return Err(auth::denied(&who, "Status", "only a trustee's operator or an auditor may"));
         }
         let rt = self.runtime()?;
         let id = req.into_inner().ceremony_id;
@@ -712,6 +816,7 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
                 out.extend(more);
             }
         }
+        self.remember(ceremony, r.message.clone(), &peers).await?;
         state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
         self.apply(rt, &mut state, out).await;
         Ok(Response::new(pb::DeliverResponse {}))

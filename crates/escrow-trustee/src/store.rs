@@ -105,11 +105,24 @@ CREATE TABLE IF NOT EXISTS log_identity (
     origin       TEXT NOT NULL,
     verifier_key TEXT NOT NULL
 );
+-- The ceremony this trustee is taking part in, until it ends (see store/ceremony.rs):
+-- its signed proposal and where each participant listens, so that a restarted trustee
+-- knows the ceremony it was in and ends it cleanly. At most one at a time.
+CREATE TABLE IF NOT EXISTS ceremony_open (
+    ceremony BLOB PRIMARY KEY CHECK (length(ceremony) = 16),
+    proposal BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ceremony_open_peers (
+    ceremony BLOB NOT NULL REFERENCES ceremony_open(ceremony) ON DELETE CASCADE,
+    trustee  TEXT NOT NULL,
+    addr     TEXT NOT NULL,
+    PRIMARY KEY (ceremony, trustee)
+);
 ";
 
 mod ceremony;
 mod witnessed;
-pub use ceremony::{CeremonyKeyRow, NewCeremonyKey};
+pub use ceremony::{CeremonyKeyRow, NewCeremonyKey, OpenCeremony};
 pub use witnessed::{Inclusion, WarrantMarks, WitnessedApproval};
 
 /// A stored warrant row.

@@ -189,6 +189,12 @@ pub enum AbortReason {
     },
     /// The qualified dealings did not combine (should not happen after the checks).
     Combine(Error),
+    /// This trustee restarted during the ceremony: its state (ceremony key, dealing,
+    /// what it received) died with the process, so it cannot go on.
+    Restarted {
+        /// This trustee.
+        by: PartyId,
+    },
 }
 
 impl fmt::Display for AbortReason {
@@ -206,6 +212,7 @@ impl fmt::Display for AbortReason {
             }
             AbortReason::Disagreement { by } => write!(f, "{by} signed a different announcement"),
             AbortReason::Combine(e) => write!(f, "the qualified dealings do not combine: {e}"),
+            AbortReason::Restarted { by } => write!(f, "{by} restarted during the ceremony and lost its state"),
         }
     }
 }
@@ -355,6 +362,21 @@ pub struct Setup {
     /// Only with the `dangerous` feature: a shipped trustee cannot be told to do this.
     #[cfg(feature = "dangerous")]
     pub withhold_agreement: bool,
+}
+
+impl Setup {
+    /// What an honest trustee brings. Callers that may misbehave (tests, the demo) set
+    /// `withhold_agreement` afterwards; building `Setup` through here keeps them
+    /// compiling whichever features the build unifies.
+    pub fn new(key: TrusteeSigningKey, pins: TrusteePins, old_share: Option<TrusteeKeyShare>) -> Self {
+        Setup {
+            key,
+            pins,
+            old_share,
+            #[cfg(feature = "dangerous")]
+            withhold_agreement: false,
+        }
+    }
 }
 
 impl fmt::Debug for Setup {
@@ -666,6 +688,16 @@ impl Ceremony {
         Ok(self.abort_with(AbortReason::Operator(reason.chars().take(200).collect()), true, now_ms))
     }
 
+    /// Ends a ceremony this trustee was in before it restarted (rebuilt from the
+    /// proposal with [`Ceremony::join`]): logs why and tells every participant.
+    pub fn abandon_after_restart(&mut self, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
+        if self.is_final() {
+            return Err(CeremonyError::WrongPhase { what: "abandon", phase: self.phase });
+        }
+        let by = self.me().clone();
+        Ok(self.abort_with(AbortReason::Restarted { by }, true, now_ms))
+    }
+
     fn abort_with(&mut self, reason: AbortReason, tell: bool, now_ms: u64) -> Vec<Output> {
         if !self.enter(Event::Abort, now_ms) {
             return Vec::new();
@@ -730,13 +762,23 @@ impl Ceremony {
         if self.is_final() {
             return Ok(Vec::new());
         }
+        // The deadline is checked on every message, not only when the caller ticks: a
+        // message that arrives after its phase closed is taken in the phase that
+        // follows (or not at all), exactly as if the tick had come first. Without
+        // this, a trustee whose ticker lagged (a paused process) could install on an
+        // agreement that arrived after the deadline at which the others aborted.
+        let mut out = self.tick(now_ms, rng);
+        if self.is_final() {
+            return Ok(out);
+        }
         // Until this trustee accepted, only a rejection or an abort can change anything;
         // the rest waits (bounded: one per sender and kind).
         if self.phase == Phase::Proposed && !matches!(m.body, Body::Reject { .. } | Body::Abort { .. }) {
             self.early.entry((m.sender.clone(), m.body.name())).or_insert_with(|| (m, msg.clone()));
-            return Ok(Vec::new());
+            return Ok(out);
         }
-        self.take(m, msg, now_ms, rng)
+        out.extend(self.take(m, msg, now_ms, rng)?);
+        Ok(out)
     }
 
     #[allow(clippy::too_many_lines)]

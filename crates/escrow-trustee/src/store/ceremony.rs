@@ -54,7 +54,84 @@ pub struct NewCeremonyKey {
     pub installed: Entry,
 }
 
+/// The ceremony a trustee is taking part in, kept until it ends so that a restart can
+/// end it cleanly (the machine's state itself is in memory only: its secrets, the
+/// ceremony key and the dealing, must not outlive the process).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCeremony {
+    /// Its id.
+    pub ceremony: [u8; 16],
+    /// The signed proposal message.
+    pub proposal: Vec<u8>,
+    /// (trustee id, address) of every participant.
+    pub peers: Vec<(String, String)>,
+}
+
 impl Store {
+    /// Records `c` as the ceremony in progress here, replacing any other record (one
+    /// ceremony runs at a time).
+    pub fn remember_ceremony(&mut self, c: &OpenCeremony) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM ceremony_open_peers", [])?;
+        tx.execute("DELETE FROM ceremony_open", [])?;
+        tx.execute(
+            "INSERT INTO ceremony_open (ceremony, proposal) VALUES (?1, ?2)",
+            params![&c.ceremony[..], c.proposal],
+        )?;
+        for (trustee, addr) in &c.peers {
+            tx.execute(
+                "INSERT INTO ceremony_open_peers (ceremony, trustee, addr) VALUES (?1, ?2, ?3)",
+                params![&c.ceremony[..], trustee, addr],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Forgets ceremony `id` once it ended here.
+    pub fn forget_ceremony(&mut self, id: &[u8; 16]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM ceremony_open_peers WHERE ceremony = ?1", params![&id[..]])?;
+        tx.execute("DELETE FROM ceremony_open WHERE ceremony = ?1", params![&id[..]])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The ceremonies recorded as in progress (at most one).
+    pub fn open_ceremonies(&self) -> Result<Vec<OpenCeremony>, StoreError> {
+        let mut stmt = self.conn.prepare("SELECT ceremony, proposal FROM ceremony_open")?;
+        let rows: Vec<(Vec<u8>, Vec<u8>)> =
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut out = Vec::new();
+        for (id, proposal) in rows {
+            let ceremony: [u8; 16] = id.as_slice().try_into().map_err(|_| StoreError::Corrupt("ceremony id"))?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT trustee, addr FROM ceremony_open_peers WHERE ceremony = ?1 ORDER BY trustee")?;
+            let peers =
+                stmt.query_map(params![&ceremony[..]], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            out.push(OpenCeremony { ceremony, proposal, peers });
+        }
+        Ok(out)
+    }
+
+    /// Whether this trustee's log records ceremony `id` as ended (installed or aborted).
+    pub fn ceremony_ended(&self, id: &[u8; 16]) -> Result<bool, StoreError> {
+        use escrow_log::event::CeremonyStep;
+        let raw = self.entries(0, self.tree.size())?;
+        for bytes in raw.iter().rev() {
+            let e = Entry::from_bytes(bytes).map_err(|_| StoreError::Corrupt("log entry"))?;
+            if let Event::Ceremony { ceremony, step: CeremonyStep::Installed { .. } | CeremonyStep::Aborted { .. } } =
+                e.event
+            {
+                if &ceremony == id {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     /// Every ceremony key set this trustee has, destroyed ones included.
     pub fn ceremony_keys(&self) -> Result<Vec<CeremonyKeyRow>, StoreError> {
         let mut stmt = self.conn.prepare(

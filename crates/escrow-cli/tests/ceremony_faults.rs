@@ -1,0 +1,222 @@
+//! Key ceremonies among real trustee processes with one of them paused (SIGSTOP, what
+//! `docker pause` does: its sockets stay open, it neither reads nor ticks) at moments
+//! swept across the ceremony, for longer than every deadline, then resumed.
+//!
+//! Whatever the moment, the outcome must not be a split install that nobody sees:
+//! either every trustee installed the same announcement, or none did, or `dkg execute
+//! --wait` fails and `dkg status --all` says SPLIT INSTALL. And a second fresh
+//! ceremony for an installed epoch is refused while the installed key stays.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{escrow_as, p, run_as, text, Killed};
+
+const PASS: &str = "ceremony faults passphrase";
+const TRUSTEES: usize = 3;
+const PHASE_MS: u64 = 1000;
+
+fn escrow() -> Command {
+    escrow_as(PASS)
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    addrs: Vec<String>,
+    children: Vec<Killed>,
+}
+
+impl Cluster {
+    fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        run_as(PASS, &["pki", "init", p(&d.join("pki")), "--trustees", "3", "--insecure-fast-kdf"]);
+        let mut addrs = Vec::new();
+        let mut children = Vec::new();
+        for i in 0..TRUSTEES {
+            std::fs::write(
+                d.join(format!("policy-{i}.toml")),
+                format!(
+                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = []\n\
+                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\nauto_accept_ceremonies = true\n"
+                ),
+            )
+            .unwrap();
+            let addr_file = d.join(format!("t{i}.addr"));
+            let mut child = escrow()
+                .args(["--profile", p(&d.join(format!("pki/trustee-{i}.profile.toml")))])
+                .args(["trustee", "serve", "--data-dir", p(&d.join(format!("t{i}")))])
+                .args(["--policy", p(&d.join(format!("policy-{i}.toml")))])
+                .args(["--addr-file", p(&addr_file)])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let t0 = Instant::now();
+            while !addr_file.exists() {
+                assert!(child.try_wait().unwrap().is_none(), "trustee-{i} exited before listening");
+                assert!(t0.elapsed() < Duration::from_secs(60), "trustee-{i}: no address file after 60 s");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            addrs.push(std::fs::read_to_string(&addr_file).unwrap().trim().to_string());
+            children.push(Killed(child));
+        }
+        Cluster { dir, addrs, children }
+    }
+
+    fn op(&self, i: usize) -> Command {
+        let mut c = escrow();
+        c.args(["--profile", p(&self.dir.path().join(format!("pki/trustee-{i}.op-{i}.profile.toml")))]);
+        c
+    }
+
+    fn run_op(&self, i: usize, args: &[&str]) -> Output {
+        self.op(i).args(args).output().unwrap()
+    }
+
+    /// Proposes a fresh key for `epoch` among all trustees (every policy auto-accepts)
+    /// and waits until the proposer's trustee is ready to execute.
+    fn propose_ready(&self, epoch: u64) {
+        let destroy = (now() + 86_400).to_string();
+        let epoch = epoch.to_string();
+        let phase = PHASE_MS.to_string();
+        let mut args = vec!["dkg", "propose", "--trustee", &self.addrs[0], "--epoch", &epoch, "--threshold", "1"];
+        args.extend(["--destroy-at", &destroy, "--phase-timeout-ms", &phase]);
+        let players: Vec<String> = self.addrs.iter().enumerate().map(|(i, a)| format!("trustee-{i}={a}")).collect();
+        for pl in &players {
+            args.extend(["--player", pl.as_str()]);
+        }
+        let out = self.run_op(0, &args);
+        assert!(out.status.success(), "{}", text(&out));
+        let t0 = Instant::now();
+        while !text(&self.run_op(0, &["dkg", "status", "--trustee", &self.addrs[0]])).contains(": ready") {
+            assert!(t0.elapsed() < Duration::from_secs(30), "never ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Where the latest ceremony stands at trustee `i`, as its own operator sees it.
+    fn phase(&self, i: usize) -> String {
+        let out = text(&self.run_op(i, &["dkg", "status", "--trustee", &self.addrs[i]]));
+        let first = out.lines().next().unwrap_or_default().to_string();
+        first.rsplit(": ").next().unwrap_or_default().trim().to_string()
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let pid = self.children[i].0.id().to_string();
+        let ok = Command::new("kill").args([sig, &pid]).status().unwrap().success();
+        assert!(ok, "kill {sig} {pid}");
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// Waits for a child's output for at most `limit`.
+fn output_within(mut child: Child, limit: Duration) -> Output {
+    let t0 = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("no exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_trustee_paused_at_any_moment_of_a_ceremony_never_leaves_an_unseen_split() {
+    let c = Cluster::start();
+    let mut outcomes = Vec::new();
+    // From the execute: before dealing is done, around complaints, around the
+    // agreement, and after the end. The pause outlasts every deadline (4 phases).
+    for (k, offset_ms) in [0u64, 30, 120, 200, 300, 400, 2500].into_iter().enumerate() {
+        let epoch = 10 + k as u64;
+        c.propose_ready(epoch);
+        let execute = c
+            .op(0)
+            .args(["dkg", "execute", "--trustee", &c.addrs[0], "--wait", "--peer-wait-secs", "30"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(offset_ms));
+        c.signal(2, "-STOP");
+        std::thread::sleep(Duration::from_millis(5 * PHASE_MS + 1000));
+        c.signal(2, "-CONT");
+        let out = output_within(execute, Duration::from_secs(90));
+        let said = text(&out);
+
+        // Each trustee's own account, once all have ended.
+        let t0 = Instant::now();
+        let phases = loop {
+            let phases: Vec<String> = (0..TRUSTEES).map(|i| c.phase(i)).collect();
+            if phases.iter().all(|p| p == "installed" || p == "aborted") {
+                break phases;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "epoch {epoch}: not all ended: {phases:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let installed = phases.iter().filter(|p| *p == "installed").count();
+        let all = c.run_op(1, &["dkg", "status", "--trustee", &c.addrs[1], "--all"]);
+        match installed {
+            n if n == TRUSTEES => {
+                assert!(out.status.success(), "epoch {epoch}: all installed but --wait failed: {said}");
+                assert!(all.status.success() && text(&all).contains("every participant installed"), "{}", text(&all));
+            }
+            0 => {
+                assert!(!out.status.success(), "epoch {epoch}: nothing installed but --wait succeeded: {said}");
+                assert!(all.status.success() && text(&all).contains("nothing installed"), "{}", text(&all));
+            }
+            _ => {
+                assert!(!out.status.success(), "epoch {epoch}: split {phases:?} but --wait succeeded: {said}");
+                assert!(said.contains("SPLIT INSTALL"), "epoch {epoch}: {said}");
+                assert!(!all.status.success() && text(&all).contains("SPLIT INSTALL"), "{}", text(&all));
+            }
+        }
+        outcomes.push((offset_ms, phases));
+    }
+    eprintln!("pause offsets (ms after execute) and outcomes: {outcomes:?}");
+    // The sweep is not vacuous: a pause right at the start aborts everything.
+    assert!(outcomes[0].1.iter().all(|p| p == "aborted"), "{outcomes:?}");
+}
+
+/// The issue's first case with real processes: a second fresh ceremony for an epoch
+/// the trustees installed is refused, and the installed key set is unchanged.
+#[test]
+fn a_second_fresh_ceremony_for_an_installed_epoch_is_refused_and_the_key_stays() {
+    let c = Cluster::start();
+    c.propose_ready(2);
+    let out = c.run_op(0, &["dkg", "execute", "--trustee", &c.addrs[0], "--wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let fetch = |i: usize, name: &str| {
+        let file = c.dir.path().join(name);
+        let auditor = c.dir.path().join("pki/auditor-1.profile.toml");
+        run_as(
+            PASS,
+            &["--profile", p(&auditor), "epoch", "fetch", "--trustee", &c.addrs[i], "--epoch", "2", "--out", p(&file)],
+        );
+        std::fs::read_to_string(file).unwrap()
+    };
+    let before: Vec<String> = (0..TRUSTEES).map(|i| fetch(i, &format!("before-{i}"))).collect();
+
+    let destroy = (now() + 86_400).to_string();
+    let players: Vec<String> = c.addrs.iter().enumerate().map(|(i, a)| format!("trustee-{i}={a}")).collect();
+    let mut args = vec!["dkg", "propose", "--trustee", &c.addrs[0], "--epoch", "2", "--threshold", "1"];
+    args.extend(["--destroy-at", &destroy]);
+    for pl in &players {
+        args.extend(["--player", pl.as_str()]);
+    }
+    let again = c.run_op(0, &args);
+    assert!(!again.status.success(), "a second fresh ceremony for epoch 2 was proposed: {}", text(&again));
+    assert!(text(&again).contains("epoch 2 is installed at trustee-0"), "{}", text(&again));
+    let after: Vec<String> = (0..TRUSTEES).map(|i| fetch(i, &format!("after-{i}"))).collect();
+    assert_eq!(before, after, "the installed announcement changed");
+}
