@@ -12,7 +12,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use escrow_crypto::dkg::machine::{
-    transition, AbortReason, Ceremony, Disqualification, Event, Installation, Output, Phase, Setup, Step, TRANSITIONS,
+    transition, AbortReason, Ceremony, Disqualification, Event, Installation, Output, PeerOutcome, Phase, Setup, Step,
+    TRANSITIONS,
 };
 use escrow_crypto::dkg::math::{encrypt_share, CeremonyKey, Dealing};
 use escrow_crypto::dkg::messages::{Body, Grievance, Plan, Proposal, SignedMessage};
@@ -689,4 +690,78 @@ fn a_reshare_dealer_without_its_old_share_cannot_join() {
     let p = reshare_proposal(&old, &[0, 1, 2], 5, 2);
     // No old shares recorded in the net: trustee-0 cannot even propose as a dealer.
     assert!(Ceremony::propose(net.setup(&name(0)), [15; 16], p, 0, &mut net.rng).is_err());
+}
+
+/// The split of the test above, resolved by asking: trustee-2 and trustee-3 missed
+/// trustee-4's agreement, and before their deadline abort they learn from trustee-0
+/// that it installed. They install the same key (logging the agreement they missed).
+/// A forged or short outcome is refused and changes nothing.
+#[test]
+fn a_trustee_that_missed_an_agreement_learns_the_install_from_a_peer_and_joins_it() {
+    let mut net = Net::new(6, 5);
+    net.filter = Box::new(|from, to, m| {
+        let agreement = m.as_bytes().get(3) == Some(&8);
+        (!(agreement && from == "trustee-4" && (to == "trustee-2" || to == "trustee-3"))).then(|| m.clone())
+    });
+    let p = net.fresh(5, 2);
+    net.propose(&name(0), [6; 16], p);
+    net.deliver();
+    net.execute(&name(0));
+    net.deliver();
+    let signed = net.installed("trustee-0").announcement.signed().clone();
+    let now = net.now;
+    for who in ["trustee-2", "trustee-3"] {
+        let c = net.nodes.get_mut(who).unwrap().ceremony.as_mut().unwrap();
+        assert_eq!(c.phase(), Phase::Agreeing, "{who}");
+        // The right announcement without the signatures, or from a non-participant:
+        // refused, nothing changes.
+        let forged = SignedAnnouncement::new(signed.body().to_vec(), vec![]);
+        assert!(c.learn(&id("trustee-0"), &PeerOutcome::Installed(forged), now).is_err());
+        assert!(c.learn(&id("stranger"), &PeerOutcome::Aborted { reason: "x".into() }, now).is_err());
+        assert_eq!(c.phase(), Phase::Agreeing, "{who}");
+        let out = c.learn(&id("trustee-0"), &PeerOutcome::Installed(signed.clone()), now).unwrap();
+        net.apply(who, out);
+        assert_eq!(
+            net.installed(who).key_set().public_key_bytes(),
+            net.installed("trustee-0").key_set().public_key_bytes()
+        );
+        let log = &net.nodes[who].log;
+        assert!(matches!(log.last(), Some(Step::Installed { .. })), "{who}");
+        assert!(
+            log.iter().any(|s| matches!(s, Step::Agreed { by, .. } if by.as_str() == "trustee-4")),
+            "{who} logged the agreement it learned"
+        );
+    }
+    net.run();
+    assert!((0..5).all(|i| net.nodes[&name(i)].installed.is_some()), "every trustee installed");
+}
+
+/// A trustee stranded in Ready on a ceremony the others aborted (it missed the abort)
+/// ends it when it learns the outcome; one in an earlier phase than Agreeing cannot
+/// join an install it never computed, and aborts, telling the others.
+#[test]
+fn a_stranded_trustee_ends_the_way_its_peers_did() {
+    let mut net = Net::new(9, 3);
+    let p = net.fresh(3, 1);
+    net.propose(&name(0), [9; 16], p.clone());
+    net.deliver();
+    let c = net.nodes.get_mut("trustee-2").unwrap().ceremony.as_mut().unwrap();
+    assert_eq!(c.phase(), Phase::Ready);
+    let out = c
+        .learn(&id("trustee-0"), &PeerOutcome::Aborted { reason: "aborted by the operator: later".into() }, 5)
+        .unwrap();
+    assert!(matches!(out.last(), Some(Output::Abort(AbortReason::AbortedBy { by, .. })) if by.as_str() == "trustee-0"));
+    assert!(!out.iter().any(|o| matches!(o, Output::Broadcast(_))), "an abort learned is not sent on");
+
+    // A fresh run installs; a node still in Ready learns of the install and aborts.
+    let mut net = Net::new(10, 3);
+    net.fresh_run(3, 1, 10);
+    let signed = net.installed("trustee-0").announcement.signed().clone();
+    let mut other = Net::new(10, 3);
+    other.propose(&name(0), [10; 16], p);
+    other.deliver();
+    let c = other.nodes.get_mut("trustee-1").unwrap().ceremony.as_mut().unwrap();
+    let out = c.learn(&id("trustee-0"), &PeerOutcome::Installed(signed), 5).unwrap();
+    assert!(matches!(out.last(), Some(Output::Abort(AbortReason::Disagreement { .. }))));
+    assert!(out.iter().any(|o| matches!(o, Output::Broadcast(_))));
 }

@@ -14,10 +14,10 @@ use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use escrow_crypto::dkg::machine::{AbortReason, Ceremony, Installation, Output, Phase, Setup, Step};
+use escrow_crypto::dkg::machine::{AbortReason, Ceremony, Installation, Output, PeerOutcome, Phase, Setup, Step};
 use escrow_crypto::dkg::messages::{CeremonyId, Plan, Proposal, SignedMessage};
 use escrow_crypto::sealed::{open, seal, KdfParams, Unlock};
-use escrow_crypto::{EpochId, PartyId, TrusteeKeyShare, TrusteePins, TrusteeSigningKey};
+use escrow_crypto::{EpochId, PartyId, SignedAnnouncement, TrusteeKeyShare, TrusteePins, TrusteeSigningKey};
 use escrow_log::event::{CeremonyStep, Entry, Event};
 use escrow_pki::Role;
 use escrow_proto::v1 as pb;
@@ -126,7 +126,35 @@ struct Active {
     steps: Vec<String>,
     announcement: Option<Vec<u8>>,
     abort: Option<AbortReason>,
+    /// Asking the peers how the ceremony stands there is under way.
+    asking: bool,
+    /// When the peers were last asked, or when the ceremony last moved here.
+    quiet_since: Instant,
+    /// Set when the agreement deadline passed and the peers were asked before
+    /// aborting: until when the abort waits for their answers.
+    hold_until: Option<Instant>,
 }
+
+impl Active {
+    fn new(machine: Ceremony, peers: BTreeMap<PartyId, String>) -> Self {
+        Active {
+            machine,
+            peers,
+            steps: Vec::new(),
+            announcement: None,
+            abort: None,
+            asking: false,
+            quiet_since: Instant::now(),
+            hold_until: None,
+        }
+    }
+}
+
+/// How long a ceremony may stand still here before this trustee asks its peers how it
+/// stands there (a trustee that was cut off learns the outcome it missed).
+const ASK_WHEN_QUIET: Duration = Duration::from_secs(5);
+/// How long one peer may take to answer that question.
+const ASK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 struct State {
@@ -285,18 +313,103 @@ impl TrusteeService {
                 if let Ok(rt) = svc.runtime() {
                     let mut state = rt.state.lock().await;
                     let now = rt.now_ms();
-                    if let Some(a) = state.active.as_mut() {
-                        let out = a.machine.tick(now, &mut OsRng);
-                        svc.apply(rt, &mut state, out).await;
+                    let Some(a) = state.active.as_mut().filter(|a| !a.machine.is_final()) else { continue };
+                    // At the agreement deadline, ask the peers before giving up: one that
+                    // installed holds every signature, and this trustee installs too
+                    // instead of splitting the holders (`Ceremony::learn`).
+                    if a.machine.phase() == Phase::Agreeing && now >= a.machine.deadline_ms() {
+                        match a.hold_until {
+                            None => {
+                                a.hold_until = Some(Instant::now() + ASK_TIMEOUT + TICK * 4);
+                                svc.ask_peers(a);
+                                continue;
+                            }
+                            Some(until) if a.asking && Instant::now() < until => continue,
+                            Some(_) => {}
+                        }
+                    } else if !a.asking && a.quiet_since.elapsed() >= ASK_WHEN_QUIET {
+                        // Stood still for a while: a trustee cut off past the peers'
+                        // retries learns how the ceremony ended elsewhere.
+                        svc.ask_peers(a);
                     }
+                    let out = a.machine.tick(now, &mut OsRng);
+                    svc.apply(rt, &mut state, out).await;
                 }
             }
         }))
     }
 
+    /// Asks every other participant (over its trustee certificate) how the ceremony
+    /// stands there, in the background; the first that installed or aborted it is
+    /// passed to the machine ([`Ceremony::learn`]), which installs only on the signed
+    /// announcement it computed itself, with every participant's signature.
+    fn ask_peers(&self, active: &mut Active) {
+        let Ok(rt) = self.runtime() else { return };
+        let Some(creds) = rt.credentials.get().cloned() else { return };
+        active.asking = true;
+        active.quiet_since = Instant::now();
+        let id = *active.machine.id();
+        let me = active.machine.me().clone();
+        let peers: Vec<(PartyId, String)> =
+            active.peers.iter().filter(|(p, _)| **p != me).map(|(p, a)| (p.clone(), a.clone())).collect();
+        let svc = self.clone();
+        tokio::spawn(async move {
+            // Every peer at once, each bounded; an install (with its proof) counts over
+            // an abort, so that a trustee that can still join the holders does.
+            let mut asks = tokio::task::JoinSet::new();
+            for (peer, addr) in peers {
+                let creds = creds.clone();
+                asks.spawn(async move {
+                    let mut c = escrow_service::transport::ceremony_client(&addr, &creds).ok()?;
+                    let asked = c.status(pb::CeremonyRef { ceremony_id: id.to_vec(), reason: String::new() });
+                    let s = tokio::time::timeout(ASK_TIMEOUT, asked).await.ok()?.ok()?.into_inner();
+                    let outcome = match s.phase.as_str() {
+                        "installed" => PeerOutcome::Installed(SignedAnnouncement::from_bytes(&s.announcement).ok()?),
+                        "aborted" => PeerOutcome::Aborted { reason: s.abort_reason },
+                        _ => return None,
+                    };
+                    Some((peer, outcome))
+                });
+            }
+            let mut learned: Option<(PartyId, PeerOutcome)> = None;
+            while let Some(answer) = asks.join_next().await {
+                let Ok(Some((peer, outcome))) = answer else { continue };
+                let installed = matches!(outcome, PeerOutcome::Installed(_));
+                if learned.is_none() || installed {
+                    learned = Some((peer, outcome));
+                }
+                if installed {
+                    break;
+                }
+            }
+            asks.abort_all();
+            let Ok(rt) = svc.runtime() else { return };
+            let mut state = rt.state.lock().await;
+            let Some(a) = state.active.as_mut().filter(|a| a.machine.id() == &id) else { return };
+            a.asking = false;
+            a.quiet_since = Instant::now();
+            let Some((peer, outcome)) = learned else { return };
+            let now = rt.now_ms();
+            match a.machine.learn(&peer, &outcome, now) {
+                Ok(out) => {
+                    if !out.is_empty() {
+                        tracing::info!(peer = %peer, "learned how the ceremony ended from a peer");
+                    }
+                    svc.apply(rt, &mut state, out).await;
+                }
+                Err(e) => tracing::warn!(peer = %peer, error = %e, "a peer's report of the ceremony was refused"),
+            }
+        });
+    }
+
     /// Carries out the machine's outputs in order; a step that cannot be logged aborts
     /// the ceremony before anything after it happens.
     async fn apply(&self, rt: &Runtime, state: &mut State, outputs: Vec<Output>) {
+        if !outputs.is_empty() {
+            if let Some(a) = state.active.as_mut() {
+                a.quiet_since = Instant::now();
+            }
+        }
         for o in outputs {
             let Some(active) = state.active.as_mut() else { return };
             let now_ms = rt.now_ms();
@@ -411,7 +524,7 @@ impl TrusteeService {
                     // The Proposed step is in the log already; only the abort follows.
                     let out = machine.abandon_after_restart(now).unwrap_or_default();
                     tracing::warn!(ceremony = %hex::encode(id), "ended the ceremony in progress before the restart");
-                    state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+                    state.active = Some(Active::new(machine, peers));
                     self.apply(rt, &mut state, out).await;
                 }
                 None => {
@@ -711,7 +824,7 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         });
         let signed = signed.ok_or_else(|| internal("the proposal was not among the machine's outputs"))?;
         self.remember(id, signed, &peers).await?;
-        state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+        state.active = Some(Active::new(machine, peers));
         self.apply(rt, &mut state, out).await;
         Self::current_status(&state, &id).map(Response::new).ok_or_else(|| internal("ceremony vanished"))
     }
@@ -746,10 +859,11 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         let who = auth::caller(&req)?;
         // Any trustee's operator may read it, not only this trustee's: the proposer's
         // operator checks that every participant installed before the announcement
-        // goes to the relay (`dkg execute --wait`, `dkg status --all`). Nothing in it is
-        // secret: every step is in this trustee's public log.
-        if !(who.role() == Role::Operator || who.role() == Role::Auditor) {
-            return Err(auth::denied(&who, "Status", "only a trustee's operator or an auditor may"));
+        // goes to the relay (`dkg execute --wait`, `dkg status --all`). So may a peer
+        // trustee, to learn how a ceremony it missed messages of ended. Nothing in it
+        // is secret: every step is in this trustee's public log.
+        if !matches!(who.role(), Role::Operator | Role::Auditor | Role::Trustee) {
+            return Err(auth::denied(&who, "Status", "only a trustee, a trustee's operator or an auditor may"));
         }
         let rt = self.runtime()?;
         let id = req.into_inner().ceremony_id;
@@ -817,7 +931,7 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
             }
         }
         self.remember(ceremony, r.message.clone(), &peers).await?;
-        state.active = Some(Active { machine, peers, steps: Vec::new(), announcement: None, abort: None });
+        state.active = Some(Active::new(machine, peers));
         self.apply(rt, &mut state, out).await;
         Ok(Response::new(pb::DeliverResponse {}))
     }

@@ -217,6 +217,18 @@ impl fmt::Display for AbortReason {
     }
 }
 
+/// How a ceremony ended at a peer, as the peer reports it ([`Ceremony::learn`]).
+#[derive(Clone, Debug)]
+pub enum PeerOutcome {
+    /// It installed this signed announcement.
+    Installed(SignedAnnouncement),
+    /// It aborted, for this reason.
+    Aborted {
+        /// Its reason.
+        reason: String,
+    },
+}
+
 /// A fact to write to this trustee's log before it takes effect.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
@@ -686,6 +698,53 @@ impl Ceremony {
             return Err(CeremonyError::WrongPhase { what: "abort", phase: self.phase });
         }
         Ok(self.abort_with(AbortReason::Operator(reason.chars().take(200).collect()), true, now_ms))
+    }
+
+    /// What a peer reports the ceremony came to, asked over an authenticated channel by
+    /// a trustee that was paused or cut off and missed messages. An abort is taken on
+    /// the peer's word (any participant may abort); an install only with the proof
+    /// that makes installing safe: the signed announcement, with every participant's
+    /// signature over the very announcement this trustee computed.
+    pub fn learn(&mut self, from: &PartyId, outcome: &PeerOutcome, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
+        if !self.participants.contains(from) || from == self.me() {
+            return Err(CeremonyError::NotAllowed { sender: from.clone(), what: "ceremony outcome" });
+        }
+        if self.is_final() {
+            return Ok(Vec::new());
+        }
+        let signed = match outcome {
+            PeerOutcome::Aborted { reason } => {
+                let reason = reason.chars().take(200).collect();
+                return Ok(self.abort_with(AbortReason::AbortedBy { by: from.clone(), reason }, false, now_ms));
+            }
+            PeerOutcome::Installed(signed) => signed,
+        };
+        let mine = self.announcement.clone().filter(|(body, _)| self.phase == Phase::Agreeing && signed.body() == body);
+        let Some((_, hash)) = mine else {
+            // It installed what this trustee never computed (it missed a phase, or its
+            // view differs): it cannot follow, and ends the ceremony here.
+            return Ok(self.abort_with(AbortReason::Disagreement { by: from.clone() }, true, now_ms));
+        };
+        let every = self.participants.iter().all(|p| signed.signers().any(|s| s == p));
+        let verified = signed.verify(&self.setup.pins).map_err(CeremonyError::Message)?;
+        if !every {
+            return Err(CeremonyError::NotAllowed {
+                sender: from.clone(),
+                what: "announcement without every signature",
+            });
+        }
+        let mut out: Vec<Output> = self
+            .participants
+            .iter()
+            .filter(|p| !self.agreements.contains_key(*p))
+            .map(|p| Output::Log(Step::Agreed { by: p.clone(), announcement: hash }))
+            .collect();
+        let share = self.new_share.take();
+        self.enter(Event::AllAgreed, now_ms);
+        self.ceremony_key = None;
+        out.push(Output::Log(Step::Installed { announcement: hash }));
+        out.push(Output::Install(Box::new(Installation { announcement: verified, share })));
+        Ok(out)
     }
 
     /// Ends a ceremony this trustee was in before it restarted (rebuilt from the
