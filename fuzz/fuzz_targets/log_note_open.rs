@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let checkpoint = LOG_VERIFIER.verify(data);
     if let Ok(cp) = &checkpoint {
-        assert_eq!(Ok(cp.body().as_str()), opened.as_deref().map_err(|_| ()), "checkpoint body differs from the note text");
+        assert_eq!(
+            Ok(cp.body().as_str()),
+            opened.as_deref().map_err(|_| ()),
+            "checkpoint body differs from the note text"
+        );
     }
     assert!(checkpoint.is_err() || opened.is_ok());
 });

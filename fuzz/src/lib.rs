@@ -4,10 +4,11 @@
 //! (`crates/escrow-crypto/tests/vectors/kat-v1.txt`) or from a seeded RNG, so a
 //! crash reproduces byte for byte on any machine.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use escrow_crypto::{
-    CourtPublicKey, CourtSecretKey, EpochPublicKey, EscrowField, Label, PartyId, UserPublicKey, UserSecretKey,
+    CourtPublicKey, CourtSecretKey, EpochPublicKey, EscrowField, Label, PartyId, TrusteePins, TrusteeSigningKey,
+    UserPublicKey, UserSecretKey,
 };
 use escrow_log::{CheckpointSigner, CheckpointVerifier};
 use rand::{CryptoRng, RngCore, SeedableRng};
@@ -73,13 +74,35 @@ pub static BOB_SK: LazyLock<UserSecretKey> =
 
 /// The fixed log signer (seeded RNG, the same seed as escrow-log's tests).
 pub fn log_signer() -> CheckpointSigner {
-    CheckpointSigner::generate(LOG_ORIGIN, &mut rand_chacha::ChaCha20Rng::seed_from_u64(0x10c))
-        .expect("valid key name")
+    CheckpointSigner::generate(LOG_ORIGIN, &mut rand_chacha::ChaCha20Rng::seed_from_u64(0x10c)).expect("valid key name")
 }
 /// The fixed log signer, built once.
 pub static LOG_SIGNER: LazyLock<CheckpointSigner> = LazyLock::new(log_signer);
 /// Its verifier key.
 pub static LOG_VERIFIER: LazyLock<CheckpointVerifier> = LazyLock::new(|| LOG_SIGNER.verifier());
+
+/// The three trustees (`trustee-0`, `trustee-1`, `trustee-2`, from a ChaCha20 RNG
+/// seeded with 42) of the key-ceremony targets, and of the ceremonies `gen_seeds` runs
+/// to make their seeds: so the seeds verify under [`trustee_pins`] and the fuzzer
+/// starts past the signature checks. Made once per process: generating them for every
+/// input held `crypto_ceremony_message` to a few hundred executions a second.
+pub fn trustee_keys() -> &'static [TrusteeSigningKey] {
+    static KEYS: OnceLock<Vec<TrusteeSigningKey>> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(42);
+        (0..3)
+            .map(|i| TrusteeSigningKey::generate(PartyId::new(format!("trustee-{i}")).expect("valid id"), &mut rng))
+            .collect()
+    })
+}
+
+/// The pins of [`trustee_keys`], made once per process.
+pub fn trustee_pins() -> &'static TrusteePins {
+    static PINS: OnceLock<TrusteePins> = OnceLock::new();
+    PINS.get_or_init(|| {
+        TrusteePins::new(trustee_keys().iter().map(TrusteeSigningKey::public).collect()).expect("three distinct ids")
+    })
+}
 
 /// An "RNG" that hands out fixed bytes in order: re-sealing with the salt and nonce
 /// read from a blob must give the blob back.

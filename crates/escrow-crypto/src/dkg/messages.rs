@@ -22,6 +22,8 @@ use crate::wire::{Alg, Reader, Writer};
 pub const CEREMONY_SIG_DST: &[u8] = b"escrow/v1/ceremony-message\0";
 /// Largest encoded ceremony message (a dealing for 64 players).
 pub const MAX_MESSAGE_LEN: usize = 64 * 1024;
+/// Longest encoded ceremony message without its signature.
+const MAX_UNSIGNED_LEN: usize = MAX_MESSAGE_LEN - SIGNATURE_LEN;
 /// Longest free-text reason in a rejection or abort.
 pub const MAX_REASON_LEN: usize = 512;
 
@@ -477,18 +479,42 @@ impl fmt::Debug for SignedMessage {
 impl SignedMessage {
     /// Encodes and signs `body` for `ceremony` as `key`'s trustee.
     pub fn sign(key: &TrusteeSigningKey, ceremony: &CeremonyId, body: &Body) -> Result<Self, Error> {
+        let mut bytes = Self::encode_unsigned(ceremony, key.trustee(), body)?;
+        let sig = key.sign(CEREMONY_SIG_DST, &bytes);
+        bytes.extend_from_slice(&sig);
+        Ok(SignedMessage { bytes })
+    }
+
+    /// The bytes a message's signature covers: version, alg, kind, ceremony id,
+    /// sender, body. [`SignedMessage::sign`] signs exactly these and appends the
+    /// signature; public so that [`SignedMessage::decode_unsigned`] can be checked to
+    /// be canonical (what it decodes encodes back to the same bytes).
+    pub fn encode_unsigned(ceremony: &CeremonyId, sender: &PartyId, body: &Body) -> Result<Vec<u8>, Error> {
         let mut w = Writer::new(Alg::CeremonyMessage);
         w.u8(body.kind());
         w.bytes(ceremony);
-        w.str8(key.trustee().as_str());
+        w.str8(sender.as_str());
         body.encode(&mut w)?;
-        let sig = key.sign(CEREMONY_SIG_DST, w.as_slice());
-        w.bytes(&sig);
         let bytes = w.finish();
-        if bytes.len() > MAX_MESSAGE_LEN {
+        if bytes.len() > MAX_UNSIGNED_LEN {
             return Err(Error::InvalidInput { what: "ceremony message", reason: "longer than 64 KiB" });
         }
-        Ok(SignedMessage { bytes })
+        Ok(bytes)
+    }
+
+    /// Decodes what [`SignedMessage::encode_unsigned`] writes, with no signature after
+    /// it: the ceremony id, the sender and the body a message claims. This is the very
+    /// decoder [`SignedMessage::verify`] runs on a message's bytes up to the signature,
+    /// before it checks the signature over them. Nothing it returns is believed, since
+    /// nothing here is signed: it is public so that the body decoders can be fuzzed on
+    /// their own (`fuzz/fuzz_targets/crypto_ceremony_body.rs`), because through
+    /// `verify` a fuzzer never gets past the signature to see whether what decoded
+    /// encodes back to the same bytes.
+    pub fn decode_unsigned(bytes: &[u8]) -> Result<(CeremonyId, PartyId, Body), Error> {
+        let mut r = Reader::new(bytes, Alg::CeremonyMessage, MAX_UNSIGNED_LEN)?;
+        let claimed = read_unsigned(&mut r)?;
+        r.finish()?;
+        Ok(claimed)
     }
 
     /// The framed bytes, to send.
@@ -523,10 +549,7 @@ impl SignedMessage {
     /// Decodes the message and checks its signature under the sender's pinned key.
     pub fn verify(&self, pins: &TrusteePins) -> Result<Message, Error> {
         let mut r = Reader::new(&self.bytes, Alg::CeremonyMessage, MAX_MESSAGE_LEN)?;
-        let kind = r.u8("kind")?;
-        let ceremony = r.array::<16>("ceremony")?;
-        let sender = r.party_id("sender")?;
-        let body = Body::decode(kind, &mut r)?;
+        let (ceremony, sender, body) = read_unsigned(&mut r)?;
         let signed = r.consumed();
         let sig = r.signature("signature")?;
         r.finish()?;
@@ -534,4 +557,15 @@ impl SignedMessage {
         key.verify(CEREMONY_SIG_DST, signed, &sig)?;
         Ok(Message { ceremony, sender, body })
     }
+}
+
+/// Reads the kind, ceremony id, sender and body after the version and alg (the part
+/// the signature covers): shared by [`SignedMessage::verify`] and
+/// [`SignedMessage::decode_unsigned`], so that fuzzing the one fuzzes the other.
+fn read_unsigned(r: &mut Reader<'_>) -> Result<(CeremonyId, PartyId, Body), Error> {
+    let kind = r.u8("kind")?;
+    let ceremony = r.array::<16>("ceremony")?;
+    let sender = r.party_id("sender")?;
+    let body = Body::decode(kind, r)?;
+    Ok((ceremony, sender, body))
 }
