@@ -285,13 +285,13 @@ impl Net {
     }
 
     fn setup(&self, i: usize) -> Setup {
-        Setup {
-            key: trustee_keys()[i].clone(),
-            pins: trustee_pins().clone(),
-            old_share: self.old_shares[i]
+        Setup::new(
+            trustee_keys()[i].clone(),
+            trustee_pins().clone(),
+            self.old_shares[i]
                 .as_ref()
                 .map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes()).expect("a share re-decodes")),
-        }
+        )
     }
 
     fn record(&mut self, m: &SignedMessage) {
