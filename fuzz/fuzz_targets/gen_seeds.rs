@@ -311,6 +311,8 @@ impl Net {
                 }
                 Output::Install(inst) => self.installed[i] = Some(*inst),
                 Output::Abort(_) => self.aborted[i] = true,
+                // Only after `set_stalled`, which the generator never calls.
+                Output::AskPeers => {}
                 Output::Log(_) => {}
             }
         }

@@ -54,6 +54,10 @@ struct Net {
     now: u64,
     rng: ChaCha20Rng,
     filter: Filter,
+    /// Trustees whose machine asked its peers (`Output::AskPeers`), to answer.
+    asks: Vec<String>,
+    /// Whether the peers answer such a question (false: the asker is cut off).
+    peers_answer: bool,
 }
 
 impl Net {
@@ -72,6 +76,8 @@ impl Net {
             now: 0,
             rng,
             filter: Box::new(|_, _, m| Some(m.clone())),
+            asks: Vec::new(),
+            peers_answer: true,
         }
     }
 
@@ -123,6 +129,7 @@ impl Net {
                 }
                 Output::Install(i) => node.installed = Some(*i),
                 Output::Abort(r) => node.aborted = Some(r),
+                Output::AskPeers => self.asks.push(who.to_string()),
             }
         }
     }
@@ -175,10 +182,40 @@ impl Net {
         self.apply(who, out);
     }
 
+    /// Answers every question a machine asked its peers: a peer that installed (with
+    /// its announcement), else one that aborted, else nobody has ended it.
+    fn answer_asks(&mut self) {
+        for who in std::mem::take(&mut self.asks) {
+            let mut outcome = None;
+            if self.peers_answer {
+                for (name, node) in self.nodes.iter().filter(|(n, node)| *n != &who && !node.dead) {
+                    if let Some(i) = &node.installed {
+                        outcome = Some((name.clone(), PeerOutcome::Installed(i.announcement.signed().clone())));
+                        break;
+                    }
+                    if let (None, Some(r)) = (&outcome, &node.aborted) {
+                        outcome = Some((name.clone(), PeerOutcome::Aborted { reason: r.to_string() }));
+                    }
+                }
+            }
+            let now = self.now;
+            let Some(c) = self.nodes.get_mut(&who).unwrap().ceremony.as_mut() else { continue };
+            let out = match outcome {
+                Some((from, o)) => c.learn(&id(&from), &o, now).unwrap(),
+                None => c.peers_undecided(now, &mut self.rng),
+            };
+            self.apply(&who, out);
+        }
+    }
+
     /// Runs to the end: deliver, and when nothing moves, let a phase's time run out.
     fn run(&mut self) {
-        for _ in 0..20 {
+        for _ in 0..30 {
             self.deliver();
+            while !self.asks.is_empty() {
+                self.answer_asks();
+                self.deliver();
+            }
             if self.nodes.values().all(|n| n.dead || n.ceremony.as_ref().is_none_or(Ceremony::is_final)) {
                 return;
             }
@@ -479,6 +516,8 @@ fn a_trustee_whose_agreement_never_arrives_aborts_the_ceremony_with_nothing_inst
 #[test]
 fn an_agreement_sent_to_only_some_trustees_splits_them_and_each_log_says_which_way() {
     let mut net = Net::new(6, 5);
+    // Cut off from their peers' answers too: asking at the deadline learns nothing.
+    net.peers_answer = false;
     net.filter = Box::new(|from, to, m| {
         let agreement = m.as_bytes().get(3) == Some(&8);
         (!(agreement && from == "trustee-4" && (to == "trustee-2" || to == "trustee-3"))).then(|| m.clone())

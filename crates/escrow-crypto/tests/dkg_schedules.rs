@@ -1,6 +1,8 @@
 //! The key ceremony's state machine under arbitrary schedules: messages dropped or
 //! delayed up to past the deadlines, one trustee paused (its messages wait, its clock
-//! does not tick) for a while at any moment, every trustee ticking on its own.
+//! does not tick) for a while at any moment, every trustee ticking on its own. A
+//! trustee's question to its peers (`Output::AskPeers`: after the pause, and at the
+//! agreement deadline) is answered 50 ms later with how the others stand then.
 //!
 //! What must hold whatever the schedule (the install is "all or nothing, or visibly
 //! not"; `docs/protocol.md`, "Split installs"):
@@ -17,7 +19,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use escrow_crypto::dkg::machine::{Ceremony, Output, Phase, Setup, Step};
+use escrow_crypto::dkg::machine::{Ceremony, Output, PeerOutcome, Phase, Setup, Step};
 use escrow_crypto::dkg::messages::{Plan, Proposal, SignedMessage};
 use escrow_crypto::*;
 use proptest::prelude::*;
@@ -65,14 +67,25 @@ fn schedules() -> impl Strategy<Value = Schedule> {
 struct Node {
     ceremony: Option<Ceremony>,
     installed: Option<[u8; 32]>,
+    /// What it installed, to answer a peer's question.
+    signed: Option<SignedAnnouncement>,
     aborted: bool,
     log: Vec<Step>,
 }
 
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
-    Deliver { to: usize, msg: Vec<u8> },
-    Tick { node: usize },
+    Deliver {
+        to: usize,
+        msg: Vec<u8>,
+    },
+    Tick {
+        node: usize,
+    },
+    /// The answer to `node`'s `AskPeers`: how the others stand at that moment.
+    Answer {
+        node: usize,
+    },
 }
 
 struct Sim {
@@ -84,6 +97,8 @@ struct Sim {
     rng: ChaCha20Rng,
     schedule: Schedule,
     executed: bool,
+    /// The paused trustee has run again since its pause.
+    woke: bool,
 }
 
 impl Sim {
@@ -101,6 +116,7 @@ impl Sim {
             rng,
             schedule,
             executed: false,
+            woke: false,
         }
     }
 
@@ -132,8 +148,12 @@ impl Sim {
                         self.push(now + delay, Ev::Deliver { to, msg: m.as_bytes().to_vec() });
                     }
                 }
-                Output::Install(inst) => self.nodes[i].installed = Some(inst.announcement.signed().hash()),
+                Output::Install(inst) => {
+                    self.nodes[i].installed = Some(inst.announcement.signed().hash());
+                    self.nodes[i].signed = Some(inst.announcement.signed().clone());
+                }
                 Output::Abort(_) => self.nodes[i].aborted = true,
+                Output::AskPeers => self.push(now + TICK_MS, Ev::Answer { node: i }),
             }
         }
         // The proposer's operator runs `execute` once everyone accepted.
@@ -179,19 +199,45 @@ impl Sim {
             }
             let node = match &ev {
                 Ev::Deliver { to, .. } => *to,
-                Ev::Tick { node } => *node,
+                Ev::Tick { node } | Ev::Answer { node } => *node,
             };
             if let Some(resume) = self.paused_until(node, now) {
                 self.push(resume, ev);
                 continue;
             }
-            match ev {
-                Ev::Tick { node } => {
+            // The first thing the paused trustee does when it runs again: its shell sees
+            // that its ticks stopped, and tells the machine.
+            if let Some((who, start, len)) = self.schedule.pause {
+                if who == node && now >= start + len && !self.woke {
+                    self.woke = true;
                     if let Some(c) = self.nodes[node].ceremony.as_mut() {
-                        let out = c.tick(now, &mut self.rng);
-                        self.apply(node, now, out);
+                        c.set_stalled();
                     }
+                }
+            }
+            match ev {
+                Ev::Answer { node } => {
+                    // Any peer that installed answers with its announcement; else any
+                    // that aborted; else nobody has ended.
+                    let installed = (0..TRUSTEES)
+                        .filter(|p| *p != node)
+                        .find_map(|p| self.nodes[p].signed.clone().map(|s| (p, PeerOutcome::Installed(s))));
+                    let aborted = (0..TRUSTEES)
+                        .filter(|p| *p != node && self.nodes[*p].aborted)
+                        .map(|p| (p, PeerOutcome::Aborted { reason: "aborted".into() }))
+                        .next();
+                    let Some(c) = self.nodes[node].ceremony.as_mut() else { continue };
+                    let out = match installed.or(aborted) {
+                        Some((p, o)) => c.learn(&PartyId::new(name(p)).unwrap(), &o, now).unwrap(),
+                        None => c.peers_undecided(now, &mut self.rng),
+                    };
+                    self.apply(node, now, out);
+                }
+                Ev::Tick { node } => {
                     self.push(now + TICK_MS, Ev::Tick { node });
+                    let Some(c) = self.nodes[node].ceremony.as_mut() else { continue };
+                    let out = c.tick(now, &mut self.rng);
+                    self.apply(node, now, out);
                 }
                 Ev::Deliver { to, msg } => {
                     let msg = SignedMessage::from_bytes(&msg).unwrap();
@@ -241,11 +287,10 @@ proptest! {
     }
 }
 
-/// Such schedules do reach both outcomes and the split between them (so the property is
-/// not met by aborting everything, and a split is a real outcome the auditor must
-/// see): counted over fixed seeds.
+/// Such schedules reach both outcomes (so the property is not met by aborting
+/// everything), and with the asking none of them splits: counted over fixed seeds.
 #[test]
-fn the_schedules_reach_installs_aborts_and_splits() {
+fn paused_trustees_reach_installs_and_aborts_and_never_a_split() {
     let t = u64::from(TIMEOUT);
     let (mut all, mut none, mut split) = (0, 0, 0);
     for seed in 0..40u64 {
@@ -258,9 +303,25 @@ fn the_schedules_reach_installs_aborts_and_splits() {
         match nodes.iter().filter(|n| n.installed.is_some()).count() {
             0 => none += 1,
             n if n == TRUSTEES => all += 1,
-            _ => split += 1,
+            _ => {
+                split += 1;
+                let who: Vec<String> = nodes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| {
+                        format!("{}:{}", name(i), if n.installed.is_some() { "installed" } else { "aborted" })
+                    })
+                    .collect();
+                eprintln!("split at seed {seed}: {}", who.join(" "));
+            }
         }
     }
-    assert!(all > 0 && none > 0 && split > 0, "all {all}, none {none}, split {split}");
+    // Both outcomes are reached, and no split: the paused trustee asks its peers
+    // before it installs on what waited for it, and everyone asks at the agreement
+    // deadline before aborting. (Without the asking, seed 19 split: trustee-3, paused
+    // after it signed, woke past its deadline and aborted while the others installed.
+    // A split whose asker is cut off from the answers stays possible:
+    // `an_agreement_sent_to_only_some_trustees_splits_them...` in dkg.rs.)
+    assert!(all > 0 && none > 0 && split == 0, "all {all}, none {none}, split {split}");
     eprintln!("40 paused runs: all installed {all}, none {none}, split {split}");
 }

@@ -130,9 +130,6 @@ struct Active {
     asking: bool,
     /// When the peers were last asked, or when the ceremony last moved here.
     quiet_since: Instant,
-    /// Set when the agreement deadline passed and the peers were asked before
-    /// aborting: until when the abort waits for their answers.
-    hold_until: Option<Instant>,
 }
 
 impl Active {
@@ -145,11 +142,14 @@ impl Active {
             abort: None,
             asking: false,
             quiet_since: Instant::now(),
-            hold_until: None,
         }
     }
 }
 
+/// A gap between two ticks (or since the last tick, when a message arrives) longer
+/// than this means the process stood still: the machine is told (`set_stalled`) and
+/// asks the peers before it installs on what waited for it.
+const STALL_MS: u64 = 1000;
 /// How long a ceremony may stand still here before this trustee asks its peers how it
 /// stands there (a trustee that was cut off learns the outcome it missed).
 const ASK_WHEN_QUIET: Duration = Duration::from_secs(5);
@@ -166,6 +166,9 @@ struct State {
 pub struct Runtime {
     keys: CeremonyKeys,
     started: Instant,
+    /// `now_ms` at the ticker's last tick: a gap much longer than [`TICK`] means this
+    /// process stood still (see [`STALL_MS`]).
+    last_tick_ms: std::sync::atomic::AtomicU64,
     state: tokio::sync::Mutex<State>,
     /// This trustee's own TLS credentials, to reach its peers; set when it serves.
     credentials: OnceLock<Credentials>,
@@ -182,6 +185,7 @@ impl Runtime {
         Runtime {
             keys,
             started: Instant::now(),
+            last_tick_ms: std::sync::atomic::AtomicU64::new(0),
             state: tokio::sync::Mutex::new(State::default()),
             credentials: OnceLock::new(),
         }
@@ -189,6 +193,12 @@ impl Runtime {
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether the ticker has not run for [`STALL_MS`]: this process was stopped or
+    /// starved (`docker pause`, SIGSTOP), and what arrives now may have waited for it.
+    fn stalled(&self, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.last_tick_ms.load(std::sync::atomic::Ordering::Relaxed)) > STALL_MS
     }
 
     pub(crate) fn set_credentials(&self, c: &Credentials) {
@@ -313,24 +323,21 @@ impl TrusteeService {
                 if let Ok(rt) = svc.runtime() {
                     let mut state = rt.state.lock().await;
                     let now = rt.now_ms();
+                    let stalled = rt.stalled(now);
+                    rt.last_tick_ms.store(now, std::sync::atomic::Ordering::Relaxed);
                     let Some(a) = state.active.as_mut().filter(|a| !a.machine.is_final()) else { continue };
-                    // At the agreement deadline, ask the peers before giving up: one that
-                    // installed holds every signature, and this trustee installs too
-                    // instead of splitting the holders (`Ceremony::learn`).
-                    if a.machine.phase() == Phase::Agreeing && now >= a.machine.deadline_ms() {
-                        match a.hold_until {
-                            None => {
-                                a.hold_until = Some(Instant::now() + ASK_TIMEOUT + TICK * 4);
-                                svc.ask_peers(a);
-                                continue;
-                            }
-                            Some(until) if a.asking && Instant::now() < until => continue,
-                            Some(_) => {}
-                        }
-                    } else if !a.asking && a.quiet_since.elapsed() >= ASK_WHEN_QUIET {
+                    if stalled {
+                        tracing::warn!(
+                            "this process stood still during a ceremony; asking the peers before installing"
+                        );
+                        a.machine.set_stalled();
+                    }
+                    if !a.asking && a.quiet_since.elapsed() >= ASK_WHEN_QUIET {
                         // Stood still for a while: a trustee cut off past the peers'
-                        // retries learns how the ceremony ended elsewhere.
-                        svc.ask_peers(a);
+                        // retries learns how the ceremony ended elsewhere. (At the
+                        // agreement deadline and after a stall the machine itself asks:
+                        // `Output::AskPeers`.)
+                        svc.ask_peers(a, false);
                     }
                     let out = a.machine.tick(now, &mut OsRng);
                     svc.apply(rt, &mut state, out).await;
@@ -343,8 +350,14 @@ impl TrusteeService {
     /// stands there, in the background; the first that installed or aborted it is
     /// passed to the machine ([`Ceremony::learn`]), which installs only on the signed
     /// announcement it computed itself, with every participant's signature.
-    fn ask_peers(&self, active: &mut Active) {
+    ///
+    /// `for_machine`: the machine asked (`Output::AskPeers`) and waits for the answer,
+    /// so "nobody has ended it" is passed on too (`Ceremony::peers_undecided`).
+    fn ask_peers(&self, active: &mut Active, for_machine: bool) {
         let Ok(rt) = self.runtime() else { return };
+        // Credentials are set before the service serves, so before any ceremony runs;
+        // without them the machine's question stays open and its deadline (plus
+        // `ASK_GRACE_MS`) ends the ceremony.
         let Some(creds) = rt.credentials.get().cloned() else { return };
         active.asking = true;
         active.quiet_since = Instant::now();
@@ -388,8 +401,16 @@ impl TrusteeService {
             let Some(a) = state.active.as_mut().filter(|a| a.machine.id() == &id) else { return };
             a.asking = false;
             a.quiet_since = Instant::now();
-            let Some((peer, outcome)) = learned else { return };
             let now = rt.now_ms();
+            let Some((peer, outcome)) = learned else {
+                // Nobody has ended it: the machine goes on (installs on the agreements
+                // that waited for it, or aborts at a deadline that passed).
+                if for_machine {
+                    let out = a.machine.peers_undecided(now, &mut OsRng);
+                    svc.apply(rt, &mut state, out).await;
+                }
+                return;
+            };
             match a.machine.learn(&peer, &outcome, now) {
                 Ok(out) => {
                     if !out.is_empty() {
@@ -453,6 +474,7 @@ impl TrusteeService {
                 Output::Abort(reason) => {
                     active.abort = Some(reason);
                 }
+                Output::AskPeers => self.ask_peers(active, true),
             }
         }
         if let Some(id) = state.active.as_ref().filter(|a| a.machine.is_final()).map(|a| *a.machine.id()) {
@@ -891,6 +913,9 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         let same = state.active.as_ref().is_some_and(|a| a.machine.id() == &ceremony);
         if same {
             let Some(active) = state.active.as_mut() else { return Err(internal("ceremony vanished")) };
+            if rt.stalled(now) {
+                active.machine.set_stalled();
+            }
             let out =
                 active.machine.receive(&msg, now, &mut OsRng).map_err(|e| Status::invalid_argument(e.to_string()))?;
             self.apply(rt, &mut state, out).await;

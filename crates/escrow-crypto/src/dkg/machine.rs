@@ -327,6 +327,10 @@ pub enum Output {
     Install(Box<Installation>),
     /// The ceremony is over without a key.
     Abort(AbortReason),
+    /// Ask the peers how the ceremony stands there before going on (after a stall;
+    /// see [`Ceremony::set_stalled`]); answer with [`Ceremony::learn`] or
+    /// [`Ceremony::peers_undecided`].
+    AskPeers,
 }
 
 /// Why an input was refused (the ceremony is unchanged).
@@ -433,7 +437,19 @@ pub struct Ceremony {
     /// Agreements (announcement hash, signature) that arrived before this trustee
     /// computed its own announcement: the first from each participant.
     early_agreements: BTreeMap<PartyId, ([u8; 32], [u8; SIGNATURE_LEN])>,
+    /// This trustee's process stood still (paused, starved) while the ceremony ran
+    /// ([`Ceremony::set_stalled`]): before it installs on what was waiting for it, it
+    /// asks its peers, who may have given up meanwhile.
+    stalled: bool,
+    /// It asked ([`Output::AskPeers`]) and waits for the answer.
+    asking: bool,
+    /// The agreement deadline passed and the peers were asked once then.
+    asked_at_deadline: bool,
 }
+
+/// How long past the agreement deadline a trustee waits for its peers' answer
+/// ([`Output::AskPeers`]) before it aborts all the same.
+pub const ASK_GRACE_MS: u64 = 3_000;
 
 impl fmt::Debug for Ceremony {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -543,6 +559,9 @@ impl Ceremony {
             agreements: BTreeMap::new(),
             early: BTreeMap::new(),
             early_agreements: BTreeMap::new(),
+            stalled: false,
+            asking: false,
+            asked_at_deadline: false,
         })
     }
 
@@ -700,6 +719,34 @@ impl Ceremony {
         Ok(self.abort_with(AbortReason::Operator(reason.chars().take(200).collect()), true, now_ms))
     }
 
+    /// The caller saw this trustee's process stand still while the ceremony ran (its
+    /// ticks stopped for longer than a tick should take: `docker pause`, SIGSTOP, a
+    /// starved host). The peers may have passed their deadlines and aborted meanwhile,
+    /// and the messages that waited for this trustee may include every agreement but
+    /// not yet the aborts. So it does not install on them at once: when every agreement
+    /// is in, it emits [`Output::AskPeers`] and installs only after
+    /// [`Ceremony::peers_undecided`] (no peer has ended) or on [`Ceremony::learn`]. The
+    /// agreement deadline does the same once: the machine asks before it aborts.
+    pub fn set_stalled(&mut self) {
+        if !self.is_final() {
+            self.stalled = true;
+        }
+    }
+
+    /// The answer to [`Output::AskPeers`]: no peer reported an end (they are still in
+    /// the ceremony, or did not answer). This trustee goes on as it would have.
+    pub fn peers_undecided<R: RngCore + CryptoRng>(&mut self, now_ms: u64, rng: &mut R) -> Vec<Output> {
+        self.stalled = false;
+        self.asking = false;
+        if self.is_final() {
+            return Vec::new();
+        }
+        let mut out = self.advance(now_ms, rng);
+        // Past the agreement deadline, and still short of an agreement: now it aborts.
+        out.extend(self.tick(now_ms, rng));
+        out
+    }
+
     /// What a peer reports the ceremony came to, asked over an authenticated channel by
     /// a trustee that was paused or cut off and missed messages. An abort is taken on
     /// the peer's word (any participant may abort); an install only with the proof
@@ -790,6 +837,22 @@ impl Ceremony {
                 self.abort_with(AbortReason::TimedOut { phase: self.phase, missing }, true, now_ms)
             }
             Phase::Agreeing => {
+                // Before giving up, ask the peers once: one that installed holds every
+                // signature, and this trustee joins it instead of splitting the holders
+                // ([`Ceremony::learn`]). The abort waits for the answer, at most
+                // [`ASK_GRACE_MS`].
+                if !self.asked_at_deadline {
+                    self.asked_at_deadline = true;
+                    self.stalled = true;
+                    if !self.asking {
+                        self.asking = true;
+                        return vec![Output::AskPeers];
+                    }
+                    return Vec::new();
+                }
+                if self.asking && now_ms < self.deadline_ms.saturating_add(ASK_GRACE_MS) {
+                    return Vec::new();
+                }
                 let missing = self.participants.iter().filter(|p| !self.agreements.contains_key(*p)).cloned().collect();
                 self.abort_with(AbortReason::TimedOut { phase: Phase::Agreeing, missing }, true, now_ms)
             }
@@ -1021,7 +1084,14 @@ impl Ceremony {
                 }
                 Phase::Justifying if self.pending_justifications().is_empty() => out.extend(self.close(now_ms, rng)),
                 Phase::Agreeing if self.participants.iter().all(|p| self.agreements.contains_key(p)) => {
-                    out.extend(self.install(now_ms));
+                    if self.stalled {
+                        if !self.asking {
+                            self.asking = true;
+                            out.push(Output::AskPeers);
+                        }
+                    } else {
+                        out.extend(self.install(now_ms));
+                    }
                 }
                 _ => {}
             }
