@@ -138,6 +138,71 @@ after=$(inbox | grep -c "from alice" || true)
 [ "$before" -eq 4 ] && [ "$after" -eq "$before" ] || fail "inbox had $before messages before the kill, $after after"
 step "relay SIGKILLed and restarted: all $after acknowledged messages still in bob's inbox"
 
+# A key ceremony for epoch 2 across the containers, with trustee-2 paused (docker pause:
+# its sockets stay open, it neither reads nor ticks) from before the execute until past
+# the agreement deadline and the others' asking: all five must end the same way, and
+# say so to `dkg status --all`. Then a rerun installs epoch 2 at all five.
+as_op() { i=$1; shift; tools --profile "/secrets/trustee-$i.op-$i.profile.toml" "$@"; }
+phase() { as_op "$1" dkg status --trustee "trustee-$1:7000" 2>/dev/null | head -1 | sed 's/.*: //'; }
+players=""
+for i in 0 1 2 3 4; do players="$players --player trustee-$i=trustee-$i:7000"; done
+ceremony() { # PHASE_MS: proposes epoch 2, every operator accepts, waits until ready
+    # shellcheck disable=SC2086
+    as_op 0 dkg propose --trustee trustee-0:7000 --epoch 2 --threshold 2 --destroy-at $(( $(date +%s) + 86400 )) \
+        --phase-timeout-ms "$1" $players >/dev/null || fail "dkg propose"
+    for i in 1 2 3 4; do
+        n=0
+        until [ "$(phase "$i")" = proposed ]; do
+            n=$((n + 1)); [ "$n" -lt 40 ] || fail "trustee-$i never saw the proposal"; sleep 0.5
+        done
+        as_op "$i" dkg accept --trustee "trustee-$i:7000" >/dev/null || fail "op-$i could not accept"
+    done
+    n=0
+    until [ "$(phase 0)" = ready ]; do
+        n=$((n + 1)); [ "$n" -lt 40 ] || fail "the ceremony never became ready"; sleep 0.5
+    done
+}
+ended() { # waits until every trustee's latest ceremony ended; prints the five phases
+    n=0
+    while :; do
+        all=""; done_=1
+        for i in 0 1 2 3 4; do
+            p=$(phase "$i"); all="$all $p"
+            [ "$p" = installed ] || [ "$p" = aborted ] || done_=0
+        done
+        [ "$done_" = 1 ] && break
+        n=$((n + 1)); [ "$n" -lt 40 ] || fail "not every trustee ended the ceremony:$all"; sleep 0.5
+    done
+    echo "$all"
+}
+ceremony 1500
+docker pause "$(cid trustee-2)" >/dev/null
+timeout 120 sh -c "ESCROW_STATE='$state' docker-compose -p '$name' -f '$here/docker-compose.yml' run --rm -T tools \
+    --passphrase-file /secrets/passphrase --profile /secrets/trustee-0.op-0.profile.toml dkg execute \
+    --trustee trustee-0:7000 --wait --peer-wait-secs 60" > "$state/execute.out" 2>&1 &
+executing=$!
+sleep 12    # E + 4 phases of 1.5 s, then up to 3 s asking the peers, from before the execute
+docker unpause "$(cid trustee-2)" >/dev/null
+if wait "$executing"; then executed=ok; else executed="exit $?"; fi
+phases=$(ended)
+# shellcheck disable=SC2086
+set -- $phases
+for p in "$@"; do [ "$p" = "$1" ] || fail "the five trustees ended the ceremony differently:$phases"; done
+survey=$(as_op 1 dkg status --trustee trustee-1:7000 --all 2>&1) || fail "dkg status --all: $survey"
+printf '%s\n' "$survey" | grep -q "SPLIT" && fail "dkg status --all: $survey"
+step "ceremony with trustee-2 paused across the agreement deadline: all five $1 (execute --wait: $executed)"
+[ "$1" = aborted ] || fail "trustee-2 could not have signed while paused, yet the ceremony ended $1"
+ceremony 2000
+out=$(as_op 0 dkg execute --trustee trustee-0:7000 --wait 2>&1) || fail "rerun: $out"
+printf '%s\n' "$out" | grep -q "every participant installed announcement" || fail "rerun: $out"
+tools --profile /secrets/auditor-1.profile.toml epoch fetch --trustee trustee-3:7000 --epoch 2 \
+    --out /data/epoch-2.announcement >/dev/null || fail "epoch fetch"
+# shellcheck disable=SC2086
+verified=$(tools --profile /secrets/auditor-1.profile.toml epoch verify /data/epoch-2.announcement \
+    $(echo "$players" | sed 's/--player/--holder/g') 2>&1) || fail "epoch verify: $verified"
+printf '%s\n' "$verified" | grep -q "every holder installed it" || fail "epoch verify: $verified"
+step "rerun: epoch 2 installed at all five; epoch verify --holder: every holder serves its announcement"
+
 # After every fault, every log still verifies, consistent with what the auditor saw
 # before and with the witnesses.
 # shellcheck disable=SC2086
