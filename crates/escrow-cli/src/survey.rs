@@ -70,11 +70,10 @@ pub async fn survey(ctx: &crate::Ctx, local_addr: &str, local: &pb::CeremonyStat
 }
 
 async fn ask(ctx: &crate::Ctx, addr: &str, id: pb::CeremonyRef) -> Answer {
-    let client = match ctx.credentials().and_then(|c| Ok(escrow_service::transport::ceremony_client(addr, &c)?)) {
+    let mut client = match ctx.credentials().and_then(|c| Ok(escrow_service::transport::ceremony_client(addr, &c)?)) {
         Ok(c) => c,
         Err(e) => return Answer::Unreachable(e.to_string()),
     };
-    let mut client = client;
     match tokio::time::timeout(ASK_TIMEOUT, client.status(id)).await {
         Err(_) => Answer::Unreachable(format!("no answer within {} s", ASK_TIMEOUT.as_secs())),
         Ok(Ok(s)) => Answer::Status(Box::new(s.into_inner())),

@@ -15,7 +15,7 @@ mod common;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{escrow_as, p, run_as, text, Killed};
+use common::{escrow_as, p, run_as, serving, text, Killed};
 
 const PASS: &str = "ceremony faults passphrase";
 const TRUSTEES: usize = 3;
@@ -47,24 +47,13 @@ impl Cluster {
                 ),
             )
             .unwrap();
-            let addr_file = d.join(format!("t{i}.addr"));
-            let mut child = escrow()
-                .args(["--profile", p(&d.join(format!("pki/trustee-{i}.profile.toml")))])
+            let mut cmd = escrow();
+            cmd.args(["--profile", p(&d.join(format!("pki/trustee-{i}.profile.toml")))])
                 .args(["trustee", "serve", "--data-dir", p(&d.join(format!("t{i}")))])
-                .args(["--policy", p(&d.join(format!("policy-{i}.toml")))])
-                .args(["--addr-file", p(&addr_file)])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let t0 = Instant::now();
-            while !addr_file.exists() {
-                assert!(child.try_wait().unwrap().is_none(), "trustee-{i} exited before listening");
-                assert!(t0.elapsed() < Duration::from_secs(60), "trustee-{i}: no address file after 60 s");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            addrs.push(std::fs::read_to_string(&addr_file).unwrap().trim().to_string());
-            children.push(Killed(child));
+                .args(["--policy", p(&d.join(format!("policy-{i}.toml")))]);
+            let (child, addr) = serving(cmd, &d.join(format!("t{i}.addr")), &format!("trustee-{i}"));
+            addrs.push(addr);
+            children.push(child);
         }
         Cluster { dir, addrs, children }
     }

@@ -5,15 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 const PASS: &str = "open test passphrase";
 /// Where nothing listens: a trustee that is down.
 const DOWN: &str = "127.0.0.1:1";
 
 mod common;
-use common::{p, text, Killed};
+use common::{p, serving, text, Killed};
 
 fn escrow() -> Command {
     common::escrow_as(PASS)
@@ -45,24 +44,11 @@ impl Deployment {
         let court = std::fs::read_to_string(path("courts/high-court.pub")).unwrap();
         let mut processes = Vec::new();
         let mut spawn = |name: &str, args: Vec<String>| -> String {
-            let addr_file = path(&format!("{name}.addr"));
-            let mut child = escrow()
-                .args(&args)
-                .args(["--addr-file", p(&addr_file)])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            let t0 = Instant::now();
-            while !addr_file.exists() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("{name} exited with {status} before listening");
-                }
-                assert!(t0.elapsed() < Duration::from_secs(60), "{name}: no address file after 60 s");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            processes.push(Killed(child));
-            std::fs::read_to_string(&addr_file).unwrap().trim().to_string()
+            let mut cmd = escrow();
+            cmd.args(&args);
+            let (process, addr) = serving(cmd, &path(&format!("{name}.addr")), name);
+            processes.push(process);
+            addr
         };
         let mut trustees = Vec::new();
         for i in 0..5 {

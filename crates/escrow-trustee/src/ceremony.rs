@@ -529,7 +529,7 @@ impl TrusteeService {
                     continue;
                 }
             }
-            let reason = format!("{} restarted during the ceremony and lost its state", self.trustee_id());
+            let reason = AbortReason::Restarted { by: rt.keys.signing.trustee().clone() }.to_string();
             let peers: BTreeMap<PartyId, String> =
                 c.peers.iter().filter_map(|(t, a)| PartyId::new(t).ok().map(|t| (t, a.clone()))).collect();
             let now = rt.now_ms();

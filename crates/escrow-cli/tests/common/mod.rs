@@ -4,7 +4,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The `escrow` binary with `pass` as its passphrase, no profile from the environment
 /// and no colour.
@@ -37,4 +38,22 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `cmd` (a server, quiet) with `--addr-file addr_file` and waits until the
+/// file appears, at most 60 s: the server and the address it listens on.
+pub fn serving(mut cmd: Command, addr_file: &Path, name: &str) -> (Killed, String) {
+    let _ = std::fs::remove_file(addr_file);
+    let mut child =
+        cmd.args(["--addr-file", p(addr_file)]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let t0 = Instant::now();
+    while !addr_file.exists() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{name} exited with {status} before listening");
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "{name}: no address file after 60 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let addr = std::fs::read_to_string(addr_file).unwrap().trim().to_string();
+    (Killed(child), addr)
 }
