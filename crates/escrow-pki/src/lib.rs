@@ -1,15 +1,20 @@
-//! The deployment's certificate authority and the identities it certifies.
+//! Identities, the CAs that certify them, and the federation that says which CA may
+//! certify whom.
 //!
 //! Every party of a deployment — trustee, relay, agency, trustee operator, auditor,
-//! user — holds a certificate from the deployment's CA that names its role and id in
-//! one subject-alternative-name URI, `escrow:role/<role>/<id>` (an operator's names the
-//! trustee it operates too: `escrow:role/operator/<trustee-id>/<name>`). Servers read
-//! that URI back from the client's certificate after rustls has verified the chain
-//! ([`Identity::from_cert_der`]) and decide each RPC by it; clients check the server's
-//! certificate against a role-wide DNS name ([`Role::server_name`]), so that an
-//! agency's or a user's certificate can never pose as a trustee or the relay.
+//! user, witness — holds a certificate that names its role and id in one
+//! subject-alternative-name URI, `escrow:role/<role>/<id>` (an operator's names the
+//! trustee it operates too: `escrow:role/operator/<trustee-id>/<name>`). The
+//! certificate comes from its own organisation's CA ([`Ca`]); the [`federation`] lists
+//! every organisation, its CA and the identities it may certify, and the [`trust`]
+//! verifiers believe a certificate only from the organisation that may certify the
+//! identity in it. Servers read the identity back from a verified client certificate
+//! ([`Identity::from_cert_der`]) and decide each RPC by it; clients check a server's
+//! certificate against the role they dialled ([`Role::server_name`]), so an agency's
+//! or a user's certificate can never pose as a trustee or the relay.
 //!
-//! The crate does no file or network IO: `escrow pki init` writes what it returns.
+//! The crate does no file or network IO: `escrow pki init` and `escrow federation`
+//! write what it returns.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -22,6 +27,11 @@ use rcgen::{
     SanType, SerialNumber,
 };
 use zeroize::Zeroizing;
+
+pub mod federation;
+pub mod trust;
+
+pub use federation::{Federation, FederationError, Organisation};
 
 /// The URI scheme and path prefix of an identity in a certificate.
 pub const URI_PREFIX: &str = "escrow:role/";
@@ -328,6 +338,12 @@ impl Ca {
     /// The CA's private key; a secret (seal it at rest).
     pub fn key_pem(&self) -> &Zeroizing<String> {
         &self.key_pem
+    }
+
+    /// Signs `msg` with the CA key (ECDSA P-256 with SHA-256, ASN.1 DER): how an
+    /// organisation signs its federation entry.
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, PkiError> {
+        rcgen::SigningKey::sign(self.issuer.key(), msg).map_err(rcgen_error("signing with the CA key"))
     }
 
     /// A certificate and fresh P-256 key for `identity`. Everyone gets TLS client
