@@ -62,13 +62,17 @@ fn foreign_ca_creds() -> Credentials {
     let issued = foreign.issue(&Identity::new(Role::Agency, id("agency-1")).unwrap(), validity()).unwrap();
     // It trusts the real CA (so it would accept the real server); the server must not
     // accept it.
-    Credentials::new(pki().ca().cert_pem().to_string(), issued.cert_pem, issued.key_pem).unwrap()
+    Credentials::new(pki().trust().clone(), issued.cert_pem, issued.key_pem).unwrap()
 }
 
 fn caller(name: &str) -> Credentials {
     match name {
         "alice" | "bob" => creds(Role::User, name),
-        "agency-1" | "agency-2" => creds(Role::Agency, name),
+        "agency-1" | "agency-2" | "agency-3" => creds(Role::Agency, name),
+        // Operator op-0 of trustee-0, certified by trustee-1's organisation.
+        "op-0 forged" => pki().creds_from("org-trustee-1", &Identity::operator(id("trustee-0"), id("op-0"))).unwrap(),
+        // An agency no organisation of the federation certifies.
+        "agency-9" => pki().creds_from("org-agency-1", &Identity::new(Role::Agency, id("agency-9")).unwrap()).unwrap(),
         "op-0" => operator_creds(0),
         "op-1" => operator_creds(1),
         "auditor-1" => creds(Role::Auditor, name),
@@ -76,7 +80,7 @@ fn caller(name: &str) -> Credentials {
         "relay" => creds(Role::Relay, name),
         // A witness's certificate is a server's for its HTTPS; it has no escrow RPC.
         "w1" => creds(Role::Witness, name),
-        "no certificate" => Credentials::anonymous(pki().ca().cert_pem().to_string()).unwrap(),
+        "no certificate" => Credentials::anonymous(pki().trust().clone()),
         "foreign CA" => foreign_ca_creds(),
         other => panic!("unknown caller {other:?} in docs/security.md"),
     }
@@ -103,7 +107,10 @@ struct World {
 
 impl World {
     async fn new() -> Self {
-        let d = deploy_plain(70).await;
+        // The table makes about a thousand calls as fast as the servers answer; the
+        // per-caller rate limit (tests/limits.rs) is not what it checks.
+        let d =
+            deploy(70, |_, p| p.rate_limit = escrow_service::ratelimit::RateLimit::new(1e6, 1_000_000).unwrap()).await;
         // An old warrant, valid one day with no notification delay: its details open
         // once it expires.
         let old = 9u8;
@@ -340,10 +347,12 @@ async fn a_server_with_a_certificate_of_another_role_or_ca_is_refused_by_clients
     let mut wrong = relay_client_at(&d.trustees[0].server.addr.to_string(), &creds(Role::User, "alice"));
     let s = wrong.get_epoch_key(pb::GetEpochKeyRequest {}).await.unwrap_err();
     assert_eq!(s.code(), Code::Unavailable, "{}", s.message());
-    // A client that trusts another CA refuses the real trustee.
+    // A client of another federation refuses the real trustee.
     let other = Ca::generate("other", validity()).unwrap();
     let issued = other.issue(&Identity::new(Role::Agency, id("agency-1")).unwrap(), validity()).unwrap();
-    let stranger = Credentials::new(other.cert_pem().to_string(), issued.cert_pem, issued.key_pem).unwrap();
+    let theirs = escrow_pki::Federation::one_root("other", "other", &other, vec![]).unwrap();
+    let theirs = escrow_pki::trust::Trust::new(theirs).unwrap();
+    let stranger = Credentials::new(theirs, issued.cert_pem, issued.key_pem).unwrap();
     let s = trustee_client_at(&d.trustees[0].server.addr.to_string(), &stranger)
         .get_info(pb::GetInfoRequest {})
         .await

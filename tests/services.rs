@@ -55,7 +55,7 @@ async fn reflected_services_v1alpha(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_reflection_on_every_server() {
     let d = deploy_plain(20).await;
-    let anonymous = Credentials::anonymous(pki().ca().cert_pem().to_string()).unwrap();
+    let anonymous = Credentials::anonymous(pki().trust().clone());
     for (addr, service, role) in [
         (d.trustees[0].server.addr.to_string(), "escrow.v1.Trustee", Role::Trustee),
         (d.relay.addr.to_string(), "escrow.v1.Relay", Role::Relay),

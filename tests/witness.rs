@@ -74,7 +74,7 @@ async fn releases_carry_witnessed_approvals_that_the_agency_checks() {
     let cp = d.audit_client(0).unwrap().get_checkpoint(pb::GetCheckpointRequest {}).await.unwrap().into_inner();
     let served = policy.verify(cp.witnessed_checkpoint.as_bytes()).unwrap();
     assert!(served.checkpoint.size() >= witnessed.checkpoint.size());
-    let ca = d.world.pki.ca().cert_pem().to_owned();
+    let ca = d.world.pki.trust().clone();
     let client = escrow_witness::client::WitnessClient::new(
         &format!("https://{}", d.witness(0).unwrap().server.addr),
         Some(&ca),
@@ -286,7 +286,7 @@ async fn a_forked_log_gets_no_witnessed_release_and_the_auditor_names_the_split_
         fully_witnessed(&d, i).await;
     }
     let policy = d.witness_policy().unwrap().unwrap();
-    let ca = d.world.pki.ca().cert_pem().to_owned();
+    let ca = d.world.pki.trust().clone();
     let trust = escrow_audit::Trust::Policy(Arc::new(escrow_audit::PolicyTrust::new(policy, Some(&ca)).unwrap()));
     let before = tempfile::tempdir().unwrap();
     for a in audit(&d, before.path(), &trust).await {
@@ -360,7 +360,7 @@ async fn after_a_burst_of_entries_every_witness_holds_the_same_checkpoint() {
     let after = d.wait_witnessed(0, std::time::Duration::from_secs(10)).await.unwrap();
     assert_eq!(after, before + 24, "12 receipts and 12 approvals");
     // Every witness holds that very checkpoint: one size, one root, for all three.
-    let ca = d.world.pki.ca().cert_pem().to_owned();
+    let ca = d.world.pki.trust().clone();
     let key = &d.witness_policy().unwrap().unwrap().logs()[0].key.clone();
     let mut views = Vec::new();
     for j in 0..3 {

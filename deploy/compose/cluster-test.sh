@@ -47,11 +47,11 @@ step "status from the tools container: 5 trustees serving, every witness at lag 
 
 # The relay's network has no route to any trustee; the clients' network has.
 if docker run --rm --network "${name}_public" --read-only -v "$state/secrets/tools:/secrets:ro" \
-    "${ESCROW_IMAGE:-escrow:dev}" --ca /secrets/ca.pem health --addr trustee-0:7000 --role trustee >/dev/null 2>&1; then
+    "${ESCROW_IMAGE:-escrow:dev}" --federation /secrets/federation.toml health --addr trustee-0:7000 --role trustee >/dev/null 2>&1; then
     fail "a trustee is reachable from the relay's network"
 fi
 docker run --rm --network "${name}_access" --read-only -v "$state/secrets/tools:/secrets:ro" \
-    "${ESCROW_IMAGE:-escrow:dev}" --ca /secrets/ca.pem health --addr trustee-0:7000 --role trustee >/dev/null \
+    "${ESCROW_IMAGE:-escrow:dev}" --federation /secrets/federation.toml health --addr trustee-0:7000 --role trustee >/dev/null \
     || fail "trustee-0 unreachable from the clients' network"
 step "boundary: trustee-0 unreachable from the relay's network, reachable from the clients'"
 
@@ -68,7 +68,7 @@ for u in alice bob; do
     "$bin" user keygen --id "$u" --out "$state/secrets/tools/$u.ukey" --insecure-fast-kdf >/dev/null
 done
 [ "$(id -u)" != 0 ] || chown -R 65532:65532 "$state/secrets/tools" "$state/data/tools"
-as_user() { u=$1; shift; tools --ca /secrets/ca.pem --cert "/secrets/user-$u.pem" --tls-key "/secrets/user-$u.key" "$@"; }
+as_user() { u=$1; shift; tools --federation /secrets/federation.toml --cert "/secrets/user-$u.pem" --tls-key "/secrets/user-$u.key" "$@"; }
 for u in alice bob; do as_user "$u" user register --relay relay:7100 --key "/secrets/$u.ukey" >/dev/null; done
 as_user alice user send --relay relay:7100 --key /secrets/alice.ukey --to bob --message "meet at noon" \
     --epoch-key /secrets/epoch-1.pub >/dev/null || fail "alice could not send"
@@ -86,11 +86,12 @@ for i in 0 1 2; do
         --id "$wid" --reason "lawful and proportionate" >/dev/null || fail "op-$i could not approve"
 done
 open_warrant() {
-    # The agency without the profile's trustee pins: the dealt epoch key has no
-    # announcement to check (weak mode, until the init runs the key ceremony).
+    # The dealt epoch key has no announcement to check under the federation's
+    # trustee pins: the agency believes its file instead (weak mode, until the init
+    # runs the key ceremony).
     # shellcheck disable=SC2086
-    tools --ca /secrets/ca.pem --cert /secrets/agency-1.pem --tls-key /secrets/agency-1.key open --relay relay:7100 \
-        $trustees --warrant /data/w.hex --out /data/opened --witness-policy /secrets/witness.policy 2>&1
+    tools --profile /secrets/agency-1.profile.toml open --relay relay:7100 $trustees --warrant /data/w.hex \
+        --out /data/opened --witness-policy /secrets/witness.policy --epoch-key /secrets/epoch-1.pub 2>&1
 }
 out=$(open_warrant) || fail "open: $out"
 printf '%s\n' "$out" | grep -q "opened #" || fail "nothing opened: $out"

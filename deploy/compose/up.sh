@@ -48,11 +48,11 @@ done
 printf 'group witnesses 2 w1 w2 w3\nquorum witnesses\n' >> "$policy"
 
 court=$(cat "$state/courts/high-court.pub")
-secrets() { # party files...: a secrets directory with the CA, the pins and the passphrase
+secrets() { # party files...: a secrets directory with the federation (CAs and pins) and the passphrase
     d="$state/secrets/$1"
     shift
     mkdir -p "$d"
-    cp "$state/pki/ca.pem" "$state/pki/trustees.pins" "$d/"
+    cp "$state/pki/federation.toml" "$d/"
     printf '%s\n' "$pass" > "$d/passphrase"
     for f in "$@"; do cp "$f" "$d/"; done
 }
@@ -80,7 +80,7 @@ for w in $witnesses; do
 done
 # The clients: agency, auditor, operators, users, with every profile and the policy.
 mkdir -p "$state/secrets/tools" "$state/data/tools" "$state/data/relay"
-cp "$state/pki/"*.pem "$state/pki/"*.key "$state/pki/"*.profile.toml "$state/pki/trustees.pins" \
+cp "$state/pki/"*.pem "$state/pki/"*.key "$state/pki/"*.profile.toml "$state/pki/federation.toml" \
    "$policy" "$state/keys/epoch-1.pub" "$state/courts/high-court.pub" "$state/secrets/tools/"
 printf '%s\n' "$pass" > "$state/secrets/tools/passphrase"
 if [ "$(id -u)" = 0 ]; then

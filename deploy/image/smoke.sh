@@ -34,8 +34,8 @@ export ESCROW_PASSPHRASE=smoke-test-passphrase
 "$bin" court keygen --court high-court --out "$work/courts" --insecure-fast-kdf >/dev/null
 s="$work/secrets"
 mkdir -p "$s"
-cp "$work/pki/ca.pem" "$work/pki/trustee-0.pem" "$work/pki/trustee-0.key" "$work/pki/trustee-0.signing.key" \
-   "$work/pki/trustees.pins" "$work/keys/epoch-1.pub" "$work/keys/trustee-0.share" "$s/"
+cp "$work/pki/federation.toml" "$work/pki/trustee-0.pem" "$work/pki/trustee-0.key" \
+   "$work/pki/trustee-0.signing.key" "$work/keys/epoch-1.pub" "$work/keys/trustee-0.share" "$s/"
 cp "$work/pki/trustee-0.profile.toml" "$s/profile.toml"
 printf 'trustee_id = "trustee-0"\napproval = "operator"\ntrusted_courts = ["%s"]\nmax_window_secs = 604800\nmax_fields_per_warrant = 1000\n' \
     "$(cat "$work/courts/high-court.pub")" > "$s/policy.toml"

@@ -1,5 +1,6 @@
 //! What every integration test shares: the deployment kit ([`escrow_kit`]) started in
-//! this process with a manual clock and keys seeded per test, one CA per test binary,
+//! this process with a manual clock and keys seeded per test, one CA per organisation
+//! per test binary,
 //! and short names for the parties' credentials.
 #![allow(missing_docs, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, clippy::missing_panics_doc)]
 
@@ -34,10 +35,17 @@ pub fn id(s: &str) -> PartyId {
     PartyId::new(s).unwrap()
 }
 
-/// The CA of every deployment in this test binary, and every credential it issued.
+/// The organisations' CAs of every deployment in this test binary (one per trustee
+/// up to nine, the provider, agencies 1 to 3, the auditors, witnesses w1..w5), and
+/// every credential they issued. The trustees' policies ([`policy`]) serve the
+/// agencies of `org-agency-1` and `org-agency-2` only.
 pub fn pki() -> Arc<Pki> {
     static PKI: OnceLock<Arc<Pki>> = OnceLock::new();
-    PKI.get_or_init(|| Arc::new(Pki::new("tests", 2).unwrap())).clone()
+    PKI.get_or_init(|| {
+        let witnesses = ["w1", "w2", "w3", "w4", "w5"];
+        Arc::new(Pki::federated("tests", 2, 9, &["agency-1", "agency-2", "agency-3"], &witnesses).unwrap())
+    })
+    .clone()
 }
 
 /// Credentials for `identity` from [`pki`].
@@ -75,9 +83,11 @@ pub fn relay_client_at(addr: &str, creds: &Credentials) -> RelayClient<Channel> 
     escrow_service::transport::relay_client(addr, creds).unwrap()
 }
 
-/// The test policy of trustee `i` trusting `court`, changed by `tweak`.
+/// The test policy of trustee `i` trusting `court` and serving the agencies of
+/// `org-agency-1` and `org-agency-2`, changed by `tweak`.
 pub fn policy(i: u16, court: &CourtPublicKey, tweak: impl Fn(u16, &mut Policy)) -> Policy {
     let mut p = default_policy(i, court);
+    p.agency_organisations = vec!["org-agency-1".into(), "org-agency-2".into()];
     tweak(i, &mut p);
     p
 }

@@ -269,6 +269,8 @@ pub struct Agency {
     /// opened.
     pub unannounced: Vec<(EpochId, String)>,
     epochs: BTreeMap<EpochId, EpochPublicKey>,
+    /// The keys the trustees serve for the epochs in `unannounced`.
+    unannounced_keys: BTreeMap<EpochId, EpochPublicKey>,
     /// With a witness policy: shares count only with a witnessed approval.
     witness_policy: Option<Arc<escrow_log::Policy>>,
 }
@@ -352,16 +354,38 @@ impl Agency {
             });
         }
         let mut unannounced = Vec::new();
+        let mut unannounced_keys = BTreeMap::new();
         if pins.is_some() {
             epochs.retain(|epoch, key| {
                 let ok = announced.contains(key);
                 if !ok {
                     unannounced.push((*epoch, "no announcement signed by all its holders states this key set".into()));
+                    unannounced_keys.insert(*epoch, key.clone());
                 }
                 ok
             });
         }
-        Ok(Agency { relay, trustees, unreachable, unannounced, epochs, witness_policy: None })
+        Ok(Agency { relay, trustees, unreachable, unannounced, epochs, unannounced_keys, witness_policy: None })
+    }
+
+    /// Believes `key` for its epoch without an announcement: weak mode, where a
+    /// dealer made the key and no ceremony announced it, and the agency holds the
+    /// key's file. The trustees must serve exactly this key for that epoch.
+    pub fn believe_unannounced(&mut self, key: &EpochPublicKey) -> Result<(), AgencyError> {
+        let epoch = key.epoch();
+        let served = self.unannounced_keys.get(&epoch).or_else(|| self.epochs.get(&epoch));
+        match served {
+            Some(s) if s == key => {
+                self.unannounced_keys.remove(&epoch);
+                self.unannounced.retain(|(e, _)| *e != epoch);
+                self.epochs.insert(epoch, key.clone());
+                Ok(())
+            }
+            Some(_) => Err(AgencyError::Trustees(format!(
+                "the trustees serve a different public key for epoch {epoch} than the pinned one"
+            ))),
+            None => Err(AgencyError::Trustees(format!("no trustee serves a public key for epoch {epoch}"))),
+        }
     }
 
     /// From now on, uses a trustee's shares only if its answer proves, under `policy`

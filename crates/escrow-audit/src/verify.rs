@@ -60,12 +60,15 @@ pub struct PolicyTrust {
 }
 
 impl PolicyTrust {
-    /// Clients for the policy's witnesses (`https://` URLs need the deployment CA).
-    pub fn new(policy: escrow_log::Policy, ca_pem: Option<&str>) -> Result<Self, ClientError> {
+    /// Clients for the policy's witnesses (`https://` URLs need the federation).
+    pub fn new(
+        policy: escrow_log::Policy,
+        trust: Option<&std::sync::Arc<escrow_pki::trust::Trust>>,
+    ) -> Result<Self, ClientError> {
         let mut witnesses = Vec::new();
         for (i, w) in policy.witnesses().iter().enumerate() {
             if let Some(url) = &w.url {
-                witnesses.push((i, WitnessClient::new(url, ca_pem, std::time::Duration::from_secs(10))?));
+                witnesses.push((i, WitnessClient::new(url, trust, std::time::Duration::from_secs(10))?));
             }
         }
         Ok(PolicyTrust { policy, witnesses })

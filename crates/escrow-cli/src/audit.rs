@@ -84,8 +84,8 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
     let trust = match (&args.witness_policy, args.trust_on_first_use) {
         (Some(path), _) => {
             let policy = crate::files::read_witness_policy(path)?;
-            let trust = escrow_audit::PolicyTrust::new(policy, Some(creds.ca_pem()))
-                .map_err(|e| CliError::bad_file(path, e))?;
+            let trust =
+                escrow_audit::PolicyTrust::new(policy, Some(creds.trust())).map_err(|e| CliError::bad_file(path, e))?;
             escrow_audit::Trust::Policy(std::sync::Arc::new(trust))
         }
         (None, true) => escrow_audit::Trust::FirstUse,

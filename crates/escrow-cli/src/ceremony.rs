@@ -501,7 +501,9 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         EpochCmd::Verify { file, key_out, holders } => {
             let signed = read_announcement(&file)?;
             let pins = ctx.tls.pins()?.ok_or_else(|| {
-                CliError::Usage("no pinned trustee keys: pass --pins or a profile that names them".into())
+                CliError::Usage(
+                    "no pinned trustee keys: pass a federation (--federation or a profile) that pins them".into(),
+                )
             })?;
             let v = signed.verify(&pins).map_err(|e| CliError::Findings(format!("{}: {e}", file.display())))?;
             let a = v.announcement();

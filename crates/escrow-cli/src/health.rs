@@ -1,5 +1,5 @@
 //! `escrow health`: a probe for supervisors and container health checks. It needs only
-//! the CA certificate (health answers without a client certificate), never a
+//! the federation file (health answers without a client certificate), never a
 //! passphrase, and exits 0 only if the server says it is serving.
 
 use std::time::Duration;
@@ -40,17 +40,17 @@ pub async fn run(a: HealthArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         .filter(|r| matches!(r, Role::Trustee | Role::Relay | Role::Witness))
         .ok_or_else(|| CliError::Usage(format!("--role {:?}: trustee, relay or witness", a.role)))?;
     if role == Role::Witness {
-        let ca = if a.plain { None } else { Some(ctx.tls.ca_pem()?) };
+        let trust = if a.plain { None } else { Some(ctx.tls.trust()?) };
         let scheme = if a.plain { "http" } else { "https" };
         let client =
-            escrow_witness::client::WitnessClient::new(&format!("{scheme}://{}", a.addr), ca.as_deref(), TIMEOUT)
+            escrow_witness::client::WitnessClient::new(&format!("{scheme}://{}", a.addr), trust.as_ref(), TIMEOUT)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
         let info = client.info().await.map_err(down)?;
         let vkey = info.lines().find(|l| l.starts_with("vkey ")).unwrap_or("witness");
         println!("SERVING ({})", crate::display::text(vkey));
         return Ok(());
     }
-    let anonymous = escrow_service::transport::Credentials::anonymous(ctx.tls.ca_pem()?)?;
+    let anonymous = escrow_service::transport::Credentials::anonymous(ctx.tls.trust()?);
     let service = a
         .service
         .unwrap_or_else(|| if role == Role::Trustee { "escrow.v1.Trustee" } else { "escrow.v1.Relay" }.to_owned());

@@ -10,6 +10,7 @@ mod ceremony;
 #[cfg(feature = "demo")]
 mod demo;
 mod display;
+mod federation;
 mod files;
 mod health;
 mod keys;
@@ -81,7 +82,7 @@ enum Command {
     /// checkpoint, and (with --witness-policy) each witness's view and its lag.
     Status(status::StatusArgs),
     /// Probe a server's health (gRPC health, or a witness's GET /): exit 0 only if it
-    /// is serving. Needs only the CA certificate, never a passphrase.
+    /// is serving. Needs only the federation file, never a certificate or passphrase.
     Health(health::HealthArgs),
     /// Witness commands: a C2SP tlog-witness that cosigns trustees' checkpoints.
     #[command(subcommand)]
@@ -100,9 +101,16 @@ enum Command {
     /// Auditor: verify trustees' logs, reconcile them, publish statistics.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
-    /// The deployment's certificate authority: certificates for every party.
+    /// One CA for a whole one-machine deployment (one root): certificates for every
+    /// party.
     #[command(subcommand)]
     Pki(pki::PkiCmd),
+    /// One organisation's own CA, entry and certificates, made on its own machine.
+    #[command(subcommand)]
+    Org(federation::OrgCmd),
+    /// The federation file: combine organisations' entries, check it, show it.
+    #[command(subcommand)]
+    Federation(federation::FederationCmd),
     /// Risk calculator: unauthorized access vs failed lawful access over t, with plots.
     Tradeoffs(tradeoffs::TradeoffsArgs),
     /// Re-seal secret files under a new passphrase (old one as usual: ESCROW_PASSPHRASE,
@@ -366,6 +374,8 @@ fn main() -> ExitCode {
             Command::Open(a) => open::run(a, &ctx).await,
             Command::Audit(c) => audit::run(c, &ctx).await,
             Command::Pki(c) => pki::run(c, &ctx.secret),
+            Command::Org(c) => federation::run_org(c, &ctx.secret),
+            Command::Federation(c) => federation::run_federation(c),
             Command::Tradeoffs(a) => tradeoffs::run(&a),
             Command::Reseal(a) => reseal(&a, &ctx),
         }

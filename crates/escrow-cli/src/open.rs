@@ -28,6 +28,11 @@ pub struct OpenArgs {
     /// with proof that the warrant's approval is in a checkpoint its witnesses cosigned.
     #[arg(long)]
     pub witness_policy: Option<PathBuf>,
+    /// Weak mode: believe the dealt epoch key in this file (`escrow keygen`'s
+    /// epoch-<n>.pub) without an announcement signed by its trustees; the trustees
+    /// must serve exactly this key. Repeat for more epochs.
+    #[arg(long = "epoch-key")]
+    pub epoch_keys: Vec<PathBuf>,
 }
 
 /// How the summary names a trustee the report keys by id (it answered) or by address
@@ -49,6 +54,14 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     };
     let mut agency =
         escrow_agency::Agency::connect_with(&a.relay, &a.trustees, &ctx.credentials()?, pins.as_ref()).await?;
+    for path in &a.epoch_keys {
+        let key = crate::files::read_hex_as(path, escrow_crypto::EpochPublicKey::from_bytes)?;
+        agency.believe_unannounced(&key).map_err(|e| CliError::bad_file(path, e))?;
+        eprintln!(
+            "warning: weak mode: believing the epoch key in {} without an announcement signed by its trustees",
+            path.display()
+        );
+    }
     if let Some(policy) = witness_policy {
         agency = agency.require_witnessed(policy);
     }

@@ -1,4 +1,7 @@
-//! `escrow pki ...`: the deployment's CA and a certificate for every party.
+//! `escrow pki ...`: one CA for a whole one-machine deployment, and a certificate for
+//! every party. One root: whoever holds `ca.key` can certify an operator of every
+//! trustee. A deployment of independent organisations uses `escrow org` and
+//! `escrow federation` instead.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -10,16 +13,22 @@ use escrow_pki::{Ca, Identity, Role, Validity};
 use crate::files::{write_private, SecretArgs};
 use crate::CliError;
 
-use escrow_crypto::{TrusteePins, TrusteeSigningKey};
-use escrow_pki::layout::{PartyFiles, PINS};
+use escrow_crypto::TrusteeSigningKey;
+use escrow_pki::federation::Pin;
+use escrow_pki::layout::{PartyFiles, FEDERATION};
 pub use escrow_pki::layout::{CA_CERT, CA_KEY};
+use escrow_pki::Federation;
+
+/// The one organisation of `escrow pki init`'s federation.
+pub const ONE_ROOT: &str = "root";
 
 #[derive(Subcommand, Debug)]
 pub enum PkiCmd {
-    /// Make a CA and a certificate for every party of a local deployment: trustees
-    /// (server and peer), the relay, agencies, one operator per trustee, auditors and
-    /// users. Writes <dir>/ca.pem, <dir>/ca.key (sealed) and, per party,
-    /// <stem>.pem, <stem>.key (sealed) and <stem>.profile.toml.
+    /// Make ONE CA and a certificate for every party of a one-machine deployment:
+    /// trustees (server and peer), the relay, agencies, one operator per trustee,
+    /// auditors and users. Writes <dir>/ca.pem, <dir>/ca.key (sealed), the one-root
+    /// <dir>/federation.toml and, per party, <stem>.pem, <stem>.key (sealed) and
+    /// <stem>.profile.toml. Whoever holds ca.key can approve at every trustee.
     Init {
         /// Output directory (must not already hold a CA).
         dir: PathBuf,
@@ -81,7 +90,9 @@ fn party(s: &str) -> Result<PartyId, CliError> {
     Ok(PartyId::new(s)?)
 }
 
-/// Writes a party's certificate, sealed key and profile into `dir`.
+/// Writes a party's certificate, sealed key and profile into `dir`; a trustee also
+/// gets its signing key, whose public half the one-root entry pins (re-signed at the
+/// next generation).
 pub fn write_party(
     dir: &Path,
     ca: &Ca,
@@ -92,24 +103,24 @@ pub fn write_party(
     let issued = ca.issue(identity, validity)?;
     let files = PartyFiles::of(identity);
     let profile = dir.join(&files.profile);
+    if let Some(signing) = &files.signing_key {
+        let key = TrusteeSigningKey::generate(identity.id().clone(), &mut rand::rngs::OsRng);
+        let path = dir.join(FEDERATION);
+        let fed = crate::tls::load_federation(&path)?;
+        let entry = fed.organisation(ONE_ROOT).ok_or_else(|| CliError::bad_file(&path, "no one-root organisation"))?;
+        let entry = entry
+            .reissue(ca, |d| {
+                d.pins.retain(|p| !matches!(p, Pin::Trustee(k) if k.trustee() == identity.id()));
+                d.pins.push(Pin::Trustee(key.public()));
+            })
+            .map_err(|e| CliError::bad_file(&path, e))?;
+        let (fed, _) = fed.with(entry).map_err(|e| CliError::bad_file(&path, e))?;
+        secret.write_sealed(&dir.join(signing), &key.to_bytes())?;
+        std::fs::write(&path, fed.render()).map_err(|e| CliError::io(&path, e))?;
+    }
     std::fs::write(dir.join(&files.cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
     secret.write_sealed(&dir.join(&files.key), issued.key_pem.as_bytes())?;
     std::fs::write(&profile, files.profile_text()).map_err(|e| CliError::io(&profile, e))?;
-    if let Some(signing) = &files.signing_key {
-        // A trustee also gets its signing key, and its public half joins the pins.
-        let key = TrusteeSigningKey::generate(identity.id().clone(), &mut rand::rngs::OsRng);
-        secret.write_sealed(&dir.join(signing), &key.to_bytes())?;
-        let pins_path = dir.join(PINS);
-        let mut keys = match std::fs::read_to_string(&pins_path) {
-            Ok(text) => TrusteePins::from_text(&text).map_err(|e| CliError::bad_file(&pins_path, e))?.keys().to_vec(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(CliError::io(&pins_path, e)),
-        };
-        keys.retain(|k| k.trustee() != identity.id());
-        keys.push(key.public());
-        let pins = TrusteePins::new(keys)?;
-        std::fs::write(&pins_path, pins.to_text()).map_err(|e| CliError::io(&pins_path, e))?;
-    }
     Ok(profile)
 }
 
@@ -143,8 +154,10 @@ pub fn init(
     std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
     let validity = Validity::days_from(SystemTime::now(), days);
     let ca = Ca::generate(name, validity)?;
+    let fed = Federation::one_root(name, ONE_ROOT, &ca, vec![]).map_err(|e| CliError::Usage(e.to_string()))?;
     secret.write_sealed(&dir.join(CA_KEY), ca.key_pem().as_bytes())?;
     std::fs::write(dir.join(CA_CERT), ca.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
+    std::fs::write(dir.join(FEDERATION), fed.render()).map_err(|e| CliError::io(&dir.join(FEDERATION), e))?;
     identities.iter().map(|id| write_party(dir, &ca, id, validity, secret)).collect()
 }
 
@@ -164,6 +177,12 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
             }
             let profiles = init(&dir, &name, &ids, days, secret)?;
             println!("CA: {} (key sealed in {})", dir.join(CA_CERT).display(), dir.join(CA_KEY).display());
+            println!("Federation: {}", dir.join(FEDERATION).display());
+            println!(
+                "ONE ROOT: this one CA certifies every party, so whoever holds its key can approve a warrant at \
+                 all {trustees} trustees. For independent organisations, use `escrow org init` and \
+                 `escrow federation add`."
+            );
             for (id, p) in ids.iter().zip(&profiles) {
                 println!("{:<28} {}", id.to_string(), p.display());
             }

@@ -118,7 +118,7 @@ pub struct TrusteeServeArgs {
     #[arg(long)]
     pub log_key: Option<PathBuf>,
     /// Sealed trustee signing key (key ceremonies and epoch announcements; default: the
-    /// profile's `signing_key`). Needs the pins (`--pins` or the profile's). Without
+    /// profile's `signing_key`). Needs the trustee pins (the federation's). Without
     /// one, the trustee takes no part in key ceremonies.
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
@@ -194,7 +194,7 @@ pub struct RelayServeArgs {
     #[arg(long)]
     pub data_dir: PathBuf,
     /// The current epoch's signed announcement (hex, from `escrow epoch fetch`): it is
-    /// verified under the pinned trustee keys (`--pins` or the profile's) and served
+    /// verified under the trustee keys the federation pins and served
     /// with the key, so that clients need not take the key on the relay's word.
     #[arg(long, conflicts_with = "epoch_key")]
     pub announcement: Option<PathBuf>,
@@ -314,7 +314,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
                 wp,
                 &origin,
                 &signer.verifier().to_string(),
-                Some(credentials.ca_pem()),
+                Some(credentials.trust()),
                 std::time::Duration::from_millis(a.witness_interval_ms.max(1)),
                 std::time::Duration::from_millis(a.release_wait_ms),
             )
@@ -437,7 +437,7 @@ fn ceremony_keys(
     }
     let pins = ctx.tls.pins()?.ok_or_else(|| {
         CliError::Usage(
-            "a trustee with a signing key needs the pinned trustee keys: --pins or the profile's pins".into(),
+            "a trustee with a signing key needs the pinned trustee keys: a federation (--federation or the profile's) that pins them".into(),
         )
     })?;
     if pins.get(&policy.trustee_id) != Some(&signing.public()) {
@@ -482,7 +482,7 @@ pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> 
     let mut cfg = match (&a.announcement, &a.epoch_key) {
         (Some(path), _) => {
             let pins = ctx.tls.pins()?.ok_or_else(|| {
-                CliError::Usage("--announcement needs the pinned trustee keys: --pins or the profile's pins".into())
+                CliError::Usage("--announcement needs the pinned trustee keys: a federation (--federation or the profile's) that pins them".into())
             })?;
             let signed = read_hex_as(path, escrow_crypto::SignedAnnouncement::from_bytes)?;
             let verified = signed.verify(&pins).map_err(|e| CliError::bad_file(path, e))?;

@@ -31,7 +31,7 @@ use escrow_audit::check::claimed_size as size_of;
 
 pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let creds = ctx.credentials()?;
-    let anonymous = escrow_service::transport::Credentials::anonymous(creds.ca_pem().to_owned())?;
+    let anonymous = escrow_service::transport::Credentials::anonymous(creds.trust().clone());
     let policy = match &a.witness_policy {
         Some(path) => Some(crate::files::read_witness_policy(path)?),
         None => None,
@@ -39,7 +39,7 @@ pub async fn run(a: StatusArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let mut witnesses = Vec::new();
     for w in policy.iter().flat_map(|p| p.witnesses()) {
         if let Some(url) = &w.url {
-            let client = escrow_witness::client::WitnessClient::new(url, Some(creds.ca_pem()), TIMEOUT)
+            let client = escrow_witness::client::WitnessClient::new(url, Some(creds.trust()), TIMEOUT)
                 .map_err(|e| CliError::Usage(e.to_string()))?;
             witnesses.push((w.name.clone(), client));
         }

@@ -1,9 +1,13 @@
-//! Which certificate a command presents: a profile file from `escrow pki init`, or
-//! the CA, certificate and sealed key given one by one.
+//! Which certificate a command presents and which federation it believes: a profile
+//! file from `escrow pki init` or `escrow org init`, or the federation, certificate
+//! and sealed key given one by one.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::Args;
+use escrow_pki::trust::Trust;
+use escrow_pki::Federation;
 use escrow_service::transport::Credentials;
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -14,40 +18,33 @@ use crate::CliError;
 /// TLS flags every networked command takes (global: before or after the subcommand).
 #[derive(Args, Debug, Clone, Default)]
 pub struct TlsArgs {
-    /// Profile file naming the CA, certificate and sealed key (`escrow pki init`
-    /// writes one per party); paths in it are relative to the file.
+    /// Profile file naming the federation, certificate and sealed key (`escrow pki
+    /// init` writes one per party); paths in it are relative to the file.
     #[arg(long, env = "ESCROW_PROFILE", global = true)]
     pub profile: Option<PathBuf>,
-    /// The deployment's CA certificate (PEM); overrides the profile's.
+    /// The federation file (every organisation's CA, what it may certify, the pinned
+    /// keys); overrides the profile's.
     #[arg(long, global = true)]
-    pub ca: Option<PathBuf>,
+    pub federation: Option<PathBuf>,
     /// This party's certificate (PEM); overrides the profile's.
     #[arg(long, global = true)]
     pub cert: Option<PathBuf>,
     /// This party's sealed private key; overrides the profile's.
     #[arg(long, global = true)]
     pub tls_key: Option<PathBuf>,
-    /// The pinned trustee keys (one hex key per line); overrides the profile's. An
-    /// epoch key is believed only when every trustee holding it signed its
-    /// announcement under these keys.
-    #[arg(long, global = true)]
-    pub pins: Option<PathBuf>,
 }
 
-/// A profile file: `ca`, `cert`, `key` paths, and optionally `pins` (the trustees'
-/// pinned keys) and, for a trustee, `signing_key`.
+/// A profile file: `federation`, `cert`, `key` paths, and for a trustee
+/// `signing_key`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// CA certificate.
-    pub ca: PathBuf,
+    /// The federation file.
+    pub federation: PathBuf,
     /// Party certificate.
     pub cert: PathBuf,
     /// Sealed party key.
     pub key: PathBuf,
-    /// The trustees' pinned keys.
-    #[serde(default)]
-    pub pins: Option<PathBuf>,
     /// A trustee's sealed signing key.
     #[serde(default)]
     pub signing_key: Option<PathBuf>,
@@ -60,10 +57,9 @@ impl Profile {
         let p: Profile = toml::from_str(&text).map_err(|e| CliError::bad_file(path, format!("not a profile: {e}")))?;
         let base = path.parent().unwrap_or_else(|| Path::new("."));
         Ok(Profile {
-            ca: base.join(p.ca),
+            federation: base.join(p.federation),
             cert: base.join(p.cert),
             key: base.join(p.key),
-            pins: p.pins.map(|f| base.join(f)),
             signing_key: p.signing_key.map(|f| base.join(f)),
         })
     }
@@ -73,49 +69,78 @@ fn read(path: &Path) -> Result<String, CliError> {
     std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))
 }
 
+/// Reads and checks a federation file; the error names the file and the
+/// organisation at fault.
+pub fn load_federation(path: &Path) -> Result<Federation, CliError> {
+    let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, e))?;
+    if meta.len() > escrow_pki::federation::MAX_FILE_BYTES as u64 {
+        return Err(CliError::bad_file(path, "longer than a federation file may be"));
+    }
+    Federation::parse(&read(path)?).map_err(|e| CliError::bad_file(path, e))
+}
+
 impl TlsArgs {
-    /// The pinned trustee keys: `--pins`, else the profile's; `None` if neither names
-    /// a file.
+    fn profile(&self) -> Result<Option<Profile>, CliError> {
+        self.profile.as_deref().map(Profile::load).transpose()
+    }
+
+    /// The federation file's path: `--federation`, else the profile's.
+    fn federation_path(&self) -> Result<Option<PathBuf>, CliError> {
+        Ok(self.federation.clone().or(self.profile()?.map(|p| p.federation)))
+    }
+
+    /// The federation (`--federation` or the profile's), checked.
+    pub fn federation(&self) -> Result<Federation, CliError> {
+        let path = self.federation_path()?.ok_or_else(|| {
+            CliError::Usage("no federation: pass --federation or --profile (or set ESCROW_PROFILE)".into())
+        })?;
+        load_federation(&path)
+    }
+
+    /// The pinned trustee keys, from the federation; `None` if no federation is
+    /// given or it pins no trustee key.
     pub fn pins(&self) -> Result<Option<escrow_crypto::TrusteePins>, CliError> {
-        let profile = self.profile.as_deref().map(Profile::load).transpose()?;
-        let Some(path) = self.pins.clone().or_else(|| profile.and_then(|p| p.pins)) else { return Ok(None) };
-        let text = read(&path)?;
-        escrow_crypto::TrusteePins::from_text(&text).map(Some).map_err(|e| CliError::bad_file(&path, e))
+        let Some(path) = self.federation_path()? else { return Ok(None) };
+        let pins = load_federation(&path)?.trustee_pins().map_err(|e| CliError::bad_file(&path, e))?;
+        Ok((!pins.is_empty()).then_some(pins))
     }
 
     /// The profile's trustee signing key file, if it names one.
     pub fn signing_key(&self) -> Result<Option<PathBuf>, CliError> {
-        Ok(self.profile.as_deref().map(Profile::load).transpose()?.and_then(|p| p.signing_key))
+        Ok(self.profile()?.and_then(|p| p.signing_key))
     }
 
-    /// Only the CA certificate (`--ca` or the profile's), for clients that present no
-    /// certificate (health probes).
-    pub fn ca_pem(&self) -> Result<String, CliError> {
-        let profile = self.profile.as_deref().map(Profile::load).transpose()?;
-        let ca = self.ca.clone().or_else(|| profile.map(|p| p.ca)).ok_or_else(|| {
-            CliError::Usage("no CA certificate: pass --ca or --profile (or set ESCROW_PROFILE)".into())
+    /// The federation's verifiers, for clients that present no certificate (health
+    /// probes) and for witnesses' HTTPS.
+    pub fn trust(&self) -> Result<Arc<Trust>, CliError> {
+        let path = self.federation_path()?.ok_or_else(|| {
+            CliError::Usage("no federation: pass --federation or --profile (or set ESCROW_PROFILE)".into())
         })?;
-        read(&ca)
+        Trust::new(load_federation(&path)?).map_err(|e| CliError::bad_file(&path, e))
     }
 
-    /// Loads the credentials, unsealing the key with `secret`.
+    /// Loads the credentials, unsealing the key with `secret`, and checks that the
+    /// federation believes the certificate (so that a peer's refusal is explained
+    /// here, naming the file).
     pub fn credentials(&self, secret: &SecretArgs) -> Result<Credentials, CliError> {
-        let profile = self.profile.as_deref().map(Profile::load).transpose()?;
+        let profile = self.profile()?;
         let pick = |flag: &Option<PathBuf>, from: Option<&PathBuf>, what: &str| -> Result<PathBuf, CliError> {
             flag.clone().or_else(|| from.cloned()).ok_or_else(|| {
                 CliError::Usage(format!(
-                    "no {what}: pass --profile (or set ESCROW_PROFILE), or --ca, --cert and --tls-key \
+                    "no {what}: pass --profile (or set ESCROW_PROFILE), or --federation, --cert and --tls-key \
                      (`escrow pki init` makes them)"
                 ))
             })
         };
-        let ca = pick(&self.ca, profile.as_ref().map(|p| &p.ca), "CA certificate")?;
         let cert = pick(&self.cert, profile.as_ref().map(|p| &p.cert), "certificate")?;
         let key = pick(&self.tls_key, profile.as_ref().map(|p| &p.key), "TLS key")?;
+        let trust = self.trust()?;
         let key_pem = secret.read_sealed(&key)?;
         let key_pem = Zeroizing::new(
             String::from_utf8(key_pem.to_vec()).map_err(|_| CliError::bad_file(&key, "not a sealed PEM key"))?,
         );
-        Credentials::new(read(&ca)?, read(&cert)?, key_pem).map_err(|e| CliError::bad_file(&cert, e))
+        let creds = Credentials::new(trust, read(&cert)?, key_pem).map_err(|e| CliError::bad_file(&cert, e))?;
+        creds.check_believed().map_err(|e| CliError::bad_file(&cert, e))?;
+        Ok(creds)
     }
 }

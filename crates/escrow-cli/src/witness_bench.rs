@@ -140,11 +140,23 @@ async fn throughput(a: &BenchArgs) -> Result<Vec<Row>, CliError> {
         .map_err(fail)?;
     let issued = ca.issue(&id, escrow_pki::Validity::days_from(std::time::SystemTime::now(), 1)).map_err(fail)?;
     let tls = escrow_witness::server::tls_config(&issued.cert_pem, &issued.key_pem).map_err(fail)?;
+    let pattern = escrow_pki::federation::Pattern::parse("witness/*").map_err(fail)?;
+    let draft = escrow_pki::federation::Draft {
+        deployment: "bench".into(),
+        name: "bench".into(),
+        generation: 1,
+        certifies: vec![pattern],
+        pins: vec![],
+        previous: vec![],
+    };
+    let entry = escrow_pki::Organisation::sign(draft, &ca).map_err(fail)?;
+    let trust = escrow_pki::trust::Trust::new(escrow_pki::Federation::new("bench", vec![entry]).map_err(fail)?)
+        .map_err(fail)?;
     for (mode, tls) in [("HTTP, 1 log", None), ("HTTPS, 1 log", Some(tls.clone()))] {
         let dir = tempfile::tempdir().map_err(fail)?;
         let (log, bodies) = requests("bench/http", n)?;
         let (url, stop) = serve(witness(dir.path(), &[&log])?, tls).await?;
-        let client = WitnessClient::new(&url, Some(ca.cert_pem()), Duration::from_secs(30)).map_err(fail)?;
+        let client = WitnessClient::new(&url, Some(&trust), Duration::from_secs(30)).map_err(fail)?;
         let t0 = Instant::now();
         let latencies = drive(&client, &bodies).await?;
         rows.push(Row { mode: mode.into(), count: n, wall: t0.elapsed(), latencies });
@@ -164,7 +176,7 @@ async fn throughput(a: &BenchArgs) -> Result<Vec<Row>, CliError> {
         let mut set = tokio::task::JoinSet::new();
         let t0 = Instant::now();
         for (_, bodies) in logs {
-            let client = WitnessClient::new(&url, Some(ca.cert_pem()), Duration::from_secs(30)).map_err(fail)?;
+            let client = WitnessClient::new(&url, Some(&trust), Duration::from_secs(30)).map_err(fail)?;
             set.spawn(async move { drive(&client, &bodies).await });
         }
         let mut latencies = Vec::new();

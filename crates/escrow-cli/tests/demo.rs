@@ -68,6 +68,11 @@ fn key_theft_fails_when_the_old_shares_are_kept() {
 }
 
 #[test]
+fn stolen_ca_fails_when_the_thief_holds_a_second_trustee_organisations_key() {
+    passes_and_fails_when_sabotaged("stolen-ca", "D stolen CA");
+}
+
+#[test]
 fn an_unknown_scenario_is_refused_with_the_list() {
     let (ok, text, summary) = demo(&["no-such-scenario"]);
     assert!(!ok);

@@ -30,6 +30,7 @@ fn init_issue_show_and_export() {
     for f in [
         "ca.pem",
         "ca.key",
+        "federation.toml",
         "trustee-0.pem",
         "trustee-1.op-1.profile.toml",
         "relay.key",
@@ -38,6 +39,11 @@ fn init_issue_show_and_export() {
     ] {
         assert!(dir.join(f).exists(), "{f} missing:\n{out}");
     }
+    // It says it is one root, and its federation pins both trustees' signing keys.
+    assert!(out.contains("ONE ROOT"), "{out}");
+    let fed = || escrow_pki::Federation::parse(&std::fs::read_to_string(dir.join("federation.toml")).unwrap()).unwrap();
+    assert_eq!(fed().trustee_pins().unwrap().keys().len(), 2);
+    assert_eq!(fed().organisations()[0].operator_reach(&fed().trustees()).len(), 2);
     // Keys are sealed, not PEM.
     let sealed = std::fs::read(dir.join("agency-1.key")).unwrap();
     assert!(!String::from_utf8_lossy(&sealed).contains("PRIVATE KEY"));
@@ -61,6 +67,11 @@ fn init_issue_show_and_export() {
     assert!(ok, "{out}");
     let (_, out) = escrow(&["pki", "show", p(&dir.join("trustee-0.op-9.pem"))]);
     assert!(out.contains("escrow:role/operator/trustee-0/op-9"), "{out}");
+    // A third trustee: its key joins the pins, the entry re-signed at generation 2.
+    let (ok, out) = escrow(&["pki", "issue", p(&dir), "--role", "trustee", "--id", "trustee-2", "--insecure-fast-kdf"]);
+    assert!(ok, "{out}");
+    assert_eq!(fed().trustee_pins().unwrap().keys().len(), 3);
+    assert_eq!(fed().organisations()[0].generation(), 4);
 
     // Refusals: a second CA over the first, a duplicate party, an operator without a
     // trustee, an unknown role, the wrong passphrase for the CA key.

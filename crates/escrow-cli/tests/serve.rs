@@ -749,12 +749,12 @@ fn health_probes_need_only_the_ca_and_fail_closed() {
     f.wait_up("t0", &mut t0);
     let t0 = Killed(t0);
     let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
-    // No passphrase, no certificate: the CA alone.
+    // No passphrase, no certificate: the federation alone.
     let probe = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_escrow"))
             .env_remove("ESCROW_PASSPHRASE")
             .env_remove("ESCROW_PROFILE")
-            .args(["--ca", p(&f.path("pki/ca.pem")), "health"])
+            .args(["--federation", p(&f.path("pki/federation.toml")), "health"])
             .args(args)
             .output()
             .unwrap()

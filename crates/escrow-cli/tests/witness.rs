@@ -110,7 +110,8 @@ async fn init_serve_with_tls_and_plain_and_restart() {
     let key = log_key();
     std::fs::write(d.join("logs.toml"), escrow_witness::config::render(&[(ORIGIN.to_owned(), key.verifier())]))
         .unwrap();
-    let ca = std::fs::read_to_string(d.join("pki/ca.pem")).unwrap();
+    let fed = escrow_pki::Federation::parse(&std::fs::read_to_string(d.join("pki/federation.toml")).unwrap()).unwrap();
+    let ca = escrow_pki::trust::Trust::new(fed).unwrap();
     let profile = d.join("pki/witness-w1.profile.toml");
     {
         let served = serve(d, Some(&profile), false);

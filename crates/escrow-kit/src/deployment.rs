@@ -31,6 +31,9 @@ use crate::KitError;
 
 /// The agency every warrant of the kit names.
 pub const AGENCY: &str = "agency-1";
+/// Every agency of a kit deployment, each its own organisation: the one the warrants
+/// name, and a second one (scenarios where another agency asks).
+pub const AGENCIES: [&str; 2] = [AGENCY, "agency-2"];
 /// The auditor.
 pub const AUDITOR: &str = "auditor-1";
 
@@ -138,8 +141,7 @@ impl Deployment {
         }
         if let Launch::Processes { passphrase, .. } = &world.options.launch {
             let users: Vec<&str> = world.options.users.iter().map(String::as_str).collect();
-            let mut ids =
-                escrow_pki::layout::deployment_identities(world.options.n, &[AGENCY, "agency-2"], &[AUDITOR], &users)?;
+            let mut ids = escrow_pki::layout::deployment_identities(world.options.n, &AGENCIES, &[AUDITOR], &users)?;
             for j in 1..=world.options.witnesses.map_or(0, |w| w.count) {
                 ids.push(Identity::new(Role::Witness, PartyId::new(format!("w{j}"))?)?);
             }

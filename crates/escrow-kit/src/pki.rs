@@ -1,29 +1,37 @@
-//! The deployment CA and every party's credentials, issued once per identity; and, for
-//! child processes, the same PKI written as `escrow pki init` writes it.
+//! The deployment's organisations, one CA each, and every party's credentials, issued
+//! once per identity by its own organisation's CA; and, for child processes, the same
+//! PKI written as `escrow pki init` writes it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use escrow_crypto::sealed::{seal, KdfParams, Unlock};
 use escrow_crypto::PartyId;
-use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY};
-use escrow_pki::{Ca, Identity, Role, Validity};
+use escrow_pki::federation::{Draft, Organisation, Pattern, Pin};
+use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY, FEDERATION};
+use escrow_pki::trust::Trust;
+use escrow_pki::{Ca, Federation, Identity, Role, Validity};
 use escrow_service::transport::Credentials;
 use rand::rngs::OsRng;
 
 use crate::KitError;
 
-/// A CA held in memory and the credentials it issued, one per identity.
+/// The organisations' CAs held in memory, the federation they make, and the
+/// credentials issued, one per identity.
 pub struct Pki {
-    ca: Ca,
+    /// Each organisation's name and CA, in federation order.
+    cas: Vec<(String, Ca)>,
+    federation: Federation,
+    trust: Arc<Trust>,
     validity: Validity,
     issued: Mutex<HashMap<Identity, Credentials>>,
 }
 
 impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pki").field("ca", &self.ca).finish_non_exhaustive()
+        let names: Vec<&str> = self.cas.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Pki").field("organisations", &names).finish_non_exhaustive()
     }
 }
 
@@ -31,27 +39,114 @@ fn party(id: &str) -> Result<PartyId, KitError> {
     Ok(PartyId::new(id)?)
 }
 
+fn trust_error(e: String) -> KitError {
+    KitError::Pki(escrow_pki::PkiError::Certificate(e))
+}
+
 impl Pki {
-    /// A fresh CA named `name` whose certificates are valid for `days`.
-    pub fn new(name: &str, days: u32) -> Result<Self, KitError> {
+    /// One CA per organisation, as [`escrow_pki::layout::organisations`] splits a
+    /// deployment of `n` trustees, `agencies` and `witnesses`; certificates valid
+    /// for `days`.
+    pub fn federated(name: &str, days: u32, n: u16, agencies: &[&str], witnesses: &[&str]) -> Result<Self, KitError> {
+        Self::with_organisations(name, days, escrow_pki::layout::organisations(n, agencies, witnesses)?)
+    }
+
+    /// One CA, named `root`, that certifies every identity: the one-root layout.
+    pub fn one_root(name: &str, days: u32) -> Result<Self, KitError> {
+        let everything = ["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "user/*", "witness/*"];
+        let patterns = everything.iter().map(|p| Pattern::parse(p).map_err(trust_error)).collect::<Result<_, _>>()?;
+        Self::with_organisations(name, days, vec![("root".to_string(), patterns)])
+    }
+
+    /// A CA for each `(organisation, patterns)`.
+    pub fn with_organisations(name: &str, days: u32, orgs: Vec<(String, Vec<Pattern>)>) -> Result<Self, KitError> {
         let validity = Validity::days_from(std::time::SystemTime::now(), days);
-        Ok(Pki { ca: Ca::generate(name, validity)?, validity, issued: Mutex::new(HashMap::new()) })
+        let mut cas = Vec::new();
+        let mut entries = Vec::new();
+        for (org, certifies) in orgs {
+            let ca = Ca::generate(&org, validity)?;
+            let draft = Draft {
+                deployment: name.into(),
+                name: org.clone(),
+                generation: 1,
+                certifies,
+                pins: vec![],
+                previous: vec![],
+            };
+            entries.push(Organisation::sign(draft, &ca).map_err(|e| trust_error(e.to_string()))?);
+            cas.push((org, ca));
+        }
+        let federation = Federation::new(name, entries).map_err(|e| trust_error(e.to_string()))?;
+        let trust = Trust::new(federation.clone()).map_err(trust_error)?;
+        Ok(Pki { cas, federation, trust, validity, issued: Mutex::new(HashMap::new()) })
     }
 
-    /// The CA.
-    pub fn ca(&self) -> &Ca {
-        &self.ca
+    /// The federation (without pins: see [`Pki::federation_with_pins`]).
+    pub fn federation(&self) -> &Federation {
+        &self.federation
     }
 
-    /// The credentials of `identity`, issued on first use.
+    /// The federation's verifiers, shared by every credential issued here.
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.trust
+    }
+
+    /// The CA of organisation `org`: the key a thief of that organisation's CA holds.
+    pub fn ca_of(&self, org: &str) -> Result<&Ca, KitError> {
+        self.cas
+            .iter()
+            .find(|(n, _)| n == org)
+            .map(|(_, ca)| ca)
+            .ok_or_else(|| KitError::Unknown { what: "organisation", name: org.to_owned() })
+    }
+
+    /// The CA of the organisation that certifies `identity`.
+    fn ca_for(&self, identity: &Identity) -> Result<&Ca, KitError> {
+        let org = self
+            .federation
+            .organisation_for(identity)
+            .ok_or_else(|| KitError::Unknown { what: "organisation certifying", name: identity.to_string() })?;
+        self.ca_of(org.name())
+    }
+
+    /// The federation with every trustee's signing key pinned by the trustee's own
+    /// organisation (each entry re-signed at the next generation), as the written
+    /// `federation.toml` carries it.
+    pub fn federation_with_pins(&self, pins: &escrow_crypto::TrusteePins) -> Result<Federation, KitError> {
+        let mut fed = self.federation.clone();
+        for (org, ca) in &self.cas {
+            let Some(entry) = fed.organisation(org) else { continue };
+            let mine: Vec<Pin> = pins
+                .keys()
+                .iter()
+                .filter(|k| Identity::new(Role::Trustee, k.trustee().clone()).is_ok_and(|t| entry.may_certify(&t)))
+                .map(|k| Pin::Trustee(k.clone()))
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let entry = entry.reissue(ca, |d| d.pins = mine).map_err(|e| trust_error(e.to_string()))?;
+            fed = fed.with(entry).map_err(|e| trust_error(e.to_string()))?.0;
+        }
+        Ok(fed)
+    }
+
+    /// The credentials of `identity`, issued on first use by its organisation's CA.
     pub fn creds(&self, identity: &Identity) -> Result<Credentials, KitError> {
         let mut map = self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = map.get(identity) {
             return Ok(c.clone());
         }
-        let c = Credentials::issue(&self.ca, identity, self.validity)?;
+        let c = Credentials::issue(self.ca_for(identity)?, self.trust.clone(), identity, self.validity)?;
         map.insert(identity.clone(), c.clone());
         Ok(c)
+    }
+
+    /// Credentials for `identity` issued by organisation `org`'s CA, whether or not
+    /// the federation lets that organisation certify it: what a thief of that CA
+    /// could present. Not cached.
+    pub fn creds_from(&self, org: &str, identity: &Identity) -> Result<Credentials, KitError> {
+        Ok(Credentials::issue(self.ca_of(org)?, self.trust.clone(), identity, self.validity)?)
     }
 
     /// A party of `role` (not an operator) with id `id`.
@@ -64,10 +159,12 @@ impl Pki {
         self.creds(&Identity::operator(party(trustee)?, party(op)?))
     }
 
-    /// Writes the CA and every party in `identities` into `dir` as `escrow pki init`
-    /// does (certificate, key sealed under `passphrase` with `kdf`, profile), so that
-    /// child processes can be given `--profile`. Each written certificate is the one
-    /// [`Pki::creds`] returns for that identity afterwards.
+    /// Writes the federation (with `pins`), every organisation's CA certificate and
+    /// sealed key (`<org>.ca.pem`, `<org>.ca.key`) and every party in `identities`
+    /// into `dir` as `escrow pki init` does (certificate, key sealed under
+    /// `passphrase` with `kdf`, profile), so that child processes can be given
+    /// `--profile`. Each written certificate is the one [`Pki::creds`] returns for
+    /// that identity afterwards.
     pub fn write(
         &self,
         dir: &Path,
@@ -79,14 +176,16 @@ impl Pki {
     ) -> Result<Vec<PathBuf>, KitError> {
         std::fs::create_dir_all(dir).map_err(|e| KitError::io(dir, e))?;
         let sealed = |bytes: &[u8]| seal(bytes, &Unlock::Passphrase(passphrase.as_bytes()), kdf, &mut OsRng);
-        write_file(&dir.join(CA_CERT), self.ca.cert_pem().as_bytes())?;
-        write_file(&dir.join(CA_KEY), &sealed(self.ca.key_pem().as_bytes())?)?;
-        write_file(&dir.join(escrow_pki::layout::PINS), pins.to_text().as_bytes())?;
+        let fed = self.federation_with_pins(pins)?;
+        write_file(&dir.join(FEDERATION), fed.render().as_bytes())?;
+        for (org, ca) in &self.cas {
+            write_file(&dir.join(format!("{org}.{CA_CERT}")), ca.cert_pem().as_bytes())?;
+            write_file(&dir.join(format!("{org}.{CA_KEY}")), &sealed(ca.key_pem().as_bytes())?)?;
+        }
         let mut profiles = Vec::new();
         for identity in identities {
-            let issued = self.ca.issue(identity, self.validity)?;
-            let creds =
-                Credentials::new(self.ca.cert_pem().to_string(), issued.cert_pem.clone(), issued.key_pem.clone())?;
+            let issued = self.ca_for(identity)?.issue(identity, self.validity)?;
+            let creds = Credentials::new(self.trust.clone(), issued.cert_pem.clone(), issued.key_pem.clone())?;
             let files = PartyFiles::of(identity);
             write_file(&dir.join(&files.cert), issued.cert_pem.as_bytes())?;
             write_file(&dir.join(&files.key), &sealed(issued.key_pem.as_bytes())?)?;

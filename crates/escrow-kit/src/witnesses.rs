@@ -234,12 +234,11 @@ impl Deployment {
         i: u16,
     ) -> Result<Option<escrow_trustee::witnessing::WitnessConfig>, KitError> {
         let (Some(o), Some(policy)) = (self.witness_options(), self.witness_policy()?) else { return Ok(None) };
-        let ca = self.world.pki.ca().cert_pem().to_owned();
         let config = escrow_trustee::witnessing::WitnessConfig::new(
             policy,
             &origin(i),
             &log_signer(i).verifier().to_string(),
-            Some(&ca),
+            Some(self.world.pki.trust()),
             Duration::from_millis(o.interval_ms),
             Duration::from_millis(o.release_wait_ms),
         )

@@ -72,8 +72,8 @@ pub struct Options {
     pub keep_dir: bool,
     /// Each trustee's policy.
     pub policy: PolicyFn,
-    /// The CA to use; a fresh one if `None` (tests share one per binary: issuing is
-    /// the slow part of a start).
+    /// The organisations' CAs to use; if `None`, a fresh CA for every organisation
+    /// ([`Pki::federated`]).
     pub pki: Option<Arc<Pki>>,
     /// How epoch 1's key set is made.
     pub keygen: KeyGen,
@@ -197,7 +197,12 @@ impl World {
         };
         let pki = match &options.pki {
             Some(p) => p.clone(),
-            None => Arc::new(Pki::new(&options.name, 30)?),
+            None => {
+                let witnesses: Vec<String> =
+                    (1..=options.witnesses.map_or(0, |w| w.count)).map(|j| format!("w{j}")).collect();
+                let witnesses: Vec<&str> = witnesses.iter().map(String::as_str).collect();
+                Arc::new(Pki::federated(&options.name, 30, options.n, &crate::deployment::AGENCIES, &witnesses)?)
+            }
         };
         let mut keys = dealer_keygen(EpochId(1), options.t, options.n, &mut rng)?;
         if options.keygen == KeyGen::Ceremony {

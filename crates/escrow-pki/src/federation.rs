@@ -441,6 +441,11 @@ impl Organisation {
         })
     }
 
+    /// The deployment its entry is for.
+    pub fn deployment(&self) -> &str {
+        &self.deployment
+    }
+
     /// The organisation's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -617,9 +622,18 @@ impl Federation {
         self.organisations.iter().flat_map(|o| o.pins.iter().map(move |p| (o, p)))
     }
 
-    /// Every trustee named in an entry, in file order.
+    /// Every trustee an entry names (`trustee/<id>`) or pins a key of, in file order.
     pub fn trustees(&self) -> Vec<PartyId> {
-        self.organisations.iter().flat_map(Organisation::named_trustees).cloned().collect()
+        let mut out: Vec<PartyId> = Vec::new();
+        for o in &self.organisations {
+            let pinned = o.pins.iter().filter_map(|p| if let Pin::Trustee(k) = p { Some(k.trustee()) } else { None });
+            for t in o.named_trustees().chain(pinned) {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+        out
     }
 
     /// This federation with `entry` added, or replacing the entry of the same name

@@ -405,12 +405,13 @@ pub enum PkiError {
 pub mod layout {
     use super::Identity;
 
-    /// The CA certificate's file name.
+    /// An organisation's CA certificate's file name (`<org>.ca.pem` beside others').
     pub const CA_CERT: &str = "ca.pem";
-    /// The CA's sealed key's file name.
+    /// An organisation's sealed CA key's file name.
     pub const CA_KEY: &str = "ca.key";
-    /// Every trustee's pinned signing key, one per line; every profile names it.
-    pub const PINS: &str = "trustees.pins";
+    /// The federation file every profile names: every organisation's CA, what it
+    /// certifies, and the pinned keys (every trustee's signing key among them).
+    pub const FEDERATION: &str = "federation.toml";
 
     /// The file names of one party's certificate, sealed key and profile.
     #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,7 +420,7 @@ pub mod layout {
         pub cert: String,
         /// The sealed private key.
         pub key: String,
-        /// The profile naming the CA, the certificate and the key.
+        /// The profile naming the federation, the certificate and the key.
         pub profile: String,
         /// For a trustee: its sealed signing key (announcements, ceremony messages).
         pub signing_key: Option<String>,
@@ -438,11 +439,9 @@ pub mod layout {
             }
         }
 
-        /// The profile file text for these files, beside the CA certificate and the
-        /// pins file.
+        /// The profile file text for these files, beside the federation file.
         pub fn profile_text(&self) -> String {
-            let mut text = profile_text(CA_CERT, &self.cert, &self.key);
-            text.push_str(&format!("pins = {PINS:?}\n"));
+            let mut text = profile_text(FEDERATION, &self.cert, &self.key);
             if let Some(s) = &self.signing_key {
                 text.push_str(&format!("signing_key = {s:?}\n"));
             }
@@ -476,10 +475,40 @@ pub mod layout {
         Ok(out)
     }
 
-    /// A profile file's text: the CA, certificate and key paths (relative to the
-    /// profile's own directory).
-    pub fn profile_text(ca: &str, cert: &str, key: &str) -> String {
-        format!("# escrow TLS profile: pass with --profile or ESCROW_PROFILE.\nca = {ca:?}\ncert = {cert:?}\nkey = {key:?}\n")
+    /// How a local deployment splits into organisations, one CA each: every
+    /// trustee's own organisation `org-<trustee>` (the trustee and its operators),
+    /// the provider (the relay and the users), each agency `org-<agency>`, the
+    /// auditors, and each witness `org-<witness>`. The name and the patterns it
+    /// certifies, in federation order.
+    pub fn organisations(
+        n: u16,
+        agencies: &[&str],
+        witnesses: &[&str],
+    ) -> Result<Vec<(String, Vec<crate::federation::Pattern>)>, super::PkiError> {
+        use crate::federation::Pattern;
+        let pattern = |s: String| Pattern::parse(&s).map_err(super::PkiError::Identity);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let t = format!("trustee-{i}");
+            out.push((format!("org-{t}"), vec![pattern(format!("trustee/{t}"))?, pattern(format!("operator/{t}/*"))?]));
+        }
+        out.push(("provider".to_string(), vec![pattern("relay/*".into())?, pattern("user/*".into())?]));
+        for a in agencies {
+            out.push((format!("org-{a}"), vec![pattern(format!("agency/{a}"))?]));
+        }
+        out.push(("auditors".to_string(), vec![pattern("auditor/*".into())?]));
+        for w in witnesses {
+            out.push((format!("org-{w}"), vec![pattern(format!("witness/{w}"))?]));
+        }
+        Ok(out)
+    }
+
+    /// A profile file's text: the federation, certificate and key paths (relative to
+    /// the profile's own directory).
+    pub fn profile_text(federation: &str, cert: &str, key: &str) -> String {
+        format!(
+            "# escrow TLS profile: pass with --profile or ESCROW_PROFILE.\nfederation = {federation:?}\ncert = {cert:?}\nkey = {key:?}\n"
+        )
     }
 }
 

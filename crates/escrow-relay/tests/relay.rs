@@ -688,7 +688,7 @@ async fn health_reports_the_relay_serving() {
     let w = World::new(10);
     let relay = w.start().await;
     // Health answers without a client certificate (probes), over TLS all the same.
-    let anonymous = Credentials::anonymous(w.pki.ca().cert_pem().to_string()).unwrap();
+    let anonymous = Credentials::anonymous(w.pki.trust().clone());
     let mut health = HealthClient::new(channel(&relay.addr.to_string(), &anonymous, Role::Relay).unwrap());
     let status =
         health.check(HealthCheckRequest { service: "escrow.v1.Relay".into() }).await.unwrap().into_inner().status;

@@ -1,10 +1,11 @@
 //! Who is calling: the identity in the client's certificate, checked once per request
 //! in front of every service, and the helpers handlers use to decide an RPC by it.
 //!
-//! rustls has already verified the certificate chain against the deployment's CA
-//! during the handshake (a certificate from any other CA never gets a session). This
-//! layer reads the role and id from the verified leaf and refuses, with
-//! `UNAUTHENTICATED`, any request without one — except the standard health service,
+//! rustls has already verified the certificate during the handshake against the CA
+//! of the one organisation the federation lets certify the identity in it (a
+//! certificate from any other CA never gets a session). This layer reads the role
+//! and id from the verified leaf and refuses, with `UNAUTHENTICATED`, any request
+//! without one — except the standard health service,
 //! which probes may call without a certificate and which reveals nothing. Handlers
 //! then call [`caller`] and decide with `PERMISSION_DENIED`; a denial changes no state
 //! and is not written to the trustee's log (which an unauthorized caller could
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use escrow_pki::trust::Trust;
 use escrow_pki::{Identity, Role};
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
@@ -30,6 +32,20 @@ pub const HEALTH_PREFIX: &str = "/grpc.health.v1.Health/";
 /// The verified caller, put into each request's extensions by [`AuthLayer`].
 #[derive(Clone, Debug)]
 pub struct Caller(pub Identity);
+
+/// The organisation whose CA certified the caller (the federation names exactly one
+/// per identity), put into each request's extensions beside [`Caller`].
+#[derive(Clone, Debug)]
+pub struct CallerOrganisation(pub String);
+
+/// The caller's organisation; `UNAUTHENTICATED` if there is none (fails closed, as
+/// [`caller`]).
+pub fn organisation<T>(req: &tonic::Request<T>) -> Result<String, Status> {
+    req.extensions()
+        .get::<CallerOrganisation>()
+        .map(|c| c.0.clone())
+        .ok_or_else(|| with_rule(Status::unauthenticated("no verified client certificate"), "unauthenticated"))
+}
 
 /// The identity of the party calling; `UNAUTHENTICATED` if there is none (a service
 /// served without [`AuthLayer`] would land here too, so it fails closed).
@@ -61,22 +77,24 @@ fn identify(ext: &http::Extensions) -> Result<Identity, Status> {
     let certs = ext
         .get::<TlsConnectInfo<TcpConnectInfo>>()
         .and_then(|info| info.peer_certs())
-        .ok_or_else(|| Status::unauthenticated("a client certificate from this deployment's CA is required"))?;
+        .ok_or_else(|| Status::unauthenticated("a client certificate the federation believes is required"))?;
     let leaf = certs.first().ok_or_else(|| Status::unauthenticated("the client sent an empty certificate chain"))?;
     Identity::from_cert_der(leaf.as_ref()).map_err(|e| Status::unauthenticated(format!("client {e}")))
 }
 
 /// Tower layer that authenticates every request (see the module documentation) and,
 /// with a [`RateLimiter`], spends one token of the caller's bucket per request.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AuthLayer {
     limiter: Option<Arc<RateLimiter>>,
+    trust: Arc<Trust>,
 }
 
 impl AuthLayer {
-    /// Authentication, and a per-caller rate limit if `limiter` is given.
-    pub fn new(limiter: Option<Arc<RateLimiter>>) -> Self {
-        AuthLayer { limiter }
+    /// Authentication under `trust` (which names each caller's organisation), and a
+    /// per-caller rate limit if `limiter` is given.
+    pub fn new(limiter: Option<Arc<RateLimiter>>, trust: Arc<Trust>) -> Self {
+        AuthLayer { limiter, trust }
     }
 }
 
@@ -84,7 +102,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, limiter: self.limiter.clone() }
+        Authenticate { inner, limiter: self.limiter.clone(), trust: self.trust.clone() }
     }
 }
 
@@ -93,6 +111,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 pub struct Authenticate<S> {
     inner: S,
     limiter: Option<Arc<RateLimiter>>,
+    trust: Arc<Trust>,
 }
 
 /// Writes what the limiter's [`Report`] says to the service log: a caller's first
@@ -160,8 +179,14 @@ where
         if req.uri().path().starts_with(HEALTH_PREFIX) {
             return answer(self.inner.call(req));
         }
-        match identify(req.extensions()) {
-            Ok(identity) => {
+        let identified = identify(req.extensions()).and_then(|identity| {
+            // The handshake verified the certificate under this organisation's CA.
+            let org = self.trust.federation().organisation_for(&identity).map(|o| o.name().to_owned());
+            let org = org.ok_or_else(|| Status::unauthenticated(format!("no organisation certifies {identity}")))?;
+            Ok((identity, org))
+        });
+        match identified {
+            Ok((identity, org)) => {
                 if let Some(limiter) = &self.limiter {
                     let verdict = limiter.check(&identity.uri(), Instant::now());
                     report_rate(&identity, req.uri().path(), verdict.result.err(), verdict.report);
@@ -171,6 +196,7 @@ where
                     }
                 }
                 req.extensions_mut().insert(Caller(identity));
+                req.extensions_mut().insert(CallerOrganisation(org));
                 answer(self.inner.call(req))
             }
             Err(status) => {

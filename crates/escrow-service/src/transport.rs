@@ -1,20 +1,29 @@
 //! The one place servers and client channels are built, so that mutual TLS and the
 //! authentication layer hold for every service and every client at once: there is no
-//! plaintext mode. A server presents its certificate, requires one from the client
-//! (verified against the deployment's CA by rustls) and reads the caller's role from
-//! it ([`crate::auth`]); a client presents its own and accepts only a server whose
-//! certificate carries the role-wide name of the role it meant to reach.
+//! plaintext mode. A server presents its certificate, asks one of the client and
+//! believes it only if the organisation the federation names for that identity issued
+//! it ([`escrow_pki::trust`]), then reads the caller's role from it ([`crate::auth`]);
+//! a client presents its own and accepts only a server of the role it meant to reach,
+//! certified by that server's own organisation. The TLS configurations are rustls's,
+//! built here with the federation's verifiers; tonic serves over the accepted
+//! streams and dials through [`Connector`].
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use escrow_pki::trust::Trust;
 use escrow_pki::{Identity, Role};
-use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::service::Routes;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Server, ServerTlsConfig};
+use tonic::transport::{Channel, Endpoint, Server, Uri};
 use zeroize::Zeroizing;
 
 use crate::auth::AuthLayer;
@@ -33,7 +42,7 @@ pub const CONCURRENCY_PER_CONNECTION: usize = 64;
 /// Longest a TLS handshake may take before the connection is dropped.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A party's TLS material: the deployment's CA and, unless anonymous, its own
+/// A party's TLS material: the federation it pins and, unless anonymous, its own
 /// certificate and key. Cheap to clone; `Debug` shows the identity, never the key.
 #[derive(Clone)]
 pub struct Credentials {
@@ -41,7 +50,7 @@ pub struct Credentials {
 }
 
 struct CredentialsInner {
-    ca_pem: String,
+    trust: Arc<Trust>,
     own: Option<Own>,
 }
 
@@ -58,36 +67,53 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    /// The CA certificate, this party's certificate (its identity is read from it) and
-    /// its private key, all PEM.
-    pub fn new(ca_pem: String, cert_pem: String, key_pem: Zeroizing<String>) -> Result<Self, TransportError> {
-        escrow_pki::check_ca_pem(&ca_pem).map_err(|e| TransportError::Credentials(e.to_string()))?;
+    /// The federation, this party's certificate (its identity is read from it) and its
+    /// private key, all PEM. Whether the federation believes the certificate is for
+    /// the peers to decide ([`Credentials::check_believed`] asks early).
+    pub fn new(trust: Arc<Trust>, cert_pem: String, key_pem: Zeroizing<String>) -> Result<Self, TransportError> {
         let identity = Identity::from_cert_pem(&cert_pem).map_err(|e| TransportError::Credentials(e.to_string()))?;
-        Ok(Credentials { inner: Arc::new(CredentialsInner { ca_pem, own: Some(Own { cert_pem, key_pem, identity }) }) })
+        Ok(Credentials { inner: Arc::new(CredentialsInner { trust, own: Some(Own { cert_pem, key_pem, identity }) }) })
     }
 
-    /// Issues a fresh certificate for `identity` from `ca` and returns it as
-    /// credentials, without touching disk: for in-process parties and tests.
+    /// Whether the federation believes this party's own certificate: issued by the
+    /// CA of the organisation that may certify its identity, and valid now. Every
+    /// peer checks this in the handshake; asking first turns a refused handshake into
+    /// an error that says why.
+    pub fn check_believed(&self) -> Result<(), TransportError> {
+        let bad = |e: String| TransportError::Credentials(e);
+        let Some((chain, _)) = self.chain_and_key()? else { return Ok(()) };
+        let leaf = chain.first().ok_or_else(|| bad("no PEM certificate".into()))?;
+        self.inner
+            .trust
+            .client_verifier()
+            .verify_client_cert(leaf, &[], rustls::pki_types::UnixTime::now())
+            .map(|_| ())
+            .map_err(|e| bad(format!("the federation does not believe this party's own certificate: {e}")))
+    }
+
+    /// Issues a fresh certificate for `identity` from `ca` (which must be the CA of
+    /// the organisation that certifies it in `trust`) and returns it as credentials,
+    /// without touching disk: for in-process parties and tests.
     pub fn issue(
         ca: &escrow_pki::Ca,
+        trust: Arc<Trust>,
         identity: &Identity,
         validity: escrow_pki::Validity,
     ) -> Result<Self, TransportError> {
         let issued = ca.issue(identity, validity).map_err(|e| TransportError::Credentials(e.to_string()))?;
-        Credentials::new(ca.cert_pem().to_string(), issued.cert_pem, issued.key_pem)
+        Credentials::new(trust, issued.cert_pem, issued.key_pem)
     }
 
-    /// Only the CA: a client that presents no certificate. Servers answer it only on
-    /// the health service; everything else is `UNAUTHENTICATED`.
-    pub fn anonymous(ca_pem: String) -> Result<Self, TransportError> {
-        escrow_pki::check_ca_pem(&ca_pem).map_err(|e| TransportError::Credentials(e.to_string()))?;
-        Ok(Credentials { inner: Arc::new(CredentialsInner { ca_pem, own: None }) })
+    /// Only the federation: a client that presents no certificate. Servers answer it
+    /// only on the health service; everything else is `UNAUTHENTICATED`.
+    pub fn anonymous(trust: Arc<Trust>) -> Self {
+        Credentials { inner: Arc::new(CredentialsInner { trust, own: None }) }
     }
 
-    /// The CA certificate (PEM), for TLS endpoints that are not gRPC (the witness's
-    /// HTTPS).
-    pub fn ca_pem(&self) -> &str {
-        &self.inner.ca_pem
+    /// The federation and its verifiers, for TLS endpoints that are not gRPC (the
+    /// witness's HTTPS).
+    pub fn trust(&self) -> &Arc<Trust> {
+        &self.inner.trust
     }
 
     /// This party's certificate and private key (PEM), for TLS endpoints that are not
@@ -101,8 +127,55 @@ impl Credentials {
         self.inner.own.as_ref().map(|o| &o.identity)
     }
 
-    fn tls_identity(&self) -> Option<tonic::transport::Identity> {
-        self.inner.own.as_ref().map(|o| tonic::transport::Identity::from_pem(&o.cert_pem, o.key_pem.as_bytes()))
+    /// The certificate chain and key for rustls; `None` if anonymous.
+    fn chain_and_key(&self) -> Result<Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>, TransportError> {
+        let Some(own) = &self.inner.own else { return Ok(None) };
+        let bad = |e: String| TransportError::Credentials(e);
+        let chain = CertificateDer::pem_slice_iter(own.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(format!("certificate: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(own.key_pem.as_bytes())
+            .map_err(|_| bad("the private key is not a PEM key".into()))?;
+        Ok(Some((chain, key)))
+    }
+
+    /// The rustls server configuration: this party's certificate, client
+    /// certificates verified by the federation (optional, for health), HTTP/2.
+    fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TransportError> {
+        let (chain, key) = self.chain_and_key()?.ok_or_else(|| {
+            TransportError::Credentials("a server needs its own certificate and key, not anonymous credentials".into())
+        })?;
+        let mut config = rustls::ServerConfig::builder_with_provider(escrow_pki::trust::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TransportError::Credentials(e.to_string()))?
+            .with_client_cert_verifier(self.inner.trust.client_verifier())
+            .with_single_cert(chain, key)
+            .map_err(|e| TransportError::Credentials(format!("certificate and key: {e}")))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// The rustls client configuration for dialling `server` (and, if known, the
+    /// party `id` of that role): the federation's server verifier, this party's
+    /// certificate unless anonymous, HTTP/2.
+    fn client_config(
+        &self,
+        server: Role,
+        id: Option<escrow_crypto::PartyId>,
+    ) -> Result<Arc<rustls::ClientConfig>, TransportError> {
+        let builder = rustls::ClientConfig::builder_with_provider(escrow_pki::trust::provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TransportError::Credentials(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(self.inner.trust.server_verifier(server, id));
+        let mut config = match self.chain_and_key()? {
+            Some((chain, key)) => builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TransportError::Credentials(format!("certificate and key: {e}")))?,
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
     }
 }
 
@@ -135,9 +208,9 @@ pub enum TransportError {
 /// itself: a client must not be told of services this server does not run.
 ///
 /// Every connection is TLS with `credentials`, which must be a server's (trustee or
-/// relay); every request but health must come with a client certificate of the CA,
-/// and, with `rate_limit`, spends a token of that certificate's bucket. Every request,
-/// refused ones included, is timed and counted in `metrics`.
+/// relay); every request but health must come with a client certificate the
+/// federation believes and, with `rate_limit`, spends a token of that certificate's
+/// bucket. Every request, refused ones included, is timed and counted in `metrics`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
@@ -148,9 +221,6 @@ pub async fn serve(
     metrics: &crate::metrics::Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), TransportError> {
-    let identity = credentials.tls_identity().ok_or_else(|| {
-        TransportError::Credentials("a server needs its own certificate and key, not anonymous credentials".into())
-    })?;
     match credentials.identity().map(Identity::role) {
         Some(role) if role.is_server() => {}
         _ => {
@@ -160,11 +230,7 @@ pub async fn serve(
             )))
         }
     }
-    let tls = ServerTlsConfig::new()
-        .identity(identity)
-        .client_ca_root(Certificate::from_pem(&credentials.inner.ca_pem))
-        .client_auth_optional(true)
-        .timeout(HANDSHAKE_TIMEOUT);
+    let tls = tokio_rustls::TlsAcceptor::from(credentials.server_config()?);
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in service_names {
         reporter.set_service_status(*name, tonic_health::ServingStatus::Serving).await;
@@ -184,14 +250,13 @@ pub async fn serve(
     let routes = routes.add_service(health).add_service(reflection_v1).add_service(reflection_v1alpha);
     let limiter = rate_limit.map(|l| Arc::new(RateLimiter::new(l)));
     Server::builder()
-        .tls_config(tls)?
         .layer(metrics.layer())
-        .layer(AuthLayer::new(limiter))
+        .layer(AuthLayer::new(limiter, credentials.trust().clone()))
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .tcp_nodelay(true)
         .add_routes(routes)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(tls_incoming(listener, tls), shutdown)
         .await?;
     Ok(())
 }
@@ -212,29 +277,146 @@ fn served_descriptors(served: &[&str]) -> Result<prost_types::FileDescriptorSet,
     Ok(set)
 }
 
+/// How many refused handshakes are written to the log per minute; the rest are
+/// counted and summarised, so that a scanner cannot grow the log without bound.
+const REFUSALS_LOGGED_PER_MINUTE: u64 = 20;
+
+/// Writes a refused handshake to the log, at most [`REFUSALS_LOGGED_PER_MINUTE`] a
+/// minute plus one summary line for the rest.
+fn log_refused(peer: std::net::SocketAddr, error: &std::io::Error) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static MINUTE: AtomicU64 = AtomicU64::new(0);
+    static IN_MINUTE: AtomicU64 = AtomicU64::new(0);
+    let minute = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() / 60);
+    if MINUTE.swap(minute, Ordering::Relaxed) != minute {
+        let missed = IN_MINUTE.swap(0, Ordering::Relaxed).saturating_sub(REFUSALS_LOGGED_PER_MINUTE);
+        if missed > 0 {
+            tracing::warn!(missed, "TLS handshakes refused and not logged in the last minute");
+        }
+    }
+    if IN_MINUTE.fetch_add(1, Ordering::Relaxed) < REFUSALS_LOGGED_PER_MINUTE {
+        tracing::warn!(%peer, error = %error, "TLS handshake refused");
+    }
+}
+
+/// The TLS connections accepted on `listener`, each handshake run on its own task
+/// (with [`HANDSHAKE_TIMEOUT`]) so that a slow or silent client holds up nobody.
+/// The accept loop ends when the server stops taking connections.
+fn tls_incoming(
+    listener: TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+) -> ReceiverStream<Result<tokio_rustls::server::TlsStream<TcpStream>, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel(CONCURRENCY_PER_CONNECTION);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                () = tx.closed() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let (tls, tx) = (tls.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => log_refused(peer, &e),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+/// Dials a server over TCP and TLS for tonic: the federation's verifier checks the
+/// server, the handshake has [`HANDSHAKE_TIMEOUT`].
+#[derive(Clone, Debug)]
+pub struct Connector {
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+}
+
+/// Why [`Connector`] could not connect: the step, with the IO error as the source
+/// (so that callers can say in plain words what a refused or timed-out connection
+/// means).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No TCP connection.
+    #[error("tcp connect error")]
+    Tcp(#[source] std::io::Error),
+    /// The TLS handshake failed: a certificate refused on either side, or a timeout.
+    #[error("TLS handshake with the server failed: {0}")]
+    Tls(#[source] std::io::Error),
+}
+
+impl tower::Service<Uri> for Connector {
+    type Response = hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<TcpStream>>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let (config, name) = (self.config.clone(), self.name.clone());
+        Box::pin(async move {
+            let authority = uri
+                .authority()
+                .ok_or_else(|| {
+                    ConnectError::Tcp(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host:port"))
+                })?
+                .to_string();
+            let tcp = TcpStream::connect(authority.as_str()).await.map_err(ConnectError::Tcp)?;
+            tcp.set_nodelay(true).map_err(ConnectError::Tcp)?;
+            let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+            let tls = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+                .await
+                .map_err(|_| ConnectError::Tls(std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out")))?
+                .map_err(ConnectError::Tls)?;
+            Ok(hyper_util::rt::TokioIo::new(tls))
+        })
+    }
+}
+
 /// A mutual-TLS client channel to the `server` role at `addr` (`host:port` or
 /// `https://host:port`), connected lazily. The server must present a certificate of
-/// the CA carrying [`Role::server_name`] of `server`.
+/// that role, issued by the organisation the federation names for it.
 pub fn channel(addr: &str, credentials: &Credentials, server: Role) -> Result<Channel, TransportError> {
+    channel_to(addr, credentials, server, None)
+}
+
+/// [`channel`] to one known party: the server's certificate must also name `id`.
+pub fn channel_to(
+    addr: &str,
+    credentials: &Credentials,
+    server: Role,
+    id: Option<escrow_crypto::PartyId>,
+) -> Result<Channel, TransportError> {
+    let bad = |reason: String| TransportError::Endpoint { addr: addr.into(), reason };
     let hostport = addr.strip_prefix("https://").unwrap_or(addr);
     if hostport.contains("://") {
-        return Err(TransportError::Endpoint { addr: addr.into(), reason: "only https:// is spoken".into() });
+        return Err(bad("only https:// is spoken".into()));
     }
-    let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&credentials.inner.ca_pem))
-        .domain_name(server.server_name())
-        .timeout(HANDSHAKE_TIMEOUT);
-    if let Some(identity) = credentials.tls_identity() {
-        tls = tls.identity(identity);
-    }
-    let endpoint = Endpoint::from_shared(format!("https://{hostport}"))
-        .map_err(|e| TransportError::Endpoint { addr: addr.into(), reason: e.to_string() })?
-        .tls_config(tls)
-        .map_err(|e| TransportError::Endpoint { addr: addr.into(), reason: e.to_string() })?
+    let name = ServerName::try_from(server.server_name()).map_err(|e| bad(e.to_string()))?;
+    let connector = Connector { config: credentials.client_config(server, id)?, name };
+    // The scheme tonic sees is http: the TLS is the connector's, not tonic's.
+    let endpoint = Endpoint::from_shared(format!("http://{hostport}"))
+        .map_err(|e| bad(e.to_string()))?
         .connect_timeout(Duration::from_secs(5))
         .timeout(REQUEST_TIMEOUT)
         .tcp_nodelay(true);
-    Ok(endpoint.connect_lazy())
+    Ok(endpoint.connect_with_connector_lazy(connector))
 }
 
 /// A `Trustee` client for the trustee at `addr`, with the message-size caps raised to

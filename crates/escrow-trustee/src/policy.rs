@@ -11,6 +11,9 @@
 //! max_warrants_per_agency = 100    # warrants one agency may submit per 30 days
 //! key_index = 1                    # optional: this trustee's index in its epochs' key sets
 //! auto_accept_ceremonies = false   # accept key-ceremony proposals without the operator
+//! agency_organisations = ["org-agency-1"]  # the federation's organisations whose
+//!                                  # agencies this trustee serves; empty or absent: every
+//!                                  # organisation the federation lets certify an agency
 //! [rate_limit]                     # optional: requests per caller certificate
 //! per_second = 50
 //! burst = 200
@@ -68,6 +71,8 @@ struct PolicyFile {
     rate_limit: Option<RateLimitFile>,
     #[serde(default)]
     auto_accept_ceremonies: bool,
+    #[serde(default)]
+    agency_organisations: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +125,9 @@ pub struct Policy {
     /// Accept key-ceremony proposals from pinned trustees without waiting for the
     /// operator (who can still abort).
     pub auto_accept_ceremonies: bool,
+    /// The federation's organisations whose agencies this trustee serves; empty: every
+    /// organisation the federation lets certify an agency.
+    pub agency_organisations: Vec<String>,
 }
 
 /// Why a policy file was refused.
@@ -157,6 +165,7 @@ impl Policy {
             key_index: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             auto_accept_ceremonies: false,
+            agency_organisations: Vec::new(),
         }
     }
 
@@ -183,6 +192,17 @@ impl Policy {
             let id = PartyId::new(&agency).map_err(|e| invalid(&format!("agency_quota.{agency}"), e.to_string()))?;
             agency_quota.insert(id, q);
         }
+        for (i, org) in f.agency_organisations.iter().enumerate() {
+            let ok = !org.is_empty()
+                && org.len() <= escrow_pki::federation::MAX_NAME_LEN
+                && org.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+            if !ok {
+                return Err(invalid(
+                    &format!("agency_organisations[{i}]"),
+                    format!("{org:?} is not an organisation name"),
+                ));
+            }
+        }
         let rate_limit = match f.rate_limit {
             Some(r) => RateLimit::new(r.per_second, r.burst).map_err(|e| invalid("rate_limit", e))?,
             None => DEFAULT_RATE_LIMIT,
@@ -200,6 +220,7 @@ impl Policy {
             agency_quota,
             max_warrants_per_agency: f.max_warrants_per_agency,
             auto_accept_ceremonies: f.auto_accept_ceremonies,
+            agency_organisations: f.agency_organisations,
         })
     }
 
@@ -231,6 +252,10 @@ impl Policy {
         if self.auto_accept_ceremonies {
             out.push_str("auto_accept_ceremonies = true\n");
         }
+        if !self.agency_organisations.is_empty() {
+            let names: Vec<String> = self.agency_organisations.iter().map(|o| format!("{o:?}")).collect();
+            out.push_str(&format!("agency_organisations = [{}]\n", names.join(", ")));
+        }
         // `{:?}` of an f64 always has a decimal point or exponent, so TOML reads a float.
         out.push_str(&format!(
             "\n[rate_limit]\nper_second = {:?}\nburst = {}\n",
@@ -241,6 +266,11 @@ impl Policy {
             out.push_str(&format!("{:?} = {q}\n", agency.as_str()));
         }
         out
+    }
+
+    /// Whether this trustee serves agencies certified by organisation `org`.
+    pub fn serves_agencies_of(&self, org: &str) -> bool {
+        self.agency_organisations.is_empty() || self.agency_organisations.iter().any(|o| o == org)
     }
 
     /// The quota of `agency`, fields per [`QUOTA_PERIOD_SECS`].
@@ -297,6 +327,7 @@ mod tests {
         p.rate_limit = RateLimit { per_second: 2.0, burst: 9 };
         p.agency_quota.insert(PartyId::new("agency-1").unwrap(), 77);
         p.default_agency_quota = 5;
+        p.agency_organisations = vec!["org-agency-1".into(), "police".into()];
         let back = Policy::from_toml(&p.to_toml()).unwrap();
         assert_eq!(back.to_toml(), p.to_toml());
         assert_eq!((back.approval, back.key_index, back.rate_limit), (Approval::Auto, Some(3), p.rate_limit));
@@ -304,7 +335,11 @@ mod tests {
         assert_eq!(back.trusted_courts, p.trusted_courts);
         assert_eq!(back.quota(&PartyId::new("agency-1").unwrap()), 77);
         assert_eq!(back.quota(&PartyId::new("agency-9").unwrap()), 5);
+        assert!(back.serves_agencies_of("police") && !back.serves_agencies_of("org-agency-2"));
         let empty = Policy::new(PartyId::new("trustee-0").unwrap(), Vec::new());
+        assert!(empty.serves_agencies_of("anyone"), "no list: every agency organisation of the federation");
+        let bad = format!("agency_organisations = [\"bad name\"]\n{GOOD}");
+        assert!(Policy::from_toml(&bad).unwrap_err().to_string().contains("agency_organisations[0]"));
         assert_eq!(Policy::from_toml(&empty.to_toml()).unwrap().to_toml(), empty.to_toml());
     }
 

@@ -340,6 +340,24 @@ impl TrusteeService {
         self.epochs().get(&epoch).and_then(|k| TrusteeKeyShare::from_bytes(&k.share.to_bytes()).ok())
     }
 
+    /// [`auth::require`], and for an agency that this trustee's policy serves the
+    /// organisation that certified it (`agency_organisations`).
+    fn require_served<T>(&self, req: &Request<T>, rpc: &str, roles: &[Role]) -> Result<Identity, Status> {
+        let who = auth::require(req, rpc, roles)?;
+        if who.role() == Role::Agency {
+            let org = auth::organisation(req)?;
+            if !self.inner.policy.serves_agencies_of(&org) {
+                let served = self.inner.policy.agency_organisations.join(", ");
+                return Err(auth::denied(
+                    &who,
+                    rpc,
+                    &format!("this trustee serves agencies of {served} only, and {org} certified this one"),
+                ));
+            }
+        }
+        Ok(who)
+    }
+
     /// The policy this trustee runs under.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
@@ -532,7 +550,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::SubmitWarrantRequest>,
     ) -> Result<Response<pb::WarrantStatus>, Status> {
-        let who = auth::require(&req, "SubmitWarrant", &[Role::Agency])?;
+        let who = self.require_served(&req, "SubmitWarrant", &[Role::Agency])?;
         let blob = req.into_inner().warrant;
         let policy = &self.inner.policy;
         let w = VerifiedWarrant::verify_any(&blob, &policy.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
@@ -595,7 +613,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
     }
 
     async fn get_warrant(&self, req: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
-        let who = auth::require(&req, "GetWarrant", &[Role::Agency, Role::Operator])?;
+        let who = self.require_served(&req, "GetWarrant", &[Role::Agency, Role::Operator])?;
         if who.role() == Role::Operator && !who.operates(self.trustee_id()) {
             return Err(auth::denied(&who, "GetWarrant", &format!("only an operator of {} may", self.trustee_id())));
         }
@@ -612,7 +630,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::ListWarrantsRequest>,
     ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
-        let who = auth::require(&req, "ListWarrants", &[Role::Agency, Role::Operator])?;
+        let who = self.require_served(&req, "ListWarrants", &[Role::Agency, Role::Operator])?;
         if who.role() == Role::Operator && !who.operates(self.trustee_id()) {
             return Err(auth::denied(&who, "ListWarrants", &format!("only an operator of {} may", self.trustee_id())));
         }
@@ -655,7 +673,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         // Authorization first: a caller who may not ask gets PERMISSION_DENIED and
         // leaves no trace in the log, which it could otherwise fill.
-        let who = auth::require(&req, "RequestShares", &[Role::Agency])?;
+        let who = self.require_served(&req, "RequestShares", &[Role::Agency])?;
         // The warrant row is read once, here, and handed to the checks below. Another
         // agency's warrant is treated exactly as an unknown one: the answer must not
         // tell the caller that it exists or whose it is.

@@ -69,14 +69,14 @@ pub enum WitnessConfigError {
 }
 
 impl WitnessConfig {
-    /// Clients for every witness of `policy` with a URL (`https://` needs `ca_pem`),
+    /// Clients for every witness of `policy` with a URL (`https://` needs `trust`, the federation),
     /// after checking that the policy lists this trustee's log (`origin`, signed by
     /// `log_key`) and that the witnesses it can reach could meet the quorum.
     pub fn new(
         policy: Policy,
         origin: &str,
         log_key: &str,
-        ca_pem: Option<&str>,
+        trust: Option<&std::sync::Arc<escrow_pki::trust::Trust>>,
         interval: Duration,
         release_wait: Duration,
     ) -> Result<Self, WitnessConfigError> {
@@ -91,7 +91,7 @@ impl WitnessConfig {
         let mut clients = Vec::new();
         for (i, w) in policy.witnesses().iter().enumerate() {
             if let Some(url) = &w.url {
-                clients.push((i, WitnessClient::new(url, ca_pem, WITNESS_TIMEOUT)?));
+                clients.push((i, WitnessClient::new(url, trust, WITNESS_TIMEOUT)?));
             }
         }
         let mut reachable = vec![false; policy.witnesses().len()];

@@ -1,6 +1,6 @@
 //! A client of one witness: `add-checkpoint` and the latest cosigned checkpoint, over
 //! one kept-alive HTTP/1.1 connection (TLS for `https://` URLs, verified against the
-//! deployment CA and the witness role's server name).
+//! federation: the witness role, certified by its own organisation).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,9 +96,13 @@ fn encode_path(origin: &str) -> String {
 }
 
 impl WitnessClient {
-    /// A client of the witness at `url`. `https://` needs `ca_pem`, the deployment
-    /// CA that issued the witness's certificate.
-    pub fn new(url: &str, ca_pem: Option<&str>, timeout: Duration) -> Result<Self, ClientError> {
+    /// A client of the witness at `url`. `https://` needs `trust`, the federation
+    /// whose witness organisation certified the witness.
+    pub fn new(
+        url: &str,
+        trust: Option<&Arc<escrow_pki::trust::Trust>>,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
         let bad = |reason: &str| ClientError::Url { url: url.to_owned(), reason: reason.to_owned() };
         let uri: Uri = url.parse().map_err(|_| bad("not a URL"))?;
         let authority = uri.authority().ok_or_else(|| bad("no host"))?.to_string();
@@ -109,8 +113,8 @@ impl WitnessClient {
         let tls = match uri.scheme_str() {
             Some("http") => None,
             Some("https") => {
-                let ca = ca_pem.ok_or_else(|| bad("https needs the deployment CA certificate"))?;
-                Some(tls_connector(ca).map_err(|e| bad(&e))?)
+                let trust = trust.ok_or_else(|| bad("https needs the federation"))?;
+                Some(tls_connector(trust).map_err(|e| bad(&e))?)
             }
             _ => return Err(bad("scheme is not http or https")),
         };
@@ -244,18 +248,14 @@ fn first_line(body: &[u8]) -> String {
     String::from_utf8_lossy(body).lines().next().unwrap_or_default().chars().take(300).collect()
 }
 
-fn tls_connector(ca_pem: &str) -> Result<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>), String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::CertificateDer;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.map_err(|e| format!("CA certificate: {e}"))?).map_err(|e| format!("CA certificate: {e}"))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+fn tls_connector(
+    trust: &Arc<escrow_pki::trust::Trust>,
+) -> Result<(tokio_rustls::TlsConnector, rustls::pki_types::ServerName<'static>), String> {
+    let mut config = rustls::ClientConfig::builder_with_provider(escrow_pki::trust::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
+        .dangerous()
+        .with_custom_certificate_verifier(trust.server_verifier(escrow_pki::Role::Witness, None))
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name =

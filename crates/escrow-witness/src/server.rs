@@ -107,7 +107,7 @@ pub fn router(witness: Arc<Witness>) -> Router {
 
 /// Serves `witness` on `listener` until `shutdown` resolves, then lets in-flight
 /// requests finish (up to ten seconds). With `tls`, every connection is TLS
-/// (a server certificate of the deployment CA, no client certificate: the spec
+/// (a server certificate of the witness's organisation, no client certificate: the spec
 /// authenticates requests by the checkpoint's signature alone); without, plain
 /// HTTP for a witness behind a TLS-terminating proxy.
 pub async fn serve(
@@ -159,8 +159,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// The TLS configuration of a witness: its certificate chain and key (PEM) from the
-/// deployment CA; HTTP/1.1 only.
+/// The TLS configuration of a witness: its certificate chain and key (PEM) from
+/// its organisation's CA; HTTP/1.1 only.
 pub fn tls_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};

@@ -272,14 +272,15 @@ async fn tls_from_the_deployment_ca() {
     log.grow(3, "entry ");
     let running = start(open(dir.path(), &log), Some(tls)).await;
     let url = format!("https://{}", running.addr);
-    let c = WitnessClient::new(&url, Some(ca.cert_pem()), Duration::from_secs(10)).unwrap();
+    let trust = one_root(&ca);
+    let c = WitnessClient::new(&url, Some(&trust), Duration::from_secs(10)).unwrap();
     assert!(matches!(c.add_checkpoint(&log.request(0)).await.unwrap(), AddOutcome::Cosigned(_)));
     // Kept alive: a second request on the same client.
     assert!(c.latest(ORIGIN).await.unwrap().is_some());
 
-    // Another CA's client refuses the witness; plain HTTP gets nowhere.
+    // Another federation's client refuses the witness; plain HTTP gets nowhere.
     let other = escrow_pki::Ca::generate("other CA", validity).unwrap();
-    let stranger = WitnessClient::new(&url, Some(other.cert_pem()), Duration::from_secs(10)).unwrap();
+    let stranger = WitnessClient::new(&url, Some(&one_root(&other)), Duration::from_secs(10)).unwrap();
     assert!(matches!(stranger.latest(ORIGIN).await, Err(ClientError::Transport { .. })));
     let plain = client(running.addr);
     assert!(plain.latest(ORIGIN).await.is_err());
@@ -290,20 +291,16 @@ async fn tls_from_the_deployment_ca() {
     let wrong_server =
         start(open(dir2.path(), &log), Some(server::tls_config(&wrong.cert_pem, &wrong.key_pem).unwrap())).await;
     let c2 =
-        WitnessClient::new(&format!("https://{}", wrong_server.addr), Some(ca.cert_pem()), Duration::from_secs(10))
-            .unwrap();
+        WitnessClient::new(&format!("https://{}", wrong_server.addr), Some(&trust), Duration::from_secs(10)).unwrap();
     assert!(matches!(c2.latest(ORIGIN).await, Err(ClientError::Transport { .. })));
     // URLs the client refuses up front.
     for bad in ["ftp://x", "https://", "not a url", "http://h/p?q=1"] {
         assert!(
-            matches!(
-                WitnessClient::new(bad, Some(ca.cert_pem()), Duration::from_secs(1)),
-                Err(ClientError::Url { .. })
-            ),
+            matches!(WitnessClient::new(bad, Some(&trust), Duration::from_secs(1)), Err(ClientError::Url { .. })),
             "{bad}"
         );
     }
-    assert!(WitnessClient::new(&url, None, Duration::from_secs(1)).is_err(), "https needs the CA");
+    assert!(WitnessClient::new(&url, None, Duration::from_secs(1)).is_err(), "https needs the federation");
     wrong_server.stop().await;
     running.stop().await;
 }
@@ -408,4 +405,9 @@ fn the_clock_stamps_cosignatures() {
     let cosigned = attach_cosignatures(&req.checkpoint, &lines).unwrap();
     let found = verify_cosignatures(cosigned.as_bytes(), &[w.verifier()]).unwrap();
     assert_eq!(found[0].timestamp, 1_800_000_000);
+}
+
+/// A federation of one organisation whose CA `ca` certifies everyone.
+fn one_root(ca: &escrow_pki::Ca) -> std::sync::Arc<escrow_pki::trust::Trust> {
+    escrow_pki::trust::Trust::new(escrow_pki::Federation::one_root("test", "root", ca, vec![]).unwrap()).unwrap()
 }

@@ -138,7 +138,7 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
     println!("  escrow --profile {} epoch verify {}", p("pki/auditor-1.profile.toml"), p("announcement.hex"));
     println!(
         "  grpcurl -cacert {} -cert {} -key {} -servername trustee.escrow.internal {t0} list",
-        p("pki/ca.pem"),
+        p("pki/org-trustee-0.ca.pem"),
         p("pki/auditor-1.pem"),
         p("auditor-1.key.pem")
     );

@@ -24,6 +24,7 @@ mod bench;
 mod deploy;
 mod keep;
 mod scenarios;
+mod stolen_ca;
 mod witnessing;
 
 use bench::bench;
@@ -33,7 +34,7 @@ use scenarios::{audit, denied, lawful_access, outage, over_reach, traffic};
 const DAY: u64 = 86_400;
 
 /// The scenarios `escrow demo <scenario>` runs alone.
-const SCENARIOS: [&str; 11] = [
+const SCENARIOS: [&str; 12] = [
     "lawful-access",
     "denied",
     "over-reach",
@@ -42,6 +43,7 @@ const SCENARIOS: [&str; 11] = [
     "key-theft",
     "outage",
     "witness-outage",
+    "stolen-ca",
     "cheating-dealer",
     "audit",
     "split-view",
@@ -65,15 +67,16 @@ pub struct DemoArgs {
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
     /// Run one scenario only: lawful-access, denied, over-reach, forged-field,
-    /// circumvention, key-theft, outage, witness-outage, cheating-dealer, audit,
-    /// split-view.
+    /// circumvention, key-theft, outage, witness-outage, stolen-ca, cheating-dealer,
+    /// audit, split-view.
     pub scenario: Option<String>,
     /// Also write the summary as JSON to this file: {"scenarios": [{"scenario",
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Test only: break the safeguard of one scenario (denied, forged-field,
-    /// circumvention, key-theft) to check that the demo then reports it FAILED.
+    /// circumvention, key-theft, stolen-ca) to check that the demo then reports it
+    /// FAILED.
     #[arg(long, hide = true, value_name = "SCENARIO")]
     pub sabotage: Option<String>,
 }
@@ -236,6 +239,9 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     }
     if wants("witness-outage") {
         outcomes.push(witnessing::witness_outage(&mut d).await?);
+    }
+    if wants("stolen-ca") {
+        outcomes.push(stolen_ca::stolen_ca(&d).await?);
     }
     // Days 5 and 6: after the day-4 scenarios above, so that the demo clock, and with
     // it every log's entry times, only moves forward (the auditor flags a step back).

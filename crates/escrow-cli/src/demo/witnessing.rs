@@ -14,8 +14,7 @@ use super::*;
 /// each trustee compared with the witnesses' views.
 pub(super) fn policy_trust(d: &Deployment) -> Result<escrow_audit::Trust, CliError> {
     let policy = d.witness_policy()?.ok_or_else(|| err("the demo deployment has no witnesses"))?;
-    let ca = d.world.pki.ca().cert_pem().to_owned();
-    let trust = escrow_audit::PolicyTrust::new(policy, Some(&ca)).map_err(err)?;
+    let trust = escrow_audit::PolicyTrust::new(policy, Some(d.world.pki.trust())).map_err(err)?;
     Ok(escrow_audit::Trust::Policy(Arc::new(trust)))
 }
 

@@ -1,0 +1,407 @@
+//! `escrow org ...` and `escrow federation ...`: each organisation makes its own CA and
+//! certificates on its own machine and publishes a signed entry; the federation file
+//! combines the entries, and every party checks and pins it.
+//!
+//! An organisation's directory holds `ca.pem`, the sealed `ca.key`, `entry.toml` (its
+//! signed entry, a federation file of one organisation) and the files of the parties
+//! it certifies; it gets `federation.toml`, the combined file its profiles name, back
+//! from whoever combines the federation. No command here ever reads two
+//! organisations' private keys.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use clap::Subcommand;
+use comfy_table::Table;
+use escrow_crypto::PartyId;
+use escrow_pki::federation::{Change, Draft, Organisation, Pattern, Pin, Retired};
+use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY};
+use escrow_pki::{Ca, Federation, Identity, Role, Validity};
+
+use crate::display::text;
+use crate::files::SecretArgs;
+use crate::tls::load_federation;
+use crate::CliError;
+
+/// An organisation's signed entry's file name in its directory.
+pub const ENTRY: &str = "entry.toml";
+
+#[derive(Subcommand, Debug)]
+pub enum OrgCmd {
+    /// Make this organisation's CA and its signed federation entry in <dir>: ca.pem,
+    /// ca.key (sealed) and entry.toml. Hand entry.toml to whoever combines the
+    /// federation, and the CA fingerprint to every party out of band.
+    Init {
+        /// The organisation's directory (must not hold a CA yet).
+        dir: PathBuf,
+        /// The organisation's name, unique in the federation.
+        #[arg(long)]
+        name: String,
+        /// The deployment's name (every entry of one federation names the same).
+        #[arg(long)]
+        deployment: String,
+        /// An identity pattern this organisation certifies (repeat): trustee/<id>,
+        /// operator/<trustee>/*, agency/<id>, relay/*, user/*, auditor/*, witness/<id>.
+        #[arg(long = "certifies")]
+        certifies: Vec<String>,
+        /// Validity of the CA certificate, days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+    /// Issue a certificate, sealed key and profile for one of this organisation's
+    /// parties. A trustee also gets its signing key, which the entry then pins
+    /// (entry.toml changes: hand it to the federation again).
+    Issue {
+        /// The organisation's directory.
+        dir: PathBuf,
+        /// user, agency, operator, auditor, trustee, relay or witness.
+        #[arg(long)]
+        role: String,
+        /// The party's id (an operator's own name).
+        #[arg(long)]
+        id: String,
+        /// For an operator: the trustee it operates.
+        #[arg(long)]
+        trustee: Option<String>,
+        /// Validity, days. Operators' certificates are best short-lived: reissue
+        /// rather than revoke.
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+    /// Pin a court's warrant key (a court's organisation) or a witness's cosigning
+    /// key (a witness's) in this organisation's entry.
+    Pin {
+        /// The organisation's directory.
+        dir: PathBuf,
+        /// A court public key file (`escrow court keygen`'s <court>.pub).
+        #[arg(long, conflicts_with = "witness_vkey")]
+        court_key: Option<PathBuf>,
+        /// A witness's vkey (`escrow witness init` prints it).
+        #[arg(long)]
+        witness_vkey: Option<String>,
+    },
+    /// Replace this organisation's CA: a new CA and entry (next generation) listing
+    /// the old CA as trusted for --overlap-hours more, or not at all with --revoke
+    /// (its key was stolen). Reissue every party's certificate afterwards.
+    Rotate {
+        /// The organisation's directory.
+        dir: PathBuf,
+        /// How long certificates of the old CA stay believed.
+        #[arg(long, default_value_t = 24)]
+        overlap_hours: u64,
+        /// The old CA is believed no longer, from the moment the federation carries
+        /// the new entry.
+        #[arg(long, conflicts_with = "overlap_hours")]
+        revoke: bool,
+        /// Validity of the new CA certificate, days.
+        #[arg(long, default_value_t = 3650)]
+        days: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FederationCmd {
+    /// Add organisations' entries to a federation file (made if missing), or
+    /// replace an organisation's entry with a newer generation. Every entry and the
+    /// whole are checked before anything is written.
+    Add {
+        /// The federation file.
+        federation: PathBuf,
+        /// Entry files (`escrow org init`'s entry.toml), in the order to list them.
+        #[arg(required = true)]
+        entries: Vec<PathBuf>,
+    },
+    /// Check a federation file: every entry's signature under its own CA, and that
+    /// no two organisations claim one identity, CA or key.
+    Verify {
+        /// The federation file.
+        federation: PathBuf,
+    },
+    /// Show every organisation: its CA's fingerprint, what it certifies and pins,
+    /// and at how many trustees one stolen key of its CA could approve.
+    Show {
+        /// The federation file.
+        federation: PathBuf,
+    },
+}
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// This organisation's entry, read back from its directory.
+fn load_entry(dir: &Path) -> Result<Organisation, CliError> {
+    let path = dir.join(ENTRY);
+    let fed = load_federation(&path)?;
+    match fed.organisations() {
+        [one] => Ok(one.clone()),
+        _ => Err(CliError::bad_file(&path, "an entry file holds exactly one organisation")),
+    }
+}
+
+fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
+    let cert_path = dir.join(CA_CERT);
+    let cert = std::fs::read_to_string(&cert_path).map_err(|e| CliError::io(&cert_path, e))?;
+    let key_path = dir.join(CA_KEY);
+    let key = secret.read_sealed(&key_path)?;
+    let key = std::str::from_utf8(&key).map_err(|_| CliError::bad_file(&key_path, "not a PEM key"))?;
+    Ca::from_pem(&cert, key).map_err(|e| CliError::bad_file(&key_path, e))
+}
+
+/// Writes `text` to `path` whole or not at all (a temporary file renamed over it).
+fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+}
+
+fn write_entry(dir: &Path, entry: &Organisation) -> Result<(), CliError> {
+    let text = entry.render_entry().map_err(usage)?;
+    write_whole(&dir.join(ENTRY), &text)
+}
+
+fn party(s: &str) -> Result<PartyId, CliError> {
+    Ok(PartyId::new(s)?)
+}
+
+fn identity(role: &str, id: &str, trustee: Option<String>) -> Result<Identity, CliError> {
+    let role = Role::parse(role).ok_or_else(|| {
+        usage(format!("unknown role {role:?}: user, agency, operator, auditor, trustee, relay or witness"))
+    })?;
+    match (role, trustee) {
+        (Role::Operator, Some(t)) => Ok(Identity::operator(party(&t)?, party(id)?)),
+        (Role::Operator, None) => Err(usage("an operator needs --trustee")),
+        (_, Some(_)) => Err(usage("--trustee is only for operators")),
+        (r, None) => Ok(Identity::new(r, party(id)?)?),
+    }
+}
+
+pub fn run_org(cmd: OrgCmd, secret: &SecretArgs) -> Result<(), CliError> {
+    match cmd {
+        OrgCmd::Init { dir, name, deployment, certifies, days } => {
+            if dir.join(CA_CERT).exists() || dir.join(ENTRY).exists() {
+                return Err(usage(format!("{} already holds an organisation", dir.display())));
+            }
+            let certifies = certifies.iter().map(|p| Pattern::parse(p).map_err(usage)).collect::<Result<_, _>>()?;
+            let validity = Validity::days_from(SystemTime::now(), days);
+            let ca = Ca::generate(&name, validity)?;
+            let draft = Draft { deployment, name, generation: 1, certifies, pins: vec![], previous: vec![] };
+            // Checked before anything is written.
+            let entry = Organisation::sign(draft, &ca).map_err(usage)?;
+            std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, e))?;
+            secret.write_sealed(&dir.join(CA_KEY), ca.key_pem().as_bytes())?;
+            std::fs::write(dir.join(CA_CERT), ca.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
+            write_entry(&dir, &entry)?;
+            println!("organisation {}: CA {}", entry.name(), entry.ca().fingerprint());
+            println!("entry: {} (hand it to whoever combines the federation)", dir.join(ENTRY).display());
+            println!("Every party should compare this fingerprint with the one you tell them out of band.");
+            Ok(())
+        }
+        OrgCmd::Issue { dir, role, id, trustee, days } => {
+            let identity = identity(&role, &id, trustee)?;
+            let entry = load_entry(&dir)?;
+            if !entry.may_certify(&identity) {
+                let patterns: Vec<String> = entry.certifies().iter().map(ToString::to_string).collect();
+                return Err(usage(format!(
+                    "organisation {} does not certify {identity}: its entry certifies {}",
+                    entry.name(),
+                    patterns.join(", ")
+                )));
+            }
+            let files = PartyFiles::of(&identity);
+            if dir.join(&files.cert).exists() {
+                return Err(usage(format!("{identity} already has a certificate in {}", dir.display())));
+            }
+            let ca = load_ca(&dir, secret)?;
+            let issued = ca.issue(&identity, Validity::days_from(SystemTime::now(), days))?;
+            if let Some(signing) = &files.signing_key {
+                let key = escrow_crypto::TrusteeSigningKey::generate(identity.id().clone(), &mut rand::rngs::OsRng);
+                let entry = entry
+                    .reissue(&ca, |d| {
+                        d.pins.retain(|p| !matches!(p, Pin::Trustee(k) if k.trustee() == identity.id()));
+                        d.pins.push(Pin::Trustee(key.public()));
+                    })
+                    .map_err(usage)?;
+                secret.write_sealed(&dir.join(signing), &key.to_bytes())?;
+                write_entry(&dir, &entry)?;
+                println!("entry.toml now pins {identity}'s signing key (generation {})", entry.generation());
+            }
+            std::fs::write(dir.join(&files.cert), &issued.cert_pem)
+                .map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
+            secret.write_sealed(&dir.join(&files.key), issued.key_pem.as_bytes())?;
+            let profile = dir.join(&files.profile);
+            std::fs::write(&profile, files.profile_text()).map_err(|e| CliError::io(&profile, e))?;
+            println!("{identity}: {} (names federation.toml beside it)", profile.display());
+            Ok(())
+        }
+        OrgCmd::Pin { dir, court_key, witness_vkey } => {
+            let pin = match (court_key, witness_vkey) {
+                (Some(path), None) => {
+                    Pin::Court(crate::files::read_hex_as(&path, escrow_crypto::CourtPublicKey::from_bytes)?)
+                }
+                (None, Some(vkey)) => Pin::parse(&format!("witness {vkey}")).map_err(usage)?,
+                _ => return Err(usage("pin one key: --court-key or --witness-vkey")),
+            };
+            let entry = load_entry(&dir)?;
+            let ca = load_ca(&dir, secret)?;
+            let entry = entry.reissue(&ca, |d| d.pins.push(pin)).map_err(usage)?;
+            write_entry(&dir, &entry)?;
+            println!("entry.toml pins {} key(s) (generation {})", entry.pins().len(), entry.generation());
+            Ok(())
+        }
+        OrgCmd::Rotate { dir, overlap_hours, revoke, days } => {
+            let entry = load_entry(&dir)?;
+            let old = load_ca(&dir, secret)?;
+            if old.cert_pem().trim() != entry.ca().pem().trim() {
+                return Err(CliError::bad_file(&dir.join(CA_CERT), "is not the CA entry.toml names"));
+            }
+            let until = if revoke { now_secs() } else { now_secs().saturating_add(overlap_hours.saturating_mul(3600)) };
+            let new = Ca::generate(entry.name(), Validity::days_from(SystemTime::now(), days))?;
+            let retired = Retired { ca: entry.ca().clone(), trusted_until: until };
+            let next = entry
+                .reissue(&new, |d| {
+                    d.previous.retain(|r| r.trusted_until > now_secs());
+                    d.previous.push(retired);
+                })
+                .map_err(usage)?;
+            // The old CA's files are kept under their generation, never overwritten.
+            let gen = entry.generation();
+            for (from, to) in [(CA_CERT, format!("ca.{gen}.pem")), (CA_KEY, format!("ca.{gen}.key"))] {
+                std::fs::rename(dir.join(from), dir.join(&to)).map_err(|e| CliError::io(&dir.join(to), e))?;
+            }
+            secret.write_sealed(&dir.join(CA_KEY), new.key_pem().as_bytes())?;
+            std::fs::write(dir.join(CA_CERT), new.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
+            write_entry(&dir, &next)?;
+            println!("organisation {}: new CA {}", next.name(), next.ca().fingerprint());
+            if revoke {
+                println!(
+                    "old CA {} revoked: believed by nobody once the federation carries this entry",
+                    entry.ca().fingerprint()
+                );
+            } else {
+                println!("old CA {} believed for {overlap_hours} more hours", entry.ca().fingerprint());
+            }
+            println!("Hand entry.toml to the federation; reissue every party's certificate from the new CA.");
+            Ok(())
+        }
+    }
+}
+
+pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
+    match cmd {
+        FederationCmd::Add { federation, entries } => {
+            let mut fed: Option<Federation> =
+                if federation.exists() { Some(load_federation(&federation)?) } else { None };
+            let mut report = Vec::new();
+            for path in &entries {
+                for org in load_federation(path)?.organisations() {
+                    let (next, change) = match &fed {
+                        Some(f) => f.with(org.clone()).map_err(|e| CliError::bad_file(path, e))?,
+                        None => (
+                            Federation::new(fed_name(org), vec![org.clone()])
+                                .map_err(|e| CliError::bad_file(path, e))?,
+                            Change::Joined,
+                        ),
+                    };
+                    let old_ca = fed.as_ref().and_then(|f| f.organisation(org.name())).map(|o| o.ca().fingerprint());
+                    report.push(match change {
+                        Change::Joined => format!("joined: {} (CA {})", org.name(), org.ca().fingerprint()),
+                        Change::Replaced { old_generation, ca_changed: false } => format!(
+                            "replaced: {} generation {old_generation} -> {} (same CA)",
+                            org.name(),
+                            org.generation()
+                        ),
+                        Change::Replaced { old_generation, ca_changed: true } => format!(
+                            "replaced: {} generation {old_generation} -> {}, NEW CA {} (was {}): confirm it out of band",
+                            org.name(),
+                            org.generation(),
+                            org.ca().fingerprint(),
+                            old_ca.unwrap_or_default()
+                        ),
+                    });
+                    fed = Some(next);
+                }
+            }
+            let fed = fed.ok_or_else(|| usage("no organisation in the entries given"))?;
+            write_whole(&federation, &fed.render())?;
+            for line in report {
+                println!("{line}");
+            }
+            println!("{}: {} organisations, {}", federation.display(), fed.organisations().len(), fed.digest());
+            Ok(())
+        }
+        FederationCmd::Verify { federation } => {
+            let fed = load_federation(&federation)?;
+            println!(
+                "{}: deployment {}, {} organisations, every entry signed by its own CA; {}",
+                federation.display(),
+                text(fed.deployment()),
+                fed.organisations().len(),
+                fed.digest()
+            );
+            Ok(())
+        }
+        FederationCmd::Show { federation } => {
+            let fed = load_federation(&federation)?;
+            print!("{}", show(&fed));
+            Ok(())
+        }
+    }
+}
+
+fn fed_name(org: &Organisation) -> &str {
+    // An entry carries its deployment; a federation made from it takes that name.
+    org.deployment()
+}
+
+/// The table `escrow federation show` prints, and the one-root warning.
+pub fn show(fed: &Federation) -> String {
+    let trustees = fed.trustees();
+    let mut table = Table::new();
+    table.set_header(["organisation", "gen", "CA (SHA-256)", "certifies", "pins", "one stolen CA key approves at"]);
+    let mut widest = 0;
+    for o in fed.organisations() {
+        let reach = o.operator_reach(&trustees);
+        widest = widest.max(reach.len());
+        let certifies: Vec<String> = o.certifies().iter().map(ToString::to_string).collect();
+        let pins: Vec<String> = o
+            .pins()
+            .iter()
+            .map(|p| match p {
+                Pin::Trustee(k) => format!("trustee key {}", k.trustee()),
+                Pin::Court(k) => format!("court key {}", k.court()),
+                Pin::Witness(k) => format!("witness key {}", text(k.name())),
+            })
+            .collect();
+        let fp = o.ca().fingerprint();
+        let short = fp.get(..23).unwrap_or(&fp).to_string() + "…";
+        let retired = o.previous().len();
+        let ca = if retired > 0 { format!("{short} (+{retired} retired)") } else { short };
+        let reach = match reach.len() {
+            0 => "no trustee".to_string(),
+            n => format!("{n} of {} trustees", trustees.len()),
+        };
+        table.add_row([
+            o.name().to_string(),
+            o.generation().to_string(),
+            ca,
+            certifies.join("\n"),
+            pins.join("\n"),
+            reach,
+        ]);
+    }
+    let mut out = format!("federation {} ({})\n{table}\n", text(fed.deployment()), fed.digest());
+    if widest > 1 {
+        out.push_str(&format!(
+            "ONE ROOT: a single organisation's CA certifies operators of {widest} trustees, so one stolen key \
+             approves at all of them.\n"
+        ));
+    } else {
+        out.push_str("No organisation's CA certifies the operators of more than one trustee.\n");
+    }
+    out
+}

@@ -1,0 +1,138 @@
+//! `escrow org` and `escrow federation`: organisations made in their own
+//! directories, combined into one federation file, and a forged or altered file
+//! refused by every command that reads it, naming the file.
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{escrow_as, p, text};
+
+const PASS: &str = "federation test passphrase";
+
+fn escrow(args: &[&str]) -> (bool, String) {
+    let out = escrow_as(PASS).args(args).output().unwrap();
+    (out.status.success(), text(&out))
+}
+
+fn ok(args: &[&str]) -> String {
+    let (ok, out) = escrow(args);
+    assert!(ok, "escrow {args:?}: {out}");
+    out
+}
+
+fn org(dir: &Path, name: &str, certifies: &[&str]) -> String {
+    let mut args = vec!["org", "init", p(dir), "--name", name, "--deployment", "fedtest", "--insecure-fast-kdf"];
+    for c in certifies {
+        args.extend(["--certifies", c]);
+    }
+    ok(&args)
+}
+
+#[test]
+fn organisations_join_a_federation_each_with_its_own_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |s: &str| tmp.path().join(s);
+    let out = org(&d("t0"), "org-t0", &["trustee/trustee-0", "operator/trustee-0/*"]);
+    assert!(out.contains("CA SHA256:"), "{out}");
+    org(&d("t1"), "org-t1", &["trustee/trustee-1", "operator/trustee-1/*"]);
+    org(&d("police"), "police", &["agency/agency-1"]);
+    // Each organisation issues its own parties; a trustee's key joins its entry.
+    let out = ok(&["org", "issue", p(&d("t0")), "--role", "trustee", "--id", "trustee-0", "--insecure-fast-kdf"]);
+    assert!(out.contains("pins trustee trustee-0's signing key"), "{out}");
+    ok(&["org", "issue", p(&d("t0")), "--role", "operator", "--id", "alice", "--trustee", "trustee-0", "--days", "1"]);
+    // An organisation cannot issue what its entry does not certify.
+    let (okay, out) =
+        escrow(&["org", "issue", p(&d("t0")), "--role", "operator", "--id", "mallory", "--trustee", "trustee-1"]);
+    assert!(!okay && out.contains("does not certify operator mallory of trustee-1"), "{out}");
+    let (okay, out) = escrow(&["org", "issue", p(&d("police")), "--role", "agency", "--id", "agency-2"]);
+    assert!(!okay && out.contains("does not certify"), "{out}");
+    // A second CA over the first is refused.
+    let (okay, out) = escrow(&["org", "init", p(&d("t0")), "--name", "x", "--deployment", "fedtest"]);
+    assert!(!okay && out.contains("already holds an organisation"), "{out}");
+
+    let fed = d("federation.toml");
+    let entries = [d("t0/entry.toml"), d("t1/entry.toml"), d("police/entry.toml")];
+    let out = ok(&["federation", "add", p(&fed), p(&entries[0]), p(&entries[1]), p(&entries[2])]);
+    assert_eq!(out.matches("joined: ").count(), 3, "{out}");
+    let out = ok(&["federation", "verify", p(&fed)]);
+    assert!(out.contains("3 organisations, every entry signed by its own CA"), "{out}");
+    let out = ok(&["federation", "show", p(&fed)]);
+    assert!(out.contains("1 of 2 trustees"), "{out}");
+    assert!(out.contains("No organisation's CA certifies the operators of more than one trustee"), "{out}");
+    // Adding the same entry again is not a replacement.
+    let (okay, out) = escrow(&["federation", "add", p(&fed), p(&entries[2])]);
+    assert!(!okay && out.contains("generation 1 does not supersede generation 1"), "{out}");
+    // An organisation that claims another's identities does not join.
+    org(&d("rogue"), "rogue", &["trustee/trustee-1", "operator/trustee-1/*"]);
+    let (okay, out) = escrow(&["federation", "add", p(&fed), p(&d("rogue/entry.toml"))]);
+    assert!(!okay && out.contains("rogue/entry.toml") && out.contains("org-t1"), "{out}");
+    assert_eq!(ok(&["federation", "verify", p(&fed)]).matches("3 organisations").count(), 1, "unchanged");
+
+    // A rotation: the new entry names a new CA and keeps the old one for an hour.
+    let out = ok(&["org", "rotate", p(&d("police")), "--overlap-hours", "1", "--insecure-fast-kdf"]);
+    assert!(out.contains("new CA SHA256:"), "{out}");
+    let out = ok(&["federation", "add", p(&fed), p(&entries[2])]);
+    assert!(out.contains("replaced: police generation 1 -> 2, NEW CA"), "{out}");
+    assert!(ok(&["federation", "show", p(&fed)]).contains("(+1 retired)"));
+    assert!(d("police/ca.1.pem").exists() && d("police/ca.1.key").exists());
+
+    // The one-root layout of `escrow pki init` says what it is.
+    ok(&["pki", "init", p(&d("one")), "--trustees", "3", "--insecure-fast-kdf"]);
+    let out = ok(&["federation", "show", p(&d("one/federation.toml"))]);
+    assert!(out.contains("3 of 3 trustees") && out.contains("ONE ROOT"), "{out}");
+}
+
+#[test]
+fn a_forged_or_altered_federation_is_refused_by_every_command_that_reads_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = tmp.path().join("pki");
+    ok(&["pki", "init", p(&pki), "--trustees", "2", "--insecure-fast-kdf"]);
+    let fed = pki.join("federation.toml");
+    let good = std::fs::read_to_string(&fed).unwrap();
+    // The one-root entry widened by hand to a new agency pattern: the signature no
+    // longer covers it. Then a signature byte flipped.
+    let widened = good.replacen("\"agency/*\",", "\"agency/*\",\n  \"witness/w9\",", 1);
+    assert_ne!(widened, good);
+    let sig_line = good.lines().find(|l| l.starts_with("signature = ")).unwrap();
+    let flipped_sig = {
+        let b64 = sig_line.trim_start_matches("signature = \"").trim_end_matches('"');
+        let mut chars: Vec<char> = b64.chars().collect();
+        chars[10] = if chars[10] == 'A' { 'B' } else { 'A' };
+        format!("signature = \"{}\"", chars.into_iter().collect::<String>())
+    };
+    let flipped = good.replacen(sig_line, &flipped_sig, 1);
+    for (what, bad) in [("altered entry", widened), ("forged signature", flipped)] {
+        std::fs::write(&fed, &bad).unwrap();
+        let profile = pki.join("trustee-0.profile.toml");
+        let agency = pki.join("agency-1.profile.toml");
+        let data = tmp.path().join("data");
+        let policy = tmp.path().join("policy.toml");
+        std::fs::write(&policy, "trustee_id = \"trustee-0\"\napproval = \"operator\"\ntrusted_courts = []\nmax_window_secs = 604800\nmax_fields_per_warrant = 1000\n").unwrap();
+        let runs: [Vec<&str>; 6] = [
+            vec!["federation", "verify", p(&fed)],
+            vec!["federation", "show", p(&fed)],
+            vec!["federation", "add", p(&fed), p(&fed)],
+            vec!["--federation", p(&fed), "health", "--addr", "127.0.0.1:1", "--role", "trustee"],
+            vec!["--profile", p(&agency), "warrant", "list", "--trustee", "127.0.0.1:1"],
+            vec!["--profile", p(&profile), "trustee", "serve", "--data-dir", p(&data)]
+                .into_iter()
+                .chain(["--policy", p(&policy), "--listen", "127.0.0.1:0"])
+                .collect(),
+        ];
+        for args in runs {
+            let (okay, out) = escrow(&args);
+            assert!(!okay, "{what}: escrow {args:?} accepted it: {out}");
+            assert!(
+                out.contains("federation.toml") && out.contains("organisation \"root\""),
+                "{what}: {args:?}: {out}"
+            );
+        }
+        assert!(!data.exists(), "{what}: a refused start wrote nothing");
+    }
+    std::fs::write(&fed, &good).unwrap();
+    assert!(ok(&["federation", "verify", p(&fed)]).contains("1 organisations"));
+}
