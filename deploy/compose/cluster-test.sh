@@ -3,18 +3,27 @@
 # every service healthy; from the tools container (the agency's and auditor's side)
 # every trustee serving and its log witnessed by the three witnesses; the trust
 # boundary held by the networks (the relay's network cannot reach a trustee, the
-# clients' network can). Then everything is torn down. Prints a transcript; exits
-# non-zero on any unexpected outcome.
+# clients' network can); a warrant flow, faults, key ceremonies; and each
+# organisation's secrets only in its own volume. Then everything is torn down, the
+# organisations' volumes too. Prints a transcript; exits non-zero on any unexpected
+# outcome.
 #
 #   deploy/compose/cluster-test.sh BINARY
+# shellcheck source-path=SCRIPTDIR
 set -eu
 bin=${1:?usage: cluster-test.sh BINARY}
 here=$(cd "$(dirname "$0")" && pwd)
 name=escrow-ct-$$
 state=$(mktemp -d)
-compose() { ESCROW_STATE="$state" docker-compose -p "$name" -f "$here/docker-compose.yml" "$@"; }
+pub="$state/public"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 cleanup() {
     compose --profile tools down -v >/dev/null 2>&1 || true
+    # Containers left by an interrupted step, then the organisations' volumes (external
+    # to Compose: `down -v` keeps them).
+    docker ps -aq --filter "label=$label" | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker volume ls -q --filter "label=$label" | xargs -r docker volume rm >/dev/null 2>&1 || true
     rm -rf "$state"
 }
 # dash runs no EXIT trap when a signal ends the script: turn each into an exit.
@@ -27,14 +36,18 @@ step() { echo "cluster: $*"; }
 
 t0=$(date +%s)
 "$here/up.sh" "$bin" "$state" "$name" || fail "the deployment did not come up"
-step "up: 5 trustees, relay, 3 witnesses healthy in $(( $(date +%s) - t0 )) s"
+step "up: 12 organisations, epoch 1 from a key ceremony; 5 trustees, relay, 3 witnesses healthy in $(( $(date +%s) - t0 )) s"
 
 trustees="--trustee trustee-0:7000 --trustee trustee-1:7000 --trustee trustee-2:7000 --trustee trustee-3:7000 --trustee trustee-4:7000"
-tools() { compose run --rm -T tools --passphrase-file /secrets/passphrase "$@"; }
+as_auditor() { tools auditors --profile /data/org/auditor-1.profile.toml "$@"; }
+as_agency() { tools org-agency-1 --profile /data/org/agency-1.profile.toml "$@"; }
+# The users' keys and certificates are in the provider's volume (each user holds its
+# own in a real deployment).
+as_user() { u=$1; shift; tools provider --profile "/data/org/user-$u.profile.toml" "$@"; }
 i=0
 while :; do
     # shellcheck disable=SC2086
-    out=$(tools --profile /secrets/auditor-1.profile.toml status $trustees --witness-policy /secrets/witness.policy 2>&1) || true
+    out=$(as_auditor status $trustees --witness-policy /data/witness.policy 2>&1) || true
     serving=$(printf '%s\n' "$out" | grep -c "SERVING" || true)
     lagging=$(printf '%s\n' "$out" | grep "SERVING" | grep -vc "(0) .*(0) .*(0)" || true)
     [ "$serving" -eq 5 ] && [ "$lagging" -eq 0 ] && break
@@ -45,60 +58,60 @@ done
 printf '%s\n' "$out"
 step "status from the tools container: 5 trustees serving, every witness at lag 0"
 
-# The relay's network has no route to any trustee; the clients' network has.
-if docker run --rm --network "${name}_public" --read-only -v "$state/secrets/tools:/secrets:ro" \
-    "${ESCROW_IMAGE:-escrow:dev}" --federation /secrets/federation.toml health --addr trustee-0:7000 --role trustee >/dev/null 2>&1; then
+# The relay's network has no route to any trustee; the clients' network has. (The
+# probe needs only the federation file: the host's public copy.)
+probe() {
+    timeout 60 docker run --rm --network "${name}_$1" --read-only -v "$pub/federation.toml:/pub/federation.toml:ro" \
+        "$image" --federation /pub/federation.toml health --addr trustee-0:7000 --role trustee
+}
+if probe public >/dev/null 2>&1; then
     fail "a trustee is reachable from the relay's network"
 fi
-docker run --rm --network "${name}_access" --read-only -v "$state/secrets/tools:/secrets:ro" \
-    "${ESCROW_IMAGE:-escrow:dev}" --federation /secrets/federation.toml health --addr trustee-0:7000 --role trustee >/dev/null \
-    || fail "trustee-0 unreachable from the clients' network"
+probe access >/dev/null || fail "trustee-0 unreachable from the clients' network"
 step "boundary: trustee-0 unreachable from the relay's network, reachable from the clients'"
 
 # Every log verifies under the policy's pinned keys, against the witnesses' views.
 # shellcheck disable=SC2086
-audit=$(tools --profile /secrets/auditor-1.profile.toml audit verify $trustees --witness-policy /secrets/witness.policy \
-    --state-dir /data/audit 2>&1) || fail "audit: $audit"
+audit=$(as_auditor audit verify $trustees --witness-policy /data/witness.policy --state-dir /data/audit 2>&1) \
+    || fail "audit: $audit"
 [ "$(printf '%s\n' "$audit" | grep -c '^OK ')" -eq 5 ] || fail "audit: $audit"
 step "audit: 5 logs verified, each consistent with the 3 witnesses' views"
 # A warrant flow across the containers: alice writes to bob through the relay, the
-# court signs a warrant for alice, three operators approve, the agency opens.
-export ESCROW_PASSPHRASE="$(cat "$state/passphrase")"
+# court signs a warrant for alice, three operators approve, the agency opens. The
+# senders and the agency believe epoch 1's key only with its announcement, signed by
+# the five trustees whose keys the federation pins (no --epoch-key anywhere).
 for u in alice bob; do
-    "$bin" user keygen --id "$u" --out "$state/secrets/tools/$u.ukey" --insecure-fast-kdf >/dev/null
+    in_org provider user keygen --id "$u" --out "/data/$u.ukey" --insecure-fast-kdf >/dev/null || fail "$u's keygen"
 done
-[ "$(id -u)" != 0 ] || chown -R 65532:65532 "$state/secrets/tools" "$state/data/tools"
-as_user() { u=$1; shift; tools --federation /secrets/federation.toml --cert "/secrets/user-$u.pem" --tls-key "/secrets/user-$u.key" "$@"; }
-for u in alice bob; do as_user "$u" user register --relay relay:7100 --key "/secrets/$u.ukey" >/dev/null; done
-as_user alice user send --relay relay:7100 --key /secrets/alice.ukey --to bob --message "meet at noon" \
-    --epoch-key /secrets/epoch-1.pub >/dev/null || fail "alice could not send"
+for u in alice bob; do as_user "$u" user register --relay relay:7100 --key "/data/$u.ukey" >/dev/null; done
+as_user alice user send --relay relay:7100 --key /data/alice.ukey --to bob --message "meet at noon" >/dev/null \
+    || fail "alice could not send"
+# The court signs offline, in its own container (no network); the warrant (public)
+# goes from the court's volume to the agency's through the host.
 now=$(date +%s)
-signed=$("$bin" court sign --key "$state/courts/high-court.key" --agency agency-1 --target alice --from $((now - 3600)) \
-    --to $((now + 60)) --valid-days 2 --case "R v. A (cluster)" --basis "demo" --out "$state/data/tools/w.hex")
+signed=$(in_org court court sign --key /data/courts/high-court.key --agency agency-1 --target alice --from $((now - 3600)) \
+    --to $((now + 60)) --valid-days 2 --case "R v. A (cluster)" --basis "demo" --out /data/warrant.hex) \
+    || fail "court sign: $signed"
 wid=$(printf '%s\n' "$signed" | sed -n 's/^warrant \([0-9a-f]*\) signed.*/\1/p')
-[ "$(id -u)" != 0 ] || chown 65532:65532 "$state/data/tools/w.hex"
+get court warrant.hex "$pub/warrant.hex" || fail "no warrant out of the court's volume"
+put org-agency-1 "$pub/warrant.hex" w.hex || fail "the warrant did not reach the agency"
 # shellcheck disable=SC2086
-submitted=$(tools --profile /secrets/agency-1.profile.toml warrant submit $trustees --warrant /data/w.hex 2>&1) \
-    || fail "submit: $submitted"
+submitted=$(as_agency warrant submit $trustees --warrant /data/w.hex 2>&1) || fail "submit: $submitted"
 [ -n "$wid" ] || fail "no warrant id in: $signed"
 for i in 0 1 2; do
-    tools --profile "/secrets/trustee-$i.op-$i.profile.toml" warrant approve --trustee "trustee-$i:7000" \
-        --id "$wid" --reason "lawful and proportionate" >/dev/null || fail "op-$i could not approve"
+    as_op "$i" warrant approve --trustee "trustee-$i:7000" --id "$wid" --reason "lawful and proportionate" >/dev/null \
+        || fail "op-$i could not approve"
 done
 open_warrant() {
-    # The dealt epoch key has no announcement to check under the federation's
-    # trustee pins: the agency believes its file instead (weak mode, until the init
-    # runs the key ceremony).
     # shellcheck disable=SC2086
-    tools --profile /secrets/agency-1.profile.toml open --relay relay:7100 $trustees --warrant /data/w.hex \
-        --out /data/opened --witness-policy /secrets/witness.policy --epoch-key /secrets/epoch-1.pub 2>&1
+    as_agency open --relay relay:7100 $trustees --warrant /data/w.hex --out /data/opened \
+        --witness-policy /data/witness.policy 2>&1
 }
 out=$(open_warrant) || fail "open: $out"
 printf '%s\n' "$out" | grep -q "opened #" || fail "nothing opened: $out"
 step "warrant $wid approved at 3 trustees: the agency opened alice's message (witnessed approvals checked)"
 
 # Faults with the real network: cut trustees off the clients' network.
-cid() { compose ps -q "$1"; }
 docker network disconnect "${name}_access" "$(cid trustee-3)"
 docker network disconnect "${name}_access" "$(cid trustee-4)"
 out=$(open_warrant) || fail "with two trustees cut off: $out"
@@ -123,10 +136,10 @@ out=$(open_warrant) || fail "after restarting trustee-1: $out"
 step "trustee-1 restarted: healthy again, its approval kept, opens"
 
 # The relay killed (SIGKILL) and started again: every acknowledged message survives.
-inbox() { as_user bob user inbox --relay relay:7100 --key /secrets/bob.ukey --epoch-key /secrets/epoch-1.pub 2>&1; }
+inbox() { as_user bob user inbox --relay relay:7100 --key /data/bob.ukey 2>&1; }
 for k in 1 2 3; do
-    as_user alice user send --relay relay:7100 --key /secrets/alice.ukey --to bob --message "acknowledged $k" \
-        --epoch-key /secrets/epoch-1.pub >/dev/null || fail "send $k"
+    as_user alice user send --relay relay:7100 --key /data/alice.ukey --to bob --message "acknowledged $k" >/dev/null \
+        || fail "send $k"
 done
 before=$(inbox | grep -c "from alice" || true)
 docker kill "$(cid relay)" >/dev/null
@@ -136,17 +149,13 @@ until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid relay)")" = healt
     i=$((i + 1)); [ "$i" -lt 120 ] || fail "the relay not healthy after SIGKILL"; sleep 0.5
 done
 after=$(inbox | grep -c "from alice" || true)
-[ "$before" -eq 4 ] && [ "$after" -eq "$before" ] || fail "inbox had $before messages before the kill, $after after"
+{ [ "$before" -eq 4 ] && [ "$after" -eq "$before" ]; } || fail "inbox had $before messages before the kill, $after after"
 step "relay SIGKILLed and restarted: all $after acknowledged messages still in bob's inbox"
 
 # A key ceremony for epoch 2 across the containers, with trustee-2 paused (docker pause:
 # its sockets stay open, it neither reads nor ticks) from before the execute until past
 # the agreement deadline and the others' asking: all five must end the same way, and
 # say so to `dkg status --all`. Then a rerun installs epoch 2 at all five.
-as_op() { i=$1; shift; tools --profile "/secrets/trustee-$i.op-$i.profile.toml" "$@"; }
-phase() { as_op "$1" dkg status --trustee "trustee-$1:7000" 2>/dev/null | head -1 | sed 's/.*: //'; }
-players=""
-for i in 0 1 2 3 4; do players="$players --player trustee-$i=trustee-$i:7000"; done
 ceremony() { # PHASE_MS: proposes epoch 2, every operator accepts, waits until ready
     # shellcheck disable=SC2086
     as_op 0 dkg propose --trustee trustee-0:7000 --epoch 2 --threshold 2 --destroy-at $(( $(date +%s) + 86400 )) \
@@ -178,9 +187,7 @@ ended() { # waits until every trustee's latest ceremony ended; prints the five p
 }
 ceremony 1500
 docker pause "$(cid trustee-2)" >/dev/null
-timeout 120 sh -c "ESCROW_STATE='$state' docker-compose -p '$name' -f '$here/docker-compose.yml' run --rm -T tools \
-    --passphrase-file /secrets/passphrase --profile /secrets/trustee-0.op-0.profile.toml dkg execute \
-    --trustee trustee-0:7000 --wait --peer-wait-secs 60" > "$state/execute.out" 2>&1 &
+(as_op 0 dkg execute --trustee trustee-0:7000 --wait --peer-wait-secs 60 > "$state/execute.out" 2>&1) &
 executing=$!
 sleep 12    # E + 4 phases of 1.5 s, then up to 3 s asking the peers, from before the execute
 docker unpause "$(cid trustee-2)" >/dev/null
@@ -196,10 +203,9 @@ step "ceremony with trustee-2 paused across the agreement deadline: all five $1 
 ceremony 2000
 out=$(as_op 0 dkg execute --trustee trustee-0:7000 --wait 2>&1) || fail "rerun: $out"
 printf '%s\n' "$out" | grep -q "every participant installed announcement" || fail "rerun: $out"
-tools --profile /secrets/auditor-1.profile.toml epoch fetch --trustee trustee-3:7000 --epoch 2 \
-    --out /data/epoch-2.announcement >/dev/null || fail "epoch fetch"
-# shellcheck disable=SC2086
-verified=$(tools --profile /secrets/auditor-1.profile.toml epoch verify /data/epoch-2.announcement \
+as_auditor epoch fetch --trustee trustee-3:7000 --epoch 2 --out /data/epoch-2.announcement >/dev/null || fail "epoch fetch"
+# shellcheck disable=SC2046,SC2086
+verified=$(as_auditor epoch verify /data/epoch-2.announcement \
     $(echo "$players" | sed 's/--player/--holder/g') 2>&1) || fail "epoch verify: $verified"
 printf '%s\n' "$verified" | grep -q "every holder installed it" || fail "epoch verify: $verified"
 step "rerun: epoch 2 installed at all five; epoch verify --holder: every holder serves its announcement"
@@ -207,8 +213,43 @@ step "rerun: epoch 2 installed at all five; epoch verify --holder: every holder 
 # After every fault, every log still verifies, consistent with what the auditor saw
 # before and with the witnesses.
 # shellcheck disable=SC2086
-audit=$(tools --profile /secrets/auditor-1.profile.toml audit verify $trustees --witness-policy /secrets/witness.policy \
-    --state-dir /data/audit 2>&1) || fail "audit after the faults: $audit"
+audit=$(as_auditor audit verify $trustees --witness-policy /data/witness.policy --state-dir /data/audit 2>&1) \
+    || fail "audit after the faults: $audit"
 [ "$(printf '%s\n' "$audit" | grep -c '^OK ')" -eq 5 ] || fail "audit after the faults: $audit"
 step "audit after the faults: 5 logs verified, consistent with the first audit and the witnesses"
+# Each organisation's secrets only in its own volume: every private key file (`.key`,
+# a user's `.ukey`) each volume holds is exactly its own parties' and its own CA's; the
+# twelve CAs are twelve; the host holds no key and no passphrase; and the federation
+# gives no CA the operators of more than one trustee.
+own_keys() { # ORG: the key files its volume must hold, and no other
+    case $1 in
+        org-trustee-*) t=${1#org-}; echo "org/ca.key org/$t.key org/$t.op-${t#trustee-}.key org/$t.signing.key state/log.key state/seal.key" ;;
+        provider) echo "alice.ukey bob.ukey org/ca.key org/relay.key org/user-alice.key org/user-bob.key" ;;
+        org-agency-1) echo "org/ca.key org/agency-1.key" ;;
+        auditors) echo "org/ca.key org/auditor-1.key" ;;
+        org-w*) echo "org/ca.key org/witness-${1#org-}.key state/witness.key" ;;
+        court) echo "courts/high-court.key org/ca.key" ;;
+    esac
+}
+cas=""
+for org in $orgs; do
+    c=$(files "$org") || fail "no container for $org's volume"
+    # The names only: the tar stream of the volume goes to `tar -t`, nowhere else.
+    held=$(docker cp "$c:/data" - | tar -t | sed -n 's,^data/,,p' | grep -E '\.(key|ukey)$' | sort | tr '\n' ' ')
+    ca=$(docker cp "$c:/data/org/ca.pem" - | tar -xO | sha256sum | cut -d' ' -f1)
+    docker rm "$c" >/dev/null
+    # shellcheck disable=SC2046
+    want=$(printf '%s\n' $(own_keys "$org") | sort | tr '\n' ' ')
+    [ "$held" = "$want" ] || fail "$org's volume holds key files [$held], not exactly its own [$want]"
+    cas="$cas $ca"
+done
+norgs=$(echo "$orgs" | wc -w)
+# shellcheck disable=SC2086
+[ "$(printf '%s\n' $cas | sort -u | wc -l)" -eq "$norgs" ] || fail "not $norgs distinct CAs:$cas"
+onhost=$(find "$state" \( -name '*.key' -o -name '*.ukey' -o -name '*.share' -o -name 'passphrase*' \) -print)
+[ -z "$onhost" ] || fail "secrets on the host: $onhost"
+shown=$("$bin" federation show "$pub/federation.toml" 2>&1) || fail "federation show: $shown"
+if printf '%s\n' "$shown" | grep -q "ONE ROOT"; then fail "federation show: $shown"; fi
+[ "$(printf '%s\n' "$shown" | grep -c '1 of 5 trustees')" -eq 5 ] || fail "federation show: $shown"
+step "secrets: $norgs organisations, $norgs CAs; each CA key and party key only in its own volume, none on the host; one stolen CA key approves at 1 of 5 trustees at most"
 step "ok in $(( $(date +%s) - t0 )) s"

@@ -1,66 +1,123 @@
 #!/bin/sh
-# Makes a deployment's state with BINARY (CA and every party's certificate, dealt epoch
-# keys, a court, witness keys, trustee log keys, the witness policy, one secrets and one
-# data directory per party), builds the image from BINARY, and brings the Compose
-# deployment up under project NAME until every service is healthy.
+# Brings a deployment of twelve organisations up under Compose project NAME, each
+# organisation's secrets made inside a container that holds its own volume and nothing
+# else, then starts every service and runs the first key ceremony.
 #
 #   deploy/compose/up.sh BINARY STATE [NAME]      (NAME defaults to escrow)
-#   ESCROW_STATE=STATE docker-compose -p NAME -f deploy/compose/docker-compose.yml ...
+#   ESCROW_PROJECT=NAME docker-compose -p NAME -f deploy/compose/docker-compose.yml ...
 #
-# The passphrase of every sealed file is written to STATE/passphrase (and, per party, to
-# its secrets directory as the file it reads with --passphrase-file).
+# 1. builds the image from BINARY (deploy/image/build.sh);
+# 2. per organisation: a volume NAME-ORG with a random passphrase of its own, then, in
+#    containers with only that volume (`escrow` commands, no network): its CA (`org
+#    init`), its parties (`org issue`), its trustee's log key, its witness's key, its
+#    court's key, each pinned in its entry;
+# 3. on the host, from public files only (STATE/public): the federation from every
+#    entry (`federation add`), the witness policy, the witnesses' logs config, each
+#    trustee's policy; each copied into the volumes that need it;
+# 4. starts the witnesses and the trustees (no epoch key), runs the key ceremony for
+#    epoch 1 from the five operators' volumes, takes the announcement (an auditor's
+#    `epoch fetch`) to the provider's volume, and starts the relay on it.
+#
+# Nothing secret is written under STATE: each passphrase passes through a file there
+# only until it is copied into its volume. Docker keeps the volumes: remove them with
+# `docker volume rm` (`docker-compose down -v` does not remove external volumes).
+# shellcheck source-path=SCRIPTDIR
 set -eu
 bin=$(cd "$(dirname "${1:?usage: up.sh BINARY STATE [NAME]}")" && pwd)/$(basename "$1")
 state=${2:?usage: up.sh BINARY STATE [NAME]}
 name=${3:-escrow}
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
-[ ! -e "$state/pki" ] || { echo "up.sh: $state already holds a deployment" >&2; exit 1; }
-
-pass=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
-printf '%s\n' "$pass" > "$state/passphrase"
-export ESCROW_PASSPHRASE="$pass"
+pub="$state/public"
+[ ! -e "$pub" ] || { echo "up.sh: $state already holds a deployment" >&2; exit 1; }
+for org in $orgs; do
+    if docker volume inspect "$(vol "$org")" >/dev/null 2>&1; then
+        echo "up.sh: the volume $(vol "$org") exists: project $name already has a deployment" >&2
+        exit 1
+    fi
+done
+mkdir -p "$pub/entries"
 fast=--insecure-fast-kdf
 trustees="trustee-0 trustee-1 trustee-2 trustee-3 trustee-4"
 witnesses="w1 w2 w3"
 
-"$bin" pki init "$state/pki" --trustees 5 --witness w1 --witness w2 --witness w3 \
-    --agency agency-1 --auditor auditor-1 --user alice --user bob $fast >/dev/null
-"$bin" keygen --trustees 5 --threshold 2 --epoch 1 --out "$state/keys" $fast >/dev/null 2>&1
-"$bin" court keygen --court high-court --out "$state/courts" $fast >/dev/null
+"$here/../image/build.sh" "$image" "$bin" >/dev/null
 
-# Keys known before anything starts: each witness's, each trustee's log key.
-policy="$state/witness.policy"
-logs="$state/logs.toml"
-: > "$logs"
+# Each organisation's volume and passphrase (the file its services read: mode 0444,
+# owned by root in the volume, which only that organisation's containers mount, all as
+# 65532). On the host it lives in a directory only its owner can enter, and only
+# until it is copied.
+secret=$(mktemp -d "$state/.passphrase.XXXXXX")
+trap 'rm -rf "$secret"' EXIT
+for org in $orgs; do
+    docker volume create --label "$label" "$(vol "$org")" >/dev/null
+    od -An -N16 -tx1 /dev/urandom | tr -d ' \n' > "$secret/passphrase"
+    echo >> "$secret/passphrase"
+    chmod 0444 "$secret/passphrase"
+    put "$org" "$secret/passphrase" passphrase
+    rm -f "$secret/passphrase"
+done
+rmdir "$secret"
+
+# org_init ORG ARGS...: ORG's CA and entry; its fingerprint goes to STATE/public/fingerprints.
+org_init() {
+    o=$1
+    shift
+    out=$(in_org "$o" org init /data/org --name "$o" --deployment "$name" "$@" $fast)
+    printf '%s\n' "$out" | sed -n 's/^organisation \([^:]*\): CA /\1 /p' >> "$pub/fingerprints"
+}
+issue() { o=$1; shift; in_org "$o" org issue /data/org "$@" $fast >/dev/null; }
+
+policy="$pub/witness.policy"
+logs="$pub/logs.toml"
 printf '# The deployment witness policy (C2SP tlog-policy)\n' > "$policy"
+: > "$logs"
 for t in $trustees; do
-    mkdir -p "$state/data/$t"
-    "$bin" trustee log-key --data-dir "$state/data/$t" --id "$t" $fast >> "$policy"
-    "$bin" trustee log-key --data-dir "$state/data/$t" --id "$t" --witness-config $fast >> "$logs"
+    org="org-$t"
+    org_init "$org" --certifies "trustee/$t" --certifies "operator/$t/*"
+    issue "$org" --role trustee --id "$t"
+    issue "$org" --role operator --id "op-${t#trustee-}" --trustee "$t"
+    in_org "$org" trustee log-key --data-dir /data/state --id "$t" $fast >> "$policy"
+    in_org "$org" trustee log-key --data-dir /data/state --id "$t" --witness-config $fast >> "$logs"
 done
 for w in $witnesses; do
-    mkdir -p "$state/data/$w"
-    vkey=$("$bin" witness init --data-dir "$state/data/$w" --name "witness.escrow.example/$w" $fast)
+    org="org-$w"
+    org_init "$org" --certifies "witness/$w"
+    issue "$org" --role witness --id "$w"
+    vkey=$(in_org "$org" witness init --data-dir /data/state --name "witness.escrow.example/$w" $fast)
+    in_org "$org" org pin /data/org --witness-vkey "$vkey" $fast >/dev/null
     printf 'witness %s %s https://%s:7400\n' "$w" "$vkey" "$w" >> "$policy"
 done
 printf 'group witnesses 2 w1 w2 w3\nquorum witnesses\n' >> "$policy"
+# The provider runs the relay; its users' certificates are its to issue. (Each user
+# holds its own key in a real deployment; here the provider's volume plays alice and bob.)
+org_init provider --certifies 'relay/*' --certifies 'user/*'
+issue provider --role relay --id relay
+issue provider --role user --id alice
+issue provider --role user --id bob
+org_init org-agency-1 --certifies agency/agency-1
+issue org-agency-1 --role agency --id agency-1
+org_init auditors --certifies 'auditor/*'
+issue auditors --role auditor --id auditor-1
+# The court certifies nobody; its entry pins its warrant key.
+org_init court
+in_org court court keygen --court high-court --out /data/courts $fast >/dev/null
+in_org court org pin /data/org --court-key /data/courts/high-court.pub $fast >/dev/null
+get court courts/high-court.pub "$pub/high-court.pub"
 
-court=$(cat "$state/courts/high-court.pub")
-secrets() { # party files...: a secrets directory with the federation (CAs and pins) and the passphrase
-    d="$state/secrets/$1"
-    shift
-    mkdir -p "$d"
-    cp "$state/pki/federation.toml" "$d/"
-    printf '%s\n' "$pass" > "$d/passphrase"
-    for f in "$@"; do cp "$f" "$d/"; done
-}
+# The federation, combined on the host from the entries (public), and the policies.
+for org in $orgs; do get "$org" org/entry.toml "$pub/entries/$org.toml"; done
+entries=""
+for org in $orgs; do entries="$entries $pub/entries/$org.toml"; done
+# shellcheck disable=SC2086
+"$bin" federation add "$pub/federation.toml" $entries >/dev/null
+"$bin" federation verify "$pub/federation.toml" >/dev/null
+court=$(cat "$pub/high-court.pub")
 for t in $trustees; do
-    secrets "$t" "$state/pki/$t.pem" "$state/pki/$t.key" "$state/pki/$t.signing.key" \
-        "$state/keys/epoch-1.pub" "$state/keys/$t.share" "$policy"
-    cp "$state/pki/$t.profile.toml" "$state/secrets/$t/profile.toml"
-    cat > "$state/secrets/$t/policy.toml" <<POLICY
+    cat > "$pub/policy-$t.toml" <<POLICY
 trustee_id = "$t"
 approval = "operator"
 trusted_courts = ["$court"]
@@ -71,39 +128,52 @@ max_fields_per_warrant = 1000
 agency-1 = 1000
 POLICY
 done
-secrets relay "$state/pki/relay.pem" "$state/pki/relay.key" "$state/keys/epoch-1.pub" "$state/courts/high-court.pub"
-cp "$state/pki/relay.profile.toml" "$state/secrets/relay/profile.toml"
-mv "$state/secrets/relay/high-court.pub" "$state/secrets/relay/court.pub"
-for w in $witnesses; do
-    secrets "$w" "$state/pki/witness-$w.pem" "$state/pki/witness-$w.key" "$logs"
-    cp "$state/pki/witness-$w.profile.toml" "$state/secrets/$w/profile.toml"
+chmod -R a+rX "$pub"
+fed="$pub/federation.toml"
+for t in $trustees; do
+    put "org-$t" "$fed" org/federation.toml "$pub/policy-$t.toml" policy.toml "$policy" witness.policy
 done
-# The clients: agency, auditor, operators, users, with every profile and the policy.
-mkdir -p "$state/secrets/tools" "$state/data/tools" "$state/data/relay"
-cp "$state/pki/"*.pem "$state/pki/"*.key "$state/pki/"*.profile.toml "$state/pki/federation.toml" \
-   "$policy" "$state/keys/epoch-1.pub" "$state/courts/high-court.pub" "$state/secrets/tools/"
-printf '%s\n' "$pass" > "$state/secrets/tools/passphrase"
-if [ "$(id -u)" = 0 ]; then
-    chown -R 65532:65532 "$state/data" "$state/secrets"
-fi
+for w in $witnesses; do put "org-$w" "$fed" org/federation.toml "$logs" logs.toml; done
+put provider "$fed" org/federation.toml "$pub/high-court.pub" court.pub
+put org-agency-1 "$fed" org/federation.toml "$policy" witness.policy
+put auditors "$fed" org/federation.toml "$policy" witness.policy
+put court "$fed" org/federation.toml
 
-"$here/../image/build.sh" "${ESCROW_IMAGE:-escrow:dev}" "$bin" >/dev/null
-export ESCROW_STATE="$state"
-docker-compose -p "$name" -f "$here/docker-compose.yml" up -d --quiet-pull 2>&1 | grep -v "^Creating\|^Starting" || true
-services=$(docker-compose -p "$name" -f "$here/docker-compose.yml" ps -q)
-i=0
-while :; do
-    unhealthy=0
-    for c in $services; do
-        [ "$(docker inspect -f '{{.State.Health.Status}}' "$c")" = healthy ] || unhealthy=$((unhealthy + 1))
+# The witnesses and the trustees, with no epoch key yet.
+# shellcheck disable=SC2086
+compose up -d --quiet-pull $witnesses $trustees 2>&1 | grep -v "^Creating\|^Starting" || true
+# shellcheck disable=SC2086
+healthy $witnesses $trustees || { echo "up.sh: the trustees and witnesses did not come up" >&2; exit 1; }
+
+# Epoch 1 by a key ceremony: op-0 proposes, every operator accepts at its own trustee
+# (each from its own organisation's volume), op-0 executes and waits for all five.
+# shellcheck disable=SC2086
+as_op 0 dkg propose --trustee trustee-0:7000 --epoch 1 --threshold 2 \
+    --destroy-at $(( $(date +%s) + 30 * 86400 )) $players >/dev/null
+for i in 1 2 3 4; do
+    n=0
+    until [ "$(phase "$i")" = proposed ]; do
+        n=$((n + 1))
+        [ "$n" -lt 60 ] || { echo "up.sh: trustee-$i never saw the proposal for epoch 1" >&2; exit 1; }
+        sleep 0.5
     done
-    [ "$unhealthy" -eq 0 ] && break
-    i=$((i + 1))
-    if [ "$i" -ge 120 ]; then
-        docker-compose -p "$name" -f "$here/docker-compose.yml" ps >&2
-        echo "up.sh: $unhealthy services not healthy after 60 s" >&2
-        exit 1
-    fi
+    as_op "$i" dkg accept --trustee "trustee-$i:7000" >/dev/null
+done
+n=0
+until [ "$(phase 0)" = ready ]; do
+    n=$((n + 1))
+    [ "$n" -lt 60 ] || { echo "up.sh: the ceremony for epoch 1 never became ready" >&2; exit 1; }
     sleep 0.5
 done
-echo "up.sh: $(echo "$services" | wc -w) services healthy (project $name, state $state)"
+out=$(as_op 0 dkg execute --trustee trustee-0:7000 --wait 2>&1) || { echo "up.sh: epoch 1: $out" >&2; exit 1; }
+printf '%s\n' "$out" | grep -q "every participant installed announcement" || { echo "up.sh: epoch 1: $out" >&2; exit 1; }
+
+# The announcement is public: an auditor fetches it, the host carries it to the provider.
+tools auditors --profile /data/org/auditor-1.profile.toml epoch fetch --trustee trustee-0:7000 --epoch 1 \
+    --out /data/epoch-1.announcement >/dev/null
+get auditors epoch-1.announcement "$pub/epoch-1.announcement"
+put provider "$pub/epoch-1.announcement" epoch-1.announcement
+compose up -d relay 2>&1 | grep -v "^Creating\|^Starting" || true
+healthy relay || { echo "up.sh: the relay did not come up" >&2; exit 1; }
+echo "up.sh: $(echo "$orgs" | wc -w) organisations, each in its own volume $name-ORG; epoch 1 from a key ceremony;" \
+    "9 services healthy (project $name, public files in $pub)"

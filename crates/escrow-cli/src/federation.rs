@@ -168,7 +168,9 @@ fn party(s: &str) -> Result<PartyId, CliError> {
     Ok(PartyId::new(s)?)
 }
 
-fn identity(role: &str, id: &str, trustee: Option<String>) -> Result<Identity, CliError> {
+/// The identity `--role`, `--id` and `--trustee` name (`escrow org issue`, `escrow pki
+/// issue`).
+pub(crate) fn identity(role: &str, id: &str, trustee: Option<String>) -> Result<Identity, CliError> {
     let role = Role::parse(role).ok_or_else(|| {
         usage(format!("unknown role {role:?}: user, agency, operator, auditor, trustee, relay or witness"))
     })?;

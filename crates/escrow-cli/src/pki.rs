@@ -190,17 +190,7 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
             Ok(())
         }
         PkiCmd::Issue { dir, role, id, trustee, days } => {
-            let role = Role::parse(&role).ok_or_else(|| {
-                CliError::Usage(format!(
-                    "unknown role {role:?}: user, agency, operator, auditor, trustee, relay or witness"
-                ))
-            })?;
-            let identity = match (role, trustee) {
-                (Role::Operator, Some(t)) => Identity::operator(party(&t)?, party(&id)?),
-                (Role::Operator, None) => return Err(CliError::Usage("an operator needs --trustee".into())),
-                (_, Some(_)) => return Err(CliError::Usage("--trustee is only for operators".into())),
-                (r, None) => Identity::new(r, party(&id)?)?,
-            };
+            let identity = crate::federation::identity(&role, &id, trustee)?;
             if dir.join(format!("{}.pem", identity.file_stem())).exists() {
                 return Err(CliError::Usage(format!("{identity} already has a certificate in {}", dir.display())));
             }

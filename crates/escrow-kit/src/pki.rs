@@ -53,8 +53,10 @@ impl Pki {
 
     /// One CA, named `root`, that certifies every identity: the one-root layout.
     pub fn one_root(name: &str, days: u32) -> Result<Self, KitError> {
-        let everything = ["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "user/*", "witness/*"];
-        let patterns = everything.iter().map(|p| Pattern::parse(p).map_err(trust_error)).collect::<Result<_, _>>()?;
+        let patterns = escrow_pki::federation::EVERY_IDENTITY
+            .iter()
+            .map(|p| Pattern::parse(p).map_err(trust_error))
+            .collect::<Result<_, _>>()?;
         Self::with_organisations(name, days, vec![("root".to_string(), patterns)])
     }
 

@@ -343,11 +343,20 @@ pub struct Draft {
     pub previous: Vec<Retired>,
 }
 
-fn check_name(org: &str, what: &str, name: &str) -> Result<(), FederationError> {
-    let ok = !name.is_empty()
+/// Whether `name` may name an organisation or a deployment: 1 to [`MAX_NAME_LEN`] of
+/// `A-Z a-z 0-9 - _ .` (safe in file names, terminals and TOML keys).
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// The patterns of an organisation that certifies every identity: the one root.
+pub const EVERY_IDENTITY: [&str; 7] =
+    ["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "user/*", "witness/*"];
+
+fn check_name(org: &str, what: &str, name: &str) -> Result<(), FederationError> {
+    if is_name(name) {
         Ok(())
     } else {
         Err(entry_err(org, format!("{what} {name:?} must be 1-{MAX_NAME_LEN} of A-Z a-z 0-9 - _ .")))
@@ -567,9 +576,10 @@ impl Federation {
     /// identity: the one-root layout of a single-machine demo, where this one key can
     /// approve at every trustee.
     pub fn one_root(deployment: &str, name: &str, ca: &Ca, pins: Vec<Pin>) -> Result<Self, FederationError> {
-        let everything = ["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "user/*", "witness/*"];
-        let certifies =
-            everything.iter().map(|p| Pattern::parse(p).map_err(|e| entry_err(name, e))).collect::<Result<_, _>>()?;
+        let certifies = EVERY_IDENTITY
+            .iter()
+            .map(|p| Pattern::parse(p).map_err(|e| entry_err(name, e)))
+            .collect::<Result<_, _>>()?;
         let draft = Draft {
             deployment: deployment.into(),
             name: name.into(),

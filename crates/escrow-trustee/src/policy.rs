@@ -193,10 +193,7 @@ impl Policy {
             agency_quota.insert(id, q);
         }
         for (i, org) in f.agency_organisations.iter().enumerate() {
-            let ok = !org.is_empty()
-                && org.len() <= escrow_pki::federation::MAX_NAME_LEN
-                && org.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-            if !ok {
+            if !escrow_pki::federation::is_name(org) {
                 return Err(invalid(
                     &format!("agency_organisations[{i}]"),
                     format!("{org:?} is not an organisation name"),
