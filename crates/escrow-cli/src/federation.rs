@@ -26,6 +26,10 @@ use crate::CliError;
 /// An organisation's signed entry's file name in its directory.
 pub const ENTRY: &str = "entry.toml";
 
+/// Default validity of an operator's certificate, days: short, so that an operator
+/// who leaves is withdrawn by not reissuing, with no revocation list.
+pub const OPERATOR_DAYS: u32 = 2;
+
 #[derive(Subcommand, Debug)]
 pub enum OrgCmd {
     /// Make this organisation's CA and its signed federation entry in <dir>: ca.pem,
@@ -63,10 +67,10 @@ pub enum OrgCmd {
         /// For an operator: the trustee it operates.
         #[arg(long)]
         trustee: Option<String>,
-        /// Validity, days. Operators' certificates are best short-lived: reissue
-        /// rather than revoke.
-        #[arg(long, default_value_t = 30)]
-        days: u32,
+        /// Validity, days (default: 2 for an operator, whose certificate is reissued
+        /// rather than revoked; 30 for every other party).
+        #[arg(long)]
+        days: Option<u32>,
     },
     /// Pin a court's warrant key (a court's organisation) or a witness's cosigning
     /// key (a witness's) in this organisation's entry.
@@ -219,6 +223,7 @@ pub fn run_org(cmd: OrgCmd, secret: &SecretArgs) -> Result<(), CliError> {
                 return Err(usage(format!("{identity} already has a certificate in {}", dir.display())));
             }
             let ca = load_ca(&dir, secret)?;
+            let days = days.unwrap_or(if identity.role() == Role::Operator { OPERATOR_DAYS } else { 30 });
             let issued = ca.issue(&identity, Validity::days_from(SystemTime::now(), days))?;
             if let Some(signing) = &files.signing_key {
                 let key = escrow_crypto::TrusteeSigningKey::generate(identity.id().clone(), &mut rand::rngs::OsRng);

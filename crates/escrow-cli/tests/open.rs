@@ -205,3 +205,17 @@ fn the_summary_names_each_trustee_and_each_outcome() {
     );
     assert!(stdout.contains(&down), "{down:?} not in {stdout}");
 }
+
+/// Weak mode believes the dealt key's file only if the trustees serve exactly that key:
+/// another key for the epoch is refused, naming the file, and nothing is opened.
+#[test]
+fn a_pinned_epoch_key_the_trustees_do_not_serve_is_refused() {
+    let d = Deployment::new();
+    run(&["keygen", "--out", p(&d.path("other-keys")), "--insecure-fast-kdf"]);
+    let other = d.path("other-keys/epoch-1.pub");
+    let out = d.open_with("agency-1", "alice", &["--epoch-key", p(&other)]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("other-keys/epoch-1.pub") && err.contains("different public key for epoch 1"), "{err}");
+    assert!(!d.path("opened-agency-1-alice").exists(), "nothing written");
+}
