@@ -15,16 +15,13 @@ use clap::Subcommand;
 use comfy_table::Table;
 use escrow_crypto::PartyId;
 use escrow_pki::federation::{Change, Draft, Organisation, Pattern, Pin, Retired};
-use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY};
+use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY, ENTRY};
 use escrow_pki::{Ca, Federation, Identity, Role, Validity};
 
 use crate::display::text;
 use crate::files::SecretArgs;
 use crate::tls::load_federation;
 use crate::CliError;
-
-/// An organisation's signed entry's file name in its directory.
-pub const ENTRY: &str = "entry.toml";
 
 /// Default validity of an operator's certificate, days: short, so that an operator
 /// who leaves is withdrawn by not reissuing, with no revocation list.

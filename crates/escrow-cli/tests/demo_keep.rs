@@ -394,5 +394,23 @@ fn a_kept_bench_prints_commands_that_work() {
     let status = kept.run_ok(&kept.command("warrant status"));
     assert!(status.contains("approved"), "{status}");
     kept.run_ok(&kept.command("warrant list"));
+    // Each organisation made its CA in its own directory (`escrow org init`, its own
+    // process); the shared PKI directory holds CA certificates and the federation,
+    // never a CA key.
+    let orgs: Vec<String> = std::fs::read_dir(kept.dir.join("orgs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for org in ["org-trustee-0", "org-trustee-4", "provider", "org-agency-1", "auditors"] {
+        assert!(orgs.iter().any(|o| o == org), "{org} not in {orgs:?}");
+        assert!(kept.dir.join("orgs").join(org).join("ca.key").exists(), "{org} has no CA key of its own");
+        assert!(kept.dir.join("orgs").join(org).join("entry.toml").exists(), "{org} has no entry");
+    }
+    for f in std::fs::read_dir(kept.dir.join("pki")).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with("ca.key"), "a CA key in the shared PKI directory: {name}");
+    }
+    let fed = kept.run_ok(&format!("escrow federation show {}", kept.dir.join("pki/federation.toml").display()));
+    assert!(fed.contains("1 of 5 trustees") && !fed.contains("ONE ROOT"), "{fed}");
     kept.stop();
 }

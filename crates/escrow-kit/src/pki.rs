@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use escrow_crypto::sealed::{seal, KdfParams, Unlock};
 use escrow_crypto::PartyId;
 use escrow_pki::federation::{Draft, Organisation, Pattern, Pin};
-use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY, FEDERATION};
+use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY, ENTRY, FEDERATION};
 use escrow_pki::trust::Trust;
 use escrow_pki::{Ca, Federation, Identity, Role, Validity};
 use escrow_service::transport::Credentials;
@@ -49,6 +49,50 @@ impl Pki {
     /// for `days`.
     pub fn federated(name: &str, days: u32, n: u16, agencies: &[&str], witnesses: &[&str]) -> Result<Self, KitError> {
         Self::with_organisations(name, days, escrow_pki::layout::organisations(n, agencies, witnesses)?)
+    }
+
+    /// The organisations of [`escrow_pki::layout::organisations`], each CA made by
+    /// `escrow org init` in a child process of `exe` (as each organisation would on its
+    /// own machine) under `dir/<org>/`, sealed under `passphrase` with the fast KDF;
+    /// their signed entries make the federation. This process then loads every CA:
+    /// it plays every party of the deployment (and, in the demo, the thief of one CA).
+    pub fn made_by_organisations(
+        exe: &Path,
+        dir: &Path,
+        name: &str,
+        days: u32,
+        orgs: Vec<(String, Vec<Pattern>)>,
+        passphrase: &str,
+    ) -> Result<Self, KitError> {
+        let validity = Validity::days_from(std::time::SystemTime::now(), days);
+        let mut cas = Vec::new();
+        let mut entries = Vec::new();
+        for (org, certifies) in orgs {
+            let home = dir.join(&org);
+            let mut cmd = std::process::Command::new(exe);
+            cmd.env("ESCROW_PASSPHRASE", passphrase).env_remove("ESCROW_PROFILE").args(["org", "init"]);
+            cmd.arg(&home).args(["--name", &org, "--deployment", name, "--days", &days.to_string()]);
+            for p in &certifies {
+                cmd.args(["--certifies", &p.to_string()]);
+            }
+            let out = cmd.arg("--insecure-fast-kdf").output().map_err(|e| KitError::io(exe, e))?;
+            if !out.status.success() {
+                let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return Err(KitError::Start { name: format!("escrow org init {org}"), why });
+            }
+            let read = |f: &str| std::fs::read(home.join(f)).map_err(|e| KitError::io(home.join(f), e));
+            let key = escrow_crypto::sealed::open(&read(CA_KEY)?, &Unlock::Passphrase(passphrase.as_bytes()))?;
+            let key = std::str::from_utf8(&key).map_err(|_| trust_error(format!("{org}: the CA key is not PEM")))?;
+            let cert = String::from_utf8(read(CA_CERT)?).map_err(|_| trust_error(format!("{org}: not PEM")))?;
+            let ca = Ca::from_pem(&cert, key)?;
+            let entry = String::from_utf8(read(ENTRY)?).map_err(|_| trust_error(format!("{org}: not UTF-8")))?;
+            let entry = Federation::parse(&entry).map_err(|e| trust_error(e.to_string()))?;
+            entries.extend(entry.organisations().iter().cloned());
+            cas.push((org, ca));
+        }
+        let federation = Federation::new(name, entries).map_err(|e| trust_error(e.to_string()))?;
+        let trust = Trust::new(federation.clone()).map_err(trust_error)?;
+        Ok(Pki { cas, federation, trust, validity, issued: Mutex::new(HashMap::new()) })
     }
 
     /// One CA, named `root`, that certifies every identity: the one-root layout.
@@ -161,12 +205,12 @@ impl Pki {
         self.creds(&Identity::operator(party(trustee)?, party(op)?))
     }
 
-    /// Writes the federation (with `pins`), every organisation's CA certificate and
-    /// sealed key (`<org>.ca.pem`, `<org>.ca.key`) and every party in `identities`
-    /// into `dir` as `escrow pki init` does (certificate, key sealed under
-    /// `passphrase` with `kdf`, profile), so that child processes can be given
-    /// `--profile`. Each written certificate is the one [`Pki::creds`] returns for
-    /// that identity afterwards.
+    /// Writes the federation (with `pins`), every organisation's CA certificate
+    /// (`<org>.ca.pem`, for tools such as grpcurl; the CA keys stay with their
+    /// organisations) and every party in `identities` into `dir` as `escrow pki init`
+    /// does (certificate, key sealed under `passphrase` with `kdf`, profile), so that
+    /// child processes can be given `--profile`. Each written certificate is the one
+    /// [`Pki::creds`] returns for that identity afterwards.
     pub fn write(
         &self,
         dir: &Path,
@@ -182,7 +226,6 @@ impl Pki {
         write_file(&dir.join(FEDERATION), fed.render().as_bytes())?;
         for (org, ca) in &self.cas {
             write_file(&dir.join(format!("{org}.{CA_CERT}")), ca.cert_pem().as_bytes())?;
-            write_file(&dir.join(format!("{org}.{CA_KEY}")), &sealed(ca.key_pem().as_bytes())?)?;
         }
         let mut profiles = Vec::new();
         for identity in identities {

@@ -195,13 +195,21 @@ impl World {
         } else {
             Some(tmp)
         };
-        let pki = match &options.pki {
-            Some(p) => p.clone(),
-            None => {
+        let pki = match (&options.pki, &options.launch) {
+            (Some(p), _) => p.clone(),
+            (None, launch) => {
                 let witnesses: Vec<String> =
                     (1..=options.witnesses.map_or(0, |w| w.count)).map(|j| format!("w{j}")).collect();
                 let witnesses: Vec<&str> = witnesses.iter().map(String::as_str).collect();
-                Arc::new(Pki::federated(&options.name, 30, options.n, &crate::deployment::AGENCIES, &witnesses)?)
+                let orgs = escrow_pki::layout::organisations(options.n, &crate::deployment::AGENCIES, &witnesses)?;
+                Arc::new(match launch {
+                    // Child processes: each organisation makes its own CA, in its own
+                    // process, as it would on its own machine.
+                    Launch::Processes { exe, passphrase } => {
+                        Pki::made_by_organisations(exe, &dir.join("orgs"), &options.name, 30, orgs, passphrase)?
+                    }
+                    Launch::InProcess => Pki::with_organisations(&options.name, 30, orgs)?,
+                })
             }
         };
         let mut keys = dealer_keygen(EpochId(1), options.t, options.n, &mut rng)?;

@@ -412,6 +412,9 @@ pub mod layout {
     /// The federation file every profile names: every organisation's CA, what it
     /// certifies, and the pinned keys (every trustee's signing key among them).
     pub const FEDERATION: &str = "federation.toml";
+    /// An organisation's signed entry in its own directory (`escrow org init`): a
+    /// federation file of that one organisation, to hand to whoever combines them.
+    pub const ENTRY: &str = "entry.toml";
 
     /// The file names of one party's certificate, sealed key and profile.
     #[derive(Debug, Clone, PartialEq, Eq)]
