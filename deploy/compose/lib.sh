@@ -25,7 +25,7 @@ in_org() {
 tools() {
     org=$1
     shift
-    compose --log-level ERROR run --rm -T -v "$(vol "$org"):/data" tools --passphrase-file /data/passphrase "$@"
+    compose run --rm -T -v "$(vol "$org"):/data" tools --passphrase-file /data/passphrase "$@"
 }
 
 # A container never started, with only ORG's volume: docker cp's handle on that volume.

@@ -141,7 +141,7 @@ put court "$fed" org/federation.toml
 
 # The witnesses and the trustees, with no epoch key yet.
 # shellcheck disable=SC2086
-compose --log-level ERROR up -d --quiet-pull $witnesses $trustees
+compose up -d --quiet-pull $witnesses $trustees 2>&1 | grep -v "^Creating\|^Starting" || true
 # shellcheck disable=SC2086
 healthy $witnesses $trustees || { echo "up.sh: the trustees and witnesses did not come up" >&2; exit 1; }
 
@@ -173,7 +173,7 @@ tools auditors --profile /data/org/auditor-1.profile.toml epoch fetch --trustee 
     --out /data/epoch-1.announcement >/dev/null
 get auditors epoch-1.announcement "$pub/epoch-1.announcement"
 put provider "$pub/epoch-1.announcement" epoch-1.announcement
-compose --log-level ERROR up -d relay
+compose up -d relay 2>&1 | grep -v "^Creating\|^Starting" || true
 healthy relay || { echo "up.sh: the relay did not come up" >&2; exit 1; }
 echo "up.sh: $(echo "$orgs" | wc -w) organisations, each in its own volume $name-ORG; epoch 1 from a key ceremony;" \
     "9 services healthy (project $name, public files in $pub)"
