@@ -234,6 +234,8 @@ pub async fn serve_http(
         }
     };
     let app = axum::Router::new().route("/metrics", axum::routing::get(handler));
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| crate::transport::configure_accepted(tcp));
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 

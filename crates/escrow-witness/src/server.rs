@@ -118,6 +118,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(witness);
     let Some(tls) = tls else {
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| escrow_service::transport::configure_accepted(tcp));
         return axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -126,7 +128,7 @@ pub async fn serve(
     loop {
         let (tcp, peer) = tokio::select! {
             () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
+            accepted = escrow_service::transport::accept(&listener) => match accepted {
                 Ok(a) => a,
                 Err(e) => {
                     // Out of file descriptors and the like: back off, keep serving.
