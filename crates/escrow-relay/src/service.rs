@@ -336,7 +336,7 @@ impl Inner {
             bytes = bytes.len(),
             "envelope accepted"
         );
-        Ok(SendResponse { seq: from_i64(seq, "seq")?, received_at: now })
+        Ok(SendResponse { seq: from_i64(seq, "seq")?, received_at: now, current_epoch: epoch.0 })
     }
 
     fn fetch_inbox(&self, who: &Identity, req: &FetchInboxRequest) -> Result<FetchInboxResponse, Status> {

@@ -728,3 +728,72 @@ async fn a_restart_with_another_key_for_a_served_epoch_is_refused() {
     assert_eq!(served.epoch_public_key, w.keys.public.to_bytes());
     relay.shutdown().await;
 }
+
+/// How many GetEpochKey requests the relay answered OK, from its own metrics.
+fn epoch_key_requests(metrics: &escrow_service::metrics::Metrics) -> u64 {
+    let text = metrics.encode();
+    let line = text.lines().find(|l| {
+        l.starts_with("escrow_rpc_duration_seconds_count{")
+            && l.contains("method=\"/escrow.v1.Relay/GetEpochKey\"")
+            && l.contains("code=\"OK\"")
+    });
+    line.and_then(|l| l.rsplit(' ').next()).map_or(0, |n| n.parse().unwrap())
+}
+
+/// A relay of `config` whose metrics the test keeps, at `addr` if given.
+async fn start_measured(
+    w: &World,
+    config: RelayConfig,
+    addr: Option<&str>,
+) -> (Node, escrow_service::metrics::Metrics) {
+    let svc = RelayService::open(config).unwrap();
+    let metrics = svc.metrics().clone();
+    let creds = w.pki.party(Role::Relay, "relay").unwrap();
+    let serve = move |l, s| async move { escrow_relay::serve(l, svc, &creds, s).await };
+    let node = match addr {
+        Some(a) => Node::serve_at("relay", a, serve).await.unwrap(),
+        None => Node::serve("relay", serve).await.unwrap(),
+    };
+    (node, metrics)
+}
+
+/// The user client fetches and checks the epoch key once per epoch, not once per
+/// message; when the relay moves to another epoch, the send it refuses for its epoch
+/// is sealed again under the new key and sent once more.
+#[tokio::test]
+async fn the_user_client_checks_the_epoch_key_once_per_epoch() {
+    let mut w = World::new(12);
+    let epoch2 = dealer_keygen(EpochId(2), 2, 5, &mut w.rng).unwrap();
+    let (node, metrics) = start_measured(&w, w.config(), None).await;
+    let addr = node.addr.to_string();
+    let alice = w.user("alice").clone();
+    let bob = w.user("bob").clone();
+    let user = |me: &UserSecretKey| {
+        let creds = w.pki.party(Role::User, me.id().as_str()).unwrap();
+        let mut c = escrow_user::UserClient::connect(&addr, &creds).unwrap();
+        c.pin(w.keys.public.clone());
+        c.pin(epoch2.public.clone());
+        c
+    };
+    user(&bob).register(&bob).await.unwrap();
+    let client = user(&alice);
+    client.register(&alice).await.unwrap();
+    for k in 0..5u64 {
+        let sent = client.send(&alice, &[pid("bob")], b"hello", T0 + k, &mut w.rng).await.unwrap();
+        assert_eq!(sent.envelope.label().epoch(), EpochId(1));
+    }
+    assert_eq!(epoch_key_requests(&metrics), 1, "five sends, one epoch-key check:\n{}", metrics.encode());
+    node.shut_down().await.unwrap();
+
+    // The relay moves to epoch 2 at the same address; the client still caches epoch 1.
+    let mut config = w.config();
+    config.epoch_key = epoch2.public.clone();
+    let (node, metrics) = start_measured(&w, config, Some(&addr)).await;
+    let sent = client.send(&alice, &[pid("bob")], b"after the rotation", T0 + 10, &mut w.rng).await.unwrap();
+    assert_eq!(sent.envelope.label().epoch(), EpochId(2), "refused under epoch 1, sent again under epoch 2");
+    let again = client.send(&alice, &[pid("bob")], b"and once more", T0 + 11, &mut w.rng).await.unwrap();
+    assert_eq!(again.envelope.label().epoch(), EpochId(2));
+    assert_eq!(epoch_key_requests(&metrics), 1, "one check for the new epoch");
+    assert!(metrics.encode().contains("rule=\"wrong-epoch\""), "the first attempt was refused for its epoch");
+    node.shut_down().await.unwrap();
+}

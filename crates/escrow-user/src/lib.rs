@@ -130,12 +130,30 @@ pub struct UserClient {
     /// Public keys already looked up and checked, by id. The relay cannot change a
     /// registered key, so a checked key stays good for the session.
     keys: Mutex<HashMap<PartyId, UserPublicKey>>,
+    /// The epoch key last fetched and checked, reused by every send until the relay
+    /// says another epoch is current, a send is refused for its epoch, or the
+    /// announced key's shares are destroyed: one check per epoch, not per message.
+    current: Mutex<Option<CurrentEpoch>>,
+}
+
+/// A checked epoch key and until when it may seal (the announcement's `destroy_at`;
+/// `None` for a pinned key without one).
+#[derive(Debug, Clone)]
+struct CurrentEpoch {
+    key: EpochPublicKey,
+    until: Option<u64>,
 }
 
 impl UserClient {
     /// A client over an existing relay channel.
     pub fn new(relay: RelayClient<Channel>) -> Self {
-        UserClient { relay, pinned: BTreeMap::new(), trustees: None, keys: Mutex::new(HashMap::new()) }
+        UserClient {
+            relay,
+            pinned: BTreeMap::new(),
+            trustees: None,
+            keys: Mutex::new(HashMap::new()),
+            current: Mutex::new(None),
+        }
     }
 
     /// Connects to the relay at `addr` with this user's certificate.
@@ -162,13 +180,40 @@ impl UserClient {
         self.relay.clone()
     }
 
-    /// The epoch key to seal under now: the relay's, checked against the pins.
+    /// The epoch key to seal under now: the relay's, checked against the pins (always
+    /// fetched; [`UserClient::send`] reuses the last one instead).
     pub async fn epoch_key(&self) -> Result<EpochPublicKey, UserError> {
+        Ok(self.fetch_epoch_key().await?.key)
+    }
+
+    async fn fetch_epoch_key(&self) -> Result<CurrentEpoch, UserError> {
         let served =
             self.relay().get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(UserError::Relay)?.into_inner();
         let key = EpochPublicKey::from_bytes(&served.epoch_public_key)
             .map_err(|err| UserError::Blob { what: "epoch key".into(), err })?;
-        check_key(&self.pinned, self.trustees.as_ref(), key, &served.announcement)
+        let until = check_key(&self.pinned, self.trustees.as_ref(), &key, &served.announcement)?;
+        Ok(CurrentEpoch { key, until })
+    }
+
+    /// The epoch key to seal a message stamped `timestamp` under: the cached one while
+    /// it may seal, else fetched, checked and cached.
+    async fn sealing_key(&self, timestamp: u64) -> Result<EpochPublicKey, UserError> {
+        let cached = self.current.lock().ok().and_then(|c| c.clone());
+        if let Some(c) = cached.filter(|c| c.until.is_none_or(|u| timestamp < u)) {
+            return Ok(c.key);
+        }
+        let fresh = self.fetch_epoch_key().await?;
+        if let Ok(mut c) = self.current.lock() {
+            *c = Some(fresh.clone());
+        }
+        Ok(fresh.key)
+    }
+
+    /// Forgets the cached epoch key: the next send fetches it again.
+    fn forget_epoch_key(&self) {
+        if let Ok(mut c) = self.current.lock() {
+            *c = None;
+        }
     }
 
     /// Registers `me`'s public key at the relay.
@@ -216,27 +261,43 @@ impl UserClient {
         timestamp: u64,
         rng: &mut R,
     ) -> Result<Sent, UserError> {
-        let epoch_key = self.epoch_key().await?;
+        // The epoch key first: a relay serving a key the pins refuse is named before
+        // anything else is asked of it.
+        let mut epoch_key = self.sealing_key(timestamp).await?;
         let mut recipients = Vec::with_capacity(to.len());
         for id in to {
             recipients.push(self.lookup(id).await?);
         }
-        let mut message_id = [0u8; 16];
-        rng.fill_bytes(&mut message_id);
-        let env = Envelope::seal(
-            &SealRequest {
+        // At most twice: once under the cached key, and once more under a fresh one if
+        // the relay refuses the first for its epoch (the epoch changed since).
+        let mut refetched = false;
+        loop {
+            let mut message_id = [0u8; 16];
+            rng.fill_bytes(&mut message_id);
+            let request = SealRequest {
                 sender: me,
                 recipients: &recipients,
                 epoch_key: &epoch_key,
                 message_id,
                 timestamp,
                 plaintext,
-            },
-            rng,
-        )
-        .map_err(UserError::Seal)?;
-        let r = self.post(&env).await.map_err(UserError::Relay)?;
-        Ok(Sent { seq: r.seq, message_id, received_at: r.received_at, envelope: env })
+            };
+            let env = Envelope::seal(&request, rng).map_err(UserError::Seal)?;
+            match self.post(&env).await {
+                Ok(r) => {
+                    if r.current_epoch != 0 && r.current_epoch != epoch_key.epoch().0 {
+                        self.forget_epoch_key();
+                    }
+                    return Ok(Sent { seq: r.seq, message_id, received_at: r.received_at, envelope: env });
+                }
+                Err(s) if !refetched && escrow_service::metrics::rule_of(&s) == Some("wrong-epoch") => {
+                    self.forget_epoch_key();
+                    epoch_key = self.sealing_key(timestamp).await?;
+                    refetched = true;
+                }
+                Err(s) => return Err(UserError::Relay(s)),
+            }
+        }
     }
 
     /// Sends an envelope sealed elsewhere, as is; the relay's answer as is. For callers
@@ -350,16 +411,18 @@ impl UserClient {
 fn check_key(
     pinned: &BTreeMap<EpochId, EpochPublicKey>,
     trustees: Option<&escrow_crypto::TrusteePins>,
-    key: EpochPublicKey,
+    key: &EpochPublicKey,
     announcement: &[u8],
-) -> Result<EpochPublicKey, UserError> {
-    if pinned.get(&key.epoch()) == Some(&key) {
-        return Ok(key);
+) -> Result<Option<u64>, UserError> {
+    if pinned.get(&key.epoch()) == Some(key) {
+        return Ok(None);
     }
-    if let Some(pins) = trustees {
-        check_announced(pins, &key, announcement)?;
-    }
-    check_served(pinned, key)
+    let until = match trustees {
+        Some(pins) => Some(check_announced(pins, key, announcement)?),
+        None => None,
+    };
+    check_served(pinned, key.clone())?;
+    Ok(until)
 }
 
 /// The rule for an epoch key under pinned trustee keys: it comes with an announcement
@@ -368,7 +431,7 @@ fn check_announced(
     pins: &escrow_crypto::TrusteePins,
     key: &EpochPublicKey,
     announcement: &[u8],
-) -> Result<(), UserError> {
+) -> Result<u64, UserError> {
     let unannounced = |why: String| UserError::Unannounced { epoch: key.epoch(), why };
     if announcement.is_empty() {
         return Err(unannounced("the relay sent no announcement".into()));
@@ -378,7 +441,7 @@ fn check_announced(
     if verified.key_set() != key {
         return Err(unannounced("the announcement states another key set".into()));
     }
-    Ok(())
+    Ok(verified.announcement().destroy_at)
 }
 
 /// The pin rule, alone so that it can be tested without a relay.
@@ -428,16 +491,16 @@ mod tests {
                 .expect("pins");
         let mut pins = BTreeMap::new();
         pins.insert(EpochId(1), key(1, 1));
-        assert!(check_key(&pins, Some(&trustees), key(1, 1), &[]).is_ok());
+        assert!(check_key(&pins, Some(&trustees), &key(1, 1), &[]).is_ok());
         assert!(matches!(
-            check_key(&pins, Some(&trustees), key(1, 2), &[]),
+            check_key(&pins, Some(&trustees), &key(1, 2), &[]),
             Err(UserError::Unannounced { epoch: EpochId(1), .. })
         ));
         assert!(matches!(
-            check_key(&BTreeMap::new(), Some(&trustees), key(1, 1), &[]),
+            check_key(&BTreeMap::new(), Some(&trustees), &key(1, 1), &[]),
             Err(UserError::Unannounced { epoch: EpochId(1), .. })
         ));
-        assert!(check_key(&BTreeMap::new(), None, key(1, 1), &[]).is_ok());
+        assert!(check_key(&BTreeMap::new(), None, &key(1, 1), &[]).is_ok());
     }
 
     #[test]
