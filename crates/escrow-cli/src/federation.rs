@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use comfy_table::Table;
 use escrow_crypto::PartyId;
 use escrow_pki::federation::{Change, Draft, Organisation, Pattern, Pin, Retired};
@@ -19,7 +19,7 @@ use escrow_pki::layout::{PartyFiles, CA_CERT, CA_KEY, ENTRY};
 use escrow_pki::{Ca, Federation, Identity, Role, Validity};
 
 use crate::display::text;
-use crate::files::SecretArgs;
+use crate::files::{write_whole, SecretArgs};
 use crate::tls::load_federation;
 use crate::CliError;
 
@@ -55,15 +55,8 @@ pub enum OrgCmd {
     Issue {
         /// The organisation's directory.
         dir: PathBuf,
-        /// user, agency, operator, auditor, trustee, relay or witness.
-        #[arg(long)]
-        role: String,
-        /// The party's id (an operator's own name).
-        #[arg(long)]
-        id: String,
-        /// For an operator: the trustee it operates.
-        #[arg(long)]
-        trustee: Option<String>,
+        #[command(flatten)]
+        party: PartyArgs,
         /// Validity, days (default: 2 for an operator, whose certificate is reissued
         /// rather than revoked; 30 for every other party).
         #[arg(long)]
@@ -153,33 +146,41 @@ fn load_ca(dir: &Path, secret: &SecretArgs) -> Result<Ca, CliError> {
     Ca::from_pem(&cert, key).map_err(|e| CliError::bad_file(&key_path, e))
 }
 
-/// Writes `text` to `path` whole or not at all (a temporary file renamed over it).
-fn write_whole(path: &Path, text: &str) -> Result<(), CliError> {
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
-}
-
 fn write_entry(dir: &Path, entry: &Organisation) -> Result<(), CliError> {
     let text = entry.render_entry().map_err(usage)?;
-    write_whole(&dir.join(ENTRY), &text)
+    write_whole(&dir.join(ENTRY), text.as_bytes())
 }
 
 fn party(s: &str) -> Result<PartyId, CliError> {
     Ok(PartyId::new(s)?)
 }
 
-/// The identity `--role`, `--id` and `--trustee` name (`escrow org issue`, `escrow pki
-/// issue`).
-pub(crate) fn identity(role: &str, id: &str, trustee: Option<String>) -> Result<Identity, CliError> {
-    let role = Role::parse(role).ok_or_else(|| {
-        usage(format!("unknown role {role:?}: user, agency, operator, auditor, trustee, relay or witness"))
-    })?;
-    match (role, trustee) {
-        (Role::Operator, Some(t)) => Ok(Identity::operator(party(&t)?, party(id)?)),
-        (Role::Operator, None) => Err(usage("an operator needs --trustee")),
-        (_, Some(_)) => Err(usage("--trustee is only for operators")),
-        (r, None) => Ok(Identity::new(r, party(id)?)?),
+/// Whom a certificate is for (`escrow org issue`, `escrow pki issue`).
+#[derive(Args, Debug)]
+pub struct PartyArgs {
+    /// user, agency, operator, auditor, trustee, relay or witness.
+    #[arg(long)]
+    role: String,
+    /// The party's id (an operator's own name).
+    #[arg(long)]
+    id: String,
+    /// For an operator: the trustee it operates.
+    #[arg(long)]
+    trustee: Option<String>,
+}
+
+impl PartyArgs {
+    /// The identity these flags name.
+    pub fn identity(&self) -> Result<Identity, CliError> {
+        let role = Role::parse(&self.role).ok_or_else(|| {
+            usage(format!("unknown role {:?}: user, agency, operator, auditor, trustee, relay or witness", self.role))
+        })?;
+        match (role, &self.trustee) {
+            (Role::Operator, Some(t)) => Ok(Identity::operator(party(t)?, party(&self.id)?)),
+            (Role::Operator, None) => Err(usage("an operator needs --trustee")),
+            (_, Some(_)) => Err(usage("--trustee is only for operators")),
+            (r, None) => Ok(Identity::new(r, party(&self.id)?)?),
+        }
     }
 }
 
@@ -204,8 +205,8 @@ pub fn run_org(cmd: OrgCmd, secret: &SecretArgs) -> Result<(), CliError> {
             println!("Every party should compare this fingerprint with the one you tell them out of band.");
             Ok(())
         }
-        OrgCmd::Issue { dir, role, id, trustee, days } => {
-            let identity = identity(&role, &id, trustee)?;
+        OrgCmd::Issue { dir, party, days } => {
+            let identity = party.identity()?;
             let entry = load_entry(&dir)?;
             if !entry.may_certify(&identity) {
                 let patterns: Vec<String> = entry.certifies().iter().map(ToString::to_string).collect();
@@ -306,7 +307,7 @@ pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
                     let (next, change) = match &fed {
                         Some(f) => f.with(org.clone()).map_err(|e| CliError::bad_file(path, e))?,
                         None => (
-                            Federation::new(fed_name(org), vec![org.clone()])
+                            Federation::new(org.deployment(), vec![org.clone()])
                                 .map_err(|e| CliError::bad_file(path, e))?,
                             Change::Joined,
                         ),
@@ -331,7 +332,7 @@ pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
                 }
             }
             let fed = fed.ok_or_else(|| usage("no organisation in the entries given"))?;
-            write_whole(&federation, &fed.render())?;
+            write_whole(&federation, fed.render().as_bytes())?;
             for line in report {
                 println!("{line}");
             }
@@ -355,11 +356,6 @@ pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
             Ok(())
         }
     }
-}
-
-fn fed_name(org: &Organisation) -> &str {
-    // An entry carries its deployment; a federation made from it takes that name.
-    org.deployment()
 }
 
 /// The table `escrow federation show` prints, and the one-root warning.

@@ -157,6 +157,17 @@ fn stage_private(path: &Path, bytes: &[u8]) -> Result<PathBuf, CliError> {
     Ok(tmp)
 }
 
+/// Writes `bytes` to `path` whole or not at all: a temporary file beside it, renamed
+/// over it, so that a reader (a supervisor waiting for an address file, a party
+/// reading the federation) never sees half a file.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let mut name = path.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
+    name.push(".tmp");
+    let tmp = path.with_file_name(name);
+    std::fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+}
+
 /// Writes `bytes` readable by the owner only.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     escrow_service::files::write_private(path, bytes).map_err(|e| CliError::io(path, e))

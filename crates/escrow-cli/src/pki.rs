@@ -58,15 +58,8 @@ pub enum PkiCmd {
     Issue {
         /// The directory `escrow pki init` made.
         dir: PathBuf,
-        /// user, agency, operator, auditor, trustee, relay or witness.
-        #[arg(long)]
-        role: String,
-        /// The party's id (an operator's own name).
-        #[arg(long)]
-        id: String,
-        /// For an operator: the trustee it operates.
-        #[arg(long)]
-        trustee: Option<String>,
+        #[command(flatten)]
+        party: crate::federation::PartyArgs,
         #[arg(long, default_value_t = 365)]
         days: u32,
     },
@@ -116,7 +109,7 @@ pub fn write_party(
             .map_err(|e| CliError::bad_file(&path, e))?;
         let (fed, _) = fed.with(entry).map_err(|e| CliError::bad_file(&path, e))?;
         secret.write_sealed(&dir.join(signing), &key.to_bytes())?;
-        std::fs::write(&path, fed.render()).map_err(|e| CliError::io(&path, e))?;
+        crate::files::write_whole(&path, fed.render().as_bytes())?;
     }
     std::fs::write(dir.join(&files.cert), &issued.cert_pem).map_err(|e| CliError::io(&dir.join(&files.cert), e))?;
     secret.write_sealed(&dir.join(&files.key), issued.key_pem.as_bytes())?;
@@ -157,7 +150,7 @@ pub fn init(
     let fed = Federation::one_root(name, ONE_ROOT, &ca, vec![]).map_err(|e| CliError::Usage(e.to_string()))?;
     secret.write_sealed(&dir.join(CA_KEY), ca.key_pem().as_bytes())?;
     std::fs::write(dir.join(CA_CERT), ca.cert_pem()).map_err(|e| CliError::io(&dir.join(CA_CERT), e))?;
-    std::fs::write(dir.join(FEDERATION), fed.render()).map_err(|e| CliError::io(&dir.join(FEDERATION), e))?;
+    crate::files::write_whole(&dir.join(FEDERATION), fed.render().as_bytes())?;
     identities.iter().map(|id| write_party(dir, &ca, id, validity, secret)).collect()
 }
 
@@ -189,8 +182,8 @@ pub fn run(cmd: PkiCmd, secret: &SecretArgs) -> Result<(), CliError> {
             println!("Pass a profile with --profile <file> or ESCROW_PROFILE=<file>.");
             Ok(())
         }
-        PkiCmd::Issue { dir, role, id, trustee, days } => {
-            let identity = crate::federation::identity(&role, &id, trustee)?;
+        PkiCmd::Issue { dir, party, days } => {
+            let identity = party.identity()?;
             if dir.join(format!("{}.pem", identity.file_stem())).exists() {
                 return Err(CliError::Usage(format!("{identity} already has a certificate in {}", dir.display())));
             }

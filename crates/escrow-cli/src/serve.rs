@@ -93,9 +93,7 @@ pub(crate) async fn bind_all(l: &ListenArgs) -> Result<Listeners, CliError> {
 }
 
 fn write_addr(f: &std::path::Path, addr: &str) -> Result<(), CliError> {
-    let tmp = f.with_extension("tmp");
-    std::fs::write(&tmp, addr).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, f).map_err(|e| CliError::io(f, e))
+    crate::files::write_whole(f, addr.as_bytes())
 }
 
 #[derive(Args, Debug)]

@@ -32,6 +32,10 @@ pub struct TlsArgs {
     /// This party's sealed private key; overrides the profile's.
     #[arg(long, global = true)]
     pub tls_key: Option<PathBuf>,
+    /// The federation once read, checked and made into verifiers: every use in one
+    /// command (pins, credentials, anonymous probes) shares it.
+    #[arg(skip)]
+    trust: std::sync::OnceLock<Arc<Trust>>,
 }
 
 /// A profile file: `federation`, `cert`, `key` paths, and for a trustee
@@ -89,19 +93,11 @@ impl TlsArgs {
         Ok(self.federation.clone().or(self.profile()?.map(|p| p.federation)))
     }
 
-    /// The federation (`--federation` or the profile's), checked.
-    pub fn federation(&self) -> Result<Federation, CliError> {
-        let path = self.federation_path()?.ok_or_else(|| {
-            CliError::Usage("no federation: pass --federation or --profile (or set ESCROW_PROFILE)".into())
-        })?;
-        load_federation(&path)
-    }
-
     /// The pinned trustee keys, from the federation; `None` if no federation is
     /// given or it pins no trustee key.
     pub fn pins(&self) -> Result<Option<escrow_crypto::TrusteePins>, CliError> {
         let Some(path) = self.federation_path()? else { return Ok(None) };
-        let pins = load_federation(&path)?.trustee_pins().map_err(|e| CliError::bad_file(&path, e))?;
+        let pins = self.trust()?.federation().trustee_pins().map_err(|e| CliError::bad_file(&path, e))?;
         Ok((!pins.is_empty()).then_some(pins))
     }
 
@@ -112,11 +108,16 @@ impl TlsArgs {
 
     /// The federation's verifiers, for clients that present no certificate (health
     /// probes) and for witnesses' HTTPS.
+    /// Read and checked once per command.
     pub fn trust(&self) -> Result<Arc<Trust>, CliError> {
+        if let Some(t) = self.trust.get() {
+            return Ok(t.clone());
+        }
         let path = self.federation_path()?.ok_or_else(|| {
             CliError::Usage("no federation: pass --federation or --profile (or set ESCROW_PROFILE)".into())
         })?;
-        Trust::new(load_federation(&path)?).map_err(|e| CliError::bad_file(&path, e))
+        let trust = Trust::new(load_federation(&path)?).map_err(|e| CliError::bad_file(&path, e))?;
+        Ok(self.trust.get_or_init(|| trust).clone())
     }
 
     /// Loads the credentials, unsealing the key with `secret`, and checks that the

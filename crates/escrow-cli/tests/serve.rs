@@ -7,6 +7,8 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -87,15 +89,7 @@ impl Files {
 
     /// Waits until `data`'s address file appears (the service is up).
     fn wait_up(&self, data: &str, child: &mut Child) {
-        let addr = self.path(&format!("{data}.addr"));
-        let t0 = Instant::now();
-        while !addr.exists() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the trustee exited with {status} before listening");
-            }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no address file after 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::wait_listening(child, &self.path(&format!("{data}.addr")), "the trustee");
     }
 }
 

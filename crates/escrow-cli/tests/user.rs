@@ -7,12 +7,11 @@
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const PASS: &str = "user test passphrase";
 
 mod common;
-use common::{p, text, Killed};
+use common::{p, serving, text, Killed};
 
 fn escrow() -> Command {
     common::escrow_as(PASS)
@@ -37,24 +36,15 @@ impl Deployment {
         run(&["pki", "init", p(&d.join("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
         run(&["keygen", "--out", p(&d.join("keys")), "--insecure-fast-kdf"]);
         let addr_file = d.join("relay.addr");
-        let mut child = escrow()
-            .args(["--profile", p(&d.join("pki/relay.profile.toml")), "relay", "serve"])
-            .args(["--data-dir", p(&d.join("relay")), "--epoch-key", p(&d.join("keys/epoch-1.pub"))])
-            .args(["--addr-file", p(&addr_file)])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("escrow relay serve starts");
-        let t0 = Instant::now();
-        while !addr_file.exists() {
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("the relay exited with {status} before listening");
-            }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no address file after 60 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let relay = std::fs::read_to_string(&addr_file).unwrap().trim().to_string();
-        let dep = Deployment { dir, relay, _process: Killed(child) };
+        let mut relay = escrow();
+        relay.args(["--profile", p(&d.join("pki/relay.profile.toml")), "relay", "serve"]).args([
+            "--data-dir",
+            p(&d.join("relay")),
+            "--epoch-key",
+            p(&d.join("keys/epoch-1.pub")),
+        ]);
+        let (process, relay) = serving(relay, &addr_file, "the relay");
+        let dep = Deployment { dir, relay, _process: process };
         for who in ["alice", "bob"] {
             run(&["user", "keygen", "--id", who, "--out", p(&dep.path(&format!("{who}.key"))), "--insecure-fast-kdf"]);
             let out = dep.user(who, &["register"], &[]);

@@ -22,7 +22,7 @@ use crate::KitError;
 pub struct Pki {
     /// Each organisation's name and CA, in federation order.
     cas: Vec<(String, Ca)>,
-    federation: Federation,
+    /// The federation of their entries, with its verifiers.
     trust: Arc<Trust>,
     validity: Validity,
     issued: Mutex<HashMap<Identity, Credentials>>,
@@ -90,9 +90,7 @@ impl Pki {
             entries.extend(entry.organisations().iter().cloned());
             cas.push((org, ca));
         }
-        let federation = Federation::new(name, entries).map_err(|e| trust_error(e.to_string()))?;
-        let trust = Trust::new(federation.clone()).map_err(trust_error)?;
-        Ok(Pki { cas, federation, trust, validity, issued: Mutex::new(HashMap::new()) })
+        Self::assemble(name, validity, cas, entries)
     }
 
     /// One CA, named `root`, that certifies every identity: the one-root layout.
@@ -122,14 +120,24 @@ impl Pki {
             entries.push(Organisation::sign(draft, &ca).map_err(|e| trust_error(e.to_string()))?);
             cas.push((org, ca));
         }
+        Self::assemble(name, validity, cas, entries)
+    }
+
+    /// The CAs `cas` and their signed `entries`, as the federation `name`.
+    fn assemble(
+        name: &str,
+        validity: Validity,
+        cas: Vec<(String, Ca)>,
+        entries: Vec<Organisation>,
+    ) -> Result<Self, KitError> {
         let federation = Federation::new(name, entries).map_err(|e| trust_error(e.to_string()))?;
-        let trust = Trust::new(federation.clone()).map_err(trust_error)?;
-        Ok(Pki { cas, federation, trust, validity, issued: Mutex::new(HashMap::new()) })
+        let trust = Trust::new(federation).map_err(trust_error)?;
+        Ok(Pki { cas, trust, validity, issued: Mutex::new(HashMap::new()) })
     }
 
     /// The federation (without pins: see [`Pki::federation_with_pins`]).
     pub fn federation(&self) -> &Federation {
-        &self.federation
+        self.trust.federation()
     }
 
     /// The federation's verifiers, shared by every credential issued here.
@@ -149,7 +157,7 @@ impl Pki {
     /// The CA of the organisation that certifies `identity`.
     fn ca_for(&self, identity: &Identity) -> Result<&Ca, KitError> {
         let org = self
-            .federation
+            .federation()
             .organisation_for(identity)
             .ok_or_else(|| KitError::Unknown { what: "organisation certifying", name: identity.to_string() })?;
         self.ca_of(org.name())
@@ -159,7 +167,7 @@ impl Pki {
     /// organisation (each entry re-signed at the next generation), as the written
     /// `federation.toml` carries it.
     pub fn federation_with_pins(&self, pins: &escrow_crypto::TrusteePins) -> Result<Federation, KitError> {
-        let mut fed = self.federation.clone();
+        let mut fed = self.federation().clone();
         for (org, ca) in &self.cas {
             let Some(entry) = fed.organisation(org) else { continue };
             let mine: Vec<Pin> = pins

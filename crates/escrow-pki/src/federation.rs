@@ -316,18 +316,14 @@ pub struct Retired {
 /// verify the signature.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Organisation {
-    deployment: String,
-    name: String,
-    generation: u64,
-    certifies: Vec<Pattern>,
-    pins: Vec<Pin>,
+    /// What it states, as signed.
+    draft: Draft,
     ca: Anchor,
-    previous: Vec<Retired>,
     signature: Vec<u8>,
 }
 
 /// What an organisation states in its entry, before it signs it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
     /// The deployment the entry is for.
     pub deployment: String,
@@ -421,16 +417,7 @@ impl Organisation {
         let anchor = Anchor::from_pem(ca.cert_pem()).map_err(|e| entry_err(&draft.name, e))?;
         check_draft(&draft, &anchor)?;
         let signature = ca.sign(&signed_bytes(&draft, &anchor)).map_err(|e| entry_err(&draft.name, e.to_string()))?;
-        Ok(Organisation {
-            deployment: draft.deployment,
-            name: draft.name,
-            generation: draft.generation,
-            certifies: draft.certifies,
-            pins: draft.pins,
-            ca: anchor,
-            previous: draft.previous,
-            signature,
-        })
+        Ok(Organisation { draft, ca: anchor, signature })
     }
 
     fn checked(draft: Draft, ca: Anchor, signature: Vec<u8>) -> Result<Self, FederationError> {
@@ -438,41 +425,32 @@ impl Organisation {
         if !ca.verify(&signed_bytes(&draft, &ca), &signature) {
             return Err(FederationError::Signature { org: draft.name });
         }
-        Ok(Organisation {
-            deployment: draft.deployment,
-            name: draft.name,
-            generation: draft.generation,
-            certifies: draft.certifies,
-            pins: draft.pins,
-            ca,
-            previous: draft.previous,
-            signature,
-        })
+        Ok(Organisation { draft, ca, signature })
     }
 
     /// The deployment its entry is for.
     pub fn deployment(&self) -> &str {
-        &self.deployment
+        &self.draft.deployment
     }
 
     /// The organisation's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.draft.name
     }
 
     /// Its entry's generation.
     pub fn generation(&self) -> u64 {
-        self.generation
+        self.draft.generation
     }
 
     /// What it certifies.
     pub fn certifies(&self) -> &[Pattern] {
-        &self.certifies
+        &self.draft.certifies
     }
 
     /// What it pins.
     pub fn pins(&self) -> &[Pin] {
-        &self.pins
+        &self.draft.pins
     }
 
     /// Its current CA.
@@ -482,21 +460,20 @@ impl Organisation {
 
     /// Its retired CAs.
     pub fn previous(&self) -> &[Retired] {
-        &self.previous
+        &self.draft.previous
     }
 
     /// Whether its CA may certify `identity`.
     pub fn may_certify(&self, identity: &Identity) -> bool {
-        self.certifies.iter().any(|p| p.matches(identity))
+        self.draft.certifies.iter().any(|p| p.matches(identity))
     }
 
-    /// The CAs whose certificates are believed at `now` (Unix seconds), with the time
-    /// each stops being believed: the current CA until it expires, and each retired
-    /// one until the earlier of its `trusted_until` and its expiry.
-    pub fn anchors_at(&self, now: u64) -> Vec<(&Anchor, u64)> {
+    /// Every CA this entry names, with the time (Unix seconds) its certificates stop
+    /// being believed: the current CA when it expires, and each retired one at the
+    /// earlier of its `trusted_until` and its expiry.
+    pub fn anchors(&self) -> Vec<(&Anchor, u64)> {
         let mut out = vec![(&self.ca, self.ca.not_after)];
-        out.extend(self.previous.iter().map(|r| (&r.ca, r.trusted_until.min(r.ca.not_after))));
-        out.retain(|(_, until)| now < *until);
+        out.extend(self.draft.previous.iter().map(|r| (&r.ca, r.trusted_until.min(r.ca.not_after))));
         out
     }
 
@@ -512,20 +489,14 @@ impl Organisation {
             .collect()
     }
 
-    fn draft(&self) -> Draft {
-        Draft {
-            deployment: self.deployment.clone(),
-            name: self.name.clone(),
-            generation: self.generation,
-            certifies: self.certifies.clone(),
-            pins: self.pins.clone(),
-            previous: self.previous.clone(),
-        }
+    /// The trustee signing keys this entry pins.
+    fn trustee_keys(&self) -> impl Iterator<Item = &TrusteeVerifyingKey> {
+        self.draft.pins.iter().filter_map(|p| if let Pin::Trustee(k) = p { Some(k) } else { None })
     }
 
     /// The trustees this organisation certifies by name (`trustee/<id>`).
     fn named_trustees(&self) -> impl Iterator<Item = &PartyId> {
-        self.certifies.iter().filter(|p| p.role == Role::Trustee).filter_map(|p| p.id.as_ref())
+        self.draft.certifies.iter().filter(|p| p.role == Role::Trustee).filter_map(|p| p.id.as_ref())
     }
 }
 
@@ -560,10 +531,10 @@ impl Federation {
             return Err(FederationError::Syntax(format!("more than {MAX_ORGANISATIONS} organisations")));
         }
         for o in &organisations {
-            if o.deployment != deployment {
+            if o.draft.deployment != deployment {
                 return Err(FederationError::Deployment {
-                    org: o.name.clone(),
-                    entry: o.deployment.clone(),
+                    org: o.draft.name.clone(),
+                    entry: o.draft.deployment.clone(),
                     federation: deployment.to_owned(),
                 });
             }
@@ -603,7 +574,7 @@ impl Federation {
 
     /// The organisation named `name`.
     pub fn organisation(&self, name: &str) -> Option<&Organisation> {
-        self.organisations.iter().find(|o| o.name == name)
+        self.organisations.iter().find(|o| o.draft.name == name)
     }
 
     /// The one organisation that may certify `identity`; `None` if no organisation
@@ -614,30 +585,15 @@ impl Federation {
 
     /// Every trustee's pinned signing key.
     pub fn trustee_pins(&self) -> Result<TrusteePins, FederationError> {
-        let keys = self.pins().filter_map(|(_, p)| if let Pin::Trustee(k) = p { Some(k.clone()) } else { None });
-        TrusteePins::new(keys.collect()).map_err(|e| FederationError::Syntax(e.to_string()))
-    }
-
-    /// Every pinned court key.
-    pub fn court_keys(&self) -> Vec<CourtPublicKey> {
-        self.pins().filter_map(|(_, p)| if let Pin::Court(k) = p { Some(k.clone()) } else { None }).collect()
-    }
-
-    /// Every pinned witness key.
-    pub fn witness_keys(&self) -> Vec<WitnessVerifier> {
-        self.pins().filter_map(|(_, p)| if let Pin::Witness(k) = p { Some(k.clone()) } else { None }).collect()
-    }
-
-    fn pins(&self) -> impl Iterator<Item = (&Organisation, &Pin)> {
-        self.organisations.iter().flat_map(|o| o.pins.iter().map(move |p| (o, p)))
+        let keys = self.organisations.iter().flat_map(Organisation::trustee_keys).cloned().collect();
+        TrusteePins::new(keys).map_err(|e| FederationError::Syntax(e.to_string()))
     }
 
     /// Every trustee an entry names (`trustee/<id>`) or pins a key of, in file order.
     pub fn trustees(&self) -> Vec<PartyId> {
         let mut out: Vec<PartyId> = Vec::new();
         for o in &self.organisations {
-            let pinned = o.pins.iter().filter_map(|p| if let Pin::Trustee(k) = p { Some(k.trustee()) } else { None });
-            for t in o.named_trustees().chain(pinned) {
+            for t in o.named_trustees().chain(o.trustee_keys().map(TrusteeVerifyingKey::trustee)) {
                 if !out.contains(t) {
                     out.push(t.clone());
                 }
@@ -650,12 +606,16 @@ impl Federation {
     /// (which needs a higher generation); the whole is checked again.
     pub fn with(&self, entry: Organisation) -> Result<(Federation, Change), FederationError> {
         let mut orgs = self.organisations.clone();
-        let change = match orgs.iter_mut().find(|o| o.name == entry.name) {
+        let change = match orgs.iter_mut().find(|o| o.draft.name == entry.draft.name) {
             Some(old) => {
-                if entry.generation <= old.generation {
-                    return Err(FederationError::Stale { org: entry.name, old: old.generation, new: entry.generation });
+                if entry.draft.generation <= old.draft.generation {
+                    return Err(FederationError::Stale {
+                        org: entry.draft.name,
+                        old: old.draft.generation,
+                        new: entry.draft.generation,
+                    });
                 }
-                let change = Change::Replaced { old_generation: old.generation, ca_changed: old.ca != entry.ca };
+                let change = Change::Replaced { old_generation: old.draft.generation, ca_changed: old.ca != entry.ca };
                 *old = entry;
                 change
             }
@@ -718,13 +678,16 @@ impl Federation {
         );
         out.push_str(&format!("deployment = {:?}\n", self.deployment));
         for o in &self.organisations {
-            out.push_str(&format!("\n[[organisation]]\nname = {:?}\ngeneration = {}\n", o.name, o.generation));
+            out.push_str(&format!(
+                "\n[[organisation]]\nname = {:?}\ngeneration = {}\n",
+                o.draft.name, o.draft.generation
+            ));
             out.push_str(&format!("# CA {}\n", o.ca.fingerprint()));
-            out.push_str(&list("certifies", o.certifies.iter().map(ToString::to_string)));
-            out.push_str(&list("pins", o.pins.iter().map(ToString::to_string)));
+            out.push_str(&list("certifies", o.draft.certifies.iter().map(ToString::to_string)));
+            out.push_str(&list("pins", o.draft.pins.iter().map(ToString::to_string)));
             out.push_str(&format!("ca = \"\"\"\n{}\"\"\"\n", o.ca.pem));
             out.push_str(&format!("signature = {:?}\n", B64.encode(&o.signature)));
-            for r in &o.previous {
+            for r in &o.draft.previous {
                 out.push_str(&format!(
                     "\n[[organisation.previous]]\n# CA {}\ntrusted_until = {}\nca = \"\"\"\n{}\"\"\"\n",
                     r.ca.fingerprint(),
@@ -747,15 +710,16 @@ impl Organisation {
     /// This entry as a federation file of its own, to hand to whoever combines the
     /// federation.
     pub fn render_entry(&self) -> Result<String, FederationError> {
-        Ok(Federation::new(&self.deployment, vec![self.clone()])?.render())
+        Ok(Federation::new(&self.draft.deployment, vec![self.clone()])?.render())
     }
 
     /// The entry signed again by `ca` with `change` applied to its draft, its
     /// generation raised by one: a rotation when `ca` is a new CA (list the old one
     /// in `previous`), an update of pins or patterns otherwise.
     pub fn reissue(&self, ca: &Ca, change: impl FnOnce(&mut Draft)) -> Result<Organisation, FederationError> {
-        let mut d = self.draft();
-        d.generation = self.generation.checked_add(1).ok_or_else(|| entry_err(&self.name, "generation overflow"))?;
+        let mut d = self.draft.clone();
+        d.generation =
+            self.draft.generation.checked_add(1).ok_or_else(|| entry_err(&self.draft.name, "generation overflow"))?;
         change(&mut d);
         Organisation::sign(d, ca)
     }
@@ -773,30 +737,33 @@ fn list(key: &str, items: impl Iterator<Item = String>) -> String {
 /// The cross-entry rules (module documentation).
 fn check_together(orgs: &[Organisation]) -> Result<(), FederationError> {
     let conflict = |a: &Organisation, b: &Organisation, what: String| FederationError::Conflict {
-        first: a.name.clone(),
-        second: b.name.clone(),
+        first: a.draft.name.clone(),
+        second: b.draft.name.clone(),
         what,
     };
     for (i, a) in orgs.iter().enumerate() {
         for b in orgs.iter().skip(i + 1) {
-            if a.name == b.name {
+            if a.draft.name == b.draft.name {
                 return Err(conflict(a, b, "one name".into()));
             }
             let a_keys: BTreeSet<&[u8]> =
-                std::iter::once(&a.ca).chain(a.previous.iter().map(|r| &r.ca)).map(|c| &*c.public_key).collect();
-            if std::iter::once(&b.ca).chain(b.previous.iter().map(|r| &r.ca)).any(|c| a_keys.contains(&*c.public_key)) {
+                std::iter::once(&a.ca).chain(a.draft.previous.iter().map(|r| &r.ca)).map(|c| &*c.public_key).collect();
+            if std::iter::once(&b.ca)
+                .chain(b.draft.previous.iter().map(|r| &r.ca))
+                .any(|c| a_keys.contains(&*c.public_key))
+            {
                 return Err(conflict(a, b, "one CA key".into()));
             }
             if a.ca.subject == b.ca.subject {
                 return Err(conflict(a, b, "one CA subject name".into()));
             }
-            for p in &a.certifies {
-                if let Some(q) = b.certifies.iter().find(|q| q.overlaps(p)) {
+            for p in &a.draft.certifies {
+                if let Some(q) = b.draft.certifies.iter().find(|q| q.overlaps(p)) {
                     return Err(conflict(a, b, format!("identities of both {p} and {q}")));
                 }
             }
-            for p in &a.pins {
-                if b.pins.iter().any(|q| q.owner() == p.owner()) {
+            for p in &a.draft.pins {
+                if b.draft.pins.iter().any(|q| q.owner() == p.owner()) {
                     return Err(conflict(a, b, p.owner()));
                 }
             }
@@ -808,38 +775,38 @@ fn check_together(orgs: &[Organisation]) -> Result<(), FederationError> {
         orgs.iter().find(|o| o.may_certify(&probe))
     };
     for o in orgs {
-        for p in o.certifies.iter().filter(|p| p.role == Role::Operator) {
+        for p in o.draft.certifies.iter().filter(|p| p.role == Role::Operator) {
             let trustees_covered: Vec<&Organisation> = match &p.trustee {
                 Some(t) => owner_of(t).into_iter().collect(),
-                None => orgs.iter().filter(|x| x.certifies.iter().any(|q| q.role == Role::Trustee)).collect(),
+                None => orgs.iter().filter(|x| x.draft.certifies.iter().any(|q| q.role == Role::Trustee)).collect(),
             };
             let trustee = p.trustee.as_ref().map_or("*".to_string(), ToString::to_string);
-            if let Some(other) = trustees_covered.iter().find(|x| x.name != o.name) {
+            if let Some(other) = trustees_covered.iter().find(|x| x.draft.name != o.draft.name) {
                 return Err(FederationError::NotItsTrustee {
-                    org: o.name.clone(),
+                    org: o.draft.name.clone(),
                     what: p.to_string(),
                     trustee,
-                    owner: other.name.clone(),
+                    owner: other.draft.name.clone(),
                 });
             }
             if p.trustee.is_some() && trustees_covered.is_empty() {
                 return Err(FederationError::NotItsTrustee {
-                    org: o.name.clone(),
+                    org: o.draft.name.clone(),
                     what: p.to_string(),
                     trustee,
                     owner: "no organisation".into(),
                 });
             }
         }
-        for pin in &o.pins {
+        for pin in &o.draft.pins {
             if let Pin::Trustee(k) = pin {
                 let owner = owner_of(k.trustee());
-                if owner.is_none_or(|x| x.name != o.name) {
+                if owner.is_none_or(|x| x.draft.name != o.draft.name) {
                     return Err(FederationError::NotItsTrustee {
-                        org: o.name.clone(),
+                        org: o.draft.name.clone(),
                         what: pin.owner(),
                         trustee: k.trustee().to_string(),
-                        owner: owner.map_or("no organisation".into(), |x| x.name.clone()),
+                        owner: owner.map_or("no organisation".into(), |x| x.draft.name.clone()),
                     });
                 }
             }

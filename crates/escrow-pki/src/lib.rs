@@ -230,18 +230,6 @@ impl fmt::Display for Identity {
     }
 }
 
-/// Checks that `pem` holds a CA certificate (basic constraints say CA) and not, by a
-/// mix-up of files, a party's certificate.
-pub fn check_ca_pem(pem: &str) -> Result<(), PkiError> {
-    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|e| PkiError::Certificate(format!("CA file is not a PEM certificate: {e}")))?;
-    let cert = block.parse_x509().map_err(|e| PkiError::Certificate(format!("CA file is not X.509: {e}")))?;
-    match cert.basic_constraints() {
-        Ok(Some(bc)) if bc.value.ca => Ok(()),
-        _ => Err(PkiError::Certificate("the CA file holds a certificate that is not a CA".into())),
-    }
-}
-
 /// When a certificate is valid.
 #[derive(Clone, Copy, Debug)]
 pub struct Validity {
@@ -565,9 +553,10 @@ mod tests {
         let relay = Identity::new(Role::Relay, id("relay")).unwrap();
         let r = again.issue(&relay, v).unwrap();
         assert_eq!(Identity::from_cert_der(&der(&r.cert_pem)).unwrap(), relay);
-        assert!(check_ca_pem(ca.cert_pem()).is_ok());
-        assert!(check_ca_pem(&r.cert_pem).is_err());
-        assert!(check_ca_pem("junk").is_err());
+        use federation::Anchor;
+        assert!(Anchor::from_pem(ca.cert_pem()).is_ok());
+        assert!(Anchor::from_pem(&r.cert_pem).unwrap_err().contains("not a CA"));
+        assert!(Anchor::from_pem("junk").is_err());
         // The CA certificate itself carries no identity.
         assert!(Identity::from_cert_der(&der(ca.cert_pem())).is_err());
         assert!(Identity::from_cert_der(b"not a certificate").is_err());

@@ -65,8 +65,8 @@ impl Trust {
         let mut hints = Vec::new();
         for org in federation.organisations() {
             let mut per_org = Vec::new();
-            // Every CA the entry names; `anchors_at(0)` is each with its end of trust.
-            for (anchor, until) in org.anchors_at(0) {
+            // Every CA the entry names, with its end of trust (checked per handshake).
+            for (anchor, until) in org.anchors() {
                 let mut roots = rustls::RootCertStore::empty();
                 roots
                     .add(CertificateDer::from(anchor.der().to_vec()))

@@ -46,6 +46,13 @@ pub fn serving(mut cmd: Command, addr_file: &Path, name: &str) -> (Killed, Strin
     let _ = std::fs::remove_file(addr_file);
     let mut child =
         cmd.args(["--addr-file", p(addr_file)]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let addr = wait_listening(&mut child, addr_file, name);
+    (Killed(child), addr)
+}
+
+/// Waits until `child` (a server started with `--addr-file addr_file`) writes the
+/// address file, at most 60 s, and returns the address; panics if it exits first.
+pub fn wait_listening(child: &mut Child, addr_file: &Path, name: &str) -> String {
     let t0 = Instant::now();
     while !addr_file.exists() {
         if let Ok(Some(status)) = child.try_wait() {
@@ -54,6 +61,5 @@ pub fn serving(mut cmd: Command, addr_file: &Path, name: &str) -> (Killed, Strin
         assert!(t0.elapsed() < Duration::from_secs(60), "{name}: no address file after 60 s");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let addr = std::fs::read_to_string(addr_file).unwrap().trim().to_string();
-    (Killed(child), addr)
+    std::fs::read_to_string(addr_file).unwrap().trim().to_string()
 }
