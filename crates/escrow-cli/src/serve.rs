@@ -212,8 +212,27 @@ pub struct RelayServeArgs {
     /// Requests a caller certificate may make at once after being idle.
     #[arg(long, default_value_t = escrow_relay::DEFAULT_RATE_LIMIT.burst)]
     pub rate_limit_burst: u32,
+    /// Most sends stored in one transaction (group commit: one fsync for all, each
+    /// acknowledged after it). 1 checks and commits each message alone, as before
+    /// group commit: the ingest benchmark's baseline.
+    #[arg(long, default_value_t = escrow_relay::DEFAULT_MAX_BATCH as u32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_batch: u32,
+    /// Most sends waiting for the committer; beyond it, RESOURCE_EXHAUSTED with a
+    /// retry-after.
+    #[arg(long, default_value_t = escrow_relay::DEFAULT_QUEUE as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ingest_queue: u32,
     #[command(flatten)]
     pub listen: ListenArgs,
+}
+
+impl RelayServeArgs {
+    /// How the relay commits, from `--max-batch` and `--ingest-queue`.
+    pub fn commit(&self) -> escrow_relay::Commit {
+        match self.max_batch {
+            1 => escrow_relay::Commit::EachAlone,
+            n => escrow_relay::Commit::Grouped { max_batch: n as usize, queue: self.ingest_queue as usize },
+        }
+    }
 }
 
 /// Binds the listening socket (a start-up precondition: it is taken before anything is
@@ -493,6 +512,7 @@ pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> 
         (None, None) => return Err(CliError::Usage("give --announcement (or, weak mode, --epoch-key)".into())),
     };
     cfg.max_clock_skew_secs = a.max_skew_secs;
+    cfg.commit = a.commit();
     cfg.rate_limit = escrow_service::ratelimit::RateLimit::new(a.rate_limit_per_second, a.rate_limit_burst)
         .map_err(CliError::relay_start)?;
     let listeners = bind_all(&a.listen).await?;

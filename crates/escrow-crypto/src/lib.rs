@@ -60,7 +60,7 @@ pub mod wire;
 pub use announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement};
 pub use envelope::{Envelope, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
-pub use field::{DataKey, DecryptionShare, EscrowField, Opened};
+pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck, Opened};
 pub use id::PartyId;
 pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
 pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};

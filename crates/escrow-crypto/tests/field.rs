@@ -6,7 +6,7 @@
 
 mod common;
 
-use blsttc::blstrs::{G1Affine, G1Projective, G2Affine, Scalar};
+use blsttc::blstrs::{G1Affine, G1Projective, G2Affine, G2Projective, Scalar};
 use blsttc::group::{Curve, Group};
 use common::*;
 use escrow_crypto::*;
@@ -353,4 +353,72 @@ fn epoch_keys_round_trip_and_refuse_degenerate_sets() {
     assert!(TrusteeKeyShare::from_bytes(&b).is_err());
     assert!(dealer_keygen(EpochId(1), 3, 3, &mut rng(1)).is_err());
     assert!(dealer_keygen(EpochId(1), 0, 65, &mut rng(1)).is_err());
+}
+
+/// `field` with `delta` added to its W (the bytes after header, U and V).
+fn shift_w(field: &EscrowField, delta: G2Projective) -> EscrowField {
+    let mut b = field.to_bytes();
+    let w = G2Affine::from_compressed(b[83..179].try_into().unwrap()).unwrap();
+    b[83..179].copy_from_slice(&(G2Projective::from(w) + delta).to_affine().to_compressed());
+    EscrowField::from_bytes(&b).unwrap()
+}
+
+fn check(w: &World, f: &EscrowField, l: &Label) -> FieldCheck {
+    f.pending_check(&w.keys.public, l).unwrap()
+}
+
+#[test]
+fn batched_field_checks_agree_with_single_checks_and_name_the_bad_fields() {
+    let w = World::new(9, 2, 5, &[]);
+    let fields: Vec<(Label, DataKey, EscrowField)> = (0..12).map(|s| sealed(&w, 100 + s)).collect();
+    let good: Vec<FieldCheck> = fields.iter().map(|(l, _, f)| check(&w, f, l)).collect();
+    assert!(verify_fields(&good, &mut rng(1)).iter().all(Result::is_ok));
+    assert!(verify_fields(&[], &mut rng(1)).is_empty());
+    assert_eq!(verify_fields(&good[..1], &mut rng(1)), vec![Ok(())]);
+
+    // Bad fields of every kind, at chosen places among good ones: a field checked under
+    // another message's label, and one whose W was changed.
+    let mut mixed = good.clone();
+    mixed[3] = check(&w, &fields[3].2, &fields[4].0);
+    mixed[7] = check(&w, &shift_w(&fields[7].2, G2Projective::generator()), &fields[7].0);
+    mixed[11] = check(&w, &fields[0].2, &fields[11].0);
+    let out = verify_fields(&mixed, &mut rng(2));
+    let bad: Vec<usize> = out.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
+    assert_eq!(bad, vec![3, 7, 11]);
+    for (i, r) in out.iter().enumerate() {
+        assert_eq!(*r, mixed[i].verify(), "field {i}: the batch and the single check disagree");
+    }
+    assert_eq!(out[7], Err(Error::InvalidField));
+}
+
+/// Two bad fields whose errors cancel in an unweighted sum (W + Δ and W − Δ) pass a
+/// batch check without weights; the random weights catch them, and name both.
+#[test]
+fn errors_that_cancel_without_weights_are_caught() {
+    let w = World::new(10, 2, 5, &[]);
+    let (l1, _, f1) = sealed(&w, 1);
+    let (l2, _, f2) = sealed(&w, 2);
+    let delta = G2Projective::generator() * Scalar::from(12345u64);
+    let (b1, b2) = (shift_w(&f1, delta), shift_w(&f2, -delta));
+    assert_eq!(b1.verify(&w.keys.public, &l1), Err(Error::InvalidField));
+    assert_eq!(b2.verify(&w.keys.public, &l2), Err(Error::InvalidField));
+    // The unweighted product: e(G1, W1' + W2') = e(U1, H1) · e(U2, H2) holds.
+    let h = |f: &EscrowField, l: &Label| {
+        let mut msg = f.to_bytes()[3..83].to_vec();
+        msg.extend_from_slice(&l.to_bytes());
+        G2Projective::hash_to_curve(&msg, b"ESCROW-V1-FIELD-W_BLS12381G2_XMD:SHA-256_SSWU_RO_", &[])
+    };
+    let u = |f: &EscrowField| G1Affine::from_compressed(f.to_bytes()[3..51].try_into().unwrap()).unwrap();
+    let w_of = |f: &EscrowField| G2Affine::from_compressed(f.to_bytes()[83..179].try_into().unwrap()).unwrap();
+    let lhs = blsttc::blstrs::pairing(
+        &G1Projective::generator().to_affine(),
+        &(G2Projective::from(w_of(&b1)) + w_of(&b2)).to_affine(),
+    );
+    let rhs = blsttc::blstrs::pairing(&u(&b1), &h(&b1, &l1).to_affine())
+        + blsttc::blstrs::pairing(&u(&b2), &h(&b2, &l2).to_affine());
+    assert_eq!(lhs, rhs, "the attack is real: an unweighted batch would pass it");
+    for seed in 0..4 {
+        let out = verify_fields(&[check(&w, &b1, &l1), check(&w, &b2, &l2)], &mut rng(seed));
+        assert_eq!(out, vec![Err(Error::InvalidField), Err(Error::InvalidField)]);
+    }
 }

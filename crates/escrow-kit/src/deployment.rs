@@ -373,12 +373,13 @@ impl Deployment {
         match &self.world.options.launch {
             Launch::InProcess => {
                 let (courts, clock) = (vec![self.world.court.public()], self.world.clock.shared());
-                let cfg = match &self.announcement {
+                let mut cfg = match &self.announcement {
                     Some(a) => escrow_relay::RelayConfig::announced(&self.relay_dir, a.clone(), courts, clock),
                     None => {
                         escrow_relay::RelayConfig::new(&self.relay_dir, self.world.keys.public.clone(), courts, clock)
                     }
                 };
+                cfg.commit = self.world.options.relay_commit;
                 self.start_relay_with(cfg).await
             }
             Launch::Processes { exe, passphrase } => {
@@ -401,6 +402,15 @@ impl Deployment {
                     "--court-key".to_string(),
                     self.world.path(format!("{}.pub", self.world.options.court)).display().to_string(),
                 ]);
+                args.extend(match self.world.options.relay_commit {
+                    escrow_relay::Commit::EachAlone => vec!["--max-batch".to_string(), "1".into()],
+                    escrow_relay::Commit::Grouped { max_batch, queue } => vec![
+                        "--max-batch".to_string(),
+                        max_batch.to_string(),
+                        "--ingest-queue".into(),
+                        queue.to_string(),
+                    ],
+                });
                 args.extend(self.process_flags(&Identity::new(Role::Relay, PartyId::new("relay")?)?));
                 Node::spawn("relay", exe, &args, &self.world.dir, &self.world.path("logs"), Some(passphrase)).await
             }

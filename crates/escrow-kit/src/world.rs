@@ -83,6 +83,8 @@ pub struct Options {
     pub destroy_at: u64,
     /// Witnesses of the trustees' logs; with them, releases need witnessed approvals.
     pub witnesses: Option<crate::witnesses::WitnessOptions>,
+    /// How the relay commits accepted envelopes (`relay serve --max-batch`).
+    pub relay_commit: escrow_relay::Commit,
 }
 
 impl std::fmt::Debug for Options {
@@ -122,6 +124,7 @@ impl Default for Options {
             ceremony_phase_ms: 2_000,
             destroy_at: START + 365 * DAY,
             witnesses: None,
+            relay_commit: escrow_relay::DEFAULT_COMMIT,
         }
     }
 }

@@ -10,8 +10,12 @@
 //! by a trustee months later, when the warrant that needs it arrives.
 //!
 //! Every rejection names its culprit, carries the matching gRPC code, and changes no
-//! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`).
+//! state. State lives in one SQLite file (`relay.db`, WAL, `synchronous=FULL`);
+//! accepted envelopes reach it by group commit (`ingest`): one transaction and one
+//! fsync for every send that arrived while the previous one was written, each
+//! acknowledged only after its fsync.
 
+mod ingest;
 mod metrics;
 mod pin;
 mod service;
@@ -32,6 +36,7 @@ use tokio::net::TcpListener;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
+pub use ingest::{Commit, DEFAULT_COMMIT, DEFAULT_MAX_BATCH, DEFAULT_QUEUE, MAX_BATCH_BYTES, MAX_QUEUED_BYTES};
 pub use metrics::serve_metrics;
 pub use pin::EpochConflict;
 pub use service::RelayService;
@@ -67,6 +72,8 @@ pub struct RelayConfig {
     /// The trustees' signed announcement of `epoch_key`, served with it. `None` only
     /// for a dealt key (weak mode): then clients with pinned trustee keys refuse it.
     pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
+    /// How accepted envelopes are checked and committed ([`DEFAULT_COMMIT`]: grouped).
+    pub commit: Commit,
 }
 
 impl RelayConfig {
@@ -85,6 +92,7 @@ impl RelayConfig {
             clock,
             rate_limit: DEFAULT_RATE_LIMIT,
             announcement: None,
+            commit: DEFAULT_COMMIT,
         }
     }
 
@@ -131,6 +139,9 @@ pub enum RelayError {
     /// the epoch before (`crate::pin`); nothing was written.
     #[error("refusing to serve epoch {epoch}: {0}", epoch = .0.epoch())]
     EpochConflict(#[from] EpochConflict),
+    /// The group committer's thread could not be started.
+    #[error("cannot start the relay's committer thread: {0}")]
+    Thread(#[source] std::io::Error),
     /// The relay's record of what it served for an epoch is malformed.
     #[error("{}: the epochs table holds a malformed row for epoch {epoch}", .path.display())]
     CorruptPin {

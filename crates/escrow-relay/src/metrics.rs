@@ -1,12 +1,13 @@
 //! The relay's Prometheus metrics: messages accepted and envelopes exported (counted
 //! as they happen), users and stored messages (read from the database at each
-//! scrape). RPC latencies and refusals by rule come from the transport's layer.
+//! scrape), and the size of each group commit. RPC latencies and refusals by rule come from the transport's layer.
 
 use std::future::Future;
 
 use escrow_service::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 
 use crate::service::RelayService;
 
@@ -18,12 +19,14 @@ pub(crate) struct RelayMetrics {
     pub(crate) exported: Counter,
     pub(crate) users: Gauge,
     pub(crate) messages: Gauge,
+    pub(crate) commit: crate::ingest::CommitMetrics,
 }
 
 impl RelayMetrics {
     pub(crate) fn new() -> Self {
         let (accepted, exported, users, messages) =
             (Counter::default(), Counter::default(), Gauge::default(), Gauge::default());
+        let commit = crate::ingest::CommitMetrics { batch_messages: Histogram::new(exponential_buckets(1.0, 2.0, 10)) };
         let registry = Metrics::new(|r| {
             r.register("relay_messages_accepted", "Envelopes accepted by Send since start", accepted.clone());
             r.register(
@@ -33,8 +36,13 @@ impl RelayMetrics {
             );
             r.register("relay_users", "Registered users", users.clone());
             r.register("relay_messages", "Stored messages", messages.clone());
+            r.register(
+                "relay_commit_batch_messages",
+                "Messages per group commit (one transaction, one fsync)",
+                commit.batch_messages.clone(),
+            );
         });
-        RelayMetrics { registry, accepted, exported, users, messages }
+        RelayMetrics { registry, accepted, exported, users, messages, commit }
     }
 }
 

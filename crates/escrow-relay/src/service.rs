@@ -26,8 +26,9 @@ use escrow_service::transport::MAX_MESSAGE_BYTES;
 use rusqlite::Connection;
 use tonic::{Request, Response, Status};
 
-use crate::store::{self, NewMessage, PageBounds, Registration};
-use crate::{RelayConfig, RelayError, DB_FILE, MAX_PAGE};
+use crate::ingest::{Admitted, Committer};
+use crate::store::{self, PageBounds, Registration};
+use crate::{Commit, RelayConfig, RelayError, DB_FILE, MAX_PAGE};
 
 /// Envelope bytes in one page. The rest of the gRPC cap covers, per envelope, its
 /// protobuf framing (tags, lengths, two varints: under 32 bytes) and one framed sender
@@ -54,6 +55,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     rate_limit: escrow_service::ratelimit::RateLimit,
     metrics: crate::metrics::RelayMetrics,
+    /// The group committer (`None`: [`crate::Commit::EachAlone`]). Declared before the
+    /// lock: dropping it waits for its last batch, then the lock goes.
+    committer: Option<Committer>,
     /// Held for the life of the service: one process per data directory.
     _lock: escrow_service::datadir::DataDirLock,
 }
@@ -91,6 +95,14 @@ impl RelayService {
             }
             crate::pin::PinError::Corrupt(epoch) => RelayError::CorruptPin { path: path.clone(), epoch },
         })?;
+        let metrics = crate::metrics::RelayMetrics::new();
+        let committer = match config.commit {
+            Commit::EachAlone => None,
+            Commit::Grouped { max_batch, queue } => {
+                let conn = escrow_service::db::open(&path, store::SCHEMA)?;
+                Some(Committer::start(conn, max_batch, queue, metrics.commit.clone()).map_err(RelayError::Thread)?)
+            }
+        };
         // Every refusal is behind us: the lock file stays from here on.
         lock.keep();
         Ok(RelayService {
@@ -103,7 +115,8 @@ impl RelayService {
                 max_clock_skew_secs: config.max_clock_skew_secs,
                 clock: config.clock,
                 rate_limit: config.rate_limit,
-                metrics: crate::metrics::RelayMetrics::new(),
+                metrics,
+                committer,
                 _lock: lock,
             }),
         })
@@ -185,10 +198,6 @@ fn id_prefix(id: &[u8]) -> String {
     id.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
-fn hex(id: &[u8]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Inner {
     fn db(&self) -> Result<MutexGuard<'_, Connection>, Status> {
         // A panic mid-call leaves the connection in an unknown state: fail closed.
@@ -243,9 +252,11 @@ impl Inner {
             .ok_or_else(|| Status::not_found(format!("user {id} is not registered")))
     }
 
-    /// The checks of `Send`, cheapest first once the sender is authenticated, then
-    /// one transaction. Nothing is written unless every check passes.
-    fn send(&self, who: &Identity, bytes: &[u8]) -> Result<SendResponse, Status> {
+    /// The checks of `Send`, cheapest first once the sender is authenticated, up to
+    /// the escrow field's pairing: what is left is [`Admitted::check`], made by the
+    /// committer for a batch at once, or by [`Inner::commit_alone`]. Nothing is
+    /// written here.
+    fn admit(&self, who: &Identity, bytes: Vec<u8>) -> Result<Admitted, Status> {
         if bytes.len() > MAX_ENVELOPE_LEN {
             return Err(with_rule(
                 Status::invalid_argument(format!(
@@ -255,7 +266,7 @@ impl Inner {
                 "too-large",
             ));
         }
-        let env = Envelope::from_bytes(bytes).map_err(|e| from_crypto("envelope", &e))?;
+        let env = Envelope::from_bytes(&bytes).map_err(|e| from_crypto("envelope", &e))?;
         let label = env.label();
         let sender = label.sender();
         if sender != who.id() {
@@ -309,34 +320,25 @@ impl Inner {
                 "clock-skew",
             ));
         }
-        env.field().verify(&self.epoch_key, label).map_err(|e| from_crypto("envelope", &e))?;
-
-        let message_id = label.message_id();
-        let received_at = to_i64(now, "relay clock")?;
-        let new = NewMessage {
-            message_id,
-            sender: sender.as_str(),
+        let check = env.field().pending_check(&self.epoch_key, label).map_err(|e| from_crypto("envelope", &e))?;
+        Ok(Admitted {
+            message_id: label.message_id().to_vec(),
+            sender: sender.as_str().to_owned(),
             timestamp: to_i64(ts, "envelope timestamp")?,
-            recipients: label.recipients().iter().map(PartyId::as_str).collect(),
+            recipients: label.recipients().iter().map(|r| r.as_str().to_owned()).collect(),
+            received_at: to_i64(now, "relay clock")?,
             envelope: bytes,
-            received_at,
-        };
-        let seq = store::insert_message(&mut *self.db()?, &new).map_err(db_error("storing an envelope"))?.ok_or_else(
-            || {
-                with_rule(
-                    Status::already_exists(format!("message id {} was already sent", hex(message_id))),
-                    "duplicate",
-                )
-            },
-        )?;
-        tracing::info!(
-            seq,
-            message_id = %id_prefix(message_id),
-            recipients = label.recipients().len(),
-            bytes = bytes.len(),
-            "envelope accepted"
-        );
-        Ok(SendResponse { seq: from_i64(seq, "seq")?, received_at: now, current_epoch: epoch.0 })
+            check,
+        })
+    }
+
+    /// [`Commit::EachAlone`]: the pairing on this thread, then a transaction (and an
+    /// fsync) of the message's own.
+    fn commit_alone(&self, a: &Admitted) -> Result<i64, Status> {
+        a.check.verify().map_err(|e| crate::ingest::invalid_field(&e))?;
+        store::insert_message(&mut *self.db()?, &a.as_new())
+            .map_err(db_error("storing an envelope"))?
+            .ok_or_else(|| crate::ingest::duplicate(&a.message_id))
     }
 
     fn fetch_inbox(&self, who: &Identity, req: &FetchInboxRequest) -> Result<FetchInboxResponse, Status> {
@@ -481,9 +483,27 @@ impl Relay for RelayService {
     async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
         let who = auth::require(&req, "Send", &[Role::User])?;
         let envelope = req.into_inner().envelope;
-        let sent = self.blocking(move |inner| inner.send(&who, &envelope)).await?;
+        let (seq, a) = match &self.inner.committer {
+            None => {
+                self.blocking(move |inner| {
+                    let a = inner.admit(&who, envelope)?;
+                    Ok((inner.commit_alone(&a)?, a.receipt()))
+                })
+                .await?
+            }
+            Some(committer) => {
+                let a = self.blocking(move |inner| inner.admit(&who, envelope)).await?;
+                let receipt = a.receipt();
+                (committer.submit(a).await?, receipt)
+            }
+        };
         self.inner.metrics.accepted.inc();
-        Ok(Response::new(sent))
+        tracing::debug!(seq, message_id = %id_prefix(&a.message_id), recipients = a.recipients, bytes = a.bytes, "envelope accepted");
+        Ok(Response::new(SendResponse {
+            seq: from_i64(seq, "seq")?,
+            received_at: from_i64(a.received_at, "received_at")?,
+            current_epoch: self.inner.epoch_key.epoch().0,
+        }))
     }
 
     async fn fetch_inbox(&self, req: Request<FetchInboxRequest>) -> Result<Response<FetchInboxResponse>, Status> {

@@ -108,29 +108,36 @@ pub(crate) struct NewMessage<'a> {
     pub(crate) received_at: i64,
 }
 
-/// Stores a message and its recipient rows in one transaction. `None` if the
-/// message id is already stored (nothing is written then).
+/// Stores a message and its recipient rows in one transaction of its own. `None` if
+/// the message id is already stored (nothing is written then).
 pub(crate) fn insert_message(conn: &mut Connection, m: &NewMessage<'_>) -> rusqlite::Result<Option<i64>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let seq = insert_in(&tx, m)?;
+    tx.commit()?;
+    Ok(seq)
+}
+
+/// Stores a message and its recipient rows inside the caller's transaction (a group
+/// commit's). `None` if the message id is already stored, by an earlier transaction
+/// or earlier in this one; nothing is written then.
+pub(crate) fn insert_in(tx: &rusqlite::Transaction<'_>, m: &NewMessage<'_>) -> rusqlite::Result<Option<i64>> {
     let exists = tx
-        .query_row("SELECT 1 FROM messages WHERE message_id = ?1", params![m.message_id], |_| Ok(()))
+        .prepare_cached("SELECT 1 FROM messages WHERE message_id = ?1")?
+        .query_row(params![m.message_id], |_| Ok(()))
         .optional()?
         .is_some();
     if exists {
         return Ok(None);
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO messages (message_id, sender, timestamp, envelope, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![m.message_id, m.sender, m.timestamp, m.envelope, m.received_at],
-    )?;
+    )?
+    .execute(params![m.message_id, m.sender, m.timestamp, m.envelope, m.received_at])?;
     let seq = tx.last_insert_rowid();
-    {
-        let mut stmt = tx.prepare_cached("INSERT INTO recipients (seq, user_id) VALUES (?1, ?2)")?;
-        for r in &m.recipients {
-            stmt.execute(params![seq, r])?;
-        }
+    let mut stmt = tx.prepare_cached("INSERT INTO recipients (seq, user_id) VALUES (?1, ?2)")?;
+    for r in &m.recipients {
+        stmt.execute(params![seq, r])?;
     }
-    tx.commit()?;
     Ok(Some(seq))
 }
 
@@ -313,6 +320,39 @@ mod tests {
         assert_eq!(insert_message(&mut c, &again).unwrap(), None);
         let count = |t: &str| c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).unwrap();
         assert_eq!((count("messages"), count("recipients")), (1, 1));
+    }
+
+    /// A group commit's transaction: a message id repeated inside it is stored once,
+    /// and a transaction that does not commit leaves nothing.
+    #[test]
+    fn a_batch_stores_a_repeated_id_once_and_nothing_unless_committed() {
+        let mut c = db();
+        let m = |message_id: &'static [u8; 16], sender| NewMessage {
+            message_id,
+            sender,
+            timestamp: 1,
+            recipients: vec!["bob", "carol"],
+            envelope: b"e",
+            received_at: 1,
+        };
+        let count = |c: &Connection, t: &str| {
+            c.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).unwrap()
+        };
+        {
+            let tx = c.transaction().unwrap();
+            assert!(insert_in(&tx, &m(&[1; 16], "alice")).unwrap().is_some());
+            assert!(insert_in(&tx, &m(&[2; 16], "alice")).unwrap().is_some());
+            // Dropped without commit: rolled back.
+        }
+        assert_eq!((count(&c, "messages"), count(&c, "recipients")), (0, 0));
+        let tx = c.transaction().unwrap();
+        let first = insert_in(&tx, &m(&[1; 16], "alice")).unwrap();
+        assert_eq!(insert_in(&tx, &m(&[1; 16], "mallory")).unwrap(), None);
+        let second = insert_in(&tx, &m(&[2; 16], "alice")).unwrap();
+        tx.commit().unwrap();
+        assert!(first.is_some() && second > first);
+        assert_eq!((count(&c, "messages"), count(&c, "recipients")), (2, 4));
+        assert_eq!(insert_message(&mut c, &m(&[2; 16], "alice")).unwrap(), None);
     }
 
     #[test]

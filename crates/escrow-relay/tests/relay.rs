@@ -19,7 +19,7 @@ use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, GetEpochKeyRequest, GetUserRequest, RegisterUserRequest,
     SendRequest, SendResponse,
 };
-use escrow_relay::{EpochConflict, RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
+use escrow_relay::{Commit, EpochConflict, RelayConfig, RelayError, RelayService, DEFAULT_MAX_CLOCK_SKEW_SECS};
 use escrow_service::transport::{channel, Credentials};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -344,10 +344,18 @@ async fn snapshot(relay: &mut Relay, w: &World) -> ((i64, i64, i64), Vec<Vec<u64
     (db_counts(w.dir.as_path()), inboxes, export)
 }
 
+/// Every refusal, under group commit (the default) and with each message committed
+/// alone (the benchmark's baseline): the same code, the same words, no state change.
 #[tokio::test]
 async fn refused_sends_name_the_culprit_and_change_nothing() {
+    for commit in [escrow_relay::DEFAULT_COMMIT, Commit::EachAlone] {
+        refused_sends_under(commit).await;
+    }
+}
+
+async fn refused_sends_under(commit: Commit) {
     let mut w = World::new(4);
-    let mut relay = w.start().await;
+    let mut relay = Relay::start(RelayConfig { commit, ..w.config() }, w.pki.clone()).await;
     for u in ["alice", "bob", "carol"] {
         relay.register(w.user(u)).await;
     }
@@ -467,7 +475,7 @@ async fn refused_sends_name_the_culprit_and_change_nothing() {
 
     for (name, bytes, code, needles) in cases {
         let err = relay.send_raw(bytes).await;
-        assert_eq!(err.code(), code, "{name}: {}", err.message());
+        assert_eq!(err.code(), code, "{name} ({commit:?}): {}", err.message());
         for n in &needles {
             assert!(err.message().contains(n.as_str()), "{name}: {:?} does not mention {n:?}", err.message());
         }
@@ -796,4 +804,135 @@ async fn the_user_client_checks_the_epoch_key_once_per_epoch() {
     assert_eq!(epoch_key_requests(&metrics), 1, "one check for the new epoch");
     assert!(metrics.encode().contains("rule=\"wrong-epoch\""), "the first attempt was refused for its epoch");
     node.shut_down().await.unwrap();
+}
+
+/// The value of the metric line starting with `prefix`, if any.
+fn metric(metrics: &escrow_service::metrics::Metrics, prefix: &str) -> Option<f64> {
+    let text = metrics.encode();
+    let line = text.lines().find(|l| l.starts_with(prefix))?;
+    line.rsplit(' ').next()?.parse().ok()
+}
+
+/// A burst of concurrent sends under group commit: every good message is stored once
+/// and acknowledged with its own seq, each bad field is refused alone, and every
+/// message that reached the committer is counted in a batch.
+#[tokio::test]
+async fn a_burst_of_concurrent_sends_is_committed_in_batches() {
+    let mut w = World::new(13);
+    let (node, metrics) = start_measured(&w, w.config(), None).await;
+    let mut relay =
+        Relay { addr: node.addr, pki: w.pki.clone(), client: client(node.addr, &w.pki, Role::User, "alice"), node };
+    for u in ["alice", "bob", "carol"] {
+        relay.register(w.user(u)).await;
+    }
+    let senders = ["alice", "bob", "carol"];
+    let mut envelopes: Vec<Envelope> = (0..60u64)
+        .map(|k| {
+            let from = senders[k as usize % 3];
+            w.seal(from, &["alice", "bob", "carol"], T0 + k % 7, b"burst")
+        })
+        .collect();
+    // Two fields checked under another message's label: each message sealed again
+    // around the field of the message before it.
+    for bad in [17usize, 44] {
+        let (prev, this) = (envelopes[bad - 1].clone(), envelopes[bad].clone());
+        let sender = w.user(this.label().sender().as_str()).clone();
+        let recipients: Vec<UserPublicKey> =
+            this.label().recipients().iter().map(|r| w.user(r.as_str()).public()).collect();
+        envelopes[bad] = Envelope::seal_dangerous_with_field(
+            &SealRequest {
+                sender: &sender,
+                recipients: &recipients,
+                epoch_key: &w.kit.keys.public,
+                message_id: *this.label().message_id(),
+                timestamp: this.label().timestamp(),
+                plaintext: b"burst",
+            },
+            &mut w.rng,
+            |_, _, _| Ok(*prev.field()),
+        )
+        .unwrap();
+    }
+    let clients: Vec<RelayClient<Channel>> = senders.iter().map(|s| relay.client_as(Role::User, s)).collect();
+    let mut sends = tokio::task::JoinSet::new();
+    for (k, env) in envelopes.iter().enumerate() {
+        let i = senders.iter().position(|s| *s == env.label().sender().as_str()).unwrap();
+        let mut c = clients[i].clone();
+        let bytes = env.as_bytes().to_vec();
+        sends.spawn(async move { (k, c.send(SendRequest { envelope: bytes }).await.map(|r| r.into_inner().seq)) });
+    }
+    let mut results: Vec<(usize, Result<u64, tonic::Status>)> = sends.join_all().await;
+    results.sort_by_key(|(k, _)| *k);
+    let results: Vec<Result<u64, tonic::Status>> = results.into_iter().map(|(_, r)| r).collect();
+    let mut seqs = Vec::new();
+    for (k, r) in results.iter().enumerate() {
+        if k == 17 || k == 44 {
+            let e = r.as_ref().unwrap_err();
+            assert_status(e.clone(), Code::InvalidArgument, &["escrow field is invalid"]);
+        } else {
+            seqs.push(*r.as_ref().unwrap_or_else(|e| panic!("message {k}: {e:?}")));
+        }
+    }
+    let mut unique = seqs.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 58, "one seq per acknowledged message");
+    assert_eq!(db_counts(w.dir.as_path()), (3, 58, 58 * 3));
+    let mut inbox = relay.inbox("carol").await;
+    inbox.sort();
+    assert_eq!(inbox, unique, "every acknowledged message reached every recipient's inbox");
+    assert_eq!(
+        metric(&metrics, "escrow_relay_commit_batch_messages_sum"),
+        Some(60.0),
+        "every message that reached the committer is in a batch:\n{}",
+        metrics.encode()
+    );
+    relay.shutdown().await;
+}
+
+/// The committer's queue is bounded: while the database is held by another writer,
+/// the queue fills, and the next send is refused at once with RESOURCE_EXHAUSTED and
+/// a retry-after; it stores nothing. The queued messages are stored and acknowledged
+/// once the database is free.
+#[tokio::test]
+async fn a_full_ingest_queue_refuses_with_a_retry_after() {
+    let mut w = World::new(14);
+    let config = RelayConfig { commit: Commit::Grouped { max_batch: 1, queue: 2 }, ..w.config() };
+    let mut relay = Relay::start(config, w.pki.clone()).await;
+    relay.register(w.user("alice")).await;
+    relay.register(w.user("bob")).await;
+    let envs: Vec<Envelope> = (0..4).map(|k| w.seal("alice", &["bob"], T0 + k, b"queued")).collect();
+
+    // Another writer holds the database (under the committer's 5 s busy timeout).
+    let blocker = rusqlite::Connection::open(w.dir.join(escrow_relay::DB_FILE)).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut waiting = Vec::new();
+    for env in &envs[..3] {
+        // The first is taken by the committer (and waits on the database), the next
+        // two fill the queue.
+        let mut c = relay.client_as(Role::User, "alice");
+        let bytes = env.as_bytes().to_vec();
+        waiting.push(tokio::spawn(async move { c.send(SendRequest { envelope: bytes }).await }));
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    let refused = relay.send(&envs[3]).await.unwrap_err();
+    assert_status(refused.clone(), Code::ResourceExhausted, &["ingest queue is full", "retry in"]);
+    let retry: u64 = refused
+        .metadata()
+        .get(escrow_service::auth::RETRY_AFTER_MS)
+        .expect("a retry-after-ms header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((5..=5_000).contains(&retry), "{retry}");
+
+    blocker.execute_batch("COMMIT").unwrap();
+    for (k, h) in waiting.into_iter().enumerate() {
+        h.await.unwrap().unwrap_or_else(|e| panic!("queued message {k}: {e:?}"));
+    }
+    assert_eq!(db_counts(w.dir.as_path()), (2, 3, 3), "the refused message was not stored");
+    // Sent again once the queue has room, it is accepted.
+    relay.send(&envs[3]).await.unwrap();
+    relay.shutdown().await;
 }

@@ -49,6 +49,7 @@ impl Deployment {
             ceremony_phase_ms: 3_000,
             destroy_at: EPOCH1_DESTROY_AT,
             witnesses: Some(WITNESSES),
+            relay_commit: escrow_relay::DEFAULT_COMMIT,
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;
