@@ -332,8 +332,7 @@ fn check_fields(checks: &[FieldCheck]) -> Vec<Result<(), Status>> {
     let refusals = |part: &[FieldCheck]| -> Vec<Result<(), Status>> {
         verify_fields(part, &mut rand::rngs::OsRng).into_iter().map(|r| r.map_err(|e| invalid_field(&e))).collect()
     };
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let chunks = (checks.len() / CHUNK).clamp(1, cores);
+    let chunks = (checks.len() / CHUNK).clamp(1, escrow_service::par::cores());
     if chunks == 1 {
         return refusals(checks);
     }

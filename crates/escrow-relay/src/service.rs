@@ -6,7 +6,7 @@
 //! `std::sync::Mutex` held only around store calls — never across an `.await`, and
 //! never around a pairing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
@@ -44,9 +44,17 @@ pub struct RelayService {
     inner: Arc<Inner>,
 }
 
+/// Most decoded user keys the relay keeps in memory ([`Inner::registered`]).
+const KEY_CACHE: usize = 65_536;
+
 #[derive(Debug)]
 struct Inner {
     db: Mutex<Connection>,
+    /// Decoded keys of registered users, by id. A registration never changes (the
+    /// first wins, and nothing unregisters), so a cached key is never stale. At most
+    /// [`KEY_CACHE`] entries: when full it is emptied, so memory stays bounded whatever
+    /// callers do.
+    keys: Mutex<HashMap<String, Arc<UserPublicKey>>>,
     epoch_key: EpochPublicKey,
     epoch_key_bytes: Vec<u8>,
     announcement_bytes: Vec<u8>,
@@ -108,6 +116,7 @@ impl RelayService {
         Ok(RelayService {
             inner: Arc::new(Inner {
                 db: Mutex::new(conn),
+                keys: Mutex::new(HashMap::new()),
                 announcement_bytes: config.announcement.as_ref().map(|a| a.signed().to_bytes()).unwrap_or_default(),
                 epoch_key_bytes: config.epoch_key.to_bytes(),
                 epoch_key: config.epoch_key,
@@ -219,6 +228,25 @@ impl Inner {
         })
     }
 
+    /// The key `id` registered, from memory or else from the database; `None` if `id`
+    /// is not registered.
+    fn registered(&self, id: &PartyId) -> Result<Option<Arc<UserPublicKey>>, Status> {
+        let cache = || self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(k) = cache().get(id.as_str()) {
+            return Ok(Some(Arc::clone(k)));
+        }
+        let Some(blob) = store::user_key(&*self.db()?, id.as_str()).map_err(db_error("looking up a user"))? else {
+            return Ok(None);
+        };
+        let key = Arc::new(Self::stored_user_key(id.as_str(), &blob)?);
+        let mut keys = cache();
+        if keys.len() >= KEY_CACHE {
+            keys.clear();
+        }
+        keys.insert(id.as_str().to_owned(), Arc::clone(&key));
+        Ok(Some(key))
+    }
+
     fn register_user(&self, who: &Identity, blob: &[u8]) -> Result<(), Status> {
         let key = UserPublicKey::from_bytes(blob).map_err(|e| from_crypto("user public key", &e))?;
         if key.id() != who.id() {
@@ -273,29 +301,17 @@ impl Inner {
             return Err(auth::denied(who, "Send", &format!("the envelope is from {sender}, not the caller")));
         }
 
-        let (sender_blob, unregistered) = {
-            let conn = self.db()?;
-            let sender_blob = store::user_key(&conn, sender.as_str()).map_err(db_error("looking up the sender"))?;
-            let mut unregistered = None;
-            for r in label.recipients() {
-                if store::user_key(&conn, r.as_str()).map_err(db_error("looking up a recipient"))?.is_none() {
-                    unregistered = Some(r);
-                    break;
-                }
-            }
-            (sender_blob, unregistered)
-        };
-
-        let sender_blob = sender_blob.ok_or_else(|| {
+        let sender_key = self.registered(sender)?.ok_or_else(|| {
             with_rule(Status::failed_precondition(format!("sender {sender} is not registered")), "unregistered")
         })?;
-        let sender_key = Self::stored_user_key(sender.as_str(), &sender_blob)?;
         env.verify_sender(&sender_key).map_err(|e| from_crypto(&format!("envelope from {sender}"), &e))?;
-        if let Some(r) = unregistered {
-            return Err(with_rule(
-                Status::failed_precondition(format!("recipient {r} is not registered")),
-                "unregistered",
-            ));
+        for r in label.recipients() {
+            if self.registered(r)?.is_none() {
+                return Err(with_rule(
+                    Status::failed_precondition(format!("recipient {r} is not registered")),
+                    "unregistered",
+                ));
+            }
         }
         let epoch = self.epoch_key.epoch();
         if label.epoch() != epoch {

@@ -1,5 +1,13 @@
 //! CPU-bound checks (pairings, ~1-2 ms each) spread over the cores, in order.
 
+/// The cores this process may use, read once. `std::thread::available_parallelism`
+/// reads the cgroup files on every call (a few hundred microseconds here, more than a
+/// pairing); the answer does not change while the process runs.
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get))
+}
+
 /// Maps `f` over `items` on up to 8 scoped threads, keeping the order. If a worker
 /// panics, each item of its chunk gets `on_panic` instead, so no item goes missing.
 pub fn par_map<T: Sync, R: Send>(
@@ -7,7 +15,7 @@ pub fn par_map<T: Sync, R: Send>(
     f: impl Fn(usize, &T) -> R + Sync,
     on_panic: impl Fn(usize, &T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    let threads = cores().clamp(1, 8);
     let chunk = items.len().div_ceil(threads).max(1);
     let (f, on_panic) = (&f, &on_panic);
     std::thread::scope(|s| {
