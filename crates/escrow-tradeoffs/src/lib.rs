@@ -48,7 +48,7 @@ mod render;
 mod report;
 
 pub use model::{exact, Risk, MAX_TRUSTEES};
-pub use monte_carlo::{simulate, McEstimate, McOutcome};
+pub use monte_carlo::{simulate, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
 pub use plot::{plot_frontier, plot_risk_vs_threshold, DEFAULT_FRONTIER_NS, PLOT_FLOOR};
 pub use render::{render_markdown, render_text};
 pub use report::{table, write_report, FrontierCurve, Params, Report, Row};

@@ -45,6 +45,45 @@ impl McEstimate {
     }
 }
 
+/// Fewer expected hits (or misses) than this, and a simulation that agrees has shown
+/// nothing: with an expected 0.2 hits, 0 hits is what a right and a wrong formula both
+/// give.
+pub const MIN_EXPECTED_HITS: f64 = 10.0;
+
+/// What a Monte Carlo estimate says about an exact value.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Within the tolerance, with enough expected hits to mean something.
+    Agrees,
+    /// Outside the tolerance: the exact value or the simulation is wrong.
+    Disagrees,
+    /// Within the tolerance, but the event is too rare (or too certain) at this many
+    /// trials for agreement to confirm anything.
+    TooRare {
+        /// Hits (or misses, for an event near certain) the exact value predicts.
+        expected: f64,
+    },
+}
+
+impl McEstimate {
+    /// [`McEstimate::agrees_with`], and whether agreement could have failed: an event
+    /// with `0 < exact × trials < MIN_EXPECTED_HITS` (or the same for misses) is
+    /// [`Verdict::TooRare`] unless the estimate disagrees outright. Exact 0 and 1
+    /// (p or q at 0 or 1) count as agreement: the simulation draws them exactly.
+    pub fn verdict(&self, exact: f64) -> Verdict {
+        if !self.agrees_with(exact) {
+            return Verdict::Disagrees;
+        }
+        let expected = exact.min(1.0 - exact) * self.trials as f64;
+        if expected > 0.0 && expected < MIN_EXPECTED_HITS {
+            Verdict::TooRare { expected }
+        } else {
+            Verdict::Agrees
+        }
+    }
+}
+
 fn standard_error(x: f64, trials: u64) -> f64 {
     (x * (1.0 - x) / trials as f64).max(0.0).sqrt()
 }
@@ -113,6 +152,27 @@ mod tests {
         // sqrt(0.25 * 0.75 / 100) = sqrt(0.001875)
         assert!((e.std_error - 0.001875_f64.sqrt()).abs() < 1e-15);
         assert!(matches!(McEstimate::from_counts(0, 0), Err(TradeoffError::Trials)));
+    }
+
+    /// An event expected 0.2 times in 20,000 trials is "too rare", not "ok", when it is
+    /// not seen; seen 50 times it is off; expected 20 times and seen 18, it agrees.
+    #[test]
+    fn verdicts_tell_a_vacuous_agreement_from_a_real_one() {
+        let none = McEstimate::from_counts(0, 20_000).unwrap();
+        match none.verdict(1e-5) {
+            Verdict::TooRare { expected } => assert!((expected - 0.2).abs() < 1e-9, "{expected}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(McEstimate::from_counts(50, 20_000).unwrap().verdict(1e-5), Verdict::Disagrees);
+        assert_eq!(McEstimate::from_counts(18, 20_000).unwrap().verdict(1e-3), Verdict::Agrees);
+        // Near certain: the misses are what is rare.
+        assert!(matches!(
+            McEstimate::from_counts(20_000, 20_000).unwrap().verdict(1.0 - 1e-5),
+            Verdict::TooRare { .. }
+        ));
+        // Impossible and certain events are drawn exactly.
+        assert_eq!(none.verdict(0.0), Verdict::Agrees);
+        assert_eq!(McEstimate::from_counts(20_000, 20_000).unwrap().verdict(1.0), Verdict::Agrees);
     }
 
     #[test]

@@ -9,7 +9,7 @@ const HEADER: [&str; 7] = [
     "MC estimate ± SE",
     "P(lawful access fails) exact",
     "MC estimate ± SE",
-    "MC within 4 SE",
+    "MC check (within 4 SE)",
 ];
 
 /// The table as plain text: one row per threshold, columns aligned, numbers right.
@@ -54,18 +54,25 @@ fn cells(row: &Row) -> [String; 7] {
     let check = match row.monte_carlo {
         None => "n/a".to_owned(),
         Some(mc) => {
-            let off: Vec<&str> = [
-                (mc.unauthorized.agrees_with(row.exact.unauthorized), "a"),
-                (mc.fails.agrees_with(row.exact.fails), "b"),
-            ]
-            .iter()
-            .filter(|(ok, _)| !ok)
-            .map(|(_, which)| *which)
-            .collect();
-            if off.is_empty() {
+            let verdicts =
+                [(mc.unauthorized.verdict(row.exact.unauthorized), "a"), (mc.fails.verdict(row.exact.fails), "b")];
+            let notes: Vec<String> = verdicts
+                .iter()
+                .filter_map(|(v, which)| match v {
+                    crate::Verdict::Agrees => None,
+                    crate::Verdict::Disagrees => Some(format!("{which}: OFF")),
+                    crate::Verdict::TooRare { expected } if *expected < 0.1 => {
+                        Some(format!("{which}: too rare ({expected:.0e} hits expected)"))
+                    }
+                    crate::Verdict::TooRare { expected } => {
+                        Some(format!("{which}: too rare ({expected:.1} hits expected)"))
+                    }
+                })
+                .collect();
+            if notes.is_empty() {
                 "ok".to_owned()
             } else {
-                format!("OFF ({})", off.join(", "))
+                notes.join(", ")
             }
         }
     };
