@@ -20,6 +20,7 @@ use escrow_proto::v1::{GetEpochKeyRequest, SendRequest};
 use rand::RngCore;
 use tonic::transport::Channel;
 
+use crate::bench::{fail, percentile};
 use crate::CliError;
 
 #[derive(Args, Debug)]
@@ -35,17 +36,8 @@ pub struct BenchArgs {
 
 const USERS: usize = 50;
 
-fn fail(e: impl std::fmt::Display) -> CliError {
-    CliError::Findings(e.to_string())
-}
-
 fn user(i: usize) -> String {
     format!("s{i:02}")
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 /// User and system CPU time of process `pid` so far (all its threads), from
@@ -61,6 +53,23 @@ fn cpu_time(pid: u32) -> Result<Duration, CliError> {
     };
     // utime and stime are fields 14 and 15; `rest` starts at field 3.
     Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+/// The relay process's CPU time from a starting point (`None` for a relay without a
+/// process of its own).
+struct CpuSince {
+    pid: u32,
+    start: Duration,
+}
+
+impl CpuSince {
+    fn now(pid: Option<u32>) -> Result<Option<Self>, CliError> {
+        pid.map(|pid| Ok(CpuSince { pid, start: cpu_time(pid)? })).transpose()
+    }
+
+    fn spent(&self) -> Result<Duration, CliError> {
+        Ok(cpu_time(self.pid)?.saturating_sub(self.start))
+    }
 }
 
 /// A sealed envelope from user `from` to the next user.
@@ -162,8 +171,7 @@ async fn ingest(d: &escrow_kit::Deployment, commit: &'static str, senders: usize
         c.get_epoch_key(GetEpochKeyRequest {}).await.map_err(fail)?;
         clients.push(c);
     }
-    let pid = d.relay.pid();
-    let cpu0 = pid.map(cpu_time).transpose()?;
+    let cpu = CpuSince::now(d.relay.pid())?;
     let t0 = Instant::now();
     let mut set = tokio::task::JoinSet::new();
     for (c, envs) in clients.into_iter().zip(per_sender) {
@@ -176,10 +184,7 @@ async fn ingest(d: &escrow_kit::Deployment, commit: &'static str, senders: usize
         retried += r;
     }
     let wall = t0.elapsed();
-    let relay_cpu = match (pid, cpu0) {
-        (Some(p), Some(c0)) => Some(cpu_time(p)?.saturating_sub(c0)),
-        _ => None,
-    };
+    let relay_cpu = cpu.map(|c| c.spent()).transpose()?;
     Ok(Row { commit, senders: senders.to_string(), count: n, wall, latencies, relay_cpu, retried })
 }
 
@@ -191,8 +196,7 @@ async fn through_the_library(d: &escrow_kit::Deployment, n: usize) -> Result<Row
     let key = d.user(&me)?;
     let now = d.clock.now();
     client.send(key, std::slice::from_ref(&to), b"warm-up", now, &mut rand::rngs::OsRng).await.map_err(fail)?;
-    let pid = d.relay.pid();
-    let cpu0 = pid.map(cpu_time).transpose()?;
+    let cpu = CpuSince::now(d.relay.pid())?;
     let t0 = Instant::now();
     let mut latencies = Vec::with_capacity(n);
     for _ in 0..n {
@@ -204,10 +208,7 @@ async fn through_the_library(d: &escrow_kit::Deployment, n: usize) -> Result<Row
         latencies.push(t.elapsed());
     }
     let wall = t0.elapsed();
-    let relay_cpu = match (pid, cpu0) {
-        (Some(p), Some(c0)) => Some(cpu_time(p)?.saturating_sub(c0)),
-        _ => None,
-    };
+    let relay_cpu = cpu.map(|c| c.spent()).transpose()?;
     Ok(Row {
         commit: "group commit",
         senders: "1, UserClient::send (seals each)".into(),
@@ -293,7 +294,7 @@ pub async fn run(a: BenchArgs) -> Result<(), CliError> {
     println!(
         "Relay ingest on this machine ({} cores): {n} pre-sealed messages per row, each to one recipient;\n\
          senders and the relay (a child process, mutual TLS on loopback, SQLite synchronous=FULL) share the cores.",
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        escrow_service::par::cores()
     );
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);

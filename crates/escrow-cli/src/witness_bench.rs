@@ -11,6 +11,7 @@ use escrow_log::witness::{AddCheckpoint, LogKeys};
 use escrow_log::{leaf_hash, Checkpoint, CheckpointSigner, MerkleTree, WitnessSigner};
 use escrow_witness::client::{AddOutcome, WitnessClient};
 
+use crate::bench::{fail, percentile};
 use crate::CliError;
 
 #[derive(Args, Debug)]
@@ -26,10 +27,6 @@ pub struct BenchArgs {
     pub releases: usize,
 }
 
-fn fail(e: impl std::fmt::Display) -> CliError {
-    CliError::Findings(e.to_string())
-}
-
 /// `n` add-checkpoint bodies of one log, each extending the previous by one entry.
 fn requests(origin: &str, n: usize) -> Result<(CheckpointSigner, Vec<String>), CliError> {
     let signer = CheckpointSigner::generate(origin, &mut rand::rngs::OsRng).map_err(fail)?;
@@ -43,11 +40,6 @@ fn requests(origin: &str, n: usize) -> Result<(CheckpointSigner, Vec<String>), C
         out.push(AddCheckpoint { old_size: k, proof, checkpoint }.to_body());
     }
     Ok((signer, out))
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
 struct Row {

@@ -9,8 +9,9 @@
 //! alone waits for one fsync, and under load the fsync is shared:
 //!
 //! 1. the batch's fields are checked by [`escrow_crypto::verify_fields`] (one
-//!    multi-pairing with random weights, spread over the cores in chunks; a failed
-//!    chunk is checked field by field, so each bad field is named and refused alone);
+//!    multi-pairing with random weights, whose Miller loop blst spreads over the
+//!    cores; if it fails, each field is checked alone, so each bad field is named and
+//!    refused alone);
 //! 2. every message that passed is inserted in one `IMMEDIATE` transaction; a message
 //!    id already stored, or repeated inside the batch, is refused as a duplicate;
 //! 3. the transaction commits (WAL, `synchronous=FULL`: the fsync), and only then does
@@ -65,10 +66,6 @@ pub const DEFAULT_COMMIT: Commit = Commit::Grouped { max_batch: DEFAULT_MAX_BATC
 pub const MAX_BATCH_BYTES: usize = 32 * 1024 * 1024;
 /// Most envelope bytes waiting for the committer.
 pub const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
-
-/// Below this many fields a batch is checked on the committer's thread alone; above,
-/// in chunks of at least this many over the cores.
-const CHUNK: usize = 16;
 
 /// A message that passed every check but its field's pairing, owning its values.
 #[derive(Debug)]
@@ -279,7 +276,13 @@ fn run(queue: &Queue, mut conn: Connection, max_batch: usize, metrics: &CommitMe
     while let Some(batch) = queue.take(max_batch) {
         let started = Instant::now();
         let n = batch.len();
-        let outcomes = commit(&mut conn, &batch);
+        // A panic in the checks or the store must not end the thread: the queue would
+        // then wait forever. The batch's transaction was rolled back when it unwound.
+        let outcomes = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&mut conn, &batch)))
+            .unwrap_or_else(|_| {
+                tracing::error!(messages = n, "committing a batch panicked; its messages are refused");
+                vec![Err(Status::internal("the relay could not store this envelope")); n]
+            });
         metrics.batch_messages.observe(n as f64);
         let per = started.elapsed().as_nanos() / n.max(1) as u128;
         let old = queue.per_message_ns.load(Ordering::Relaxed);
@@ -326,28 +329,9 @@ fn commit(conn: &mut Connection, batch: &[Waiting]) -> Vec<Result<i64, Status>> 
     }
 }
 
-/// [`verify_fields`] over the batch, in chunks spread over the cores when it is
-/// large; each failure as the refusal the sender gets.
+/// [`verify_fields`] over the batch, each failure as the refusal the sender gets.
 fn check_fields(checks: &[FieldCheck]) -> Vec<Result<(), Status>> {
-    let refusals = |part: &[FieldCheck]| -> Vec<Result<(), Status>> {
-        verify_fields(part, &mut rand::rngs::OsRng).into_iter().map(|r| r.map_err(|e| invalid_field(&e))).collect()
-    };
-    let chunks = (checks.len() / CHUNK).clamp(1, escrow_service::par::cores());
-    if chunks == 1 {
-        return refusals(checks);
-    }
-    let parts: Vec<&[FieldCheck]> = checks.chunks(checks.len().div_ceil(chunks)).collect();
-    escrow_service::par::par_map(
-        &parts,
-        |_, part| refusals(part),
-        |_, part| {
-            tracing::error!(fields = part.len(), "a field check panicked; its chunk is refused");
-            vec![Err(Status::internal("the relay could not check this envelope's escrow field")); part.len()]
-        },
-    )
-    .into_iter()
-    .flatten()
-    .collect()
+    verify_fields(checks, &mut rand::rngs::OsRng).into_iter().map(|r| r.map_err(|e| invalid_field(&e))).collect()
 }
 
 #[cfg(test)]
@@ -410,7 +394,7 @@ mod tests {
         conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0)).unwrap()
     }
 
-    /// One batch of 40 (checked in chunks over the cores): the good are stored in
+    /// One batch of 40: the good are stored in
     /// order, a field checked under another message's label is refused alone and
     /// named, and of two messages with one id only the first is stored.
     #[test]

@@ -815,7 +815,9 @@ fn metric(metrics: &escrow_service::metrics::Metrics, prefix: &str) -> Option<f6
 
 /// A burst of concurrent sends under group commit: every good message is stored once
 /// and acknowledged with its own seq, each bad field is refused alone, and every
-/// message that reached the committer is counted in a batch.
+/// message that reached the committer is counted in a batch. How many share a batch
+/// depends on timing, so it is not asserted here: `ingest`'s unit tests commit a
+/// batch of 40 directly, and `escrow relay bench` shows the effect.
 #[tokio::test]
 async fn a_burst_of_concurrent_sends_is_committed_in_batches() {
     let mut w = World::new(13);

@@ -51,8 +51,7 @@ impl McEstimate {
 pub const MIN_EXPECTED_HITS: f64 = 10.0;
 
 /// What a Monte Carlo estimate says about an exact value.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Verdict {
     /// Within the tolerance, with enough expected hits to mean something.
     Agrees,

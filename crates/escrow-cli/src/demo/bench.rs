@@ -52,7 +52,7 @@ pub(super) async fn bench(d: &Deployment, n: usize) -> Result<(), CliError> {
         let _ = env.open_with_data_key(&opened.data_key, &alice, &d.keys.public)?;
     }
     let crypto_cpu = c0.elapsed();
-    let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1) as f64;
+    let cores = escrow_service::par::cores() as f64;
     let crypto_floor = crypto_cpu.as_secs_f64() / cores;
     let mut t = table(&["measure", "seconds", "note"]);
     t.add_row(vec![
