@@ -342,9 +342,27 @@ fn exit_quietly_on_broken_pipe() {
     }));
 }
 
+/// The command line. `escrow tradeoffs` is a calculator that never opens a secret file
+/// or a connection, so its help hides the global passphrase and TLS flags (they are
+/// still accepted, and ignored, as everywhere else).
+fn cli_command() -> clap::Command {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    // A subcommand that already has an argument keeps it: clap propagates a global flag
+    // only where its id is missing. So tradeoffs gets the same flags, hidden.
+    let globals: Vec<clap::Arg> = cmd.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
+    cmd.mut_subcommand("tradeoffs", |sub| globals.into_iter().fold(sub, |sub, a| sub.arg(a.hide(true))))
+}
+
+/// [`cli_command`], parsed; exits with clap's message and status on a usage error.
+fn parse_cli() -> Cli {
+    use clap::FromArgMatches;
+    Cli::from_arg_matches(&cli_command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
-    let cli = Cli::parse();
+    let cli = parse_cli();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -418,6 +436,41 @@ mod tests {
         let line = joined.lines().find(|l| l.starts_with(instruction)).expect("the instruction");
         let array = &line[line.find('[').expect("a JSON array")..];
         serde_json::from_str(array).expect("a JSON array of strings")
+    }
+
+    /// `escrow tradeoffs --help` lists the calculator's flags and none of the secret or
+    /// TLS ones, which other commands still show; passing one to tradeoffs still parses
+    /// (and reaches the shared context), as on every command.
+    #[test]
+    fn tradeoffs_help_has_no_tls_or_passphrase_flags() {
+        use clap::FromArgMatches;
+        let mut cmd = super::cli_command();
+        // Propagates the global flags, as parsing does.
+        cmd.build();
+        let help = |cmd: &mut clap::Command, sub: &str| {
+            cmd.find_subcommand_mut(sub).map(|s| s.render_long_help().to_string()).unwrap_or_default()
+        };
+        let tradeoffs = help(&mut cmd, "tradeoffs");
+        assert!(tradeoffs.contains("--common-compromise") && tradeoffs.contains("--epochs"), "{tradeoffs}");
+        for flag in [
+            "--passphrase",
+            "--passphrase-file",
+            "--insecure-fast-kdf",
+            "--profile",
+            "--federation",
+            "--cert",
+            "--tls-key",
+        ] {
+            assert!(!tradeoffs.contains(flag), "{flag} in\n{tradeoffs}");
+        }
+        assert!(help(&mut cmd, "health").contains("--federation"));
+        assert!(help(&mut cmd, "keygen").contains("--passphrase"));
+        let matches = super::cli_command()
+            .try_get_matches_from(["escrow", "tradeoffs", "--passphrase-file", "/x", "-n", "3"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cli = super::Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(cli.command, super::Command::Tradeoffs(ref a) if a.trustees == 3));
+        assert_eq!(cli.ctx.secret.passphrase_file.as_deref(), Some(std::path::Path::new("/x")));
     }
 
     #[test]

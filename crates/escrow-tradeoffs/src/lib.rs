@@ -1,38 +1,49 @@
 //! How safe, and how available, is an escrow key split among `n` trustees with
 //! threshold `t`? This crate answers with exact binomial probabilities, checks them by
-//! Monte Carlo, and renders the answer as a table (plain text, Markdown, JSON) and two
-//! SVG plots.
+//! Monte Carlo, carries them over a horizon of epochs in messages and warrants, and
+//! renders the answer as tables (plain text, Markdown, JSON) and three SVG plots.
 //!
 //! # Model
 //!
-//! - `n` trustees each hold a share of the escrow key; any `t + 1` shares open a
-//!   message and `t` cannot (`0 <= t < n`, `1 <= n <= 200`).
-//! - Each trustee is **compromised** (its share stolen, or it colludes) with
-//!   probability `p`, independently of the others.
-//! - Each trustee is **unavailable** (down, refuses, or lost its share) with
-//!   probability `q`, independently of the others and of compromise.
+//! - `n` trustees each hold a share of an epoch's escrow key; any `t + 1` shares open
+//!   every message of that epoch and `t` cannot (`0 <= t < n`, `1 <= n <= 200`).
+//! - In each epoch, each trustee is **compromised** (its share stolen, or it colludes)
+//!   with probability `p`, independently of the others.
+//! - In each epoch, each trustee is **unavailable** (down, refuses, or lost its share)
+//!   with probability `q`, independently of the others and of compromise.
+//! - Optionally, a [`CommonCause`]: with probability `c_p` per epoch one event (an
+//!   order, a flaw, a jurisdiction) compromises `reach` trustees at once, and with
+//!   `c_q` one takes `reach` offline at once.
 //!
-//! Two events, per threshold `t`:
+//! Two events, per threshold `t` and epoch:
 //!
 //! - (a) *unauthorized access*: at least `t + 1` of the `n` are compromised,
-//!   `P = sum_{k=t+1}^{n} C(n,k) p^k (1-p)^(n-k)`.
+//!   `P = sum_{k=t+1}^{n} C(n,k) p^k (1-p)^(n-k)` without a common cause.
 //! - (b) *lawful access fails*: fewer than `t + 1` are available,
-//!   `P = sum_{k=0}^{t} C(n,k) (1-q)^k q^(n-k)`.
+//!   `P = sum_{k=0}^{t} C(n,k) (1-q)^k q^(n-k)` without a common cause.
 //!
-//! Raising `t` trades (a) for (b): [`exact()`] computes both, [`table()`] lists them for
-//! every `t` next to a seeded Monte Carlo estimate ([`McEstimate`]), and
-//! [`plot_risk_vs_threshold()`] / [`plot_frontier()`] draw them.
+//! With a common cause each is a mixture: weight `1 - c` on the sum above and `c` on
+//! the same event among the `n - reach` trustees the event missed. Over `H` epochs
+//! ([`Scale`]), `1 - (1 - a)^H` is the chance of at least one unauthorized access,
+//! `H × a × messages per epoch` the messages it is expected to expose, and
+//! `H × warrants per epoch × b` the warrants expected to fail.
+//!
+//! Raising `t` trades (a) for (b): [`exact()`] and [`exact_common()`] compute both,
+//! [`table()`] lists them for every `t` next to a seeded Monte Carlo estimate
+//! ([`McEstimate`]) and over the horizon ([`OverHorizon`]), and
+//! [`plot_risk_vs_threshold()`], [`plot_frontier()`] and [`plot_common_cause()`] draw
+//! them, each marking the deployment's own `(n, t)`.
 //!
 //! # Method
 //!
 //! Both sums add non-negative terms only (no `1 - x` cancellation), each term computed
 //! in log space as `exp(ln C(n,k) + k ln x + (n-k) ln(1-x))`, with `C(n,k)` from Pascal's
 //! triangle in `f64` (exact up to 2^53, correctly rounded to within a few ulps beyond)
-//! and `ln(1-x)` by `ln_1p`, so tiny `p` or `q` lose no precision.
+//! and `ln(1-x)` by `ln_1p`, so tiny `p` or `q` lose no precision; the horizon uses
+//! `exp_m1` and `ln_1p` for the same reason.
 //!
-//! What the model leaves out, on purpose: correlated failures (one data centre, one
-//! jurisdiction, one software bug shared by all trustees), which make both risks worse
-//! than these numbers say.
+//! What the model leaves out: real values of `p`, `q` and `c`, which nobody can
+//! measure in advance, and dependence between epochs (an insider who stays).
 //!
 //! # Plotters
 //!
@@ -46,12 +57,17 @@ mod monte_carlo;
 mod plot;
 mod render;
 mod report;
+mod scale;
 
-pub use model::{exact, Risk, MAX_TRUSTEES};
-pub use monte_carlo::{simulate, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
-pub use plot::{plot_frontier, plot_risk_vs_threshold, DEFAULT_FRONTIER_NS, PLOT_FLOOR};
-pub use render::{render_markdown, render_text};
-pub use report::{table, write_report, FrontierCurve, Params, Report, Row};
+pub use model::{exact, exact_common, CommonCause, Risk, MAX_TRUSTEES};
+pub use monte_carlo::{simulate, simulate_common, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
+pub use plot::{
+    plot_common_cause, plot_frontier, plot_risk_vs_threshold, COMMON_CAUSE_LEVELS, COMMON_CAUSE_NS,
+    DEFAULT_FRONTIER_NS, PLOT_FLOOR,
+};
+pub use render::{render_horizon_markdown, render_horizon_text, render_markdown, render_text};
+pub use report::{table, write_report, CommonCauseCurve, CommonCausePoint, FrontierCurve, Params, Report, Row};
+pub use scale::{over_horizon, OverHorizon, Scale};
 
 /// Which probability parameter an error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +76,10 @@ pub enum Probability {
     Compromise,
     /// `q`: a trustee is unavailable.
     Outage,
+    /// `c_p`: one event compromises several trustees at once.
+    CommonCompromise,
+    /// `c_q`: one event takes several trustees offline at once.
+    CommonOutage,
 }
 
 impl Probability {
@@ -68,6 +88,8 @@ impl Probability {
         match self {
             Probability::Compromise => "p",
             Probability::Outage => "q",
+            Probability::CommonCompromise => "c_p",
+            Probability::CommonOutage => "c_q",
         }
     }
 }
@@ -77,6 +99,8 @@ impl std::fmt::Display for Probability {
         let name = match self {
             Probability::Compromise => "compromise probability",
             Probability::Outage => "outage probability",
+            Probability::CommonCompromise => "common-cause compromise probability",
+            Probability::CommonOutage => "common-cause outage probability",
         };
         write!(f, "{name} {}", self.symbol())
     }
@@ -107,6 +131,28 @@ pub enum TradeoffError {
         which: Probability,
         /// Its rejected value.
         value: f64,
+    },
+    /// A common cause that reaches no trustee, or more than there are.
+    #[error("reach = {reach} with n = {n}: one common-cause event must reach between 1 and n trustees")]
+    Reach {
+        /// The rejected reach.
+        reach: u16,
+        /// The number of trustees.
+        n: u16,
+    },
+    /// The horizon is zero epochs.
+    #[error("horizon = 0 epochs: the horizon must be at least one epoch")]
+    Horizon,
+    /// A size of the deployment (users, messages, epoch length, warrants) is negative,
+    /// NaN or infinite, or the epoch length is zero.
+    #[error("{what} = {value}: must be a finite number {bound}")]
+    Scale {
+        /// Which quantity.
+        what: &'static str,
+        /// Its rejected value.
+        value: f64,
+        /// What it must be: ">= 0" or "> 0".
+        bound: &'static str,
     },
     /// A Monte Carlo run was asked for zero trials.
     #[error("trials = 0: a Monte Carlo estimate needs at least one trial")]

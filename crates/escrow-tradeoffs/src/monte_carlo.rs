@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
-use crate::{validate, TradeoffError};
+use crate::{validate, CommonCause, TradeoffError};
 
 /// The share of `trials` in which an event happened, with its standard error.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -104,7 +104,24 @@ pub struct McOutcome {
 /// thresholds, so the estimates of neighbouring rows are correlated (each is still
 /// unbiased). Same inputs, same output, on every platform.
 pub fn simulate(n: u16, p: f64, q: f64, trials: u64, seed: u64) -> Result<Vec<McOutcome>, TradeoffError> {
+    simulate_common(n, p, q, CommonCause::NONE, trials, seed)
+}
+
+/// [`simulate`] with a [`CommonCause`]: per deployment, before the trustees' own draws,
+/// one draw decides whether a compromising event hits (if `c_p > 0`) and one whether
+/// an outage event hits (if `c_q > 0`); a hit forces the first `reach` trustees
+/// compromised, or unavailable. With no common cause the draws, and so the estimates,
+/// are exactly those of [`simulate`].
+pub fn simulate_common(
+    n: u16,
+    p: f64,
+    q: f64,
+    common: CommonCause,
+    trials: u64,
+    seed: u64,
+) -> Result<Vec<McOutcome>, TradeoffError> {
     validate(n, None, p, q)?;
+    common.validate(n)?;
     if trials == 0 {
         return Err(TradeoffError::Trials);
     }
@@ -114,10 +131,15 @@ pub fn simulate(n: u16, p: f64, q: f64, trials: u64, seed: u64) -> Result<Vec<Mc
     let mut by_compromised = vec![0u64; slots];
     let mut by_available = vec![0u64; slots];
     for _ in 0..trials {
+        let struck = common.compromise > 0.0 && rng.gen::<f64>() < common.compromise;
+        let downed = common.outage > 0.0 && rng.gen::<f64>() < common.outage;
         let (mut compromised, mut available) = (0usize, 0usize);
-        for _ in 0..n {
-            compromised += usize::from(rng.gen::<f64>() < p);
-            available += usize::from(rng.gen::<f64>() >= q);
+        for i in 0..n {
+            let reached = i < common.reach;
+            // Both draws always happen, so a hit does not shift the stream.
+            let (u, v) = (rng.gen::<f64>(), rng.gen::<f64>());
+            compromised += usize::from((struck && reached) || u < p);
+            available += usize::from(!(downed && reached) && v >= q);
         }
         // Both counts are at most n, so these slots exist.
         if let Some(c) = by_compromised.get_mut(compromised) {

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use escrow_tradeoffs::{
-    exact, plot_frontier, plot_risk_vs_threshold, simulate, table, Params, Probability, TradeoffError,
+    exact, exact_common, plot_common_cause, plot_frontier, plot_risk_vs_threshold, simulate, simulate_common, table,
+    CommonCause, Params, Probability, Scale, TradeoffError,
 };
 
 #[test]
@@ -43,11 +44,46 @@ fn probability_out_of_range_or_nan() {
 
 #[test]
 fn every_entry_point_validates() {
-    let bad = Params { n: 0, p_compromise: 0.1, q_outage: 0.1, trials: 10, seed: 0 };
+    let bad = Params { n: 0, ..Params::new(5, 0.1, 0.1) };
     assert!(matches!(table(&bad), Err(TradeoffError::TrusteeCount { n: 0 })));
     assert!(matches!(simulate(5, 0.1, 2.0, 10, 0), Err(TradeoffError::Probability { which: Probability::Outage, .. })));
     assert!(matches!(simulate(5, 0.1, 0.1, 0, 0), Err(TradeoffError::Trials)));
-    assert!(matches!(plot_risk_vs_threshold(201, 0.1, 0.1), Err(TradeoffError::TrusteeCount { n: 201 })));
-    assert!(matches!(plot_frontier(&[], 0.1, 0.1), Err(TradeoffError::NoFrontier)));
-    assert!(matches!(plot_frontier(&[3, 0], 0.1, 0.1), Err(TradeoffError::TrusteeCount { n: 0 })));
+    let big = Params::new(201, 0.1, 0.1);
+    assert!(matches!(plot_risk_vs_threshold(&big), Err(TradeoffError::TrusteeCount { n: 201 })));
+    assert!(matches!(plot_common_cause(&big), Err(TradeoffError::TrusteeCount { n: 201 })));
+    let ok = Params::new(5, 0.1, 0.1);
+    assert!(matches!(plot_frontier(&[], &ok), Err(TradeoffError::NoFrontier)));
+    assert!(matches!(plot_frontier(&[3, 0], &ok), Err(TradeoffError::TrusteeCount { n: 0 })));
+}
+
+/// The deployment's threshold, the common cause and the scale are checked wherever a
+/// computation starts, and the error names which.
+#[test]
+fn deployment_common_cause_and_scale_are_checked() {
+    let base = Params::new(5, 0.1, 0.1);
+    let threshold = Params { threshold: 5, ..base };
+    assert!(matches!(table(&threshold), Err(TradeoffError::Threshold { t: 5, n: 5 })));
+    assert!(matches!(plot_frontier(&[3], &threshold), Err(TradeoffError::Threshold { .. })));
+    for (reach, shown) in [(0u16, "reach = 0 with n = 5"), (6, "reach = 6 with n = 5")] {
+        let p = Params { common: CommonCause { reach, ..base.common }, ..base };
+        let e = table(&p).unwrap_err();
+        assert!(matches!(e, TradeoffError::Reach { .. }) && e.to_string().starts_with(shown), "{e}");
+        assert!(matches!(plot_common_cause(&p), Err(TradeoffError::Reach { .. })));
+    }
+    let cases = [
+        (CommonCause { compromise: 1.5, ..base.common }, Probability::CommonCompromise, "c_p = 1.5"),
+        (CommonCause { outage: f64::NAN, ..base.common }, Probability::CommonOutage, "c_q = NaN"),
+    ];
+    for (cc, culprit, shown) in cases {
+        let e = table(&Params { common: cc, ..base }).unwrap_err();
+        assert!(matches!(e, TradeoffError::Probability { which, .. } if which == culprit), "{e}");
+        assert!(e.to_string().contains(shown), "{e}");
+        assert!(exact_common(5, 2, 0.1, 0.1, cc).is_err());
+        assert!(simulate_common(5, 0.1, 0.1, cc, 10, 0).is_err());
+    }
+    let horizon = Params { scale: Scale { horizon_epochs: 0, ..Scale::DEFAULT }, ..base };
+    assert!(matches!(table(&horizon), Err(TradeoffError::Horizon)));
+    let users = Params { scale: Scale { users: -1.0, ..Scale::DEFAULT }, ..base };
+    let e = plot_risk_vs_threshold(&users).unwrap_err();
+    assert!(matches!(e, TradeoffError::Scale { what: "users", .. }), "{e}");
 }

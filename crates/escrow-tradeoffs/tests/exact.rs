@@ -4,7 +4,7 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use escrow_tradeoffs::{exact, Risk};
+use escrow_tradeoffs::{exact, exact_common, CommonCause, Risk};
 
 const GRID_P: [f64; 9] = [0.0, 1e-9, 1e-4, 0.01, 0.1, 0.3, 0.5, 0.9, 1.0];
 
@@ -158,4 +158,45 @@ fn large_committee_is_stable() {
     assert_eq!(r.unauthorized, 0.0);
     // 1 - (1 - 1e-9)^200 = 200e-9 - C(200,2) 1e-18 + ... = 1.999999801e-7 (to 1e-24).
     assert!(close(r.fails, 1.999_999_801e-7, 1e-19), "{}", r.fails);
+}
+
+/// The common-cause mixture against values worked out by hand, n = 3, t = 1.
+#[test]
+fn common_cause_by_hand() {
+    // Independent: P(>= 2 of 3 at p = 0.1) = 3 (0.01)(0.9) + 0.001 = 0.028.
+    // An event reaching 2 (c_p = 0.01) leaves 2 compromised: certain. 0.99 × 0.028 + 0.01 = 0.03772.
+    let two = CommonCause { compromise: 0.01, outage: 0.0, reach: 2 };
+    let r = exact_common(3, 1, 0.1, 0.1, two).unwrap();
+    assert!(close(r.unauthorized, 0.03772, 1e-15), "{}", r.unauthorized);
+    // No outage event: failures are the independent ones, P(<= 1 of 3 up at q = 0.1) = 0.028.
+    assert!(close(r.fails, 0.028, 1e-15), "{}", r.fails);
+    // Reaching 1, below the quorum of 2: one more of the other 2 is needed, 1 - 0.9^2 = 0.19.
+    // 0.99 × 0.028 + 0.01 × 0.19 = 0.02962.
+    let one = CommonCause { reach: 1, ..two };
+    let r = exact_common(3, 1, 0.1, 0.1, one).unwrap();
+    assert!(close(r.unauthorized, 0.02962, 1e-15), "{}", r.unauthorized);
+    // An outage event taking 2 of 3 (c_q = 0.01): 1 left cannot make a quorum of 2.
+    // 0.99 × 0.028 + 0.01 × 1 = 0.03772.
+    let down = CommonCause { compromise: 0.0, outage: 0.01, reach: 2 };
+    let r = exact_common(3, 1, 0.1, 0.1, down).unwrap();
+    assert!(close(r.fails, 0.03772, 1e-15), "{}", r.fails);
+    assert!(close(r.unauthorized, 0.028, 1e-15), "{}", r.unauthorized);
+    // No common cause is the independent model, exactly.
+    let none = CommonCause { compromise: 0.0, outage: 0.0, reach: 3 };
+    assert_eq!(exact_common(3, 1, 0.1, 0.1, none).unwrap(), exact(3, 1, 0.1, 0.1).unwrap());
+}
+
+/// However many trustees, an event that reaches a quorum keeps P(unauthorized) at or
+/// above c_p; independent trustees go far below it.
+#[test]
+fn common_cause_floors_the_benefit_of_more_trustees() {
+    let c = 1e-3;
+    for n in [5u16, 9, 15, 51] {
+        let t = n / 2;
+        let reach = CommonCause { compromise: c, outage: 0.0, reach: n - 1 };
+        let with = exact_common(n, t, 0.01, 0.05, reach).unwrap().unauthorized;
+        let without = exact(n, t, 0.01, 0.05).unwrap().unauthorized;
+        assert!(with >= c && with < c + without + 1e-15, "n={n}: {with}");
+        assert!(without < c / 10.0, "n={n}: {without}");
+    }
 }

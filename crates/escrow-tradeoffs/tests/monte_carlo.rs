@@ -3,10 +3,10 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use escrow_tradeoffs::{exact, simulate, table, Params};
+use escrow_tradeoffs::{exact, exact_common, simulate, simulate_common, table, CommonCause, Params};
 
 fn params(n: u16, p: f64, q: f64, trials: u64, seed: u64) -> Params {
-    Params { n, p_compromise: p, q_outage: q, trials, seed }
+    Params { trials, seed, ..Params::new(n, p, q) }
 }
 
 #[test]
@@ -58,4 +58,44 @@ fn table_is_deterministic_and_trials_zero_skips_mc() {
     assert!(none.iter().all(|r| r.monte_carlo_agrees().is_none()));
     let exact_only: Vec<_> = a.iter().map(|r| r.exact).collect();
     assert_eq!(exact_only, none.iter().map(|r| r.exact).collect::<Vec<_>>());
+}
+
+/// With a common cause, the simulation (which forces the first `reach` trustees) agrees
+/// with the exact mixture at every threshold, and disagrees with the independent model
+/// where the common cause matters.
+#[test]
+fn common_cause_agrees_with_exact_and_differs_from_independence() {
+    let cases = [
+        (5u16, 0.1, 0.2, CommonCause { compromise: 0.05, outage: 0.1, reach: 3 }),
+        (7, 0.02, 0.05, CommonCause { compromise: 0.2, outage: 0.0, reach: 6 }),
+        (3, 0.3, 0.3, CommonCause { compromise: 0.0, outage: 0.5, reach: 1 }),
+    ];
+    for (i, (n, p, q, cc)) in cases.into_iter().enumerate() {
+        let params = Params { trials: 40_000, seed: i as u64, common: cc, ..Params::new(n, p, q) };
+        for row in table(&params).unwrap() {
+            let want = exact_common(n, row.t, p, q, cc).unwrap();
+            assert_eq!(row.exact, want);
+            assert_eq!(
+                row.monte_carlo_agrees(),
+                Some(true),
+                "{cc:?} t={}: exact {:?}, MC {:?}",
+                row.t,
+                row.exact,
+                row.monte_carlo
+            );
+        }
+    }
+    // n = 7, t = 3: independent P(>= 4 of 7 at p = 0.02) ~ 2.6e-5; the event reaching 6
+    // makes it about 0.2. The simulation tells them apart.
+    let cc = CommonCause { compromise: 0.2, outage: 0.0, reach: 6 };
+    let mc = simulate_common(7, 0.02, 0.05, cc, 40_000, 9).unwrap();
+    assert!(mc[3].unauthorized.agrees_with(exact_common(7, 3, 0.02, 0.05, cc).unwrap().unauthorized));
+    assert!(!mc[3].unauthorized.agrees_with(exact(7, 3, 0.02, 0.05).unwrap().unauthorized));
+}
+
+/// No common cause draws exactly what the independent simulation draws.
+#[test]
+fn no_common_cause_is_the_independent_simulation() {
+    let none = CommonCause { compromise: 0.0, outage: 0.0, reach: 4 };
+    assert_eq!(simulate_common(5, 0.2, 0.3, none, 3_000, 4).unwrap(), simulate(5, 0.2, 0.3, 3_000, 4).unwrap());
 }
