@@ -73,6 +73,37 @@ pub enum Error {
         /// Trustees whose shares were invalid.
         culprits: Vec<TrusteeIndex>,
     },
+    /// Compartmented key: a decryption share is not valid for its group (it fails
+    /// verification against that group's public key share, names an index outside
+    /// the group, or belongs to another epoch).
+    #[error("decryption share from trustee {trustee} of group {group:?} is invalid")]
+    GroupInvalidShare {
+        /// The group the share was offered for.
+        group: String,
+        /// The trustee (index within that group) whose share is bad.
+        trustee: TrusteeIndex,
+    },
+    /// Compartmented key: one group sent too few valid shares; `culprits` (indices
+    /// within that group) sent invalid ones. Every group must reach its own quorum.
+    #[error("group {group:?}: {valid} valid decryption shares, {needed} needed{}", culprit_list(.culprits))]
+    GroupNotEnoughShares {
+        /// The group short of its quorum.
+        group: String,
+        /// Valid shares offered from that group.
+        valid: usize,
+        /// Shares needed from that group (its threshold + 1).
+        needed: usize,
+        /// Trustees of that group whose shares were invalid.
+        culprits: Vec<TrusteeIndex>,
+    },
+    /// Compartmented key: two shares from the same trustee of one group.
+    #[error("duplicate decryption share from trustee {trustee} of group {group:?}")]
+    GroupDuplicateShare {
+        /// The group.
+        group: String,
+        /// The trustee named twice.
+        trustee: TrusteeIndex,
+    },
     /// A signature (envelope sender, court) did not verify.
     #[error("{what} signature does not verify")]
     BadSignature {

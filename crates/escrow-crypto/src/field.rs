@@ -185,7 +185,7 @@ impl EscrowField {
     }
 
     /// Checks validity and returns the values share verification reuses.
-    fn prepare(&self, label: &[u8]) -> Result<Prepared, Error> {
+    pub(crate) fn prepare(&self, label: &[u8]) -> Result<Prepared, Error> {
         let (h_prep, w_prep) = self.hashed(label).check()?;
         Ok(Prepared { h_prep, w_prep, statement: [0u8; 32] })
     }
@@ -213,6 +213,11 @@ impl EscrowField {
         let mut w = Writer::new(Alg::EscrowField);
         self.write(&mut w);
         w.finish()
+    }
+
+    /// The data key from the shared point `r·PK` (the field's mask undone).
+    pub(crate) fn unmask(&self, shared: &G1Affine) -> DataKey {
+        DataKey::from_bytes(xor32(&self.v, &mask(shared)))
     }
 
     pub(crate) fn write(&self, w: &mut Writer) {
@@ -321,7 +326,9 @@ fn batch_holds<R: RngCore + CryptoRng>(checks: &[FieldCheck], rng: &mut R) -> bo
     blst::blst_fp12::finalverify(&lhs, &rhs)
 }
 
-struct Prepared {
+/// A field checked under a label, with the values share verification reuses.
+#[derive(Clone)]
+pub(crate) struct Prepared {
     h_prep: G2Prepared,
     w_prep: G2Prepared,
     /// SHA-256 of (key set, field, label): bound into the batch weights.
@@ -419,21 +426,26 @@ impl EpochPublicKey {
         self.check_share(&prep, share)
     }
 
-    fn prepare_for(&self, field: &EscrowField, label: &Label) -> Result<Prepared, Error> {
+    pub(crate) fn prepare_for(&self, field: &EscrowField, label: &Label) -> Result<Prepared, Error> {
         if label.epoch() != self.epoch() {
             return Err(Error::EpochMismatch { expected: self.epoch().0, got: label.epoch().0 });
         }
         let label_bytes = label.to_bytes();
-        let mut prep = field.prepare(&label_bytes)?;
+        let prep = field.prepare(&label_bytes)?;
+        Ok(self.bind(&prep, field, &label_bytes))
+    }
+
+    /// `prep` (a field already checked under `label`) with the batch statement bound
+    /// to this key set: lets several key sets share one validity check.
+    pub(crate) fn bind(&self, prep: &Prepared, field: &EscrowField, label: &[u8]) -> Prepared {
         let mut statement = Sha256::new();
         statement.update(self.to_bytes());
         statement.update(field.to_bytes());
-        statement.update(&label_bytes);
-        prep.statement = statement.finalize().into();
-        Ok(prep)
+        statement.update(label);
+        Prepared { statement: statement.finalize().into(), ..prep.clone() }
     }
 
-    fn check_share(&self, prep: &Prepared, share: &DecryptionShare) -> Result<(), Error> {
+    pub(crate) fn check_share(&self, prep: &Prepared, share: &DecryptionShare) -> Result<(), Error> {
         if share.epoch != self.epoch() {
             return Err(Error::EpochMismatch { expected: self.epoch().0, got: share.epoch.0 });
         }
@@ -499,13 +511,24 @@ impl EpochPublicKey {
     /// [`Opened::culprits`]; with fewer than `t+1` valid shares the error names them.
     pub fn combine(&self, field: &EscrowField, label: &Label, shares: &[DecryptionShare]) -> Result<Opened, Error> {
         let prep = self.prepare_for(field, label)?;
+        let (shared, culprits) = self.interpolate(&prep, shares)?;
+        Ok(Opened { data_key: field.unmask(&shared), culprits })
+    }
+
+    /// Verifies `shares` against this key set and interpolates `t+1` valid ones (the
+    /// lowest-indexed) to `a_0·U`; returns it with the trustees whose shares were bad.
+    pub(crate) fn interpolate(
+        &self,
+        prep: &Prepared,
+        shares: &[DecryptionShare],
+    ) -> Result<(G1Affine, Vec<TrusteeIndex>), Error> {
         let mut seen = BTreeSet::new();
         for s in shares {
             if !seen.insert(s.trustee) {
                 return Err(Error::DuplicateShare { trustee: s.trustee });
             }
         }
-        let culprits = self.check_shares(&prep, shares);
+        let culprits = self.check_shares(prep, shares);
         let mut good: Vec<&DecryptionShare> = shares.iter().filter(|s| !culprits.contains(&s.trustee)).collect();
         if good.len() < self.quorum() {
             return Err(Error::NotEnoughShares { valid: good.len(), needed: self.quorum(), culprits });
@@ -516,9 +539,7 @@ impl EpochPublicKey {
         let lambdas = lagrange_at_zero(&xs)
             .ok_or(Error::InvalidInput { what: "shares", reason: "duplicate evaluation points" })?;
         let points: Vec<G1Projective> = good.iter().map(|s| G1Projective::from(s.s)).collect();
-        let shared = G1Projective::multi_exp(&points, &lambdas).to_affine();
-        let data_key = DataKey::from_bytes(xor32(&field.v, &mask(&shared)));
-        Ok(Opened { data_key, culprits })
+        Ok((G1Projective::multi_exp(&points, &lambdas).to_affine(), culprits))
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`keys`]: epoch key sets, dealer key generation, trustee key shares.
 //! - [`label`]: the canonical description of a message and the scope check.
+//! - [`compartment`]: keys that need a quorum from each of two groups of trustees.
 //! - [`field`]: the labeled threshold escrow field, decryption shares, combination.
 //! - [`envelope`]: the end-to-end encrypted message that carries the field.
 //! - [`warrant`]: court-signed warrants and the [`VerifiedWarrant`] type.
@@ -45,6 +46,7 @@
 //! ```
 
 pub mod announce;
+pub mod compartment;
 pub mod dkg;
 pub mod envelope;
 pub mod error;
@@ -58,6 +60,10 @@ pub mod warrant;
 pub mod wire;
 
 pub use announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement};
+pub use compartment::{
+    compartmented_dealer_keygen, Compartment, CompartmentedDealerOutput, CompartmentedOpened, CompartmentedPublicKey,
+    GroupSpec,
+};
 pub use envelope::{Envelope, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
 pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck, Opened};

@@ -52,6 +52,7 @@
 //! elements, so no font files, font-kit or fontconfig are needed; the viewer's fonts
 //! render the labels.
 
+mod compartment;
 mod model;
 mod monte_carlo;
 mod plot;
@@ -59,13 +60,14 @@ mod render;
 mod report;
 mod scale;
 
+pub use compartment::exact_compartmented;
 pub use model::{exact, exact_common, CommonCause, Risk, MAX_TRUSTEES};
 pub use monte_carlo::{simulate, simulate_common, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
 pub use plot::{
     plot_common_cause, plot_frontier, plot_risk_vs_threshold, COMMON_CAUSE_LEVELS, COMMON_CAUSE_NS,
     DEFAULT_FRONTIER_NS, PLOT_FLOOR,
 };
-pub use render::{render_horizon_markdown, render_horizon_text, render_markdown, render_text};
+pub use render::{amount, render_horizon_markdown, render_horizon_text, render_markdown, render_text};
 pub use report::{table, write_report, CommonCauseCurve, CommonCausePoint, FrontierCurve, Params, Report, Row};
 pub use scale::{over_horizon, OverHorizon, Scale};
 

@@ -122,7 +122,7 @@ fn aligned<const N: usize>(header: &[&str; N], cells: &[[String; N]]) -> String 
 
 /// An expected count for a reader: whole numbers with thousands separators from 1,000
 /// up, three significant digits below, scientific notation below 0.01, and 0 plainly.
-pub(crate) fn amount(x: f64) -> String {
+pub fn amount(x: f64) -> String {
     if x == 0.0 {
         "0".to_owned()
     } else if x < 0.01 {
@@ -146,7 +146,7 @@ pub(crate) fn amount(x: f64) -> String {
         let digits = format!("{:.0}", x.round());
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
