@@ -79,3 +79,91 @@ fn an_unknown_scenario_is_refused_with_the_list() {
     assert!(summary.is_null(), "a refused run wrote a summary: {summary}");
     assert!(text.contains("forged-field") && text.contains("key-theft"), "{text}");
 }
+
+/// A line's run of exactly ten digits starting with 17: a Unix time of the demo's
+/// calendar (2026) printed raw.
+fn raw_times(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut run = String::new();
+    for c in text.chars().chain(std::iter::once(' ')) {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            if run.len() == 10 && run.starts_with("17") {
+                found.push(run.clone());
+            }
+            run.clear();
+        }
+    }
+    found
+}
+
+/// By default the whole demo is for a reader: every line fits 100 columns, no raw Unix
+/// time appears, the scenarios come in the order of the argument (lawful access, its
+/// limits, the critics' case, then the machinery), each ends with why it matters, the
+/// audit is a short summary with the full report in a file, and a closing paragraph
+/// ends it. The JSON summary keeps its rows and order.
+#[test]
+fn the_default_output_is_for_a_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("audit.md");
+    let (ok, text, summary) = demo(&["--audit-report", report.to_str().unwrap()]);
+    assert!(ok, "{text}");
+    let wide: Vec<&str> = text.lines().filter(|l| l.chars().count() > 100).collect();
+    assert!(wide.is_empty(), "{} lines wider than 100 columns:\n{}", wide.len(), wide.join("\n"));
+    assert_eq!(raw_times(&text), Vec::<String>::new(), "raw Unix times in:\n{text}");
+    let told = [
+        "== Scenario 1: lawful access",
+        "== Scenario 2: denied",
+        "== Scenario 3: over-reach",
+        "== Scenario 6: key theft",
+        "== Scenario 5: circumvention",
+        "== Scenario 4: forged escrow field",
+        "== Scenario 7: trustee outage",
+        "== Scenario 8: a cheating trustee",
+        "== Scenario D: a stolen certificate authority",
+        "== Scenario 9: witnesses",
+        "== Scenario C: a trustee that rewrites its log",
+        "== Scenarios A and B: the auditor",
+        "== Summary",
+        "What this showed.",
+    ];
+    let at: Vec<usize> = told.iter().map(|h| text.find(h).unwrap_or_else(|| panic!("no {h:?} in:\n{text}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {told:?} at {at:?}");
+    assert_eq!(text.matches("Why it matters:").count(), 12, "{text}");
+    // The opening says what the key is, in plain words, before anything else.
+    assert!(text.starts_with("escrow demo: the encryption debate"), "{text}");
+    assert!(text.contains("Any 3 of the 5 can use it") && text.contains("destroyed on day 8"), "{text}");
+    // Refusals in words, not gRPC codes; dates as days.
+    for code in ["PermissionDenied", "InvalidArgument", "Unavailable"] {
+        assert!(!text.contains(code), "{code} in:\n{text}");
+    }
+    // (A table cell: the words may wrap onto the next line.)
+    assert!(text.contains("refused: sent at day 3 07:00") && text.contains("day 3 00:00"), "{text}");
+    // The audit: a summary here, the full report in the file.
+    assert!(!text.contains("## Per warrant"), "{text}");
+    assert!(text.contains(&format!("per warrant, agency, court, trustee and month: {}", report.display())), "{text}");
+    let full = std::fs::read_to_string(&report).unwrap();
+    assert!(full.starts_with("# escrow audit report") && full.contains("## Per warrant"), "{full}");
+    // The JSON summary: every row, in id order, all ok.
+    let ids: Vec<&str> =
+        summary["scenarios"].as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
+    let first: String = ids.iter().map(|id| id.chars().next().unwrap()).collect();
+    assert_eq!(first, "123456789ABCD", "{summary}");
+    assert_eq!(summary["failed"], 0, "{summary}");
+}
+
+/// `--verbose` keeps the engineer's detail: warrant ids, submission tables, gRPC codes
+/// and times as the servers sent them.
+#[test]
+fn verbose_keeps_the_detail() {
+    let (ok, text, _) = demo(&["over-reach", "--verbose"]);
+    assert!(ok, "{text}");
+    assert!(text.contains("high-court signs warrant") && text.contains("state after submission"), "{text}");
+    assert!(text.contains("PermissionDenied: item 0: out of scope"), "{text}");
+    assert!(!raw_times(&text).is_empty(), "{text}");
+    let (ok, plain, _) = demo(&["over-reach"]);
+    assert!(ok, "{plain}");
+    assert!(!plain.contains("PermissionDenied") && !plain.contains("state after submission"), "{plain}");
+    assert!(raw_times(&plain).is_empty(), "{plain}");
+}

@@ -117,7 +117,13 @@ impl Drop for Kept {
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_file(audit_report());
     }
+}
+
+/// Where a kept demo of this test process writes its audit report.
+fn audit_report() -> PathBuf {
+    std::env::temp_dir().join(format!("escrow-test-audit-{}.md", std::process::id()))
 }
 
 impl Kept {
@@ -125,6 +131,9 @@ impl Kept {
     fn start(args: &[&str]) -> Kept {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_escrow"));
         cmd.arg("demo").args(args).env_remove("ESCROW_PASSPHRASE").env_remove("ESCROW_PROFILE");
+        // The audit's full report: not the default in the system's temp dir, which
+        // would outlive the test; Drop removes it.
+        cmd.arg("--audit-report").arg(audit_report());
         let (ok, text) = run_bounded(cmd, DEMO_TIMEOUT);
         let dir = text
             .lines()

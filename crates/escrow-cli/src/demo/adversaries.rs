@@ -10,7 +10,7 @@ use escrow_proto::v1 as pb;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
-use super::{day_time, err, table, Deployment, Outcome, DAY, EPOCH1_DESTROY_AT};
+use super::{day_time, err, narrate, table, Deployment, Outcome, DAY, EPOCH1_DESTROY_AT};
 use crate::files::SecretArgs;
 use crate::CliError;
 
@@ -54,13 +54,16 @@ impl Deployment {
 /// field for another random key (passes every public check: only someone holding the
 /// key can tell), and a field copied from another message (fails the public check).
 pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 4: forged escrow field (Blaze, 1994) ================================");
-    println!("dave runs a modified client that never escrows the real message key. On day 5 it sends");
-    println!("carol five messages: three with a valid-looking field for a random other key, two with");
-    println!("a field copied from an earlier message.");
+    say!("\n== Scenario 4: forged escrow field (Blaze, 1994) =============================");
+    say!(
+        "In 1994 Matt Blaze showed that the US Clipper chip's escrow field could be forged, so a \
+         modified phone could skip escrow. Here dave's app is modified the same way: it never \
+         escrows the real message key. On day 5 it sends carol five messages: three carry a \
+         well-formed field for some other random key, two a field copied from an earlier message."
+    );
     let honest = d.sabotaged("forged-field");
     if honest {
-        println!("(sabotaged run: dave's client escrows honestly after all)");
+        say!("(sabotaged run: dave's client escrows honestly after all)");
     }
     let carol = d.user("carol")?.public();
     let copied: Vec<EscrowField> = sent.iter().take(2).map(|e| *e.field()).collect();
@@ -93,13 +96,14 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
         })?;
         tried += 1;
         let (said, seq) = match d.post("dave", &env).await {
-            Ok(r) => (format!("accepted as #{}", r.seq), Some(r.seq)),
+            Ok(r) if narrate::verbose() => (format!("accepted as #{}", r.seq), Some(r.seq)),
+            Ok(r) => ("accepted".to_owned(), Some(r.seq)),
             Err(s) => {
                 refused_by_relay += 1;
-                (format!("{:?}: {}", s.code(), s.message()), None)
+                (narrate::refusal(&s), None)
             }
         };
-        rows.push((format!("day 5 {:02}:00", 9 + k), kind, said, seq));
+        rows.push((narrate::when(ts), kind, said, seq));
     }
     // carol's (honest) client reads her inbox: every field is re-derived from the key
     // she unwraps and compared.
@@ -115,6 +119,10 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
                 read += 1;
                 "read it".to_string()
             }
+            Err(Error::FieldMismatch) if !narrate::verbose() => {
+                refused_by_carol += 1;
+                "refused: the field does not hold this message's key".to_string()
+            }
             Err(e) => {
                 refused_by_carol += 1;
                 format!("refused: {e}")
@@ -122,27 +130,30 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
         };
         verdicts.insert(seq, verdict);
     }
-    let mut t = table(&["message", "forgery", "relay", "carol's client"]);
+    let mut t = table(&["sent", "forgery", "the provider's relay", "carol's app"]);
     for (when, kind, said, seq) in rows {
         let carol_says = seq.and_then(|s| verdicts.get(&s).cloned()).unwrap_or_else(|| "-".into());
         t.add_row(vec![when, kind.to_string(), said, carol_says]);
     }
-    println!("{t}");
+    say!("{t}");
 
     // What the agency would get from dave's accepted messages under a warrant.
     d.clock.set(day_time(5, 20)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["dave"], day_time(5, 0), day_time(6, 0), "R v. D, 2026/120")?;
     d.quorum(&w, id).await?;
     let report = d.open(&w).await?;
-    println!(
-        "Under warrant {id} for dave (day 5) the agency exported {} envelopes and opened {}: {}",
+    detail!("Warrant {id} for dave (day 5), approved by trustee-0 and trustee-3, and trustee-2 by policy.");
+    say!(
+        "Under a warrant for dave's messages of day 5, the agency fetches the {} that the relay \
+         accepted and opens {}: {}.",
         report.exported,
         report.opened.len(),
-        report.failed.first().map(|(_, why)| why.to_string()).unwrap_or_else(|| "-".into())
+        report.failed.first().map(|(_, why)| why.to_string()).unwrap_or_else(|| "nothing failed".into())
     );
-    println!(
-        "A lone rogue sender gains nothing: its honest recipients refuse what it sends. Escrow is\n\
-         defeated only when the recipient's client is rogue too — scenario 5."
+    say!(
+        "Why it matters: the relay's public check catches copied fields, and only the recipient, who \
+         holds the key, can catch the rest. One rogue app gains nothing, because honest recipients \
+         refuse what it sends; escrow fails only when both ends are rogue (scenario 5)."
     );
     let ok = read == 0 && refused_by_relay + refused_by_carol == tried;
     Ok(Outcome {
@@ -159,12 +170,15 @@ pub(super) async fn forged_field(d: &Deployment, sent: &[Envelope]) -> Result<Ou
 /// perfectly valid envelopes. A lawful warrant opens the envelopes and finds only the
 /// inner ciphertext.
 pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 5: circumvention ==================================================");
-    println!("alice and bob agreed a passphrase in person and encrypt every message with it before");
-    println!("the escrow client sees it (here with argon2id + AES-256-GCM; any tool will do).");
+    say!("\n== Scenario 5: circumvention ================================================");
+    say!(
+        "alice and bob agreed a passphrase in person. On day 6 they encrypt every message with it \
+         before the escrow app sees it (here with argon2id and AES-256-GCM; any tool will do), and \
+         send it as usual."
+    );
     let plain = d.sabotaged("circumvention");
     if plain {
-        println!("(sabotaged run: they forget to superencrypt)");
+        say!("(sabotaged run: they forget to superencrypt)");
     }
     let shared = b"met at the bridge, 2026-02-14";
     let texts = ["the shipment is on friday", "use the north gate", "burn this after reading"];
@@ -190,7 +204,7 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
     let (w, id) = d.sign_warrant(&["alice"], day_time(6, 0), day_time(7, 0), "R v. A and B, 2026/121")?;
     d.quorum(&w, id).await?;
     let report = d.open(&w).await?;
-    let mut t = table(&["message", "the agency opened the envelope", "what it reads"]);
+    let mut t = table(&["message", "the agency opened the envelope", "what the agency reads"]);
     let mut readable = 0;
     for o in &report.opened {
         let is_text = texts.iter().any(|x| o.plaintext == x.as_bytes());
@@ -198,19 +212,25 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
         let shown = if is_text {
             String::from_utf8_lossy(&o.plaintext).to_string()
         } else {
-            format!("{} bytes of ciphertext: {}…", o.plaintext.len(), hex::encode(o.plaintext.get(..24).unwrap_or(&[])))
+            format!("{} bytes of ciphertext: {}…", o.plaintext.len(), hex::encode(o.plaintext.get(..12).unwrap_or(&[])))
         };
         let to: Vec<String> = o.label.recipients().iter().map(ToString::to_string).collect();
         t.add_row(vec![format!("{} -> {}", o.label.sender(), to.join(",")), "yes".into(), shown]);
     }
-    println!("{t}");
-    println!(
-        "Warrant {id} worked exactly as designed: {} of {} envelopes opened, {} readable. The escrow\n\
-         system only ever reads people who do not bother to hide; anyone who superencrypts, or uses\n\
-         a non-escrowed app, is untouched.",
+    detail!("Warrant {id} for alice (day 6), approved by trustee-0 and trustee-3, and trustee-2 by policy.");
+    say!("A warrant for alice's messages of day 6 is approved by three trustees:");
+    say!("{t}");
+    say!(
+        "The warrant worked exactly as designed: {} of {} envelopes opened, {} readable. alice \
+         and bob read all {they_read}.",
         report.opened.len(),
         sent.len(),
         readable
+    );
+    say!(
+        "Why it matters: escrow only ever reads people who do not try to hide. Anyone who adds a \
+         second layer, or uses an app without escrow, is untouched, while everyone else's \
+         messages carry the risk of scenario 6."
     );
     let ok = they_read == texts.len() && report.opened.len() == texts.len() && readable == 0;
     Ok(Outcome {
@@ -281,13 +301,16 @@ fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) ->
 /// decrypt, and honest ones to everyone else. trustee-3 complains; trustee-1 must
 /// reveal the share (or be disqualified); every trustee ends in the same state.
 pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 8: cheating dealer in a key ceremony ===============================");
+    say!("\n== Scenario 8: a cheating trustee in the key ceremony =======================");
     d.restart_down().await?;
     d.trustee_mut(1)?.misbehave.cheat_on = Some(PartyId::new("trustee-3")?);
     d.restart_trustee(1).await?;
-    println!("trustee-1 runs a modified trustee: as a dealer it sends trustee-3 a share that does not");
-    println!("decrypt, and honest shares to the others, all under one commitment. The trustees run a");
-    println!("ceremony for a trial key (epoch 9, not used for traffic):");
+    say!(
+        "The five trustees make a trial key in a ceremony (epoch 9, not used for messages). The \
+         civil-liberties body's program (trustee-1) is modified to cheat: it deals the \
+         parliamentary committee (trustee-3) a share that does not work, and honest shares to the \
+         others, all under one public commitment."
+    );
     let now = d.clock.now();
     let outcome = d.ceremony(&ceremony_spec(9, false, now, now + 30 * DAY)).await?;
     d.trustee_mut(1)?.misbehave.cheat_on = None;
@@ -314,12 +337,17 @@ pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliEr
             ended,
         ]);
     }
-    println!("{t}");
-    println!(
-        "The complaint forced trustee-1 to reveal trustee-3's share in the open; everyone checked it\n\
-         against trustee-1's commitment and trustee-3 used it. Had trustee-1 stayed silent, every honest\n\
-         trustee would have disqualified it the same way. Then all five signed one announcement: the\n\
-         agreement round is what makes \"the same state everywhere\" a checked fact, not a hope."
+    detail!("{t}");
+    let installed = outcome.statuses.iter().filter(|s| s.phase == "installed").count();
+    say!(
+        "trustee-3 complains; trustee-1 must reveal the share in the open, and everyone checks it \
+         against trustee-1's commitment. {installed} of 5 trustees installed the same key, under one \
+         announcement all five signed. Had trustee-1 stayed silent, every honest trustee would have \
+         disqualified it."
+    );
+    say!(
+        "Why it matters: nobody has to trust whoever makes the key. Cheating in the ceremony is \
+         caught in public, and no one ever holds the whole key."
     );
     Ok(Outcome {
         scenario: "8 cheating dealer",
@@ -339,7 +367,7 @@ pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliEr
 /// epoch's shares are destroyed on schedule — each trustee on its own, logged — the
 /// same theft afterwards opens nothing of it.
 pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 6: key theft / collusion (keys under doormats) =====================");
+    say!("\n== Scenario 6: key theft, or keys under doormats ============================");
     d.restart_down().await?;
     let epoch1 = d.keys.public.clone();
     let mut stolen = Vec::new();
@@ -351,18 +379,22 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     let logs_before = d.total_log_entries().await?;
     let (total, opened_before) = thief_reads(d, &shares, &epoch1)?;
     let logs_after = d.total_log_entries().await?;
-    println!(
-        "A thief copies the data directories of trustee-0, trustee-2 and trustee-4 (t + 1 = 3) with their\n\
-         passphrases, and the provider's message store. Offline, it opens {opened_before} of the {total} epoch-1\n\
-         messages (the rest carry forged fields). Trustee log entries, all five logs: {logs_before} before,\n\
-         {logs_after} after: no warrant, no approval, no trace."
+    say!(
+        "The critics' central warning: a way in for the police is a way in for everyone. A thief, \
+         or three trustees acting together, copies the disks of the court liaison office, the \
+         provider and the foreign trustee, with their passwords, and the provider's message store. \
+         Nobody is asked. Offline, the thief opens {opened_before} of the {total} messages of this week \
+         (the other {} carry the forged fields of scenario 4). The five trustee logs hold \
+         {logs_before} entries before and {logs_after} after: no warrant, no approval, no trace.",
+        total - opened_before
     );
 
     // A slower thief: trustee-0's and trustee-2's shares now, a third one later. The
     // trustees refresh epoch 1 in between (same holders, same public key, new shares).
-    println!("A slower thief holds trustee-0's and trustee-2's shares (two: not enough). The trustees refresh");
-    println!("epoch 1 (a reshare among the same five: same public key, fresh shares), then the thief takes");
-    println!("trustee-4's share:");
+    say!(
+        "A slower thief takes two shares, not enough. The trustees then refresh the week's key \
+         (same key, fresh shares), and the thief takes a third share, a new one."
+    );
     let now = d.clock.now();
     let refreshed = d.ceremony(&ceremony_spec(1, true, now, EPOCH1_DESTROY_AT)).await?;
     let refreshed =
@@ -375,7 +407,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
         shares.iter().take(2).map(|s| TrusteeKeyShare::from_bytes(&s.to_bytes())).collect::<Result<Vec<_>, _>>()?;
     mixed.push(s4);
     let (_, opened_mixed) = thief_reads(d, &mixed, &new_key)?;
-    println!("  generation 0, 0 and {g4}: {opened_mixed} of {total} open (old and new shares do not combine).");
+    detail!("  generation 0, 0 and {g4}: {opened_mixed} of {total} open (old and new shares do not combine).");
 
     // Epoch 2 for new traffic; epoch 1's shares are destroyed on schedule.
     d.clock.set(day_time(7, 0)).map_err(err)?;
@@ -386,10 +418,13 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     d.send("carol", &["dave"], day_time(7, 10), "did you get the tickets?").await?;
     let keep_old = d.sabotaged("key-theft");
     if keep_old {
-        println!("(sabotaged run: the clock stops before epoch 1's destruction time)");
+        say!("(sabotaged run: the clock stops before epoch 1's destruction time)");
     } else {
         d.clock.set(EPOCH1_DESTROY_AT + 60).map_err(err)?;
-        println!("Day 8: epoch 1's destruction time. Each trustee destroys its share on its own and logs it:");
+        say!(
+            "Day 7: the trustees make next week's key and new messages use it. Day 8: each trustee \
+             destroys its share of this week's key on its own, and logs it. The thief breaks in again."
+        );
         let deadline = Instant::now() + Duration::from_secs(15);
         for i in 0..5 {
             while steal_epoch1(d, i)?.is_some() {
@@ -408,30 +443,31 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
         }
     }
     let (_, opened_after) = if now_held.len() >= 3 { thief_reads(d, &now_held, &new_key)? } else { (total, 0) };
-    let mut t = table(&["theft", "shares taken", "epoch-1 messages opened", "log entries written"]);
+    let mut t = table(&["theft", "shares taken", "this week's messages opened", "log entries written"]);
     t.add_row(vec![
-        "t+1 shares at once".into(),
-        "3 of epoch 1".into(),
+        "three shares at once".into(),
+        "3 of this week's key".into(),
         format!("{opened_before} of {total}"),
         (logs_after - logs_before).to_string(),
     ]);
     t.add_row(vec![
         "two before a refresh, one after".into(),
-        "3 of epoch 1, mixed generations".into(),
+        "3, two old and one new".into(),
         format!("{opened_mixed} of {total}"),
         "0".into(),
     ]);
     t.add_row(vec![
-        "after scheduled destruction".into(),
-        format!("{} of epoch 1", now_held.len()),
+        "after the scheduled destruction".into(),
+        format!("{} of this week's key", now_held.len()),
         format!("{opened_after} of {total}"),
         "0".into(),
     ]);
-    println!("{t}");
-    println!(
-        "Shares stolen during an epoch open all of it, silently: the current epoch is always exposed.\n\
-         Refresh bounds a thief who collects shares slowly; destruction bounds the damage in time; the\n\
-         auditor checks every trustee's log for the destruction by its deadline."
+    say!("{t}");
+    say!(
+        "Why it matters: splitting the key raises the number of break-ins needed from one to three; \
+         it does not make the key go away. Shares stolen during a week open all of that week, \
+         silently. Refreshing shares stops a slow thief, and destroying them limits the damage to \
+         one week, but the current week is always exposed."
     );
     let ok = opened_before > 0 && logs_after == logs_before && opened_mixed == 0 && opened_after == 0;
     Ok(Outcome {

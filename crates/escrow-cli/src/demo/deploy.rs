@@ -53,19 +53,37 @@ impl Deployment {
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;
-        println!("Deployment in {}", kit.dir.display());
+        if keep || narrate::verbose() {
+            say!("Deployment in {}", kit.dir.display());
+        }
         if let Some(a) = &kit.announcement {
             let ann = a.announcement();
-            println!(
+            let destroy_day = (ann.destroy_at - DAY0) / DAY;
+            say!(
+                "escrow demo: the encryption debate, run on this machine.\n\n\
+                 Five organisations hold this week's escrow key: a court liaison office, a \
+                 civil-liberties body, the messaging provider, a parliamentary committee and a \
+                 trustee in another country. They made the key together, in a ceremony that took \
+                 {:.1} s, and none of them ever saw it whole: each holds one share. Any {} of the 5 \
+                 can use it to open a message named in a court's warrant; {} cannot. Every share is \
+                 destroyed on day {destroy_day}. Four people, alice, bob, carol and dave, send each \
+                 other messages; each message carries its own key, locked under the escrow key \
+                 (an \"escrow field\"). Each trustee, the provider's relay and three log witnesses \
+                 run as separate programs on this machine; this program plays the court, the \
+                 police agency and the users. Days are days of a simulated week starting on day 0.",
+                started.elapsed().as_secs_f64(),
+                a.key_set().threshold() + 1,
+                a.key_set().threshold(),
+            );
+            detail!(
                 "Key ceremony: the five trustee processes made epoch 1's key themselves (Joint-Feldman with\n  \
                  complaints, then an agreement round) in {:.1} s; no process ever held the master secret.\n  \
                  Its announcement (t = {}; holders {}) is signed by all five\n  \
                  under the pinned trustee keys; the relay serves it with the key, and users and the agency\n  \
-                 believe the key only with it. Every share is destroyed on schedule at day {}.",
+                 believe the key only with it. Every share is destroyed on schedule at day {destroy_day}.",
                 started.elapsed().as_secs_f64(),
                 a.key_set().threshold(),
                 ann.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-                (ann.destroy_at - DAY0) / DAY
             );
         }
         // The users' keys, sealed, for the commands `--keep` prints.
@@ -81,7 +99,8 @@ impl Deployment {
         Ok(d)
     }
 
-    /// Every process with its role and address, each asked once over gRPC.
+    /// Asks every process once over gRPC; with `--verbose`, tells each one's role and
+    /// address.
     pub(super) async fn print_processes(&self) -> Result<(), CliError> {
         let mut t = table(&["process", "role", "approval", "max window", "address"]);
         for (i, (p, plan)) in self.trustees.iter().zip(&TRUSTEES).enumerate() {
@@ -117,11 +136,13 @@ impl Deployment {
                 format!("https://{}", w.server.addr),
             ]);
         }
-        println!("{t}");
-        println!(
+        detail!("{t}");
+        detail!(
             "Every trustee publishes its checkpoint to the {} witnesses at most every {} ms and releases shares\n\
              only once the warrant's approval is in a checkpoint {} of them cosigned; the agency checks the proof.",
-            WITNESSES.count, WITNESSES.interval_ms, WITNESSES.quorum
+            WITNESSES.count,
+            WITNESSES.interval_ms,
+            WITNESSES.quorum
         );
         Ok(())
     }

@@ -22,7 +22,7 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
     println!("\n== Kept running ================================================================");
     println!("The deployment keeps running in {}. Where each process is now (each writes its", dir.display());
     println!("address to its address file whenever it starts, so the files stay current after restarts):");
-    let mut t = table(&["process", "pid", "address", "address file"]);
+    let mut t = wide_table(&["process", "pid", "address", "address file"]);
     let mut pids = Vec::new();
     let nodes: Vec<&escrow_kit::Node> = d.trustees.iter().map(|t| &t.server).chain(std::iter::once(&d.relay)).collect();
     for (i, proc_) in nodes.into_iter().enumerate() {

@@ -1,8 +1,11 @@
 //! `escrow demo`: a real local deployment — five trustee processes with different
-//! policies and a relay, on loopback ports, sharing a simulated calendar — walked
-//! through the seven scenarios of docs/design.md, "Demos" (4-6, the adversaries, in `adversaries`). Users, operators and the
-//! agency are played by this process over gRPC. Exits non-zero if any outcome differs
-//! from what the design promises.
+//! policies, a relay and three witnesses, on loopback ports, sharing a simulated
+//! calendar — walked through the scenarios of docs/design.md, "Demos" (the adversaries
+//! in `adversaries`). Users, operators and the agency are played by this process over
+//! gRPC. Exits non-zero if any outcome differs from what the design promises.
+//!
+//! What it prints is written for a reader who follows the debate rather than the code
+//! (`narrate`); `--verbose` adds the engineer's detail.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -19,13 +22,32 @@ use rand::RngCore;
 use crate::files::SecretArgs;
 use crate::CliError;
 
+/// Appends a formatted line to the running scenario's text (see `narrate`).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::demo::narrate::push(&format!($($arg)*))
+    };
+}
+
+/// [`say!`], only with `--verbose`: detail for engineers.
+macro_rules! detail {
+    ($($arg:tt)*) => {
+        if $crate::demo::narrate::verbose() {
+            say!($($arg)*);
+        }
+    };
+}
+
 mod adversaries;
 mod bench;
 mod deploy;
 mod keep;
+pub(crate) mod narrate;
 mod scenarios;
 mod stolen_ca;
 mod witnessing;
+
+use narrate::Story;
 
 use bench::bench;
 use keep::keep;
@@ -48,6 +70,47 @@ const SCENARIOS: [&str; 12] = [
     "audit",
     "split-view",
 ];
+
+/// The order a reader is told the scenarios in: what lawful access does, what stops
+/// it, what breaks it (the critics' case: key theft, circumvention, forged fields,
+/// outages), then the machinery that makes the rest checkable.
+const TOLD: [&str; 12] = [
+    "lawful-access",
+    "denied",
+    "over-reach",
+    "key-theft",
+    "circumvention",
+    "forged-field",
+    "outage",
+    "cheating-dealer",
+    "stolen-ca",
+    "witness-outage",
+    "split-view",
+    "audit",
+];
+
+/// Which scenario each summary row (by its first character) belongs to.
+const ROW_OF: [(char, &str); 13] = [
+    ('1', "lawful-access"),
+    ('2', "denied"),
+    ('3', "over-reach"),
+    ('4', "forged-field"),
+    ('5', "circumvention"),
+    ('6', "key-theft"),
+    ('7', "outage"),
+    ('8', "cheating-dealer"),
+    ('9', "witness-outage"),
+    ('A', "audit"),
+    ('B', "audit"),
+    ('C', "split-view"),
+    ('D', "stolen-ca"),
+];
+
+/// A summary row's place in the told order.
+fn told_position(row: &str) -> usize {
+    let scenario = row.chars().next().and_then(|c| ROW_OF.iter().find(|(k, _)| *k == c)).map(|(_, s)| *s);
+    scenario.and_then(|s| TOLD.iter().position(|t| *t == s)).unwrap_or(TOLD.len())
+}
 
 const HOUR: u64 = 3_600;
 
@@ -74,6 +137,14 @@ pub struct DemoArgs {
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Print every table, warrant id and server message as sent (gRPC codes, Unix
+    /// times): the detail an engineer wants. By default the text is for a reader.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Where the auditor's full report goes (Markdown) [default: escrow-demo-audit.md
+    /// in the system's temporary directory].
+    #[arg(long, value_name = "FILE")]
+    pub audit_report: Option<PathBuf>,
     /// Test only: break the safeguard of one scenario (denied, forged-field,
     /// circumvention, key-theft, stolen-ca) to check that the demo then reports it
     /// FAILED.
@@ -173,7 +244,17 @@ struct Outcome {
     ok: bool,
 }
 
+/// A table for the story: at most [`narrate::WIDTH`] columns, cells wrapped to fit.
 fn table(header: &[&str]) -> Table {
+    let mut t = wide_table(header);
+    t.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    t.set_width(narrate::WIDTH as u16);
+    t
+}
+
+/// A table whose rows stay on one line however wide, for output that scripts parse
+/// (`--keep`'s process list).
+fn wide_table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
     t.set_header(header.to_vec());
@@ -183,6 +264,26 @@ fn table(header: &[&str]) -> Table {
 /// Something in the demo did not go as its scenarios require.
 fn err(e: impl std::fmt::Display) -> CliError {
     CliError::Findings(e.to_string())
+}
+
+/// What trustee `name` is, for a reader: "the court liaison office"; `name` itself if
+/// it is not one of the demo's trustees.
+fn role(name: &str) -> String {
+    match TRUSTEES.iter().find(|t| t.name == name).map(|t| t.role) {
+        Some("the provider") => "the provider".to_owned(),
+        Some("foreign jurisdiction") => "the foreign trustee".to_owned(),
+        Some(role) => format!("the {role}"),
+        None => name.to_owned(),
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn join_words(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 fn day_time(day: u64, hour: u64) -> u64 {
@@ -202,8 +303,10 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
             return Err(err(format!("unknown scenario {s:?}: {}", SCENARIOS.join(", "))));
         }
     }
+    narrate::set_verbose(a.verbose);
     let started = Instant::now();
     let mut d = Deployment::start(a.keep).await?;
+    narrate::print_text(&narrate::take());
     d.sabotage = a.sabotage.clone();
     if let Some(n) = a.bench {
         bench(&d, n).await?;
@@ -212,75 +315,24 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         }
         return Ok(());
     }
-    let sent = traffic(&d).await?;
     let wants = |s: &str| only.is_none_or(|o| o == s);
-    let mut outcomes = Vec::new();
-    let mut w1 = None;
-    if wants("lawful-access") || wants("over-reach") {
-        let (o, w) = lawful_access(&d).await?;
-        if wants("lawful-access") {
-            outcomes.push(o);
-        }
-        w1 = Some(w);
-    }
-    if wants("denied") {
-        outcomes.push(denied(&d).await?);
-    }
-    if let (true, Some(w)) = (wants("over-reach"), &w1) {
-        outcomes.push(over_reach(&d, w, &sent).await?);
-    }
-    if wants("outage") {
-        outcomes.push(outage(&mut d).await?);
-        if a.keep {
-            // Leave nothing down in the deployment that is kept.
-            d.restart_down().await?;
-            println!("(--keep: the three trustees that were stopped are started again.)");
-        }
-    }
-    if wants("witness-outage") {
-        outcomes.push(witnessing::witness_outage(&mut d).await?);
-    }
-    if wants("stolen-ca") {
-        outcomes.push(stolen_ca::stolen_ca(&d).await?);
-    }
-    // Days 5 and 6: after the day-4 scenarios above, so that the demo clock, and with
-    // it every log's entry times, only moves forward (the auditor flags a step back).
-    if wants("forged-field") {
-        outcomes.push(adversaries::forged_field(&d, &sent).await?);
-    }
-    if wants("circumvention") {
-        outcomes.push(adversaries::circumvention(&d).await?);
-    }
-    if wants("cheating-dealer") {
-        outcomes.push(adversaries::cheating_dealer(&mut d).await?);
-    }
-    // Last before the audit: it rotates the deployment to epoch 2.
-    if wants("key-theft") {
-        outcomes.push(adversaries::key_theft(&mut d).await?);
-    }
-    // Scenarios left out because of --keep: (summary row, why).
-    let mut skipped: Vec<(&str, &str)> = Vec::new();
-    if wants("audit") {
-        // With --keep the auditor verifies and reconciles, but does not tamper: the kept
-        // deployment's logs would fail every later audit.
-        outcomes.extend(audit(&mut d, !a.keep).await?);
-        if a.keep {
-            skipped.push((
-                "B tampered logs",
-                "it rewrites trustee-0's and trustee-3's logs, which would fail every later audit",
-            ));
-        }
-    }
-    // Last of all: it forks trustee-1's log for good.
-    if wants("split-view") {
-        if a.keep {
-            skipped.push(("C split view", "it forks trustee-1's log, which the witnesses then refuse for good"));
-        } else {
-            outcomes.push(witnessing::split_view(&mut d).await?);
-        }
-    }
+    // Exactly the scenarios that will run, in the told order (lawful access also runs
+    // for over-reach, which uses its warrant; split view never runs with --keep).
+    let order: Vec<&'static str> = TOLD
+        .into_iter()
+        .filter(|s| match *s {
+            "lawful-access" => wants(s) || wants("over-reach"),
+            "split-view" => wants(s) && !a.keep,
+            _ => wants(s),
+        })
+        .collect();
+    let mut story = Story::new(order);
+    let played = play(&mut d, &a, &mut story).await;
+    // On a failure too: everything told so far, then what the failing scenario said.
+    story.flush();
+    narrate::print_text(&narrate::take());
+    let (outcomes, skipped) = played?;
 
-    // Scenario order, whatever order they ran in (key theft runs last: it rotates epochs).
     let mut rows: Vec<[String; 4]> = outcomes
         .iter()
         .map(|o| {
@@ -291,32 +343,27 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     for (scenario, why) in &skipped {
         rows.push([scenario.to_string(), "not run with --keep".into(), format!("skipped: {why}"), "skipped".into()]);
     }
+    // The JSON keeps its order (by scenario id); the table follows the story.
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     let failed = outcomes.iter().filter(|o| !o.ok).count();
     if let Some(path) = &a.json {
         write_summary_json(path, &rows, failed)?;
     }
-    println!("\n== Summary =====================================================================");
+    rows.sort_by_key(|r| (told_position(&r[0]), r[0].clone()));
+    say!("\n== Summary ===================================================================");
     let mut t = table(&["scenario", "expected", "observed", "result"]);
     for r in rows {
         t.add_row(r.to_vec());
     }
-    println!("{t}");
+    say!("{t}");
     for (scenario, why) in &skipped {
-        println!("Skipped because of --keep: {scenario} ({why}). `escrow demo audit` without --keep runs it.");
+        say!("Skipped because of --keep: {scenario} ({why}). `escrow demo audit` without --keep runs it.");
     }
-    if only.is_none() && a.bench.is_none() {
-        // The odds behind scenarios 6 and 7, for this deployment's n and t.
-        if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
-            println!(
-                "If each trustee is compromised with p = 1% and unavailable with q = 5%, independently, this\n\
-                 deployment (n = 5, t = 2) is opened without a warrant with probability {:.1e} and fails a\n\
-                 lawful warrant with probability {:.1e}. `escrow tradeoffs` shows every t, with plots.",
-                r.unauthorized, r.fails
-            );
-        }
+    if only.is_none() {
+        closing();
     }
-    println!("Done in {:.1} s.", started.elapsed().as_secs_f64());
+    say!("Done in {:.1} s.", started.elapsed().as_secs_f64());
+    narrate::print_text(&narrate::take());
     if a.keep {
         keep(&mut d, &skipped).await?;
     }
@@ -324,6 +371,123 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
         return Err(err(format!("{failed} scenario(s) did not match the expected outcome")));
     }
     Ok(())
+}
+
+/// The scenarios `a` asks for, in the order the calendar and the epochs allow, each
+/// told to `story` when done. Returns the outcomes and the scenarios `--keep` skipped.
+async fn play(
+    d: &mut Deployment,
+    a: &DemoArgs,
+    story: &mut Story,
+) -> Result<(Vec<Outcome>, Vec<(&'static str, &'static str)>), CliError> {
+    let only = a.scenario.as_deref();
+    let wants = |s: &str| only.is_none_or(|o| o == s);
+    let sent = traffic(d).await?;
+    narrate::print_text(&narrate::take());
+    let mut outcomes = Vec::new();
+    let mut w1 = None;
+    if wants("lawful-access") || wants("over-reach") {
+        let (o, w) = lawful_access(d).await?;
+        if wants("lawful-access") {
+            outcomes.push(o);
+        }
+        w1 = Some(w);
+        story.done("lawful-access", narrate::take());
+    }
+    if wants("denied") {
+        outcomes.push(denied(d).await?);
+        story.done("denied", narrate::take());
+    }
+    if let (true, Some(w)) = (wants("over-reach"), &w1) {
+        outcomes.push(over_reach(d, w, &sent).await?);
+        story.done("over-reach", narrate::take());
+    }
+    if wants("outage") {
+        outcomes.push(outage(d).await?);
+        if a.keep {
+            // Leave nothing down in the deployment that is kept.
+            d.restart_down().await?;
+            say!("(--keep: the three trustees that were stopped are started again.)");
+        }
+        story.done("outage", narrate::take());
+    }
+    if wants("witness-outage") {
+        outcomes.push(witnessing::witness_outage(d).await?);
+        story.done("witness-outage", narrate::take());
+    }
+    if wants("stolen-ca") {
+        outcomes.push(stolen_ca::stolen_ca(d).await?);
+        story.done("stolen-ca", narrate::take());
+    }
+    // Days 5 and 6: after the day-4 scenarios above, so that the demo clock, and with
+    // it every log's entry times, only moves forward (the auditor flags a step back).
+    if wants("forged-field") {
+        outcomes.push(adversaries::forged_field(d, &sent).await?);
+        story.done("forged-field", narrate::take());
+    }
+    if wants("circumvention") {
+        outcomes.push(adversaries::circumvention(d).await?);
+        story.done("circumvention", narrate::take());
+    }
+    if wants("cheating-dealer") {
+        outcomes.push(adversaries::cheating_dealer(d).await?);
+        story.done("cheating-dealer", narrate::take());
+    }
+    // Last before the audit: it rotates the deployment to epoch 2.
+    if wants("key-theft") {
+        outcomes.push(adversaries::key_theft(d).await?);
+        story.done("key-theft", narrate::take());
+    }
+    // Scenarios left out because of --keep: (summary row, why).
+    let mut skipped: Vec<(&str, &str)> = Vec::new();
+    if wants("audit") {
+        // With --keep the auditor verifies and reconciles, but does not tamper: the kept
+        // deployment's logs would fail every later audit.
+        let report = a.audit_report.clone().unwrap_or_else(|| std::env::temp_dir().join("escrow-demo-audit.md"));
+        outcomes.extend(audit(d, !a.keep, &report).await?);
+        if a.keep {
+            skipped.push((
+                "B tampered logs",
+                "it rewrites trustee-0's and trustee-3's logs, which would fail every later audit",
+            ));
+        }
+        story.done("audit", narrate::take());
+    }
+    // Last of all: it forks trustee-1's log for good.
+    if wants("split-view") {
+        if a.keep {
+            skipped.push(("C split view", "it forks trustee-1's log, which the witnesses then refuse for good"));
+        } else {
+            outcomes.push(witnessing::split_view(d).await?);
+            story.done("split-view", narrate::take());
+        }
+    }
+    Ok((outcomes, skipped))
+}
+
+/// What the whole run showed, and what no design can fix.
+fn closing() {
+    say!(
+        "\nWhat this showed. Built as carefully as we know how, lawful access can be narrowed to \
+         exactly what a warrant names (scenarios 1 and 3), refused by any three of five independent \
+         bodies (2), and made visible to outside auditors, witnesses and courts (A, B, C). It cannot \
+         stop three trustees, or whoever breaks into them, from silently reading a whole week of \
+         everyone's messages (6). It does not touch anyone who encrypts a second time (5). And the \
+         threshold that keeps thieves out also stops lawful access when enough trustees are down or \
+         refuse (7). No design fixes these: they come with the key existing at all."
+    );
+    // The odds behind scenarios 6 and 7, for this deployment's n and t.
+    if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
+        say!(
+            "If each trustee were broken into with a chance of 1% a week and unavailable 5% of the \
+             time, independently, this deployment would be opened without a warrant in about 1 week \
+             in {}, and fail about 1 warrant in {}. If one order or one flaw can reach 4 of the 5 at \
+             once, the first number is set by that event instead. `escrow tradeoffs` and \
+             docs/tradeoffs.md put numbers on both sides.",
+            escrow_tradeoffs::amount(1.0 / r.unauthorized),
+            escrow_tradeoffs::amount(1.0 / r.fails)
+        );
+    }
 }
 
 /// The summary for scripts and tests: the same rows as the table, without borders.

@@ -21,16 +21,16 @@ pub(super) async fn traffic(d: &Deployment) -> Result<Vec<Envelope>, CliError> {
             }
         }
     }
-    println!(
-        "\nFour days of traffic: {} messages between alice, bob, carol and dave, each with an escrow\n\
-         field; every recipient opened its messages and checked their escrow fields.",
+    say!(
+        "\nDays 0 to 3: {} messages between alice, bob, carol and dave. Each recipient opens its \
+         messages, and its app checks that each escrow field really holds that message's key.",
         TRAFFIC.len()
     );
     Ok(out)
 }
 
 pub(super) fn opened_table(report: &escrow_agency::OpenReport, in_scope: &dyn Fn(&Msg) -> bool) -> (Table, bool) {
-    let mut t = table(&["day", "from", "to", "in scope", "opened", "plaintext seen by the agency"]);
+    let mut t = table(&["sent", "from", "to", "warrant covers it", "opened", "what the agency read"]);
     let opened: BTreeSet<(String, u64)> =
         report.opened.iter().map(|o| (o.label.sender().to_string(), o.label.timestamp())).collect();
     let mut ok = true;
@@ -48,9 +48,9 @@ pub(super) fn opened_table(report: &escrow_agency::OpenReport, in_scope: &dyn Fn
             ok = false;
         }
         t.add_row(vec![
-            format!("{} {:02}:00", m.day, m.hour),
+            narrate::when(ts),
             m.from.into(),
-            m.to.join(","),
+            m.to.join(", "),
             if scope { "yes" } else { "no" }.into(),
             if was_opened { "yes" } else { "no" }.into(),
             text,
@@ -60,31 +60,48 @@ pub(super) fn opened_table(report: &escrow_agency::OpenReport, in_scope: &dyn Fn
 }
 
 pub(super) async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), CliError> {
-    println!("\n== Scenario 1: lawful access ==================================================");
+    say!("\n== Scenario 1: lawful access ================================================");
     d.clock.set(day_time(4, 9)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["alice"], day_time(1, 0), day_time(3, 0), "R v. A, 2026/117")?;
-    println!("Day 4, 09:00. high-court signs warrant {id}: target alice, window days 1-2 (2 days).");
+    detail!("Day 4, 09:00. high-court signs warrant {id}: target alice, window days 1-2 (2 days).");
     let submitted = Instant::now();
-    println!("{}", d.submit_table(&w).await?);
+    let submissions = d.submit_table(&w).await?;
+    detail!("{submissions}");
     d.decide_as(0, id, true, "lawful, necessary and proportionate").await?;
     d.decide_as(3, id, true, "approved by committee vote").await?;
-    println!("Operators of trustee-0 and trustee-3 approve; trustee-2 approved on receipt by policy: 3 of 5.");
+    detail!("Operators of trustee-0 and trustee-3 approve; trustee-2 approved on receipt by policy: 3 of 5.");
     let report = d.open(&w).await?;
     let latency = submitted.elapsed();
+    let in_scope = TRAFFIC.iter().filter(|m| involves(m, "alice") && (1..3).contains(&m.day)).count();
+    let refusing: Vec<String> = report.trustee_errors.refusing().iter().map(|t| role(t)).collect();
+    say!(
+        "Day 4, 09:00. A court signs a warrant for alice's messages of {}, and the police agency \
+         sends it to all five trustees. The court liaison office and the parliamentary committee \
+         approve; the provider's policy approves on receipt: 3 of 5. The other {} ({}) do not \
+         approve, and release nothing.",
+        narrate::days(day_time(1, 0), day_time(3, 0)),
+        refusing.len(),
+        join_words(&refusing)
+    );
     let (t, ok) = opened_table(&report, &|m| involves(m, "alice") && (1..3).contains(&m.day));
-    println!("{t}");
-    println!(
-        "From submission to plaintext: {:.0} ms of machine time (submit to 5 trustees, 2 approvals, export,\n\
-         shares from 5 trustees, combine, decrypt), with the operators deciding instantly. In practice\n\
-         their deliberation, not the cryptography, sets the latency.",
+    say!("{t}");
+    say!(
+        "Exactly the {} messages the warrant covers opened; the {} others stayed sealed. From \
+         submission to plaintext took {:.0} ms of computing, with the trustees deciding at once; in \
+         real life the people who decide set the pace.",
+        report.opened.len(),
+        TRAFFIC.len() - report.opened.len(),
         latency.as_secs_f64() * 1000.0
     );
-    let in_scope = TRAFFIC.iter().filter(|m| involves(m, "alice") && (1..3).contains(&m.day)).count();
-    println!(
+    detail!(
         "The relay exported {} envelopes; the agency opened {}; trustees not approving refused: {}.",
         report.exported,
         report.opened.len(),
         report.trustee_errors.refusing().join(", ")
+    );
+    say!(
+        "Why it matters: a warrant opens what it names, message by message, and nothing else; \
+         the cryptography enforces that, not the agency's restraint."
     );
     Ok((
         Outcome {
@@ -102,26 +119,41 @@ pub(super) async fn lawful_access(d: &Deployment) -> Result<(Outcome, Vec<u8>), 
 }
 
 pub(super) async fn denied(d: &Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 2: denied ==========================================================");
+    say!("\n== Scenario 2: denied ========================================================");
     d.clock.set(day_time(4, 10)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["bob"], day_time(0, 0), day_time(2, 0), "R v. B, 2026/118")?;
-    println!("high-court signs warrant {id}: target bob, window days 0-1.");
-    println!("{}", d.submit_table(&w).await?);
+    detail!("high-court signs warrant {id}: target bob, window days 0-1.");
+    let submissions = d.submit_table(&w).await?;
+    detail!("{submissions}");
     d.decide_as(0, id, true, "lawful").await?;
     d.decide_as(1, id, false, "not proportionate: bob is a witness, not a suspect").await?;
     if d.sabotage.as_deref() == Some("denied") {
-        println!("(sabotaged run: trustee-3's operator approves after all)");
+        say!("(sabotaged run: trustee-3's operator approves after all)");
         d.decide_as(3, id, true, "approved").await?;
     } else {
         d.decide_as(3, id, false, "insufficient grounds").await?;
     }
-    println!("trustee-0 approves, trustee-2 approved by policy; trustee-1 and trustee-3 deny: 2 of 5.");
+    detail!("trustee-0 approves, trustee-2 approved by policy; trustee-1 and trustee-3 deny: 2 of 5.");
+    say!(
+        "Day 4, 10:00. A court signs a warrant for bob's messages of {}. The court liaison office \
+         approves and the provider's policy approves on receipt, but the civil-liberties body \
+         denies it (\"not proportionate: bob is a witness, not a suspect\") and so does the \
+         parliamentary committee: 2 of 5.",
+        narrate::days(day_time(0, 0), day_time(2, 0))
+    );
     let report = d.open(&w).await?;
     let (t, _) = opened_table(&report, &|m| involves(m, "bob") && m.day < 2);
-    println!("{t}");
-    if let Some((_, why)) = report.failed.first() {
-        println!("Each in-scope message stays sealed: {why}.");
-    }
+    detail!("{t}");
+    say!(
+        "The agency fetches the {} messages the warrant covers and opens {}: {}.",
+        report.exported,
+        report.opened.len(),
+        report.failed.first().map(|(_, why)| why.to_string()).unwrap_or_else(|| "nothing failed".into())
+    );
+    say!(
+        "Why it matters: no single body, not the court, the police or the provider, can open a \
+         message; it takes three of five organisations that answer to different people."
+    );
     Ok(Outcome {
         scenario: "2 denied",
         expected: "nothing opens with 2 approvals".into(),
@@ -131,7 +163,7 @@ pub(super) async fn denied(d: &Deployment) -> Result<Outcome, CliError> {
 }
 
 pub(super) async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 3: over-reach ======================================================");
+    say!("\n== Scenario 3: over-reach ===================================================");
     let vw = VerifiedWarrant::verify(w, &d.court.public())?;
     let id = vw.id();
     let find = |from: &str, day: u64| {
@@ -146,16 +178,32 @@ pub(super) async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> R
         field: field.field().to_bytes(),
     };
     let attempts = [
-        ("carol -> dave, day 1 (not a target)", item(&carol_dave, &carol_dave), tonic::Code::PermissionDenied),
-        ("alice -> bob, day 3 (after the window)", item(&alice_day3, &alice_day3), tonic::Code::PermissionDenied),
         (
-            "carol's field under alice's day-2 label (relabeled)",
+            format!("carol -> dave, {} (alice is not in it)", narrate::when(carol_dave.label().timestamp())),
+            item(&carol_dave, &carol_dave),
+            tonic::Code::PermissionDenied,
+        ),
+        (
+            format!(
+                "alice -> bob, {} (the window is {})",
+                narrate::when(alice_day3.label().timestamp()),
+                narrate::days(day_time(1, 0), day_time(3, 0))
+            ),
+            item(&alice_day3, &alice_day3),
+            tonic::Code::PermissionDenied,
+        ),
+        (
+            "carol's escrow field under the label of alice's day-2 message (relabeled)".to_owned(),
             item(&alice_day2, &carol_dave),
             tonic::Code::InvalidArgument,
         ),
     ];
-    println!("The agency holds warrant {id} (approved by 3 trustees) and asks trustee-0 directly:");
-    let mut t = table(&["request", "trustee-0 answers"]);
+    detail!("The agency holds warrant {id} (approved by 3 trustees) and asks trustee-0 directly:");
+    say!(
+        "With alice's warrant, approved by three trustees, the agency asks the court liaison office \
+         directly for three messages the warrant does not cover:"
+    );
+    let mut t = table(&["request", "the court liaison office answers"]);
     let mut ok = true;
     let mut c = d.agency_client(0)?;
     let before =
@@ -165,20 +213,26 @@ pub(super) async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> R
         match r {
             Ok(_) => {
                 ok = false;
-                t.add_row(vec![what.to_string(), "RELEASED A SHARE".into()]);
+                t.add_row(vec![what, "RELEASED A SHARE".into()]);
             }
             Err(s) => {
                 ok &= s.code() == code;
-                t.add_row(vec![what.to_string(), format!("{:?}: {}", s.code(), s.message())]);
+                t.add_row(vec![what, narrate::refusal(&s)]);
             }
         }
     }
     let after =
         c.get_warrant(pb::GetWarrantRequest { warrant_id: id.0.to_vec() }).await.map_err(CliError::Rpc)?.into_inner();
-    println!("{t}");
-    println!(
-        "Fields released under this warrant at trustee-0: {} before, {} after. The refusals changed nothing.",
-        before.fields_released, after.fields_released
+    say!("{t}");
+    say!(
+        "Fields released under this warrant by the court liaison office: {} before, {} after. The \
+         refusals changed nothing.",
+        before.fields_released,
+        after.fields_released
+    );
+    say!(
+        "Why it matters: the agency cannot stretch a warrant, and each refusal names the rule it \
+         broke: every message is checked against the warrant, not taken on trust."
     );
     ok &= before.fields_released == after.fields_released;
     Ok(Outcome {
@@ -190,35 +244,46 @@ pub(super) async fn over_reach(d: &Deployment, w: &[u8], sent: &[Envelope]) -> R
 }
 
 pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 7: trustee outage ==================================================");
+    say!("\n== Scenario 7: trustee outage ===============================================");
     d.clock.set(day_time(4, 11)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["carol"], day_time(1, 0), day_time(3, 0), "R v. C, 2026/119")?;
-    println!("high-court signs warrant {id}: target carol, window days 1-2. Every operator approves.");
+    detail!("high-court signs warrant {id}: target carol, window days 1-2. Every operator approves.");
+    say!(
+        "Day 4, 11:00. A warrant for carol's messages of {}, approved by all five trustees. Then \
+         trustees go down, one after another:",
+        narrate::days(day_time(1, 0), day_time(3, 0))
+    );
     d.submit_table(&w).await?;
     for i in [0, 1, 3, 4] {
         d.decide_as(i, id, true, "approved").await?;
     }
     let expected = TRAFFIC.iter().filter(|m| involves(m, "carol") && (1..3).contains(&m.day)).count();
-    let mut t = table(&["trustees up", "opened", "not opened", "why"]);
+    let mut t = table(&["trustees up", "opened", "not opened", "why not"]);
     let mut down: Vec<String> = Vec::new();
     let mut ok = true;
     for (kill, want_open) in [(vec![], true), (vec![4, 1], true), (vec![3], false)] {
         for i in kill {
             let t = d.trustee_mut(i)?;
             t.server.kill();
-            down.push(t.name.clone());
+            down.push(if narrate::verbose() { t.name.clone() } else { role(&t.name) });
         }
         let up = d.trustees.iter().filter(|t| t.server.is_up()).count();
         let report = d.open(&w).await?;
         let mut why = report.failed.first().map(|(_, w)| w.to_string()).unwrap_or_default();
         if !down.is_empty() {
-            why = format!("{} unreachable. {why}", down.join(", "));
+            let verb = if down.len() == 1 { "is" } else { "are" };
+            why = format!("{} {verb} down. {why}", join_words(&down));
         }
         t.add_row(vec![up.to_string(), report.opened.len().to_string(), report.failed.len().to_string(), why]);
         ok &= if want_open { report.opened.len() == expected } else { report.opened.is_empty() };
     }
-    println!("{t}");
-    println!("With n = 5 and t = 2, up to n - t - 1 = 2 trustees may be down; one more and access stops.");
+    say!("{t}");
+    detail!("With n = 5 and t = 2, up to n - t - 1 = 2 trustees may be down; one more and access stops.");
+    say!(
+        "Why it matters: the threshold that keeps a thief out (3 of 5) also stops lawful access \
+         once 3 trustees are down, refuse, or are cut off. Safety and availability pull against \
+         each other, and no threshold gives both."
+    );
     Ok(Outcome {
         scenario: "7 outage",
         expected: "opens with 3 up, stops with 2 up".into(),
@@ -231,9 +296,11 @@ pub(super) async fn outage(d: &mut Deployment) -> Result<Outcome, CliError> {
 /// report; then two trustees' stored logs are tampered with and the auditor must
 /// name each trustee and what broke.
 ///
-/// Without `tamper` (`--keep`: the deployment is kept) only the first part runs.
-pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcome>, CliError> {
-    println!("\n== The auditor =================================================================");
+/// Without `tamper` (`--keep`: the deployment is kept) only the first part runs. The
+/// full report goes to `report_path` (and beside the deployment); the reader gets five
+/// lines.
+pub(super) async fn audit(d: &mut Deployment, tamper: bool, report_path: &Path) -> Result<Vec<Outcome>, CliError> {
+    say!("\n== Scenarios A and B: the auditor ===========================================");
     d.restart_down().await?;
     let state = d.dir.join("auditor");
     let now = d.clock.now();
@@ -265,15 +332,32 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
             }
         }
     }
-    println!("{t}");
+    detail!("{t}");
     let rec = escrow_audit::reconcile_at(&logs, 2, d.clock.now());
     let report = escrow_audit::report(&logs, &rec);
     std::fs::write(d.dir.join("report.md"), report.to_markdown()).map_err(|e| CliError::io(&d.dir, e))?;
     std::fs::write(d.dir.join("report.json"), report.to_json().map_err(err)?).map_err(|e| CliError::io(&d.dir, e))?;
-    println!("{}", report.to_markdown());
+    std::fs::write(report_path, report.to_markdown()).map_err(|e| CliError::io(report_path, e))?;
+    detail!("{}", report.to_markdown());
+    let entries: u64 = report.logs.iter().map(|l| l.size).sum();
+    let opened: u64 = report.per_agency.iter().map(|r| r.messages_opened).sum();
+    say!(
+        "The auditor fetches all five trustee logs and checks each: {entries} entries, every \
+         signature, every link to what it saw before, every witness countersignature. {} of {} \
+         logs verify.",
+        logs.len(),
+        d.trustees.len()
+    );
+    say!(
+        "Reconciling the logs against each other: {} warrants, {opened} messages opened, {} flags \
+         (a release without approvals, after a revocation, or to another agency would be one).",
+        report.per_warrant.len(),
+        rec.flags.len()
+    );
     for f in &rec.flags {
-        println!("FLAG: {f}");
+        say!("FLAG: {f}");
     }
+    say!("The full report, per warrant, agency, court, trustee and month: {}", report_path.display());
     let mut outcomes = vec![Outcome {
         scenario: "A audit",
         expected: "every log verifies, reconcile finds nothing".into(),
@@ -281,6 +365,7 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
         ok: all_ok && logs.len() == d.trustees.len() && rec.flags.is_empty(),
     }];
     if !tamper {
+        say!("Why it matters: every use of the front door leaves evidence that outsiders can check.");
         return Ok(outcomes);
     }
 
@@ -301,8 +386,11 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
         tamper::rewrite_log_entry(&t3, idx, &entry).map_err(err)?;
         tamper::delete_last_log_entry(&d.dir.join("trustee-0")).map_err(err)?;
     }
-    println!("Someone with access to their databases rewrites an approval in trustee-3's log and deletes");
-    println!("the last entry of trustee-0's log. The auditor runs again:");
+    say!(
+        "Then someone with access to the databases rewrites an approval in the parliamentary \
+         committee's log (trustee-3) and deletes the last entry of the court liaison office's \
+         (trustee-0)."
+    );
     let audits = escrow_audit::verify_with(&d.trustee_addrs(), &d.auditor_creds()?, &state, now, &courts, &trust).await;
     let mut t = table(&["trustee log", "result"]);
     let mut caught = BTreeSet::new();
@@ -318,7 +406,18 @@ pub(super) async fn audit(d: &mut Deployment, tamper: bool) -> Result<Vec<Outcom
             }
         }
     }
-    println!("{t}");
+    detail!("{t}");
+    let named: Vec<String> =
+        caught.iter().map(|origin| origin.rsplit('/').next().unwrap_or(origin).to_owned()).collect();
+    say!(
+        "The auditor runs again and names {}: each log no longer matches the checkpoint its trustee \
+         signed and the witnesses countersigned.",
+        if named.is_empty() { "nobody".to_owned() } else { join_words(&named) }
+    );
+    say!(
+        "Why it matters: every use of the front door leaves evidence that outsiders can check, and \
+         rewriting it is caught. The back door of scenario 6 leaves none."
+    );
     let want: BTreeSet<String> = ["trustee-0", "trustee-3"]
         .iter()
         .map(|t| PartyId::new(*t).map(|t| escrow_trustee::log_origin(&t)))

@@ -10,7 +10,7 @@ use escrow_proto::v1 as pb;
 use escrow_service::transport::Credentials;
 
 use super::scenarios::{involves, opened_table};
-use super::{day_time, err, table, Deployment, Outcome};
+use super::{day_time, err, narrate, role, table, Deployment, Outcome};
 use crate::CliError;
 
 /// The organisation whose CA key the thief holds: trustee-1's, the civil-liberties
@@ -23,27 +23,40 @@ fn thief_at(name: &str) -> Result<Identity, CliError> {
 }
 
 pub(super) async fn stolen_ca(d: &Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario D: a stolen CA key ================================================");
+    say!("\n== Scenario D: a stolen certificate authority ===============================");
     d.clock.set(day_time(4, 16)).map_err(err)?;
     let (w, id) = d.sign_warrant(&["carol"], day_time(0, 0), day_time(2, 0), "R v. C, 2026/131")?;
-    println!("high-court signs warrant {id}: target carol, window days 0-1. No operator approves it;");
-    println!("trustee-2 (the provider) approves it by policy: 1 of the 3 approvals it needs.");
-    println!("{}", d.submit_table(&w).await?);
-    println!("A thief steals the CA key of {VICTIM}, trustee-1's organisation, mints an operator");
-    println!("certificate for every trustee with it, and approves the warrant at each trustee.");
+    detail!("high-court signs warrant {id}: target carol, window days 0-1. No operator approves it;");
+    detail!("trustee-2 (the provider) approves it by policy: 1 of the 3 approvals it needs.");
+    let submissions = d.submit_table(&w).await?;
+    detail!("{submissions}");
+    say!(
+        "Each organisation vouches for its own staff with its own certificate authority (CA): \
+         a key that signs their credentials. A warrant for carol's messages of {} reaches the \
+         trustees; no one approves it but the provider's automatic policy, 1 of the 3 approvals \
+         needed. A thief steals the CA key of the civil-liberties body ({VICTIM}), makes itself \
+         an \"operator\" of every trustee, and approves the warrant everywhere:",
+        narrate::days(day_time(0, 0), day_time(2, 0))
+    );
     let approved = thief_approves(d, id).await?;
     let report = d.open(&w).await?;
     let (t, _) = opened_table(&report, &|m| involves(m, "carol") && m.day < 2);
-    println!("{t}");
-    if let Some((_, why)) = report.failed.first() {
-        println!("Each in-scope message stays sealed: {why}.");
-    }
+    detail!("{t}");
     let one_root = one_root_reach(d)?;
-    println!(
-        "Before the federation, one CA certified every party: the same theft would mint operators that\n\
-         {one_root} of {} trustees believe (checked with the same verifier against a one-root federation),\n\
-         so the thief alone would approve everywhere and carol's messages would open.",
+    say!(
+        "With the provider's automatic approval that is {} of the 3 approvals needed: {} of the {} \
+         messages open ({}). Had one CA vouched for everyone, as in a single-company system, the \
+         same theft would be believed by {one_root} of {} trustees, and the thief alone would open \
+         carol's messages.",
+        approved.len() + 1,
+        report.opened.len(),
+        report.exported,
+        report.failed.first().map(|(_, why)| why.to_string()).unwrap_or_else(|| "nothing failed".into()),
         d.trustees.len()
+    );
+    say!(
+        "Why it matters: no single key, not even the one that vouches for an organisation's \
+         staff, can get past the quorum; one stolen key buys one approval."
     );
     let names: Vec<&str> = approved.iter().map(String::as_str).collect();
     Ok(Outcome {
@@ -66,11 +79,11 @@ pub(super) async fn stolen_ca(d: &Deployment) -> Result<Outcome, CliError> {
 /// The thief's approval at every trustee, with the victim organisation's CA: the
 /// trustees that took it.
 async fn thief_approves(d: &Deployment, id: WarrantId) -> Result<Vec<String>, CliError> {
-    let mut t = table(&["trustee", "thief's approval", "why"]);
+    let mut t = table(&["trustee", "the thief's approval", "why"]);
     let mut approved = Vec::new();
     let sabotaged = d.sabotage.as_deref() == Some("stolen-ca");
     if sabotaged {
-        println!("(sabotaged run: the thief holds org-trustee-3's CA key too)");
+        say!("(sabotaged run: the thief holds org-trustee-3's CA key too)");
     }
     for (i, trustee) in d.trustees.iter().enumerate() {
         let org = if sabotaged && trustee.name == "trustee-3" { "org-trustee-3" } else { VICTIM };
@@ -84,13 +97,23 @@ async fn thief_approves(d: &Deployment, id: WarrantId) -> Result<Vec<String>, Cl
             }
             Err(s) => {
                 let owner = d.world.pki.federation().organisation_for(&thief_at(&trustee.name)?).map(|o| o.name());
-                let code = s.code();
-                ("refused", format!("TLS handshake ({code:?}): only {} certifies its operators", owner.unwrap_or("?")))
+                let owner = owner.unwrap_or("?");
+                let why = if narrate::verbose() {
+                    format!("TLS handshake ({:?}): only {owner} certifies its operators", s.code())
+                } else {
+                    format!("refused at the first handshake: only {owner} vouches for its operators")
+                };
+                ("refused", why)
             }
         };
-        t.add_row(vec![trustee.name.clone(), verdict.into(), why]);
+        let who = if narrate::verbose() {
+            trustee.name.clone()
+        } else {
+            format!("{} ({})", role(&trustee.name), trustee.name)
+        };
+        t.add_row(vec![who, verdict.into(), why]);
     }
-    println!("{t}");
+    say!("{t}");
     Ok(approved)
 }
 

@@ -18,14 +18,18 @@ pub(super) fn policy_trust(d: &Deployment) -> Result<escrow_audit::Trust, CliErr
     Ok(escrow_audit::Trust::Policy(Arc::new(trust)))
 }
 
-/// Why the agency got nothing from a trustee, in one line.
+/// Why the agency got nothing from a trustee, in one line: as the trustee said it
+/// with `--verbose`, else in words.
 fn first_error(report: &escrow_agency::OpenReport) -> String {
-    report
-        .trustee_errors
-        .iter()
-        .next()
-        .and_then(|(t, es)| es.first().map(|e| format!("{t}: {}", e.message)))
-        .unwrap_or_default()
+    let first = report.trustee_errors.iter().next().and_then(|(t, es)| Some((t, es.first()?)));
+    match first {
+        Some((t, e)) if narrate::verbose() => format!("{t}: {}", e.message),
+        Some((_, e)) if e.message.contains("not yet in a witnessed checkpoint") => {
+            "no trustee releases: the approvals are not in a log 2 witnesses countersigned".to_owned()
+        }
+        Some((t, e)) => format!("{}: {}", role(t), narrate::plain_times(&e.message)),
+        None => String::new(),
+    }
 }
 
 /// A new warrant for dave over days 1-2, approved by every operator (trustee-2 approves
@@ -40,15 +44,18 @@ async fn fresh_open(d: &Deployment, case: &str) -> Result<escrow_agency::OpenRep
 }
 
 pub(super) async fn witness_outage(d: &mut Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario 9: witness outage ==================================================");
+    say!("\n== Scenario 9: witnesses ====================================================");
     d.restart_down().await?;
     d.clock.set(day_time(4, 12)).map_err(err)?;
     let expected = TRAFFIC.iter().filter(|m| involves(m, "dave") && (1..3).contains(&m.day)).count();
-    println!(
-        "Each step: a new warrant for dave (days 1-2), approved everywhere; its approval must be witnessed\n\
-         by 2 of the 3 witnesses before any trustee releases a share."
+    say!(
+        "Three independent witnesses keep a copy of each trustee's log fingerprint and countersign \
+         it, so a trustee cannot show different histories to different people. A trustee releases a \
+         share only once 2 of the 3 have countersigned the approval. Each row: a new warrant for \
+         dave's messages of {}, approved by every trustee.",
+        narrate::days(day_time(1, 0), day_time(3, 0))
     );
-    let mut t = table(&["witnesses up", "opened", "not opened", "why"]);
+    let mut t = table(&["witnesses up", "opened", "not opened", "why not"]);
     let mut ok = true;
     let steps: [(&[usize], &[usize], bool); 4] =
         [(&[], &[], true), (&[0], &[], true), (&[1], &[], false), (&[], &[0, 1], true)];
@@ -70,10 +77,15 @@ pub(super) async fn witness_outage(d: &mut Deployment) -> Result<Outcome, CliErr
         ]);
         ok &= if *want_open { report.opened.len() == expected } else { report.opened.is_empty() };
     }
-    println!("{t}");
-    println!(
+    say!("{t}");
+    detail!(
         "Like a trustee outage: with a quorum of 2 of 3, one witness may be down; one more and releases\n\
          stop (each trustee refuses UNAVAILABLE and releases nothing) until a witness is back."
+    );
+    say!(
+        "Why it matters: witnesses make each trustee's log the same for everyone who checks it, at \
+         a price: one more thing that can be down. With 2 of 3 needed, one may fail; two stop every \
+         release until one is back."
     );
     Ok(Outcome {
         scenario: "9 witness outage",
@@ -84,7 +96,7 @@ pub(super) async fn witness_outage(d: &mut Deployment) -> Result<Outcome, CliErr
 }
 
 pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> {
-    println!("\n== Scenario C: split view =====================================================");
+    say!("\n== Scenario C: a trustee that rewrites its log ==============================");
     d.restart_down().await?;
     for j in 0..d.witnesses.len() {
         if !d.witness(j)?.server.is_up() {
@@ -100,7 +112,7 @@ pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> 
         d.decide_as(i, id0, true, "approved").await?;
     }
     let first = d.open(&w0).await?;
-    println!(
+    detail!(
         "A warrant for dave's message of day 4 is approved everywhere; the agency opens {} message(s).",
         first.opened.len()
     );
@@ -131,7 +143,7 @@ pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> 
     };
     tamper::rewrite_log_entry_rehashed(&dir, index, &lie.to_bytes().map_err(err)?).map_err(err)?;
     d.restart_trustee(1).await?;
-    println!(
+    detail!(
         "trustee-1 (or whoever holds its database and log key) rewrites its release under warrant {}\n\
          into a denial and keeps serving the forked log, signed with its real key.",
         WarrantId(hidden.1)
@@ -152,13 +164,26 @@ pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> 
         .find(|(t, _)| *t == "trustee-1")
         .and_then(|(_, es)| es.first().map(|e| e.message.clone()))
         .unwrap_or_default();
-    println!(
+    detail!(
         "dave sends another message; a warrant for it is approved by trustee-1 and trustee-4 (and trustee-2 by\n\
          policy): trustee-1 is needed for t + 1 = 3 shares. The witnesses refuse every checkpoint of the fork (422: no consistency\n\
          proof from what they cosigned), so trustee-1 never gets its approval witnessed and releases nothing:\n  {}\n\
          opened: {} message(s). A trustee modified to release anyway would send shares without a witnessed\n\
          approval, which the agency refuses (tests/witness.rs).",
         refused.chars().take(240).collect::<String>(),
+        report.opened.len()
+    );
+    say!(
+        "Day 4. A warrant for one of dave's messages is approved everywhere and the agency opens \
+         {} message. Then the civil-liberties body's trustee (trustee-1), or whoever holds its \
+         database and signing key, rewrites that release in its log into a denial, and keeps \
+         serving the rewritten log, signed with its real key.",
+        first.opened.len()
+    );
+    say!(
+        "A second warrant for dave needs trustee-1's share. The witnesses refuse to countersign the \
+         rewritten log, which does not extend what they saw, so trustee-1's approval is never \
+         witnessed and it releases nothing: {} messages open.",
         report.opened.len()
     );
 
@@ -175,6 +200,7 @@ pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> 
     .await;
     let mut t = table(&["trustee log", "result"]);
     let mut named = false;
+    let mut verdict = String::new();
     for a in &audits {
         let name = a.origin.clone().unwrap_or_else(|| a.addr.clone());
         let result = match &a.result {
@@ -183,13 +209,24 @@ pub(super) async fn split_view(d: &mut Deployment) -> Result<Outcome, CliError> 
                 if matches!(e, escrow_audit::AuditFailure::SplitView { trustee, .. } if trustee == "escrow-trustee/trustee-1")
                 {
                     named = true;
+                    verdict = e.to_string();
                 }
                 e.to_string()
             }
         };
         t.add_row(vec![name, result]);
     }
-    println!("An auditor that never saw these logs before, with the deployment's witness policy:\n{t}");
+    detail!("An auditor that never saw these logs before, with the deployment's witness policy:\n{t}");
+    say!(
+        "An auditor who never saw these logs before compares each with what the witnesses \
+         countersigned, and names trustee-1: {}",
+        if named { "a split view (its log contradicts what the witnesses saw)." } else { "it does NOT." }
+    );
+    detail!("{verdict}");
+    say!(
+        "Why it matters: a trustee cannot act on one history and show auditors another; unless \
+         it also corrupts 2 of the 3 witnesses."
+    );
     let ok = first.opened.len() == 1
         && report.opened.is_empty()
         && refused.contains("not yet in a witnessed checkpoint")
