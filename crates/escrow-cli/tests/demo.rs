@@ -73,6 +73,26 @@ fn stolen_ca_fails_when_the_thief_holds_a_second_trustee_organisations_key() {
 }
 
 #[test]
+fn secret_order_fails_when_the_order_also_reaches_the_foreign_trustee() {
+    passes_and_fails_when_sabotaged("secret-order", "E secret order");
+}
+
+#[test]
+fn after_the_fact_fails_when_the_key_is_not_destroyed() {
+    passes_and_fails_when_sabotaged("after-the-fact", "F after the fact");
+}
+
+#[test]
+fn metadata_only_fails_when_an_app_leaks_text_into_a_label() {
+    passes_and_fails_when_sabotaged("metadata-only", "G metadata only");
+}
+
+#[test]
+fn surveillance_target_fails_when_an_operator_names_the_target_in_the_log() {
+    passes_and_fails_when_sabotaged("surveillance-target", "H surveillance target");
+}
+
+#[test]
 fn an_unknown_scenario_is_refused_with_the_list() {
     let (ok, text, summary) = demo(&["no-such-scenario"]);
     assert!(!ok);
@@ -117,9 +137,13 @@ fn the_default_output_is_for_a_reader() {
         "== Scenario 2: denied",
         "== Scenario 3: over-reach",
         "== Scenario 6: key theft",
+        "== Scenario E: one secret order",
         "== Scenario 5: circumvention",
         "== Scenario 4: forged escrow field",
         "== Scenario 7: trustee outage",
+        "== Scenario F: after the fact",
+        "== Scenario G: metadata only",
+        "== Scenario H: the surveillance system as a target",
         "== Scenario 8: a cheating trustee",
         "== Scenario D: a stolen certificate authority",
         "== Scenario 9: witnesses",
@@ -130,7 +154,7 @@ fn the_default_output_is_for_a_reader() {
     ];
     let at: Vec<usize> = told.iter().map(|h| text.find(h).unwrap_or_else(|| panic!("no {h:?} in:\n{text}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {told:?} at {at:?}");
-    assert_eq!(text.matches("Why it matters:").count(), 12, "{text}");
+    assert_eq!(text.matches("Why it matters:").count(), 16, "{text}");
     // The opening says what the key is, in plain words, before anything else.
     assert!(text.starts_with("escrow demo: the encryption debate"), "{text}");
     assert!(text.contains("Any 3 of the 5 can use it") && text.contains("destroyed on day 8"), "{text}");
@@ -149,7 +173,7 @@ fn the_default_output_is_for_a_reader() {
     let ids: Vec<&str> =
         summary["scenarios"].as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
     let first: String = ids.iter().map(|id| id.chars().next().unwrap()).collect();
-    assert_eq!(first, "123456789ABCD", "{summary}");
+    assert_eq!(first, "123456789ABCDEFGH", "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
 }
 

@@ -58,6 +58,7 @@ mod monte_carlo;
 mod plot;
 mod render;
 mod report;
+mod retention;
 mod scale;
 
 pub use compartment::exact_compartmented;
@@ -69,6 +70,7 @@ pub use plot::{
 };
 pub use render::{amount, render_horizon_markdown, render_horizon_text, render_markdown, render_text};
 pub use report::{table, write_report, CommonCauseCurve, CommonCausePoint, FrontierCurve, Params, Report, Row};
+pub use retention::answerable;
 pub use scale::{over_horizon, OverHorizon, Scale};
 
 /// Which probability parameter an error is about.

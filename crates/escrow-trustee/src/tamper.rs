@@ -178,3 +178,56 @@ pub fn set_log_identity(dir: &Path, origin: &str, verifier_key: &str) -> Result<
         .map(drop)
         .map_err(|source| TamperError { path, source })
 }
+
+/// One warrant as a trustee stores it: what a copy of its database gives a thief.
+#[derive(Debug, Clone)]
+pub struct StoredWarrant {
+    /// The court-signed warrant, whole: targets and case reference in the clear.
+    pub warrant: Vec<u8>,
+    /// `received`, `approved`, `denied` or `revoked`.
+    pub state: String,
+    /// When the trustee received it, Unix seconds.
+    pub received_at: u64,
+    /// The operator (or `policy`) that decided, if any.
+    pub decided_by: Option<String>,
+    /// The decision's recorded reason, if any.
+    pub reason: Option<String>,
+}
+
+/// Every warrant in the trustee database in `dir`, in the order received.
+pub fn stored_warrants(dir: &Path) -> Result<Vec<StoredWarrant>, TamperError> {
+    let (conn, path) = open(dir)?;
+    let read = || -> rusqlite::Result<Vec<StoredWarrant>> {
+        let mut stmt = conn
+            .prepare("SELECT warrant, state, received_at, decided_by, reason FROM warrants ORDER BY received_at, id")?;
+        let rows = stmt.query_map([], |r| {
+            let received_at: i64 = r.get(2)?;
+            Ok(StoredWarrant {
+                warrant: r.get(0)?,
+                state: r.get(1)?,
+                received_at: u64::try_from(received_at).unwrap_or(0),
+                decided_by: r.get(3)?,
+                reason: r.get(4)?,
+            })
+        })?;
+        rows.collect()
+    };
+    read().map_err(|source| TamperError { path, source })
+}
+
+/// A warrant id and the encoded label of a message released under it.
+pub type Released = ([u8; 16], Vec<u8>);
+
+/// The label of every message whose shares the trustee in `dir` released, with the
+/// warrant it was released under: who wrote to whom, and when.
+pub fn released_labels(dir: &Path) -> Result<Vec<Released>, TamperError> {
+    let (conn, path) = open(dir)?;
+    let read = || -> rusqlite::Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut stmt = conn.prepare("SELECT warrant_id, label FROM releases ORDER BY released_at")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect()
+    };
+    let rows = read().map_err(|source| TamperError { path, source })?;
+    // The table's ids are 16 bytes by its own insert; anything else is skipped.
+    Ok(rows.into_iter().filter_map(|(id, label)| Some((<[u8; 16]>::try_from(id.as_slice()).ok()?, label))).collect())
+}

@@ -15,13 +15,13 @@ use crate::files::SecretArgs;
 use crate::CliError;
 
 impl Deployment {
-    fn sabotaged(&self, scenario: &str) -> bool {
+    pub(super) fn sabotaged(&self, scenario: &str) -> bool {
         self.sabotage.as_deref() == Some(scenario)
     }
 
     /// Submits `w` and approves it at trustee-0 and trustee-3 (trustee-2 approves by
     /// policy): a quorum of three.
-    async fn quorum(&self, w: &[u8], id: WarrantId) -> Result<(), CliError> {
+    pub(super) async fn quorum(&self, w: &[u8], id: WarrantId) -> Result<(), CliError> {
         self.submit_table(w).await?;
         self.decide_as(0, id, true, "approved").await?;
         self.decide_as(3, id, true, "approved").await
@@ -34,7 +34,7 @@ impl Deployment {
     }
 
     /// The sum of every trustee's log size, read as the auditor.
-    async fn total_log_entries(&self) -> Result<u64, CliError> {
+    pub(super) async fn total_log_entries(&self) -> Result<u64, CliError> {
         let mut total = 0;
         for t in &self.trustees {
             let cp = escrow_service::transport::audit_client(&t.server.addr.to_string(), &self.auditor_creds()?)
@@ -243,7 +243,11 @@ pub(super) async fn circumvention(d: &Deployment) -> Result<Outcome, CliError> {
 
 /// Decrypts every epoch-1 envelope in the relay's database with `shares` (at least t+1
 /// of one key set): what a thief holding the shares and a copy of the traffic can read.
-fn thief_reads(d: &Deployment, shares: &[TrusteeKeyShare], epk: &EpochPublicKey) -> Result<(usize, usize), CliError> {
+pub(super) fn thief_reads(
+    d: &Deployment,
+    shares: &[TrusteeKeyShare],
+    epk: &EpochPublicKey,
+) -> Result<(usize, usize), CliError> {
     let blobs = escrow_relay::tamper::stored_envelopes(&d.relay_dir).map_err(err)?;
     let (mut total, mut opened) = (0, 0);
     for blob in blobs {
@@ -278,7 +282,7 @@ pub(super) fn steal(d: &Deployment, i: usize) -> Result<Vec<(u64, u32, TrusteeKe
 }
 
 /// The epoch-1 share trustee `i` holds now, if any.
-fn steal_epoch1(d: &Deployment, i: usize) -> Result<Option<(u32, TrusteeKeyShare)>, CliError> {
+pub(super) fn steal_epoch1(d: &Deployment, i: usize) -> Result<Option<(u32, TrusteeKeyShare)>, CliError> {
     Ok(steal(d, i)?.into_iter().find(|(e, _, _)| *e == 1).map(|(_, g, s)| (g, s)))
 }
 
@@ -361,6 +365,34 @@ pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliEr
     })
 }
 
+/// Day 7: epoch 2 is made in a ceremony and new traffic uses it; with `destroy`, day 8:
+/// every trustee destroys its epoch-1 share on schedule (waited for). Done once per run:
+/// a later call only destroys, if an earlier one did not.
+pub(super) async fn next_week(d: &mut Deployment, destroy: bool) -> Result<(), CliError> {
+    if !d.next_week {
+        d.clock.set(day_time(7, 0)).map_err(err)?;
+        let e2 = d.ceremony(&ceremony_spec(2, false, day_time(7, 0), day_time(30, 0))).await?;
+        let e2 = e2.announcement.ok_or_else(|| err(format!("the epoch-2 ceremony failed: {:?}", e2.statuses)))?;
+        d.adopt(e2).await?;
+        d.send("alice", &["bob"], day_time(7, 9), "new epoch, new key").await?;
+        d.send("carol", &["dave"], day_time(7, 10), "did you get the tickets?").await?;
+        d.next_week = true;
+    }
+    if destroy && d.clock.now() < EPOCH1_DESTROY_AT {
+        d.clock.set(EPOCH1_DESTROY_AT + 60).map_err(err)?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        for i in 0..5 {
+            while steal_epoch1(d, i)?.is_some() {
+                if Instant::now() > deadline {
+                    return Err(err(format!("trustee-{i} did not destroy its epoch-1 share on schedule")));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Scenario 6: t+1 shares of epoch 1 are stolen (or three trustees collude): every
 /// message of the epoch opens, and no log records anything. A thief who gathers shares
 /// over time is stopped by a refresh (old and new shares do not combine); and once the
@@ -410,31 +442,16 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
     detail!("  generation 0, 0 and {g4}: {opened_mixed} of {total} open (old and new shares do not combine).");
 
     // Epoch 2 for new traffic; epoch 1's shares are destroyed on schedule.
-    d.clock.set(day_time(7, 0)).map_err(err)?;
-    let e2 = d.ceremony(&ceremony_spec(2, false, day_time(7, 0), day_time(30, 0))).await?;
-    let e2 = e2.announcement.ok_or_else(|| err(format!("the epoch-2 ceremony failed: {:?}", e2.statuses)))?;
-    d.adopt(e2).await?;
-    d.send("alice", &["bob"], day_time(7, 9), "new epoch, new key").await?;
-    d.send("carol", &["dave"], day_time(7, 10), "did you get the tickets?").await?;
     let keep_old = d.sabotaged("key-theft");
     if keep_old {
         say!("(sabotaged run: the clock stops before epoch 1's destruction time)");
     } else {
-        d.clock.set(EPOCH1_DESTROY_AT + 60).map_err(err)?;
         say!(
             "Day 7: the trustees make next week's key and new messages use it. Day 8: each trustee \
              destroys its share of this week's key on its own, and logs it. The thief breaks in again."
         );
-        let deadline = Instant::now() + Duration::from_secs(15);
-        for i in 0..5 {
-            while steal_epoch1(d, i)?.is_some() {
-                if Instant::now() > deadline {
-                    return Err(err(format!("trustee-{i} did not destroy its epoch-1 share on schedule")));
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
     }
+    next_week(d, !keep_old).await?;
     // The thief breaks in again and takes what the trustees hold now.
     let mut now_held = Vec::new();
     for i in [0usize, 2, 4] {

@@ -94,7 +94,7 @@ impl Deployment {
         for u in &kit.users {
             secret.write_sealed(&users.join(format!("{}.key", u.id())), &u.to_bytes())?;
         }
-        let d = Deployment { kit, passphrase, sabotage: None };
+        let d = Deployment { kit, passphrase, sabotage: None, next_week: false };
         d.print_processes().await?;
         Ok(d)
     }

@@ -41,7 +41,10 @@ macro_rules! detail {
 mod adversaries;
 mod bench;
 mod deploy;
+mod exposure;
+mod jurisdiction;
 mod keep;
+mod late;
 pub(crate) mod narrate;
 mod scenarios;
 mod stolen_ca;
@@ -56,14 +59,18 @@ use scenarios::{audit, denied, lawful_access, outage, over_reach, traffic};
 const DAY: u64 = 86_400;
 
 /// The scenarios `escrow demo <scenario>` runs alone.
-const SCENARIOS: [&str; 12] = [
+const SCENARIOS: [&str; 16] = [
     "lawful-access",
     "denied",
     "over-reach",
+    "secret-order",
     "forged-field",
     "circumvention",
     "key-theft",
     "outage",
+    "after-the-fact",
+    "metadata-only",
+    "surveillance-target",
     "witness-outage",
     "stolen-ca",
     "cheating-dealer",
@@ -74,14 +81,18 @@ const SCENARIOS: [&str; 12] = [
 /// The order a reader is told the scenarios in: what lawful access does, what stops
 /// it, what breaks it (the critics' case: key theft, circumvention, forged fields,
 /// outages), then the machinery that makes the rest checkable.
-const TOLD: [&str; 12] = [
+const TOLD: [&str; 16] = [
     "lawful-access",
     "denied",
     "over-reach",
     "key-theft",
+    "secret-order",
     "circumvention",
     "forged-field",
     "outage",
+    "after-the-fact",
+    "metadata-only",
+    "surveillance-target",
     "cheating-dealer",
     "stolen-ca",
     "witness-outage",
@@ -90,7 +101,7 @@ const TOLD: [&str; 12] = [
 ];
 
 /// Which scenario each summary row (by its first character) belongs to.
-const ROW_OF: [(char, &str); 13] = [
+const ROW_OF: [(char, &str); 17] = [
     ('1', "lawful-access"),
     ('2', "denied"),
     ('3', "over-reach"),
@@ -104,6 +115,10 @@ const ROW_OF: [(char, &str); 13] = [
     ('B', "audit"),
     ('C', "split-view"),
     ('D', "stolen-ca"),
+    ('E', "secret-order"),
+    ('F', "after-the-fact"),
+    ('G', "metadata-only"),
+    ('H', "surveillance-target"),
 ];
 
 /// A summary row's place in the told order.
@@ -129,9 +144,10 @@ pub struct DemoArgs {
     /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
     #[arg(long, value_name = "N")]
     pub bench: Option<usize>,
-    /// Run one scenario only: lawful-access, denied, over-reach, forged-field,
-    /// circumvention, key-theft, outage, witness-outage, stolen-ca, cheating-dealer,
-    /// audit, split-view.
+    /// Run one scenario only: lawful-access, denied, over-reach, secret-order,
+    /// forged-field, circumvention, key-theft, outage, after-the-fact, metadata-only,
+    /// surveillance-target, witness-outage, stolen-ca, cheating-dealer, audit,
+    /// split-view.
     pub scenario: Option<String>,
     /// Also write the summary as JSON to this file: {"scenarios": [{"scenario",
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
@@ -146,7 +162,8 @@ pub struct DemoArgs {
     #[arg(long, value_name = "FILE")]
     pub audit_report: Option<PathBuf>,
     /// Test only: break the safeguard of one scenario (denied, forged-field,
-    /// circumvention, key-theft, stolen-ca) to check that the demo then reports it
+    /// circumvention, key-theft, stolen-ca, secret-order, after-the-fact,
+    /// metadata-only, surveillance-target) to check that the demo then reports it
     /// FAILED.
     #[arg(long, hide = true, value_name = "SCENARIO")]
     pub sabotage: Option<String>,
@@ -221,6 +238,8 @@ struct Deployment {
     passphrase: String,
     /// Test only: the scenario whose safeguard is sabotaged (see `DemoArgs::sabotage`).
     sabotage: Option<String>,
+    /// Whether epoch 2 has been made and adopted (`adversaries::next_week`).
+    next_week: bool,
 }
 
 impl std::ops::Deref for Deployment {
@@ -402,6 +421,11 @@ async fn play(
         outcomes.push(over_reach(d, w, &sent).await?);
         story.done("over-reach", narrate::take());
     }
+    // While the relay holds only the traffic of days 0 to 3.
+    if wants("metadata-only") {
+        outcomes.push(exposure::metadata_only(d).await?);
+        story.done("metadata-only", narrate::take());
+    }
     if wants("outage") {
         outcomes.push(outage(d).await?);
         if a.keep {
@@ -433,10 +457,25 @@ async fn play(
         outcomes.push(adversaries::cheating_dealer(d).await?);
         story.done("cheating-dealer", narrate::take());
     }
+    // Before key theft, which destroys the epoch-1 shares the order takes.
+    if wants("secret-order") {
+        outcomes.push(jurisdiction::secret_order(d).await?);
+        story.done("secret-order", narrate::take());
+    }
     // Last before the audit: it rotates the deployment to epoch 2.
     if wants("key-theft") {
         outcomes.push(adversaries::key_theft(d).await?);
         story.done("key-theft", narrate::take());
+    }
+    // After key theft, which destroys epoch 1 (or alone, itself).
+    if wants("after-the-fact") {
+        outcomes.push(late::after_the_fact(d).await?);
+        story.done("after-the-fact", narrate::take());
+    }
+    // When the trustees hold most of the run's warrants.
+    if wants("surveillance-target") {
+        outcomes.push(exposure::surveillance_target(d).await?);
+        story.done("surveillance-target", narrate::take());
     }
     // Scenarios left out because of --keep: (summary row, why).
     let mut skipped: Vec<(&str, &str)> = Vec::new();
@@ -472,9 +511,13 @@ fn closing() {
          exactly what a warrant names (scenarios 1 and 3), refused by any three of five independent \
          bodies (2), and made visible to outside auditors, witnesses and courts (A, B, C). It cannot \
          stop three trustees, or whoever breaks into them, from silently reading a whole week of \
-         everyone's messages (6). It does not touch anyone who encrypts a second time (5). And the \
-         threshold that keeps thieves out also stops lawful access when enough trustees are down or \
-         refuse (7). No design fixes these: they come with the key existing at all."
+         everyone's messages (6), and one country's secret order reaches such a quorum unless the \
+         access structure needs trustees from two countries (E). It does not touch anyone who \
+         encrypts a second time (5). The threshold that keeps thieves out also stops lawful access \
+         when enough trustees are down or refuse (7), and the key destruction that limits a theft \
+         also destroys evidence (F). Without any key, the labels tell who talks to whom and when \
+         (G), and every trustee's database is a list of targets worth stealing (H). No design fixes \
+         these: they come with the key existing at all."
     );
     // The odds behind scenarios 6 and 7, for this deployment's n and t.
     if let Ok(r) = escrow_tradeoffs::exact(5, 2, 0.01, 0.05) {
