@@ -202,18 +202,7 @@ pub fn plot_risk_vs_threshold(params: &Params) -> Result<String, TradeoffError> 
                     .map_err(drawing(PLOT))?;
             }
         }
-        legend.push(LegendEntry {
-            label: format!("this deployment (t = {threshold})"),
-            color: BLACK.to_rgba(),
-            mark: Mark::Ring,
-        });
-        if any_off {
-            legend.push(LegendEntry {
-                label: OFF_SCALE.to_owned(),
-                color: RGBColor(90, 90, 90).to_rgba(),
-                mark: Mark::OffScale,
-            });
-        }
+        close_legend(&mut legend, format!("this deployment (t = {threshold})"), any_off);
         draw_legend(&legend_area, &legend, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
@@ -298,18 +287,7 @@ pub fn plot_frontier(ns: &[u16], params: &Params) -> Result<String, TradeoffErro
         if let Some(xy) = deployed {
             draw_deployment!(chart, xy, format!("this deployment: n = {deployed_n}, t = {threshold}"), PLOT);
         }
-        legend.push(LegendEntry {
-            label: format!("this deployment (n = {deployed_n}, t = {threshold})"),
-            color: BLACK.to_rgba(),
-            mark: Mark::Ring,
-        });
-        if any_off {
-            legend.push(LegendEntry {
-                label: OFF_SCALE.to_owned(),
-                color: RGBColor(90, 90, 90).to_rgba(),
-                mark: Mark::OffScale,
-            });
-        }
+        close_legend(&mut legend, format!("this deployment (n = {deployed_n}, t = {threshold})"), any_off);
         draw_legend(&legend_area, &legend, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
@@ -368,18 +346,7 @@ pub fn plot_common_cause(params: &Params) -> Result<String, TradeoffError> {
         }
         let xy = (i32::from(n), floored(deployed.unauthorized));
         draw_deployment!(chart, xy, format!("this deployment: n = {n}, t = {threshold}"), PLOT);
-        legend.push(LegendEntry {
-            label: format!("this deployment (c_p = {})", common.compromise),
-            color: BLACK.to_rgba(),
-            mark: Mark::Ring,
-        });
-        if any_off {
-            legend.push(LegendEntry {
-                label: OFF_SCALE.to_owned(),
-                color: RGBColor(90, 90, 90).to_rgba(),
-                mark: Mark::OffScale,
-            });
-        }
+        close_legend(&mut legend, format!("this deployment (c_p = {})", common.compromise), any_off);
         draw_legend(&legend_area, &legend, PLOT)?;
         root.present().map_err(drawing(PLOT))?;
     }
@@ -448,6 +415,19 @@ fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], plot: &'static str) -> 
         area.draw_text(&entry.label, &text, (42, y)).map_err(drawing(plot))?;
     }
     Ok(())
+}
+
+/// The legend's last entries: this deployment's ring, then the off-scale marker if any
+/// point is off the scale.
+fn close_legend(legend: &mut Vec<LegendEntry>, deployment: String, any_off: bool) {
+    legend.push(LegendEntry { label: deployment, color: BLACK.to_rgba(), mark: Mark::Ring });
+    if any_off {
+        legend.push(LegendEntry {
+            label: OFF_SCALE.to_owned(),
+            color: RGBColor(90, 90, 90).to_rgba(),
+            mark: Mark::OffScale,
+        });
+    }
 }
 
 /// Maps a plotters error to ours, naming the plot.

@@ -404,6 +404,15 @@ async fn play(
     let sent = traffic(d).await?;
     narrate::print_text(&narrate::take());
     let mut outcomes = Vec::new();
+    // Runs a scenario if asked for, and tells its text under the same name.
+    macro_rules! scene {
+        ($name:literal, $run:expr) => {
+            if wants($name) {
+                outcomes.push($run.await?);
+                story.done($name, narrate::take());
+            }
+        };
+    }
     let mut w1 = None;
     if wants("lawful-access") || wants("over-reach") {
         let (o, w) = lawful_access(d).await?;
@@ -413,19 +422,13 @@ async fn play(
         w1 = Some(w);
         story.done("lawful-access", narrate::take());
     }
-    if wants("denied") {
-        outcomes.push(denied(d).await?);
-        story.done("denied", narrate::take());
-    }
+    scene!("denied", denied(d));
     if let (true, Some(w)) = (wants("over-reach"), &w1) {
         outcomes.push(over_reach(d, w, &sent).await?);
         story.done("over-reach", narrate::take());
     }
     // While the relay holds only the traffic of days 0 to 3.
-    if wants("metadata-only") {
-        outcomes.push(exposure::metadata_only(d).await?);
-        story.done("metadata-only", narrate::take());
-    }
+    scene!("metadata-only", exposure::metadata_only(d));
     if wants("outage") {
         outcomes.push(outage(d).await?);
         if a.keep {
@@ -435,48 +438,22 @@ async fn play(
         }
         story.done("outage", narrate::take());
     }
-    if wants("witness-outage") {
-        outcomes.push(witnessing::witness_outage(d).await?);
-        story.done("witness-outage", narrate::take());
-    }
-    if wants("stolen-ca") {
-        outcomes.push(stolen_ca::stolen_ca(d).await?);
-        story.done("stolen-ca", narrate::take());
-    }
+    scene!("witness-outage", witnessing::witness_outage(d));
+    scene!("stolen-ca", stolen_ca::stolen_ca(d));
     // Days 5 and 6: after the day-4 scenarios above, so that the demo clock, and with
     // it every log's entry times, only moves forward (the auditor flags a step back).
-    if wants("forged-field") {
-        outcomes.push(adversaries::forged_field(d, &sent).await?);
-        story.done("forged-field", narrate::take());
-    }
-    if wants("circumvention") {
-        outcomes.push(adversaries::circumvention(d).await?);
-        story.done("circumvention", narrate::take());
-    }
-    if wants("cheating-dealer") {
-        outcomes.push(adversaries::cheating_dealer(d).await?);
-        story.done("cheating-dealer", narrate::take());
-    }
+    scene!("forged-field", adversaries::forged_field(d, &sent));
+    scene!("circumvention", adversaries::circumvention(d));
+    scene!("cheating-dealer", adversaries::cheating_dealer(d));
     // Before key theft, which destroys the epoch-1 shares the order takes.
-    if wants("secret-order") {
-        outcomes.push(jurisdiction::secret_order(d).await?);
-        story.done("secret-order", narrate::take());
-    }
-    // Last before the audit: it rotates the deployment to epoch 2.
-    if wants("key-theft") {
-        outcomes.push(adversaries::key_theft(d).await?);
-        story.done("key-theft", narrate::take());
-    }
+    scene!("secret-order", jurisdiction::secret_order(d));
+    // It rotates the deployment to epoch 2 and destroys epoch 1: only what needs epoch 1
+    // gone, or does not care, comes after.
+    scene!("key-theft", adversaries::key_theft(d));
     // After key theft, which destroys epoch 1 (or alone, itself).
-    if wants("after-the-fact") {
-        outcomes.push(late::after_the_fact(d).await?);
-        story.done("after-the-fact", narrate::take());
-    }
+    scene!("after-the-fact", late::after_the_fact(d));
     // When the trustees hold most of the run's warrants.
-    if wants("surveillance-target") {
-        outcomes.push(exposure::surveillance_target(d).await?);
-        story.done("surveillance-target", narrate::take());
-    }
+    scene!("surveillance-target", exposure::surveillance_target(d));
     // Scenarios left out because of --keep: (summary row, why).
     let mut skipped: Vec<(&str, &str)> = Vec::new();
     if wants("audit") {
