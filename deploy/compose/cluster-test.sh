@@ -111,6 +111,30 @@ out=$(open_warrant) || fail "open: $out"
 printf '%s\n' "$out" | grep -q "opened #" || fail "nothing opened: $out"
 step "warrant $wid approved at 3 trustees: the agency opened alice's message (witnessed approvals checked)"
 
+# Prometheus metrics, scraped on the monitoring network by the scraper: trustee-0's
+# counters must say what just happened there (one approval, one warrant approved, one
+# field and one share released, every witness known), and the relay's and a witness's
+# pages must answer. The escrow families, buckets left out, go into the transcript.
+# The scraper holds no volume, key or passphrase: stdout only (compose's notes go to stderr).
+scrape() { compose run --rm -T scraper metrics --addr "$1" --prefix escrow_; }
+page=$(scrape trustee-0:9100) || fail "scrape trustee-0: $page"
+printf '%s\n' "$page" | grep -v '_bucket' | sed 's/^/  metrics: /'
+# A sample's value, by its exact name and labels (no regex: labels hold quotes).
+sample() { printf '%s\n' "$page" | awk -v k="$1" '$1 == k { print $2; exit }'; }
+for want in 'escrow_warrant_decisions_total{decision="approve"} 1' 'escrow_warrants{state="approved"} 1' \
+    'escrow_fields_released 1' 'escrow_shares_released_total 1'; do
+    key=${want% *}
+    got=$(sample "$key")
+    [ "$got" = "${want##* }" ] || fail "trustee-0's $key is '$got', not ${want##* }"
+done
+lags=$(printf '%s\n' "$page" | grep -c '^escrow_witness_lag_entries{')
+[ "$lags" -eq 3 ] || fail "trustee-0 reports lag for $lags witnesses, not 3"
+for addr in relay:9100 w1:9100; do
+    other=$(scrape "$addr") || fail "scrape $addr: $other"
+    [ -n "$other" ] || fail "$addr serves no escrow metrics"
+done
+step "metrics: trustee-0 counts 1 approval, 1 approved warrant, 1 field and 1 share released, 3 witnesses; relay and w1 answer"
+
 # Faults with the real network: cut trustees off the clients' network.
 docker network disconnect "${name}_access" "$(cid trustee-3)"
 docker network disconnect "${name}_access" "$(cid trustee-4)"

@@ -18,6 +18,7 @@ mod keys;
 mod open;
 mod pki;
 mod relay_bench;
+mod scrape;
 mod serve;
 mod status;
 mod survey;
@@ -86,6 +87,10 @@ enum Command {
     /// Probe a server's health (gRPC health, or a witness's GET /): exit 0 only if it
     /// is serving. Needs only the federation file, never a certificate or passphrase.
     Health(health::HealthArgs),
+    /// Print a server's Prometheus metrics (GET /metrics on its --metrics-listen port,
+    /// plain HTTP), optionally only the families with a name prefix. Needs no
+    /// certificate or passphrase: for scripts and images without an HTTP client.
+    Metrics(scrape::MetricsArgs),
     /// Witness commands: a C2SP tlog-witness that cosigns trustees' checkpoints.
     #[command(subcommand)]
     Witness(witness::WitnessCmd),
@@ -342,16 +347,18 @@ fn exit_quietly_on_broken_pipe() {
     }));
 }
 
-/// The command line. `escrow tradeoffs` is a calculator that never opens a secret file
-/// or a connection, so its help hides the global passphrase and TLS flags (they are
-/// still accepted, and ignored, as everywhere else).
+/// The command line. `escrow tradeoffs` (a calculator) and `escrow metrics` (plain
+/// HTTP) never open a secret file or a TLS connection, so their help hides the global
+/// passphrase and TLS flags (they are still accepted, and ignored, as everywhere else).
 fn cli_command() -> clap::Command {
     use clap::CommandFactory;
     let cmd = Cli::command();
     // A subcommand that already has an argument keeps it: clap propagates a global flag
     // only where its id is missing. So tradeoffs gets the same flags, hidden.
     let globals: Vec<clap::Arg> = cmd.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
-    cmd.mut_subcommand("tradeoffs", |sub| globals.into_iter().fold(sub, |sub, a| sub.arg(a.hide(true))))
+    ["tradeoffs", "metrics"].into_iter().fold(cmd, |cmd, name| {
+        cmd.mut_subcommand(name, |sub| globals.iter().cloned().fold(sub, |sub, a| sub.arg(a.hide(true))))
+    })
 }
 
 /// [`cli_command`], parsed; exits with clap's message and status on a usage error.
@@ -388,6 +395,7 @@ fn main() -> ExitCode {
             Command::Relay(RelayCmd::Bench(a)) => relay_bench::run(a).await,
             Command::Witness(c) => witness::run(c, &ctx).await,
             Command::Health(a) => health::run(a, &ctx).await,
+            Command::Metrics(a) => scrape::run(a).await,
             Command::Status(a) => status::run(a, &ctx).await,
             Command::Court(c) => keys::court(&c, &ctx.secret),
             Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
@@ -463,6 +471,8 @@ mod tests {
         ] {
             assert!(!tradeoffs.contains(flag), "{flag} in\n{tradeoffs}");
         }
+        let metrics = help(&mut cmd, "metrics");
+        assert!(metrics.contains("--prefix") && !metrics.contains("--tls-key"), "{metrics}");
         assert!(help(&mut cmd, "health").contains("--federation"));
         assert!(help(&mut cmd, "keygen").contains("--passphrase"));
         let matches = super::cli_command()

@@ -239,9 +239,88 @@ pub async fn serve_http(
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }
 
+/// The largest scrape page [`scrape`] reads: far above any server's (a few hundred
+/// series), so that a wrong address cannot make it read without end.
+pub const MAX_SCRAPE_LEN: usize = 4 << 20;
+
+/// Why a scrape failed, naming the address.
+#[derive(Debug, thiserror::Error)]
+pub enum ScrapeError {
+    /// No connection, no complete answer, or the timeout passed.
+    #[error("metrics at {addr}: {reason}")]
+    Transport {
+        /// The address asked.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// An answer other than 200 with text.
+    #[error("metrics at {addr}: {reason}")]
+    Refused {
+        /// The address asked.
+        addr: String,
+        /// The status, or why the page is not text.
+        reason: String,
+    },
+}
+
+/// `GET http://{addr}/metrics` over plain HTTP/1.1: the page as text, read up to
+/// [`MAX_SCRAPE_LEN`] within `timeout`. For scripts and images without an HTTP client
+/// (`escrow metrics`).
+pub async fn scrape(addr: &str, timeout: std::time::Duration) -> Result<String, ScrapeError> {
+    use http_body_util::{BodyExt, Empty, Limited};
+    let transport = |reason: String| ScrapeError::Transport { addr: addr.to_owned(), reason };
+    let get = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| transport(format!("connect: {e}")))?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .map_err(|e| transport(format!("handshake: {e}")))?;
+        let driver = tokio::spawn(conn);
+        let request = http::Request::builder()
+            .uri("/metrics")
+            .header(http::header::HOST, addr)
+            .body(Empty::<hyper::body::Bytes>::new())
+            .map_err(|e| transport(e.to_string()))?;
+        let response = sender.send_request(request).await.map_err(|e| transport(e.to_string()))?;
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_SCRAPE_LEN)
+            .collect()
+            .await
+            .map_err(|e| transport(format!("reading the page: {e}")))?
+            .to_bytes();
+        driver.abort();
+        if status != http::StatusCode::OK {
+            return Err(ScrapeError::Refused { addr: addr.to_owned(), reason: format!("status {status}") });
+        }
+        String::from_utf8(body.to_vec())
+            .map_err(|_| ScrapeError::Refused { addr: addr.to_owned(), reason: "the page is not UTF-8".into() })
+    };
+    tokio::time::timeout(timeout, get).await.map_err(|_| transport(format!("no answer in {timeout:?}")))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real endpoint: the page comes back whole; once it is gone, the error names
+    /// the address.
+    #[tokio::test]
+    async fn scrape_reads_the_page_and_names_failures() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let metrics = Metrics::new(|_| {});
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_http(listener, metrics, || {}, async {
+            let _ = stopped.await;
+        }));
+        let page = scrape(&addr, std::time::Duration::from_secs(5)).await.unwrap();
+        assert!(page.ends_with("# EOF\n"), "{page}");
+        let _ = stop.send(());
+        let _ = server.await;
+        let closed = scrape(&addr, std::time::Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(closed, ScrapeError::Transport { .. }), "{closed}");
+        assert!(closed.to_string().contains(&addr), "{closed}");
+    }
 
     #[test]
     fn only_defined_rpcs_become_label_values() {
