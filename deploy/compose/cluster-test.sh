@@ -176,6 +176,37 @@ after=$(inbox | grep -c "from alice" || true)
 { [ "$before" -eq 4 ] && [ "$after" -eq "$before" ]; } || fail "inbox had $before messages before the kill, $after after"
 step "relay SIGKILLed and restarted: all $after acknowledged messages still in bob's inbox"
 
+# The relay SIGKILLed during a burst: alice sends 400 messages to bob, one after
+# another, and the relay is killed once 250 are acknowledged (each after its group
+# commit's fsync). After a restart, every acknowledged message must be in bob's inbox.
+burst="$state/burst.txt"
+as_user alice user send --relay relay:7100 --key /data/alice.ukey --to bob --message burst --repeat 400 \
+    >"$burst" 2>&1 &
+sender=$!
+i=0
+until [ "$(grep -c '^sent as #' "$burst" || true)" -ge 250 ]; do
+    i=$((i + 1)); [ "$i" -lt 1200 ] || fail "the burst did not reach 250 acknowledged sends: $(tail -3 "$burst")"
+    kill -0 "$sender" 2>/dev/null || fail "the burst ended early: $(tail -3 "$burst")"
+    sleep 0.1
+done
+docker kill -s KILL "$(cid relay)" >/dev/null
+wait "$sender" && fail "the burst of 400 finished before the kill: $(tail -3 "$burst")"
+acked=$(grep -c '^sent as #' "$burst" || true)
+compose up -d relay >/dev/null 2>&1
+i=0
+until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid relay)")" = healthy ]; do
+    i=$((i + 1)); [ "$i" -lt 120 ] || fail "the relay not healthy after SIGKILL mid-burst"; sleep 0.5
+done
+read_out="$state/inbox.txt"
+inbox >"$read_out" || fail "bob's inbox after the mid-burst kill: $(tail -3 "$read_out")"
+missing=0
+for seq in $(sed -n 's/^sent as #//p' "$burst"); do
+    grep -q "^#$seq from alice at [0-9]*: burst (" "$read_out" || missing=$((missing + 1))
+done
+stored=$(grep -c ': burst (' "$read_out" || true)
+[ "$missing" -eq 0 ] || fail "$missing of $acked acknowledged messages lost in the mid-burst kill"
+step "relay SIGKILLed after $acked of 400 burst sends were acknowledged: all $acked in bob's inbox ($stored stored)"
+
 # A key ceremony for epoch 2 across the containers, with trustee-2 paused (docker pause:
 # its sockets stay open, it neither reads nor ticks) from before the execute until past
 # the agreement deadline and the others' asking: all five must end the same way, and

@@ -39,6 +39,11 @@ pub enum UserCmd {
         to: Vec<String>,
         #[arg(long)]
         message: String,
+        /// Send N messages, one after another, each the text with " (k/N)" appended
+        /// (load and crash tests). Each acknowledged one is printed as it comes; the
+        /// first failure stops the run and says how many were acknowledged.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        repeat: u32,
         /// Pin epoch keys (hex files; repeat for several epochs) instead of trusting
         /// the relay's. Weak mode: a pinned key is believed as is, with no
         /// announcement from the trustees (a dealt key has none).
@@ -110,13 +115,25 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             println!("registered {}", me.id());
             Ok(())
         }
-        UserCmd::Send { relay, key, to, message, epoch_keys, clock_file } => {
+        UserCmd::Send { relay, key, to, message, repeat, epoch_keys, clock_file } => {
             let me = load_user(&key, secret)?;
             let to = to.iter().map(|t| PartyId::new(t.as_str())).collect::<Result<Vec<_>, _>>()?;
             let c = connect(&relay, &epoch_keys, ctx)?;
             let clock = escrow_service::clock::from_option(clock_file);
-            let sent = c.send(&me, &to, message.as_bytes(), clock.now(), &mut OsRng).await.map_err(user_error)?;
-            println!("sent as #{}", sent.seq);
+            for k in 1..=repeat {
+                let text = if repeat == 1 { message.clone() } else { format!("{message} ({k}/{repeat})") };
+                match c.send(&me, &to, text.as_bytes(), clock.now(), &mut OsRng).await {
+                    Ok(sent) => println!("sent as #{}", sent.seq),
+                    Err(e) if repeat > 1 => {
+                        return Err(CliError::Findings(format!(
+                            "message {k} of {repeat} not sent ({} acknowledged before it): {}",
+                            k - 1,
+                            user_error(e)
+                        )))
+                    }
+                    Err(e) => return Err(user_error(e)),
+                }
+            }
             Ok(())
         }
         UserCmd::Inbox { relay, key, epoch_keys, after, limit } => {

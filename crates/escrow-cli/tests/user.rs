@@ -153,6 +153,34 @@ fn inbox_limit_zero_is_a_usage_error() {
     assert!(text(&out).contains("1 messages shown; more follow: continue with --after 1"), "{}", text(&out));
 }
 
+/// `--repeat N` sends N numbered messages, each acknowledged on its own line; 0 is a
+/// usage error that sends nothing; a run the relay cuts short says how many were
+/// acknowledged before it stopped.
+#[test]
+fn send_repeat_sends_numbered_messages_and_refuses_zero() {
+    let d = Deployment::new();
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let pin = ["--epoch-key", p(&epoch_key)];
+    let out = d.user("alice", &["send"], &[&["--to", "bob", "--message", "load", "--repeat", "3"], &pin[..]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let acks: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(acks, ["sent as #1", "sent as #2", "sent as #3"], "{}", text(&out));
+    let read = text(&d.inbox(&[]));
+    for k in 1..=3 {
+        assert!(read.contains(&format!(": load ({k}/3)\n")), "{read}");
+    }
+    let zero = d.user("alice", &["send"], &[&["--to", "bob", "--message", "x", "--repeat", "0"], &pin[..]].concat());
+    assert_eq!(zero.status.code(), Some(2), "{}", text(&zero));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--repeat"), "{}", text(&zero));
+    // Nothing more reached bob.
+    assert!(!text(&d.inbox(&[])).contains("#4 "), "{}", text(&d.inbox(&[])));
+    // To a recipient the relay does not know: refused at the first, 0 acknowledged.
+    let refused =
+        d.user("alice", &["send"], &[&["--to", "nobody", "--message", "x", "--repeat", "2"], &pin[..]].concat());
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("message 1 of 2 not sent (0 acknowledged before it)"), "{}", text(&refused));
+}
+
 /// Output into a pipe whose reader is gone (`escrow ... | head -1`): the command stops
 /// quietly with status 141, as a process killed by SIGPIPE would, and no panic.
 #[test]
