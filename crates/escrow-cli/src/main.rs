@@ -495,15 +495,21 @@ mod tests {
             let args = exec_start(unit, instance);
             assert_eq!(args.first().map(String::as_str), Some("/usr/local/bin/escrow"));
             let cli = super::Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-            let ok = match (&cli.command, sub) {
+            let (ok, metrics) = match (&cli.command, sub) {
                 (super::Command::Trustee(super::TrusteeCmd::Serve(a)), "trustee") => {
-                    a.witness_policy.is_some() && a.signing_key.is_some()
+                    (a.witness_policy.is_some() && a.signing_key.is_some(), &a.listen.metrics_listen)
                 }
-                (super::Command::Relay(super::RelayCmd::Serve(a)), "relay") => a.announcement.is_some(),
-                (super::Command::Witness(crate::witness::WitnessCmd::Serve(a)), "witness") => !a.plain,
-                _ => false,
+                (super::Command::Relay(super::RelayCmd::Serve(a)), "relay") => {
+                    (a.announcement.is_some(), &a.listen.metrics_listen)
+                }
+                (super::Command::Witness(crate::witness::WitnessCmd::Serve(a)), "witness") => {
+                    (!a.plain, &a.listen.metrics_listen)
+                }
+                _ => (false, &None),
             };
             assert!(ok, "{instance}: not the expected serve command: {args:?}");
+            // Metrics on loopback only (docs/deploy.md, systemd): no TLS, no authentication.
+            assert!(metrics.as_deref().is_some_and(|m| m.starts_with("127.0.0.1:")), "{instance}: {metrics:?}");
             // Secrets come as credentials, never in the environment or a plain path.
             assert!(cli.ctx.secret.passphrase_file.is_some_and(|p| p.starts_with("/run/credentials")), "{args:?}");
             assert!(!unit.contains("ESCROW_PASSPHRASE"), "{instance}: passphrase in the environment");
