@@ -199,10 +199,9 @@ until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid relay)")" = healt
 done
 read_out="$state/inbox.txt"
 inbox >"$read_out" || fail "bob's inbox after the mid-burst kill: $(tail -3 "$read_out")"
-missing=0
-for seq in $(sed -n 's/^sent as #//p' "$burst"); do
-    grep -q "^#$seq from alice at [0-9]*: burst (" "$read_out" || missing=$((missing + 1))
-done
+missing=$(sed -n 's/^sent as #//p' "$burst" | while read -r seq; do
+    grep -q "^#$seq from alice at [0-9]*: burst (" "$read_out" || echo "$seq"
+done | wc -l)
 stored=$(grep -c ': burst (' "$read_out" || true)
 [ "$missing" -eq 0 ] || fail "$missing of $acked acknowledged messages lost in the mid-burst kill"
 step "relay SIGKILLed after $acked of 400 burst sends were acknowledged: all $acked in bob's inbox ($stored stored)"
@@ -241,7 +240,7 @@ ended() { # waits until every trustee's latest ceremony ended; prints the five p
     echo "$all"
 }
 ceremony 1500
-docker pause "$(cid trustee-2)" >/dev/null
+pause trustee-2 || fail "trustee-2 could not be paused"
 (as_op 0 dkg execute --trustee trustee-0:7000 --wait --peer-wait-secs 60 > "$state/execute.out" 2>&1) &
 executing=$!
 sleep 12    # E + 4 phases of 1.5 s, then up to 3 s asking the peers, from before the execute

@@ -65,6 +65,16 @@ cid() {
     docker ps -aq --filter "label=com.docker.compose.project=$name" --filter "label=com.docker.compose.service=$1" \
         --filter label=com.docker.compose.oneoff=False
 }
+# pause SERVICE: docker pause, retried for 5 s: under cgroup v1 the freezer can fail
+# with "unable to freeze" while the container's processes are busy.
+pause() {
+    n=0
+    until out=$(docker pause "$(cid "$1")" 2>&1); do
+        n=$((n + 1))
+        [ "$n" -lt 5 ] || { echo "docker pause $1: $out" >&2; return 1; }
+        sleep 1
+    done
+}
 # healthy SERVICE...: waits until Docker says each is healthy (60 s at most).
 healthy() {
     n=0
