@@ -409,29 +409,3 @@ fn keygen_refuses_bad_groups_and_keeps_secrets_out_of_debug() {
         }
     }
 }
-
-/// Times the compartmented combine (3 of 4 + 1 of 1) against the ordinary one (3 of
-/// 5). `cargo test -p escrow-crypto --test compartment -- --ignored --nocapture`.
-#[test]
-#[ignore = "timing, not a check"]
-fn time_combine() {
-    const ROUNDS: u32 = 50;
-    let keys = keygen(80, (4, 2), (1, 0));
-    let (field, l, _) = sealed(&keys, 80);
-    let sa = shares(&keys, A, &[0, 1, 2], &field, &l);
-    let sb = shares(&keys, B, &[0], &field, &l);
-    let plain = dealer_keygen(EpochId(1), 2, 5, &mut rng(81)).unwrap();
-    let pf = EscrowField::seal(&plain.public, &l, &DataKey::generate(&mut rng(82))).unwrap();
-    let ps: Vec<_> = plain.shares[..3].iter().map(|k| k.decrypt_share(&plain.public, &pf, &l).unwrap()).collect();
-    let start = std::time::Instant::now();
-    for _ in 0..ROUNDS {
-        plain.public.combine(&pf, &l, &ps).unwrap();
-    }
-    let ordinary = start.elapsed() / ROUNDS;
-    let start = std::time::Instant::now();
-    for _ in 0..ROUNDS {
-        keys.public.combine(&field, &l, &sa, &sb).unwrap();
-    }
-    let compartmented = start.elapsed() / ROUNDS;
-    println!("ordinary 3-of-5 combine: {ordinary:?}; compartmented 3-of-4 + 1-of-1: {compartmented:?}");
-}

@@ -19,12 +19,7 @@ pub fn render_text(rows: &[Row]) -> String {
 
 /// The table as a GitHub-flavoured Markdown table (numbers right-aligned).
 pub fn render_markdown(rows: &[Row]) -> String {
-    let mut out = format!("| {} |\n", HEADER.join(" | "));
-    out.push_str(&format!("|{}\n", "---:|".repeat(HEADER.len())));
-    for row in rows {
-        out.push_str(&format!("| {} |\n", cells(row).join(" | ")));
-    }
-    out
+    markdown(&HEADER, rows.iter().map(cells))
 }
 
 fn cells(row: &Row) -> [String; 7] {
@@ -80,10 +75,14 @@ pub fn render_horizon_text(rows: &[Row]) -> String {
 
 /// The horizon table as Markdown.
 pub fn render_horizon_markdown(rows: &[Row]) -> String {
-    let mut out = format!("| {} |\n", HORIZON_HEADER.join(" | "));
-    out.push_str(&format!("|{}\n", "---:|".repeat(HORIZON_HEADER.len())));
+    markdown(&HORIZON_HEADER, rows.iter().map(horizon_cells))
+}
+
+/// A GitHub-flavoured Markdown table, every column right-aligned.
+fn markdown<const N: usize>(header: &[&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---:|".repeat(N));
     for row in rows {
-        out.push_str(&format!("| {} |\n", horizon_cells(row).join(" | ")));
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
     }
     out
 }

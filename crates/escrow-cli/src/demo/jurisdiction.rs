@@ -9,7 +9,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use super::adversaries::{steal_epoch1, thief_reads};
-use super::{err, narrate, table, Deployment, Outcome, TRAFFIC};
+use super::{err, table, Deployment, Outcome, TRAFFIC};
 use crate::CliError;
 
 /// The domestic trustees: every one but the foreign jurisdiction (trustee-4).
@@ -178,12 +178,10 @@ fn compartmented(d: &Deployment, reaches_abroad: bool) -> Result<Compartmented, 
         // An outage abroad: every domestic trustee willing, the foreign one down.
         c.foreign_down += usize::from(opens(&domestic, &[]).is_ok());
     }
-    if narrate::verbose() {
-        say!(
-            "Compartmented key: epoch 90, groups domestic (3 of 4) and foreign (1 of 1); {} messages \
-             re-sealed under it with their original labels.",
-            c.total
-        );
-    }
+    detail!(
+        "Compartmented key: epoch 90, groups domestic (3 of 4) and foreign (1 of 1); {} messages \
+         re-sealed under it with their original labels.",
+        c.total
+    );
     Ok(c)
 }
