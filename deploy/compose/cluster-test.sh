@@ -206,6 +206,66 @@ stored=$(grep -c ': burst (' "$read_out" || true)
 [ "$missing" -eq 0 ] || fail "$missing of $acked acknowledged messages lost in the mid-burst kill"
 step "relay SIGKILLed after $acked of 400 burst sends were acknowledged: all $acked in bob's inbox ($stored stored)"
 
+# A trustee paused (docker pause) in the middle of an agency's open of every message
+# alice sent, the burst included: a second warrant, approved at four trustees, opened
+# in requests of 20 messages. Once the first request is answered, trustee-2 is paused;
+# each later request must go on with the other three approving trustees, every message
+# must open, and the open must end well inside the transport's request timeout (120 s).
+now=$(date +%s)
+signed=$(in_org court court sign --key /data/courts/high-court.key --agency agency-1 --target alice --from $((t0 - 3600)) \
+    --to $((now + 60)) --valid-days 2 --case "R v. A (burst)" --basis "demo" --out /data/warrant-2.hex) \
+    || fail "court sign: $signed"
+wid2=$(printf '%s\n' "$signed" | sed -n 's/^warrant \([0-9a-f]*\) signed.*/\1/p')
+[ -n "$wid2" ] || fail "no warrant id in: $signed"
+get court warrant-2.hex "$pub/warrant-2.hex" || fail "no second warrant out of the court's volume"
+put org-agency-1 "$pub/warrant-2.hex" w2.hex || fail "the second warrant did not reach the agency"
+# shellcheck disable=SC2086
+submitted=$(as_agency warrant submit $trustees --warrant /data/w2.hex 2>&1) || fail "submit: $submitted"
+for i in 0 1 2 3; do
+    as_op "$i" warrant approve --trustee "trustee-$i:7000" --id "$wid2" --reason "lawful and proportionate" >/dev/null \
+        || fail "op-$i could not approve the second warrant"
+done
+open_burst() {
+    # shellcheck disable=SC2086
+    as_agency open --relay relay:7100 $trustees --warrant /data/w2.hex --out /data/opened-2 \
+        --witness-policy /data/witness.policy --batch-size 20 2>&1
+}
+# The table's first two cells: in scope, opened.
+counts() { sed -n 's/^│ *\([0-9][0-9]*\) *\([0-9][0-9]*\) .*/\1 \2/p' "$1" | head -1; }
+whole="$state/open-whole.txt"
+s0=$(date +%s%N)
+open_burst >"$whole" || fail "the second warrant's open with all five: $(tail -5 "$whole")"
+s1=$(date +%s%N)
+# shellcheck disable=SC2046
+set -- $(counts "$whole")
+{ [ "${1:-0}" -ge 200 ] && [ "$1" = "${2:-}" ]; } || fail "open of the burst: in scope/opened '$*': $(head -5 "$whole")"
+inscope=$1
+grep -q 'not waited for in' "$whole" && fail "a trustee was not waited for with all five up: $(grep 'not waited' "$whole")"
+partial="$state/open-paused.txt"
+p0=$(date +%s%N)
+open_burst >"$partial" &
+opener=$!
+i=0
+until grep -q "opened or tried 20/$inscope" "$partial"; do
+    i=$((i + 1)); [ "$i" -lt 1200 ] || fail "the open never finished its first request: $(tail -3 "$partial")"
+    kill -0 "$opener" 2>/dev/null || fail "the open ended before its first request was answered: $(tail -3 "$partial")"
+    sleep 0.05
+done
+pause trustee-2 || fail "trustee-2 could not be paused"
+if wait "$opener"; then opened=ok; else opened="exit $?"; fi
+p1=$(date +%s%N)
+docker unpause "$(cid trustee-2)" >/dev/null
+[ "$opened" = ok ] || fail "the open with trustee-2 paused: $opened: $(tail -8 "$partial")"
+# shellcheck disable=SC2046
+set -- $(counts "$partial")
+{ [ "${1:-}" = "$inscope" ] && [ "${2:-}" = "$inscope" ]; } || fail "with trustee-2 paused, in scope/opened '$*'"
+cut=$(grep '^trustee trustee-2 .* not waited for in' "$partial") || fail "trustee-2 not named as not waited for: $(cat "$partial")"
+requests=$(printf '%s\n' "$cut" | sed 's/.* not waited for in \([0-9]* of [0-9]*\) .*/\1/')
+ms() { echo $(( ($2 - $1) / 1000000 )); }
+[ "$(ms "$p0" "$p1")" -lt 120000 ] || fail "the open with trustee-2 paused took $(ms "$p0" "$p1") ms"
+healthy trustee-2 || fail "trustee-2 not healthy after its unpause"
+step "trustee-2 paused after the first of $(( (inscope + 19) / 20 )) share requests of an open of $inscope messages: all $inscope opened in $(ms "$p0" "$p1") ms (all five up: $(ms "$s0" "$s1") ms); trustee-2 not waited for in $requests requests; unpaused, healthy"
+
 # A key ceremony for epoch 2 across the containers, with trustee-2 paused (docker pause:
 # its sockets stay open, it neither reads nor ticks) from before the execute until past
 # the agreement deadline and the others' asking: all five must end the same way, and

@@ -24,6 +24,14 @@ pub mod witnessed;
 /// Envelopes fetched from the relay per export page.
 const EXPORT_PAGE: u32 = 500;
 
+/// The least a share request waits for the remaining trustees once every item in it
+/// has its t + 1 shares from the others. A trustee that is up answers within about the
+/// time the others took; one that is paused, overloaded or behind a dead link would
+/// hold every batch until the transport's request timeout (two minutes), which only
+/// matters if the shares it holds back are needed, and then they are asked for again
+/// (see [`Agency::open`]).
+pub const STRAGGLER_GRACE: Duration = Duration::from_secs(2);
+
 /// Why opening failed as a whole (per-message failures are in the report).
 #[derive(Debug, thiserror::Error)]
 pub enum AgencyError {
@@ -249,6 +257,12 @@ pub struct OpenReport {
     /// With a witness policy, per trustee id: why its shares were not used (no
     /// witnessed approval, or one that does not verify). The first reason is kept.
     pub unwitnessed: BTreeMap<String, witnessed::Unwitnessed>,
+    /// Per trustee id: share requests whose answer was not waited for, because every
+    /// message in them already had its t + 1 shares from the others and this trustee
+    /// had not answered within the straggler grace.
+    pub not_waited_for: BTreeMap<String, usize>,
+    /// Share requests made to every trustee (one per batch of messages).
+    pub share_requests: usize,
     /// Wall time in the relay export.
     pub export_time: Duration,
     /// Wall time waiting for trustees.
@@ -273,6 +287,11 @@ pub struct Agency {
     unannounced_keys: BTreeMap<EpochId, EpochPublicKey>,
     /// With a witness policy: shares count only with a witnessed approval.
     witness_policy: Option<Arc<escrow_log::Policy>>,
+    /// Most items per share request, if smaller than the trustees' own limit.
+    batch_size: Option<usize>,
+    /// The least a share request waits for the remaining trustees once the others'
+    /// shares suffice.
+    straggler_grace: Duration,
 }
 
 impl Agency {
@@ -365,7 +384,17 @@ impl Agency {
                 ok
             });
         }
-        Ok(Agency { relay, trustees, unreachable, unannounced, epochs, unannounced_keys, witness_policy: None })
+        Ok(Agency {
+            relay,
+            trustees,
+            unreachable,
+            unannounced,
+            epochs,
+            unannounced_keys,
+            witness_policy: None,
+            batch_size: None,
+            straggler_grace: STRAGGLER_GRACE,
+        })
     }
 
     /// Believes `key` for its epoch without an announcement: weak mode, where a
@@ -398,6 +427,25 @@ impl Agency {
         self
     }
 
+    /// Asks for at most `n` items per share request (at least 1; never more than the
+    /// trustees accept, nor 500). Smaller requests report progress more often and
+    /// hold less in memory; larger ones cost fewer round trips.
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = Some(n.max(1));
+        self
+    }
+
+    /// How long a share request waits, at least, for the remaining trustees once
+    /// every message in it has its t + 1 shares from the others (default
+    /// [`STRAGGLER_GRACE`]; it waits as long again as the others took if that is
+    /// longer). A trustee not waited for is counted in
+    /// [`OpenReport::not_waited_for`]; if the others' shares then fail to open a
+    /// message, that trustee is asked again for it and waited for.
+    pub fn with_straggler_grace(mut self, grace: Duration) -> Self {
+        self.straggler_grace = grace;
+        self
+    }
+
     /// The trustees that answered.
     pub fn trustees(&self) -> &[TrusteeHandle] {
         &self.trustees
@@ -410,6 +458,12 @@ impl Agency {
 
     /// Exports, gathers shares, combines and decrypts every message in the warrant's
     /// scope. `progress(done, total)` is called after each batch.
+    ///
+    /// Each batch is asked of every trustee at once. A batch does not wait out a
+    /// trustee that is slow once the others' shares suffice (see
+    /// [`Agency::with_straggler_grace`]); where those shares then fail to open a
+    /// message (a trustee sent bad ones), the trustees not waited for are asked again
+    /// for that message, and waited for up to the request timeout.
     pub async fn open(
         &self,
         warrant: &[u8],
@@ -424,65 +478,67 @@ impl Agency {
         report.export_time = t0.elapsed();
         report.exported = envelopes.len();
         let id = warrant_id(warrant);
-        let batch = self.trustees.iter().map(|t| t.max_items).min().unwrap_or(1).clamp(1, 500);
+        let served = self.trustees.iter().map(|t| t.max_items).min().unwrap_or(1).clamp(1, 500);
+        let batch = self.batch_size.map_or(served, |b| b.min(served));
         let total = envelopes.len();
         let senders = Arc::new(senders);
         let epochs = Arc::new(self.epochs.clone());
         let mut done = 0;
+        // The trustees not waited for in the last request: the next one does not wait
+        // for them at all once the others' shares suffice (one grace per stall, not
+        // one per request). They are still asked, and count again once they answer.
+        let mut slow: Vec<String> = Vec::new();
         for chunk in envelopes.chunks(batch) {
             let items: Vec<pb::EscrowItem> = chunk
                 .iter()
                 .map(|(_, e)| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() })
                 .collect();
-            let t1 = Instant::now();
-            let answers = futures_join(self.trustees.iter().map(|t| {
-                let mut c = t.client.clone();
-                let req = pb::RequestSharesRequest { warrant_id: id.clone(), items: items.clone() };
-                let handle = t.clone();
-                async move { (handle, c.request_shares(req).await) }
-            }))
-            .await;
-            report.trustee_time += t1.elapsed();
+            // What each item needs: its epoch's t + 1 (nothing if no key is known for it).
+            let needed: Vec<usize> =
+                chunk.iter().map(|(_, e)| self.epochs.get(&e.label().epoch()).map_or(0, |k| k.quorum())).collect();
             // shares[j] = the shares for item j, each bound to the trustee that sent it.
             let mut shares: Vec<Vec<DecryptionShare>> = vec![Vec::new(); chunk.len()];
-            for (t, answer) in answers {
-                let resp = match answer {
-                    Ok(r) => r.into_inner(),
-                    Err(s) => {
-                        report.trustee_errors.record(&t.id, &s);
-                        continue;
-                    }
-                };
-                if let Some(policy) = &self.witness_policy {
-                    let wid = <[u8; 16]>::try_from(id.as_slice()).unwrap_or_default();
-                    if let Err(why) = witnessed::verify(policy, &t.id, &wid, resp.witnessed.as_ref()) {
-                        tracing::warn!(trustee = %t.id, reason = %why, "shares refused: not witnessed");
-                        report.unwitnessed.entry(t.id.clone()).or_insert(why);
-                        continue;
-                    }
-                }
-                if resp.shares.len() != chunk.len() {
-                    *report.culprits.entry(t.id.clone()).or_default() += chunk.len();
-                    continue;
-                }
-                for (slot, blob) in shares.iter_mut().zip(&resp.shares) {
-                    match DecryptionShare::from_bytes(blob) {
-                        // A share claiming another trustee's index is that trustee's fault
-                        // no matter what it contains: it could only block or confuse.
-                        Ok(s) if s.trustee() == t.index => slot.push(s),
-                        _ => *report.culprits.entry(t.id.clone()).or_default() += 1,
+            let t1 = Instant::now();
+            report.share_requests += 1;
+            let wait = Wait::Enough { needed: &needed, slow: &slow };
+            let cut = self.ask(&self.trustees, &id, &items, wait, &mut shares, &mut report).await;
+            report.trustee_time += t1.elapsed();
+            for t in &cut {
+                *report.not_waited_for.entry(t.id.clone()).or_default() += 1;
+            }
+            slow = cut.iter().map(|t| t.id.clone()).collect();
+            let t2 = Instant::now();
+            let mut outcomes = combine(chunk, &shares, &senders, &epochs).await?;
+            report.combine_time += t2.elapsed();
+            // The others' shares did not open some messages (too few were valid): ask
+            // the trustees not waited for again, for those only, and wait for them.
+            let retry: Vec<usize> = outcomes
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, _, o))| matches!(o, Err(NotOpened::Combine(_))))
+                .map(|(j, _)| j)
+                .collect();
+            if !cut.is_empty() && !retry.is_empty() {
+                let again: Vec<pb::EscrowItem> = retry.iter().filter_map(|&j| items.get(j).cloned()).collect();
+                let mut more: Vec<Vec<DecryptionShare>> = vec![Vec::new(); again.len()];
+                let t3 = Instant::now();
+                self.ask(&cut, &id, &again, Wait::All, &mut more, &mut report).await;
+                report.trustee_time += t3.elapsed();
+                let subset: Vec<(u64, Envelope)> = retry.iter().filter_map(|&j| chunk.get(j).cloned()).collect();
+                let merged: Vec<Vec<DecryptionShare>> = retry
+                    .iter()
+                    .zip(more)
+                    .map(|(&j, more)| shares.get(j).into_iter().flatten().cloned().chain(more).collect())
+                    .collect();
+                let t4 = Instant::now();
+                let second = combine(&subset, &merged, &senders, &epochs).await?;
+                report.combine_time += t4.elapsed();
+                for (&j, outcome) in retry.iter().zip(second) {
+                    if let Some(slot) = outcomes.get_mut(j) {
+                        *slot = outcome;
                     }
                 }
             }
-            let t2 = Instant::now();
-            let work: Vec<(u64, Envelope, Vec<DecryptionShare>)> =
-                chunk.iter().zip(shares).map(|((seq, e), s)| (*seq, e.clone(), s)).collect();
-            let senders2 = senders.clone();
-            let epochs2 = epochs.clone();
-            let outcomes = tokio::task::spawn_blocking(move || combine_all(&work, &senders2, &epochs2))
-                .await
-                .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))?;
-            report.combine_time += t2.elapsed();
             for (seq, label, outcome) in outcomes {
                 match outcome {
                     Ok((plaintext, culprits)) => {
@@ -500,6 +556,100 @@ impl Agency {
             progress(done, total);
         }
         Ok(report)
+    }
+
+    /// Asks `trustees` concurrently for shares of `items`, taking each answer into
+    /// `shares` as it arrives, and waits as `wait` says. Returns the trustees it
+    /// stopped waiting for (their requests are cancelled).
+    async fn ask(
+        &self,
+        trustees: &[TrusteeHandle],
+        id: &[u8],
+        items: &[pb::EscrowItem],
+        wait: Wait<'_>,
+        shares: &mut [Vec<DecryptionShare>],
+        report: &mut OpenReport,
+    ) -> Vec<TrusteeHandle> {
+        let mut pending = tokio::task::JoinSet::new();
+        for (k, t) in trustees.iter().enumerate() {
+            let mut c = t.client.clone();
+            let req = pb::RequestSharesRequest { warrant_id: id.to_vec(), items: items.to_vec() };
+            pending.spawn(async move { (k, c.request_shares(req).await) });
+        }
+        let started = Instant::now();
+        let mut answered = vec![false; trustees.len()];
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let next = match deadline {
+                None => pending.join_next().await,
+                Some(d) => match tokio::time::timeout_at(d, pending.join_next()).await {
+                    Ok(next) => next,
+                    Err(_) => break,
+                },
+            };
+            let Some(joined) = next else { break };
+            let (k, answer) = match joined {
+                Ok(v) => v,
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => continue,
+            };
+            let (Some(t), Some(flag)) = (trustees.get(k), answered.get_mut(k)) else { continue };
+            *flag = true;
+            self.take_answer(t, id, answer, shares, report);
+            let Wait::Enough { needed, slow } = wait else { continue };
+            if !shares.iter().zip(needed).all(|(s, n)| s.len() >= *n) {
+                continue;
+            }
+            let only_slow_left = trustees.iter().zip(&answered).all(|(t, a)| *a || slow.contains(&t.id));
+            if only_slow_left {
+                break;
+            }
+            if deadline.is_none() {
+                deadline = Some(tokio::time::Instant::now() + self.straggler_grace.max(started.elapsed()));
+            }
+        }
+        pending.abort_all();
+        trustees.iter().zip(answered).filter(|(_, a)| !a).map(|(t, _)| t.clone()).collect()
+    }
+
+    /// Takes trustee `t`'s answer to a share request into `shares` (slot j = item j):
+    /// shares bound to it only, only with its witnessed approval where that is
+    /// required; its errors, missing proof and bad shares go into `report`.
+    fn take_answer(
+        &self,
+        t: &TrusteeHandle,
+        id: &[u8],
+        answer: Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status>,
+        shares: &mut [Vec<DecryptionShare>],
+        report: &mut OpenReport,
+    ) {
+        let resp = match answer {
+            Ok(r) => r.into_inner(),
+            Err(s) => {
+                report.trustee_errors.record(&t.id, &s);
+                return;
+            }
+        };
+        if let Some(policy) = &self.witness_policy {
+            let wid = <[u8; 16]>::try_from(id).unwrap_or_default();
+            if let Err(why) = witnessed::verify(policy, &t.id, &wid, resp.witnessed.as_ref()) {
+                tracing::warn!(trustee = %t.id, reason = %why, "shares refused: not witnessed");
+                report.unwitnessed.entry(t.id.clone()).or_insert(why);
+                return;
+            }
+        }
+        if resp.shares.len() != shares.len() {
+            *report.culprits.entry(t.id.clone()).or_default() += shares.len();
+            return;
+        }
+        for (slot, blob) in shares.iter_mut().zip(&resp.shares) {
+            match DecryptionShare::from_bytes(blob) {
+                // A share claiming another trustee's index is that trustee's fault
+                // no matter what it contains: it could only block or confuse.
+                Ok(s) if s.trustee() == t.index => slot.push(s),
+                _ => *report.culprits.entry(t.id.clone()).or_default() += 1,
+            }
+        }
     }
 
     /// Every in-scope envelope from the relay, with the senders' keys.
@@ -537,6 +687,31 @@ impl Agency {
 }
 
 type Outcome = (u64, Label, Result<(Vec<u8>, Vec<TrusteeIndex>), NotOpened>);
+
+/// How long [`Agency::ask`] waits for answers.
+#[derive(Clone, Copy)]
+enum Wait<'a> {
+    /// For every trustee (each request ends by the transport's timeout).
+    All,
+    /// Until item j has `needed[j]` shares; then for the rest as long again as that
+    /// took, at least the straggler grace, and not at all for the trustees in `slow`.
+    Enough { needed: &'a [usize], slow: &'a [String] },
+}
+
+/// [`combine_all`] off the async threads: one outcome per envelope, in order.
+async fn combine(
+    envelopes: &[(u64, Envelope)],
+    shares: &[Vec<DecryptionShare>],
+    senders: &Arc<HashMap<String, UserPublicKey>>,
+    epochs: &Arc<BTreeMap<EpochId, EpochPublicKey>>,
+) -> Result<Vec<Outcome>, AgencyError> {
+    let work: Vec<(u64, Envelope, Vec<DecryptionShare>)> =
+        envelopes.iter().zip(shares).map(|((seq, e), s)| (*seq, e.clone(), s.clone())).collect();
+    let (senders, epochs) = (senders.clone(), epochs.clone());
+    tokio::task::spawn_blocking(move || combine_all(&work, &senders, &epochs))
+        .await
+        .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))
+}
 
 /// Combines and decrypts a batch on all cores.
 fn combine_all(

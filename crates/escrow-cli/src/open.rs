@@ -1,5 +1,6 @@
 //! `escrow open`: the agency opens what a warrant covers.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -33,6 +34,16 @@ pub struct OpenArgs {
     /// must serve exactly this key. Repeat for more epochs.
     #[arg(long = "epoch-key")]
     pub epoch_keys: Vec<PathBuf>,
+    /// Most messages per share request (default: the smallest the trustees accept, at
+    /// most 500). Smaller requests report progress more often.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: Option<u32>,
+    /// Once every message of a request has t + 1 shares from the other trustees, wait
+    /// at least this long for the rest (and as long again as the others took, if that
+    /// is longer) before going on without them. If the shares in hand then fail to
+    /// open a message, the trustees not waited for are asked again for it.
+    #[arg(long, default_value_t = escrow_agency::STRAGGLER_GRACE.as_millis() as u64)]
+    pub straggler_grace_ms: u64,
 }
 
 /// How the summary names a trustee the report keys by id (it answered) or by address
@@ -65,6 +76,12 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     if let Some(policy) = witness_policy {
         agency = agency.require_witnessed(policy);
     }
+    agency = agency.with_straggler_grace(std::time::Duration::from_millis(a.straggler_grace_ms));
+    if let Some(n) = a.batch_size {
+        agency = agency.with_batch_size(n as usize);
+    }
+    // On a terminal a bar; elsewhere (a log, a script) a line per share request.
+    let lines = !std::io::stderr().is_terminal();
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
@@ -72,6 +89,9 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     );
     let report = agency
         .open(&warrant, |done, total| {
+            if lines {
+                eprintln!("opened or tried {done}/{total} in-scope messages");
+            }
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         })
@@ -115,6 +135,15 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
             ));
         }
     }
+    for (t, n) in &report.not_waited_for {
+        summary.push_str(&format!(
+            "trustee {} not waited for in {n} of {} share requests: the others' shares sufficed; it had not \
+             answered {} ms later, and the requests after went on without waiting for it\n",
+            name(t),
+            report.share_requests,
+            a.straggler_grace_ms
+        ));
+    }
     for (t, n) in &report.culprits {
         summary.push_str(&format!("trustee {} sent {n} invalid shares\n", name(t)));
     }
@@ -132,6 +161,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         "trustees refusing",
         "trustees unreachable",
         "trustees not yet witnessed",
+        "trustees not waited for",
         "culprit trustees",
         "unwitnessed trustees",
     ]);
@@ -142,6 +172,7 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         report.trustee_errors.refusing().len().to_string(),
         report.trustee_errors.unreachable().len().to_string(),
         report.trustee_errors.not_yet_witnessed().len().to_string(),
+        report.not_waited_for.len().to_string(),
         report.culprits.len().to_string(),
         report.unwitnessed.len().to_string(),
     ]);

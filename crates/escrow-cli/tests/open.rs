@@ -29,7 +29,7 @@ struct Deployment {
     dir: tempfile::TempDir,
     trustees: Vec<String>,
     relay: String,
-    _processes: Vec<Killed>,
+    processes: Vec<Killed>,
 }
 
 impl Deployment {
@@ -91,7 +91,7 @@ impl Deployment {
             ps("courts/high-court.pub"),
         ];
         let relay = spawn("relay", relay_args.to_vec());
-        let dep = Deployment { dir, trustees, relay, _processes: processes };
+        let dep = Deployment { dir, trustees, relay, processes };
 
         for who in ["alice", "bob"] {
             let key = dep.path(&format!("{who}.key"));
@@ -193,8 +193,9 @@ fn the_summary_names_each_trustee_and_each_outcome() {
     assert!(stdout.contains("trustees refusing   trustees unreachable   trustees not yet witnessed"), "{stdout}");
     let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with('1')).unwrap();
     let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
-    // exported, opened, not opened, refusing, unreachable, not yet witnessed, culprits, unwitnessed
-    assert_eq!(cells, ["1", "1", "0", "2", "1", "0", "0", "0"], "{stdout}");
+    // exported, opened, not opened, refusing, unreachable, not yet witnessed, not waited
+    // for, culprits, unwitnessed
+    assert_eq!(cells, ["1", "1", "0", "2", "1", "0", "0", "0", "0"], "{stdout}");
     for i in [3, 4] {
         let named = format!("trustee trustee-{i} ({}) refused: ", d.trustees[i]);
         assert!(stdout.contains(&named), "{named:?} not in {stdout}");
@@ -218,4 +219,67 @@ fn a_pinned_epoch_key_the_trustees_do_not_serve_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("other-keys/epoch-1.pub") && err.contains("different public key for epoch 1"), "{err}");
     assert!(!d.path("opened-agency-1-alice").exists(), "nothing written");
+}
+
+/// A trustee that stops answering in the middle of an open (SIGSTOP: its sockets stay
+/// open, the kernel still takes its packets, nothing reads them), while three other
+/// trustees that approved answer: each share request goes on without it once the
+/// others' shares suffice, every message opens, and the summary says which trustee was
+/// not waited for and in how many requests. Resumed, it answers again.
+#[test]
+fn a_paused_trustee_is_not_waited_for() {
+    use std::io::{BufRead, BufReader};
+    let d = Deployment::new();
+    let (key, epoch) = (d.path("alice.key"), d.path("keys/epoch-1.pub"));
+    let send = ["user", "send", "--relay", &d.relay, "--key", p(&key), "--to", "bob", "--message", "more"];
+    d.as_profile("user-alice", &[&send[..], &["--repeat", "29", "--epoch-key", p(&epoch)]].concat());
+    let w = std::fs::read_to_string(d.path("alice.warrant")).unwrap();
+    let id = w.trim().get(6..38).unwrap();
+    d.as_profile("trustee-3.op-3", &["warrant", "approve", "--trustee", &d.trustees[3], "--id", id, "--reason", "ok"]);
+
+    let mut c = escrow();
+    c.args(["--profile", p(&d.path("pki/agency-1.profile.toml")), "open", "--epoch-key", p(&epoch)])
+        .args(["--relay", &d.relay, "--warrant", p(&d.path("alice.warrant"))])
+        .args(["--out", p(&d.path("opened-paused")), "--batch-size", "1", "--straggler-grace-ms", "300"]);
+    for t in &d.trustees {
+        c.args(["--trustee", t]);
+    }
+    let mut child = c.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let paused = d.processes[0].0.id().to_string();
+    let signal = |sig: &str| assert!(Command::new("kill").args([sig, &paused]).status().unwrap().success());
+    // Once the first request is answered, trustee-0 stops.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("opened or tried 1/30") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "open ended before its first request: {seen}");
+        seen.push_str(&line);
+    }
+    signal("-STOP");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    signal("-CONT");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{seen}{rest}");
+    assert_eq!(stdout.matches("opened #").count(), 30, "{stdout}");
+    let named = format!("trustee trustee-0 ({}) not waited for in ", d.trustees[0]);
+    let line = stdout.lines().find(|l| l.starts_with(&named)).unwrap_or_else(|| panic!("{named:?} not in {stdout}"));
+    let n: usize = line[named.len()..].split(' ').next().unwrap().parse().unwrap();
+    // Requests 2 to 30 met a stopped trustee-0 (one or two may have been answered
+    // before the signal landed).
+    assert!((27..=29).contains(&n), "{line}");
+    assert!(
+        line.contains(" of 30 share requests: the others' shares sufficed; it had not answered 300 ms later"),
+        "{line}"
+    );
+    let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with("30")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+    // trustee-4 never approved: it refuses, and is not waited for either.
+    assert_eq!(cells, ["30", "30", "0", "1", "0", "0", "1", "0", "0"], "{stdout}");
+
+    // Resumed, trustee-0 answers again: nobody is left out.
+    let again = d.open_weak("agency-1", "alice");
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success() && !stdout.contains("not waited for in"), "{}", text(&again));
 }
