@@ -21,6 +21,12 @@ use tonic::transport::Channel;
 
 pub mod witnessed;
 
+// Test code may unwrap, index and panic: the workspace's lint wall is for library and
+// binary code (see Cargo.toml).
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod stragglers;
+
 /// Envelopes fetched from the relay per export page.
 const EXPORT_PAGE: u32 = 500;
 
@@ -477,7 +483,20 @@ impl Agency {
         let (envelopes, senders) = self.export(warrant).await?;
         report.export_time = t0.elapsed();
         report.exported = envelopes.len();
-        let id = warrant_id(warrant);
+        self.open_exported(&mut report, &warrant_id(warrant), &envelopes, senders, progress).await?;
+        Ok(report)
+    }
+
+    /// [`Agency::open`] after the export: shares for `envelopes` under warrant `id`,
+    /// gathered batch by batch, combined and decrypted into `report`.
+    async fn open_exported(
+        &self,
+        report: &mut OpenReport,
+        id: &[u8],
+        envelopes: &[(u64, Envelope)],
+        senders: HashMap<String, UserPublicKey>,
+        progress: impl Fn(usize, usize) + Send + Sync,
+    ) -> Result<(), AgencyError> {
         let served = self.trustees.iter().map(|t| t.max_items).min().unwrap_or(1).clamp(1, 500);
         let batch = self.batch_size.map_or(served, |b| b.min(served));
         let total = envelopes.len();
@@ -501,7 +520,7 @@ impl Agency {
             let t1 = Instant::now();
             report.share_requests += 1;
             let wait = Wait::Enough { needed: &needed, slow: &slow };
-            let cut = self.ask(&self.trustees, &id, &items, wait, &mut shares, &mut report).await;
+            let cut = self.ask(&self.trustees, id, &items, wait, &mut shares, report).await;
             report.trustee_time += t1.elapsed();
             for t in &cut {
                 *report.not_waited_for.entry(t.id.clone()).or_default() += 1;
@@ -522,7 +541,7 @@ impl Agency {
                 let again: Vec<pb::EscrowItem> = retry.iter().filter_map(|&j| items.get(j).cloned()).collect();
                 let mut more: Vec<Vec<DecryptionShare>> = vec![Vec::new(); again.len()];
                 let t3 = Instant::now();
-                self.ask(&cut, &id, &again, Wait::All, &mut more, &mut report).await;
+                self.ask(&cut, id, &again, Wait::All, &mut more, report).await;
                 report.trustee_time += t3.elapsed();
                 let subset: Vec<(u64, Envelope)> = retry.iter().filter_map(|&j| chunk.get(j).cloned()).collect();
                 let merged: Vec<Vec<DecryptionShare>> = retry
@@ -555,7 +574,7 @@ impl Agency {
             done += chunk.len();
             progress(done, total);
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Asks `trustees` concurrently for shares of `items`, taking each answer into
