@@ -431,6 +431,7 @@ async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_tru
                 &[],
                 &me,
                 None,
+                escrow_pki::access::Server::default(),
                 &escrow_service::metrics::Metrics::new(|_| {}),
                 s,
             )
@@ -600,6 +601,10 @@ async fn an_agency_refuses_an_epoch_key_whose_announcements_are_under_or_wrongly
                         &[],
                         &me,
                         None,
+                        escrow_pki::access::Server {
+                            trustee: Some(escrow_crypto::PartyId::new(format!("trustee-{i}")).unwrap()),
+                            agency_organisations: Vec::new(),
+                        },
                         &escrow_service::metrics::Metrics::new(|_| {}),
                         s,
                     )

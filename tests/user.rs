@@ -140,6 +140,7 @@ async fn a_lying_relay_is_caught_by_the_client_checks() {
             &[],
             &me,
             None,
+            escrow_pki::access::Server::default(),
             &escrow_service::metrics::Metrics::new(|_| {}),
             shutdown,
         )

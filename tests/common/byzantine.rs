@@ -113,6 +113,10 @@ pub async fn start_lying(honest_addr: String, index: usize, lie: Lie) -> Node {
             &[],
             &me,
             None,
+            escrow_pki::access::Server {
+                trustee: Some(escrow_crypto::PartyId::new(format!("trustee-{index}")).unwrap()),
+                agency_organisations: Vec::new(),
+            },
             &escrow_service::metrics::Metrics::new(|_| {}),
             shutdown,
         )

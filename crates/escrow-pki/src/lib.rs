@@ -28,6 +28,7 @@ use rcgen::{
 };
 use zeroize::Zeroizing;
 
+pub mod access;
 pub mod federation;
 pub mod trust;
 

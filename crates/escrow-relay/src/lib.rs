@@ -189,6 +189,8 @@ pub async fn serve(
         &[<RelayServer<RelayService> as NamedService>::NAME],
         credentials,
         Some(rate_limit),
+        // No operators; every agency the federation certifies.
+        escrow_pki::access::Server::default(),
         &metrics,
         shutdown,
     )

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
 use escrow_crypto::{CourtPublicKey, Envelope, EpochPublicKey, Error, PartyId, UserPublicKey, VerifiedWarrant};
-use escrow_pki::{Identity, Role};
+use escrow_pki::Identity;
 use escrow_proto::v1::relay_server::Relay;
 use escrow_proto::v1::{
     ExportRequest, ExportResponse, FetchInboxRequest, FetchInboxResponse, GetEpochKeyRequest, GetEpochKeyResponse,
@@ -469,20 +469,21 @@ impl Inner {
     }
 }
 
-/// Authorization by the caller's certificate (docs/security.md): users register
-/// their own key, send as themselves and read their own inbox; an agency exports only
-/// under a warrant issued to it; anyone of the deployment reads the epoch key.
+/// Who may call each RPC is the access table's (`escrow_pki::access`), decided before
+/// any handler runs. The handlers apply its object rules: users register their own
+/// key, send as themselves and read their own inbox; an agency exports only under a
+/// warrant issued to it.
 #[tonic::async_trait]
 impl Relay for RelayService {
     async fn register_user(&self, req: Request<RegisterUserRequest>) -> Result<Response<RegisterUserResponse>, Status> {
-        let who = auth::require(&req, "RegisterUser", &[Role::User])?;
+        let who = auth::caller(&req)?;
         let blob = req.into_inner().user_public_key;
         self.blocking(move |inner| inner.register_user(&who, &blob)).await?;
         Ok(Response::new(RegisterUserResponse {}))
     }
 
     async fn get_user(&self, req: Request<GetUserRequest>) -> Result<Response<GetUserResponse>, Status> {
-        auth::require(&req, "GetUser", &[Role::User, Role::Agency])?;
+        auth::caller(&req)?;
         let user_id = req.into_inner().user_id;
         let user_public_key = self.blocking(move |inner| inner.get_user(&user_id)).await?;
         Ok(Response::new(GetUserResponse { user_public_key }))
@@ -497,7 +498,7 @@ impl Relay for RelayService {
     }
 
     async fn send(&self, req: Request<SendRequest>) -> Result<Response<SendResponse>, Status> {
-        let who = auth::require(&req, "Send", &[Role::User])?;
+        let who = auth::caller(&req)?;
         let envelope = req.into_inner().envelope;
         let (seq, a) = match &self.inner.committer {
             None => {
@@ -523,13 +524,13 @@ impl Relay for RelayService {
     }
 
     async fn fetch_inbox(&self, req: Request<FetchInboxRequest>) -> Result<Response<FetchInboxResponse>, Status> {
-        let who = auth::require(&req, "FetchInbox", &[Role::User])?;
+        let who = auth::caller(&req)?;
         let req = req.into_inner();
         self.blocking(move |inner| inner.fetch_inbox(&who, &req)).await.map(Response::new)
     }
 
     async fn export(&self, req: Request<ExportRequest>) -> Result<Response<ExportResponse>, Status> {
-        let who = auth::require(&req, "Export", &[Role::Agency])?;
+        let who = auth::caller(&req)?;
         let req = req.into_inner();
         let exported = self.blocking(move |inner| inner.export(&who, &req)).await?;
         self.inner.metrics.exported.inc_by(exported.envelopes.len() as u64);

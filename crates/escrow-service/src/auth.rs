@@ -6,10 +6,13 @@
 //! certificate from any other CA never gets a session). This layer reads the role
 //! and id from the verified leaf and refuses, with `UNAUTHENTICATED`, any request
 //! without one — except the standard health service,
-//! which probes may call without a certificate and which reveals nothing. Handlers
-//! then call [`caller`] and decide with `PERMISSION_DENIED`; a denial changes no state
-//! and is not written to the trustee's log (which an unauthorized caller could
-//! otherwise fill), only to the service's own trace.
+//! which probes may call without a certificate and which reveals nothing. It then
+//! decides whether the caller may call the RPC at all, by the one access table
+//! ([`escrow_pki::access::allow`]), before any handler runs: `PERMISSION_DENIED`
+//! otherwise. Handlers get the caller ([`caller`]) and the [`Grant`], and apply the
+//! grant's object rule to the object they load. A denial changes no state and is not
+//! written to the trustee's log (which an unauthorized caller could otherwise fill),
+//! only to the service's own trace.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,8 +20,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use escrow_pki::access::{self, Grant};
 use escrow_pki::trust::Trust;
-use escrow_pki::{Identity, Role};
+use escrow_pki::Identity;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tonic::Status;
 
@@ -62,15 +66,18 @@ pub fn denied(caller: &Identity, rpc: &str, rule: &str) -> Status {
     with_rule(Status::permission_denied(format!("{caller} may not call {rpc}: {rule}")), "permission")
 }
 
-/// The caller if its role is one of `roles`, else [`denied`].
-pub fn require<T>(req: &tonic::Request<T>, rpc: &str, roles: &[Role]) -> Result<Identity, Status> {
-    let who = caller(req)?;
-    if roles.contains(&who.role()) {
-        Ok(who)
-    } else {
-        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-        Err(denied(&who, rpc, &format!("only {} may", names.join(", "))))
-    }
+/// What the access table let the caller do, put into each request's extensions by
+/// [`AuthLayer`]; `PERMISSION_DENIED` if there is none (fails closed, as [`caller`]).
+pub fn grant<T>(req: &tonic::Request<T>) -> Result<Grant, Status> {
+    req.extensions()
+        .get::<Grant>()
+        .copied()
+        .ok_or_else(|| with_rule(Status::permission_denied("no access decision for this request"), "permission"))
+}
+
+/// The method's name in a gRPC path (`/escrow.v1.Trustee/GetInfo` → `GetInfo`).
+fn method(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 fn identify(ext: &http::Extensions) -> Result<Identity, Status> {
@@ -82,19 +89,21 @@ fn identify(ext: &http::Extensions) -> Result<Identity, Status> {
     Identity::from_cert_der(leaf.as_ref()).map_err(|e| Status::unauthenticated(format!("client {e}")))
 }
 
-/// Tower layer that authenticates every request (see the module documentation) and,
-/// with a [`RateLimiter`], spends one token of the caller's bucket per request.
+/// Tower layer that authenticates every request, decides its access (see the module
+/// documentation) and, with a [`RateLimiter`], spends one token of the caller's
+/// bucket per request.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     limiter: Option<Arc<RateLimiter>>,
     trust: Arc<Trust>,
+    server: Arc<access::Server>,
 }
 
 impl AuthLayer {
     /// Authentication under `trust` (which names each caller's organisation), and a
-    /// per-caller rate limit if `limiter` is given.
-    pub fn new(limiter: Option<Arc<RateLimiter>>, trust: Arc<Trust>) -> Self {
-        AuthLayer { limiter, trust }
+    /// per-caller rate limit if `limiter` is given, and access decided for `server`.
+    pub fn new(limiter: Option<Arc<RateLimiter>>, trust: Arc<Trust>, server: access::Server) -> Self {
+        AuthLayer { limiter, trust, server: Arc::new(server) }
     }
 }
 
@@ -102,7 +111,7 @@ impl<S> tower::Layer<S> for AuthLayer {
     type Service = Authenticate<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Authenticate { inner, limiter: self.limiter.clone(), trust: self.trust.clone() }
+        Authenticate { inner, limiter: self.limiter.clone(), trust: self.trust.clone(), server: self.server.clone() }
     }
 }
 
@@ -112,6 +121,7 @@ pub struct Authenticate<S> {
     inner: S,
     limiter: Option<Arc<RateLimiter>>,
     trust: Arc<Trust>,
+    server: Arc<access::Server>,
 }
 
 /// Writes what the limiter's [`Report`] says to the service log: a caller's first
@@ -195,6 +205,17 @@ where
                         return Box::pin(async move { Ok(status.into_http()) });
                     }
                 }
+                let path = req.uri().path();
+                let decided =
+                    access::allow(path, access::Caller { identity: &identity, organisation: &org }, &self.server);
+                let grant = match decided {
+                    Ok(grant) => grant,
+                    Err(why) => {
+                        let status = denied(&identity, method(path), &why.to_string());
+                        return Box::pin(async move { Ok(status.into_http()) });
+                    }
+                };
+                req.extensions_mut().insert(grant);
                 req.extensions_mut().insert(Caller(identity));
                 req.extensions_mut().insert(CallerOrganisation(org));
                 answer(self.inner.call(req))

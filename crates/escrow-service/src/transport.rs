@@ -216,7 +216,9 @@ pub enum TransportError {
 /// Every connection is TLS with `credentials`, which must be a server's (trustee or
 /// relay); every request but health must come with a client certificate the
 /// federation believes and, with `rate_limit`, spends a token of that certificate's
-/// bucket. Every request, refused ones included, is timed and counted in `metrics`.
+/// bucket; then the access table decides, for `access` (this server), whether the
+/// caller may call the RPC at all. Every request, refused ones included, is timed and
+/// counted in `metrics`.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve(
     listener: TcpListener,
@@ -224,6 +226,7 @@ pub async fn serve(
     service_names: &[&str],
     credentials: &Credentials,
     rate_limit: Option<RateLimit>,
+    access: escrow_pki::access::Server,
     metrics: &crate::metrics::Metrics,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), TransportError> {
@@ -262,7 +265,7 @@ pub async fn serve(
         .http2_keepalive_timeout(Some(KEEPALIVE_TIMEOUT))
         .http2_adaptive_window(Some(true))
         .layer(metrics.layer())
-        .layer(AuthLayer::new(limiter, credentials.trust().clone()))
+        .layer(AuthLayer::new(limiter, credentials.trust().clone(), access))
         .timeout(REQUEST_TIMEOUT)
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .tcp_nodelay(true)

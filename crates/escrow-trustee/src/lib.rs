@@ -92,6 +92,10 @@ pub async fn serve(
         &names,
         credentials,
         Some(rate_limit),
+        escrow_pki::access::Server {
+            trustee: Some(service.policy().trustee_id.clone()),
+            agency_organisations: service.policy().agency_organisations.clone(),
+        },
         &service.metrics().clone(),
         shutdown,
     )
