@@ -179,7 +179,9 @@ async fn releases_continue_while_the_quorum_holds_and_stop_when_it_does_not() {
     d.stop_witness(1).await.unwrap();
     let w5 = approved_warrant(&d, 5, &[0, 1, 2]).await;
     let refused = request(&d, 0, &items, 5).await.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    // A refusal the agency can tell from an outage: the rule, not the words.
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(escrow_service::metrics::rule_of(&refused), Some(escrow_proto::RULE_NOT_WITNESSED));
     assert!(refused.message().contains("not yet in a witnessed checkpoint"), "{}", refused.message());
     assert!(refused.message().contains("quorum"), "{}", refused.message());
     let report = d.agency().await.unwrap().open(&w5, |_, _| {}).await.unwrap();
@@ -318,7 +320,9 @@ async fn a_forked_log_gets_no_witnessed_release_and_the_auditor_names_the_split_
     // release nothing more: its next approval is never witnessed.
     let w7 = approved_warrant(&d, 7, &[0, 1, 2]).await;
     let refused = request(&d, 0, &items, 7).await.unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{refused:?}");
+    // A refusal the agency can tell from an outage: the rule, not the words.
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
+    assert_eq!(escrow_service::metrics::rule_of(&refused), Some(escrow_proto::RULE_NOT_WITNESSED));
     assert!(refused.message().contains("not yet in a witnessed checkpoint"), "{}", refused.message());
     let report = d.agency().await.unwrap().open(&w7, |_, _| {}).await.unwrap();
     assert!(report.opened.is_empty(), "two honest trustees are not a quorum of three");

@@ -117,7 +117,8 @@ pub enum TrusteeFailure {
     /// The trustee answered and refused (policy, scope, quota, unknown warrant, ...).
     Refused,
     /// The trustee answered that the warrant's approval is not yet in a witnessed
-    /// checkpoint ([`escrow_proto::NOT_YET_WITNESSED`]): a later request may succeed.
+    /// checkpoint (rule [`escrow_proto::RULE_NOT_WITNESSED`]): a later request may
+    /// succeed.
     NotYetWitnessed,
 }
 
@@ -125,17 +126,18 @@ impl TrusteeFailure {
     /// The one rule for telling an outage from an answer. A status tonic made on this
     /// side (it carries the transport error as its source: refused, reset, timed out,
     /// whatever code it maps to) and the transport codes without a server's word are
-    /// outages; a trustee's `UNAVAILABLE` saying its approval is not yet witnessed is
-    /// that; every other code is a refusal.
+    /// outages; a trustee's refusal with rule [`escrow_proto::RULE_NOT_WITNESSED`] is
+    /// "not yet"; every other answer is a refusal. The rule is read from the
+    /// `escrow-rule` metadata, never from the message's words.
     pub fn of(status: &tonic::Status) -> Self {
         use tonic::Code;
         if std::error::Error::source(status).is_some() {
             return TrusteeFailure::Unreachable;
         }
+        if escrow_service::metrics::rule_of(status) == Some(escrow_proto::RULE_NOT_WITNESSED) {
+            return TrusteeFailure::NotYetWitnessed;
+        }
         match status.code() {
-            Code::Unavailable if status.message().contains(escrow_proto::NOT_YET_WITNESSED) => {
-                TrusteeFailure::NotYetWitnessed
-            }
             Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled => TrusteeFailure::Unreachable,
             _ => TrusteeFailure::Refused,
         }
@@ -806,11 +808,17 @@ mod tests {
 
     #[test]
     fn each_outcome_has_its_own_word() {
-        let not_yet = tonic::Status::unavailable(format!(
-            "the approval of warrant ab {}: no witness reachable",
-            escrow_proto::NOT_YET_WITNESSED
-        ));
+        let not_yet = escrow_service::metrics::with_rule(
+            tonic::Status::failed_precondition(format!(
+                "the approval of warrant ab {}: no witness reachable",
+                escrow_proto::NOT_YET_WITNESSED
+            )),
+            escrow_proto::RULE_NOT_WITNESSED,
+        );
         assert_eq!(TrusteeFailure::of(&not_yet), TrusteeFailure::NotYetWitnessed);
+        // The words alone, without the rule, are a refusal like any other.
+        let words = tonic::Status::failed_precondition(not_yet.message());
+        assert_eq!(TrusteeFailure::of(&words), TrusteeFailure::Refused);
         // A trustee killed mid-request: whatever code tonic picks, nobody answered.
         assert_eq!(TrusteeFailure::of(&local(ErrorKind::ConnectionReset)), TrusteeFailure::Unreachable);
         assert_eq!(TrusteeFailure::of(&local(ErrorKind::ConnectionRefused)), TrusteeFailure::Unreachable);

@@ -14,6 +14,12 @@ pub mod v1 {
 /// the trustee that sends it and the agency that tells it apart.
 pub const NOT_YET_WITNESSED: &str = "is not yet in a witnessed checkpoint";
 
+/// The `escrow-rule` a trustee's refusal carries when it holds shares back because the
+/// warrant's approval is not yet in a witnessed checkpoint (`FAILED_PRECONDITION`):
+/// not an outage, and a later request may succeed. Clients decide on this, not on
+/// the message's words.
+pub const RULE_NOT_WITNESSED: &str = "not-witnessed";
+
 /// The encoded `FileDescriptorSet` of every escrow proto, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/escrow_v1_descriptor.bin"));
 

@@ -91,11 +91,41 @@ pub enum Refusal {
     /// A field quota would be exceeded.
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
+    /// The warrant's approval is not yet in a checkpoint the witnesses cosigned, so no
+    /// share may leave; a later request may succeed. `what` names the entry waited
+    /// for, `failure` the publisher's last failure.
+    #[error("{what} {}: {failure}", escrow_proto::NOT_YET_WITNESSED)]
+    NotWitnessed {
+        /// The entry waited for ("the approval of warrant …").
+        what: String,
+        /// Why the witnesses have not cosigned it yet.
+        failure: String,
+    },
+    /// An operator's reason that the log would not take as written.
+    #[error("reason: at most 1024 bytes, no control characters")]
+    BadReason,
+    /// A submitted warrant names another agency than the caller.
+    #[error("the warrant names agency {named}, not the caller")]
+    WrongAgency {
+        /// The agency the warrant names.
+        named: PartyId,
+    },
+    /// The warrant's state table does not allow this decision.
+    #[error(transparent)]
+    Transition(#[from] crate::state::Forbidden),
+    /// Another warrant with this id, with other bytes, is already stored.
+    #[error("another warrant with id {0} is already stored")]
+    Duplicate(WarrantId),
+    /// The warrant changed state between reading and deciding.
+    #[error("warrant {0} changed state concurrently; read it and retry")]
+    ChangedConcurrently(WarrantId),
 }
 
 impl Refusal {
-    /// The rule's name, as a refusal carries it (`escrow-rule`) and metrics count it.
-    pub fn rule(&self) -> &'static str {
+    /// The refusal's stable name: the `escrow-rule` response metadata carries it,
+    /// metrics count refusals by it, and clients decide on it rather than on the
+    /// message's words.
+    pub fn code(&self) -> &'static str {
         match self {
             Refusal::MalformedWarrantId(_) | Refusal::NoItems => "malformed",
             Refusal::TooManyItems { .. } => "too-many-items",
@@ -107,6 +137,12 @@ impl Refusal {
             Refusal::NoShareForEpoch { .. } => "no-share-for-epoch",
             Refusal::TooManyWarrants { .. } => "warrant-quota",
             Refusal::Quota(_) => "field-quota",
+            Refusal::NotWitnessed { .. } => escrow_proto::RULE_NOT_WITNESSED,
+            Refusal::BadReason => "malformed",
+            Refusal::WrongAgency { .. } => "wrong-agency",
+            Refusal::Transition(_) => "state",
+            Refusal::Duplicate(_) => "duplicate",
+            Refusal::ChangedConcurrently(_) => "concurrent",
         }
     }
 

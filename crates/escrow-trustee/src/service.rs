@@ -421,14 +421,10 @@ impl TrusteeService {
         // The log's own rule for text (escrow_log::Text); an operator's reason is refused
         // rather than cleaned, so that what is logged is what the operator wrote.
         if escrow_log::Text::new(req.reason.as_str()).is_err() {
-            return Err(with_rule(
-                Status::invalid_argument("reason: at most 1024 bytes, no control characters"),
-                "malformed",
-            ));
+            return Err(status(&Refusal::BadReason));
         }
         let row = self.load(id).await?;
-        let to = state::transition(row.state, action)
-            .map_err(|e| with_rule(Status::failed_precondition(e.to_string()), "state"))?;
+        let to = state::transition(row.state, action).map_err(|e| status(&Refusal::Transition(e)))?;
         let now = self.inner.clock.now();
         if action == Action::Approve {
             let w = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts)
@@ -453,7 +449,7 @@ impl TrusteeService {
         let by = operator.to_string();
         let moved = self.with_store(move |s| s.decide(&id, from, to, now, &by, &reason, entry)).await?;
         if !moved {
-            return Err(Status::aborted("the warrant changed state concurrently; read it and retry"));
+            return Err(status(&Refusal::ChangedConcurrently(id)));
         }
         tracing::info!(warrant = %id, %action, by = %operator, "warrant decided");
         let decision = match action {
@@ -496,8 +492,14 @@ pub(crate) fn status(r: &Refusal) -> Status {
             Status::failed_precondition(r.to_string())
         }
         Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
+        Refusal::BadReason => Status::invalid_argument(r.to_string()),
+        // Not UNAVAILABLE: the trustee answered, and said why it holds back.
+        Refusal::NotWitnessed { .. } | Refusal::Transition(_) => Status::failed_precondition(r.to_string()),
+        Refusal::WrongAgency { .. } => Status::permission_denied(r.to_string()),
+        Refusal::Duplicate(_) => Status::already_exists(r.to_string()),
+        Refusal::ChangedConcurrently(_) => Status::aborted(r.to_string()),
     };
-    with_rule(status, r.rule())
+    with_rule(status, r.code())
 }
 
 #[tonic::async_trait]
@@ -526,11 +528,9 @@ impl pb::trustee_server::Trustee for TrusteeService {
         let policy = &self.inner.policy;
         let w = VerifiedWarrant::verify_any(&blob, &policy.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
         if w.body().agency != *who.id() {
-            return Err(auth::denied(
-                &who,
-                "SubmitWarrant",
-                &format!("the warrant names agency {}, not the caller", w.body().agency),
-            ));
+            let refusal = Refusal::WrongAgency { named: w.body().agency.clone() };
+            tracing::warn!(caller = %who, rule = refusal.code(), "{refusal}");
+            return Err(status(&refusal));
         }
         if let Some(row) = self
             .with_store({
@@ -540,10 +540,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
             .await?
         {
             if row.warrant != blob {
-                return Err(with_rule(
-                    Status::already_exists(format!("another warrant with id {} is already stored", w.id())),
-                    "duplicate",
-                ));
+                return Err(status(&Refusal::Duplicate(w.id())));
             }
             return Ok(Response::new(self.status_of(&row)));
         }
@@ -760,5 +757,47 @@ fn witnessed_pb(w: crate::store::WitnessedApproval) -> pb::WitnessedApproval {
         checkpoint: w.checkpoint,
         receipt: Some(inclusion_pb(w.receipt)),
         approval: Some(inclusion_pb(w.approval)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::state::Forbidden;
+    use tonic::Code;
+
+    /// Every refusal a handler makes: its gRPC code and its rule, from the one
+    /// mapping. A "not yet witnessed" is an answer, not an outage.
+    #[test]
+    fn each_refusal_has_one_code_and_one_rule() {
+        let w = WarrantId([7; 16]);
+        let cases = [
+            (
+                Refusal::NotWitnessed { what: "the approval".into(), failure: "no quorum".into() },
+                Code::FailedPrecondition,
+                "not-witnessed",
+            ),
+            (Refusal::BadReason, Code::InvalidArgument, "malformed"),
+            (Refusal::WrongAgency { named: PartyId::new("agency-2").unwrap() }, Code::PermissionDenied, "wrong-agency"),
+            (
+                Refusal::Transition(Forbidden { from: State::Revoked, action: Action::Approve }),
+                Code::FailedPrecondition,
+                "state",
+            ),
+            (Refusal::Duplicate(w), Code::AlreadyExists, "duplicate"),
+            (Refusal::ChangedConcurrently(w), Code::Aborted, "concurrent"),
+            (Refusal::NotApproved(w), Code::FailedPrecondition, "not-approved"),
+            (Refusal::UnknownWarrant(w), Code::NotFound, "unknown-warrant"),
+            (Refusal::NoItems, Code::InvalidArgument, "malformed"),
+        ];
+        for (refusal, code, rule) in cases {
+            let s = status(&refusal);
+            assert_eq!((s.code(), escrow_service::metrics::rule_of(&s)), (code, Some(rule)), "{refusal}");
+            assert_eq!(refusal.code(), rule);
+        }
+        let s =
+            status(&Refusal::NotWitnessed { what: "the approval of warrant 07".into(), failure: "no quorum".into() });
+        assert_eq!(s.message(), format!("the approval of warrant 07 {}: no quorum", escrow_proto::NOT_YET_WITNESSED));
     }
 }

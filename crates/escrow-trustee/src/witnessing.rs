@@ -168,8 +168,8 @@ impl TrusteeService {
     }
 
     /// Waits until the log entry at `index` is in the witnessed checkpoint, poking the
-    /// publisher; `UNAVAILABLE` with the last failure if that does not happen within
-    /// the release wait. Without witnesses it returns at once.
+    /// publisher; refuses ([`crate::rules::Refusal::NotWitnessed`], with the last
+    /// failure) if that does not happen within the release wait. Without witnesses it returns at once.
     pub(crate) async fn wait_witnessed(&self, index: u64, what: &str) -> Result<(), tonic::Status> {
         let Some(w) = self.witnessing() else {
             return Ok(());
@@ -185,8 +185,8 @@ impl TrusteeService {
         if reached {
             Ok(())
         } else {
-            let not_yet = escrow_proto::NOT_YET_WITNESSED;
-            Err(tonic::Status::unavailable(format!("{what} {not_yet}: {}", w.failure())))
+            let refusal = crate::rules::Refusal::NotWitnessed { what: what.to_string(), failure: w.failure() };
+            Err(crate::service::status(&refusal))
         }
     }
 
