@@ -76,8 +76,8 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
     d.clock.set(d.clock.now() + escrow_trustee::refusals::WINDOW_SECS).unwrap();
     let _ = c.request_shares(share_request(vec![9; 16], &item)).await.unwrap_err();
     let after = log_entries(&d, 0).await;
-    // One entry per code for the whole window: NOT_FOUND (unknown and others' ids) and
-    // INVALID_ARGUMENT (the malformed id).
+    // One entry per code for the whole window: unknown-warrant (unknown and others' ids) and
+    // malformed (the malformed id).
     let summaries: Vec<(String, u32)> = after[before..]
         .iter()
         .map(|e| match &e.event {
@@ -89,7 +89,7 @@ async fn a_flood_under_warrants_the_caller_does_not_hold_adds_one_attributed_ent
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(summaries, vec![("INVALID_ARGUMENT".to_string(), 1), ("NOT_FOUND".to_string(), refused - 1)]);
+    assert_eq!(summaries, vec![("malformed".to_string(), 1), ("unknown-warrant".to_string(), refused - 1)]);
     // The other trustees saw nothing and logged nothing.
     assert_eq!(log_entries(&d, 1).await.len(), before_1);
 }
@@ -114,7 +114,7 @@ async fn refusals_under_a_held_warrant_are_logged_at_once_then_summed() {
         Event::RequestsRefused { caller, warrant_id: Some(w), count: 1, rule, code, .. } => {
             assert_eq!(caller, "escrow:role/agency/agency-1");
             assert_eq!(w, &[1; 16]);
-            assert_eq!(code, "PERMISSION_DENIED");
+            assert_eq!(code, "out-of-scope");
             assert!(rule.contains("scope"), "{rule}");
         }
         other => panic!("{other:?}"),

@@ -80,7 +80,9 @@ async fn every_action_is_logged_and_the_log_verifies() {
         Event::RequestsRefused { caller, warrant_id, code, rule, count, first, last } => {
             assert_eq!(caller, "escrow:role/agency/agency-1");
             assert_eq!(warrant_id, &Some([40; 16]));
-            assert_eq!(code, "PERMISSION_DENIED");
+            // The refusal's code, the rule the agency was told.
+            assert_eq!(code, "out-of-scope");
+            assert_eq!(escrow_service::metrics::rule_of(&refused), Some("out-of-scope"));
             assert_eq!(rule, refused.message());
             assert_eq!((*count, first), (1, last));
         }

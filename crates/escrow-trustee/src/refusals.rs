@@ -6,10 +6,11 @@
 //! agency's warrant — is noise that a caller could otherwise use to fill the
 //! append-only log, so it is only counted. Repeats are summed per
 //! (caller, warrant, code) over a window of [`WINDOW_SECS`] and written as one
-//! attributed entry when the window closes. So a caller adds at most one entry per
-//! window per code for all its noise (`NOT_FOUND` for unknown and others' warrants,
-//! `INVALID_ARGUMENT` for malformed requests), and at most two per window per
-//! (warrant it holds, code).
+//! attributed entry when the window closes. The code is the refusal's
+//! (`crate::rules::Refusal::code`, a fixed set of names). So a caller adds at most one
+//! entry per window per code for all its noise (`unknown-warrant` for unknown and
+//! others' warrants, `malformed` for malformed requests), and at most two per window
+//! per (warrant it holds, code).
 
 use escrow_log::event::{Entry, Event};
 use escrow_log::Text;
@@ -30,7 +31,7 @@ pub struct Key {
     pub caller: String,
     /// The warrant, only if the caller holds it.
     pub warrant_id: Option<[u8; 16]>,
-    /// The gRPC code name.
+    /// The refusal's code (`crate::rules::Refusal::code`).
     pub code: String,
 }
 
@@ -137,7 +138,11 @@ mod tests {
 
     fn refusal(warrant: Option<[u8; 16]>, time: u64) -> Refusal {
         Refusal {
-            key: Key { caller: "escrow:role/agency/agency-2".into(), warrant_id: warrant, code: "NOT_FOUND".into() },
+            key: Key {
+                caller: "escrow:role/agency/agency-2".into(),
+                warrant_id: warrant,
+                code: "unknown-warrant".into(),
+            },
             rule: format!("rule at {time}").into(),
             time,
         }

@@ -652,12 +652,14 @@ impl pb::trustee_server::Trustee for TrusteeService {
                 // Counted, attributed to the caller, and logged as crate::refusals says
                 // (evidence at once, noise summed per window). A failure to record it is
                 // traced and does not turn the refusal into anything else.
+                // The refusal's code (its escrow-rule: `out-of-scope`, `revoked`,
+                // `unknown-warrant`, ...), which every refusal of this path carries;
+                // the gRPC code name only for a status that somehow has none.
+                let code = escrow_service::metrics::rule_of(&status)
+                    .unwrap_or_else(|| escrow_service::status::code_name(status.code()))
+                    .to_owned();
                 let refusal = counted::Refusal {
-                    key: Key {
-                        caller: who.uri(),
-                        warrant_id: held,
-                        code: escrow_service::status::code_name(status.code()).to_owned(),
-                    },
+                    key: Key { caller: who.uri(), warrant_id: held, code },
                     rule: escrow_log::Text::lossy(status.message()),
                     time: self.inner.clock.now(),
                 };
