@@ -152,10 +152,7 @@ step "reconnected: opens again"
 
 # A trustee container restarted: its approval and log survive on its volume.
 compose restart trustee-1 >/dev/null 2>&1
-i=0
-until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid trustee-1)")" = healthy ]; do
-    i=$((i + 1)); [ "$i" -lt 120 ] || fail "trustee-1 not healthy after its restart"; sleep 0.5
-done
+healthy trustee-1 || fail "trustee-1 not healthy after its restart"
 out=$(open_warrant) || fail "after restarting trustee-1: $out"
 step "trustee-1 restarted: healthy again, its approval kept, opens"
 
@@ -168,10 +165,7 @@ done
 before=$(inbox | grep -c "from alice" || true)
 docker kill "$(cid relay)" >/dev/null
 compose up -d relay >/dev/null 2>&1
-i=0
-until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid relay)")" = healthy ]; do
-    i=$((i + 1)); [ "$i" -lt 120 ] || fail "the relay not healthy after SIGKILL"; sleep 0.5
-done
+healthy relay || fail "the relay not healthy after SIGKILL"
 after=$(inbox | grep -c "from alice" || true)
 { [ "$before" -eq 4 ] && [ "$after" -eq "$before" ]; } || fail "inbox had $before messages before the kill, $after after"
 step "relay SIGKILLed and restarted: all $after acknowledged messages still in bob's inbox"
@@ -193,10 +187,7 @@ docker kill -s KILL "$(cid relay)" >/dev/null
 wait "$sender" && fail "the burst of 400 finished before the kill: $(tail -3 "$burst")"
 acked=$(grep -c '^sent as #' "$burst" || true)
 compose up -d relay >/dev/null 2>&1
-i=0
-until [ "$(docker inspect -f '{{.State.Health.Status}}' "$(cid relay)")" = healthy ]; do
-    i=$((i + 1)); [ "$i" -lt 120 ] || fail "the relay not healthy after SIGKILL mid-burst"; sleep 0.5
-done
+healthy relay || fail "the relay not healthy after SIGKILL mid-burst"
 read_out="$state/inbox.txt"
 inbox >"$read_out" || fail "bob's inbox after the mid-burst kill: $(tail -3 "$read_out")"
 missing=$(sed -n 's/^sent as #//p' "$burst" | while read -r seq; do

@@ -18,6 +18,7 @@
 mod ingest;
 mod metrics;
 mod pin;
+pub mod rules;
 mod service;
 mod store;
 #[cfg(feature = "tamper")]

@@ -27,6 +27,7 @@ use rusqlite::Connection;
 use tonic::{Request, Response, Status};
 
 use crate::ingest::{Admitted, Committer};
+use crate::rules::{self, Rejection};
 use crate::store::{self, PageBounds, Registration};
 use crate::{Commit, RelayConfig, RelayError, DB_FILE, MAX_PAGE};
 
@@ -285,66 +286,22 @@ impl Inner {
     /// committer for a batch at once, or by [`Inner::commit_alone`]. Nothing is
     /// written here.
     fn admit(&self, who: &Identity, bytes: Vec<u8>) -> Result<Admitted, Status> {
-        if bytes.len() > MAX_ENVELOPE_LEN {
-            return Err(with_rule(
-                Status::invalid_argument(format!(
-                    "envelope is {} bytes, at most {MAX_ENVELOPE_LEN} allowed",
-                    bytes.len()
-                )),
-                "too-large",
-            ));
-        }
-        let env = Envelope::from_bytes(&bytes).map_err(|e| from_crypto("envelope", &e))?;
-        let label = env.label();
-        let sender = label.sender();
-        if sender != who.id() {
-            return Err(auth::denied(who, "Send", &format!("the envelope is from {sender}, not the caller")));
-        }
-
-        let sender_key = self.registered(sender)?.ok_or_else(|| {
-            with_rule(Status::failed_precondition(format!("sender {sender} is not registered")), "unregistered")
-        })?;
-        env.verify_sender(&sender_key).map_err(|e| from_crypto(&format!("envelope from {sender}"), &e))?;
-        for r in label.recipients() {
-            if self.registered(r)?.is_none() {
-                return Err(with_rule(
-                    Status::failed_precondition(format!("recipient {r} is not registered")),
-                    "unregistered",
-                ));
-            }
-        }
-        let epoch = self.epoch_key.epoch();
-        if label.epoch() != epoch {
-            return Err(with_rule(
-                Status::failed_precondition(format!(
-                    "envelope is sealed under epoch {}, but the relay accepts only epoch {epoch}",
-                    label.epoch()
-                )),
-                "wrong-epoch",
-            ));
-        }
-        // Before the pairing check, which is the expensive one.
         let now = self.now();
-        let ts = label.timestamp();
-        if ts.abs_diff(now) > self.max_clock_skew_secs {
-            return Err(with_rule(
-                Status::failed_precondition(format!(
-                    "envelope timestamp {ts} is {} s from the relay's clock {now}; at most {} s allowed",
-                    ts.abs_diff(now),
-                    self.max_clock_skew_secs
-                )),
-                "clock-skew",
-            ));
-        }
-        let check = env.field().pending_check(&self.epoch_key, label).map_err(|e| from_crypto("envelope", &e))?;
+        let accepted =
+            rules::accept(&bytes, who.id(), &self.epoch_key, now, self.max_clock_skew_secs, |id| self.registered(id))
+                .map_err(|r| match r {
+                Rejection::Refused(r) => refused(who, &r),
+                Rejection::Lookup(status) => status,
+            })?;
+        let label = accepted.envelope.label();
         Ok(Admitted {
             message_id: label.message_id().to_vec(),
-            sender: sender.as_str().to_owned(),
-            timestamp: to_i64(ts, "envelope timestamp")?,
+            sender: label.sender().as_str().to_owned(),
+            timestamp: to_i64(label.timestamp(), "envelope timestamp")?,
             recipients: label.recipients().iter().map(|r| r.as_str().to_owned()).collect(),
             received_at: to_i64(now, "relay clock")?,
             envelope: bytes,
-            check,
+            check: accepted.check,
         })
     }
 
@@ -466,6 +423,21 @@ impl Inner {
         let sender_keys = senders.iter().filter_map(|s| keys.remove(s)).collect();
         tracing::info!(warrant = %id, envelopes = envelopes.len(), more = page.more, "export served");
         Ok(ExportResponse { envelopes, sender_keys, more: page.more })
+    }
+}
+
+/// The one place a refused envelope ([`rules::Refusal`]) becomes a gRPC status: the
+/// code says what kind of refusal it is, the `escrow-rule` is the refusal's code.
+fn refused(who: &Identity, r: &rules::Refusal) -> Status {
+    use rules::Refusal;
+    match r {
+        Refusal::Malformed(e) => from_crypto("envelope", e),
+        Refusal::Signature { sender, error } => from_crypto(&format!("envelope from {sender}"), error),
+        Refusal::NotTheSender { .. } => auth::denied(who, "Send", &r.to_string()),
+        Refusal::TooLarge { .. } => with_rule(Status::invalid_argument(r.to_string()), r.code()),
+        Refusal::Unregistered { .. } | Refusal::WrongEpoch { .. } | Refusal::ClockSkew { .. } => {
+            with_rule(Status::failed_precondition(r.to_string()), r.code())
+        }
     }
 }
 
