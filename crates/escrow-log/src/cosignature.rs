@@ -21,17 +21,16 @@
 //! lines, although they are signed.
 
 use std::fmt;
-use std::str::FromStr;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey};
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use crate::error::LogError;
 use crate::note::{
-    check_name, check_text, decode_skey, decode_vkey, encode_skey, encode_vkey, key_id_for, split_note, DecodedSkey,
+    check_name, check_text, decode_skey, encode_skey, key_id_for, split_note, DecodedSkey, KeyType, VerifierKey,
     ALG_ED25519, SIG_PREFIX,
 };
 
@@ -89,7 +88,7 @@ impl WitnessSigner {
 
     /// The public half, for logs' and verifiers' policies.
     pub fn verifier(&self) -> WitnessVerifier {
-        WitnessVerifier { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+        WitnessVerifier::new(self.name.clone(), self.id, self.key.verifying_key())
     }
 
     /// The secret as `PRIVATE+KEY+<name>+<key id>+<base64(0x04 || seed)>`, for the
@@ -132,58 +131,21 @@ impl WitnessSigner {
     }
 }
 
-/// A witness's public key, as policies list it.
+/// Timestamped Ed25519 cosignatures (type 0x04, `cosignature/v1`): a witness's key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CosignatureV1 {}
+
+impl KeyType for CosignatureV1 {
+    const ALG: u8 = ALG_COSIGNATURE_V1;
+    const NAME: &'static str = "WitnessVerifier";
+}
+
+/// A witness's public key, as policies list it (key type 0x04).
 ///
 /// Text form (`Display` / `FromStr`): `<name>+<key ID>+<base64(0x04 || key)>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct WitnessVerifier {
-    name: String,
-    id: u32,
-    key: VerifyingKey,
-}
+pub type WitnessVerifier = VerifierKey<CosignatureV1>;
 
-impl fmt::Debug for WitnessVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "WitnessVerifier({self})")
-    }
-}
-
-impl fmt::Display for WitnessVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&encode_vkey(ALG_COSIGNATURE_V1, &self.name, self.id, &self.key))
-    }
-}
-
-impl FromStr for WitnessVerifier {
-    type Err = LogError;
-
-    fn from_str(text: &str) -> Result<Self, LogError> {
-        let (name, id, key) = decode_vkey(text, ALG_COSIGNATURE_V1)?;
-        Ok(WitnessVerifier { name: name.to_owned(), id, key })
-    }
-}
-
-impl WitnessVerifier {
-    /// The key name its cosignature lines carry.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The 32-bit key ID (type 0x04 derivation).
-    pub fn key_id(&self) -> u32 {
-        self.id
-    }
-
-    /// The raw public key, to spot two policy entries wrapping one key.
-    pub(crate) fn key_bytes(&self) -> &[u8; 32] {
-        self.key.as_bytes()
-    }
-
-    /// `name+keyid`, how errors name this key.
-    fn label(&self) -> String {
-        format!("{}+{:08x}", self.name, self.id)
-    }
-
+impl VerifierKey<CosignatureV1> {
     /// Checks a signature blob (after the key ID) from this key over note `text`;
     /// returns the cosignature's timestamp.
     fn check(&self, text: &str, sig: &[u8]) -> Result<u64, LogError> {
@@ -194,7 +156,7 @@ impl WitnessVerifier {
             return Err(bad());
         }
         let sig = Signature::from_slice(sig).map_err(|_| bad())?;
-        self.key.verify_strict(cosignature_message(timestamp, text).as_bytes(), &sig).map_err(|_| bad())?;
+        self.key().verify_strict(cosignature_message(timestamp, text).as_bytes(), &sig).map_err(|_| bad())?;
         Ok(timestamp)
     }
 }
@@ -219,7 +181,8 @@ pub fn verify_cosignatures(note: &[u8], witnesses: &[WitnessVerifier]) -> Result
     let (text, lines) = split_note(note)?;
     let mut out: Vec<Cosigned> = Vec::new();
     for line in &lines {
-        let Some((witness, key)) = witnesses.iter().enumerate().find(|(_, w)| w.name == line.name && w.id == line.id)
+        let Some((witness, key)) =
+            witnesses.iter().enumerate().find(|(_, w)| w.name() == line.name && w.key_id() == line.id)
         else {
             continue;
         };
@@ -257,7 +220,7 @@ pub fn own_cosignatures(note: &str, lines: &str, witness: &WitnessVerifier) -> R
     for line in lines.split_terminator('\n') {
         let (name, (id, _)) = crate::note::parse_sig_line(line)
             .map_err(|reason| LogError::MalformedNote(format!("cosignature: {reason}")))?;
-        if name == witness.name && id == witness.id {
+        if name == witness.name() && id == witness.key_id() {
             kept.push_str(line);
             kept.push('\n');
         }

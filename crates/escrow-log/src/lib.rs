@@ -65,11 +65,11 @@ pub fn trustee_origin(trustee_id: &str) -> String {
 }
 
 pub use checkpoint::Checkpoint;
-pub use cosignature::{WitnessSigner, WitnessVerifier};
+pub use cosignature::{CosignatureV1, WitnessSigner, WitnessVerifier};
 pub use error::{LogError, ProofKind};
 pub use event::Text;
 pub use hash::{hash_from_slice, leaf_hash, node_hash, Hash, EMPTY_ROOT, HASH_LEN};
-pub use note::{CheckpointSigner, CheckpointVerifier};
+pub use note::{CheckpointSigner, CheckpointVerifier, Ed25519, KeyType, VerifierKey};
 pub use policy::{Policy, WitnessedCheckpoint};
 pub use proof::{verify_consistency, verify_inclusion};
 pub use tree::MerkleTree;

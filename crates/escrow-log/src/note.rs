@@ -218,7 +218,7 @@ impl CheckpointSigner {
 
     /// The public half, to hand to auditors.
     pub fn verifier(&self) -> CheckpointVerifier {
-        CheckpointVerifier { name: self.name.clone(), id: self.id, key: self.key.verifying_key() }
+        CheckpointVerifier::new(self.name.clone(), self.id, self.key.verifying_key())
     }
 
     /// The secret key as `PRIVATE+KEY+<name>+<key id>+<base64(0x01 || seed)>` (the
@@ -252,44 +252,94 @@ impl CheckpointSigner {
     }
 }
 
-/// A log's public checkpoint key, as auditors configure it.
+/// The key type of a [`VerifierKey`] (C2SP signed-note): the algorithm byte of its
+/// text form, and how `Debug` names it. Implemented by the two key types this crate
+/// speaks, [`Ed25519`] and [`CosignatureV1`], and by no other.
+pub trait KeyType: private::Sealed {
+    /// The algorithm byte in `base64(alg || key)`.
+    const ALG: u8;
+    /// The name `Debug` shows (`CheckpointVerifier`, `WitnessVerifier`).
+    const NAME: &'static str;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for super::Ed25519 {}
+    impl Sealed for crate::cosignature::CosignatureV1 {}
+}
+
+/// Plain Ed25519 note signatures (type 0x01): a log's checkpoint key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ed25519 {}
+
+impl KeyType for Ed25519 {
+    const ALG: u8 = ALG_ED25519;
+    const NAME: &'static str = "CheckpointVerifier";
+}
+
+pub use crate::cosignature::CosignatureV1;
+
+/// A public note-verifier key of key type `T`: its name, its 32-bit key ID and the
+/// Ed25519 key. One type for both kinds of key the logs use; they differ only in
+/// the algorithm byte (and so the key ID) and in what a signature covers.
 ///
-/// Text form (`Display` / `FromStr`): `<name>+<8 hex digit key ID>+<base64(0x01 || key)>`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct CheckpointVerifier {
+/// Text form (`Display` / `FromStr`): `<name>+<8 hex digit key ID>+<base64(alg || key)>`.
+pub struct VerifierKey<T: KeyType> {
     name: String,
     id: u32,
     key: VerifyingKey,
+    _type: std::marker::PhantomData<T>,
 }
 
-impl fmt::Debug for CheckpointVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CheckpointVerifier({self})")
+/// A log's public checkpoint key, as auditors configure it (key type 0x01).
+pub type CheckpointVerifier = VerifierKey<Ed25519>;
+
+impl<T: KeyType> Clone for VerifierKey<T> {
+    fn clone(&self) -> Self {
+        VerifierKey { name: self.name.clone(), id: self.id, key: self.key, _type: std::marker::PhantomData }
     }
 }
 
-impl fmt::Display for CheckpointVerifier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&encode_vkey(ALG_ED25519, &self.name, self.id, &self.key))
+impl<T: KeyType> PartialEq for VerifierKey<T> {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, self.id, &self.key) == (&other.name, other.id, &other.key)
     }
 }
 
-impl FromStr for CheckpointVerifier {
+impl<T: KeyType> Eq for VerifierKey<T> {}
+
+impl<T: KeyType> fmt::Debug for VerifierKey<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({self})", T::NAME)
+    }
+}
+
+impl<T: KeyType> fmt::Display for VerifierKey<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&encode_vkey(T::ALG, &self.name, self.id, &self.key))
+    }
+}
+
+impl<T: KeyType> FromStr for VerifierKey<T> {
     type Err = LogError;
 
     fn from_str(text: &str) -> Result<Self, LogError> {
-        let (name, id, key) = decode_vkey(text, ALG_ED25519)?;
-        Ok(CheckpointVerifier { name: name.to_owned(), id, key })
+        let (name, id, key) = decode_vkey(text, T::ALG)?;
+        Ok(VerifierKey::new(name.to_owned(), id, key))
     }
 }
 
-impl CheckpointVerifier {
+impl<T: KeyType> VerifierKey<T> {
+    pub(crate) fn new(name: String, id: u32, key: VerifyingKey) -> Self {
+        VerifierKey { name, id, key, _type: std::marker::PhantomData }
+    }
+
     /// The key name signature lines carry.
     pub fn name(&self) -> &str {
         &self.name
     }
 
-    /// The 32-bit key ID (first four bytes of the key hash).
+    /// The 32-bit key ID (derived from the name, the key type and the key).
     pub fn key_id(&self) -> u32 {
         self.id
     }
@@ -297,6 +347,11 @@ impl CheckpointVerifier {
     /// The raw public key, to spot two policy entries wrapping one key.
     pub(crate) fn key_bytes(&self) -> &[u8; 32] {
         self.key.as_bytes()
+    }
+
+    /// The Ed25519 key.
+    pub(crate) fn key(&self) -> &VerifyingKey {
+        &self.key
     }
 
     /// `name+keyid`, how errors name this key.
@@ -394,8 +449,8 @@ pub fn open_note<'a>(note: &'a [u8], verifier: &CheckpointVerifier) -> Result<&'
     let (text, lines) = split_note(note)?;
     let mut verified = false;
     for line in lines.iter().filter(|l| l.name == verifier.name && l.id == verifier.id) {
-        let ok =
-            Signature::from_slice(&line.sig).is_ok_and(|sig| verifier.key.verify_strict(text.as_bytes(), &sig).is_ok());
+        let ok = Signature::from_slice(&line.sig)
+            .is_ok_and(|sig| verifier.key().verify_strict(text.as_bytes(), &sig).is_ok());
         if !ok {
             return Err(LogError::BadSignature { key: verifier.label() });
         }
