@@ -277,11 +277,11 @@ ceremony() { # PHASE_MS: proposes epoch 2, every operator accepts, waits until r
         n=$((n + 1)); [ "$n" -lt 40 ] || fail "the ceremony never became ready"; sleep 0.5
     done
 }
-ended() { # waits until every trustee's latest ceremony ended; prints the five phases
+ended() { # INDEX...: waits until each of these trustees' latest ceremony ended; prints their phases
     n=0
     while :; do
         all=""; done_=1
-        for i in 0 1 2 3 4; do
+        for i in "$@"; do
             p=$(phase "$i"); all="$all $p"
             [ "$p" = installed ] || [ "$p" = aborted ] || done_=0
         done
@@ -297,7 +297,7 @@ executing=$!
 sleep 12    # E + 4 phases of 1.5 s, then up to 3 s asking the peers, from before the execute
 docker unpause "$(cid trustee-2)" >/dev/null
 if wait "$executing"; then executed=ok; else executed="exit $?"; fi
-phases=$(ended)
+phases=$(ended 0 1 2 3 4)
 # shellcheck disable=SC2086
 set -- $phases
 for p in "$@"; do [ "$p" = "$1" ] || fail "the five trustees ended the ceremony differently:$phases"; done
@@ -323,21 +323,12 @@ shared="trustees access witnessing monitoring"
 for net in $shared; do docker network disconnect "${name}_$net" "$(cid trustee-3)"; done
 (as_op 0 dkg execute --trustee trustee-0:7000 --wait --peer-wait-secs 60 > "$state/execute-cut.out" 2>&1) &
 executing=$!
-n=0
-while :; do
-    others=""; done_=1
-    for i in 0 1 2 4; do
-        p=$(phase "$i"); others="$others $p"
-        [ "$p" = installed ] || [ "$p" = aborted ] || done_=0
-    done
-    [ "$done_" = 1 ] && break
-    n=$((n + 1)); [ "$n" -lt 60 ] || fail "the four connected trustees never ended the ceremony:$others"; sleep 0.5
-done
+others=$(ended 0 1 2 4)
 for net in $shared; do docker network connect --alias trustee-3 "${name}_$net" "$(cid trustee-3)"; done
 r0=$(date +%s)
 cut_phase=$(phase 3)
 if wait "$executing"; then executed=ok; else executed="exit $?"; fi
-phases=$(ended)
+phases=$(ended 0 1 2 3 4)
 r1=$(date +%s)
 # shellcheck disable=SC2086
 set -- $phases
