@@ -254,7 +254,7 @@ impl CheckpointSigner {
 
 /// The key type of a [`VerifierKey`] (C2SP signed-note): the algorithm byte of its
 /// text form, and how `Debug` names it. Implemented by the two key types this crate
-/// speaks, [`Ed25519`] and [`CosignatureV1`], and by no other.
+/// speaks, [`Ed25519`] and [`crate::CosignatureV1`], and by no other.
 pub trait KeyType: private::Sealed {
     /// The algorithm byte in `base64(alg || key)`.
     const ALG: u8;
@@ -276,8 +276,6 @@ impl KeyType for Ed25519 {
     const ALG: u8 = ALG_ED25519;
     const NAME: &'static str = "CheckpointVerifier";
 }
-
-pub use crate::cosignature::CosignatureV1;
 
 /// A public note-verifier key of key type `T`: its name, its 32-bit key ID and the
 /// Ed25519 key. One type for both kinds of key the logs use; they differ only in

@@ -66,18 +66,13 @@ impl Refusal {
     pub fn code(&self) -> &'static str {
         match self {
             Refusal::TooLarge { .. } => "too-large",
-            Refusal::Malformed(e) | Refusal::Signature { error: e, .. } => escrow_service_rule(e),
+            Refusal::Malformed(e) | Refusal::Signature { error: e, .. } => escrow_service::status::crypto_rule(e),
             Refusal::NotTheSender { .. } => "permission",
             Refusal::Unregistered { .. } => "unregistered",
             Refusal::WrongEpoch { .. } => "wrong-epoch",
             Refusal::ClockSkew { .. } => "clock-skew",
         }
     }
-}
-
-/// The crypto error's rule, as every service names it.
-fn escrow_service_rule(e: &Error) -> &'static str {
-    escrow_service::status::crypto_rule(e)
 }
 
 /// Why [`accept`] did not accept: a refusal, or the lookup failed (an IO error of the
