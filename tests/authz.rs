@@ -273,7 +273,9 @@ impl World {
                 let key = &self.d.trustee_keys[1];
                 let body = escrow_crypto::dkg::messages::Body::Abort { proposal: [0; 32], reason: "x".into() };
                 let msg = escrow_crypto::dkg::messages::SignedMessage::sign(key, &[7; 16], &body).unwrap();
-                c.deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![] }).await.map(drop)
+                c.deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![], waited_ms: 0 })
+                    .await
+                    .map(drop)
             }
             "Ceremony.GetAnnouncement" => c.get_announcement(pb::GetAnnouncementRequest { epoch: 2 }).await.map(drop),
             other => panic!("docs/security.md lists {other}, which this test does not know"),

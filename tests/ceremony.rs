@@ -292,7 +292,7 @@ async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
         escrow_service::transport::ceremony_client(&addr, &creds(escrow_pki::Role::Trustee, "trustee-1")).unwrap();
     let e = as_t1
         .clone()
-        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![] })
+        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![], waited_ms: 0 })
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
@@ -302,12 +302,16 @@ async fn only_operators_drive_a_ceremony_and_only_peers_deliver() {
         escrow_service::transport::ceremony_client(&addr, &creds(escrow_pki::Role::Trustee, "trustee-2")).unwrap();
     let e = as_t2
         .clone()
-        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![] })
+        .deliver(pb::DeliverRequest { message: msg.as_bytes().to_vec(), peers: vec![], waited_ms: 0 })
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
     // Garbage: invalid argument.
-    let e = as_t2.clone().deliver(pb::DeliverRequest { message: vec![1, 2, 3], peers: vec![] }).await.unwrap_err();
+    let e = as_t2
+        .clone()
+        .deliver(pb::DeliverRequest { message: vec![1, 2, 3], peers: vec![], waited_ms: 0 })
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), tonic::Code::InvalidArgument);
     assert_eq!(log_entries(&d, 0).await.len(), before);
 }

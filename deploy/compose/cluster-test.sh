@@ -306,6 +306,56 @@ printf '%s\n' "$survey" | grep -q "SPLIT" && fail "dkg status --all: $survey"
 step "ceremony with trustee-2 paused across the agreement deadline: all five $1 (execute --wait: $executed)"
 [ "$1" = aborted ] || fail "trustee-2 could not have signed while paused, yet the ceremony ended $1"
 
+# Key ceremonies with trustee-3 cut off (docker network disconnect) from before the
+# execute until the other four have ended it, past every phase deadline. The trustees
+# share four networks (trustees, access, witnessing, monitoring) and reach one another
+# by name on each, so the cut is from all four, as an outage would be: its operator
+# cannot reach it either. It can neither deal nor agree, and a key set installs only
+# with every participant's agreement, so the protocol leaves one outcome: aborted, at
+# all five. Trustee-3 is reconnected twice over: at once, while the others still retry
+# their messages to it (the execute, every dealing and agreement, then the aborts
+# arrive together: it must ask before it installs on them), and past the 30 s of
+# retries (it hears nothing: it must ask its peers how the ceremony ended). No trustee
+# may hold epoch 2.
+epochs_held() { # the epochs column of `status`, one per trustee, in order
+    # shellcheck disable=SC2086
+    as_auditor status $trustees 2>&1 | awk '$4 == "SERVING" { printf "%s ", $5 }'
+}
+why() { as_op "$1" dkg status --trustee "trustee-$1:7000" 2>/dev/null | sed -n 's/^aborted: //p' | head -1; }
+shared="trustees access witnessing monitoring"
+cut_ceremony() { # SECONDS: trustee-3 stays cut off this long after the others ended; sets $summary
+    away=$1
+    ceremony 1500
+    for net in $shared; do docker network disconnect "${name}_$net" "$(cid trustee-3)"; done
+    (as_op 0 dkg execute --trustee trustee-0:7000 --wait --peer-wait-secs 90 > "$state/execute-cut.out" 2>&1) &
+    executing=$!
+    others=$(ended 0 1 2 4)
+    sleep "$away"
+    for net in $shared; do docker network connect --alias trustee-3 "${name}_$net" "$(cid trustee-3)"; done
+    r0=$(date +%s)
+    cut_phase=$(phase 3)
+    if wait "$executing"; then executed=ok; else executed="exit $?"; fi
+    phases=$(ended 0 1 2 3 4)
+    r1=$(date +%s)
+    # shellcheck disable=SC2086
+    set -- $phases
+    for p in "$@"; do
+        [ "$p" = aborted ] || fail "with trustee-3 cut off (back $away s after the others ended) the ceremony ended:$phases (others:$others)"
+    done
+    survey=$(as_op 1 dkg status --trustee trustee-1:7000 --all 2>&1) || fail "dkg status --all: $survey"
+    printf '%s\n' "$survey" | grep -q "SPLIT" && fail "dkg status --all: $survey"
+    held=$(epochs_held)
+    [ "$held" = "1 1 1 1 1 " ] || fail "after the aborted ceremony, the trustees hold epochs [$held], not only epoch 1 each"
+    # How many messages reached trustee-3 marked as having waited for it (each makes
+    # it ask its peers before it installs), over both runs so far.
+    waited=$(compose logs --no-color trustee-3 2>/dev/null | grep -c "waited for this trustee" || true)
+    summary="the other four aborted (execute --wait: $executed; trustee-0: $(why 0)); trustee-3 was $cut_phase just after it was reconnected (trustee-3: $(why 3)); all five ended within $((r1 - r0)) s of the reconnect; trustee-3 has taken $waited messages marked as having waited for it; every trustee holds 1 epoch, none split"
+}
+cut_ceremony 0
+step "ceremony with trustee-3 disconnected from its four networks past every deadline, back while the others retried: $summary"
+cut_ceremony 32
+step "the same, back past the others' 30 s of retries: $summary"
+
 ceremony 2000
 out=$(as_op 0 dkg execute --trustee trustee-0:7000 --wait 2>&1) || fail "rerun: $out"
 printf '%s\n' "$out" | grep -q "every participant installed announcement" || fail "rerun: $out"

@@ -146,14 +146,17 @@ impl Active {
 }
 
 /// A gap between two ticks (or since the last tick, when a message arrives) longer
-/// than this means the process stood still: the machine is told (`set_stalled`) and
-/// asks the peers before it installs on what waited for it.
+/// than this means the process stood still, and a message that waited longer than this
+/// at its sender means this trustee was unreachable: either way the machine is told
+/// (`set_stalled`) and asks the peers before it installs on what waited for it.
 const STALL_MS: u64 = 1000;
 /// How long a ceremony may stand still here before this trustee asks its peers how it
 /// stands there (a trustee that was cut off learns the outcome it missed).
 const ASK_WHEN_QUIET: Duration = Duration::from_secs(5);
 /// How long one peer may take to answer that question.
 const ASK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one attempt to deliver a ceremony message may take.
+const DELIVER_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Default)]
 struct State {
@@ -610,14 +613,22 @@ impl TrusteeService {
             }
             let (creds, peers, peer) = (creds.clone(), peers.clone(), p.clone());
             tokio::spawn(async move {
-                let until = Instant::now() + SEND_FOR;
+                let first = Instant::now();
+                let until = first + SEND_FOR;
                 loop {
+                    let waited_ms = u64::try_from(first.elapsed().as_millis()).unwrap_or(u64::MAX);
                     let sent = match escrow_service::transport::ceremony_client(&addr, &creds) {
-                        Ok(mut c) => c
-                            .deliver(pb::DeliverRequest { message: bytes.clone(), peers: peers.clone() })
-                            .await
-                            .map(|_| ())
-                            .map_err(|s| s.to_string()),
+                        Ok(mut c) => {
+                            let request =
+                                pb::DeliverRequest { message: bytes.clone(), peers: peers.clone(), waited_ms };
+                            // Bounded per attempt: one sent into a partition must not
+                            // hold the message past the retries (and a message that
+                            // arrives late without saying so).
+                            match tokio::time::timeout(DELIVER_TIMEOUT, c.deliver(request)).await {
+                                Ok(r) => r.map(|_| ()).map_err(|s| s.to_string()),
+                                Err(_) => Err("timed out".to_string()),
+                            }
+                        }
                         Err(e) => Err(e.to_string()),
                     };
                     match sent {
@@ -896,6 +907,15 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
             let Some(active) = state.active.as_mut() else { return Err(internal("ceremony vanished")) };
             if rt.stalled(now) {
                 active.machine.set_stalled();
+            } else if r.waited_ms > STALL_MS && !active.machine.is_final() {
+                // This trustee was unreachable (cut off) while the ceremony ran: what
+                // waited for it may include every agreement but not yet the aborts.
+                tracing::warn!(
+                    peer = %who.id(),
+                    waited_ms = r.waited_ms,
+                    "a ceremony message waited for this trustee; asking the peers before installing"
+                );
+                active.machine.set_stalled();
             }
             let out =
                 active.machine.receive(&msg, now, &mut OsRng).map_err(|e| Status::invalid_argument(e.to_string()))?;
@@ -921,6 +941,9 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
         let setup = self.setup(rt, Some(epoch));
         let (mut machine, mut out) = Ceremony::join(setup, &msg, rt.keys.auto_accept, now, &mut OsRng)
             .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if r.waited_ms > STALL_MS {
+            machine.set_stalled();
+        }
         if let Some(p) = machine.participants().iter().find(|p| !peers.contains_key(*p)) {
             return Err(Status::invalid_argument(format!("the proposal came without an address for {p}")));
         }

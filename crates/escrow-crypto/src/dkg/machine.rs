@@ -437,9 +437,9 @@ pub struct Ceremony {
     /// Agreements (announcement hash, signature) that arrived before this trustee
     /// computed its own announcement: the first from each participant.
     early_agreements: BTreeMap<PartyId, ([u8; 32], [u8; SIGNATURE_LEN])>,
-    /// This trustee's process stood still (paused, starved) while the ceremony ran
-    /// ([`Ceremony::set_stalled`]): before it installs on what was waiting for it, it
-    /// asks its peers, who may have given up meanwhile.
+    /// This trustee's process stood still (paused, starved) or was cut off while the
+    /// ceremony ran ([`Ceremony::set_stalled`]): before it installs on what was waiting
+    /// for it, it asks its peers, who may have given up meanwhile.
     stalled: bool,
     /// It asked ([`Output::AskPeers`]) and waits for the answer.
     asking: bool,
@@ -721,9 +721,12 @@ impl Ceremony {
 
     /// The caller saw this trustee's process stand still while the ceremony ran (its
     /// ticks stopped for longer than a tick should take: `docker pause`, SIGSTOP, a
-    /// starved host). The peers may have passed their deadlines and aborted meanwhile,
-    /// and the messages that waited for this trustee may include every agreement but
-    /// not yet the aborts. So it does not install on them at once: when every agreement
+    /// starved host), or a message that had waited at its sender (this trustee was cut
+    /// off, and is back while the peers still retry). The peers may have passed their
+    /// deadlines and aborted meanwhile, and the messages that waited for this trustee
+    /// may include every agreement but not yet the aborts: a trustee cut off before the
+    /// execute would otherwise run the whole ceremony on its own late schedule and
+    /// install where the others aborted. So it does not install on them at once: when every agreement
     /// is in, it emits [`Output::AskPeers`] and installs only after
     /// [`Ceremony::peers_undecided`] (no peer has ended) or on [`Ceremony::learn`]. The
     /// agreement deadline does the same once: the machine asks before it aborts.
