@@ -889,3 +889,93 @@ async fn a_trustee_restarted_during_a_ceremony_ends_it_everywhere_at_once() {
     assert_eq!(aborts, 1);
     eprintln!("every participant ended the ceremony {ended:?} after trustee-1's restart");
 }
+
+/// Every start-up check that needs no database is `TrusteeConfig::check`'s, which
+/// `escrow trustee serve` and the in-process kit both call before anything is written:
+/// each mismatch is refused with its own error, and the trustee's own parts pass
+/// (with a log key named the old way, by the trustee id, too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trustee_config_check_refuses_each_mismatched_part() {
+    use escrow_log::CheckpointSigner;
+    use escrow_trustee::ceremony::CeremonyKeys;
+    use escrow_trustee::{EpochKeys, StartError, TrusteeConfig};
+    let d = Deployment::start(options(128, 3, 1, KeyGen::Ceremony)).await.unwrap();
+    let me = d.pki.party(escrow_pki::Role::Trustee, "trustee-1").unwrap();
+    let someone_else = d.pki.party(escrow_pki::Role::Trustee, "trustee-2").unwrap();
+    let keys = |signing: TrusteeSigningKey| CeremonyKeys {
+        signing,
+        pins: d.pins.clone(),
+        seal: d.seal_keys[1].clone(),
+        auto_accept: false,
+        misbehave: Default::default(),
+    };
+    let dealt = dealer_keygen(EpochId(9), 1, 3, &mut rng(5)).unwrap();
+    let other_epoch = dealer_keygen(EpochId(9), 1, 3, &mut rng(6)).unwrap();
+    let mut policy = d.trustee(1).unwrap().policy.clone();
+    policy.key_index = Some(dealt.shares[1].index().0);
+    let share = |i: usize, public: &EpochPublicKey| EpochKeys {
+        public: public.clone(),
+        share: TrusteeKeyShare::from_bytes(&dealt.shares[i].to_bytes()).unwrap(),
+    };
+    let config = |epochs: Vec<EpochKeys>, signing: TrusteeSigningKey| TrusteeConfig {
+        policy: policy.clone(),
+        epochs,
+        ceremony: Some(keys(signing)),
+        witnesses: None,
+    };
+    let own = || config(vec![share(1, &dealt.public)], d.trustee_keys[1].clone());
+    let check = |c: TrusteeConfig, creds: &escrow_service::transport::Credentials, log: CheckpointSigner| {
+        c.check(creds, &log).map(|checked| checked.policy().trustee_id.to_string())
+    };
+
+    assert_eq!(check(own(), &me, log_signer(1)).unwrap(), "trustee-1");
+    let legacy = CheckpointSigner::generate("trustee-1", &mut rng(7)).unwrap();
+    assert_eq!(check(own(), &me, legacy).unwrap(), "trustee-1", "a log key named by the trustee id still signs");
+
+    let refusals: Vec<(&str, StartError)> = vec![
+        ("another trustee's certificate", check(own(), &someone_else, log_signer(1)).unwrap_err()),
+        (
+            "a share of another index",
+            check(config(vec![share(2, &dealt.public)], d.trustee_keys[1].clone()), &me, log_signer(1)).unwrap_err(),
+        ),
+        (
+            "a share of another key set",
+            check(config(vec![share(1, &other_epoch.public)], d.trustee_keys[1].clone()), &me, log_signer(1))
+                .unwrap_err(),
+        ),
+        ("another trustee's log key", check(own(), &me, log_signer(2)).unwrap_err()),
+        (
+            "another trustee's signing key",
+            check(config(vec![share(1, &dealt.public)], d.trustee_keys[0].clone()), &me, log_signer(1)).unwrap_err(),
+        ),
+        (
+            "a signing key for this trustee that the federation does not pin",
+            check(
+                config(vec![share(1, &dealt.public)], TrusteeSigningKey::generate(id("trustee-1"), &mut rng(8))),
+                &me,
+                log_signer(1),
+            )
+            .unwrap_err(),
+        ),
+    ];
+    let texts: Vec<String> = refusals.iter().map(|(_, e)| e.to_string()).collect();
+    for ((what, e), text) in refusals.iter().zip(&texts) {
+        let expected = match *what {
+            "another trustee's certificate" => matches!(e, StartError::WrongCertificate { .. }),
+            "a share of another index" => matches!(e, StartError::WrongKeyIndex { epoch: 9, .. }),
+            "a share of another key set" => matches!(e, StartError::Key(_)),
+            "another trustee's log key" => matches!(e, StartError::WrongLogKey { .. }),
+            "another trustee's signing key" => matches!(e, StartError::WrongSigningKey { .. }),
+            _ => matches!(e, StartError::SigningKeyNotPinned { .. }),
+        };
+        assert!(expected, "{what}: {e:?}");
+        assert!(!text.is_empty());
+    }
+    assert_eq!(texts[0], "the certificate names trustee trustee-2, but the policy says this is trustee trustee-1");
+    assert_eq!(
+        texts[3],
+        "this log key signs as \"escrow-trustee/trustee-2\", but the policy says this is trustee trustee-1"
+    );
+    assert_eq!(texts[4], "this signing key signs for trustee-0, but the policy says this is trustee trustee-1");
+    assert_eq!(texts[5], "this signing key is not the one pinned for trustee-1");
+}

@@ -295,29 +295,19 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     let policy =
         Policy::from_toml(&text).map_err(|e| CliError::trustee_start(format!("{}: {e}", a.policy.display())))?;
     let credentials = ctx.credentials()?;
-    escrow_trustee::check_certificate(&policy, &credentials).map_err(CliError::trustee_start)?;
     let mut epochs = Vec::new();
     for (k, s) in a.epoch_keys.iter().zip(&a.key_shares) {
         let public = read_hex_as(k, EpochPublicKey::from_bytes)?;
         let share = secret.read_sealed_as(s, TrusteeKeyShare::from_bytes)?;
         epochs.push(EpochKeys { public, share });
     }
-    escrow_trustee::check_epochs(&policy, &epochs, None).map_err(CliError::trustee_start)?;
     let log_key = a.log_key.clone().unwrap_or_else(|| a.data_dir.join("log.key"));
     let origin = escrow_trustee::log_origin(&policy.trustee_id);
     let (signer, generated) = if log_key.exists() {
-        let signer = secret.read_sealed_as(&log_key, escrow_log::CheckpointSigner::from_bytes)?;
         // Keys are named by the log's origin (C2SP tlog-policy); keys made before
-        // witnesses existed are named by the trustee id and still sign.
-        if signer.name() != origin && signer.name() != policy.trustee_id.as_str() {
-            return Err(CliError::trustee_start(format!(
-                "{}: this log key signs as {:?}, but the policy says this is trustee {}",
-                log_key.display(),
-                signer.name(),
-                policy.trustee_id
-            )));
-        }
-        (signer, false)
+        // witnesses existed are named by the trustee id and still sign (checked with
+        // the rest of the config below).
+        (secret.read_sealed_as(&log_key, escrow_log::CheckpointSigner::from_bytes)?, false)
     } else {
         let signer =
             escrow_log::CheckpointSigner::generate(&origin, &mut rand::rngs::OsRng).map_err(CliError::trustee_start)?;
@@ -339,45 +329,57 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
             Some(config)
         }
     };
-    let ceremony = ceremony_keys(&a, &policy, ctx)?;
+    let (ceremony, signing_path, fresh_seal) = match ceremony_keys(&a, policy.auto_accept_ceremonies, ctx)? {
+        Some((keys, path, fresh)) => {
+            let seal = fresh.then(|| keys.seal.to_bytes());
+            (Some(keys), Some(path), seal)
+        }
+        None => (None, None, None),
+    };
+    if let Some(w) = &witnesses {
+        tracing::info!(witnesses = %w.describe(), "publishing checkpoints to witnesses");
+    }
+    // Every check that needs no database, in the one place the kit uses too; the
+    // errors about a key name its file.
+    let config = escrow_trustee::TrusteeConfig { policy, epochs, ceremony, witnesses };
+    let config = config.check(&credentials, &signer).map_err(|e| {
+        let file = match &e {
+            escrow_trustee::StartError::WrongLogKey { .. } => Some(log_key.clone()),
+            escrow_trustee::StartError::WrongSigningKey { .. }
+            | escrow_trustee::StartError::SigningKeyNotPinned { .. } => signing_path.clone(),
+            _ => None,
+        };
+        match file {
+            Some(f) => CliError::trustee_start(format!("{}: {e}", f.display())),
+            None => CliError::trustee_start(e),
+        }
+    })?;
     let listeners = bind_all(&a.listen).await?;
     // From here on, state is created: the directory, its lock, the database.
     std::fs::create_dir_all(&a.data_dir).map_err(|e| CliError::io(&a.data_dir, e))?;
     let (signer_bytes, verifier) = (signer.to_bytes(), signer.verifier());
     let store = Store::open(&a.data_dir, &origin, signer).map_err(CliError::trustee_start)?;
-    escrow_trustee::check_epochs(&policy, &epochs, Some(&store)).map_err(CliError::trustee_start)?;
     if generated {
         secret.write_sealed(&log_key, &signer_bytes)?;
         tracing::info!(key = %log_key.display(), %verifier, "generated the log checkpoint key");
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
-    let (ceremony, fresh_seal) = match ceremony {
-        Some((keys, fresh)) => {
-            let seal = fresh.then(|| keys.seal.to_bytes());
-            (Some(keys), seal)
-        }
-        None => (None, None),
-    };
-    if let Some(w) = &witnesses {
-        tracing::info!(witnesses = %w.describe(), "publishing checkpoints to witnesses");
-    }
     let seal_path = a.data_dir.join(SEAL_KEY_FILE);
-    let svc =
-        TrusteeService::start_witnessed(policy, epochs, store, clock, ceremony, witnesses).map_err(|e| match e {
-            // The service knows no paths: name the two files that do not go together.
-            escrow_trustee::StartError::CeremonyShareSeal { epoch } => CliError::trustee_start(format!(
-                "ceremony epoch {epoch}: the share stored in {} does not open with the sealing key {} (decryption \
+    let svc = TrusteeService::start_checked(config, store, clock).map_err(|e| match e {
+        // The service knows no paths: name the two files that do not go together.
+        escrow_trustee::StartError::CeremonyShareSeal { epoch } => CliError::trustee_start(format!(
+            "ceremony epoch {epoch}: the share stored in {} does not open with the sealing key {} (decryption \
                  failed): {}",
-                a.data_dir.join(escrow_trustee::store::DB_FILE).display(),
-                seal_path.display(),
-                if fresh_seal.is_some() {
-                    "the sealing key file is missing; restore the one made with this database"
-                } else {
-                    "the two files do not belong together; restore the sealing key made with this database"
-                }
-            )),
-            e => CliError::trustee_start(e),
-        })?;
+            a.data_dir.join(escrow_trustee::store::DB_FILE).display(),
+            seal_path.display(),
+            if fresh_seal.is_some() {
+                "the sealing key file is missing; restore the one made with this database"
+            } else {
+                "the two files do not belong together; restore the sealing key made with this database"
+            }
+        )),
+        e => CliError::trustee_start(e),
+    })?;
     if let Some(seal) = fresh_seal {
         // First start with ceremonies: the new sealing key is written now that the
         // start has gone ahead (a refused start leaves no key that seals nothing).
@@ -396,11 +398,6 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
         .map_err(CliError::trustee_start)
 }
 
-/// The ceremony keys a trustee starts with, checked before anything is written: the
-/// signing key (flag or profile) must sign for this trustee and be the one pinned for
-/// it, and the data directory's sealing key, if there is one, must open. The second
-/// value is true when no sealing key exists yet: the keys carry a fresh one, which
-/// the caller writes once the start goes ahead.
 /// Demo builds only (feature `demo`, off with `--no-default-features`, as the image,
 /// systemd and Kubernetes binaries are built): how a demo trustee cheats in ceremonies.
 #[cfg(feature = "demo")]
@@ -431,11 +428,18 @@ impl MisbehaveArgs {
     }
 }
 
+/// The ceremony keys a trustee starts with, read before anything is written: the
+/// signing key (flag or profile), the trustee keys the federation pins, and the data
+/// directory's sealing key, if there is one (it must open). Whether the signing key
+/// signs for this trustee and is the one pinned for it is
+/// [`escrow_trustee::TrusteeConfig::check`]'s. Also returns the signing key's file (to
+/// name it in an error), and true when no sealing key exists yet: the keys carry a
+/// fresh one, which the caller writes once the start goes ahead.
 fn ceremony_keys(
     a: &TrusteeServeArgs,
-    policy: &Policy,
+    auto_accept: bool,
     ctx: &crate::Ctx,
-) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, bool)>, CliError> {
+) -> Result<Option<(escrow_trustee::ceremony::CeremonyKeys, std::path::PathBuf, bool)>, CliError> {
     let Some(path) = a.signing_key.clone().or(ctx.tls.signing_key()?) else {
         #[cfg(feature = "demo")]
         if a.misbehave.any() {
@@ -444,26 +448,11 @@ fn ceremony_keys(
         return Ok(None);
     };
     let signing = ctx.secret.read_sealed_as(&path, escrow_crypto::TrusteeSigningKey::from_bytes)?;
-    if signing.trustee() != &policy.trustee_id {
-        return Err(CliError::trustee_start(format!(
-            "{}: this signing key signs for {}, but the policy says this is trustee {}",
-            path.display(),
-            signing.trustee(),
-            policy.trustee_id
-        )));
-    }
     let pins = ctx.tls.pins()?.ok_or_else(|| {
         CliError::Usage(
             "a trustee with a signing key needs the pinned trustee keys: a federation (--federation or the profile's) that pins them".into(),
         )
     })?;
-    if pins.get(&policy.trustee_id) != Some(&signing.public()) {
-        return Err(CliError::trustee_start(format!(
-            "{}: this signing key is not the one pinned for {}",
-            path.display(),
-            policy.trustee_id
-        )));
-    }
     #[cfg(feature = "demo")]
     let misbehave = a.misbehave.misbehaviour()?;
     let seal_path = a.data_dir.join(SEAL_KEY_FILE);
@@ -479,11 +468,11 @@ fn ceremony_keys(
         signing,
         pins,
         seal,
-        auto_accept: policy.auto_accept_ceremonies,
+        auto_accept,
         #[cfg(feature = "demo")]
         misbehave,
     };
-    Ok(Some((keys, fresh)))
+    Ok(Some((keys, path, fresh)))
 }
 
 /// The data directory's sealing key file: the key that seals ceremony shares in

@@ -15,7 +15,7 @@ use escrow_trustee::ceremony::CeremonyKeys;
 use escrow_trustee::policy::Policy;
 use escrow_trustee::state::Action;
 use escrow_trustee::store::Store;
-use escrow_trustee::{EpochKeys, TrusteeService};
+use escrow_trustee::{EpochKeys, TrusteeConfig, TrusteeService};
 use escrow_user::UserClient;
 use pb::audit_client::AuditClient;
 use pb::ceremony_client::CeremonyClient;
@@ -303,8 +303,6 @@ impl Deployment {
                         })
                     })
                     .collect::<Result<Vec<_>, KitError>>()?;
-                let store =
-                    Store::open(&t.dir, &origin(t.index), log_signer(t.index)).map_err(|e| err(e.to_string()))?;
                 let keys = CeremonyKeys {
                     signing: self.world.trustee_keys.get(i).cloned().ok_or_else(|| err("no signing key".into()))?,
                     pins: self.world.pins.clone(),
@@ -314,16 +312,14 @@ impl Deployment {
                     misbehave: t.misbehave.clone(),
                 };
                 let witnesses = self.trustee_witness_config(t.index)?;
-                let svc = TrusteeService::start_witnessed(
-                    t.policy.clone(),
-                    epochs,
-                    store,
-                    self.world.clock.shared(),
-                    Some(keys),
-                    witnesses,
-                )
-                .map_err(|e| err(e.to_string()))?;
                 let me = self.world.pki.party(Role::Trustee, &t.name)?;
+                // The checks `escrow trustee serve` makes, in the same place.
+                let log_key = log_signer(t.index);
+                let config = TrusteeConfig { policy: t.policy.clone(), epochs, ceremony: Some(keys), witnesses };
+                let config = config.check(&me, &log_key).map_err(|e| err(e.to_string()))?;
+                let store = Store::open(&t.dir, &origin(t.index), log_key).map_err(|e| err(e.to_string()))?;
+                let svc = TrusteeService::start_checked(config, store, self.world.clock.shared())
+                    .map_err(|e| err(e.to_string()))?;
                 let name = t.name.clone();
                 Node::serve(&name, move |l, s| async move { escrow_trustee::serve(l, svc, &me, s).await }).await
             }

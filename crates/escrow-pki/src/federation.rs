@@ -29,15 +29,16 @@
 //! entry. The crate does no IO.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
 use base64::Engine as _;
-use escrow_crypto::{CourtPublicKey, PartyId, TrusteePins, TrusteeVerifyingKey};
-use escrow_log::WitnessVerifier;
+use escrow_crypto::{PartyId, TrusteePins, TrusteeVerifyingKey};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{Ca, Identity, Role};
+
+mod parts;
+pub use parts::{Anchor, Pattern, Pin};
 
 /// Longest federation file read, bytes.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
@@ -123,184 +124,6 @@ fn entry_err(org: &str, reason: impl Into<String>) -> FederationError {
     FederationError::Entry { org: org.to_owned(), reason: reason.into() }
 }
 
-/// Which identities an organisation may certify: `role/id`, `role/*`,
-/// `operator/<trustee>/<name>`, `operator/<trustee>/*` (a `*` trustee is allowed only
-/// with a `*` name: `operator/*/*`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Pattern {
-    role: Role,
-    /// For an operator: the trustee (`None` is `*`).
-    trustee: Option<PartyId>,
-    /// `None` is `*`.
-    id: Option<PartyId>,
-}
-
-impl Pattern {
-    /// Parses the text form.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("pattern {text:?}: {why}");
-        let mut parts = text.split('/');
-        let role = parts.next().and_then(Role::parse).ok_or_else(|| bad("unknown role"))?;
-        let part = |s: Option<&str>| -> Result<Option<PartyId>, String> {
-            match s.ok_or_else(|| bad("missing id"))? {
-                "*" => Ok(None),
-                s => PartyId::new(s).map(Some).map_err(|e| bad(&e.to_string())),
-            }
-        };
-        let trustee = if role == Role::Operator { part(parts.next())? } else { None };
-        let id = part(parts.next())?;
-        if parts.next().is_some() {
-            return Err(bad("too many segments"));
-        }
-        if role == Role::Operator && trustee.is_none() && id.is_some() {
-            return Err(bad("operator/*/<name> would certify one name at every trustee: use operator/*/*"));
-        }
-        Ok(Pattern { role, trustee, id })
-    }
-
-    /// Whether `identity` is one this pattern certifies.
-    pub fn matches(&self, identity: &Identity) -> bool {
-        fn fits(p: &Option<PartyId>, v: Option<&PartyId>) -> bool {
-            p.as_ref().is_none_or(|p| Some(p) == v)
-        }
-        self.role == identity.role()
-            && fits(&self.id, Some(identity.id()))
-            && (self.role != Role::Operator || fits(&self.trustee, identity.operated_trustee()))
-    }
-
-    /// Whether some identity matches both patterns.
-    fn overlaps(&self, other: &Pattern) -> bool {
-        fn meet(a: &Option<PartyId>, b: &Option<PartyId>) -> bool {
-            a.is_none() || b.is_none() || a == b
-        }
-        self.role == other.role && meet(&self.id, &other.id) && meet(&self.trustee, &other.trustee)
-    }
-
-    /// The role this pattern certifies.
-    pub fn role(&self) -> Role {
-        self.role
-    }
-}
-
-impl fmt::Display for Pattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let star = |p: &Option<PartyId>| p.as_ref().map_or("*".to_string(), ToString::to_string);
-        match self.role {
-            Role::Operator => write!(f, "operator/{}/{}", star(&self.trustee), star(&self.id)),
-            r => write!(f, "{r}/{}", star(&self.id)),
-        }
-    }
-}
-
-/// A key an organisation pins for everyone.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pin {
-    /// A trustee's signing key (epoch announcements, ceremony messages).
-    Trustee(TrusteeVerifyingKey),
-    /// A court's warrant-signing key.
-    Court(CourtPublicKey),
-    /// A witness's cosigning key.
-    Witness(WitnessVerifier),
-}
-
-impl Pin {
-    /// Parses `trustee <hex>`, `court <hex>` or `witness <vkey>`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (kind, value) = text.split_once(' ').ok_or_else(|| format!("pin {text:?}: expected `<kind> <key>`"))?;
-        let bytes = || hex::decode(value).map_err(|e| format!("pin {text:?}: {e}"));
-        match kind {
-            "trustee" => TrusteeVerifyingKey::from_bytes(&bytes()?).map(Pin::Trustee).map_err(|e| e.to_string()),
-            "court" => CourtPublicKey::from_bytes(&bytes()?).map(Pin::Court).map_err(|e| e.to_string()),
-            "witness" => value.parse().map(Pin::Witness).map_err(|e: escrow_log::LogError| e.to_string()),
-            _ => Err(format!("pin {text:?}: the kind is trustee, court or witness")),
-        }
-    }
-
-    /// What the pin names, for conflicts: `trustee trustee-0`, `court court-1`,
-    /// `witness w1`.
-    fn owner(&self) -> String {
-        match self {
-            Pin::Trustee(k) => format!("the signing key of trustee {}", k.trustee()),
-            Pin::Court(k) => format!("the key of court {}", k.court()),
-            Pin::Witness(k) => format!("the key of witness {}", k.name()),
-        }
-    }
-}
-
-impl fmt::Display for Pin {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Pin::Trustee(k) => write!(f, "trustee {}", hex::encode(k.to_bytes())),
-            Pin::Court(k) => write!(f, "court {}", hex::encode(k.to_bytes())),
-            Pin::Witness(k) => write!(f, "witness {k}"),
-        }
-    }
-}
-
-/// A CA certificate an organisation's entry names, read once.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Anchor {
-    pem: String,
-    der: Vec<u8>,
-    /// The certificate's own end of validity, Unix seconds.
-    not_after: u64,
-    subject: Vec<u8>,
-    public_key: Vec<u8>,
-}
-
-impl fmt::Debug for Anchor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Anchor({})", self.fingerprint())
-    }
-}
-
-impl Anchor {
-    /// Reads a CA certificate; refuses one that is not a CA.
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
-        let (_, block) =
-            x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("CA certificate: not PEM: {e}"))?;
-        let cert = block.parse_x509().map_err(|e| format!("CA certificate: not X.509: {e}"))?;
-        match cert.basic_constraints() {
-            Ok(Some(bc)) if bc.value.ca => {}
-            _ => return Err("CA certificate: not a CA (basic constraints)".into()),
-        }
-        let not_after = u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0);
-        Ok(Anchor {
-            pem: pem.trim().to_owned() + "\n",
-            der: block.contents.clone(),
-            not_after,
-            subject: cert.subject().as_raw().to_vec(),
-            public_key: cert.public_key().subject_public_key.data.to_vec(),
-        })
-    }
-
-    /// The certificate, PEM.
-    pub fn pem(&self) -> &str {
-        &self.pem
-    }
-
-    /// The certificate, DER.
-    pub fn der(&self) -> &[u8] {
-        &self.der
-    }
-
-    /// When the certificate itself expires, Unix seconds.
-    pub fn not_after(&self) -> u64 {
-        self.not_after
-    }
-
-    /// `SHA256:<hex>` of the DER certificate, as people compare it out of band.
-    pub fn fingerprint(&self) -> String {
-        format!("SHA256:{}", hex::encode(Sha256::digest(&self.der)))
-    }
-
-    fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
-        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, &self.public_key)
-            .verify(msg, sig)
-            .is_ok()
-    }
-}
-
 /// A CA an organisation retired, trusted until a time (its rotation overlap, or now
 /// for a revocation).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,7 +191,7 @@ fn signed_bytes(d: &Draft, ca: &Anchor) -> Vec<u8> {
     field(&mut out, d.deployment.as_bytes());
     field(&mut out, d.name.as_bytes());
     out.extend_from_slice(&d.generation.to_be_bytes());
-    field(&mut out, &ca.der);
+    field(&mut out, ca.der());
     out.extend_from_slice(&(d.certifies.len() as u32).to_be_bytes());
     for p in &d.certifies {
         field(&mut out, p.to_string().as_bytes());
@@ -379,7 +202,7 @@ fn signed_bytes(d: &Draft, ca: &Anchor) -> Vec<u8> {
     }
     out.extend_from_slice(&(d.previous.len() as u32).to_be_bytes());
     for r in &d.previous {
-        field(&mut out, &r.ca.der);
+        field(&mut out, r.ca.der());
         out.extend_from_slice(&r.trusted_until.to_be_bytes());
     }
     out
@@ -472,8 +295,8 @@ impl Organisation {
     /// being believed: the current CA when it expires, and each retired one at the
     /// earlier of its `trusted_until` and its expiry.
     pub fn anchors(&self) -> Vec<(&Anchor, u64)> {
-        let mut out = vec![(&self.ca, self.ca.not_after)];
-        out.extend(self.draft.previous.iter().map(|r| (&r.ca, r.trusted_until.min(r.ca.not_after))));
+        let mut out = vec![(&self.ca, self.ca.not_after())];
+        out.extend(self.draft.previous.iter().map(|r| (&r.ca, r.trusted_until.min(r.ca.not_after()))));
         out
     }
 
@@ -685,14 +508,14 @@ impl Federation {
             out.push_str(&format!("# CA {}\n", o.ca.fingerprint()));
             out.push_str(&list("certifies", o.draft.certifies.iter().map(ToString::to_string)));
             out.push_str(&list("pins", o.draft.pins.iter().map(ToString::to_string)));
-            out.push_str(&format!("ca = \"\"\"\n{}\"\"\"\n", o.ca.pem));
+            out.push_str(&format!("ca = \"\"\"\n{}\"\"\"\n", o.ca.pem()));
             out.push_str(&format!("signature = {:?}\n", B64.encode(&o.signature)));
             for r in &o.draft.previous {
                 out.push_str(&format!(
                     "\n[[organisation.previous]]\n# CA {}\ntrusted_until = {}\nca = \"\"\"\n{}\"\"\"\n",
                     r.ca.fingerprint(),
                     r.trusted_until,
-                    r.ca.pem
+                    r.ca.pem()
                 ));
             }
         }

@@ -3,7 +3,8 @@
 use escrow_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
-use crate::service::{unknown_warrant, warrant_id, TrusteeService, MAX_ENTRIES_PER_CALL};
+use crate::answer::{unknown_warrant, warrant_id};
+use crate::service::{TrusteeService, MAX_ENTRIES_PER_CALL};
 
 /// The audit view of a trustee; shares the trustee's store.
 #[derive(Clone, Debug)]

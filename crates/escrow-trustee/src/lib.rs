@@ -3,8 +3,10 @@
 //! deny, and releases decryption shares only for escrow fields inside an approved,
 //! unexpired, unrevoked warrant's scope, within quota, after recording the release.
 
+mod answer;
 pub mod audit;
 pub mod ceremony;
+pub mod config;
 pub mod metrics;
 pub mod policy;
 pub mod refusals;
@@ -19,6 +21,7 @@ pub mod witnessing;
 use std::future::Future;
 
 pub use audit::AuditService;
+pub use config::{CheckedConfig, TrusteeConfig};
 use escrow_proto::v1::audit_server::AuditServer;
 use escrow_proto::v1::ceremony_server::CeremonyServer;
 use escrow_proto::v1::trustee_server::TrusteeServer;

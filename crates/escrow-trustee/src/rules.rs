@@ -1,6 +1,6 @@
 //! The trustee's decisions as pure functions: no IO, no async, no gRPC. The service
 //! loads state, calls these, commits what they decide, and maps a [`Refusal`] to a
-//! status in one place (`service::status`). To change a rule, change it here.
+//! status in one place (`answer::status`). To change a rule, change it here.
 //!
 //! - [`admit`]: what becomes of a verified warrant on receipt (policy denial,
 //!   auto-approval, or waiting for an operator), or why it is not stored at all;

@@ -13,129 +13,20 @@ use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
 use escrow_service::clock::Clock;
-use escrow_service::metrics::with_rule;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
 
 use escrow_log::event::{details_commitment, Decision, Entry, Event};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
+use crate::answer::{internal, status, unknown_warrant, warrant_id};
+pub use crate::config::{check_certificate, check_epochs, StartError};
+use crate::config::{loaded, CheckedConfig};
 use crate::policy::Policy;
 use crate::refusals::{self as counted, Key};
 use crate::rules::{self, Refusal};
 use crate::state::{self, Action, State};
 use crate::store::{ReleaseLimits, Released, Store, StoreError, WarrantRow};
-
-/// Why the service could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// A key share does not match its epoch key.
-    #[error("key share: {0}")]
-    Key(#[from] escrow_crypto::Error),
-    /// The store refused the epochs (destroyed, another key, another share index) or
-    /// could not record them.
-    #[error("store: {0}")]
-    Store(#[from] StoreError),
-    /// A share's index is not the one the policy pins (`key_index`).
-    #[error("the key share for epoch {epoch} has index {share}, but the policy says this trustee is index {policy} (another trustee's share file?)")]
-    WrongKeyIndex {
-        /// The epoch.
-        epoch: u64,
-        /// The share's index.
-        share: u16,
-        /// The policy's `key_index`.
-        policy: u16,
-    },
-    /// The data directory holds shares made by a key ceremony, sealed under its key,
-    /// and the trustee was started without the ceremony keys to open them.
-    #[error("the data directory holds {0} epoch share(s) made by a key ceremony; start with the trustee's ceremony keys (--signing-key) to open them")]
-    CeremonyKeysMissing(usize),
-    /// A stored ceremony share does not open with the sealing key the trustee was
-    /// started with: the database and the sealing key are not of one data directory
-    /// (a copied or restored file). Its own variant so that whoever knows the files'
-    /// paths (the CLI) can name both; the AEAD failure itself says nothing more.
-    #[error("ceremony epoch {epoch}: the share stored in the database does not open with the sealing key (decryption failed): the database and the sealing key do not belong together")]
-    CeremonyShareSeal {
-        /// The epoch.
-        epoch: u64,
-    },
-    /// A stored ceremony share does not match its key set, or its announcement does
-    /// not decode.
-    #[error("ceremony epoch {epoch}: {why}")]
-    CeremonyKey {
-        /// The epoch.
-        epoch: u64,
-        /// What is wrong.
-        why: String,
-    },
-    /// A stored ceremony share's index is not this trustee's position among the
-    /// holders of the epoch's signed announcement: another trustee's share.
-    #[error("ceremony epoch {epoch}: the stored share has index {share}, but {trustee} is {} of the signed announcement (another trustee's trustee.db and seal.key?)", match .position { Some(p) => format!("holder {p}"), None => "not a holder".to_string() })]
-    NotTheHolder {
-        /// The epoch.
-        epoch: u64,
-        /// The stored share's index.
-        share: u16,
-        /// This trustee (the policy's `trustee_id`).
-        trustee: String,
-        /// Its position among the announcement's holders, if it is one.
-        position: Option<u16>,
-    },
-    /// An epoch given as a key-share file was made by a key ceremony here too.
-    #[error("epoch {0} is given as a key-share file but this trustee holds it from a key ceremony")]
-    EpochTwice(u64),
-    /// The TLS certificate is not this trustee's.
-    #[error("the certificate names {certificate}, but the policy says this is trustee {policy}")]
-    WrongCertificate {
-        /// Whom the certificate names.
-        certificate: String,
-        /// The policy's `trustee_id`.
-        policy: String,
-    },
-}
-
-/// Checks that `credentials` are this trustee's own server certificate, before anything
-/// is created or written.
-pub fn check_certificate(
-    policy: &Policy,
-    credentials: &escrow_service::transport::Credentials,
-) -> Result<(), StartError> {
-    match credentials.identity() {
-        Some(me) if me.is(Role::Trustee, &policy.trustee_id) => Ok(()),
-        other => Err(StartError::WrongCertificate {
-            certificate: other.map(ToString::to_string).unwrap_or_else(|| "nobody".into()),
-            policy: policy.trustee_id.to_string(),
-        }),
-    }
-}
-
-/// Checks, writing nothing, that the key shares match their epoch keys and the
-/// policy's `key_index`, and (with `store`) what that store installed before.
-pub fn check_epochs(policy: &Policy, epochs: &[EpochKeys], store: Option<&Store>) -> Result<(), StartError> {
-    for e in epochs {
-        e.share.check_against(&e.public)?;
-        if let Some(k) = policy.key_index {
-            if e.share.index().0 != k {
-                return Err(StartError::WrongKeyIndex {
-                    epoch: e.public.epoch().0,
-                    share: e.share.index().0,
-                    policy: k,
-                });
-            }
-        }
-    }
-    if let Some(store) = store {
-        store.check_epochs(&loaded(epochs))?;
-    }
-    Ok(())
-}
-
-/// (epoch, SHA-256 of the epoch public key, share index) of each epoch, as the store
-/// records them.
-fn loaded(epochs: &[EpochKeys]) -> Vec<(u64, [u8; 32], u16)> {
-    epochs.iter().map(|e| (e.public.epoch().0, Sha256::digest(e.public.to_bytes()).into(), e.share.index().0)).collect()
-}
 
 /// Most entries one GetEntries call returns.
 pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
@@ -177,21 +68,6 @@ impl std::fmt::Debug for TrusteeService {
     }
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> Status {
-    tracing::error!(error = %e, "internal error");
-    Status::internal(format!("trustee internal error: {e}"))
-}
-
-pub(crate) fn warrant_id(bytes: &[u8]) -> Result<WarrantId, Status> {
-    <[u8; 16]>::try_from(bytes).map(WarrantId).map_err(|_| status(&Refusal::MalformedWarrantId(bytes.len())))
-}
-
-/// The answer for a warrant this trustee does not hold — and, word for word, for one
-/// the caller may not see, so that the answer does not confirm that it exists.
-pub(crate) fn unknown_warrant(id: &WarrantId) -> Status {
-    with_rule(Status::not_found(format!("unknown warrant {id}")), "unknown-warrant")
-}
-
 impl TrusteeService {
     /// Builds the service over an opened store, without key ceremonies (epochs only
     /// from key-share files). Each key share must match its epoch key.
@@ -214,13 +90,21 @@ impl TrusteeService {
         clock: Arc<dyn Clock>,
         ceremony: Option<crate::ceremony::CeremonyKeys>,
     ) -> Result<Self, StartError> {
-        Self::start_witnessed(policy, epochs, store, clock, ceremony, None)
+        Self::launch(policy, epochs, store, clock, ceremony, None)
     }
 
-    /// [`start`](Self::start), and with `witnesses` the trustee publishes its
-    /// checkpoints to them and releases shares only under a witnessed approval
-    /// (crate::witnessing).
-    pub fn start_witnessed(
+    /// Starts the service a served trustee runs, from a config that passed every
+    /// check that needs no database ([`crate::TrusteeConfig::check`]), on its opened
+    /// `store`, which is checked here against the config (what it installed before;
+    /// its ceremony shares open under the sealing key). With witnesses, the trustee
+    /// publishes its checkpoints to them and releases shares only under a witnessed
+    /// approval (crate::witnessing).
+    pub fn start_checked(config: CheckedConfig, store: Store, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let c = config.into_inner();
+        Self::launch(c.policy, c.epochs, store, clock, c.ceremony, c.witnesses)
+    }
+
+    fn launch(
         policy: Policy,
         mut epochs: Vec<EpochKeys>,
         mut store: Store,
@@ -477,29 +361,6 @@ impl TrusteeService {
         .into_iter()
         .collect()
     }
-}
-
-/// The one place a [`Refusal`] becomes a gRPC status: the code says what kind of
-/// refusal it is, the message is the refusal's own.
-pub(crate) fn status(r: &Refusal) -> Status {
-    let status = match r {
-        Refusal::Crypto { context, error } => return from_crypto(context, error),
-        Refusal::MalformedWarrantId(_) | Refusal::NoItems | Refusal::TooManyItems { .. } => {
-            Status::invalid_argument(r.to_string())
-        }
-        Refusal::UnknownWarrant(id) => return unknown_warrant(id),
-        Refusal::NotApproved(_) | Refusal::Denied(_) | Refusal::Revoked(_) | Refusal::NoShareForEpoch { .. } => {
-            Status::failed_precondition(r.to_string())
-        }
-        Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
-        Refusal::BadReason => Status::invalid_argument(r.to_string()),
-        // Not UNAVAILABLE: the trustee answered, and said why it holds back.
-        Refusal::NotWitnessed { .. } | Refusal::Transition(_) => Status::failed_precondition(r.to_string()),
-        Refusal::WrongAgency { .. } => Status::permission_denied(r.to_string()),
-        Refusal::Duplicate(_) => Status::already_exists(r.to_string()),
-        Refusal::ChangedConcurrently(_) => Status::aborted(r.to_string()),
-    };
-    with_rule(status, r.code())
 }
 
 #[tonic::async_trait]
@@ -759,47 +620,5 @@ fn witnessed_pb(w: crate::store::WitnessedApproval) -> pb::WitnessedApproval {
         checkpoint: w.checkpoint,
         receipt: Some(inclusion_pb(w.receipt)),
         approval: Some(inclusion_pb(w.approval)),
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::state::Forbidden;
-    use tonic::Code;
-
-    /// Every refusal a handler makes: its gRPC code and its rule, from the one
-    /// mapping. A "not yet witnessed" is an answer, not an outage.
-    #[test]
-    fn each_refusal_has_one_code_and_one_rule() {
-        let w = WarrantId([7; 16]);
-        let cases = [
-            (
-                Refusal::NotWitnessed { what: "the approval".into(), failure: "no quorum".into() },
-                Code::FailedPrecondition,
-                "not-witnessed",
-            ),
-            (Refusal::BadReason, Code::InvalidArgument, "malformed"),
-            (Refusal::WrongAgency { named: PartyId::new("agency-2").unwrap() }, Code::PermissionDenied, "wrong-agency"),
-            (
-                Refusal::Transition(Forbidden { from: State::Revoked, action: Action::Approve }),
-                Code::FailedPrecondition,
-                "state",
-            ),
-            (Refusal::Duplicate(w), Code::AlreadyExists, "duplicate"),
-            (Refusal::ChangedConcurrently(w), Code::Aborted, "concurrent"),
-            (Refusal::NotApproved(w), Code::FailedPrecondition, "not-approved"),
-            (Refusal::UnknownWarrant(w), Code::NotFound, "unknown-warrant"),
-            (Refusal::NoItems, Code::InvalidArgument, "malformed"),
-        ];
-        for (refusal, code, rule) in cases {
-            let s = status(&refusal);
-            assert_eq!((s.code(), escrow_service::metrics::rule_of(&s)), (code, Some(rule)), "{refusal}");
-            assert_eq!(refusal.code(), rule);
-        }
-        let s =
-            status(&Refusal::NotWitnessed { what: "the approval of warrant 07".into(), failure: "no quorum".into() });
-        assert_eq!(s.message(), format!("the approval of warrant 07 {}: no quorum", escrow_proto::NOT_YET_WITNESSED));
     }
 }

@@ -4,18 +4,22 @@
 //!
 //! Every state change appends its log entry **in the same transaction**: the entry is
 //! durable no later than the effect, and if the append fails the action fails (fail
-//! closed: no log, no share). The in-memory Merkle tree and the signed checkpoint are
-//! updated after the commit and rebuilt from the `log` table on start.
+//! closed: no log, no share). Every such transaction opens with [`Store::begin`] and
+//! ends with [`Logging::commit`], the one place that appends and commits. The
+//! in-memory Merkle tree and the signed checkpoint are updated after the commit
+//! ([`Store::committed`]) and rebuilt from the `log` table on start.
+//!
+//! Submodules hold the tables of one concern each: `warrants` (receipt, decisions,
+//! releases), `refused` (counted refusals), `ceremony` (key sets made by ceremonies),
+//! `witnessed` (where each warrant's entries sit, for witnessed approvals).
 
 pub use crate::rules::{QuotaExceeded, ReleaseLimits};
 use std::path::Path;
 
-use escrow_crypto::{VerifiedWarrant, WarrantId};
 use escrow_log::event::{Entry, Event};
 use escrow_log::{leaf_hash, Checkpoint, CheckpointSigner, Hash, MerkleTree};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use crate::refusals::{self, Key, Pending, Refusal};
 use crate::state::State;
 
 const SCHEMA: &str = "
@@ -121,34 +125,12 @@ CREATE TABLE IF NOT EXISTS ceremony_open_peers (
 ";
 
 mod ceremony;
+mod refused;
+mod warrants;
 mod witnessed;
 pub use ceremony::{CeremonyKeyRow, NewCeremonyKey, OpenCeremony};
+pub use warrants::{DetailsOpening, Released, WarrantRow};
 pub use witnessed::{Inclusion, WarrantMarks, WitnessedApproval};
-
-/// A stored warrant row.
-#[derive(Clone, Debug)]
-pub struct WarrantRow {
-    /// Warrant id.
-    pub id: WarrantId,
-    /// Exact signed bytes, as received.
-    pub warrant: Vec<u8>,
-    /// Issuing court.
-    pub court: String,
-    /// Agency named in the warrant.
-    pub agency: String,
-    /// Stored state.
-    pub state: State,
-    /// Receipt time.
-    pub received_at: u64,
-    /// Decision time, if decided.
-    pub decided_at: Option<u64>,
-    /// Operator id, or "policy".
-    pub decided_by: Option<String>,
-    /// Recorded reason.
-    pub reason: Option<String>,
-    /// Distinct fields released under it.
-    pub fields_released: u64,
-}
 
 /// The database file's name inside the trustee's data directory.
 pub const DB_FILE: &str = "trustee.db";
@@ -268,31 +250,9 @@ impl std::fmt::Debug for Store {
     }
 }
 
-/// The opening of a warrant's sealed-details commitment.
-#[derive(Clone, Debug)]
-pub struct DetailsOpening {
-    /// The commitment nonce.
-    pub nonce: [u8; 32],
-    /// The signed warrant blob.
-    pub warrant: Vec<u8>,
-    /// When it may be revealed.
-    pub reveal_at: u64,
-    /// Every (label, field) released under the warrant.
-    pub released: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-/// One released item: the field's fingerprint and the exact label and field bytes.
-#[derive(Clone, Debug)]
-pub struct Released {
-    /// SHA-256 of the field blob.
-    pub hash: [u8; 32],
-    /// Label blob.
-    pub label: Vec<u8>,
-    /// Field blob.
-    pub field: Vec<u8>,
-}
-
-/// Entries written in a transaction, for the in-memory tree once it commits.
+/// Entries written in a transaction, for the in-memory tree once it commits: pass it
+/// to [`Store::committed`].
+#[must_use = "committed entries reach the tree and the checkpoint only through Store::committed"]
 pub(crate) struct Appended {
     first: u64,
     leaves: Vec<Hash>,
@@ -315,7 +275,41 @@ fn append_in(tx: &Transaction<'_>, first: u64, entries: &[Entry]) -> Result<Appe
     Ok(Appended { first, leaves, marks })
 }
 
+/// A transaction that ends by logging, opened by [`Store::begin`]: it writes rows
+/// (it derefs to the SQLite transaction), then [`Logging::commit`] appends the entries
+/// that record them **in the same transaction** and commits. Dropped without that, it
+/// rolls back and nothing is logged. The one way a state change and its log entries
+/// are written.
+pub(crate) struct Logging<'a> {
+    tx: Transaction<'a>,
+    /// The log index its first entry gets.
+    first: u64,
+}
+
+impl<'a> std::ops::Deref for Logging<'a> {
+    type Target = Transaction<'a>;
+    fn deref(&self) -> &Transaction<'a> {
+        &self.tx
+    }
+}
+
+impl Logging<'_> {
+    /// Appends `entries`, then commits (durable, with `synchronous=FULL`, before it
+    /// returns). The caller then passes the result to [`Store::committed`].
+    pub(crate) fn commit(self, entries: &[Entry]) -> Result<Appended, StoreError> {
+        let appended = append_in(&self.tx, self.first, entries)?;
+        self.tx.commit()?;
+        Ok(appended)
+    }
+}
+
 impl Store {
+    /// Opens a transaction that ends by logging ([`Logging`]).
+    pub(crate) fn begin(&mut self) -> Result<Logging<'_>, StoreError> {
+        let first = self.tree.size();
+        Ok(Logging { tx: self.conn.transaction()?, first })
+    }
+
     /// The service started on this store: its data directory's lock file stays when
     /// the store is dropped (before that, one this process made is removed, so that a
     /// refused start leaves no `LOCK` behind).
@@ -449,7 +443,7 @@ impl Store {
     }
 
     /// Adds committed leaves to the tree and signs a new checkpoint.
-    fn committed(&mut self, appended: Appended) -> Result<(), StoreError> {
+    pub(crate) fn committed(&mut self, appended: Appended) -> Result<(), StoreError> {
         debug_assert_eq!(appended.first, self.tree.size());
         for l in appended.leaves {
             self.tree.append(l);
@@ -472,11 +466,9 @@ impl Store {
     /// Appends entries in one durable transaction and signs one checkpoint for them;
     /// returns the index of the first.
     pub fn log_batch(&mut self, entries: &[Entry]) -> Result<u64, StoreError> {
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
-        let leaves = append_in(&tx, first, entries)?;
-        tx.commit()?;
-        self.committed(leaves)?;
+        let appended = self.begin()?.commit(entries)?;
+        let first = appended.first;
+        self.committed(appended)?;
         Ok(first)
     }
 
@@ -553,8 +545,7 @@ impl Store {
         if entries.is_empty() {
             return Ok(());
         }
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         for (epoch, e) in &entries {
             match &e.event {
                 Event::EpochInstalled { public_key_hash, .. } => {
@@ -572,8 +563,7 @@ impl Store {
             }
         }
         let list: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
-        let leaves = append_in(&tx, first, &list)?;
-        tx.commit()?;
+        let leaves = tx.commit(&list)?;
         for e in &list {
             if let Event::EpochInstalled { epoch, trustee_index, .. } = e.event {
                 self.installed_index.insert(epoch, trustee_index);
@@ -613,357 +603,7 @@ impl Store {
     pub fn consistency_proof(&self, m: u64, n: u64) -> Result<Vec<Hash>, escrow_log::LogError> {
         self.tree.consistency_proof(m, n)
     }
-
-    /// The sealed-details opening of a warrant, if stored.
-    pub fn details_opening(&self, id: &WarrantId) -> Result<Option<DetailsOpening>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT details_nonce, warrant, reveal_at FROM warrants WHERE id = ?1",
-                params![&id.0[..]],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)),
-            )
-            .optional()?;
-        let Some((nonce, warrant, reveal_at)) = row else { return Ok(None) };
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT label, field FROM releases WHERE warrant_id = ?1 ORDER BY released_at, field_hash",
-        )?;
-        let released = stmt
-            .query_map(params![&id.0[..]], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(DetailsOpening {
-            nonce: nonce.try_into().map_err(|_| StoreError::Corrupt("details nonce"))?,
-            warrant,
-            reveal_at: to_u64(reveal_at)?,
-            released,
-        }))
-    }
-
-    /// Inserts a newly received warrant with its initial state, and logs its receipt
-    /// (with only a commitment to its sealed details) in the same transaction.
-    #[allow(clippy::too_many_arguments)]
-    pub fn insert_warrant(
-        &mut self,
-        w: &VerifiedWarrant,
-        state: State,
-        now: u64,
-        decided_by: Option<&str>,
-        reason: Option<&str>,
-        details_nonce: [u8; 32],
-        entry: Entry,
-    ) -> Result<(), StoreError> {
-        let decided_at = if state == State::Received { None } else { Some(to_i64(now)?) };
-        let reveal_at = w.body().reveal_at();
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO warrants (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason,
-                                   details_nonce, reveal_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                &w.id().0[..],
-                w.as_bytes(),
-                w.body().court.as_str(),
-                w.body().agency.as_str(),
-                state.as_str(),
-                to_i64(now)?,
-                decided_at,
-                decided_by,
-                reason,
-                &details_nonce[..],
-                to_i64(reveal_at.min(i64::MAX as u64))?
-            ],
-        )?;
-        let leaves = append_in(&tx, first, &[entry])?;
-        tx.commit()?;
-        self.committed(leaves)
-    }
-
-    /// One warrant, if known.
-    pub fn warrant(&self, id: &WarrantId) -> Result<Option<WarrantRow>, StoreError> {
-        let row = self
-            .conn
-            .query_row(
-                "SELECT w.id, w.warrant, w.court, w.agency, w.state, w.received_at, w.decided_at, w.decided_by,
-                        w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id)
-                 FROM warrants w WHERE w.id = ?1",
-                params![&id.0[..]],
-                raw_row,
-            )
-            .optional()?;
-        row.map(finish_row).transpose()
-    }
-
-    /// Every warrant, oldest first.
-    pub fn warrants(&self) -> Result<Vec<WarrantRow>, StoreError> {
-        let mut stmt = self.conn.prepare(
-            "SELECT w.id, w.warrant, w.court, w.agency, w.state, w.received_at, w.decided_at, w.decided_by,
-                    w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id)
-             FROM warrants w ORDER BY w.received_at, w.id",
-        )?;
-        let rows = stmt.query_map([], raw_row)?.collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter().map(finish_row).collect()
-    }
-
-    /// How many warrants of `agency` arrived at or after `since` (whatever became of
-    /// them), for the per-agency warrant quota; `since` is
-    /// [`crate::policy::quota_window_start`].
-    pub fn warrants_received_since(&self, agency: &str, since: u64) -> Result<u64, StoreError> {
-        let since = to_i64(since)?;
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM warrants WHERE agency = ?1 AND received_at >= ?2",
-            rusqlite::params![agency, since],
-            |r| r.get(0),
-        )?;
-        Ok(u64::try_from(n).unwrap_or(0))
-    }
-
-    /// Records a decision and logs it in the same transaction, but only if the
-    /// warrant is still in `from` (so two operators racing cannot both move it).
-    #[allow(clippy::too_many_arguments)]
-    pub fn decide(
-        &mut self,
-        id: &WarrantId,
-        from: State,
-        to: State,
-        now: u64,
-        by: &str,
-        reason: &str,
-        entry: Entry,
-    ) -> Result<bool, StoreError> {
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
-        let n = tx.execute(
-            "UPDATE warrants SET state = ?1, decided_at = ?2, decided_by = ?3, reason = ?4
-             WHERE id = ?5 AND state = ?6",
-            params![to.as_str(), to_i64(now)?, by, reason, &id.0[..], from.as_str()],
-        )?;
-        if n != 1 {
-            return Ok(false);
-        }
-        let leaves = append_in(&tx, first, &[entry])?;
-        tx.commit()?;
-        self.committed(leaves)?;
-        Ok(true)
-    }
-
-    /// Atomically decides and records the releases of `items` under `warrant`, at
-    /// `now`. The decision is taken here, inside the transaction, on fresh state:
-    /// the warrant's stored state and validity at `now` ([`rules::may_commit_release`])
-    /// and the quotas ([`rules::check_quota`]). On a refusal nothing is recorded.
-    ///
-    /// A release is idempotent: fields this warrant already released are not counted
-    /// again and get no new log entry (their shares are the same shares, so asking
-    /// again reveals nothing new). Returns the number of newly released fields.
-    ///
-    /// [`rules::may_commit_release`]: crate::rules::may_commit_release
-    /// [`rules::check_quota`]: crate::rules::check_quota
-    pub fn record_releases(
-        &mut self,
-        warrant: &VerifiedWarrant,
-        items: &[Released],
-        now: u64,
-        limits: ReleaseLimits,
-    ) -> Result<Result<u64, crate::rules::Refusal>, StoreError> {
-        let id = warrant.id();
-        let agency = &warrant.body().agency;
-        let tx = self.conn.transaction()?;
-        let state: Option<String> =
-            tx.query_row("SELECT state FROM warrants WHERE id = ?1", params![&id.0[..]], |r| r.get(0)).optional()?;
-        let state = state.map(|s| State::parse(&s).ok_or(StoreError::Corrupt("warrant state"))).transpose()?;
-        if let Err(refusal) = crate::rules::may_commit_release(warrant, state, now) {
-            return Ok(Err(refusal));
-        }
-        let mut by_hash: Vec<&Released> = items.iter().collect();
-        by_hash.sort_by_key(|r| r.hash);
-        by_hash.dedup_by_key(|r| r.hash);
-        let fresh: Vec<&Released> = {
-            let mut stmt = tx.prepare_cached("SELECT 1 FROM releases WHERE warrant_id = ?1 AND field_hash = ?2")?;
-            let mut fresh = Vec::with_capacity(by_hash.len());
-            for r in by_hash {
-                if !stmt.exists(params![&id.0[..], &r.hash[..]])? {
-                    fresh.push(r);
-                }
-            }
-            fresh
-        };
-        if fresh.is_empty() {
-            return Ok(Ok(0));
-        }
-        let new = fresh.len() as u64;
-        let per_warrant: i64 =
-            tx.query_row("SELECT COUNT(*) FROM releases WHERE warrant_id = ?1", params![&id.0[..]], |r| r.get(0))?;
-        let since = to_i64(crate::policy::quota_window_start(now))?;
-        let per_agency: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM releases WHERE agency = ?1 AND released_at >= ?2",
-            params![agency.as_str(), since],
-            |r| r.get(0),
-        )?;
-        let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
-        if let Err(q) = crate::rules::check_quota(used, new, limits) {
-            return Ok(Err(q.into()));
-        }
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO releases (warrant_id, field_hash, agency, released_at, label, field)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            for r in &fresh {
-                ins.execute(params![&id.0[..], &r.hash[..], agency.as_str(), to_i64(now)?, r.label, r.field])?;
-            }
-        }
-        // The log entry names every field this request released for the first time.
-        let entry = Entry {
-            time: now,
-            event: Event::SharesReleased {
-                warrant_id: id.0,
-                agency: agency.to_string().into(),
-                fields: fresh.iter().map(|r| r.hash).collect(),
-            },
-        };
-        let first = self.tree.size();
-        let leaves = append_in(&tx, first, &[entry])?;
-        tx.commit()?;
-        self.committed(leaves)?;
-        Ok(Ok(new))
-    }
-}
-
-impl Store {
-    /// Counts a refused share request and appends whatever entries
-    /// [`refusals::on_refusal`] says are due, with the windows that have closed, in one
-    /// transaction.
-    pub fn record_refusal(&mut self, r: Refusal) -> Result<(), StoreError> {
-        let now = r.time;
-        let tx = self.conn.transaction()?;
-        let mut entries = flush_due_in(&tx, now)?;
-        let open = {
-            let mut stmt = tx.prepare_cached(
-                "SELECT window_start, count, rule, first_at, last_at FROM refusals
-                 WHERE caller = ?1 AND warrant_id = ?2 AND code = ?3",
-            )?;
-            stmt.query_row(params![r.key.caller, key_blob(&r.key), r.key.code], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?, row.get(3)?, row.get(4)?))
-            })
-            .optional()?
-            .map(|(start, count, rule, first, last): (i64, i64, String, i64, i64)| {
-                Ok::<_, StoreError>(Pending {
-                    key: r.key.clone(),
-                    window_start: to_u64(start)?,
-                    count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
-                    rule: rule.into(),
-                    first: to_u64(first)?,
-                    last: to_u64(last)?,
-                })
-            })
-            .transpose()?
-        };
-        let (now_entries, keep) = refusals::on_refusal(open, r);
-        entries.extend(now_entries);
-        tx.execute(
-            "INSERT OR REPLACE INTO refusals (caller, warrant_id, code, window_start, count, rule, first_at, last_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                keep.key.caller,
-                key_blob(&keep.key),
-                keep.key.code,
-                to_i64(keep.window_start)?,
-                i64::from(keep.count),
-                keep.rule.as_str(),
-                to_i64(keep.first)?,
-                to_i64(keep.last)?
-            ],
-        )?;
-        let first = self.tree.size();
-        let leaves = append_in(&tx, first, &entries)?;
-        tx.commit()?;
-        self.committed(leaves)
-    }
-
-    /// Logs the refusals counted in every window that has closed at `now`; returns how
-    /// many entries that appended.
-    pub fn flush_refusals(&mut self, now: u64) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction()?;
-        let entries = flush_due_in(&tx, now)?;
-        if entries.is_empty() {
-            return Ok(0);
-        }
-        let first = self.tree.size();
-        let leaves = append_in(&tx, first, &entries)?;
-        tx.commit()?;
-        self.committed(leaves)?;
-        Ok(entries.len())
-    }
-}
-
-fn key_blob(k: &Key) -> Vec<u8> {
-    k.warrant_id.map(|w| w.to_vec()).unwrap_or_default()
-}
-
-/// Deletes every counting window closed at `now` and returns the summaries to log.
-fn flush_due_in(tx: &Transaction<'_>, now: u64) -> Result<Vec<Entry>, StoreError> {
-    let closed_before = to_i64(refusals::last_closed_start(now))?;
-    let due: Vec<Pending> = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT caller, warrant_id, code, window_start, count, rule, first_at, last_at FROM refusals
-             WHERE window_start <= ?1 ORDER BY window_start, caller, warrant_id, code",
-        )?;
-        let rows = stmt.query_map(params![closed_before], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, Vec<u8>>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, i64>(3)?,
-                row.get::<_, i64>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, i64>(6)?,
-                row.get::<_, i64>(7)?,
-            ))
-        })?;
-        let mut due = Vec::new();
-        for row in rows {
-            let (caller, warrant, code, start, count, rule, first, last) = row?;
-            let warrant_id = match warrant.len() {
-                0 => None,
-                _ => Some(<[u8; 16]>::try_from(warrant).map_err(|_| StoreError::Corrupt("refusal warrant id"))?),
-            };
-            due.push(Pending {
-                key: Key { caller, warrant_id, code },
-                window_start: to_u64(start)?,
-                count: u32::try_from(count).map_err(|_| StoreError::Corrupt("refusal count"))?,
-                rule: rule.into(),
-                first: to_u64(first)?,
-                last: to_u64(last)?,
-            });
-        }
-        due
-    };
-    tx.execute("DELETE FROM refusals WHERE window_start <= ?1", params![closed_before])?;
-    Ok(due.iter().filter_map(|p| p.summary(now)).collect())
 }
 
 /// An installed epoch: (epoch, SHA-256 of its public key, when destroyed if it was).
 type KnownEpoch = (u64, Vec<u8>, Option<i64>);
-
-type RawRow = (Vec<u8>, Vec<u8>, String, String, String, i64, Option<i64>, Option<String>, Option<String>, i64);
-
-fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
-}
-
-fn finish_row(raw: RawRow) -> Result<WarrantRow, StoreError> {
-    let (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason, released) = raw;
-    let id: [u8; 16] = id.try_into().map_err(|_| StoreError::Corrupt("warrant id"))?;
-    Ok(WarrantRow {
-        id: WarrantId(id),
-        warrant,
-        court,
-        agency,
-        state: State::parse(&state).ok_or(StoreError::Corrupt("warrant state"))?,
-        received_at: to_u64(received_at)?,
-        decided_at: decided_at.map(to_u64).transpose()?,
-        decided_by,
-        reason,
-        fields_released: to_u64(released)?,
-    })
-}

@@ -186,7 +186,7 @@ impl TrusteeService {
             Ok(())
         } else {
             let refusal = crate::rules::Refusal::NotWitnessed { what: what.to_string(), failure: w.failure() };
-            Err(crate::service::status(&refusal))
+            Err(crate::answer::status(&refusal))
         }
     }
 
@@ -251,7 +251,7 @@ impl TrusteeService {
                 Answer::Failed(why) => failures.push(why),
             }
         }
-        let cosigned = attach_cosignatures(&note, &lines).map_err(crate::service::internal)?;
+        let cosigned = attach_cosignatures(&note, &lines).map_err(crate::answer::internal)?;
         match w.config.policy.verify(cosigned.as_bytes()) {
             Ok(v) => {
                 let recorded = self.with_store(move |s| s.set_witnessed(size, &cosigned)).await?;

@@ -7,7 +7,7 @@
 use escrow_log::event::{Entry, Event};
 use rusqlite::{params, OptionalExtension};
 
-use super::{append_in, to_i64, to_u64, Store, StoreError};
+use super::{to_i64, to_u64, Store, StoreError};
 
 /// A ceremony key set as stored.
 #[derive(Clone)]
@@ -184,8 +184,7 @@ impl Store {
                 return Err(StoreError::EpochInstalled { epoch: row.epoch, installed, given: row.generation });
             }
         }
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         // The key set first: the schema's triggers refuse a fresh key set for an epoch
         // already in `epochs` and a replacement that is not of a higher generation.
         tx.execute(
@@ -220,8 +219,7 @@ impl Store {
                 params![epoch, &key_set_hash[..], to_i64(now)?, destroyed],
             )?;
         }
-        let leaves = append_in(&tx, first, &entries)?;
-        tx.commit()?;
+        let leaves = tx.commit(&entries)?;
         if let Some(i) = index {
             self.installed_index.insert(row.epoch, i);
         }
@@ -233,8 +231,7 @@ impl Store {
     /// was a share to destroy.
     pub fn destroy_ceremony_key(&mut self, epoch: u64, now: u64) -> Result<bool, StoreError> {
         let e = to_i64(epoch)?;
-        let first = self.tree.size();
-        let tx = self.conn.transaction()?;
+        let tx = self.begin()?;
         let changed = tx.execute(
             "UPDATE ceremony_keys SET share = NULL, destroyed_at = ?1 WHERE epoch = ?2 AND share IS NOT NULL",
             params![to_i64(now)?, e],
@@ -243,9 +240,8 @@ impl Store {
             return Ok(false);
         }
         tx.execute("UPDATE epochs SET destroyed_at = ?1 WHERE epoch = ?2", params![to_i64(now)?, e])?;
-        let leaves = append_in(&tx, first, &[Entry { time: now, event: Event::EpochDestroyed { epoch } }])?;
-        tx.commit()?;
-        self.committed(leaves)?;
+        let appended = tx.commit(&[Entry { time: now, event: Event::EpochDestroyed { epoch } }])?;
+        self.committed(appended)?;
         Ok(true)
     }
 }

@@ -31,340 +31,21 @@ use std::fmt;
 use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
-use crate::announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement, ANNOUNCEMENT_SIG_DST};
-use crate::dkg::math::{
-    combine, encrypt_share, CeremonyKey, CeremonyPublicKey, Dealing, DealingCommitment, DealtShare,
-};
+use crate::dkg::math::{encrypt_share, CeremonyKey, CeremonyPublicKey, Dealing, DealingCommitment, DealtShare};
 use crate::dkg::messages::{Body, CeremonyId, Grievance, Message, Plan, Proposal, SignedMessage};
+pub use crate::dkg::outcome::{AbortReason, CeremonyError, Disqualification, Installation, Output, PeerOutcome, Step};
+pub use crate::dkg::phase::{transition, Event, Phase, TRANSITIONS};
+use crate::dkg::qualify::{complaints_for, pending_justifications, Complaints, Deal, Justifications};
+
+mod agreement;
+mod peers;
 use crate::error::Error;
 use crate::id::PartyId;
-use crate::keys::{EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
+use crate::keys::{TrusteeIndex, TrusteeKeyShare};
 use crate::trustee_key::{TrusteePins, TrusteeSigningKey, SIGNATURE_LEN};
 
 const TRANSCRIPT_DST: &[u8] = b"escrow/v1/ceremony-transcript\0";
 const SHARE_CONTEXT_DST: &[u8] = b"escrow/v1/dkg-share-context\0";
-
-/// Where a ceremony stands at one trustee.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Phase {
-    /// The proposal arrived; this trustee's operator has not decided.
-    Proposed,
-    /// This trustee accepted; waiting for every participant's acceptance.
-    Accepting,
-    /// Everyone accepted; waiting for the proposer to execute.
-    Ready,
-    /// Dealings are being exchanged.
-    Dealing,
-    /// Players report missing or bad shares.
-    Complaining,
-    /// Accused dealers reveal the shares complained about.
-    Justifying,
-    /// Every participant signs the announcement it computed.
-    Agreeing,
-    /// The key set is installed (final).
-    Installed,
-    /// The ceremony was abandoned (final).
-    Aborted,
-}
-
-/// What moves a ceremony from one phase to the next.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// This trustee's operator (or its policy) accepts.
-    Accept,
-    /// Every participant's acceptance has arrived.
-    AllAccepted,
-    /// The proposer's execute has arrived (or the proposer executes).
-    Execute,
-    /// Every dealing arrived, or the dealing deadline passed.
-    DealsClosed,
-    /// Complaints closed with no bad-share grievance left to answer.
-    NothingToJustify,
-    /// Complaints closed and some dealer must answer.
-    ComplaintsClosed,
-    /// Every justification arrived, or the deadline passed.
-    JustificationsClosed,
-    /// Every participant signed the same announcement.
-    AllAgreed,
-    /// An operator, a participant, a deadline or a failed check ended it.
-    Abort,
-}
-
-/// Every allowed move; anything not listed is refused.
-pub const TRANSITIONS: &[(Phase, Event, Phase)] = &[
-    (Phase::Proposed, Event::Accept, Phase::Accepting),
-    (Phase::Accepting, Event::AllAccepted, Phase::Ready),
-    (Phase::Ready, Event::Execute, Phase::Dealing),
-    (Phase::Dealing, Event::DealsClosed, Phase::Complaining),
-    (Phase::Complaining, Event::NothingToJustify, Phase::Agreeing),
-    (Phase::Complaining, Event::ComplaintsClosed, Phase::Justifying),
-    (Phase::Justifying, Event::JustificationsClosed, Phase::Agreeing),
-    (Phase::Agreeing, Event::AllAgreed, Phase::Installed),
-    (Phase::Proposed, Event::Abort, Phase::Aborted),
-    (Phase::Accepting, Event::Abort, Phase::Aborted),
-    (Phase::Ready, Event::Abort, Phase::Aborted),
-    (Phase::Dealing, Event::Abort, Phase::Aborted),
-    (Phase::Complaining, Event::Abort, Phase::Aborted),
-    (Phase::Justifying, Event::Abort, Phase::Aborted),
-    (Phase::Agreeing, Event::Abort, Phase::Aborted),
-];
-
-/// The phase `event` leads to from `phase`, or `None` if the move is not allowed.
-pub fn transition(phase: Phase, event: Event) -> Option<Phase> {
-    TRANSITIONS.iter().find(|(p, e, _)| *p == phase && *e == event).map(|(_, _, to)| *to)
-}
-
-/// Why a dealer was disqualified.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Disqualification {
-    /// Its dealing did not arrive (here, or at a player who said so).
-    Missing,
-    /// Its dealing is wrong for everyone: another degree, another share count, or (for
-    /// a reshare) a constant that is not its old public key share.
-    InvalidDealing,
-    /// A player complained of a bad share and no valid share was revealed.
-    Unanswered,
-}
-
-impl Disqualification {
-    /// The code in the log and in the transcript: 1 missing, 2 invalid dealing,
-    /// 3 unanswered.
-    #[must_use]
-    pub fn code(self) -> u8 {
-        match self {
-            Self::Missing => 1,
-            Self::InvalidDealing => 2,
-            Self::Unanswered => 3,
-        }
-    }
-}
-
-impl fmt::Display for Disqualification {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Disqualification::Missing => "its dealing was missing",
-            Disqualification::InvalidDealing => "its dealing is invalid",
-            Disqualification::Unanswered => "a complaint against it was not answered with a valid share",
-        })
-    }
-}
-
-/// Why a ceremony ended without a key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AbortReason {
-    /// An operator aborted (this trustee's, or the proposer's).
-    Operator(String),
-    /// A participant rejected the proposal.
-    Rejected {
-        /// Who.
-        by: PartyId,
-        /// Their reason.
-        reason: String,
-    },
-    /// A participant aborted.
-    AbortedBy {
-        /// Who.
-        by: PartyId,
-        /// Their reason.
-        reason: String,
-    },
-    /// A phase's deadline passed without what it needs; names who was missing.
-    TimedOut {
-        /// The phase.
-        phase: Phase,
-        /// The participants whose messages did not arrive.
-        missing: Vec<PartyId>,
-    },
-    /// Too few dealers qualified.
-    TooFewQualified {
-        /// Qualified.
-        qualified: usize,
-        /// Needed.
-        needed: usize,
-    },
-    /// A participant signed a different announcement: the views diverged.
-    Disagreement {
-        /// Who.
-        by: PartyId,
-    },
-    /// The qualified dealings did not combine (should not happen after the checks).
-    Combine(Error),
-    /// This trustee restarted during the ceremony: its state (ceremony key, dealing,
-    /// what it received) died with the process, so it cannot go on.
-    Restarted {
-        /// This trustee.
-        by: PartyId,
-    },
-}
-
-impl fmt::Display for AbortReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AbortReason::Operator(r) => write!(f, "aborted by the operator: {r}"),
-            AbortReason::Rejected { by, reason } => write!(f, "{by} rejected the proposal: {reason}"),
-            AbortReason::AbortedBy { by, reason } => write!(f, "{by} aborted: {reason}"),
-            AbortReason::TimedOut { phase, missing } => {
-                let names: Vec<&str> = missing.iter().map(PartyId::as_str).collect();
-                write!(f, "timed out in {phase:?} waiting for {}", names.join(", "))
-            }
-            AbortReason::TooFewQualified { qualified, needed } => {
-                write!(f, "{qualified} dealers qualified, {needed} needed")
-            }
-            AbortReason::Disagreement { by } => write!(f, "{by} signed a different announcement"),
-            AbortReason::Combine(e) => write!(f, "the qualified dealings do not combine: {e}"),
-            AbortReason::Restarted { by } => write!(f, "{by} restarted during the ceremony and lost its state"),
-        }
-    }
-}
-
-/// How a ceremony ended at a peer, as the peer reports it ([`Ceremony::learn`]).
-#[derive(Clone, Debug)]
-pub enum PeerOutcome {
-    /// It installed this signed announcement.
-    Installed(SignedAnnouncement),
-    /// It aborted, for this reason.
-    Aborted {
-        /// Its reason.
-        reason: String,
-    },
-}
-
-/// A fact to write to this trustee's log before it takes effect.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// The proposal was made or received.
-    Proposed {
-        /// SHA-256 of the proposal message.
-        proposal: [u8; 32],
-        /// Who proposed.
-        proposer: PartyId,
-    },
-    /// A participant accepted.
-    Accepted {
-        /// Who.
-        by: PartyId,
-    },
-    /// The proposer executed.
-    Executed,
-    /// A dealer's dealing was received (or made here).
-    Dealt {
-        /// Who.
-        dealer: PartyId,
-        /// SHA-256 of its commitment.
-        commitment: [u8; 32],
-    },
-    /// A player complained.
-    Complained {
-        /// Who complained.
-        by: PartyId,
-        /// Against which dealer.
-        against: PartyId,
-        /// Why.
-        grievance: Grievance,
-    },
-    /// A dealer revealed a share to answer a complaint.
-    Justified {
-        /// The dealer.
-        dealer: PartyId,
-        /// The complaining player.
-        player: PartyId,
-    },
-    /// A dealer was disqualified.
-    Disqualified {
-        /// Who.
-        dealer: PartyId,
-        /// Why.
-        why: Disqualification,
-    },
-    /// A participant signed the announcement (this trustee's is logged before sending).
-    Agreed {
-        /// Who.
-        by: PartyId,
-        /// SHA-256 of the announcement it signed.
-        announcement: [u8; 32],
-    },
-    /// The key set was installed.
-    Installed {
-        /// SHA-256 of the announcement.
-        announcement: [u8; 32],
-    },
-    /// The ceremony was aborted.
-    Aborted {
-        /// Why.
-        reason: AbortReason,
-    },
-}
-
-/// The key a ceremony made, for this trustee.
-pub struct Installation {
-    /// The announcement every participant signed, checked under the pins.
-    pub announcement: VerifiedAnnouncement,
-    /// This trustee's new share (`None` for a dealer leaving in a reshare).
-    pub share: Option<TrusteeKeyShare>,
-}
-
-impl Installation {
-    /// The key set made (the one the announcement states).
-    pub fn key_set(&self) -> &EpochPublicKey {
-        self.announcement.key_set()
-    }
-}
-
-impl fmt::Debug for Installation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Installation").field("key_set", self.key_set()).field("share", &self.share).finish()
-    }
-}
-
-/// What the caller must do, in order: log each step before acting on what follows it.
-#[derive(Debug)]
-pub enum Output {
-    /// Write this to the log.
-    Log(Step),
-    /// Send this to every other participant.
-    Broadcast(SignedMessage),
-    /// Install this key (after logging the step before it).
-    Install(Box<Installation>),
-    /// The ceremony is over without a key.
-    Abort(AbortReason),
-    /// Ask the peers how the ceremony stands there before going on (after a stall;
-    /// see [`Ceremony::set_stalled`]); answer with [`Ceremony::learn`] or
-    /// [`Ceremony::peers_undecided`].
-    AskPeers,
-}
-
-/// Why an input was refused (the ceremony is unchanged).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum CeremonyError {
-    /// The message does not verify or decode.
-    #[error("{0}")]
-    Message(Error),
-    /// The message belongs to another ceremony or proposal.
-    #[error("the message is for another ceremony or proposal")]
-    WrongCeremony,
-    /// The sender does not take part, or not in the role the message needs.
-    #[error("{sender} may not send a {what} in this ceremony")]
-    NotAllowed {
-        /// The sender.
-        sender: PartyId,
-        /// The message kind.
-        what: &'static str,
-    },
-    /// The command does not fit the phase.
-    #[error("cannot {what} in phase {phase:?}")]
-    WrongPhase {
-        /// The command.
-        what: &'static str,
-        /// The phase.
-        phase: Phase,
-    },
-    /// The proposal cannot be taken part in (inconsistent, unpinned trustees, or this
-    /// trustee's old share missing for a reshare it must deal in).
-    #[error("proposal refused: {0}")]
-    Proposal(Error),
-}
-
 /// What this trustee brings to a ceremony.
 pub struct Setup {
     /// Its signing key (its id is the key's trustee).
@@ -401,12 +82,6 @@ impl fmt::Debug for Setup {
     }
 }
 
-struct Deal {
-    commitment: DealingCommitment,
-    /// Publicly wrong (every participant with it sees the same).
-    invalid: bool,
-}
-
 /// One trustee's ceremony.
 pub struct Ceremony {
     setup: Setup,
@@ -424,8 +99,8 @@ pub struct Ceremony {
     dealing: Option<Dealing>,
     deals: BTreeMap<u16, Deal>,
     my_shares: BTreeMap<u16, DealtShare>,
-    complaints: BTreeMap<u16, Vec<(u16, Grievance)>>,
-    justifications: BTreeMap<(u16, u16), DealtShare>,
+    complaints: Complaints,
+    justifications: Justifications,
     /// The announcement this trustee computed (its bytes and their hash), once it has.
     announcement: Option<(Vec<u8>, [u8; 32])>,
     /// Its new share, computed with the announcement.
@@ -719,84 +394,6 @@ impl Ceremony {
         Ok(self.abort_with(AbortReason::Operator(reason.chars().take(200).collect()), true, now_ms))
     }
 
-    /// The caller saw this trustee's process stand still while the ceremony ran (its
-    /// ticks stopped for longer than a tick should take: `docker pause`, SIGSTOP, a
-    /// starved host), or a message that had waited at its sender (this trustee was cut
-    /// off, and is back while the peers still retry). The peers may have passed their
-    /// deadlines and aborted meanwhile, and the messages that waited for this trustee
-    /// may include every agreement but not yet the aborts: a trustee cut off before the
-    /// execute would otherwise run the whole ceremony on its own late schedule and
-    /// install where the others aborted. So it does not install on them at once: when every agreement
-    /// is in, it emits [`Output::AskPeers`] and installs only after
-    /// [`Ceremony::peers_undecided`] (no peer has ended) or on [`Ceremony::learn`]. The
-    /// agreement deadline does the same once: the machine asks before it aborts.
-    pub fn set_stalled(&mut self) {
-        if !self.is_final() {
-            self.stalled = true;
-        }
-    }
-
-    /// The answer to [`Output::AskPeers`]: no peer reported an end (they are still in
-    /// the ceremony, or did not answer). This trustee goes on as it would have.
-    pub fn peers_undecided<R: RngCore + CryptoRng>(&mut self, now_ms: u64, rng: &mut R) -> Vec<Output> {
-        self.stalled = false;
-        self.asking = false;
-        if self.is_final() {
-            return Vec::new();
-        }
-        let mut out = self.advance(now_ms, rng);
-        // Past the agreement deadline, and still short of an agreement: now it aborts.
-        out.extend(self.tick(now_ms, rng));
-        out
-    }
-
-    /// What a peer reports the ceremony came to, asked over an authenticated channel by
-    /// a trustee that was paused or cut off and missed messages. An abort is taken on
-    /// the peer's word (any participant may abort); an install only with the proof
-    /// that makes installing safe: the signed announcement, with every participant's
-    /// signature over the very announcement this trustee computed.
-    pub fn learn(&mut self, from: &PartyId, outcome: &PeerOutcome, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
-        if !self.participants.contains(from) || from == self.me() {
-            return Err(CeremonyError::NotAllowed { sender: from.clone(), what: "ceremony outcome" });
-        }
-        if self.is_final() {
-            return Ok(Vec::new());
-        }
-        let signed = match outcome {
-            PeerOutcome::Aborted { reason } => {
-                let reason = reason.chars().take(200).collect();
-                return Ok(self.abort_with(AbortReason::AbortedBy { by: from.clone(), reason }, false, now_ms));
-            }
-            PeerOutcome::Installed(signed) => signed,
-        };
-        let mine = self.announcement.clone().filter(|(body, _)| self.phase == Phase::Agreeing && signed.body() == body);
-        let Some((_, hash)) = mine else {
-            // It installed what this trustee never computed (it missed a phase, or its
-            // view differs): it cannot follow, and ends the ceremony here.
-            return Ok(self.abort_with(AbortReason::Disagreement { by: from.clone() }, true, now_ms));
-        };
-        let every = self.participants.iter().all(|p| signed.signers().any(|s| s == p));
-        let verified = signed.verify(&self.setup.pins).map_err(CeremonyError::Message)?;
-        if !every {
-            return Err(CeremonyError::NotAllowed {
-                sender: from.clone(),
-                what: "announcement without every signature",
-            });
-        }
-        let mut out: Vec<Output> = self
-            .participants
-            .iter()
-            .filter(|p| !self.agreements.contains_key(*p))
-            .map(|p| Output::Log(Step::Agreed { by: p.clone(), announcement: hash }))
-            .collect();
-        let share = self.new_share.take();
-        self.enter(Event::AllAgreed, now_ms);
-        self.ceremony_key = None;
-        out.push(Output::Log(Step::Installed { announcement: hash }));
-        out.push(Output::Install(Box::new(Installation { announcement: verified, share })));
-        Ok(out)
-    }
-
     /// Ends a ceremony this trustee was in before it restarted (rebuilt from the
     /// proposal with [`Ceremony::join`]): logs why and tells every participant.
     pub fn abandon_after_restart(&mut self, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
@@ -992,34 +589,6 @@ impl Ceremony {
         Ok(out)
     }
 
-    /// A participant's agreement: counted if it signs the announcement this trustee
-    /// computed, the end of the ceremony if it signs another. Before this trustee has
-    /// its own, the first from each sender is kept and taken then.
-    fn take_agreement(
-        &mut self,
-        sender: PartyId,
-        announcement: [u8; 32],
-        signature: [u8; SIGNATURE_LEN],
-        now_ms: u64,
-    ) -> Vec<Output> {
-        if self.is_final() || self.agreements.contains_key(&sender) {
-            return Vec::new();
-        }
-        let Some((body, hash)) = &self.announcement else {
-            self.early_agreements.entry(sender).or_insert((announcement, signature));
-            return Vec::new();
-        };
-        let agrees = &announcement == hash
-            && self.setup.pins.get(&sender).is_some_and(|k| k.verify(ANNOUNCEMENT_SIG_DST, body, &signature).is_ok());
-        let mut out = vec![Output::Log(Step::Agreed { by: sender.clone(), announcement })];
-        if agrees {
-            self.agreements.insert(sender, signature);
-        } else {
-            out.extend(self.abort_with(AbortReason::Disagreement { by: sender }, true, now_ms));
-        }
-        out
-    }
-
     /// A dealer answers complaints against itself by revealing the shares (and counts
     /// its own answer, as every other participant will).
     fn answer(&mut self, player: u16, against: &[(u16, Grievance)]) -> Vec<Output> {
@@ -1154,17 +723,7 @@ impl Ceremony {
 
     /// The bad-share complaints still waiting for their dealer's revealed share.
     fn pending_justifications(&self) -> Vec<(u16, u16)> {
-        let mut out = Vec::new();
-        for (j, against) in &self.complaints {
-            for (d, g) in against {
-                let hopeless = against.iter().any(|(d2, g2)| d2 == d && *g2 == Grievance::Missing)
-                    || self.deals.get(d).is_none_or(|x| x.invalid);
-                if *g == Grievance::BadShare && !hopeless && !self.justifications.contains_key(&(*d, *j)) {
-                    out.push((*d, *j));
-                }
-            }
-        }
-        out
+        pending_justifications(&self.complaints, &self.deals, &self.justifications)
     }
 
     /// Closes the current automatic phase (everything arrived, or its deadline).
@@ -1174,17 +733,8 @@ impl Ceremony {
             Phase::Dealing => {
                 self.enter(Event::DealsClosed, now_ms);
                 if let Some(j) = self.player_index(self.me()) {
-                    let mut against = Vec::new();
-                    for d in 0..self.proposal.dealers.len() {
-                        let d = u16::try_from(d).expect("at most 64 dealers");
-                        match self.deals.get(&d) {
-                            None => against.push((d, Grievance::Missing)),
-                            Some(deal) if !deal.invalid && !self.my_shares.contains_key(&d) => {
-                                against.push((d, Grievance::BadShare));
-                            }
-                            Some(_) => {}
-                        }
-                    }
+                    let against =
+                        complaints_for(self.proposal.dealers.len(), &self.deals, |d| self.my_shares.contains_key(&d));
                     for (d, g) in &against {
                         out.push(Output::Log(Step::Complained {
                             by: self.me().clone(),
@@ -1218,188 +768,5 @@ impl Ceremony {
         }
         out.extend(self.advance(now_ms, rng));
         out
-    }
-
-    /// Decides the qualified dealers, combines, and signs the announcement.
-    fn agree(&mut self, now_ms: u64) -> Vec<Output> {
-        let mut out = Vec::new();
-        let mut qualified = Vec::new();
-        let mut disqualified = Vec::new();
-        for d in 0..self.proposal.dealers.len() {
-            let d = u16::try_from(d).expect("at most 64 dealers");
-            let why = match self.deals.get(&d) {
-                None => Some(Disqualification::Missing),
-                Some(deal) if deal.invalid => Some(Disqualification::InvalidDealing),
-                Some(deal) => {
-                    let missing = self.complaints.values().any(|a| a.contains(&(d, Grievance::Missing)));
-                    let unanswered = self.complaints.iter().any(|(j, a)| {
-                        a.contains(&(d, Grievance::BadShare))
-                            && self
-                                .justifications
-                                .get(&(d, *j))
-                                .is_none_or(|s| !deal.commitment.verify(TrusteeIndex(*j), s))
-                    });
-                    if missing {
-                        Some(Disqualification::Missing)
-                    } else if unanswered {
-                        Some(Disqualification::Unanswered)
-                    } else {
-                        None
-                    }
-                }
-            };
-            match why {
-                None => qualified.push(d),
-                Some(why) => {
-                    out.push(Output::Log(Step::Disqualified { dealer: self.dealer_id(d), why }));
-                    disqualified.push((d, why));
-                }
-            }
-        }
-        let previous = match &self.proposal.plan {
-            Plan::Fresh => None,
-            Plan::Reshare { previous, .. } => Some(previous.clone()),
-        };
-        let needed = previous.as_ref().map_or(usize::from(self.proposal.threshold) + 1, EpochPublicKey::quorum);
-        if qualified.len() < needed {
-            out.extend(self.abort_with(
-                AbortReason::TooFewQualified { qualified: qualified.len(), needed },
-                true,
-                now_ms,
-            ));
-            return out;
-        }
-        let dealers: Vec<(TrusteeIndex, &DealingCommitment)> = qualified
-            .iter()
-            .filter_map(|d| self.deals.get(d).map(|x| (self.dealer_weight_index(*d), &x.commitment)))
-            .collect();
-        let me = self.player_index(self.me());
-        let mut mine = Vec::new();
-        if let Some(j) = me {
-            for d in &qualified {
-                let s = self.justifications.get(&(*d, j)).or_else(|| self.my_shares.get(d));
-                if let Some(s) = s {
-                    mine.push(s.clone());
-                }
-            }
-        }
-        let n = u16::try_from(self.proposal.players.len()).expect("at most 64 players");
-        let combined = combine(
-            self.proposal.epoch,
-            n,
-            self.proposal.threshold,
-            previous.as_ref(),
-            &dealers,
-            me.map(|j| (TrusteeIndex(j), mine.as_slice())),
-        );
-        let combined = match combined {
-            Ok(c) => c,
-            Err(e) => {
-                out.extend(self.abort_with(AbortReason::Combine(e), true, now_ms));
-                return out;
-            }
-        };
-        let transcript = self.transcript(&qualified, &disqualified, &combined.public);
-        let announcement = Announcement {
-            key_set: combined.public,
-            generation: self.proposal.plan.next_generation(),
-            holders: self.proposal.players.clone(),
-            valid_from: self.proposal.valid_from,
-            destroy_at: self.proposal.destroy_at,
-            transcript,
-        };
-        let body = match announcement.to_bytes() {
-            Ok(b) => b,
-            Err(e) => {
-                out.extend(self.abort_with(AbortReason::Combine(e), true, now_ms));
-                return out;
-            }
-        };
-        let hash: [u8; 32] = Sha256::digest(&body).into();
-        let signature = self.setup.key.sign(ANNOUNCEMENT_SIG_DST, &body);
-        self.announcement = Some((body, hash));
-        self.new_share = combined.share;
-        self.dealing = None;
-        self.my_shares.clear();
-        #[cfg(feature = "dangerous")]
-        if self.setup.withhold_agreement {
-            return out;
-        }
-        self.agreements.insert(self.me().clone(), signature);
-        out.push(Output::Log(Step::Agreed { by: self.me().clone(), announcement: hash }));
-        out.push(Output::Broadcast(self.sign(&Body::Agreement {
-            proposal: self.proposal_hash,
-            announcement: hash,
-            signature,
-        })));
-        out
-    }
-
-    fn transcript(
-        &self,
-        qualified: &[u16],
-        disqualified: &[(u16, Disqualification)],
-        key_set: &EpochPublicKey,
-    ) -> [u8; 32] {
-        let mut h = Sha256::new();
-        h.update(TRANSCRIPT_DST);
-        h.update(self.id);
-        h.update(self.proposal_hash);
-        for p in &self.participants {
-            h.update(self.accepts.get(p).map(|(m, _)| m.hash()).unwrap_or([0; 32]));
-        }
-        h.update(self.execute.as_ref().map(SignedMessage::hash).unwrap_or([0; 32]));
-        h.update((qualified.len() as u32).to_be_bytes());
-        // The commitments, not the dealing messages: each player's ciphertext is its own
-        // business (a bad one is settled by complaint), but a dealer that showed two
-        // commitments is caught here.
-        for d in qualified {
-            h.update(d.to_be_bytes());
-            h.update(self.deals.get(d).map(|x| x.commitment.hash()).unwrap_or([0; 32]));
-        }
-        h.update((disqualified.len() as u32).to_be_bytes());
-        for (d, why) in disqualified {
-            h.update(d.to_be_bytes());
-            h.update([why.code()]);
-        }
-        let complaints: usize = self.complaints.values().map(Vec::len).sum();
-        h.update((complaints as u32).to_be_bytes());
-        for (j, against) in &self.complaints {
-            for (d, g) in against {
-                h.update(j.to_be_bytes());
-                h.update(d.to_be_bytes());
-                h.update([g.code()]);
-            }
-        }
-        let answered = self.justifications.keys().filter(|(d, _)| qualified.contains(d)).count();
-        h.update((answered as u32).to_be_bytes());
-        for ((d, j), s) in &self.justifications {
-            if qualified.contains(d) {
-                h.update(d.to_be_bytes());
-                h.update(j.to_be_bytes());
-                h.update(Sha256::digest(*s.to_bytes()));
-            }
-        }
-        h.update(key_set.to_bytes());
-        h.finalize().into()
-    }
-
-    fn install(&mut self, now_ms: u64) -> Vec<Output> {
-        let Some((body, hash)) = self.announcement.clone() else { return Vec::new() };
-        let signatures =
-            self.participants.iter().filter_map(|p| self.agreements.get(p).map(|s| (p.clone(), *s))).collect();
-        // Every signature was checked as it arrived; this makes the verified type (and
-        // checks that the holders are exactly the signers this trustee counted).
-        let announcement = match SignedAnnouncement::new(body, signatures).verify(&self.setup.pins) {
-            Ok(a) => a,
-            Err(e) => return self.abort_with(AbortReason::Combine(e), true, now_ms),
-        };
-        let share = self.new_share.take();
-        self.enter(Event::AllAgreed, now_ms);
-        self.ceremony_key = None;
-        vec![
-            Output::Log(Step::Installed { announcement: hash }),
-            Output::Install(Box::new(Installation { announcement, share })),
-        ]
     }
 }
