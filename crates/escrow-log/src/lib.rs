@@ -55,6 +55,7 @@ pub mod hash;
 pub mod note;
 pub mod policy;
 pub mod proof;
+pub mod publication;
 pub mod tree;
 pub mod witness;
 

@@ -16,7 +16,8 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use escrow_log::cosignature::{attach_cosignatures, own_cosignatures};
+use escrow_log::cosignature::attach_cosignatures;
+use escrow_log::publication::{Evidence, Publication, Reply, Step};
 use escrow_log::witness::AddCheckpoint;
 use escrow_log::Policy;
 use escrow_witness::client::{AddOutcome, WitnessClient};
@@ -276,9 +277,10 @@ impl TrusteeService {
         }
     }
 
-    /// Asks the witness in `slot` to cosign `note` (size `size`) from size `old`;
-    /// after a 409 naming a size this log had, retries once from it. Returns the
-    /// answer and the size the witness is now known to hold.
+    /// Publishes `note` (size `size`) to the witness in `slot`, which last cosigned
+    /// `old` entries as far as this trustee knows. What each answer means, and the one
+    /// retry after a 409, are [`Publication`]'s; this only carries the requests.
+    /// Returns the answer and the size the witness is now known to hold.
     async fn ask_witness(&self, slot: usize, old: u64, size: u64, note: String) -> (Answer, Option<u64>) {
         let Some(w) = self.witnessing() else { return (Answer::Failed("no witnesses".into()), None) };
         let Some((index, client)) = w.config.clients.get(slot) else {
@@ -287,54 +289,46 @@ impl TrusteeService {
         let Some(key) = w.config.policy.witnesses().get(*index) else {
             return (Answer::Failed("no such witness".into()), None);
         };
-        let name = key.name.clone();
-        let mut old = old;
-        for attempt in 0..2 {
-            let proof = if old == 0 || old > size {
-                Ok(Vec::new())
-            } else {
-                self.with_store(move |s| Ok(s.consistency_proof(old, size)))
-                    .await
-                    .and_then(|p| p.map_err(|e| tonic::Status::internal(e.to_string())))
-            };
-            let proof = match proof {
-                Ok(p) => p,
-                Err(e) => return (Answer::Failed(format!("{name}: {}", e.message())), None),
-            };
-            let request = AddCheckpoint { old_size: old, proof, checkpoint: note.clone() };
-            match client.add_checkpoint(&request).await {
-                Ok(AddOutcome::Cosigned(lines)) => {
-                    return match own_cosignatures(&note, &lines, &key.key) {
-                        Ok(own) => (Answer::Cosigned(own), Some(size)),
-                        Err(e) => (Answer::Failed(format!("{name}: unusable cosignature: {e}")), None),
+        let (mut publication, mut step) = Publication::start(&key.key, &note, size, old);
+        loop {
+            match step {
+                Step::Send { old_size, prove } => {
+                    let proof = if prove {
+                        self.with_store(move |s| Ok(s.consistency_proof(old_size, size)))
+                            .await
+                            .and_then(|p| p.map_err(|e| tonic::Status::internal(e.to_string())))
+                    } else {
+                        Ok(Vec::new())
                     };
+                    let reply = match proof {
+                        Err(e) => Reply::NotAnswered(e.message().to_string()),
+                        Ok(proof) => {
+                            let request = AddCheckpoint { old_size, proof, checkpoint: note.clone() };
+                            match client.add_checkpoint(&request).await {
+                                Ok(AddOutcome::Cosigned(lines)) => Reply::Cosigned(lines),
+                                Ok(AddOutcome::Conflict(latest)) => Reply::Conflict(latest),
+                                Ok(AddOutcome::Refused { status, message }) => Reply::Refused { status, message },
+                                Err(e) => Reply::NotAnswered(e.to_string()),
+                            }
+                        }
+                    };
+                    step = publication.answer(reply);
                 }
-                Ok(AddOutcome::Conflict(latest)) if latest <= size && latest != old && attempt == 0 => {
-                    // The witness holds another size of this log (a restart here, or a
-                    // publication whose answer was lost): prove from that one.
-                    old = latest;
-                }
-                Ok(AddOutcome::Conflict(latest)) => {
-                    // A witness that cosigned more of this log than this log has: a
-                    // fork or a rollback of this trustee's database. Evidence; never retried.
-                    let why = format!("{name}: holds size {latest} of this log, which has {size}");
-                    if latest > size {
-                        tracing::error!(witness = %name, latest, size, "a witness cosigned more of this log than it holds");
+                Step::Cosigned { lines, held } => return (Answer::Cosigned(lines), Some(held)),
+                Step::Failed { why, held, evidence } => {
+                    match evidence {
+                        Some(Evidence::AheadOfLog { latest, size }) => {
+                            tracing::error!(witness = %key.name, latest, size, "a witness cosigned more of this log than it holds");
+                        }
+                        Some(Evidence::ForkRefused) => {
+                            tracing::error!(witness = %key.name, size, reason = %why, "a witness refused this log's checkpoint as a fork");
+                        }
+                        None => {}
                     }
-                    return (Answer::Failed(why), Some(latest));
+                    return (Answer::Failed(why), held);
                 }
-                Ok(AddOutcome::Refused { status, message }) => {
-                    if status == 422 {
-                        // This log's own signed checkpoint is not consistent with what the
-                        // witness cosigned of it: someone signed a fork with this log key.
-                        tracing::error!(witness = %name, size, %message, "a witness refused this log's checkpoint as a fork");
-                    }
-                    return (Answer::Failed(format!("{name}: {status} {message}")), None);
-                }
-                Err(e) => return (Answer::Failed(format!("{name}: {e}")), None),
             }
         }
-        (Answer::Failed(format!("{name}: conflict after retry")), Some(old))
     }
 }
 
