@@ -115,18 +115,9 @@ for org in $orgs; do entries="$entries $pub/entries/$org.toml"; done
 # shellcheck disable=SC2086
 "$bin" federation add "$pub/federation.toml" $entries >/dev/null
 "$bin" federation verify "$pub/federation.toml" >/dev/null
-court=$(cat "$pub/high-court.pub")
 for t in $trustees; do
-    cat > "$pub/policy-$t.toml" <<POLICY
-trustee_id = "$t"
-approval = "operator"
-trusted_courts = ["$court"]
-max_window_secs = 604800
-max_fields_per_warrant = 1000
-
-[agency_quota]
-agency-1 = 1000
-POLICY
+    "$bin" trustee policy --id "$t" --court "$pub/high-court.pub" --max-window-secs 604800 \
+        --max-fields-per-warrant 1000 --agency-quota agency-1=1000 --out "$pub/policy-$t.toml" >/dev/null
 done
 chmod -R a+rX "$pub"
 fed="$pub/federation.toml"

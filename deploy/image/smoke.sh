@@ -37,8 +37,8 @@ mkdir -p "$s"
 cp "$work/pki/federation.toml" "$work/pki/trustee-0.pem" "$work/pki/trustee-0.key" \
    "$work/pki/trustee-0.signing.key" "$work/keys/epoch-1.pub" "$work/keys/trustee-0.share" "$s/"
 cp "$work/pki/trustee-0.profile.toml" "$s/profile.toml"
-printf 'trustee_id = "trustee-0"\napproval = "operator"\ntrusted_courts = ["%s"]\nmax_window_secs = 604800\nmax_fields_per_warrant = 1000\n' \
-    "$(cat "$work/courts/high-court.pub")" > "$s/policy.toml"
+"$bin" trustee policy --id trustee-0 --court "$work/courts/high-court.pub" --max-window-secs 604800 \
+    --max-fields-per-warrant 1000 --out "$s/policy.toml" >/dev/null
 user=65532:65532
 if [ "$(id -u)" = 0 ]; then chown -R 65532:65532 "$s"; else user=$(id -u):$(id -g); fi
 

@@ -17,6 +17,7 @@ mod health;
 mod keys;
 mod open;
 mod pki;
+mod policy;
 mod relay_bench;
 mod scrape;
 mod serve;
@@ -150,6 +151,9 @@ enum TrusteeCmd {
     /// `[[log]]` entry of a witness's config), making the sealed log key first if the
     /// data directory has none yet: so the key can be published before the first start.
     LogKey(serve::LogKeyArgs),
+    /// Write a trustee's policy file from flags (the file `trustee serve --policy`
+    /// reads), checked by the same rules; an existing file is refused.
+    Policy(policy::PolicyArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -384,6 +388,7 @@ fn main() -> ExitCode {
             Command::Demo(a) => demo::run(a).await,
             Command::Keygen(a) => keys::keygen(&a, &ctx.secret),
             Command::Trustee(TrusteeCmd::LogKey(a)) => serve::log_key(&a, &ctx.secret),
+            Command::Trustee(TrusteeCmd::Policy(a)) => policy::run(&a),
             Command::Trustee(TrusteeCmd::Serve(a)) => {
                 init_logging();
                 serve::trustee(*a, &ctx).await

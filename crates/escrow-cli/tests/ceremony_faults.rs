@@ -39,14 +39,8 @@ impl Cluster {
         let mut addrs = Vec::new();
         let mut children = Vec::new();
         for i in 0..TRUSTEES {
-            std::fs::write(
-                d.join(format!("policy-{i}.toml")),
-                format!(
-                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = []\n\
-                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\nauto_accept_ceremonies = true\n"
-                ),
-            )
-            .unwrap();
+            let (id, policy) = (format!("trustee-{i}"), d.join(format!("policy-{i}.toml")));
+            run_as(PASS, &["trustee", "policy", "--id", &id, "--auto-accept-ceremonies", "--out", p(&policy)]);
             let mut cmd = escrow();
             cmd.args(["--profile", p(&d.join(format!("pki/trustee-{i}.profile.toml")))])
                 .args(["trustee", "serve", "--data-dir", p(&d.join(format!("t{i}")))])

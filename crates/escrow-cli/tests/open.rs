@@ -41,7 +41,6 @@ impl Deployment {
         run(&["pki", "init", p(&path("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
         run(&["keygen", "--out", p(&path("keys")), "--insecure-fast-kdf"]);
         run(&["court", "keygen", "--court", "high-court", "--out", p(&path("courts")), "--insecure-fast-kdf"]);
-        let court = std::fs::read_to_string(path("courts/high-court.pub")).unwrap();
         let mut processes = Vec::new();
         let mut spawn = |name: &str, args: Vec<String>| -> String {
             let mut cmd = escrow();
@@ -53,15 +52,12 @@ impl Deployment {
         let mut trustees = Vec::new();
         for i in 0..5 {
             let policy = path(&format!("policy-{i}.toml"));
-            std::fs::write(
-                &policy,
-                format!(
-                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = [\"{}\"]\n\
-                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n\n[agency_quota]\nagency-1 = 1000\n",
-                    court.trim()
-                ),
-            )
-            .unwrap();
+            let id = format!("trustee-{i}");
+            run(&["trustee", "policy", "--id", &id, "--court", &ps("courts/high-court.pub")]
+                .into_iter()
+                .chain(["--max-window-secs", "604800", "--max-fields-per-warrant", "1000"])
+                .chain(["--agency-quota", "agency-1=1000", "--out", p(&policy)])
+                .collect::<Vec<_>>());
             let args = [
                 "--profile".to_string(),
                 ps(&format!("pki/trustee-{i}.profile.toml")),

@@ -44,17 +44,13 @@ impl Files {
         run(&["pki", "init", p(&d.join("pki")), "--trustees", "5", "--insecure-fast-kdf"]);
         run(&["keygen", "--out", p(&d.join("keys")), "--insecure-fast-kdf"]);
         run(&["court", "keygen", "--court", "high-court", "--out", p(&d.join("courts")), "--insecure-fast-kdf"]);
-        let court = std::fs::read_to_string(d.join("courts/high-court.pub")).expect("court key");
         for i in 0..5 {
-            std::fs::write(
-                d.join(format!("policy-{i}.toml")),
-                format!(
-                    "trustee_id = \"trustee-{i}\"\napproval = \"operator\"\ntrusted_courts = [\"{}\"]\n\
-                     max_window_secs = 604800\nmax_fields_per_warrant = 1000\n\n[agency_quota]\nagency-1 = 1000\n",
-                    court.trim()
-                ),
-            )
-            .expect("policy");
+            let (id, out) = (format!("trustee-{i}"), d.join(format!("policy-{i}.toml")));
+            run(&["trustee", "policy", "--id", &id, "--court", p(&d.join("courts/high-court.pub"))]
+                .into_iter()
+                .chain(["--max-window-secs", "604800", "--max-fields-per-warrant", "1000"])
+                .chain(["--agency-quota", "agency-1=1000", "--out", p(&out)])
+                .collect::<Vec<_>>());
         }
         Files { dir }
     }
@@ -873,4 +869,93 @@ fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
     let out = status(&[&addr, "127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("DOWN"), "{out:?}");
+}
+
+/// `escrow trustee policy` writes the file `trustee serve --policy` reads (the
+/// fixtures above serve on files it wrote): every flag lands in it and it parses back
+/// as that policy. Each bad flag is refused, naming what is wrong, and writes nothing;
+/// an existing file is not overwritten.
+#[test]
+fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
+    use escrow_trustee::policy::{Approval, Policy};
+    let f = Files::new();
+    let court = f.path("courts/high-court.pub");
+    let out = f.path("p.toml");
+    let said = run(&[
+        "trustee",
+        "policy",
+        "--id",
+        "trustee-2",
+        "--court",
+        p(&court),
+        "--approval",
+        "auto",
+        "--max-window-secs",
+        "3600",
+        "--max-fields-per-warrant",
+        "7",
+        "--max-items-per-request",
+        "9",
+        "--default-agency-quota",
+        "5",
+        "--agency-quota",
+        "agency-1=11",
+        "--agency-quota",
+        "agency-2=12",
+        "--max-warrants-per-agency",
+        "3",
+        "--key-index",
+        "2",
+        "--auto-accept-ceremonies",
+        "--agency-organisation",
+        "org-agency-1",
+        "--out",
+        p(&out),
+    ]);
+    assert!(said.contains("wrote the policy of trustee-2 to") && said.contains("automatic approval, 1 trusted court"));
+    let written = std::fs::read_to_string(&out).unwrap();
+    let policy = Policy::from_toml(&written).unwrap();
+    let court_key = escrow_crypto::CourtPublicKey::from_bytes(
+        &hex::decode(std::fs::read_to_string(&court).unwrap().trim()).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(policy.trustee_id.as_str(), "trustee-2");
+    assert_eq!(policy.approval, Approval::Auto);
+    assert_eq!(policy.trusted_courts, vec![court_key]);
+    assert_eq!((policy.max_window_secs, policy.max_fields_per_warrant, policy.max_items_per_request), (3600, 7, 9));
+    assert_eq!((policy.default_agency_quota, policy.max_warrants_per_agency, policy.key_index), (5, 3, Some(2)));
+    let quotas: Vec<(String, u64)> = policy.agency_quota.iter().map(|(a, n)| (a.to_string(), *n)).collect();
+    assert_eq!(quotas, vec![("agency-1".to_string(), 11), ("agency-2".to_string(), 12)]);
+    assert!(policy.auto_accept_ceremonies);
+    assert_eq!(policy.agency_organisations, vec!["org-agency-1".to_string()]);
+
+    // An existing file stays as it was.
+    let again = escrow().args(["trustee", "policy", "--id", "trustee-3", "--out", p(&out)]).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains(p(&out)), "{again:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), written);
+
+    let not_a_key = f.path("policy-0.toml");
+    let missing = f.path("no-such-court.pub");
+    let bad = f.path("bad.toml");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (vec!["--id", "Not An Id"], "--id".into()),
+        (vec!["--id", "trustee-2", "--court", p(&missing)], p(&missing).into()),
+        (vec!["--id", "trustee-2", "--court", p(&not_a_key)], p(&not_a_key).into()),
+        (vec!["--id", "trustee-2", "--agency-quota", "agency-1"], "expected AGENCY=FIELDS".into()),
+        (vec!["--id", "trustee-2", "--agency-quota", "agency-1=many"], "not a whole number".into()),
+        (
+            vec!["--id", "trustee-2", "--agency-quota", "agency-1=1", "--agency-quota", "agency-1=2"],
+            "given twice".into(),
+        ),
+        (vec!["--id", "trustee-2", "--max-items-per-request", "20000"], "max_items_per_request".into()),
+        (vec!["--id", "trustee-2", "--approval", "sometimes"], "sometimes".into()),
+    ];
+    for (flags, names) in cases {
+        let o = escrow().args(["trustee", "policy"]).args(&flags).args(["--out", p(&bad)]).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{flags:?} was accepted");
+        assert!(err.contains(&names), "{flags:?}: {err}");
+        assert!(!bad.exists(), "{flags:?} wrote the file");
+    }
 }
