@@ -765,3 +765,6 @@ fn cheat_deal(key: &TrusteeSigningKey, msg: &SignedMessage, victim: &PartyId, ac
     tracing::warn!(victim = %victim, "dangerous: sent a share that does not decrypt");
     Some(bad.as_bytes().to_vec())
 }
+
+#[cfg(test)]
+mod tests;
