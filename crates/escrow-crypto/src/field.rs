@@ -396,6 +396,37 @@ impl TrusteeKeyShare {
         Ok(self.share_for(field))
     }
 
+    /// [`decrypt_share`](Self::decrypt_share) for many fields at once: every field's
+    /// validity is checked in one batch ([`verify_fields`]: n + 1 Miller loops and one
+    /// final exponentiation, with random weights from `rng`; only a batch that fails is
+    /// checked field by field, to name the bad ones), then each valid field gets this
+    /// trustee's share. One result per item, in order; an item's error is exactly the
+    /// one `decrypt_share` gives it.
+    pub fn decrypt_shares<R: RngCore + CryptoRng>(
+        &self,
+        epk: &EpochPublicKey,
+        items: &[(&EscrowField, &Label)],
+        rng: &mut R,
+    ) -> Vec<Result<DecryptionShare, Error>> {
+        if self.epoch() != epk.epoch() {
+            let wrong = Error::EpochMismatch { expected: epk.epoch().0, got: self.epoch().0 };
+            return items.iter().map(|_| Err(wrong.clone())).collect();
+        }
+        let pending: Vec<Result<FieldCheck, Error>> = items.iter().map(|(f, l)| f.pending_check(epk, l)).collect();
+        let checks: Vec<FieldCheck> = pending.iter().filter_map(|p| p.as_ref().ok().copied()).collect();
+        // One verdict per check, in the order of the items that have one.
+        let mut verdicts = verify_fields(&checks, rng).into_iter();
+        items
+            .iter()
+            .zip(pending)
+            .map(|((field, _), check)| {
+                check?;
+                verdicts.next().unwrap_or(Err(Error::InvalidField))?;
+                Ok(self.share_for(field))
+            })
+            .collect()
+    }
+
     /// The share without checking the field. **Dangerous**: answering an unchecked
     /// field is the decryption oracle the validity check exists to close. Only with the
     /// `dangerous` feature, for the demo's key-theft scenario and benchmarks.

@@ -422,3 +422,54 @@ fn errors_that_cancel_without_weights_are_caught() {
         assert_eq!(out, vec![Err(Error::InvalidField), Err(Error::InvalidField)]);
     }
 }
+
+/// A trustee answers 1,000 fields with one batched validity check
+/// (`TrusteeKeyShare::decrypt_shares`): all good, every share is the one
+/// `decrypt_share` gives alone. One bad field among them (its W changed) is named at
+/// its place and the other 999 still get their shares; a field whose label is of
+/// another epoch gets `decrypt_share`'s error; two fields whose errors cancel without
+/// weights are both refused; a share of another epoch refuses every item.
+#[test]
+fn a_trustee_batch_of_a_thousand_fields_names_the_one_bad_field() {
+    let w = World::new(11, 2, 5, &[]);
+    let share = &w.keys.shares[1];
+    let fields: Vec<(Label, DataKey, EscrowField)> = (0..1000).map(|s| sealed(&w, 5000 + s)).collect();
+    let alone: Vec<DecryptionShare> =
+        fields.iter().map(|(l, _, f)| share.decrypt_share(&w.keys.public, f, l).unwrap()).collect();
+    let items: Vec<(&EscrowField, &Label)> = fields.iter().map(|(l, _, f)| (f, l)).collect();
+    let out = share.decrypt_shares(&w.keys.public, &items, &mut rng(3));
+    assert_eq!(out.len(), 1000);
+    for (i, r) in out.iter().enumerate() {
+        assert_eq!(r.as_ref().ok(), Some(&alone[i]), "field {i}");
+    }
+
+    let bad = shift_w(&fields[617].2, G2Projective::generator());
+    let other_epoch = label(2, "alice", &["bob"], 1_700_000_000);
+    let mut mixed = items.clone();
+    mixed[617] = (&bad, &fields[617].0);
+    mixed[40] = (&fields[40].2, &other_epoch);
+    let out = share.decrypt_shares(&w.keys.public, &mixed, &mut rng(4));
+    let refused: Vec<usize> = out.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(i, _)| i).collect();
+    assert_eq!(refused, vec![40, 617]);
+    assert_eq!(out[617], Err(Error::InvalidField));
+    assert_eq!(out[40], share.decrypt_share(&w.keys.public, &fields[40].2, &other_epoch));
+    assert!(out
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 40 && *i != 617)
+        .all(|(i, r)| r.as_ref().ok() == Some(&alone[i])));
+
+    let delta = G2Projective::generator() * Scalar::from(777u64);
+    let (b1, b2) = (shift_w(&fields[1].2, delta), shift_w(&fields[2].2, -delta));
+    let cancelling = vec![(&b1, &fields[1].0), (&b2, &fields[2].0), items[3]];
+    for seed in 0..4 {
+        let out = share.decrypt_shares(&w.keys.public, &cancelling, &mut rng(seed));
+        assert_eq!(out[..2], [Err(Error::InvalidField), Err(Error::InvalidField)]);
+        assert_eq!(out[2].as_ref().ok(), Some(&alone[3]));
+    }
+
+    let other = World::new(12, 2, 5, &[]);
+    let mismatched = dealer_keygen(EpochId(3), 2, 5, &mut rng(13)).unwrap();
+    let out = mismatched.shares[0].decrypt_shares(&other.keys.public, &items[..3], &mut rng(5));
+    assert!(out.iter().all(|r| matches!(r, Err(Error::EpochMismatch { .. }))), "{out:?}");
+}

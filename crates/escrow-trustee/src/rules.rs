@@ -5,7 +5,8 @@
 //! - [`admit`]: what becomes of a verified warrant on receipt (policy denial,
 //!   auto-approval, or waiting for an operator), or why it is not stored at all;
 //! - [`may_release`]: whether a share request under a stored warrant may proceed;
-//! - [`check_item`]: whether one (label, field) item is in scope and valid, and its share;
+//! - [`check_item`], [`check_items`]: whether (label, field) items are in scope and
+//!   valid (the fields of a request checked in one batch), and their shares;
 //! - [`check_quota`]: whether releasing `new` more fields stays within the quotas.
 
 use std::collections::BTreeMap;
@@ -274,7 +275,7 @@ pub fn check_holder(trustee: &PartyId, holders: &[PartyId], share: u16) -> Resul
 /// validity period the caller checked once for the whole request: decodes both with
 /// subgroup checks, requires a share of the label's epoch, the label in the warrant's
 /// scope and the field valid for the label. Returns the field's fingerprint and this
-/// trustee's decryption share.
+/// trustee's decryption share. [`check_items`] for one item.
 pub fn check_item(
     epochs: &Epochs,
     warrant: &VerifiedWarrant,
@@ -282,13 +283,85 @@ pub fn check_item(
     label: &[u8],
     field: &[u8],
 ) -> Result<([u8; 32], DecryptionShare), Refusal> {
+    let mut out = check_items(epochs, warrant, index, &[(label, field)], &mut rand::rngs::OsRng);
+    out.pop().unwrap_or(Err(Refusal::NoItems))
+}
+
+/// One item's answer: the field's fingerprint and this trustee's share, or why not.
+pub type Checked = Result<([u8; 32], DecryptionShare), Refusal>;
+
+/// An item that passed every check but its field's validity.
+struct Admitted {
+    label: Label,
+    field: EscrowField,
+    epoch: EpochId,
+}
+
+/// Decodes item `index`, requires a share of its label's epoch and the label inside
+/// the warrant's scope.
+fn admit_item(
+    epochs: &Epochs,
+    warrant: &VerifiedWarrant,
+    index: usize,
+    label: &[u8],
+    field: &[u8],
+) -> Result<Admitted, Refusal> {
     let ctx = || format!("item {index}");
     let label = Label::from_bytes(label).map_err(|e| Refusal::crypto(ctx(), e))?;
     let field = EscrowField::from_bytes(field).map_err(|e| Refusal::crypto(ctx(), e))?;
-    let keys = epochs.get(&label.epoch()).ok_or(Refusal::NoShareForEpoch { index, epoch: label.epoch() })?;
+    let epoch = label.epoch();
+    if !epochs.contains_key(&epoch) {
+        return Err(Refusal::NoShareForEpoch { index, epoch });
+    }
     warrant.check_scope(&label).map_err(|e| Refusal::crypto(ctx(), e))?;
-    let share = keys.share.decrypt_share(&keys.public, &field, &label).map_err(|e| Refusal::crypto(ctx(), e))?;
-    Ok((field.fingerprint(), share))
+    Ok(Admitted { label, field, epoch })
+}
+
+/// [`check_item`] for a run of items, the first of which is item `first` of the
+/// request: each is decoded and checked against the scope on its own, then the fields
+/// of one epoch are checked for validity in one batch (one multi-pairing with random
+/// weights from `rng`; only a failing batch is checked field by field, to name the bad
+/// ones) and each valid one gets this trustee's share. One result per item, in order,
+/// each exactly what [`check_item`] gives that item.
+pub fn check_items<R: rand::RngCore + rand::CryptoRng>(
+    epochs: &Epochs,
+    warrant: &VerifiedWarrant,
+    first: usize,
+    items: &[(&[u8], &[u8])],
+    rng: &mut R,
+) -> Vec<Checked> {
+    let mut out: Vec<Option<Checked>> = Vec::with_capacity(items.len());
+    let mut admitted: Vec<Option<Admitted>> = Vec::with_capacity(items.len());
+    let mut by_epoch: BTreeMap<EpochId, Vec<usize>> = BTreeMap::new();
+    for (k, (label, field)) in items.iter().enumerate() {
+        match admit_item(epochs, warrant, first + k, label, field) {
+            Ok(a) => {
+                by_epoch.entry(a.epoch).or_default().push(k);
+                admitted.push(Some(a));
+                out.push(None);
+            }
+            Err(r) => {
+                admitted.push(None);
+                out.push(Some(Err(r)));
+            }
+        }
+    }
+    for (epoch, ks) in by_epoch {
+        let Some(keys) = epochs.get(&epoch) else { continue };
+        let batch: Vec<(&EscrowField, &Label)> =
+            ks.iter().filter_map(|k| admitted.get(*k)?.as_ref().map(|a| (&a.field, &a.label))).collect();
+        let shares = keys.share.decrypt_shares(&keys.public, &batch, rng);
+        for ((k, share), (field, _)) in ks.iter().zip(shares).zip(&batch) {
+            if let Some(slot) = out.get_mut(*k) {
+                *slot = Some(
+                    share
+                        .map(|s| (field.fingerprint(), s))
+                        .map_err(|e| Refusal::crypto(format!("item {}", first + k), e)),
+                );
+            }
+        }
+    }
+    out.into_iter().map(|r| r.unwrap_or(Err(Refusal::NoItems))).collect()
 }
 
 /// Fields already released under the warrant and to the agency in the quota window.
@@ -501,6 +574,40 @@ mod tests {
         // No share for the epoch.
         let r = check_item(&BTreeMap::new(), &warrant, 4, &inside.label().to_bytes(), &inside.field().to_bytes());
         assert!(matches!(r, Err(Refusal::NoShareForEpoch { index: 4, epoch: EpochId(1) })));
+    }
+
+    /// A run of items checked together answers each item exactly as it would be
+    /// answered alone: shares for the good ones, each refusal at its own item, a field
+    /// that is invalid for its label named among valid ones.
+    #[test]
+    fn items_checked_in_one_batch_are_answered_as_each_alone() {
+        let mut w = world();
+        let warrant = w.warrant(2, NOW);
+        let good: Vec<_> = (0..5).map(|k| w.message(true, NOW - DAY - k * 60)).collect();
+        let bobs = w.message(false, NOW - DAY);
+        let mut blobs: Vec<(Vec<u8>, Vec<u8>)> =
+            good.iter().map(|m| (m.label().to_bytes(), m.field().to_bytes())).collect();
+        blobs.insert(2, (bobs.label().to_bytes(), bobs.field().to_bytes()));
+        // Item 4: good[3]'s field under good[4]'s label (invalid for it).
+        blobs[4].1 = good[4].field().to_bytes();
+        let items: Vec<(&[u8], &[u8])> = blobs.iter().map(|(l, f)| (&l[..], &f[..])).collect();
+        let together = check_items(&w.epochs, &warrant, 10, &items, &mut rand::rngs::OsRng);
+        assert_eq!(together.len(), items.len());
+        for (k, (r, (l, f))) in together.iter().zip(&items).enumerate() {
+            let alone = check_item(&w.epochs, &warrant, 10 + k, l, f);
+            match (r, &alone) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "item {k}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "item {k}"),
+                _ => panic!("item {k}: together {r:?}, alone {alone:?}"),
+            }
+        }
+        let refused: Vec<usize> = together.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(k, _)| k).collect();
+        assert_eq!(refused, vec![2, 4]);
+        assert!(together[2].as_ref().unwrap_err().to_string().starts_with("item 12: "));
+        assert!(matches!(
+            together[4].as_ref().unwrap_err(),
+            Refusal::Crypto { error: escrow_crypto::Error::InvalidField, .. }
+        ));
     }
 
     #[test]

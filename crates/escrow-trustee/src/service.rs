@@ -346,19 +346,30 @@ impl TrusteeService {
         Ok(self.status_of(&row))
     }
 
-    /// Checks every item of a share request over all cores ([`rules::check_item`]);
-    /// returns the hashes and shares to release, or the first refusal.
+    /// Checks every item of a share request ([`rules::check_items`]): one run of items
+    /// per core, each run's fields checked in one batch; returns the hashes and shares
+    /// to release, or the first refusal in item order.
     fn check_items(
         epochs: &Epochs,
         warrant: &VerifiedWarrant,
         items: &[pb::EscrowItem],
     ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
+        let per_core = items.len().div_ceil(escrow_service::par::cores().clamp(1, 8)).max(1);
+        let runs: Vec<(usize, &[pb::EscrowItem])> =
+            items.chunks(per_core).enumerate().map(|(c, run)| (c * per_core, run)).collect();
         escrow_service::par::par_map(
-            items,
-            |i, it| rules::check_item(epochs, warrant, i, &it.label, &it.field).map_err(|r| status(&r)),
-            |_, _| Err(internal("verifier thread panicked")),
+            &runs,
+            |_, (first, run)| {
+                let blobs: Vec<(&[u8], &[u8])> = run.iter().map(|it| (&it.label[..], &it.field[..])).collect();
+                rules::check_items(epochs, warrant, *first, &blobs, &mut rand::rngs::OsRng)
+                    .into_iter()
+                    .map(|r| r.map_err(|r| status(&r)))
+                    .collect::<Vec<_>>()
+            },
+            |_, (_, run)| run.iter().map(|_| Err(internal("verifier thread panicked"))).collect(),
         )
         .into_iter()
+        .flatten()
         .collect()
     }
 }
