@@ -932,45 +932,42 @@ async fn trustee_config_check_refuses_each_mismatched_part() {
     let legacy = CheckpointSigner::generate("trustee-1", &mut rng(7)).unwrap();
     assert_eq!(check(own(), &me, legacy).unwrap(), "trustee-1", "a log key named by the trustee id still signs");
 
-    let refusals: Vec<(&str, StartError)> = vec![
-        ("another trustee's certificate", check(own(), &someone_else, log_signer(1)).unwrap_err()),
+    let own_share = || vec![share(1, &dealt.public)];
+    type Case = (&'static str, StartError, fn(&StartError) -> bool);
+    let cases: Vec<Case> = vec![
+        ("another trustee's certificate", check(own(), &someone_else, log_signer(1)).unwrap_err(), |e| {
+            matches!(e, StartError::WrongCertificate { .. })
+        }),
         (
             "a share of another index",
             check(config(vec![share(2, &dealt.public)], d.trustee_keys[1].clone()), &me, log_signer(1)).unwrap_err(),
+            |e| matches!(e, StartError::WrongKeyIndex { epoch: 9, .. }),
         ),
         (
             "a share of another key set",
             check(config(vec![share(1, &other_epoch.public)], d.trustee_keys[1].clone()), &me, log_signer(1))
                 .unwrap_err(),
+            |e| matches!(e, StartError::Key(_)),
         ),
-        ("another trustee's log key", check(own(), &me, log_signer(2)).unwrap_err()),
+        ("another trustee's log key", check(own(), &me, log_signer(2)).unwrap_err(), |e| {
+            matches!(e, StartError::WrongLogKey { .. })
+        }),
         (
             "another trustee's signing key",
-            check(config(vec![share(1, &dealt.public)], d.trustee_keys[0].clone()), &me, log_signer(1)).unwrap_err(),
+            check(config(own_share(), d.trustee_keys[0].clone()), &me, log_signer(1)).unwrap_err(),
+            |e| matches!(e, StartError::WrongSigningKey { .. }),
         ),
         (
             "a signing key for this trustee that the federation does not pin",
-            check(
-                config(vec![share(1, &dealt.public)], TrusteeSigningKey::generate(id("trustee-1"), &mut rng(8))),
-                &me,
-                log_signer(1),
-            )
-            .unwrap_err(),
+            check(config(own_share(), TrusteeSigningKey::generate(id("trustee-1"), &mut rng(8))), &me, log_signer(1))
+                .unwrap_err(),
+            |e| matches!(e, StartError::SigningKeyNotPinned { .. }),
         ),
     ];
-    let texts: Vec<String> = refusals.iter().map(|(_, e)| e.to_string()).collect();
-    for ((what, e), text) in refusals.iter().zip(&texts) {
-        let expected = match *what {
-            "another trustee's certificate" => matches!(e, StartError::WrongCertificate { .. }),
-            "a share of another index" => matches!(e, StartError::WrongKeyIndex { epoch: 9, .. }),
-            "a share of another key set" => matches!(e, StartError::Key(_)),
-            "another trustee's log key" => matches!(e, StartError::WrongLogKey { .. }),
-            "another trustee's signing key" => matches!(e, StartError::WrongSigningKey { .. }),
-            _ => matches!(e, StartError::SigningKeyNotPinned { .. }),
-        };
-        assert!(expected, "{what}: {e:?}");
-        assert!(!text.is_empty());
+    for (what, e, expected) in &cases {
+        assert!(expected(e), "{what}: {e:?}");
     }
+    let texts: Vec<String> = cases.iter().map(|(_, e, _)| e.to_string()).collect();
     assert_eq!(texts[0], "the certificate names trustee trustee-2, but the policy says this is trustee trustee-1");
     assert_eq!(
         texts[3],

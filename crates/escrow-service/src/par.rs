@@ -15,6 +15,19 @@ pub fn par_map<T: Sync, R: Send>(
     f: impl Fn(usize, &T) -> R + Sync,
     on_panic: impl Fn(usize, &T) -> R + Sync,
 ) -> Vec<R> {
+    par_chunks(items, |base, part| part.iter().enumerate().map(|(j, it)| f(base + j, it)).collect(), on_panic)
+}
+
+/// Splits `items` into one run per thread (up to 8) and maps each run with `f`, which
+/// gets the run's first index and must answer one result per item, in order: for work
+/// that is cheaper done on a run at once (a batched pairing check) than item by item.
+/// If a worker panics, or answers the wrong number of results, each item of its run
+/// gets `on_panic` instead, so no item goes missing and none is misattributed.
+pub fn par_chunks<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(usize, &[T]) -> Vec<R> + Sync,
+    on_panic: impl Fn(usize, &T) -> R + Sync,
+) -> Vec<R> {
     let threads = cores().clamp(1, 8);
     let chunk = items.len().div_ceil(threads).max(1);
     let (f, on_panic) = (&f, &on_panic);
@@ -24,17 +37,14 @@ pub fn par_map<T: Sync, R: Send>(
             .enumerate()
             .map(|(c, part)| {
                 let base = c * chunk;
-                (
-                    base,
-                    part,
-                    s.spawn(move || part.iter().enumerate().map(|(j, it)| f(base + j, it)).collect::<Vec<R>>()),
-                )
+                (base, part, s.spawn(move || f(base, part)))
             })
             .collect();
         handles
             .into_iter()
-            .flat_map(|(base, part, h)| {
-                h.join().unwrap_or_else(|_| part.iter().enumerate().map(|(j, it)| on_panic(base + j, it)).collect())
+            .flat_map(|(base, part, h)| match h.join() {
+                Ok(out) if out.len() == part.len() => out,
+                _ => part.iter().enumerate().map(|(j, it)| on_panic(base + j, it)).collect(),
             })
             .collect()
     })
@@ -50,6 +60,17 @@ mod tests {
         let out = par_map(&items, |i, x| (i, x * 2), |_, _| unreachable!());
         assert_eq!(out, items.iter().enumerate().map(|(i, x)| (i, x * 2)).collect::<Vec<_>>());
         assert!(par_map(&[] as &[u32], |_, x| *x, |_, x| *x).is_empty());
+    }
+
+    #[test]
+    fn runs_start_at_their_first_index_and_a_short_answer_is_not_misattributed() {
+        let items: Vec<u32> = (0..100).collect();
+        let out = par_chunks(&items, |base, part| part.iter().map(|x| (base, *x)).collect(), |_, _| unreachable!());
+        assert_eq!(out.len(), 100);
+        assert!(out.iter().all(|(base, x)| base <= &(*x as usize)));
+        let short = par_chunks(&items, |_, part| part.iter().skip(1).map(|x| Ok(*x)).collect(), |i, _| Err(i));
+        assert_eq!(short.len(), 100);
+        assert!(short.iter().enumerate().all(|(i, r)| *r == Err(i)));
     }
 
     #[test]

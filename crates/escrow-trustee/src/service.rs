@@ -354,22 +354,18 @@ impl TrusteeService {
         warrant: &VerifiedWarrant,
         items: &[pb::EscrowItem],
     ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
-        let per_core = items.len().div_ceil(escrow_service::par::cores().clamp(1, 8)).max(1);
-        let runs: Vec<(usize, &[pb::EscrowItem])> =
-            items.chunks(per_core).enumerate().map(|(c, run)| (c * per_core, run)).collect();
-        escrow_service::par::par_map(
-            &runs,
-            |_, (first, run)| {
+        escrow_service::par::par_chunks(
+            items,
+            |first, run| {
                 let blobs: Vec<(&[u8], &[u8])> = run.iter().map(|it| (&it.label[..], &it.field[..])).collect();
-                rules::check_items(epochs, warrant, *first, &blobs, &mut rand::rngs::OsRng)
+                rules::check_items(epochs, warrant, first, &blobs, &mut rand::rngs::OsRng)
                     .into_iter()
                     .map(|r| r.map_err(|r| status(&r)))
-                    .collect::<Vec<_>>()
+                    .collect()
             },
-            |_, (_, run)| run.iter().map(|_| Err(internal("verifier thread panicked"))).collect(),
+            |_, _| Err(internal("verifier thread panicked")),
         )
         .into_iter()
-        .flatten()
         .collect()
     }
 }
