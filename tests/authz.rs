@@ -364,7 +364,7 @@ async fn a_server_with_a_certificate_of_another_role_or_ca_is_refused_by_clients
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let policy = d.trustees[0].policy.clone();
     let dir = tempfile::tempdir().unwrap();
-    let svc = escrow_trustee::TrusteeService::new(
+    let svc = escrow_trustee::Trustee::new(
         policy,
         vec![escrow_trustee::EpochKeys {
             public: d.keys.public.clone(),

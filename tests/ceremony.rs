@@ -702,7 +702,7 @@ async fn shares_are_destroyed_on_schedule_and_the_auditor_flags_a_trustee_that_d
 async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
     use escrow_trustee::ceremony::CeremonyKeys;
     use escrow_trustee::store::{Store, StoreError};
-    use escrow_trustee::{StartError, TrusteeService};
+    use escrow_trustee::{StartError, Trustee};
     let mut d = Deployment::start(options(126, 5, 2, KeyGen::Ceremony)).await.unwrap();
     d.trustee_mut(1).unwrap().server.stop().await;
     let copy = tempfile::tempdir().unwrap();
@@ -723,7 +723,7 @@ async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
 
     // Control: the copy starts as trustee-1, with trustee-1's keys.
     let store = Store::open(copy.path(), &origin(1), log_signer(1)).unwrap();
-    TrusteeService::start(policy(1), vec![], store, d.clock.shared(), Some(keys(1, 1))).unwrap();
+    Trustee::start(policy(1), vec![], store, d.clock.shared(), Some(keys(1, 1))).unwrap();
 
     // As trustee-0, with trustee-0's log key or a fresh one: another log.
     let fresh = escrow_log::CheckpointSigner::generate(&origin(0), &mut rng(7)).unwrap();
@@ -739,7 +739,7 @@ async fn a_trustee_started_on_another_trustee_s_ceremony_share_is_refused() {
     let key0 = log_signer(0).verifier().to_string();
     escrow_trustee::tamper::set_log_identity(copy.path(), &origin(0), &key0).unwrap();
     let store = Store::open(copy.path(), &origin(0), log_signer(0)).unwrap();
-    let err = TrusteeService::start(policy(0), vec![], store, d.clock.shared(), Some(keys(0, 1))).unwrap_err();
+    let err = Trustee::start(policy(0), vec![], store, d.clock.shared(), Some(keys(0, 1))).unwrap_err();
     assert!(
         matches!(&err, StartError::NotTheHolder { epoch: 1, share: 1, position: Some(0), trustee } if trustee == "trustee-0"),
         "{err}"

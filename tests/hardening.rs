@@ -14,7 +14,7 @@ use escrow_proto::v1 as pb;
 use escrow_tests::*;
 use escrow_trustee::policy::{quota_window_start, Policy, QUOTA_PERIOD_SECS};
 use escrow_trustee::store::{ReleaseLimits, Released, Store, StoreError};
-use escrow_trustee::{EpochKeys, StartError, TrusteeService};
+use escrow_trustee::{EpochKeys, StartError, Trustee};
 use std::sync::Arc;
 use tonic::Code;
 
@@ -314,13 +314,13 @@ fn start_with(
     i: u16,
     share: usize,
     key_index: Option<u16>,
-) -> Result<TrusteeService, StartError> {
+) -> Result<Trustee, StartError> {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(7));
     let mut policy = default_policy(i, &court.public());
     policy.key_index = key_index;
     let share = TrusteeKeyShare::from_bytes(&keys.shares[share].to_bytes()).unwrap();
     let store = Store::open(dir, &origin(i), log_signer(i)).map_err(StartError::Store)?;
-    TrusteeService::new(
+    Trustee::new(
         policy,
         vec![EpochKeys { public: keys.public.clone(), share }],
         store,

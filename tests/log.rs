@@ -197,7 +197,7 @@ async fn no_log_no_effect() {
 fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     use escrow_service::clock::ManualClock;
     use escrow_trustee::store::{Store, StoreError};
-    use escrow_trustee::{EpochKeys, StartError, TrusteeService};
+    use escrow_trustee::{EpochKeys, StartError, Trustee};
     use std::sync::Arc;
 
     let dir = tempfile::tempdir().unwrap();
@@ -214,9 +214,9 @@ fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     let clock = || Arc::new(ManualClock::at(START));
     let store = || Store::open(dir.path(), &origin(0), log_signer(0)).unwrap();
 
-    drop(TrusteeService::new(policy(), epoch1(), store(), clock()).unwrap());
+    drop(Trustee::new(policy(), epoch1(), store(), clock()).unwrap());
     // Restarted without the share: the destruction is logged.
-    drop(TrusteeService::new(policy(), vec![], store(), clock()).unwrap());
+    drop(Trustee::new(policy(), vec![], store(), clock()).unwrap());
     let s = store();
     let entries: Vec<Entry> =
         s.entries(0, s.log_size()).unwrap().iter().map(|e| Entry::from_bytes(e).unwrap()).collect();
@@ -225,7 +225,7 @@ fn destroying_an_epoch_is_logged_and_cannot_be_undone() {
     assert_eq!(entries.len(), 2);
     drop(s);
     // Loading the destroyed epoch's share again is refused, and nothing is logged.
-    match TrusteeService::new(policy(), epoch1(), store(), clock()) {
+    match Trustee::new(policy(), epoch1(), store(), clock()) {
         Err(StartError::Store(StoreError::EpochDestroyed(1))) => {}
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }

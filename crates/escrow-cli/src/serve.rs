@@ -8,7 +8,7 @@ use clap::Args;
 use escrow_crypto::{EpochPublicKey, TrusteeKeyShare};
 use escrow_trustee::policy::Policy;
 use escrow_trustee::store::Store;
-use escrow_trustee::{EpochKeys, TrusteeService};
+use escrow_trustee::{EpochKeys, Trustee};
 
 use crate::files::read_hex_as;
 use crate::keys::load_court_pub;
@@ -365,7 +365,7 @@ pub async fn trustee(a: TrusteeServeArgs, ctx: &crate::Ctx) -> Result<(), CliErr
     }
     let clock = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let seal_path = a.data_dir.join(SEAL_KEY_FILE);
-    let svc = TrusteeService::start_checked(config, store, clock).map_err(|e| match e {
+    let svc = Trustee::start_checked(config, store, clock).map_err(|e| match e {
         // The service knows no paths: name the two files that do not go together.
         escrow_trustee::StartError::CeremonyShareSeal { epoch } => CliError::trustee_start(format!(
             "ceremony epoch {epoch}: the share stored in {} does not open with the sealing key {} (decryption \

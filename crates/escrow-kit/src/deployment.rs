@@ -15,7 +15,7 @@ use escrow_trustee::ceremony::CeremonyKeys;
 use escrow_trustee::policy::Policy;
 use escrow_trustee::state::Action;
 use escrow_trustee::store::Store;
-use escrow_trustee::{EpochKeys, TrusteeConfig, TrusteeService};
+use escrow_trustee::{EpochKeys, Trustee, TrusteeConfig};
 use escrow_user::UserClient;
 use pb::audit_client::AuditClient;
 use pb::ceremony_client::CeremonyClient;
@@ -24,6 +24,7 @@ use pb::trustee_client::TrusteeClient;
 use rand::SeedableRng;
 use tonic::transport::Channel;
 
+use crate::ceremony::{CeremonyOutcome, CeremonySpec};
 use crate::node::Node;
 use crate::pki::{write_file, write_sealed};
 use crate::world::{trustee_id, KeyGen, Launch, Options, World};
@@ -318,8 +319,8 @@ impl Deployment {
                 let config = TrusteeConfig { policy: t.policy.clone(), epochs, ceremony: Some(keys), witnesses };
                 let config = config.check(&me, &log_key).map_err(|e| err(e.to_string()))?;
                 let store = Store::open(&t.dir, &origin(t.index), log_key).map_err(|e| err(e.to_string()))?;
-                let svc = TrusteeService::start_checked(config, store, self.world.clock.shared())
-                    .map_err(|e| err(e.to_string()))?;
+                let svc =
+                    Trustee::start_checked(config, store, self.world.clock.shared()).map_err(|e| err(e.to_string()))?;
                 let name = t.name.clone();
                 Node::serve(&name, move |l, s| async move { escrow_trustee::serve(l, svc, &me, s).await }).await
             }
@@ -633,39 +634,6 @@ impl Deployment {
     }
 }
 
-/// A key ceremony the kit runs through the trustees' Ceremony services.
-#[derive(Debug, Clone)]
-pub struct CeremonySpec {
-    /// The epoch.
-    pub epoch: EpochId,
-    /// The new threshold.
-    pub threshold: u16,
-    /// The new holders, by trustee index.
-    pub players: Vec<usize>,
-    /// For a reshare: the old holders who deal (empty: all of them).
-    pub dealers: Vec<usize>,
-    /// Reshare the epoch's key set instead of making a fresh one.
-    pub reshare: bool,
-    /// Which trustee's operator proposes and executes.
-    pub proposer: usize,
-    /// From when the key may be used.
-    pub valid_from: u64,
-    /// When every share is destroyed.
-    pub destroy_at: u64,
-    /// Each automatic phase's timeout, milliseconds.
-    pub phase_ms: u32,
-}
-
-/// How a ceremony ended, as every participant reports it.
-#[derive(Debug)]
-pub struct CeremonyOutcome {
-    /// Each participant's status, in participant order.
-    pub statuses: Vec<pb::CeremonyStatus>,
-    /// The announcement, verified under the pins, if every participant installed the
-    /// same one.
-    pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
-}
-
 impl Deployment {
     /// Trustee `i`'s Ceremony service as its own operator.
     pub fn ceremony_client(&self, i: usize) -> Result<CeremonyClient<Channel>, KitError> {
@@ -685,17 +653,7 @@ impl Deployment {
     /// until it installed or aborted. Trustees that are down are left out of the
     /// watching (their absence shows in the others' statuses).
     pub async fn ceremony(&self, spec: &CeremonySpec) -> Result<CeremonyOutcome, KitError> {
-        let req = pb::ProposeRequest {
-            epoch: spec.epoch.0,
-            threshold: u32::from(spec.threshold),
-            players: spec.players.iter().map(|&i| self.participant(i)).collect::<Result<_, _>>()?,
-            dealers: spec.dealers.iter().map(|&i| self.participant(i)).collect::<Result<_, _>>()?,
-            reshare: spec.reshare,
-            valid_from: spec.valid_from,
-            destroy_at: spec.destroy_at,
-            accept_timeout_ms: 60_000,
-            phase_timeout_ms: spec.phase_ms,
-        };
+        let req = spec.request(|i| self.participant(i))?;
         let proposed = self
             .ceremony_client(spec.proposer)?
             .propose(req)

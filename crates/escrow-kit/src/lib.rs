@@ -19,6 +19,7 @@
 //! Key generation is the dealer's (the weak mode), so the kit's process sees every
 //! epoch's master secret; that is a property of the kit, not of a deployment.
 
+pub mod ceremony;
 pub mod clock;
 pub mod deployment;
 pub mod error;
@@ -27,8 +28,9 @@ pub mod pki;
 pub mod witnesses;
 pub mod world;
 
+pub use ceremony::{CeremonyOutcome, CeremonySpec};
 pub use clock::KitClock;
-pub use deployment::{CeremonyOutcome, CeremonySpec, Deployment, TrusteeNode};
+pub use deployment::{Deployment, TrusteeNode};
 pub use error::KitError;
 pub use node::Node;
 pub use pki::Pki;

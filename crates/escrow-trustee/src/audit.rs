@@ -3,19 +3,24 @@
 use escrow_proto::v1 as pb;
 use tonic::{Request, Response, Status};
 
+use std::sync::Arc;
+
 use crate::answer::{unknown_warrant, warrant_id};
-use crate::service::{TrusteeService, MAX_ENTRIES_PER_CALL};
+use crate::core::Core;
+
+/// Most entries one GetEntries call returns.
+pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
 
 /// The audit view of a trustee; shares the trustee's store.
 #[derive(Clone, Debug)]
 pub struct AuditService {
-    trustee: TrusteeService,
+    core: Arc<Core>,
 }
 
 impl AuditService {
-    /// The audit service of `trustee`.
-    pub fn new(trustee: TrusteeService) -> Self {
-        AuditService { trustee }
+    /// The audit service of `core`.
+    pub(crate) fn new(core: Arc<Core>) -> Self {
+        AuditService { core }
     }
 }
 
@@ -30,7 +35,7 @@ impl pb::audit_server::Audit for AuditService {
         _req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::GetCheckpointResponse>, Status> {
         let (checkpoint, verifier_key, witnessed_checkpoint) = self
-            .trustee
+            .core
             .with_store(|s| {
                 let witnessed = s.witnessed().map(|(_, note)| note.to_owned()).unwrap_or_default();
                 Ok((s.checkpoint().to_string(), s.verifier_key(), witnessed))
@@ -50,7 +55,7 @@ impl pb::audit_server::Audit for AuditService {
             )));
         }
         let entries = self
-            .trustee
+            .core
             .with_store(move |s| {
                 if end > s.log_size() {
                     return Ok(Err(s.log_size()));
@@ -68,7 +73,7 @@ impl pb::audit_server::Audit for AuditService {
     ) -> Result<Response<pb::ProofResponse>, Status> {
         let pb::GetInclusionProofRequest { index, tree_size } = req.into_inner();
         let proof =
-            self.trustee.with_store(move |s| Ok(s.inclusion_proof(index, tree_size))).await?.map_err(log_status)?;
+            self.core.with_store(move |s| Ok(s.inclusion_proof(index, tree_size))).await?.map_err(log_status)?;
         Ok(Response::new(pb::ProofResponse { hashes: proof.iter().map(|h| h.to_vec()).collect() }))
     }
 
@@ -77,8 +82,7 @@ impl pb::audit_server::Audit for AuditService {
         req: Request<pb::GetConsistencyProofRequest>,
     ) -> Result<Response<pb::ProofResponse>, Status> {
         let pb::GetConsistencyProofRequest { first, second } = req.into_inner();
-        let proof =
-            self.trustee.with_store(move |s| Ok(s.consistency_proof(first, second))).await?.map_err(log_status)?;
+        let proof = self.core.with_store(move |s| Ok(s.consistency_proof(first, second))).await?.map_err(log_status)?;
         Ok(Response::new(pb::ProofResponse { hashes: proof.iter().map(|h| h.to_vec()).collect() }))
     }
 
@@ -88,8 +92,8 @@ impl pb::audit_server::Audit for AuditService {
     ) -> Result<Response<pb::DetailsOpening>, Status> {
         let id = warrant_id(&req.into_inner().warrant_id)?;
         let opening =
-            self.trustee.with_store(move |s| s.details_opening(&id)).await?.ok_or_else(|| unknown_warrant(&id))?;
-        let now = self.trustee.inner.clock.now();
+            self.core.with_store(move |s| s.details_opening(&id)).await?.ok_or_else(|| unknown_warrant(&id))?;
+        let now = self.core.clock.now();
         if now < opening.reveal_at {
             return Err(Status::failed_precondition(format!(
                 "the details of warrant {id} stay sealed until {} (now {now})",

@@ -28,12 +28,16 @@ use sha2::{Digest, Sha256};
 use tonic::Status;
 use zeroize::Zeroizing;
 
+use std::sync::Arc;
+
 use crate::answer::internal;
-use crate::service::{StoredAnnouncement, TrusteeService};
+use crate::core::{Core, StoredAnnouncement};
+use crate::rules::EpochKeys;
 use crate::store::{CeremonyKeyRow, NewCeremonyKey, OpenCeremony};
-use crate::EpochKeys;
 
 mod rpc;
+
+pub use rpc::proposal_of;
 
 /// How often a running ceremony is given the time.
 pub const TICK: Duration = Duration::from_millis(50);
@@ -119,6 +123,20 @@ impl CeremonyKeys {
 
     fn seal_share(&self, share: &TrusteeKeyShare) -> Result<Vec<u8>, escrow_crypto::Error> {
         seal(&share.to_bytes(), &Unlock::KeyFile(&self.seal.0), KdfParams::default(), &mut OsRng)
+    }
+
+    /// What these keys bring to one ceremony's machine: the signing key and the pins,
+    /// `old_share` (this trustee's share of a key set it reshares) and, with feature
+    /// `tamper`, the misbehaviour the machine itself carries out. The sealing key and
+    /// `auto_accept` stay with the shell. The one mapping of keys to a `Setup`.
+    fn setup(&self, old_share: Option<TrusteeKeyShare>) -> Setup {
+        #[allow(unused_mut)]
+        let mut setup = Setup::new(self.signing.clone(), self.pins.clone(), old_share);
+        #[cfg(feature = "tamper")]
+        {
+            setup.withhold_agreement = self.misbehave.withhold_agreement;
+        }
+        setup
     }
 }
 
@@ -283,11 +301,25 @@ fn describe(step: &Step) -> String {
     }
 }
 
-impl TrusteeService {
+/// The `escrow.v1.Ceremony` service of one trustee: its core, and the ceremony
+/// runtime when it was started with ceremony keys. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct CeremonyService {
+    core: Arc<Core>,
+    runtime: Option<Arc<Runtime>>,
+}
+
+impl CeremonyService {
+    /// The ceremony service of `core`; without `keys` every call is refused
+    /// (`FAILED_PRECONDITION`).
+    pub(crate) fn new(core: Arc<Core>, keys: Option<CeremonyKeys>) -> Self {
+        CeremonyService { core, runtime: keys.map(|k| Arc::new(Runtime::new(k))) }
+    }
+
     /// The phase of each ceremony held (the running one and the finished ones kept),
     /// for metrics; `None` without ceremony keys or while a ceremony step holds the state.
-    pub(crate) fn ceremony_phases(&self) -> Option<Vec<&'static str>> {
-        let runtime = self.inner.ceremony.as_ref()?;
+    pub(crate) fn phases(&self) -> Option<Vec<&'static str>> {
+        let runtime = self.runtime.as_deref()?;
         let state = runtime.state.try_lock().ok()?;
         Some(state.active.iter().chain(state.finished.iter()).map(|a| phase_name(a.machine.phase())).collect())
     }
@@ -296,25 +328,25 @@ impl TrusteeService {
     /// is installed here (dealt, or made by an earlier ceremony, even if destroyed since),
     /// and a fresh key would replace it. Only a reshare may follow an installed epoch.
     async fn fresh_key_refusal(&self, epoch: EpochId) -> Result<Option<String>, Status> {
-        let installed = self.with_store(move |s| s.installed_generation(epoch.0)).await?;
+        let installed = self.core.with_store(move |s| s.installed_generation(epoch.0)).await?;
         Ok(installed.map(|g| {
             format!(
                 "epoch {} is installed at {} (generation {g}); a fresh key would replace it: only a reshare may follow",
                 epoch.0,
-                self.trustee_id()
+                self.core.trustee_id()
             )
         }))
     }
 
     fn runtime(&self) -> Result<&Runtime, Status> {
-        self.inner.ceremony.as_ref().ok_or_else(|| {
+        self.runtime.as_deref().ok_or_else(|| {
             Status::failed_precondition("this trustee takes no part in key ceremonies (started without --signing-key)")
         })
     }
 
     /// Starts the ceremony ticker (the server calls it once it serves with `credentials`).
-    pub(crate) fn start_ceremonies(&self, credentials: &Credentials) -> Option<tokio::task::JoinHandle<()>> {
-        let rt = self.inner.ceremony.as_ref()?;
+    pub(crate) fn start(&self, credentials: &Credentials) -> Option<tokio::task::JoinHandle<()>> {
+        let rt = self.runtime.as_deref()?;
         rt.set_credentials(credentials);
         let svc = self.clone();
         Some(tokio::spawn(async move {
@@ -446,13 +478,13 @@ impl TrusteeService {
                 Output::Log(step) => {
                     active.steps.push(describe(&step));
                     let entry = Entry {
-                        time: self.inner.clock.now(),
+                        time: self.core.clock.now(),
                         event: Event::Ceremony {
                             ceremony: *active.machine.id(),
                             step: log_step(active.machine.proposal(), &step),
                         },
                     };
-                    if let Err(e) = self.with_store(move |s| s.log(entry)).await {
+                    if let Err(e) = self.core.with_store(move |s| s.log(entry)).await {
                         tracing::error!(error = %e, "could not log a ceremony step; aborting the ceremony");
                         let more =
                             active.machine.abort("this trustee could not write its log", now_ms).unwrap_or_default();
@@ -485,7 +517,7 @@ impl TrusteeService {
         if let Some(id) = state.active.as_ref().filter(|a| a.machine.is_final()).map(|a| *a.machine.id()) {
             // Ended and logged: a restart has nothing left to end. If this fails the
             // record stays, and a restart finds the end in the log and drops it then.
-            if let Err(e) = self.with_store(move |s| s.forget_ceremony(&id)).await {
+            if let Err(e) = self.core.with_store(move |s| s.forget_ceremony(&id)).await {
                 tracing::warn!(error = %e, "could not drop the record of a finished ceremony");
             }
             self.finish(state);
@@ -505,7 +537,7 @@ impl TrusteeService {
             proposal,
             peers: peers.iter().map(|(id, addr)| (id.to_string(), addr.clone())).collect(),
         };
-        self.with_store(move |s| s.remember_ceremony(&record)).await
+        self.core.with_store(move |s| s.remember_ceremony(&record)).await
     }
 
     /// After a restart: ends the ceremony this trustee was in when it stopped. Its
@@ -514,7 +546,7 @@ impl TrusteeService {
     /// it too instead of waiting for their deadlines and refusing new proposals. A
     /// ceremony whose end is already in the log is only forgotten.
     async fn recover(&self, rt: &Runtime) {
-        let open = match self.with_store(|s| s.open_ceremonies()).await {
+        let open = match self.core.with_store(|s| s.open_ceremonies()).await {
             Ok(open) => open,
             Err(e) => {
                 tracing::error!(error = %e, "could not read the ceremony in progress before the restart");
@@ -523,9 +555,9 @@ impl TrusteeService {
         };
         for c in open {
             let id = c.ceremony;
-            match self.with_store(move |s| s.ceremony_ended(&id)).await {
+            match self.core.with_store(move |s| s.ceremony_ended(&id)).await {
                 Ok(true) => {
-                    let _ = self.with_store(move |s| s.forget_ceremony(&id)).await;
+                    let _ = self.core.with_store(move |s| s.forget_ceremony(&id)).await;
                     continue;
                 }
                 Ok(false) => {}
@@ -558,15 +590,15 @@ impl TrusteeService {
                     // The proposal no longer verifies (the pins changed): log the end
                     // without telling anyone (there is no machine to sign the abort).
                     let entry = Entry {
-                        time: self.inner.clock.now(),
+                        time: self.core.clock.now(),
                         event: Event::Ceremony {
                             ceremony: id,
                             step: CeremonyStep::Aborted { reason: escrow_log::Text::lossy(&reason) },
                         },
                     };
-                    match self.with_store(move |s| s.log(entry)).await {
+                    match self.core.with_store(move |s| s.log(entry)).await {
                         Ok(_) => {
-                            let _ = self.with_store(move |s| s.forget_ceremony(&id)).await;
+                            let _ = self.core.with_store(move |s| s.forget_ceremony(&id)).await;
                         }
                         Err(e) => tracing::error!(error = %e, "could not log the end of the ceremony in progress"),
                     }
@@ -656,7 +688,7 @@ impl TrusteeService {
         let sealed = share.as_ref().map(|s| rt.keys.seal_share(s)).transpose().map_err(internal)?;
         let key_set_hash: [u8; 32] = Sha256::digest(key_set.to_bytes()).into();
         let installed = Entry {
-            time: self.inner.clock.now(),
+            time: self.core.clock.now(),
             event: Event::Ceremony {
                 ceremony: *active.machine.id(),
                 step: log_step(active.machine.proposal(), &Step::Installed { announcement: signed.hash() }),
@@ -672,27 +704,21 @@ impl TrusteeService {
             destroyed_at: None,
         };
         let index = share.as_ref().map(|s| s.index().0);
-        let now = self.inner.clock.now();
-        self.with_store(move |s| s.install_ceremony_key(NewCeremonyKey { row, key_set_hash, index, installed }, now))
+        let now = self.core.clock.now();
+        self.core
+            .with_store(move |s| s.install_ceremony_key(NewCeremonyKey { row, key_set_hash, index, installed }, now))
             .await?;
         let generation = a.generation;
         active.announcement = Some(signed.to_bytes());
         let stored = StoredAnnouncement { signed, body: a, destroyed: share.is_none() };
-        self.install_epoch(share.map(|share| EpochKeys { public: key_set, share }), epoch, stored);
+        self.core.install_epoch(share.map(|share| EpochKeys { public: key_set, share }), epoch, stored);
         active.steps.push(format!("installed epoch {} generation {generation}", epoch.0));
         tracing::info!(epoch = epoch.0, generation, "key set installed by ceremony");
         Ok(())
     }
 
     fn setup(&self, rt: &Runtime, proposal_epoch: Option<EpochId>) -> Setup {
-        #[allow(unused_mut)]
-        let mut setup =
-            Setup::new(rt.keys.signing.clone(), rt.keys.pins.clone(), proposal_epoch.and_then(|e| self.share_copy(e)));
-        #[cfg(feature = "tamper")]
-        {
-            setup.withhold_agreement = rt.keys.misbehave.withhold_agreement;
-        }
-        setup
+        rt.keys.setup(proposal_epoch.and_then(|e| self.core.share_copy(e)))
     }
 
     fn ceremony_status(active: &Active) -> pb::CeremonyStatus {

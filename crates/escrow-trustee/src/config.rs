@@ -2,7 +2,7 @@
 //! before anything is created or written ([`TrusteeConfig::check`]). `escrow trustee
 //! serve` and the in-process kit both start a trustee through it; the checks that
 //! need the database (what it installed before, the ceremony shares it seals) run
-//! when the service starts on it ([`crate::TrusteeService::start_checked`]).
+//! when the service starts on it (`Trustee::start_checked`, in `node.rs`).
 
 use escrow_log::CheckpointSigner;
 use escrow_pki::Role;
@@ -58,7 +58,7 @@ impl TrusteeConfig {
         let me = &self.policy.trustee_id;
         check_certificate(&self.policy, credentials)?;
         check_epochs(&self.policy, &self.epochs, None)?;
-        let origin = crate::log_origin(me);
+        let origin = escrow_log::trustee_origin(me.as_str());
         if log_key.name() != origin && log_key.name() != me.as_str() {
             return Err(StartError::WrongLogKey { signs_as: log_key.name().to_owned(), trustee: me.to_string() });
         }

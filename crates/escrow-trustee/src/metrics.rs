@@ -5,7 +5,6 @@
 //! ([`escrow_service::metrics`]). Every label value is from a fixed set or from this
 //! trustee's own configuration (its witnesses' names), never from a caller.
 
-use std::future::Future;
 use std::sync::atomic::AtomicU64;
 
 use escrow_service::metrics::Metrics;
@@ -15,8 +14,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Unit;
 
-use crate::service::TrusteeService;
 use crate::state::State;
+use crate::store::{StoreCounts, StoreError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct DecisionLabels {
@@ -124,22 +123,27 @@ impl TrusteeMetrics {
     }
 }
 
-impl TrusteeService {
-    /// This trustee's metrics registry (RPC metrics included).
-    pub fn metrics(&self) -> &Metrics {
-        &self.inner.metrics.registry
-    }
+/// What one scrape reads: from the store, the publisher, the epochs and the ceremonies.
+pub(crate) struct Reading {
+    /// The store's counts, or why they could not be read; `None`: the store is poisoned.
+    pub(crate) counts: Option<Result<StoreCounts, StoreError>>,
+    /// Per witness (by its policy name), the size of this log it last cosigned.
+    pub(crate) witnesses: Vec<(String, u64)>,
+    /// Epochs whose share is held now.
+    pub(crate) epochs_held: usize,
+    /// The phase of each ceremony held; `None` without ceremony keys or while a step
+    /// holds the ceremony state (the last values stay).
+    pub(crate) phases: Option<Vec<&'static str>>,
+}
 
-    /// Sets the gauges read from state; blocks on the store (call it off the async
-    /// workers). A store error leaves the last values and is traced.
-    pub fn refresh_metrics(&self) {
-        let m = &self.inner.metrics;
-        let counts = match self.inner.store.lock() {
-            Ok(store) => store.counts(),
-            Err(_) => return,
-        };
-        match counts {
-            Ok(c) => {
+impl TrusteeMetrics {
+    /// Sets the gauges read from state. A store error leaves the last values and is
+    /// traced.
+    pub(crate) fn refresh(&self, reading: Reading) {
+        let m = self;
+        match reading.counts {
+            None => return,
+            Some(Ok(c)) => {
                 for s in [State::Received, State::Approved, State::Denied, State::Revoked] {
                     let n = c.warrants.iter().find(|(st, _)| *st == s).map_or(0, |(_, n)| *n);
                     m.warrants.get_or_create(&StateLabels { state: s.as_str() }).set(gauge(n));
@@ -149,16 +153,16 @@ impl TrusteeService {
                 m.witnessed_size.set(gauge(c.witnessed_size));
                 m.checkpoint_age.set(c.checkpoint_age);
                 m.witnessed_age.set(c.witnessed_age);
-                for (name, held) in self.witness_positions() {
+                for (name, held) in reading.witnesses {
                     m.witness_lag
                         .get_or_create(&WitnessLabels { witness: name })
                         .set(gauge(c.log_size.saturating_sub(held)));
                 }
             }
-            Err(e) => tracing::error!(error = %e, "could not read the store for metrics"),
+            Some(Err(e)) => tracing::error!(error = %e, "could not read the store for metrics"),
         }
-        m.epochs_held.set(gauge(self.epochs().len() as u64));
-        if let Some(phases) = self.ceremony_phases() {
+        m.epochs_held.set(gauge(reading.epochs_held as u64));
+        if let Some(phases) = reading.phases {
             m.ceremonies.clear();
             for p in phases {
                 m.ceremonies.get_or_create(&PhaseLabels { phase: p }).inc();
@@ -169,14 +173,4 @@ impl TrusteeService {
 
 fn gauge(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// Serves this trustee's `/metrics` on `listener` (plain HTTP) until `shutdown`.
-pub async fn serve_metrics(
-    listener: tokio::net::TcpListener,
-    service: TrusteeService,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let metrics = service.metrics().clone();
-    escrow_service::metrics::serve_http(listener, metrics, move || service.refresh_metrics(), shutdown).await
 }

@@ -1,18 +1,15 @@
-//! The `escrow.v1.Trustee` gRPC service.
+//! The `escrow.v1.Trustee` gRPC service: a thin adapter over the trustee's core
+//! ([`crate::core`]) and, with witnesses, its publisher ([`crate::witnessing`]).
 //!
 //! Every refusal is a gRPC error whose message names the rule that failed, and
 //! changes nothing: checks run first, state changes last, in one transaction.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use escrow_crypto::{
-    Announcement, DecryptionShare, EpochId, PartyId, SignedAnnouncement, TrusteeKeyShare, VerifiedWarrant, WarrantId,
-};
+use escrow_crypto::{DecryptionShare, VerifiedWarrant, WarrantId};
 use escrow_pki::{Identity, Role};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
-use escrow_service::clock::Clock;
 use escrow_service::status::from_crypto;
 use tonic::{Request, Response, Status};
 
@@ -20,243 +17,29 @@ use escrow_log::event::{details_commitment, Decision, Entry, Event};
 use rand::RngCore;
 
 use crate::answer::{internal, status, unknown_warrant, warrant_id};
-pub use crate::config::{check_certificate, check_epochs, StartError};
-use crate::config::{loaded, CheckedConfig};
-use crate::policy::Policy;
+use crate::core::Core;
 use crate::refusals::{self as counted, Key};
-use crate::rules::{self, Refusal};
+use crate::rules::{self, Epochs, Refusal};
 use crate::state::{self, Action, State};
-use crate::store::{ReleaseLimits, Released, Store, StoreError, WarrantRow};
+use crate::store::{ReleaseLimits, Released, WarrantRow};
+use crate::witnessing::Publisher;
 
-/// Most entries one GetEntries call returns.
-pub const MAX_ENTRIES_PER_CALL: u64 = 1000;
-
-pub use crate::rules::{EpochKeys, Epochs};
-
-pub(crate) struct Inner {
-    pub(crate) policy: Policy,
-    /// Replaced as a whole when a ceremony installs or a schedule destroys an epoch.
-    epochs: RwLock<Arc<Epochs>>,
-    /// Announcements of the key sets made by ceremonies here, destroyed ones included.
-    announcements: RwLock<BTreeMap<EpochId, StoredAnnouncement>>,
-    pub(crate) store: Mutex<Store>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) ceremony: Option<crate::ceremony::Runtime>,
-    /// With a witness policy: the publisher's state (crate::witnessing).
-    pub(crate) witnessing: Option<crate::witnessing::Witnessing>,
-    pub(crate) metrics: crate::metrics::TrusteeMetrics,
-}
-
-/// A ceremony's announcement as this trustee keeps it: the signed bytes it serves,
-/// what they say, and whether its share here is destroyed.
+/// The `escrow.v1.Trustee` service of one trustee; cheap to clone.
 #[derive(Clone, Debug)]
-pub(crate) struct StoredAnnouncement {
-    pub(crate) signed: SignedAnnouncement,
-    pub(crate) body: Announcement,
-    pub(crate) destroyed: bool,
-}
-
-/// The trustee service; cheap to clone.
-#[derive(Clone)]
 pub struct TrusteeService {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for TrusteeService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrusteeService").field("trustee", &self.inner.policy.trustee_id).finish_non_exhaustive()
-    }
+    core: Arc<Core>,
+    /// With a witness policy: no share leaves before its approval is witnessed.
+    publisher: Option<Publisher>,
 }
 
 impl TrusteeService {
-    /// Builds the service over an opened store, without key ceremonies (epochs only
-    /// from key-share files). Each key share must match its epoch key.
-    pub fn new(
-        policy: Policy,
-        epochs: Vec<EpochKeys>,
-        store: Store,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, StartError> {
-        Self::start(policy, epochs, store, clock, None)
-    }
-
-    /// Builds the service; with `ceremony` (the trustee's signing key, the pinned
-    /// trustee keys and the data directory's sealing key) it takes part in key
-    /// ceremonies and loads the epochs earlier ceremonies installed here.
-    pub fn start(
-        policy: Policy,
-        epochs: Vec<EpochKeys>,
-        store: Store,
-        clock: Arc<dyn Clock>,
-        ceremony: Option<crate::ceremony::CeremonyKeys>,
-    ) -> Result<Self, StartError> {
-        Self::launch(policy, epochs, store, clock, ceremony, None)
-    }
-
-    /// Starts the service a served trustee runs, from a config that passed every
-    /// check that needs no database ([`crate::TrusteeConfig::check`]), on its opened
-    /// `store`, which is checked here against the config (what it installed before;
-    /// its ceremony shares open under the sealing key). With witnesses, the trustee
-    /// publishes its checkpoints to them and releases shares only under a witnessed
-    /// approval (crate::witnessing).
-    pub fn start_checked(config: CheckedConfig, store: Store, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
-        let c = config.into_inner();
-        Self::launch(c.policy, c.epochs, store, clock, c.ceremony, c.witnesses)
-    }
-
-    fn launch(
-        policy: Policy,
-        mut epochs: Vec<EpochKeys>,
-        mut store: Store,
-        clock: Arc<dyn Clock>,
-        ceremony: Option<crate::ceremony::CeremonyKeys>,
-        witnesses: Option<crate::witnessing::WitnessConfig>,
-    ) -> Result<Self, StartError> {
-        let rows = store.ceremony_keys()?;
-        let live = rows.iter().filter(|r| r.share.is_some()).count();
-        let mut announcements = BTreeMap::new();
-        if live > 0 && ceremony.is_none() {
-            return Err(StartError::CeremonyKeysMissing(live));
-        }
-        for row in &rows {
-            let bad = |why: String| StartError::CeremonyKey { epoch: row.epoch, why };
-            let signed = SignedAnnouncement::from_bytes(&row.announcement).map_err(|e| bad(e.to_string()))?;
-            let body = Announcement::from_bytes(signed.body()).map_err(|e| bad(e.to_string()))?;
-            if let (Some(sealed), Some(keys)) = (&row.share, &ceremony) {
-                let share = keys.unseal_share(sealed).map_err(|e| match e {
-                    escrow_crypto::Error::DecryptionFailed => StartError::CeremonyShareSeal { epoch: row.epoch },
-                    e => bad(e.to_string()),
-                })?;
-                rules::check_holder(&policy.trustee_id, &body.holders, share.index().0).map_err(|position| {
-                    StartError::NotTheHolder {
-                        epoch: row.epoch,
-                        share: share.index().0,
-                        trustee: policy.trustee_id.to_string(),
-                        position,
-                    }
-                })?;
-                if epochs.iter().any(|e| e.public.epoch().0 == row.epoch) {
-                    return Err(StartError::EpochTwice(row.epoch));
-                }
-                epochs.push(EpochKeys { public: body.key_set.clone(), share });
-            }
-            announcements
-                .insert(EpochId(row.epoch), StoredAnnouncement { signed, body, destroyed: row.share.is_none() });
-        }
-        check_epochs(&policy, &epochs, Some(&store))?;
-        store.sync_epochs(&loaded(&epochs), clock.now())?;
-        store.flush_refusals(clock.now())?;
-        let map: Epochs = epochs.into_iter().map(|e| (e.public.epoch(), Arc::new(e))).collect();
-        let ceremony = ceremony.map(crate::ceremony::Runtime::new);
-        let witnessed = store.witnessed().map_or(0, |(size, _)| size);
-        let witnessing = witnesses.map(|config| crate::witnessing::Witnessing::new(config, witnessed));
-        // Every refusal is behind us: the data directory's lock file stays from here on.
-        store.keep_lock();
-        Ok(TrusteeService {
-            inner: Arc::new(Inner {
-                policy,
-                epochs: RwLock::new(Arc::new(map)),
-                announcements: RwLock::new(announcements),
-                store: Mutex::new(store),
-                clock,
-                ceremony,
-                witnessing,
-                metrics: crate::metrics::TrusteeMetrics::new(),
-            }),
-        })
-    }
-
-    /// The epochs held now.
-    pub(crate) fn epochs(&self) -> Arc<Epochs> {
-        self.inner.epochs.read().map(|e| e.clone()).unwrap_or_else(|p| p.into_inner().clone())
-    }
-
-    /// Reads the announcements of the ceremony epochs, by epoch (without copying them).
-    pub(crate) fn with_announcements<T>(&self, f: impl FnOnce(&BTreeMap<EpochId, StoredAnnouncement>) -> T) -> T {
-        f(&self.inner.announcements.read().unwrap_or_else(std::sync::PoisonError::into_inner))
-    }
-
-    /// Replaces what this trustee holds of `epoch` in memory: its keys, or nothing.
-    fn set_epoch(&self, epoch: EpochId, keys: Option<EpochKeys>) {
-        let mut guard = self.inner.epochs.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut map: Epochs = (**guard).clone();
-        match keys {
-            Some(k) => map.insert(epoch, Arc::new(k)),
-            None => map.remove(&epoch),
-        };
-        *guard = Arc::new(map);
-    }
-
-    /// Installs a ceremony's key set in memory (the store has it already).
-    pub(crate) fn install_epoch(&self, keys: Option<EpochKeys>, epoch: EpochId, announcement: StoredAnnouncement) {
-        self.set_epoch(epoch, keys);
-        self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).insert(epoch, announcement);
-    }
-
-    /// Destroys every ceremony epoch whose `destroy_at` has come: the share is cleared
-    /// from the database and the destruction logged (one transaction), then dropped
-    /// from memory. Runs on a timer and before every share request, so that a share
-    /// is never used past its time. Returns the epochs destroyed.
-    pub async fn destroy_due(&self) -> Result<Vec<EpochId>, Status> {
-        let now = self.inner.clock.now();
-        let due: Vec<EpochId> = self.with_announcements(|all| {
-            all.iter().filter(|(_, a)| !a.destroyed && a.body.destroy_at <= now).map(|(e, _)| *e).collect()
-        });
-        let mut done = Vec::new();
-        for epoch in due {
-            let destroyed = self.with_store(move |s| s.destroy_ceremony_key(epoch.0, now)).await?;
-            self.set_epoch(epoch, None);
-            if let Some(a) =
-                self.inner.announcements.write().unwrap_or_else(std::sync::PoisonError::into_inner).get_mut(&epoch)
-            {
-                a.destroyed = true;
-            }
-            if destroyed {
-                tracing::info!(epoch = epoch.0, "epoch share destroyed on schedule");
-                done.push(epoch);
-            }
-        }
-        Ok(done)
-    }
-
-    /// This trustee's share of `epoch` as a fresh copy (for a reshare it deals in).
-    pub(crate) fn share_copy(&self, epoch: EpochId) -> Option<TrusteeKeyShare> {
-        self.epochs().get(&epoch).and_then(|k| TrusteeKeyShare::from_bytes(&k.share.to_bytes()).ok())
-    }
-
-    /// The policy this trustee runs under.
-    pub fn policy(&self) -> &Policy {
-        &self.inner.policy
-    }
-
-    /// Logs the refusals counted in windows that have closed by now (see
-    /// [`crate::refusals`]); the server calls it periodically.
-    pub async fn flush_refusals(&self) -> Result<usize, Status> {
-        let now = self.inner.clock.now();
-        self.with_store(move |s| s.flush_refusals(now)).await
-    }
-
-    /// This trustee's id.
-    pub fn trustee_id(&self) -> &PartyId {
-        &self.inner.policy.trustee_id
-    }
-
-    pub(crate) async fn with_store<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, Status> {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut store = inner.store.lock().map_err(|_| internal("store lock poisoned"))?;
-            f(&mut store).map_err(internal)
-        })
-        .await
-        .map_err(internal)?
+    pub(crate) fn new(core: Arc<Core>, publisher: Option<Publisher>) -> Self {
+        TrusteeService { core, publisher }
     }
 
     fn status_of(&self, row: &WarrantRow) -> pb::WarrantStatus {
-        let now = self.inner.clock.now();
-        let parsed = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts).ok();
+        let now = self.core.clock.now();
+        let parsed = VerifiedWarrant::verify_any(&row.warrant, &self.core.policy.trusted_courts).ok();
         let expired = parsed.as_ref().is_some_and(|w| now >= w.body().valid_until);
         let state = match row.state {
             State::Received | State::Approved if expired => pb::WarrantState::Expired,
@@ -285,13 +68,13 @@ impl TrusteeService {
     }
 
     async fn load(&self, id: WarrantId) -> Result<WarrantRow, Status> {
-        self.with_store(move |s| s.warrant(&id)).await?.ok_or_else(|| unknown_warrant(&id))
+        self.core.with_store(move |s| s.warrant(&id)).await?.ok_or_else(|| unknown_warrant(&id))
     }
 
     /// Whether `who` may read warrant `row` (the access table's object rule
     /// `WarrantsAgency`): this trustee's operator, or the agency that submitted it.
     fn may_read(&self, who: &Identity, row: &WarrantRow) -> bool {
-        who.operates(self.trustee_id()) || (who.role() == Role::Agency && who.id().as_str() == row.agency)
+        who.operates(self.core.trustee_id()) || (who.role() == Role::Agency && who.id().as_str() == row.agency)
     }
 
     async fn decide(
@@ -309,9 +92,9 @@ impl TrusteeService {
         }
         let row = self.load(id).await?;
         let to = state::transition(row.state, action).map_err(|e| status(&Refusal::Transition(e)))?;
-        let now = self.inner.clock.now();
+        let now = self.core.clock.now();
         if action == Action::Approve {
-            let w = VerifiedWarrant::verify_any(&row.warrant, &self.inner.policy.trusted_courts)
+            let w = VerifiedWarrant::verify_any(&row.warrant, &self.core.policy.trusted_courts)
                 .map_err(|e| from_crypto("stored warrant", &e))?;
             w.check_time(now).map_err(|e| from_crypto("cannot approve", &e))?;
         }
@@ -331,7 +114,7 @@ impl TrusteeService {
             },
         };
         let by = operator.to_string();
-        let moved = self.with_store(move |s| s.decide(&id, from, to, now, &by, &reason, entry)).await?;
+        let moved = self.core.with_store(move |s| s.decide(&id, from, to, now, &by, &reason, entry)).await?;
         if !moved {
             return Err(status(&Refusal::ChangedConcurrently(id)));
         }
@@ -341,7 +124,7 @@ impl TrusteeService {
             Action::Deny => "deny",
             Action::Revoke => "revoke",
         };
-        self.inner.metrics.decisions.get_or_create(&crate::metrics::DecisionLabels { decision }).inc();
+        self.core.metrics.decisions.get_or_create(&crate::metrics::DecisionLabels { decision }).inc();
         let row = self.load(id).await?;
         Ok(self.status_of(&row))
     }
@@ -374,15 +157,16 @@ impl TrusteeService {
 impl pb::trustee_server::Trustee for TrusteeService {
     async fn get_info(&self, req: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
         auth::caller(&req)?;
-        self.destroy_due().await?;
-        let inner = &self.inner;
-        let epochs = self.epochs();
+        self.core.destroy_due().await?;
+        let inner = &self.core;
+        let epochs = self.core.epochs();
         Ok(Response::new(pb::TrusteeInfo {
             trustee_id: inner.policy.trustee_id.to_string(),
             index: epochs.values().next().map(|e| u32::from(e.share.index().0)).unwrap_or(0),
             epoch_public_keys: epochs.values().map(|e| e.public.to_bytes()).collect(),
             max_items_per_request: inner.policy.max_items_per_request,
             announcements: self
+                .core
                 .with_announcements(|all| all.values().filter(|a| !a.destroyed).map(|a| a.signed.to_bytes()).collect()),
         }))
     }
@@ -393,7 +177,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
     ) -> Result<Response<pb::WarrantStatus>, Status> {
         let who = auth::caller(&req)?;
         let blob = req.into_inner().warrant;
-        let policy = &self.inner.policy;
+        let policy = &self.core.policy;
         let w = VerifiedWarrant::verify_any(&blob, &policy.trusted_courts).map_err(|e| from_crypto("warrant", &e))?;
         if w.body().agency != *who.id() {
             let refusal = Refusal::WrongAgency { named: w.body().agency.clone() };
@@ -401,6 +185,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
             return Err(status(&refusal));
         }
         if let Some(row) = self
+            .core
             .with_store({
                 let id = w.id();
                 move |s| s.warrant(&id)
@@ -412,10 +197,10 @@ impl pb::trustee_server::Trustee for TrusteeService {
             }
             return Ok(Response::new(self.status_of(&row)));
         }
-        let now = self.inner.clock.now();
+        let now = self.core.clock.now();
         let since = crate::policy::quota_window_start(now);
         let agency = w.body().agency.to_string();
-        let recent = self.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
+        let recent = self.core.with_store(move |s| s.warrants_received_since(&agency, since)).await?;
         let admission = rules::admit(policy, &w, now, recent).map_err(|r| status(&r))?;
         let body = w.body();
         let state = admission.state;
@@ -443,7 +228,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
             },
         };
         let w2 = w.clone();
-        self.with_store(move |s| s.insert_warrant(&w2, state, now, by, reason.as_deref(), nonce, entry)).await?;
+        self.core.with_store(move |s| s.insert_warrant(&w2, state, now, by, reason.as_deref(), nonce, entry)).await?;
         let row = self.load(id).await?;
         Ok(Response::new(self.status_of(&row)))
     }
@@ -465,7 +250,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
     ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
         let who = auth::caller(&req)?;
         let want = req.into_inner().state;
-        let rows = self.with_store(|s| s.warrants()).await?;
+        let rows = self.core.with_store(|s| s.warrants()).await?;
         // An agency sees only its own warrants.
         let warrants = rows
             .iter()
@@ -509,7 +294,7 @@ impl pb::trustee_server::Trustee for TrusteeService {
         // agency's warrant is treated exactly as an unknown one: the answer must not
         // tell the caller that it exists or whose it is.
         let row = match warrant_id(&req.get_ref().warrant_id) {
-            Ok(id) => self.with_store(move |s| s.warrant(&id)).await?,
+            Ok(id) => self.core.with_store(move |s| s.warrant(&id)).await?,
             Err(_) => None,
         }
         .filter(|row| row.agency == who.id().as_str());
@@ -529,9 +314,9 @@ impl pb::trustee_server::Trustee for TrusteeService {
                 let refusal = counted::Refusal {
                     key: Key { caller: who.uri(), warrant_id: held, code },
                     rule: escrow_log::Text::lossy(status.message()),
-                    time: self.inner.clock.now(),
+                    time: self.core.clock.now(),
                 };
-                if let Err(e) = self.with_store(move |s| s.record_refusal(refusal)).await {
+                if let Err(e) = self.core.with_store(move |s| s.record_refusal(refusal)).await {
                     tracing::error!(error = %e, "could not record a refused request");
                 }
                 Err(status)
@@ -549,17 +334,17 @@ impl TrusteeService {
         row: Option<WarrantRow>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
-        let policy = &self.inner.policy;
+        let policy = &self.core.policy;
         rules::may_release(policy, id, row.as_ref().map(|r| r.state), req.items.len()).map_err(|r| status(&r))?;
         let row = row.ok_or_else(|| unknown_warrant(&id))?;
         let warrant = VerifiedWarrant::verify_any(&row.warrant, &policy.trusted_courts)
             .map_err(|e| from_crypto("stored warrant", &e))?;
-        let now = self.inner.clock.now();
+        let now = self.core.clock.now();
         warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
 
         // A share is never used past its scheduled destruction.
-        self.destroy_due().await?;
-        let epochs = self.epochs();
+        self.core.destroy_due().await?;
+        let epochs = self.core.epochs();
         let w2 = warrant.clone();
         let (checked, items) = tokio::task::spawn_blocking(move || {
             let checked = Self::check_items(&epochs, &w2, &req.items);
@@ -578,15 +363,16 @@ impl TrusteeService {
             .collect();
         // Witnessed release: no share leaves before the warrant's receipt and approval
         // are in a checkpoint the witnesses cosigned, and the proof goes with them.
-        let witnessed = match self.inner.witnessing {
+        let witnessed = match &self.publisher {
             None => None,
-            Some(_) => {
-                let marks = self.with_store(move |s| Ok(s.warrant_marks(&id))).await?;
+            Some(publisher) => {
+                let marks = self.core.with_store(move |s| Ok(s.warrant_marks(&id))).await?;
                 let approved = marks
                     .and_then(|m| m.approved)
                     .ok_or_else(|| internal(format!("warrant {id} is approved but no approval is in the log")))?;
-                self.wait_witnessed(approved, &format!("the approval of warrant {id}")).await?;
+                publisher.wait_witnessed(approved, &format!("the approval of warrant {id}")).await?;
                 let proof = self
+                    .core
                     .with_store(move |s| s.witnessed_approval(&id))
                     .await?
                     .ok_or_else(|| internal(format!("warrant {id}: the witnessed approval is gone")))?;
@@ -601,8 +387,9 @@ impl TrusteeService {
         // as stored now and on the clock read under the store's lock (so entry times
         // follow log order): a revocation that committed while the checks or the
         // witness wait ran stops it here.
-        let clock = self.inner.clock.clone();
+        let clock = self.core.clock.clone();
         let recorded = self
+            .core
             .with_store(move |s| {
                 let now = clock.now();
                 s.record_releases(&warrant, &released, now, limits)
@@ -610,7 +397,7 @@ impl TrusteeService {
             .await?;
         let new = recorded.map_err(|r| status(&r))?;
         tracing::info!(warrant = %id, items = checked.len(), new_fields = new, "shares released");
-        self.inner.metrics.shares_released.inc_by(checked.len() as u64);
+        self.core.metrics.shares_released.inc_by(checked.len() as u64);
         Ok(Response::new(pb::RequestSharesResponse {
             shares: checked.iter().map(|(_, s)| s.to_bytes()).collect(),
             witnessed,

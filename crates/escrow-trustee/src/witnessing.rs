@@ -23,7 +23,9 @@ use escrow_log::Policy;
 use escrow_witness::client::{AddOutcome, WitnessClient};
 use tokio::sync::{watch, Notify};
 
-use crate::service::TrusteeService;
+use std::sync::Arc;
+
+use crate::core::Core;
 
 /// Default time between publications.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
@@ -154,27 +156,35 @@ enum Answer {
     Failed(String),
 }
 
-impl TrusteeService {
+/// The publisher of one trustee's log: its witnessing state and the core whose store
+/// it publishes. Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Publisher {
+    core: Arc<Core>,
+    w: Arc<Witnessing>,
+}
+
+impl Publisher {
+    /// The publisher of `core`'s log to the witnesses of `config`; `witnessed` is the
+    /// size of the witnessed checkpoint in the store.
+    pub(crate) fn new(core: Arc<Core>, config: WitnessConfig, witnessed: u64) -> Self {
+        Publisher { core, w: Arc::new(Witnessing::new(config, witnessed)) }
+    }
+
     /// Per witness (by its policy name), the size of this log it last cosigned as far
-    /// as this trustee knows; empty without witnesses.
+    /// as this trustee knows.
     pub(crate) fn witness_positions(&self) -> Vec<(String, u64)> {
-        let Some(w) = self.witnessing() else { return Vec::new() };
+        let w = &self.w;
         let held: Vec<u64> = w.held.lock().map(|h| h.clone()).unwrap_or_default();
         let names = w.config.clients.iter().map(|(i, _)| w.config.policy.witnesses().get(*i).map(|k| k.name.clone()));
         names.zip(held).filter_map(|(name, h)| name.map(|n| (n, h))).collect()
-    }
-
-    fn witnessing(&self) -> Option<&Witnessing> {
-        self.inner.witnessing.as_ref()
     }
 
     /// Waits until the log entry at `index` is in the witnessed checkpoint, poking the
     /// publisher; refuses ([`crate::rules::Refusal::NotWitnessed`], with the last
     /// failure) if that does not happen within the release wait. Without witnesses it returns at once.
     pub(crate) async fn wait_witnessed(&self, index: u64, what: &str) -> Result<(), tonic::Status> {
-        let Some(w) = self.witnessing() else {
-            return Ok(());
-        };
+        let w = &self.w;
         let mut rx = w.witnessed.subscribe();
         if *rx.borrow() > index {
             return Ok(());
@@ -191,12 +201,11 @@ impl TrusteeService {
         }
     }
 
-    /// Runs the publisher until aborted; `None` without witnesses.
-    pub(crate) fn start_witnessing(&self) -> Option<tokio::task::JoinHandle<()>> {
-        self.witnessing()?;
+    /// Runs the publisher until aborted.
+    pub(crate) fn start(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
-        Some(tokio::spawn(async move {
-            let Some(w) = service.witnessing() else { return };
+        tokio::spawn(async move {
+            let w = &service.w;
             let interval = w.config.interval;
             let mut last = Instant::now().checked_sub(interval).unwrap_or_else(Instant::now);
             loop {
@@ -214,17 +223,15 @@ impl TrusteeService {
                     tracing::error!(error = %e, "publishing the checkpoint to witnesses failed");
                 }
             }
-        }))
+        })
     }
 
     /// Publishes the current checkpoint once, if the log grew past the witnessed
     /// one; returns the new witnessed size if the quorum was reached.
-    pub async fn publish(&self) -> Result<Option<u64>, tonic::Status> {
-        let Some(w) = self.witnessing() else {
-            return Ok(None);
-        };
+    pub(crate) async fn publish(&self) -> Result<Option<u64>, tonic::Status> {
+        let w = &self.w;
         let witnessed = *w.witnessed.borrow();
-        let (size, note) = self.with_store(|s| Ok(s.checkpoint_now())).await?;
+        let (size, note) = self.core.with_store(|s| Ok(s.checkpoint_now())).await?;
         if size == 0 || size <= witnessed {
             return Ok(None);
         }
@@ -255,7 +262,7 @@ impl TrusteeService {
         let cosigned = attach_cosignatures(&note, &lines).map_err(crate::answer::internal)?;
         match w.config.policy.verify(cosigned.as_bytes()) {
             Ok(v) => {
-                let recorded = self.with_store(move |s| s.set_witnessed(size, &cosigned)).await?;
+                let recorded = self.core.with_store(move |s| s.set_witnessed(size, &cosigned)).await?;
                 if recorded {
                     w.witnessed.send_replace(size);
                     if let Ok(mut f) = w.last_failure.lock() {
@@ -282,7 +289,7 @@ impl TrusteeService {
     /// retry after a 409, are [`Publication`]'s; this only carries the requests.
     /// Returns the answer and the size the witness is now known to hold.
     async fn ask_witness(&self, slot: usize, old: u64, size: u64, note: String) -> (Answer, Option<u64>) {
-        let Some(w) = self.witnessing() else { return (Answer::Failed("no witnesses".into()), None) };
+        let w = &self.w;
         let Some((index, client)) = w.config.clients.get(slot) else {
             return (Answer::Failed("no such witness".into()), None);
         };
@@ -294,7 +301,8 @@ impl TrusteeService {
             match step {
                 Step::Send { old_size, prove } => {
                     let proof = if prove {
-                        self.with_store(move |s| Ok(s.consistency_proof(old_size, size)))
+                        self.core
+                            .with_store(move |s| Ok(s.consistency_proof(old_size, size)))
                             .await
                             .and_then(|p| p.map_err(|e| tonic::Status::internal(e.to_string())))
                     } else {

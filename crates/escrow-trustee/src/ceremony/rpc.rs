@@ -6,16 +6,16 @@ use std::collections::BTreeMap;
 
 use escrow_crypto::dkg::machine::{Ceremony, Output};
 use escrow_crypto::dkg::messages::{CeremonyId, Plan, Proposal, SignedMessage};
-use escrow_crypto::{EpochId, PartyId};
+use escrow_crypto::{Announcement, EpochId, PartyId};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use tonic::{Request, Response, Status};
 
+use super::CeremonyService;
 use super::{Active, DEFAULT_ACCEPT_TIMEOUT_MS, DEFAULT_PHASE_TIMEOUT_MS, STALL_MS};
 use crate::answer::internal;
-use crate::service::TrusteeService;
 
 fn peers_of(list: &[pb::Participant]) -> Result<BTreeMap<PartyId, String>, Status> {
     list.iter()
@@ -29,61 +29,76 @@ fn peers_of(list: &[pb::Participant]) -> Result<BTreeMap<PartyId, String>, Statu
         .collect()
 }
 
+/// The proposal a `Propose` request asks for, checked ([`Proposal::check`]), and the
+/// address of every participant; the one mapping of a request to a proposal.
+/// `announced` is this trustee's live announcement of the request's epoch, which a
+/// reshare starts from (its key set, generation and holders; the holders deal unless
+/// the request names dealers). Zero timeouts take the defaults.
+pub fn proposal_of(
+    r: &pb::ProposeRequest,
+    announced: Option<&Announcement>,
+) -> Result<(Proposal, BTreeMap<PartyId, String>), Status> {
+    let players = peers_of(&r.players)?;
+    let dealers = peers_of(&r.dealers)?;
+    let order = |list: &[pb::Participant]| -> Result<Vec<PartyId>, Status> {
+        list.iter().map(|p| PartyId::new(&p.trustee_id).map_err(|e| Status::invalid_argument(e.to_string()))).collect()
+    };
+    let epoch = EpochId(r.epoch);
+    let threshold = u16::try_from(r.threshold).map_err(|_| Status::invalid_argument("threshold: at most 63"))?;
+    let players_order = order(&r.players)?;
+    let (plan, dealers_order) = if r.reshare {
+        let announced = announced.ok_or_else(|| {
+            Status::failed_precondition(format!("this trustee holds no ceremony key set for epoch {}", epoch.0))
+        })?;
+        let d = if r.dealers.is_empty() { announced.holders.clone() } else { order(&r.dealers)? };
+        let plan = Plan::Reshare {
+            previous: announced.key_set.clone(),
+            generation: announced.generation,
+            holders: announced.holders.clone(),
+        };
+        (plan, d)
+    } else {
+        if !r.dealers.is_empty() {
+            return Err(Status::invalid_argument("dealers: only for a reshare (every player deals a fresh key)"));
+        }
+        (Plan::Fresh, players_order.clone())
+    };
+    let proposal = Proposal {
+        epoch,
+        threshold,
+        players: players_order,
+        dealers: dealers_order,
+        plan,
+        valid_from: r.valid_from,
+        destroy_at: r.destroy_at,
+        accept_timeout_ms: if r.accept_timeout_ms == 0 { DEFAULT_ACCEPT_TIMEOUT_MS } else { r.accept_timeout_ms },
+        phase_timeout_ms: if r.phase_timeout_ms == 0 { DEFAULT_PHASE_TIMEOUT_MS } else { r.phase_timeout_ms },
+    };
+    proposal.check().map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let mut peers = players;
+    peers.extend(dealers);
+    if let Some(p) = proposal.participants().iter().find(|p| !peers.contains_key(*p)) {
+        return Err(Status::invalid_argument(format!("no address for participant {p}")));
+    }
+    Ok((proposal, peers))
+}
+
 #[tonic::async_trait]
-impl pb::ceremony_server::Ceremony for TrusteeService {
+impl pb::ceremony_server::Ceremony for CeremonyService {
     async fn propose(&self, req: Request<pb::ProposeRequest>) -> Result<Response<pb::CeremonyStatus>, Status> {
         let rt = self.runtime()?;
         let r = req.into_inner();
-        let players = peers_of(&r.players)?;
-        let dealers = peers_of(&r.dealers)?;
-        let order = |list: &[pb::Participant]| -> Result<Vec<PartyId>, Status> {
-            list.iter()
-                .map(|p| PartyId::new(&p.trustee_id).map_err(|e| Status::invalid_argument(e.to_string())))
-                .collect()
-        };
         let epoch = EpochId(r.epoch);
-        let threshold = u16::try_from(r.threshold).map_err(|_| Status::invalid_argument("threshold: at most 63"))?;
-        let players_order = order(&r.players)?;
-        let (plan, dealers_order) = if r.reshare {
-            let announced = self
-                .with_announcements(|all| all.get(&epoch).filter(|a| !a.destroyed).map(|a| a.body.clone()))
-                .ok_or_else(|| {
-                    Status::failed_precondition(format!("this trustee holds no ceremony key set for epoch {}", epoch.0))
-                })?;
-            let d = if r.dealers.is_empty() { announced.holders.clone() } else { order(&r.dealers)? };
-            (
-                Plan::Reshare {
-                    previous: announced.key_set,
-                    generation: announced.generation,
-                    holders: announced.holders,
-                },
-                d,
-            )
+        let announced = if r.reshare {
+            self.core.with_announcements(|all| all.get(&epoch).filter(|a| !a.destroyed).map(|a| a.body.clone()))
         } else {
-            if !r.dealers.is_empty() {
-                return Err(Status::invalid_argument("dealers: only for a reshare (every player deals a fresh key)"));
-            }
+            None
+        };
+        let (proposal, peers) = proposal_of(&r, announced.as_ref())?;
+        if !r.reshare {
             if let Some(refusal) = self.fresh_key_refusal(epoch).await? {
                 return Err(Status::failed_precondition(refusal));
             }
-            (Plan::Fresh, players_order.clone())
-        };
-        let proposal = Proposal {
-            epoch,
-            threshold,
-            players: players_order,
-            dealers: dealers_order,
-            plan,
-            valid_from: r.valid_from,
-            destroy_at: r.destroy_at,
-            accept_timeout_ms: if r.accept_timeout_ms == 0 { DEFAULT_ACCEPT_TIMEOUT_MS } else { r.accept_timeout_ms },
-            phase_timeout_ms: if r.phase_timeout_ms == 0 { DEFAULT_PHASE_TIMEOUT_MS } else { r.phase_timeout_ms },
-        };
-        proposal.check().map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let mut peers = players;
-        peers.extend(dealers);
-        if let Some(p) = proposal.participants().iter().find(|p| !peers.contains_key(*p)) {
-            return Err(Status::invalid_argument(format!("no address for participant {p}")));
         }
         let mut state = rt.state.lock().await;
         if state.active.as_ref().is_some_and(|a| !a.machine.is_final()) {
@@ -225,7 +240,7 @@ impl pb::ceremony_server::Ceremony for TrusteeService {
     ) -> Result<Response<pb::GetAnnouncementResponse>, Status> {
         auth::caller(&req)?;
         let epoch = req.into_inner().epoch;
-        let found = self.with_announcements(|all| {
+        let found = self.core.with_announcements(|all| {
             let a = if epoch == 0 { all.values().next_back() } else { all.get(&EpochId(epoch)) };
             a.map(|a| a.signed.to_bytes())
         });

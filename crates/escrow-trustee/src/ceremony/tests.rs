@@ -119,3 +119,52 @@ fn every_machine_step_is_logged_with_its_fields() {
         assert!(logged.iter().skip(i + 1).all(|b| b != a), "{a:?} twice");
     }
 }
+
+/// Every field of `CeremonyKeys` either reaches the machine's `Setup` or stays with the
+/// shell, by name: a field added to either side breaks this test until it is mapped.
+#[test]
+fn ceremony_keys_reach_the_machine_setup_field_by_field() {
+    use escrow_crypto::{dealer_keygen, TrusteePins, TrusteeSigningKey};
+    use rand::rngs::OsRng;
+
+    use super::{CeremonyKeys, SealKey};
+
+    let signing = TrusteeSigningKey::generate(PartyId::new("trustee-0").unwrap(), &mut OsRng);
+    let other = TrusteeSigningKey::generate(PartyId::new("trustee-1").unwrap(), &mut OsRng);
+    let pins = TrusteePins::new(vec![signing.public(), other.public()]).unwrap();
+    #[cfg_attr(not(feature = "tamper"), allow(unused_mut))]
+    let mut keys = CeremonyKeys {
+        signing: signing.clone(),
+        pins: pins.clone(),
+        seal: SealKey::generate(),
+        auto_accept: true,
+        #[cfg(feature = "tamper")]
+        misbehave: Default::default(),
+    };
+    #[cfg(feature = "tamper")]
+    {
+        keys.misbehave.withhold_agreement = true;
+    }
+    let dealt = dealer_keygen(EpochId(3), 1, 3, &mut OsRng).unwrap();
+    let old = escrow_crypto::TrusteeKeyShare::from_bytes(&dealt.shares[1].to_bytes()).unwrap();
+
+    for old_share in [None, Some(old)] {
+        let want_old = old_share.as_ref().map(|s| s.to_bytes().to_vec());
+        let setup = keys.setup(old_share);
+        // Exhaustive on the keys: each field is mapped below or named as the shell's.
+        let CeremonyKeys {
+            signing: key,
+            pins: pinned,
+            seal: _,        // the shell seals installed shares with it
+            auto_accept: _, // the shell accepts proposals with it
+            #[cfg(feature = "tamper")]
+            misbehave,
+        } = &keys;
+        assert_eq!(setup.key.public(), key.public());
+        assert_eq!(setup.key.trustee(), key.trustee());
+        assert_eq!(&setup.pins, pinned);
+        assert_eq!(setup.old_share.as_ref().map(|s| s.to_bytes().to_vec()), want_old);
+        #[cfg(feature = "tamper")]
+        assert_eq!(setup.withhold_agreement, misbehave.withhold_agreement);
+    }
+}
