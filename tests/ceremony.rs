@@ -111,7 +111,7 @@ async fn trustees_make_epoch_1_themselves_and_exactly_t_plus_one_of_them_open_it
             let chosen: Vec<String> = (0..5).filter(|i| set & (1 << i) != 0).map(|i| addrs[i].clone()).collect();
             let agency =
                 escrow_agency::Agency::connect(&d.relay.addr.to_string(), &chosen, &agency_creds()).await.unwrap();
-            let report = agency.open(&w, |_, _| {}).await.unwrap();
+            let report = agency.open(&w, |_| {}).await.unwrap();
             assert_eq!(report.opened.len() == 1, opens, "trustees {chosen:?}: {:?}", report.failed);
         }
     }
@@ -480,7 +480,7 @@ async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
     .unwrap();
     assert_eq!(agency.unannounced.len(), 1, "{:?}", agency.unannounced);
     assert_eq!(agency.unannounced[0].0, EpochId(1));
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert!(report.opened.is_empty());
     assert!(matches!(report.failed[0].1, escrow_agency::NotOpened::NoEpochKey(EpochId(1))));
     // With a ceremony's key set it opens.
@@ -490,7 +490,7 @@ async fn an_agency_that_trusts_the_trustees_refuses_an_unannounced_key() {
     let w = d.warrant(1, &["alice"], START, START + 2 * DAY).unwrap();
     d.submit_everywhere(&w).await.unwrap();
     d.approve(&[0, 1, 2], 1).await.unwrap();
-    let report = d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 1, "{:?}", report.failed);
 }
 

@@ -93,12 +93,12 @@ async fn a_stolen_trustee_organisation_ca_approves_at_exactly_one_trustee() {
     assert_eq!(approved_at, vec![1], "one organisation's CA reaches its own trustee only");
     // One approval of the t+1 = 3 needed opens nothing.
     let agency = d.agency().await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert!(report.opened.is_empty(), "{:?}", report.opened.len());
     assert!(report.failed.iter().all(|(_, why)| why.to_string().contains("1 valid decryption shares, 3 needed")));
     // Two honest trustees' own operators make it three: the message opens.
     d.approve(&[0, 3], 3).await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 1, "{:?}", report.failed);
     assert_eq!(&report.opened[0].label, env.label());
     assert_eq!(report.opened[0].plaintext, b"meet at noon");

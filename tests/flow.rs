@@ -50,7 +50,7 @@ async fn lawful_access_opens_exactly_the_in_scope_messages() {
     d.approve(&[0, 2, 4], 1).await.unwrap();
 
     let agency = d.agency().await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     let expected: Vec<&Envelope> = sent.iter().filter(|(_, s)| *s).map(|(e, _)| e).collect();
     assert_eq!(report.exported, expected.len());
     assert_eq!(report.opened.len(), expected.len(), "failed: {:?}", report.failed);
@@ -87,7 +87,7 @@ async fn two_approvals_open_nothing() {
     d.submit_everywhere(&w).await.unwrap();
     d.approve(&[1, 3], 2).await.unwrap();
     let agency = d.agency().await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.exported, 2);
     assert!(report.opened.is_empty());
     assert_eq!(report.failed.len(), 2);
@@ -317,7 +317,7 @@ async fn a_restarted_trustee_keeps_its_warrants_and_approvals() {
     assert_eq!(st.decided_by, "op-1");
     d.approve(&[2], 11).await.unwrap();
     let agency = d.agency().await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
 }
 
@@ -335,7 +335,7 @@ async fn a_trustee_sending_bad_shares_is_named_and_the_honest_quorum_still_opens
     let mut addrs = d.trustee_addrs();
     addrs[0] = proxy.addr.to_string();
     let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &addrs, &agency_creds()).await.unwrap();
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.failed);
     assert_eq!(report.culprits.get("trustee-0"), Some(&2), "{:?}", report.culprits);
     d.trustees[0].server.stop().await;
@@ -357,7 +357,7 @@ async fn open_tells_unreachable_trustees_from_refusing_ones() {
     let agency = d.agency().await.unwrap();
     d.trustees[3].server.stop().await;
 
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert!(report.opened.is_empty(), "two approving trustees cannot open");
     let unreachable = report.trustee_errors.unreachable();
     assert_eq!(unreachable.len(), 2, "{:?}", report.trustee_errors);

@@ -58,7 +58,7 @@ async fn releases_carry_witnessed_approvals_that_the_agency_checks() {
     let d = deploy(40, WitnessOptions::default()).await;
     let items = traffic(&d).await;
     let w = approved_warrant(&d, 1, &[0, 1, 2]).await;
-    let report = d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?} {:?}", report.failed, report.unwitnessed);
     assert!(report.unwitnessed.is_empty(), "{:?}", report.unwitnessed);
 
@@ -101,7 +101,7 @@ async fn the_agency_refuses_shares_without_a_valid_witnessed_approval() {
     let policy = d.witness_policy().unwrap().unwrap();
     let agency =
         escrow_agency::Agency::connect(&relay, &addrs, &agency_creds()).await.unwrap().require_witnessed(policy);
-    let report = agency.open(&w, |_, _| {}).await.unwrap();
+    let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.unwitnessed.get("trustee-0"), Some(&Unwitnessed::Missing));
     assert!(
         matches!(report.unwitnessed.get("trustee-1"), Some(Unwitnessed::Entry { which: "approval", .. })),
@@ -114,7 +114,7 @@ async fn the_agency_refuses_shares_without_a_valid_witnessed_approval() {
 
     // Control: an agency without a witness policy takes the same answers.
     let lax = escrow_agency::Agency::connect(&relay, &addrs, &agency_creds()).await.unwrap();
-    let lax_report = lax.open(&w, |_, _| {}).await.unwrap();
+    let lax_report = lax.open(&w, |_| {}).await.unwrap();
     assert!(lax_report.unwitnessed.is_empty());
     assert_eq!(lax_report.opened.len(), 2);
 }
@@ -171,7 +171,7 @@ async fn releases_continue_while_the_quorum_holds_and_stop_when_it_does_not() {
     // One of three witnesses down: two still cosign, releases go on.
     d.stop_witness(0).await.unwrap();
     let w4 = approved_warrant(&d, 4, &[0, 1, 2]).await;
-    let report = d.agency().await.unwrap().open(&w4, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w4, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.trustee_errors);
 
     // Two down: no checkpoint gets two cosignatures, no trustee releases, and each
@@ -184,7 +184,7 @@ async fn releases_continue_while_the_quorum_holds_and_stop_when_it_does_not() {
     assert_eq!(escrow_service::metrics::rule_of(&refused), Some(escrow_proto::RULE_NOT_WITNESSED));
     assert!(refused.message().contains("not yet in a witnessed checkpoint"), "{}", refused.message());
     assert!(refused.message().contains("quorum"), "{}", refused.message());
-    let report = d.agency().await.unwrap().open(&w5, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w5, |_| {}).await.unwrap();
     assert!(report.opened.is_empty());
     // Nothing was released: the warrant's fields are still unused at every trustee.
     for i in 0..3 {
@@ -201,7 +201,7 @@ async fn releases_continue_while_the_quorum_holds_and_stop_when_it_does_not() {
     // The witnesses come back: the next publication is witnessed, releases resume.
     d.restart_witness(0).await.unwrap();
     d.restart_witness(1).await.unwrap();
-    let report = d.agency().await.unwrap().open(&w5, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w5, |_| {}).await.unwrap();
     assert_eq!(report.opened.len(), 2, "{:?}", report.trustee_errors);
 }
 
@@ -282,7 +282,7 @@ async fn a_forked_log_gets_no_witnessed_release_and_the_auditor_names_the_split_
     let mut d = deploy(44, WitnessOptions::default()).await;
     let items = traffic(&d).await;
     let w = approved_warrant(&d, 6, &[0, 1, 2]).await;
-    assert_eq!(d.agency().await.unwrap().open(&w, |_, _| {}).await.unwrap().opened.len(), 2);
+    assert_eq!(d.agency().await.unwrap().open(&w, |_| {}).await.unwrap().opened.len(), 2);
     d.clock.set(START + 5 * DAY).unwrap();
     for i in 0..5 {
         fully_witnessed(&d, i).await;
@@ -324,7 +324,7 @@ async fn a_forked_log_gets_no_witnessed_release_and_the_auditor_names_the_split_
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition, "{refused:?}");
     assert_eq!(escrow_service::metrics::rule_of(&refused), Some(escrow_proto::RULE_NOT_WITNESSED));
     assert!(refused.message().contains("not yet in a witnessed checkpoint"), "{}", refused.message());
-    let report = d.agency().await.unwrap().open(&w7, |_, _| {}).await.unwrap();
+    let report = d.agency().await.unwrap().open(&w7, |_| {}).await.unwrap();
     assert!(report.opened.is_empty(), "two honest trustees are not a quorum of three");
 
     // An auditor who never saw this log before, with the deployment's policy: the

@@ -55,8 +55,8 @@ get() {
 
 # The operator op-I of trustee-I, from its organisation's volume.
 as_op() { i=$1; shift; tools "org-trustee-$i" --profile "/data/org/trustee-$i.op-$i.profile.toml" "$@"; }
-# The latest key ceremony's phase at trustee-I, as its operator sees it.
-phase() { as_op "$1" dkg status --trustee "trustee-$1:7000" 2>/dev/null | head -1 | sed 's/.*: //'; }
+# The latest key ceremony's phase at trustee-I, as its operator sees it (needs jq).
+phase() { as_op "$1" dkg status --trustee "trustee-$1:7000" --json 2>/dev/null | jq -r '.phase // empty' 2>/dev/null; }
 players=""
 for i in 0 1 2 3 4; do players="$players --player trustee-$i=trustee-$i:7000"; done
 

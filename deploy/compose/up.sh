@@ -23,6 +23,8 @@
 # `docker volume rm` (`docker-compose down -v` does not remove external volumes).
 # shellcheck source-path=SCRIPTDIR
 set -eu
+# lib.sh's `phase` reads `dkg status --json` with jq.
+command -v jq >/dev/null 2>&1 || { echo "up.sh: jq is required (it reads the CLI's --json output)" >&2; exit 2; }
 bin=$(cd "$(dirname "${1:?usage: up.sh BINARY STATE [NAME]}")" && pwd)/$(basename "$1")
 state=${2:?usage: up.sh BINARY STATE [NAME]}
 name=${3:-escrow}

@@ -1,14 +1,18 @@
-//! [`Agency::open`]'s share gathering against trustees that are slow or lie, on real
+//! The open pipeline's share gathering (`open.rs`) against trustees that are slow or lie, on real
 //! gRPC: five Trustee servers on 127.0.0.1:0, each computing its shares with its own
 //! key share of a dealt key set. Plain HTTP/2 (mutual TLS is the transport's, tested
 //! with it); a slow trustee sleeps before answering, a lying one answers each item
 //! with the share of another item: well-formed, its own index, and invalid.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use escrow_crypto::{dealer_keygen, EpochId, EscrowField, Label, PartyId, SealRequest, TrusteeKeyShare, UserSecretKey};
+use escrow_crypto::{
+    dealer_keygen, Envelope, EpochId, EscrowField, Label, PartyId, SealRequest, TrusteeKeyShare, UserPublicKey,
+    UserSecretKey,
+};
 use pb::trustee_server::{Trustee, TrusteeServer};
 use rand::SeedableRng;
 use tonic::{Request, Response, Status};
@@ -144,7 +148,7 @@ async fn world(
         });
         asked.push(count);
     }
-    // Never called: open_exported starts after the export.
+    // Never called: these tests feed the pipeline their own batches.
     let relay = RelayClient::new(tonic::transport::Endpoint::from_static("http://127.0.0.1:1").connect_lazy());
     let agency = Agency {
         relay,
@@ -155,64 +159,158 @@ async fn world(
         unannounced_keys: BTreeMap::new(),
         witness_policy: None,
         batch_size: None,
-        straggler_grace: STRAGGLER_GRACE,
     };
     let senders = HashMap::from([("alice".to_string(), alice.public())]);
     (agency, envelopes, senders, asked)
 }
 
-async fn open(agency: &Agency, envelopes: &[(u64, Envelope)], senders: HashMap<String, UserPublicKey>) -> OpenReport {
+/// Opens `envelopes` as the pipeline does after the export: in batches of the
+/// agency's batch size, fed through a channel as the export task would.
+async fn open_all(
+    agency: &Agency,
+    envelopes: &[(u64, Envelope)],
+    senders: &HashMap<String, UserPublicKey>,
+    mut sink: impl FnMut(OpenedMessage) -> std::io::Result<()> + Send,
+) -> Result<OpenReport, AgencyError> {
+    let batch = agency.batch_size.unwrap_or(500);
+    let shared = Arc::new(open::Shared {
+        trustees: agency.trustees.clone(),
+        epochs: agency.epochs.clone(),
+        witness_policy: None,
+        warrant_id: vec![9; 16],
+    });
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let chunks: Vec<Vec<(u64, Envelope)>> = envelopes.chunks(batch).map(<[_]>::to_vec).collect();
+    let senders = senders.clone();
+    tokio::spawn(async move {
+        for envelopes in chunks {
+            let _ = tx.send(Ok(open::Batch { envelopes, senders: senders.clone() })).await;
+        }
+    });
     let mut report = OpenReport::default();
-    agency.open_exported(&mut report, &[9; 16], envelopes, senders, |_, _| {}).await.unwrap();
+    open::run(shared, rx, &mut report, &mut sink, &|_| {}).await?;
+    Ok(report)
+}
+
+async fn open(agency: &Agency, envelopes: &[(u64, Envelope)], senders: HashMap<String, UserPublicKey>) -> OpenReport {
+    let mut opened = Vec::new();
+    let mut report = open_all(agency, envelopes, &senders, |m| {
+        opened.push(m);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    report.opened = opened;
     report
 }
 
-/// Trustee-3 takes a minute to answer; the three that answered at once suffice, so
-/// each request waits for it only the grace, and the next ones not at all.
+fn texts(report: &OpenReport) -> Vec<String> {
+    report.opened.iter().map(|m| String::from_utf8_lossy(&m.plaintext).into_owned()).collect()
+}
+
+/// Trustee-3 takes a minute to answer; the three that answered at once suffice, so no
+/// request waits for it at all (this test would take four minutes otherwise).
 #[tokio::test]
 async fn a_slow_trustee_is_not_waited_for_once_the_others_suffice() {
     use Behaviour::*;
     let (agency, envelopes, senders, asked) =
         world([Honest, Honest, Honest, Slow(Duration::from_secs(60)), Refusing], 4).await;
-    let agency = agency.with_batch_size(1).with_straggler_grace(Duration::from_millis(100));
+    let agency = agency.with_batch_size(1);
     let report = open(&agency, &envelopes, senders).await;
     assert_eq!(report.opened.len(), 4, "{:?}", report.failed);
-    let texts: Vec<_> = report.opened.iter().map(|m| String::from_utf8_lossy(&m.plaintext).into_owned()).collect();
-    assert_eq!(texts, ["message 0", "message 1", "message 2", "message 3"]);
+    assert_eq!(report.opened_count, 4);
+    assert_eq!(texts(&report), ["message 0", "message 1", "message 2", "message 3"]);
     assert_eq!(report.share_requests, 4);
-    assert_eq!(report.not_waited_for, BTreeMap::from([("trustee-3".to_string(), 4)]));
+    assert_eq!(report.not_needed.get("trustee-3"), Some(&4));
     assert_eq!(report.trustee_errors.refusing(), ["trustee-4"]);
     assert!(report.culprits.is_empty());
     // Asked every time all the same: it may come back.
     assert_eq!(asked[3].load(Ordering::SeqCst), 4);
 }
 
-/// Trustee-0 answers at once with invalid shares, so the three fast answers that
-/// "suffice" do not open anything; trustee-3, not waited for, is asked again for those
-/// messages and waited for, and everything opens, trustee-0 named.
+/// Two of five trustees stand still (as under `docker pause`): the other three's
+/// shares open everything, and neither of the two is waited for.
 #[tokio::test]
-async fn when_the_fast_shares_fail_the_trustee_not_waited_for_is_asked_again() {
+async fn two_paused_trustees_hold_nothing_up() {
+    use Behaviour::*;
+    let paused = Slow(Duration::from_secs(600));
+    let (agency, envelopes, senders, _) = world([paused, Honest, Honest, Honest, paused], 6).await;
+    let report = open(&agency.with_batch_size(2), &envelopes, senders).await;
+    assert_eq!(report.opened_count, 6, "{:?}", report.failed);
+    assert_eq!(report.share_requests, 3);
+    assert_eq!(report.not_needed, BTreeMap::from([("trustee-0".to_string(), 3), ("trustee-4".to_string(), 3)]));
+}
+
+/// Trustee-0 answers at once with invalid shares, so the first three answers do not
+/// open anything; the request to trustee-3, still in flight, is waited for, and
+/// everything opens with its shares, trustee-0 named. Nobody is asked twice.
+#[tokio::test]
+async fn when_the_first_shares_fail_the_answers_in_flight_are_waited_for() {
     use Behaviour::*;
     let (agency, envelopes, senders, asked) =
         world([Lying, Honest, Honest, Slow(Duration::from_millis(300)), Refusing], 3).await;
-    let agency = agency.with_straggler_grace(Duration::from_millis(20));
     let report = open(&agency, &envelopes, senders).await;
     assert_eq!(report.opened.len(), 3, "{:?}", report.failed);
     assert_eq!(report.share_requests, 1);
-    assert_eq!(report.not_waited_for, BTreeMap::from([("trustee-3".to_string(), 1)]));
+    assert!(report.not_needed.is_empty(), "{:?}", report.not_needed);
     assert_eq!(report.culprits, BTreeMap::from([("trustee-0".to_string(), 3)]));
-    // Once in the request, once again for the three messages that did not open.
-    assert_eq!(asked[3].load(Ordering::SeqCst), 2);
-    assert_eq!(asked[1].load(Ordering::SeqCst), 1);
+    assert!(asked.iter().all(|a| a.load(Ordering::SeqCst) == 1));
 }
 
-/// With every trustee honest and fast, nobody is left out and nobody asked twice.
+/// With too few honest trustees left, the messages fail once every answer is in, each
+/// naming the shortfall and the culprit.
 #[tokio::test]
-async fn with_every_trustee_up_every_answer_is_taken() {
+async fn too_few_valid_shares_fail_once_every_answer_is_in() {
+    use Behaviour::*;
+    let (agency, envelopes, senders, _) = world([Lying, Honest, Honest, Refusing, Refusing], 2).await;
+    let report = open(&agency, &envelopes, senders).await;
+    assert_eq!(report.opened_count, 0);
+    assert_eq!(report.failed.len(), 2);
+    for (_, why) in &report.failed {
+        assert!(
+            matches!(why, NotOpened::Combine(CryptoError::NotEnoughShares { valid: 2, needed: 3, culprits }) if culprits == &[TrusteeIndex(0)]),
+            "{why:?}"
+        );
+    }
+}
+
+/// With every trustee honest and fast, every message opens and nobody is asked twice.
+#[tokio::test]
+async fn with_every_trustee_up_every_message_opens_once() {
     use Behaviour::*;
     let (agency, envelopes, senders, asked) = world([Honest; 5], 3).await;
     let report = open(&agency, &envelopes, senders).await;
-    assert_eq!(report.opened.len(), 3);
-    assert!(report.not_waited_for.is_empty());
+    assert_eq!(texts(&report), ["message 0", "message 1", "message 2"]);
     assert!(asked.iter().all(|a| a.load(Ordering::SeqCst) == 1));
+}
+
+/// Messages reach the sink in relay order, batch after batch, and a sink that fails
+/// stops the open with its error: nothing after it is handed on.
+#[tokio::test]
+async fn the_sink_gets_messages_in_order_and_its_failure_stops_the_open() {
+    use Behaviour::*;
+    let (agency, envelopes, senders, _) = world([Honest; 5], 7).await;
+    let agency = agency.with_batch_size(2);
+    let mut seen = Vec::new();
+    let report = open_all(&agency, &envelopes, &senders, |m| {
+        seen.push(m.seq);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(seen, [1, 2, 3, 4, 5, 6, 7]);
+    assert!(report.opened.is_empty(), "the streaming open keeps no plaintext");
+    assert_eq!(report.opened_count, 7);
+    let mut taken = 0;
+    let failed = open_all(&agency, &envelopes, &senders, |_| {
+        taken += 1;
+        if taken == 3 {
+            Err(std::io::Error::other("disk full"))
+        } else {
+            Ok(())
+        }
+    })
+    .await;
+    assert!(matches!(failed, Err(AgencyError::Output(ref e)) if e.to_string() == "disk full"), "{failed:?}");
+    assert_eq!(taken, 3);
 }

@@ -76,8 +76,80 @@ fn court_keys(paths: &[PathBuf]) -> Result<Vec<CourtPublicKey>, CliError> {
     paths.iter().map(|p| read_hex_as(p, CourtPublicKey::from_bytes)).collect()
 }
 
-/// Verifies every trustee, prints one line each, and splits the verified logs from
-/// the number of failures.
+/// One trustee's log as `audit verify` found it: its lines of text, its element of
+/// the JSON array.
+#[derive(Debug, serde::Serialize)]
+struct LogVerdict {
+    /// The address asked.
+    address: String,
+    /// Whether its log verified.
+    ok: bool,
+    /// Its log origin, once known.
+    origin: Option<String>,
+    /// Its checkpoint size, once known.
+    size: Option<u64>,
+    /// The verified checkpoint's root (hex).
+    root: Option<String>,
+    /// Sealed-details openings of the verified log.
+    openings: Option<Openings>,
+    /// Each witness whose view of the log was compared, and the size it cosigned.
+    witnessed: Vec<WitnessedAt>,
+    /// Witnesses that could not be asked or served a view that does not verify.
+    notes: Vec<String>,
+    /// What broke, if the log did not verify.
+    failure: Option<String>,
+}
+
+/// Openings checked and still sealed.
+#[derive(Debug, serde::Serialize)]
+struct Openings {
+    checked: u64,
+    sealed: u64,
+}
+
+/// A witness's view a log was found consistent with.
+#[derive(Debug, serde::Serialize)]
+struct WitnessedAt {
+    witness: String,
+    size: u64,
+}
+
+/// The whole of `escrow audit verify --json`.
+#[derive(Debug, serde::Serialize)]
+struct Verified<'a> {
+    trustees: &'a [LogVerdict],
+}
+
+impl LogVerdict {
+    /// Its lines of text: the notes, then OK (and the witnesses' views) or FAIL.
+    fn print(&self) {
+        for note in &self.notes {
+            println!("NOTE  {}: {}", self.address, text(note));
+        }
+        match (&self.failure, &self.openings) {
+            (None, Some(o)) => {
+                println!(
+                    "OK    {} ({}): size {}, root {}…, {} openings checked, {} sealed",
+                    text(self.origin.as_deref().unwrap_or_default()),
+                    self.address,
+                    self.size.unwrap_or_default(),
+                    self.root.as_deref().and_then(|r| r.get(..16)).unwrap_or_default(),
+                    o.checked,
+                    o.sealed
+                );
+                if !self.witnessed.is_empty() {
+                    let views: Vec<String> =
+                        self.witnessed.iter().map(|w| format!("{} at size {}", w.witness, w.size)).collect();
+                    println!("      consistent with the witnesses' views: {}", views.join(", "));
+                }
+            }
+            (failure, _) => println!("FAIL  {}", text(failure.as_deref().unwrap_or_default())),
+        }
+    }
+}
+
+/// Verifies every trustee, prints one line each (or, with `--json`, one object for
+/// them all), and splits the verified logs from the number of failures.
 async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedLog>, usize), CliError> {
     let courts = court_keys(&args.court_keys)?;
     let creds = ctx.credentials()?;
@@ -97,32 +169,48 @@ async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedL
     let now = escrow_service::clock::from_option(args.clock_file.clone()).now();
     let audits = escrow_audit::verify_with(&args.trustees, &creds, &args.state_dir, now, &courts, &trust).await;
     let mut logs = Vec::new();
-    let mut failed = 0;
-    for TrusteeAudit { addr, result, witnessed, witness_notes, .. } in audits {
-        for note in &witness_notes {
-            println!("NOTE  {addr}: {}", text(&note.to_string()));
-        }
-        match result {
+    let mut verdicts = Vec::new();
+    for TrusteeAudit { addr, origin, size, result, witnessed, witness_notes } in audits {
+        let witnessed = witnessed.into_iter().map(|(witness, size)| WitnessedAt { witness, size }).collect();
+        let notes = witness_notes.iter().map(ToString::to_string).collect();
+        let verdict = match result {
             Ok(log) => {
-                println!(
-                    "OK    {} ({addr}): size {}, root {}…, {}",
-                    text(log.origin()),
-                    log.checkpoint().size(),
-                    hex::encode(log.checkpoint().root().get(..8).unwrap_or_default()),
-                    log.openings()
-                );
-                if !witnessed.is_empty() {
-                    let views: Vec<String> = witnessed.iter().map(|(w, n)| format!("{w} at size {n}")).collect();
-                    println!("      consistent with the witnesses' views: {}", views.join(", "));
-                }
+                let o = log.openings();
+                let verdict = LogVerdict {
+                    address: addr,
+                    ok: true,
+                    origin: Some(log.origin().to_string()),
+                    size: Some(log.checkpoint().size()),
+                    root: Some(hex::encode(log.checkpoint().root())),
+                    openings: Some(Openings { checked: o.checked, sealed: o.sealed }),
+                    witnessed,
+                    notes,
+                    failure: None,
+                };
                 logs.push(log);
+                verdict
             }
-            Err(e) => {
-                failed += 1;
-                println!("FAIL  {}", text(&e.to_string()));
-            }
+            Err(e) => LogVerdict {
+                address: addr,
+                ok: false,
+                origin,
+                size,
+                root: None,
+                openings: None,
+                witnessed,
+                notes,
+                failure: Some(e.to_string()),
+            },
+        };
+        if !ctx.json {
+            verdict.print();
         }
+        verdicts.push(verdict);
     }
+    if ctx.json {
+        crate::display::print_json(&Verified { trustees: &verdicts })?;
+    }
+    let failed = verdicts.iter().filter(|v| !v.ok).count();
     Ok((logs, failed))
 }
 

@@ -189,20 +189,117 @@ fn ceremony_ref(id: &Option<String>, reason: &str) -> Result<pb::CeremonyRef, Cl
     Ok(pb::CeremonyRef { ceremony_id, reason: reason.into() })
 }
 
-/// A trustee's report on a ceremony; every string in it is the trustee's, so escaped.
-fn print_status(s: &pb::CeremonyStatus) {
-    let id = hex::encode(&s.ceremony_id);
-    println!("ceremony {id} ({}, epoch {}): {}", text(&s.plan), s.epoch, text(&s.phase));
-    println!("proposed by {}; participants: {}", text(&s.proposer), text(&s.participants.join(", ")));
-    for step in &s.steps {
-        println!("  - {}", text(step));
+/// A trustee's report on a ceremony (`pb::CeremonyStatus`), as `dkg status` shows it:
+/// its lines of text, or with `--json` its object. Every string in it is the
+/// trustee's.
+#[derive(Debug, serde::Serialize)]
+struct Ceremony {
+    /// The ceremony id (hex).
+    ceremony_id: String,
+    /// The trustee that answered.
+    trustee: String,
+    epoch: u64,
+    /// fresh or reshare.
+    plan: String,
+    /// proposed, accepting, ready, dealing, complaining, justifying, agreeing,
+    /// installed or aborted.
+    phase: String,
+    proposer: String,
+    participants: Vec<String>,
+    /// Where the answering trustee reaches each participant.
+    peers: Vec<Peer>,
+    /// Every step the trustee logged for the ceremony, in order.
+    steps: Vec<String>,
+    /// Aborted: why.
+    abort_reason: Option<String>,
+    /// Installed: the signed announcement (hex).
+    announcement: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Peer {
+    trustee: String,
+    addr: String,
+}
+
+impl Ceremony {
+    fn of(s: &pb::CeremonyStatus) -> Self {
+        Ceremony {
+            ceremony_id: hex::encode(&s.ceremony_id),
+            trustee: s.trustee_id.clone(),
+            epoch: s.epoch,
+            plan: s.plan.clone(),
+            phase: s.phase.clone(),
+            proposer: s.proposer.clone(),
+            participants: s.participants.clone(),
+            peers: s.peers.iter().map(|p| Peer { trustee: p.trustee_id.clone(), addr: p.addr.clone() }).collect(),
+            steps: s.steps.clone(),
+            abort_reason: (!s.abort_reason.is_empty()).then(|| s.abort_reason.clone()),
+            announcement: (!s.announcement.is_empty()).then(|| hex::encode(&s.announcement)),
+        }
     }
-    if !s.abort_reason.is_empty() {
-        println!("aborted: {}", text(&s.abort_reason));
+
+    /// Its lines of text, every string of the trustee's escaped.
+    fn print(&self) {
+        println!("ceremony {} ({}, epoch {}): {}", self.ceremony_id, text(&self.plan), self.epoch, text(&self.phase));
+        println!("proposed by {}; participants: {}", text(&self.proposer), text(&self.participants.join(", ")));
+        for step in &self.steps {
+            println!("  - {}", text(step));
+        }
+        if let Some(why) = &self.abort_reason {
+            println!("aborted: {}", text(why));
+        }
+        if let Some(a) = &self.announcement {
+            println!("announcement: {a}");
+        }
     }
-    if !s.announcement.is_empty() {
-        println!("announcement: {}", hex::encode(&s.announcement));
+}
+
+/// A trustee's report on a ceremony: text, or with `json` one JSON object.
+fn print_status(s: &pb::CeremonyStatus, json: bool) -> Result<(), CliError> {
+    let c = Ceremony::of(s);
+    if json {
+        return crate::display::print_json(&c);
     }
+    c.print();
+    Ok(())
+}
+
+/// `dkg status --all` and `dkg execute --wait` with `--json`: the ceremony as the
+/// trustee asked first reports it, where every participant stands, and the verdict.
+#[derive(Debug, serde::Serialize)]
+struct Surveyed {
+    #[serde(flatten)]
+    ceremony: Ceremony,
+    /// Where each participant stands (the ceremony's `participants` are its ids).
+    standings: Vec<survey::Standing>,
+    verdict: survey::VerdictJson,
+    /// The verdict is a split install.
+    split: bool,
+}
+
+/// Prints the ceremony at this trustee (`local`), every participant's standing and
+/// the verdict: text, or with `json` one JSON object.
+fn print_survey(
+    local: &pb::CeremonyStatus,
+    reports: &[survey::Report],
+    verdict: &survey::Verdict,
+    json: bool,
+) -> Result<(), CliError> {
+    if json {
+        return crate::display::print_json(&Surveyed {
+            ceremony: Ceremony::of(local),
+            standings: survey::standings(reports),
+            verdict: survey::VerdictJson::of(verdict),
+            split: matches!(verdict, survey::Verdict::Split { .. }),
+        });
+    }
+    Ceremony::of(local).print();
+    println!("at every participant:");
+    for line in survey::lines(reports, verdict) {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn request(a: &ProposeArgs, reshare: bool, dealers: Vec<pb::Participant>) -> pb::ProposeRequest {
@@ -324,13 +421,9 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let s = client(&r.trustee, ctx)?.status(ceremony_ref(&r.id, "")?).await.map_err(CliError::Rpc)?;
             if all {
                 let s = s.into_inner();
-                print_status(&s);
                 let reports = survey::survey(ctx, &r.trustee, &s).await;
                 let verdict = survey::judge(&reports);
-                println!("at every participant:");
-                for line in survey::lines(&reports, &verdict) {
-                    println!("{line}");
-                }
+                print_survey(&s, &reports, &verdict, ctx.json)?;
                 if let survey::Verdict::Split { .. } = verdict {
                     return Err(CliError::Findings("split install".into()));
                 }
@@ -347,26 +440,42 @@ pub async fn dkg(cmd: DkgCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     s = c.status(id.clone()).await.map_err(CliError::Rpc)?.into_inner();
                 }
-                print_status(&s);
                 return wait_for_participants(ctx, &r.trustee, &s, Duration::from_secs(peer_wait_secs)).await;
             }
             tonic::Response::new(s)
         }
     }
     .into_inner();
-    print_status(&s);
-    Ok(())
+    print_status(&s, ctx.json)
 }
 
-/// Asks each holder for the announcement it serves for the epoch, and fails unless
-/// every holder of `a` was named and serves the same announcement body. The holder
-/// list must match the announcement's exactly (checked before anything is asked).
+/// One holder of an announcement, asked whether it serves it.
+#[derive(Debug, serde::Serialize)]
+struct HolderCheck {
+    trustee: String,
+    addr: String,
+    /// It serves this same announcement for the epoch.
+    installed: bool,
+    /// Why not, if not.
+    problem: Option<String>,
+}
+
+impl HolderCheck {
+    /// `trustee-1 (host:port)`, escaped.
+    fn who(&self) -> String {
+        format!("{} ({})", text(&self.trustee), text(&self.addr))
+    }
+}
+
+/// Asks each holder for the announcement it serves for the epoch: whether it serves
+/// the same announcement body as `signed`. The holder list must match the
+/// announcement's exactly (checked before anything is asked: a usage error).
 async fn check_holders(
     ctx: &crate::Ctx,
     signed: &SignedAnnouncement,
     a: &Announcement,
     holders: &[pb::Participant],
-) -> Result<(), CliError> {
+) -> Result<Vec<HolderCheck>, CliError> {
     let named: Vec<&str> = holders.iter().map(|h| h.trustee_id.as_str()).collect();
     let missing: Vec<String> =
         a.holders.iter().filter(|h| !named.contains(&h.as_str())).map(ToString::to_string).collect();
@@ -383,42 +492,87 @@ async fn check_holders(
         )));
     }
     let epoch = a.epoch().0;
-    let mut wrong = Vec::new();
+    let mut checks = Vec::new();
     for h in holders {
-        let who = format!("{} ({})", text(&h.trustee_id), text(&h.addr));
         let got = match client(&h.addr, ctx) {
             Ok(mut c) => {
                 c.get_announcement(pb::GetAnnouncementRequest { epoch }).await.map(|r| r.into_inner().announcement)
             }
             Err(e) => {
-                wrong.push(format!("{who}: unreachable: {e}"));
+                checks.push(HolderCheck {
+                    trustee: h.trustee_id.clone(),
+                    addr: h.addr.clone(),
+                    installed: false,
+                    problem: Some(format!("unreachable: {e}")),
+                });
                 continue;
             }
         };
-        match got {
+        let problem = match got {
             Ok(bytes) => match SignedAnnouncement::from_bytes(&bytes) {
-                Ok(theirs) if theirs.body() == signed.body() => println!("  {who}: installed it"),
-                Ok(_) => wrong.push(format!("{who}: serves another announcement for epoch {epoch}")),
-                Err(e) => wrong.push(format!("{who}: serves an announcement that does not decode: {e}")),
+                Ok(theirs) if theirs.body() == signed.body() => None,
+                Ok(_) => Some(format!("serves another announcement for epoch {epoch}")),
+                Err(e) => Some(format!("serves an announcement that does not decode: {e}")),
             },
             Err(s) if s.code() == tonic::Code::NotFound => {
-                wrong.push(format!("{who}: holds no announcement for epoch {epoch} (it did not install it)"));
+                Some(format!("holds no announcement for epoch {epoch} (it did not install it)"))
             }
-            Err(s) => wrong.push(format!("{who}: unreachable: {:?}: {}", s.code(), text(s.message()))),
+            Err(s) => Some(format!("unreachable: {:?}: {}", s.code(), s.message())),
+        };
+        checks.push(HolderCheck {
+            trustee: h.trustee_id.clone(),
+            addr: h.addr.clone(),
+            installed: problem.is_none(),
+            problem,
+        });
+    }
+    Ok(checks)
+}
+
+/// What `escrow epoch verify` found: its lines of text, or with `--json` its object.
+#[derive(Debug, serde::Serialize)]
+struct EpochVerified {
+    /// The announcement file.
+    file: String,
+    epoch: u64,
+    generation: u32,
+    /// Its holders, in index order: every one signed it under the pinned keys.
+    holders: Vec<String>,
+    /// With --holder: each holder asked whether it serves this announcement.
+    holder_checks: Option<Vec<HolderCheck>>,
+    /// With --holder: every holder installed it (null: not checked).
+    every_holder_installed: Option<bool>,
+    /// Where the key set was written (--key-out), if it was.
+    key_out: Option<String>,
+}
+
+impl EpochVerified {
+    fn print(&self) {
+        let holders = self.holders.join(", ");
+        println!(
+            "OK: epoch {} generation {} signed by every holder ({holders}) under the pinned keys",
+            self.epoch, self.generation
+        );
+        match &self.holder_checks {
+            None => println!(
+                "not checked: whether every holder installed it (pass --holder TRUSTEE=HOST:PORT for each of {holders})"
+            ),
+            Some(checks) => {
+                for c in checks.iter().filter(|c| c.installed) {
+                    println!("  {}: installed it", c.who());
+                }
+                if checks.iter().all(|c| c.installed) {
+                    println!("every holder installed it");
+                }
+                for c in checks.iter().filter(|c| !c.installed) {
+                    println!("  {}: {}", c.who(), text(c.problem.as_deref().unwrap_or_default()));
+                }
+            }
+        }
+        if let Some(out) = &self.key_out {
+            println!("wrote the key set to {out}");
         }
     }
-    if wrong.is_empty() {
-        println!("every holder installed it");
-        return Ok(());
-    }
-    for w in &wrong {
-        println!("  {w}");
-    }
-    Err(CliError::Findings(format!(
-        "not every holder installed epoch {epoch}'s announcement (split install?): {} of {} did not",
-        wrong.len(),
-        holders.len()
-    )))
 }
 
 /// After the ceremony ended at this trustee (`local`): asks every participant until
@@ -438,10 +592,7 @@ async fn wait_for_participants(
         reports = survey::survey(ctx, local_addr, local).await;
     }
     let verdict = survey::judge(&reports);
-    println!("at every participant:");
-    for line in survey::lines(&reports, &verdict) {
-        println!("{line}");
-    }
+    print_survey(local, &reports, &verdict, ctx.json)?;
     match verdict {
         survey::Verdict::Installed(_) => Ok(()),
         survey::Verdict::Aborted => Err(CliError::Findings(format!("the ceremony aborted: {}", local.abort_reason))),
@@ -461,8 +612,7 @@ pub async fn reshare(a: ReshareArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         .await
         .map_err(CliError::Rpc)?
         .into_inner();
-    print_status(&s);
-    Ok(())
+    print_status(&s, false)
 }
 
 fn read_announcement(path: &std::path::Path) -> Result<SignedAnnouncement, CliError> {
@@ -507,23 +657,37 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             })?;
             let v = signed.verify(&pins).map_err(|e| CliError::Findings(format!("{}: {e}", file.display())))?;
             let a = v.announcement();
-            println!(
-                "OK: epoch {} generation {} signed by every holder ({}) under the pinned keys",
-                a.epoch(),
-                a.generation,
-                a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-            );
-            if holders.is_empty() {
-                println!(
-                    "not checked: whether every holder installed it (pass --holder TRUSTEE=HOST:PORT for each of {})",
-                    a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
-                );
+            let checks = if holders.is_empty() { None } else { Some(check_holders(ctx, &signed, a, &holders).await?) };
+            let every = checks.as_ref().map(|c| c.iter().all(|h| h.installed));
+            // The key set only from an announcement every holder named installed.
+            let key_out = match key_out {
+                Some(out) if every != Some(false) => {
+                    crate::files::write_hex(&out, &v.key_set().to_bytes())?;
+                    Some(out.display().to_string())
+                }
+                _ => None,
+            };
+            let verified = EpochVerified {
+                file: file.display().to_string(),
+                epoch: a.epoch().0,
+                generation: a.generation,
+                holders: a.holders.iter().map(ToString::to_string).collect(),
+                holder_checks: checks,
+                every_holder_installed: every,
+                key_out,
+            };
+            if ctx.json {
+                crate::display::print_json(&verified)?;
             } else {
-                check_holders(ctx, &signed, a, &holders).await?;
+                verified.print();
             }
-            if let Some(out) = key_out {
-                crate::files::write_hex(&out, &v.key_set().to_bytes())?;
-                println!("wrote the key set to {}", out.display());
+            if let Some(checks) = verified.holder_checks.as_ref().filter(|_| every == Some(false)) {
+                return Err(CliError::Findings(format!(
+                    "not every holder installed epoch {}'s announcement (split install?): {} of {} did not",
+                    verified.epoch,
+                    checks.iter().filter(|c| !c.installed).count(),
+                    checks.len()
+                )));
             }
             Ok(())
         }

@@ -35,6 +35,40 @@ pub fn bytes(b: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// `value` as one line of JSON: serde_json's escapes (quote, backslash, C0 controls)
+/// and, besides them, every other character [`text`] escapes (DEL, C1 controls,
+/// bidirectional formatting) as `\uXXXX`. A JSON reader gets every string exactly as
+/// the other party sent it; a terminal that shows the line gets no live control.
+pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, crate::CliError> {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, Escaping);
+    value.serialize(&mut ser).map_err(|e| crate::CliError::Findings(format!("JSON output: {e}")))?;
+    String::from_utf8(out).map_err(|e| crate::CliError::Findings(format!("JSON output: {e}")))
+}
+
+/// Prints `value` as one line of JSON ([`json`]) on stdout.
+pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), crate::CliError> {
+    println!("{}", json(value)?);
+    Ok(())
+}
+
+/// Compact JSON whose strings escape what [`needs_escape`] names (all of it in the
+/// Basic Multilingual Plane, so one `\uXXXX` each).
+struct Escaping;
+
+impl serde_json::ser::Formatter for Escaping {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, w: &mut W, fragment: &str) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some((i, c)) = rest.char_indices().find(|(_, c)| needs_escape(*c)) {
+            let (run, after) = rest.split_at(i);
+            w.write_all(run.as_bytes())?;
+            write!(w, "\\u{:04x}", u32::from(c))?;
+            rest = after.get(c.len_utf8()..).unwrap_or_default();
+        }
+        w.write_all(rest.as_bytes())
+    }
+}
+
 /// Control characters, and the bidirectional embeddings, overrides and isolates
 /// (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C).
 fn needs_escape(c: char) -> bool {
@@ -64,6 +98,22 @@ mod tests {
         // Nothing escaped survives as a control character.
         let hostile: String = (0u32..0x300).filter_map(char::from_u32).collect();
         assert!(!text(&hostile).chars().any(|c| c.is_control()));
+    }
+
+    /// JSON output carries every string as sent, yet shows no live control: each
+    /// character [`text`] escapes is a `\u` escape in the line.
+    #[test]
+    fn json_escapes_what_text_escapes_and_reads_back_as_sent() {
+        let hostile = "hi \x1b[2J\n\x7f\u{9b}2J abc\u{202e}fed \u{2066}x\u{200f} ünï \\u{1b} \"q\"";
+        let mut value = serde_json::Map::new();
+        value.insert("text".into(), hostile.into());
+        value.insert(hostile.into(), 1.into());
+        let line = super::json(&value).unwrap_or_default();
+        assert!(!line.chars().any(|c| c.is_control() || super::needs_escape(c)), "{line}");
+        assert!(line.contains("\\u001b[2J\\n\\u007f\\u009b2J abc\\u202efed \\u2066x\\u200f ünï"), "{line}");
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        assert_eq!(back["text"], hostile);
+        assert_eq!(back[hostile], 1);
     }
 
     #[test]

@@ -296,7 +296,8 @@ pub fn run_org(cmd: OrgCmd, secret: &SecretArgs) -> Result<(), CliError> {
     }
 }
 
-pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
+/// `json`: print `federation show` as JSON (no other federation command prints it).
+pub fn run_federation(cmd: FederationCmd, json: bool) -> Result<(), CliError> {
     match cmd {
         FederationCmd::Add { federation, entries } => {
             let mut fed: Option<Federation> =
@@ -352,53 +353,128 @@ pub fn run_federation(cmd: FederationCmd) -> Result<(), CliError> {
         }
         FederationCmd::Show { federation } => {
             let fed = load_federation(&federation)?;
+            if json {
+                return crate::display::print_json(&Shown::of(&fed));
+            }
             print!("{}", show(&fed));
             Ok(())
         }
     }
 }
 
-/// The table `escrow federation show` prints, and the one-root warning.
-pub fn show(fed: &Federation) -> String {
-    let trustees = fed.trustees();
-    let mut table = Table::new();
-    table.set_header(["organisation", "gen", "CA (SHA-256)", "certifies", "pins", "one stolen CA key approves at"]);
-    let mut widest = 0;
-    for o in fed.organisations() {
-        let reach = o.operator_reach(&trustees);
-        widest = widest.max(reach.len());
-        let certifies: Vec<String> = o.certifies().iter().map(ToString::to_string).collect();
-        let pins: Vec<String> = o
-            .pins()
+/// What `escrow federation show` shows: its table and warning, or with `--json` its
+/// object.
+#[derive(Debug, serde::Serialize)]
+struct Shown {
+    deployment: String,
+    /// SHA-256 of the whole file, as `federation verify` prints it.
+    digest: String,
+    /// How many trustees the federation names.
+    trustees: usize,
+    organisations: Vec<OrgShown>,
+    /// One organisation's CA certifies operators of more than one trustee.
+    one_root: bool,
+    /// The most trustees one organisation's CA certifies operators of.
+    widest_reach: usize,
+}
+
+/// One organisation of the federation.
+#[derive(Debug, serde::Serialize)]
+struct OrgShown {
+    name: String,
+    generation: u64,
+    /// Its CA's fingerprint (SHA-256).
+    ca_fingerprint: String,
+    /// Earlier CAs still listed (believed until their time runs out).
+    retired_cas: usize,
+    /// The identity patterns it certifies.
+    certifies: Vec<String>,
+    /// The keys its entry pins.
+    pins: Vec<PinShown>,
+    /// At how many of the federation's trustees one stolen key of its CA could approve.
+    approves_at: Reach,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct PinShown {
+    /// trustee, court or witness.
+    kind: &'static str,
+    /// The trustee's, court's or witness's name.
+    name: String,
+}
+
+/// N of M trustees.
+#[derive(Debug, serde::Serialize)]
+struct Reach {
+    trustees: usize,
+    of: usize,
+}
+
+impl Shown {
+    fn of(fed: &Federation) -> Self {
+        let trustees = fed.trustees();
+        let organisations: Vec<OrgShown> = fed
+            .organisations()
             .iter()
-            .map(|p| match p {
-                Pin::Trustee(k) => format!("trustee key {}", k.trustee()),
-                Pin::Court(k) => format!("court key {}", k.court()),
-                Pin::Witness(k) => format!("witness key {}", text(k.name())),
+            .map(|o| OrgShown {
+                name: o.name().to_string(),
+                generation: o.generation(),
+                ca_fingerprint: o.ca().fingerprint(),
+                retired_cas: o.previous().len(),
+                certifies: o.certifies().iter().map(ToString::to_string).collect(),
+                pins: o
+                    .pins()
+                    .iter()
+                    .map(|p| match p {
+                        Pin::Trustee(k) => PinShown { kind: "trustee", name: k.trustee().to_string() },
+                        Pin::Court(k) => PinShown { kind: "court", name: k.court().to_string() },
+                        Pin::Witness(k) => PinShown { kind: "witness", name: k.name().to_string() },
+                    })
+                    .collect(),
+                approves_at: Reach { trustees: o.operator_reach(&trustees).len(), of: trustees.len() },
             })
             .collect();
-        let fp = o.ca().fingerprint();
-        let short = fp.get(..23).unwrap_or(&fp).to_string() + "…";
-        let retired = o.previous().len();
-        let ca = if retired > 0 { format!("{short} (+{retired} retired)") } else { short };
-        let reach = match reach.len() {
-            0 => "no trustee".to_string(),
-            n => format!("{n} of {} trustees", trustees.len()),
-        };
-        table.add_row([
-            o.name().to_string(),
-            o.generation().to_string(),
-            ca,
-            certifies.join("\n"),
-            pins.join("\n"),
-            reach,
-        ]);
+        let widest = organisations.iter().map(|o| o.approves_at.trustees).max().unwrap_or(0);
+        Shown {
+            deployment: fed.deployment().to_string(),
+            digest: fed.digest(),
+            trustees: trustees.len(),
+            organisations,
+            one_root: widest > 1,
+            widest_reach: widest,
+        }
     }
-    let mut out = format!("federation {} ({})\n{table}\n", text(fed.deployment()), fed.digest());
-    if widest > 1 {
+}
+
+/// The table `escrow federation show` prints, and the one-root warning.
+pub fn show(fed: &Federation) -> String {
+    let shown = Shown::of(fed);
+    let mut table = Table::new();
+    table.set_header(["organisation", "gen", "CA (SHA-256)", "certifies", "pins", "one stolen CA key approves at"]);
+    for o in &shown.organisations {
+        let pins: Vec<String> = o
+            .pins
+            .iter()
+            .map(|p| match p.kind {
+                "witness" => format!("witness key {}", text(&p.name)),
+                kind => format!("{kind} key {}", p.name),
+            })
+            .collect();
+        let fp = &o.ca_fingerprint;
+        let short = fp.get(..23).unwrap_or(fp).to_string() + "…";
+        let ca = if o.retired_cas > 0 { format!("{short} (+{} retired)", o.retired_cas) } else { short };
+        let reach = match o.approves_at.trustees {
+            0 => "no trustee".to_string(),
+            n => format!("{n} of {} trustees", o.approves_at.of),
+        };
+        table.add_row([o.name.clone(), o.generation.to_string(), ca, o.certifies.join("\n"), pins.join("\n"), reach]);
+    }
+    let mut out = format!("federation {} ({})\n{table}\n", text(&shown.deployment), shown.digest);
+    if shown.one_root {
         out.push_str(&format!(
-            "ONE ROOT: a single organisation's CA certifies operators of {widest} trustees, so one stolen key \
-             approves at all of them.\n"
+            "ONE ROOT: a single organisation's CA certifies operators of {} trustees, so one stolen key \
+             approves at all of them.\n",
+            shown.widest_reach
         ));
     } else {
         out.push_str("No organisation's CA certifies the operators of more than one trustee.\n");

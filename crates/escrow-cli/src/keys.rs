@@ -94,7 +94,29 @@ pub struct SignArgs {
     pub out: PathBuf,
 }
 
-pub fn court(cmd: &CourtCmd, secret: &SecretArgs) -> Result<(), CliError> {
+/// What `escrow court sign --json` prints: the signed warrant's id and terms, and
+/// where the blob went.
+#[derive(Debug, serde::Serialize)]
+struct Signed<'a> {
+    /// The warrant id (hex): what operators approve.
+    warrant_id: String,
+    court: String,
+    agency: &'a str,
+    targets: &'a [String],
+    /// The window of message times it covers, unix seconds, `to` exclusive.
+    from: u64,
+    to: u64,
+    issued_at: u64,
+    valid_until: u64,
+    case: &'a str,
+    basis: &'a str,
+    notification_delay_secs: u64,
+    /// The file the signed blob (hex) was written to.
+    out: std::borrow::Cow<'a, str>,
+}
+
+pub fn court(cmd: &CourtCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let secret = &ctx.secret;
     match cmd {
         CourtCmd::Keygen { court, out } => {
             let id = PartyId::new(court.as_str())?;
@@ -125,8 +147,24 @@ pub fn court(cmd: &CourtCmd, secret: &SecretArgs) -> Result<(), CliError> {
             };
             let blob = key.sign(&body)?;
             write_hex(&a.out, &blob)?;
-            println!("warrant {} signed by {}: {}", body.id, body.court, a.out.display());
-            Ok(())
+            if !ctx.json {
+                println!("warrant {} signed by {}: {}", body.id, body.court, a.out.display());
+                return Ok(());
+            }
+            crate::display::print_json(&Signed {
+                warrant_id: body.id.to_string(),
+                court: body.court.to_string(),
+                agency: &a.agency,
+                targets: &a.targets,
+                from: a.from,
+                to: a.to,
+                issued_at: body.issued_at,
+                valid_until: body.valid_until,
+                case: &a.case,
+                basis: &a.basis,
+                notification_delay_secs: body.notification_delay_secs,
+                out: a.out.to_string_lossy(),
+            })
         }
     }
 }

@@ -49,6 +49,13 @@ pub struct Ctx {
     /// Which certificate this party presents.
     #[command(flatten)]
     pub tls: tls::TlsArgs,
+    /// Print the result as JSON on stdout instead of text: one JSON object; commands
+    /// that report as they go (user send) print one object per line. Text from other
+    /// parties is escaped by JSON. Only status, audit verify, court sign, open, user
+    /// send, user inbox, dkg status, dkg execute, epoch verify and federation show
+    /// print JSON; every other command refuses the flag.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 impl Ctx {
@@ -257,6 +264,53 @@ impl CliError {
     }
 }
 
+/// The commands `--json` is for, as the refusal lists them.
+const JSON_COMMANDS: &str =
+    "status, audit verify, court sign, open, user send, user inbox, dkg status, dkg execute, epoch verify and \
+     federation show";
+
+/// Whether `command` prints its result as JSON under `--json`.
+fn prints_json(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Status(_)
+            | Command::Open(_)
+            | Command::Audit(audit::AuditCmd::Verify { .. })
+            | Command::Court(keys::CourtCmd::Sign(_))
+            | Command::User(user::UserCmd::Send { .. } | user::UserCmd::Inbox { .. })
+            | Command::Dkg(ceremony::DkgCmd::Status { .. } | ceremony::DkgCmd::Execute { .. })
+            | Command::Epoch(ceremony::EpochCmd::Verify { .. })
+            | Command::Federation(federation::FederationCmd::Show { .. })
+    )
+}
+
+/// `--json` given to a command that would print text anyway: refused, naming the
+/// command (`name`, e.g. "pki init"), before anything runs.
+fn refuse_json(cli: &Cli, name: &str) -> Result<(), CliError> {
+    if !cli.ctx.json || prints_json(&cli.command) {
+        return Ok(());
+    }
+    #[cfg(feature = "demo")]
+    if let Command::Demo(_) = cli.command {
+        return Err(CliError::Usage(format!(
+            "escrow demo does not print JSON on stdout (--json is for {JSON_COMMANDS}); `escrow demo --summary-json \
+             FILE` writes its summary as JSON"
+        )));
+    }
+    Err(CliError::Usage(format!("escrow {name} does not print JSON: --json is for {JSON_COMMANDS}")))
+}
+
+/// The subcommand names of a parsed command line, space-separated ("dkg status").
+fn command_name(matches: &clap::ArgMatches) -> String {
+    let mut names = Vec::new();
+    let mut m = matches;
+    while let Some((name, sub)) = m.subcommand() {
+        names.push(name);
+        m = sub;
+    }
+    names.join(" ")
+}
+
 /// Unix seconds from the system clock.
 pub fn now() -> u64 {
     use escrow_service::clock::Clock;
@@ -365,15 +419,22 @@ fn cli_command() -> clap::Command {
     })
 }
 
-/// [`cli_command`], parsed; exits with clap's message and status on a usage error.
-fn parse_cli() -> Cli {
+/// [`cli_command`], parsed, and the subcommand's name; exits with clap's message and
+/// status on a usage error.
+fn parse_cli() -> (Cli, String) {
     use clap::FromArgMatches;
-    Cli::from_arg_matches(&cli_command().get_matches()).unwrap_or_else(|e| e.exit())
+    let matches = cli_command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, command_name(&matches))
 }
 
 fn main() -> ExitCode {
     exit_quietly_on_broken_pipe();
-    let cli = parse_cli();
+    let (cli, name) = parse_cli();
+    if let Err(e) = refuse_json(&cli, &name) {
+        eprintln!("error: {e}");
+        return e.exit_code();
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -402,7 +463,7 @@ fn main() -> ExitCode {
             Command::Health(a) => health::run(a, &ctx).await,
             Command::Metrics(a) => scrape::run(a).await,
             Command::Status(a) => status::run(a, &ctx).await,
-            Command::Court(c) => keys::court(&c, &ctx.secret),
+            Command::Court(c) => keys::court(&c, &ctx),
             Command::Dkg(c) => ceremony::dkg(c, &ctx).await,
             Command::Reshare(a) => ceremony::reshare(a, &ctx).await,
             Command::Epoch(c) => ceremony::epoch(c, &ctx).await,
@@ -412,7 +473,7 @@ fn main() -> ExitCode {
             Command::Audit(c) => audit::run(c, &ctx).await,
             Command::Pki(c) => pki::run(c, &ctx.secret),
             Command::Org(c) => federation::run_org(c, &ctx.secret),
-            Command::Federation(c) => federation::run_federation(c),
+            Command::Federation(c) => federation::run_federation(c, ctx.json),
             Command::Tradeoffs(a) => tradeoffs::run(&a),
             Command::Reseal(a) => reseal(&a, &ctx),
         }
@@ -563,6 +624,61 @@ mod tests {
             }
         }
         assert_eq!(parsed, 28, "container args and probe commands in deploy/k8s");
+    }
+
+    /// `--json` is taken by exactly the commands that print JSON, before or after the
+    /// subcommand, and refused by every other one, naming it.
+    #[test]
+    fn json_is_for_exactly_the_commands_that_print_it() {
+        use clap::FromArgMatches;
+        let check = |args: &[&str]| {
+            let matches = super::cli_command().try_get_matches_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            let cli = super::Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(cli.ctx.json, "{args:?}");
+            super::refuse_json(&cli, &super::command_name(&matches)).map_err(|e| e.to_string())
+        };
+        let t = ["--trustee", "t:1"];
+        let printing: [&[&str]; 11] = [
+            &["escrow", "--json", "status", t[0], t[1]],
+            &["escrow", "status", t[0], t[1], "--json"],
+            &["escrow", "audit", "verify", t[0], t[1], "--json"],
+            &["escrow", "court", "sign", "--key", "k", "--agency", "a", "--target", "u", "--from", "1", "--to", "2"],
+            &["escrow", "open", "--relay", "r:1", t[0], t[1], "--warrant", "w", "--out", "o", "--json"],
+            &["escrow", "user", "send", "--relay", "r:1", "--key", "k", "--to", "b", "--message", "m", "--json"],
+            &["escrow", "user", "inbox", "--relay", "r:1", "--key", "k", "--json"],
+            &["escrow", "dkg", "status", t[0], t[1], "--all", "--json"],
+            &["escrow", "dkg", "execute", t[0], t[1], "--wait", "--json"],
+            &["escrow", "epoch", "verify", "f", "--json"],
+            &["escrow", "federation", "show", "f", "--json"],
+        ];
+        for args in printing {
+            let args: Vec<&str> =
+                if args[1] == "court" { [args, &["--out", "o", "--json"]].concat() } else { args.to_vec() };
+            assert_eq!(check(&args), Ok(()), "{args:?}");
+        }
+        for (args, name) in [
+            (&["escrow", "--json", "warrant", "list", t[0], t[1]][..], "warrant list"),
+            (&["escrow", "audit", "reconcile", t[0], t[1], "--json"], "audit reconcile"),
+            (&["escrow", "dkg", "propose", t[0], t[1], "--epoch", "2", "--threshold", "1"], "dkg propose"),
+            (&["escrow", "epoch", "show", "f", "--json"], "epoch show"),
+            (&["escrow", "federation", "verify", "f", "--json"], "federation verify"),
+            (&["escrow", "tradeoffs", "--json"], "tradeoffs"),
+            (&["escrow", "metrics", "--addr", "a:1", "--json"], "metrics"),
+        ] {
+            let args: Vec<&str> = if name == "dkg propose" {
+                [args, &["--player", "trustee-0=a:1", "--destroy-at", "9", "--json"]].concat()
+            } else {
+                args.to_vec()
+            };
+            let err = check(&args).expect_err(name);
+            assert!(err.starts_with(&format!("escrow {name} does not print JSON: --json is for status,")), "{err}");
+        }
+        // The demo writes its JSON summary to a file of its own.
+        #[cfg(feature = "demo")]
+        {
+            let err = check(&["escrow", "demo", "--json"]).expect_err("demo");
+            assert!(err.starts_with("escrow demo does not print JSON on stdout") && err.contains("--summary-json"));
+        }
     }
 
     #[test]

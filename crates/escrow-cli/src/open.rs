@@ -1,6 +1,6 @@
 //! `escrow open`: the agency opens what a warrant covers.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -38,22 +38,291 @@ pub struct OpenArgs {
     /// most 500). Smaller requests report progress more often.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,
-    /// Once every message of a request has t + 1 shares from the other trustees, wait
-    /// at least this long for the rest (and as long again as the others took, if that
-    /// is longer) before going on without them. If the shares in hand then fail to
-    /// open a message, the trustees not waited for are asked again for it.
-    #[arg(long, default_value_t = escrow_agency::STRAGGLER_GRACE.as_millis() as u64)]
-    pub straggler_grace_ms: u64,
 }
 
-/// How the summary names a trustee the report keys by id (it answered) or by address
-/// (it never did): always by both where both are known, escaped (the id is the
-/// trustee's word).
-fn trustee_names(agency: &escrow_agency::Agency) -> impl Fn(&str) -> String + '_ {
-    move |key: &str| match agency.trustees().iter().find(|t| t.id == key) {
-        Some(t) => format!("{} ({})", text(&t.id), t.addr),
-        None => format!("at {} (never answered, so its id is unknown)", text(key)),
+/// A trustee as the report names it: by id and address where both are known, by
+/// address alone when it never answered (so its id is unknown).
+#[derive(Debug, serde::Serialize)]
+struct Trustee {
+    /// Its id (its own word), if it ever answered.
+    trustee: Option<String>,
+    /// Where it was asked.
+    addr: String,
+}
+
+impl Trustee {
+    /// The report keys a trustee by its id if it answered, else by its address.
+    fn of(agency: &escrow_agency::Agency, key: &str) -> Self {
+        match agency.trustees().iter().find(|t| t.id == key) {
+            Some(t) => Trustee { trustee: Some(t.id.clone()), addr: t.addr.clone() },
+            None => Trustee { trustee: None, addr: key.to_string() },
+        }
     }
+}
+
+/// How the summary names a trustee: always by both where both are known, escaped (the
+/// id is the trustee's word).
+impl std::fmt::Display for Trustee {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.trustee {
+            Some(id) => write!(f, "{} ({})", text(id), self.addr),
+            None => write!(f, "at {} (never answered, so its id is unknown)", text(&self.addr)),
+        }
+    }
+}
+
+/// What `escrow open` found: the table and the summary's findings, or with `--json`
+/// one object.
+#[derive(Debug, serde::Serialize)]
+struct Opened {
+    /// Envelopes the relay exported as in scope.
+    in_scope: usize,
+    /// The messages opened (plaintexts in `out`).
+    opened: OpenedList,
+    /// The in-scope messages not opened, and why.
+    not_opened: Vec<NotOpenedMessage>,
+    /// Epoch keys refused under the pins that in-scope messages needed.
+    refused_epochs: Vec<RefusedEpoch>,
+    /// Share requests made to every trustee (one per batch of messages).
+    share_requests: usize,
+    /// Trustees that refused at least once.
+    refusing: Vec<Trustee>,
+    /// Trustees that could only not be reached.
+    unreachable: Vec<Trustee>,
+    /// Trustees that held shares back until the approval is witnessed.
+    not_yet_witnessed: Vec<Trustee>,
+    /// Every distinct error per trustee.
+    trustee_errors: Vec<TrusteeErrorLine>,
+    /// Trustees whose shares some requests were opened without.
+    not_needed: Vec<NotNeeded>,
+    /// Trustees that sent invalid shares.
+    culprits: Vec<Culprit>,
+    /// Trustees whose shares were refused for want of a witnessed approval.
+    unwitnessed: Vec<UnwitnessedTrustee>,
+    /// Where the plaintexts and summary.txt are.
+    out: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct OpenedList {
+    count: usize,
+    /// Each opened message's label, in relay order (only with `--json`).
+    messages: Vec<OpenedLabel>,
+}
+
+/// An opened message's label.
+#[derive(Debug, serde::Serialize)]
+struct OpenedLabel {
+    seq: u64,
+    sender: String,
+    recipients: Vec<String>,
+    timestamp: u64,
+}
+
+impl OpenedLabel {
+    fn of(m: &escrow_agency::OpenedMessage) -> Self {
+        OpenedLabel {
+            seq: m.seq,
+            sender: m.label.sender().to_string(),
+            recipients: m.label.recipients().iter().map(|r| r.to_string()).collect(),
+            timestamp: m.label.timestamp(),
+        }
+    }
+}
+
+/// Its line of summary.txt.
+impl std::fmt::Display for OpenedLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "opened #{} from {} to {} at {}", self.seq, self.sender, self.recipients.join(","), self.timestamp)
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct NotOpenedMessage {
+    seq: u64,
+    why: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct RefusedEpoch {
+    epoch: u64,
+    why: String,
+    /// In-scope messages of that epoch not opened.
+    not_opened: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct TrusteeErrorLine {
+    #[serde(flatten)]
+    who: Trustee,
+    /// unreachable, refused or not_yet_witnessed.
+    failure: &'static str,
+    /// The gRPC code.
+    code: String,
+    message: String,
+    /// How many requests ended with this error.
+    requests: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct NotNeeded {
+    #[serde(flatten)]
+    who: Trustee,
+    /// Of `share_requests`.
+    requests: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Culprit {
+    #[serde(flatten)]
+    who: Trustee,
+    invalid_shares: usize,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct UnwitnessedTrustee {
+    #[serde(flatten)]
+    who: Trustee,
+    why: String,
+}
+
+fn failure_name(f: escrow_agency::TrusteeFailure) -> &'static str {
+    use escrow_agency::TrusteeFailure as F;
+    match f {
+        F::Unreachable => "unreachable",
+        F::Refused => "refused",
+        F::NotYetWitnessed => "not_yet_witnessed",
+    }
+}
+
+impl Opened {
+    /// What the agency's report says, each trustee named by id and address; `opened`
+    /// the labels of the messages opened, if they were kept.
+    fn of(
+        report: &escrow_agency::OpenReport,
+        agency: &escrow_agency::Agency,
+        opened: Vec<OpenedLabel>,
+        out: &std::path::Path,
+    ) -> Self {
+        let who = |key: &str| Trustee::of(agency, key);
+        let errors = &report.trustee_errors;
+        Opened {
+            in_scope: report.exported,
+            opened: OpenedList { count: report.opened_count, messages: opened },
+            not_opened: report
+                .failed
+                .iter()
+                .map(|(seq, why)| NotOpenedMessage { seq: *seq, why: why.to_string() })
+                .collect(),
+            refused_epochs: agency
+                .unannounced
+                .iter()
+                .map(|(epoch, why)| RefusedEpoch {
+                    epoch: epoch.0,
+                    why: why.clone(),
+                    not_opened: report.failed.iter().filter(|(_, f)| *f == NotOpened::NoEpochKey(*epoch)).count(),
+                })
+                .filter(|r| r.not_opened > 0)
+                .collect(),
+            share_requests: report.share_requests,
+            refusing: errors.refusing().into_iter().map(who).collect(),
+            unreachable: errors.unreachable().into_iter().map(who).collect(),
+            not_yet_witnessed: errors.not_yet_witnessed().into_iter().map(who).collect(),
+            trustee_errors: errors
+                .iter()
+                .flat_map(|(t, errors)| {
+                    errors.iter().map(move |e| TrusteeErrorLine {
+                        who: who(t),
+                        failure: failure_name(e.failure),
+                        code: format!("{:?}", e.code),
+                        message: e.message.clone(),
+                        requests: e.count,
+                    })
+                })
+                .collect(),
+            not_needed: report.not_needed.iter().map(|(t, n)| NotNeeded { who: who(t), requests: *n }).collect(),
+            culprits: report.culprits.iter().map(|(t, n)| Culprit { who: who(t), invalid_shares: *n }).collect(),
+            unwitnessed: report
+                .unwitnessed
+                .iter()
+                .map(|(t, why)| UnwitnessedTrustee { who: who(t), why: why.to_string() })
+                .collect(),
+            out: out.display().to_string(),
+        }
+    }
+
+    /// The summary's lines after the opened messages': one per message not opened and
+    /// per trustee finding. Everything a trustee sent (ids, messages) is escaped.
+    fn findings(&self) -> String {
+        let mut tail = String::new();
+        for m in &self.not_opened {
+            tail.push_str(&format!("sealed #{}: {}\n", m.seq, text(&m.why)));
+        }
+        for e in &self.trustee_errors {
+            let times = if e.requests > 1 { format!(" ({} requests)", e.requests) } else { String::new() };
+            let failure = e.failure.replace('_', " ");
+            tail.push_str(&format!("trustee {} {failure}: {}: {}{times}\n", e.who, e.code, text(&e.message)));
+        }
+        for t in &self.not_needed {
+            tail.push_str(&format!(
+                "trustee {} not needed in {} of {} share requests: the others' shares opened them first\n",
+                t.who, t.requests, self.share_requests,
+            ));
+        }
+        for c in &self.culprits {
+            tail.push_str(&format!("trustee {} sent {} invalid shares\n", c.who, c.invalid_shares));
+        }
+        for u in &self.unwitnessed {
+            tail.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", u.who, text(&u.why)));
+        }
+        tail
+    }
+
+    /// The table of counts.
+    fn table(&self) -> Table {
+        let mut t = Table::new();
+        t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
+        t.set_header(vec![
+            "in scope (exported)",
+            "opened",
+            "not opened",
+            "trustees refusing",
+            "trustees unreachable",
+            "trustees not yet witnessed",
+            "trustees not needed",
+            "culprit trustees",
+            "unwitnessed trustees",
+        ]);
+        t.add_row(vec![
+            self.in_scope.to_string(),
+            self.opened.count.to_string(),
+            self.not_opened.len().to_string(),
+            self.refusing.len().to_string(),
+            self.unreachable.len().to_string(),
+            self.not_yet_witnessed.len().to_string(),
+            self.not_needed.len().to_string(),
+            self.culprits.len().to_string(),
+            self.unwitnessed.len().to_string(),
+        ]);
+        t
+    }
+}
+
+/// With `--json`, a share request answered: `{"progress": {"done", "exported",
+/// "export_complete"}}`, a line on stderr.
+#[derive(Debug, serde::Serialize)]
+struct ProgressLine {
+    progress: ProgressJson,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ProgressJson {
+    /// In-scope messages opened or tried so far.
+    done: usize,
+    /// In-scope messages exported so far.
+    exported: usize,
+    /// The export is complete (`exported` is the total).
+    export_complete: bool,
 }
 
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
@@ -76,107 +345,77 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     if let Some(policy) = witness_policy {
         agency = agency.require_witnessed(policy);
     }
-    agency = agency.with_straggler_grace(std::time::Duration::from_millis(a.straggler_grace_ms));
     if let Some(n) = a.batch_size {
         agency = agency.with_batch_size(n as usize);
     }
-    // On a terminal a bar; elsewhere (a log, a script) a line per share request.
+    // With --json a JSON line per share request; else on a terminal a bar, elsewhere
+    // (a log, a script) a line of text per share request.
     let lines = !std::io::stderr().is_terminal();
-    let bar = ProgressBar::new(0);
+    let bar = if ctx.json { ProgressBar::hidden() } else { ProgressBar::new(0) };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} messages ({elapsed})")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    // Each opened message is written as its batch finishes (the open holds only a few
+    // batches), and its line appended to summary.txt.
+    std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
+    let summary_path = a.out.join("summary.txt");
+    let mut summary =
+        std::io::BufWriter::new(std::fs::File::create(&summary_path).map_err(|e| CliError::io(&summary_path, e))?);
+    let out = a.out.clone();
+    // With --json, every opened message's label is kept for the object (the labels only).
+    let mut labels = Vec::new();
     let report = agency
-        .open(&warrant, |done, total| {
-            if lines {
-                eprintln!("opened or tried {done}/{total} in-scope messages");
-            }
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        })
-        .await?;
+        .open_into(
+            &warrant,
+            |m| {
+                std::fs::write(out.join(format!("{:08}.txt", m.seq)), &m.plaintext)?;
+                let label = OpenedLabel::of(&m);
+                writeln!(summary, "{label}")?;
+                if ctx.json {
+                    labels.push(label);
+                }
+                Ok(())
+            },
+            |p| {
+                if ctx.json {
+                    let line = ProgressJson { done: p.done, exported: p.exported, export_complete: p.export_complete };
+                    if let Ok(line) = crate::display::json(&ProgressLine { progress: line }) {
+                        eprintln!("{line}");
+                    }
+                } else if lines {
+                    let total = if p.export_complete { p.exported.to_string() } else { format!("{}+", p.exported) };
+                    eprintln!("opened or tried {}/{total} in-scope messages", p.done);
+                }
+                bar.set_length(p.exported as u64);
+                bar.set_position(p.done as u64);
+            },
+        )
+        .await;
     bar.finish_and_clear();
+    let report = report.map_err(|e| match e {
+        escrow_agency::AgencyError::Output(e) => CliError::io(&a.out, e),
+        e => e.into(),
+    })?;
+    let opened = Opened::of(&report, &agency, labels, &a.out);
     // An epoch key refused under the pins matters only for the in-scope messages of
     // that epoch: one line per such epoch, none when no message needs it.
-    for (epoch, why) in &agency.unannounced {
-        let needed = report.failed.iter().filter(|(_, f)| *f == NotOpened::NoEpochKey(*epoch)).count();
-        if needed > 0 {
-            eprintln!("refusing epoch {epoch}: {} ({needed} in-scope messages of it not opened)", text(why));
-        }
+    for r in &opened.refused_epochs {
+        eprintln!("refusing epoch {}: {} ({} in-scope messages of it not opened)", r.epoch, text(&r.why), r.not_opened);
     }
-    let name = trustee_names(&agency);
-    std::fs::create_dir_all(&a.out).map_err(|e| CliError::io(&a.out, e))?;
-    let mut summary = String::new();
-    for m in &report.opened {
-        let p = a.out.join(format!("{:08}.txt", m.seq));
-        std::fs::write(&p, &m.plaintext).map_err(|e| CliError::io(&p, e))?;
-        summary.push_str(&format!(
-            "opened #{} from {} to {} at {}\n",
-            m.seq,
-            m.label.sender(),
-            m.label.recipients().iter().map(|r| r.to_string()).collect::<Vec<_>>().join(","),
-            m.label.timestamp()
-        ));
+    let mut summary = summary.into_inner().map_err(|e| CliError::io(&summary_path, e.into_error()))?;
+    let tail = opened.findings();
+    summary.write_all(tail.as_bytes()).map_err(|e| CliError::io(&summary_path, e))?;
+    if ctx.json {
+        crate::display::print_json(&opened)?;
+    } else {
+        println!(
+            "{}\n{tail}{} opened: plaintexts and summary.txt in {}",
+            opened.table(),
+            report.opened_count,
+            a.out.display()
+        );
     }
-    // Everything below names what trustees sent (ids, messages): escaped.
-    for (seq, why) in &report.failed {
-        summary.push_str(&format!("sealed #{seq}: {}\n", text(&why.to_string())));
-    }
-    for (t, errors) in report.trustee_errors.iter() {
-        for e in errors {
-            let times = if e.count > 1 { format!(" ({} requests)", e.count) } else { String::new() };
-            summary.push_str(&format!(
-                "trustee {} {}: {:?}: {}{times}\n",
-                name(t),
-                e.failure,
-                e.code,
-                text(&e.message)
-            ));
-        }
-    }
-    for (t, n) in &report.not_waited_for {
-        summary.push_str(&format!(
-            "trustee {} not waited for in {n} of {} share requests: the others' shares sufficed; it had not \
-             answered {} ms later, and the requests after went on without waiting for it\n",
-            name(t),
-            report.share_requests,
-            a.straggler_grace_ms
-        ));
-    }
-    for (t, n) in &report.culprits {
-        summary.push_str(&format!("trustee {} sent {n} invalid shares\n", name(t)));
-    }
-    for (t, why) in &report.unwitnessed {
-        summary.push_str(&format!("trustee {}: shares refused, not witnessed: {}\n", name(t), text(&why.to_string())));
-    }
-    let p = a.out.join("summary.txt");
-    std::fs::write(&p, &summary).map_err(|e| CliError::io(&p, e))?;
-    let mut t = Table::new();
-    t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-    t.set_header(vec![
-        "in scope (exported)",
-        "opened",
-        "not opened",
-        "trustees refusing",
-        "trustees unreachable",
-        "trustees not yet witnessed",
-        "trustees not waited for",
-        "culprit trustees",
-        "unwitnessed trustees",
-    ]);
-    t.add_row(vec![
-        report.exported.to_string(),
-        report.opened.len().to_string(),
-        report.failed.len().to_string(),
-        report.trustee_errors.refusing().len().to_string(),
-        report.trustee_errors.unreachable().len().to_string(),
-        report.trustee_errors.not_yet_witnessed().len().to_string(),
-        report.not_waited_for.len().to_string(),
-        report.culprits.len().to_string(),
-        report.unwitnessed.len().to_string(),
-    ]);
-    println!("{t}\n{summary}plaintexts in {}", a.out.display());
     if report.failed.is_empty() {
         Ok(())
     } else {

@@ -149,9 +149,60 @@ pub fn settled(reports: &[Report]) -> bool {
     })
 }
 
-/// One line per participant: where it stands, and what its operator should do when it
-/// is behind. Every string from a trustee is escaped.
-pub fn lines(reports: &[Report], verdict: &Verdict) -> Vec<String> {
+/// Where one participant stands, as `dkg status --all` and `dkg execute --wait` show
+/// it: its line of text, its element of the JSON array.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Standing {
+    /// Trustee id.
+    pub trustee: String,
+    /// Address asked.
+    pub addr: String,
+    /// What it answered.
+    pub state: State,
+    /// Its phase, if it answered with its status.
+    pub phase: Option<String>,
+    /// Installed: SHA-256 of the announcement's body (hex), if it decodes.
+    pub announcement_sha256: Option<String>,
+    /// Aborted: why.
+    pub abort_reason: Option<String>,
+    /// Unreachable: the error.
+    pub error: Option<String>,
+    /// Whether, and how, it is behind the others.
+    pub behind: Option<Behind>,
+    /// Behind and still in the ceremony: what its operator should run.
+    pub remedy: Option<String>,
+}
+
+/// A participant's answer, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// It installed the ceremony's announcement.
+    Installed,
+    /// It aborted the ceremony.
+    Aborted,
+    /// It is still in the ceremony.
+    Running,
+    /// It does not know the ceremony.
+    Unknown,
+    /// No answer.
+    Unreachable,
+}
+
+/// How a participant is behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Behind {
+    /// Still in the ceremony while others aborted.
+    OthersAborted,
+    /// Still in the ceremony while others finished.
+    OthersFinished,
+    /// Does not know the ceremony (restarted since, or the proposal never reached it).
+    DoesNotKnow,
+}
+
+/// Where each participant stands. Pure.
+pub fn standings(reports: &[Report]) -> Vec<Standing> {
     let any_final = reports
         .iter()
         .any(|r| matches!(&r.answer, Answer::Status(s) if s.phase == "installed" || s.phase == "aborted"));
@@ -159,39 +210,81 @@ pub fn lines(reports: &[Report], verdict: &Verdict) -> Vec<String> {
     reports
         .iter()
         .map(|r| {
-            let who = format!("{} ({})", text(&r.trustee), text(&r.addr));
-            let what = match &r.answer {
-                Answer::Status(s) if s.phase == "installed" => match installed_hash(s) {
-                    Some(h) => format!("installed announcement {}…", hex::encode(&h[..8])),
-                    None => "installed, but its announcement does not decode".into(),
-                },
-                Answer::Status(s) if s.phase == "aborted" => format!("aborted: {}", text(&s.abort_reason)),
-                Answer::Status(s) if any_aborted => format!(
-                    "BEHIND: still {} while others aborted; its operator should run \
-                     `escrow dkg abort --trustee {} --id {}`",
-                    text(&s.phase),
-                    text(&r.addr),
-                    hex::encode(&s.ceremony_id)
-                ),
-                Answer::Status(s) if any_final => format!(
-                    "BEHIND: still {} while others finished; it ends at its own deadline (or run \
-                     `escrow dkg abort --trustee {} --id {}`)",
-                    text(&s.phase),
-                    text(&r.addr),
-                    hex::encode(&s.ceremony_id)
-                ),
-                Answer::Status(s) => text(&s.phase).to_string(),
-                Answer::Unknown => {
-                    "BEHIND: does not know this ceremony (restarted since, or the proposal never reached it)".into()
-                }
-                Answer::Unreachable(e) => format!("UNREACHABLE: {}", text(e)),
+            let mut st = Standing {
+                trustee: r.trustee.clone(),
+                addr: r.addr.clone(),
+                state: State::Running,
+                phase: None,
+                announcement_sha256: None,
+                abort_reason: None,
+                error: None,
+                behind: None,
+                remedy: None,
             };
-            format!("  {who}: {what}")
+            match &r.answer {
+                Answer::Status(s) => {
+                    st.phase = Some(s.phase.clone());
+                    if s.phase == "installed" {
+                        st.state = State::Installed;
+                        st.announcement_sha256 = installed_hash(s).map(hex::encode);
+                    } else if s.phase == "aborted" {
+                        st.state = State::Aborted;
+                        st.abort_reason = Some(s.abort_reason.clone());
+                    } else if any_aborted || any_final {
+                        st.behind = Some(if any_aborted { Behind::OthersAborted } else { Behind::OthersFinished });
+                        st.remedy =
+                            Some(format!("escrow dkg abort --trustee {} --id {}", r.addr, hex::encode(&s.ceremony_id)));
+                    }
+                }
+                Answer::Unknown => {
+                    st.state = State::Unknown;
+                    st.behind = Some(Behind::DoesNotKnow);
+                }
+                Answer::Unreachable(e) => {
+                    st.state = State::Unreachable;
+                    st.error = Some(e.clone());
+                }
+            }
+            st
         })
-        .chain(std::iter::once(summary(verdict)))
         .collect()
 }
 
+impl Standing {
+    /// Its line of text. Every string from a trustee is escaped.
+    pub fn line(&self) -> String {
+        let who = format!("{} ({})", text(&self.trustee), text(&self.addr));
+        let phase = text(self.phase.as_deref().unwrap_or_default()).into_owned();
+        let remedy = text(self.remedy.as_deref().unwrap_or_default()).into_owned();
+        let what = match (self.state, self.behind) {
+            (State::Installed, _) => match &self.announcement_sha256 {
+                Some(h) => format!("installed announcement {}…", h.get(..16).unwrap_or_default()),
+                None => "installed, but its announcement does not decode".into(),
+            },
+            (State::Aborted, _) => format!("aborted: {}", text(self.abort_reason.as_deref().unwrap_or_default())),
+            (State::Running, Some(Behind::OthersAborted)) => {
+                format!("BEHIND: still {phase} while others aborted; its operator should run `{remedy}`")
+            }
+            (State::Running, Some(_)) => {
+                format!("BEHIND: still {phase} while others finished; it ends at its own deadline (or run `{remedy}`)")
+            }
+            (State::Running, None) => phase,
+            (State::Unknown, _) => {
+                "BEHIND: does not know this ceremony (restarted since, or the proposal never reached it)".into()
+            }
+            (State::Unreachable, _) => format!("UNREACHABLE: {}", text(self.error.as_deref().unwrap_or_default())),
+        };
+        format!("  {who}: {what}")
+    }
+}
+
+/// One line per participant: where it stands, and what its operator should do when it
+/// is behind; then the verdict. Every string from a trustee is escaped.
+pub fn lines(reports: &[Report], verdict: &Verdict) -> Vec<String> {
+    standings(reports).iter().map(Standing::line).chain(std::iter::once(summary(verdict))).collect()
+}
+
+/// The verdict's line of text.
 fn summary(verdict: &Verdict) -> String {
     match verdict {
         Verdict::Installed(h) => {
@@ -206,6 +299,40 @@ fn summary(verdict: &Verdict) -> String {
             installed.iter().map(|t| text(t)).collect::<Vec<_>>().join(", "),
             not.iter().map(|t| text(t)).collect::<Vec<_>>().join(", ")
         ),
+    }
+}
+
+/// The verdict, as `--json` gives it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerdictJson {
+    /// installed, aborted, running or split.
+    pub outcome: &'static str,
+    /// Installed at some participants but not (or not the same) at others.
+    pub split: bool,
+    /// Installed everywhere: SHA-256 of the announcement's body (hex).
+    pub announcement_sha256: Option<String>,
+    /// A split: the participants that installed it.
+    pub installed: Option<Vec<String>>,
+    /// A split: the rest.
+    pub not_installed: Option<Vec<String>>,
+}
+
+impl VerdictJson {
+    /// `verdict`, for JSON.
+    pub fn of(verdict: &Verdict) -> Self {
+        let (outcome, hash, installed, not) = match verdict {
+            Verdict::Installed(h) => ("installed", Some(hex::encode(h)), None, None),
+            Verdict::Aborted => ("aborted", None, None, None),
+            Verdict::Running => ("running", None, None, None),
+            Verdict::Split { installed, not } => ("split", None, Some(installed.clone()), Some(not.clone())),
+        };
+        VerdictJson {
+            outcome,
+            split: matches!(verdict, Verdict::Split { .. }),
+            announcement_sha256: hash,
+            installed,
+            not_installed: not,
+        }
     }
 }
 

@@ -105,6 +105,46 @@ fn connect(relay: &str, pins: &[PathBuf], ctx: &crate::Ctx) -> Result<UserClient
     Ok(c)
 }
 
+/// `escrow user send --json`: one line per acknowledged message.
+#[derive(Debug, serde::Serialize)]
+struct Sent {
+    /// The relay's sequence number for it.
+    sent: u64,
+}
+
+/// `escrow user inbox --json`: the messages read, and where to continue.
+#[derive(Debug, serde::Serialize)]
+struct InboxJson {
+    messages: Vec<InboxMessage>,
+    /// The relay holds more after `next_after`.
+    more: bool,
+    /// The `--after` to continue from.
+    next_after: u64,
+}
+
+/// One message of the inbox: its body (text, or its size if it is not UTF-8) or why
+/// it was refused.
+#[derive(Debug, serde::Serialize)]
+struct InboxMessage {
+    seq: u64,
+    sender: String,
+    /// The sender's timestamp from the label.
+    timestamp: u64,
+    #[serde(flatten)]
+    body: Body,
+}
+
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Body {
+    /// The plaintext, as sent.
+    Text(String),
+    /// A body that is not UTF-8 (superencrypted or binary): its length in bytes.
+    NotUtf8Bytes(usize),
+    /// Why the message was refused.
+    Refused(String),
+}
+
 pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
     let secret = &ctx.secret;
     match cmd {
@@ -123,6 +163,7 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             for k in 1..=repeat {
                 let text = if repeat == 1 { message.clone() } else { format!("{message} ({k}/{repeat})") };
                 match c.send(&me, &to, text.as_bytes(), clock.now(), &mut OsRng).await {
+                    Ok(sent) if ctx.json => crate::display::print_json(&Sent { sent: sent.seq })?,
                     Ok(sent) => println!("sent as #{}", sent.seq),
                     Err(e) if repeat > 1 => {
                         return Err(CliError::Findings(format!(
@@ -140,15 +181,37 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let me = load_user(&key, secret)?;
             let c = connect(&relay, &epoch_keys, ctx)?;
             let inbox = c.inbox(&me, after, limit).await.map_err(user_error)?;
-            for m in &inbox.messages {
-                match &m.outcome {
-                    // The sender wrote the body and the relay the refusal's details:
-                    // escaped, so neither can drive the reader's terminal.
-                    Ok(pt) => println!("#{} from {} at {}: {}", m.seq, text(m.sender.as_str()), m.timestamp, bytes(pt)),
-                    Err(why) => println!("#{} from {}: REFUSED: {}", m.seq, text(m.sender.as_str()), text(why)),
+            if ctx.json {
+                let messages = inbox
+                    .messages
+                    .iter()
+                    .map(|m| InboxMessage {
+                        seq: m.seq,
+                        sender: m.sender.to_string(),
+                        timestamp: m.timestamp,
+                        body: match &m.outcome {
+                            Ok(pt) => match std::str::from_utf8(pt) {
+                                Ok(s) => Body::Text(s.to_string()),
+                                Err(_) => Body::NotUtf8Bytes(pt.len()),
+                            },
+                            Err(why) => Body::Refused(why.clone()),
+                        },
+                    })
+                    .collect();
+                crate::display::print_json(&InboxJson { messages, more: inbox.more, next_after: inbox.next_after })?;
+            } else {
+                for m in &inbox.messages {
+                    match &m.outcome {
+                        // The sender wrote the body and the relay the refusal's details:
+                        // escaped, so neither can drive the reader's terminal.
+                        Ok(pt) => {
+                            println!("#{} from {} at {}: {}", m.seq, text(m.sender.as_str()), m.timestamp, bytes(pt))
+                        }
+                        Err(why) => println!("#{} from {}: REFUSED: {}", m.seq, text(m.sender.as_str()), text(why)),
+                    }
                 }
             }
-            if inbox.more {
+            if inbox.more && !ctx.json {
                 eprintln!(
                     "{} messages shown; more follow: continue with --after {}",
                     inbox.messages.len(),

@@ -206,13 +206,13 @@ async fn first_release(
         d.submit_everywhere(&w).await?;
         d.approve(&[0, 1, 2], wid).await?;
         let t = Instant::now();
-        let report = agency.open(&w, |_, _| {}).await.map_err(fail)?;
+        let report = agency.open(&w, |_| {}).await.map_err(fail)?;
         first.push(t.elapsed());
         if report.opened.len() != 1 {
             return Err(fail(format!("opened {} of 1: {:?}", report.opened.len(), report.trustee_errors)));
         }
         let t = Instant::now();
-        agency.open(&w, |_, _| {}).await.map_err(fail)?;
+        agency.open(&w, |_| {}).await.map_err(fail)?;
         again.push(t.elapsed());
     }
     Ok((first, again))

@@ -239,3 +239,115 @@ fn a_trustee_cut_off_past_the_retries_learns_the_abort_when_it_is_back() {
     let out = c.run_op(0, &["dkg", "execute", "--trustee", &c.addrs[0], "--wait"]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// One line of JSON on stdout: the object.
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one line of JSON: {}", text(out));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// `dkg execute --wait`, `dkg status` (with and without `--all`) and `epoch verify`
+/// with `--json`: what their text says, as one JSON object each, with every
+/// participant's standing and the verdicts as fields; a holder that does not serve the
+/// announcement is named in the object, and the command still fails.
+#[test]
+fn ceremony_commands_print_json() {
+    let c = Cluster::start();
+    c.propose_ready(2);
+    let out = c.run_op(0, &["dkg", "execute", "--trustee", &c.addrs[0], "--wait", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let executed = json(&out);
+    // One key per field: the ceremony's participants (ids) and their standings apart.
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches("\"participants\":").count(), 1, "{executed}");
+    assert_eq!(executed["phase"], "installed", "{executed}");
+    assert_eq!(executed["epoch"], 2, "{executed}");
+    assert_eq!(executed["trustee"], "trustee-0", "{executed}");
+    assert_eq!(executed["split"], false, "{executed}");
+    assert_eq!(executed["verdict"]["outcome"], "installed", "{executed}");
+    let hash = executed["verdict"]["announcement_sha256"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64, "{executed}");
+    assert_eq!(executed["participants"], serde_json::json!(["trustee-0", "trustee-1", "trustee-2"]), "{executed}");
+    let standings = executed["standings"].as_array().unwrap();
+    assert_eq!(standings.len(), TRUSTEES, "{executed}");
+    for (i, s) in standings.iter().enumerate() {
+        assert_eq!(s["trustee"], format!("trustee-{i}").as_str(), "{executed}");
+        assert_eq!(s["addr"], c.addrs[i].as_str(), "{executed}");
+        assert_eq!(s["state"], "installed", "{executed}");
+        assert_eq!(s["announcement_sha256"], hash.as_str(), "{executed}");
+        assert!(s["behind"].is_null() && s["remedy"].is_null(), "{executed}");
+    }
+
+    let out = c.run_op(1, &["dkg", "status", "--trustee", &c.addrs[1], "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let status = json(&out);
+    assert_eq!(status["trustee"], "trustee-1", "{status}");
+    assert_eq!(status["phase"], "installed", "{status}");
+    assert_eq!(status["ceremony_id"], executed["ceremony_id"], "{status}");
+    assert_eq!(status["plan"], "fresh", "{status}");
+    assert_eq!(status["proposer"], "trustee-0", "{status}");
+    assert_eq!(status["participants"], serde_json::json!(["trustee-0", "trustee-1", "trustee-2"]), "{status}");
+    assert!(status["abort_reason"].is_null() && status["announcement"].is_string(), "{status}");
+    assert!(!status["steps"].as_array().unwrap().is_empty(), "{status}");
+    // The text says the same.
+    let shown = text(&c.run_op(1, &["dkg", "status", "--trustee", &c.addrs[1]]));
+    let first = format!("ceremony {} (fresh, epoch 2): installed", status["ceremony_id"].as_str().unwrap());
+    assert!(shown.starts_with(&first), "{shown}");
+
+    let out = c.run_op(2, &["dkg", "status", "--trustee", &c.addrs[2], "--all", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let all = json(&out);
+    assert_eq!(all["trustee"], "trustee-2", "{all}");
+    assert_eq!(all["split"], false, "{all}");
+    assert_eq!(all["verdict"], executed["verdict"], "{all}");
+    assert_eq!(all["standings"].as_array().unwrap().len(), TRUSTEES, "{all}");
+
+    let auditor = c.dir.path().join("pki/auditor-1.profile.toml");
+    let announcement = c.dir.path().join("epoch-2.announcement");
+    run_as(
+        PASS,
+        &[
+            "--profile",
+            p(&auditor),
+            "epoch",
+            "fetch",
+            "--trustee",
+            &c.addrs[2],
+            "--epoch",
+            "2",
+            "--out",
+            p(&announcement),
+        ],
+    );
+    let verify = |holders: &[String]| {
+        let mut cmd = escrow();
+        cmd.args(["--profile", p(&auditor), "epoch", "verify", p(&announcement), "--json"]);
+        for h in holders {
+            cmd.args(["--holder", h]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = verify(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let unchecked = json(&out);
+    assert_eq!(unchecked["epoch"], 2, "{unchecked}");
+    assert_eq!(unchecked["generation"], 0, "{unchecked}");
+    assert_eq!(unchecked["holders"], serde_json::json!(["trustee-0", "trustee-1", "trustee-2"]), "{unchecked}");
+    assert!(unchecked["every_holder_installed"].is_null() && unchecked["holder_checks"].is_null(), "{unchecked}");
+    let mut holders: Vec<String> = c.addrs.iter().enumerate().map(|(i, a)| format!("trustee-{i}={a}")).collect();
+    let out = verify(&holders);
+    assert!(out.status.success(), "{}", text(&out));
+    let checked = json(&out);
+    assert_eq!(checked["every_holder_installed"], true, "{checked}");
+    let checks = checked["holder_checks"].as_array().unwrap();
+    assert!(checks.iter().all(|h| h["installed"] == true && h["problem"].is_null()), "{checked}");
+    // trustee-2 named where nothing listens: not installed there, said in the object,
+    // and the command fails.
+    holders[2] = "trustee-2=127.0.0.1:1".into();
+    let out = verify(&holders);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let split = json(&out);
+    assert_eq!(split["every_holder_installed"], false, "{split}");
+    assert_eq!(split["holder_checks"][2]["installed"], false, "{split}");
+    assert!(split["holder_checks"][2]["problem"].as_str().unwrap().starts_with("unreachable: "), "{split}");
+}

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-/// Runs the demo; returns whether it succeeded, its output, and its `--json` summary
+/// Runs the demo; returns whether it succeeded, its output, and its `--summary-json` summary
 /// (null if it wrote none).
 fn demo(args: &[&str]) -> (bool, String, serde_json::Value) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -15,7 +15,7 @@ fn demo(args: &[&str]) -> (bool, String, serde_json::Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
         .arg("demo")
         .args(args)
-        .arg("--json")
+        .arg("--summary-json")
         .arg(&json)
         .env_remove("ESCROW_PASSPHRASE")
         .env_remove("ESCROW_PROFILE")

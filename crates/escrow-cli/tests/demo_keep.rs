@@ -392,13 +392,17 @@ fn the_full_demo_kept_prints_commands_that_work() {
 #[test]
 fn a_kept_bench_prints_commands_that_work() {
     let kept = Kept::start(&["--bench", "5", "--keep"]);
-    assert!(kept.text.contains("Benchmark: opening 5 in-scope messages"), "{}", kept.text);
+    assert!(kept.text.contains("Benchmark: opening N in-scope messages (N = 5)"), "{}", kept.text);
+    // The row: 5 opened, and the relay holds exactly them.
+    let row = kept.text.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with("5 ")).unwrap();
+    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
+    assert_eq!(cells[..2], ["5", "5"], "{row}");
     kept.check_processes();
     let inbox = kept.command("user inbox");
     assert!(inbox.contains("epoch-1.pub"), "{inbox}");
     let read = kept.run_ok(&inbox);
     for i in 0..5 {
-        assert!(read.contains(&format!(": message {i}\n")), "{read}");
+        assert!(read.contains(&format!(": message {i} of day 1\n")), "{read}");
     }
     let status = kept.run_ok(&kept.command("warrant status"));
     assert!(status.contains("approved"), "{status}");

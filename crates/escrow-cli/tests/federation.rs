@@ -86,6 +86,51 @@ fn organisations_join_a_federation_each_with_its_own_ca() {
     assert!(out.contains("3 of 3 trustees") && out.contains("ONE ROOT"), "{out}");
 }
 
+/// `federation show --json`: every organisation with its CA, what it certifies and
+/// pins, and at how many of the trustees one stolen key of its CA approves; the
+/// one-root verdict as a field.
+#[test]
+fn federation_show_prints_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |s: &str| tmp.path().join(s);
+    let out = org(&d("t0"), "org-t0", &["trustee/trustee-0", "operator/trustee-0/*"]);
+    let fingerprint = out.split("CA ").nth(1).unwrap().lines().next().unwrap().to_string();
+    org(&d("t1"), "org-t1", &["trustee/trustee-1", "operator/trustee-1/*"]);
+    org(&d("police"), "police", &["agency/agency-1"]);
+    ok(&["org", "issue", p(&d("t0")), "--role", "trustee", "--id", "trustee-0", "--insecure-fast-kdf"]);
+    ok(&["org", "issue", p(&d("t1")), "--role", "trustee", "--id", "trustee-1", "--insecure-fast-kdf"]);
+    let fed = d("federation.toml");
+    let entries = [d("t0/entry.toml"), d("t1/entry.toml"), d("police/entry.toml")];
+    ok(&["federation", "add", p(&fed), p(&entries[0]), p(&entries[1]), p(&entries[2])]);
+    let shown = |fed: &Path| -> serde_json::Value {
+        let out = ok(&["federation", "show", p(fed), "--json"]);
+        assert_eq!(out.lines().count(), 1, "one line of JSON: {out}");
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+    };
+    let v = shown(&fed);
+    assert_eq!(v["deployment"], "fedtest", "{v}");
+    assert!(v["digest"].as_str().unwrap().starts_with("SHA256:"), "{v}");
+    assert_eq!(v["trustees"], 2, "{v}");
+    assert_eq!(v["one_root"], false, "{v}");
+    assert_eq!(v["widest_reach"], 1, "{v}");
+    let orgs = v["organisations"].as_array().unwrap();
+    let names: Vec<&str> = orgs.iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["org-t0", "org-t1", "police"], "{v}");
+    assert_eq!(orgs[0]["ca_fingerprint"], fingerprint.as_str(), "{v}");
+    assert_eq!(orgs[0]["generation"], 2, "{v}");
+    assert_eq!(orgs[0]["certifies"], serde_json::json!(["trustee/trustee-0", "operator/trustee-0/*"]), "{v}");
+    assert_eq!(orgs[0]["pins"], serde_json::json!([{ "kind": "trustee", "name": "trustee-0" }]), "{v}");
+    assert_eq!(orgs[0]["approves_at"], serde_json::json!({ "trustees": 1, "of": 2 }), "{v}");
+    assert_eq!(orgs[2]["approves_at"], serde_json::json!({ "trustees": 0, "of": 2 }), "{v}");
+    assert_eq!(orgs[2]["retired_cas"], 0, "{v}");
+
+    ok(&["pki", "init", p(&d("one")), "--trustees", "3", "--insecure-fast-kdf"]);
+    let v = shown(&d("one/federation.toml"));
+    assert_eq!(v["one_root"], true, "{v}");
+    assert_eq!(v["widest_reach"], 3, "{v}");
+    assert_eq!(v["organisations"][0]["approves_at"], serde_json::json!({ "trustees": 3, "of": 3 }), "{v}");
+}
+
 #[test]
 fn a_forged_or_altered_federation_is_refused_by_every_command_that_reads_it() {
     let tmp = tempfile::tempdir().unwrap();

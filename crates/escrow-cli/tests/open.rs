@@ -189,9 +189,11 @@ fn the_summary_names_each_trustee_and_each_outcome() {
     assert!(stdout.contains("trustees refusing   trustees unreachable   trustees not yet witnessed"), "{stdout}");
     let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with('1')).unwrap();
     let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
-    // exported, opened, not opened, refusing, unreachable, not yet witnessed, not waited
-    // for, culprits, unwitnessed
-    assert_eq!(cells, ["1", "1", "0", "2", "1", "0", "0", "0", "0"], "{stdout}");
+    // exported, opened, not opened, refusing, unreachable, not yet witnessed, (not
+    // needed: whether a refusal came before the three approving trustees' shares is
+    // timing), culprits, unwitnessed
+    assert_eq!(cells[..6], ["1", "1", "0", "2", "1", "0"], "{stdout}");
+    assert_eq!(cells[7..], ["0", "0"], "{stdout}");
     for i in [3, 4] {
         let named = format!("trustee trustee-{i} ({}) refused: ", d.trustees[i]);
         assert!(stdout.contains(&named), "{named:?} not in {stdout}");
@@ -219,9 +221,9 @@ fn a_pinned_epoch_key_the_trustees_do_not_serve_is_refused() {
 
 /// A trustee that stops answering in the middle of an open (SIGSTOP: its sockets stay
 /// open, the kernel still takes its packets, nothing reads them), while three other
-/// trustees that approved answer: each share request goes on without it once the
-/// others' shares suffice, every message opens, and the summary says which trustee was
-/// not waited for and in how many requests. Resumed, it answers again.
+/// trustees that approved answer: each share request is opened with the others'
+/// shares without waiting for it, every message opens, and the summary says which
+/// trustee was not needed and in how many requests. Resumed, it answers again.
 #[test]
 fn a_paused_trustee_is_not_waited_for() {
     use std::io::{BufRead, BufReader};
@@ -236,7 +238,7 @@ fn a_paused_trustee_is_not_waited_for() {
     let mut c = escrow();
     c.args(["--profile", p(&d.path("pki/agency-1.profile.toml")), "open", "--epoch-key", p(&epoch)])
         .args(["--relay", &d.relay, "--warrant", p(&d.path("alice.warrant"))])
-        .args(["--out", p(&d.path("opened-paused")), "--batch-size", "1", "--straggler-grace-ms", "300"]);
+        .args(["--out", p(&d.path("opened-paused")), "--batch-size", "1"]);
     for t in &d.trustees {
         c.args(["--trustee", t]);
     }
@@ -246,7 +248,7 @@ fn a_paused_trustee_is_not_waited_for() {
     // Once the first request is answered, trustee-0 stops.
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
-    while !seen.contains("opened or tried 1/30") {
+    while !seen.contains("opened or tried 1/") {
         let mut line = String::new();
         assert!(stderr.read_line(&mut line).unwrap() > 0, "open ended before its first request: {seen}");
         seen.push_str(&line);
@@ -258,24 +260,112 @@ fn a_paused_trustee_is_not_waited_for() {
     signal("-CONT");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{seen}{rest}");
-    assert_eq!(stdout.matches("opened #").count(), 30, "{stdout}");
-    let named = format!("trustee trustee-0 ({}) not waited for in ", d.trustees[0]);
+    let summary = std::fs::read_to_string(d.path("opened-paused/summary.txt")).unwrap();
+    assert_eq!(summary.matches("opened #").count(), 30, "{summary}");
+    assert!(stdout.contains("30 opened: plaintexts and summary.txt in "), "{stdout}");
+    let named = format!("trustee trustee-0 ({}) not needed in ", d.trustees[0]);
     let line = stdout.lines().find(|l| l.starts_with(&named)).unwrap_or_else(|| panic!("{named:?} not in {stdout}"));
     let n: usize = line[named.len()..].split(' ').next().unwrap().parse().unwrap();
-    // Requests 2 to 30 met a stopped trustee-0 (one or two may have been answered
-    // before the signal landed).
-    assert!((27..=29).contains(&n), "{line}");
-    assert!(
-        line.contains(" of 30 share requests: the others' shares sufficed; it had not answered 300 ms later"),
-        "{line}"
-    );
+    // Most of requests 2 to 30 met a stopped trustee-0: the requests in flight when
+    // the signal landed (up to two batches of the pipeline, and a few more while it
+    // was being sent) may have been answered; the first may have been opened before
+    // trustee-0 answered it.
+    assert!((20..=30).contains(&n), "{line}");
+    assert!(line.contains(" of 30 share requests: the others' shares opened them first"), "{line}");
     let row = stdout.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with("30")).unwrap();
     let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
-    // trustee-4 never approved: it refuses, and is not waited for either.
-    assert_eq!(cells, ["30", "30", "0", "1", "0", "0", "1", "0", "0"], "{stdout}");
+    // trustee-4 never approved: it refuses (and may be not needed too, if its refusal
+    // came after the three approving trustees' shares).
+    assert_eq!(cells[..6], ["30", "30", "0", "1", "0", "0"], "{stdout}");
+    assert!(["1", "2"].contains(&cells[6]), "{stdout}");
+    assert_eq!(cells[7..], ["0", "0"], "{stdout}");
 
-    // Resumed, trustee-0 answers again: nobody is left out.
+    // Resumed, trustee-0 answers again, and everything opens.
     let again = d.open_weak("agency-1", "alice");
     let stdout = String::from_utf8_lossy(&again.stdout);
-    assert!(again.status.success() && !stdout.contains("not waited for in"), "{}", text(&again));
+    assert!(again.status.success() && stdout.contains("30 opened: "), "{}", text(&again));
+}
+
+/// One line of JSON on stdout: the object.
+fn json(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one line of JSON: {}", text(out));
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
+}
+
+/// `court sign --json`: the warrant's id (the one the signed file carries), its terms
+/// and where it was written, as one JSON object.
+#[test]
+fn court_sign_prints_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run(&["court", "keygen", "--court", "high-court", "--out", p(&d.join("courts")), "--insecure-fast-kdf"]);
+    let w = d.join("w.hex");
+    let out = escrow()
+        .args(["court", "sign", "--key", p(&d.join("courts/high-court.key")), "--agency", "agency-1"])
+        .args(["--target", "alice", "--target", "bob", "--from", "100", "--to", "200", "--issued-at", "150"])
+        .args(["--valid-days", "2", "--case", "R v. A", "--basis", "s. 1", "--out", p(&w), "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json(&out);
+    let id = std::fs::read_to_string(&w).unwrap().trim().get(6..38).unwrap().to_string();
+    assert_eq!(v["warrant_id"], id.as_str(), "{v}");
+    assert_eq!(v["court"], "high-court", "{v}");
+    assert_eq!(v["agency"], "agency-1", "{v}");
+    assert_eq!(v["targets"], serde_json::json!(["alice", "bob"]), "{v}");
+    assert_eq!((v["from"].as_u64(), v["to"].as_u64()), (Some(100), Some(200)), "{v}");
+    assert_eq!((v["issued_at"].as_u64(), v["valid_until"].as_u64()), (Some(150), Some(150 + 2 * 86_400)), "{v}");
+    assert_eq!(v["case"], "R v. A", "{v}");
+    assert_eq!(v["out"], p(&w), "{v}");
+}
+
+/// `open --json`: the report as one JSON object (what was opened, by whom it was
+/// refused or not reached, each trustee by id and address), and on stderr a JSON line
+/// per share request answered.
+#[test]
+fn open_prints_json() {
+    let d = Deployment::new();
+    let out = d.open_with("agency-1", "alice", &["--epoch-key", p(&d.path("keys/epoch-1.pub")), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(v["in_scope"], 1, "{v}");
+    assert_eq!(v["opened"]["count"], 1, "{v}");
+    let m = &v["opened"]["messages"][0];
+    assert_eq!(m["sender"], "alice", "{v}");
+    assert_eq!(m["recipients"], serde_json::json!(["bob"]), "{v}");
+    assert!(m["seq"].as_u64().unwrap() >= 1 && m["timestamp"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["not_opened"], serde_json::json!([]), "{v}");
+    assert_eq!(v["share_requests"], 1, "{v}");
+    let named =
+        |t: &serde_json::Value| (t["trustee"].as_str().map(str::to_owned), t["addr"].as_str().unwrap().to_owned());
+    let refusing: Vec<_> = v["refusing"].as_array().unwrap().iter().map(named).collect();
+    let want: Vec<_> = [3, 4].iter().map(|&i| (Some(format!("trustee-{i}")), d.trustees[i].clone())).collect();
+    assert_eq!(refusing, want, "{v}");
+    let unreachable: Vec<_> = v["unreachable"].as_array().unwrap().iter().map(named).collect();
+    assert_eq!(unreachable, [(None, DOWN.to_string())], "{v}");
+    let errors = v["trustee_errors"].as_array().unwrap();
+    let down = errors.iter().find(|e| e["addr"] == DOWN).unwrap();
+    assert_eq!((down["failure"].as_str(), down["code"].as_str()), (Some("unreachable"), Some("Unavailable")), "{v}");
+    assert!(down["trustee"].is_null() && down["requests"] == 1, "{v}");
+    assert!(down["message"].as_str().unwrap().contains("nothing listens at that address"), "{v}");
+    assert!(errors.iter().filter(|e| e["failure"] == "refused").count() >= 2, "{v}");
+    assert!(v["culprits"] == serde_json::json!([]) && v["unwitnessed"] == serde_json::json!([]), "{v}");
+    assert_eq!(v["out"], p(&d.path("opened-agency-1-alice")), "{v}");
+    // The plaintext and summary are written as without --json.
+    assert_eq!(
+        std::fs::read_to_string(d.path(&format!("opened-agency-1-alice/{:08}.txt", m["seq"].as_u64().unwrap())))
+            .unwrap(),
+        "hi"
+    );
+    // Progress: JSON lines on stderr, the last with every message done.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let progress: Vec<serde_json::Value> = err
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let last = &progress.last().unwrap_or_else(|| panic!("no progress line: {err}"))["progress"];
+    assert_eq!((last["done"].as_u64(), last["exported"].as_u64()), (Some(1), Some(1)), "{err}");
+    assert!(!err.contains("opened or tried"), "{err}");
 }

@@ -135,3 +135,33 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bogus.profile.toml: not a profile"), "{out:?}");
 }
+
+/// `--json` on a command that prints no JSON is a usage error naming the command, before
+/// anything runs; before or after the subcommand alike.
+#[test]
+fn json_is_refused_by_a_command_that_prints_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_escrow"))
+            .args(args)
+            .env("ESCROW_PASSPHRASE", "pki test passphrase")
+            .env_remove("ESCROW_PROFILE")
+            .output()
+            .expect("the escrow binary runs")
+    };
+    for (args, name) in [
+        (vec!["--json", "pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf"], "pki init"),
+        (vec!["pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf", "--json"], "pki init"),
+        (vec!["warrant", "list", "--trustee", "127.0.0.1:1", "--json"], "warrant list"),
+        (vec!["audit", "reconcile", "--trust-on-first-use", "--trustee", "127.0.0.1:1", "--json"], "audit reconcile"),
+    ] {
+        let out = run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        let want = format!("error: escrow {name} does not print JSON: --json is for status, audit verify, court sign");
+        assert!(err.starts_with(&want), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
+    }
+    assert!(!dir.exists(), "a refused command wrote nothing");
+}

@@ -802,59 +802,83 @@ fn the_log_key_can_be_published_before_the_first_start_and_is_the_one_served() {
     assert!(pinned.status.success(), "the served key is the published one: {pinned:?}");
 }
 
-#[test]
-fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
-    let f = Files::new();
-    run(&["pki", "issue", p(&f.path("pki")), "--role", "witness", "--id", "w1", "--insecure-fast-kdf"]);
-    let line = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0"]);
-    let config = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0", "--witness-config"]);
-    std::fs::write(f.path("logs.toml"), config).unwrap();
-    let vkey = run(&[
-        "witness",
-        "init",
-        "--data-dir",
-        p(&f.path("w1")),
-        "--name",
-        "witness.example/w1",
-        "--insecure-fast-kdf",
-    ]);
-    let waddr_file = f.path("w1.addr");
-    let witness = escrow()
-        .args(["--profile", p(&f.path("pki/witness-w1.profile.toml"))])
-        .args(["witness", "serve", "--data-dir", p(&f.path("w1")), "--config", p(&f.path("logs.toml"))])
-        .args(["--addr-file", p(&waddr_file)])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _witness = Killed(witness);
-    let t0 = Instant::now();
-    while !waddr_file.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(30), "the witness did not start");
-        std::thread::sleep(Duration::from_millis(20));
+/// A witness process (w1) and trustee-0's process publishing to it every 100 ms, the
+/// witness policy naming both: killed when dropped.
+struct Witnessed {
+    _witness: Killed,
+    _trustee: Killed,
+    /// trustee-0's address.
+    addr: String,
+    /// The witness policy.
+    policy: PathBuf,
+}
+
+impl Files {
+    fn witnessed_trustee(&self) -> Witnessed {
+        let f = self;
+        run(&["pki", "issue", p(&f.path("pki")), "--role", "witness", "--id", "w1", "--insecure-fast-kdf"]);
+        let line = run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0"]);
+        let config =
+            run(&["trustee", "log-key", "--data-dir", p(&f.path("t0")), "--id", "trustee-0", "--witness-config"]);
+        std::fs::write(f.path("logs.toml"), config).unwrap();
+        let vkey = run(&[
+            "witness",
+            "init",
+            "--data-dir",
+            p(&f.path("w1")),
+            "--name",
+            "witness.example/w1",
+            "--insecure-fast-kdf",
+        ]);
+        let waddr_file = f.path("w1.addr");
+        let witness = escrow()
+            .args(["--profile", p(&f.path("pki/witness-w1.profile.toml"))])
+            .args(["witness", "serve", "--data-dir", p(&f.path("w1")), "--config", p(&f.path("logs.toml"))])
+            .args(["--addr-file", p(&waddr_file)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let witness = Killed(witness);
+        let t0 = Instant::now();
+        while !waddr_file.exists() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "the witness did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let waddr = std::fs::read_to_string(&waddr_file).unwrap();
+        let policy = f.path("witness.policy");
+        // A comment in Latin-1 ("café", 0xE9 not UTF-8) is opaque to the spec and to
+        // every command that reads the policy.
+        let text = format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim());
+        std::fs::write(&policy, [&b"# caf\xe9 witness\n"[..], text.as_bytes()].concat()).unwrap();
+        let mut trustee =
+            f.trustee_with(0, 0, 0, "t0", &["--witness-policy", p(&policy), "--witness-interval-ms", "100"]);
+        f.wait_up("t0", &mut trustee);
+        let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
+        Witnessed { _witness: witness, _trustee: Killed(trustee), addr, policy }
     }
-    let waddr = std::fs::read_to_string(&waddr_file).unwrap();
-    let policy = f.path("witness.policy");
-    // A comment in Latin-1 ("café", 0xE9 not UTF-8) is opaque to the spec and to
-    // every command that reads the policy below.
-    let text = format!("{line}witness w1 {} https://{}\nquorum w1\n", vkey.trim(), waddr.trim());
-    std::fs::write(&policy, [&b"# caf\xe9 witness\n"[..], text.as_bytes()].concat()).unwrap();
-    let mut trustee = f.trustee_with(0, 0, 0, "t0", &["--witness-policy", p(&policy), "--witness-interval-ms", "100"]);
-    f.wait_up("t0", &mut trustee);
-    let _trustee = Killed(trustee);
-    let addr = std::fs::read_to_string(f.path("t0.addr")).unwrap().trim().to_string();
-    let status = |addrs: &[&str]| {
+
+    /// `escrow status` as auditor-1 with the witness policy `policy`, asking `addrs`.
+    fn status(&self, policy: &Path, addrs: &[&str], extra: &[&str]) -> Output {
         let mut c = escrow();
-        c.args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "status", "--witness-policy", p(&policy)]);
+        c.args(["--profile", p(&self.path("pki/auditor-1.profile.toml")), "status", "--witness-policy", p(policy)]);
         for a in addrs {
             c.args(["--trustee", a]);
         }
-        c.output().unwrap()
-    };
+        c.args(extra).output().unwrap()
+    }
+}
+
+#[test]
+fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
+    let f = Files::new();
+    let w = f.witnessed_trustee();
+    let (addr, policy) = (&w.addr, &w.policy);
+    let status = |addrs: &[&str]| f.status(policy, addrs, &[]);
     // The trustee's first checkpoint reaches the witness: witnessed size = log size, lag 0.
     let t0 = Instant::now();
     let shown = loop {
-        let out = status(&[&addr]);
+        let out = status(&[addr]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let row = text.lines().find(|l| l.contains("trustee-0")).unwrap_or_default().to_string();
         let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
@@ -866,9 +890,82 @@ fn a_trustee_process_publishes_to_a_witness_process_and_status_shows_both() {
     };
     assert!(shown.contains("SERVING") && shown.contains("w1 (lag)"), "{shown}");
     // A trustee that is down is shown DOWN and fails the command.
-    let out = status(&[&addr, "127.0.0.1:1"]);
+    let out = status(&[addr, "127.0.0.1:1"]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("DOWN"), "{out:?}");
+}
+
+/// `status --json` and `audit verify --json`: one JSON object on stdout each, with the
+/// values the text shows; a trustee that is down is in the object, and still fails
+/// the command.
+#[test]
+fn status_and_audit_verify_print_json() {
+    let f = Files::new();
+    let w = f.witnessed_trustee();
+    let json = |out: &Output| -> serde_json::Value {
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "one line of JSON: {stdout}");
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    };
+    let t0 = Instant::now();
+    let status = loop {
+        let out = f.status(&w.policy, &[&w.addr], &["--json"]);
+        assert!(out.status.success(), "{}", common::text(&out));
+        let v = json(&out);
+        let t = &v["trustees"][0];
+        if t["log_size"].as_u64().is_some() && t["witnesses"][0]["lag"] == 0 {
+            break v;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "never witnessed: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let t = &status["trustees"][0];
+    assert_eq!(t["trustee"], "trustee-0", "{status}");
+    assert_eq!(t["address"], w.addr.as_str(), "{status}");
+    assert_eq!(t["health"], "SERVING", "{status}");
+    assert_eq!(t["epochs"], serde_json::json!([1]), "{status}");
+    assert_eq!(t["witnessed_size"], t["log_size"], "{status}");
+    let size = t["log_size"].as_u64().unwrap();
+    assert!(size >= 1, "{status}");
+    assert_eq!(t["witnesses"], serde_json::json!([{ "name": "w1", "size": size, "lag": 0, "state": "cosigned" }]));
+
+    // Down: in the object, and exit 1.
+    let out = f.status(&w.policy, &[&w.addr, "127.0.0.1:1"], &["--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let v = json(&out);
+    assert_eq!(v["trustees"][0]["health"], "SERVING", "{v}");
+    let down = &v["trustees"][1];
+    assert_eq!(down["health"], "DOWN", "{v}");
+    assert_eq!(down["address"], "127.0.0.1:1", "{v}");
+    assert!(down["trustee"].is_null() && down["log_size"].is_null() && down["epochs"] == serde_json::json!([]), "{v}");
+
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "audit", "verify", "--json"])
+        .args(["--trustee", &w.addr, "--witness-policy", p(&w.policy), "--state-dir", p(&f.path("audit"))])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::text(&out));
+    let v = json(&out);
+    let log = &v["trustees"][0];
+    assert_eq!(log["ok"], true, "{v}");
+    assert_eq!(log["address"], w.addr.as_str(), "{v}");
+    assert_eq!(log["origin"], escrow_log::trustee_origin("trustee-0").as_str(), "{v}");
+    assert!(log["size"].as_u64().unwrap() >= size, "{v}");
+    let root = log["root"].as_str().unwrap();
+    assert!(root.len() == 64 && root.chars().all(|c| c.is_ascii_hexdigit()), "{v}");
+    assert_eq!(log["witnessed"][0]["witness"], "w1", "{v}");
+    assert!(log["witnessed"][0]["size"].as_u64().unwrap() >= 1, "{v}");
+    assert!(log["failure"].is_null() && log["notes"] == serde_json::json!([]), "{v}");
+    // A trustee that cannot be reached: not ok, with why, and exit 1 after the JSON.
+    let out = escrow()
+        .args(["--profile", p(&f.path("pki/auditor-1.profile.toml")), "audit", "verify", "--json"])
+        .args(["--trustee", "127.0.0.1:1", "--witness-policy", p(&w.policy), "--state-dir", p(&f.path("audit"))])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", common::text(&out));
+    let v = json(&out);
+    assert_eq!(v["trustees"][0]["ok"], false, "{v}");
+    assert!(!v["trustees"][0]["failure"].as_str().unwrap().is_empty(), "{v}");
 }
 
 /// `escrow trustee policy` writes the file `trustee serve --policy` reads (the

@@ -181,6 +181,53 @@ fn send_repeat_sends_numbered_messages_and_refuses_zero() {
     assert!(text(&refused).contains("message 1 of 2 not sent (0 acknowledged before it)"), "{}", text(&refused));
 }
 
+/// `user send --json` prints a JSON line per acknowledged message; `user inbox --json`
+/// one object with every message as sent (a hostile one too: the JSON escapes it, and
+/// the line holds no live control) and where to continue.
+#[test]
+fn send_and_inbox_print_json() {
+    let d = Deployment::new();
+    let epoch_key = d.path("keys/epoch-1.pub");
+    let pin = ["--epoch-key", p(&epoch_key)];
+    let send = |message: &str, extra: &[&str]| {
+        let args = [&["--to", "bob", "--message", message, "--json"], &pin[..], extra].concat();
+        let out = d.user("alice", &["send"], &args);
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lines: Vec<serde_json::Value> =
+        send("load", &["--repeat", "2"]).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines, [serde_json::json!({ "sent": 1 }), serde_json::json!({ "sent": 2 })]);
+    let hostile = "\x1b[2J\x1b[31m FAKE\r\n\"}{\"sent\": 99}\u{202e}\u{9b}";
+    assert_eq!(send(hostile, &[]), "{\"sent\":3}\n");
+
+    let out = d.inbox(&["--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
+    assert!(!stdout.trim_end().chars().any(|c| c.is_control() || c == '\u{202e}'), "{stdout:?}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["more"], false, "{v}");
+    assert_eq!(v["next_after"], 3, "{v}");
+    let messages = v["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 3, "{v}");
+    assert_eq!(messages[0]["seq"], 1, "{v}");
+    assert_eq!(messages[0]["sender"], "alice", "{v}");
+    assert_eq!(messages[0]["text"], "load (1/2)", "{v}");
+    assert!(messages[0]["timestamp"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(messages[2]["text"], hostile, "{v}");
+    assert!(messages.iter().all(|m| m.get("refused").is_none()), "{v}");
+
+    // One at a time: where to continue is in the object, not on stderr.
+    let out = d.inbox(&["--json", "--limit", "1", "--after", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["more"], true, "{v}");
+    assert_eq!(v["next_after"], 2, "{v}");
+    assert_eq!(v["messages"][0]["text"], "load (2/2)", "{v}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("more follow"), "{}", text(&out));
+}
+
 /// Output into a pipe whose reader is gone (`escrow ... | head -1`): the command stops
 /// quietly with status 141, as a process killed by SIGPIPE would, and no panic.
 #[test]

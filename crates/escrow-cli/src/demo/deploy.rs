@@ -22,13 +22,18 @@ fn plan_policy(i: u16, court: &CourtPublicKey) -> Policy {
     p
 }
 
+/// Fields per warrant and per agency the trustees allow under `--bench`.
+const BENCH_LIMIT: u64 = 10_000_000;
+
 /// The demo's witnesses: three, two must cosign; publication every 200 ms; a share
 /// request waits up to 5 s for its approval to be witnessed.
 pub(super) const WITNESSES: escrow_kit::WitnessOptions =
     escrow_kit::WitnessOptions { count: 3, quorum: 2, interval_ms: 200, release_wait_ms: 5_000 };
 
 impl Deployment {
-    pub(super) async fn start(keep: bool) -> Result<Self, CliError> {
+    /// Starts the demo's deployment; for `bench`, with quotas and a per-warrant limit
+    /// no benchmark reaches (the plan's quotas are for the story).
+    pub(super) async fn start(keep: bool, bench: bool) -> Result<Self, CliError> {
         let mut pass = [0u8; 16];
         OsRng.fill_bytes(&mut pass);
         let passphrase = hex::encode(pass);
@@ -43,7 +48,14 @@ impl Deployment {
             court: "high-court".into(),
             launch: Launch::Processes { exe, passphrase: passphrase.clone() },
             keep_dir: keep,
-            policy: Arc::new(plan_policy),
+            policy: Arc::new(move |i: u16, court: &CourtPublicKey| {
+                let mut p = plan_policy(i, court);
+                if bench {
+                    p.max_fields_per_warrant = BENCH_LIMIT;
+                    p.agency_quota.values_mut().for_each(|q| *q = BENCH_LIMIT);
+                }
+                p
+            }),
             pki: None,
             keygen: escrow_kit::KeyGen::Ceremony,
             ceremony_phase_ms: 3_000,
@@ -194,6 +206,6 @@ impl Deployment {
     /// The agency opens everything `warrant` covers; trustees that are down show up
     /// as unreachable.
     pub(super) async fn open(&self, warrant: &[u8]) -> Result<escrow_agency::OpenReport, CliError> {
-        self.agency().await?.open(warrant, |_, _| {}).await.map_err(err)
+        self.agency().await?.open(warrant, |_| {}).await.map_err(err)
     }
 }

@@ -122,9 +122,18 @@ pub struct DemoArgs {
     /// process is and commands that work against it. The audit then skips its log tampering.
     #[arg(long)]
     pub keep: bool,
-    /// Instead of the scenarios: time opening N in-scope messages (n = 5, t = 2).
-    #[arg(long, value_name = "N")]
-    pub bench: Option<usize>,
+    /// Instead of the scenarios: measure opening N in-scope messages (n = 5, t = 2),
+    /// one row per N (comma-separated, e.g. 1000,10000,100000): wall time, the crypto
+    /// floor, and each process's CPU time and peak memory.
+    #[arg(long, value_name = "N,...", value_delimiter = ',')]
+    pub bench: Option<Vec<usize>>,
+    /// With --bench: the messages the relay holds in all (the rest are filler that is
+    /// never in scope) [default: just the in-scope ones].
+    #[arg(long, value_name = "M", requires = "bench")]
+    pub bench_total: Option<usize>,
+    /// With --bench: also write the rows as bench.json and the plot as bench.svg here.
+    #[arg(long, value_name = "DIR", requires = "bench")]
+    pub bench_out: Option<PathBuf>,
     /// Run one scenario only: lawful-access, denied, over-reach, secret-order,
     /// forged-field, circumvention, key-theft, outage, after-the-fact, metadata-only,
     /// surveillance-target, witness-outage, stolen-ca, cheating-dealer, audit,
@@ -133,7 +142,7 @@ pub struct DemoArgs {
     /// Also write the summary as JSON to this file: {"scenarios": [{"scenario",
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
     #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
+    pub summary_json: Option<PathBuf>,
     /// Print every table, warrant id and server message as sent (gRPC codes, Unix
     /// times): the detail an engineer wants. By default the text is for a reader.
     #[arg(long)]
@@ -305,11 +314,12 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     }
     narrate::set_verbose(a.verbose);
     let started = Instant::now();
-    let mut d = Deployment::start(a.keep).await?;
+    let mut d = Deployment::start(a.keep, a.bench.is_some()).await?;
     narrate::print_text(&narrate::take());
     d.sabotage = a.sabotage.clone();
-    if let Some(n) = a.bench {
-        bench(&d, n).await?;
+    if let Some(sizes) = a.bench {
+        let plan = bench::Plan { sizes, total: a.bench_total.unwrap_or(0), out: a.bench_out };
+        bench(&d, &plan).await?;
         if a.keep {
             keep(&mut d, &[]).await?;
         }
@@ -346,7 +356,7 @@ pub async fn run(a: DemoArgs) -> Result<(), CliError> {
     // The JSON keeps its order (by scenario id); the table follows the story.
     rows.sort_by(|a, b| a[0].cmp(&b[0]));
     let failed = outcomes.iter().filter(|o| !o.ok).count();
-    if let Some(path) = &a.json {
+    if let Some(path) = &a.summary_json {
         write_summary_json(path, &rows, failed)?;
     }
     rows.sort_by_key(|r| (told_position(&r[0]), r[0].clone()));

@@ -1,0 +1,427 @@
+//! Opening a warrant's messages as a pipeline in bounded memory.
+//!
+//! - The relay's export is read page by page by its own task, cut into batches (at
+//!   most the trustees' request size), and handed on through a channel of
+//!   [`IN_FLIGHT`] batches: the export runs ahead of the trustees by that much only.
+//! - Each batch is asked of every trustee at once, in its own task; at most
+//!   [`IN_FLIGHT`] batches are asked and combined at a time, so the trustees work on
+//!   one while the agency combines another.
+//! - A batch is combined as soon as each of its messages has t + 1 shares: the
+//!   slowest trustees are not waited for. Where a combine fails for too few valid
+//!   shares (a trustee sent bad ones), the requests still in flight are waited for,
+//!   and the combine is tried again with their shares. When a batch is done, the
+//!   requests still in flight are cancelled.
+//! - Each opened message goes to the caller's sink as its batch finishes, in relay
+//!   order; the report keeps counts and failures, not plaintexts.
+//!
+//! So no process holds more than about `2 × IN_FLIGHT` batches of envelopes, shares
+//! and plaintexts, whatever the number of messages.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use escrow_crypto::{DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, UserPublicKey};
+use escrow_proto::v1 as pb;
+use pb::relay_client::RelayClient;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use crate::{witnessed, AgencyError, NotOpened, OpenReport, OpenedMessage, TrusteeHandle};
+
+/// Batches asked of the trustees and combined at once, and batches the export may run
+/// ahead by.
+pub const IN_FLIGHT: usize = 2;
+
+/// Envelopes fetched from the relay per export page.
+const EXPORT_PAGE: u32 = 500;
+
+/// How far an open has come, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// In-scope messages opened or tried so far.
+    pub done: usize,
+    /// In-scope messages exported so far.
+    pub exported: usize,
+    /// Whether the export is complete (then `exported` is the total).
+    pub export_complete: bool,
+}
+
+/// What a batch task needs, shared by every batch of one open.
+pub(crate) struct Shared {
+    pub(crate) trustees: Vec<TrusteeHandle>,
+    pub(crate) epochs: BTreeMap<EpochId, EpochPublicKey>,
+    pub(crate) witness_policy: Option<Arc<escrow_log::Policy>>,
+    /// The warrant's id, as the share requests name it.
+    pub(crate) warrant_id: Vec<u8>,
+}
+
+/// Consecutive in-scope envelopes, with the keys of their senders.
+pub(crate) struct Batch {
+    pub(crate) envelopes: Vec<(u64, Envelope)>,
+    pub(crate) senders: HashMap<String, UserPublicKey>,
+}
+
+type Outcome = (u64, Label, Result<(Vec<u8>, Vec<escrow_crypto::TrusteeIndex>), NotOpened>);
+
+/// What one batch came to; merged into the report in batch order.
+#[derive(Default)]
+struct BatchDone {
+    outcomes: Vec<Outcome>,
+    errors: Vec<(String, tonic::Status)>,
+    culprits: BTreeMap<String, usize>,
+    unwitnessed: BTreeMap<String, witnessed::Unwitnessed>,
+    /// Trustees whose answer had not come when the batch was opened without it.
+    not_needed: Vec<String>,
+    trustee_time: Duration,
+    combine_time: Duration,
+}
+
+/// Runs the pipeline: `batches` from the export, each opened in its own task (at most
+/// [`IN_FLIGHT`] at once), merged into `report` and handed to `sink` in order.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    mut batches: mpsc::Receiver<Result<Batch, AgencyError>>,
+    report: &mut OpenReport,
+    sink: &mut (dyn FnMut(OpenedMessage) -> std::io::Result<()> + Send),
+    progress: &(dyn Fn(Progress) + Send + Sync),
+) -> Result<(), AgencyError> {
+    let mut running: VecDeque<tokio::task::JoinHandle<Result<BatchDone, AgencyError>>> = VecDeque::new();
+    let mut export_open = true;
+    let mut done = 0;
+    let result = loop {
+        while export_open && running.len() < IN_FLIGHT {
+            match batches.recv().await {
+                Some(Ok(batch)) => {
+                    report.exported += batch.envelopes.len();
+                    running.push_back(tokio::spawn(open_batch(shared.clone(), batch)));
+                }
+                Some(Err(e)) => {
+                    export_open = false;
+                    // Batches already asked are finished first; then the export's error.
+                    running.push_back(tokio::spawn(async move { Err(e) }));
+                }
+                None => export_open = false,
+            }
+        }
+        let Some(next) = running.pop_front() else { break Ok(()) };
+        let finished = match next.await {
+            Ok(r) => r,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(AgencyError::Trustees(format!("a batch task failed: {e}"))),
+        };
+        let b = match finished {
+            Ok(b) => b,
+            Err(e) => break Err(e),
+        };
+        done += b.outcomes.len();
+        if let Err(e) = merge(report, b, &shared.trustees, sink) {
+            break Err(e);
+        }
+        progress(Progress { done, exported: report.exported, export_complete: !export_open });
+    };
+    for task in running {
+        task.abort();
+    }
+    result
+}
+
+/// Merges one batch into the report; the opened messages go to `sink`.
+fn merge(
+    report: &mut OpenReport,
+    b: BatchDone,
+    trustees: &[TrusteeHandle],
+    sink: &mut (dyn FnMut(OpenedMessage) -> std::io::Result<()> + Send),
+) -> Result<(), AgencyError> {
+    report.share_requests += 1;
+    report.trustee_time += b.trustee_time;
+    report.combine_time += b.combine_time;
+    for (who, status) in &b.errors {
+        report.trustee_errors.record(who, status);
+    }
+    for (who, n) in b.culprits {
+        *report.culprits.entry(who).or_default() += n;
+    }
+    for (who, why) in b.unwitnessed {
+        report.unwitnessed.entry(who).or_insert(why);
+    }
+    for who in b.not_needed {
+        *report.not_needed.entry(who).or_default() += 1;
+    }
+    for (seq, label, outcome) in b.outcomes {
+        match outcome {
+            Ok((plaintext, culprits)) => {
+                for c in culprits {
+                    if let Some(t) = trustees.iter().find(|t| t.index == c) {
+                        *report.culprits.entry(t.id.clone()).or_default() += 1;
+                    }
+                }
+                report.opened_count += 1;
+                sink(OpenedMessage { seq, label, plaintext }).map_err(AgencyError::Output)?;
+            }
+            Err(e) => report.failed.push((seq, e)),
+        }
+    }
+    Ok(())
+}
+
+/// Opens one batch: asks every trustee at once, combines as soon as every message has
+/// its t + 1 shares, waits for more answers only for messages whose combine found too
+/// few valid shares, and cancels what is still in flight when done.
+async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, AgencyError> {
+    let Batch { envelopes, senders } = batch;
+    let items: Vec<pb::EscrowItem> = envelopes
+        .iter()
+        .map(|(_, e)| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() })
+        .collect();
+    // What each item needs: its epoch's t + 1 (nothing if no key is known for it: it
+    // fails at once, as it would with every share).
+    let needed: Vec<usize> =
+        envelopes.iter().map(|(_, e)| shared.epochs.get(&e.label().epoch()).map_or(0, |k| k.quorum())).collect();
+    let mut b = BatchDone::default();
+    let mut shares: Vec<Vec<DecryptionShare>> = vec![Vec::new(); envelopes.len()];
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; envelopes.len()];
+    let mut pending = tokio::task::JoinSet::new();
+    for (k, t) in shared.trustees.iter().enumerate() {
+        let mut c = t.client.clone();
+        let req = pb::RequestSharesRequest { warrant_id: shared.warrant_id.clone(), items: items.clone() };
+        pending.spawn(async move { (k, c.request_shares(req).await) });
+    }
+    drop(items);
+    let mut answered = vec![false; shared.trustees.len()];
+    let senders = Arc::new(senders);
+    let t0 = Instant::now();
+    loop {
+        let open: Vec<usize> = (0..envelopes.len()).filter(|j| outcomes.get(*j).is_some_and(Option::is_none)).collect();
+        if open.is_empty() {
+            break;
+        }
+        // Wait until every undecided message has enough shares, or no answer is left.
+        while open.iter().any(|&j| shares.get(j).map_or(0, Vec::len) < needed.get(j).copied().unwrap_or(0)) {
+            match pending.join_next().await {
+                Some(joined) => take_joined(&shared, joined, &mut answered, &mut shares, &mut b),
+                None => break,
+            }
+        }
+        let last_chance = pending.is_empty();
+        let ready: Vec<usize> = open
+            .iter()
+            .copied()
+            .filter(|&j| last_chance || shares.get(j).map_or(0, Vec::len) >= needed.get(j).copied().unwrap_or(0))
+            .collect();
+        b.trustee_time = t0.elapsed();
+        let t1 = Instant::now();
+        let work: Vec<(u64, Envelope, Vec<DecryptionShare>)> = ready
+            .iter()
+            .filter_map(|&j| {
+                let (seq, env) = envelopes.get(j)?;
+                Some((*seq, env.clone(), shares.get(j)?.clone()))
+            })
+            .collect();
+        let combined = combine(work, senders.clone(), &shared).await?;
+        b.combine_time += t1.elapsed();
+        let mut retry = false;
+        for (&j, outcome) in ready.iter().zip(combined) {
+            // Too few valid shares while answers are still coming: wait for them.
+            let short = matches!(&outcome.2, Err(NotOpened::Combine(CryptoError::NotEnoughShares { .. })));
+            if short && !last_chance {
+                retry = true;
+                continue;
+            }
+            if let Some(slot) = outcomes.get_mut(j) {
+                *slot = Some(outcome);
+            }
+        }
+        if retry {
+            // At least one more answer before combining those again.
+            if let Some(joined) = pending.join_next().await {
+                take_joined(&shared, joined, &mut answered, &mut shares, &mut b);
+            }
+        }
+    }
+    // Answers that are in already count as answered; the rest are cancelled.
+    while let Some(joined) = pending.try_join_next() {
+        take_joined(&shared, joined, &mut answered, &mut shares, &mut b);
+    }
+    pending.abort_all();
+    b.not_needed = shared.trustees.iter().zip(&answered).filter(|(_, a)| !**a).map(|(t, _)| t.id.clone()).collect();
+    b.outcomes = outcomes.into_iter().flatten().collect();
+    Ok(b)
+}
+
+type Joined =
+    Result<(usize, Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status>), tokio::task::JoinError>;
+
+/// Takes one finished share request into the batch.
+fn take_joined(
+    shared: &Shared,
+    joined: Joined,
+    answered: &mut [bool],
+    shares: &mut [Vec<DecryptionShare>],
+    b: &mut BatchDone,
+) {
+    let (k, answer) = match joined {
+        Ok(v) => v,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => return,
+    };
+    let (Some(t), Some(flag)) = (shared.trustees.get(k), answered.get_mut(k)) else { return };
+    *flag = true;
+    take_answer(shared, t, answer, shares, b);
+}
+
+/// Takes trustee `t`'s answer to a share request into `shares` (slot j = item j):
+/// shares bound to it only, only with its witnessed approval where that is required;
+/// its errors, missing proof and bad shares go into the batch.
+fn take_answer(
+    shared: &Shared,
+    t: &TrusteeHandle,
+    answer: Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status>,
+    shares: &mut [Vec<DecryptionShare>],
+    b: &mut BatchDone,
+) {
+    let resp = match answer {
+        Ok(r) => r.into_inner(),
+        Err(s) => {
+            b.errors.push((t.id.clone(), s));
+            return;
+        }
+    };
+    if let Some(policy) = &shared.witness_policy {
+        let wid = <[u8; 16]>::try_from(shared.warrant_id.as_slice()).unwrap_or_default();
+        if let Err(why) = witnessed::verify(policy, &t.id, &wid, resp.witnessed.as_ref()) {
+            tracing::warn!(trustee = %t.id, reason = %why, "shares refused: not witnessed");
+            b.unwitnessed.entry(t.id.clone()).or_insert(why);
+            return;
+        }
+    }
+    if resp.shares.len() != shares.len() {
+        *b.culprits.entry(t.id.clone()).or_default() += shares.len();
+        return;
+    }
+    for (slot, blob) in shares.iter_mut().zip(&resp.shares) {
+        match DecryptionShare::from_bytes(blob) {
+            // A share claiming another trustee's index is that trustee's fault no
+            // matter what it contains: it could only block or confuse.
+            Ok(s) if s.trustee() == t.index => slot.push(s),
+            _ => *b.culprits.entry(t.id.clone()).or_default() += 1,
+        }
+    }
+}
+
+/// [`combine_all`] off the async threads: one outcome per item, in order.
+async fn combine(
+    work: Vec<(u64, Envelope, Vec<DecryptionShare>)>,
+    senders: Arc<HashMap<String, UserPublicKey>>,
+    shared: &Arc<Shared>,
+) -> Result<Vec<Outcome>, AgencyError> {
+    let shared = shared.clone();
+    tokio::task::spawn_blocking(move || combine_all(&work, &senders, &shared.epochs))
+        .await
+        .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))
+}
+
+/// Combines and decrypts a batch on all cores.
+fn combine_all(
+    work: &[(u64, Envelope, Vec<DecryptionShare>)],
+    senders: &HashMap<String, UserPublicKey>,
+    epochs: &BTreeMap<EpochId, EpochPublicKey>,
+) -> Vec<Outcome> {
+    let one = |(seq, env, shares): &(u64, Envelope, Vec<DecryptionShare>)| -> Outcome {
+        let label = env.label().clone();
+        let r = (|| {
+            let epk = epochs.get(&label.epoch()).ok_or(NotOpened::NoEpochKey(label.epoch()))?;
+            let sender = senders
+                .get(label.sender().as_str())
+                .ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))?;
+            let opened = epk.combine(env.field(), &label, shares).map_err(NotOpened::Combine)?;
+            let pt = env.open_with_data_key(&opened.data_key, sender, epk).map_err(NotOpened::Decrypt)?;
+            Ok((pt, opened.culprits))
+        })();
+        (*seq, label, r)
+    };
+    escrow_service::par::par_map(
+        work,
+        |_, w| one(w),
+        // A panicking worker must not make messages vanish from the report.
+        |_, (seq, env, _)| (*seq, env.label().clone(), Err(NotOpened::Internal)),
+    )
+}
+
+/// Starts the export: pages of the warrant's in-scope envelopes from the relay, cut
+/// into batches of `batch` and sent on the returned channel (at most [`IN_FLIGHT`]
+/// waiting). The task ends with the export, on the first error (sent on), or when
+/// the receiver is dropped; it returns the time spent waiting for the relay.
+pub(crate) fn export(
+    mut relay: RelayClient<Channel>,
+    warrant: Vec<u8>,
+    batch: usize,
+) -> (mpsc::Receiver<Result<Batch, AgencyError>>, tokio::task::JoinHandle<Duration>) {
+    let (tx, rx) = mpsc::channel(IN_FLIGHT);
+    let task = tokio::spawn(async move {
+        let mut waited = Duration::ZERO;
+        let mut after = 0;
+        // Every sender's key seen so far: bounded by the number of users, not messages.
+        let mut keys: HashMap<String, UserPublicKey> = HashMap::new();
+        let mut current = Batch { envelopes: Vec::with_capacity(batch), senders: HashMap::new() };
+        loop {
+            let t = Instant::now();
+            let page = relay
+                .export(pb::ExportRequest { warrant: warrant.clone(), after_seq: after, limit: EXPORT_PAGE })
+                .await
+                .map_err(AgencyError::Relay);
+            waited += t.elapsed();
+            let page = match page {
+                Ok(p) => p.into_inner(),
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return waited;
+                }
+            };
+            for k in &page.sender_keys {
+                match UserPublicKey::from_bytes(k) {
+                    Ok(pk) => {
+                        keys.insert(pk.id().to_string(), pk);
+                    }
+                    Err(err) => {
+                        let _ = tx.send(Err(AgencyError::Blob { what: "sender key from relay".into(), err })).await;
+                        return waited;
+                    }
+                }
+            }
+            for s in &page.envelopes {
+                let env = match Envelope::from_bytes(&s.envelope) {
+                    Ok(env) => env,
+                    Err(err) => {
+                        let what = format!("envelope {} from relay", s.seq);
+                        let _ = tx.send(Err(AgencyError::Blob { what, err })).await;
+                        return waited;
+                    }
+                };
+                after = after.max(s.seq);
+                let sender = env.label().sender().as_str();
+                if let Some(k) = keys.get(sender) {
+                    current.senders.entry(sender.to_owned()).or_insert_with(|| k.clone());
+                }
+                current.envelopes.push((s.seq, env));
+                if current.envelopes.len() >= batch {
+                    let full = std::mem::replace(
+                        &mut current,
+                        Batch { envelopes: Vec::with_capacity(batch), senders: HashMap::new() },
+                    );
+                    if tx.send(Ok(full)).await.is_err() {
+                        return waited;
+                    }
+                }
+            }
+            if !page.more || page.envelopes.is_empty() {
+                break;
+            }
+        }
+        if !current.envelopes.is_empty() {
+            let _ = tx.send(Ok(current)).await;
+        }
+        waited
+    });
+    (rx, task)
+}
