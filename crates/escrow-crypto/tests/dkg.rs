@@ -58,6 +58,9 @@ struct Net {
     asks: Vec<String>,
     /// Whether the peers answer such a question (false: the asker is cut off).
     peers_answer: bool,
+    /// Trustees whose store fails as they install: their shell reports it
+    /// (`Ceremony::install_failed`) instead of confirming the install.
+    fail_install: Vec<String>,
 }
 
 impl Net {
@@ -78,6 +81,7 @@ impl Net {
             filter: Box::new(|_, _, m| Some(m.clone())),
             asks: Vec::new(),
             peers_answer: true,
+            fail_install: Vec::new(),
         }
     }
 
@@ -113,6 +117,8 @@ impl Net {
             .as_ref()
             .map(|c| c.participants().iter().map(|p| p.to_string()).collect())
             .unwrap_or_default();
+        // What a failed install makes the machine say, carried out after the rest.
+        let mut failed = Vec::new();
         for o in outputs {
             let node = self.nodes.get_mut(who).unwrap();
             match o {
@@ -127,10 +133,22 @@ impl Net {
                         }
                     }
                 }
-                Output::Install(i) => node.installed = Some(*i),
+                Output::Install(i) => {
+                    let machine = node.ceremony.as_mut().unwrap();
+                    if self.fail_install.iter().any(|f| f == who) {
+                        failed.extend(machine.install_failed("disk full", self.now).unwrap());
+                    } else {
+                        // Stored at once, as the trustee's shell stores it, then confirmed.
+                        machine.installed(self.now).unwrap();
+                        node.installed = Some(*i);
+                    }
+                }
                 Output::Abort(r) => node.aborted = Some(r),
                 Output::AskPeers => self.asks.push(who.to_string()),
             }
+        }
+        if !failed.is_empty() {
+            self.apply(who, failed);
         }
     }
 
@@ -561,6 +579,40 @@ fn a_trustee_killed_mid_ceremony_aborts_it_and_a_rerun_succeeds() {
     net.fresh_run(5, 2, 6);
     let a = &net.installed(&name(0)).announcement;
     assert!((1..5).all(|i| &net.installed(&name(i)).announcement == a));
+}
+
+/// A trustee whose store fails as it installs ends the ceremony there for its own
+/// reason (a local failure, not an operator's abort), tells the others, and never
+/// counts as installed: its machine holds the one record of how it ended.
+#[test]
+fn a_trustee_that_cannot_store_the_key_set_aborts_for_a_local_failure() {
+    let mut net = Net::new(11, 5);
+    net.fail_install.push(name(2));
+    net.fresh_run(5, 2, 7);
+    let node = &net.nodes[&name(2)];
+    assert!(node.installed.is_none());
+    let machine = node.ceremony.as_ref().unwrap();
+    assert_eq!(machine.phase(), Phase::Aborted);
+    assert!(
+        matches!(machine.abort_reason(), Some(AbortReason::LocalFailure(why)) if why == "disk full"),
+        "{:?}",
+        machine.abort_reason()
+    );
+    assert!(matches!(node.aborted, Some(AbortReason::LocalFailure(_))), "{:?}", node.aborted);
+    assert!(
+        matches!(node.log.last(), Some(Step::Aborted { reason: AbortReason::LocalFailure(_) })),
+        "{:?}",
+        node.log.last()
+    );
+    // The others had every agreement and stored the key set: the split the logs show.
+    for i in [0, 1, 3, 4] {
+        net.installed(&name(i));
+        assert!(net.nodes[&name(i)].ceremony.as_ref().unwrap().abort_reason().is_none(), "trustee-{i}");
+    }
+    // Ended: it cannot be told it installed after all.
+    let machine = net.nodes.get_mut(&name(2)).unwrap().ceremony.as_mut().unwrap();
+    assert!(machine.installed(0).is_err());
+    assert!(machine.fail_locally("again", 0).is_err());
 }
 
 #[test]

@@ -196,6 +196,10 @@ impl Sim {
                     }
                 }
                 Output::Install(inst) => {
+                    // Stored at once, as the trustee's shell stores it, then confirmed.
+                    if let Some(c) = self.nodes[i].ceremony.as_mut() {
+                        c.installed(now).unwrap();
+                    }
                     self.nodes[i].installed = Some(inst.announcement.signed().hash());
                     self.nodes[i].signed = Some(inst.announcement.signed().clone());
                 }

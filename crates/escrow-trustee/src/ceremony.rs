@@ -144,8 +144,8 @@ struct Active {
     machine: Ceremony,
     peers: BTreeMap<PartyId, String>,
     steps: Vec<String>,
+    /// The signed announcement, once it is stored here.
     announcement: Option<Vec<u8>>,
-    abort: Option<AbortReason>,
     /// Asking the peers how the ceremony stands there is under way.
     asking: bool,
     /// When the peers were last asked, or when the ceremony last moved here.
@@ -154,15 +154,7 @@ struct Active {
 
 impl Active {
     fn new(machine: Ceremony, peers: BTreeMap<PartyId, String>) -> Self {
-        Active {
-            machine,
-            peers,
-            steps: Vec::new(),
-            announcement: None,
-            abort: None,
-            asking: false,
-            quiet_since: Instant::now(),
-        }
+        Active { machine, peers, steps: Vec::new(), announcement: None, asking: false, quiet_since: Instant::now() }
     }
 }
 
@@ -486,31 +478,54 @@ impl CeremonyService {
                     };
                     if let Err(e) = self.core.with_store(move |s| s.log(entry)).await {
                         tracing::error!(error = %e, "could not log a ceremony step; aborting the ceremony");
+                        // The machine records why; only the broadcast of the abort goes
+                        // out (its log entry could not be written either).
                         let more =
-                            active.machine.abort("this trustee could not write its log", now_ms).unwrap_or_default();
-                        // Only the broadcast of the abort goes out; nothing else does.
+                            active.machine.fail_locally("its log could not be written", now_ms).unwrap_or_default();
                         for m in more {
                             if let Output::Broadcast(msg) = m {
                                 self.broadcast(rt, active, msg);
                             }
                         }
-                        active.abort = Some(AbortReason::Operator("log unavailable".into()));
                         self.finish(state);
                         return;
                     }
                 }
                 Output::Broadcast(msg) => self.broadcast(rt, active, msg),
-                Output::Install(inst) => {
-                    if let Err(e) = self.install(rt, active, *inst).await {
+                Output::Install(inst) => match self.install(rt, active, *inst).await {
+                    Ok(()) => {
+                        if let Err(e) = active.machine.installed(now_ms) {
+                            tracing::error!(error = %e, "the machine refused the installation it asked for");
+                        }
+                    }
+                    Err(e) => {
                         tracing::error!(error = %e, "could not install the ceremony's key set");
-                        active.abort = Some(AbortReason::Operator(format!("install failed: {e}")));
+                        let more =
+                            active.machine.install_failed(&format!("install failed: {e}"), now_ms).unwrap_or_default();
+                        for m in more {
+                            match m {
+                                Output::Broadcast(msg) => self.broadcast(rt, active, msg),
+                                Output::Log(step) => {
+                                    let entry = Entry {
+                                        time: self.core.clock.now(),
+                                        event: Event::Ceremony {
+                                            ceremony: *active.machine.id(),
+                                            step: log_step(active.machine.proposal(), &step),
+                                        },
+                                    };
+                                    if let Err(e) = self.core.with_store(move |s| s.log(entry)).await {
+                                        tracing::error!(error = %e, "could not log the end of the ceremony");
+                                    }
+                                }
+                                _ => {}
+                            }
+                        }
                         self.finish(state);
                         return;
                     }
-                }
-                Output::Abort(reason) => {
-                    active.abort = Some(reason);
-                }
+                },
+                // The machine keeps why it aborted (`Ceremony::abort_reason`).
+                Output::Abort(_) => {}
                 Output::AskPeers => self.ask_peers(active, true),
             }
         }
@@ -731,7 +746,7 @@ impl CeremonyService {
             participants: m.participants().iter().map(ToString::to_string).collect(),
             steps: active.steps.clone(),
             announcement: active.announcement.clone().unwrap_or_default(),
-            abort_reason: active.abort.as_ref().map(ToString::to_string).unwrap_or_default(),
+            abort_reason: m.abort_reason().map(ToString::to_string).unwrap_or_default(),
             plan: match m.proposal().plan {
                 Plan::Fresh => "fresh".into(),
                 Plan::Reshare { .. } => "reshare".into(),

@@ -92,6 +92,9 @@ pub enum AbortReason {
         /// This trustee.
         by: PartyId,
     },
+    /// This trustee could not record the ceremony: its log or its store failed (an IO
+    /// failure here, not anyone's decision).
+    LocalFailure(String),
 }
 
 impl fmt::Display for AbortReason {
@@ -110,6 +113,7 @@ impl fmt::Display for AbortReason {
             AbortReason::Disagreement { by } => write!(f, "{by} signed a different announcement"),
             AbortReason::Combine(e) => write!(f, "the qualified dealings do not combine: {e}"),
             AbortReason::Restarted { by } => write!(f, "{by} restarted during the ceremony and lost its state"),
+            AbortReason::LocalFailure(why) => write!(f, "this trustee could not record the ceremony: {why}"),
         }
     }
 }

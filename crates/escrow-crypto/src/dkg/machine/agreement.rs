@@ -10,7 +10,6 @@ use crate::announce::{Announcement, SignedAnnouncement, ANNOUNCEMENT_SIG_DST};
 use crate::dkg::math::{combine, DealingCommitment};
 use crate::dkg::messages::{Body, Plan, SignedMessage};
 use crate::dkg::outcome::{AbortReason, Disqualification, Installation, Output, Step};
-use crate::dkg::phase::Event;
 use crate::dkg::qualify::qualify;
 use crate::id::PartyId;
 use crate::keys::{EpochPublicKey, TrusteeIndex};
@@ -182,6 +181,10 @@ impl Ceremony {
     }
 
     pub(super) fn install(&mut self, now_ms: u64) -> Vec<Output> {
+        // Once handed to the shell, the installation is not made again.
+        if self.installing {
+            return Vec::new();
+        }
         let Some((body, hash)) = self.announcement.clone() else { return Vec::new() };
         let signatures =
             self.participants.iter().filter_map(|p| self.agreements.get(p).map(|s| (p.clone(), *s))).collect();
@@ -192,7 +195,8 @@ impl Ceremony {
             Err(e) => return self.abort_with(AbortReason::Combine(e), true, now_ms),
         };
         let share = self.new_share.take();
-        self.enter(Event::AllAgreed, now_ms);
+        // Installed once the shell says the key set is stored (`installed`).
+        self.installing = true;
         self.ceremony_key = None;
         vec![
             Output::Log(Step::Installed { announcement: hash }),

@@ -120,6 +120,12 @@ pub struct Ceremony {
     asking: bool,
     /// The agreement deadline passed and the peers were asked once then.
     asked_at_deadline: bool,
+    /// It handed the shell an [`Output::Install`] and waits to hear whether the key set
+    /// is stored ([`Ceremony::installed`], [`Ceremony::install_failed`]); it stays in
+    /// `Agreeing` until then.
+    installing: bool,
+    /// Why it aborted, once it has: the one record of it.
+    aborted: Option<AbortReason>,
 }
 
 /// How long past the agreement deadline a trustee waits for its peers' answer
@@ -237,6 +243,8 @@ impl Ceremony {
             stalled: false,
             asking: false,
             asked_at_deadline: false,
+            installing: false,
+            aborted: None,
         })
     }
 
@@ -394,6 +402,41 @@ impl Ceremony {
         Ok(self.abort_with(AbortReason::Operator(reason.chars().take(200).collect()), true, now_ms))
     }
 
+    /// This trustee's own storage failed (its log could not be written): the ceremony
+    /// ends here, [`AbortReason::LocalFailure`], and every participant is told.
+    pub fn fail_locally(&mut self, why: &str, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
+        if self.is_final() {
+            return Err(CeremonyError::WrongPhase { what: "fail", phase: self.phase });
+        }
+        Ok(self.abort_with(AbortReason::LocalFailure(why.chars().take(200).collect()), true, now_ms))
+    }
+
+    /// The shell stored the key set of the [`Output::Install`] it was given: the
+    /// ceremony is installed here.
+    pub fn installed(&mut self, now_ms: u64) -> Result<(), CeremonyError> {
+        if !self.installing {
+            return Err(CeremonyError::WrongPhase { what: "installed", phase: self.phase });
+        }
+        self.installing = false;
+        self.enter(Event::AllAgreed, now_ms);
+        Ok(())
+    }
+
+    /// The shell could not store the key set of the [`Output::Install`] it was given:
+    /// the ceremony ends here instead, [`AbortReason::LocalFailure`], and every
+    /// participant is told. The share is gone with the attempt.
+    pub fn install_failed(&mut self, why: &str, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
+        if !self.installing {
+            return Err(CeremonyError::WrongPhase { what: "install failed", phase: self.phase });
+        }
+        Ok(self.abort_with(AbortReason::LocalFailure(why.chars().take(200).collect()), true, now_ms))
+    }
+
+    /// Why the ceremony aborted here, once it has.
+    pub fn abort_reason(&self) -> Option<&AbortReason> {
+        self.aborted.as_ref()
+    }
+
     /// Ends a ceremony this trustee was in before it restarted (rebuilt from the
     /// proposal with [`Ceremony::join`]): logs why and tells every participant.
     pub fn abandon_after_restart(&mut self, now_ms: u64) -> Result<Vec<Output>, CeremonyError> {
@@ -408,6 +451,8 @@ impl Ceremony {
         if !self.enter(Event::Abort, now_ms) {
             return Vec::new();
         }
+        self.installing = false;
+        self.aborted = Some(reason.clone());
         self.dealing = None;
         self.my_shares.clear();
         self.new_share = None;
@@ -424,7 +469,7 @@ impl Ceremony {
 
     /// Time passed: closes the phase whose deadline is behind `now_ms`.
     pub fn tick<R: RngCore + CryptoRng>(&mut self, now_ms: u64, rng: &mut R) -> Vec<Output> {
-        if self.is_final() || now_ms < self.deadline_ms {
+        if self.is_final() || self.installing || now_ms < self.deadline_ms {
             return Vec::new();
         }
         match self.phase {

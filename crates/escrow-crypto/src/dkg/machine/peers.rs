@@ -6,7 +6,7 @@ use rand::{CryptoRng, RngCore};
 
 use super::Ceremony;
 use crate::dkg::outcome::{AbortReason, CeremonyError, Installation, Output, PeerOutcome, Step};
-use crate::dkg::phase::{Event, Phase};
+use crate::dkg::phase::Phase;
 use crate::id::PartyId;
 
 impl Ceremony {
@@ -50,7 +50,8 @@ impl Ceremony {
         if !self.participants.contains(from) || from == self.me() {
             return Err(CeremonyError::NotAllowed { sender: from.clone(), what: "ceremony outcome" });
         }
-        if self.is_final() {
+        // Ended, or its installation is with the shell already: nothing to learn.
+        if self.is_final() || self.installing {
             return Ok(Vec::new());
         }
         let signed = match outcome {
@@ -81,7 +82,8 @@ impl Ceremony {
             .map(|p| Output::Log(Step::Agreed { by: p.clone(), announcement: hash }))
             .collect();
         let share = self.new_share.take();
-        self.enter(Event::AllAgreed, now_ms);
+        // Installed once the shell says the key set is stored (`installed`).
+        self.installing = true;
         self.ceremony_key = None;
         out.push(Output::Log(Step::Installed { announcement: hash }));
         out.push(Output::Install(Box::new(Installation { announcement: verified, share })));
