@@ -8,7 +8,7 @@ use escrow_crypto::dkg::messages::{Grievance, Plan, Proposal};
 use escrow_crypto::{EpochId, PartyId};
 use escrow_log::event::{CeremonyStep, Entry, Event};
 
-use super::log_step;
+use super::steps::log_step;
 
 fn id(s: &str) -> PartyId {
     PartyId::new(s).unwrap()
