@@ -7,13 +7,18 @@
 use std::path::Path;
 use std::process::Command;
 
-fn escrow(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_escrow"))
+/// Runs the binary with the test passphrase and no profile from the environment.
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_escrow"))
         .args(args)
         .env("ESCROW_PASSPHRASE", "pki test passphrase")
         .env_remove("ESCROW_PROFILE")
         .output()
-        .expect("the escrow binary runs");
+        .expect("the escrow binary runs")
+}
+
+fn escrow(args: &[&str]) -> (bool, String) {
+    let out = run(args);
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -112,16 +117,7 @@ fn usage_errors_exit_2_and_failures_exit_1() {
     let dir = tmp.path().join("pki");
     let (ok, out) = escrow(&["pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf"]);
     assert!(ok, "{out}");
-    let status = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_escrow"))
-            .args(args)
-            .env("ESCROW_PASSPHRASE", "pki test passphrase")
-            .env_remove("ESCROW_PROFILE")
-            .output()
-            .expect("the escrow binary runs")
-            .status
-            .code()
-    };
+    let status = |args: &[&str]| run(args).status.code();
     assert_eq!(status(&["pki", "issue", p(&dir), "--role", "wizard", "--id", "merlin"]), Some(2), "unknown role");
     assert_eq!(status(&["pki", "issue", p(&dir), "--role", "user", "--id", "bob", "--trustee", "trustee-0"]), Some(2));
     // A profile that is not one: the command ran and names the file.
@@ -142,14 +138,6 @@ fn usage_errors_exit_2_and_failures_exit_1() {
 fn json_is_refused_by_a_command_that_prints_none() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("pki");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_escrow"))
-            .args(args)
-            .env("ESCROW_PASSPHRASE", "pki test passphrase")
-            .env_remove("ESCROW_PROFILE")
-            .output()
-            .expect("the escrow binary runs")
-    };
     for (args, name) in [
         (vec!["--json", "pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf"], "pki init"),
         (vec!["pki", "init", p(&dir), "--trustees", "1", "--insecure-fast-kdf", "--json"], "pki init"),

@@ -399,13 +399,7 @@ impl CeremonyService {
                 }
                 Output::Log(step) => {
                     active.steps.push(describe(&step));
-                    let entry = Entry {
-                        time: self.core.clock.now(),
-                        event: Event::Ceremony {
-                            ceremony: *active.machine.id(),
-                            step: log_step(active.machine.proposal(), &step),
-                        },
-                    };
+                    let entry = self.step_entry(&active.machine, &step);
                     if let Err(e) = self.core.with_store(move |s| s.log(entry)).await {
                         tracing::error!(error = %e, "could not log a ceremony step; aborting the ceremony");
                         // The machine records why; only the broadcast of the abort goes
@@ -436,13 +430,7 @@ impl CeremonyService {
                             match m {
                                 Output::Broadcast(msg) => self.broadcast(rt, active, msg),
                                 Output::Log(step) => {
-                                    let entry = Entry {
-                                        time: self.core.clock.now(),
-                                        event: Event::Ceremony {
-                                            ceremony: *active.machine.id(),
-                                            step: log_step(active.machine.proposal(), &step),
-                                        },
-                                    };
+                                    let entry = self.step_entry(&active.machine, &step);
                                     if let Err(e) = self.core.with_store(move |s| s.log(entry)).await {
                                         tracing::error!(error = %e, "could not log the end of the ceremony");
                                     }
@@ -466,6 +454,14 @@ impl CeremonyService {
                 tracing::warn!(error = %e, "could not drop the record of a finished ceremony");
             }
             self.finish(state);
+        }
+    }
+
+    /// The log entry of `step` of `machine`'s ceremony, stamped now.
+    fn step_entry(&self, machine: &Ceremony, step: &Step) -> Entry {
+        Entry {
+            time: self.core.clock.now(),
+            event: Event::Ceremony { ceremony: *machine.id(), step: log_step(machine.proposal(), step) },
         }
     }
 
@@ -632,13 +628,7 @@ impl CeremonyService {
         let epoch = key_set.epoch();
         let sealed = share.as_ref().map(|s| rt.keys.seal_share(s)).transpose().map_err(internal)?;
         let key_set_hash: [u8; 32] = Sha256::digest(key_set.to_bytes()).into();
-        let installed = Entry {
-            time: self.core.clock.now(),
-            event: Event::Ceremony {
-                ceremony: *active.machine.id(),
-                step: log_step(active.machine.proposal(), &Step::Installed { announcement: signed.hash() }),
-            },
-        };
+        let installed = self.step_entry(&active.machine, &Step::Installed { announcement: signed.hash() });
         let row = CeremonyKeyRow {
             epoch: epoch.0,
             generation: a.generation,
