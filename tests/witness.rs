@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use escrow_agency::witnessed::{verify, Unwitnessed};
 use escrow_kit::{Deployment, Options, WitnessOptions, DAY};
@@ -99,8 +100,13 @@ async fn the_agency_refuses_shares_without_a_valid_witnessed_approval() {
     addrs[1] = fake1.addr.to_string();
     let relay = d.relay.addr.to_string();
     let policy = d.witness_policy().unwrap().unwrap();
-    let agency =
-        escrow_agency::Agency::connect(&relay, &addrs, &agency_creds()).await.unwrap().require_witnessed(policy);
+    // Every trustee's answer is checked: by default one that came after the honest
+    // quorum's would not be examined.
+    let agency = escrow_agency::Agency::connect(&relay, &addrs, &agency_creds())
+        .await
+        .unwrap()
+        .require_witnessed(policy)
+        .check_every_trustee(Duration::from_secs(30));
     let report = agency.open(&w, |_| {}).await.unwrap();
     assert_eq!(report.unwitnessed.get("trustee-0"), Some(&Unwitnessed::Missing));
     assert!(

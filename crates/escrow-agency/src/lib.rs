@@ -125,10 +125,11 @@ pub struct OpenReport {
     /// With a witness policy, per trustee id: why its shares were not used (no
     /// witnessed approval, or one that does not verify). The first reason is kept.
     pub unwitnessed: BTreeMap<String, witnessed::Unwitnessed>,
-    /// Per trustee id: share requests opened without waiting for its answer, because
+    /// Per trustee id: share requests opened without examining its answer, because
     /// every message in them already had t + 1 valid shares from the others (its
-    /// request was then cancelled). The slowest trustees of each request are here;
-    /// a paused or cut-off one is here for every request.
+    /// request was then cancelled, or its shares, come too late, were not checked).
+    /// The slowest trustees of each request are here; a paused or cut-off one is
+    /// here for every request. Empty with [`Agency::check_every_trustee`].
     pub not_needed: BTreeMap<String, usize>,
     /// Share requests made to every trustee (one per batch of messages).
     pub share_requests: usize,
@@ -160,6 +161,8 @@ pub struct Agency {
     witness_policy: Option<Arc<escrow_log::Policy>>,
     /// Most items per share request, if smaller than the trustees' own limit.
     batch_size: Option<usize>,
+    /// With a limit: wait for every trustee's answer and check every share.
+    check_every: Option<Duration>,
 }
 
 impl Agency {
@@ -261,6 +264,7 @@ impl Agency {
             unannounced_keys,
             witness_policy: None,
             batch_size: None,
+            check_every: None,
         })
     }
 
@@ -299,6 +303,18 @@ impl Agency {
     /// hold less in memory; larger ones cost fewer round trips.
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = Some(n.max(1));
+        self
+    }
+
+    /// From now on, waits for every trustee's answer to each share request (up to
+    /// `limit` each, then it counts as a `DEADLINE_EXCEEDED` error) and checks every
+    /// share, so that [`OpenReport::culprits`] names every trustee that sent a bad
+    /// one and [`OpenReport::unwitnessed`] every one without its proof. By default
+    /// a batch is opened with the first t + 1 valid shares and later answers are not
+    /// examined: faster, and a trustee that is down costs nothing, but a lie that
+    /// arrived too late to matter goes unnamed.
+    pub fn check_every_trustee(mut self, limit: Duration) -> Self {
+        self.check_every = Some(limit);
         self
     }
 
@@ -357,6 +373,7 @@ impl Agency {
             epochs: self.epochs.clone(),
             witness_policy: self.witness_policy.clone(),
             warrant_id: warrant_id(warrant),
+            every: self.check_every,
         });
         let (batches, exporting) = open::export(self.relay.clone(), warrant.to_vec(), batch);
         let ran = open::run(shared, batches, &mut report, &mut sink, &progress).await;

@@ -11,6 +11,10 @@
 //!   shares (a trustee sent bad ones), the requests still in flight are waited for,
 //!   and the combine is tried again with their shares. When a batch is done, the
 //!   requests still in flight are cancelled.
+//! - A trustee whose answer comes after its batch was opened is not examined: a lie
+//!   in it cost nothing and is not named, and the report counts it as not needed.
+//!   [`crate::Agency::check_every_trustee`] waits for every answer (each up to a
+//!   limit) and checks every share instead, so that every lying trustee is named.
 //! - Each opened message goes to the caller's sink as its batch finishes, in relay
 //!   order; the report keeps counts and failures, not plaintexts.
 //!
@@ -21,7 +25,10 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use escrow_crypto::{DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, UserPublicKey};
+use escrow_crypto::{
+    DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, RecoverItem, Recovered,
+    UserPublicKey,
+};
 use escrow_proto::v1 as pb;
 use pb::relay_client::RelayClient;
 use tokio::sync::mpsc;
@@ -54,6 +61,10 @@ pub(crate) struct Shared {
     pub(crate) witness_policy: Option<Arc<escrow_log::Policy>>,
     /// The warrant's id, as the share requests name it.
     pub(crate) warrant_id: Vec<u8>,
+    /// With a limit: wait for every trustee's answer (up to the limit each) and
+    /// check every share, so that every lying trustee is named
+    /// ([`crate::Agency::check_every_trustee`]).
+    pub(crate) every: Option<Duration>,
 }
 
 /// Consecutive in-scope envelopes, with the keys of their senders.
@@ -71,7 +82,8 @@ struct BatchDone {
     errors: Vec<(String, tonic::Status)>,
     culprits: BTreeMap<String, usize>,
     unwitnessed: BTreeMap<String, witnessed::Unwitnessed>,
-    /// Trustees whose answer had not come when the batch was opened without it.
+    /// Trustees whose shares were not examined: their answer came after the batch
+    /// was opened without it, or never.
     not_needed: Vec<String>,
     trustee_time: Duration,
     combine_time: Duration,
@@ -185,10 +197,20 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
     for (k, t) in shared.trustees.iter().enumerate() {
         let mut c = t.client.clone();
         let req = pb::RequestSharesRequest { warrant_id: shared.warrant_id.clone(), items: items.clone() };
-        pending.spawn(async move { (k, c.request_shares(req).await) });
+        let limit = shared.every;
+        pending.spawn(async move {
+            let answer = match limit {
+                None => c.request_shares(req).await,
+                Some(limit) => tokio::time::timeout(limit, c.request_shares(req)).await.unwrap_or_else(|_| {
+                    Err(tonic::Status::deadline_exceeded(format!("no answer within {} s", limit.as_secs_f64())))
+                }),
+            };
+            (k, answer)
+        });
     }
     drop(items);
-    let mut answered = vec![false; shared.trustees.len()];
+    // Trustees whose answer was looked at before the batch was decided.
+    let mut examined = vec![false; shared.trustees.len()];
     let senders = Arc::new(senders);
     let t0 = Instant::now();
     loop {
@@ -196,10 +218,13 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
         if open.is_empty() {
             break;
         }
-        // Wait until every undecided message has enough shares, or no answer is left.
-        while open.iter().any(|&j| shares.get(j).map_or(0, Vec::len) < needed.get(j).copied().unwrap_or(0)) {
+        // Wait until every undecided message has enough shares (checking every trustee:
+        // until every answer is in), or no answer is left.
+        while shared.every.is_some()
+            || open.iter().any(|&j| shares.get(j).map_or(0, Vec::len) < needed.get(j).copied().unwrap_or(0))
+        {
             match pending.join_next().await {
-                Some(joined) => take_joined(&shared, joined, &mut answered, &mut shares, &mut b),
+                Some(joined) => take_joined(&shared, joined, &mut examined, Some(&mut shares), &mut b),
                 None => break,
             }
         }
@@ -235,16 +260,18 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
         if retry {
             // At least one more answer before combining those again.
             if let Some(joined) = pending.join_next().await {
-                take_joined(&shared, joined, &mut answered, &mut shares, &mut b);
+                take_joined(&shared, joined, &mut examined, Some(&mut shares), &mut b);
             }
         }
     }
-    // Answers that are in already count as answered; the rest are cancelled.
+    // Answers in already but too late for the batch: their errors and missing proofs
+    // are reported; their shares are not checked (so a lie in them is not named and
+    // the trustee counts as not needed). The rest are cancelled.
     while let Some(joined) = pending.try_join_next() {
-        take_joined(&shared, joined, &mut answered, &mut shares, &mut b);
+        take_joined(&shared, joined, &mut examined, None, &mut b);
     }
     pending.abort_all();
-    b.not_needed = shared.trustees.iter().zip(&answered).filter(|(_, a)| !**a).map(|(t, _)| t.id.clone()).collect();
+    b.not_needed = shared.trustees.iter().zip(&examined).filter(|(_, e)| !**e).map(|(t, _)| t.id.clone()).collect();
     b.outcomes = outcomes.into_iter().flatten().collect();
     Ok(b)
 }
@@ -252,12 +279,13 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
 type Joined =
     Result<(usize, Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status>), tokio::task::JoinError>;
 
-/// Takes one finished share request into the batch.
+/// Takes one finished share request into the batch (`shares`: `None` once the batch
+/// is decided), marking its trustee examined unless only its shares were left.
 fn take_joined(
     shared: &Shared,
     joined: Joined,
-    answered: &mut [bool],
-    shares: &mut [Vec<DecryptionShare>],
+    examined: &mut [bool],
+    shares: Option<&mut [Vec<DecryptionShare>]>,
     b: &mut BatchDone,
 ) {
     let (k, answer) = match joined {
@@ -265,26 +293,26 @@ fn take_joined(
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => return,
     };
-    let (Some(t), Some(flag)) = (shared.trustees.get(k), answered.get_mut(k)) else { return };
-    *flag = true;
-    take_answer(shared, t, answer, shares, b);
+    let (Some(t), Some(flag)) = (shared.trustees.get(k), examined.get_mut(k)) else { return };
+    *flag = take_answer(shared, t, answer, shares, b);
 }
 
 /// Takes trustee `t`'s answer to a share request into `shares` (slot j = item j):
 /// shares bound to it only, only with its witnessed approval where that is required;
-/// its errors, missing proof and bad shares go into the batch.
+/// its errors, missing proof and bad shares go into the batch. Returns whether the
+/// answer was examined in full: false only for shares that came with `shares` `None`.
 fn take_answer(
     shared: &Shared,
     t: &TrusteeHandle,
     answer: Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status>,
-    shares: &mut [Vec<DecryptionShare>],
+    shares: Option<&mut [Vec<DecryptionShare>]>,
     b: &mut BatchDone,
-) {
+) -> bool {
     let resp = match answer {
         Ok(r) => r.into_inner(),
         Err(s) => {
             b.errors.push((t.id.clone(), s));
-            return;
+            return true;
         }
     };
     if let Some(policy) = &shared.witness_policy {
@@ -292,12 +320,13 @@ fn take_answer(
         if let Err(why) = witnessed::verify(policy, &t.id, &wid, resp.witnessed.as_ref()) {
             tracing::warn!(trustee = %t.id, reason = %why, "shares refused: not witnessed");
             b.unwitnessed.entry(t.id.clone()).or_insert(why);
-            return;
+            return true;
         }
     }
+    let Some(shares) = shares else { return false };
     if resp.shares.len() != shares.len() {
         *b.culprits.entry(t.id.clone()).or_default() += shares.len();
-        return;
+        return true;
     }
     for (slot, blob) in shares.iter_mut().zip(&resp.shares) {
         match DecryptionShare::from_bytes(blob) {
@@ -307,6 +336,7 @@ fn take_answer(
             _ => *b.culprits.entry(t.id.clone()).or_default() += 1,
         }
     }
+    true
 }
 
 /// [`combine_all`] off the async threads: one outcome per item, in order.
@@ -321,31 +351,68 @@ async fn combine(
         .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))
 }
 
-/// Combines and decrypts a batch on all cores.
+/// Recovers and decrypts a batch on all cores: one run per core, each run's fields
+/// and shares checked in one batch per epoch ([`EpochPublicKey::recover_many`]).
 fn combine_all(
     work: &[(u64, Envelope, Vec<DecryptionShare>)],
     senders: &HashMap<String, UserPublicKey>,
     epochs: &BTreeMap<EpochId, EpochPublicKey>,
 ) -> Vec<Outcome> {
-    let one = |(seq, env, shares): &(u64, Envelope, Vec<DecryptionShare>)| -> Outcome {
-        let label = env.label().clone();
-        let r = (|| {
-            let epk = epochs.get(&label.epoch()).ok_or(NotOpened::NoEpochKey(label.epoch()))?;
-            let sender = senders
-                .get(label.sender().as_str())
-                .ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))?;
-            let opened = epk.combine(env.field(), &label, shares).map_err(NotOpened::Combine)?;
-            let pt = env.open_with_data_key(&opened.data_key, sender, epk).map_err(NotOpened::Decrypt)?;
-            Ok((pt, opened.culprits))
-        })();
-        (*seq, label, r)
-    };
-    escrow_service::par::par_map(
+    escrow_service::par::par_chunks(
         work,
-        |_, w| one(w),
+        |_, run| open_run(run, senders, epochs),
         // A panicking worker must not make messages vanish from the report.
         |_, (seq, env, _)| (*seq, env.label().clone(), Err(NotOpened::Internal)),
     )
+}
+
+/// One run of [`combine_all`], in order.
+fn open_run(
+    run: &[(u64, Envelope, Vec<DecryptionShare>)],
+    senders: &HashMap<String, UserPublicKey>,
+    epochs: &BTreeMap<EpochId, EpochPublicKey>,
+) -> Vec<Outcome> {
+    // What each message needs before any pairing: its epoch's key and its sender's.
+    let mut keys: Vec<Result<&UserPublicKey, NotOpened>> = Vec::with_capacity(run.len());
+    let mut by_epoch: BTreeMap<EpochId, Vec<usize>> = BTreeMap::new();
+    for (j, (_, env, _)) in run.iter().enumerate() {
+        let label = env.label();
+        let key = if !epochs.contains_key(&label.epoch()) {
+            Err(NotOpened::NoEpochKey(label.epoch()))
+        } else {
+            senders.get(label.sender().as_str()).ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))
+        };
+        if key.is_ok() {
+            by_epoch.entry(label.epoch()).or_default().push(j);
+        }
+        keys.push(key);
+    }
+    let mut recovered: Vec<Option<Result<Recovered, CryptoError>>> = run.iter().map(|_| None).collect();
+    for (epoch, members) in by_epoch {
+        let Some(epk) = epochs.get(&epoch) else { continue };
+        let items: Vec<RecoverItem<'_>> = members
+            .iter()
+            .filter_map(|&j| run.get(j))
+            .map(|(_, env, shares)| (env.field(), env.label(), shares.as_slice()))
+            .collect();
+        for (j, r) in members.iter().zip(epk.recover_many(&items, &mut rand::rngs::OsRng)) {
+            if let Some(slot) = recovered.get_mut(*j) {
+                *slot = Some(r);
+            }
+        }
+    }
+    run.iter()
+        .zip(keys)
+        .zip(recovered)
+        .map(|(((seq, env, _), sender), key)| {
+            let r = sender.and_then(|sender| {
+                let key = key.ok_or(NotOpened::Internal)?.map_err(NotOpened::Combine)?;
+                let pt = env.open_recovered(&key, sender).map_err(NotOpened::Decrypt)?;
+                Ok((pt, key.culprits().to_vec()))
+            });
+            (*seq, env.label().clone(), r)
+        })
+        .collect()
 }
 
 /// Starts the export: pages of the warrant's in-scope envelopes from the relay, cut

@@ -159,6 +159,7 @@ async fn world(
         unannounced_keys: BTreeMap::new(),
         witness_policy: None,
         batch_size: None,
+        check_every: None,
     };
     let senders = HashMap::from([("alice".to_string(), alice.public())]);
     (agency, envelopes, senders, asked)
@@ -178,6 +179,7 @@ async fn open_all(
         epochs: agency.epochs.clone(),
         witness_policy: None,
         warrant_id: vec![9; 16],
+        every: agency.check_every,
     });
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let chunks: Vec<Vec<(u64, Envelope)>> = envelopes.chunks(batch).map(<[_]>::to_vec).collect();
@@ -313,4 +315,47 @@ async fn the_sink_gets_messages_in_order_and_its_failure_stops_the_open() {
     .await;
     assert!(matches!(failed, Err(AgencyError::Output(ref e)) if e.to_string() == "disk full"), "{failed:?}");
     assert_eq!(taken, 3);
+}
+
+/// By default a lying trustee is named only if its answer came before the three
+/// honest ones sufficed, and is counted as not needed otherwise; checking every
+/// trustee always waits for it and names it for every share.
+#[tokio::test]
+async fn checking_every_trustee_names_a_liar_that_answers_last() {
+    use Behaviour::*;
+    let (agency, envelopes, senders, _) = world([Honest, Honest, Honest, Refusing, Lying], 3).await;
+    let report = open(&agency, &envelopes, senders.clone()).await;
+    assert_eq!(report.opened_count, 3, "{:?}", report.failed);
+    let liar = "trustee-4".to_string();
+    // Without the check, whether the liar was examined depends on who answered first.
+    assert!(
+        report.culprits.get(&liar) == Some(&3) || report.not_needed.get(&liar) == Some(&1),
+        "{:?} {:?}",
+        report.culprits,
+        report.not_needed
+    );
+    let every = agency.check_every_trustee(Duration::from_secs(30));
+    let report = open(&every, &envelopes, senders).await;
+    assert_eq!(report.opened_count, 3, "{:?}", report.failed);
+    assert_eq!(report.culprits, BTreeMap::from([(liar, 3)]));
+    assert!(report.not_needed.is_empty(), "{:?}", report.not_needed);
+    assert_eq!(report.trustee_errors.refusing(), ["trustee-3"]);
+}
+
+/// Checking every trustee, one that never answers costs the limit and is reported as
+/// a deadline error; the others' shares still open everything.
+#[tokio::test]
+async fn checking_every_trustee_gives_up_on_a_paused_one_at_the_limit() {
+    use Behaviour::*;
+    let paused = Slow(Duration::from_secs(600));
+    let (agency, envelopes, senders, _) = world([Honest, paused, Honest, Honest, Honest], 2).await;
+    let every = agency.check_every_trustee(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let report = open(&every, &envelopes, senders).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(report.opened_count, 2, "{:?}", report.failed);
+    assert!(report.not_needed.is_empty(), "{:?}", report.not_needed);
+    assert_eq!(report.trustee_errors.unreachable(), ["trustee-1"]);
+    let (_, errors) = report.trustee_errors.iter().next().unwrap();
+    assert_eq!((errors[0].code, errors[0].count), (tonic::Code::DeadlineExceeded, 1), "{errors:?}");
 }

@@ -38,6 +38,12 @@ pub struct OpenArgs {
     /// most 500). Smaller requests report progress more often.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub batch_size: Option<u32>,
+    /// Wait for every trustee's answer to each share request, up to this many seconds
+    /// each, and check every share, so that every trustee that sent a bad share is
+    /// named. By default each request is opened with the first t + 1 valid shares and
+    /// later answers are not examined.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub check_every_trustee: Option<u32>,
 }
 
 /// A trustee as the report names it: by id and address where both are known, by
@@ -265,7 +271,8 @@ impl Opened {
         }
         for t in &self.not_needed {
             tail.push_str(&format!(
-                "trustee {} not needed in {} of {} share requests: the others' shares opened them first\n",
+                "trustee {} not needed in {} of {} share requests: the others' shares opened them first \
+                 (its answer, if any, was not checked; --check-every-trustee checks every answer)\n",
                 t.who, t.requests, self.share_requests,
             ));
         }
@@ -347,6 +354,9 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     }
     if let Some(n) = a.batch_size {
         agency = agency.with_batch_size(n as usize);
+    }
+    if let Some(secs) = a.check_every_trustee {
+        agency = agency.check_every_trustee(std::time::Duration::from_secs(secs.into()));
     }
     // With --json a JSON line per share request; else on a terminal a bar, elsewhere
     // (a log, a script) a line of text per share request.

@@ -284,6 +284,17 @@ fn a_paused_trustee_is_not_waited_for() {
     let again = d.open_weak("agency-1", "alice");
     let stdout = String::from_utf8_lossy(&again.stdout);
     assert!(again.status.success() && stdout.contains("30 opened: "), "{}", text(&again));
+
+    // Checking every trustee: every answer is examined, so nobody is "not needed".
+    let epoch = ["--epoch-key", p(&epoch)];
+    let every = d.open_with("agency-1", "alice", &[&epoch[..], &["--check-every-trustee", "30"]].concat());
+    let stdout = String::from_utf8_lossy(&every.stdout);
+    assert!(every.status.success() && stdout.contains("30 opened: "), "{}", text(&every));
+    assert!(!stdout.contains("not needed in"), "{stdout}");
+    // A limit of 0 s is refused before anything runs.
+    let zero = d.open_with("agency-1", "alice", &[&epoch[..], &["--check-every-trustee", "0"]].concat());
+    assert_eq!(zero.status.code(), Some(2), "{}", text(&zero));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--check-every-trustee"), "{}", text(&zero));
 }
 
 /// One line of JSON on stdout: the object.

@@ -29,6 +29,7 @@ use crate::field::{DataKey, EscrowField};
 use crate::id::PartyId;
 use crate::keys::EpochPublicKey;
 use crate::label::{Label, MessageId, MAX_LABEL_LEN, MAX_RECIPIENTS};
+use crate::recover::Recovered;
 use crate::wire::{Alg, Reader, Writer};
 
 /// Largest plaintext an envelope may carry (1 MiB).
@@ -452,6 +453,18 @@ impl Envelope {
         self.verify_sender(sender)?;
         self.field.check_carries(epk, &self.label, dk)?;
         self.decrypt_body(dk)
+    }
+
+    /// The agency opens the message with a key [`EpochPublicKey::recover_many`]
+    /// recovered for exactly this field and label (which checked that the field
+    /// carries it): sender signature, then the body. A key recovered for another
+    /// message is [`Error::FieldMismatch`].
+    pub fn open_recovered(&self, key: &Recovered, sender: &UserPublicKey) -> Result<Vec<u8>, Error> {
+        self.verify_sender(sender)?;
+        if !key.is_for(&self.field, &self.label) {
+            return Err(Error::FieldMismatch);
+        }
+        self.decrypt_body(key.data_key())
     }
 
     fn decrypt_body(&self, dk: &DataKey) -> Result<Vec<u8>, Error> {

@@ -86,9 +86,9 @@ impl DataKey {
 /// An escrow field (U, V, W); decoded only through subgroup checks.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct EscrowField {
-    u: G1Affine,
-    v: [u8; 32],
-    w: G2Affine,
+    pub(crate) u: G1Affine,
+    pub(crate) v: [u8; 32],
+    pub(crate) w: G2Affine,
 }
 
 impl fmt::Debug for EscrowField {
@@ -117,7 +117,7 @@ fn xor32(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
 }
 
 /// `H = hash_to_G2(U ‖ V ‖ L)`.
-fn hash_uvl(u: &G1Affine, v: &[u8; 32], label: &[u8]) -> G2Affine {
+pub(crate) fn hash_uvl(u: &G1Affine, v: &[u8; 32], label: &[u8]) -> G2Affine {
     let mut msg = Vec::with_capacity(48 + 32 + label.len());
     msg.extend_from_slice(&u.to_compressed());
     msg.extend_from_slice(v);
@@ -135,7 +135,7 @@ pub(crate) fn scalar_from_wide(bytes: &[u8; 64]) -> Scalar {
 }
 
 /// `r = HKDF-SHA256(salt = R_SALT, ikm = DK, info = PK ‖ L)` expanded to 64 bytes, mod q.
-fn derive_r(pk: &[u8; 48], dk: &DataKey, label: &[u8]) -> Scalar {
+pub(crate) fn derive_r(pk: &[u8; 48], dk: &DataKey, label: &[u8]) -> Scalar {
     let hk = Hkdf::<Sha256>::new(Some(R_SALT), dk.expose_secret());
     let mut okm = Zeroizing::new([0u8; 64]);
     hk.expand_multi_info(&[pk, label], okm.as_mut_slice()).expect("64 bytes is far below HKDF-SHA256's output limit");
@@ -338,9 +338,9 @@ pub(crate) struct Prepared {
 /// Trustee `i`'s decryption share `S_i = s_i·U` of one field.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct DecryptionShare {
-    epoch: EpochId,
-    trustee: TrusteeIndex,
-    s: G1Affine,
+    pub(crate) epoch: EpochId,
+    pub(crate) trustee: TrusteeIndex,
+    pub(crate) s: G1Affine,
 }
 
 impl DecryptionShare {
@@ -575,7 +575,7 @@ impl EpochPublicKey {
 }
 
 /// Lagrange coefficients `λ_j = Π_{m≠j} x_m / (x_m − x_j)` for interpolation at 0.
-fn lagrange_at_zero(xs: &[Scalar]) -> Option<Vec<Scalar>> {
+pub(crate) fn lagrange_at_zero(xs: &[Scalar]) -> Option<Vec<Scalar>> {
     let mut out = Vec::with_capacity(xs.len());
     for (j, xj) in xs.iter().enumerate() {
         let mut num = Scalar::from(1u64);

@@ -54,6 +54,7 @@ pub mod field;
 pub mod id;
 pub mod keys;
 pub mod label;
+pub mod recover;
 pub mod sealed;
 pub mod trustee_key;
 pub mod warrant;
@@ -70,5 +71,6 @@ pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck
 pub use id::PartyId;
 pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
 pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};
+pub use recover::{RecoverItem, Recovered};
 pub use trustee_key::{TrusteePins, TrusteeSigningKey, TrusteeVerifyingKey};
 pub use warrant::{peek_warrant_id, CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId};

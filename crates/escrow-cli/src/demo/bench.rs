@@ -384,7 +384,7 @@ async fn open_measured(
 
 /// Seconds per message of the cryptography alone, over this machine's cores: each
 /// trustee's batched field check and share (all five are asked), and the agency's
-/// combine of t + 1 shares and decryption, on `sample`, in this process.
+/// batched recovery from t + 1 shares and decryption, on `sample`, in this process.
 fn crypto_floor(d: &Deployment, held: &[TrusteeKeyShare], sample: &[Envelope]) -> Result<f64, CliError> {
     if sample.is_empty() {
         return Err(err("no messages to measure the crypto floor on"));
@@ -408,11 +408,14 @@ fn crypto_floor(d: &Deployment, held: &[TrusteeKeyShare], sample: &[Envelope]) -
                         slot.push(DecryptionShare::from_bytes(&share?.to_bytes())?);
                     }
                 }
-                for ((_, _, env), mut s) in part.iter().zip(shares) {
-                    let env = Envelope::from_bytes(env)?;
+                let envs = part.iter().map(|(_, _, e)| Envelope::from_bytes(e)).collect::<Result<Vec<_>, _>>()?;
+                for s in &mut shares {
                     s.truncate(quorum);
-                    let opened = epk.combine(env.field(), env.label(), &s)?;
-                    env.open_with_data_key(&opened.data_key, &alice, epk)?;
+                }
+                let items: Vec<RecoverItem<'_>> =
+                    envs.iter().zip(&shares).map(|(e, s)| (e.field(), e.label(), s.as_slice())).collect();
+                for (env, key) in envs.iter().zip(epk.recover_many(&items, &mut OsRng)) {
+                    env.open_recovered(&key?, &alice)?;
                 }
                 Ok(())
             };

@@ -204,8 +204,11 @@ impl Deployment {
     }
 
     /// The agency opens everything `warrant` covers; trustees that are down show up
-    /// as unreachable.
+    /// as unreachable. Every trustee's answer is waited for and checked, so that what
+    /// each scenario shows (who released, who lied) does not depend on which answers
+    /// came first.
     pub(super) async fn open(&self, warrant: &[u8]) -> Result<escrow_agency::OpenReport, CliError> {
-        self.agency().await?.open(warrant, |_| {}).await.map_err(err)
+        let agency = self.agency().await?.check_every_trustee(std::time::Duration::from_secs(60));
+        agency.open(warrant, |_| {}).await.map_err(err)
     }
 }
