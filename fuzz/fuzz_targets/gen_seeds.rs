@@ -54,6 +54,8 @@ fn target_of(name: &str) -> Option<&'static str> {
         "court_public_key" => "crypto_court_public_key",
         "court_secret_key" => "crypto_court_secret_key",
         "decryption_share_3" => "crypto_decryption_share",
+        "day_field_bob" => "crypto_day_field",
+        "extraction_share_3" => "crypto_extraction_share",
         "envelope" => "crypto_envelope",
         "epoch_public_key" => "crypto_epoch_public_key",
         "escrow_field" => "crypto_escrow_field",

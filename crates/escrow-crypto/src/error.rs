@@ -124,6 +124,34 @@ pub enum Error {
         /// The party named by the blob.
         got: String,
     },
+    /// A day field or day identity names a party that is neither the message's
+    /// sender nor one of its recipients.
+    #[error("{0:?} is neither the sender nor a recipient of this message")]
+    NotAParty(String),
+    /// A day key is for another party, day or epoch than the field needs.
+    #[error("the day key is for {got}; this field needs {needed}")]
+    WrongDayKey {
+        /// The day the field is for.
+        needed: String,
+        /// The day the key is for.
+        got: String,
+    },
+    /// An extraction share failed verification against its trustee's public key share.
+    #[error("day-key extraction share from trustee {trustee} is invalid")]
+    InvalidExtractionShare {
+        /// The trustee whose share is bad.
+        trustee: TrusteeIndex,
+    },
+    /// Too few valid extraction shares for a day key; `culprits` sent invalid ones.
+    #[error("{valid} valid day-key extraction shares, {needed} needed{}", culprit_list(.culprits))]
+    NotEnoughExtractionShares {
+        /// Valid shares offered.
+        valid: usize,
+        /// Shares needed (threshold + 1).
+        needed: usize,
+        /// Trustees whose shares were invalid.
+        culprits: Vec<TrusteeIndex>,
+    },
     /// The caller is not among the envelope's recipients.
     #[error("{0:?} is not a recipient of this envelope")]
     NotARecipient(String),

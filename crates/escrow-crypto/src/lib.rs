@@ -47,6 +47,7 @@
 
 pub mod announce;
 pub mod compartment;
+pub mod day;
 pub mod dkg;
 pub mod envelope;
 pub mod error;
@@ -65,6 +66,7 @@ pub use compartment::{
     compartmented_dealer_keygen, Compartment, CompartmentedDealerOutput, CompartmentedOpened, CompartmentedPublicKey,
     GroupSpec,
 };
+pub use day::{day_of, DayField, DayId, DayKey, ExtractionShare};
 pub use envelope::{Envelope, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
 pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck, Opened};

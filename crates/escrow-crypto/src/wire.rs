@@ -53,6 +53,11 @@ pub enum Alg {
     SignedAnnouncement = 0x0012,
     /// A signed key-ceremony message (proposal, acceptance, dealing, complaint...).
     CeremonyMessage = 0x0013,
+    /// A data key encrypted to one party's day: Boneh–Franklin IBE on BLS12-381 (G1
+    /// keys, identities hashed to G2), SHA-256 mask, re-encryption check.
+    DayField = 0x0014,
+    /// A trustee's share of a day key (a G2 point).
+    ExtractionShare = 0x0015,
 }
 
 impl Alg {
@@ -78,6 +83,8 @@ impl Alg {
             Alg::EpochAnnouncement => "epoch announcement",
             Alg::SignedAnnouncement => "signed announcement",
             Alg::CeremonyMessage => "ceremony message",
+            Alg::DayField => "day field",
+            Alg::ExtractionShare => "extraction share",
         }
     }
 }

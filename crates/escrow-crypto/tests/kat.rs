@@ -77,6 +77,12 @@ fn generate() -> Blobs {
     m.insert("court_public_key", court.public().to_bytes());
     m.insert("court_secret_key", court.to_bytes().to_vec());
     m.insert("warrant", warrant);
+    // The day mode: bob's day field for a fixed data key under the envelope's label, and
+    // trustee 3's extraction share of alice's day of that label (both deterministic).
+    let dk = DataKey::from_bytes([7; 32]);
+    m.insert("day_field_bob", DayField::seal(&keys.public, env.label(), &id("bob"), &dk).unwrap().to_bytes());
+    let alice_day = DayId::of(env.label(), &id("alice")).unwrap();
+    m.insert("extraction_share_3", keys.shares[3].extract_share(&alice_day).unwrap().to_bytes());
     Blobs(m)
 }
 
@@ -121,6 +127,12 @@ fn negatives(b: &Blobs) -> Vec<(String, &'static str, Vec<u8>)> {
     let mut v = field.clone();
     v[3..51].copy_from_slice(&[0xc0].iter().chain([0u8; 47].iter()).copied().collect::<Vec<_>>());
     out.push(("escrow_field.u_identity".into(), "escrow_field", v));
+    let mut v = b.0["day_field_bob"].clone();
+    v[3..51].copy_from_slice(&[0xc0].iter().chain([0u8; 47].iter()).copied().collect::<Vec<_>>());
+    out.push(("day_field_bob.u_identity".into(), "day_field_bob", v));
+    let mut v = b.0["extraction_share_3"].clone();
+    v[13..109].copy_from_slice(&[0xc0].iter().chain([0u8; 95].iter()).copied().collect::<Vec<_>>());
+    out.push(("extraction_share_3.d_identity".into(), "extraction_share_3", v));
     let label = &b.0["label"];
     // label: swap the two recipients (alice -> bob, carol) so they are unsorted.
     let lbl = Label::from_bytes(label).unwrap();
@@ -158,6 +170,8 @@ fn decode(kind: &str, bytes: &[u8], b: &Blobs) -> Result<Vec<u8>, Error> {
         "court_public_key" => CourtPublicKey::from_bytes(bytes)?.to_bytes(),
         "court_secret_key" => CourtSecretKey::from_bytes(bytes)?.to_bytes().to_vec(),
         "warrant" => VerifiedWarrant::verify(bytes, &court)?.as_bytes().to_vec(),
+        "day_field_bob" => DayField::from_bytes(bytes)?.to_bytes(),
+        "extraction_share_3" => ExtractionShare::from_bytes(bytes)?.to_bytes(),
         "sealed_secret" => {
             let unlock = escrow_crypto::sealed::Unlock::Passphrase(b"kat passphrase");
             TrusteeKeyShare::from_bytes(&escrow_crypto::sealed::open(bytes, &unlock)?)?;
@@ -227,6 +241,14 @@ fn known_answers_mean_what_they_say() {
     ks.check_against(&epk).unwrap();
     assert_eq!(env.label().to_bytes(), v["label"]);
     assert_eq!(env.field().to_bytes(), v["escrow_field"]);
+    // The day field carries the fixed key for bob under the envelope's label, and the
+    // extraction share is trustee 3's of alice's day of it.
+    let day = DayField::from_bytes(&v["day_field_bob"]).unwrap();
+    day.check_carries(&epk, env.label(), &PartyId::new("bob").unwrap(), &DataKey::from_bytes([7; 32])).unwrap();
+    let extraction = ExtractionShare::from_bytes(&v["extraction_share_3"]).unwrap();
+    let alice_day = DayId::of(env.label(), &PartyId::new("alice").unwrap()).unwrap();
+    epk.verify_extraction_share(&alice_day, &extraction).unwrap();
+    assert_eq!(extraction.trustee(), TrusteeIndex(3));
 }
 
 #[test]
