@@ -10,30 +10,18 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::median;
 
 use escrow_crypto::*;
 use rand::SeedableRng;
 
 const T: u16 = 2;
 const N: u16 = 5;
-
-/// Median wall time of `f` over `iters` runs after a short warm-up.
-fn median<F: FnMut()>(iters: usize, mut f: F) -> Duration {
-    for _ in 0..iters.div_ceil(10) {
-        f();
-    }
-    let mut v: Vec<Duration> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn us(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1e6)

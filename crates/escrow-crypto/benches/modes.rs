@@ -10,8 +10,12 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::median;
 
 use escrow_crypto::*;
 use rand::SeedableRng;
@@ -22,20 +26,6 @@ const DAYS: u64 = 30;
 const DAY: u64 = 86_400;
 /// Midnight starting day 20,000 (2024-10-04 UTC).
 const START: u64 = 20_000 * DAY;
-
-/// Median wall time of `f` over `iters` runs after one warm-up run.
-fn median<F: FnMut()>(iters: usize, mut f: F) -> Duration {
-    f();
-    let mut times: Vec<Duration> = (0..iters)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[times.len() / 2]
-}
 
 fn id(s: &str) -> PartyId {
     PartyId::new(s).unwrap()

@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::{DecodeError, Error};
-use crate::field::{lagrange_at_zero, scalar_from_wide, DataKey};
+use crate::field::{lagrange_at_zero, scalar_from_wide, xor32, DataKey};
 use crate::id::PartyId;
 use crate::keys::{EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
 use crate::label::Label;
@@ -144,10 +144,6 @@ fn derive_r(pk: &G1Affine, dk: &DataKey, label: &[u8], party: &PartyId) -> Scala
     hk.expand_multi_info(&[&pk.to_compressed(), label, party.as_str().as_bytes()], okm.as_mut_slice())
         .expect("64 bytes is far below HKDF-SHA256's output limit");
     scalar_from_wide(&okm)
-}
-
-fn xor32(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
-    std::array::from_fn(|i| a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0))
 }
 
 /// A message's data key encrypted to one of its parties' day (U, V). One per party of

@@ -108,7 +108,7 @@ fn mask(g: &G1Affine) -> [u8; 32] {
     h.finalize().into()
 }
 
-fn xor32(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
+pub(crate) fn xor32(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {
     let mut out = [0u8; 32];
     for ((o, x), y) in out.iter_mut().zip(a).zip(b) {
         *o = x ^ y;
@@ -298,8 +298,14 @@ pub fn verify_fields<R: RngCore + CryptoRng>(checks: &[FieldCheck], rng: &mut R)
     checks.iter().map(FieldCheck::verify).collect()
 }
 
-fn batch_holds<R: RngCore + CryptoRng>(checks: &[FieldCheck], rng: &mut R) -> bool {
+/// A batch weight in [1, 2^128]: 128 uniform bits from `rng`, plus one so that no
+/// equation drops out of the batch.
+pub(crate) fn batch_weight<R: RngCore + CryptoRng>(rng: &mut R) -> Scalar {
     let two_64 = Scalar::from(1u64 << 32) * Scalar::from(1u64 << 32);
+    Scalar::from(rng.next_u64()) * two_64 + Scalar::from(rng.next_u64()) + Scalar::from(1u64)
+}
+
+fn batch_holds<R: RngCore + CryptoRng>(checks: &[FieldCheck], rng: &mut R) -> bool {
     let mut weights = Vec::with_capacity(checks.len());
     let mut ws = Vec::with_capacity(checks.len());
     let mut us: Vec<blst::blst_p1_affine> = Vec::with_capacity(checks.len());
@@ -308,8 +314,7 @@ fn batch_holds<R: RngCore + CryptoRng>(checks: &[FieldCheck], rng: &mut R) -> bo
         if bool::from(c.u.is_identity()) || bool::from(c.w.is_identity()) {
             return false;
         }
-        // ρ in [1, 2^128]: 128 uniform bits, plus one so that no field drops out.
-        let rho = Scalar::from(rng.next_u64()) * two_64 + Scalar::from(rng.next_u64()) + Scalar::from(1u64);
+        let rho = batch_weight(rng);
         us.push(*(G1Projective::from(c.u) * rho).to_affine().as_ref());
         hs.push(*c.h.as_ref());
         weights.push(rho);
@@ -560,18 +565,24 @@ impl EpochPublicKey {
             }
         }
         let culprits = self.check_shares(prep, shares);
-        let mut good: Vec<&DecryptionShare> = shares.iter().filter(|s| !culprits.contains(&s.trustee)).collect();
+        let good: Vec<&DecryptionShare> = shares.iter().filter(|s| !culprits.contains(&s.trustee)).collect();
         if good.len() < self.quorum() {
             return Err(Error::NotEnoughShares { valid: good.len(), needed: self.quorum(), culprits });
         }
-        good.sort_by_key(|s| s.trustee);
-        good.truncate(self.quorum());
-        let xs: Vec<Scalar> = good.iter().map(|s| s.trustee.x()).collect();
-        let lambdas = lagrange_at_zero(&xs)
-            .ok_or(Error::InvalidInput { what: "shares", reason: "duplicate evaluation points" })?;
-        let points: Vec<G1Projective> = good.iter().map(|s| G1Projective::from(s.s)).collect();
-        Ok((G1Projective::multi_exp(&points, &lambdas).to_affine(), culprits))
+        Ok((interpolate_lowest(good, self.quorum())?, culprits))
     }
+}
+
+/// Interpolates at 0 the `quorum` lowest-indexed of `good` (shares already known valid,
+/// at least `quorum` of them): `a_0·U`.
+pub(crate) fn interpolate_lowest(mut good: Vec<&DecryptionShare>, quorum: usize) -> Result<G1Affine, Error> {
+    good.sort_by_key(|s| s.trustee);
+    good.truncate(quorum);
+    let xs: Vec<Scalar> = good.iter().map(|s| s.trustee.x()).collect();
+    let lambdas =
+        lagrange_at_zero(&xs).ok_or(Error::InvalidInput { what: "shares", reason: "duplicate evaluation points" })?;
+    let points: Vec<G1Projective> = good.iter().map(|s| G1Projective::from(s.s)).collect();
+    Ok(G1Projective::multi_exp(&points, &lambdas).to_affine())
 }
 
 /// Lagrange coefficients `λ_j = Π_{m≠j} x_m / (x_m − x_j)` for interpolation at 0.

@@ -35,7 +35,7 @@ use rand::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::field::{derive_r, hash_uvl, lagrange_at_zero, DataKey, DecryptionShare, EscrowField};
+use crate::field::{batch_weight, derive_r, hash_uvl, interpolate_lowest, DataKey, DecryptionShare, EscrowField};
 use crate::keys::{EpochPublicKey, TrusteeIndex};
 use crate::label::Label;
 
@@ -101,15 +101,7 @@ impl EpochPublicKey {
         items
             .iter()
             .zip(fit)
-            .map(
-                |(item, fit)| {
-                    if fit && batch_ok {
-                        self.recover_checked(item, Vec::new())
-                    } else {
-                        self.recover_one(item)
-                    }
-                },
-            )
+            .map(|(item, fit)| if fit && batch_ok { self.recover_checked(item) } else { self.recover_one(item) })
             .collect()
     }
 
@@ -129,7 +121,7 @@ impl EpochPublicKey {
         let mut on_w: (Vec<blst::blst_p2_affine>, Vec<blst::blst_p1_affine>) = (Vec::new(), Vec::new());
         for (field, label, shares) in batch {
             let h = hash_uvl(&field.u, &field.v, &label.to_bytes());
-            let alpha = weight(rng);
+            let alpha = batch_weight(rng);
             let mut points = vec![-G1Projective::from(field.u)];
             let mut keys = vec![g1];
             let mut weights = vec![alpha];
@@ -137,7 +129,7 @@ impl EpochPublicKey {
                 let Ok(pk) = self.share_key(s.trustee) else { return false };
                 points.push(G1Projective::from(s.s));
                 keys.push(-G1Projective::from(pk));
-                weights.push(weight(rng));
+                weights.push(batch_weight(rng));
             }
             let p = G1Projective::multi_exp(&points, &weights).to_affine();
             let q = G1Projective::multi_exp(&keys, &weights).to_affine();
@@ -155,26 +147,25 @@ impl EpochPublicKey {
     /// One item on its own: the field and every share checked, the culprits named.
     fn recover_one(&self, (field, label, shares): &RecoverItem<'_>) -> Result<Recovered, Error> {
         let opened = self.combine(field, label, shares)?;
-        let valid: Vec<DecryptionShare> =
-            shares.iter().filter(|s| !opened.culprits.contains(&s.trustee)).copied().collect();
-        self.recover_checked(&(*field, *label, valid.as_slice()), opened.culprits)
+        self.carried(field, label, opened.data_key, opened.culprits)
     }
 
-    /// Interpolates `t+1` shares already known valid (the lowest-indexed) of a field
+    /// Interpolates t+1 shares already known valid (the lowest-indexed) of a field
     /// already known valid, and checks the field carries the key.
-    fn recover_checked(
+    fn recover_checked(&self, (field, label, shares): &RecoverItem<'_>) -> Result<Recovered, Error> {
+        let shared = interpolate_lowest(shares.iter().collect(), self.quorum())?;
+        self.carried(field, label, field.unmask(&shared), Vec::new())
+    }
+
+    /// `data_key`, recovered from valid shares of a valid field, if the field carries
+    /// it: `U = r·G1` (see the module's notes).
+    fn carried(
         &self,
-        (field, label, shares): &RecoverItem<'_>,
+        field: &EscrowField,
+        label: &Label,
+        data_key: DataKey,
         culprits: Vec<TrusteeIndex>,
     ) -> Result<Recovered, Error> {
-        let mut good: Vec<&DecryptionShare> = shares.iter().collect();
-        good.sort_by_key(|s| s.trustee);
-        good.truncate(self.quorum());
-        let xs: Vec<Scalar> = good.iter().map(|s| s.trustee.x()).collect();
-        let lambdas = lagrange_at_zero(&xs)
-            .ok_or(Error::InvalidInput { what: "shares", reason: "duplicate evaluation points" })?;
-        let points: Vec<G1Projective> = good.iter().map(|s| G1Projective::from(s.s)).collect();
-        let data_key = field.unmask(&G1Projective::multi_exp(&points, &lambdas).to_affine());
         let mut r = derive_r(&self.master().to_compressed(), &data_key, &label.to_bytes());
         let carries = (G1Projective::generator() * r).to_affine() == field.u;
         // r unmasks the field as well as the key does.
@@ -185,10 +176,4 @@ impl EpochPublicKey {
         }
         Ok(Recovered { data_key, culprits, bound: bound_to(field, label) })
     }
-}
-
-/// A batch weight in [1, 2^128]: 128 uniform bits, plus one so that none is zero.
-fn weight<R: RngCore + CryptoRng>(rng: &mut R) -> Scalar {
-    let two_64 = Scalar::from(1u64 << 32) * Scalar::from(1u64 << 32);
-    Scalar::from(rng.next_u64()) * two_64 + Scalar::from(rng.next_u64()) + Scalar::from(1u64)
 }

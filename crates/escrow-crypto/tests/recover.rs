@@ -28,6 +28,18 @@ fn shares_of(w: &World, f: &EscrowField, l: &Label, which: &[usize]) -> Vec<Decr
     which.iter().map(|&i| w.keys.shares[i].decrypt_share(&w.keys.public, f, l).unwrap()).collect()
 }
 
+/// Recovers `items` in one batch and checks every result is what the item gets alone;
+/// returns the batch's results.
+fn recover_agreeing(w: &World, items: &[(EscrowField, Label, Vec<DecryptionShare>)]) -> Vec<Result<Recovered, Error>> {
+    let view: Vec<RecoverItem<'_>> = items.iter().map(|(f, l, s)| (f, l, s.as_slice())).collect();
+    let out = w.keys.public.recover_many(&view, &mut rng(2));
+    for (j, (f, l, s)) in items.iter().enumerate() {
+        let got = out[j].as_ref().map(|r| (r.data_key().clone(), r.culprits().to_vec())).map_err(Clone::clone);
+        assert_eq!(got, alone(w, f, l, s), "message {j}");
+    }
+    out
+}
+
 /// `share` with its point multiplied by `k`: well-formed, its own index, invalid.
 fn scaled(share: &DecryptionShare, k: u64) -> DecryptionShare {
     let mut b = share.to_bytes();
@@ -115,12 +127,7 @@ fn every_bad_item_gets_what_it_would_get_alone() {
     items[9] = (forged, fields[9].0.clone(), shares_of(&w, &forged, &fields[9].0, &[0, 2, 4]));
     // 10: only t shares.
     items[10].2.truncate(2);
-    let view: Vec<RecoverItem<'_>> = items.iter().map(|(f, l, s)| (f, l, s.as_slice())).collect();
-    let out = w.keys.public.recover_many(&view, &mut rng(2));
-    for (j, (f, l, s)) in items.iter().enumerate() {
-        let got = out[j].as_ref().map(|r| (r.data_key().clone(), r.culprits().to_vec())).map_err(Clone::clone);
-        assert_eq!(got, alone(&w, f, l, s), "message {j}");
-    }
+    let out = recover_agreeing(&w, &items);
     let failed: Vec<usize> = out.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(j, _)| j).collect();
     assert_eq!(failed, [7, 8, 9, 10]);
     assert_eq!(out[9].as_ref().unwrap_err(), &Error::FieldMismatch);
@@ -137,12 +144,7 @@ fn every_bad_item_gets_what_it_would_get_alone() {
     items[4].2[1] = shifted(&items[4].2[1], -delta);
     // 5: another message's label: the field is invalid under it.
     items[5].1 = fields[6].0.clone();
-    let view: Vec<RecoverItem<'_>> = items.iter().map(|(f, l, s)| (f, l, s.as_slice())).collect();
-    let out = w.keys.public.recover_many(&view, &mut rng(2));
-    for (j, (f, l, s)) in items.iter().enumerate() {
-        let got = out[j].as_ref().map(|r| (r.data_key().clone(), r.culprits().to_vec())).map_err(Clone::clone);
-        assert_eq!(got, alone(&w, f, l, s), "message {j}");
-    }
+    let out = recover_agreeing(&w, &items);
     let failed: Vec<usize> = out.iter().enumerate().filter(|(_, r)| r.is_err()).map(|(j, _)| j).collect();
     assert_eq!(failed, [3, 4, 5, 7, 8, 9, 10]);
     assert_eq!(out[1].as_ref().unwrap().culprits(), [TrusteeIndex(1)]);
