@@ -2,16 +2,20 @@
 //! through stored checkpoints and consistency proofs); a log changed behind the
 //! trustee's back, cut short or forked and re-signed is caught and named; a release
 //! written straight into a database verifies but is flagged by `reconcile`; a sealed
-//! opening that does not match its commitment is refused; the report counts right.
+//! opening that does not match its commitment is refused; the report counts right;
+//! day keys are counted, and one outside the window (at once) or for no target (once
+//! the details open) is flagged.
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::Path;
 
-use escrow_audit::{reconcile, report, verify, AuditFailure, Flag, TrusteeAudit, VerifiedLog};
+use escrow_audit::{
+    reconcile, report, verify, AuditFailure, Flag, ReleaseFinding, ShareKind, TrusteeAudit, VerifiedLog,
+};
 use escrow_crypto::*;
-use escrow_log::event::{Entry, Event};
+use escrow_log::event::{party_tag, DayRelease, Entry, Event};
 use escrow_proto::v1 as pb;
 use escrow_tests::*;
 use escrow_trustee::tamper;
@@ -226,7 +230,13 @@ async fn a_release_written_into_the_database_verifies_but_is_flagged() {
     let rec = reconcile(&logs, T.into());
     assert_eq!(
         rec.flags,
-        vec![Flag::ReleaseWithoutApproval { trustee: origin(3), warrant: [WID; 16], index, fields: 1 }]
+        vec![Flag::ReleaseWithoutApproval {
+            trustee: origin(3),
+            warrant: [WID; 16],
+            index,
+            kind: ShareKind::Field,
+            count: 1
+        }]
     );
     let text = rec.flags[0].to_string();
     assert_eq!(
@@ -427,4 +437,92 @@ async fn a_release_outside_the_scope_is_flagged_once_the_details_open() {
     assert!(texts[0].starts_with("escrow-trustee/trustee-0: warrant"), "{}", texts[0]);
     assert!(texts[0].contains("released OUTSIDE the warrant's scope"), "{}", texts[0]);
     assert!(texts[0].contains("no target of the warrant sent or received this message"), "{}", texts[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_keys_are_counted_and_those_outside_the_warrant_are_flagged() {
+    let mut d = deploy_plain(69).await;
+    lawful_flow(&d).await;
+    // The warrant lawful_flow submitted: the same body, issued at the same time, and
+    // the court's signature is deterministic.
+    let blob = d.warrant(WID, &["alice"], START, START + 3 * DAY).unwrap();
+    let (alice, mallory) = (party_tag(&blob, "alice"), party_tag(&blob, "mallory"));
+    let (day0, day5) = (u32::try_from(START / DAY).unwrap(), u32::try_from(START / DAY + 5).unwrap());
+    let key = |day, party| DayRelease { epoch: 1, day, party };
+    let now = d.clock.now();
+    // The three approving trustees release alice's first day; trustee 0 also a day
+    // after the window and a party the court did not name.
+    let mut index0 = 0;
+    for i in [0, 2, 4] {
+        let mut days = vec![key(day0, alice)];
+        if i == 0 {
+            days.extend([key(day5, alice), key(day0, mallory)]);
+        }
+        d.trustees[i].server.stop().await;
+        let e = Entry {
+            time: now,
+            event: Event::DayKeysReleased { warrant_id: [WID; 16], agency: "agency-1".into(), days },
+        };
+        let index = tamper::append_log_entry(&d.trustees[i].dir, &e.to_bytes().unwrap()).unwrap();
+        if i == 0 {
+            index0 = index;
+        }
+        d.restart_trustee(i).await.unwrap();
+    }
+    let state = tempfile::tempdir().unwrap();
+    let window = (START, START + 3 * DAY);
+
+    // Sealed: only the day outside the logged window shows.
+    let logs = all_ok(audit(&d, state.path()).await);
+    let rec = reconcile(&logs, T.into());
+    let outside = Flag::DayOutsideWindow {
+        trustee: origin(0),
+        warrant: [WID; 16],
+        index: index0,
+        epoch: 1,
+        day: day5,
+        keys: 1,
+        window_from: window.0,
+        window_to: window.1,
+    };
+    assert_eq!(rec.flags, vec![outside.clone()]);
+    let w = &rec.warrants[&[WID; 16]];
+    assert_eq!(w.days_opened.keys().collect::<Vec<_>>(), [&key(day0, alice)]);
+    let json: serde_json::Value = serde_json::from_str(&report(&logs, &rec).to_json().unwrap()).unwrap();
+    let row = &json["per_warrant"][0];
+    assert_eq!(
+        (row["day_keys_released"].as_u64(), row["day_key_shares_released"].as_u64(), row["day_keys_opened"].as_u64()),
+        (Some(3), Some(5), Some(1))
+    );
+
+    // Revealed: the signed warrant opens the tags; alice's pass at every trustee.
+    d.clock.set(now + 30 * DAY + 90 * DAY + 1).unwrap();
+    let logs = all_ok(audit(&d, state.path()).await);
+    let findings = vec![
+        ReleaseFinding::DayKeyOutsideWindow {
+            trustee: origin(0),
+            warrant: [WID; 16],
+            index: index0,
+            epoch: 1,
+            day: day5,
+            keys: 1,
+            window_from: window.0,
+            window_to: window.1,
+        },
+        ReleaseFinding::DayKeyNotATarget {
+            trustee: origin(0),
+            warrant: [WID; 16],
+            index: index0,
+            epoch: 1,
+            day: day0,
+            party: mallory,
+        },
+    ];
+    assert_eq!(logs[0].release_findings(), findings.as_slice());
+    for log in &logs[1..] {
+        assert!(log.release_findings().is_empty(), "{}: {:?}", log.origin(), log.release_findings());
+    }
+    let rec = reconcile(&logs, T.into());
+    let expected: Vec<Flag> = findings.into_iter().map(Flag::ReleaseMismatch).chain([outside]).collect();
+    assert_eq!(rec.flags, expected);
 }

@@ -553,6 +553,12 @@ impl pb::trustee_server::Trustee for SubstitutingTrustee {
     ) -> Result<tonic::Response<pb::RequestSharesResponse>, tonic::Status> {
         self.honest.clone().request_shares(r.into_inner()).await
     }
+    async fn extract_day_keys(
+        &self,
+        r: tonic::Request<pb::ExtractDayKeysRequest>,
+    ) -> Result<tonic::Response<pb::ExtractDayKeysResponse>, tonic::Status> {
+        self.honest.clone().extract_day_keys(r.into_inner()).await
+    }
 }
 
 /// The agency believes a trustee-served epoch key only under an announcement every

@@ -415,7 +415,8 @@ fn both_quota_windows_include_the_same_edge() {
         .insert_warrant(&w, escrow_trustee::state::State::Approved, t0, Some("policy"), None, [0; 32], received(&w, t0))
         .unwrap();
     let released = |k: u8| Released { hash: [k; 32], label: vec![k], field: vec![k] };
-    let limits = ReleaseLimits { max_fields_per_warrant: 100, agency_quota: 1 };
+    let limits =
+        ReleaseLimits { max_fields_per_warrant: 100, agency_quota: 1, unit: escrow_trustee::rules::Unit::Fields };
     store.record_releases(&w, &[released(1)], t0, limits).unwrap().unwrap();
 
     let edge = t0 + QUOTA_PERIOD_SECS;

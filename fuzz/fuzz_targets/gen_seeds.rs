@@ -158,6 +158,11 @@ fn write_seeds() {
         },
         Event::EpochInstalled { epoch: 42, public_key_hash: [4; 32], trustee_index: 3 },
         Event::EpochDestroyed { epoch: 42 },
+        Event::DayKeysReleased {
+            warrant_id: wid,
+            agency: "agency-1".into(),
+            days: vec![escrow_log::event::DayRelease { epoch: 1, day: 20_454, party: [5; 32] }],
+        },
     ];
     for (i, event) in entries.into_iter().enumerate() {
         let bytes = Entry { time: 1_767_225_600 + i as u64, event }.to_bytes().expect("valid entry");

@@ -91,6 +91,22 @@ impl Trustee for Byzantine {
         }
         Ok(Response::new(resp))
     }
+    async fn extract_day_keys(
+        &self,
+        r: Request<pb::ExtractDayKeysRequest>,
+    ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
+        let mut resp = self.honest.clone().extract_day_keys(r.into_inner()).await?.into_inner();
+        match self.lie {
+            Lie::Shares => resp.shares = resp.shares.iter().map(|s| corrupt(s)).collect(),
+            Lie::DropWitness => resp.witnessed = None,
+            Lie::FakeApproval => {
+                if let Some(w) = resp.witnessed.as_mut() {
+                    w.approval = w.receipt.clone();
+                }
+            }
+        }
+        Ok(Response::new(resp))
+    }
 }
 
 /// Starts a byzantine proxy in front of the honest trustee at `honest_addr`.

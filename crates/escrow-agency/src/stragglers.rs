@@ -73,6 +73,12 @@ impl Trustee for Server {
     ) -> Result<Response<pb::WarrantStatus>, Status> {
         Err(Status::unimplemented("not in this test"))
     }
+    async fn extract_day_keys(
+        &self,
+        _: Request<pb::ExtractDayKeysRequest>,
+    ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
+        Err(Status::unimplemented("not in this test"))
+    }
     async fn request_shares(
         &self,
         request: Request<pb::RequestSharesRequest>,

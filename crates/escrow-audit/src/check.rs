@@ -11,18 +11,19 @@
 //!    checkpoint's, and every entry decodes.
 //! 4. [`Entries::finish`]: every sealed-details opening that is due
 //!    ([`Entries::due_openings`]) matches its commitment, and, with court keys, every
-//!    disclosed release is checked against the log and the warrant's scope. The result
-//!    is a [`VerifiedLog`] and the state to pin for the next visit.
+//!    disclosed release is checked against the log and the warrant's scope, and every
+//!    logged day key against the warrant's targets and window. The result is a
+//!    [`VerifiedLog`] and the state to pin for the next visit.
 //!
 //! The fetcher around this ([`crate::verify()`]) only asks the trustee for what each
 //! step names and stores what step 4 returns.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
 use escrow_crypto::{CourtPublicKey, EpochPublicKey, EscrowField, Label, VerifiedWarrant};
-use escrow_log::event::{details_commitment, Entry, Event};
+use escrow_log::event::{details_commitment, party_tag, Entry, Event};
 use escrow_log::{leaf_hash, verify_consistency, Checkpoint, CheckpointVerifier, Hash, MerkleTree};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -317,23 +318,17 @@ impl Entries {
             match answer {
                 Some(OpeningAnswer::Opened { nonce, warrant: blob, released }) => {
                     let entry = self.entries.get(d.index as usize).map(|e| &e.event);
-                    check_opening(entry, nonce, blob, courts).map_err(|what| AuditFailure::OpeningMismatch {
-                        trustee: name.into(),
-                        warrant: warrant.clone(),
-                        index: d.index,
-                        what: Box::new(what),
-                    })?;
+                    let signed =
+                        check_opening(entry, nonce, blob, courts).map_err(|what| AuditFailure::OpeningMismatch {
+                            trustee: name.into(),
+                            warrant: warrant.clone(),
+                            index: d.index,
+                            what: Box::new(what),
+                        })?;
                     openings.checked += 1;
-                    if !courts.is_empty() {
-                        findings.extend(check_releases(
-                            name,
-                            &d.warrant_id,
-                            blob,
-                            released,
-                            &self.entries,
-                            &keys,
-                            courts,
-                        ));
+                    if let Some(w) = signed {
+                        findings.extend(check_releases(name, &d.warrant_id, &w, released, &self.entries, &keys));
+                        findings.extend(check_day_keys(name, &d.warrant_id, &w, &self.entries));
                     }
                 }
                 Some(OpeningAnswer::NotYetDue { .. }) if now < d.reveal_at.saturating_add(REVEAL_GRACE_SECS) => {
@@ -435,12 +430,13 @@ fn installed_keys(name: &str, entries: &[Entry], served: &[Vec<u8>]) -> Result<V
 
 /// Checks one opening against its logged `WarrantReceived` event: the commitment, then
 /// (with court keys) the court's signature and every public term the log recorded.
+/// Returns the warrant, verified, when court keys were given.
 fn check_opening(
     event: Option<&Event>,
     nonce: &[u8],
     blob: &[u8],
     courts: &[CourtPublicKey],
-) -> Result<(), OpeningProblem> {
+) -> Result<Option<VerifiedWarrant>, OpeningProblem> {
     let Some(Event::WarrantReceived {
         warrant_id,
         court,
@@ -453,7 +449,7 @@ fn check_opening(
         ..
     }) = event
     else {
-        return Ok(());
+        return Ok(None);
     };
     let nonce: [u8; 32] = nonce.try_into().map_err(|_| OpeningProblem::NonceLength(nonce.len()))?;
     let opened = details_commitment(&nonce, blob);
@@ -465,7 +461,7 @@ fn check_opening(
         if carried != Some(*warrant_id) {
             return Err(OpeningProblem::FramedId { carried });
         }
-        return Ok(());
+        return Ok(None);
     }
     let w = VerifiedWarrant::verify_any(blob, courts).map_err(OpeningProblem::Signature)?;
     let b = w.body();
@@ -494,7 +490,7 @@ fn check_opening(
     if due != *reveal_at {
         return differs("reveal_at", reveal_at.to_string(), due.to_string());
     }
-    Ok(())
+    Ok(Some(w))
 }
 
 /// Checks every item a trustee disclosed for a warrant against its log and the opened
@@ -504,14 +500,12 @@ fn check_opening(
 fn check_releases(
     name: &str,
     warrant_id: &[u8; 16],
-    blob: &[u8],
+    w: &VerifiedWarrant,
     released: &[(Vec<u8>, Vec<u8>)],
     entries: &[Entry],
     keys: &[EpochPublicKey],
-    courts: &[CourtPublicKey],
 ) -> Vec<ReleaseFinding> {
     let mut out = Vec::new();
-    let Ok(w) = VerifiedWarrant::verify_any(blob, courts) else { return out };
     let (trustee, warrant) = (name.to_string(), *warrant_id);
     let logged: BTreeSet<Hash> = entries
         .iter()
@@ -551,6 +545,52 @@ fn check_releases(
     }
     for fp in logged.difference(&disclosed) {
         out.push(ReleaseFinding::NotDisclosed { trustee: trustee.clone(), warrant, field: *fp });
+    }
+    out
+}
+
+/// Checks every day key the log released under an opened warrant: its party tag must
+/// be `party_tag(signed warrant, target)` for one of the warrant's targets, and its
+/// day must overlap the signed window. In log order; within an entry, the days outside
+/// the window (one finding per epoch and day), then the tags of no target.
+fn check_day_keys(name: &str, warrant_id: &[u8; 16], w: &VerifiedWarrant, entries: &[Entry]) -> Vec<ReleaseFinding> {
+    let b = w.body();
+    let targets: BTreeSet<Hash> = b.targets.iter().map(|t| party_tag(w.as_bytes(), t.as_str())).collect();
+    let (from, to) = (b.window.from(), b.window.to());
+    let (trustee, warrant) = (name.to_string(), *warrant_id);
+    let mut out = Vec::new();
+    for (index, e) in (0u64..).zip(entries) {
+        let Event::DayKeysReleased { warrant_id: id, days, .. } = &e.event else { continue };
+        if id != warrant_id {
+            continue;
+        }
+        let days: BTreeSet<_> = days.iter().collect();
+        let mut outside: BTreeMap<(u64, u32), usize> = BTreeMap::new();
+        for d in days.iter().filter(|d| !d.overlaps(from, to)) {
+            *outside.entry((d.epoch, d.day)).or_default() += 1;
+        }
+        for ((epoch, day), keys) in outside {
+            out.push(ReleaseFinding::DayKeyOutsideWindow {
+                trustee: trustee.clone(),
+                warrant,
+                index,
+                epoch,
+                day,
+                keys,
+                window_from: from,
+                window_to: to,
+            });
+        }
+        for d in days.iter().filter(|d| !targets.contains(&d.party)) {
+            out.push(ReleaseFinding::DayKeyNotATarget {
+                trustee: trustee.clone(),
+                warrant,
+                index,
+                epoch: d.epoch,
+                day: d.day,
+                party: d.party,
+            });
+        }
     }
     out
 }

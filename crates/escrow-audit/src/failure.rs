@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use escrow_log::Hash;
 
-use crate::short_hex;
+use crate::{short_hex, utc_date};
 
 /// The first 16 hex digits of a hex string, for messages.
 fn prefix(hex: &str) -> String {
@@ -253,7 +253,8 @@ pub enum OpeningProblem {
 }
 
 /// A release that the opened details show was wrong. Each names the trustee (origin),
-/// the warrant and the released item (its position in the opening).
+/// the warrant and the released item (its position in the opening, or for day keys the
+/// log entry that released it and the key's epoch and day).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReleaseFinding {
@@ -323,5 +324,44 @@ pub enum ReleaseFinding {
         warrant: [u8; 16],
         /// The logged fingerprint.
         field: Hash,
+    },
+    /// A logged day key whose party tag is the tag of none of the opened warrant's
+    /// targets (`party_tag(signed warrant, target)`): a day key for someone the court
+    /// did not name, or one tagged under another warrant.
+    #[error("{trustee}: warrant {}, entry {index}: day key for day {day} ({}) of epoch {epoch} names party tag {}, which is none of the warrant's targets: released OUTSIDE its scope", hex::encode(.warrant), utc_date(.day), short_hex(.party))]
+    DayKeyNotATarget {
+        /// Origin.
+        trustee: String,
+        /// Warrant id.
+        warrant: [u8; 16],
+        /// The `DayKeysReleased` entry.
+        index: u64,
+        /// The day key's epoch.
+        epoch: u64,
+        /// Its UTC day (days since 1970-01-01).
+        day: u32,
+        /// The party tag as logged.
+        party: Hash,
+    },
+    /// Logged day keys for a UTC day no second of which lies in the window the court
+    /// signed. One finding per entry, epoch and day; `keys` counts its parties.
+    #[error("{trustee}: warrant {}, entry {index}: {keys} day {} for day {day} ({}) of epoch {epoch} released OUTSIDE the signed window [{window_from}, {window_to})", hex::encode(.warrant), if *.keys == 1 { "key" } else { "keys" }, utc_date(.day))]
+    DayKeyOutsideWindow {
+        /// Origin.
+        trustee: String,
+        /// Warrant id.
+        warrant: [u8; 16],
+        /// The `DayKeysReleased` entry.
+        index: u64,
+        /// The day keys' epoch.
+        epoch: u64,
+        /// Their UTC day (days since 1970-01-01).
+        day: u32,
+        /// How many day keys of that epoch and day the entry releases (one per party).
+        keys: usize,
+        /// The signed window's start.
+        window_from: u64,
+        /// The signed window's end (exclusive).
+        window_to: u64,
     },
 }

@@ -9,8 +9,8 @@
 //! - [`verify()`]: the thin fetcher around them: asks each trustee over gRPC for what
 //!   each step of `check` names, and keeps the pinned state in a directory.
 //! - [`reconcile()`]: across trustees, each warrant's approvals, whether it reached
-//!   t+1, which fields each trustee released and which were therefore opened; and
-//!   [`Flag`]s for behaviour a consistent log can still show to be wrong.
+//!   t+1, which fields and day keys each trustee released and which were therefore
+//!   opened; and [`Flag`]s for behaviour a consistent log can still show to be wrong.
 //! - [`report()`]: the public statistics per warrant, agency, court, trustee and month,
 //!   as Markdown and JSON. No targets or case references: those exist only in openings.
 //!
@@ -31,7 +31,7 @@ mod testlog;
 pub use check::{Openings, PinnedLog, VerifiedLog, REVEAL_GRACE_SECS};
 pub use failure::{AuditFailure, OpeningProblem, ReleaseFinding, SplitViews};
 pub use reconcile::{
-    destruction_flags, reconcile, reconcile_at, Flag, Reconciliation, WarrantKey, WarrantSummary,
+    destruction_flags, reconcile, reconcile_at, Flag, Reconciliation, ShareKind, WarrantKey, WarrantSummary,
     DESTRUCTION_GRACE_SECS,
 };
 pub use report::{report, LogHead, Report, Row, WarrantRow};
@@ -42,4 +42,10 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
     let mut s = hex::encode(bytes.get(..8).unwrap_or(bytes));
     s.push('…');
     s
+}
+
+/// A UTC day number (days since 1970-01-01) as `YYYY-MM-DD`, for messages.
+pub(crate) fn utc_date(day: &u32) -> String {
+    let (y, m, d) = report::civil_from_days(u64::from(*day));
+    format!("{y:04}-{m:02}-{d:02}")
 }

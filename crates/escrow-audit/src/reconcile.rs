@@ -2,8 +2,9 @@
 //! and still record a trustee doing the wrong thing; the [`Flag`]s name such entries.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
-use escrow_log::event::{Arrival, Decision, Event};
+use escrow_log::event::{Arrival, DayRelease, Decision, Event};
 use escrow_log::Hash;
 
 use crate::check::VerifiedLog;
@@ -40,6 +41,32 @@ pub struct WarrantSummary {
     /// Fields released by at least t+1 distinct trustees, so opened by the agency,
     /// with the time the (t+1)-th share was released.
     pub opened: BTreeMap<Hash, u64>,
+    /// Day keys (epoch, UTC day, party tag) each trustee released an extraction share
+    /// of under it.
+    pub days_released: BTreeMap<String, BTreeSet<DayRelease>>,
+    /// Day keys released by at least t+1 distinct trustees (same epoch, day and party
+    /// tag), so extracted by the agency, with the time the (t+1)-th share was released.
+    pub days_opened: BTreeMap<DayRelease, u64>,
+}
+
+/// What a release entry handed out: decryption shares of escrow fields
+/// (`SharesReleased`) or extraction shares of day keys (`DayKeysReleased`), each of
+/// which opens everything one party sent or received one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ShareKind {
+    /// Shares of escrow fields, one per message field.
+    Field,
+    /// Extraction shares of day keys, one per (party, day).
+    DayKey,
+}
+
+impl fmt::Display for ShareKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ShareKind::Field => "shares",
+            ShareKind::DayKey => "day-key shares",
+        })
+    }
 }
 
 /// Something the logs show a trustee did wrong, or the trustees disagree about.
@@ -51,7 +78,7 @@ pub enum Flag {
     #[error("{0}")]
     ReleaseMismatch(ReleaseFinding),
     /// Shares released for a warrant this log never approved before the release.
-    #[error("{trustee}: entry {index} releases {fields} shares for warrant {} without an approval in its log", hex::encode(.warrant))]
+    #[error("{trustee}: entry {index} releases {count} {kind} for warrant {} without an approval in its log", hex::encode(.warrant))]
     ReleaseWithoutApproval {
         /// Origin.
         trustee: String,
@@ -59,11 +86,13 @@ pub enum Flag {
         warrant: WarrantKey,
         /// Entry index.
         index: u64,
-        /// How many fields.
-        fields: usize,
+        /// Field shares or day-key shares.
+        kind: ShareKind,
+        /// How many items the entry releases (fields or day keys).
+        count: usize,
     },
     /// Shares released after this log recorded a denial or revocation.
-    #[error("{trustee}: entry {index} releases shares for warrant {} after its {what} at entry {stopped_at}", hex::encode(.warrant))]
+    #[error("{trustee}: entry {index} releases {kind} for warrant {} after its {what} at entry {stopped_at}", hex::encode(.warrant))]
     ReleaseAfterStop {
         /// Origin.
         trustee: String,
@@ -71,6 +100,8 @@ pub enum Flag {
         warrant: WarrantKey,
         /// Entry index.
         index: u64,
+        /// Field shares or day-key shares.
+        kind: ShareKind,
         /// "denial" or "revocation".
         what: &'static str,
         /// Index of the denial or revocation.
@@ -93,7 +124,7 @@ pub enum Flag {
         previous: u64,
     },
     /// Shares released at or after the warrant's `valid_until`.
-    #[error("{trustee}: entry {index} releases shares for warrant {} at {time}, after it expired at {valid_until}", hex::encode(.warrant))]
+    #[error("{trustee}: entry {index} releases {kind} for warrant {} at {time}, after it expired at {valid_until}", hex::encode(.warrant))]
     ReleaseAfterExpiry {
         /// Origin.
         trustee: String,
@@ -101,13 +132,15 @@ pub enum Flag {
         warrant: WarrantKey,
         /// Entry index.
         index: u64,
+        /// Field shares or day-key shares.
+        kind: ShareKind,
         /// Release time.
         time: u64,
         /// The warrant's end of validity.
         valid_until: u64,
     },
     /// Shares released to an agency other than the one the warrant names.
-    #[error("{trustee}: entry {index} releases shares for warrant {} to {released_to}, but the warrant names {agency}", hex::encode(.warrant))]
+    #[error("{trustee}: entry {index} releases {kind} for warrant {} to {released_to}, but the warrant names {agency}", hex::encode(.warrant))]
     WrongAgency {
         /// Origin.
         trustee: String,
@@ -115,10 +148,34 @@ pub enum Flag {
         warrant: WarrantKey,
         /// Entry index.
         index: u64,
+        /// Field shares or day-key shares.
+        kind: ShareKind,
         /// Agency in the release.
         released_to: String,
         /// Agency in the warrant.
         agency: String,
+    },
+    /// Day keys released for a UTC day no second of which lies in the warrant's window
+    /// `[window_from, window_to)` as logged on receipt (this log's receipt, else the
+    /// first log's). One flag per entry, epoch and day; `keys` counts its parties.
+    #[error("{trustee}: entry {index} releases {keys} day {} for day {day} ({}) of epoch {epoch} under warrant {}, outside its window [{window_from}, {window_to})", if *.keys == 1 { "key" } else { "keys" }, crate::utc_date(.day), hex::encode(.warrant))]
+    DayOutsideWindow {
+        /// Origin.
+        trustee: String,
+        /// Warrant.
+        warrant: WarrantKey,
+        /// Entry index.
+        index: u64,
+        /// The day keys' epoch.
+        epoch: u64,
+        /// The UTC day (days since 1970-01-01).
+        day: u32,
+        /// How many day keys of that epoch and day the entry releases (one per party).
+        keys: usize,
+        /// The warrant's window start.
+        window_from: u64,
+        /// The warrant's window end (exclusive).
+        window_to: u64,
     },
     /// A warrant in some logs is missing from this one.
     #[error("{trustee}: warrant {} is missing from its log (received by {} at entry {seen_index})", hex::encode(.warrant), .seen_by)]
@@ -244,6 +301,99 @@ struct Received {
     reveal_at: u64,
 }
 
+impl Received {
+    fn terms(&self) -> Terms {
+        Terms { agency: self.agency.clone(), valid_until: self.valid_until, window: self.window }
+    }
+}
+
+/// The terms a release is held to.
+#[derive(Clone)]
+struct Terms {
+    agency: String,
+    valid_until: u64,
+    window: (u64, u64),
+}
+
+/// One release entry, as the checks common to both kinds see it.
+struct Release<'a> {
+    trustee: &'a str,
+    warrant: WarrantKey,
+    index: u64,
+    time: u64,
+    agency: &'a str,
+    kind: ShareKind,
+    count: usize,
+}
+
+/// The flags of one release entry given where its warrant stands in its log and the
+/// warrant's terms (if any log received it): no approval before it, a denial or
+/// revocation before it, at or after expiry, to another agency.
+fn release_flags(r: &Release<'_>, s: &Standing, terms: Option<&Terms>) -> Vec<Flag> {
+    let mut out = Vec::new();
+    let (trustee, warrant, index, kind) = (r.trustee.to_string(), r.warrant, r.index, r.kind);
+    if !s.approved {
+        out.push(Flag::ReleaseWithoutApproval { trustee: trustee.clone(), warrant, index, kind, count: r.count });
+    }
+    if let Some((what, stopped_at)) = s.stopped {
+        out.push(Flag::ReleaseAfterStop { trustee: trustee.clone(), warrant, index, kind, what, stopped_at });
+    }
+    if let Some(t) = terms {
+        if r.time >= t.valid_until {
+            out.push(Flag::ReleaseAfterExpiry {
+                trustee: trustee.clone(),
+                warrant,
+                index,
+                kind,
+                time: r.time,
+                valid_until: t.valid_until,
+            });
+        }
+        if t.agency != r.agency {
+            out.push(Flag::WrongAgency {
+                trustee,
+                warrant,
+                index,
+                kind,
+                released_to: r.agency.to_string(),
+                agency: t.agency.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// One [`Flag::DayOutsideWindow`] per epoch and day of `days` that does not overlap
+/// the window `[from, to)`, counting the distinct day keys (parties) of each.
+fn window_flags(r: &Release<'_>, days: &[DayRelease], (from, to): (u64, u64)) -> Vec<Flag> {
+    let mut outside: BTreeMap<(u64, u32), BTreeSet<&[u8; 32]>> = BTreeMap::new();
+    for d in days.iter().filter(|d| !d.overlaps(from, to)) {
+        outside.entry((d.epoch, d.day)).or_default().insert(&d.party);
+    }
+    outside
+        .into_iter()
+        .map(|((epoch, day), parties)| Flag::DayOutsideWindow {
+            trustee: r.trustee.to_string(),
+            warrant: r.warrant,
+            index: r.index,
+            epoch,
+            day,
+            keys: parties.len(),
+            window_from: from,
+            window_to: to,
+        })
+        .collect()
+}
+
+/// The time each item was opened: the release time of its (t+1)-th distinct trustee
+/// (`need` = t+1), for the items that have that many.
+fn opened_at<K: Ord>(releases: BTreeMap<K, Vec<(u64, String)>>, need: usize) -> impl Iterator<Item = (K, u64)> {
+    releases.into_iter().filter_map(move |(k, mut times)| {
+        times.sort();
+        times.get(need.saturating_sub(1)).map(|(when, _)| (k, *when))
+    })
+}
+
 /// Per log and warrant: where it stands as the entries are replayed in order.
 #[derive(Default)]
 struct Standing {
@@ -258,8 +408,9 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
         rec.flags.extend(log.release_findings().iter().cloned().map(Flag::ReleaseMismatch));
     }
     let mut first_seen: BTreeMap<WarrantKey, Received> = BTreeMap::new();
-    // Release times per warrant and field: (time, trustee).
+    // Release times per warrant and field, and per warrant and day key: (time, trustee).
     let mut releases: BTreeMap<(WarrantKey, Hash), Vec<(u64, String)>> = BTreeMap::new();
+    let mut day_releases: BTreeMap<(WarrantKey, DayRelease), Vec<(u64, String)>> = BTreeMap::new();
 
     // Pass 1: receipts, so that every release can be checked against the warrant.
     for log in logs {
@@ -331,7 +482,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
     // Pass 2: replay each log in order.
     for log in logs {
         let mut standing: BTreeMap<WarrantKey, Standing> = BTreeMap::new();
-        let mut own_receipt: BTreeMap<WarrantKey, (String, u64)> = BTreeMap::new();
+        let mut own_receipt: BTreeMap<WarrantKey, Terms> = BTreeMap::new();
         let mut previous: Option<u64> = None;
         for (index, e) in (0u64..).zip(log.entries()) {
             if let Some(previous) = previous.filter(|p| e.time < *p) {
@@ -339,8 +490,15 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
             }
             previous = Some(e.time);
             match &e.event {
-                Event::WarrantReceived { warrant_id, arrival, agency, valid_until, .. } => {
-                    own_receipt.insert(*warrant_id, (agency.to_string(), *valid_until));
+                Event::WarrantReceived { warrant_id, arrival, agency, valid_until, window_from, window_to, .. } => {
+                    own_receipt.insert(
+                        *warrant_id,
+                        Terms {
+                            agency: agency.to_string(),
+                            valid_until: *valid_until,
+                            window: (*window_from, *window_to),
+                        },
+                    );
                     let s = standing.entry(*warrant_id).or_default();
                     let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
                     match arrival {
@@ -375,54 +533,53 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 }
                 Event::SharesReleased { warrant_id, agency, fields } => {
                     let s = standing.entry(*warrant_id).or_default();
-                    let flag_base = (log.origin().to_string(), *warrant_id, index);
-                    if !s.approved {
-                        rec.flags.push(Flag::ReleaseWithoutApproval {
-                            trustee: flag_base.0.clone(),
-                            warrant: flag_base.1,
-                            index,
-                            fields: fields.len(),
-                        });
-                    }
-                    if let Some((what, stopped_at)) = s.stopped {
-                        rec.flags.push(Flag::ReleaseAfterStop {
-                            trustee: flag_base.0.clone(),
-                            warrant: flag_base.1,
-                            index,
-                            what,
-                            stopped_at,
-                        });
-                    }
                     // The warrant's own terms: from this log's receipt, else from any log's.
                     let terms = own_receipt
                         .get(warrant_id)
                         .cloned()
-                        .or_else(|| first_seen.get(warrant_id).map(|r| (r.agency.clone(), r.valid_until)));
-                    if let Some((expected, valid_until)) = terms {
-                        if e.time >= valid_until {
-                            rec.flags.push(Flag::ReleaseAfterExpiry {
-                                trustee: flag_base.0.clone(),
-                                warrant: flag_base.1,
-                                index,
-                                time: e.time,
-                                valid_until,
-                            });
-                        }
-                        if &expected != agency {
-                            rec.flags.push(Flag::WrongAgency {
-                                trustee: flag_base.0.clone(),
-                                warrant: flag_base.1,
-                                index,
-                                released_to: agency.to_string(),
-                                agency: expected,
-                            });
-                        }
-                    }
+                        .or_else(|| first_seen.get(warrant_id).map(Received::terms));
+                    let r = Release {
+                        trustee: log.origin(),
+                        warrant: *warrant_id,
+                        index,
+                        time: e.time,
+                        agency,
+                        kind: ShareKind::Field,
+                        count: fields.len(),
+                    };
+                    rec.flags.extend(release_flags(&r, s, terms.as_ref()));
                     let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
                     let mine = w.released.entry(log.origin().to_string()).or_default();
                     for f in fields {
                         if mine.insert(*f) {
                             releases.entry((*warrant_id, *f)).or_default().push((e.time, log.origin().to_string()));
+                        }
+                    }
+                }
+                Event::DayKeysReleased { warrant_id, agency, days } => {
+                    let s = standing.entry(*warrant_id).or_default();
+                    let terms = own_receipt
+                        .get(warrant_id)
+                        .cloned()
+                        .or_else(|| first_seen.get(warrant_id).map(Received::terms));
+                    let r = Release {
+                        trustee: log.origin(),
+                        warrant: *warrant_id,
+                        index,
+                        time: e.time,
+                        agency,
+                        kind: ShareKind::DayKey,
+                        count: days.len(),
+                    };
+                    rec.flags.extend(release_flags(&r, s, terms.as_ref()));
+                    if let Some(t) = &terms {
+                        rec.flags.extend(window_flags(&r, days, t.window));
+                    }
+                    let w = rec.warrants.entry(*warrant_id).or_insert_with(|| summary(warrant_id));
+                    let mine = w.days_released.entry(log.origin().to_string()).or_default();
+                    for d in days {
+                        if mine.insert(*d) {
+                            day_releases.entry((*warrant_id, *d)).or_default().push((e.time, log.origin().to_string()));
                         }
                     }
                 }
@@ -451,15 +608,20 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
         }
     }
 
-    // Quorums and opened fields: a field opens once t+1 distinct trustees released it.
+    // Quorums, opened fields and day keys: a field (a day key) opens once t+1 distinct
+    // trustees released a share of it.
     let need = threshold.saturating_add(1);
     for w in rec.warrants.values_mut() {
         w.reached_quorum = w.approvals.len() >= need;
     }
-    for ((id, field), mut times) in releases {
-        times.sort();
-        if let (Some((when, _)), Some(w)) = (times.get(need - 1), rec.warrants.get_mut(&id)) {
-            w.opened.insert(field, *when);
+    for ((id, field), when) in opened_at(releases, need) {
+        if let Some(w) = rec.warrants.get_mut(&id) {
+            w.opened.insert(field, when);
+        }
+    }
+    for ((id, day), when) in opened_at(day_releases, need) {
+        if let Some(w) = rec.warrants.get_mut(&id) {
+            w.days_opened.insert(day, when);
         }
     }
     rec.flags.extend(crate::ceremonies::ceremony_flags(logs.iter().map(|l| (l.origin(), l.entries()))));
@@ -517,160 +679,4 @@ fn summary(id: &WarrantKey) -> WarrantSummary {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testlog::HandLog;
-
-    /// A log of `events`, signed and verified through the auditor's checks.
-    fn log(origin: &str, events: Vec<(u64, Event)>) -> VerifiedLog {
-        HandLog::with(origin, events).verified()
-    }
-
-    fn received(id: u8, arrival: Arrival) -> Event {
-        Event::WarrantReceived {
-            warrant_id: [id; 16],
-            court: "court".into(),
-            agency: "agency".into(),
-            window_from: 0,
-            window_to: 10,
-            valid_until: 100,
-            reveal_at: 200,
-            details_commitment: [0; 32],
-            arrival,
-            reason: Default::default(),
-        }
-    }
-
-    fn release(id: u8, fields: &[u8]) -> Event {
-        Event::SharesReleased {
-            warrant_id: [id; 16],
-            agency: "agency".into(),
-            fields: fields.iter().map(|f| [*f; 32]).collect(),
-        }
-    }
-
-    fn decided(id: u8, decision: Decision) -> Event {
-        Event::WarrantDecided { warrant_id: [id; 16], decision, operator: "op".into(), reason: Default::default() }
-    }
-
-    #[test]
-    fn policy_approvals_count_and_t_plus_one_distinct_trustees_open_a_field() {
-        let logs = vec![
-            log("a", vec![(1, received(1, Arrival::ApprovedByPolicy)), (2, release(1, &[1, 2]))]),
-            log(
-                "b",
-                vec![(1, received(1, Arrival::Received)), (3, decided(1, Decision::Approve)), (4, release(1, &[2]))],
-            ),
-            log(
-                "c",
-                vec![(1, received(1, Arrival::Received)), (3, decided(1, Decision::Approve)), (5, release(1, &[2, 2]))],
-            ),
-        ];
-        let rec = reconcile(&logs, 2);
-        assert!(rec.flags.is_empty(), "{:?}", rec.flags);
-        let w = &rec.warrants[&[1; 16]];
-        assert_eq!(w.approvals.len(), 3);
-        assert!(w.reached_quorum);
-        // Field 2 has shares from a, b, c (the third at time 5); field 1 only from a.
-        assert_eq!(w.opened.iter().collect::<Vec<_>>(), vec![(&[2u8; 32], &5)]);
-        assert!(!reconcile(&logs, 3).warrants[&[1; 16]].reached_quorum);
-    }
-
-    #[test]
-    fn releases_before_approval_or_after_denial_are_flagged_by_index() {
-        let logs = vec![
-            log(
-                "a",
-                vec![(1, received(1, Arrival::Received)), (2, release(1, &[1])), (3, decided(1, Decision::Approve))],
-            ),
-            log("b", vec![(1, received(1, Arrival::DeniedByPolicy)), (2, release(1, &[1]))]),
-        ];
-        let rec = reconcile(&logs, 1);
-        let texts: Vec<String> = rec.flags.iter().map(ToString::to_string).collect();
-        let wid = hex::encode([1u8; 16]);
-        assert_eq!(
-            texts,
-            vec![
-                format!("a: entry 1 releases 1 shares for warrant {wid} without an approval in its log"),
-                format!("b: entry 1 releases 1 shares for warrant {wid} without an approval in its log"),
-                format!("b: entry 1 releases shares for warrant {wid} after its denial at entry 0"),
-            ]
-        );
-        // One share each from a and b: with t = 1 the field was opened all the same.
-        assert_eq!(rec.warrants[&[1; 16]].opened.len(), 1);
-    }
-
-    /// The trace of the revocation race: a release checked before the revocation and
-    /// committed after it follows it in the log, stamped earlier. Both are flagged.
-    #[test]
-    fn a_release_after_a_revocation_and_a_time_going_back_are_flagged() {
-        let logs = vec![log(
-            "a",
-            vec![
-                (1, received(1, Arrival::Received)),
-                (3, decided(1, Decision::Approve)),
-                (10, decided(1, Decision::Revoke)),
-                (9, release(1, &[1, 2])),
-            ],
-        )];
-        let texts: Vec<String> = reconcile(&logs, 1).flags.iter().map(ToString::to_string).collect();
-        let wid = hex::encode([1u8; 16]);
-        assert_eq!(
-            texts,
-            vec![
-                "a: entry 3 is stamped 9, earlier than entry 2 at 10".to_string(),
-                format!("a: entry 3 releases shares for warrant {wid} after its revocation at entry 2"),
-            ]
-        );
-        // Equal times are not a step back.
-        let same = vec![log("b", vec![(5, received(2, Arrival::ApprovedByPolicy)), (5, release(2, &[1]))])];
-        assert!(reconcile(&same, 1).flags.is_empty(), "{:?}", reconcile(&same, 1).flags);
-    }
-
-    fn installed(epoch: u64, destroy_at: u64) -> Event {
-        Event::Ceremony {
-            ceremony: [1; 16],
-            step: escrow_log::event::CeremonyStep::Installed {
-                announcement: [2; 32],
-                epoch,
-                generation: 0,
-                destroy_at,
-            },
-        }
-    }
-
-    #[test]
-    fn a_ceremony_epoch_not_destroyed_by_its_deadline_plus_grace_is_flagged() {
-        let g = DESTRUCTION_GRACE_SECS;
-        let logs = vec![
-            // On time.
-            log("a", vec![(1, installed(2, 100)), (100, Event::EpochDestroyed { epoch: 2 })]),
-            // Late.
-            log("b", vec![(1, installed(2, 100)), (100 + g + 1, Event::EpochDestroyed { epoch: 2 })]),
-            // Never.
-            log("c", vec![(1, installed(2, 100))]),
-        ];
-        assert!(destruction_flags(&logs, 100 + g).is_empty(), "nothing is due before the grace ends");
-        let flags = destruction_flags(&logs, 100 + g + 10);
-        assert_eq!(
-            flags,
-            vec![
-                Flag::DestructionMissing {
-                    trustee: "b".into(),
-                    epoch: 2,
-                    destroy_at: 100,
-                    destroyed: Some(100 + g + 1)
-                },
-                Flag::DestructionMissing { trustee: "c".into(), epoch: 2, destroy_at: 100, destroyed: None },
-            ]
-        );
-        assert_eq!(
-            flags[1].to_string(),
-            "c: epoch 2 was due for destruction at 100, but the log records no destruction"
-        );
-        // A reshare reinstalls the epoch with a new deadline: the old one no longer counts.
-        let resharded = vec![log("d", vec![(1, installed(2, 100)), (50, installed(2, 10_000))])];
-        assert!(destruction_flags(&resharded, 100 + g + 10).is_empty());
-        assert_eq!(reconcile_at(&logs, 1, 100 + g + 10).flags.len(), 2);
-    }
-}
+mod tests;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use escrow_log::event::{Arrival, Decision, Event};
+use escrow_log::event::{Arrival, DayRelease, Decision, Event};
 use escrow_log::Hash;
 use serde::Serialize;
 
@@ -36,6 +36,17 @@ pub struct Row {
     /// (per trustee: those it contributed a share to; per month: when the t+1-th share
     /// was released).
     pub messages_opened: u64,
+    /// Distinct day keys (epoch, UTC day, party tag) for which any extraction share was
+    /// released. A party tag is bound to its warrant, so one party's day under two
+    /// warrants counts twice: the log does not say they are the same party.
+    pub day_keys_released: u64,
+    /// Extraction shares of day keys released: the day keys of every release entry,
+    /// summed (a trustee that releases a day key again counts again).
+    pub day_key_shares_released: u64,
+    /// Day keys released by at least t+1 trustees: (party, day)s the agency could open
+    /// everything of (per trustee: those it contributed a share to; per month: when
+    /// the t+1-th share was released).
+    pub day_keys_opened: u64,
 }
 
 /// Per-warrant row: the counts plus the warrant's public terms.
@@ -98,6 +109,9 @@ struct Acc {
     shares: u64,
     fields: BTreeSet<Hash>,
     opened: BTreeSet<Hash>,
+    day_shares: u64,
+    days: BTreeSet<(WarrantKey, DayRelease)>,
+    days_opened: BTreeSet<(WarrantKey, DayRelease)>,
 }
 
 impl Acc {
@@ -113,6 +127,9 @@ impl Acc {
             fields_released: n(self.fields.len()),
             shares_released: self.shares,
             messages_opened: n(self.opened.len()),
+            day_keys_released: n(self.days.len()),
+            day_key_shares_released: self.day_shares,
+            day_keys_opened: n(self.days_opened.len()),
         }
     }
 }
@@ -151,6 +168,20 @@ impl Tables {
         out.push(tm.entry(month(time)).or_default());
         out
     }
+
+    /// The accumulators an item of warrant `id` opened at `when` counts in (all but the
+    /// per-trustee one, which counts the trustees that contributed a share).
+    fn opened_accs<'a>(&'a mut self, id: WarrantKey, agency: &str, court: &str, when: u64) -> Vec<&'a mut Acc> {
+        let Tables { warrant, agency: ta, court: tc, month: tm, .. } = self;
+        let mut out = vec![warrant.entry(hex::encode(id)).or_default(), tm.entry(month(when)).or_default()];
+        if !agency.is_empty() {
+            out.push(ta.entry(agency.to_string()).or_default());
+        }
+        if !court.is_empty() {
+            out.push(tc.entry(court.to_string()).or_default());
+        }
+        out
+    }
 }
 
 /// Builds the public statistics from verified logs and their reconciliation.
@@ -185,6 +216,12 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                         a.fields.extend(fields.iter().copied());
                     }
                 }
+                Event::DayKeysReleased { warrant_id, days, .. } => {
+                    for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
+                        a.day_shares += days.len() as u64;
+                        a.days.extend(days.iter().map(|d| (*warrant_id, *d)));
+                    }
+                }
                 Event::RequestRefused { warrant_id, .. } => {
                     for a in t.accs(rec, Some(warrant_id), log.origin(), e.time) {
                         a.refusals += 1;
@@ -217,16 +254,18 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
                     t.trustee.entry(origin.clone()).or_default().opened.insert(*field);
                 }
             }
-            let Tables { warrant, agency, court, month: m, .. } = &mut t;
-            let mut accs = vec![warrant.entry(hex::encode(w.id)).or_default(), m.entry(month(*when)).or_default()];
-            if !w.agency.is_empty() {
-                accs.push(agency.entry(w.agency.clone()).or_default());
-            }
-            if !w.court.is_empty() {
-                accs.push(court.entry(w.court.clone()).or_default());
-            }
-            for a in accs {
+            for a in t.opened_accs(w.id, &w.agency, &w.court, *when) {
                 a.opened.insert(*field);
+            }
+        }
+        for (day, when) in &w.days_opened {
+            for (origin, released) in &w.days_released {
+                if released.contains(day) {
+                    t.trustee.entry(origin.clone()).or_default().days_opened.insert((w.id, *day));
+                }
+            }
+            for a in t.opened_accs(w.id, &w.agency, &w.court, *when) {
+                a.days_opened.insert((w.id, *day));
             }
         }
     }
@@ -280,7 +319,9 @@ impl Report {
         let _ = writeln!(s, "# escrow audit report\n");
         let _ = writeln!(
             s,
-            "Threshold t = {}: a field opens once {} trustees release a share for it.\n",
+            "Threshold t = {}: a field (a day key) opens once {} trustees release a share of it. \
+             A day key opens everything one party sent or received one UTC day; parties are \
+             counted per warrant.\n",
             self.threshold,
             self.threshold.saturating_add(1)
         );
@@ -296,14 +337,17 @@ impl Report {
         let _ = writeln!(s, "\n## Per warrant\n");
         let _ = writeln!(
             s,
-            "| warrant | court | agency | trustees | quorum | approvals | denials | revocations | refusals | fields released | shares released | messages opened |"
+            "| warrant | court | agency | trustees | quorum | approvals | denials | revocations | refusals | fields released | shares released | messages opened | day keys released | day-key shares released | day keys opened |"
         );
-        let _ = writeln!(s, "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            s,
+            "| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
         for w in &self.per_warrant {
             let c = &w.counts;
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.key,
                 w.court,
                 w.agency,
@@ -315,7 +359,10 @@ impl Report {
                 c.refusals,
                 c.fields_released,
                 c.shares_released,
-                c.messages_opened
+                c.messages_opened,
+                c.day_keys_released,
+                c.day_key_shares_released,
+                c.day_keys_opened
             );
         }
         for (title, rows) in [
@@ -341,13 +388,13 @@ fn table(s: &mut String, title: &str, rows: &[Row]) {
     let _ = writeln!(s, "\n## {title}\n");
     let _ = writeln!(
         s,
-        "| | warrants received | approvals | denials | revocations | refusals | fields released | shares released | messages opened |"
+        "| | warrants received | approvals | denials | revocations | refusals | fields released | shares released | messages opened | day keys released | day-key shares released | day keys opened |"
     );
-    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             r.key,
             r.warrants_received,
             r.approvals,
@@ -356,7 +403,10 @@ fn table(s: &mut String, title: &str, rows: &[Row]) {
             r.refusals,
             r.fields_released,
             r.shares_released,
-            r.messages_opened
+            r.messages_opened,
+            r.day_keys_released,
+            r.day_key_shares_released,
+            r.day_keys_opened
         );
     }
 }
@@ -386,6 +436,114 @@ pub fn civil_from_days(days: u64) -> (u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testlog::HandLog;
+
+    const JAN: u64 = 1_767_225_600; // 2026-01-01
+    const FEB: u64 = JAN + 31 * 86_400;
+
+    fn received() -> Event {
+        Event::WarrantReceived {
+            warrant_id: [1; 16],
+            court: "court".into(),
+            agency: "agency".into(),
+            window_from: JAN,
+            window_to: FEB + 86_400,
+            valid_until: FEB + 86_400,
+            reveal_at: FEB + 2 * 86_400,
+            details_commitment: [0; 32],
+            arrival: Arrival::ApprovedByPolicy,
+            reason: Default::default(),
+        }
+    }
+
+    fn days(keys: &[u8]) -> Event {
+        Event::DayKeysReleased {
+            warrant_id: [1; 16],
+            agency: "agency".into(),
+            days: keys.iter().map(|k| DayRelease { epoch: 1, day: 20_454, party: [*k; 32] }).collect(),
+        }
+    }
+
+    /// (day keys released, day-key shares released, day keys opened).
+    fn day_counts(r: &Row) -> (u64, u64, u64) {
+        (r.day_keys_released, r.day_key_shares_released, r.day_keys_opened)
+    }
+
+    /// t = 1. Key 1 is released by a (January) and b (February, twice): opened in
+    /// February. Key 2 by a only and key 3 by c only: t trustees, not opened.
+    #[test]
+    fn day_keys_are_counted_released_and_opened_per_warrant_agency_trustee_and_month() {
+        let logs: Vec<_> = [
+            ("a", vec![(JAN, received()), (JAN + 1, days(&[1, 2]))]),
+            ("b", vec![(JAN, received()), (FEB, days(&[1])), (FEB + 1, days(&[1]))]),
+            (
+                "c",
+                vec![
+                    (JAN, received()),
+                    (FEB, days(&[3])),
+                    (
+                        FEB,
+                        Event::SharesReleased { warrant_id: [1; 16], agency: "agency".into(), fields: vec![[7; 32]] },
+                    ),
+                ],
+            ),
+        ]
+        .into_iter()
+        .map(|(o, events)| HandLog::with(o, events).verified())
+        .collect();
+        let rec = crate::reconcile(&logs, 1);
+        assert!(rec.flags.is_empty(), "{:?}", rec.flags);
+        let r = report(&logs, &rec);
+        let w = &r.per_warrant[0].counts;
+        assert_eq!(day_counts(w), (3, 5, 1));
+        // The field columns count fields only.
+        assert_eq!((w.fields_released, w.shares_released, w.messages_opened), (1, 1, 0));
+        assert_eq!(
+            r.per_agency.iter().map(|r| (r.key.as_str(), day_counts(r))).collect::<Vec<_>>(),
+            [("agency", (3, 5, 1))]
+        );
+        assert_eq!(
+            r.per_court.iter().map(|r| (r.key.as_str(), day_counts(r))).collect::<Vec<_>>(),
+            [("court", (3, 5, 1))]
+        );
+        // Per trustee, opened counts the opened keys it contributed a share to.
+        assert_eq!(
+            r.per_trustee.iter().map(|r| (r.key.as_str(), day_counts(r))).collect::<Vec<_>>(),
+            [("a", (2, 2, 1)), ("b", (1, 2, 1)), ("c", (1, 1, 0))]
+        );
+        // Per month: released when released, opened when the (t+1)-th share was.
+        assert_eq!(
+            r.per_month.iter().map(|r| (r.key.as_str(), day_counts(r))).collect::<Vec<_>>(),
+            [("2026-01", (2, 2, 0)), ("2026-02", (2, 3, 1))]
+        );
+        // Both outputs carry them.
+        let md = r.to_markdown();
+        assert!(
+            md.contains(&format!(
+                "| `{}` | court | agency | 3 | yes | 3 | 0 | 0 | 0 | 1 | 1 | 0 | 3 | 5 | 1 |",
+                hex::encode([1u8; 16])
+            )),
+            "{md}"
+        );
+        assert!(md.contains("| b | 1 | 1 | 0 | 0 | 0 | 0 | 0 | 0 | 1 | 2 | 1 |"), "{md}");
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        let row = &json["per_warrant"][0];
+        assert_eq!(
+            (&row["day_keys_released"], &row["day_key_shares_released"], &row["day_keys_opened"]),
+            (&serde_json::json!(3), &serde_json::json!(5), &serde_json::json!(1))
+        );
+        assert_eq!(json["per_month"][1]["day_keys_opened"], serde_json::json!(1));
+        // With t = 2 no key has three trustees' shares: none opened anywhere.
+        let r = report(&logs, &crate::reconcile(&logs, 2));
+        assert!(r
+            .per_warrant
+            .iter()
+            .map(|w| &w.counts)
+            .chain(&r.per_trustee)
+            .chain(&r.per_month)
+            .all(|r| r.day_keys_opened == 0));
+        assert_eq!(day_counts(&r.per_warrant[0].counts), (3, 5, 0));
+    }
 
     #[test]
     fn civil_dates() {

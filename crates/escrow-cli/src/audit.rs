@@ -49,9 +49,10 @@ pub enum AuditCmd {
         #[command(flatten)]
         args: AuditArgs,
     },
-    /// Verify, then reconcile the logs: approvals, quorums, releases, opened fields,
-    /// and flags for releases without approval, after revocation/denial or expiry, to
-    /// the wrong agency, and warrants missing from some logs.
+    /// Verify, then reconcile the logs: approvals, quorums, releases, opened fields and
+    /// day keys, and flags for releases without approval, after revocation/denial or
+    /// expiry, to the wrong agency, day keys outside the warrant's window, and warrants
+    /// missing from some logs.
     Reconcile {
         #[command(flatten)]
         args: AuditArgs,
@@ -232,10 +233,14 @@ fn warrants_table(rec: &Reconciliation) -> Table {
         "quorum",
         "fields released (per trustee)",
         "fields opened",
+        "day keys released (per trustee)",
+        "day keys opened",
     ]);
     for w in rec.warrants.values() {
         let released =
             w.released.iter().map(|(o, f)| format!("{}: {}", text(o), f.len())).collect::<Vec<_>>().join("\n");
+        let days =
+            w.days_released.iter().map(|(o, d)| format!("{}: {}", text(o), d.len())).collect::<Vec<_>>().join("\n");
         t.add_row(vec![
             hex::encode(w.id),
             text(&w.court).into_owned(),
@@ -247,9 +252,26 @@ fn warrants_table(rec: &Reconciliation) -> Table {
             if w.reached_quorum { "yes" } else { "no" }.to_string(),
             released,
             w.opened.len().to_string(),
+            days,
+            w.days_opened.len().to_string(),
         ]);
     }
     t
+}
+
+/// One line of totals over the report's warrants (fields and day keys are counted per
+/// warrant, as in the report's per-warrant table).
+fn report_summary(r: &escrow_audit::Report) -> String {
+    let sum = |f: fn(&escrow_audit::Row) -> u64| r.per_warrant.iter().map(|w| f(&w.counts)).sum::<u64>();
+    format!(
+        "{} warrants: {} fields released, {} messages opened; {} day keys released, {} day keys opened; {} flags",
+        r.per_warrant.len(),
+        sum(|c| c.fields_released),
+        sum(|c| c.messages_opened),
+        sum(|c| c.day_keys_released),
+        sum(|c| c.day_keys_opened),
+        r.flags.len()
+    )
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
@@ -290,6 +312,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
             write(&md_path, &report.to_markdown())?;
             write(&json_path, &json)?;
+            println!("{}", report_summary(&report));
             println!(
                 "report over {} verified logs written to {} and {}",
                 logs.len(),
@@ -302,4 +325,64 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use escrow_audit::{Report, Row, WarrantRow, WarrantSummary};
+    use escrow_log::event::DayRelease;
+
+    use super::*;
+
+    #[test]
+    fn the_warrants_table_counts_day_keys_per_trustee_and_escapes_names() {
+        let key = |p: u8| DayRelease { epoch: 1, day: 20_454, party: [p; 32] };
+        let w = WarrantSummary {
+            id: [1; 16],
+            days_released: BTreeMap::from([
+                ("t-0\u{1b}[2J".to_string(), BTreeSet::from([key(1), key(2)])),
+                ("t-1".to_string(), BTreeSet::from([key(1)])),
+            ]),
+            days_opened: BTreeMap::from([(key(1), 9)]),
+            ..WarrantSummary::default()
+        };
+        let rec = Reconciliation { threshold: 1, warrants: BTreeMap::from([([1; 16], w)]), flags: Vec::new() };
+        let table = warrants_table(&rec).to_string();
+        assert!(table.contains("day keys released") && table.contains("day keys opened"), "{table}");
+        assert!(table.contains("t-0\\u{1b}[2J: 2") && table.contains("t-1: 1"), "{table}");
+        assert!(!table.contains('\u{1b}'), "{table}");
+    }
+
+    #[test]
+    fn the_report_line_sums_fields_and_day_keys_over_warrants() {
+        let row = |released, opened| WarrantRow {
+            court: "c".into(),
+            agency: "a".into(),
+            trustees: 3,
+            reached_quorum: true,
+            counts: Row {
+                fields_released: 4,
+                messages_opened: 2,
+                day_keys_released: released,
+                day_keys_opened: opened,
+                ..Row::default()
+            },
+        };
+        let report = Report {
+            threshold: 1,
+            logs: Vec::new(),
+            per_warrant: vec![row(3, 1), row(5, 0)],
+            per_agency: Vec::new(),
+            per_court: Vec::new(),
+            per_trustee: Vec::new(),
+            per_month: Vec::new(),
+            flags: vec!["x".into()],
+        };
+        assert_eq!(
+            report_summary(&report),
+            "2 warrants: 8 fields released, 4 messages opened; 8 day keys released, 1 day keys opened; 1 flags"
+        );
+    }
 }

@@ -46,6 +46,14 @@ pub struct PolicyArgs {
     /// Warrants one agency may submit per rolling 30 days (default 100).
     #[arg(long)]
     pub max_warrants_per_agency: Option<u64>,
+    /// The day mode: most (party, day) keys ever released under one warrant (default 0:
+    /// the mode is off). A day key opens everything its party sent or received that
+    /// day, in the warrant's hours or not.
+    #[arg(long)]
+    pub max_day_keys_per_warrant: Option<u64>,
+    /// The day mode: day keys per agency per rolling 30 days (default 0).
+    #[arg(long)]
+    pub day_key_agency_quota: Option<u64>,
     /// Pin this trustee's index in its key sets: a share of another index is refused
     /// at start.
     #[arg(long)]
@@ -95,6 +103,12 @@ pub fn build(a: &PolicyArgs) -> Result<Policy, CliError> {
     }
     if let Some(v) = a.max_warrants_per_agency {
         policy.max_warrants_per_agency = v;
+    }
+    if let Some(v) = a.max_day_keys_per_warrant {
+        policy.max_day_keys_per_warrant = v;
+    }
+    if let Some(v) = a.day_key_agency_quota {
+        policy.day_key_agency_quota = v;
     }
     policy.key_index = a.key_index;
     policy.auto_accept_ceremonies = a.auto_accept_ceremonies;

@@ -1001,6 +1001,10 @@ fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
         "agency-2=12",
         "--max-warrants-per-agency",
         "3",
+        "--max-day-keys-per-warrant",
+        "30",
+        "--day-key-agency-quota",
+        "90",
         "--key-index",
         "2",
         "--auto-accept-ceremonies",
@@ -1025,6 +1029,7 @@ fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
     assert_eq!(quotas, vec![("agency-1".to_string(), 11), ("agency-2".to_string(), 12)]);
     assert!(policy.auto_accept_ceremonies);
     assert_eq!(policy.agency_organisations, vec!["org-agency-1".to_string()]);
+    assert_eq!((policy.max_day_keys_per_warrant, policy.day_key_agency_quota), (30, 90));
 
     // An existing file stays as it was.
     let again = escrow().args(["trustee", "policy", "--id", "trustee-3", "--out", p(&out)]).output().unwrap();

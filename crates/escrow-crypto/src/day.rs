@@ -46,7 +46,8 @@ use crate::error::{DecodeError, Error};
 use crate::field::{lagrange_at_zero, scalar_from_wide, xor32, DataKey};
 use crate::id::PartyId;
 use crate::keys::{EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
-use crate::label::Label;
+use crate::label::{Label, Scope, ScopeError};
+use crate::warrant::VerifiedWarrant;
 use crate::wire::{Alg, Reader, Writer};
 
 /// Domain separation for hashing a day identity to G2 (RFC 9380 suite name as suffix).
@@ -120,6 +121,30 @@ impl DayId {
 impl fmt::Display for DayId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} on day {} of epoch {}", self.party, self.day, self.epoch.0)
+    }
+}
+
+impl Scope {
+    /// Checks that a day key for `id` is inside the scope: its party is a target and
+    /// some second of its day lies in the window. A day key opens the whole day, so a
+    /// window of one hour still gives whole days: the coarser scope of the day mode.
+    pub fn check_day(&self, id: &DayId) -> Result<(), ScopeError> {
+        if !self.targets().contains(id.party()) {
+            return Err(ScopeError::PartyNotATarget(id.party().to_string()));
+        }
+        let window = self.window();
+        let start = u64::from(id.day()) * SECONDS_PER_DAY;
+        if start >= window.to() || start + SECONDS_PER_DAY <= window.from() {
+            return Err(ScopeError::DayOutsideWindow { day: id.day(), start, from: window.from(), to: window.to() });
+        }
+        Ok(())
+    }
+}
+
+impl VerifiedWarrant {
+    /// [`Scope::check_day`] under this warrant's scope.
+    pub fn check_day_scope(&self, id: &DayId) -> Result<(), Error> {
+        self.scope().check_day(id).map_err(Error::OutOfScope)
     }
 }
 

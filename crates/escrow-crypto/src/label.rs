@@ -185,6 +185,21 @@ pub enum ScopeError {
         /// Window end (exclusive).
         to: u64,
     },
+    /// A day key asked for a party the warrant does not name.
+    #[error("{0} is not a target of the warrant")]
+    PartyNotATarget(String),
+    /// A day key asked for a day with no second inside the window.
+    #[error("day {day} (from {start}) has no second in the window [{from}, {to})")]
+    DayOutsideWindow {
+        /// The UTC day.
+        day: u32,
+        /// Its first second.
+        start: u64,
+        /// Window start.
+        from: u64,
+        /// Window end (exclusive).
+        to: u64,
+    },
 }
 
 impl Scope {

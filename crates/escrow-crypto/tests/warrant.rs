@@ -116,6 +116,32 @@ fn scope_at_the_exact_edges_of_the_window() {
     assert_eq!(at("evelyn", &["mallory2"], 1_500), Err(Error::OutOfScope(ScopeError::NotATarget)), "no prefix matches");
 }
 
+/// A day key is in scope when its party is a target and its day has a second in the
+/// window: the window [1000, 2000) lies in day 0, so day 0 is in and day 1 is out; a
+/// window ending exactly at midnight does not reach the next day.
+#[test]
+fn day_scope_at_the_exact_edges_of_the_window() {
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
+    let v = VerifiedWarrant::verify(&court.sign(&body("high-court")).unwrap(), &court.public()).unwrap();
+    let day = |party: &str, d| v.check_day_scope(&DayId::new(EpochId(1), id(party), d));
+    assert_eq!(day("mallory", 0), Ok(()));
+    assert_eq!(day("eve", 0), Ok(()));
+    assert_eq!(
+        day("mallory", 1),
+        Err(Error::OutOfScope(ScopeError::DayOutsideWindow { day: 1, start: 86_400, from: 1_000, to: 2_000 }))
+    );
+    assert_eq!(day("bob", 0), Err(Error::OutOfScope(ScopeError::PartyNotATarget("bob".into()))));
+    assert_eq!(day("mallory2", 0), Err(Error::OutOfScope(ScopeError::PartyNotATarget("mallory2".into()))));
+
+    let mut b = body("high-court");
+    b.window = TimeWindow::new(86_400 - 1, 2 * 86_400).unwrap();
+    let v = VerifiedWarrant::verify(&court.sign(&b).unwrap(), &court.public()).unwrap();
+    let day = |d| v.check_day_scope(&DayId::new(EpochId(1), id("eve"), d));
+    assert_eq!(day(0), Ok(()), "the window's first second is the day's last");
+    assert_eq!(day(1), Ok(()));
+    assert!(day(2).is_err(), "the window ends at the midnight day 2 starts");
+}
+
 #[test]
 fn validity_period_edges() {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));

@@ -5,7 +5,7 @@
 // binary code (see Cargo.toml).
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
-use escrow_log::event::{Arrival, CeremonyStep, Decision, Entry, Event};
+use escrow_log::event::{party_tag, Arrival, CeremonyStep, DayRelease, Decision, Entry, Event, MAX_DAYS_PER_ENTRY};
 
 const T: u64 = 1_767_225_600;
 const W: [u8; 16] = [0x11; 16];
@@ -51,6 +51,17 @@ fn expected(name: &str) -> Entry {
         "shares_released" => (
             T + 120,
             Event::SharesReleased { warrant_id: W, agency: "agency-1".into(), fields: vec![[0xaa; 32], [0xbb; 32]] },
+        ),
+        "day_keys_released" => (
+            T + 150,
+            Event::DayKeysReleased {
+                warrant_id: W,
+                agency: "agency-1".into(),
+                days: vec![
+                    DayRelease { epoch: 1, day: 20_454, party: [0xa1; 32] },
+                    DayRelease { epoch: 1, day: 20_455, party: [0xa2; 32] },
+                ],
+            },
         ),
         "request_refused_legacy" => {
             (T + 180, Event::RequestRefused { warrant_id: W, code: "PermissionDenied".into(), rule: RULE.into() })
@@ -128,7 +139,7 @@ fn ceremony(name: &str) -> Entry {
 #[test]
 fn every_kind_encodes_and_decodes_to_its_known_answer() {
     let v = vectors();
-    assert_eq!(v.len(), 18, "one vector per kind, two for kind 7, one per ceremony step of kind 8");
+    assert_eq!(v.len(), 19, "one vector per kind, two for kind 7, one per ceremony step of kind 8");
     for (name, bytes) in &v {
         let entry = expected(name);
         assert_eq!(hex::encode(entry.to_bytes().unwrap()), hex::encode(bytes), "{name}: encoding");
@@ -193,4 +204,55 @@ fn malformed_ceremony_entries_are_refused() {
     {
         assert!(Entry::from_bytes(&bytes).is_err(), "{what} was accepted");
     }
+}
+
+#[test]
+fn malformed_day_key_entries_are_refused() {
+    let v = vectors();
+    let days = &v.iter().find(|(n, _)| n == "day_keys_released").unwrap().1;
+    // The count follows the header (12), the warrant id (16) and the agency (2 + 8).
+    let count_at = 12 + 16 + 10;
+    assert_eq!(days[count_at..count_at + 4], 2u32.to_be_bytes());
+    let mut more = days.clone();
+    more[count_at..count_at + 4].copy_from_slice(&3u32.to_be_bytes());
+    let mut huge = days.clone();
+    huge[count_at..count_at + 4].copy_from_slice(&(MAX_DAYS_PER_ENTRY as u32 + 1).to_be_bytes());
+    let mut trailing = days.clone();
+    trailing.push(0);
+    for (what, bytes) in [
+        ("count above the days present", more),
+        ("count above the limit", huge),
+        ("trailing byte", trailing),
+        ("truncated", days[..days.len() - 1].to_vec()),
+    ] {
+        assert!(Entry::from_bytes(&bytes).is_err(), "{what} was accepted");
+    }
+    // The encoder refuses what the decoder would.
+    let day = DayRelease { epoch: 1, day: 1, party: [0; 32] };
+    let e = Event::DayKeysReleased { warrant_id: W, agency: "a".into(), days: vec![day; MAX_DAYS_PER_ENTRY + 1] };
+    assert!(Entry { time: T, event: e }.to_bytes().is_err());
+    let e = Event::DayKeysReleased { warrant_id: W, agency: "a".into(), days: vec![day; MAX_DAYS_PER_ENTRY] };
+    assert!(Entry { time: T, event: e }.to_bytes().is_ok());
+}
+
+#[test]
+fn a_day_release_overlaps_exactly_the_windows_its_day_touches() {
+    let d = DayRelease { epoch: 1, day: 20_454, party: [0; 32] };
+    let (start, end) = (20_454 * 86_400, 20_455 * 86_400);
+    assert_eq!(d.start(), start);
+    assert!(d.overlaps(start, start + 1));
+    assert!(d.overlaps(end - 1, end + 100));
+    assert!(d.overlaps(start - 100, end + 100));
+    assert!(!d.overlaps(end, end + 100), "a window starting at midnight after the day");
+    assert!(!d.overlaps(start - 100, start), "a window ending at the day's first second");
+}
+
+#[test]
+fn a_party_tag_depends_on_the_warrant_and_the_party_only() {
+    let a = party_tag(b"warrant-1", "alice");
+    assert_eq!(a, party_tag(b"warrant-1", "alice"));
+    assert_ne!(a, party_tag(b"warrant-2", "alice"));
+    assert_ne!(a, party_tag(b"warrant-1", "alicf"));
+    // The warrant's length is bound, so no byte can move from warrant to party.
+    assert_ne!(party_tag(b"warrant-1a", "lice"), a);
 }

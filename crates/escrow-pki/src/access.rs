@@ -75,6 +75,7 @@ pub const ACCESS: &[Rule] = &[
     rule("/escrow.v1.Trustee/DenyWarrant", &[OwnOperator], Nothing),
     rule("/escrow.v1.Trustee/RevokeWarrant", &[OwnOperator], Nothing),
     rule("/escrow.v1.Trustee/RequestShares", &[ServedAgency], WarrantsAgency),
+    rule("/escrow.v1.Trustee/ExtractDayKeys", &[ServedAgency], WarrantsAgency),
     rule("/escrow.v1.Audit/GetCheckpoint", AUDITORS_AND_OWN_OPERATOR, Nothing),
     rule("/escrow.v1.Audit/GetEntries", AUDITORS_AND_OWN_OPERATOR, Nothing),
     rule("/escrow.v1.Audit/GetInclusionProof", AUDITORS_AND_OWN_OPERATOR, Nothing),

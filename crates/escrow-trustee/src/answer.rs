@@ -36,9 +36,11 @@ pub(crate) fn status(r: &Refusal) -> Status {
             Status::invalid_argument(r.to_string())
         }
         Refusal::UnknownWarrant(id) => return unknown_warrant(id),
-        Refusal::NotApproved(_) | Refusal::Denied(_) | Refusal::Revoked(_) | Refusal::NoShareForEpoch { .. } => {
-            Status::failed_precondition(r.to_string())
-        }
+        Refusal::NotApproved(_)
+        | Refusal::Denied(_)
+        | Refusal::Revoked(_)
+        | Refusal::NoShareForEpoch { .. }
+        | Refusal::DayKeysOff => Status::failed_precondition(r.to_string()),
         Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
         Refusal::BadReason => Status::invalid_argument(r.to_string()),
         // Not UNAVAILABLE: the trustee answered, and said why it holds back.
@@ -81,6 +83,7 @@ mod tests {
             (Refusal::NotApproved(w), Code::FailedPrecondition, "not-approved"),
             (Refusal::UnknownWarrant(w), Code::NotFound, "unknown-warrant"),
             (Refusal::NoItems, Code::InvalidArgument, "malformed"),
+            (Refusal::DayKeysOff, Code::FailedPrecondition, "day-keys-off"),
         ];
         for (refusal, code, rule) in cases {
             let s = status(&refusal);

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod ceremony;
 pub mod config;
 mod core;
+mod days;
 pub mod metrics;
 mod node;
 pub mod policy;

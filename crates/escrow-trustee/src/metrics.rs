@@ -45,6 +45,7 @@ pub(crate) struct TrusteeMetrics {
     pub(crate) registry: Metrics,
     pub(crate) decisions: Family<DecisionLabels, Counter>,
     pub(crate) shares_released: Counter,
+    pub(crate) day_keys_released: Counter,
     warrants: Family<StateLabels, Gauge>,
     fields_released: Gauge,
     log_size: Gauge,
@@ -62,6 +63,7 @@ impl TrusteeMetrics {
             registry: Metrics::new(|_| {}),
             decisions: Family::default(),
             shares_released: Counter::default(),
+            day_keys_released: Counter::default(),
             warrants: Family::default(),
             fields_released: Gauge::default(),
             log_size: Gauge::default(),
@@ -82,6 +84,11 @@ impl TrusteeMetrics {
                 "shares_released",
                 "Decryption shares sent to agencies since start (a field asked for again counts again)",
                 m.shares_released.clone(),
+            );
+            r.register(
+                "day_keys_released",
+                "Extraction shares of day keys sent to agencies since start, the day mode (a day asked for again counts again)",
+                m.day_keys_released.clone(),
             );
             r.register("warrants", "Warrants held, by stored state", m.warrants.clone());
             r.register(

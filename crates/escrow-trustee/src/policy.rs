@@ -9,6 +9,8 @@
 //! max_items_per_request = 1000     # items in one RequestShares call
 //! default_agency_quota = 0         # fields per agency per 30 days, for agencies not listed
 //! max_warrants_per_agency = 100    # warrants one agency may submit per 30 days
+//! max_day_keys_per_warrant = 0     # day mode: (party, day) keys per warrant; 0: off
+//! day_key_agency_quota = 0         # day mode: day keys per agency per 30 days
 //! key_index = 1                    # optional: this trustee's index in its epochs' key sets
 //! auto_accept_ceremonies = false   # accept key-ceremony proposals without the operator
 //! agency_organisations = ["org-agency-1"]  # the federation's organisations whose
@@ -66,6 +68,10 @@ struct PolicyFile {
     #[serde(default)]
     agency_quota: BTreeMap<String, u64>,
     #[serde(default)]
+    max_day_keys_per_warrant: u64,
+    #[serde(default)]
+    day_key_agency_quota: u64,
+    #[serde(default)]
     key_index: Option<u16>,
     #[serde(default)]
     rate_limit: Option<RateLimitFile>,
@@ -117,6 +123,12 @@ pub struct Policy {
     /// fast an agency (or a stolen agency certificate) can widen its reach, whatever
     /// the per-warrant field limits.
     pub max_warrants_per_agency: u64,
+    /// The day mode: most (party, day) keys released under one warrant. Zero, the
+    /// default, turns the mode off here: a day key opens everything its party sent or
+    /// received that day, in the warrant's hours or not, so an operator opts in.
+    pub max_day_keys_per_warrant: u64,
+    /// Day keys per agency per [`QUOTA_PERIOD_SECS`], for every agency.
+    pub day_key_agency_quota: u64,
     /// This trustee's index in the key sets of the epochs it holds, if the operator
     /// pins it: a share of any other index (another trustee's file) is refused at start.
     pub key_index: Option<u16>,
@@ -162,6 +174,8 @@ impl Policy {
             default_agency_quota: 0,
             agency_quota: BTreeMap::new(),
             max_warrants_per_agency: default_warrants(),
+            max_day_keys_per_warrant: 0,
+            day_key_agency_quota: 0,
             key_index: None,
             rate_limit: DEFAULT_RATE_LIMIT,
             auto_accept_ceremonies: false,
@@ -216,6 +230,8 @@ impl Policy {
             default_agency_quota: f.default_agency_quota,
             agency_quota,
             max_warrants_per_agency: f.max_warrants_per_agency,
+            max_day_keys_per_warrant: f.max_day_keys_per_warrant,
+            day_key_agency_quota: f.day_key_agency_quota,
             auto_accept_ceremonies: f.auto_accept_ceremonies,
             agency_organisations: f.agency_organisations,
         })
@@ -243,6 +259,12 @@ impl Policy {
             self.default_agency_quota,
             self.max_warrants_per_agency,
         );
+        if self.max_day_keys_per_warrant > 0 || self.day_key_agency_quota > 0 {
+            out.push_str(&format!(
+                "max_day_keys_per_warrant = {}\nday_key_agency_quota = {}\n",
+                self.max_day_keys_per_warrant, self.day_key_agency_quota
+            ));
+        }
         if let Some(k) = self.key_index {
             out.push_str(&format!("key_index = {k}\n"));
         }
@@ -300,6 +322,7 @@ mod tests {
         assert_eq!(p.quota(&PartyId::new("agency-2").unwrap()), 0);
         assert_eq!(p.key_index, None);
         assert_eq!(p.rate_limit, DEFAULT_RATE_LIMIT);
+        assert_eq!((p.max_day_keys_per_warrant, p.day_key_agency_quota), (0, 0), "the day mode is off unless set");
     }
 
     #[test]
@@ -325,7 +348,10 @@ mod tests {
         p.agency_quota.insert(PartyId::new("agency-1").unwrap(), 77);
         p.default_agency_quota = 5;
         p.agency_organisations = vec!["org-agency-1".into(), "police".into()];
+        p.max_day_keys_per_warrant = 60;
+        p.day_key_agency_quota = 600;
         let back = Policy::from_toml(&p.to_toml()).unwrap();
+        assert_eq!((back.max_day_keys_per_warrant, back.day_key_agency_quota), (60, 600));
         assert_eq!(back.to_toml(), p.to_toml());
         assert_eq!((back.approval, back.key_index, back.rate_limit), (Approval::Auto, Some(3), p.rate_limit));
         assert!(back.auto_accept_ceremonies);

@@ -7,12 +7,16 @@
 //! - [`may_release`]: whether a share request under a stored warrant may proceed;
 //! - [`check_item`], [`check_items`]: whether (label, field) items are in scope and
 //!   valid (the fields of a request checked in one batch), and their shares;
-//! - [`check_quota`]: whether releasing `new` more fields stays within the quotas.
+//! - [`check_quota`]: whether releasing `new` more fields (or day keys) stays within
+//!   the quotas;
+//! - [`may_release_days`], [`check_days`]: the same for the day mode's key-extraction
+//!   requests, one (epoch, party, day) at a time.
 
 use std::collections::BTreeMap;
 
 use escrow_crypto::{
-    DecryptionShare, EpochId, EpochPublicKey, EscrowField, Label, PartyId, TrusteeKeyShare, VerifiedWarrant, WarrantId,
+    DayId, DecryptionShare, EpochId, EpochPublicKey, EscrowField, ExtractionShare, Label, PartyId, TrusteeKeyShare,
+    VerifiedWarrant, WarrantId,
 };
 use escrow_log::event::Arrival;
 
@@ -89,9 +93,12 @@ pub enum Refusal {
         /// The policy's maximum.
         allowed: u64,
     },
-    /// A field quota would be exceeded.
+    /// A field or day-key quota would be exceeded.
     #[error(transparent)]
     Quota(#[from] QuotaExceeded),
+    /// A day-key request to a trustee whose policy does not release day keys.
+    #[error("this trustee does not release day keys (its policy's max_day_keys_per_warrant is 0)")]
+    DayKeysOff,
     /// The warrant's approval is not yet in a checkpoint the witnesses cosigned, so no
     /// share may leave; a later request may succeed. `what` names the entry waited
     /// for, `failure` the publisher's last failure.
@@ -137,7 +144,11 @@ impl Refusal {
             Refusal::Crypto { error, .. } => escrow_service::status::crypto_rule(error),
             Refusal::NoShareForEpoch { .. } => "no-share-for-epoch",
             Refusal::TooManyWarrants { .. } => "warrant-quota",
-            Refusal::Quota(_) => "field-quota",
+            Refusal::Quota(q) => match q.unit() {
+                Unit::Fields => "field-quota",
+                Unit::DayKeys => "day-key-quota",
+            },
+            Refusal::DayKeysOff => "day-keys-off",
             Refusal::NotWitnessed { .. } => escrow_proto::RULE_NOT_WITNESSED,
             Refusal::BadReason => "malformed",
             Refusal::WrongAgency { .. } => "wrong-agency",
@@ -364,6 +375,53 @@ pub fn check_items<R: rand::RngCore + rand::CryptoRng>(
     out.into_iter().map(|r| r.unwrap_or(Err(Refusal::NoItems))).collect()
 }
 
+/// Whether a day-key request of `items` (epoch, party, day) items may proceed under
+/// the stored warrant `id` in `state`: only where the policy turns the day mode on,
+/// then as [`may_release`].
+pub fn may_release_days(policy: &Policy, id: WarrantId, state: Option<State>, items: usize) -> Result<(), Refusal> {
+    if policy.max_day_keys_per_warrant == 0 {
+        return Err(Refusal::DayKeysOff);
+    }
+    may_release(policy, id, state, items)
+}
+
+/// One day key asked for: its epoch, party and UTC day, as the request names them.
+#[derive(Clone, Copy, Debug)]
+pub struct DayAsked<'a> {
+    /// Epoch.
+    pub epoch: u64,
+    /// Party id, unchecked.
+    pub party: &'a str,
+    /// UTC day.
+    pub day: u32,
+}
+
+/// Checks the day keys asked for under the approved warrant, whose validity period the
+/// caller checked: each party a valid id and a target, each day with a second in the
+/// window ([`VerifiedWarrant::check_day_scope`]), each epoch one whose share this
+/// trustee holds. Returns each day's identity and this trustee's extraction share, in
+/// order, or the first refusal, naming its position (`first` is the first's).
+pub fn check_days(
+    epochs: &Epochs,
+    warrant: &VerifiedWarrant,
+    first: usize,
+    asked: &[DayAsked<'_>],
+) -> Result<Vec<(DayId, ExtractionShare)>, Refusal> {
+    let mut out = Vec::with_capacity(asked.len());
+    for (k, a) in asked.iter().enumerate() {
+        let index = first + k;
+        let ctx = || format!("day {index}");
+        let party = PartyId::new(a.party).map_err(|e| Refusal::crypto(ctx(), e))?;
+        let epoch = EpochId(a.epoch);
+        let id = DayId::new(epoch, party, a.day);
+        warrant.check_day_scope(&id).map_err(|e| Refusal::crypto(ctx(), e))?;
+        let keys = epochs.get(&epoch).ok_or(Refusal::NoShareForEpoch { index, epoch })?;
+        let share = keys.share.extract_share(&id).map_err(|e| Refusal::crypto(ctx(), e))?;
+        out.push((id, share));
+    }
+    Ok(out)
+}
+
 /// Fields already released under the warrant and to the agency in the quota window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Used {
@@ -373,21 +431,43 @@ pub struct Used {
     pub per_agency: u64,
 }
 
+/// What a quota counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Distinct escrow fields (the per-message mode).
+    Fields,
+    /// Distinct (epoch, party, day) keys (the day mode).
+    DayKeys,
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Unit::Fields => "fields",
+            Unit::DayKeys => "day keys",
+        })
+    }
+}
+
 /// The limits a release must stay within.
 #[derive(Clone, Copy, Debug)]
 pub struct ReleaseLimits {
-    /// Most distinct fields per warrant.
+    /// Most distinct fields (or day keys) per warrant.
     pub max_fields_per_warrant: u64,
-    /// Most fields per agency per quota period.
+    /// Most fields (or day keys) per agency per quota period.
     pub agency_quota: u64,
+    /// What the two limits count.
+    pub unit: Unit,
 }
 
 /// Which quota a request would exceed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum QuotaExceeded {
     /// The per-warrant maximum.
-    #[error("warrant quota: {used} fields released, {asked} more asked, at most {max}")]
+    #[error("warrant quota: {used} {unit} released, {asked} more asked, at most {max}")]
     Warrant {
+        /// What is counted.
+        unit: Unit,
         /// Already released.
         used: u64,
         /// New fields asked for.
@@ -396,8 +476,10 @@ pub enum QuotaExceeded {
         max: u64,
     },
     /// The per-agency quota.
-    #[error("agency quota: {used} fields released in the last 30 days, {asked} more asked, at most {max}")]
+    #[error("agency quota: {used} {unit} released in the last 30 days, {asked} more asked, at most {max}")]
     Agency {
+        /// What is counted.
+        unit: Unit,
         /// Already released in the period.
         used: u64,
         /// New fields asked for.
@@ -407,13 +489,28 @@ pub enum QuotaExceeded {
     },
 }
 
-/// Whether releasing `new` more distinct fields stays within `limits`.
+impl QuotaExceeded {
+    /// What the exceeded quota counts.
+    pub fn unit(&self) -> Unit {
+        match self {
+            QuotaExceeded::Warrant { unit, .. } | QuotaExceeded::Agency { unit, .. } => *unit,
+        }
+    }
+}
+
+/// Whether releasing `new` more distinct fields (or day keys) stays within `limits`.
 pub fn check_quota(used: Used, new: u64, limits: ReleaseLimits) -> Result<(), QuotaExceeded> {
+    let unit = limits.unit;
     if used.per_warrant + new > limits.max_fields_per_warrant {
-        return Err(QuotaExceeded::Warrant { used: used.per_warrant, asked: new, max: limits.max_fields_per_warrant });
+        return Err(QuotaExceeded::Warrant {
+            unit,
+            used: used.per_warrant,
+            asked: new,
+            max: limits.max_fields_per_warrant,
+        });
     }
     if used.per_agency + new > limits.agency_quota {
-        return Err(QuotaExceeded::Agency { used: used.per_agency, asked: new, max: limits.agency_quota });
+        return Err(QuotaExceeded::Agency { unit, used: used.per_agency, asked: new, max: limits.agency_quota });
     }
     Ok(())
 }
@@ -613,10 +710,23 @@ mod tests {
     #[test]
     fn quotas_hold_at_their_edges() {
         let used = Used { per_warrant: 8, per_agency: 90 };
-        let limits = |w, a| ReleaseLimits { max_fields_per_warrant: w, agency_quota: a };
+        let limits = |w, a| ReleaseLimits { max_fields_per_warrant: w, agency_quota: a, unit: Unit::Fields };
         check_quota(used, 2, limits(10, 100)).unwrap();
-        assert_eq!(check_quota(used, 3, limits(10, 100)), Err(QuotaExceeded::Warrant { used: 8, asked: 3, max: 10 }));
-        assert_eq!(check_quota(used, 2, limits(10, 91)), Err(QuotaExceeded::Agency { used: 90, asked: 2, max: 91 }));
+        let unit = Unit::Fields;
+        assert_eq!(
+            check_quota(used, 3, limits(10, 100)),
+            Err(QuotaExceeded::Warrant { unit, used: 8, asked: 3, max: 10 })
+        );
+        assert_eq!(
+            check_quota(used, 2, limits(10, 91)),
+            Err(QuotaExceeded::Agency { unit, used: 90, asked: 2, max: 91 })
+        );
         check_quota(used, 0, limits(8, 90)).unwrap();
+        // The same rule for day keys, named as such.
+        let days = ReleaseLimits { unit: Unit::DayKeys, ..limits(10, 100) };
+        let q = check_quota(used, 3, days).unwrap_err();
+        assert_eq!(q.to_string(), "warrant quota: 8 day keys released, 3 more asked, at most 10");
+        assert_eq!(Refusal::Quota(q).code(), "day-key-quota");
+        assert_eq!(Refusal::Quota(check_quota(used, 3, limits(10, 100)).unwrap_err()).code(), "field-quota");
     }
 }

@@ -27,9 +27,9 @@ use crate::witnessing::Publisher;
 /// The `escrow.v1.Trustee` service of one trustee; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct TrusteeService {
-    core: Arc<Core>,
+    pub(crate) core: Arc<Core>,
     /// With a witness policy: no share leaves before its approval is witnessed.
-    publisher: Option<Publisher>,
+    pub(crate) publisher: Option<Publisher>,
 }
 
 impl TrusteeService {
@@ -64,6 +64,7 @@ impl TrusteeService {
             reason: row.reason.clone().unwrap_or_default(),
             fields_released: row.fields_released,
             warrant: row.warrant.clone(),
+            day_keys_released: row.day_keys_released,
         }
     }
 
@@ -286,43 +287,86 @@ impl pb::trustee_server::Trustee for TrusteeService {
         &self,
         req: Request<pb::RequestSharesRequest>,
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
-        // The access table decided before this handler ran: a caller who may not ask
-        // got PERMISSION_DENIED and left no trace in the log, which it could
-        // otherwise fill.
-        let who = auth::caller(&req)?;
-        // The warrant row is read once, here, and handed to the checks below. Another
-        // agency's warrant is treated exactly as an unknown one: the answer must not
-        // tell the caller that it exists or whose it is.
-        let row = match warrant_id(&req.get_ref().warrant_id) {
+        let (who, row) = self.held_warrant(&req, &req.get_ref().warrant_id).await?;
+        let held = row.as_ref().map(|r| r.id.0);
+        let answer = self.request_shares_checked(req.into_inner(), row).await;
+        self.counted(&who, held, answer).await
+    }
+
+    async fn extract_day_keys(
+        &self,
+        req: Request<pb::ExtractDayKeysRequest>,
+    ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
+        let (who, row) = self.held_warrant(&req, &req.get_ref().warrant_id).await?;
+        let held = row.as_ref().map(|r| r.id.0);
+        let answer = self.extract_day_keys_checked(req.into_inner(), row).await;
+        self.counted(&who, held, answer).await
+    }
+}
+
+impl TrusteeService {
+    /// The caller of a release request, and the stored warrant `warrant_id` names if
+    /// the caller holds it. The access table decided before the handler ran: a caller
+    /// who may not ask got PERMISSION_DENIED and left no trace in the log, which it
+    /// could otherwise fill. The warrant row is read once, here, and handed to the
+    /// checks. Another agency's warrant is treated exactly as an unknown one: the
+    /// answer must not tell the caller that it exists or whose it is.
+    async fn held_warrant<T>(
+        &self,
+        req: &Request<T>,
+        warrant_id_bytes: &[u8],
+    ) -> Result<(Identity, Option<WarrantRow>), Status> {
+        let who = auth::caller(req)?;
+        let row = match warrant_id(warrant_id_bytes) {
             Ok(id) => self.core.with_store(move |s| s.warrant(&id)).await?,
             Err(_) => None,
         }
         .filter(|row| row.agency == who.id().as_str());
-        let held = row.as_ref().map(|r| r.id.0);
-        match self.request_shares_checked(req.into_inner(), row).await {
-            Ok(r) => Ok(r),
-            Err(status) if status.code() != tonic::Code::Internal => {
-                // Counted, attributed to the caller, and logged as crate::refusals says
-                // (evidence at once, noise summed per window). A failure to record it is
-                // traced and does not turn the refusal into anything else.
-                // The refusal's code (its escrow-rule: `out-of-scope`, `revoked`,
-                // `unknown-warrant`, ...), which every refusal of this path carries;
-                // the gRPC code name only for a status that somehow has none.
-                let code = escrow_service::metrics::rule_of(&status)
-                    .unwrap_or_else(|| escrow_service::status::code_name(status.code()))
-                    .to_owned();
-                let refusal = counted::Refusal {
-                    key: Key { caller: who.uri(), warrant_id: held, code },
-                    rule: escrow_log::Text::lossy(status.message()),
-                    time: self.core.clock.now(),
-                };
-                if let Err(e) = self.core.with_store(move |s| s.record_refusal(refusal)).await {
-                    tracing::error!(error = %e, "could not record a refused request");
-                }
-                Err(status)
-            }
-            Err(status) => Err(status),
+        Ok((who, row))
+    }
+
+    /// A release request's answer, with its refusal (if any) counted, attributed to
+    /// the caller, and logged as crate::refusals says (evidence at once, noise summed
+    /// per window). A failure to record it is traced and does not turn the refusal
+    /// into anything else. Internal failures are not refusals and are not counted.
+    async fn counted<T>(&self, who: &Identity, held: Option<[u8; 16]>, answer: Result<T, Status>) -> Result<T, Status> {
+        let status = match answer {
+            Err(status) if status.code() != tonic::Code::Internal => status,
+            other => return other,
+        };
+        // The refusal's code (its escrow-rule: `out-of-scope`, `revoked`,
+        // `unknown-warrant`, ...), which every refusal of these paths carries; the
+        // gRPC code name only for a status that somehow has none.
+        let code = escrow_service::metrics::rule_of(&status)
+            .unwrap_or_else(|| escrow_service::status::code_name(status.code()))
+            .to_owned();
+        let refusal = counted::Refusal {
+            key: Key { caller: who.uri(), warrant_id: held, code },
+            rule: escrow_log::Text::lossy(status.message()),
+            time: self.core.clock.now(),
+        };
+        if let Err(e) = self.core.with_store(move |s| s.record_refusal(refusal)).await {
+            tracing::error!(error = %e, "could not record a refused request");
         }
+        Err(status)
+    }
+
+    /// Witnessed release: with a witness policy, waits until the warrant's receipt and
+    /// approval are in a checkpoint the witnesses cosigned, and returns the proof that
+    /// goes with the shares; without one, `None` at once.
+    pub(crate) async fn witnessed_approval(&self, id: WarrantId) -> Result<Option<pb::WitnessedApproval>, Status> {
+        let Some(publisher) = &self.publisher else { return Ok(None) };
+        let marks = self.core.with_store(move |s| Ok(s.warrant_marks(&id))).await?;
+        let approved = marks
+            .and_then(|m| m.approved)
+            .ok_or_else(|| internal(format!("warrant {id} is approved but no approval is in the log")))?;
+        publisher.wait_witnessed(approved, &format!("the approval of warrant {id}")).await?;
+        let proof = self
+            .core
+            .with_store(move |s| s.witnessed_approval(&id))
+            .await?
+            .ok_or_else(|| internal(format!("warrant {id}: the witnessed approval is gone")))?;
+        Ok(Some(witnessed_pb(proof)))
     }
 }
 
@@ -363,25 +407,11 @@ impl TrusteeService {
             .collect();
         // Witnessed release: no share leaves before the warrant's receipt and approval
         // are in a checkpoint the witnesses cosigned, and the proof goes with them.
-        let witnessed = match &self.publisher {
-            None => None,
-            Some(publisher) => {
-                let marks = self.core.with_store(move |s| Ok(s.warrant_marks(&id))).await?;
-                let approved = marks
-                    .and_then(|m| m.approved)
-                    .ok_or_else(|| internal(format!("warrant {id} is approved but no approval is in the log")))?;
-                publisher.wait_witnessed(approved, &format!("the approval of warrant {id}")).await?;
-                let proof = self
-                    .core
-                    .with_store(move |s| s.witnessed_approval(&id))
-                    .await?
-                    .ok_or_else(|| internal(format!("warrant {id}: the witnessed approval is gone")))?;
-                Some(witnessed_pb(proof))
-            }
-        };
+        let witnessed = self.witnessed_approval(id).await?;
         let limits = ReleaseLimits {
             max_fields_per_warrant: policy.max_fields_per_warrant,
             agency_quota: policy.quota(&warrant.body().agency),
+            unit: rules::Unit::Fields,
         };
         // The release is decided again inside its transaction, on the warrant's state
         // as stored now and on the clock read under the store's lock (so entry times

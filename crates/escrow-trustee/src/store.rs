@@ -10,7 +10,7 @@
 //! ([`Store::committed`]) and rebuilt from the `log` table on start.
 //!
 //! Submodules hold the tables of one concern each: `warrants` (receipt, decisions,
-//! releases), `refused` (counted refusals), `ceremony` (key sets made by ceremonies),
+//! releases), `days` (the day mode's released day keys), `refused` (counted refusals), `ceremony` (key sets made by ceremonies),
 //! `witnessed` (where each warrant's entries sit, for witnessed approvals).
 
 pub use crate::rules::{QuotaExceeded, ReleaseLimits};
@@ -58,6 +58,17 @@ CREATE TABLE IF NOT EXISTS releases (
     PRIMARY KEY (warrant_id, field_hash)
 );
 CREATE INDEX IF NOT EXISTS releases_by_agency ON releases(agency, released_at);
+-- Day keys (the day mode) whose extraction shares were released (see store/days.rs).
+CREATE TABLE IF NOT EXISTS day_releases (
+    warrant_id  BLOB NOT NULL REFERENCES warrants(id),
+    epoch       INTEGER NOT NULL,
+    party       TEXT NOT NULL,
+    day         INTEGER NOT NULL,
+    agency      TEXT NOT NULL,
+    released_at INTEGER NOT NULL,
+    PRIMARY KEY (warrant_id, epoch, party, day)
+);
+CREATE INDEX IF NOT EXISTS day_releases_by_agency ON day_releases(agency, released_at);
 -- Refused share requests counted but not yet logged (see crate::refusals); an empty
 -- warrant_id stands for a warrant the caller does not hold.
 CREATE TABLE IF NOT EXISTS refusals (
@@ -125,6 +136,7 @@ CREATE TABLE IF NOT EXISTS ceremony_open_peers (
 ";
 
 mod ceremony;
+mod days;
 mod refused;
 mod warrants;
 mod witnessed;

@@ -1,7 +1,7 @@
 //! The checks of one log, over hand-built logs.
 
 use escrow_crypto::{CourtSecretKey, PartyId, TimeWindow, WarrantBody, WarrantId};
-use escrow_log::event::Arrival;
+use escrow_log::event::{party_tag, Arrival, DayRelease};
 use rand::SeedableRng;
 
 use super::*;
@@ -257,4 +257,106 @@ fn a_served_epoch_key_must_be_the_one_the_log_installed() {
     log.push(1, installed(Sha256::digest(&served).into()));
     let v = audit_with_courts(&log, reveal, opened(&nonce, &blob), &[court.public()], &[served]).unwrap();
     assert!(v.release_findings().is_empty());
+}
+
+/// A day-key release of `(epoch, day, party tag)`s under warrant `id`.
+fn day_keys(id: u8, days: &[(u64, u32, [u8; 32])]) -> Event {
+    Event::DayKeysReleased {
+        warrant_id: [id; 16],
+        agency: "agency-1".into(),
+        days: days.iter().map(|(epoch, day, party)| DayRelease { epoch: *epoch, day: *day, party: *party }).collect(),
+    }
+}
+
+#[test]
+fn after_the_reveal_every_day_key_must_be_for_a_target_on_a_day_of_the_signed_window() {
+    // The warrant names alice for [0, DAY): day 0 only.
+    let (mut log, blob, nonce, court, reveal) = sealed("agency-1");
+    let alice = party_tag(&blob, "alice");
+    let approve = Event::WarrantDecided {
+        warrant_id: [5; 16],
+        decision: escrow_log::event::Decision::Approve,
+        operator: "op".into(),
+        reason: Default::default(),
+    };
+    log.push(1, approve);
+    // Entry 2: alice on day 0 is lawful; alice's tag on day 1 is outside the window.
+    log.push(2, day_keys(5, &[(1, 0, alice), (1, 1, alice)]));
+    // Entry 3: a party the court did not name, and alice's tag under another warrant.
+    let mallory = party_tag(&blob, "mallory");
+    let foreign = party_tag(b"another signed warrant", "alice");
+    log.push(3, day_keys(5, &[(1, 0, mallory), (2, 0, foreign), (1, 0, alice)]));
+    // Another warrant's entry is not this warrant's business.
+    log.push(4, day_keys(6, &[(1, 7, mallory)]));
+    let v = audit_with_courts(&log, reveal, opened(&nonce, &blob), &[court.public()], &[]).unwrap();
+    let not_target = |index, epoch, party| ReleaseFinding::DayKeyNotATarget {
+        trustee: "log-a".into(),
+        warrant: [5; 16],
+        index,
+        epoch,
+        day: 0,
+        party,
+    };
+    let outside = ReleaseFinding::DayKeyOutsideWindow {
+        trustee: "log-a".into(),
+        warrant: [5; 16],
+        index: 2,
+        epoch: 1,
+        day: 1,
+        keys: 1,
+        window_from: 0,
+        window_to: DAY,
+    };
+    // In log order; within an entry, the days outside the window, then the tags of no
+    // target in (epoch, day, tag) order.
+    let expected = vec![outside.clone(), not_target(3, 1, mallory), not_target(3, 2, foreign)];
+    assert_eq!(v.release_findings(), expected.as_slice());
+    let wid = hex::encode([5u8; 16]);
+    assert_eq!(
+        outside.to_string(),
+        format!(
+            "log-a: warrant {wid}, entry 2: 1 day key for day 1 (1970-01-02) of epoch 1 released OUTSIDE the signed window [0, {DAY})"
+        )
+    );
+    assert_eq!(
+        not_target(3, 1, mallory).to_string(),
+        format!(
+            "log-a: warrant {wid}, entry 3: day key for day 0 (1970-01-01) of epoch 1 names party tag {}, which is none of the warrant's targets: released OUTSIDE its scope",
+            crate::short_hex(&mallory)
+        )
+    );
+    // They reach reconcile as release mismatches, beside its own window flag.
+    let rec = crate::reconcile(std::slice::from_ref(&v), 0);
+    assert_eq!(
+        rec.flags,
+        expected
+            .iter()
+            .cloned()
+            .map(crate::Flag::ReleaseMismatch)
+            .chain([crate::Flag::DayOutsideWindow {
+                trustee: "log-a".into(),
+                warrant: [5; 16],
+                index: 2,
+                epoch: 1,
+                day: 1,
+                keys: 1,
+                window_from: 0,
+                window_to: DAY,
+            }])
+            // Warrant 6 was never approved here (nor received: its window is unknown).
+            .chain([crate::Flag::ReleaseWithoutApproval {
+                trustee: "log-a".into(),
+                warrant: [6; 16],
+                index: 4,
+                kind: crate::ShareKind::DayKey,
+                count: 1,
+            }])
+            .collect::<Vec<_>>()
+    );
+
+    // The lawful entry alone: nothing.
+    let (mut log, blob, nonce, court, reveal) = sealed("agency-1");
+    log.push(2, day_keys(5, &[(1, 0, party_tag(&blob, "alice"))]));
+    let v = audit_with_courts(&log, reveal, opened(&nonce, &blob), &[court.public()], &[]).unwrap();
+    assert!(v.release_findings().is_empty(), "{:?}", v.release_findings());
 }

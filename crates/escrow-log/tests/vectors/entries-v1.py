@@ -22,6 +22,8 @@ VECTORS = [
      + struct.pack(">QQQQ", T - 86400, T, T + 30 * 86400, T + 120 * 86400) + bytes([0xCC] * 32) + bytes([1]) + text("")),
     ("warrant_decided_approve", header(T + 60, 2) + W + bytes([1]) + text("op-0") + text("lawful and proportionate")),
     ("shares_released", header(T + 120, 3) + W + text("agency-1") + struct.pack(">I", 2) + bytes([0xAA] * 32) + bytes([0xBB] * 32)),
+    ("day_keys_released", header(T + 150, 9) + W + text("agency-1") + struct.pack(">I", 2)
+     + struct.pack(">QI", 1, 20454) + bytes([0xA1] * 32) + struct.pack(">QI", 1, 20455) + bytes([0xA2] * 32)),
     ("request_refused_legacy", header(T + 180, 4) + W + text("PermissionDenied") + text(RULE)),
     ("epoch_installed", header(T, 5) + struct.pack(">Q", 1) + bytes([0xDD] * 32) + struct.pack(">H", 4)),
     ("epoch_destroyed", header(T + 86400, 6) + struct.pack(">Q", 1)),

@@ -33,6 +33,8 @@ pub struct WarrantRow {
     pub reason: Option<String>,
     /// Distinct fields released under it.
     pub fields_released: u64,
+    /// Distinct day keys (the day mode) released under it.
+    pub day_keys_released: u64,
 }
 
 /// The opening of a warrant's sealed-details commitment.
@@ -129,7 +131,8 @@ impl Store {
             .conn
             .query_row(
                 "SELECT w.id, w.warrant, w.court, w.agency, w.state, w.received_at, w.decided_at, w.decided_by,
-                        w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id)
+                        w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id),
+                        (SELECT COUNT(*) FROM day_releases d WHERE d.warrant_id = w.id)
                  FROM warrants w WHERE w.id = ?1",
                 params![&id.0[..]],
                 raw_row,
@@ -142,7 +145,8 @@ impl Store {
     pub fn warrants(&self) -> Result<Vec<WarrantRow>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT w.id, w.warrant, w.court, w.agency, w.state, w.received_at, w.decided_at, w.decided_by,
-                    w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id)
+                    w.reason, (SELECT COUNT(*) FROM releases r WHERE r.warrant_id = w.id),
+                        (SELECT COUNT(*) FROM day_releases d WHERE d.warrant_id = w.id)
              FROM warrants w ORDER BY w.received_at, w.id",
         )?;
         let rows = stmt.query_map([], raw_row)?.collect::<Result<Vec<_>, _>>()?;
@@ -269,14 +273,26 @@ impl Store {
     }
 }
 
-type RawRow = (Vec<u8>, Vec<u8>, String, String, String, i64, Option<i64>, Option<String>, Option<String>, i64);
+type RawRow = (Vec<u8>, Vec<u8>, String, String, String, i64, Option<i64>, Option<String>, Option<String>, i64, i64);
 
 fn raw_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?))
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
 }
 
 fn finish_row(raw: RawRow) -> Result<WarrantRow, StoreError> {
-    let (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason, released) = raw;
+    let (id, warrant, court, agency, state, received_at, decided_at, decided_by, reason, released, days) = raw;
     let id: [u8; 16] = id.try_into().map_err(|_| StoreError::Corrupt("warrant id"))?;
     Ok(WarrantRow {
         id: WarrantId(id),
@@ -289,5 +305,6 @@ fn finish_row(raw: RawRow) -> Result<WarrantRow, StoreError> {
         decided_by,
         reason,
         fields_released: to_u64(released)?,
+        day_keys_released: to_u64(days)?,
     })
 }
