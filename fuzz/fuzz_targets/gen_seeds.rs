@@ -56,7 +56,7 @@ fn target_of(name: &str) -> Option<&'static str> {
         "decryption_share_3" => "crypto_decryption_share",
         "day_field_bob" => "crypto_day_field",
         "extraction_share_3" => "crypto_extraction_share",
-        "envelope" => "crypto_envelope",
+        "envelope" | "envelope_with_days" => "crypto_envelope",
         "epoch_public_key" => "crypto_epoch_public_key",
         "escrow_field" => "crypto_escrow_field",
         "label" => "crypto_label",

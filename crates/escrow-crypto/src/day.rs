@@ -240,24 +240,36 @@ impl DayField {
         }
     }
 
+    /// U (48) and V (32), as an envelope carries it.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.bytes(&self.u.to_compressed());
+        w.bytes(&self.v);
+    }
+
+    /// [`write`](Self::write)'s bytes back; U is subgroup-checked and must not be the
+    /// identity.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
+        let u = r.g1("U")?;
+        if bool::from(u.is_identity()) {
+            return Err(r.err(DecodeError::InvalidPoint("U (identity)")));
+        }
+        let v = r.array::<32>("V")?;
+        Ok(DayField { u, v })
+    }
+
     /// Encoding: version, alg, U (48), V (32).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut w = Writer::new(Alg::DayField);
-        w.bytes(&self.u.to_compressed());
-        w.bytes(&self.v);
+        self.write(&mut w);
         w.finish()
     }
 
     /// Decodes a day field; U is subgroup-checked and must not be the identity.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes, Alg::DayField, DAY_FIELD_LEN)?;
-        let u = r.g1("U")?;
-        if bool::from(u.is_identity()) {
-            return Err(r.err(DecodeError::InvalidPoint("U (identity)")));
-        }
-        let v = r.array::<32>("V")?;
+        let field = Self::read(&mut r)?;
         r.finish()?;
-        Ok(DayField { u, v })
+        Ok(field)
     }
 }
 

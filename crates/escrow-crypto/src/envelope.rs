@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! header = version ‖ alg ‖ label ‖ escrow field ‖ ephemeral P-256 key ‖ wrapped keys
+//!          [‖ day field of the sender ‖ day field of each recipient]   (alg 0x0016 only)
 //! body   = AES-256-GCM(DK, nonce 0, plaintext, AAD = header)
 //! sig    = ECDSA-P256-SHA256(sender, SIG_DST ‖ header ‖ body length ‖ body)
 //! ```
@@ -10,6 +11,10 @@
 //! through HKDF-SHA256, bound to both public keys, the recipient id and the label.
 //! Opening checks the signature first, then unwraps DK, then insists that the escrow
 //! field carries exactly this DK under exactly this label before decrypting.
+//!
+//! An envelope of an epoch that supports the day mode (`day.rs`) also carries, for each
+//! party of the message, the same DK encrypted to that party's day; recipients check
+//! every one of them by re-encryption, as they check the escrow field.
 
 use std::fmt;
 
@@ -24,6 +29,7 @@ use rand::{CryptoRng, RngCore};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::day::{DayField, DayKey};
 use crate::error::{DecodeError, Error};
 use crate::field::{DataKey, EscrowField};
 use crate::id::PartyId;
@@ -39,6 +45,10 @@ const WRAPPED_LEN: usize = 32 + TAG_LEN;
 /// Largest encoded envelope.
 pub const MAX_ENVELOPE_LEN: usize =
     3 + 2 + MAX_LABEL_LEN + 176 + 33 + 1 + MAX_RECIPIENTS * (65 + WRAPPED_LEN) + 4 + MAX_PLAINTEXT_LEN + TAG_LEN + 64;
+/// Largest encoded envelope with day fields: one more per party.
+pub const MAX_ENVELOPE_WITH_DAYS_LEN: usize = MAX_ENVELOPE_LEN + (MAX_RECIPIENTS + 1) * DAY_FIELD_BODY_LEN;
+/// A day field inside an envelope: U (48) and V (32).
+const DAY_FIELD_BODY_LEN: usize = 48 + 32;
 
 const WRAP_SALT: &[u8] = b"escrow/v1/wrap";
 const ENVELOPE_SIG_DST: &[u8] = b"escrow/v1/envelope-signature\0";
@@ -221,6 +231,9 @@ pub struct Envelope {
     field: EscrowField,
     ephemeral: PublicKey,
     wraps: Vec<(PartyId, [u8; WRAPPED_LEN])>,
+    /// One per party, the sender's first, then the recipients' in label order; empty
+    /// for an envelope of the per-message mode only (alg 0x0006).
+    days: Vec<DayField>,
     body_start: usize,
     signature: Signature,
 }
@@ -230,6 +243,7 @@ impl fmt::Debug for Envelope {
         f.debug_struct("Envelope")
             .field("label", &self.label)
             .field("field", &self.field)
+            .field("day_fields", &self.days.len())
             .field("body_len", &(self.signed_len - self.body_start))
             .finish_non_exhaustive()
     }
@@ -243,6 +257,10 @@ fn wrap_key(shared_x: &[u8], eph: &[u8; 33], recipient_dh: &[u8; 33], recipient:
         .expect("32 bytes is within HKDF-SHA256's limit");
     key
 }
+
+/// How a day field is made for one party of a message (the honest one is
+/// [`DayField::seal`]).
+pub type MakeDayField<'a> = dyn Fn(&EpochPublicKey, &Label, &PartyId, &DataKey) -> Result<DayField, Error> + 'a;
 
 /// What a caller supplies to seal a message.
 #[derive(Debug)]
@@ -264,7 +282,25 @@ pub struct SealRequest<'a> {
 impl Envelope {
     /// Seals a message for its recipients, with an honest escrow field.
     pub fn seal<R: RngCore + CryptoRng>(req: &SealRequest<'_>, rng: &mut R) -> Result<Self, Error> {
-        Self::seal_with_field(req, rng, EscrowField::seal)
+        Self::seal_with_field(req, rng, EscrowField::seal, None)
+    }
+
+    /// Seals for an epoch that supports both modes: the escrow field and, for each
+    /// party (sender first, then recipients), an honest day field.
+    pub fn seal_with_days<R: RngCore + CryptoRng>(req: &SealRequest<'_>, rng: &mut R) -> Result<Self, Error> {
+        Self::seal_with_field(req, rng, EscrowField::seal, Some(&DayField::seal))
+    }
+
+    /// [`seal_with_days`](Self::seal_with_days) with day fields of the caller's
+    /// making. **Dangerous**, as [`seal_dangerous_with_field`](Self::seal_dangerous_with_field):
+    /// for the demos and tests that show honest recipients refusing forged day fields.
+    #[cfg(feature = "dangerous")]
+    pub fn seal_dangerous_with_day_fields<R: RngCore + CryptoRng>(
+        req: &SealRequest<'_>,
+        rng: &mut R,
+        make_day_field: &MakeDayField<'_>,
+    ) -> Result<Self, Error> {
+        Self::seal_with_field(req, rng, EscrowField::seal, Some(make_day_field))
     }
 
     /// Seals with an escrow field of the caller's making. **Dangerous**: this is how a
@@ -277,13 +313,14 @@ impl Envelope {
         rng: &mut R,
         make_field: impl FnOnce(&EpochPublicKey, &Label, &DataKey) -> Result<EscrowField, Error>,
     ) -> Result<Self, Error> {
-        Self::seal_with_field(req, rng, make_field)
+        Self::seal_with_field(req, rng, make_field, None)
     }
 
     fn seal_with_field<R: RngCore + CryptoRng>(
         req: &SealRequest<'_>,
         rng: &mut R,
         make_field: impl FnOnce(&EpochPublicKey, &Label, &DataKey) -> Result<EscrowField, Error>,
+        make_day_field: Option<&MakeDayField<'_>>,
     ) -> Result<Self, Error> {
         if req.plaintext.len() > MAX_PLAINTEXT_LEN {
             return Err(Error::InvalidInput { what: "plaintext", reason: "longer than 1 MiB" });
@@ -299,9 +336,13 @@ impl Envelope {
         let dk = DataKey::generate(rng);
         let field = make_field(req.epoch_key, &label, &dk)?;
 
+        let days = match make_day_field {
+            None => Vec::new(),
+            Some(make) => label.parties().map(|p| make(req.epoch_key, &label, p, &dk)).collect::<Result<_, _>>()?,
+        };
         let eph = SecretKey::random(rng);
         let eph_pub = sec1(&eph.public_key());
-        let mut w = Writer::new(Alg::Envelope);
+        let mut w = Writer::new(if make_day_field.is_some() { Alg::EnvelopeWithDays } else { Alg::Envelope });
         w.bytes16(&label_bytes);
         field.write(&mut w);
         w.bytes(&eph_pub);
@@ -320,6 +361,9 @@ impl Envelope {
             w.str8(id.as_str());
             w.bytes(&wrapped);
         }
+        for d in &days {
+            d.write(&mut w);
+        }
         // The data key is fresh for every message, so the all-zero nonce is never reused.
         let body = aead(dk.expose_secret())
             .encrypt(&Nonce::from(ZERO_NONCE), Payload { msg: req.plaintext, aad: w.as_slice() })
@@ -334,7 +378,13 @@ impl Envelope {
     /// Decodes an envelope: framing, every point and id checked. Signatures and the
     /// escrow field are checked by [`open`](Self::open) and the relay, not here.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let mut r = Reader::new(bytes, Alg::Envelope, MAX_ENVELOPE_LEN)?;
+        let (alg, max_len) = match bytes.get(1..3) {
+            Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) == Alg::EnvelopeWithDays as u16 => {
+                (Alg::EnvelopeWithDays, MAX_ENVELOPE_WITH_DAYS_LEN)
+            }
+            _ => (Alg::Envelope, MAX_ENVELOPE_LEN),
+        };
+        let mut r = Reader::new(bytes, alg, max_len)?;
         let label_bytes = r.bytes16("label", MAX_LABEL_LEN)?;
         let label = Label::from_bytes(label_bytes)?;
         let field = EscrowField::read(&mut r)?;
@@ -356,6 +406,12 @@ impl Envelope {
                 }));
             }
             wraps.push((id, r.array::<WRAPPED_LEN>("wrapped key")?));
+        }
+        let mut days = Vec::new();
+        if alg == Alg::EnvelopeWithDays {
+            for _ in label.parties() {
+                days.push(DayField::read(&mut r)?);
+            }
         }
         let header_len = r.consumed().len();
         let body_len = usize::try_from(r.u32("body length")?).unwrap_or(usize::MAX);
@@ -379,6 +435,7 @@ impl Envelope {
             field,
             ephemeral,
             wraps,
+            days,
             body_start,
             signature,
         })
@@ -395,6 +452,17 @@ impl Envelope {
     /// The escrow field.
     pub fn field(&self) -> &EscrowField {
         &self.field
+    }
+
+    /// The day field for `party` (the sender or a recipient), if the envelope carries
+    /// day fields.
+    pub fn day_field(&self, party: &PartyId) -> Option<&DayField> {
+        self.label.parties().position(|p| p == party).and_then(|k| self.days.get(k))
+    }
+
+    /// Whether the envelope carries a day field per party.
+    pub fn has_day_fields(&self) -> bool {
+        !self.days.is_empty()
     }
 
     fn header(&self) -> &[u8] {
@@ -439,6 +507,26 @@ impl Envelope {
         let dk_arr: [u8; 32] = dk_raw.as_slice().try_into().map_err(|_| Error::DecryptionFailed)?;
         let dk = DataKey::from_bytes(dk_arr);
         self.field.check_carries(epk, &self.label, &dk)?;
+        self.check_day_fields(epk, &dk)?;
+        self.decrypt_body(&dk)
+    }
+
+    /// Every day field carries `dk` for its party's day (the recipient's re-encryption
+    /// check, one per party), so that no party's day key opens to another key.
+    fn check_day_fields(&self, epk: &EpochPublicKey, dk: &DataKey) -> Result<(), Error> {
+        for (day, party) in self.days.iter().zip(self.label.parties()) {
+            day.check_carries(epk, &self.label, party, dk)?;
+        }
+        Ok(())
+    }
+
+    /// The agency opens the message with `party`'s day key: sender signature, the day
+    /// field's own check (the key is for this party's day, and the data key it yields
+    /// re-encrypts to the field), then the body. No trustee is asked about this message.
+    pub fn open_with_day_key(&self, key: &DayKey, party: &PartyId, sender: &UserPublicKey) -> Result<Vec<u8>, Error> {
+        self.verify_sender(sender)?;
+        let field = self.day_field(party).ok_or_else(|| Error::NotAParty(party.to_string()))?;
+        let dk = field.open(key, &self.label, party)?;
         self.decrypt_body(&dk)
     }
 

@@ -74,6 +74,12 @@ impl Label {
         self.timestamp
     }
 
+    /// Every party: the sender, then the recipients in canonical order (the order of
+    /// an envelope's day fields).
+    pub fn parties(&self) -> impl Iterator<Item = &PartyId> {
+        std::iter::once(&self.sender).chain(self.recipients.iter())
+    }
+
     /// Whether `user` is the sender or a recipient.
     pub fn involves(&self, user: &PartyId) -> bool {
         &self.sender == user || self.recipients.binary_search(user).is_ok()

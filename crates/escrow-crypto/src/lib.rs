@@ -67,7 +67,7 @@ pub use compartment::{
     GroupSpec,
 };
 pub use day::{day_of, DayField, DayId, DayKey, ExtractionShare};
-pub use envelope::{Envelope, SealRequest, UserPublicKey, UserSecretKey};
+pub use envelope::{Envelope, MakeDayField, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
 pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck, Opened};
 pub use id::PartyId;

@@ -58,6 +58,8 @@ pub enum Alg {
     DayField = 0x0014,
     /// A trustee's share of a day key (a G2 point).
     ExtractionShare = 0x0015,
+    /// An envelope that also carries a day field per party (both escrow modes).
+    EnvelopeWithDays = 0x0016,
 }
 
 impl Alg {
@@ -85,6 +87,7 @@ impl Alg {
             Alg::CeremonyMessage => "ceremony message",
             Alg::DayField => "day field",
             Alg::ExtractionShare => "extraction share",
+            Alg::EnvelopeWithDays => "envelope with day fields",
         }
     }
 }

@@ -227,3 +227,111 @@ fn day_blobs_decode_only_when_well_formed() {
     assert_eq!(day_of(20_000 * DAY), 20_000);
     assert_eq!(day_of(u64::MAX), u32::MAX);
 }
+
+/// A message sealed in both modes, alice to bob and carol, by `seal`.
+fn sealed_as(w: &World, seed: u64, ts: u64, seal: impl FnOnce(&SealRequest<'_>) -> Envelope) -> Envelope {
+    let recipients: Vec<UserPublicKey> = ["bob", "carol"].iter().map(|r| w.user(r).public()).collect();
+    let req = SealRequest {
+        sender: w.user("alice"),
+        recipients: &recipients,
+        epoch_key: &w.keys.public,
+        message_id: [seed as u8; 16],
+        timestamp: ts,
+        plaintext: b"both modes",
+    };
+    seal(&req)
+}
+
+/// [`sealed_as`] with an honest day field per party.
+fn both_modes(w: &World, seed: u64, ts: u64) -> Envelope {
+    sealed_as(w, seed, ts, |req| Envelope::seal_with_days(req, &mut rng(seed)).unwrap())
+}
+
+/// An envelope of both modes carries one day field per party, in label order, inside
+/// the signed header: the recipients open it (checking every day field), each party's
+/// day key opens it without any trustee asked about the message, and the per-message
+/// field still works as before.
+#[test]
+fn an_envelope_of_both_modes_opens_with_each_partys_day_key() {
+    let w = World::new(33, 2, 5, &["alice", "bob", "carol", "dave"]);
+    let env = both_modes(&w, 1, NOON);
+    let plain = w.send(1, "alice", &["bob", "carol"], NOON, b"both modes");
+    assert!(env.has_day_fields() && !plain.has_day_fields());
+    assert_eq!(env.as_bytes().len(), plain.as_bytes().len() + 3 * 80, "80 bytes per party");
+    assert_eq!(Envelope::from_bytes(env.as_bytes()).unwrap(), env);
+    assert_eq!(u16::from_be_bytes([env.as_bytes()[1], env.as_bytes()[2]]), 0x0016);
+    let alice = w.user("alice").public();
+    for r in ["bob", "carol"] {
+        assert_eq!(env.open(w.user(r), &alice, &w.keys.public).unwrap(), b"both modes");
+    }
+    for party in ["alice", "bob", "carol"] {
+        let key = day_key(&w, &DayId::of(env.label(), &id(party)).unwrap(), &[0, 2, 4]);
+        assert_eq!(env.open_with_day_key(&key, &id(party), &alice).unwrap(), b"both modes", "{party}");
+        // A party's key opens only that party's field.
+        let other = if party == "bob" { "carol" } else { "bob" };
+        assert!(matches!(env.open_with_day_key(&key, &id(other), &alice), Err(Error::WrongDayKey { .. })));
+    }
+    let key = day_key(&w, &DayId::of(env.label(), &id("bob")).unwrap(), &[0, 1, 2]);
+    assert_eq!(env.open_with_day_key(&key, &id("dave"), &alice), Err(Error::NotAParty("dave".into())));
+    assert_eq!(plain.open_with_day_key(&key, &id("bob"), &alice), Err(Error::NotAParty("bob".into())));
+    // The next day's key does not open today's message.
+    let tomorrow = day_key(&w, &DayId::new(EpochId(1), id("bob"), day_of(NOON) + 1), &[0, 1, 2]);
+    assert!(matches!(env.open_with_day_key(&tomorrow, &id("bob"), &alice), Err(Error::WrongDayKey { .. })));
+}
+
+/// A sender who hides another key in one party's day field (so that party's day key
+/// would open nothing, or something else) is caught by every recipient's
+/// re-encryption check; the relay cannot tell, as no public check exists. Forging
+/// needs the `dangerous` API, which `cargo test --workspace` has on.
+#[cfg(feature = "dangerous")]
+#[test]
+fn recipients_refuse_an_envelope_with_a_forged_day_field() {
+    let w = World::new(34, 2, 5, &["alice", "bob", "carol"]);
+    let alice = w.user("alice").public();
+    let other_key = DataKey::from_bytes([7; 32]);
+    let bob = id("bob");
+    let lies: [(&str, &MakeDayField<'_>); 3] = [
+        ("carol's field under another key", &|epk, l, p, dk| {
+            DayField::seal(epk, l, p, if p.as_str() == "carol" { &other_key } else { dk })
+        }),
+        ("bob's field in carol's place", &|epk, l, p, dk| {
+            DayField::seal(epk, l, if p.as_str() == "carol" { &bob } else { p }, dk)
+        }),
+        ("alice's field of another message", &|epk, l, p, dk| {
+            let elsewhere = label(1, "alice", &["bob", "carol"], l.timestamp() + 1);
+            if p.as_str() == "alice" {
+                DayField::seal(epk, &elsewhere, p, dk)
+            } else {
+                DayField::seal(epk, l, p, dk)
+            }
+        }),
+    ];
+    for (what, lie) in lies {
+        let env =
+            sealed_as(&w, 2, NOON, |req| Envelope::seal_dangerous_with_day_fields(req, &mut rng(2), lie).unwrap());
+        assert_eq!(Envelope::from_bytes(env.as_bytes()).unwrap(), env, "{what}: it decodes");
+        for r in ["bob", "carol"] {
+            assert_eq!(env.open(w.user(r), &alice, &w.keys.public), Err(Error::FieldMismatch), "{what}: {r}");
+        }
+    }
+    // The honest one opens (control).
+    let env = both_modes(&w, 2, NOON);
+    assert!(env.open(w.user("carol"), &alice, &w.keys.public).is_ok());
+}
+
+/// The day section is part of the framing: a truncated or missing section, or day
+/// fields under the plain envelope's alg id, does not decode.
+#[test]
+fn a_malformed_day_section_does_not_decode() {
+    let w = World::new(35, 2, 5, &["alice", "bob", "carol"]);
+    let env = both_modes(&w, 3, NOON);
+    let bytes = env.as_bytes();
+    let mut as_plain = bytes.to_vec();
+    as_plain[1..3].copy_from_slice(&0x0006u16.to_be_bytes());
+    assert!(Envelope::from_bytes(&as_plain).is_err(), "day fields read as the body length");
+    let plain = w.send(3, "alice", &["bob", "carol"], NOON, b"both modes");
+    let mut as_days = plain.as_bytes().to_vec();
+    as_days[1..3].copy_from_slice(&0x0016u16.to_be_bytes());
+    assert!(Envelope::from_bytes(&as_days).is_err(), "no day section");
+    assert!(Envelope::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+}

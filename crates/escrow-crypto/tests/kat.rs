@@ -83,6 +83,9 @@ fn generate() -> Blobs {
     m.insert("day_field_bob", DayField::seal(&keys.public, env.label(), &id("bob"), &dk).unwrap().to_bytes());
     let alice_day = DayId::of(env.label(), &id("alice")).unwrap();
     m.insert("extraction_share_3", keys.shares[3].extract_share(&alice_day).unwrap().to_bytes());
+    // Both modes: the same request, another message id, a day field per party.
+    let both = SealRequest { message_id: *b"kat-message-0002", ..req };
+    m.insert("envelope_with_days", Envelope::seal_with_days(&both, &mut r).unwrap().as_bytes().to_vec());
     Blobs(m)
 }
 
@@ -166,7 +169,7 @@ fn decode(kind: &str, bytes: &[u8], b: &Blobs) -> Result<Vec<u8>, Error> {
         "label" => Label::from_bytes(bytes)?.to_bytes(),
         "escrow_field" => EscrowField::from_bytes(bytes)?.to_bytes(),
         "decryption_share_3" => DecryptionShare::from_bytes(bytes)?.to_bytes(),
-        "envelope" => Envelope::from_bytes(bytes)?.as_bytes().to_vec(),
+        "envelope" | "envelope_with_days" => Envelope::from_bytes(bytes)?.as_bytes().to_vec(),
         "court_public_key" => CourtPublicKey::from_bytes(bytes)?.to_bytes(),
         "court_secret_key" => CourtSecretKey::from_bytes(bytes)?.to_bytes().to_vec(),
         "warrant" => VerifiedWarrant::verify(bytes, &court)?.as_bytes().to_vec(),
@@ -249,6 +252,13 @@ fn known_answers_mean_what_they_say() {
     let alice_day = DayId::of(env.label(), &PartyId::new("alice").unwrap()).unwrap();
     epk.verify_extraction_share(&alice_day, &extraction).unwrap();
     assert_eq!(extraction.trustee(), TrusteeIndex(3));
+    // The envelope of both modes opens for bob, and trustee 3's share of alice's day
+    // of it is a valid one.
+    let both = Envelope::from_bytes(&v["envelope_with_days"]).unwrap();
+    assert!(both.has_day_fields());
+    assert_eq!(both.open(&bob, &alice, &epk).unwrap(), PLAINTEXT);
+    let alice_day = DayId::of(both.label(), &PartyId::new("alice").unwrap()).unwrap();
+    epk.verify_extraction_share(&alice_day, &ks.extract_share(&alice_day).unwrap()).unwrap();
 }
 
 #[test]

@@ -4,14 +4,14 @@
 //! of the escrow field is left pending ([`FieldCheck`]): the committer runs it for a
 //! whole batch at once.
 
-use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
+use escrow_crypto::envelope::MAX_ENVELOPE_WITH_DAYS_LEN;
 use escrow_crypto::{Envelope, EpochId, EpochPublicKey, Error, FieldCheck, PartyId, UserPublicKey};
 
 /// Why the relay refuses an envelope, naming the culprit.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     /// Larger than any envelope may be.
-    #[error("envelope is {len} bytes, at most {MAX_ENVELOPE_LEN} allowed")]
+    #[error("envelope is {len} bytes, at most {MAX_ENVELOPE_WITH_DAYS_LEN} allowed")]
     TooLarge {
         /// Its length.
         len: usize,
@@ -112,7 +112,7 @@ pub fn accept<E>(
     max_skew: u64,
     mut lookup: impl FnMut(&PartyId) -> Result<Option<std::sync::Arc<UserPublicKey>>, E>,
 ) -> Result<Accepted, Rejection<E>> {
-    if bytes.len() > MAX_ENVELOPE_LEN {
+    if bytes.len() > MAX_ENVELOPE_WITH_DAYS_LEN {
         return Err(Refusal::TooLarge { len: bytes.len() }.into());
     }
     let envelope = Envelope::from_bytes(bytes).map_err(Refusal::Malformed)?;
@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(accepted.envelope.label().sender(), &id("alice"));
         accepted.check.verify().unwrap();
 
-        let r = refused(run(&w, &vec![0; MAX_ENVELOPE_LEN + 1], "alice", &both));
+        let r = refused(run(&w, &vec![0; MAX_ENVELOPE_WITH_DAYS_LEN + 1], "alice", &both));
         assert!(matches!(r, Refusal::TooLarge { .. }) && r.code() == "too-large", "{r}");
         let r = refused(run(&w, b"not an envelope", "alice", &both));
         assert_eq!(r.code(), "malformed", "{r}");

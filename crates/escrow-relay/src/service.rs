@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
+use escrow_crypto::envelope::MAX_ENVELOPE_WITH_DAYS_LEN;
 use escrow_crypto::{CourtPublicKey, Envelope, EpochPublicKey, Error, PartyId, UserPublicKey, VerifiedWarrant};
 use escrow_pki::Identity;
 use escrow_proto::v1::relay_server::Relay;
@@ -36,7 +36,7 @@ use crate::{Commit, RelayConfig, RelayError, DB_FILE, MAX_PAGE};
 /// key (at most 134 + 8 bytes); one envelope always fits, so paging never stalls.
 const PAGE_BYTES: usize = MAX_MESSAGE_BYTES - 256 * 1024;
 const _: () = assert!(PAGE_BYTES + (MAX_PAGE as usize) * (32 + 134 + 8) < MAX_MESSAGE_BYTES);
-const _: () = assert!(MAX_ENVELOPE_LEN < PAGE_BYTES);
+const _: () = assert!(MAX_ENVELOPE_WITH_DAYS_LEN < PAGE_BYTES);
 
 /// The relay's gRPC service. Build it with [`RelayService::open`], run it with
 /// [`crate::serve`].

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use escrow_crypto::envelope::MAX_ENVELOPE_LEN;
+use escrow_crypto::envelope::MAX_ENVELOPE_WITH_DAYS_LEN;
 use escrow_crypto::{
     dealer_keygen, CourtSecretKey, DecryptionShare, Envelope, EpochId, EpochPublicKey, EscrowField, Label, PartyId,
     SealRequest, TimeWindow, UserPublicKey, UserSecretKey, WarrantBody, WarrantId,
@@ -287,6 +287,50 @@ async fn register_send_fetch_and_open() {
     relay.shutdown().await;
 }
 
+/// An envelope of both escrow modes (a day field per party) goes through the relay
+/// unchanged: accepted, delivered, exported under a warrant, and opened by its
+/// recipient, who checks every day field.
+#[tokio::test]
+async fn an_envelope_with_day_fields_is_relayed_and_exported_unchanged() {
+    let mut w = World::new(11);
+    let mut relay = w.start().await;
+    for u in ["alice", "bob"] {
+        relay.register(w.user(u)).await;
+    }
+    let sender = w.user("alice").clone();
+    let recipients = [w.user("bob").public()];
+    let epoch_key = w.keys.public.clone();
+    let req = SealRequest {
+        sender: &sender,
+        recipients: &recipients,
+        epoch_key: &epoch_key,
+        message_id: [5; 16],
+        timestamp: T0,
+        plaintext: b"both modes",
+    };
+    let env = Envelope::seal_with_days(&req, &mut w.rng).unwrap();
+    assert!(env.has_day_fields());
+    w.clock.set(T0 + 5).unwrap();
+    let sent = relay.send(&env).await.unwrap();
+    let inbox = relay
+        .client_as(Role::User, "bob")
+        .fetch_inbox(FetchInboxRequest { user_id: "bob".into(), after_seq: 0, limit: 0 })
+        .await
+        .unwrap()
+        .into_inner()
+        .envelopes;
+    assert_eq!(
+        inbox.iter().map(|e| (e.seq, e.envelope.clone())).collect::<Vec<_>>(),
+        vec![(sent.seq, env.as_bytes().to_vec())]
+    );
+    let got = Envelope::from_bytes(&inbox[0].envelope).unwrap();
+    assert_eq!(got.open(w.user("bob"), &sender.public(), &w.keys.public).unwrap(), b"both modes");
+    let warrant = w.warrant(&["alice"], T0 - DAY, T0 + DAY);
+    let exported = relay.export(&warrant, 0, 0).await.unwrap().envelopes;
+    assert_eq!(exported.iter().map(|e| e.envelope.clone()).collect::<Vec<_>>(), vec![env.as_bytes().to_vec()]);
+    relay.shutdown().await;
+}
+
 #[tokio::test]
 async fn registration_first_key_wins() {
     let mut w = World::new(2);
@@ -369,9 +413,9 @@ async fn refused_sends_under(commit: Commit) {
     cases.push(("garbage", b"not an envelope".to_vec(), Code::InvalidArgument, vec!["envelope".into()]));
     cases.push((
         "oversized",
-        vec![1; MAX_ENVELOPE_LEN + 1],
+        vec![1; MAX_ENVELOPE_WITH_DAYS_LEN + 1],
         Code::InvalidArgument,
-        vec![format!("at most {MAX_ENVELOPE_LEN}")],
+        vec![format!("at most {MAX_ENVELOPE_WITH_DAYS_LEN}")],
     ));
 
     let from_stranger = w.seal("mallory", &["bob"], T0, b"hi");
