@@ -38,6 +38,7 @@ fn spec(epoch: u64, t: u16, players: std::ops::Range<usize>) -> CeremonySpec {
         valid_from: START,
         destroy_at: START + 365 * DAY,
         phase_ms: PHASE_MS,
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     }
 }
 
@@ -190,6 +191,7 @@ async fn propose_epoch_2(d: &Deployment) -> Vec<u8> {
         destroy_at: START + 365 * DAY,
         accept_timeout_ms: 30_000,
         phase_timeout_ms: PHASE_MS,
+        day_mode: false,
     };
     d.ceremony_client(0).unwrap().propose(req).await.unwrap().into_inner().ceremony_id
 }
@@ -389,6 +391,7 @@ async fn a_relay_that_substitutes_its_own_key_is_caught_by_every_client_that_tru
         valid_from: START,
         destroy_at: START + DAY,
         transcript: [0; 32],
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     }
     .to_bytes()
     .unwrap();

@@ -8,11 +8,13 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 
 use escrow_crypto::*;
+use escrow_kit::{KeyGen, Options};
 use escrow_log::event::{party_tag, DayRelease, Entry, Event};
 use escrow_pki::Role;
 use escrow_proto::v1 as pb;
 use escrow_tests::*;
 use escrow_trustee::policy::Policy;
+use std::sync::Arc;
 use tonic::Code;
 
 /// The day mode on at every trustee: 3 day keys per warrant, 5 per agency.
@@ -241,4 +243,77 @@ async fn day_key_requests_outside_the_warrant_policy_or_quotas_are_refused_and_c
         plain.agency_client(0).unwrap().extract_day_keys(ask(1, vec![day_item(e, "alice", day)])).await.unwrap_err();
     assert_eq!((s.code(), escrow_service::metrics::rule_of(&s)), (Code::FailedPrecondition, Some("day-keys-off")));
     assert!(day_releases(&log_entries(&plain, 0).await).is_empty());
+}
+
+/// A deployment whose first epoch comes from a key ceremony announcing `modes`, with
+/// the day mode on in every trustee's policy.
+async fn announced(seed: u64, modes: Modes) -> Deployment {
+    let options = Options {
+        name: "days".into(),
+        seed: Some(seed),
+        pki: Some(pki()),
+        keygen: KeyGen::Ceremony,
+        modes,
+        policy: Arc::new(|i, court| policy(i, court, day_mode)),
+        ..Options::default()
+    };
+    Deployment::start(options).await.unwrap()
+}
+
+/// The announcement decides: an epoch announced with both modes has its users seal a
+/// day field per party and its trustees extract day keys; an epoch announced with the
+/// per-message mode only gets envelopes without day fields, and its trustees refuse day
+/// keys even where the policy allows them. A recipient in a day-mode epoch refuses an
+/// envelope whose sender left the day fields out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epochs_announcement_decides_whether_day_fields_are_sealed_and_day_keys_extracted() {
+    let both = announced(204, Modes::BOTH).await;
+    assert_eq!(both.announcement.as_ref().unwrap().announcement().modes, Modes::BOTH);
+    let env = both.send("alice", &["bob"], FROM + 60, "both modes").await.unwrap();
+    assert!(env.has_day_fields());
+    both.clock.set(TO + 60).unwrap();
+    let inbox = both.user_client("bob").unwrap().inbox(both.user("bob").unwrap(), 0, None).await.unwrap();
+    assert_eq!(inbox.messages.len(), 1);
+    assert_eq!(inbox.messages[0].outcome.as_deref().map(|p| p.as_slice()), Ok(&b"both modes"[..]));
+    warrant(&both, 1, &[0]).await;
+    let e = both.keys.public.epoch();
+    let r = both.agency_client(0).unwrap().extract_day_keys(ask(1, vec![day_item(e, "alice", day_of(FROM))])).await;
+    assert_eq!(r.unwrap().into_inner().shares.len(), 1);
+
+    // A sender who leaves the day fields out: the relay takes it, bob refuses it.
+    let plain = Envelope::seal(
+        &SealRequest {
+            sender: both.user("alice").unwrap(),
+            recipients: &[both.user("bob").unwrap().public()],
+            epoch_key: &both.keys.public,
+            message_id: [9; 16],
+            timestamp: TO + 30,
+            plaintext: b"no day fields",
+        },
+        &mut rng(9),
+    )
+    .unwrap();
+    let relay = relay_client_at(&both.relay.addr.to_string(), &creds(Role::User, "alice"));
+    relay.clone().send(pb::SendRequest { envelope: plain.as_bytes().to_vec() }).await.unwrap();
+    let inbox = both.user_client("bob").unwrap().inbox(both.user("bob").unwrap(), 0, None).await.unwrap();
+    let refused = inbox.messages.last().unwrap().outcome.as_ref().unwrap_err();
+    assert!(refused.contains("announced with the day mode, but the envelope has no day fields"), "{refused}");
+
+    let one = announced(205, Modes::PER_MESSAGE).await;
+    assert_eq!(one.announcement.as_ref().unwrap().announcement().modes, Modes::PER_MESSAGE);
+    let env = one.send("alice", &["bob"], FROM + 60, "per message").await.unwrap();
+    assert!(!env.has_day_fields());
+    one.clock.set(TO + 60).unwrap();
+    warrant(&one, 1, &[0]).await;
+    let s = one
+        .agency_client(0)
+        .unwrap()
+        .extract_day_keys(ask(1, vec![day_item(e, "alice", day_of(FROM))]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (s.code(), escrow_service::metrics::rule_of(&s)),
+        (Code::FailedPrecondition, Some("day-mode-not-announced"))
+    );
+    assert!(day_releases(&log_entries(&one, 0).await).is_empty());
 }

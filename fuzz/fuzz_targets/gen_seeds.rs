@@ -405,6 +405,7 @@ fn fresh(t: u16) -> Proposal {
         destroy_at: 1_767_225_600 + 90 * 86_400,
         accept_timeout_ms: TIMEOUT_MS,
         phase_timeout_ms: TIMEOUT_MS,
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     }
 }
 

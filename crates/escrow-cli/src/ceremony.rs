@@ -45,6 +45,10 @@ pub struct ProposeArgs {
     /// Longest wait in each automatic phase, milliseconds.
     #[arg(long, default_value_t = 10_000)]
     pub phase_timeout_ms: u32,
+    /// The key set supports the day mode too: its announcement says so, senders add a
+    /// day field per party, and trustees whose policy allows it extract day keys.
+    #[arg(long)]
+    pub day_mode: bool,
 }
 
 /// A ceremony named on the command line.
@@ -313,6 +317,7 @@ fn request(a: &ProposeArgs, reshare: bool, dealers: Vec<pb::Participant>) -> pb:
         destroy_at: a.destroy_at,
         accept_timeout_ms: a.accept_timeout_secs.saturating_mul(1000),
         phase_timeout_ms: a.phase_timeout_ms,
+        day_mode: a.day_mode,
     }
 }
 
@@ -366,6 +371,7 @@ async fn bench(sizes: &[u16], out: Option<&std::path::Path>) -> Result<(), CliEr
             valid_from: d.clock.now(),
             destroy_at: d.clock.now() + 86_400,
             phase_ms: 10_000,
+            modes: escrow_crypto::Modes::PER_MESSAGE,
         };
         // Timed from the proposal to the last trustee's installation (the operators'
         // accepts and the execute are immediate here).
@@ -644,6 +650,7 @@ pub async fn epoch(cmd: EpochCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 a.holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
             );
             println!("valid from {}, destroyed at {}", a.valid_from, a.destroy_at);
+            println!("escrow modes: {}", a.modes);
             println!("transcript {}", hex::encode(a.transcript));
             println!("signed by: {}", signed.signers().map(ToString::to_string).collect::<Vec<_>>().join(", "));
             Ok(())

@@ -372,6 +372,7 @@ mod tests {
             valid_from: 1,
             destroy_at: 2,
             transcript: [0; 32],
+            modes: escrow_crypto::Modes::PER_MESSAGE,
         };
         let body = a.to_bytes().unwrap();
         let signed =

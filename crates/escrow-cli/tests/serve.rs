@@ -278,6 +278,7 @@ fn a_relay_refuses_an_announcement_its_trustees_did_not_all_sign() {
         valid_from: 1,
         destroy_at: 2,
         transcript: [0; 32],
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     }
     .to_bytes()
     .unwrap();

@@ -24,7 +24,32 @@ use crate::wire::{Alg, Reader, Writer};
 pub const ANNOUNCEMENT_SIG_DST: &[u8] = b"escrow/v1/epoch-announcement\0";
 
 /// Longest encoded announcement: the key set, 64 ids, times and the transcript hash.
-const MAX_ANNOUNCEMENT_LEN: usize = 3 + 2 + 4000 + 4 + 64 * 65 + 8 + 8 + 32;
+const MAX_ANNOUNCEMENT_LEN: usize = 3 + 2 + 4000 + 4 + 64 * 65 + 8 + 8 + 32 + 1;
+
+/// Which escrow modes an epoch supports. Every epoch supports the per-message mode
+/// (`field.rs`); an epoch that also supports the day mode (`day.rs`) has senders add a
+/// day field per party, recipients insist on them, and trustees extract day keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Modes {
+    /// The day mode too.
+    pub day: bool,
+}
+
+impl Modes {
+    /// The per-message mode only.
+    pub const PER_MESSAGE: Modes = Modes { day: false };
+    /// The per-message mode and the day mode.
+    pub const BOTH: Modes = Modes { day: true };
+    /// The byte that follows the transcript when the day mode is on: bit 0 the
+    /// per-message mode, bit 1 the day mode.
+    const BOTH_BYTE: u8 = 0b11;
+}
+
+impl fmt::Display for Modes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.day { "per-message and day" } else { "per-message" })
+    }
+}
 
 /// What the trustees say about one epoch key set.
 #[derive(Clone, PartialEq, Eq)]
@@ -41,6 +66,8 @@ pub struct Announcement {
     pub destroy_at: u64,
     /// SHA-256 of the key ceremony's transcript.
     pub transcript: [u8; 32],
+    /// The escrow modes the epoch supports.
+    pub modes: Modes,
 }
 
 impl fmt::Debug for Announcement {
@@ -51,6 +78,7 @@ impl fmt::Debug for Announcement {
             .field("holders", &self.holders)
             .field("valid_from", &self.valid_from)
             .field("destroy_at", &self.destroy_at)
+            .field("modes", &self.modes)
             .finish_non_exhaustive()
     }
 }
@@ -78,7 +106,10 @@ impl Announcement {
     }
 
     /// Encoding: version, alg, key set (bytes16), generation (u32), holder count (u16),
-    /// holder ids (str8 each), valid_from (u64), destroy_at (u64), transcript (32).
+    /// holder ids (str8 each), valid_from (u64), destroy_at (u64), transcript (32), and
+    /// only if the epoch supports the day mode, the modes byte `03`. Announcements
+    /// made before the day mode existed decode unchanged, and each announcement still
+    /// has one encoding: the decoder refuses any other trailing byte, `01` included.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
         self.check()?;
         let mut w = Writer::new(Alg::EpochAnnouncement);
@@ -91,6 +122,9 @@ impl Announcement {
         w.u64(self.valid_from);
         w.u64(self.destroy_at);
         w.bytes(&self.transcript);
+        if self.modes.day {
+            w.u8(Modes::BOTH_BYTE);
+        }
         Ok(w.finish())
     }
 
@@ -111,8 +145,15 @@ impl Announcement {
         let valid_from = r.u64("valid_from")?;
         let destroy_at = r.u64("destroy_at")?;
         let transcript = r.array::<32>("transcript")?;
+        let modes = if r.at_end() {
+            Modes::PER_MESSAGE
+        } else if r.u8("modes")? == Modes::BOTH_BYTE {
+            Modes::BOTH
+        } else {
+            return Err(r.err(DecodeError::InvalidValue { field: "modes", reason: "03 (both modes) or absent" }));
+        };
         r.finish()?;
-        let a = Announcement { key_set, generation, holders, valid_from, destroy_at, transcript };
+        let a = Announcement { key_set, generation, holders, valid_from, destroy_at, transcript, modes };
         a.check()?;
         Ok(a)
     }
@@ -272,6 +313,7 @@ mod tests {
             valid_from: 10,
             destroy_at: 20,
             transcript: [7; 32],
+            modes: Modes::PER_MESSAGE,
         };
         Fixture { body: a.to_bytes().unwrap(), keys, pins }
     }
@@ -331,5 +373,29 @@ mod tests {
         assert!(bad.to_bytes().is_err());
         assert!(Announcement::from_bytes(&f.body[..f.body.len() - 1]).is_err());
         assert!(SignedAnnouncement::from_bytes(&[1, 0, 0x12]).is_err());
+    }
+
+    /// The modes byte follows the transcript only with the day mode: an announcement
+    /// of the per-message mode keeps the encoding it had before modes existed, and
+    /// each set of modes has one encoding.
+    #[test]
+    fn the_modes_have_one_encoding_each_and_older_announcements_keep_theirs() {
+        let f = fixture();
+        let per_message = Announcement::from_bytes(&f.body).unwrap();
+        assert_eq!(per_message.modes, Modes::PER_MESSAGE);
+        let both = Announcement { modes: Modes::BOTH, ..per_message.clone() };
+        let bytes = both.to_bytes().unwrap();
+        assert_eq!(bytes.len(), f.body.len() + 1);
+        assert_eq!(&bytes[..f.body.len()], &f.body[..]);
+        assert_eq!(bytes.last(), Some(&0x03));
+        assert_eq!(Announcement::from_bytes(&bytes).unwrap(), both);
+        for other in [0x00, 0x01, 0x02, 0x07, 0xff] {
+            let mut b = f.body.clone();
+            b.push(other);
+            assert!(Announcement::from_bytes(&b).is_err(), "modes byte {other:#04x}");
+        }
+        let mut two = bytes.clone();
+        two.push(0x03);
+        assert!(Announcement::from_bytes(&two).is_err(), "a second modes byte");
     }
 }

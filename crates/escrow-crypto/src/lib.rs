@@ -61,7 +61,7 @@ pub mod trustee_key;
 pub mod warrant;
 pub mod wire;
 
-pub use announce::{Announcement, SignedAnnouncement, VerifiedAnnouncement};
+pub use announce::{Announcement, Modes, SignedAnnouncement, VerifiedAnnouncement};
 pub use compartment::{
     compartmented_dealer_keygen, Compartment, CompartmentedDealerOutput, CompartmentedOpened, CompartmentedPublicKey,
     GroupSpec,

@@ -243,6 +243,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Bytes consumed so far (the start of the blob up to here).
+    /// Whether every byte has been read.
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
     pub(crate) fn consumed(&self) -> &'a [u8] {
         self.buf.get(..self.pos).unwrap_or_default()
     }

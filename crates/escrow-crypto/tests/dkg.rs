@@ -108,6 +108,7 @@ impl Net {
             destroy_at: 1_000_000,
             accept_timeout_ms: TIMEOUT,
             phase_timeout_ms: TIMEOUT,
+            modes: Modes::PER_MESSAGE,
         }
     }
 
@@ -699,6 +700,7 @@ fn reshare_proposal(from: &EpochPublicKey, dealers: &[usize], players: usize, t:
         destroy_at: 1_000_000,
         accept_timeout_ms: TIMEOUT,
         phase_timeout_ms: TIMEOUT,
+        modes: Modes::PER_MESSAGE,
     }
 }
 
@@ -855,4 +857,29 @@ fn a_stranded_trustee_ends_the_way_its_peers_did() {
     let out = c.learn(&id("trustee-0"), &PeerOutcome::Installed(signed), 5).unwrap();
     assert!(matches!(out.last(), Some(Output::Abort(AbortReason::Disagreement { .. }))));
     assert!(out.iter().any(|o| matches!(o, Output::Broadcast(_))));
+}
+
+/// The proposal carries the modes in its plan byte (bit 7), fresh or reshare, and a
+/// ceremony of both modes announces both; a plan byte with another bit set is refused.
+#[test]
+fn a_proposal_carries_its_modes_to_the_announcement() {
+    let net = Net::new(47, 5);
+    let from = dealer_keygen(EpochId(2), 1, 5, &mut rand::rngs::OsRng).unwrap().public;
+    for base in [net.fresh(5, 2), reshare_proposal(&from, &[0, 1, 2], 5, 2)] {
+        for modes in [Modes::PER_MESSAGE, Modes::BOTH] {
+            let p = Proposal { modes, ..base.clone() };
+            let bytes = SignedMessage::encode_unsigned(&[3; 16], &id("trustee-0"), &Body::Proposal(p.clone())).unwrap();
+            let (_, _, back) = SignedMessage::decode_unsigned(&bytes).unwrap();
+            assert_eq!(back, Body::Proposal(p.clone()), "{modes}");
+            // The plan byte: after version, alg, kind, ceremony, sender, epoch, t and
+            // the two id lists.
+            let ids = |v: &[PartyId]| 2 + v.iter().map(|p| 1 + p.as_str().len()).sum::<usize>();
+            let at = 3 + 1 + 16 + 1 + "trustee-0".len() + 8 + 2 + ids(&p.players) + ids(&p.dealers);
+            let plan = u8::from(matches!(p.plan, Plan::Reshare { .. }));
+            assert_eq!(bytes[at], plan | if modes.day { 0x80 } else { 0 });
+            let mut odd = bytes.clone();
+            odd[at] |= 0x40;
+            assert!(SignedMessage::decode_unsigned(&odd).is_err());
+        }
+    }
 }

@@ -232,6 +232,7 @@ impl Sim {
             destroy_at: 1_000_000,
             accept_timeout_ms: self.schedule.accept_timeout_ms,
             phase_timeout_ms: TIMEOUT,
+            modes: Modes::PER_MESSAGE,
         };
         let (c, out) = Ceremony::propose(self.setup(0), [3; 16], proposal, 0, &mut self.rng).unwrap();
         self.nodes[0].ceremony = Some(c);

@@ -1,7 +1,7 @@
 //! Key ceremonies as the kit describes them: a [`CeremonySpec`] (by trustee index),
 //! the request it becomes, and how it ended. `Deployment::ceremony` runs one.
 
-use escrow_crypto::EpochId;
+use escrow_crypto::{EpochId, Modes};
 use escrow_proto::v1 as pb;
 
 use crate::KitError;
@@ -27,6 +27,8 @@ pub struct CeremonySpec {
     pub destroy_at: u64,
     /// Each automatic phase's timeout, milliseconds.
     pub phase_ms: u32,
+    /// The escrow modes the key set supports.
+    pub modes: Modes,
 }
 
 /// How long the kit's proposals wait for the operators to accept, milliseconds.
@@ -50,6 +52,7 @@ impl CeremonySpec {
             destroy_at: self.destroy_at,
             accept_timeout_ms: ACCEPT_TIMEOUT_MS,
             phase_timeout_ms: self.phase_ms,
+            day_mode: self.modes.day,
         })
     }
 }
@@ -93,8 +96,18 @@ mod tests {
     fn round_trip(spec: &CeremonySpec, announced: Option<&Announcement>) -> Proposal {
         let request = spec.request(participant).unwrap();
         let (proposal, peers) = proposal_of(&request, announced).unwrap();
-        let CeremonySpec { epoch, threshold, players, dealers, reshare, proposer: _, valid_from, destroy_at, phase_ms } =
-            spec;
+        let CeremonySpec {
+            epoch,
+            threshold,
+            players,
+            dealers,
+            reshare,
+            proposer: _,
+            valid_from,
+            destroy_at,
+            phase_ms,
+            modes,
+        } = spec;
         let Proposal {
             epoch: p_epoch,
             threshold: p_threshold,
@@ -105,6 +118,7 @@ mod tests {
             destroy_at: p_destroy_at,
             accept_timeout_ms,
             phase_timeout_ms,
+            modes: p_modes,
         } = &proposal;
         assert_eq!(p_epoch, epoch);
         assert_eq!(p_threshold, threshold);
@@ -118,6 +132,7 @@ mod tests {
         assert_eq!(*accept_timeout_ms, ACCEPT_TIMEOUT_MS);
         assert_ne!(*accept_timeout_ms, DEFAULT_ACCEPT_TIMEOUT_MS, "the kit's own wait, not the trustee's default");
         assert_eq!(phase_timeout_ms, phase_ms);
+        assert_eq!(p_modes, modes);
         // Every participant's address came with the request.
         for p in proposal.participants() {
             let i: usize = p.as_str().trim_start_matches("trustee-").parse().unwrap();
@@ -137,6 +152,7 @@ mod tests {
             valid_from: 1_000,
             destroy_at: 90_000,
             phase_ms: 2_500,
+            modes: if reshare { Modes::PER_MESSAGE } else { Modes::BOTH },
         }
     }
 
@@ -157,6 +173,7 @@ mod tests {
             valid_from: 1_000,
             destroy_at: 90_000,
             transcript: [9; 32],
+            modes: Modes::PER_MESSAGE,
         };
         // Named dealers deal; without names, every holder does (and every holder must
         // then be among the players, whose addresses the request carries).

@@ -201,6 +201,7 @@ impl Deployment {
                 valid_from: d.world.options.start,
                 destroy_at: d.world.options.destroy_at,
                 phase_ms: d.world.options.ceremony_phase_ms,
+                modes: d.world.options.modes,
             };
             let outcome = d.ceremony(&spec).await?;
             let Some(announcement) = outcome.announcement else {

@@ -85,6 +85,9 @@ pub struct Options {
     pub witnesses: Option<crate::witnesses::WitnessOptions>,
     /// How the relay commits accepted envelopes (`relay serve --max-batch`).
     pub relay_commit: escrow_relay::Commit,
+    /// The escrow modes of the first epoch's key ceremony (`KeyGen::Ceremony` only; a
+    /// dealt epoch has no announcement to state them).
+    pub modes: escrow_crypto::Modes,
 }
 
 impl std::fmt::Debug for Options {
@@ -125,6 +128,7 @@ impl Default for Options {
             destroy_at: START + 365 * DAY,
             witnesses: None,
             relay_commit: escrow_relay::DEFAULT_COMMIT,
+            modes: escrow_crypto::Modes::PER_MESSAGE,
         }
     }
 }

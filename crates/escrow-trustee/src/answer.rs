@@ -40,7 +40,8 @@ pub(crate) fn status(r: &Refusal) -> Status {
         | Refusal::Denied(_)
         | Refusal::Revoked(_)
         | Refusal::NoShareForEpoch { .. }
-        | Refusal::DayKeysOff => Status::failed_precondition(r.to_string()),
+        | Refusal::DayKeysOff
+        | Refusal::DayModeNotAnnounced { .. } => Status::failed_precondition(r.to_string()),
         Refusal::TooManyWarrants { .. } | Refusal::Quota(_) => Status::resource_exhausted(r.to_string()),
         Refusal::BadReason => Status::invalid_argument(r.to_string()),
         // Not UNAVAILABLE: the trustee answered, and said why it holds back.

@@ -7,7 +7,9 @@
 //! [`rules::may_commit_release`]: crate::rules::may_commit_release
 //! [`rules::check_quota`]: crate::rules::check_quota
 
-use escrow_crypto::VerifiedWarrant;
+use std::collections::BTreeMap;
+
+use escrow_crypto::{EpochId, Modes, VerifiedWarrant};
 use escrow_proto::v1 as pb;
 use escrow_service::status::from_crypto;
 use tonic::{Response, Status};
@@ -36,6 +38,8 @@ impl TrusteeService {
         // A share is never used past its scheduled destruction.
         self.core.destroy_due().await?;
         let epochs = self.core.epochs();
+        let announced: BTreeMap<EpochId, Modes> =
+            self.core.with_announcements(|all| all.iter().map(|(e, a)| (*e, a.body.modes)).collect());
         let w2 = warrant.clone();
         // One hash to G2 and one multiplication per day: run off the async threads,
         // one run of days per core.
@@ -45,7 +49,7 @@ impl TrusteeService {
                 |first, run| {
                     let asked: Vec<DayAsked<'_>> =
                         run.iter().map(|d| DayAsked { epoch: d.epoch, party: &d.party, day: d.day }).collect();
-                    match rules::check_days(&epochs, &w2, first, &asked) {
+                    match rules::check_days(&epochs, &announced, &w2, first, &asked) {
                         Ok(v) => v.into_iter().map(Ok).collect(),
                         Err(r) => {
                             let refused = status(&r);

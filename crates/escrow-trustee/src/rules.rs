@@ -15,8 +15,8 @@
 use std::collections::BTreeMap;
 
 use escrow_crypto::{
-    DayId, DecryptionShare, EpochId, EpochPublicKey, EscrowField, ExtractionShare, Label, PartyId, TrusteeKeyShare,
-    VerifiedWarrant, WarrantId,
+    DayId, DecryptionShare, EpochId, EpochPublicKey, EscrowField, ExtractionShare, Label, Modes, PartyId,
+    TrusteeKeyShare, VerifiedWarrant, WarrantId,
 };
 use escrow_log::event::Arrival;
 
@@ -99,6 +99,15 @@ pub enum Refusal {
     /// A day-key request to a trustee whose policy does not release day keys.
     #[error("this trustee does not release day keys (its policy's max_day_keys_per_warrant is 0)")]
     DayKeysOff,
+    /// Day key `index` is of an epoch whose announcement does not state the day mode:
+    /// its senders were never told to add day fields, so no day key is extracted.
+    #[error("day {index}: epoch {epoch} is announced without the day mode")]
+    DayModeNotAnnounced {
+        /// The day's position in the request.
+        index: usize,
+        /// Its epoch.
+        epoch: EpochId,
+    },
     /// The warrant's approval is not yet in a checkpoint the witnesses cosigned, so no
     /// share may leave; a later request may succeed. `what` names the entry waited
     /// for, `failure` the publisher's last failure.
@@ -149,6 +158,7 @@ impl Refusal {
                 Unit::DayKeys => "day-key-quota",
             },
             Refusal::DayKeysOff => "day-keys-off",
+            Refusal::DayModeNotAnnounced { .. } => "day-mode-not-announced",
             Refusal::NotWitnessed { .. } => escrow_proto::RULE_NOT_WITNESSED,
             Refusal::BadReason => "malformed",
             Refusal::WrongAgency { .. } => "wrong-agency",
@@ -399,10 +409,14 @@ pub struct DayAsked<'a> {
 /// Checks the day keys asked for under the approved warrant, whose validity period the
 /// caller checked: each party a valid id and a target, each day with a second in the
 /// window ([`VerifiedWarrant::check_day_scope`]), each epoch one whose share this
-/// trustee holds. Returns each day's identity and this trustee's extraction share, in
-/// order, or the first refusal, naming its position (`first` is the first's).
+/// trustee holds and, if it was announced here (`announced`: the modes of each epoch
+/// a ceremony here made), announced with the day mode. A dealt epoch has no
+/// announcement; the policy alone decides for it. Returns each day's identity and this
+/// trustee's extraction share, in order, or the first refusal, naming its position
+/// (`first` is the first's).
 pub fn check_days(
     epochs: &Epochs,
+    announced: &BTreeMap<EpochId, Modes>,
     warrant: &VerifiedWarrant,
     first: usize,
     asked: &[DayAsked<'_>],
@@ -416,6 +430,9 @@ pub fn check_days(
         let id = DayId::new(epoch, party, a.day);
         warrant.check_day_scope(&id).map_err(|e| Refusal::crypto(ctx(), e))?;
         let keys = epochs.get(&epoch).ok_or(Refusal::NoShareForEpoch { index, epoch })?;
+        if announced.get(&epoch).is_some_and(|m| !m.day) {
+            return Err(Refusal::DayModeNotAnnounced { index, epoch });
+        }
         let share = keys.share.extract_share(&id).map_err(|e| Refusal::crypto(ctx(), e))?;
         out.push((id, share));
     }

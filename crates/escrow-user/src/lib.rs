@@ -142,6 +142,10 @@ pub struct UserClient {
 struct CurrentEpoch {
     key: EpochPublicKey,
     until: Option<u64>,
+    /// The modes its announcement states (the per-message mode only for a pinned key,
+    /// which has none): with the day mode, sends carry a day field per party and
+    /// received envelopes must.
+    modes: escrow_crypto::Modes,
 }
 
 impl UserClient {
@@ -191,22 +195,22 @@ impl UserClient {
             self.relay().get_epoch_key(pb::GetEpochKeyRequest {}).await.map_err(UserError::Relay)?.into_inner();
         let key = EpochPublicKey::from_bytes(&served.epoch_public_key)
             .map_err(|err| UserError::Blob { what: "epoch key".into(), err })?;
-        let until = check_key(&self.pinned, self.trustees.as_ref(), &key, &served.announcement)?;
-        Ok(CurrentEpoch { key, until })
+        let (until, modes) = check_key(&self.pinned, self.trustees.as_ref(), &key, &served.announcement)?;
+        Ok(CurrentEpoch { key, until, modes })
     }
 
     /// The epoch key to seal a message stamped `timestamp` under: the cached one while
     /// it may seal, else fetched, checked and cached.
-    async fn sealing_key(&self, timestamp: u64) -> Result<EpochPublicKey, UserError> {
+    async fn sealing_key(&self, timestamp: u64) -> Result<CurrentEpoch, UserError> {
         let cached = self.current.lock().ok().and_then(|c| c.clone());
         if let Some(c) = cached.filter(|c| c.until.is_none_or(|u| timestamp < u)) {
-            return Ok(c.key);
+            return Ok(c);
         }
         let fresh = self.fetch_epoch_key().await?;
         if let Ok(mut c) = self.current.lock() {
             *c = Some(fresh.clone());
         }
-        Ok(fresh.key)
+        Ok(fresh)
     }
 
     /// Forgets the cached epoch key: the next send fetches it again.
@@ -277,15 +281,20 @@ impl UserClient {
             let request = SealRequest {
                 sender: me,
                 recipients: &recipients,
-                epoch_key: &epoch_key,
+                epoch_key: &epoch_key.key,
                 message_id,
                 timestamp,
                 plaintext,
             };
-            let env = Envelope::seal(&request, rng).map_err(UserError::Seal)?;
+            let env = if epoch_key.modes.day {
+                Envelope::seal_with_days(&request, rng)
+            } else {
+                Envelope::seal(&request, rng)
+            }
+            .map_err(UserError::Seal)?;
             match self.post(&env).await {
                 Ok(r) => {
-                    if r.current_epoch != 0 && r.current_epoch != epoch_key.epoch().0 {
+                    if r.current_epoch != 0 && r.current_epoch != epoch_key.key.epoch().0 {
                         self.forget_epoch_key();
                     }
                     return Ok(Sent { seq: r.seq, message_id, received_at: r.received_at, envelope: env });
@@ -323,7 +332,7 @@ impl UserClient {
     pub async fn inbox(&self, me: &UserSecretKey, after: u64, limit: Option<usize>) -> Result<Inbox, UserError> {
         let mut inbox = Inbox { next_after: after, ..Inbox::default() };
         // Served epoch keys are fetched once, and only if a message needs one.
-        let mut served: Option<EpochPublicKey> = None;
+        let mut served: Option<Option<CurrentEpoch>> = None;
         loop {
             // The relay caps every page at its own maximum, which `0` asks for.
             let want = match limit {
@@ -361,7 +370,7 @@ impl UserClient {
         &self,
         me: &UserSecretKey,
         s: &pb::StoredEnvelope,
-        served: &mut Option<EpochPublicKey>,
+        served: &mut Option<Option<CurrentEpoch>>,
     ) -> Result<Received, UserError> {
         let env = match Envelope::from_bytes(&s.envelope) {
             Ok(e) => e,
@@ -378,18 +387,31 @@ impl UserClient {
         };
         let label = env.label();
         let epoch = label.epoch();
+        // The served epoch (checked as for sending) says the modes, also for a pinned
+        // key; fetched once per inbox read. A pinned key reads its messages even if
+        // the relay's epoch is refused (its modes are then unknown: per-message).
+        let pinned = self.pinned.contains_key(&epoch);
+        if served.is_none() {
+            *served = match self.fetch_epoch_key().await {
+                Ok(c) => Some(Some(c)),
+                Err(_) if pinned => Some(None),
+                Err(e) => return Err(e),
+            };
+        }
+        let current = served.as_ref().and_then(Option::as_ref).filter(|c| c.key.epoch() == epoch);
+        let modes = current.map_or(escrow_crypto::Modes::PER_MESSAGE, |c| c.modes);
         let key = match self.pinned.get(&epoch) {
-            Some(k) => Some(k.clone()),
-            None => {
-                if served.is_none() {
-                    *served = Some(self.epoch_key().await?);
-                }
-                served.as_ref().filter(|k| k.epoch() == epoch).cloned()
-            }
+            Some(k) => Some((k.clone(), modes)),
+            None => current.map(|c| (c.key.clone(), c.modes)),
         };
         let outcome = match key {
             None => Err(format!("no trusted key for epoch {epoch} (pin its key to read it)")),
-            Some(epk) => match self.lookup(label.sender()).await {
+            // A sender who leaves the day fields out of a day-mode epoch's message
+            // escapes that mode's escrow: refused, as a forged field is.
+            Some((_, modes)) if modes.day && !env.has_day_fields() => {
+                Err(format!("epoch {epoch} is announced with the day mode, but the envelope has no day fields"))
+            }
+            Some((epk, _)) => match self.lookup(label.sender()).await {
                 Ok(sender) => env.open(me, &sender, &epk).map(Zeroizing::new).map_err(|e| e.to_string()),
                 Err(e) => Err(format!("sender {}: {e}", label.sender())),
             },
@@ -413,25 +435,37 @@ fn check_key(
     trustees: Option<&escrow_crypto::TrusteePins>,
     key: &EpochPublicKey,
     announcement: &[u8],
-) -> Result<Option<u64>, UserError> {
+) -> Result<(Option<u64>, escrow_crypto::Modes), UserError> {
     if pinned.get(&key.epoch()) == Some(key) {
-        return Ok(None);
+        // The pin is the key's proof. Its modes are what a verified announcement says,
+        // if the relay served one; without one, the per-message mode only (a relay
+        // that withholds it makes senders leave out day fields, which every recipient
+        // holding the announcement then refuses).
+        let modes = trustees
+            .filter(|_| !announcement.is_empty())
+            .and_then(|pins| check_announced(pins, key, announcement).ok())
+            .map_or(escrow_crypto::Modes::PER_MESSAGE, |(_, modes)| modes);
+        return Ok((None, modes));
     }
-    let until = match trustees {
-        Some(pins) => Some(check_announced(pins, key, announcement)?),
-        None => None,
+    let (until, modes) = match trustees {
+        Some(pins) => {
+            let (until, modes) = check_announced(pins, key, announcement)?;
+            (Some(until), modes)
+        }
+        None => (None, escrow_crypto::Modes::PER_MESSAGE),
     };
     check_served(pinned, key.clone())?;
-    Ok(until)
+    Ok((until, modes))
 }
 
 /// The rule for an epoch key under pinned trustee keys: it comes with an announcement
 /// that every holder signed under the pins, and the announcement states this very key.
+/// Returns when its shares are destroyed and the modes it supports.
 fn check_announced(
     pins: &escrow_crypto::TrusteePins,
     key: &EpochPublicKey,
     announcement: &[u8],
-) -> Result<u64, UserError> {
+) -> Result<(u64, escrow_crypto::Modes), UserError> {
     let unannounced = |why: String| UserError::Unannounced { epoch: key.epoch(), why };
     if announcement.is_empty() {
         return Err(unannounced("the relay sent no announcement".into()));
@@ -441,7 +475,7 @@ fn check_announced(
     if verified.key_set() != key {
         return Err(unannounced("the announcement states another key set".into()));
     }
-    Ok(verified.announcement().destroy_at)
+    Ok((verified.announcement().destroy_at, verified.announcement().modes))
 }
 
 /// The pin rule, alone so that it can be tested without a relay.

@@ -298,6 +298,7 @@ fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) ->
         valid_from,
         destroy_at,
         phase_ms: 3_000,
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     }
 }
 

@@ -62,6 +62,7 @@ impl Deployment {
             destroy_at: EPOCH1_DESTROY_AT,
             witnesses: Some(WITNESSES),
             relay_commit: escrow_relay::DEFAULT_COMMIT,
+            modes: escrow_crypto::Modes::PER_MESSAGE,
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;

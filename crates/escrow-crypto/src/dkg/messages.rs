@@ -11,6 +11,7 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use crate::announce::Modes;
 use crate::dkg::math::{DealingCommitment, ENCRYPTED_SHARE_LEN};
 use crate::error::{DecodeError, Error};
 use crate::id::PartyId;
@@ -94,7 +95,12 @@ pub struct Proposal {
     /// Longest wait in each automatic phase (dealing, complaints, justifications,
     /// agreement), milliseconds.
     pub phase_timeout_ms: u32,
+    /// The escrow modes the key set will support, as its announcement will say.
+    pub modes: Modes,
 }
+
+/// The plan byte's flag for the day mode (bit 7); the low bit says fresh or reshare.
+const PLAN_DAY_MODE: u8 = 0x80;
 
 impl Proposal {
     /// Everyone who takes part: the players, then dealers who are not players.
@@ -160,10 +166,11 @@ impl Proposal {
         };
         ids(w, &self.players);
         ids(w, &self.dealers);
+        let day = if self.modes.day { PLAN_DAY_MODE } else { 0 };
         match &self.plan {
-            Plan::Fresh => w.u8(0),
+            Plan::Fresh => w.u8(day),
             Plan::Reshare { previous, generation, holders } => {
-                w.u8(1);
+                w.u8(1 | day);
                 w.bytes16(&previous.to_bytes());
                 w.u32(*generation);
                 ids(w, holders);
@@ -187,7 +194,9 @@ impl Proposal {
         };
         let players = ids(r, "players")?;
         let dealers = ids(r, "dealers")?;
-        let plan = match r.u8("plan")? {
+        let plan_byte = r.u8("plan")?;
+        let modes = if plan_byte & PLAN_DAY_MODE != 0 { Modes::BOTH } else { Modes::PER_MESSAGE };
+        let plan = match plan_byte & !PLAN_DAY_MODE {
             0 => Plan::Fresh,
             1 => {
                 let previous = EpochPublicKey::from_bytes(r.bytes16("previous key set", 4000)?)?;
@@ -211,6 +220,7 @@ impl Proposal {
             destroy_at,
             accept_timeout_ms,
             phase_timeout_ms,
+            modes,
         })
     }
 }

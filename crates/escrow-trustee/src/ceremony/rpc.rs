@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use escrow_crypto::dkg::machine::{Ceremony, Output};
 use escrow_crypto::dkg::messages::{CeremonyId, Plan, Proposal, SignedMessage};
-use escrow_crypto::{Announcement, EpochId, PartyId};
+use escrow_crypto::{Announcement, EpochId, Modes, PartyId};
 use escrow_proto::v1 as pb;
 use escrow_service::auth;
 use rand::rngs::OsRng;
@@ -73,6 +73,7 @@ pub fn proposal_of(
         destroy_at: r.destroy_at,
         accept_timeout_ms: if r.accept_timeout_ms == 0 { DEFAULT_ACCEPT_TIMEOUT_MS } else { r.accept_timeout_ms },
         phase_timeout_ms: if r.phase_timeout_ms == 0 { DEFAULT_PHASE_TIMEOUT_MS } else { r.phase_timeout_ms },
+        modes: if r.day_mode { Modes::BOTH } else { Modes::PER_MESSAGE },
     };
     proposal.check().map_err(|e| Status::invalid_argument(e.to_string()))?;
     let mut peers = players;

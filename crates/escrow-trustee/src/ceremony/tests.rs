@@ -32,6 +32,7 @@ fn every_machine_step_is_logged_with_its_fields() {
         destroy_at: 9_000,
         accept_timeout_ms: 1_000,
         phase_timeout_ms: 1_000,
+        modes: escrow_crypto::Modes::PER_MESSAGE,
     };
     let steps = vec![
         Step::Proposed { proposal: [1; 32], proposer: id("trustee-0") },

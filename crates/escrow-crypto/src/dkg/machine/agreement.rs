@@ -103,6 +103,7 @@ impl Ceremony {
             valid_from: self.proposal.valid_from,
             destroy_at: self.proposal.destroy_at,
             transcript,
+            modes: self.proposal.modes,
         };
         let body = match announcement.to_bytes() {
             Ok(b) => b,
