@@ -317,3 +317,119 @@ async fn the_epochs_announcement_decides_whether_day_fields_are_sealed_and_day_k
     );
     assert!(day_releases(&log_entries(&one, 0).await).is_empty());
 }
+
+/// The agency opens a warrant's messages day by day: one day key per target and day
+/// with traffic, asked of the trustees once, opens every message of that day; the
+/// plaintexts are those the per-message mode opens, and the trustees logged one day
+/// key per day instead of one field per message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agency_opens_a_warrant_day_by_day_with_one_key_per_target_and_day() {
+    let d = announced(206, Modes::BOTH).await;
+    // Alice's traffic over two days of a two-day window, and bob's with carol (no
+    // target: not exported).
+    let (from, to) = (START + DAY, START + 3 * DAY);
+    let mut sent = Vec::new();
+    for (k, ts) in [from + 60, from + 3_600, from + DAY - 1, from + DAY, from + DAY + 7_200].into_iter().enumerate() {
+        let text = format!("alice {k}");
+        let (a, b) = if k % 2 == 0 { ("alice", "bob") } else { ("bob", "alice") };
+        d.send(a, &[b], ts, &text).await.unwrap();
+        sent.push(text);
+    }
+    d.send("bob", &["carol"], from + 120, "not a target's").await.unwrap();
+    d.clock.set(to + 60).unwrap();
+    let w = d.warrant(1, &["alice"], from, to).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2, 3, 4], 1).await.unwrap();
+
+    let agency = d.agency().await.unwrap();
+    let mut opened = Vec::new();
+    let report = agency
+        .open_days_into(
+            &w,
+            |m| {
+                opened.push(String::from_utf8(m.plaintext).unwrap());
+                Ok(())
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, sent);
+    assert_eq!((report.exported, report.opened_count, report.day_keys), (5, 5, 2));
+    assert!(report.failed.is_empty() && report.day_keys_failed.is_empty(), "{report:?}");
+    assert_eq!(report.key_requests, 1);
+    assert!(report.culprits.is_empty());
+    // The per-message mode opens the same messages, asking for five fields.
+    let per_message = agency.open(&w, |_| {}).await.unwrap();
+    let plain: Vec<String> =
+        per_message.opened.iter().map(|m| String::from_utf8(m.plaintext.clone()).unwrap()).collect();
+    assert_eq!(plain, sent);
+    // Each trustee that answered logged the two day keys once; asking again adds none.
+    let mut with_days = 0;
+    for i in 0..d.trustees.len() {
+        let days: Vec<DayRelease> = day_releases(&log_entries(&d, i).await).into_iter().flat_map(|(_, d)| d).collect();
+        if !days.is_empty() {
+            with_days += 1;
+            let mut got: Vec<u32> = days.iter().map(|r| r.day).collect();
+            got.sort();
+            assert_eq!(got, vec![day_of(from), day_of(from) + 1], "trustee-{i}");
+            assert!(days.iter().all(|r| r.party == party_tag(&w, "alice")));
+        }
+    }
+    assert!(with_days >= 3, "t + 1 trustees at least released the keys");
+}
+
+/// A trustee whose extraction shares are wrong (2·d_i, valid points) is named, and the
+/// honest ones still make every day key; a message whose sender left the day fields
+/// out is reported, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_trustees_extraction_shares_are_named_and_the_rest_open_the_days() {
+    let d = announced(207, Modes::BOTH).await;
+    let (from, to) = (START + DAY, START + 2 * DAY);
+    d.send("alice", &["bob"], from + 60, "one").await.unwrap();
+    d.send("bob", &["alice"], from + 120, "two").await.unwrap();
+    let plain = Envelope::seal(
+        &SealRequest {
+            sender: d.user("alice").unwrap(),
+            recipients: &[d.user("bob").unwrap().public()],
+            epoch_key: &d.keys.public,
+            message_id: [7; 16],
+            timestamp: from + 180,
+            plaintext: b"no day fields",
+        },
+        &mut rng(7),
+    )
+    .unwrap();
+    let relay = relay_client_at(&d.relay.addr.to_string(), &creds(Role::User, "alice"));
+    d.clock.set(from + 200).unwrap();
+    let seq =
+        relay.clone().send(pb::SendRequest { envelope: plain.as_bytes().to_vec() }).await.unwrap().into_inner().seq;
+    d.clock.set(to + 60).unwrap();
+    let w = d.warrant(1, &["alice"], from, to).unwrap();
+    d.submit_everywhere(&w).await.unwrap();
+    d.approve(&[0, 1, 2, 3, 4], 1).await.unwrap();
+    let liar = escrow_tests::byzantine::start(d.trustees[0].server.addr.to_string(), 0).await;
+    let mut addrs = d.trustee_addrs();
+    addrs[0] = liar.addr.to_string();
+    let agency = escrow_agency::Agency::connect(&d.relay.addr.to_string(), &addrs, &agency_creds())
+        .await
+        .unwrap()
+        .check_every_trustee(std::time::Duration::from_secs(30));
+    let mut opened = Vec::new();
+    let report = agency
+        .open_days_into(
+            &w,
+            |m| {
+                opened.push(m.plaintext);
+                Ok(())
+            },
+            |_| {},
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened, vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(report.day_keys, 1);
+    assert_eq!(report.culprits.get("trustee-0"), Some(&1), "{:?}", report.culprits);
+    assert_eq!(report.culprits.len(), 1);
+    assert_eq!(report.failed, vec![(seq, escrow_agency::NotOpened::NoDayFields)]);
+}

@@ -1,9 +1,10 @@
 //! A byzantine trustee: a real gRPC server that forwards every call to an honest
 //! trustee and corrupts what it returns: the decryption shares (S_i becomes 2·S_i,
-//! still a valid subgroup point, so only share verification can catch it), or the
-//! witnessed approval that must come with them.
+//! still a valid subgroup point, so only share verification can catch it) and the
+//! extraction shares of day keys (d_i becomes 2·d_i), or the witnessed approval that
+//! must come with them.
 
-use blsttc::blstrs::{G1Affine, G1Projective};
+use blsttc::blstrs::{G1Affine, G1Projective, G2Affine, G2Projective};
 use blsttc::group::Curve;
 use escrow_proto::v1 as pb;
 use pb::trustee_client::TrusteeClient;
@@ -29,6 +30,16 @@ pub enum Lie {
 pub struct Byzantine {
     honest: TrusteeClient<Channel>,
     lie: Lie,
+}
+
+/// An extraction share's d_i (G2, after header, epoch and index) doubled.
+fn corrupt_extraction(share: &[u8]) -> Vec<u8> {
+    let mut out = share.to_vec();
+    let point: [u8; 96] = share[13..109].try_into().unwrap();
+    let p = G2Affine::from_compressed(&point).unwrap();
+    let doubled = (G2Projective::from(p) + G2Projective::from(p)).to_affine();
+    out[13..109].copy_from_slice(&doubled.to_compressed());
+    out
 }
 
 fn corrupt(share: &[u8]) -> Vec<u8> {
@@ -97,7 +108,7 @@ impl Trustee for Byzantine {
     ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
         let mut resp = self.honest.clone().extract_day_keys(r.into_inner()).await?.into_inner();
         match self.lie {
-            Lie::Shares => resp.shares = resp.shares.iter().map(|s| corrupt(s)).collect(),
+            Lie::Shares => resp.shares = resp.shares.iter().map(|s| corrupt_extraction(s)).collect(),
             Lie::DropWitness => resp.witnessed = None,
             Lie::FakeApproval => {
                 if let Some(w) = resp.witnessed.as_mut() {

@@ -21,8 +21,10 @@ use tonic::transport::Channel;
 
 pub mod witnessed;
 
+mod days;
 mod errors;
 mod open;
+pub use days::DayOpenReport;
 pub use errors::{describe, TrusteeError, TrusteeErrors, TrusteeFailure};
 pub use open::{Progress, IN_FLIGHT};
 
@@ -78,6 +80,14 @@ pub enum NotOpened {
     /// A combining worker failed; the message is reported rather than lost.
     #[error("internal error while combining")]
     Internal,
+    /// Opened in the day mode, but the envelope carries no day fields (its epoch is
+    /// not announced with the day mode, or its sender left them out).
+    #[error("the envelope carries no day fields")]
+    NoDayFields,
+    /// Opened in the day mode, but none of the message's parties is a target of the
+    /// warrant (the relay exported it out of scope).
+    #[error("no party of the message is a target of the warrant")]
+    NoTarget,
 }
 
 /// One trustee as the agency sees it.

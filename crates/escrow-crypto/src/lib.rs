@@ -75,4 +75,6 @@ pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeInde
 pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};
 pub use recover::{RecoverItem, Recovered};
 pub use trustee_key::{TrusteePins, TrusteeSigningKey, TrusteeVerifyingKey};
-pub use warrant::{peek_warrant_id, CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId};
+pub use warrant::{
+    peek_warrant_id, peek_warrant_targets, CourtPublicKey, CourtSecretKey, VerifiedWarrant, WarrantBody, WarrantId,
+};

@@ -281,6 +281,14 @@ pub fn peek_warrant_id(blob: &[u8]) -> Option<WarrantId> {
     blob.get(3..19).and_then(|b| <[u8; 16]>::try_from(b).ok()).map(WarrantId)
 }
 
+/// The targets a warrant blob names, without verifying its signature: for choosing
+/// whose day keys to ask the trustees for (they verify the warrant and refuse any
+/// other party), never for deciding. `None` if the blob is not a well-formed warrant.
+pub fn peek_warrant_targets(blob: &[u8]) -> Option<Vec<PartyId>> {
+    let mut r = Reader::new(blob, Alg::Warrant, MAX_WARRANT_LEN).ok()?;
+    WarrantBody::decode(&mut r).ok().map(|b| b.targets)
+}
+
 /// A warrant whose court signature has been checked. No public constructor: the
 /// only way to get one is [`VerifiedWarrant::verify`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -142,6 +142,20 @@ fn day_scope_at_the_exact_edges_of_the_window() {
     assert!(day(2).is_err(), "the window ends at the midnight day 2 starts");
 }
 
+/// The targets are read without the signature, for routing only: a warrant's blob
+/// gives its (sorted) targets, anything else nothing.
+#[test]
+fn peeking_at_the_targets_reads_them_and_nothing_else() {
+    let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
+    let bytes = court.sign(&body("high-court")).unwrap();
+    assert_eq!(peek_warrant_targets(&bytes), Some(vec![id("eve"), id("mallory")]));
+    assert_eq!(peek_warrant_targets(&bytes[..40]), None);
+    assert_eq!(peek_warrant_targets(b"not a warrant"), None);
+    let mut other_alg = bytes.clone();
+    other_alg[2] ^= 1;
+    assert_eq!(peek_warrant_targets(&other_alg), None);
+}
+
 #[test]
 fn validity_period_edges() {
     let court = CourtSecretKey::generate(id("high-court"), &mut rng(1));
