@@ -394,6 +394,16 @@ fn opened_at<K: Ord>(releases: BTreeMap<K, Vec<(u64, String)>>, need: usize) -> 
     })
 }
 
+/// The terms a log's release of warrant `id` is judged by: the warrant as this log
+/// received it (`own`), else as the first log that received it did.
+fn terms_for(
+    own: &BTreeMap<WarrantKey, Terms>,
+    first_seen: &BTreeMap<WarrantKey, Received>,
+    id: &WarrantKey,
+) -> Option<Terms> {
+    own.get(id).cloned().or_else(|| first_seen.get(id).map(Received::terms))
+}
+
 /// Per log and warrant: where it stands as the entries are replayed in order.
 #[derive(Default)]
 struct Standing {
@@ -533,11 +543,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 }
                 Event::SharesReleased { warrant_id, agency, fields } => {
                     let s = standing.entry(*warrant_id).or_default();
-                    // The warrant's own terms: from this log's receipt, else from any log's.
-                    let terms = own_receipt
-                        .get(warrant_id)
-                        .cloned()
-                        .or_else(|| first_seen.get(warrant_id).map(Received::terms));
+                    let terms = terms_for(&own_receipt, &first_seen, warrant_id);
                     let r = Release {
                         trustee: log.origin(),
                         warrant: *warrant_id,
@@ -558,10 +564,7 @@ pub fn reconcile(logs: &[VerifiedLog], threshold: usize) -> Reconciliation {
                 }
                 Event::DayKeysReleased { warrant_id, agency, days } => {
                     let s = standing.entry(*warrant_id).or_default();
-                    let terms = own_receipt
-                        .get(warrant_id)
-                        .cloned()
-                        .or_else(|| first_seen.get(warrant_id).map(Received::terms));
+                    let terms = terms_for(&own_receipt, &first_seen, warrant_id);
                     let r = Release {
                         trustee: log.origin(),
                         warrant: *warrant_id,

@@ -9,12 +9,11 @@
 
 use std::collections::BTreeMap;
 
-use escrow_crypto::{EpochId, Modes, VerifiedWarrant};
+use escrow_crypto::{EpochId, Modes};
 use escrow_proto::v1 as pb;
-use escrow_service::status::from_crypto;
 use tonic::{Response, Status};
 
-use crate::answer::{internal, status, unknown_warrant, warrant_id};
+use crate::answer::{internal, status, warrant_id};
 use crate::rules::{self, DayAsked, Unit};
 use crate::service::TrusteeService;
 use crate::store::{ReleaseLimits, WarrantRow};
@@ -28,15 +27,8 @@ impl TrusteeService {
     ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
         let policy = &self.core.policy;
-        rules::may_release_days(policy, id, row.as_ref().map(|r| r.state), req.days.len()).map_err(|r| status(&r))?;
-        let row = row.ok_or_else(|| unknown_warrant(&id))?;
-        let warrant = VerifiedWarrant::verify_any(&row.warrant, &policy.trusted_courts)
-            .map_err(|e| from_crypto("stored warrant", &e))?;
-        let now = self.core.clock.now();
-        warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
-
-        // A share is never used past its scheduled destruction.
-        self.core.destroy_due().await?;
+        let may = rules::may_release_days(policy, id, row.as_ref().map(|r| r.state), req.days.len());
+        let warrant = self.releasable(id, row, may).await?;
         let epochs = self.core.epochs();
         let announced: BTreeMap<EpochId, Modes> =
             self.core.with_announcements(|all| all.iter().map(|(e, a)| (*e, a.body.modes)).collect());

@@ -351,6 +351,24 @@ impl TrusteeService {
         Err(status)
     }
 
+    /// What every release request checks after its pure admission rule (`may`): the
+    /// stored warrant verifies under a trusted court and is valid now; then every share
+    /// due for destruction is destroyed, so that none is used past its schedule.
+    pub(crate) async fn releasable(
+        &self,
+        id: WarrantId,
+        row: Option<WarrantRow>,
+        may: Result<(), Refusal>,
+    ) -> Result<VerifiedWarrant, Status> {
+        may.map_err(|r| status(&r))?;
+        let row = row.ok_or_else(|| unknown_warrant(&id))?;
+        let warrant = VerifiedWarrant::verify_any(&row.warrant, &self.core.policy.trusted_courts)
+            .map_err(|e| from_crypto("stored warrant", &e))?;
+        warrant.check_time(self.core.clock.now()).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
+        self.core.destroy_due().await?;
+        Ok(warrant)
+    }
+
     /// Witnessed release: with a witness policy, waits until the warrant's receipt and
     /// approval are in a checkpoint the witnesses cosigned, and returns the proof that
     /// goes with the shares; without one, `None` at once.
@@ -379,15 +397,8 @@ impl TrusteeService {
     ) -> Result<Response<pb::RequestSharesResponse>, Status> {
         let id = warrant_id(&req.warrant_id)?;
         let policy = &self.core.policy;
-        rules::may_release(policy, id, row.as_ref().map(|r| r.state), req.items.len()).map_err(|r| status(&r))?;
-        let row = row.ok_or_else(|| unknown_warrant(&id))?;
-        let warrant = VerifiedWarrant::verify_any(&row.warrant, &policy.trusted_courts)
-            .map_err(|e| from_crypto("stored warrant", &e))?;
-        let now = self.core.clock.now();
-        warrant.check_time(now).map_err(|e| from_crypto(&format!("warrant {id}"), &e))?;
-
-        // A share is never used past its scheduled destruction.
-        self.core.destroy_due().await?;
+        let may = rules::may_release(policy, id, row.as_ref().map(|r| r.state), req.items.len());
+        let warrant = self.releasable(id, row, may).await?;
         let epochs = self.core.epochs();
         let w2 = warrant.clone();
         let (checked, items) = tokio::task::spawn_blocking(move || {

@@ -4,11 +4,11 @@
 
 use escrow_crypto::{DayId, VerifiedWarrant};
 use escrow_log::event::{party_tag, DayRelease, Entry, Event};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
-use super::{to_i64, to_u64, Store, StoreError};
+use super::warrants::{may_commit, used, ReleaseTable};
+use super::{to_i64, Store, StoreError};
 use crate::rules::ReleaseLimits;
-use crate::state::State;
 
 impl Store {
     /// Atomically decides and records the release of the day keys `days` under
@@ -32,10 +32,7 @@ impl Store {
         let id = warrant.id();
         let agency = &warrant.body().agency;
         let tx = self.begin()?;
-        let state: Option<String> =
-            tx.query_row("SELECT state FROM warrants WHERE id = ?1", params![&id.0[..]], |r| r.get(0)).optional()?;
-        let state = state.map(|s| State::parse(&s).ok_or(StoreError::Corrupt("warrant state"))).transpose()?;
-        if let Err(refusal) = crate::rules::may_commit_release(warrant, state, now) {
+        if let Err(refusal) = may_commit(&tx, warrant, now)? {
             return Ok(Err(refusal));
         }
         let mut distinct: Vec<&DayId> = days.iter().collect();
@@ -57,15 +54,7 @@ impl Store {
             return Ok(Ok(0));
         }
         let new = fresh.len() as u64;
-        let per_warrant: i64 =
-            tx.query_row("SELECT COUNT(*) FROM day_releases WHERE warrant_id = ?1", params![&id.0[..]], |r| r.get(0))?;
-        let since = to_i64(crate::policy::quota_window_start(now))?;
-        let per_agency: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM day_releases WHERE agency = ?1 AND released_at >= ?2",
-            params![agency.as_str(), since],
-            |r| r.get(0),
-        )?;
-        let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
+        let used = used(&tx, ReleaseTable::Days, &id, agency.as_str(), now)?;
         if let Err(q) = crate::rules::check_quota(used, new, limits) {
             return Ok(Err(q.into()));
         }

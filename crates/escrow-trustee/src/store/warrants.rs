@@ -214,10 +214,7 @@ impl Store {
         let id = warrant.id();
         let agency = &warrant.body().agency;
         let tx = self.begin()?;
-        let state: Option<String> =
-            tx.query_row("SELECT state FROM warrants WHERE id = ?1", params![&id.0[..]], |r| r.get(0)).optional()?;
-        let state = state.map(|s| State::parse(&s).ok_or(StoreError::Corrupt("warrant state"))).transpose()?;
-        if let Err(refusal) = crate::rules::may_commit_release(warrant, state, now) {
+        if let Err(refusal) = may_commit(&tx, warrant, now)? {
             return Ok(Err(refusal));
         }
         let mut by_hash: Vec<&Released> = items.iter().collect();
@@ -237,15 +234,7 @@ impl Store {
             return Ok(Ok(0));
         }
         let new = fresh.len() as u64;
-        let per_warrant: i64 =
-            tx.query_row("SELECT COUNT(*) FROM releases WHERE warrant_id = ?1", params![&id.0[..]], |r| r.get(0))?;
-        let since = to_i64(crate::policy::quota_window_start(now))?;
-        let per_agency: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM releases WHERE agency = ?1 AND released_at >= ?2",
-            params![agency.as_str(), since],
-            |r| r.get(0),
-        )?;
-        let used = crate::rules::Used { per_warrant: to_u64(per_warrant)?, per_agency: to_u64(per_agency)? };
+        let used = used(&tx, ReleaseTable::Fields, &id, agency.as_str(), now)?;
         if let Err(q) = crate::rules::check_quota(used, new, limits) {
             return Ok(Err(q.into()));
         }
@@ -271,6 +260,57 @@ impl Store {
         self.committed(appended)?;
         Ok(Ok(new))
     }
+}
+
+/// Inside a release transaction: the warrant's state as stored now, judged with the
+/// validity at `now` by [`rules::may_commit_release`], the one decision both kinds of
+/// release (fields and day keys) take on fresh state.
+///
+/// [`rules::may_commit_release`]: crate::rules::may_commit_release
+pub(super) fn may_commit(
+    tx: &rusqlite::Transaction<'_>,
+    warrant: &VerifiedWarrant,
+    now: u64,
+) -> Result<Result<(), crate::rules::Refusal>, StoreError> {
+    let state: Option<String> = tx
+        .query_row("SELECT state FROM warrants WHERE id = ?1", params![&warrant.id().0[..]], |r| r.get(0))
+        .optional()?;
+    let state = state.map(|s| State::parse(&s).ok_or(StoreError::Corrupt("warrant state"))).transpose()?;
+    Ok(crate::rules::may_commit_release(warrant, state, now))
+}
+
+/// The table a kind of release is recorded in.
+#[derive(Clone, Copy)]
+pub(super) enum ReleaseTable {
+    /// `releases`: one row per escrow field.
+    Fields,
+    /// `day_releases`: one row per (epoch, party, day).
+    Days,
+}
+
+/// What `table` already counts against the quotas at `now`: rows under warrant `id`,
+/// ever, and rows released to `agency` in the quota window.
+pub(super) fn used(
+    tx: &rusqlite::Transaction<'_>,
+    table: ReleaseTable,
+    id: &WarrantId,
+    agency: &str,
+    now: u64,
+) -> Result<crate::rules::Used, StoreError> {
+    let (per_warrant, per_agency) = match table {
+        ReleaseTable::Fields => (
+            "SELECT COUNT(*) FROM releases WHERE warrant_id = ?1",
+            "SELECT COUNT(*) FROM releases WHERE agency = ?1 AND released_at >= ?2",
+        ),
+        ReleaseTable::Days => (
+            "SELECT COUNT(*) FROM day_releases WHERE warrant_id = ?1",
+            "SELECT COUNT(*) FROM day_releases WHERE agency = ?1 AND released_at >= ?2",
+        ),
+    };
+    let w: i64 = tx.query_row(per_warrant, params![&id.0[..]], |r| r.get(0))?;
+    let since = to_i64(crate::policy::quota_window_start(now))?;
+    let a: i64 = tx.query_row(per_agency, params![agency, since], |r| r.get(0))?;
+    Ok(crate::rules::Used { per_warrant: to_u64(w)?, per_agency: to_u64(a)? })
 }
 
 type RawRow = (Vec<u8>, Vec<u8>, String, String, String, i64, Option<i64>, Option<String>, Option<String>, i64, i64);
