@@ -387,10 +387,16 @@ pub fn check_items<R: rand::RngCore + rand::CryptoRng>(
 
 /// Whether a day-key request of `items` (epoch, party, day) items may proceed under
 /// the stored warrant `id` in `state`: only where the policy turns the day mode on,
-/// then as [`may_release`].
+/// with at most as many days as one log entry records
+/// ([`escrow_log::event::MAX_DAYS_PER_ENTRY`], whatever the policy's item limit), then
+/// as [`may_release`].
 pub fn may_release_days(policy: &Policy, id: WarrantId, state: Option<State>, items: usize) -> Result<(), Refusal> {
     if policy.max_day_keys_per_warrant == 0 {
         return Err(Refusal::DayKeysOff);
+    }
+    let entry = escrow_log::event::MAX_DAYS_PER_ENTRY;
+    if items > entry && policy.max_items_per_request as usize > entry {
+        return Err(Refusal::TooManyItems { asked: items, max: u32::try_from(entry).unwrap_or(u32::MAX) });
     }
     may_release(policy, id, state, items)
 }
@@ -745,5 +751,30 @@ mod tests {
         assert_eq!(q.to_string(), "warrant quota: 8 day keys released, 3 more asked, at most 10");
         assert_eq!(Refusal::Quota(q).code(), "day-key-quota");
         assert_eq!(Refusal::Quota(check_quota(used, 3, limits(10, 100)).unwrap_err()).code(), "field-quota");
+    }
+
+    /// A day-key request is never larger than one log entry can record, whatever the
+    /// policy allows for share requests (a larger one would fail at the log, after
+    /// every check): refused as too many items, naming the entry's limit.
+    #[test]
+    fn a_day_request_holds_at_most_one_log_entrys_days() {
+        let mut policy = Policy::new(id("trustee-0"), vec![]);
+        policy.max_day_keys_per_warrant = 100_000;
+        policy.max_items_per_request = 10_000;
+        let w = WarrantId([1; 16]);
+        let max = escrow_log::event::MAX_DAYS_PER_ENTRY;
+        may_release_days(&policy, w, Some(State::Approved), max).unwrap();
+        assert!(matches!(
+            may_release_days(&policy, w, Some(State::Approved), max + 1),
+            Err(Refusal::TooManyItems { asked, max: m }) if asked == max + 1 && m as usize == max
+        ));
+        // Below the entry's limit, the policy's own limit still holds.
+        policy.max_items_per_request = 10;
+        assert!(matches!(
+            may_release_days(&policy, w, Some(State::Approved), 11),
+            Err(Refusal::TooManyItems { asked: 11, max: 10 })
+        ));
+        policy.max_day_keys_per_warrant = 0;
+        assert!(matches!(may_release_days(&policy, w, Some(State::Approved), 1), Err(Refusal::DayKeysOff)));
     }
 }
