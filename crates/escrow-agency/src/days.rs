@@ -137,6 +137,10 @@ impl Agency {
         };
         drop(batches);
         report.export_time = exporting.await.unwrap_or_default();
+        if result.is_ok() {
+            // The export ended: now `exported` is the total.
+            progress(Progress { done, exported: report.exported, export_complete: true });
+        }
         result.map(|()| report)
     }
 

@@ -36,8 +36,16 @@ pub struct OpenArgs {
     pub epoch_keys: Vec<PathBuf>,
     /// Most messages per share request (default: the smallest the trustees accept, at
     /// most 500). Smaller requests report progress more often.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "day_mode")]
     pub batch_size: Option<u32>,
+    /// Open in the day mode: ask the trustees once for each day key a message needs
+    /// (one per epoch, target and UTC day with in-scope traffic, `ExtractDayKeys`) and
+    /// open every in-scope message of that day with it, instead of asking for a
+    /// decryption share of every message. The epochs must be announced with the day
+    /// mode, and the trustees' policies must allow day keys. A day key also opens the
+    /// target's messages of that day outside the warrant's hours, wherever it goes.
+    #[arg(long)]
+    pub day_mode: bool,
     /// Wait for every trustee's answer to each share request, up to this many seconds
     /// each, and check every share, so that every trustee that sent a bad share is
     /// named. By default each request is opened with the first t + 1 valid shares and
@@ -81,6 +89,8 @@ impl std::fmt::Display for Trustee {
 /// one object.
 #[derive(Debug, serde::Serialize)]
 struct Opened {
+    /// `per-message` or `day`.
+    mode: &'static str,
     /// Envelopes the relay exported as in scope.
     in_scope: usize,
     /// The messages opened (plaintexts in `out`).
@@ -89,8 +99,12 @@ struct Opened {
     not_opened: Vec<NotOpenedMessage>,
     /// Epoch keys refused under the pins that in-scope messages needed.
     refused_epochs: Vec<RefusedEpoch>,
-    /// Share requests made to every trustee (one per batch of messages).
+    /// Share requests made to every trustee (one per batch of messages; none in the
+    /// day mode).
     share_requests: usize,
+    /// In the day mode: the day keys combined, and those that could not be.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day_keys: Option<DayKeys>,
     /// Trustees that refused at least once.
     refusing: Vec<Trustee>,
     /// Trustees that could only not be reached.
@@ -107,6 +121,69 @@ struct Opened {
     unwitnessed: Vec<UnwitnessedTrustee>,
     /// Where the plaintexts and summary.txt are.
     out: String,
+}
+
+/// The day mode's keys.
+#[derive(Debug, serde::Serialize)]
+struct DayKeys {
+    /// Day keys combined: one per epoch, target and UTC day with in-scope traffic.
+    combined: usize,
+    /// `ExtractDayKeys` requests made to every trustee.
+    key_requests: usize,
+    /// Day keys that could not be combined, and why (their messages are in
+    /// `not_opened`).
+    failed: Vec<DayKeyFailed>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct DayKeyFailed {
+    epoch: u64,
+    party: String,
+    /// Days since 1970-01-01 (UTC).
+    day: u32,
+    why: String,
+}
+
+/// What both modes' reports say alike.
+struct Found<'a> {
+    exported: usize,
+    opened_count: usize,
+    failed: &'a [(u64, NotOpened)],
+    trustee_errors: &'a escrow_agency::TrusteeErrors,
+    culprits: &'a std::collections::BTreeMap<String, usize>,
+    unwitnessed: &'a std::collections::BTreeMap<String, escrow_agency::witnessed::Unwitnessed>,
+}
+
+impl<'a> From<&'a escrow_agency::OpenReport> for Found<'a> {
+    fn from(r: &'a escrow_agency::OpenReport) -> Self {
+        Found {
+            exported: r.exported,
+            opened_count: r.opened_count,
+            failed: &r.failed,
+            trustee_errors: &r.trustee_errors,
+            culprits: &r.culprits,
+            unwitnessed: &r.unwitnessed,
+        }
+    }
+}
+
+impl<'a> From<&'a escrow_agency::DayOpenReport> for Found<'a> {
+    fn from(r: &'a escrow_agency::DayOpenReport) -> Self {
+        Found {
+            exported: r.exported,
+            opened_count: r.opened_count,
+            failed: &r.failed,
+            trustee_errors: &r.trustee_errors,
+            culprits: &r.culprits,
+            unwitnessed: &r.unwitnessed,
+        }
+    }
+}
+
+/// Either mode's report.
+enum Report {
+    PerMessage(escrow_agency::OpenReport),
+    Day(escrow_agency::DayOpenReport),
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -204,15 +281,50 @@ fn failure_name(f: escrow_agency::TrusteeFailure) -> &'static str {
 impl Opened {
     /// What the agency's report says, each trustee named by id and address; `opened`
     /// the labels of the messages opened, if they were kept.
-    fn of(
-        report: &escrow_agency::OpenReport,
+    fn of(report: &Report, agency: &escrow_agency::Agency, opened: Vec<OpenedLabel>, out: &std::path::Path) -> Self {
+        match report {
+            Report::PerMessage(r) => Opened {
+                share_requests: r.share_requests,
+                not_needed: r
+                    .not_needed
+                    .iter()
+                    .map(|(t, n)| NotNeeded { who: Trustee::of(agency, t), requests: *n })
+                    .collect(),
+                ..Opened::found(r.into(), "per-message", agency, opened, out)
+            },
+            Report::Day(r) => Opened {
+                day_keys: Some(DayKeys {
+                    combined: r.day_keys,
+                    key_requests: r.key_requests,
+                    failed: r
+                        .day_keys_failed
+                        .iter()
+                        .map(|(id, why)| DayKeyFailed {
+                            epoch: id.epoch().0,
+                            party: id.party().to_string(),
+                            day: id.day(),
+                            why: why.to_string(),
+                        })
+                        .collect(),
+                }),
+                ..Opened::found(r.into(), "day", agency, opened, out)
+            },
+        }
+    }
+
+    /// What both modes report alike; nothing of either mode's own.
+    fn found(
+        report: Found<'_>,
+        mode: &'static str,
         agency: &escrow_agency::Agency,
         opened: Vec<OpenedLabel>,
         out: &std::path::Path,
     ) -> Self {
         let who = |key: &str| Trustee::of(agency, key);
-        let errors = &report.trustee_errors;
+        let errors = report.trustee_errors;
         Opened {
+            mode,
+            day_keys: None,
             in_scope: report.exported,
             opened: OpenedList { count: report.opened_count, messages: opened },
             not_opened: report
@@ -230,7 +342,7 @@ impl Opened {
                 })
                 .filter(|r| r.not_opened > 0)
                 .collect(),
-            share_requests: report.share_requests,
+            share_requests: 0,
             refusing: errors.refusing().into_iter().map(who).collect(),
             unreachable: errors.unreachable().into_iter().map(who).collect(),
             not_yet_witnessed: errors.not_yet_witnessed().into_iter().map(who).collect(),
@@ -246,7 +358,7 @@ impl Opened {
                     })
                 })
                 .collect(),
-            not_needed: report.not_needed.iter().map(|(t, n)| NotNeeded { who: who(t), requests: *n }).collect(),
+            not_needed: Vec::new(),
             culprits: report.culprits.iter().map(|(t, n)| Culprit { who: who(t), invalid_shares: *n }).collect(),
             unwitnessed: report
                 .unwitnessed
@@ -263,6 +375,15 @@ impl Opened {
         let mut tail = String::new();
         for m in &self.not_opened {
             tail.push_str(&format!("sealed #{}: {}\n", m.seq, text(&m.why)));
+        }
+        for k in self.day_keys.iter().flat_map(|d| &d.failed) {
+            tail.push_str(&format!(
+                "day key of {} for day {} of epoch {} not combined: {}\n",
+                text(&k.party),
+                crate::display::utc_date(k.day),
+                k.epoch,
+                text(&k.why)
+            ));
         }
         for e in &self.trustee_errors {
             let times = if e.requests > 1 { format!(" ({} requests)", e.requests) } else { String::new() };
@@ -289,10 +410,13 @@ impl Opened {
     fn table(&self) -> Table {
         let mut t = Table::new();
         t.load_preset(comfy_table::presets::UTF8_BORDERS_ONLY);
-        t.set_header(vec![
-            "in scope (exported)",
-            "opened",
-            "not opened",
+        let mut header = vec!["in scope (exported)", "opened", "not opened"];
+        let mut row = vec![self.in_scope.to_string(), self.opened.count.to_string(), self.not_opened.len().to_string()];
+        if let Some(d) = &self.day_keys {
+            header.extend(["day keys combined", "day keys not combined", "day-key requests"]);
+            row.extend([d.combined.to_string(), d.failed.len().to_string(), d.key_requests.to_string()]);
+        }
+        header.extend([
             "trustees refusing",
             "trustees unreachable",
             "trustees not yet witnessed",
@@ -300,10 +424,7 @@ impl Opened {
             "culprit trustees",
             "unwitnessed trustees",
         ]);
-        t.add_row(vec![
-            self.in_scope.to_string(),
-            self.opened.count.to_string(),
-            self.not_opened.len().to_string(),
+        row.extend([
             self.refusing.len().to_string(),
             self.unreachable.len().to_string(),
             self.not_yet_witnessed.len().to_string(),
@@ -311,6 +432,8 @@ impl Opened {
             self.culprits.len().to_string(),
             self.unwitnessed.len().to_string(),
         ]);
+        t.set_header(header);
+        t.add_row(row);
         t
     }
 }
@@ -375,33 +498,33 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let out = a.out.clone();
     // With --json, every opened message's label is kept for the object (the labels only).
     let mut labels = Vec::new();
-    let report = agency
-        .open_into(
-            &warrant,
-            |m| {
-                std::fs::write(out.join(format!("{:08}.txt", m.seq)), &m.plaintext)?;
-                let label = OpenedLabel::of(&m);
-                writeln!(summary, "{label}")?;
-                if ctx.json {
-                    labels.push(label);
-                }
-                Ok(())
-            },
-            |p| {
-                if ctx.json {
-                    let line = ProgressJson { done: p.done, exported: p.exported, export_complete: p.export_complete };
-                    if let Ok(line) = crate::display::json(&ProgressLine { progress: line }) {
-                        eprintln!("{line}");
-                    }
-                } else if lines {
-                    let total = if p.export_complete { p.exported.to_string() } else { format!("{}+", p.exported) };
-                    eprintln!("opened or tried {}/{total} in-scope messages", p.done);
-                }
-                bar.set_length(p.exported as u64);
-                bar.set_position(p.done as u64);
-            },
-        )
-        .await;
+    let sink = |m: escrow_agency::OpenedMessage| {
+        std::fs::write(out.join(format!("{:08}.txt", m.seq)), &m.plaintext)?;
+        let label = OpenedLabel::of(&m);
+        writeln!(summary, "{label}")?;
+        if ctx.json {
+            labels.push(label);
+        }
+        Ok(())
+    };
+    let progress = |p: escrow_agency::Progress| {
+        if ctx.json {
+            let line = ProgressJson { done: p.done, exported: p.exported, export_complete: p.export_complete };
+            if let Ok(line) = crate::display::json(&ProgressLine { progress: line }) {
+                eprintln!("{line}");
+            }
+        } else if lines {
+            let total = if p.export_complete { p.exported.to_string() } else { format!("{}+", p.exported) };
+            eprintln!("opened or tried {}/{total} in-scope messages", p.done);
+        }
+        bar.set_length(p.exported as u64);
+        bar.set_position(p.done as u64);
+    };
+    let report = if a.day_mode {
+        agency.open_days_into(&warrant, sink, progress).await.map(Report::Day)
+    } else {
+        agency.open_into(&warrant, sink, progress).await.map(Report::PerMessage)
+    };
     bar.finish_and_clear();
     let report = report.map_err(|e| match e {
         escrow_agency::AgencyError::Output(e) => CliError::io(&a.out, e),
@@ -422,13 +545,13 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
         println!(
             "{}\n{tail}{} opened: plaintexts and summary.txt in {}",
             opened.table(),
-            report.opened_count,
+            opened.opened.count,
             a.out.display()
         );
     }
-    if report.failed.is_empty() {
+    if opened.not_opened.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Findings(format!("{} in-scope messages could not be opened", report.failed.len())))
+        Err(CliError::Findings(format!("{} in-scope messages could not be opened", opened.not_opened.len())))
     }
 }

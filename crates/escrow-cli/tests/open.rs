@@ -382,3 +382,39 @@ fn open_prints_json() {
     assert_eq!((last["done"].as_u64(), last["exported"].as_u64()), (Some(1), Some(1)), "{err}");
     assert!(!err.contains("opened or tried"), "{err}");
 }
+
+/// `open --day-mode` on an epoch without the day mode (a dealt key, so alice's client
+/// added no day fields): the message is named as sealed for that reason, no trustee is
+/// asked for a day key, and the exit says a message was not opened. The day mode
+/// takes its request sizes from the trustees, so `--batch-size` with it is refused
+/// before anything runs.
+#[test]
+fn the_day_mode_names_messages_without_day_fields_and_asks_no_trustee() {
+    let d = Deployment::new();
+    let key = d.path("keys/epoch-1.pub");
+    let epoch = ["--epoch-key", p(&key)];
+    let out = d.open_with("agency-1", "alice", &[&epoch[..], &["--day-mode", "--json"]].concat());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 in-scope messages could not be opened"), "{}", text(&out));
+    let v = json(&out);
+    assert_eq!(v["mode"], "day", "{v}");
+    assert_eq!((v["in_scope"].as_u64(), v["opened"]["count"].as_u64()), (Some(1), Some(0)), "{v}");
+    assert_eq!(v["share_requests"], 0, "{v}");
+    assert_eq!(v["day_keys"], serde_json::json!({"combined": 0, "key_requests": 0, "failed": []}), "{v}");
+    let seq = v["not_opened"][0]["seq"].as_u64().unwrap();
+    assert_eq!(v["not_opened"], serde_json::json!([{"seq": seq, "why": "the envelope carries no day fields"}]), "{v}");
+    // No trustee was asked: none refused; only the one that is down is named.
+    assert_eq!(v["refusing"], serde_json::json!([]), "{v}");
+    assert_eq!(v["unreachable"].as_array().unwrap().len(), 1, "{v}");
+    let summary = std::fs::read_to_string(d.path("opened-agency-1-alice/summary.txt")).unwrap();
+    assert!(summary.contains(&format!("sealed #{seq}: the envelope carries no day fields")), "{summary}");
+    // The last progress line: the export is complete, its one message tried.
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().rfind(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no progress line: {err}"));
+    let last: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(last["progress"], serde_json::json!({"done": 1, "exported": 1, "export_complete": true}), "{err}");
+
+    let both = d.open_with("agency-1", "alice", &[&epoch[..], &["--day-mode", "--batch-size", "5"]].concat());
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("--batch-size"), "{}", text(&both));
+}
