@@ -92,6 +92,27 @@ fn surveillance_target_fails_when_an_operator_names_the_target_in_the_log() {
     passes_and_fails_when_sabotaged("surveillance-target", "H surveillance target");
 }
 
+/// Scenario I alone: the same warrant opens the same messages per message and with
+/// one day key; the leaked day key opens the two messages of that day outside the
+/// warrant's hours and none of the next day; every approving trustee refuses one of
+/// those per message.
+#[test]
+fn day_keys_open_what_the_warrant_covers_and_a_leaked_one_the_whole_day() {
+    let (ok, text, summary) = demo(&["day-keys"]);
+    assert!(ok, "{text}");
+    assert_eq!(result(&summary, "I day keys"), "ok", "{summary}");
+    let row = summary["scenarios"].as_array().unwrap().iter().find(|r| r["scenario"] == "I day keys").unwrap();
+    assert_eq!(
+        row["observed"], "3 and 3 opened; the day key opens 2 outside the hours; 3 of 3 trustees refuse it per message",
+        "{summary}"
+    );
+    for line in ["day 9 19:30 alice -> bob: \"dinner at mum's tonight?\"", "day 9 19:45 bob -> alice:"] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    assert!(!text.contains("thanks for last night"), "the next day's message opened:\n{text}");
+    assert!(text.contains("refused: "), "{text}");
+}
+
 #[test]
 fn an_unknown_scenario_is_refused_with_the_list() {
     let (ok, text, summary) = demo(&["no-such-scenario"]);
@@ -142,6 +163,7 @@ fn the_default_output_is_for_a_reader() {
         "== Scenario 4: forged escrow field",
         "== Scenario 7: trustee outage",
         "== Scenario F: after the fact",
+        "== Scenario I: day keys",
         "== Scenario G: metadata only",
         "== Scenario H: the surveillance system as a target",
         "== Scenario 8: a cheating trustee",
@@ -154,7 +176,7 @@ fn the_default_output_is_for_a_reader() {
     ];
     let at: Vec<usize> = told.iter().map(|h| text.find(h).unwrap_or_else(|| panic!("no {h:?} in:\n{text}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {told:?} at {at:?}");
-    assert_eq!(text.matches("Why it matters:").count(), 16, "{text}");
+    assert_eq!(text.matches("Why it matters:").count(), 17, "{text}");
     // The opening says what the key is, in plain words, before anything else.
     assert!(text.starts_with("escrow demo: the encryption debate"), "{text}");
     assert!(text.contains("Any 3 of the 5 can use it") && text.contains("destroyed on day 8"), "{text}");
@@ -173,7 +195,7 @@ fn the_default_output_is_for_a_reader() {
     let ids: Vec<&str> =
         summary["scenarios"].as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
     let first: String = ids.iter().map(|id| id.chars().next().unwrap()).collect();
-    assert_eq!(first, "123456789ABCDEFGH", "{summary}");
+    assert_eq!(first, "123456789ABCDEFGHI", "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
 }
 

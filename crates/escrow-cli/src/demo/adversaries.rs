@@ -286,8 +286,15 @@ pub(super) fn steal_epoch1(d: &Deployment, i: usize) -> Result<Option<(u32, Trus
     Ok(steal(d, i)?.into_iter().find(|(e, _, _)| *e == 1).map(|(_, g, s)| (g, s)))
 }
 
-/// A ceremony among all five trustees, proposed by trustee-0.
-fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) -> escrow_kit::CeremonySpec {
+/// A ceremony among all five trustees, proposed by trustee-0, for the per-message mode
+/// alone or with `modes`.
+fn ceremony_spec(
+    epoch: u64,
+    reshare: bool,
+    valid_from: u64,
+    destroy_at: u64,
+    modes: escrow_crypto::Modes,
+) -> escrow_kit::CeremonySpec {
     escrow_kit::CeremonySpec {
         epoch: EpochId(epoch),
         threshold: 2,
@@ -298,7 +305,7 @@ fn ceremony_spec(epoch: u64, reshare: bool, valid_from: u64, destroy_at: u64) ->
         valid_from,
         destroy_at,
         phase_ms: 3_000,
-        modes: escrow_crypto::Modes::PER_MESSAGE,
+        modes,
     }
 }
 
@@ -317,7 +324,7 @@ pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliEr
          others, all under one public commitment."
     );
     let now = d.clock.now();
-    let outcome = d.ceremony(&ceremony_spec(9, false, now, now + 30 * DAY)).await?;
+    let outcome = d.ceremony(&ceremony_spec(9, false, now, now + 30 * DAY, Modes::PER_MESSAGE)).await?;
     d.trustee_mut(1)?.misbehave.cheat_on = None;
     d.restart_trustee(1).await?;
     let mut t = table(&["trustee", "saw trustee-3's complaint", "saw the revealed share", "disqualified", "ended"]);
@@ -366,13 +373,14 @@ pub(super) async fn cheating_dealer(d: &mut Deployment) -> Result<Outcome, CliEr
     })
 }
 
-/// Day 7: epoch 2 is made in a ceremony and new traffic uses it; with `destroy`, day 8:
+/// Day 7: epoch 2 is made in a ceremony, with both escrow modes (scenario I opens it
+/// with day keys), and new traffic uses it; with `destroy`, day 8:
 /// every trustee destroys its epoch-1 share on schedule (waited for). Done once per run:
 /// a later call only destroys, if an earlier one did not.
 pub(super) async fn next_week(d: &mut Deployment, destroy: bool) -> Result<(), CliError> {
     if !d.next_week {
         d.clock.set(day_time(7, 0)).map_err(err)?;
-        let e2 = d.ceremony(&ceremony_spec(2, false, day_time(7, 0), day_time(30, 0))).await?;
+        let e2 = d.ceremony(&ceremony_spec(2, false, day_time(7, 0), day_time(30, 0), Modes::BOTH)).await?;
         let e2 = e2.announcement.ok_or_else(|| err(format!("the epoch-2 ceremony failed: {:?}", e2.statuses)))?;
         d.adopt(e2).await?;
         d.send("alice", &["bob"], day_time(7, 9), "new epoch, new key").await?;
@@ -429,7 +437,7 @@ pub(super) async fn key_theft(d: &mut Deployment) -> Result<Outcome, CliError> {
          (same key, fresh shares), and the thief takes a third share, a new one."
     );
     let now = d.clock.now();
-    let refreshed = d.ceremony(&ceremony_spec(1, true, now, EPOCH1_DESTROY_AT)).await?;
+    let refreshed = d.ceremony(&ceremony_spec(1, true, now, EPOCH1_DESTROY_AT, Modes::PER_MESSAGE)).await?;
     let refreshed =
         refreshed.announcement.ok_or_else(|| err(format!("the refresh failed: {:?}", refreshed.statuses)))?;
     let new_key = refreshed.key_set().clone();

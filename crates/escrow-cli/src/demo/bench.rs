@@ -1,21 +1,26 @@
 //! `--bench N[,N...]`: what opening N in-scope messages costs as N grows, with the
 //! relay holding `--bench-total` messages in all.
 //!
-//! For each N, alice's N messages to bob (one simulated day each N) are sealed here
-//! with alice's key, as her client would, and written into the relay's store with
-//! the filler (`escrow_relay::tamper::fill`: relay ingest is `escrow relay bench`'s
-//! business, and a million sends would take this machine most of an hour). The
-//! court's warrant over that day is approved by four trustees (the fifth approves on
-//! its own), and `escrow open` runs as its own process, as an agency would run it.
-//! Measured per N, all in one run:
+//! The benchmark's epoch is announced with both escrow modes. For each N, alice's N
+//! messages to bob, spread evenly over [`WINDOW_DAYS`] simulated days of their own,
+//! are sealed here with alice's key and with day fields, as her client would, and
+//! written into the relay's store with the filler (`escrow_relay::tamper::fill`:
+//! relay ingest is `escrow relay bench`'s business, and a million sends would take
+//! this machine most of an hour). The court's warrant over those days is approved by
+//! four trustees (the fifth approves on its own), and `escrow open` runs as its own
+//! process, as an agency would run it: once per message (a decryption share of every
+//! message from t + 1 trustees), then with `--day-mode` (one day key per day with
+//! traffic) on the same messages. Measured per N and mode, all in one run:
 //! - the open's wall time, and time per message;
 //! - the CPU time and the peak resident memory (`VmHWM` in `/proc/<pid>/status`,
 //!   reset before each N through `/proc/<pid>/clear_refs`) of every process: the
 //!   agency's `escrow open`, the relay, each trustee, each witness;
 //! - the crypto floor: the same cryptography in this process with no network and no
-//!   database (each trustee's batched field check and share, the agency's combine of
-//!   t + 1 shares and decryption), on a sample of up to [`FLOOR_SAMPLE`] of the
-//!   messages, scaled to N, over this machine's cores.
+//!   database, on a sample of up to [`FLOOR_SAMPLE`] of the messages, scaled to N, over
+//!   this machine's cores. Per message: each trustee's batched field check and share,
+//!   the agency's combine of t + 1 shares and decryption. Day mode: every trustee's
+//!   extraction share of each day key, the agency's combine of t + 1 of them, and
+//!   each message's opening with its day key.
 //!
 //! With `--bench-out DIR` the rows also go to `DIR/bench.json`, and time and peak
 //! memory against N to `DIR/bench.svg`.
@@ -30,9 +35,34 @@ use super::*;
 /// Most messages the crypto floor is measured on (then scaled to N).
 pub(super) const FLOOR_SAMPLE: usize = 2_000;
 
-/// Most rows: each N has its own simulated day, and epoch 1's shares are destroyed on
-/// day 8.
+/// Most message counts: each N has its own [`WINDOW_DAYS`] simulated days, inside the
+/// benchmark epoch's [`super::deploy::BENCH_EPOCH_DAYS`].
 const MAX_SIZES: usize = 6;
+
+/// Days each N's messages are spread over, and its warrant covers.
+pub(super) const WINDOW_DAYS: u64 = 30;
+
+/// The first simulated day of the `k`-th message count's window.
+fn first_day(k: usize) -> u64 {
+    1 + WINDOW_DAYS * k as u64
+}
+
+/// How the agency opens: per message, or with day keys (`escrow open --day-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Mode {
+    PerMessage,
+    Day,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::PerMessage => "per message",
+            Mode::Day => "day keys",
+        }
+    }
+}
 
 /// How often each process's CPU time and peak memory are read during an open.
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -57,10 +87,14 @@ struct ProcessCost {
     peak_rss_mib: f64,
 }
 
-/// One row: opening N messages.
+/// One row: opening N messages in one mode.
 #[derive(Debug, Clone, Serialize)]
 struct Row {
+    mode: Mode,
     n: usize,
+    /// What each trustee computed: a decryption share per message, or an extraction
+    /// share per day key (one per day with traffic).
+    shares_per_trustee: usize,
     relay_total: u64,
     opened: usize,
     wall_s: f64,
@@ -110,8 +144,9 @@ pub(super) async fn bench(d: &Deployment, plan: &Plan) -> Result<(), CliError> {
         return Err(err(format!("--bench: give 1 to {MAX_SIZES} message counts, each at least 1")));
     }
     println!(
-        "\nBenchmark: opening N in-scope messages (N = {}), n = 5, t = 2, every process on this machine \
-         ({} cores); the relay holds {} messages in all.",
+        "\nBenchmark: opening N in-scope messages of one target over {WINDOW_DAYS} days (N = {}), per message \
+         and with day keys, n = 5, t = 2, every process on this machine ({} cores); the relay holds {} \
+         messages in all.",
         sizes.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
         escrow_service::par::cores(),
         plan.total.max(sizes.iter().sum())
@@ -133,38 +168,45 @@ pub(super) async fn bench(d: &Deployment, plan: &Plan) -> Result<(), CliError> {
     }
     // Everything is in the relay before the first open: each open searches the same
     // tables.
-    let mut samples = Vec::new();
+    let mut seeded = Vec::new();
     for (k, &n) in sizes.iter().enumerate() {
-        samples.push(seed_day(d, k as u64 + 1, n)?);
+        seeded.push(seed_window(d, first_day(k), n)?);
     }
     let relay_total = escrow_relay::tamper::counts(&d.relay_dir).map_err(err)?.1;
-    d.clock.set(day_time(sizes.len() as u64 + 1, 1).max(d.clock.now())).map_err(err)?;
+    d.clock.set(day_time(first_day(sizes.len()), 1).max(d.clock.now())).map_err(err)?;
     let mut rows = Vec::new();
-    for ((k, &n), sample) in sizes.iter().enumerate().zip(&samples) {
-        let day = k as u64 + 1;
-        let (w, id) = d.sign_warrant(&["alice"], day_time(day, 0), day_time(day + 1, 0), "bench")?;
+    for ((k, &n), (sample, days)) in sizes.iter().enumerate().zip(&seeded) {
+        let from = day_time(first_day(k), 0);
+        let (w, id) = d.sign_warrant(&["alice"], from, from + WINDOW_DAYS * DAY, "bench")?;
         let warrant_file = work.path().join(format!("warrant-{n}.hex"));
         std::fs::write(&warrant_file, hex::encode(&w)).map_err(|e| CliError::io(&warrant_file, e))?;
         d.submit_table(&w).await?;
         for i in [0, 1, 3, 4] {
             d.decide_as(i, id, true, "bench").await?;
         }
-        let (wall, opened, processes) = open_measured(d, &warrant_file, &policy_file, work.path(), n).await?;
-        if opened != n {
-            return Err(err(format!("opened {opened} of {n}")));
+        for mode in [Mode::PerMessage, Mode::Day] {
+            let (wall, opened, processes) = open_measured(d, &warrant_file, &policy_file, work.path(), n, mode).await?;
+            if opened != n {
+                return Err(err(format!("{}: opened {opened} of {n}", mode.name())));
+            }
+            let (floor, shares_per_trustee) = match mode {
+                Mode::PerMessage => (crypto_floor(d, &held, sample)? * n as f64, n),
+                Mode::Day => (day_floor(d, &held, sample, days)?.total(n), days.len()),
+            };
+            rows.push(Row {
+                mode,
+                n,
+                shares_per_trustee,
+                relay_total,
+                opened,
+                wall_s: wall,
+                ms_per_message: wall * 1e3 / n as f64,
+                floor_s: floor,
+                over_floor_pct: (wall / floor - 1.0) * 100.0,
+                processes,
+            });
+            print_rows(&rows);
         }
-        let floor = crypto_floor(d, &held, sample)? * n as f64;
-        rows.push(Row {
-            n,
-            relay_total,
-            opened,
-            wall_s: wall,
-            ms_per_message: wall * 1e3 / n as f64,
-            floor_s: floor,
-            over_floor_pct: (wall / floor - 1.0) * 100.0,
-            processes,
-        });
-        print_rows(&rows);
     }
     if let Some(out) = &plan.out {
         std::fs::create_dir_all(out).map_err(|e| CliError::io(out, e))?;
@@ -227,9 +269,17 @@ fn seed_filler(d: &Deployment, count: usize) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Seals alice's `n` messages to bob on simulated day `day` (on every core) and writes
-/// them into the relay; returns up to [`FLOOR_SAMPLE`] of them for the crypto floor.
-fn seed_day(d: &Deployment, day: u64, n: usize) -> Result<Vec<Envelope>, CliError> {
+/// Seals alice's `n` messages to bob with day fields, spread evenly over the
+/// [`WINDOW_DAYS`] simulated days from `first` (on every core), and writes them into
+/// the relay. Returns up to [`FLOOR_SAMPLE`] of them for the crypto floors, and alice's
+/// day keys the messages need.
+fn seed_window(d: &Deployment, first: u64, n: usize) -> Result<(Vec<Envelope>, BTreeSet<DayId>), CliError> {
+    let from = day_time(first, 0);
+    let span = WINDOW_DAYS * DAY;
+    let at = |i: usize| from + (i as u64 * span) / n as u64;
+    let alice_id = PartyId::new("alice")?;
+    let days: BTreeSet<DayId> =
+        (0..n).map(|i| DayId::new(d.keys.public.epoch(), alice_id.clone(), day_of(at(i)))).collect();
     let alice = d.user("alice")?;
     let bob = d.user("bob")?.public();
     let t = Instant::now();
@@ -244,14 +294,14 @@ fn seed_day(d: &Deployment, day: u64, n: usize) -> Result<Vec<Envelope>, CliErro
             |_, &i| {
                 let mut id = [0u8; 16];
                 OsRng.fill_bytes(&mut id);
-                let text = format!("message {i} of day {day}");
-                Envelope::seal(
+                let text = format!("message {i} of days {first} to {}", first + WINDOW_DAYS - 1);
+                Envelope::seal_with_days(
                     &SealRequest {
                         sender: alice,
                         recipients: std::slice::from_ref(&bob),
                         epoch_key: &d.keys.public,
                         message_id: id,
-                        timestamp: day_time(day, 0) + (i as u64 * DAY) / n as u64,
+                        timestamp: at(i),
                         plaintext: text.as_bytes(),
                     },
                     &mut OsRng,
@@ -280,10 +330,12 @@ fn seed_day(d: &Deployment, day: u64, n: usize) -> Result<Vec<Envelope>, CliErro
         done += now;
     }
     println!(
-        "day {day}: {n} messages from alice to bob sealed and written into the relay in {:.1} s",
+        "days {first} to {}: {n} messages from alice to bob sealed with day fields and written into the relay in \
+         {:.1} s",
+        first + WINDOW_DAYS - 1,
         t.elapsed().as_secs_f64()
     );
-    Ok(sample)
+    Ok((sample, days))
 }
 
 /// Runs `escrow open` on `warrant` as its own process, reading every process's CPU
@@ -295,6 +347,7 @@ async fn open_measured(
     policy_file: &Path,
     work: &Path,
     n: usize,
+    mode: Mode,
 ) -> Result<(f64, usize, Vec<ProcessCost>), CliError> {
     let procs = processes(d);
     let mut before = BTreeMap::new();
@@ -302,7 +355,7 @@ async fn open_measured(
         reset_peak(*pid)?;
         before.insert(name.clone(), read_proc(*pid).map(|(c, _)| c).unwrap_or_default());
     }
-    let out = work.join(format!("opened-{n}"));
+    let out = work.join(format!("opened-{n}-{mode:?}"));
     let exe = std::env::current_exe().map_err(err)?;
     let mut cmd = tokio::process::Command::new(exe);
     cmd.env("ESCROW_PASSPHRASE", &d.passphrase)
@@ -312,6 +365,9 @@ async fn open_measured(
         .arg(warrant_file)
         .arg("--out")
         .arg(&out);
+    if mode == Mode::Day {
+        cmd.arg("--day-mode");
+    }
     if policy_file.exists() {
         cmd.arg("--witness-policy").arg(policy_file);
     }
@@ -433,9 +489,76 @@ fn crypto_floor(d: &Deployment, held: &[TrusteeKeyShare], sample: &[Envelope]) -
     Ok(t.elapsed().as_secs_f64() / sample.len() as f64)
 }
 
+/// The day mode's cryptography alone, over this machine's cores: making every day key
+/// (each trustee's extraction share, the agency's check and combine of t + 1), and
+/// opening a message with its day key.
+struct DayFloor {
+    /// Seconds for all the day keys.
+    keys_s: f64,
+    /// Seconds per message opened with its day key.
+    per_message_s: f64,
+}
+
+impl DayFloor {
+    /// Seconds for `n` messages and the keys.
+    fn total(&self, n: usize) -> f64 {
+        self.keys_s + self.per_message_s * n as f64
+    }
+}
+
+/// Measures [`DayFloor`] on `days` (the keys the messages need) and `sample`, in this
+/// process.
+fn day_floor(
+    d: &Deployment,
+    held: &[TrusteeKeyShare],
+    sample: &[Envelope],
+    days: &BTreeSet<DayId>,
+) -> Result<DayFloor, CliError> {
+    if sample.is_empty() {
+        return Err(err("no messages to measure the crypto floor on"));
+    }
+    let alice = d.user("alice")?.public();
+    let epk = &d.keys.public;
+    let quorum = epk.quorum();
+    let ids: Vec<DayId> = days.iter().cloned().collect();
+    let t = Instant::now();
+    let keys = escrow_service::par::par_map(
+        &ids,
+        |_, id| {
+            let shares = held.iter().map(|s| s.extract_share(id)).collect::<Result<Vec<ExtractionShare>, _>>()?;
+            let (key, _) = epk.combine_day_key(id, shares.get(..quorum).unwrap_or(&shares))?;
+            Ok((id.clone(), key))
+        },
+        |_, _| Err(escrow_crypto::Error::InvalidInput { what: "day floor", reason: "a worker panicked" }),
+    )
+    .into_iter()
+    .collect::<Result<BTreeMap<DayId, DayKey>, escrow_crypto::Error>>()?;
+    let keys_s = t.elapsed().as_secs_f64();
+    let party = PartyId::new("alice")?;
+    let t = Instant::now();
+    let opened = escrow_service::par::par_map(
+        sample,
+        |_, env| {
+            let id = DayId::of(env.label(), &party)?;
+            let key = keys.get(&id).ok_or(escrow_crypto::Error::InvalidInput {
+                what: "day floor",
+                reason: "a message outside the seeded days",
+            })?;
+            env.open_with_day_key(key, &party, &alice).map(|_| ())
+        },
+        |_, _| Err(escrow_crypto::Error::InvalidInput { what: "day floor", reason: "a worker panicked" }),
+    );
+    for r in opened {
+        r?;
+    }
+    Ok(DayFloor { keys_s, per_message_s: t.elapsed().as_secs_f64() / sample.len() as f64 })
+}
+
 fn print_rows(rows: &[Row]) {
     let mut t = wide_table(&[
         "N",
+        "mode",
+        "shares per trustee",
         "relay holds",
         "open, wall s",
         "ms / message",
@@ -452,6 +575,8 @@ fn print_rows(rows: &[Row]) {
         let trustees: Vec<&ProcessCost> = r.processes.iter().filter(|p| p.process.starts_with("trustee-")).collect();
         t.add_row(vec![
             r.n.to_string(),
+            r.mode.name().to_string(),
+            r.shares_per_trustee.to_string(),
             r.relay_total.to_string(),
             format!("{:.2}", r.wall_s),
             format!("{:.2}", r.ms_per_message),
@@ -467,8 +592,11 @@ fn print_rows(rows: &[Row]) {
     println!("{t}");
 }
 
-/// Time per message and peak memory against N, on a logarithmic N axis: two panels.
-fn plot(rows: &[Row]) -> String {
+/// Time per message and peak memory against N, in both modes, on a logarithmic N axis:
+/// two panels.
+fn plot(all: &[Row]) -> String {
+    let rows: Vec<&Row> = all.iter().filter(|r| r.mode == Mode::PerMessage).collect();
+    let day: Vec<&Row> = all.iter().filter(|r| r.mode == Mode::Day).collect();
     const W: f64 = 720.0;
     const H: f64 = 300.0;
     const LEFT: f64 = 70.0;
@@ -520,7 +648,7 @@ fn plot(rows: &[Row]) -> String {
             }
             svg.push_str(&format!(
                 "<text x=\"{}\" y=\"{}\" fill=\"{colour}\">{name}</text>\n",
-                LEFT + PW - 180.0,
+                LEFT + PW - 200.0,
                 top + TOP + 16.0 + 16.0 * k as f64
             ));
         }
@@ -529,11 +657,13 @@ fn plot(rows: &[Row]) -> String {
         0.0,
         "Time per message (ms) against N",
         vec![
-            ("open, wall time", "#c0392b", rows.iter().map(|r| r.ms_per_message).collect()),
-            ("crypto floor", "#2c3e50", rows.iter().map(|r| r.floor_s * 1e3 / r.n as f64).collect()),
+            ("per message: open, wall time", "#c0392b", rows.iter().map(|r| r.ms_per_message).collect()),
+            ("per message: crypto floor", "#2c3e50", rows.iter().map(|r| r.floor_s * 1e3 / r.n as f64).collect()),
+            ("day keys: open, wall time", "#d35400", day.iter().map(|r| r.ms_per_message).collect()),
+            ("day keys: crypto floor", "#7f8c8d", day.iter().map(|r| r.floor_s * 1e3 / r.n as f64).collect()),
         ],
     );
-    let peak = |pred: &dyn Fn(&str) -> bool| -> Vec<f64> {
+    let peak = |rows: &[&Row], pred: &dyn Fn(&str) -> bool| -> Vec<f64> {
         rows.iter()
             .map(|r| r.processes.iter().filter(|p| pred(&p.process)).map(|p| p.peak_rss_mib).fold(0.0, f64::max))
             .collect()
@@ -542,9 +672,10 @@ fn plot(rows: &[Row]) -> String {
         H,
         "Peak resident memory (MiB) against N",
         vec![
-            ("agency (escrow open)", "#c0392b", peak(&|p| p.starts_with("agency"))),
-            ("relay", "#27ae60", peak(&|p| p == "relay")),
-            ("trustee (largest)", "#2c3e50", peak(&|p| p.starts_with("trustee-"))),
+            ("agency, per message", "#c0392b", peak(&rows, &|p| p.starts_with("agency"))),
+            ("agency, day keys", "#d35400", peak(&day, &|p| p.starts_with("agency"))),
+            ("relay", "#27ae60", peak(&rows, &|p| p == "relay")),
+            ("trustee (largest)", "#2c3e50", peak(&rows, &|p| p.starts_with("trustee-"))),
         ],
     );
     svg.push_str("</svg>\n");

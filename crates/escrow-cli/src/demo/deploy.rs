@@ -19,11 +19,19 @@ fn plan_policy(i: u16, court: &CourtPublicKey) -> Policy {
     p.max_items_per_request = 500;
     p.default_agency_quota = 0;
     p.agency_quota.insert(PartyId::new(AGENCY).expect("a valid agency id"), plan.quota);
+    // Day keys (scenario I, in epoch 2): a week's per warrant, a month's per agency.
+    p.max_day_keys_per_warrant = 7;
+    p.day_key_agency_quota = 31;
     p
 }
 
 /// Fields per warrant and per agency the trustees allow under `--bench`.
 const BENCH_LIMIT: u64 = 10_000_000;
+
+/// Under `--bench`: the epoch's days, from day 0 until its shares are destroyed, long
+/// enough for every message count's window (`bench::WINDOW_DAYS` each) and the
+/// warrants that follow.
+pub(super) const BENCH_EPOCH_DAYS: u64 = 365;
 
 /// The demo's witnesses: three, two must cosign; publication every 200 ms; a share
 /// request waits up to 5 s for its approval to be witnessed.
@@ -53,16 +61,21 @@ impl Deployment {
                 if bench {
                     p.max_fields_per_warrant = BENCH_LIMIT;
                     p.agency_quota.values_mut().for_each(|q| *q = BENCH_LIMIT);
+                    // A window of its own days per message count, opened in both modes.
+                    p.max_window_secs = (bench::WINDOW_DAYS + 1) * DAY;
+                    p.max_day_keys_per_warrant = bench::WINDOW_DAYS + 1;
+                    p.day_key_agency_quota = BENCH_LIMIT;
                 }
                 p
             }),
             pki: None,
             keygen: escrow_kit::KeyGen::Ceremony,
             ceremony_phase_ms: 3_000,
-            destroy_at: EPOCH1_DESTROY_AT,
+            destroy_at: if bench { day_time(BENCH_EPOCH_DAYS, 0) } else { EPOCH1_DESTROY_AT },
             witnesses: Some(WITNESSES),
             relay_commit: escrow_relay::DEFAULT_COMMIT,
-            modes: escrow_crypto::Modes::PER_MESSAGE,
+            // The benchmark opens the same messages in both modes.
+            modes: if bench { escrow_crypto::Modes::BOTH } else { escrow_crypto::Modes::PER_MESSAGE },
         };
         let started = Instant::now();
         let kit = escrow_kit::Deployment::start(options).await?;

@@ -40,6 +40,7 @@ macro_rules! detail {
 
 mod adversaries;
 mod bench;
+mod days;
 mod deploy;
 mod exposure;
 mod jurisdiction;
@@ -62,7 +63,7 @@ const DAY: u64 = 86_400;
 /// them: what lawful access does, what stops it, what breaks it (the critics' case: key
 /// theft, circumvention, forged fields, outages, ...), then the machinery that makes the
 /// rest checkable.
-const TOLD: [&str; 16] = [
+const TOLD: [&str; 17] = [
     "lawful-access",
     "denied",
     "over-reach",
@@ -72,6 +73,7 @@ const TOLD: [&str; 16] = [
     "forged-field",
     "outage",
     "after-the-fact",
+    "day-keys",
     "metadata-only",
     "surveillance-target",
     "cheating-dealer",
@@ -82,7 +84,7 @@ const TOLD: [&str; 16] = [
 ];
 
 /// Which scenario each summary row (by its first character) belongs to.
-const ROW_OF: [(char, &str); 17] = [
+const ROW_OF: [(char, &str); 18] = [
     ('1', "lawful-access"),
     ('2', "denied"),
     ('3', "over-reach"),
@@ -100,6 +102,7 @@ const ROW_OF: [(char, &str); 17] = [
     ('F', "after-the-fact"),
     ('G', "metadata-only"),
     ('H', "surveillance-target"),
+    ('I', "day-keys"),
 ];
 
 /// A summary row's place in the told order.
@@ -122,9 +125,10 @@ pub struct DemoArgs {
     /// process is and commands that work against it. The audit then skips its log tampering.
     #[arg(long)]
     pub keep: bool,
-    /// Instead of the scenarios: measure opening N in-scope messages (n = 5, t = 2),
-    /// one row per N (comma-separated, e.g. 1000,10000,100000): wall time, the crypto
-    /// floor, and each process's CPU time and peak memory.
+    /// Instead of the scenarios: measure opening N in-scope messages of one target over
+    /// 30 days (n = 5, t = 2), per message and with day keys, two rows per N
+    /// (comma-separated, e.g. 1000,10000,100000): wall time, the crypto floor, and each
+    /// process's CPU time and peak memory.
     #[arg(long, value_name = "N,...", value_delimiter = ',')]
     pub bench: Option<Vec<usize>>,
     /// With --bench: the messages the relay holds in all (the rest are filler that is
@@ -135,9 +139,9 @@ pub struct DemoArgs {
     #[arg(long, value_name = "DIR", requires = "bench")]
     pub bench_out: Option<PathBuf>,
     /// Run one scenario only: lawful-access, denied, over-reach, secret-order,
-    /// forged-field, circumvention, key-theft, outage, after-the-fact, metadata-only,
-    /// surveillance-target, witness-outage, stolen-ca, cheating-dealer, audit,
-    /// split-view.
+    /// forged-field, circumvention, key-theft, outage, after-the-fact, day-keys,
+    /// metadata-only, surveillance-target, witness-outage, stolen-ca, cheating-dealer,
+    /// audit, split-view.
     pub scenario: Option<String>,
     /// Also write the summary as JSON to this file: {"scenarios": [{"scenario",
     /// "expected", "observed", "result"}], "failed": N}. `result` is ok, FAILED or skipped.
@@ -445,6 +449,9 @@ async fn play(
     scene!("after-the-fact", late::after_the_fact(d));
     // When the trustees hold most of the run's warrants.
     scene!("surveillance-target", exposure::surveillance_target(d));
+    // In epoch 2, which key theft made with the day mode (or alone, itself); after the
+    // surveillance target, whose counts are of the week's warrants.
+    scene!("day-keys", days::day_keys(d));
     // Scenarios left out because of --keep: (summary row, why).
     let mut skipped: Vec<(&str, &str)> = Vec::new();
     if wants("audit") {
