@@ -392,17 +392,29 @@ fn the_full_demo_kept_prints_commands_that_work() {
 #[test]
 fn a_kept_bench_prints_commands_that_work() {
     let kept = Kept::start(&["--bench", "5", "--keep"]);
-    assert!(kept.text.contains("Benchmark: opening N in-scope messages (N = 5)"), "{}", kept.text);
-    // The row: 5 opened, and the relay holds exactly them.
-    let row = kept.text.lines().find(|l| l.trim_start_matches('│').trim_start().starts_with("5 ")).unwrap();
-    let cells: Vec<&str> = row.split_whitespace().filter(|c| *c != "│").collect();
-    assert_eq!(cells[..2], ["5", "5"], "{row}");
+    assert!(
+        kept.text.contains("Benchmark: opening N in-scope messages of one target over 30 days (N = 5)"),
+        "{}",
+        kept.text
+    );
+    // The last table's rows, per message then with day keys: N, the mode, the shares
+    // each trustee computed (one per message, or one per day with traffic: the 5
+    // messages are on 5 of the 30 days), and the relay holds exactly them.
+    let rows: Vec<Vec<&str>> = kept
+        .text
+        .lines()
+        .filter(|l| l.trim_start_matches('│').trim_start().starts_with("5 "))
+        .map(|row| row.split_whitespace().filter(|c| *c != "│").collect())
+        .collect();
+    let last = &rows[rows.len() - 2..];
+    assert_eq!(last[0][..5], ["5", "per", "message", "5", "5"], "{rows:?}");
+    assert_eq!(last[1][..5], ["5", "day", "keys", "5", "5"], "{rows:?}");
     kept.check_processes();
     let inbox = kept.command("user inbox");
     assert!(inbox.contains("epoch-1.pub"), "{inbox}");
     let read = kept.run_ok(&inbox);
     for i in 0..5 {
-        assert!(read.contains(&format!(": message {i} of day 1\n")), "{read}");
+        assert!(read.contains(&format!(": message {i} of days 1 to 30\n")), "{read}");
     }
     let status = kept.run_ok(&kept.command("warrant status"));
     assert!(status.contains("approved"), "{status}");
