@@ -13,6 +13,8 @@
 //!   opened; and [`Flag`]s for behaviour a consistent log can still show to be wrong.
 //! - [`report()`]: the public statistics per warrant, agency, court, trustee and month,
 //!   as Markdown and JSON. No targets or case references: those exist only in openings.
+//! - [`page`]: the same, with each log's head and witnesses and the flags first, as
+//!   one HTML page with charts.
 //!
 //! A log that verifies is one the trustee cannot later deny or rewrite without being
 //! caught; whether what it records was lawful is what [`reconcile()`] checks.
@@ -20,6 +22,8 @@
 pub mod ceremonies;
 pub mod check;
 pub mod failure;
+pub mod history;
+pub mod page;
 pub mod reconcile;
 pub mod report;
 pub mod verify;

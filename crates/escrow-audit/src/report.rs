@@ -78,6 +78,18 @@ pub struct LogHead {
     pub openings: Openings,
 }
 
+impl LogHead {
+    /// The head of a verified log.
+    pub fn of(l: &VerifiedLog) -> Self {
+        LogHead {
+            origin: l.origin().to_string(),
+            size: l.checkpoint().size(),
+            root: hex::encode(l.checkpoint().root()),
+            openings: l.openings(),
+        }
+    }
+}
+
 /// The public statistics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -289,15 +301,7 @@ pub fn report(logs: &[VerifiedLog], rec: &Reconciliation) -> Report {
         .collect();
     Report {
         threshold: rec.threshold,
-        logs: logs
-            .iter()
-            .map(|l| LogHead {
-                origin: l.origin().to_string(),
-                size: l.checkpoint().size(),
-                root: hex::encode(l.checkpoint().root()),
-                openings: l.openings(),
-            })
-            .collect(),
+        logs: logs.iter().map(LogHead::of).collect(),
         per_warrant,
         per_agency: rows(t.agency),
         per_court: rows(t.court),

@@ -33,8 +33,8 @@ pub struct AuditArgs {
     /// A first visit to a substituted log then goes unnoticed.
     #[arg(long)]
     pub trust_on_first_use: bool,
-    /// Demo/test only: read "now" (which openings are due) from this file instead of
-    /// the system clock.
+    /// Demo/test only: read "now" (which openings are due, which destructions are
+    /// overdue) from this file instead of the system clock.
     #[arg(long, hide = true)]
     pub clock_file: Option<PathBuf>,
 }
@@ -70,6 +70,30 @@ pub enum AuditCmd {
         /// Directory to write report.md and report.json into.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the public page (index.html: the flags first, each log's head
+        /// and witnesses, the statistics with charts, the risk figures) into this
+        /// directory, to publish without a server.
+        #[arg(long, value_name = "DIR")]
+        html: Option<PathBuf>,
+    },
+    /// Serve the public page over plain HTTP (`/`, and `/report.json`), auditing every
+    /// log again every `--every` seconds: the flags first, each log's head and
+    /// witnesses, statistics with charts, the deployment's risk figures.
+    Serve {
+        #[command(flatten)]
+        args: AuditArgs,
+        /// Threshold t: t+1 shares open a field.
+        #[arg(long, default_value_t = 2)]
+        threshold: usize,
+        /// Address to serve the page on; port 0 picks a free port.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: String,
+        /// Write the bound address here once listening.
+        #[arg(long)]
+        addr_file: Option<PathBuf>,
+        /// Seconds between audits (1 to 86,400).
+        #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        every: u64,
     },
 }
 
@@ -149,70 +173,208 @@ impl LogVerdict {
     }
 }
 
+/// Every trustee's log as the page shows it.
+fn statuses(verdicts: &[LogVerdict], logs: &[VerifiedLog]) -> Vec<escrow_audit::page::LogStatus> {
+    verdicts
+        .iter()
+        .map(|v| escrow_audit::page::LogStatus {
+            address: v.address.clone(),
+            origin: v.origin.clone(),
+            head: v
+                .origin
+                .as_deref()
+                .filter(|_| v.ok)
+                .and_then(|o| logs.iter().find(|l| l.origin() == o))
+                .map(escrow_audit::LogHead::of),
+            witnessed: v.witnessed.iter().map(|w| (w.witness.clone(), w.size)).collect(),
+            failure: v.failure.clone(),
+        })
+        .collect()
+}
+
+/// The risk calculator's figures for `n` trustees and threshold `t`, at its default
+/// chances (1% compromised an epoch, 5% unavailable).
+fn risk(n: usize, t: usize) -> Option<escrow_audit::page::RiskFigures> {
+    let (n, t) = (u16::try_from(n).ok()?, u16::try_from(t).ok()?);
+    let (p, q) = (0.01, 0.05);
+    let r = escrow_tradeoffs::exact(n, t, p, q).ok()?;
+    Some(escrow_audit::page::RiskFigures { n, t, p, q, unauthorized: r.unauthorized, fails: r.fails })
+}
+
 /// Verifies every trustee, prints one line each (or, with `--json`, one object for
 /// them all), and splits the verified logs from the number of failures.
 async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedLog>, usize), CliError> {
-    let courts = court_keys(&args.court_keys)?;
-    let creds = ctx.credentials()?;
-    let trust = match (&args.witness_policy, args.trust_on_first_use) {
-        (Some(path), _) => {
-            let policy = crate::files::read_witness_policy(path)?;
-            let trust =
-                escrow_audit::PolicyTrust::new(policy, Some(creds.trust())).map_err(|e| CliError::bad_file(path, e))?;
-            escrow_audit::Trust::Policy(std::sync::Arc::new(trust))
-        }
-        (None, true) => escrow_audit::Trust::FirstUse,
-        (None, false) => return Err(CliError::Usage(
-            "give --witness-policy (the deployment's policy pins every log key) or, knowingly, --trust-on-first-use"
-                .into(),
-        )),
-    };
-    let now = escrow_service::clock::from_option(args.clock_file.clone()).now();
-    let audits = escrow_audit::verify_with(&args.trustees, &creds, &args.state_dir, now, &courts, &trust).await;
-    let mut logs = Vec::new();
-    let mut verdicts = Vec::new();
-    for TrusteeAudit { addr, origin, size, result, witnessed, witness_notes } in audits {
-        let witnessed = witnessed.into_iter().map(|(witness, size)| WitnessedAt { witness, size }).collect();
-        let notes = witness_notes.iter().map(ToString::to_string).collect();
-        let verdict = match result {
-            Ok(log) => {
-                let o = log.openings();
-                let verdict = LogVerdict {
-                    address: addr,
-                    ok: true,
-                    origin: Some(log.origin().to_string()),
-                    size: Some(log.checkpoint().size()),
-                    root: Some(hex::encode(log.checkpoint().root())),
-                    openings: Some(Openings { checked: o.checked, sealed: o.sealed }),
-                    witnessed,
-                    notes,
-                    failure: None,
-                };
-                logs.push(log);
-                verdict
-            }
-            Err(e) => LogVerdict {
-                address: addr,
-                ok: false,
-                origin,
-                size,
-                root: None,
-                openings: None,
-                witnessed,
-                notes,
-                failure: Some(e.to_string()),
-            },
-        };
-        if !ctx.json {
-            verdict.print();
-        }
-        verdicts.push(verdict);
+    verify_all_verdicts(args, ctx).await.map(|(logs, verdicts)| {
+        let failed = verdicts.iter().filter(|v| !v.ok).count();
+        (logs, failed)
+    })
+}
+
+/// [`verify_all`], keeping each trustee's verdict.
+async fn verify_all_verdicts(
+    args: &AuditArgs,
+    ctx: &crate::Ctx,
+) -> Result<(Vec<VerifiedLog>, Vec<LogVerdict>), CliError> {
+    let (logs, verdicts) = Auditor::new(args, ctx)?.verdicts(&args.trustees).await;
+    for v in verdicts.iter().filter(|_| !ctx.json) {
+        v.print();
     }
     if ctx.json {
         crate::display::print_json(&Verified { trustees: &verdicts })?;
     }
-    let failed = verdicts.iter().filter(|v| !v.ok).count();
-    Ok((logs, failed))
+    Ok((logs, verdicts))
+}
+
+/// What every audit needs, read and checked before the first fetch: the trusted
+/// courts' keys, this auditor's credentials, how log keys are pinned, where the pins
+/// are kept, and the clock.
+pub(crate) struct Auditor {
+    courts: Vec<CourtPublicKey>,
+    creds: escrow_service::transport::Credentials,
+    trust: escrow_audit::Trust,
+    state_dir: PathBuf,
+    clock: std::sync::Arc<dyn escrow_service::clock::Clock>,
+}
+
+impl Auditor {
+    pub(crate) fn new(args: &AuditArgs, ctx: &crate::Ctx) -> Result<Self, CliError> {
+        let courts = court_keys(&args.court_keys)?;
+        let creds = ctx.credentials()?;
+        let trust = match (&args.witness_policy, args.trust_on_first_use) {
+            (Some(path), _) => {
+                let policy = crate::files::read_witness_policy(path)?;
+                let trust = escrow_audit::PolicyTrust::new(policy, Some(creds.trust()))
+                    .map_err(|e| CliError::bad_file(path, e))?;
+                escrow_audit::Trust::Policy(std::sync::Arc::new(trust))
+            }
+            (None, true) => escrow_audit::Trust::FirstUse,
+            (None, false) => {
+                return Err(CliError::Usage(
+                    "give --witness-policy (the deployment's policy pins every log key) or, knowingly, \
+                     --trust-on-first-use"
+                        .into(),
+                ))
+            }
+        };
+        let clock = escrow_service::clock::from_option(args.clock_file.clone());
+        Ok(Auditor { courts, creds, trust, state_dir: args.state_dir.clone(), clock })
+    }
+
+    /// Fetches and verifies every trustee's log: the verified logs, and a verdict per
+    /// trustee in the order given.
+    async fn verdicts(&self, trustees: &[String]) -> (Vec<VerifiedLog>, Vec<LogVerdict>) {
+        let now = self.clock.now();
+        let audits =
+            escrow_audit::verify_with(trustees, &self.creds, &self.state_dir, now, &self.courts, &self.trust).await;
+        let mut logs = Vec::new();
+        let mut verdicts = Vec::new();
+        for TrusteeAudit { addr, origin, size, result, witnessed, witness_notes } in audits {
+            let witnessed = witnessed.into_iter().map(|(witness, size)| WitnessedAt { witness, size }).collect();
+            let notes = witness_notes.iter().map(ToString::to_string).collect();
+            let verdict = match result {
+                Ok(log) => {
+                    let o = log.openings();
+                    let verdict = LogVerdict {
+                        address: addr,
+                        ok: true,
+                        origin: Some(log.origin().to_string()),
+                        size: Some(log.checkpoint().size()),
+                        root: Some(hex::encode(log.checkpoint().root())),
+                        openings: Some(Openings { checked: o.checked, sealed: o.sealed }),
+                        witnessed,
+                        notes,
+                        failure: None,
+                    };
+                    logs.push(log);
+                    verdict
+                }
+                Err(e) => LogVerdict {
+                    address: addr,
+                    ok: false,
+                    origin,
+                    size,
+                    root: None,
+                    openings: None,
+                    witnessed,
+                    notes,
+                    failure: Some(e.to_string()),
+                },
+            };
+            verdicts.push(verdict);
+        }
+        (logs, verdicts)
+    }
+
+    /// One whole audit: verify, reconcile (at t = `threshold`), report.
+    pub(crate) async fn audit(&self, trustees: &[String], threshold: usize) -> Audited {
+        let (logs, verdicts) = self.verdicts(trustees).await;
+        let checked_at = self.clock.now();
+        let rec = escrow_audit::reconcile_at(&logs, threshold, checked_at);
+        let report = escrow_audit::report(&logs, &rec);
+        Audited::new(&logs, &verdicts, report, checked_at, trustees.len(), threshold)
+    }
+}
+
+/// One audit's findings, as the page and report.json show them.
+pub(crate) struct Audited {
+    pub(crate) statuses: Vec<escrow_audit::page::LogStatus>,
+    pub(crate) report: escrow_audit::Report,
+    timelines: Vec<escrow_audit::history::Timeline>,
+    epochs: std::collections::BTreeMap<u64, Vec<escrow_audit::history::EpochShare>>,
+    pub(crate) checked_at: u64,
+    pub(crate) trustees: usize,
+    pub(crate) threshold: usize,
+    /// Logs that verified.
+    pub(crate) logs: usize,
+}
+
+impl Audited {
+    fn new(
+        logs: &[VerifiedLog],
+        verdicts: &[LogVerdict],
+        report: escrow_audit::Report,
+        checked_at: u64,
+        trustees: usize,
+        threshold: usize,
+    ) -> Self {
+        Audited {
+            statuses: statuses(verdicts, logs),
+            report,
+            timelines: escrow_audit::history::timelines(logs, checked_at),
+            epochs: escrow_audit::history::epochs(logs, checked_at),
+            checked_at,
+            trustees,
+            threshold,
+            logs: logs.len(),
+        }
+    }
+
+    /// The public page.
+    pub(crate) fn page(&self) -> String {
+        escrow_audit::page::render(&escrow_audit::page::Page {
+            checked_at: self.checked_at,
+            logs: &self.statuses,
+            report: &self.report,
+            timelines: &self.timelines,
+            epochs: &self.epochs,
+            risk: risk(self.trustees, self.threshold),
+        })
+    }
+
+    /// report.json.
+    pub(crate) fn report_json(&self) -> Result<String, serde_json::Error> {
+        self.report.to_json()
+    }
+
+    /// Logs that did not verify, and reconciliation flags.
+    pub(crate) fn flag_count(&self) -> usize {
+        self.statuses.iter().filter(|s| s.failure.is_some()).count() + self.report.flags.len()
+    }
+}
+
+/// "Now" for reconciling: the system clock, or `--clock-file`'s, as verification reads it.
+fn audit_now(args: &AuditArgs) -> u64 {
+    escrow_service::clock::from_option(args.clock_file.clone()).now()
 }
 
 fn failed_error(failed: usize, total: usize) -> CliError {
@@ -288,7 +450,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
         }
         AuditCmd::Reconcile { args, threshold } => {
             let (logs, failed) = verify_all(&args, ctx).await?;
-            let rec = escrow_audit::reconcile_at(&logs, threshold, crate::now());
+            let rec = escrow_audit::reconcile_at(&logs, threshold, audit_now(&args));
             println!("{}", warrants_table(&rec));
             if rec.flags.is_empty() {
                 println!("no flags");
@@ -303,10 +465,22 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 return Err(CliError::Findings(format!("{} flags raised", rec.flags.len())));
             }
         }
-        AuditCmd::Report { args, threshold, out } => {
-            let (logs, failed) = verify_all(&args, ctx).await?;
-            let rec = escrow_audit::reconcile_at(&logs, threshold, crate::now());
+        AuditCmd::Serve { args, threshold, listen, addr_file, every } => {
+            crate::audit_serve::run(args, threshold, &listen, addr_file, every, ctx).await?;
+        }
+        AuditCmd::Report { args, threshold, out, html } => {
+            let (logs, verdicts) = verify_all_verdicts(&args, ctx).await?;
+            let failed = verdicts.iter().filter(|v| !v.ok).count();
+            let now = audit_now(&args);
+            let rec = escrow_audit::reconcile_at(&logs, threshold, now);
             let report = escrow_audit::report(&logs, &rec);
+            if let Some(dir) = &html {
+                let audited = Audited::new(&logs, &verdicts, report.clone(), now, args.trustees.len(), threshold);
+                std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+                let index = dir.join("index.html");
+                write(&index, &audited.page())?;
+                println!("public page written to {}", index.display());
+            }
             std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
             let json = report.to_json().map_err(|e| CliError::Findings(format!("report: {e}")))?;
             let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));

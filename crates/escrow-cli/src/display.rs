@@ -52,18 +52,10 @@ pub fn print_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<(), crate::
     Ok(())
 }
 
-/// A UTC day (days since 1970-01-01, as day keys number them) as `YYYY-MM-DD`, by the
-/// proleptic Gregorian calendar (days to civil date, after Howard Hinnant's algorithm).
+/// A UTC day (days since 1970-01-01, as day keys number them) as `YYYY-MM-DD`
+/// (the auditor's calendar, `escrow_audit::report::civil_from_days`).
 pub fn utc_date(day: u32) -> String {
-    let z = i64::from(day) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = escrow_audit::report::civil_from_days(u64::from(day));
     format!("{y:04}-{m:02}-{d:02}")
 }
 

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod audit;
+mod audit_serve;
 mod bench;
 mod ceremony;
 #[cfg(feature = "demo")]

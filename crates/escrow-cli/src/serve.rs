@@ -92,7 +92,7 @@ pub(crate) async fn bind_all(l: &ListenArgs) -> Result<Listeners, CliError> {
     Ok(Listeners { main, metrics })
 }
 
-fn write_addr(f: &std::path::Path, addr: &str) -> Result<(), CliError> {
+pub(crate) fn write_addr(f: &std::path::Path, addr: &str) -> Result<(), CliError> {
     crate::files::write_whole(f, addr.as_bytes())
 }
 

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 /// Generous: the full demo takes ~15 s in the dev profile on two cores.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(300);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-const PROCESSES: [&str; 9] =
-    ["trustee-0", "trustee-1", "trustee-2", "trustee-3", "trustee-4", "relay", "w1", "w2", "w3"];
+const PROCESSES: [&str; 10] =
+    ["trustee-0", "trustee-1", "trustee-2", "trustee-3", "trustee-4", "relay", "w1", "w2", "w3", "audit-page"];
 
 /// The directory holding the `escrow` binary, to put first on PATH.
 fn bin_dir() -> PathBuf {
@@ -367,6 +367,43 @@ fn the_full_demo_kept_prints_commands_that_work() {
     let audited = kept.run_ok(&kept.command("audit verify"));
     assert_eq!(audited.matches("OK    escrow-trustee/").count(), 5, "{audited}");
     assert_eq!(audited.matches("consistent with the witnesses' views: w1 at size").count(), 5, "{audited}");
+    // The same audit as a report and as the public page: no flags, five verified logs
+    // with their witnesses, and the page's numbers are the report's.
+    let reported = kept.run_ok(&kept.command("audit report"));
+    assert!(reported.contains("public page written to"), "{reported}");
+    let page = std::fs::read_to_string(kept.dir.join("audit-page/index.html")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(kept.dir.join("audit-report/report.json")).unwrap()).unwrap();
+    assert!(page.contains("<h2 id=\"flags\">No flags</h2>") && page.contains("5 of 5 logs verified"), "{page}");
+    assert_eq!(page.matches("w1 at size ").count(), 5, "{page}");
+    for head in json["logs"].as_array().unwrap() {
+        let cell = format!("<th scope=\"row\">{}</th>", head["origin"].as_str().unwrap());
+        assert!(page.contains(&cell), "{cell} not in {page}");
+        assert!(page.contains(&format!("<td>{}</td>", head["size"])), "size of {head} not in the page");
+    }
+    // The page the kept auditor serves (`escrow audit serve`, its own process): the
+    // same verdicts, and the same numbers at /report.json.
+    let page_addr = &table[9].2;
+    assert!(kept.kept_text().contains(&format!("): http://{page_addr}/")), "{}", kept.kept_text());
+    let (code, served) = http_get(page_addr, "/");
+    assert_eq!(code, 200, "{served}");
+    assert!(served.contains("<h2 id=\"flags\">No flags</h2>") && served.contains("5 of 5 logs verified"), "{served}");
+    let (code, served_json) = http_get(page_addr, "/report.json");
+    assert_eq!(code, 200, "{served_json}");
+    let served_json: serde_json::Value = serde_json::from_str(&served_json).unwrap();
+    for k in ["per_agency", "per_court", "per_trustee", "per_month", "flags"] {
+        assert_eq!(served_json[k], json[k], "{k}");
+    }
+    let (code, _) = http_get(page_addr, "/no-such-page");
+    assert_eq!(code, 404);
+    for row in json["per_agency"].as_array().unwrap() {
+        let cells: String = ["warrants_received", "approvals", "denials", "fields_released", "messages_opened"]
+            .iter()
+            .map(|k| format!("<td>{}</td>", row[k]))
+            .collect();
+        let line = format!("<th scope=\"row\">{}</th>{cells}", row["key"].as_str().unwrap());
+        assert!(page.contains(&line), "{line} not in {page}");
+    }
     // The key ceremonies: the latest one at trustee-0 (epoch 2, installed), and the
     // announcement of the current epoch fetched and verified under the pinned keys.
     let dkg = kept.run_ok(&kept.command("dkg status"));
@@ -383,7 +420,7 @@ fn the_full_demo_kept_prints_commands_that_work() {
         assert!(services.contains("escrow.v1.Trustee"), "{services}");
     }
     // Every printed `escrow` command was run above.
-    assert_eq!(commands.len(), 9, "{commands:?}");
+    assert_eq!(commands.len(), 10, "{commands:?}");
     check_metrics(&kept.dir);
 
     kept.stop();

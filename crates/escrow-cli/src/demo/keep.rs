@@ -65,7 +65,18 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         pids.push(pid.to_string());
         t.add_row(vec![w.name.clone(), pid.to_string(), addr, file.display().to_string()]);
     }
+    let (page_pid, page_addr) = start_page(d, &dir).await?;
+    pids.push(page_pid.to_string());
+    t.add_row(vec![
+        "audit-page".into(),
+        page_pid.to_string(),
+        page_addr.clone(),
+        dir.join(PAGE_ADDR_FILE).display().to_string(),
+    ]);
     println!("{t}");
+    println!(
+        "The public transparency page (escrow audit serve, auditing every log every {PAGE_EVERY} s): http://{page_addr}/"
+    );
     let epoch = d.keys.public.epoch().0;
     let now = d.clock.now();
     println!(
@@ -128,6 +139,15 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         p("auditor-kept"),
         p("clock")
     );
+    println!(
+        "  escrow --profile {} audit report {all} --witness-policy {} --state-dir {} --clock-file {} --out {} --html {}",
+        p("pki/auditor-1.profile.toml"),
+        p("witness.policy"),
+        p("auditor-kept"),
+        p("clock"),
+        p("audit-report"),
+        p("audit-page")
+    );
     println!("  escrow pki export-key {} --out {}", p("pki/auditor-1.key"), p("auditor-1.key.pem"));
     println!("  escrow --profile {} dkg status --trustee {t0}", p("pki/trustee-0.op-0.profile.toml"));
     println!(
@@ -154,4 +174,94 @@ pub(super) async fn keep(d: &mut Deployment, skipped: &[(&str, &str)]) -> Result
         w.server.detach();
     }
     Ok(())
+}
+
+/// Where the kept audit page writes its address.
+const PAGE_ADDR_FILE: &str = "audit-page.addr";
+
+/// Seconds between the kept audit page's audits.
+const PAGE_EVERY: u64 = 10;
+
+/// Starts `escrow audit serve` over the kept deployment, as its own process, as an
+/// auditor runs it (the auditor's profile, the deployment's witness policy, the
+/// simulated clock), and waits until it serves its first audit. Returns its pid and
+/// address; its log is `logs/audit-page.log`.
+async fn start_page(d: &Deployment, dir: &Path) -> Result<(u32, String), CliError> {
+    let addr_file = dir.join(PAGE_ADDR_FILE);
+    match std::fs::remove_file(&addr_file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(CliError::io(&addr_file, e)),
+        _ => {}
+    }
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).map_err(|e| CliError::io(&logs, e))?;
+    let log_path = logs.join("audit-page.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| CliError::io(&log_path, e))?;
+    let log2 = log.try_clone().map_err(|e| CliError::io(&log_path, e))?;
+    let mut cmd = std::process::Command::new(std::env::current_exe().map_err(err)?);
+    cmd.env("ESCROW_PASSPHRASE", &d.passphrase)
+        .env("RUST_LOG", "info")
+        .arg("--profile")
+        .arg(dir.join("pki/auditor-1.profile.toml"))
+        .args(["audit", "serve"]);
+    for t in &d.trustees {
+        cmd.args(["--trustee", &t.server.addr.to_string()]);
+    }
+    cmd.arg("--witness-policy")
+        .arg(dir.join("witness.policy"))
+        .arg("--state-dir")
+        .arg(dir.join("audit-page-state"))
+        .arg("--clock-file")
+        .arg(dir.join("clock"))
+        .args(["--listen", "127.0.0.1:0", "--every", &PAGE_EVERY.to_string(), "--addr-file"])
+        .arg(&addr_file)
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(log2);
+    let mut child = cmd.spawn().map_err(err)?;
+    let failed = |why: String| err(format!("the audit page did not start: {why} (see {})", log_path.display()));
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    let addr = loop {
+        if let Ok(text) = std::fs::read_to_string(&addr_file) {
+            if text.trim().parse::<std::net::SocketAddr>().is_ok() {
+                break text.trim().to_string();
+            }
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(failed(format!("it exited ({status})")));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(failed("no address after 60 s".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    // Until its first audit is done it answers 503.
+    loop {
+        if let Ok(Ok(200)) = tokio::time::timeout(std::time::Duration::from_secs(5), http_status(&addr)).await {
+            break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(failed(format!("it exited ({status})")));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return Err(failed("no audit served after 60 s".into()));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    Ok((child.id(), addr))
+}
+
+/// The status code of `GET /` at `addr` (HTTP/1.1, one request).
+async fn http_status(addr: &str) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).await?;
+    // "HTTP/1.1 200"
+    std::str::from_utf8(head.get(9..12).unwrap_or_default())
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP status line"))
 }
