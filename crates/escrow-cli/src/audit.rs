@@ -139,6 +139,15 @@ struct WitnessedAt {
     size: u64,
 }
 
+/// The whole of `escrow audit report --json`: every trustee's verdict, the report
+/// (as report.json holds it), and the files written.
+#[derive(Debug, serde::Serialize)]
+struct ReportJson<'a> {
+    trustees: &'a [LogVerdict],
+    report: &'a escrow_audit::Report,
+    written: Vec<String>,
+}
+
 /// The whole of `escrow audit verify --json`.
 #[derive(Debug, serde::Serialize)]
 struct Verified<'a> {
@@ -204,22 +213,24 @@ fn risk(n: usize, t: usize) -> Option<escrow_audit::page::RiskFigures> {
 /// Verifies every trustee, prints one line each (or, with `--json`, one object for
 /// them all), and splits the verified logs from the number of failures.
 async fn verify_all(args: &AuditArgs, ctx: &crate::Ctx) -> Result<(Vec<VerifiedLog>, usize), CliError> {
-    verify_all_verdicts(args, ctx).await.map(|(logs, verdicts)| {
+    verify_all_verdicts(args, ctx, true).await.map(|(logs, verdicts)| {
         let failed = verdicts.iter().filter(|v| !v.ok).count();
         (logs, failed)
     })
 }
 
-/// [`verify_all`], keeping each trustee's verdict.
+/// [`verify_all`], keeping each trustee's verdict; with `--json`, the verdicts are
+/// printed as one object only if `json_alone` (else the caller prints them in its own).
 async fn verify_all_verdicts(
     args: &AuditArgs,
     ctx: &crate::Ctx,
+    json_alone: bool,
 ) -> Result<(Vec<VerifiedLog>, Vec<LogVerdict>), CliError> {
     let (logs, verdicts) = Auditor::new(args, ctx)?.verdicts(&args.trustees).await;
     for v in verdicts.iter().filter(|_| !ctx.json) {
         v.print();
     }
-    if ctx.json {
+    if ctx.json && json_alone {
         crate::display::print_json(&Verified { trustees: &verdicts })?;
     }
     Ok((logs, verdicts))
@@ -469,7 +480,7 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             crate::audit_serve::run(args, threshold, &listen, addr_file, every, ctx).await?;
         }
         AuditCmd::Report { args, threshold, out, html } => {
-            let (logs, verdicts) = verify_all_verdicts(&args, ctx).await?;
+            let (logs, verdicts) = verify_all_verdicts(&args, ctx, false).await?;
             let failed = verdicts.iter().filter(|v| !v.ok).count();
             let now = audit_now(&args);
             let rec = escrow_audit::reconcile_at(&logs, threshold, now);
@@ -479,20 +490,33 @@ pub async fn run(cmd: AuditCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
                 std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
                 let index = dir.join("index.html");
                 write(&index, &audited.page())?;
-                println!("public page written to {}", index.display());
+                if !ctx.json {
+                    println!("public page written to {}", index.display());
+                }
             }
             std::fs::create_dir_all(&out).map_err(|e| CliError::io(&out, e))?;
             let json = report.to_json().map_err(|e| CliError::Findings(format!("report: {e}")))?;
             let (md_path, json_path) = (out.join("report.md"), out.join("report.json"));
             write(&md_path, &report.to_markdown())?;
             write(&json_path, &json)?;
-            println!("{}", report_summary(&report));
-            println!(
-                "report over {} verified logs written to {} and {}",
-                logs.len(),
-                md_path.display(),
-                json_path.display()
-            );
+            if ctx.json {
+                crate::display::print_json(&ReportJson {
+                    trustees: &verdicts,
+                    report: &report,
+                    written: vec![md_path.display().to_string(), json_path.display().to_string()]
+                        .into_iter()
+                        .chain(html.iter().map(|d| d.join("index.html").display().to_string()))
+                        .collect(),
+                })?;
+            } else {
+                println!("{}", report_summary(&report));
+                println!(
+                    "report over {} verified logs written to {} and {}",
+                    logs.len(),
+                    md_path.display(),
+                    json_path.display()
+                );
+            }
             if failed > 0 {
                 return Err(failed_error(failed, args.trustees.len()));
             }

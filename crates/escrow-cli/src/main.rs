@@ -52,9 +52,9 @@ pub struct Ctx {
     pub tls: tls::TlsArgs,
     /// Print the result as JSON on stdout instead of text: one JSON object; commands
     /// that report as they go (user send) print one object per line. Text from other
-    /// parties is escaped by JSON. Only status, audit verify, court sign, open, user
-    /// send, user inbox, dkg status, dkg execute, epoch verify and federation show
-    /// print JSON; every other command refuses the flag.
+    /// parties is escaped by JSON. Only status, audit verify, audit report, court sign,
+    /// open, user send, user inbox, dkg status, dkg execute, epoch verify and federation
+    /// show print JSON; every other command refuses the flag.
     #[arg(long, global = true)]
     pub json: bool,
 }
@@ -267,8 +267,8 @@ impl CliError {
 
 /// The commands `--json` is for, as the refusal lists them.
 const JSON_COMMANDS: &str =
-    "status, audit verify, court sign, open, user send, user inbox, dkg status, dkg execute, epoch verify and \
-     federation show";
+    "status, audit verify, audit report, court sign, open, user send, user inbox, dkg status, dkg execute, epoch \
+     verify and federation show";
 
 /// Whether `command` prints its result as JSON under `--json`.
 fn prints_json(command: &Command) -> bool {
@@ -276,7 +276,7 @@ fn prints_json(command: &Command) -> bool {
         command,
         Command::Status(_)
             | Command::Open(_)
-            | Command::Audit(audit::AuditCmd::Verify { .. })
+            | Command::Audit(audit::AuditCmd::Verify { .. } | audit::AuditCmd::Report { .. })
             | Command::Court(keys::CourtCmd::Sign(_))
             | Command::User(user::UserCmd::Send { .. } | user::UserCmd::Inbox { .. })
             | Command::Dkg(ceremony::DkgCmd::Status { .. } | ceremony::DkgCmd::Execute { .. })

@@ -371,6 +371,12 @@ fn the_full_demo_kept_prints_commands_that_work() {
     // with their witnesses, and the page's numbers are the report's.
     let reported = kept.run_ok(&kept.command("audit report"));
     assert!(reported.contains("public page written to"), "{reported}");
+    // With --json: one object, the same report and every verdict.
+    let as_json: serde_json::Value =
+        serde_json::from_str(&kept.run_ok(&format!("{} --json", kept.command("audit report")))).unwrap();
+    assert_eq!(as_json["trustees"].as_array().unwrap().len(), 5, "{as_json}");
+    assert!(as_json["trustees"].as_array().unwrap().iter().all(|t| t["ok"] == true), "{as_json}");
+    assert_eq!(as_json["written"].as_array().unwrap().len(), 3, "{as_json}");
     let page = std::fs::read_to_string(kept.dir.join("audit-page/index.html")).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(kept.dir.join("audit-report/report.json")).unwrap()).unwrap();
@@ -393,6 +399,7 @@ fn the_full_demo_kept_prints_commands_that_work() {
     let served_json: serde_json::Value = serde_json::from_str(&served_json).unwrap();
     for k in ["per_agency", "per_court", "per_trustee", "per_month", "flags"] {
         assert_eq!(served_json[k], json[k], "{k}");
+        assert_eq!(as_json["report"][k], json[k], "{k}");
     }
     let (code, _) = http_get(page_addr, "/no-such-page");
     assert_eq!(code, 404);

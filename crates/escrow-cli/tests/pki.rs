@@ -147,7 +147,9 @@ fn json_is_refused_by_a_command_that_prints_none() {
         let out = run(&args);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        let want = format!("error: escrow {name} does not print JSON: --json is for status, audit verify, court sign");
+        let want = format!(
+            "error: escrow {name} does not print JSON: --json is for status, audit verify, audit report, court sign"
+        );
         assert!(err.starts_with(&want), "{args:?}: {err}");
         assert!(out.stdout.is_empty(), "{args:?}: {out:?}");
     }
