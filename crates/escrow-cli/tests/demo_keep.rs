@@ -483,3 +483,173 @@ fn a_kept_bench_prints_commands_that_work() {
     assert!(fed.contains("1 of 5 trustees") && !fed.contains("ONE ROOT"), "{fed}");
     kept.stop();
 }
+
+/// Where the browser test saves its screenshots: `$ESCROW_SCREENSHOTS`, else a
+/// directory in the system's temp dir (named on stderr).
+fn screenshot_dir() -> PathBuf {
+    let dir = std::env::var_os("ESCROW_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("escrow-screenshots-{}", std::process::id())));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `chromedriver` on a free loopback port; killed on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("chromedriver (Debian's chromium-driver) does not start: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port} within 30 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The cells of each row of the statistics table `id` (month, agency, court or
+/// trustee), as the browser renders them.
+async fn rendered_rows(c: &fantoccini::Client, id: &str) -> Vec<Vec<String>> {
+    use fantoccini::Locator;
+    let mut rows = Vec::new();
+    let css = format!("section[aria-labelledby='{id}'] table tbody tr");
+    for tr in c.find_all(Locator::Css(&css)).await.unwrap() {
+        let mut cells = Vec::new();
+        for cell in tr.find_all(Locator::Css("th, td")).await.unwrap() {
+            cells.push(cell.text().await.unwrap());
+        }
+        rows.push(cells);
+    }
+    rows
+}
+
+/// The public page of a kept deployment, in Debian's chromium (headless) over
+/// WebDriver: the numbers it shows are `escrow audit report --json`'s; after one
+/// trustee's stored log is rewritten behind it, a reload (once the page's next audit
+/// ran) shows a flag naming that trustee. Screenshots of both are saved.
+#[test]
+#[ignore = "needs Debian's chromium and chromium-driver; .ci/run installs them when missing and runs it with --ignored"]
+fn the_public_page_in_a_real_browser_shows_the_reports_numbers_and_a_tampered_log() {
+    use fantoccini::{ClientBuilder, Locator};
+    let kept = Kept::start(&["lawful-access", "--keep"]);
+    let table = kept.check_processes();
+    let page = format!("http://{}/", table[9].2);
+    let json: serde_json::Value =
+        serde_json::from_str(&kept.run_ok(&format!("{} --json", kept.command("audit report")))).unwrap();
+    let report = &json["report"];
+    let shots = screenshot_dir();
+    let driver = Driver::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1600"],
+            }),
+        );
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let c = ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await
+            .expect("a WebDriver session in chromium");
+        c.goto(&page).await.unwrap();
+        assert_eq!(c.title().await.unwrap(), "escrow transparency report");
+        let flags = c.find(Locator::Css("#flags")).await.unwrap().text().await.unwrap();
+        assert_eq!(flags, "No flags");
+        // Every statistics table shows the report's numbers, row by row.
+        for (id, key) in
+            [("month", "per_month"), ("agency", "per_agency"), ("court", "per_court"), ("trustee", "per_trustee")]
+        {
+            let want: Vec<Vec<String>> = report[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let mut cells = vec![r["key"].as_str().unwrap().to_string()];
+                    for k in [
+                        "warrants_received",
+                        "approvals",
+                        "denials",
+                        "fields_released",
+                        "messages_opened",
+                        "day_keys_released",
+                        "day_keys_opened",
+                    ] {
+                        cells.push(r[k].to_string());
+                    }
+                    cells
+                })
+                .collect();
+            assert!(!want.is_empty(), "{key}: {report}");
+            assert_eq!(rendered_rows(&c, id).await, want, "{key}");
+        }
+        // Each verified log's size as the report has it.
+        for head in json["report"]["logs"].as_array().unwrap() {
+            let row =
+                format!("//section[@aria-labelledby='logs']//tr[th='{}']/td[3]", head["origin"].as_str().unwrap());
+            let size = c.find(Locator::XPath(&row)).await.unwrap().text().await.unwrap();
+            assert_eq!(size, head["size"].to_string(), "{head}");
+        }
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(shots.join("page-clean.png"), &png).unwrap();
+
+        // trustee-3's stored approval rewritten behind it (as scenario B does).
+        {
+            use escrow_trustee::tamper;
+            let t3 = kept.dir.join("trustee-3");
+            let needle = b"op-3";
+            let (idx, mut entry) = tamper::log_entries(&t3)
+                .unwrap()
+                .into_iter()
+                .find(|(_, e)| e.windows(needle.len()).any(|w| w == needle))
+                .expect("trustee-3 logged an approval");
+            let at = entry.windows(needle.len()).position(|w| w == needle).unwrap() + needle.len() - 1;
+            entry[at] = b'X';
+            tamper::rewrite_log_entry(&t3, idx, &entry).unwrap();
+        }
+        // The page audits every 10 s: reload until the flag is there.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let flag = loop {
+            c.refresh().await.unwrap();
+            let items = c.find_all(Locator::Css("#flags + ul li")).await.unwrap();
+            let mut texts = Vec::new();
+            for li in items {
+                texts.push(li.text().await.unwrap());
+            }
+            if let Some(t) = texts.into_iter().find(|t| t.contains("trustee-3")) {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "no flag naming trustee-3 within 60 s");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        };
+        assert!(flag.starts_with("FLAG: trustee escrow-trustee/trustee-3's log did not verify: "), "{flag}");
+        let heading = c.find(Locator::Css("#flags")).await.unwrap().text().await.unwrap();
+        assert!(heading.starts_with("Flags ("), "{heading}");
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(shots.join("page-flagged.png"), &png).unwrap();
+        c.close().await.unwrap();
+    });
+    eprintln!("screenshots in {}", shots.display());
+    kept.stop();
+}
