@@ -48,8 +48,28 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
     s
 }
 
-/// A UTC day number (days since 1970-01-01) as `YYYY-MM-DD`, for messages.
-pub(crate) fn utc_date(day: &u32) -> String {
+/// A UTC day number (days since 1970-01-01, as day keys number them) as
+/// `YYYY-MM-DD`, for messages (the auditor's and `escrow open`'s).
+pub fn utc_date(day: &u32) -> String {
     let (y, m, d) = report::civil_from_days(u64::from(*day));
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_days_are_calendar_dates() {
+        let utc_date = |d: u32| super::utc_date(&d);
+        assert_eq!(utc_date(0), "1970-01-01");
+        assert_eq!(utc_date(59), "1970-03-01");
+        // 2000 is a leap year (divisible by 400); 2100 is not.
+        assert_eq!(utc_date(11_016), "2000-02-29");
+        assert_eq!(utc_date(11_017), "2000-03-01");
+        assert_eq!(utc_date(47_540), "2100-02-28");
+        assert_eq!(utc_date(47_541), "2100-03-01");
+        // The demo's day 0: Monday 2026-03-02 (1,772,409,600 s).
+        assert_eq!(utc_date(1_772_409_600 / 86_400), "2026-03-02");
+        // The last day a day key can name: about 11.76 million years on, no overflow.
+        assert!(utc_date(u32::MAX).starts_with("117611"), "{}", utc_date(u32::MAX));
+    }
 }

@@ -380,7 +380,7 @@ impl Opened {
             tail.push_str(&format!(
                 "day key of {} for day {} of epoch {} not combined: {}\n",
                 text(&k.party),
-                crate::display::utc_date(k.day),
+                escrow_audit::utc_date(&k.day),
                 k.epoch,
                 text(&k.why)
             ));
