@@ -72,6 +72,28 @@ pub static ALICE_PK: LazyLock<UserPublicKey> =
 pub static BOB_SK: LazyLock<UserSecretKey> =
     LazyLock::new(|| UserSecretKey::from_bytes(&kat("user_secret_key_bob")).expect("KAT bob decodes"));
 
+/// The KAT deployment of escrow domains: uk (the KAT epoch key) and us (its own KAT
+/// key) escrow under all-of, free does not.
+pub static JURISDICTIONS: LazyLock<escrow_crypto::Jurisdictions> = LazyLock::new(|| {
+    let us = EpochPublicKey::from_bytes(&kat("epoch_public_key_us")).expect("KAT us key decodes");
+    let d = |s: &str| escrow_crypto::Domain::new(s).expect("a domain name");
+    escrow_crypto::Jurisdictions::new(
+        escrow_crypto::Rule::AllOf,
+        [(d("uk"), Some(EPK.clone())), (d("us"), Some(us)), (d("free"), None)],
+    )
+    .expect("three distinct domains")
+});
+/// The KAT users' certified homes: alice uk, bob us, carol free.
+pub static HOMES: LazyLock<std::collections::BTreeMap<escrow_crypto::PartyId, escrow_crypto::Domain>> =
+    LazyLock::new(|| {
+        [("alice", "uk"), ("bob", "us"), ("carol", "free")]
+            .into_iter()
+            .map(|(p, h)| {
+                (escrow_crypto::PartyId::new(p).expect("an id"), escrow_crypto::Domain::new(h).expect("a domain"))
+            })
+            .collect()
+    });
+
 /// The fixed log signer (seeded RNG, the same seed as escrow-log's tests).
 pub fn log_signer() -> CheckpointSigner {
     CheckpointSigner::generate(LOG_ORIGIN, &mut rand_chacha::ChaCha20Rng::seed_from_u64(0x10c)).expect("valid key name")

@@ -174,7 +174,7 @@ impl CompartmentedPublicKey {
         if label.epoch() != self.epoch() {
             return Err(Error::EpochMismatch { expected: self.epoch().0, got: label.epoch().0 });
         }
-        let label_bytes = label.to_bytes();
+        let label_bytes = label.field_bytes(self.epoch_public_key());
         // The field's validity check (the label binding), once for both groups.
         let checked = field.prepare(&label_bytes)?;
         let (part_a, culprits_a) = self.open_group(Compartment::A, &checked, field, &label_bytes, shares_a)?;

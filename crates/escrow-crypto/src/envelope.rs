@@ -40,8 +40,8 @@ use crate::wire::{Alg, Reader, Writer};
 
 /// Largest plaintext an envelope may carry (1 MiB).
 pub const MAX_PLAINTEXT_LEN: usize = 1 << 20;
-const TAG_LEN: usize = 16;
-const WRAPPED_LEN: usize = 32 + TAG_LEN;
+pub(crate) const TAG_LEN: usize = 16;
+pub(crate) const WRAPPED_LEN: usize = 32 + TAG_LEN;
 /// Largest encoded envelope.
 pub const MAX_ENVELOPE_LEN: usize =
     3 + 2 + MAX_LABEL_LEN + 176 + 33 + 1 + MAX_RECIPIENTS * (65 + WRAPPED_LEN) + 4 + MAX_PLAINTEXT_LEN + TAG_LEN + 64;
@@ -52,9 +52,9 @@ const DAY_FIELD_BODY_LEN: usize = 48 + 32;
 
 const WRAP_SALT: &[u8] = b"escrow/v1/wrap";
 const ENVELOPE_SIG_DST: &[u8] = b"escrow/v1/envelope-signature\0";
-const ZERO_NONCE: [u8; 12] = [0u8; 12];
+pub(crate) const ZERO_NONCE: [u8; 12] = [0u8; 12];
 
-fn aead(key: &[u8; 32]) -> Aes256Gcm {
+pub(crate) fn aead(key: &[u8; 32]) -> Aes256Gcm {
     Aes256Gcm::new_from_slice(key).expect("AES-256 takes a 32-byte key")
 }
 
@@ -62,9 +62,9 @@ fn aead(key: &[u8; 32]) -> Aes256Gcm {
 /// encrypt to them. Separate keys, so no signature ever meets a DH oracle.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserPublicKey {
-    id: PartyId,
-    verifying: VerifyingKey,
-    dh: PublicKey,
+    pub(crate) id: PartyId,
+    pub(crate) verifying: VerifyingKey,
+    pub(crate) dh: PublicKey,
 }
 
 impl fmt::Debug for UserPublicKey {
@@ -76,9 +76,9 @@ impl fmt::Debug for UserPublicKey {
 /// A user's secret identity keys. Zeroized on drop (by `p256`); `Debug` is redacted.
 #[derive(Clone)]
 pub struct UserSecretKey {
-    id: PartyId,
-    signing: SigningKey,
-    dh: SecretKey,
+    pub(crate) id: PartyId,
+    pub(crate) signing: SigningKey,
+    pub(crate) dh: SecretKey,
 }
 
 impl fmt::Debug for UserSecretKey {
@@ -87,7 +87,7 @@ impl fmt::Debug for UserSecretKey {
     }
 }
 
-fn sec1(pk: &PublicKey) -> [u8; 33] {
+pub(crate) fn sec1(pk: &PublicKey) -> [u8; 33] {
     let ep = pk.to_encoded_point(true);
     let mut out = [0u8; 33];
     out.copy_from_slice(ep.as_bytes());
@@ -258,6 +258,115 @@ fn wrap_key(shared_x: &[u8], eph: &[u8; 33], recipient_dh: &[u8; 33], recipient:
     key
 }
 
+/// Wraps `key` for `rpk` under the message's ephemeral key: ECDH, HKDF-SHA256 bound
+/// to both public keys and the recipient id, AES-256-GCM with `aad` (the label).
+pub(crate) fn wrap_for(
+    eph: &SecretKey,
+    eph_pub: &[u8; 33],
+    rpk: &UserPublicKey,
+    key: &DataKey,
+    aad: &[u8],
+) -> Result<Vec<u8>, Error> {
+    let shared = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), rpk.dh.as_affine());
+    let wk = wrap_key(shared.raw_secret_bytes(), eph_pub, &sec1(&rpk.dh), &rpk.id);
+    aead(&wk)
+        .encrypt(&Nonce::from(ZERO_NONCE), Payload { msg: key.expose_secret(), aad })
+        .map_err(|_| Error::InvalidInput { what: "key wrap", reason: "AEAD refused input" })
+}
+
+/// Undoes [`wrap_for`] with the recipient's secret key; any failure is
+/// [`Error::DecryptionFailed`].
+pub(crate) fn unwrap_for(
+    me: &UserSecretKey,
+    ephemeral: &PublicKey,
+    wrapped: &[u8; WRAPPED_LEN],
+    aad: &[u8],
+) -> Result<DataKey, Error> {
+    let shared = p256::ecdh::diffie_hellman(me.dh.to_nonzero_scalar(), ephemeral.as_affine());
+    let wk = wrap_key(shared.raw_secret_bytes(), &sec1(ephemeral), &sec1(&me.dh.public_key()), &me.id);
+    let raw = Zeroizing::new(
+        aead(&wk)
+            .decrypt(&Nonce::from(ZERO_NONCE), Payload { msg: wrapped, aad })
+            .map_err(|_| Error::DecryptionFailed)?,
+    );
+    let arr: [u8; 32] = raw.as_slice().try_into().map_err(|_| Error::DecryptionFailed)?;
+    Ok(DataKey::from_bytes(arr))
+}
+
+/// The wrapped keys, one per recipient in `recipients`' (the label's) order.
+pub(crate) fn read_wraps(
+    r: &mut Reader<'_>,
+    recipients: &[PartyId],
+) -> Result<Vec<(PartyId, [u8; WRAPPED_LEN])>, Error> {
+    let n = usize::from(r.u8("wrapped key count")?);
+    if n != recipients.len() {
+        return Err(r.err(DecodeError::InvalidValue {
+            field: "wrapped key count",
+            reason: "differs from the label's recipient count",
+        }));
+    }
+    let mut wraps = Vec::with_capacity(n);
+    for expected in recipients {
+        let id = r.party_id("wrapped key recipient")?;
+        if &id != expected {
+            return Err(r.err(DecodeError::InvalidValue {
+                field: "wrapped key recipient",
+                reason: "differs from the label's recipients",
+            }));
+        }
+        wraps.push((id, r.array::<WRAPPED_LEN>("wrapped key")?));
+    }
+    Ok(wraps)
+}
+
+/// Where an envelope's header ends, its body starts and its signed part ends, and its
+/// signature.
+pub(crate) struct Tail {
+    pub(crate) header_len: usize,
+    pub(crate) body_start: usize,
+    pub(crate) signed_len: usize,
+    pub(crate) signature: Signature,
+}
+
+/// Reads what every envelope ends with, the header read: body length (16 bytes to
+/// 1 MiB + 16), body, signature, and nothing after.
+pub(crate) fn read_tail(mut r: Reader<'_>) -> Result<Tail, Error> {
+    let header_len = r.consumed().len();
+    let body_len = usize::try_from(r.u32("body length")?).unwrap_or(usize::MAX);
+    if !(TAG_LEN..=MAX_PLAINTEXT_LEN + TAG_LEN).contains(&body_len) {
+        return Err(r.err(DecodeError::FieldTooLong {
+            field: "body",
+            max: MAX_PLAINTEXT_LEN + TAG_LEN,
+            got: body_len,
+        }));
+    }
+    let body_start = r.consumed().len();
+    r.take(body_len, "body")?;
+    let signed_len = r.consumed().len();
+    let signature = r.p256_signature("signature")?;
+    r.finish()?;
+    Ok(Tail { header_len, body_start, signed_len, signature })
+}
+
+/// The sender's signature over `signed` with `dst`; `sender` must be the one the
+/// message names.
+pub(crate) fn check_sender(
+    sender: &UserPublicKey,
+    named: &PartyId,
+    dst: &[u8],
+    signed: &[u8],
+    signature: &Signature,
+) -> Result<(), Error> {
+    if &sender.id != named {
+        return Err(Error::PartyMismatch { what: "sender", expected: sender.id.to_string(), got: named.to_string() });
+    }
+    if verify(&sender.verifying, dst, signed, signature) {
+        Ok(())
+    } else {
+        Err(Error::BadSignature { what: "envelope sender" })
+    }
+}
+
 /// How a day field is made for one party of a message (the honest one is
 /// [`DayField::seal`]).
 pub type MakeDayField<'a> = dyn Fn(&EpochPublicKey, &Label, &PartyId, &DataKey) -> Result<DayField, Error> + 'a;
@@ -353,13 +462,8 @@ impl Envelope {
                 .iter()
                 .find(|r| &r.id == id)
                 .expect("label recipients come from the request's recipients");
-            let shared = p256::ecdh::diffie_hellman(eph.to_nonzero_scalar(), rpk.dh.as_affine());
-            let key = wrap_key(shared.raw_secret_bytes(), &eph_pub, &sec1(&rpk.dh), id);
-            let wrapped = aead(&key)
-                .encrypt(&Nonce::from(ZERO_NONCE), Payload { msg: dk.expose_secret(), aad: &label_bytes })
-                .map_err(|_| Error::InvalidInput { what: "key wrap", reason: "AEAD refused input" })?;
             w.str8(id.as_str());
-            w.bytes(&wrapped);
+            w.bytes(&wrap_for(&eph, &eph_pub, rpk, &dk, &label_bytes)?);
         }
         for d in &days {
             d.write(&mut w);
@@ -387,46 +491,20 @@ impl Envelope {
         let mut r = Reader::new(bytes, alg, max_len)?;
         let label_bytes = r.bytes16("label", MAX_LABEL_LEN)?;
         let label = Label::from_bytes(label_bytes)?;
+        if label.domain_tag().is_some() {
+            // A label v2 belongs in an envelope with domain fields (0x0019) only.
+            return Err(r.err(DecodeError::InvalidValue { field: "label", reason: "a domain label (v2)" }));
+        }
         let field = EscrowField::read(&mut r)?;
         let ephemeral = r.p256_point("ephemeral key")?;
-        let n = usize::from(r.u8("wrapped key count")?);
-        if n != label.recipients().len() {
-            return Err(r.err(DecodeError::InvalidValue {
-                field: "wrapped key count",
-                reason: "differs from the label's recipient count",
-            }));
-        }
-        let mut wraps = Vec::with_capacity(n);
-        for expected in label.recipients() {
-            let id = r.party_id("wrapped key recipient")?;
-            if &id != expected {
-                return Err(r.err(DecodeError::InvalidValue {
-                    field: "wrapped key recipient",
-                    reason: "differs from the label's recipients",
-                }));
-            }
-            wraps.push((id, r.array::<WRAPPED_LEN>("wrapped key")?));
-        }
+        let wraps = read_wraps(&mut r, label.recipients())?;
         let mut days = Vec::new();
         if alg == Alg::EnvelopeWithDays {
             for _ in label.parties() {
                 days.push(DayField::read(&mut r)?);
             }
         }
-        let header_len = r.consumed().len();
-        let body_len = usize::try_from(r.u32("body length")?).unwrap_or(usize::MAX);
-        if !(TAG_LEN..=MAX_PLAINTEXT_LEN + TAG_LEN).contains(&body_len) {
-            return Err(r.err(DecodeError::FieldTooLong {
-                field: "body",
-                max: MAX_PLAINTEXT_LEN + TAG_LEN,
-                got: body_len,
-            }));
-        }
-        let body_start = r.consumed().len();
-        r.take(body_len, "body")?;
-        let signed_len = r.consumed().len();
-        let signature = r.p256_signature("signature")?;
-        r.finish()?;
+        let Tail { header_len, body_start, signed_len, signature } = read_tail(r)?;
         Ok(Envelope {
             raw: bytes.to_vec(),
             header_len,
@@ -475,19 +553,8 @@ impl Envelope {
     /// Checks the sender's signature over header and body; `sender` must be the
     /// label's sender.
     pub fn verify_sender(&self, sender: &UserPublicKey) -> Result<(), Error> {
-        if &sender.id != self.label.sender() {
-            return Err(Error::PartyMismatch {
-                what: "sender",
-                expected: sender.id.to_string(),
-                got: self.label.sender().to_string(),
-            });
-        }
         let signed = self.raw.get(..self.signed_len).expect("offsets computed at decode");
-        if verify(&sender.verifying, ENVELOPE_SIG_DST, signed, &self.signature) {
-            Ok(())
-        } else {
-            Err(Error::BadSignature { what: "envelope sender" })
-        }
+        check_sender(sender, self.label.sender(), ENVELOPE_SIG_DST, signed, &self.signature)
     }
 
     /// A recipient opens the message: sender signature, then its wrapped key, then
@@ -496,16 +563,7 @@ impl Envelope {
         self.verify_sender(sender)?;
         let (_, wrapped) =
             self.wraps.iter().find(|(id, _)| id == &me.id).ok_or_else(|| Error::NotARecipient(me.id.to_string()))?;
-        let shared = p256::ecdh::diffie_hellman(me.dh.to_nonzero_scalar(), self.ephemeral.as_affine());
-        let key = wrap_key(shared.raw_secret_bytes(), &sec1(&self.ephemeral), &sec1(&me.dh.public_key()), &me.id);
-        let label_bytes = self.label.to_bytes();
-        let dk_raw = Zeroizing::new(
-            aead(&key)
-                .decrypt(&Nonce::from(ZERO_NONCE), Payload { msg: wrapped, aad: &label_bytes })
-                .map_err(|_| Error::DecryptionFailed)?,
-        );
-        let dk_arr: [u8; 32] = dk_raw.as_slice().try_into().map_err(|_| Error::DecryptionFailed)?;
-        let dk = DataKey::from_bytes(dk_arr);
+        let dk = unwrap_for(me, &self.ephemeral, wrapped, &self.label.to_bytes())?;
         self.field.check_carries(epk, &self.label, &dk)?;
         self.check_day_fields(epk, &dk)?;
         self.decrypt_body(&dk)

@@ -124,6 +124,36 @@ pub enum Error {
         /// The party named by the blob.
         got: String,
     },
+    /// A domain that the deployment does not hold.
+    #[error("unknown domain {0:?}")]
+    UnknownDomain(String),
+    /// The label's composition rule is not the deployment's.
+    #[error("the message says rule {got}; this deployment's rule is {expected}")]
+    RuleMismatch {
+        /// The deployment's rule.
+        expected: &'static str,
+        /// The rule the label names.
+        got: &'static str,
+    },
+    /// The label gives a party another home than the one certified for it (or the
+    /// checker has no certified home for that party).
+    #[error("{party:?}'s home: certified {certified}, the message says {labelled}")]
+    HomeMismatch {
+        /// The party.
+        party: String,
+        /// The home its certificate names ("none known" if there was none).
+        certified: String,
+        /// The home the label names.
+        labelled: String,
+    },
+    /// The rule and the parties' homes require a field for this domain, and the
+    /// envelope carries none (a field stripped by a rogue client).
+    #[error("no escrow field for domain {0:?}, which the rule requires")]
+    MissingField(String),
+    /// The envelope carries a field for a domain that the rule and the parties'
+    /// homes do not call for (a field added by a rogue client).
+    #[error("an escrow field for domain {0:?}, which the rule does not call for")]
+    UnexpectedField(String),
     /// A day field or day identity names a party that is neither the message's
     /// sender nor one of its recipients.
     #[error("{0:?} is neither the sender nor a recipient of this message")]

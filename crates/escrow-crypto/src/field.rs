@@ -148,7 +148,7 @@ impl EscrowField {
         if label.epoch() != epk.epoch() {
             return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
         }
-        Ok(Self::seal_encoded(epk, &label.to_bytes(), dk))
+        Ok(Self::seal_encoded(epk, &label.field_bytes(epk), dk))
     }
 
     fn seal_encoded(epk: &EpochPublicKey, label: &[u8], dk: &DataKey) -> Self {
@@ -177,7 +177,7 @@ impl EscrowField {
         if label.epoch() != epk.epoch() {
             return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
         }
-        Ok(self.hashed(&label.to_bytes()))
+        Ok(self.hashed(&label.field_bytes(epk)))
     }
 
     fn hashed(&self, label: &[u8]) -> FieldCheck {
@@ -196,7 +196,7 @@ impl EscrowField {
         if label.epoch() != epk.epoch() {
             return Err(Error::EpochMismatch { expected: epk.epoch().0, got: label.epoch().0 });
         }
-        if Self::seal_encoded(epk, &label.to_bytes(), dk) == *self {
+        if Self::seal_encoded(epk, &label.field_bytes(epk), dk) == *self {
             Ok(())
         } else {
             Err(Error::FieldMismatch)
@@ -466,7 +466,7 @@ impl EpochPublicKey {
         if label.epoch() != self.epoch() {
             return Err(Error::EpochMismatch { expected: self.epoch().0, got: label.epoch().0 });
         }
-        let label_bytes = label.to_bytes();
+        let label_bytes = label.field_bytes(self);
         let prep = field.prepare(&label_bytes)?;
         Ok(self.bind(&prep, field, &label_bytes))
     }

@@ -49,10 +49,12 @@ pub mod announce;
 pub mod compartment;
 pub mod day;
 pub mod dkg;
+pub mod domain_envelope;
 pub mod envelope;
 pub mod error;
 pub mod field;
 pub mod id;
+pub mod jurisdiction;
 pub mod keys;
 pub mod label;
 pub mod recover;
@@ -67,12 +69,14 @@ pub use compartment::{
     GroupSpec,
 };
 pub use day::{day_of, DayField, DayId, DayKey, ExtractionShare};
+pub use domain_envelope::{DomainEnvelope, DomainSealRequest, Resident};
 pub use envelope::{Envelope, MakeDayField, SealRequest, UserPublicKey, UserSecretKey};
 pub use error::{DecodeError, Error, WarrantTimeError};
 pub use field::{verify_fields, DataKey, DecryptionShare, EscrowField, FieldCheck, Opened};
 pub use id::PartyId;
+pub use jurisdiction::{opens_alone, required_domains, Domain, DomainTag, Jurisdictions, Rule};
 pub use keys::{dealer_keygen, DealerOutput, EpochId, EpochPublicKey, TrusteeIndex, TrusteeKeyShare};
-pub use label::{Label, MessageId, Scope, ScopeError, TimeWindow};
+pub use label::{Label, MessageId, MessageLabel, Scope, ScopeError, TimeWindow};
 pub use recover::{RecoverItem, Recovered};
 pub use trustee_key::{TrusteePins, TrusteeSigningKey, TrusteeVerifyingKey};
 pub use warrant::{

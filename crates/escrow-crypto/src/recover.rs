@@ -120,7 +120,7 @@ impl EpochPublicKey {
         let mut on_h: (Vec<blst::blst_p2_affine>, Vec<blst::blst_p1_affine>) = (Vec::new(), Vec::new());
         let mut on_w: (Vec<blst::blst_p2_affine>, Vec<blst::blst_p1_affine>) = (Vec::new(), Vec::new());
         for (field, label, shares) in batch {
-            let h = hash_uvl(&field.u, &field.v, &label.to_bytes());
+            let h = hash_uvl(&field.u, &field.v, &label.field_bytes(self));
             let alpha = batch_weight(rng);
             let mut points = vec![-G1Projective::from(field.u)];
             let mut keys = vec![g1];
@@ -166,7 +166,7 @@ impl EpochPublicKey {
         data_key: DataKey,
         culprits: Vec<TrusteeIndex>,
     ) -> Result<Recovered, Error> {
-        let mut r = derive_r(&self.master().to_compressed(), &data_key, &label.to_bytes());
+        let mut r = derive_r(&self.master().to_compressed(), &data_key, &label.field_bytes(self));
         let carries = (G1Projective::generator() * r).to_affine() == field.u;
         // r unmasks the field as well as the key does.
         r = Scalar::from(0u64);

@@ -60,6 +60,14 @@ pub enum Alg {
     ExtractionShare = 0x0015,
     /// An envelope that also carries a day field per party (both escrow modes).
     EnvelopeWithDays = 0x0016,
+    /// What a message is across escrow domains: ids, parties, each party's home
+    /// jurisdiction, time and composition rule (the key-wrap AAD of 0x0019).
+    MessageLabel = 0x0017,
+    /// An escrow label that also names the field's domain, the rule and every party's
+    /// home jurisdiction (label v2; bound into each field of 0x0019).
+    DomainLabel = 0x0018,
+    /// An envelope with one escrow field per domain its rule requires (0 to 16).
+    DomainEnvelope = 0x0019,
 }
 
 impl Alg {
@@ -88,6 +96,9 @@ impl Alg {
             Alg::DayField => "day field",
             Alg::ExtractionShare => "extraction share",
             Alg::EnvelopeWithDays => "envelope with day fields",
+            Alg::MessageLabel => "message label",
+            Alg::DomainLabel => "domain label",
+            Alg::DomainEnvelope => "envelope with domain fields",
         }
     }
 }

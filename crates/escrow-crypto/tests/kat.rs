@@ -86,7 +86,36 @@ fn generate() -> Blobs {
     // Both modes: the same request, another message id, a day field per party.
     let both = SealRequest { message_id: *b"kat-message-0002", ..req };
     m.insert("envelope_with_days", Envelope::seal_with_days(&both, &mut r).unwrap().as_bytes().to_vec());
+    // Escrow domains: alice (uk, the epoch-42 keys above) writes to bob (us, epoch 43)
+    // and carol (free, no escrow) under all-of: a field for uk and one for us.
+    let us = dealer_keygen(EpochId(43), 1, 3, &mut r).unwrap();
+    let j = kat_jurisdictions(&keys.public, &us.public);
+    let residents = [
+        Resident { key: bob.public(), home: Domain::new("us").unwrap() },
+        Resident { key: carol.public(), home: Domain::new("free").unwrap() },
+    ];
+    let domain_req = DomainSealRequest {
+        sender: &alice,
+        sender_home: &Domain::new("uk").unwrap(),
+        recipients: &residents,
+        jurisdictions: &j,
+        message_id: *b"kat-message-0003",
+        timestamp: 1_764_115_200,
+        plaintext: PLAINTEXT,
+    };
+    let denv = DomainEnvelope::seal(&domain_req, &mut r).unwrap();
+    m.insert("epoch_public_key_us", us.public.to_bytes());
+    m.insert("message_label", denv.message().to_bytes());
+    m.insert("domain_label", denv.fields()[0].0.to_bytes());
+    m.insert("domain_envelope", denv.as_bytes().to_vec());
     Blobs(m)
+}
+
+/// The KAT deployment: uk and us escrow under all-of, free does not.
+fn kat_jurisdictions(uk: &EpochPublicKey, us: &EpochPublicKey) -> Jurisdictions {
+    let d = |s: &str| Domain::new(s).unwrap();
+    Jurisdictions::new(Rule::AllOf, [(d("uk"), Some(uk.clone())), (d("us"), Some(us.clone())), (d("free"), None)])
+        .unwrap()
 }
 
 fn parse(text: &str) -> Vec<(String, Vec<u8>, String)> {
@@ -146,6 +175,16 @@ fn negatives(b: &Blobs) -> Vec<(String, &'static str, Vec<u8>)> {
     let mut v = label.clone();
     v[3 + 8 + 16 + 1] = b' ';
     out.push(("label.sender_bad_char".into(), "label", v));
+    // domain_label: the field domain "uk" becomes "zz", no party's home. Its homes
+    // (uk, us, free) end the label: 3 + 3 + 5 bytes, after the field domain's 3.
+    let mut v = b.0["domain_label"].clone();
+    let at = v.len() - 11 - 2;
+    v[at..at + 2].copy_from_slice(b"zz");
+    out.push(("domain_label.domain_not_a_home".into(), "domain_label", v));
+    let mut v = b.0["message_label"].clone();
+    let at = v.len() - 11 - 1;
+    v[at] = 9;
+    out.push(("message_label.unknown_rule".into(), "message_label", v));
     let warrant = &b.0["warrant"];
     let n = warrant.len();
     let mut v = warrant.clone();
@@ -174,6 +213,10 @@ fn decode(kind: &str, bytes: &[u8], b: &Blobs) -> Result<Vec<u8>, Error> {
         "court_secret_key" => CourtSecretKey::from_bytes(bytes)?.to_bytes().to_vec(),
         "warrant" => VerifiedWarrant::verify(bytes, &court)?.as_bytes().to_vec(),
         "day_field_bob" => DayField::from_bytes(bytes)?.to_bytes(),
+        "epoch_public_key_us" => EpochPublicKey::from_bytes(bytes)?.to_bytes(),
+        "message_label" => MessageLabel::from_bytes(bytes)?.to_bytes(),
+        "domain_label" => Label::from_bytes(bytes)?.to_bytes(),
+        "domain_envelope" => DomainEnvelope::from_bytes(bytes)?.as_bytes().to_vec(),
         "extraction_share_3" => ExtractionShare::from_bytes(bytes)?.to_bytes(),
         "sealed_secret" => {
             let unlock = escrow_crypto::sealed::Unlock::Passphrase(b"kat passphrase");
@@ -259,6 +302,23 @@ fn known_answers_mean_what_they_say() {
     assert_eq!(both.open(&bob, &alice, &epk).unwrap(), PLAINTEXT);
     let alice_day = DayId::of(both.label(), &PartyId::new("alice").unwrap()).unwrap();
     epk.verify_extraction_share(&alice_day, &ks.extract_share(&alice_day).unwrap()).unwrap();
+    // The envelope with domain fields opens for bob, with every home certified; its uk
+    // field is bound to the committed domain label and opens, with trustee 3's share
+    // among others, to a part that alone is not the body key.
+    let us = EpochPublicKey::from_bytes(&v["epoch_public_key_us"]).unwrap();
+    let denv = DomainEnvelope::from_bytes(&v["domain_envelope"]).unwrap();
+    let d = |s: &str| Domain::new(s).unwrap();
+    let homes = [("alice", "uk"), ("bob", "us"), ("carol", "free")]
+        .map(|(p, h)| (PartyId::new(p).unwrap(), d(h)))
+        .into_iter()
+        .collect();
+    assert_eq!(denv.open(&bob, &alice, &homes, &kat_jurisdictions(&epk, &us)).unwrap(), PLAINTEXT);
+    assert_eq!(denv.message().to_bytes(), v["message_label"]);
+    let (label, field) = &denv.fields()[0];
+    assert_eq!(label.to_bytes(), v["domain_label"]);
+    assert_eq!(label.domain_tag().unwrap().domain(), &d("uk"));
+    epk.verify_share(field, label, &ks.decrypt_share(&epk, field, label).unwrap()).unwrap();
+    assert_eq!(denv.domains().collect::<Vec<_>>(), [&d("uk"), &d("us")]);
 }
 
 #[test]

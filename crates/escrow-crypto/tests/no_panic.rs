@@ -24,6 +24,10 @@ fn decode_all(bytes: &[u8], court: &CourtPublicKey) {
     if let Ok(env) = Envelope::from_bytes(bytes) {
         let _ = env.label().to_bytes();
     }
+    let _ = MessageLabel::from_bytes(bytes);
+    if let Ok(env) = DomainEnvelope::from_bytes(bytes) {
+        let _ = env.message().to_bytes();
+    }
 }
 
 fn samples() -> (Vec<Vec<u8>>, CourtPublicKey) {
@@ -45,6 +49,22 @@ fn samples() -> (Vec<Vec<u8>>, CourtPublicKey) {
         })
         .unwrap();
     let share = w.shares(&env, &[0]).remove(0);
+    let d = |s: &str| Domain::new(s).unwrap();
+    let j = Jurisdictions::new(Rule::AllOf, [(d("uk"), Some(w.keys.public.clone())), (d("free"), None)]).unwrap();
+    let residents = [Resident { key: w.user("bob").public(), home: d("free") }];
+    let domain_env = DomainEnvelope::seal(
+        &DomainSealRequest {
+            sender: w.user("alice"),
+            sender_home: &d("uk"),
+            recipients: &residents,
+            jurisdictions: &j,
+            message_id: [3; 16],
+            timestamp: 100,
+            plaintext: b"hi",
+        },
+        &mut rng(3),
+    )
+    .unwrap();
     (
         vec![
             env.as_bytes().to_vec(),
@@ -58,6 +78,9 @@ fn samples() -> (Vec<Vec<u8>>, CourtPublicKey) {
             court.public().to_bytes(),
             court.to_bytes().to_vec(),
             warrant,
+            domain_env.as_bytes().to_vec(),
+            domain_env.message().to_bytes(),
+            domain_env.fields()[0].0.to_bytes(),
         ],
         court.public(),
     )
@@ -73,7 +96,7 @@ proptest! {
     }
 
     #[test]
-    fn mutated_valid_blobs(which in 0usize..11, edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
+    fn mutated_valid_blobs(which in 0usize..14, edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6), cut in any::<prop::sample::Index>(), truncate in any::<bool>()) {
         let (blobs, court) = samples();
         let mut b = blobs[which].clone();
         for (at, val) in edits {

@@ -46,7 +46,8 @@ pub(crate) fn status(r: &Refusal) -> Status {
         Refusal::BadReason => Status::invalid_argument(r.to_string()),
         // Not UNAVAILABLE: the trustee answered, and said why it holds back.
         Refusal::NotWitnessed { .. } | Refusal::Transition(_) => Status::failed_precondition(r.to_string()),
-        Refusal::WrongAgency { .. } => Status::permission_denied(r.to_string()),
+        Refusal::WrongAgency { .. } | Refusal::ForeignTarget { .. } => Status::permission_denied(r.to_string()),
+        Refusal::OtherDomain { .. } => Status::invalid_argument(r.to_string()),
         Refusal::Duplicate(_) => Status::already_exists(r.to_string()),
         Refusal::ChangedConcurrently(_) => Status::aborted(r.to_string()),
     };
@@ -85,6 +86,21 @@ mod tests {
             (Refusal::UnknownWarrant(w), Code::NotFound, "unknown-warrant"),
             (Refusal::NoItems, Code::InvalidArgument, "malformed"),
             (Refusal::DayKeysOff, Code::FailedPrecondition, "day-keys-off"),
+            (
+                Refusal::OtherDomain { index: 0, field_domain: "us".into(), ours: "uk".into() },
+                Code::InvalidArgument,
+                "other-domain",
+            ),
+            (
+                Refusal::ForeignTarget {
+                    index: 0,
+                    target: PartyId::new("alice").unwrap(),
+                    home: "us".into(),
+                    ours: "uk".into(),
+                },
+                Code::PermissionDenied,
+                "foreign-target",
+            ),
         ];
         for (refusal, code, rule) in cases {
             let s = status(&refusal);

@@ -16,6 +16,10 @@
 //! agency_organisations = ["org-agency-1"]  # the federation's organisations whose
 //!                                  # agencies this trustee serves; empty or absent: every
 //!                                  # organisation the federation lets certify an agency
+//! domain = "uk"                    # optional: the escrow domain this trustee serves, in a
+//!                                  # deployment of several (fields of others are refused)
+//! foreign_targets = "refuse"       # with domain: "refuse" (default) targets who live in
+//!                                  # another domain, or "allow" them
 //! [rate_limit]                     # optional: requests per caller certificate
 //! per_second = 50
 //! burst = 200
@@ -25,7 +29,7 @@
 
 use std::collections::BTreeMap;
 
-use escrow_crypto::{CourtPublicKey, PartyId};
+use escrow_crypto::{CourtPublicKey, Domain, PartyId};
 use escrow_service::ratelimit::RateLimit;
 use serde::Deserialize;
 
@@ -49,6 +53,41 @@ pub enum Approval {
     Operator,
     /// Warrants within policy are approved on receipt.
     Auto,
+}
+
+/// Whether this trustee answers for a field whose label shows that a warrant target
+/// it involves lives in another domain (a UK warrant on a US user who talks to UK
+/// users, under any-of).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForeignTargets {
+    /// Only targets whose certified home is this trustee's domain ("only our own
+    /// users"); every refusal is logged.
+    #[default]
+    Refuse,
+    /// Any target the warrant names, wherever they live, through this domain's fields.
+    Allow,
+}
+
+impl ForeignTargets {
+    /// The policy file's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForeignTargets::Refuse => "refuse",
+            ForeignTargets::Allow => "allow",
+        }
+    }
+}
+
+/// The escrow domain a trustee serves, in a deployment of several (docs/protocol.md
+/// §5.18), and its rule for targets who live elsewhere.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainRule {
+    /// This trustee's domain; `None` in a deployment of one domain, where a field with
+    /// a domain label (v2) is refused.
+    pub domain: Option<Domain>,
+    /// What to do with targets who live in another domain.
+    pub foreign_targets: ForeignTargets,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +118,10 @@ struct PolicyFile {
     auto_accept_ceremonies: bool,
     #[serde(default)]
     agency_organisations: Vec<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    foreign_targets: Option<ForeignTargets>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,6 +183,8 @@ pub struct Policy {
     /// The federation's organisations whose agencies this trustee serves; empty: every
     /// organisation the federation lets certify an agency.
     pub agency_organisations: Vec<String>,
+    /// The escrow domain this trustee serves and its rule for foreign targets.
+    pub jurisdiction: DomainRule,
 }
 
 /// Why a policy file was refused.
@@ -180,6 +225,7 @@ impl Policy {
             rate_limit: DEFAULT_RATE_LIMIT,
             auto_accept_ceremonies: false,
             agency_organisations: Vec::new(),
+            jurisdiction: DomainRule::default(),
         }
     }
 
@@ -214,6 +260,11 @@ impl Policy {
                 ));
             }
         }
+        let domain = f.domain.as_deref().map(Domain::new).transpose().map_err(|e| invalid("domain", e.to_string()))?;
+        if domain.is_none() && f.foreign_targets.is_some() {
+            return Err(invalid("foreign_targets", "needs a domain: set `domain` too".into()));
+        }
+        let jurisdiction = DomainRule { domain, foreign_targets: f.foreign_targets.unwrap_or_default() };
         let rate_limit = match f.rate_limit {
             Some(r) => RateLimit::new(r.per_second, r.burst).map_err(|e| invalid("rate_limit", e))?,
             None => DEFAULT_RATE_LIMIT,
@@ -234,6 +285,7 @@ impl Policy {
             day_key_agency_quota: f.day_key_agency_quota,
             auto_accept_ceremonies: f.auto_accept_ceremonies,
             agency_organisations: f.agency_organisations,
+            jurisdiction,
         })
     }
 
@@ -274,6 +326,13 @@ impl Policy {
         if !self.agency_organisations.is_empty() {
             let names: Vec<String> = self.agency_organisations.iter().map(|o| format!("{o:?}")).collect();
             out.push_str(&format!("agency_organisations = [{}]\n", names.join(", ")));
+        }
+        if let Some(d) = &self.jurisdiction.domain {
+            out.push_str(&format!(
+                "domain = {:?}\nforeign_targets = {:?}\n",
+                d.as_str(),
+                self.jurisdiction.foreign_targets.name()
+            ));
         }
         // `{:?}` of an f64 always has a decimal point or exponent, so TOML reads a float.
         out.push_str(&format!(
@@ -325,6 +384,17 @@ mod tests {
         assert_eq!((p.max_day_keys_per_warrant, p.day_key_agency_quota), (0, 0), "the day mode is off unless set");
     }
 
+    /// No domain: a one-domain deployment. A domain alone refuses foreign targets.
+    #[test]
+    fn parses_the_domain_and_its_rule_for_foreign_targets() {
+        assert_eq!(Policy::from_toml(GOOD).unwrap().jurisdiction, DomainRule::default());
+        let p = Policy::from_toml(&format!("domain = \"uk\"\n{GOOD}")).unwrap();
+        assert_eq!(p.jurisdiction.domain, Some(Domain::new("uk").unwrap()));
+        assert_eq!(p.jurisdiction.foreign_targets, ForeignTargets::Refuse);
+        let p = Policy::from_toml(&format!("domain = \"us\"\nforeign_targets = \"allow\"\n{GOOD}")).unwrap();
+        assert_eq!(p.jurisdiction.foreign_targets, ForeignTargets::Allow);
+    }
+
     #[test]
     fn parses_the_key_index_and_rate_limit() {
         let p =
@@ -350,7 +420,10 @@ mod tests {
         p.agency_organisations = vec!["org-agency-1".into(), "police".into()];
         p.max_day_keys_per_warrant = 60;
         p.day_key_agency_quota = 600;
+        p.jurisdiction =
+            DomainRule { domain: Some(Domain::new("uk").unwrap()), foreign_targets: ForeignTargets::Allow };
         let back = Policy::from_toml(&p.to_toml()).unwrap();
+        assert_eq!(back.jurisdiction, p.jurisdiction);
         assert_eq!((back.max_day_keys_per_warrant, back.day_key_agency_quota), (60, 600));
         assert_eq!(back.to_toml(), p.to_toml());
         assert_eq!((back.approval, back.key_index, back.rate_limit), (Approval::Auto, Some(3), p.rate_limit));
@@ -397,6 +470,9 @@ mod tests {
             (format!("{GOOD}\n[rate_limit]\nper_second = 0\nburst = 5\n"), "rate_limit"),
             (format!("{GOOD}\n[rate_limit]\nper_second = 5\nburst = 0\n"), "rate_limit"),
             (format!("key_index = -1\n{GOOD}"), "key_index"),
+            (format!("domain = \"UK\"\n{GOOD}"), "domain"),
+            (format!("foreign_targets = \"allow\"\n{GOOD}"), "foreign_targets: needs a domain"),
+            (format!("domain = \"uk\"\nforeign_targets = \"sometimes\"\n{GOOD}"), "foreign_targets"),
         ] {
             let err = Policy::from_toml(&bad).unwrap_err().to_string();
             assert!(err.contains(what), "{what}: {err}");

@@ -7,6 +7,8 @@
 //! - [`may_release`]: whether a share request under a stored warrant may proceed;
 //! - [`check_item`], [`check_items`]: whether (label, field) items are in scope and
 //!   valid (the fields of a request checked in one batch), and their shares;
+//! - [`check_domain`]: whether an item's field is this trustee's domain's, and its
+//!   targets the domain's own users where the policy says so;
 //! - [`check_quota`]: whether releasing `new` more fields (or day keys) stays within
 //!   the quotas;
 //! - [`may_release_days`], [`check_days`]: the same for the day mode's key-extraction
@@ -15,12 +17,12 @@
 use std::collections::BTreeMap;
 
 use escrow_crypto::{
-    DayId, DecryptionShare, EpochId, EpochPublicKey, EscrowField, ExtractionShare, Label, Modes, PartyId,
+    DayId, DecryptionShare, Domain, EpochId, EpochPublicKey, EscrowField, ExtractionShare, Label, Modes, PartyId,
     TrusteeKeyShare, VerifiedWarrant, WarrantId,
 };
 use escrow_log::event::Arrival;
 
-use crate::policy::{Approval, Policy};
+use crate::policy::{Approval, DomainRule, ForeignTargets, Policy};
 use crate::state::State;
 
 /// The epochs a trustee holds shares of, by id. Shared (`Arc`) so that a key ceremony
@@ -82,6 +84,32 @@ pub enum Refusal {
         index: usize,
         /// Its epoch.
         epoch: EpochId,
+    },
+    /// Item `index`'s field is sealed for another escrow domain than this trustee's
+    /// (or for one at all, where this trustee serves a deployment of one domain).
+    #[error("item {index}: the field is for domain {field_domain}; this trustee serves {ours}")]
+    OtherDomain {
+        /// The item.
+        index: usize,
+        /// The domain its label names.
+        field_domain: String,
+        /// This trustee's domain ("no domain" in a deployment of one).
+        ours: String,
+    },
+    /// Item `index` involves a warrant target whose certified home is another domain,
+    /// and this trustee's policy refuses foreign targets.
+    #[error(
+        "item {index}: target {target} lives in domain {home}; this trustee's policy answers for {ours}'s users only"
+    )]
+    ForeignTarget {
+        /// The item.
+        index: usize,
+        /// The target.
+        target: PartyId,
+        /// The target's home, as the label names it.
+        home: String,
+        /// This trustee's domain.
+        ours: String,
     },
     /// The agency submitted its quota of warrants in the quota window.
     #[error("agency {agency} submitted {recent} warrants in the last 30 days; this trustee accepts at most {allowed}")]
@@ -152,6 +180,8 @@ impl Refusal {
             Refusal::Revoked(_) => "revoked",
             Refusal::Crypto { error, .. } => escrow_service::status::crypto_rule(error),
             Refusal::NoShareForEpoch { .. } => "no-share-for-epoch",
+            Refusal::OtherDomain { .. } => "other-domain",
+            Refusal::ForeignTarget { .. } => "foreign-target",
             Refusal::TooManyWarrants { .. } => "warrant-quota",
             Refusal::Quota(q) => match q.unit() {
                 Unit::Fields => "field-quota",
@@ -299,12 +329,13 @@ pub fn check_holder(trustee: &PartyId, holders: &[PartyId], share: u16) -> Resul
 /// trustee's decryption share. [`check_items`] for one item.
 pub fn check_item(
     epochs: &Epochs,
+    domain: &DomainRule,
     warrant: &VerifiedWarrant,
     index: usize,
     label: &[u8],
     field: &[u8],
 ) -> Result<([u8; 32], DecryptionShare), Refusal> {
-    let mut out = check_items(epochs, warrant, index, &[(label, field)], &mut rand::rngs::OsRng);
+    let mut out = check_items(epochs, domain, warrant, index, &[(label, field)], &mut rand::rngs::OsRng);
     out.pop().unwrap_or(Err(Refusal::NoItems))
 }
 
@@ -318,10 +349,11 @@ struct Admitted {
     epoch: EpochId,
 }
 
-/// Decodes item `index`, requires a share of its label's epoch and the label inside
-/// the warrant's scope.
+/// Decodes item `index`, requires a share of its label's epoch, the label inside
+/// the warrant's scope and in this trustee's domain ([`check_domain`]).
 fn admit_item(
     epochs: &Epochs,
+    domain: &DomainRule,
     warrant: &VerifiedWarrant,
     index: usize,
     label: &[u8],
@@ -335,7 +367,47 @@ fn admit_item(
         return Err(Refusal::NoShareForEpoch { index, epoch });
     }
     warrant.check_scope(&label).map_err(|e| Refusal::crypto(ctx(), e))?;
+    check_domain(domain, warrant, index, &label)?;
     Ok(Admitted { label, field, epoch })
+}
+
+/// Whether item `index` (its label already in the warrant's scope) is this trustee's
+/// to answer. A label v2 must name this trustee's domain: another domain's field is
+/// refused by name here (its validity check would fail anyway, docs/protocol.md
+/// §5.18), and a trustee of a one-domain deployment answers for no domain label. Under
+/// `foreign_targets = refuse`, every warrant target the message involves must live in
+/// this domain, by the home the label names: the sender bound it in, and recipients
+/// checked it against the target's certificate. A label v1 (one-domain deployment)
+/// names no homes and passes.
+pub fn check_domain(rule: &DomainRule, warrant: &VerifiedWarrant, index: usize, label: &Label) -> Result<(), Refusal> {
+    let Some(tag) = label.domain_tag() else { return Ok(()) };
+    let ours = match &rule.domain {
+        Some(d) if d == tag.domain() => d,
+        other => {
+            return Err(Refusal::OtherDomain {
+                index,
+                field_domain: tag.domain().to_string(),
+                ours: other.as_ref().map_or_else(|| "no domain".to_owned(), Domain::to_string),
+            })
+        }
+    };
+    if rule.foreign_targets == ForeignTargets::Allow {
+        return Ok(());
+    }
+    for target in &warrant.body().targets {
+        match label.home_of(target) {
+            Some(home) if home != ours => {
+                return Err(Refusal::ForeignTarget {
+                    index,
+                    target: target.clone(),
+                    home: home.to_string(),
+                    ours: ours.to_string(),
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// [`check_item`] for a run of items, the first of which is item `first` of the
@@ -346,6 +418,7 @@ fn admit_item(
 /// each exactly what [`check_item`] gives that item.
 pub fn check_items<R: rand::RngCore + rand::CryptoRng>(
     epochs: &Epochs,
+    domain: &DomainRule,
     warrant: &VerifiedWarrant,
     first: usize,
     items: &[(&[u8], &[u8])],
@@ -355,7 +428,7 @@ pub fn check_items<R: rand::RngCore + rand::CryptoRng>(
     let mut admitted: Vec<Option<Admitted>> = Vec::with_capacity(items.len());
     let mut by_epoch: BTreeMap<EpochId, Vec<usize>> = BTreeMap::new();
     for (k, (label, field)) in items.iter().enumerate() {
-        match admit_item(epochs, warrant, first + k, label, field) {
+        match admit_item(epochs, domain, warrant, first + k, label, field) {
             Ok(a) => {
                 by_epoch.entry(a.epoch).or_default().push(k);
                 admitted.push(Some(a));
@@ -673,15 +746,30 @@ mod tests {
         let mut w = world();
         let warrant = w.warrant(2, NOW);
         let inside = w.message(true, NOW - DAY);
-        let (hash, share) =
-            check_item(&w.epochs, &warrant, 0, &inside.label().to_bytes(), &inside.field().to_bytes()).unwrap();
+        let (hash, share) = check_item(
+            &w.epochs,
+            &w.policy.jurisdiction,
+            &warrant,
+            0,
+            &inside.label().to_bytes(),
+            &inside.field().to_bytes(),
+        )
+        .unwrap();
         assert_eq!(hash, inside.field().fingerprint());
         w.epochs[&EpochId(1)].public.verify_share(inside.field(), inside.label(), &share).unwrap();
         // Not a target's message, and a target's message outside the window.
         let bobs = w.message(false, NOW - DAY);
         let late = w.message(true, NOW + 1);
         for (i, e) in [bobs, late].iter().enumerate() {
-            let r = check_item(&w.epochs, &warrant, i, &e.label().to_bytes(), &e.field().to_bytes()).unwrap_err();
+            let r = check_item(
+                &w.epochs,
+                &w.policy.jurisdiction,
+                &warrant,
+                i,
+                &e.label().to_bytes(),
+                &e.field().to_bytes(),
+            )
+            .unwrap_err();
             assert!(
                 matches!(&r, Refusal::Crypto { context, error: escrow_crypto::Error::OutOfScope(_) } if *context == format!("item {i}")),
                 "{r}"
@@ -689,11 +777,101 @@ mod tests {
         }
         // A field moved under another label is invalid for it.
         let other = w.message(true, NOW - 2 * 3600);
-        let r = check_item(&w.epochs, &warrant, 3, &other.label().to_bytes(), &inside.field().to_bytes()).unwrap_err();
+        let r = check_item(
+            &w.epochs,
+            &w.policy.jurisdiction,
+            &warrant,
+            3,
+            &other.label().to_bytes(),
+            &inside.field().to_bytes(),
+        )
+        .unwrap_err();
         assert!(matches!(r, Refusal::Crypto { .. }), "{r}");
         // No share for the epoch.
-        let r = check_item(&BTreeMap::new(), &warrant, 4, &inside.label().to_bytes(), &inside.field().to_bytes());
+        let r = check_item(
+            &BTreeMap::new(),
+            &w.policy.jurisdiction,
+            &warrant,
+            4,
+            &inside.label().to_bytes(),
+            &inside.field().to_bytes(),
+        );
         assert!(matches!(r, Err(Refusal::NoShareForEpoch { index: 4, epoch: EpochId(1) })));
+    }
+
+    /// A trustee of domain "uk": another domain's field is refused by name, a field
+    /// with a domain label by a trustee of no domain too; a target who lives in "us" is
+    /// refused under `foreign_targets = refuse` and answered under `allow`; a target
+    /// who lives in "uk" is answered under both.
+    #[test]
+    fn a_domain_trustee_answers_for_its_own_fields_and_by_policy_for_foreign_targets() {
+        use crate::policy::{DomainRule, ForeignTargets};
+        use escrow_crypto::{Domain, DomainEnvelope, DomainSealRequest, Jurisdictions, Resident, Rule};
+        let mut w = world();
+        let warrant = w.warrant(2, NOW);
+        let d = |s: &str| Domain::new(s).unwrap();
+        let us_keys = dealer_keygen(EpochId(1), 2, 5, &mut w.rng).unwrap();
+        let j = Jurisdictions::new(
+            Rule::AnyOf,
+            [(d("uk"), Some(w.epochs[&EpochId(1)].public.clone())), (d("us"), Some(us_keys.public))],
+        )
+        .unwrap();
+        // alice (the target) writes to bob; alice_home is where her certificate says she lives.
+        let send = |w: &mut World, alice_home: &str| {
+            let residents = [Resident { key: w.bob.public(), home: d(if alice_home == "uk" { "us" } else { "uk" }) }];
+            DomainEnvelope::seal(
+                &DomainSealRequest {
+                    sender: &w.alice,
+                    sender_home: &d(alice_home),
+                    recipients: &residents,
+                    jurisdictions: &j,
+                    message_id: [8; 16],
+                    timestamp: NOW - DAY,
+                    plaintext: b"hi",
+                },
+                &mut w.rng,
+            )
+            .unwrap()
+        };
+        let item = |env: &DomainEnvelope, dom: &str| {
+            let (l, f) = env.field_for(&d(dom)).unwrap();
+            (l.to_bytes(), f.to_bytes())
+        };
+        let ask =
+            |w: &World, rule: &DomainRule, (l, f): &(Vec<u8>, Vec<u8>)| check_item(&w.epochs, rule, &warrant, 0, l, f);
+        let refuse = DomainRule { domain: Some(d("uk")), foreign_targets: ForeignTargets::Refuse };
+        let allow = DomainRule { domain: Some(d("uk")), foreign_targets: ForeignTargets::Allow };
+
+        let foreign = send(&mut w, "us");
+        let uk_item = item(&foreign, "uk");
+        let r = ask(&w, &refuse, &uk_item).unwrap_err();
+        assert!(
+            matches!(&r, Refusal::ForeignTarget { target, home, ours, .. }
+            if target.as_str() == "alice" && home == "us" && ours == "uk"),
+            "{r}"
+        );
+        assert_eq!(r.code(), "foreign-target");
+        let (hash, share) = ask(&w, &allow, &uk_item).unwrap();
+        let (label, field) = foreign.field_for(&d("uk")).unwrap();
+        assert_eq!(hash, field.fingerprint());
+        w.epochs[&EpochId(1)].public.verify_share(field, label, &share).unwrap();
+        // The US field, asked of the UK trustee under either setting: another domain's.
+        for rule in [&refuse, &allow] {
+            let r = ask(&w, rule, &item(&foreign, "us")).unwrap_err();
+            assert!(
+                matches!(&r, Refusal::OtherDomain { field_domain, ours, .. } if field_domain == "us" && ours == "uk"),
+                "{r}"
+            );
+            assert_eq!(r.code(), "other-domain");
+        }
+        // A trustee of a one-domain deployment answers for no domain label.
+        let r = ask(&w, &DomainRule::default(), &uk_item).unwrap_err();
+        assert!(matches!(&r, Refusal::OtherDomain { ours, .. } if ours == "no domain"), "{r}");
+
+        let domestic = send(&mut w, "uk");
+        for rule in [&refuse, &allow] {
+            ask(&w, rule, &item(&domestic, "uk")).unwrap();
+        }
     }
 
     /// A run of items checked together answers each item exactly as it would be
@@ -711,10 +889,10 @@ mod tests {
         // Item 4: good[3]'s field under good[4]'s label (invalid for it).
         blobs[4].1 = good[4].field().to_bytes();
         let items: Vec<(&[u8], &[u8])> = blobs.iter().map(|(l, f)| (&l[..], &f[..])).collect();
-        let together = check_items(&w.epochs, &warrant, 10, &items, &mut rand::rngs::OsRng);
+        let together = check_items(&w.epochs, &w.policy.jurisdiction, &warrant, 10, &items, &mut rand::rngs::OsRng);
         assert_eq!(together.len(), items.len());
         for (k, (r, (l, f))) in together.iter().zip(&items).enumerate() {
-            let alone = check_item(&w.epochs, &warrant, 10 + k, l, f);
+            let alone = check_item(&w.epochs, &w.policy.jurisdiction, &warrant, 10 + k, l, f);
             match (r, &alone) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "item {k}"),
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "item {k}"),

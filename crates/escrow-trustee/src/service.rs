@@ -18,6 +18,7 @@ use rand::RngCore;
 
 use crate::answer::{internal, status, unknown_warrant, warrant_id};
 use crate::core::Core;
+use crate::policy::DomainRule;
 use crate::refusals::{self as counted, Key};
 use crate::rules::{self, Epochs, Refusal};
 use crate::state::{self, Action, State};
@@ -135,6 +136,7 @@ impl TrusteeService {
     /// to release, or the first refusal in item order.
     fn check_items(
         epochs: &Epochs,
+        domain: &DomainRule,
         warrant: &VerifiedWarrant,
         items: &[pb::EscrowItem],
     ) -> Result<Vec<([u8; 32], DecryptionShare)>, Status> {
@@ -142,7 +144,7 @@ impl TrusteeService {
             items,
             |first, run| {
                 let blobs: Vec<(&[u8], &[u8])> = run.iter().map(|it| (&it.label[..], &it.field[..])).collect();
-                rules::check_items(epochs, warrant, first, &blobs, &mut rand::rngs::OsRng)
+                rules::check_items(epochs, domain, warrant, first, &blobs, &mut rand::rngs::OsRng)
                     .into_iter()
                     .map(|r| r.map_err(|r| status(&r)))
                     .collect()
@@ -401,8 +403,9 @@ impl TrusteeService {
         let warrant = self.releasable(id, row, may).await?;
         let epochs = self.core.epochs();
         let w2 = warrant.clone();
+        let domain = policy.jurisdiction.clone();
         let (checked, items) = tokio::task::spawn_blocking(move || {
-            let checked = Self::check_items(&epochs, &w2, &req.items);
+            let checked = Self::check_items(&epochs, &domain, &w2, &req.items);
             (checked, req.items)
         })
         .await
