@@ -53,6 +53,7 @@
 //! render the labels.
 
 mod compartment;
+mod jurisdictions;
 mod model;
 mod monte_carlo;
 mod plot;
@@ -62,6 +63,11 @@ mod retention;
 mod scale;
 
 pub use compartment::exact_compartmented;
+pub use jurisdictions::{
+    plot_jurisdiction_reach, plot_spillover, reach_share, ContactGraph, Jurisdiction, JurisdictionError,
+    JurisdictionsReport, Reach, Rule, Scenario, SweepPoint, Tally, DEFAULT_CROSS_BORDER, MAX_CONTACTS_TOTAL,
+    MAX_MESSAGES_PER_CONTACT, MAX_USERS, SWEEP_MAX, SWEEP_STEPS,
+};
 pub use model::{exact, exact_common, CommonCause, Risk, MAX_TRUSTEES};
 pub use monte_carlo::{simulate, simulate_common, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
 pub use plot::{
@@ -181,6 +187,9 @@ pub enum TradeoffError {
         #[source]
         source: std::io::Error,
     },
+    /// A scenario of escrow by jurisdiction was refused.
+    #[error(transparent)]
+    Jurisdictions(#[from] JurisdictionError),
     /// The JSON report could not be serialized.
     #[error("serializing the JSON report: {0}")]
     Json(#[from] serde_json::Error),
