@@ -176,9 +176,14 @@ impl JurisdictionsArgs {
 fn jurisdictions(a: &JurisdictionsArgs) -> Result<(), CliError> {
     let report = JurisdictionsReport::new(&a.scenario()).map_err(escrow_tradeoffs::TradeoffError::from)?;
     let s = &report.scenario;
-    for (j, n) in s.jurisdictions.iter().zip(&report.users_per_jurisdiction) {
+    for (j, (n, c)) in s.jurisdictions.iter().zip(report.users_per_jurisdiction.iter().zip(&report.crossing)) {
         let escrow = if j.escrows { "escrows" } else { "no escrow" };
-        println!("{}: {:.1}% of users ({n} simulated), {escrow}", j.name, 100.0 * j.share);
+        println!(
+            "{}: {:.1}% of users ({n} simulated), {escrow}; {:.1}% of its users' messages cross a border",
+            j.name,
+            100.0 * j.share,
+            100.0 * c
+        );
     }
     println!(
         "{} users x {} contacts x {} messages = {} messages; cross-border share x = {}{}; seed {}.

@@ -203,3 +203,24 @@ fn the_report_in_the_docs_is_current() {
         );
     }
 }
+
+/// x of all messages cross a border; the smallest jurisdiction's users cross more.
+#[test]
+fn crossing_shares() {
+    let report = JurisdictionsReport::new(&Scenario::default()).unwrap();
+    let [uk, us, free] = report.crossing[..] else { panic!("{:?}", report.crossing) };
+    // Two equal jurisdictions: exactly x each, by symmetry.
+    let two = Scenario {
+        jurisdictions: vec![Jurisdiction::new("a", 0.5, true), Jurisdiction::new("b", 0.5, true)],
+        users: 1000,
+        ..Scenario::default()
+    };
+    let even = JurisdictionsReport::new(&two).unwrap();
+    // Both equal 2x/(1+x): a crossing contact puts a's users in both directions' counts.
+    for c in &even.crossing {
+        assert!((c - 2.0 * 0.16 / 1.16).abs() < 1e-12, "{c}");
+    }
+    assert!(uk > free && free > us, "{uk} {us} {free}");
+    // uk: 0.0249 with us + 0.01778 with no-escrow, of 0.12667 (by hand, module model).
+    assert!((uk - (0.024_888_9 + 0.017_777_8) / 0.126_666_7).abs() < 1e-5, "{uk}");
+}
