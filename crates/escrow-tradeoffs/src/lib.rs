@@ -45,6 +45,14 @@
 //! What the model leaves out: real values of `p`, `q` and `c`, which nobody can
 //! measure in advance, and dependence between epochs (an insider who stays).
 //!
+//! # Escrow by jurisdiction
+//!
+//! A second question, "only our own users": with an escrow domain per jurisdiction,
+//! how much of *other* jurisdictions' users' traffic does each government open alone,
+//! under each rule for composing escrow across borders ([`Rule`])? A
+//! [`JurisdictionsReport`] answers exactly and by simulating a seeded contact graph
+//! ([`ContactGraph`]), and [`plot_spillover()`] and [`plot_jurisdiction_reach()`] draw it.
+//!
 //! # Plotters
 //!
 //! Plots use `plotters` without default features (`svg_backend`, `line_series`): its
