@@ -415,9 +415,11 @@ fn cli_command() -> clap::Command {
     // A subcommand that already has an argument keeps it: clap propagates a global flag
     // only where its id is missing. So tradeoffs gets the same flags, hidden.
     let globals: Vec<clap::Arg> = cmd.get_arguments().filter(|a| a.is_global_set()).cloned().collect();
-    ["tradeoffs", "metrics"].into_iter().fold(cmd, |cmd, name| {
-        cmd.mut_subcommand(name, |sub| globals.iter().cloned().fold(sub, |sub, a| sub.arg(a.hide(true))))
-    })
+    let hide = |sub: clap::Command| globals.iter().cloned().fold(sub, |sub, a| sub.arg(a.hide(true)));
+    ["tradeoffs", "metrics"]
+        .into_iter()
+        .fold(cmd, |cmd, name| cmd.mut_subcommand(name, hide))
+        .mut_subcommand("tradeoffs", |sub| sub.mut_subcommand("jurisdictions", hide))
 }
 
 /// [`cli_command`], parsed, and the subcommand's name; exits with clap's message and
@@ -538,6 +540,13 @@ mod tests {
         ] {
             assert!(!tradeoffs.contains(flag), "{flag} in\n{tradeoffs}");
         }
+        let juris = cmd
+            .find_subcommand_mut("tradeoffs")
+            .and_then(|t| t.find_subcommand_mut("jurisdictions"))
+            .map(|s| s.render_long_help().to_string())
+            .unwrap_or_default();
+        assert!(juris.contains("--cross-border") && juris.contains("--jurisdiction"), "{juris}");
+        assert!(!juris.contains("--passphrase") && !juris.contains("--tls-key"), "{juris}");
         let metrics = help(&mut cmd, "metrics");
         assert!(metrics.contains("--prefix") && !metrics.contains("--tls-key"), "{metrics}");
         assert!(help(&mut cmd, "health").contains("--federation"));
@@ -546,7 +555,23 @@ mod tests {
             .try_get_matches_from(["escrow", "tradeoffs", "--passphrase-file", "/x", "-n", "3"])
             .unwrap_or_else(|e| panic!("{e}"));
         let cli = super::Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(cli.command, super::Command::Tradeoffs(ref a) if a.trustees == 3));
+        assert!(matches!(cli.command, super::Command::Tradeoffs(ref a) if a.trustees == 3 && a.command.is_none()));
+        // The subcommand takes none of the calculator's flags, and the calculator's
+        // flags still parse without it.
+        let parse = |args: &[&str]| super::cli_command().try_get_matches_from(args);
+        assert!(parse(&["escrow", "tradeoffs", "-n", "3", "jurisdictions"]).is_err());
+        assert!(parse(&["escrow", "tradeoffs", "jurisdictions", "-n", "3"]).is_err());
+        let matches = parse(&["escrow", "tradeoffs", "jurisdictions", "--users", "50", "--passphrase-file", "/x"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cli = super::Cli::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            cli.command,
+            super::Command::Tradeoffs(super::tradeoffs::TradeoffsArgs {
+                command: Some(super::tradeoffs::TradeoffsCmd::Jurisdictions(ref j)),
+                ..
+            }) if j.users == 50
+        ));
+        assert_eq!(super::command_name(&matches), "tradeoffs jurisdictions");
         assert_eq!(cli.ctx.secret.passphrase_file.as_deref(), Some(std::path::Path::new("/x")));
     }
 

@@ -45,6 +45,14 @@
 //! What the model leaves out: real values of `p`, `q` and `c`, which nobody can
 //! measure in advance, and dependence between epochs (an insider who stays).
 //!
+//! # Escrow by jurisdiction
+//!
+//! A second question, "only our own users": with an escrow domain per jurisdiction,
+//! how much of *other* jurisdictions' users' traffic does each government open alone,
+//! under each rule for composing escrow across borders ([`Rule`])? A
+//! [`JurisdictionsReport`] answers exactly and by simulating a seeded contact graph
+//! ([`ContactGraph`]), and [`plot_spillover()`] and [`plot_jurisdiction_reach()`] draw it.
+//!
 //! # Plotters
 //!
 //! Plots use `plotters` without default features (`svg_backend`, `line_series`): its
@@ -53,6 +61,7 @@
 //! render the labels.
 
 mod compartment;
+mod jurisdictions;
 mod model;
 mod monte_carlo;
 mod plot;
@@ -62,6 +71,11 @@ mod retention;
 mod scale;
 
 pub use compartment::exact_compartmented;
+pub use jurisdictions::{
+    plot_jurisdiction_reach, plot_spillover, reach_share, ContactGraph, Jurisdiction, JurisdictionError,
+    JurisdictionsReport, Reach, Rule, Scenario, SweepPoint, Tally, DEFAULT_CROSS_BORDER, MAX_CONTACTS_TOTAL,
+    MAX_MESSAGES_PER_CONTACT, MAX_USERS, SWEEP_MAX, SWEEP_STEPS,
+};
 pub use model::{exact, exact_common, CommonCause, Risk, MAX_TRUSTEES};
 pub use monte_carlo::{simulate, simulate_common, McEstimate, McOutcome, Verdict, MIN_EXPECTED_HITS};
 pub use plot::{
@@ -181,6 +195,9 @@ pub enum TradeoffError {
         #[source]
         source: std::io::Error,
     },
+    /// A scenario of escrow by jurisdiction was refused.
+    #[error(transparent)]
+    Jurisdictions(#[from] JurisdictionError),
     /// The JSON report could not be serialized.
     #[error("serializing the JSON report: {0}")]
     Json(#[from] serde_json::Error),

@@ -24,10 +24,10 @@ pub const COMMON_CAUSE_NS: [u16; 8] = [1, 3, 5, 7, 9, 11, 13, 15];
 /// deployment's own.
 pub const COMMON_CAUSE_LEVELS: [f64; 4] = [0.0, 1e-4, 1e-3, 1e-2];
 
-const SIZE: (u32, u32) = (1040, 600);
+pub(crate) const SIZE: (u32, u32) = (1040, 600);
 const FOOTNOTE_HEIGHT: u32 = 44;
 const LEGEND_WIDTH: u32 = 340;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 const UNAUTHORIZED: &str = "unauthorized access (>= t+1 compromised)";
 const FAILS: &str = "lawful access fails (< t+1 available)";
 const MAJORITY: &str = "majority quorum, t = floor(n/2)";
@@ -49,22 +49,22 @@ const PALETTE: [RGBColor; 6] = [
     RGBColor(230, 159, 0),   // orange
 ];
 
-fn color(i: usize) -> RGBAColor {
+pub(crate) fn color(i: usize) -> RGBAColor {
     PALETTE.get(i % PALETTE.len()).copied().unwrap_or(BLACK).to_rgba()
 }
 
-type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+pub(crate) type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
 /// One line of the legend panel right of the chart.
-struct LegendEntry {
-    label: String,
-    color: RGBAColor,
-    mark: Mark,
+pub(crate) struct LegendEntry {
+    pub(crate) label: String,
+    pub(crate) color: RGBAColor,
+    pub(crate) mark: Mark,
 }
 
 /// How a legend entry's sample is drawn.
 #[derive(Clone, Copy, PartialEq)]
-enum Mark {
+pub(crate) enum Mark {
     /// Solid line with circles: a series.
     Line,
     /// Dashed line with crosses: the majority line.
@@ -73,6 +73,8 @@ enum Mark {
     OffScale,
     /// A ring: this deployment.
     Ring,
+    /// A filled square: a bar series.
+    Bar,
 }
 
 /// A series split at the floor: the runs of on-scale points, drawn as lines, and the
@@ -365,7 +367,7 @@ fn common_title(params: &Params) -> String {
 
 /// White background, the title across the top, the footnote (the plot's caption, up to
 /// two lines) along the bottom; returns the chart area and the legend panel right of it.
-fn frame<'a>(
+pub(crate) fn frame<'a>(
     root: &Area<'a>,
     title: &str,
     footnote: &[&str],
@@ -383,7 +385,7 @@ fn frame<'a>(
 }
 
 /// The legend panel: a sample line and marker, then the label, per entry, in a box.
-fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], plot: &'static str) -> Result<(), TradeoffError> {
+pub(crate) fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], plot: &'static str) -> Result<(), TradeoffError> {
     const ROW: i32 = 26;
     let text = TextStyle::from((FONT, 15)).pos(Pos::new(HPos::Left, VPos::Center));
     let top = 24;
@@ -398,7 +400,7 @@ fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], plot: &'static str) -> 
         let segments = match entry.mark {
             Mark::Line => vec![(8, 34)],
             Mark::Dashed => vec![(8, 17), (25, 34)],
-            Mark::OffScale | Mark::Ring => vec![],
+            Mark::OffScale | Mark::Ring | Mark::Bar => vec![],
         };
         for (x0, x1) in segments {
             area.draw(&PathElement::new(vec![(x0, y), (x1, y)], style)).map_err(drawing(plot))?;
@@ -407,6 +409,7 @@ fn draw_legend(area: &Area<'_>, entries: &[LegendEntry], plot: &'static str) -> 
             Mark::Line => area.draw(&Circle::new((21, y), 4, style)),
             Mark::Dashed => area.draw(&Cross::new((21, y), 6, style)),
             Mark::Ring => area.draw(&Circle::new((21, y), 9, entry.color.stroke_width(3))),
+            Mark::Bar => area.draw(&Rectangle::new([(13, y - 7), (29, y + 7)], entry.color.filled())),
             Mark::OffScale => {
                 area.draw(&PathElement::new(vec![(15, y - 4), (27, y - 4), (21, y + 7), (15, y - 4)], style))
             }
@@ -431,7 +434,7 @@ fn close_legend(legend: &mut Vec<LegendEntry>, deployment: String, any_off: bool
 }
 
 /// Maps a plotters error to ours, naming the plot.
-fn drawing<E: std::fmt::Display>(plot: &'static str) -> impl Fn(E) -> TradeoffError {
+pub(crate) fn drawing<E: std::fmt::Display>(plot: &'static str) -> impl Fn(E) -> TradeoffError {
     move |e| TradeoffError::Plot { plot, message: e.to_string() }
 }
 

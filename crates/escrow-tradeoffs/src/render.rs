@@ -79,7 +79,7 @@ pub fn render_horizon_markdown(rows: &[Row]) -> String {
 }
 
 /// A GitHub-flavoured Markdown table, every column right-aligned.
-fn markdown<const N: usize>(header: &[&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
+pub(crate) fn markdown<const N: usize>(header: &[&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
     let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---:|".repeat(N));
     for row in rows {
         out.push_str(&format!("| {} |\n", row.join(" | ")));
@@ -98,7 +98,7 @@ fn horizon_cells(row: &Row) -> [String; 5] {
 }
 
 /// Columns aligned right, two spaces apart, a rule under the header.
-fn aligned<const N: usize>(header: &[&str; N], cells: &[[String; N]]) -> String {
+pub(crate) fn aligned<const N: usize>(header: &[&str; N], cells: &[[String; N]]) -> String {
     let mut widths = header.map(|h| h.chars().count());
     for row in cells {
         for (w, cell) in widths.iter_mut().zip(row) {

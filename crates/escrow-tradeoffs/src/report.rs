@@ -336,6 +336,15 @@ fn write_files(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, TradeoffErro
         ("common-cause.svg", plot_common_cause(&report.params)?),
         ("tradeoffs.json", serde_json::to_string_pretty(report)? + "\n"),
     ];
+    write_named(dir, files)
+}
+
+/// Writes each `(name, contents)` into `dir` (created if missing), every file computed
+/// before this is called so that a refused parameter writes nothing; the paths, in order.
+pub(crate) fn write_named<const N: usize>(
+    dir: &Path,
+    files: [(&str, String); N],
+) -> Result<Vec<PathBuf>, TradeoffError> {
     std::fs::create_dir_all(dir).map_err(|source| TradeoffError::Io { path: dir.to_owned(), source })?;
     files
         .into_iter()
@@ -345,4 +354,18 @@ fn write_files(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, TradeoffErro
             Ok(path)
         })
         .collect()
+}
+
+impl crate::JurisdictionsReport {
+    /// Writes `jurisdictions.md`, `jurisdictions-spillover.svg`, `jurisdictions-reach.svg`
+    /// and `jurisdictions.json` into `dir` (created if missing); their paths, in order.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, TradeoffError> {
+        let files = [
+            ("jurisdictions.md", self.markdown()),
+            ("jurisdictions-spillover.svg", crate::plot_spillover(self)?),
+            ("jurisdictions-reach.svg", crate::plot_jurisdiction_reach(self)?),
+            ("jurisdictions.json", serde_json::to_string_pretty(self)? + "\n"),
+        ];
+        write_named(dir, files)
+    }
 }
