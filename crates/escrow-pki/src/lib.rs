@@ -4,7 +4,8 @@
 //! Every party of a deployment — trustee, relay, agency, trustee operator, auditor,
 //! user, witness — holds a certificate that names its role and id in one
 //! subject-alternative-name URI, `escrow:role/<role>/<id>` (an operator's names the
-//! trustee it operates too: `escrow:role/operator/<trustee-id>/<name>`). The
+//! trustee it operates too: `escrow:role/operator/<trustee-id>/<name>`; a user's may
+//! name the escrow domain it lives in: `escrow:role/user/<home>/<id>`). The
 //! certificate comes from its own organisation's CA ([`Ca`]); the [`federation`] lists
 //! every organisation, its CA and the identities it may certify, and the [`trust`]
 //! verifiers believe a certificate only from the organisation that may certify the
@@ -20,7 +21,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::SystemTime;
 
-use escrow_crypto::PartyId;
+use escrow_crypto::{Domain, PartyId};
 use rand::RngCore;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
@@ -108,6 +109,10 @@ pub struct Identity {
     id: PartyId,
     /// For an operator: the trustee it operates.
     trustee: Option<PartyId>,
+    /// For a user in a deployment of several escrow domains: the domain it lives in,
+    /// certified here so that clients take it from what they verify, not from the
+    /// relay (docs/protocol.md §5.18).
+    home: Option<Domain>,
 }
 
 impl Identity {
@@ -116,12 +121,23 @@ impl Identity {
         if role == Role::Operator {
             return Err(PkiError::Identity("an operator identity names its trustee: use Identity::operator".into()));
         }
-        Ok(Identity { role, id, trustee: None })
+        Ok(Identity { role, id, trustee: None, home: None })
     }
 
     /// The operator `name` of trustee `trustee`.
     pub fn operator(trustee: PartyId, name: PartyId) -> Self {
-        Identity { role: Role::Operator, id: name, trustee: Some(trustee) }
+        Identity { role: Role::Operator, id: name, trustee: Some(trustee), home: None }
+    }
+
+    /// User `id`, who lives in escrow domain `home`.
+    pub fn user_of(home: Domain, id: PartyId) -> Self {
+        Identity { role: Role::User, id, trustee: None, home: Some(home) }
+    }
+
+    /// A user's certified home domain; `None` for other roles and for users of a
+    /// deployment of one domain.
+    pub fn home(&self) -> Option<&Domain> {
+        self.home.as_ref()
     }
 
     /// The role.
@@ -151,13 +167,15 @@ impl Identity {
 
     /// The SAN URI that carries this identity.
     pub fn uri(&self) -> String {
-        match &self.trustee {
-            Some(t) => format!("{URI_PREFIX}{}/{t}/{}", self.role, self.id),
-            None => format!("{URI_PREFIX}{}/{}", self.role, self.id),
+        match (&self.trustee, &self.home) {
+            (Some(t), _) => format!("{URI_PREFIX}{}/{t}/{}", self.role, self.id),
+            (None, Some(h)) => format!("{URI_PREFIX}{}/{h}/{}", self.role, self.id),
+            (None, None) => format!("{URI_PREFIX}{}/{}", self.role, self.id),
         }
     }
 
-    /// Parses `escrow:role/<role>/<id>` or `escrow:role/operator/<trustee>/<name>`.
+    /// Parses `escrow:role/<role>/<id>`, `escrow:role/operator/<trustee>/<name>` or
+    /// `escrow:role/user/<home>/<id>`.
     pub fn from_uri(uri: &str) -> Result<Self, PkiError> {
         let bad = |why: &str| PkiError::Identity(format!("{uri:?}: {why}"));
         let rest = uri.strip_prefix(URI_PREFIX).ok_or_else(|| bad("not an escrow:role/ URI"))?;
@@ -166,11 +184,16 @@ impl Identity {
         let party = |s: Option<&str>| -> Result<PartyId, PkiError> {
             PartyId::new(s.ok_or_else(|| bad("missing id"))?).map_err(|e| bad(&e.to_string()))
         };
-        let identity = if role == Role::Operator {
-            let trustee = party(parts.next())?;
-            Identity::operator(trustee, party(parts.next())?)
-        } else {
-            Identity { role, id: party(parts.next())?, trustee: None }
+        let segments: Vec<&str> = parts.by_ref().take(2).collect();
+        let identity = match (role, segments.as_slice()) {
+            (Role::Operator, [trustee, name]) => Identity::operator(party(Some(trustee))?, party(Some(name))?),
+            (Role::Operator, _) => return Err(bad("missing id")),
+            (Role::User, [home, id]) => {
+                Identity::user_of(Domain::new(*home).map_err(|e| bad(&e.to_string()))?, party(Some(id))?)
+            }
+            (_, [id]) => Identity { role, id: party(Some(id))?, trustee: None, home: None },
+            (_, [_, _]) => return Err(bad("too many path segments")),
+            _ => return Err(bad("missing id")),
         };
         if parts.next().is_some() {
             return Err(bad("too many path segments"));
@@ -224,9 +247,10 @@ impl Identity {
 
 impl fmt::Display for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.trustee {
-            Some(t) => write!(f, "operator {} of {t}", self.id),
-            None => write!(f, "{} {}", self.role, self.id),
+        match (&self.trustee, &self.home) {
+            (Some(t), _) => write!(f, "operator {} of {t}", self.id),
+            (None, Some(h)) => write!(f, "{} {} (home {h})", self.role, self.id),
+            (None, None) => write!(f, "{} {}", self.role, self.id),
         }
     }
 }
@@ -523,6 +547,7 @@ mod tests {
             Identity::new(Role::User, id("alice")).unwrap(),
             Identity::new(Role::Trustee, id("trustee-0")).unwrap(),
             Identity::operator(id("trustee-0"), id("op-0")),
+            Identity::user_of(Domain::new("uk").unwrap(), id("alice")),
         ];
         for c in cases {
             assert_eq!(Identity::from_uri(&c.uri()).unwrap(), c);
@@ -536,10 +561,21 @@ mod tests {
             "escrow:role/agency/bad id",
             "https://agency-1",
             "escrow:role/agency",
+            "escrow:role/user/UK/alice",
+            "escrow:role/user/uk/alice/x",
+            "escrow:role/user/uk/",
         ] {
             assert!(Identity::from_uri(bad).is_err(), "{bad}");
         }
         assert!(Identity::new(Role::Operator, id("x")).is_err());
+        let alice = Identity::from_uri("escrow:role/user/uk/alice").unwrap();
+        assert_eq!(
+            (alice.role(), alice.id().as_str(), alice.home()),
+            (Role::User, "alice", Some(&Domain::new("uk").unwrap()))
+        );
+        assert_eq!(alice.to_string(), "user alice (home uk)");
+        assert_eq!(Identity::from_uri("escrow:role/user/alice").unwrap().home(), None);
+        assert_eq!(alice.file_stem(), "user-alice");
     }
 
     #[test]
@@ -554,6 +590,10 @@ mod tests {
         let relay = Identity::new(Role::Relay, id("relay")).unwrap();
         let r = again.issue(&relay, v).unwrap();
         assert_eq!(Identity::from_cert_der(&der(&r.cert_pem)).unwrap(), relay);
+        // A user's certificate carries its home.
+        let alice = Identity::user_of(Domain::new("uk").unwrap(), id("alice"));
+        let a = ca.issue(&alice, v).unwrap();
+        assert_eq!(Identity::from_cert_der(&der(&a.cert_pem)).unwrap().home(), alice.home());
         use federation::Anchor;
         assert!(Anchor::from_pem(ca.cert_pem()).is_ok());
         assert!(Anchor::from_pem(&r.cert_pem).unwrap_err().contains("not a CA"));

@@ -244,3 +244,40 @@ fn a_rotated_ca_is_believed_until_its_trust_ends_and_a_revoked_one_not_at_all() 
     assert!(v.verify_client_cert(&cert_der(&old_cert.cert_pem), &[], at(t)).is_err());
     assert!(v.verify_client_cert(&cert_der(&new_cert.cert_pem), &[], at(t)).is_ok());
 }
+
+/// Users split by home between two identity providers: the UK's CA certifies users
+/// who live in "uk" and the TLS verifier believes it for them only; a US home, or no
+/// home, minted by the UK's CA is refused, naming the organisation that may certify
+/// it (or none). The federation file carries the home patterns and parses back.
+#[test]
+fn a_users_home_is_believed_only_from_the_organisation_that_certifies_that_home() {
+    let names = ["uk-id", "us-id"];
+    let cas: Vec<Ca> = names.iter().map(|n| Ca::generate(n, validity()).unwrap()).collect();
+    let drafts = [draft("uk-id", &["user/uk/*"], vec![]), draft("us-id", &["user/us/*"], vec![])];
+    let orgs = drafts.into_iter().zip(&cas).map(|(d, ca)| Organisation::sign(d, ca).unwrap()).collect();
+    let fed = Federation::new("test", orgs).unwrap();
+    assert_eq!(Federation::parse(&fed.render()).unwrap(), fed);
+    let home = |h: &str| escrow_crypto::Domain::new(h).unwrap();
+    let uk_alice = Identity::user_of(home("uk"), id("alice"));
+    let us_alice = Identity::user_of(home("us"), id("alice"));
+    assert_eq!(fed.organisation_for(&uk_alice).unwrap().name(), "uk-id");
+    assert_eq!(fed.organisation_for(&us_alice).unwrap().name(), "us-id");
+    assert!(fed.organisation_for(&Identity::new(Role::User, id("alice")).unwrap()).is_none());
+    let v = Trust::new(fed).unwrap().client_verifier();
+    v.verify_client_cert(&cert_der(&cas[0].issue(&uk_alice, validity()).unwrap().cert_pem), &[], now()).unwrap();
+    let err = v
+        .verify_client_cert(&cert_der(&cas[0].issue(&us_alice, validity()).unwrap().cert_pem), &[], now())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("us-id"), "{err}");
+    let homeless = Identity::new(Role::User, id("alice")).unwrap();
+    let err = v
+        .verify_client_cert(&cert_der(&cas[0].issue(&homeless, validity()).unwrap().cert_pem), &[], now())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no organisation"), "{err}");
+    // Two organisations may not both certify uk's users.
+    let both = [draft("uk-id", &["user/uk/*"], vec![]), draft("us-id", &["user/*"], vec![])];
+    let orgs = both.into_iter().zip(&cas).map(|(d, ca)| Organisation::sign(d, ca).unwrap()).collect();
+    assert!(Federation::new("test", orgs).is_err());
+}

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use escrow_crypto::{CourtPublicKey, PartyId, TrusteeVerifyingKey};
+use escrow_crypto::{CourtPublicKey, Domain, PartyId, TrusteeVerifyingKey};
 use escrow_log::WitnessVerifier;
 use sha2::{Digest, Sha256};
 
@@ -12,7 +12,9 @@ use crate::{Identity, Role};
 
 /// Which identities an organisation may certify: `role/id`, `role/*`,
 /// `operator/<trustee>/<name>`, `operator/<trustee>/*` (a `*` trustee is allowed only
-/// with a `*` name: `operator/*/*`).
+/// with a `*` name: `operator/*/*`), and for users of one escrow domain
+/// `user/<home>/<id>` or `user/<home>/*` (`user/*` and `user/<id>` certify users of
+/// any home, or of none).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pattern {
     pub(super) role: Role,
@@ -20,6 +22,8 @@ pub struct Pattern {
     pub(super) trustee: Option<PartyId>,
     /// `None` is `*`.
     pub(super) id: Option<PartyId>,
+    /// For a user: the one home it certifies (`None`: any home, or none).
+    pub(super) home: Option<Domain>,
 }
 
 impl Pattern {
@@ -34,15 +38,20 @@ impl Pattern {
                 s => PartyId::new(s).map(Some).map_err(|e| bad(&e.to_string())),
             }
         };
-        let trustee = if role == Role::Operator { part(parts.next())? } else { None };
-        let id = part(parts.next())?;
-        if parts.next().is_some() {
-            return Err(bad("too many segments"));
-        }
+        let rest: Vec<&str> = parts.collect();
+        let (trustee, home, id) = match (role, rest.as_slice()) {
+            (Role::Operator, [t, i]) => (part(Some(t))?, None, part(Some(i))?),
+            (Role::User, [h, i]) => (None, Some(Domain::new(*h).map_err(|e| bad(&e.to_string()))?), part(Some(i))?),
+            (Role::Operator, [_]) | (_, []) => return Err(bad("missing id")),
+            (Role::Operator, _) | (Role::User, [_, _, _, ..]) | (_, [_, _, ..]) => {
+                return Err(bad("too many segments"))
+            }
+            (_, [i]) => (None, None, part(Some(i))?),
+        };
         if role == Role::Operator && trustee.is_none() && id.is_some() {
             return Err(bad("operator/*/<name> would certify one name at every trustee: use operator/*/*"));
         }
-        Ok(Pattern { role, trustee, id })
+        Ok(Pattern { role, trustee, id, home })
     }
 
     /// Whether `identity` is one this pattern certifies.
@@ -53,6 +62,7 @@ impl Pattern {
         self.role == identity.role()
             && fits(&self.id, Some(identity.id()))
             && (self.role != Role::Operator || fits(&self.trustee, identity.operated_trustee()))
+            && self.home.as_ref().is_none_or(|h| identity.home() == Some(h))
     }
 
     /// Whether some identity matches both patterns.
@@ -60,7 +70,8 @@ impl Pattern {
         fn meet(a: &Option<PartyId>, b: &Option<PartyId>) -> bool {
             a.is_none() || b.is_none() || a == b
         }
-        self.role == other.role && meet(&self.id, &other.id) && meet(&self.trustee, &other.trustee)
+        let homes_meet = self.home.is_none() || other.home.is_none() || self.home == other.home;
+        self.role == other.role && meet(&self.id, &other.id) && meet(&self.trustee, &other.trustee) && homes_meet
     }
 
     /// The role this pattern certifies.
@@ -74,6 +85,9 @@ impl fmt::Display for Pattern {
         let star = |p: &Option<PartyId>| p.as_ref().map_or("*".to_string(), ToString::to_string);
         match self.role {
             Role::Operator => write!(f, "operator/{}/{}", star(&self.trustee), star(&self.id)),
+            r if self.home.is_some() => {
+                write!(f, "{r}/{}/{}", self.home.as_ref().map_or("*", Domain::as_str), star(&self.id))
+            }
             r => write!(f, "{r}/{}", star(&self.id)),
         }
     }
@@ -186,5 +200,47 @@ impl Anchor {
         ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, &self.public_key)
             .verify(msg, sig)
             .is_ok()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn user(home: Option<&str>, id: &str) -> Identity {
+        let id = PartyId::new(id).unwrap();
+        match home {
+            Some(h) => Identity::user_of(Domain::new(h).unwrap(), id),
+            None => Identity::new(Role::User, id).unwrap(),
+        }
+    }
+
+    /// `user/uk/*` certifies the users who live in uk and no others; `user/*` and
+    /// `user/<id>` certify users of any home or none, as before homes existed.
+    #[test]
+    fn a_home_pattern_certifies_that_homes_users_only() {
+        let uk = Pattern::parse("user/uk/*").unwrap();
+        assert_eq!(uk.to_string(), "user/uk/*");
+        assert!(uk.matches(&user(Some("uk"), "alice")));
+        assert!(!uk.matches(&user(Some("us"), "alice")));
+        assert!(!uk.matches(&user(None, "alice")));
+        let one = Pattern::parse("user/uk/alice").unwrap();
+        assert_eq!(one.to_string(), "user/uk/alice");
+        assert!(one.matches(&user(Some("uk"), "alice")) && !one.matches(&user(Some("uk"), "bob")));
+        let any = Pattern::parse("user/*").unwrap();
+        for h in [Some("uk"), Some("us"), None] {
+            assert!(any.matches(&user(h, "alice")));
+        }
+        // Two organisations may split users by home, not share one.
+        let us = Pattern::parse("user/us/*").unwrap();
+        assert!(!uk.overlaps(&us));
+        assert!(uk.overlaps(&any) && any.overlaps(&uk));
+        assert!(uk.overlaps(&one));
+        for bad in ["user/UK/*", "user/uk/alice/x", "user/uk/", "agency/uk/x", "user/-uk/*"] {
+            assert!(Pattern::parse(bad).is_err(), "{bad}");
+        }
+        // A home pattern is for users only: other roles keep their one segment.
+        assert!(Pattern::parse("trustee/uk/x").is_err());
     }
 }
