@@ -167,6 +167,10 @@ pub struct PartyArgs {
     /// For an operator: the trustee it operates.
     #[arg(long)]
     trustee: Option<String>,
+    /// For a user in a deployment of several escrow domains: the domain it lives in,
+    /// certified in its certificate (`escrow:role/user/<home>/<id>`).
+    #[arg(long)]
+    home: Option<String>,
 }
 
 impl PartyArgs {
@@ -175,11 +179,16 @@ impl PartyArgs {
         let role = Role::parse(&self.role).ok_or_else(|| {
             usage(format!("unknown role {:?}: user, agency, operator, auditor, trustee, relay or witness", self.role))
         })?;
-        match (role, &self.trustee) {
-            (Role::Operator, Some(t)) => Ok(Identity::operator(party(t)?, party(&self.id)?)),
-            (Role::Operator, None) => Err(usage("an operator needs --trustee")),
-            (_, Some(_)) => Err(usage("--trustee is only for operators")),
-            (r, None) => Ok(Identity::new(r, party(&self.id)?)?),
+        match (role, &self.trustee, &self.home) {
+            (_, _, Some(_)) if role != Role::User => Err(usage("--home is only for users")),
+            (Role::User, None, Some(h)) => {
+                let home = escrow_crypto::Domain::new(h.as_str()).map_err(|e| usage(format!("--home {h:?}: {e}")))?;
+                Ok(Identity::user_of(home, party(&self.id)?))
+            }
+            (Role::Operator, Some(t), _) => Ok(Identity::operator(party(t)?, party(&self.id)?)),
+            (Role::Operator, None, _) => Err(usage("an operator needs --trustee")),
+            (_, Some(_), _) => Err(usage("--trustee is only for operators")),
+            (r, None, _) => Ok(Identity::new(r, party(&self.id)?)?),
         }
     }
 }

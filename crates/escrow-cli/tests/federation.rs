@@ -86,6 +86,34 @@ fn organisations_join_a_federation_each_with_its_own_ca() {
     assert!(out.contains("3 of 3 trustees") && out.contains("ONE ROOT"), "{out}");
 }
 
+/// Users split by home between two identity providers: the UK's organisation issues
+/// alice with `--home uk`, her certificate names it, and it cannot issue a US home or
+/// a user without one; `--home` is for users only, and a bad home is refused, with
+/// nothing written.
+#[test]
+fn an_identity_provider_certifies_its_own_homes_users() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |s: &str| tmp.path().join(s);
+    let uk = d("uk");
+    org(&uk, "uk-id", &["user/uk/*"]);
+    let out = ok(&["org", "issue", p(&uk), "--role", "user", "--id", "alice", "--home", "uk", "--insecure-fast-kdf"]);
+    assert!(out.contains("alice"), "{out}");
+    let out = ok(&["pki", "show", p(&d("uk/user-alice.pem"))]);
+    assert!(out.contains("user alice (home uk) (escrow:role/user/uk/alice)"), "{out}");
+    for (args, want) in [
+        (vec!["--role", "user", "--id", "bob", "--home", "us"], "does not certify user bob (home us)"),
+        (vec!["--role", "user", "--id", "bob"], "does not certify user bob"),
+        (vec!["--role", "agency", "--id", "agency-1", "--home", "uk"], "--home is only for users"),
+        (vec!["--role", "user", "--id", "bob", "--home", "UK"], "--home \"UK\""),
+    ] {
+        let mut all = vec!["org", "issue", p(&uk)];
+        all.extend(args);
+        let (okay, out) = escrow(&all);
+        assert!(!okay && out.contains(want), "{want}: {out}");
+    }
+    assert!(!d("uk/user-bob.pem").exists() && !d("uk/agency-1.pem").exists(), "nothing written");
+}
+
 /// `federation show --json`: every organisation with its CA, what it certifies and
 /// pins, and at how many of the trustees one stolen key of its CA approves; the
 /// one-root verdict as a field.
