@@ -377,10 +377,21 @@ fn admit_item(
 /// §5.18), and a trustee of a one-domain deployment answers for no domain label. Under
 /// `foreign_targets = refuse`, every warrant target the message involves must live in
 /// this domain, by the home the label names: the sender bound it in, and recipients
-/// checked it against the target's certificate. A label v1 (one-domain deployment)
-/// names no homes and passes.
+/// checked it against the target's certificate. A label v1 names no domain and no
+/// homes: a trustee of a one-domain deployment answers for it, a domain's trustee does
+/// not (it could not tell whose users the message is between).
 pub fn check_domain(rule: &DomainRule, warrant: &VerifiedWarrant, index: usize, label: &Label) -> Result<(), Refusal> {
-    let Some(tag) = label.domain_tag() else { return Ok(()) };
+    let tag = match (label.domain_tag(), &rule.domain) {
+        (None, None) => return Ok(()),
+        (Some(tag), _) => tag,
+        (None, Some(ours)) => {
+            return Err(Refusal::OtherDomain {
+                index,
+                field_domain: "no domain (a label v1)".to_owned(),
+                ours: ours.to_string(),
+            })
+        }
+    };
     let ours = match &rule.domain {
         Some(d) if d == tag.domain() => d,
         other => {
@@ -864,9 +875,18 @@ mod tests {
             );
             assert_eq!(r.code(), "other-domain");
         }
-        // A trustee of a one-domain deployment answers for no domain label.
+        // A trustee of a one-domain deployment answers for no domain label, and a
+        // domain's trustee for no label v1.
         let r = ask(&w, &DomainRule::default(), &uk_item).unwrap_err();
         assert!(matches!(&r, Refusal::OtherDomain { ours, .. } if ours == "no domain"), "{r}");
+        let v1 = w.message(true, NOW - DAY);
+        let v1_item = (v1.label().to_bytes(), v1.field().to_bytes());
+        let r = ask(&w, &allow, &v1_item).unwrap_err();
+        assert!(
+            matches!(&r, Refusal::OtherDomain { field_domain, .. } if field_domain == "no domain (a label v1)"),
+            "{r}"
+        );
+        ask(&w, &DomainRule::default(), &v1_item).unwrap();
 
         let domestic = send(&mut w, "uk");
         for rule in [&refuse, &allow] {
