@@ -293,9 +293,20 @@ fn encodings_round_trip_and_refuse_what_is_not_canonical() {
     for cut in 0..env.as_bytes().len() {
         assert!(DomainEnvelope::from_bytes(&env.as_bytes()[..cut]).is_err(), "cut at {cut}");
     }
-    // A label v2 does not fit in a single-domain envelope.
+    // A label v2 does not fit in a single-domain envelope: a v1 envelope whose label
+    // is swapped for a field's label v2 is refused at decoding.
     let (label, _) = &env.fields()[0];
     assert!(matches!(Label::from_bytes(&label.to_bytes()), Ok(l) if l.domain_tag().is_some()));
+    let w = World::new(3, 1, 3, &["ann", "sam"]);
+    let v1 = w.send(1, "ann", &["sam"], 100, b"hi");
+    let v1_label_len = usize::from(u16::from_be_bytes([v1.as_bytes()[3], v1.as_bytes()[4]]));
+    let v2 = label.to_bytes();
+    let mut swapped = v1.as_bytes()[..3].to_vec();
+    swapped.extend_from_slice(&u16::try_from(v2.len()).unwrap().to_be_bytes());
+    swapped.extend_from_slice(&v2);
+    swapped.extend_from_slice(&v1.as_bytes()[5 + v1_label_len..]);
+    let err = Envelope::from_bytes(&swapped).unwrap_err();
+    assert!(err.to_string().contains("a domain label (v2)"), "{err}");
 }
 
 #[cfg(feature = "dangerous")]

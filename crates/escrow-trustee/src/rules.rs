@@ -381,24 +381,14 @@ fn admit_item(
 /// homes: a trustee of a one-domain deployment answers for it, a domain's trustee does
 /// not (it could not tell whose users the message is between).
 pub fn check_domain(rule: &DomainRule, warrant: &VerifiedWarrant, index: usize, label: &Label) -> Result<(), Refusal> {
-    let tag = match (label.domain_tag(), &rule.domain) {
+    let ours = match (label.domain_tag(), &rule.domain) {
         (None, None) => return Ok(()),
-        (Some(tag), _) => tag,
-        (None, Some(ours)) => {
+        (Some(tag), Some(ours)) if ours == tag.domain() => ours,
+        (tag, ours) => {
             return Err(Refusal::OtherDomain {
                 index,
-                field_domain: "no domain (a label v1)".to_owned(),
-                ours: ours.to_string(),
-            })
-        }
-    };
-    let ours = match &rule.domain {
-        Some(d) if d == tag.domain() => d,
-        other => {
-            return Err(Refusal::OtherDomain {
-                index,
-                field_domain: tag.domain().to_string(),
-                ours: other.as_ref().map_or_else(|| "no domain".to_owned(), Domain::to_string),
+                field_domain: tag.map_or_else(|| "no domain (a label v1)".to_owned(), |t| t.domain().to_string()),
+                ours: ours.as_ref().map_or_else(|| "no domain".to_owned(), Domain::to_string),
             })
         }
     };
