@@ -146,6 +146,25 @@ impl Trust {
         Arc::new(ClientVerifier(self.clone()))
     }
 
+    /// Checks a certificate shown outside a handshake, as the client verifier would at
+    /// `now` (unix seconds), and returns the identity it names: for a user's
+    /// certificate that the relay serves with the user's key, so that a client takes
+    /// the user's certified home from the organisation that certifies it, not from the
+    /// relay. It proves what that organisation certified (role, id, home); it does not
+    /// prove that whoever serves it holds the certificate's key.
+    pub fn verify_certificate(&self, der: &[u8], now: u64) -> Result<Identity, Refusal> {
+        let why = |e: rustls::Error| match e {
+            rustls::Error::InvalidCertificate(CertificateError::Other(o)) => Refusal(o.0.to_string()),
+            other => Refusal(other.to_string()),
+        };
+        let end_entity = CertificateDer::from(der);
+        let identity = Trust::identity(&end_entity, &[]).map_err(why)?;
+        let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(now));
+        self.check_issuer(&identity, now, |a| a.client.verify_client_cert(&end_entity, &[], now).map(|_| ()))
+            .map_err(why)?;
+        Ok(identity)
+    }
+
     /// A server-certificate verifier for clients that dial `role` (and, if known,
     /// the party `id` of that role).
     pub fn server_verifier(

@@ -281,3 +281,29 @@ fn a_users_home_is_believed_only_from_the_organisation_that_certifies_that_home(
     let orgs = both.into_iter().zip(&cas).map(|(d, ca)| Organisation::sign(d, ca).unwrap()).collect();
     assert!(Federation::new("test", orgs).is_err());
 }
+
+/// A user's certificate served by someone else (the relay, with the user's key) is
+/// checked as the TLS verifier would check it: the home comes out of a certificate of
+/// the organisation that certifies that home, and nothing else is believed.
+#[test]
+fn a_served_certificate_yields_its_home_only_under_its_own_organisation() {
+    let cas: Vec<Ca> = ["uk-id", "us-id"].iter().map(|n| Ca::generate(n, validity()).unwrap()).collect();
+    let drafts = [draft("uk-id", &["user/uk/*"], vec![]), draft("us-id", &["user/us/*"], vec![])];
+    let orgs = drafts.into_iter().zip(&cas).map(|(d, ca)| Organisation::sign(d, ca).unwrap()).collect();
+    let trust = Trust::new(Federation::new("test", orgs).unwrap()).unwrap();
+    let home = |h: &str| escrow_crypto::Domain::new(h).unwrap();
+    let uk_alice = Identity::user_of(home("uk"), id("alice"));
+    let issued = cas[0].issue(&uk_alice, validity()).unwrap();
+    let t = now().as_secs();
+    let got = trust.verify_certificate(cert_der(&issued.cert_pem).as_ref(), t).unwrap();
+    assert_eq!((got.id().as_str(), got.home()), ("alice", Some(&home("uk"))));
+    // The UK's CA minting a US home: refused, naming who may certify it.
+    let forged = cas[0].issue(&Identity::user_of(home("us"), id("alice")), validity()).unwrap();
+    let err = trust.verify_certificate(cert_der(&forged.cert_pem).as_ref(), t).unwrap_err().to_string();
+    assert!(err.contains("us-id"), "{err}");
+    // Past its validity: refused.
+    let err = trust.verify_certificate(cert_der(&issued.cert_pem).as_ref(), t + 400 * 86_400).unwrap_err();
+    assert!(err.to_string().contains("does not verify"), "{err}");
+    // Not a certificate at all: refused, not a panic.
+    assert!(trust.verify_certificate(b"not a certificate", t).is_err());
+}

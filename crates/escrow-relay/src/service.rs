@@ -248,7 +248,11 @@ impl Inner {
         Ok(Some(key))
     }
 
-    fn register_user(&self, who: &Identity, blob: &[u8]) -> Result<(), Status> {
+    /// Binds the caller's id to its key (first registration wins) and keeps the
+    /// certificate the call came with, `certificate`, which the handshake verified and
+    /// `who` was read from: what `GetUser` serves, so that clients read the user's
+    /// home from its organisation's certificate rather than from the relay.
+    fn register_user(&self, who: &Identity, certificate: &[u8], blob: &[u8]) -> Result<(), Status> {
         let key = UserPublicKey::from_bytes(blob).map_err(|e| from_crypto("user public key", &e))?;
         if key.id() != who.id() {
             return Err(auth::denied(
@@ -259,11 +263,12 @@ impl Inner {
         }
         let id = key.id().as_str();
         let now = to_i64(self.now(), "relay clock")?;
-        let outcome =
-            store::register(&mut *self.db()?, id, &key.to_bytes(), now).map_err(db_error("registering a user"))?;
+        let home = who.home().map(escrow_crypto::Domain::as_str);
+        let new = store::NewUser { id, key: &key.to_bytes(), certificate, home, at: now };
+        let outcome = store::register(&mut *self.db()?, &new).map_err(db_error("registering a user"))?;
         match outcome {
             Registration::Inserted => {
-                tracing::info!(user = id, "user registered");
+                tracing::info!(user = id, home, "user registered");
                 Ok(())
             }
             Registration::Unchanged => Ok(()),
@@ -271,14 +276,29 @@ impl Inner {
                 Status::already_exists(format!("user {id} is already registered with another key")),
                 "duplicate",
             )),
+            Registration::HomeConflict { stored } => Err(with_rule(
+                Status::already_exists(format!(
+                    "user {id} is registered with home {}; this certificate names {}",
+                    stored.as_deref().unwrap_or("none"),
+                    home.unwrap_or("none")
+                )),
+                "home-changed",
+            )),
         }
     }
 
-    fn get_user(&self, user_id: &str) -> Result<Vec<u8>, Status> {
+    /// The user's key and the certificate it last registered with (empty if none).
+    fn get_user(&self, user_id: &str) -> Result<GetUserResponse, Status> {
         let id = parse_user_id(user_id)?;
-        store::user_key(&*self.db()?, id.as_str())
+        let conn = self.db()?;
+        let user_public_key = store::user_key(&conn, id.as_str())
             .map_err(db_error("looking up a user"))?
-            .ok_or_else(|| Status::not_found(format!("user {id} is not registered")))
+            .ok_or_else(|| Status::not_found(format!("user {id} is not registered")))?;
+        let certificate = store::user_certificate(&conn, id.as_str())
+            .map_err(db_error("looking up a user's certificate"))?
+            .map(|(der, _)| der)
+            .unwrap_or_default();
+        Ok(GetUserResponse { user_public_key, certificate })
     }
 
     /// The checks of `Send`, cheapest first once the sender is authenticated, up to
@@ -449,16 +469,16 @@ fn refused(who: &Identity, r: &rules::Refusal) -> Status {
 impl Relay for RelayService {
     async fn register_user(&self, req: Request<RegisterUserRequest>) -> Result<Response<RegisterUserResponse>, Status> {
         let who = auth::caller(&req)?;
+        let certificate = auth::caller_certificate(&req)?;
         let blob = req.into_inner().user_public_key;
-        self.blocking(move |inner| inner.register_user(&who, &blob)).await?;
+        self.blocking(move |inner| inner.register_user(&who, &certificate, &blob)).await?;
         Ok(Response::new(RegisterUserResponse {}))
     }
 
     async fn get_user(&self, req: Request<GetUserRequest>) -> Result<Response<GetUserResponse>, Status> {
         auth::caller(&req)?;
         let user_id = req.into_inner().user_id;
-        let user_public_key = self.blocking(move |inner| inner.get_user(&user_id)).await?;
-        Ok(Response::new(GetUserResponse { user_public_key }))
+        self.blocking(move |inner| inner.get_user(&user_id)).await.map(Response::new)
     }
 
     async fn get_epoch_key(&self, req: Request<GetEpochKeyRequest>) -> Result<Response<GetEpochKeyResponse>, Status> {

@@ -12,7 +12,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 ///
 /// `recipients` is keyed `(user_id, seq)` so an inbox page is one index range scan;
 /// `messages(sender, timestamp)` does the same for the sender half of an export.
-/// `epochs` pins the key and announcement served for each epoch (`crate::pin`); its
+/// `user_certificates` keeps the certificate each user last registered with and the
+/// home it names (its own table, so that a database from before it needs no
+/// migration). `epochs` pins the key and announcement served for each epoch (`crate::pin`); its
 /// triggers make the rule a constraint too: the key never changes, and the
 /// generation only grows.
 pub(crate) const SCHEMA: &str = "
@@ -20,6 +22,12 @@ CREATE TABLE IF NOT EXISTS users (
     id            TEXT PRIMARY KEY,
     public_key    BLOB NOT NULL,
     registered_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS user_certificates (
+    id          TEXT PRIMARY KEY REFERENCES users(id),
+    certificate BLOB NOT NULL,
+    home        TEXT,
+    updated_at  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,36 +66,69 @@ BEGIN SELECT RAISE(ABORT, 'an epoch''s announcement only moves to a higher gener
 pub(crate) enum Registration {
     /// The id was new and is now bound to the key.
     Inserted,
-    /// The id was already bound to exactly this key.
+    /// The id was already bound to exactly this key (its certificate is now the one
+    /// presented).
     Unchanged,
     /// The id is bound to another key, which stays.
     Conflict,
+    /// The id's stored certificate names another home, which stays.
+    HomeConflict {
+        /// The stored home (`None`: a user without one).
+        stored: Option<String>,
+    },
 }
 
-/// Binds `id` to `key` unless the id is taken. One immediate transaction, so two
-/// racing registrations of one id cannot both win.
-pub(crate) fn register(
-    conn: &mut Connection,
-    id: &str,
-    key: &[u8],
-    registered_at: i64,
-) -> rusqlite::Result<Registration> {
+/// A registration: the id, its key, and the certificate it came with.
+#[derive(Debug)]
+pub(crate) struct NewUser<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) key: &'a [u8],
+    /// DER of the caller's verified client certificate.
+    pub(crate) certificate: &'a [u8],
+    /// The home that certificate names.
+    pub(crate) home: Option<&'a str>,
+    pub(crate) at: i64,
+}
+
+/// Binds `id` to `key` unless the id is taken, and keeps the certificate it came with
+/// unless it names another home than the stored one. One immediate transaction, so
+/// two racing registrations of one id cannot both win, and every check is made
+/// before anything is written.
+pub(crate) fn register(conn: &mut Connection, u: &NewUser<'_>) -> rusqlite::Result<Registration> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let existing: Option<Vec<u8>> =
-        tx.query_row("SELECT public_key FROM users WHERE id = ?1", params![id], |row| row.get(0)).optional()?;
-    let outcome = match existing {
-        Some(k) if k == key => Registration::Unchanged,
-        Some(_) => Registration::Conflict,
-        None => {
+        tx.query_row("SELECT public_key FROM users WHERE id = ?1", params![u.id], |row| row.get(0)).optional()?;
+    let stored_home: Option<Option<String>> =
+        tx.query_row("SELECT home FROM user_certificates WHERE id = ?1", params![u.id], |row| row.get(0)).optional()?;
+    let outcome = match (existing, stored_home) {
+        (Some(k), _) if k != u.key => Registration::Conflict,
+        (Some(_), Some(stored)) if stored.as_deref() != u.home => Registration::HomeConflict { stored },
+        (Some(_), _) => Registration::Unchanged,
+        (None, _) => {
             tx.execute(
                 "INSERT INTO users (id, public_key, registered_at) VALUES (?1, ?2, ?3)",
-                params![id, key, registered_at],
+                params![u.id, u.key, u.at],
             )?;
             Registration::Inserted
         }
     };
+    if matches!(outcome, Registration::Inserted | Registration::Unchanged) {
+        tx.execute(
+            "INSERT INTO user_certificates (id, certificate, home, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT(id) DO UPDATE SET certificate = excluded.certificate, updated_at = excluded.updated_at",
+            params![u.id, u.certificate, u.home, u.at],
+        )?;
+    }
     tx.commit()?;
     Ok(outcome)
+}
+
+/// The certificate `id` last registered with, and the home it names; `None` if the id
+/// has none stored (not registered, or registered before the relay kept them).
+pub(crate) fn user_certificate(conn: &Connection, id: &str) -> rusqlite::Result<Option<(Vec<u8>, Option<String>)>> {
+    conn.prepare_cached("SELECT certificate, home FROM user_certificates WHERE id = ?1")?
+        .query_row(params![id], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()
 }
 
 /// The registered key blob of `id`.
@@ -355,13 +396,44 @@ mod tests {
         assert_eq!(insert_message(&mut c, &m(&[2; 16], "alice")).unwrap(), None);
     }
 
+    fn user<'a>(key: &'a [u8], certificate: &'a [u8], home: Option<&'a str>, at: i64) -> NewUser<'a> {
+        NewUser { id: "alice", key, certificate, home, at }
+    }
+
     #[test]
     fn first_registration_wins() {
         let mut c = db();
-        assert_eq!(register(&mut c, "alice", b"k1", 1).unwrap(), Registration::Inserted);
-        assert_eq!(register(&mut c, "alice", b"k1", 2).unwrap(), Registration::Unchanged);
-        assert_eq!(register(&mut c, "alice", b"k2", 3).unwrap(), Registration::Conflict);
+        assert_eq!(register(&mut c, &user(b"k1", b"c1", None, 1)).unwrap(), Registration::Inserted);
+        assert_eq!(register(&mut c, &user(b"k1", b"c1", None, 2)).unwrap(), Registration::Unchanged);
+        assert_eq!(register(&mut c, &user(b"k2", b"c2", None, 3)).unwrap(), Registration::Conflict);
         assert_eq!(user_key(&c, "alice").unwrap(), Some(b"k1".to_vec()));
         assert_eq!(user_key(&c, "bob").unwrap(), None);
+        // The refused registration left the certificate alone.
+        assert_eq!(user_certificate(&c, "alice").unwrap(), Some((b"c1".to_vec(), None)));
+    }
+
+    /// The latest certificate of the same key and home replaces the stored one; one
+    /// naming another home is refused and changes nothing; a user from before the
+    /// certificates table gets one on its next registration.
+    #[test]
+    fn a_registration_keeps_the_latest_certificate_of_the_same_home() {
+        let mut c = db();
+        assert_eq!(register(&mut c, &user(b"k1", b"c1", Some("uk"), 1)).unwrap(), Registration::Inserted);
+        assert_eq!(register(&mut c, &user(b"k1", b"c2", Some("uk"), 2)).unwrap(), Registration::Unchanged);
+        assert_eq!(user_certificate(&c, "alice").unwrap(), Some((b"c2".to_vec(), Some("uk".into()))));
+        assert_eq!(
+            register(&mut c, &user(b"k1", b"c3", Some("us"), 3)).unwrap(),
+            Registration::HomeConflict { stored: Some("uk".into()) }
+        );
+        assert_eq!(
+            register(&mut c, &user(b"k1", b"c4", None, 4)).unwrap(),
+            Registration::HomeConflict { stored: Some("uk".into()) }
+        );
+        assert_eq!(user_certificate(&c, "alice").unwrap(), Some((b"c2".to_vec(), Some("uk".into()))));
+        c.execute("INSERT INTO users (id, public_key, registered_at) VALUES ('bob', x'01', 0)", []).unwrap();
+        assert_eq!(user_certificate(&c, "bob").unwrap(), None);
+        let bob = NewUser { id: "bob", key: &[1], certificate: b"cb", home: Some("us"), at: 5 };
+        assert_eq!(register(&mut c, &bob).unwrap(), Registration::Unchanged);
+        assert_eq!(user_certificate(&c, "bob").unwrap(), Some((b"cb".to_vec(), Some("us".into()))));
     }
 }

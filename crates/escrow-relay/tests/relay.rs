@@ -982,3 +982,90 @@ async fn a_full_ingest_queue_refuses_with_a_retry_after() {
     relay.send(&envs[3]).await.unwrap();
     relay.shutdown().await;
 }
+
+/// Users split by home between two identity providers. The relay keeps the
+/// certificate each user registered with and serves it with the key; the user
+/// library reads the home from that certificate, checked under the federation, and a
+/// relay whose store serves a forged certificate (one the UK's identity provider
+/// minted with a US home, or another user's) has every lookup of that user refused.
+#[tokio::test]
+async fn a_users_home_is_read_from_its_certificate_never_from_the_relay() {
+    use escrow_crypto::Domain;
+    use escrow_pki::federation::Pattern;
+    use escrow_pki::Identity;
+    use escrow_user::{UserClient, UserError};
+    let w = World::new(41);
+    let patterns = |ps: &[&str]| ps.iter().map(|p| Pattern::parse(p).unwrap()).collect::<Vec<_>>();
+    let orgs = vec![
+        ("root".into(), patterns(&["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "witness/*"])),
+        ("uk-ids".into(), patterns(&["user/uk/*"])),
+        ("us-ids".into(), patterns(&["user/us/*"])),
+    ];
+    let pki = Arc::new(Pki::with_organisations("relay-test", 30, orgs).unwrap());
+    let home = |h: &str| Domain::new(h).unwrap();
+    let uk_alice = Identity::user_of(home("uk"), pid("alice"));
+    let us_bob = Identity::user_of(home("us"), pid("bob"));
+    // Started as a node, not as `Relay`: this federation certifies no homeless user.
+    let serve = || async {
+        escrow_kit::node::serve_relay(w.config(), &pki.party(Role::Relay, "relay").unwrap()).await.unwrap()
+    };
+    let relay = serve().await;
+    let addr = relay.addr.to_string();
+    let client_of = |who: &Identity| UserClient::connect(&addr, &pki.creds(who).unwrap()).unwrap();
+    client_of(&uk_alice).register(w.user("alice")).await.unwrap();
+    client_of(&us_bob).register(w.user("bob")).await.unwrap();
+
+    let bob = client_of(&uk_alice).contact(&pid("bob")).await.unwrap();
+    assert_eq!((bob.key, bob.home), (w.user("bob").public(), Some(home("us"))));
+    let served = client(relay.addr, &pki, Role::Agency, "agency-1")
+        .get_user(GetUserRequest { user_id: "bob".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .certificate;
+    assert_eq!(Identity::from_cert_der(&served).unwrap(), us_bob);
+
+    // Bob again, now under a UK certificate: refused by name, and the US one stays.
+    let moved = client_of(&Identity::user_of(home("uk"), pid("bob")));
+    match moved.register(w.user("bob")).await.unwrap_err() {
+        UserError::Relay(s) => assert_status(s, Code::AlreadyExists, &["bob", "home us", "names uk"]),
+        e => panic!("{e}"),
+    }
+    assert_eq!(client_of(&uk_alice).contact(&pid("bob")).await.unwrap().home, Some(home("us")));
+    // A client that checks no certificates believes no home.
+    let unchecked = UserClient::new(client(relay.addr, &pki, Role::Agency, "agency-1"));
+    assert_eq!(unchecked.contact(&pid("bob")).await.unwrap().home, None);
+    // The UK's identity provider minting a US home is refused at the handshake.
+    let forged = pki.creds_from("uk-ids", &us_bob).unwrap();
+    let e = UserClient::connect(&addr, &forged).unwrap().register(w.user("bob")).await.unwrap_err();
+    assert!(matches!(e, UserError::Relay(_)), "{e}");
+    relay.shut_down().await.unwrap();
+
+    // The relay's own store is not trusted: swap bob's certificate for the forged one,
+    // then for alice's, and restart.
+    let (forged_pem, _) = forged.cert_and_key_pem().unwrap();
+    let body: String = forged_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let forged_der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap();
+    let alice_der = {
+        let conn = rusqlite::Connection::open(w.kit.dir.join(escrow_relay::DB_FILE)).unwrap();
+        conn.query_row("SELECT certificate FROM user_certificates WHERE id = 'alice'", [], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+    };
+    for (der, needle) in [(forged_der, "us-ids"), (alice_der, "names user alice")] {
+        let conn = rusqlite::Connection::open(w.kit.dir.join(escrow_relay::DB_FILE)).unwrap();
+        conn.execute("UPDATE user_certificates SET certificate = ?1 WHERE id = 'bob'", [&der]).unwrap();
+        drop(conn);
+        let relay = serve().await;
+        let reader = UserClient::connect(&relay.addr.to_string(), &pki.creds(&uk_alice).unwrap()).unwrap();
+        match reader.contact(&pid("bob")).await.unwrap_err() {
+            UserError::Certificate { user, why } => {
+                assert_eq!(user.as_str(), "bob");
+                assert!(why.contains(needle), "{why}");
+            }
+            e => panic!("{e}"),
+        }
+        // A lookup of the key alone goes through the same check.
+        assert!(matches!(reader.lookup(&pid("bob")).await, Err(UserError::Certificate { .. })));
+        relay.shut_down().await.unwrap();
+    }
+}

@@ -60,6 +60,19 @@ pub fn caller<T>(req: &tonic::Request<T>) -> Result<Identity, Status> {
         .ok_or_else(|| with_rule(Status::unauthenticated("no verified client certificate"), "unauthenticated"))
 }
 
+/// The DER of the caller's leaf certificate, as the handshake verified it (the one
+/// [`caller`] was read from); `UNAUTHENTICATED` if there is none. For a server that
+/// keeps it to show others what the caller's organisation certified (the relay, a
+/// user's home).
+pub fn caller_certificate<T>(req: &tonic::Request<T>) -> Result<Vec<u8>, Status> {
+    let certs = req.extensions().get::<TlsConnectInfo<TcpConnectInfo>>().and_then(|info| info.peer_certs());
+    certs
+        .as_deref()
+        .and_then(|c| c.first())
+        .map(|leaf| leaf.as_ref().to_vec())
+        .ok_or_else(|| with_rule(Status::unauthenticated("no verified client certificate"), "unauthenticated"))
+}
+
 /// `PERMISSION_DENIED` naming the caller, the RPC and the rule, traced as a warning.
 pub fn denied(caller: &Identity, rpc: &str, rule: &str) -> Status {
     tracing::warn!(%caller, rpc, rule, "permission denied");

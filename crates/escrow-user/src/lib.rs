@@ -6,7 +6,10 @@
 //!
 //! - compares the served epoch key with the keys it pinned, and refuses a served epoch
 //!   it has not pinned once it pinned any;
-//! - checks that a looked-up key names the user it asked for;
+//! - checks that a looked-up key names the user it asked for, and takes the user's
+//!   home escrow domain only from the certificate served with it, checked under the
+//!   federation the client already trusts for TLS (`Trust::verify_certificate`), never
+//!   from the relay's word;
 //! - opens every envelope only after the sender's signature and the escrow field's
 //!   re-encryption check hold (`Envelope::open`), under the key of the envelope's own
 //!   epoch, so a message sealed under a key no trustee holds is refused, not shown;
@@ -16,9 +19,10 @@
 //! owner.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use escrow_crypto::{Envelope, EpochId, EpochPublicKey, PartyId, SealRequest, UserPublicKey, UserSecretKey};
+use escrow_crypto::{Domain, Envelope, EpochId, EpochPublicKey, PartyId, SealRequest, UserPublicKey, UserSecretKey};
+use escrow_pki::trust::Trust;
 use escrow_proto::v1 as pb;
 use escrow_service::transport::{Credentials, TransportError};
 use pb::relay_client::RelayClient;
@@ -65,6 +69,15 @@ pub enum UserError {
         asked: PartyId,
         /// The id the returned key names.
         answered: PartyId,
+    },
+    /// The certificate served with a user's key does not verify under the federation,
+    /// or names someone else.
+    #[error("the certificate the relay serves for {user} is refused: {why}")]
+    Certificate {
+        /// The user asked for.
+        user: PartyId,
+        /// Why.
+        why: String,
     },
     /// Sealing failed (bad recipients, oversize message).
     #[error(transparent)]
@@ -121,15 +134,30 @@ pub struct Sent {
     pub envelope: Envelope,
 }
 
+/// A user as looked up and checked: its key, and its home domain if a certificate the
+/// federation believes names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The key the relay binds to the id (checked to name it).
+    pub key: UserPublicKey,
+    /// The home its certificate names: `None` if the relay served no certificate,
+    /// the certificate names no home, or this client checks none
+    /// ([`UserClient::new`] without [`UserClient::verify_certificates`]).
+    pub home: Option<Domain>,
+}
+
 /// A user's connection to the relay. Cheap to share: calls take `&self`.
 #[derive(Debug)]
 pub struct UserClient {
     relay: RelayClient<Channel>,
     pinned: BTreeMap<EpochId, EpochPublicKey>,
     trustees: Option<escrow_crypto::TrusteePins>,
-    /// Public keys already looked up and checked, by id. The relay cannot change a
-    /// registered key, so a checked key stays good for the session.
-    keys: Mutex<HashMap<PartyId, UserPublicKey>>,
+    /// The federation served certificates are checked under (the one this client's
+    /// TLS trusts); `None`: homes are not read.
+    trust: Option<Arc<Trust>>,
+    /// Users already looked up and checked, by id. The relay cannot change a
+    /// registered key or home, so a checked contact stays good for the session.
+    keys: Mutex<HashMap<PartyId, Contact>>,
     /// The epoch key last fetched and checked, reused by every send until the relay
     /// says another epoch is current, a send is refused for its epoch, or the
     /// announced key's shares are destroyed: one check per epoch, not per message.
@@ -155,14 +183,24 @@ impl UserClient {
             relay,
             pinned: BTreeMap::new(),
             trustees: None,
+            trust: None,
             keys: Mutex::new(HashMap::new()),
             current: Mutex::new(None),
         }
     }
 
-    /// Connects to the relay at `addr` with this user's certificate.
+    /// Connects to the relay at `addr` with this user's certificate; served users'
+    /// certificates are checked under the same federation.
     pub fn connect(addr: &str, credentials: &Credentials) -> Result<Self, UserError> {
-        Ok(Self::new(escrow_service::transport::relay_client(addr, credentials)?))
+        let mut c = Self::new(escrow_service::transport::relay_client(addr, credentials)?);
+        c.verify_certificates(credentials.trust().clone());
+        Ok(c)
+    }
+
+    /// Checks every certificate the relay serves with a user's key under `trust`, and
+    /// takes the user's home from it.
+    pub fn verify_certificates(&mut self, trust: Arc<Trust>) {
+        self.trust = Some(trust);
     }
 
     /// Trusts `key` for its epoch instead of the relay's word. Once any key is pinned,
@@ -231,8 +269,16 @@ impl UserClient {
 
     /// `id`'s public key, checked to name `id`.
     pub async fn lookup(&self, id: &PartyId) -> Result<UserPublicKey, UserError> {
-        if let Some(k) = self.cached(id) {
-            return Ok(k);
+        Ok(self.contact(id).await?.key)
+    }
+
+    /// `id`'s key, checked to name `id`, and its home, read from the certificate the
+    /// relay serves with it once that certificate verifies under the federation and
+    /// names `id` as a user. A certificate that fails either check refuses the whole
+    /// lookup: a relay that serves one is lying about someone.
+    pub async fn contact(&self, id: &PartyId) -> Result<Contact, UserError> {
+        if let Some(c) = self.cached(id) {
+            return Ok(c);
         }
         let r = self
             .relay()
@@ -240,18 +286,23 @@ impl UserClient {
             .await
             .map_err(UserError::Relay)?
             .into_inner();
-        let pk = UserPublicKey::from_bytes(&r.user_public_key)
+        let key = UserPublicKey::from_bytes(&r.user_public_key)
             .map_err(|err| UserError::Blob { what: format!("public key of {id}"), err })?;
-        if pk.id() != id {
-            return Err(UserError::WrongUser { asked: id.clone(), answered: pk.id().clone() });
+        if key.id() != id {
+            return Err(UserError::WrongUser { asked: id.clone(), answered: key.id().clone() });
         }
+        let home = match &self.trust {
+            Some(trust) if !r.certificate.is_empty() => certified_home(trust, id, &r.certificate, unix_now())?,
+            _ => None,
+        };
+        let contact = Contact { key, home };
         if let Ok(mut keys) = self.keys.lock() {
-            keys.insert(id.clone(), pk.clone());
+            keys.insert(id.clone(), contact.clone());
         }
-        Ok(pk)
+        Ok(contact)
     }
 
-    fn cached(&self, id: &PartyId) -> Option<UserPublicKey> {
+    fn cached(&self, id: &PartyId) -> Option<Contact> {
         self.keys.lock().ok().and_then(|k| k.get(id).cloned())
     }
 
@@ -425,6 +476,23 @@ impl UserClient {
             outcome,
         })
     }
+}
+
+/// This machine's clock, unix seconds (certificates are checked at the real time).
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The rule for a certificate served with `id`'s key, alone so that it can be tested
+/// without a relay: it verifies under `trust` at `now`, and names `id` as a user; the
+/// home is the one it names.
+fn certified_home(trust: &Trust, id: &PartyId, der: &[u8], now: u64) -> Result<Option<Domain>, UserError> {
+    let refused = |why: String| UserError::Certificate { user: id.clone(), why };
+    let identity = trust.verify_certificate(der, now).map_err(|e| refused(e.to_string()))?;
+    if identity.role() != escrow_pki::Role::User || identity.id() != id {
+        return Err(refused(format!("it names {identity}")));
+    }
+    Ok(identity.home().cloned())
 }
 
 /// The whole rule for a served epoch key, alone so that it can be tested without a
