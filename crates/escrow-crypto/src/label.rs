@@ -430,10 +430,19 @@ impl Scope {
 
     /// Checks that `label` is inside the scope, naming the rule it breaks otherwise.
     pub fn check(&self, label: &Label) -> Result<(), ScopeError> {
-        if !self.targets.iter().any(|t| label.involves(t)) {
+        self.check_parties(|t| label.involves(t), label.timestamp())
+    }
+
+    /// The same rule for a message across escrow domains, by its message label.
+    pub fn check_message(&self, message: &MessageLabel) -> Result<(), ScopeError> {
+        self.check_parties(|t| message.parties().any(|p| p == t), message.timestamp())
+    }
+
+    /// A target is among the parties (`involves`), and `ts` is inside the window.
+    fn check_parties(&self, involves: impl Fn(&PartyId) -> bool, ts: u64) -> Result<(), ScopeError> {
+        if !self.targets.iter().any(involves) {
             return Err(ScopeError::NotATarget);
         }
-        let ts = label.timestamp();
         if ts < self.window.from {
             return Err(ScopeError::BeforeWindow { timestamp: ts, from: self.window.from });
         }

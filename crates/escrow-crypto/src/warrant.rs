@@ -379,4 +379,9 @@ impl VerifiedWarrant {
     pub fn check_scope(&self, label: &Label) -> Result<(), Error> {
         self.scope.check(label).map_err(Error::OutOfScope)
     }
+
+    /// [`check_scope`](Self::check_scope) for a message across escrow domains.
+    pub fn check_message_scope(&self, message: &crate::MessageLabel) -> Result<(), Error> {
+        self.scope.check_message(message).map_err(Error::OutOfScope)
+    }
 }

@@ -70,6 +70,13 @@ pub enum Alg {
     DomainEnvelope = 0x0019,
 }
 
+/// Whether `blob`'s header names this version and `alg`; nothing else is checked. For
+/// a reader that takes blobs of more than one kind (an envelope with or without domain
+/// fields) and must pick the decoder, which then checks everything.
+pub fn names(blob: &[u8], alg: Alg) -> bool {
+    matches!(blob, [VERSION, hi, lo, ..] if u16::from_be_bytes([*hi, *lo]) == alg as u16)
+}
+
 impl Alg {
     /// The blob kind's name, used in error messages.
     pub fn name(self) -> &'static str {

@@ -76,7 +76,9 @@ pub(crate) struct Admitted {
     pub(crate) recipients: Vec<String>,
     pub(crate) envelope: Vec<u8>,
     pub(crate) received_at: i64,
-    pub(crate) check: FieldCheck,
+    /// Its fields' pending pairing checks: one for an envelope, one per field for an
+    /// envelope with domain fields (none if its parties' domains escrow nothing).
+    pub(crate) checks: Vec<FieldCheck>,
 }
 
 /// What the answer to a stored message needs, once the message itself has gone to
@@ -298,8 +300,17 @@ fn run(queue: &Queue, mut conn: Connection, max_batch: usize, metrics: &CommitMe
 
 /// Checks and stores one batch; one outcome per message, in order.
 fn commit(conn: &mut Connection, batch: &[Waiting]) -> Vec<Result<i64, Status>> {
-    let checks: Vec<FieldCheck> = batch.iter().map(|w| w.message.check).collect();
-    let verdicts = check_fields(&checks);
+    let checks: Vec<FieldCheck> = batch.iter().flat_map(|w| w.message.checks.iter().copied()).collect();
+    let mut field_verdicts = check_fields(&checks).into_iter();
+    // Each message's verdict is its first failing field's, or Ok; all of its fields'
+    // verdicts are taken, so the next message starts at its own.
+    let verdicts: Vec<Result<(), Status>> = batch
+        .iter()
+        .map(|w| {
+            let mine: Vec<_> = field_verdicts.by_ref().take(w.message.checks.len()).collect();
+            mine.into_iter().find(Result::is_err).unwrap_or(Ok(()))
+        })
+        .collect();
     let stored = (|| {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut seqs = Vec::with_capacity(batch.len());
@@ -378,7 +389,7 @@ mod tests {
                 recipients: label.recipients().iter().map(ToString::to_string).collect(),
                 envelope: env.as_bytes().to_vec(),
                 received_at: 1,
-                check: env.field().pending_check(&self.keys.public, checked_under.label()).unwrap(),
+                checks: vec![env.field().pending_check(&self.keys.public, checked_under.label()).unwrap()],
             };
             Waiting { message, reply: oneshot::channel().0 }
         }

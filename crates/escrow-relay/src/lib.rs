@@ -75,6 +75,11 @@ pub struct RelayConfig {
     pub announcement: Option<escrow_crypto::VerifiedAnnouncement>,
     /// How accepted envelopes are checked and committed ([`DEFAULT_COMMIT`]: grouped).
     pub commit: Commit,
+    /// A deployment of several escrow domains: the composition rule and each domain's
+    /// current epoch key (or none, for a domain without escrow). Then every envelope
+    /// must carry domain fields, checked against the parties' certified homes;
+    /// `None`, one domain: envelopes under `epoch_key` only.
+    pub jurisdictions: Option<escrow_crypto::Jurisdictions>,
 }
 
 impl RelayConfig {
@@ -94,6 +99,7 @@ impl RelayConfig {
             rate_limit: DEFAULT_RATE_LIMIT,
             announcement: None,
             commit: DEFAULT_COMMIT,
+            jurisdictions: None,
         }
     }
 

@@ -9,8 +9,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use escrow_crypto::domain_envelope::MAX_DOMAIN_ENVELOPE_LEN;
 use escrow_crypto::envelope::MAX_ENVELOPE_WITH_DAYS_LEN;
-use escrow_crypto::{CourtPublicKey, Envelope, EpochPublicKey, Error, PartyId, UserPublicKey, VerifiedWarrant};
+use escrow_crypto::{
+    CourtPublicKey, Domain, DomainEnvelope, Envelope, EpochPublicKey, Error, Jurisdictions, PartyId, UserPublicKey,
+    VerifiedWarrant,
+};
 use escrow_pki::Identity;
 use escrow_proto::v1::relay_server::Relay;
 use escrow_proto::v1::{
@@ -37,6 +41,7 @@ use crate::{Commit, RelayConfig, RelayError, DB_FILE, MAX_PAGE};
 const PAGE_BYTES: usize = MAX_MESSAGE_BYTES - 256 * 1024;
 const _: () = assert!(PAGE_BYTES + (MAX_PAGE as usize) * (32 + 134 + 8) < MAX_MESSAGE_BYTES);
 const _: () = assert!(MAX_ENVELOPE_WITH_DAYS_LEN < PAGE_BYTES);
+const _: () = assert!(MAX_DOMAIN_ENVELOPE_LEN < PAGE_BYTES);
 
 /// The relay's gRPC service. Build it with [`RelayService::open`], run it with
 /// [`crate::serve`].
@@ -51,12 +56,14 @@ const KEY_CACHE: usize = 65_536;
 #[derive(Debug)]
 struct Inner {
     db: Mutex<Connection>,
-    /// Decoded keys of registered users, by id. A registration never changes (the
-    /// first wins, and nothing unregisters), so a cached key is never stale. At most
-    /// [`KEY_CACHE`] entries: when full it is emptied, so memory stays bounded whatever
-    /// callers do.
-    keys: Mutex<HashMap<String, Arc<UserPublicKey>>>,
+    /// Decoded keys of registered users and their certified homes, by id. A key never
+    /// changes (the first wins, and nothing unregisters), nor does a stored home; a
+    /// registration drops the id's entry, for the home a user from before certificates
+    /// were kept gets then. At most [`KEY_CACHE`] entries: when full it is emptied, so
+    /// memory stays bounded whatever callers do.
+    keys: Mutex<HashMap<String, rules::Registered>>,
     epoch_key: EpochPublicKey,
+    jurisdictions: Option<Jurisdictions>,
     epoch_key_bytes: Vec<u8>,
     announcement_bytes: Vec<u8>,
     trusted_courts: Vec<CourtPublicKey>,
@@ -121,6 +128,7 @@ impl RelayService {
                 announcement_bytes: config.announcement.as_ref().map(|a| a.signed().to_bytes()).unwrap_or_default(),
                 epoch_key_bytes: config.epoch_key.to_bytes(),
                 epoch_key: config.epoch_key,
+                jurisdictions: config.jurisdictions,
                 trusted_courts: config.trusted_courts,
                 max_clock_skew_secs: config.max_clock_skew_secs,
                 clock: config.clock,
@@ -229,23 +237,43 @@ impl Inner {
         })
     }
 
-    /// The key `id` registered, from memory or else from the database; `None` if `id`
-    /// is not registered.
-    fn registered(&self, id: &PartyId) -> Result<Option<Arc<UserPublicKey>>, Status> {
+    /// The key `id` registered and its certified home, from memory or else from the
+    /// database; `None` if `id` is not registered.
+    fn registered(&self, id: &PartyId) -> Result<Option<rules::Registered>, Status> {
         let cache = || self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(k) = cache().get(id.as_str()) {
-            return Ok(Some(Arc::clone(k)));
+            return Ok(Some(k.clone()));
         }
-        let Some(blob) = store::user_key(&*self.db()?, id.as_str()).map_err(db_error("looking up a user"))? else {
-            return Ok(None);
+        let (blob, home) = {
+            let conn = self.db()?;
+            let Some(blob) = store::user_key(&conn, id.as_str()).map_err(db_error("looking up a user"))? else {
+                return Ok(None);
+            };
+            let home = store::user_certificate(&conn, id.as_str())
+                .map_err(db_error("looking up a user's certificate"))?
+                .and_then(|(_, home)| home);
+            (blob, home)
         };
         let key = Arc::new(Self::stored_user_key(id.as_str(), &blob)?);
+        let home = home
+            .map(|h| {
+                Domain::new(h).map_err(|e| {
+                    tracing::error!(user = id.as_str(), error = %e, "stored home does not parse");
+                    Status::internal(format!("stored home of user {id} is corrupted"))
+                })
+            })
+            .transpose()?;
         let mut keys = cache();
         if keys.len() >= KEY_CACHE {
             keys.clear();
         }
-        keys.insert(id.as_str().to_owned(), Arc::clone(&key));
-        Ok(Some(key))
+        keys.insert(id.as_str().to_owned(), (Arc::clone(&key), home.clone()));
+        Ok(Some((key, home)))
+    }
+
+    /// Forgets what [`Inner::registered`] cached for `id`.
+    fn forget_registered(&self, id: &str) {
+        self.keys.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
     }
 
     /// Binds the caller's id to its key (first registration wins) and keeps the
@@ -266,6 +294,7 @@ impl Inner {
         let home = who.home().map(escrow_crypto::Domain::as_str);
         let new = store::NewUser { id, key: &key.to_bytes(), certificate, home, at: now };
         let outcome = store::register(&mut *self.db()?, &new).map_err(db_error("registering a user"))?;
+        self.forget_registered(id);
         match outcome {
             Registration::Inserted => {
                 tracing::info!(user = id, home, "user registered");
@@ -307,28 +336,50 @@ impl Inner {
     /// written here.
     fn admit(&self, who: &Identity, bytes: Vec<u8>) -> Result<Admitted, Status> {
         let now = self.now();
-        let accepted =
-            rules::accept(&bytes, who.id(), &self.epoch_key, now, self.max_clock_skew_secs, |id| self.registered(id))
-                .map_err(|r| match r {
-                Rejection::Refused(r) => refused(who, &r),
-                Rejection::Lookup(status) => status,
-            })?;
-        let label = accepted.envelope.label();
+        let refusal = |r| match r {
+            Rejection::Refused(r) => refused(who, &r),
+            Rejection::Lookup(status) => status,
+        };
+        let domain_fields = rules::has_domain_fields(&bytes);
+        let (message_id, sender, timestamp, recipients, checks) = match (&self.jurisdictions, domain_fields) {
+            (Some(j), true) => {
+                let a =
+                    rules::accept_domain(&bytes, who.id(), j, now, self.max_clock_skew_secs, |id| self.registered(id))
+                        .map_err(refusal)?;
+                let m = a.envelope.message();
+                (m.message_id().to_vec(), m.sender().clone(), m.timestamp(), m.recipients().to_vec(), a.checks)
+            }
+            (Some(j), false) => {
+                let domains = j.domains().map(Domain::as_str).collect::<Vec<_>>().join(", ");
+                return Err(refused(who, &rules::Refusal::NeedsDomainFields { domains }));
+            }
+            (None, true) => return Err(refused(who, &rules::Refusal::NoDomains)),
+            (None, false) => {
+                let a = rules::accept(&bytes, who.id(), &self.epoch_key, now, self.max_clock_skew_secs, |id| {
+                    self.registered(id).map(|r| r.map(|(key, _)| key))
+                })
+                .map_err(refusal)?;
+                let l = a.envelope.label();
+                (l.message_id().to_vec(), l.sender().clone(), l.timestamp(), l.recipients().to_vec(), vec![a.check])
+            }
+        };
         Ok(Admitted {
-            message_id: label.message_id().to_vec(),
-            sender: label.sender().as_str().to_owned(),
-            timestamp: to_i64(label.timestamp(), "envelope timestamp")?,
-            recipients: label.recipients().iter().map(|r| r.as_str().to_owned()).collect(),
+            message_id,
+            sender: sender.as_str().to_owned(),
+            timestamp: to_i64(timestamp, "envelope timestamp")?,
+            recipients: recipients.iter().map(|r| r.as_str().to_owned()).collect(),
             received_at: to_i64(now, "relay clock")?,
             envelope: bytes,
-            check: accepted.check,
+            checks,
         })
     }
 
     /// [`Commit::EachAlone`]: the pairing on this thread, then a transaction (and an
     /// fsync) of the message's own.
     fn commit_alone(&self, a: &Admitted) -> Result<i64, Status> {
-        a.check.verify().map_err(|e| crate::ingest::invalid_field(&e))?;
+        for check in &a.checks {
+            check.verify().map_err(|e| crate::ingest::invalid_field(&e))?;
+        }
         store::insert_message(&mut *self.db()?, &a.as_new())
             .map_err(db_error("storing an envelope"))?
             .ok_or_else(|| crate::ingest::duplicate(&a.message_id))
@@ -418,18 +469,29 @@ impl Inner {
         let mut senders = BTreeSet::new();
         for row in page.rows {
             let seq = from_i64(row.seq, "seq")?;
-            let env = match Envelope::from_bytes(&row.envelope) {
-                Ok(env) => env,
+            let decoded = if rules::has_domain_fields(&row.envelope) {
+                DomainEnvelope::from_bytes(&row.envelope).map(|env| {
+                    let scope = warrant.check_message_scope(env.message());
+                    (env.message().sender().as_str() == row.sender, scope)
+                })
+            } else {
+                Envelope::from_bytes(&row.envelope).map(|env| {
+                    let scope = warrant.check_scope(env.label());
+                    (env.label().sender().as_str() == row.sender, scope)
+                })
+            };
+            let (sender_agrees, scope) = match decoded {
+                Ok(d) => d,
                 Err(e) => {
                     tracing::error!(seq, error = %e, warrant = %id, "stored envelope does not decode; not exported");
                     continue;
                 }
             };
-            if env.label().sender().as_str() != row.sender {
+            if !sender_agrees {
                 tracing::error!(seq, warrant = %id, "stored sender column disagrees with the label; not exported");
                 continue;
             }
-            if let Err(e) = warrant.check_scope(env.label()) {
+            if let Err(e) = scope {
                 tracing::error!(seq, error = %e, warrant = %id, "export query selected an out-of-scope envelope; not exported");
                 continue;
             }
@@ -455,9 +517,12 @@ fn refused(who: &Identity, r: &rules::Refusal) -> Status {
         Refusal::Signature { sender, error } => from_crypto(&format!("envelope from {sender}"), error),
         Refusal::NotTheSender { .. } => auth::denied(who, "Send", &r.to_string()),
         Refusal::TooLarge { .. } => with_rule(Status::invalid_argument(r.to_string()), r.code()),
-        Refusal::Unregistered { .. } | Refusal::WrongEpoch { .. } | Refusal::ClockSkew { .. } => {
-            with_rule(Status::failed_precondition(r.to_string()), r.code())
-        }
+        Refusal::Unregistered { .. }
+        | Refusal::WrongEpoch { .. }
+        | Refusal::ClockSkew { .. }
+        | Refusal::NeedsDomainFields { .. }
+        | Refusal::NoDomains => with_rule(Status::failed_precondition(r.to_string()), r.code()),
+        Refusal::Composition(e) => from_crypto("envelope fields", e),
     }
 }
 

@@ -1069,3 +1069,87 @@ async fn a_users_home_is_read_from_its_certificate_never_from_the_relay() {
         relay.shut_down().await.unwrap();
     }
 }
+
+/// A relay of three escrow domains (uk and us escrow, "free" does not) under any-of,
+/// with users certified by each domain's identity provider. Messages go through the
+/// user library: the relay checks each against the homes in the registered
+/// certificates, stores it, serves it to the recipient (who opens it under the same
+/// rule) and exports it under a warrant. A single-domain envelope is refused, and
+/// nothing refused is stored.
+#[tokio::test]
+async fn messages_across_escrow_domains_are_checked_relayed_opened_and_exported() {
+    use escrow_crypto::{Domain, DomainEnvelope, Jurisdictions, Rule};
+    use escrow_pki::federation::Pattern;
+    use escrow_pki::Identity;
+    use escrow_user::UserClient;
+    let mut w = World::new(42);
+    let patterns = |ps: &[&str]| ps.iter().map(|p| Pattern::parse(p).unwrap()).collect::<Vec<_>>();
+    let orgs = vec![
+        ("root".into(), patterns(&["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*", "witness/*"])),
+        ("uk-ids".into(), patterns(&["user/uk/*"])),
+        ("us-ids".into(), patterns(&["user/us/*"])),
+        ("free-ids".into(), patterns(&["user/free/*"])),
+    ];
+    let pki = Arc::new(Pki::with_organisations("relay-test", 30, orgs).unwrap());
+    let dom = |h: &str| Domain::new(h).unwrap();
+    let us_key = dealer_keygen(EpochId(2), 2, 5, &mut w.rng).unwrap().public;
+    let jurisdictions = Jurisdictions::new(
+        Rule::AnyOf,
+        [(dom("uk"), Some(w.keys.public.clone())), (dom("us"), Some(us_key.clone())), (dom("free"), None)],
+    )
+    .unwrap();
+    let mut config = w.config();
+    config.jurisdictions = Some(jurisdictions.clone());
+    let relay = escrow_kit::node::serve_relay(config, &pki.party(Role::Relay, "relay").unwrap()).await.unwrap();
+    let addr = relay.addr.to_string();
+    let people = [("alice", "uk"), ("bob", "us"), ("carol", "free")];
+    let mut clients = std::collections::HashMap::new();
+    for (name, home) in people {
+        let mut c = UserClient::connect(&addr, &pki.creds(&Identity::user_of(dom(home), pid(name))).unwrap()).unwrap();
+        c.use_jurisdictions(jurisdictions.clone());
+        c.register(w.user(name)).await.unwrap();
+        clients.insert(name, c);
+    }
+
+    let mut r = ChaCha20Rng::seed_from_u64(43);
+    let to_bob = clients["alice"].send_across(w.user("alice"), &[pid("bob")], b"to bob", T0, &mut r).await.unwrap();
+    let fields = |e: &DomainEnvelope| e.domains().map(Domain::to_string).collect::<Vec<_>>();
+    assert_eq!(fields(&to_bob.envelope), ["uk", "us"]);
+    let to_carol =
+        clients["alice"].send_across(w.user("alice"), &[pid("carol")], b"to carol", T0, &mut r).await.unwrap();
+    assert_eq!(fields(&to_carol.envelope), ["uk"]);
+    let free = clients["carol"].send_across(w.user("carol"), &[pid("carol")], b"note", T0, &mut r).await.unwrap();
+    assert!(fields(&free.envelope).is_empty(), "no escrowing domain among the parties: no field");
+
+    let inbox = clients["bob"].inbox(w.user("bob"), 0, None).await.unwrap();
+    assert_eq!(inbox.messages.len(), 1);
+    let m = &inbox.messages[0];
+    assert_eq!(m.outcome.as_deref().map(Vec::as_slice), Ok(&b"to bob"[..]));
+    assert_eq!(m.fields, [(dom("uk"), EpochId(1)), (dom("us"), EpochId(2))]);
+    let inbox = clients["carol"].inbox(w.user("carol"), 0, None).await.unwrap();
+    let texts: Vec<_> = inbox.messages.iter().map(|m| m.outcome.as_deref().map(Vec::as_slice)).collect();
+    assert_eq!(texts, [Ok(&b"to carol"[..]), Ok(&b"note"[..])]);
+    // A client not configured with the jurisdictions refuses, saying why.
+    let plain = UserClient::connect(&addr, &pki.creds(&Identity::user_of(dom("us"), pid("bob"))).unwrap()).unwrap();
+    let inbox = plain.inbox(w.user("bob"), 0, None).await.unwrap();
+    assert!(inbox.messages[0].outcome.as_ref().unwrap_err().contains("no jurisdictions"));
+
+    // A single-domain envelope escrows under one key whatever the homes: refused.
+    let before = db_counts(&w.kit.dir);
+    let v1 = w.seal("alice", &["bob"], T0, b"around the rule");
+    let e = clients["alice"].post(&v1).await.unwrap_err();
+    assert_status(e, Code::FailedPrecondition, &["must carry domain fields", "uk"]);
+    assert_eq!(escrow_service::metrics::rule_of(&clients["alice"].post(&v1).await.unwrap_err()), Some("domains"));
+    assert_eq!(db_counts(&w.kit.dir), before);
+
+    // The warrant on bob exports the message with his fields, and only it.
+    let warrant = w.warrant(&["bob"], T0 - 60, T0 + 60);
+    let exported = client(relay.addr, &pki, Role::Agency, "agency-1")
+        .export(ExportRequest { warrant, after_seq: 0, limit: 0 })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(exported.envelopes.iter().map(|e| e.envelope.clone()).collect::<Vec<_>>(), [to_bob.envelope.as_bytes()]);
+    assert_eq!(sender_ids(&exported), ["alice"]);
+    relay.shut_down().await.unwrap();
+}

@@ -21,7 +21,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use escrow_crypto::{Domain, Envelope, EpochId, EpochPublicKey, PartyId, SealRequest, UserPublicKey, UserSecretKey};
+use escrow_crypto::{
+    Domain, DomainEnvelope, DomainSealRequest, Envelope, EpochId, EpochPublicKey, Jurisdictions, PartyId, Resident,
+    SealRequest, UserPublicKey, UserSecretKey,
+};
 use escrow_pki::trust::Trust;
 use escrow_proto::v1 as pb;
 use escrow_service::transport::{Credentials, TransportError};
@@ -79,6 +82,14 @@ pub enum UserError {
         /// Why.
         why: String,
     },
+    /// Sending across escrow domains needs a party's certified home, and the relay
+    /// served no certificate that names one.
+    #[error("{0} has no certified home (the relay served no certificate naming one): cannot seal across domains")]
+    NoHome(PartyId),
+    /// Sending across escrow domains without the deployment's jurisdictions configured
+    /// ([`UserClient::use_jurisdictions`]).
+    #[error("no jurisdictions configured: this client cannot seal across escrow domains")]
+    NoJurisdictions,
     /// Sealing failed (bad recipients, oversize message).
     #[error(transparent)]
     Seal(escrow_crypto::Error),
@@ -96,8 +107,12 @@ pub struct Received {
     pub sender: PartyId,
     /// The sender's timestamp from the label.
     pub timestamp: u64,
-    /// The epoch the message was sealed under.
+    /// The epoch the message was sealed under (`EpochId(0)` for a message with domain
+    /// fields: see `fields`).
     pub epoch: EpochId,
+    /// For a message with domain fields: each field's domain and epoch (empty for
+    /// other messages, and for one between parties whose domains escrow nothing).
+    pub fields: Vec<(Domain, EpochId)>,
     /// The plaintext, or why the message was refused.
     pub outcome: Result<Zeroizing<Vec<u8>>, String>,
 }
@@ -146,6 +161,17 @@ pub struct Contact {
     pub home: Option<Domain>,
 }
 
+/// What the relay said when it accepted a message with domain fields, and the message.
+#[derive(Debug, Clone)]
+pub struct SentAcross {
+    /// Relay sequence number.
+    pub seq: u64,
+    /// When the relay stored it (relay clock, unix seconds).
+    pub received_at: u64,
+    /// The envelope as sent.
+    pub envelope: DomainEnvelope,
+}
+
 /// A user's connection to the relay. Cheap to share: calls take `&self`.
 #[derive(Debug)]
 pub struct UserClient {
@@ -155,6 +181,9 @@ pub struct UserClient {
     /// The federation served certificates are checked under (the one this client's
     /// TLS trusts); `None`: homes are not read.
     trust: Option<Arc<Trust>>,
+    /// The deployment's rule and each domain's epoch key, as configured (never taken
+    /// from the relay): needed to seal and open messages with domain fields.
+    jurisdictions: Option<Jurisdictions>,
     /// Users already looked up and checked, by id. The relay cannot change a
     /// registered key or home, so a checked contact stays good for the session.
     keys: Mutex<HashMap<PartyId, Contact>>,
@@ -184,6 +213,7 @@ impl UserClient {
             pinned: BTreeMap::new(),
             trustees: None,
             trust: None,
+            jurisdictions: None,
             keys: Mutex::new(HashMap::new()),
             current: Mutex::new(None),
         }
@@ -216,6 +246,13 @@ impl UserClient {
     /// enough).
     pub fn trust_trustees(&mut self, pins: escrow_crypto::TrusteePins) {
         self.trustees = Some(pins);
+    }
+
+    /// Seals and opens messages across escrow domains under `jurisdictions`: the
+    /// deployment's composition rule and each domain's current epoch key, which this
+    /// client is configured with, as it may pin an epoch key.
+    pub fn use_jurisdictions(&mut self, jurisdictions: Jurisdictions) {
+        self.jurisdictions = Some(jurisdictions);
     }
 
     fn relay(&self) -> RelayClient<Channel> {
@@ -360,6 +397,47 @@ impl UserClient {
         }
     }
 
+    /// Seals `plaintext` from `me` to `to` with one escrow field per domain the
+    /// deployment's rule requires, every party's home read from its verified
+    /// certificate ([`UserClient::contact`], `me` included), and sends it.
+    pub async fn send_across<R: RngCore + CryptoRng>(
+        &self,
+        me: &UserSecretKey,
+        to: &[PartyId],
+        plaintext: &[u8],
+        timestamp: u64,
+        rng: &mut R,
+    ) -> Result<SentAcross, UserError> {
+        let jurisdictions = self.jurisdictions.as_ref().ok_or(UserError::NoJurisdictions)?;
+        let own = self.contact(me.id()).await?;
+        let sender_home = own.home.ok_or_else(|| UserError::NoHome(me.id().clone()))?;
+        let mut recipients = Vec::with_capacity(to.len());
+        for id in to {
+            let c = self.contact(id).await?;
+            let home = c.home.ok_or_else(|| UserError::NoHome(id.clone()))?;
+            recipients.push(Resident { key: c.key, home });
+        }
+        let mut message_id = [0u8; 16];
+        rng.fill_bytes(&mut message_id);
+        let request = DomainSealRequest {
+            sender: me,
+            sender_home: &sender_home,
+            recipients: &recipients,
+            jurisdictions,
+            message_id,
+            timestamp,
+            plaintext,
+        };
+        let envelope = DomainEnvelope::seal(&request, rng).map_err(UserError::Seal)?;
+        let r = self
+            .relay()
+            .send(pb::SendRequest { envelope: envelope.as_bytes().to_vec() })
+            .await
+            .map_err(UserError::Relay)?
+            .into_inner();
+        Ok(SentAcross { seq: r.seq, received_at: r.received_at, envelope })
+    }
+
     /// Sends an envelope sealed elsewhere, as is; the relay's answer as is. For callers
     /// that must control the envelope (tests, the demo's adversaries).
     pub async fn post(&self, env: &Envelope) -> Result<pb::SendResponse, tonic::Status> {
@@ -423,18 +501,24 @@ impl UserClient {
         s: &pb::StoredEnvelope,
         served: &mut Option<Option<CurrentEpoch>>,
     ) -> Result<Received, UserError> {
+        let malformed = |e: escrow_crypto::Error| Received {
+            seq: s.seq,
+            received_at: s.received_at,
+            sender: me.id().clone(),
+            timestamp: 0,
+            epoch: EpochId(0),
+            fields: Vec::new(),
+            outcome: Err(format!("malformed envelope: {e}")),
+        };
+        if escrow_crypto::wire::names(&s.envelope, escrow_crypto::wire::Alg::DomainEnvelope) {
+            return match DomainEnvelope::from_bytes(&s.envelope) {
+                Ok(env) => Ok(self.open_across(me, s, &env).await),
+                Err(e) => Ok(malformed(e)),
+            };
+        }
         let env = match Envelope::from_bytes(&s.envelope) {
             Ok(e) => e,
-            Err(e) => {
-                return Ok(Received {
-                    seq: s.seq,
-                    received_at: s.received_at,
-                    sender: me.id().clone(),
-                    timestamp: 0,
-                    epoch: EpochId(0),
-                    outcome: Err(format!("malformed envelope: {e}")),
-                })
-            }
+            Err(e) => return Ok(malformed(e)),
         };
         let label = env.label();
         let epoch = label.epoch();
@@ -473,8 +557,52 @@ impl UserClient {
             sender: label.sender().clone(),
             timestamp: label.timestamp(),
             epoch,
+            fields: Vec::new(),
             outcome,
         })
+    }
+
+    /// Opens a message with domain fields: every party's home from its verified
+    /// certificate, then every check of [`DomainEnvelope::open`] under the configured
+    /// jurisdictions. Any failure refuses the message, with the reason.
+    async fn open_across(&self, me: &UserSecretKey, s: &pb::StoredEnvelope, env: &DomainEnvelope) -> Received {
+        let message = env.message();
+        let outcome = match &self.jurisdictions {
+            None => Err("the message carries domain fields, and no jurisdictions are configured".to_owned()),
+            Some(j) => self.open_across_under(me, env, j).await,
+        };
+        Received {
+            seq: s.seq,
+            received_at: s.received_at,
+            sender: message.sender().clone(),
+            timestamp: message.timestamp(),
+            epoch: EpochId(0),
+            fields: env
+                .fields()
+                .iter()
+                .filter_map(|(l, _)| l.domain_tag().map(|t| (t.domain().clone(), l.epoch())))
+                .collect(),
+            outcome,
+        }
+    }
+
+    async fn open_across_under(
+        &self,
+        me: &UserSecretKey,
+        env: &DomainEnvelope,
+        jurisdictions: &Jurisdictions,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        let mut homes = BTreeMap::new();
+        let mut sender = None;
+        for party in env.message().parties() {
+            let c = self.contact(party).await.map_err(|e| format!("{party}: {e}"))?;
+            if let Some(home) = c.home {
+                homes.insert(party.clone(), home);
+            }
+            sender.get_or_insert(c.key);
+        }
+        let sender = sender.ok_or_else(|| "the message names no sender".to_owned())?;
+        env.open(me, &sender, &homes, jurisdictions).map(Zeroizing::new).map_err(|e| e.to_string())
     }
 }
 
