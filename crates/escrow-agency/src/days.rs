@@ -26,7 +26,7 @@ use escrow_crypto::{DayId, DayKey, Envelope, EpochPublicKey, ExtractionShare, Pa
 use escrow_proto::v1 as pb;
 
 use crate::errors::TrusteeErrors;
-use crate::open::{self, Batch, Progress};
+use crate::open::{self, Batch, Exported, Progress};
 use crate::{witnessed, Agency, AgencyError, NotOpened, OpenedMessage, TrusteeHandle};
 
 /// What happened when opening a warrant's messages in the day mode.
@@ -94,7 +94,7 @@ impl Agency {
             let missing: BTreeSet<DayId> = batch
                 .envelopes
                 .iter()
-                .filter_map(|(_, env)| day_of(env, &targets).ok())
+                .filter_map(|(_, env)| env.single().and_then(|env| day_of(env, &targets).ok()))
                 .filter(|id| !keys.contains_key(id) && !failed_keys.contains_key(id))
                 .collect();
             if !missing.is_empty() {
@@ -118,9 +118,9 @@ impl Agency {
             report.open_time += t1.elapsed();
             done += outcomes.len();
             let mut out = Ok(());
-            for (seq, label, outcome) in outcomes {
+            for (seq, outcome) in outcomes {
                 match outcome {
-                    Ok(plaintext) => {
+                    Ok((label, plaintext)) => {
                         report.opened_count += 1;
                         if let Err(e) = sink(OpenedMessage { seq, label, plaintext }) {
                             out = Err(AgencyError::Output(e));
@@ -315,7 +315,7 @@ fn day_of(env: &Envelope, targets: &BTreeSet<PartyId>) -> Result<DayId, NotOpene
     DayId::of(label, party).map_err(NotOpened::Decrypt)
 }
 
-type Outcome = (u64, escrow_crypto::Label, Result<Vec<u8>, NotOpened>);
+type Outcome = (u64, Result<(escrow_crypto::Label, Vec<u8>), NotOpened>);
 
 /// What opening one message takes: its day key, the party it is for, the sender's key.
 type Ready = Result<(Arc<DayKey>, PartyId, UserPublicKey), NotOpened>;
@@ -328,13 +328,15 @@ async fn open_batch(
     failed: &HashMap<DayId, NotOpened>,
 ) -> Result<Vec<Outcome>, AgencyError> {
     let Batch { envelopes, senders } = batch;
-    let work: Vec<(u64, Envelope, Ready)> = envelopes
+    let work: Vec<(u64, Exported, Ready)> = envelopes
         .into_iter()
         .map(|(seq, env)| {
-            let ready = day_of(&env, targets).and_then(|id| {
+            // Envelopes with domain fields carry no day fields.
+            let single = env.single().ok_or(NotOpened::NoDayFields);
+            let ready = single.and_then(|single| day_of(single, targets)).and_then(|id| {
                 let key =
                     keys.get(&id).cloned().ok_or_else(|| failed.get(&id).cloned().unwrap_or(NotOpened::Internal))?;
-                let sender = env.label().sender().to_string();
+                let sender = env.sender().to_string();
                 let pk = senders.get(&sender).cloned().ok_or(NotOpened::NoSenderKey(sender))?;
                 Ok((key, id.party().clone(), pk))
             });
@@ -345,13 +347,17 @@ async fn open_batch(
         escrow_service::par::par_map(
             &work,
             |_, (seq, env, ready)| {
-                let outcome = match ready {
-                    Ok((key, party, sender)) => env.open_with_day_key(key, party, sender).map_err(NotOpened::Decrypt),
-                    Err(why) => Err(why.clone()),
+                let outcome = match (ready, env.single()) {
+                    (Ok((key, party, sender)), Some(env)) => env
+                        .open_with_day_key(key, party, sender)
+                        .map(|pt| (env.label().clone(), pt))
+                        .map_err(NotOpened::Decrypt),
+                    (Ok(_), None) => Err(NotOpened::NoDayFields),
+                    (Err(why), _) => Err(why.clone()),
                 };
-                (*seq, env.label().clone(), outcome)
+                (*seq, outcome)
             },
-            |_, (seq, env, _)| (*seq, env.label().clone(), Err(NotOpened::Internal)),
+            |_, (seq, _, _)| (*seq, Err(NotOpened::Internal)),
         )
     })
     .await

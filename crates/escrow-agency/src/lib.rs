@@ -7,13 +7,22 @@
 //! waiting for more only then), checks the field carries the recovered key, and
 //! decrypts, in bounded memory. Nothing here is trusted by the trustees: they check
 //! everything again.
+//!
+//! In a deployment of several escrow domains, an agency is set to its own domain
+//! ([`Agency::for_domain`]; it connects to that domain's trustees, whose epoch keys
+//! are the domain's) and opens the envelopes with domain fields through the same
+//! pipeline, asking its trustees about its own domain's field only. A message whose
+//! rule needs other domains' quorums too (all-of) is reported as such
+//! ([`NotOpened::NeedsOtherDomains`]) with the part this agency recovered
+//! ([`OpenReport::field_keys`]), and opens once the other domains' parts are given
+//! ([`Agency::with_foreign_field_keys`]).
 
 use escrow_service::transport::Credentials;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use escrow_crypto::{EpochId, EpochPublicKey, Error as CryptoError, Label, TrusteeIndex};
+use escrow_crypto::{DataKey, Domain, EpochId, EpochPublicKey, Error as CryptoError, Label, MessageId, TrusteeIndex};
 use escrow_proto::v1 as pb;
 use pb::relay_client::RelayClient;
 use pb::trustee_client::TrusteeClient;
@@ -23,6 +32,7 @@ pub mod witnessed;
 
 mod days;
 mod errors;
+mod exported;
 mod open;
 pub use days::DayOpenReport;
 pub use errors::{describe, TrusteeError, TrusteeErrors, TrusteeFailure};
@@ -30,6 +40,9 @@ pub use open::{Progress, IN_FLIGHT};
 
 // Test code may unwrap, index and panic: the workspace's lint wall is for library and
 // binary code (see Cargo.toml).
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod domains;
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod stragglers;
@@ -88,6 +101,85 @@ pub enum NotOpened {
     /// warrant (the relay exported it out of scope).
     #[error("no party of the message is a target of the warrant")]
     NoTarget,
+    /// The envelope has domain fields, but none for the agency's domain (named): its
+    /// trustees hold nothing for it, so they were not asked.
+    #[error("the envelope carries no field for domain {0}")]
+    NoFieldForDomain(String),
+    /// The agency is set to the domain named, but the envelope is a single-domain one
+    /// (its label names no domain, so no domain's trustees answer for it).
+    #[error("the agency opens for domain {0}, but the envelope has no domain fields")]
+    NotADomainEnvelope(String),
+    /// The envelope has one field per domain, but the agency is not set to a domain
+    /// ([`Agency::for_domain`]), so it cannot tell which field is its trustees'.
+    #[error("the envelope has domain fields, but the agency is set to no domain")]
+    NoAgencyDomain,
+    /// Under all-of, the agency's own field key was recovered (and checked), but the
+    /// body key needs every field's part: these domains' quorums are needed too
+    /// (mutual legal assistance; see [`Agency::with_foreign_field_keys`]).
+    #[error("all-of: the parts of domains {} are needed too", .0.join(", "))]
+    NeedsOtherDomains(Vec<String>),
+}
+
+/// One domain's recovered field key for one message: what an agency hands a partner
+/// agency under all-of, and what the partner gives it back
+/// ([`Agency::with_foreign_field_keys`]). The key is only as good as the domain's
+/// trustees who released it; the opener checks it against its field all the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldKey {
+    /// The message (its id, from the message label every field shares).
+    pub message: MessageId,
+    /// The domain whose field carries the key.
+    pub domain: Domain,
+    /// That domain's epoch key for the field.
+    pub epoch_key: EpochPublicKey,
+    /// The key the field carries (under all-of, that domain's part of the body key).
+    pub key: DataKey,
+}
+
+/// Other domains' recovered field keys, by message, for opening all-of messages.
+#[derive(Debug, Clone, Default)]
+pub struct ForeignFieldKeys(BTreeMap<MessageId, Vec<FieldKey>>);
+
+impl ForeignFieldKeys {
+    /// No keys.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one domain's key for one message.
+    pub fn insert(&mut self, key: FieldKey) {
+        self.0.entry(key.message).or_default().push(key);
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys given for `message`, except for `ours` (the agency's own domain: its
+    /// own trustees' key is the one used).
+    pub(crate) fn for_message<'a>(
+        &'a self,
+        message: &MessageId,
+        ours: &'a Domain,
+    ) -> impl Iterator<Item = (&'a Domain, &'a EpochPublicKey, &'a DataKey)> + 'a {
+        self.0
+            .get(message)
+            .into_iter()
+            .flatten()
+            .filter(move |k| &k.domain != ours)
+            .map(|k| (&k.domain, &k.epoch_key, &k.key))
+    }
+}
+
+impl FromIterator<FieldKey> for ForeignFieldKeys {
+    fn from_iter<I: IntoIterator<Item = FieldKey>>(iter: I) -> Self {
+        let mut keys = ForeignFieldKeys::new();
+        for k in iter {
+            keys.insert(k);
+        }
+        keys
+    }
 }
 
 /// One trustee as the agency sees it.
@@ -141,7 +233,12 @@ pub struct OpenReport {
     /// The slowest trustees of each request are here; a paused or cut-off one is
     /// here for every request. Empty with [`Agency::check_every_trustee`].
     pub not_needed: BTreeMap<String, usize>,
-    /// Share requests made to every trustee (one per batch of messages).
+    /// Under all-of, the field keys this agency recovered for messages it could not
+    /// open alone ([`NotOpened::NeedsOtherDomains`]), by relay sequence number: its
+    /// part, to hand to the agencies of the other domains.
+    pub field_keys: Vec<(u64, FieldKey)>,
+    /// Share requests made to every trustee (one per batch of messages that has
+    /// anything to ask them).
     pub share_requests: usize,
     /// Wall time waiting for the relay's export pages (it runs beside the rest).
     pub export_time: Duration,
@@ -173,6 +270,11 @@ pub struct Agency {
     batch_size: Option<usize>,
     /// With a limit: wait for every trustee's answer and check every share.
     check_every: Option<Duration>,
+    /// The escrow domain the agency (and so its trustees) belongs to; `None` in a
+    /// deployment of one domain.
+    domain: Option<Domain>,
+    /// Other domains' field keys for all-of messages.
+    foreign: Arc<ForeignFieldKeys>,
 }
 
 impl Agency {
@@ -275,6 +377,8 @@ impl Agency {
             witness_policy: None,
             batch_size: None,
             check_every: None,
+            domain: None,
+            foreign: Arc::default(),
         })
     }
 
@@ -313,6 +417,30 @@ impl Agency {
     /// hold less in memory; larger ones cost fewer round trips.
     pub fn with_batch_size(mut self, n: usize) -> Self {
         self.batch_size = Some(n.max(1));
+        self
+    }
+
+    /// Sets the agency to escrow domain `domain`: it opens envelopes with domain fields
+    /// by `domain`'s field, the only one its trustees answer for. The trustees it
+    /// connected to must be `domain`'s, so its epoch keys are that domain's (each
+    /// domain has its own key, possibly under the same epoch number as another's).
+    /// Single-domain envelopes then fail ([`NotOpened::NotADomainEnvelope`]).
+    pub fn for_domain(mut self, domain: Domain) -> Self {
+        self.domain = Some(domain);
+        self
+    }
+
+    /// The domain the agency is set to, if any.
+    pub fn domain(&self) -> Option<&Domain> {
+        self.domain.as_ref()
+    }
+
+    /// Gives the agency other domains' recovered field keys (from their agencies,
+    /// under mutual legal assistance), so that all-of messages open once every
+    /// domain's part is in: each key is checked against its own field before use,
+    /// so a wrong one fails the message ([`NotOpened::Decrypt`]) and never opens it.
+    pub fn with_foreign_field_keys(mut self, keys: ForeignFieldKeys) -> Self {
+        self.foreign = Arc::new(keys);
         self
     }
 
@@ -384,6 +512,8 @@ impl Agency {
             witness_policy: self.witness_policy.clone(),
             warrant_id: warrant_id(warrant),
             every: self.check_every,
+            domain: self.domain.clone(),
+            foreign: self.foreign.clone(),
         });
         let (batches, exporting) = open::export(self.relay.clone(), warrant.to_vec(), batch);
         let ran = open::run(shared, batches, &mut report, &mut sink, &progress).await;

@@ -20,21 +20,28 @@
 //!
 //! So no process holds more than about `2 × IN_FLIGHT` batches of envelopes, shares
 //! and plaintexts, whatever the number of messages.
+//!
+//! The pipeline carries envelopes of either kind ([`Exported`]): single-domain ones,
+//! and for an agency set to a domain, envelopes with domain fields, of which only the
+//! agency's domain's field is asked about. An envelope its trustees cannot answer for
+//! fails in its batch before any trustee is asked, and a batch of nothing but such
+//! envelopes makes no request at all.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use escrow_crypto::{
-    DecryptionShare, Envelope, EpochId, EpochPublicKey, Error as CryptoError, Label, RecoverItem, Recovered,
-    UserPublicKey,
+    DecryptionShare, Domain, EpochId, EpochPublicKey, Error as CryptoError, Label, RecoverItem, Recovered,
+    TrusteeIndex, UserPublicKey,
 };
 use escrow_proto::v1 as pb;
 use pb::relay_client::RelayClient;
 use tokio::sync::mpsc;
 use tonic::transport::Channel;
 
-use crate::{witnessed, AgencyError, NotOpened, OpenReport, OpenedMessage, TrusteeHandle};
+pub(crate) use crate::exported::Exported;
+use crate::{witnessed, AgencyError, FieldKey, ForeignFieldKeys, NotOpened, OpenReport, OpenedMessage, TrusteeHandle};
 
 /// Batches asked of the trustees and combined at once, and batches the export may run
 /// ahead by.
@@ -65,15 +72,35 @@ pub(crate) struct Shared {
     /// check every share, so that every lying trustee is named
     /// ([`crate::Agency::check_every_trustee`]).
     pub(crate) every: Option<Duration>,
+    /// The agency's escrow domain ([`crate::Agency::for_domain`]).
+    pub(crate) domain: Option<Domain>,
+    /// Other domains' field keys for all-of messages.
+    pub(crate) foreign: Arc<ForeignFieldKeys>,
 }
 
 /// Consecutive in-scope envelopes, with the keys of their senders.
 pub(crate) struct Batch {
-    pub(crate) envelopes: Vec<(u64, Envelope)>,
+    pub(crate) envelopes: Vec<(u64, Exported)>,
     pub(crate) senders: HashMap<String, UserPublicKey>,
 }
 
-type Outcome = (u64, Label, Result<(Vec<u8>, Vec<escrow_crypto::TrusteeIndex>), NotOpened>);
+/// What became of one message of a batch.
+#[derive(Clone)]
+struct Outcome {
+    seq: u64,
+    /// The label it is reported with, its plaintext and the trustees whose shares
+    /// were invalid; or why it was not opened.
+    result: Result<(Label, Vec<u8>, Vec<TrusteeIndex>), NotOpened>,
+    /// Under all-of, the part this agency recovered of a message it could not open
+    /// alone.
+    part: Option<FieldKey>,
+}
+
+impl Outcome {
+    fn failed(seq: u64, why: NotOpened) -> Self {
+        Outcome { seq, result: Err(why), part: None }
+    }
+}
 
 /// What one batch came to; merged into the report in batch order.
 #[derive(Default)]
@@ -85,6 +112,8 @@ struct BatchDone {
     /// Trustees whose shares were not examined: their answer came after the batch
     /// was opened without it, or never.
     not_needed: Vec<String>,
+    /// Whether the trustees were asked at all (not when every envelope failed first).
+    asked: bool,
     trustee_time: Duration,
     combine_time: Duration,
 }
@@ -145,7 +174,7 @@ fn merge(
     trustees: &[TrusteeHandle],
     sink: &mut (dyn FnMut(OpenedMessage) -> std::io::Result<()> + Send),
 ) -> Result<(), AgencyError> {
-    report.share_requests += 1;
+    report.share_requests += usize::from(b.asked);
     report.trustee_time += b.trustee_time;
     report.combine_time += b.combine_time;
     for (who, status) in &b.errors {
@@ -160,9 +189,12 @@ fn merge(
     for who in b.not_needed {
         *report.not_needed.entry(who).or_default() += 1;
     }
-    for (seq, label, outcome) in b.outcomes {
-        match outcome {
-            Ok((plaintext, culprits)) => {
+    for Outcome { seq, result, part } in b.outcomes {
+        if let Some(part) = part {
+            report.field_keys.push((seq, part));
+        }
+        match result {
+            Ok((label, plaintext, culprits)) => {
                 for c in culprits {
                     if let Some(t) = trustees.iter().find(|t| t.index == c) {
                         *report.culprits.entry(t.id.clone()).or_default() += 1;
@@ -181,16 +213,34 @@ fn merge(
 /// its t + 1 shares, waits for more answers only for messages whose combine found too
 /// few valid shares, and cancels what is still in flight when done.
 async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, AgencyError> {
-    let Batch { envelopes, senders } = batch;
-    let items: Vec<pb::EscrowItem> = envelopes
-        .iter()
-        .map(|(_, e)| pb::EscrowItem { label: e.label().to_bytes(), field: e.field().to_bytes() })
-        .collect();
+    let Batch { envelopes: exported, senders } = batch;
+    let mut b = BatchDone::default();
+    // Each envelope's outcome where it is decided before asking anyone (no field the
+    // trustees answer for); the others, in order, are the items asked about.
+    let mut first: Vec<Option<Outcome>> = Vec::with_capacity(exported.len());
+    let mut envelopes: Vec<(u64, Exported)> = Vec::with_capacity(exported.len());
+    let mut items: Vec<pb::EscrowItem> = Vec::with_capacity(exported.len());
     // What each item needs: its epoch's t + 1 (nothing if no key is known for it: it
     // fails at once, as it would with every share).
-    let needed: Vec<usize> =
-        envelopes.iter().map(|(_, e)| shared.epochs.get(&e.label().epoch()).map_or(0, |k| k.quorum())).collect();
-    let mut b = BatchDone::default();
+    let mut needed: Vec<usize> = Vec::with_capacity(exported.len());
+    for (seq, env) in exported {
+        let asked = env.escrow(shared.domain.as_ref()).map(|(label, field)| {
+            items.push(pb::EscrowItem { label: label.to_bytes(), field: field.to_bytes() });
+            needed.push(shared.epochs.get(&label.epoch()).map_or(0, EpochPublicKey::quorum));
+        });
+        match asked {
+            Ok(()) => {
+                first.push(None);
+                envelopes.push((seq, env));
+            }
+            Err(why) => first.push(Some(Outcome::failed(seq, why))),
+        }
+    }
+    if envelopes.is_empty() {
+        b.outcomes = first.into_iter().flatten().collect();
+        return Ok(b);
+    }
+    b.asked = true;
     let mut shares: Vec<Vec<DecryptionShare>> = vec![Vec::new(); envelopes.len()];
     let mut outcomes: Vec<Option<Outcome>> = vec![None; envelopes.len()];
     let mut pending = tokio::task::JoinSet::new();
@@ -236,7 +286,7 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
             .collect();
         b.trustee_time = t0.elapsed();
         let t1 = Instant::now();
-        let work: Vec<(u64, Envelope, Vec<DecryptionShare>)> = ready
+        let work: Vec<(u64, Exported, Vec<DecryptionShare>)> = ready
             .iter()
             .filter_map(|&j| {
                 let (seq, env) = envelopes.get(j)?;
@@ -248,7 +298,7 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
         let mut retry = false;
         for (&j, outcome) in ready.iter().zip(combined) {
             // Too few valid shares while answers are still coming: wait for them.
-            let short = matches!(&outcome.2, Err(NotOpened::Combine(CryptoError::NotEnoughShares { .. })));
+            let short = matches!(&outcome.result, Err(NotOpened::Combine(CryptoError::NotEnoughShares { .. })));
             if short && !last_chance {
                 retry = true;
                 continue;
@@ -272,7 +322,9 @@ async fn open_batch(shared: Arc<Shared>, batch: Batch) -> Result<BatchDone, Agen
     }
     pending.abort_all();
     b.not_needed = shared.trustees.iter().zip(&examined).filter(|(_, e)| !**e).map(|(t, _)| t.id.clone()).collect();
-    b.outcomes = outcomes.into_iter().flatten().collect();
+    // Back in relay order: each slot not decided first takes the next asked outcome.
+    let mut asked = outcomes.into_iter().flatten();
+    b.outcomes = first.into_iter().filter_map(|o| o.or_else(|| asked.next())).collect();
     Ok(b)
 }
 
@@ -341,12 +393,12 @@ fn take_answer(
 
 /// [`combine_all`] off the async threads: one outcome per item, in order.
 async fn combine(
-    work: Vec<(u64, Envelope, Vec<DecryptionShare>)>,
+    work: Vec<(u64, Exported, Vec<DecryptionShare>)>,
     senders: Arc<HashMap<String, UserPublicKey>>,
     shared: &Arc<Shared>,
 ) -> Result<Vec<Outcome>, AgencyError> {
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || combine_all(&work, &senders, &shared.epochs))
+    tokio::task::spawn_blocking(move || combine_all(&work, &senders, &shared))
         .await
         .map_err(|e| AgencyError::Trustees(format!("combine task failed: {e}")))
 }
@@ -354,47 +406,57 @@ async fn combine(
 /// Recovers and decrypts a batch on all cores: one run per core, each run's fields
 /// and shares checked in one batch per epoch ([`EpochPublicKey::recover_many`]).
 fn combine_all(
-    work: &[(u64, Envelope, Vec<DecryptionShare>)],
+    work: &[(u64, Exported, Vec<DecryptionShare>)],
     senders: &HashMap<String, UserPublicKey>,
-    epochs: &BTreeMap<EpochId, EpochPublicKey>,
+    shared: &Shared,
 ) -> Vec<Outcome> {
     escrow_service::par::par_chunks(
         work,
-        |_, run| open_run(run, senders, epochs),
+        |_, run| open_run(run, senders, shared),
         // A panicking worker must not make messages vanish from the report.
-        |_, (seq, env, _)| (*seq, env.label().clone(), Err(NotOpened::Internal)),
+        |_, (seq, _, _)| Outcome::failed(*seq, NotOpened::Internal),
     )
 }
 
 /// One run of [`combine_all`], in order.
 fn open_run(
-    run: &[(u64, Envelope, Vec<DecryptionShare>)],
+    run: &[(u64, Exported, Vec<DecryptionShare>)],
     senders: &HashMap<String, UserPublicKey>,
-    epochs: &BTreeMap<EpochId, EpochPublicKey>,
+    shared: &Shared,
 ) -> Vec<Outcome> {
-    // What each message needs before any pairing: its epoch's key and its sender's.
+    let (domain, epochs) = (shared.domain.as_ref(), &shared.epochs);
+    // What each message needs before any pairing: its field (the agency's domain's),
+    // its epoch's key and its sender's.
     let mut keys: Vec<Result<&UserPublicKey, NotOpened>> = Vec::with_capacity(run.len());
     let mut by_epoch: BTreeMap<EpochId, Vec<usize>> = BTreeMap::new();
     for (j, (_, env, _)) in run.iter().enumerate() {
-        let label = env.label();
-        let key = if !epochs.contains_key(&label.epoch()) {
-            Err(NotOpened::NoEpochKey(label.epoch()))
-        } else {
-            senders.get(label.sender().as_str()).ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))
-        };
-        if key.is_ok() {
-            by_epoch.entry(label.epoch()).or_default().push(j);
+        let ready = env.escrow(domain).and_then(|(label, _)| {
+            let epoch = label.epoch();
+            if !epochs.contains_key(&epoch) {
+                return Err(NotOpened::NoEpochKey(epoch));
+            }
+            let sender = senders
+                .get(label.sender().as_str())
+                .ok_or_else(|| NotOpened::NoSenderKey(label.sender().to_string()))?;
+            Ok((epoch, sender))
+        });
+        if let Ok((epoch, _)) = &ready {
+            by_epoch.entry(*epoch).or_default().push(j);
         }
-        keys.push(key);
+        keys.push(ready.map(|(_, sender)| sender));
     }
     let mut recovered: Vec<Option<Result<Recovered, CryptoError>>> = run.iter().map(|_| None).collect();
     for (epoch, members) in by_epoch {
         let Some(epk) = epochs.get(&epoch) else { continue };
-        let items: Vec<RecoverItem<'_>> = members
+        // Each item with its message's index, so they stay paired whatever is skipped.
+        let (members, items): (Vec<usize>, Vec<RecoverItem<'_>>) = members
             .iter()
-            .filter_map(|&j| run.get(j))
-            .map(|(_, env, shares)| (env.field(), env.label(), shares.as_slice()))
-            .collect();
+            .filter_map(|&j| {
+                let (_, env, shares) = run.get(j)?;
+                let (label, field) = env.escrow(domain).ok()?;
+                Some((j, (field, label, shares.as_slice())))
+            })
+            .unzip();
         for (j, r) in members.iter().zip(epk.recover_many(&items, &mut rand::rngs::OsRng)) {
             if let Some(slot) = recovered.get_mut(*j) {
                 *slot = Some(r);
@@ -404,15 +466,48 @@ fn open_run(
     run.iter()
         .zip(keys)
         .zip(recovered)
-        .map(|(((seq, env, _), sender), key)| {
-            let r = sender.and_then(|sender| {
-                let key = key.ok_or(NotOpened::Internal)?.map_err(NotOpened::Combine)?;
-                let pt = env.open_recovered(&key, sender).map_err(NotOpened::Decrypt)?;
-                Ok((pt, key.culprits().to_vec()))
-            });
-            (*seq, env.label().clone(), r)
+        .map(|(((seq, env, _), sender), key)| match sender {
+            Ok(sender) => open_one(*seq, env, sender, key, shared),
+            Err(why) => Outcome::failed(*seq, why),
         })
         .collect()
+}
+
+/// Opens one message with the key its shares recovered (`None`: none was tried). Under
+/// all-of, a message that needs other domains' parts keeps this agency's part.
+fn open_one(
+    seq: u64,
+    env: &Exported,
+    sender: &UserPublicKey,
+    key: Option<Result<Recovered, CryptoError>>,
+    shared: &Shared,
+) -> Outcome {
+    let domain = shared.domain.as_ref();
+    let tried = (|| {
+        let key = key.ok_or(NotOpened::Internal)?.map_err(NotOpened::Combine)?;
+        let (label, _) = env.escrow(domain)?;
+        let epk = shared.epochs.get(&label.epoch()).ok_or(NotOpened::NoEpochKey(label.epoch()))?;
+        Ok((key, label, epk))
+    })();
+    let (key, label, epk) = match tried {
+        Ok(t) => t,
+        Err(why) => return Outcome::failed(seq, why),
+    };
+    match env.open(domain, epk, &key, sender, &shared.foreign) {
+        Ok(pt) => Outcome { seq, result: Ok((label.clone(), pt, key.culprits().to_vec())), part: None },
+        Err(why) => {
+            let part = match (&why, domain, env.message_id()) {
+                (NotOpened::NeedsOtherDomains(_), Some(d), Some(message)) => Some(FieldKey {
+                    message: *message,
+                    domain: d.clone(),
+                    epoch_key: epk.clone(),
+                    key: key.data_key().clone(),
+                }),
+                _ => None,
+            };
+            Outcome { seq, result: Err(why), part }
+        }
+    }
 }
 
 /// Starts the export: pages of the warrant's in-scope envelopes from the relay, cut
@@ -457,7 +552,8 @@ pub(crate) fn export(
                 }
             }
             for s in &page.envelopes {
-                let env = match Envelope::from_bytes(&s.envelope) {
+                // By its algorithm id: either kind of envelope, or a clear decode error.
+                let env = match Exported::from_bytes(&s.envelope) {
                     Ok(env) => env,
                     Err(err) => {
                         let what = format!("envelope {} from relay", s.seq);
@@ -466,7 +562,7 @@ pub(crate) fn export(
                     }
                 };
                 after = after.max(s.seq);
-                let sender = env.label().sender().as_str();
+                let sender = env.sender().as_str();
                 if let Some(k) = keys.get(sender) {
                     current.senders.entry(sender.to_owned()).or_insert_with(|| k.clone());
                 }

@@ -166,6 +166,8 @@ async fn world(
         witness_policy: None,
         batch_size: None,
         check_every: None,
+        domain: None,
+        foreign: Arc::default(),
     };
     let senders = HashMap::from([("alice".to_string(), alice.public())]);
     (agency, envelopes, senders, asked)
@@ -186,9 +188,14 @@ async fn open_all(
         witness_policy: None,
         warrant_id: vec![9; 16],
         every: agency.check_every,
+        domain: None,
+        foreign: Arc::default(),
     });
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let chunks: Vec<Vec<(u64, Envelope)>> = envelopes.chunks(batch).map(<[_]>::to_vec).collect();
+    let chunks: Vec<Vec<(u64, open::Exported)>> = envelopes
+        .chunks(batch)
+        .map(|c| c.iter().map(|(seq, e)| (*seq, open::Exported::Single(e.clone()))).collect())
+        .collect();
     let senders = senders.clone();
     tokio::spawn(async move {
         for envelopes in chunks {
