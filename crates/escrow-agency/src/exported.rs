@@ -40,12 +40,10 @@ impl Exported {
     /// accepts its own two ids and names any other as the wrong algorithm. One decoder
     /// per blob, so the error is that decoder's, not a guess's.
     pub(crate) fn from_bytes(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let domain_alg = escrow_crypto::wire::Alg::DomainEnvelope as u16;
-        match bytes.get(1..3) {
-            Some(&[hi, lo]) if u16::from_be_bytes([hi, lo]) == domain_alg => {
-                DomainEnvelope::from_bytes(bytes).map(Exported::Domain)
-            }
-            _ => Envelope::from_bytes(bytes).map(Exported::Single),
+        if escrow_crypto::wire::names(bytes, escrow_crypto::wire::Alg::DomainEnvelope) {
+            DomainEnvelope::from_bytes(bytes).map(Exported::Domain)
+        } else {
+            Envelope::from_bytes(bytes).map(Exported::Single)
         }
     }
 
