@@ -77,6 +77,13 @@ fn secret_order_fails_when_the_order_also_reaches_the_foreign_trustee() {
     passes_and_fails_when_sabotaged("secret-order", "E secret order");
 }
 
+/// Scenario J: sabotaged, the "all-of" relay and apps run any-of, and the UK opens
+/// its share of a US user's messages alone.
+#[test]
+fn own_users_fails_when_all_of_is_any_of_after_all() {
+    passes_and_fails_when_sabotaged("own-users", "J only our own users");
+}
+
 #[test]
 fn after_the_fact_fails_when_the_key_is_not_destroyed() {
     passes_and_fails_when_sabotaged("after-the-fact", "F after the fact");
@@ -159,6 +166,7 @@ fn the_default_output_is_for_a_reader() {
         "== Scenario 3: over-reach",
         "== Scenario 6: key theft",
         "== Scenario E: one secret order",
+        "== Scenario J: only our own users",
         "== Scenario 5: circumvention",
         "== Scenario 4: forged escrow field",
         "== Scenario 7: trustee outage",
@@ -176,7 +184,7 @@ fn the_default_output_is_for_a_reader() {
     ];
     let at: Vec<usize> = told.iter().map(|h| text.find(h).unwrap_or_else(|| panic!("no {h:?} in:\n{text}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "out of order: {told:?} at {at:?}");
-    assert_eq!(text.matches("Why it matters:").count(), 17, "{text}");
+    assert_eq!(text.matches("Why it matters:").count(), 18, "{text}");
     // The opening says what the key is, in plain words, before anything else.
     assert!(text.starts_with("escrow demo: the encryption debate"), "{text}");
     assert!(text.contains("Any 3 of the 5 can use it") && text.contains("destroyed on day 8"), "{text}");
@@ -195,7 +203,7 @@ fn the_default_output_is_for_a_reader() {
     let ids: Vec<&str> =
         summary["scenarios"].as_array().unwrap().iter().map(|r| r["scenario"].as_str().unwrap()).collect();
     let first: String = ids.iter().map(|id| id.chars().next().unwrap()).collect();
-    assert_eq!(first, "123456789ABCDEFGHI", "{summary}");
+    assert_eq!(first, "123456789ABCDEFGHIJ", "{summary}");
     assert_eq!(summary["failed"], 0, "{summary}");
 }
 

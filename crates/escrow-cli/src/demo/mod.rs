@@ -42,6 +42,7 @@ mod adversaries;
 mod bench;
 mod days;
 mod deploy;
+mod domains;
 mod exposure;
 mod jurisdiction;
 mod keep;
@@ -63,12 +64,13 @@ const DAY: u64 = 86_400;
 /// them: what lawful access does, what stops it, what breaks it (the critics' case: key
 /// theft, circumvention, forged fields, outages, ...), then the machinery that makes the
 /// rest checkable.
-const TOLD: [&str; 17] = [
+const TOLD: [&str; 18] = [
     "lawful-access",
     "denied",
     "over-reach",
     "key-theft",
     "secret-order",
+    "own-users",
     "circumvention",
     "forged-field",
     "outage",
@@ -84,7 +86,7 @@ const TOLD: [&str; 17] = [
 ];
 
 /// Which scenario each summary row (by its first character) belongs to.
-const ROW_OF: [(char, &str); 18] = [
+const ROW_OF: [(char, &str); 19] = [
     ('1', "lawful-access"),
     ('2', "denied"),
     ('3', "over-reach"),
@@ -103,6 +105,7 @@ const ROW_OF: [(char, &str); 18] = [
     ('G', "metadata-only"),
     ('H', "surveillance-target"),
     ('I', "day-keys"),
+    ('J', "own-users"),
 ];
 
 /// A summary row's place in the told order.
@@ -442,6 +445,8 @@ async fn play(
     scene!("cheating-dealer", adversaries::cheating_dealer(d));
     // Before key theft, which destroys the epoch-1 shares the order takes.
     scene!("secret-order", jurisdiction::secret_order(d));
+    // Its own two escrow domains, in this process: it needs nothing of the rest.
+    scene!("own-users", domains::own_users(d));
     // It rotates the deployment to epoch 2 and destroys epoch 1: only what needs epoch 1
     // gone, or does not care, comes after.
     scene!("key-theft", adversaries::key_theft(d));
