@@ -365,13 +365,17 @@ impl DomainEnvelope {
     /// per domain: `(domain, that domain's epoch key, the key its field carries)`.
     /// Each key is checked against its field; under all-of every field's key is
     /// needed ([`Error::MissingField`] names the first one missing), under the other
-    /// rules one suffices.
+    /// rules one suffices; with no key at all, nothing opens
+    /// ([`Error::InvalidInput`], saying so, rather than a mismatch).
     pub fn open_with_field_keys(
         &self,
         keys: &[(&Domain, &EpochPublicKey, &DataKey)],
         sender: &UserPublicKey,
     ) -> Result<Vec<u8>, Error> {
         self.verify_sender(sender)?;
+        if keys.is_empty() {
+            return Err(Error::InvalidInput { what: "field keys", reason: "none given: no field key, nothing opens" });
+        }
         let mut found: Vec<&DataKey> = Vec::with_capacity(keys.len());
         for (domain, epk, key) in keys {
             let (label, field) = self.field_for(domain).ok_or_else(|| Error::UnexpectedField(domain.to_string()))?;

@@ -203,6 +203,10 @@ fn all_of_with_one_domains_shares_alone_opens_nothing() {
     let any = d.send(Rule::AnyOf, "ann", &["sam"]);
     let k = d.recover(&any, &uk).unwrap();
     assert_eq!(any.open_with_field_keys(&[(&uk, &d.uk.public, &k)], &sender).unwrap(), PLAINTEXT);
+    // No key at all: refused as such, whatever the rule.
+    for e in [&env, &any] {
+        assert!(matches!(e.open_with_field_keys(&[], &sender), Err(Error::InvalidInput { what: "field keys", .. })));
+    }
 }
 
 /// One domain's trustees answer nothing for another's field: the US field fails the

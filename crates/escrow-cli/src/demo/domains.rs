@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use escrow_agency::{Agency, ForeignFieldKeys, NotOpened};
 use escrow_crypto::{Domain, Jurisdictions, PartyId, Rule, UserSecretKey};
-use escrow_kit::{Deployment as Kit, Launch, Options, Pki};
+use escrow_kit::{Deployment as Kit, KeyGen, Launch, Options, Pki};
 use escrow_pki::federation::Pattern;
 use escrow_pki::Identity;
 use escrow_trustee::policy::{DomainRule, ForeignTargets};
@@ -48,8 +48,9 @@ fn home_of(user: &str) -> &'static str {
     HOMES.iter().find(|(u, _)| *u == user).map_or("none", |(_, h)| h)
 }
 
-/// One domain: three trustees of their own (any two open), their court and agency, in
-/// this process; the trustees answer for their own domain's fields only, and for
+/// One domain: three trustees of their own (any two open) that make the domain's key
+/// in a key ceremony of their own, their court and agency, in this process; the
+/// trustees answer for their own domain's fields only, and for
 /// warrants on users of other domains too (`foreign_targets = "allow"`: the question).
 async fn domain(pki: &Arc<Pki>, name: &str, seed: u64) -> Result<Kit, CliError> {
     let home = dom(name)?;
@@ -61,6 +62,7 @@ async fn domain(pki: &Arc<Pki>, name: &str, seed: u64) -> Result<Kit, CliError> 
         users: Vec::new(),
         court: format!("{name}-court"),
         launch: Launch::InProcess,
+        keygen: KeyGen::Ceremony,
         pki: Some(pki.clone()),
         policy: Arc::new(move |i, court| {
             let mut p = escrow_kit::default_policy(i, court);
@@ -70,6 +72,13 @@ async fn domain(pki: &Arc<Pki>, name: &str, seed: u64) -> Result<Kit, CliError> 
         ..Options::default()
     };
     Ok(Kit::start(options).await?)
+}
+
+/// Domain `name`'s agency, at the relay `relay`, with `k`'s trustees: it believes their
+/// epoch key only as they announced it, under their pinned signing keys.
+async fn agency_of(k: &Kit, relay: &str, name: &str) -> Result<Agency, CliError> {
+    let a = Agency::connect_with(relay, &k.trustee_addrs(), &k.agency_creds()?, Some(&k.world.pins)).await?;
+    Ok(a.for_domain(dom(name)?))
 }
 
 /// What one rule came to.
@@ -151,28 +160,19 @@ async fn run(
         .filter(|(f, t, _)| (*f == TARGET || *t == TARGET) && (home_of(f) == "uk" || home_of(t) == "uk"))
         .count();
 
-    let creds = uk.agency_creds()?;
-    let uk_agency = Agency::connect(&addr, &uk.trustee_addrs(), &creds).await?.for_domain(dom("uk")?);
-    let alone = uk_agency.open(warrants.0, |_| {}).await?;
+    let alone = agency_of(uk, &addr, "uk").await?.open(warrants.0, |_| {}).await?;
     let uk_alone = alone.opened_count;
     let uk_alone_beyond =
         alone.opened.iter().filter(|m| m.label.parties().all(|p| home_of(p.as_str()) != "uk")).count();
     let need_us =
         alone.failed.iter().filter(|(_, e)| matches!(e, NotOpened::NeedsOtherDomains(d) if d == &["us"])).count();
     // Cross-border cooperation: a US court's warrant on bob, the US quorum's parts.
-    let us_agency = Agency::connect(&addr, &us.trustee_addrs(), &us.agency_creds()?).await?.for_domain(dom("us")?);
-    let us_report = us_agency.open(warrants.1, |_| {}).await?;
+    let us_report = agency_of(us, &addr, "us").await?.open(warrants.1, |_| {}).await?;
     let parts: ForeignFieldKeys = us_report.field_keys.iter().map(|(_, k)| k.clone()).collect();
     let with_us_quorum = if parts.is_empty() {
         uk_alone
     } else {
-        Agency::connect(&addr, &uk.trustee_addrs(), &creds)
-            .await?
-            .for_domain(dom("uk")?)
-            .with_foreign_field_keys(parts)
-            .open(warrants.0, |_| {})
-            .await?
-            .opened_count
+        agency_of(uk, &addr, "uk").await?.with_foreign_field_keys(parts).open(warrants.0, |_| {}).await?.opened_count
     };
     relay.shut_down().await?;
     Ok(Run { rule, target_messages, with_uk, uk_alone, uk_alone_beyond, need_us, with_us_quorum })
@@ -184,8 +184,8 @@ pub(super) async fn own_users(d: &Deployment) -> Result<Outcome, CliError> {
         "In 2025 the UK's notice to Apple first reached users worldwide; after objections from \
          other governments, a later one reached British users only. \"Only our own users\" is the \
          usual shape of the demand now. Here there are three escrow domains: \"uk\" and \"us\", \
-         each with three trustees of its own, a court and an agency, and \"free\", with no escrow \
-         at all. Alice lives in the UK, bob and dave in the US, carol in the free domain; each \
+         each with three trustees of its own (who made that domain's key in a ceremony of their \
+         own), a court and an agency, and \"free\", with no escrow at all. Alice lives in the UK, bob and dave in the US, carol in the free domain; each \
          one's home is in the certificate their own country's identity provider issued, and every \
          app reads it from there, not from the provider's directory."
     );
