@@ -1062,3 +1062,44 @@ fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
         assert!(!bad.exists(), "{flags:?} wrote the file");
     }
 }
+
+/// `relay serve --rule --domain`: a relay of several escrow domains. Each bad flag is
+/// refused by name (a missing key file by its path) before the data directory exists;
+/// good ones start it.
+#[test]
+fn a_relay_of_escrow_domains_refuses_bad_domain_flags_and_creates_nothing() {
+    let f = Files::new();
+    let key = format!("uk={}", p(&f.path("keys/epoch-1.pub")));
+    let missing = f.path("keys/us-epoch-1.pub");
+    let relay = |extra: &[&str]| {
+        let mut c = escrow();
+        c.args(["--profile", p(&f.path("pki/relay.profile.toml")), "relay", "serve"])
+            .args(["--data-dir", p(&f.path("relay")), "--epoch-key", p(&f.path("keys/epoch-1.pub"))])
+            .args(["--addr-file", p(&f.path("relay.addr"))])
+            .args(extra);
+        c
+    };
+    let missing_domain = format!("us={}", p(&missing));
+    let cases: [(&[&str], &str); 7] = [
+        (&["--rule", "any-of"], "--domain"),
+        (&["--domain", &key], "--rule"),
+        (&["--rule", "most-of", "--domain", &key], "one of any-of, all-of, home-of-sender"),
+        (&["--rule", "any-of", "--domain", "uk"], "NAME=KEY-FILE"),
+        (&["--rule", "any-of", "--domain", &key, "--domain", "U K=none"], "\"U K=none\""),
+        (&["--rule", "any-of", "--domain", &key, "--domain", &missing_domain], p(&missing)),
+        (&["--rule", "any-of", "--domain", &key, "--domain", "uk=none"], "a domain is named twice"),
+    ];
+    for (flags, needle) in cases {
+        let out = relay(flags).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(needle), "{flags:?}: {err}");
+        assert!(!f.path("relay").exists(), "{flags:?} created the data directory");
+    }
+    let mut ok = relay(&["--rule", "all-of", "--domain", &key, "--domain", "free=none"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    f.wait_up("relay", &mut ok);
+    drop(Killed(ok));
+}
