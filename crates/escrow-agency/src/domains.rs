@@ -10,94 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use escrow_crypto::{
-    dealer_keygen, DealerOutput, Domain, DomainEnvelope, DomainSealRequest, Envelope, EpochId, EscrowField,
-    Jurisdictions, Label, PartyId, Resident, Rule, SealRequest, TrusteeKeyShare, UserPublicKey, UserSecretKey,
+    dealer_keygen, DealerOutput, Domain, DomainEnvelope, DomainSealRequest, Envelope, EpochId, Jurisdictions, PartyId,
+    Resident, Rule, SealRequest, TrusteeKeyShare, UserPublicKey, UserSecretKey,
 };
-use pb::trustee_server::{Trustee, TrusteeServer};
+use pb::trustee_server::TrusteeServer;
 use rand::SeedableRng;
-use tonic::{Request, Response, Status};
 
 use super::open::Exported;
+use super::stragglers::{Behaviour, Server};
 use super::*;
-
-/// A trustee of one domain: real shares for its domain's fields, a refusal for any
-/// other label; with no domain, a trustee of a one-domain deployment, which answers
-/// for labels v1 only. Counts requests and items.
-struct Server {
-    domain: Option<Domain>,
-    share: TrusteeKeyShare,
-    public: EpochPublicKey,
-    requests: Arc<AtomicUsize>,
-    items: Arc<AtomicUsize>,
-}
-
-#[tonic::async_trait]
-impl Trustee for Server {
-    async fn get_info(&self, _: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn submit_warrant(
-        &self,
-        _: Request<pb::SubmitWarrantRequest>,
-    ) -> Result<Response<pb::WarrantStatus>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn get_warrant(&self, _: Request<pb::GetWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn list_warrants(
-        &self,
-        _: Request<pb::ListWarrantsRequest>,
-    ) -> Result<Response<pb::ListWarrantsResponse>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn approve_warrant(
-        &self,
-        _: Request<pb::DecideWarrantRequest>,
-    ) -> Result<Response<pb::WarrantStatus>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn deny_warrant(&self, _: Request<pb::DecideWarrantRequest>) -> Result<Response<pb::WarrantStatus>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn revoke_warrant(
-        &self,
-        _: Request<pb::DecideWarrantRequest>,
-    ) -> Result<Response<pb::WarrantStatus>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn extract_day_keys(
-        &self,
-        _: Request<pb::ExtractDayKeysRequest>,
-    ) -> Result<Response<pb::ExtractDayKeysResponse>, Status> {
-        Err(Status::unimplemented("not in this test"))
-    }
-    async fn request_shares(
-        &self,
-        request: Request<pb::RequestSharesRequest>,
-    ) -> Result<Response<pb::RequestSharesResponse>, Status> {
-        self.requests.fetch_add(1, Ordering::SeqCst);
-        let items = request.into_inner().items;
-        self.items.fetch_add(items.len(), Ordering::SeqCst);
-        let mut shares = Vec::new();
-        for item in &items {
-            let label = Label::from_bytes(&item.label).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            if label.domain_tag().map(|t| t.domain()) != self.domain.as_ref() {
-                return Err(Status::permission_denied(format!(
-                    "not a field of this trustee's domain {:?}",
-                    self.domain
-                )));
-            }
-            let field = EscrowField::from_bytes(&item.field).map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let share = self
-                .share
-                .decrypt_share(&self.public, &field, &label)
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            shares.push(share.to_bytes().to_vec());
-        }
-        Ok(Response::new(pb::RequestSharesResponse { shares, ..Default::default() }))
-    }
-}
 
 fn dom(s: &str) -> Domain {
     Domain::new(s).unwrap()
@@ -202,10 +123,11 @@ impl World {
         for (i, share) in keys.shares.iter().enumerate() {
             let (requests, items) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
             let server = Server {
-                domain: d.map(dom),
                 share: TrusteeKeyShare::from_bytes(&share.to_bytes()).unwrap(),
                 public: keys.public.clone(),
-                requests: requests.clone(),
+                behaviour: Behaviour::Honest,
+                domain: d.map(dom),
+                asked: requests.clone(),
                 items: items.clone(),
             };
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

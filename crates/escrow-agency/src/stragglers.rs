@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 use super::*;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Behaviour {
+pub(crate) enum Behaviour {
     Honest,
     /// Answers honestly after this long.
     Slow(Duration),
@@ -30,12 +30,20 @@ enum Behaviour {
     Refusing,
 }
 
-struct Server {
-    share: TrusteeKeyShare,
-    public: EpochPublicKey,
-    behaviour: Behaviour,
+/// A trustee answering RequestShares only, with real shares of its key share, as
+/// `behaviour` says; this module's tests and `domains.rs` share it. With a `domain`, a
+/// trustee of that escrow domain: it refuses any label that is not a label v2 of its
+/// domain (as `escrow_trustee::rules::check_domain` does); without, one of a one-domain
+/// deployment, which answers for labels v1 only. Counts requests and items.
+pub(crate) struct Server {
+    pub(crate) share: TrusteeKeyShare,
+    pub(crate) public: EpochPublicKey,
+    pub(crate) behaviour: Behaviour,
+    pub(crate) domain: Option<escrow_crypto::Domain>,
     /// RequestShares calls received, answered or not.
-    asked: Arc<AtomicUsize>,
+    pub(crate) asked: Arc<AtomicUsize>,
+    /// Items in the requests it computed shares for.
+    pub(crate) items: Arc<AtomicUsize>,
 }
 
 #[tonic::async_trait]
@@ -90,9 +98,16 @@ impl Trustee for Server {
             Behaviour::Honest | Behaviour::Lying => {}
         }
         let items = request.into_inner().items;
+        self.items.fetch_add(items.len(), Ordering::SeqCst);
         let mut shares = Vec::new();
         for item in &items {
             let label = Label::from_bytes(&item.label).map_err(|e| Status::invalid_argument(e.to_string()))?;
+            if label.domain_tag().map(|t| t.domain()) != self.domain.as_ref() {
+                return Err(Status::permission_denied(format!(
+                    "not a field of this trustee's domain {:?}",
+                    self.domain
+                )));
+            }
             let field = EscrowField::from_bytes(&item.field).map_err(|e| Status::invalid_argument(e.to_string()))?;
             let share = self
                 .share
@@ -136,7 +151,14 @@ async fn world(
     let public = keys.public.clone();
     for (i, (share, behaviour)) in std::mem::take(&mut keys.shares).into_iter().zip(behaviours).enumerate() {
         let count = Arc::new(AtomicUsize::new(0));
-        let server = Server { share, public: public.clone(), behaviour, asked: count.clone() };
+        let server = Server {
+            share,
+            public: public.clone(),
+            behaviour,
+            domain: None,
+            asked: count.clone(),
+            items: Arc::default(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         tokio::spawn(
