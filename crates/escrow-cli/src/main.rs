@@ -12,6 +12,7 @@ mod ceremony;
 #[cfg(feature = "demo")]
 mod demo;
 mod display;
+mod domains;
 mod federation;
 mod files;
 mod health;

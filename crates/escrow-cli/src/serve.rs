@@ -203,16 +203,8 @@ pub struct RelayServeArgs {
     /// Trusted court public key file (hex); repeat for several.
     #[arg(long = "court-key")]
     pub court_keys: Vec<PathBuf>,
-    /// A relay of several escrow domains: the rule every message across them follows
-    /// and binds into its labels (any-of, all-of or home-of-sender). Then every
-    /// envelope must carry domain fields for exactly the domains the rule requires.
-    #[arg(long, requires = "domains")]
-    pub rule: Option<String>,
-    /// A domain of the deployment and its current epoch public key file (hex), as
-    /// `uk=keys/uk-epoch-1.pub`, or `free=none` for a domain without escrow; repeat
-    /// for each domain. Needs --rule.
-    #[arg(long = "domain", requires = "rule")]
-    pub domains: Vec<String>,
+    #[command(flatten)]
+    pub domains: crate::domains::DomainArgs,
     /// Largest accepted difference between a message's timestamp and now, seconds.
     #[arg(long, default_value_t = escrow_relay::DEFAULT_MAX_CLOCK_SKEW_SECS)]
     pub max_skew_secs: u64,
@@ -490,35 +482,11 @@ fn ceremony_keys(
 pub const SEAL_KEY_FILE: &str = "seal.key";
 
 /// Starts the relay; like the trustee, every precondition before anything is written.
-/// The escrow domains `--rule` and `--domain` describe, every file read and checked
-/// (nothing is created before); `None` without them (a relay of one domain).
-fn jurisdictions(a: &RelayServeArgs) -> Result<Option<escrow_crypto::Jurisdictions>, CliError> {
-    let Some(rule) = &a.rule else { return Ok(None) };
-    let rule = escrow_crypto::Rule::from_name(rule)
-        .ok_or_else(|| CliError::Usage(format!("--rule {rule:?}: one of any-of, all-of, home-of-sender")))?;
-    let mut domains = Vec::with_capacity(a.domains.len());
-    for entry in &a.domains {
-        let (name, key) = entry
-            .split_once('=')
-            .ok_or_else(|| CliError::Usage(format!("--domain {entry:?}: write NAME=KEY-FILE, or NAME=none")))?;
-        let domain =
-            escrow_crypto::Domain::new(name).map_err(|e| CliError::Usage(format!("--domain {entry:?}: {e}")))?;
-        let key = match key {
-            "none" => None,
-            path => Some(read_hex_as(std::path::Path::new(path), EpochPublicKey::from_bytes)?),
-        };
-        domains.push((domain, key));
-    }
-    escrow_crypto::Jurisdictions::new(rule, domains)
-        .map(Some)
-        .map_err(|e| CliError::Usage(format!("--rule and --domain: {e}")))
-}
-
 pub async fn relay(a: RelayServeArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     let credentials = ctx.credentials()?;
     escrow_relay::check_certificate(&credentials).map_err(CliError::relay_start)?;
     let courts = a.court_keys.iter().map(|p| load_court_pub(p)).collect::<Result<Vec<_>, _>>()?;
-    let jurisdictions = jurisdictions(&a)?;
+    let jurisdictions = a.domains.jurisdictions()?;
     let clock: Arc<dyn escrow_service::clock::Clock> = escrow_service::clock::from_option(a.listen.clock_file.clone());
     let mut cfg = match (&a.announcement, &a.epoch_key) {
         (Some(path), _) => {

@@ -49,6 +49,10 @@ pub enum UserCmd {
         /// announcement from the trustees (a dealt key has none).
         #[arg(long = "epoch-key")]
         epoch_keys: Vec<PathBuf>,
+        /// With --rule and --domain: seal across escrow domains, with a field per
+        /// domain the rule requires, every party's home read from its certificate.
+        #[command(flatten)]
+        domains: crate::domains::DomainArgs,
         #[arg(long, hide = true)]
         clock_file: Option<PathBuf>,
     },
@@ -62,6 +66,10 @@ pub enum UserCmd {
         /// the relay's.
         #[arg(long = "epoch-key")]
         epoch_keys: Vec<PathBuf>,
+        /// With --rule and --domain: open messages sealed across escrow domains, each
+        /// field checked against the rule and the parties' certified homes.
+        #[command(flatten)]
+        domains: crate::domains::DomainArgs,
         /// Start after this sequence number (the last one a previous run printed).
         #[arg(long, default_value_t = 0)]
         after: u64,
@@ -155,16 +163,26 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             println!("registered {}", me.id());
             Ok(())
         }
-        UserCmd::Send { relay, key, to, message, repeat, epoch_keys, clock_file } => {
+        UserCmd::Send { relay, key, to, message, repeat, epoch_keys, domains, clock_file } => {
             let me = load_user(&key, secret)?;
             let to = to.iter().map(|t| PartyId::new(t.as_str())).collect::<Result<Vec<_>, _>>()?;
-            let c = connect(&relay, &epoch_keys, ctx)?;
+            let jurisdictions = domains.jurisdictions()?;
+            let mut c = connect(&relay, &epoch_keys, ctx)?;
+            let across = jurisdictions.is_some();
+            if let Some(j) = jurisdictions {
+                c.use_jurisdictions(j);
+            }
             let clock = escrow_service::clock::from_option(clock_file);
             for k in 1..=repeat {
                 let text = if repeat == 1 { message.clone() } else { format!("{message} ({k}/{repeat})") };
-                match c.send(&me, &to, text.as_bytes(), clock.now(), &mut OsRng).await {
-                    Ok(sent) if ctx.json => crate::display::print_json(&Sent { sent: sent.seq })?,
-                    Ok(sent) => println!("sent as #{}", sent.seq),
+                let sent = if across {
+                    c.send_across(&me, &to, text.as_bytes(), clock.now(), &mut OsRng).await.map(|s| s.seq)
+                } else {
+                    c.send(&me, &to, text.as_bytes(), clock.now(), &mut OsRng).await.map(|s| s.seq)
+                };
+                match sent {
+                    Ok(seq) if ctx.json => crate::display::print_json(&Sent { sent: seq })?,
+                    Ok(seq) => println!("sent as #{seq}"),
                     Err(e) if repeat > 1 => {
                         return Err(CliError::Findings(format!(
                             "message {k} of {repeat} not sent ({} acknowledged before it): {}",
@@ -177,9 +195,13 @@ pub async fn run(cmd: UserCmd, ctx: &crate::Ctx) -> Result<(), CliError> {
             }
             Ok(())
         }
-        UserCmd::Inbox { relay, key, epoch_keys, after, limit } => {
+        UserCmd::Inbox { relay, key, epoch_keys, domains, after, limit } => {
             let me = load_user(&key, secret)?;
-            let c = connect(&relay, &epoch_keys, ctx)?;
+            let jurisdictions = domains.jurisdictions()?;
+            let mut c = connect(&relay, &epoch_keys, ctx)?;
+            if let Some(j) = jurisdictions {
+                c.use_jurisdictions(j);
+            }
             let inbox = c.inbox(&me, after, limit).await.map_err(user_error)?;
             if ctx.json {
                 let messages = inbox

@@ -252,3 +252,76 @@ fn a_closed_output_pipe_ends_the_command_quietly() {
         assert_eq!(out.status.code(), Some(141), "{c:?}: {err}");
     }
 }
+
+/// Across escrow domains from the command line: the UK's and the US's identity
+/// providers certify alice (uk) and bob (us) with their homes, a relay of both domains
+/// (`relay serve --rule --domain`) and `user send` / `user inbox` with the same flags.
+/// The message carries a field per domain and opens; without the flags the relay
+/// refuses the send and the reader refuses the message, each saying why.
+#[test]
+fn users_of_two_escrow_domains_send_and_read_across_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |s: &str| tmp.path().join(s);
+    let org = |name: &str, certifies: &[&str]| {
+        let dir = d(name);
+        let mut args = vec!["org", "init", p(&dir), "--name", name, "--deployment", "domains", "--insecure-fast-kdf"];
+        for c in certifies {
+            args.extend(["--certifies", c]);
+        }
+        run(&args);
+    };
+    org("ops", &["trustee/*", "operator/*/*", "relay/*", "agency/*", "auditor/*"]);
+    org("uk-ids", &["user/uk/*"]);
+    org("us-ids", &["user/us/*"]);
+    let fed = d("federation.toml");
+    run(&[
+        "federation",
+        "add",
+        p(&fed),
+        p(&d("ops/entry.toml")),
+        p(&d("uk-ids/entry.toml")),
+        p(&d("us-ids/entry.toml")),
+    ]);
+    for o in ["ops", "uk-ids", "us-ids"] {
+        std::fs::copy(&fed, d(o).join("federation.toml")).unwrap();
+    }
+    run(&["org", "issue", p(&d("ops")), "--role", "relay", "--id", "relay", "--insecure-fast-kdf"]);
+    for (o, who, home) in [("uk-ids", "alice", "uk"), ("us-ids", "bob", "us")] {
+        run(&["org", "issue", p(&d(o)), "--role", "user", "--id", who, "--home", home, "--insecure-fast-kdf"]);
+        run(&["user", "keygen", "--id", who, "--out", p(&d(&format!("{who}.key"))), "--insecure-fast-kdf"]);
+    }
+    run(&["keygen", "--out", p(&d("uk-keys")), "--insecure-fast-kdf"]);
+    run(&["keygen", "--out", p(&d("us-keys")), "--insecure-fast-kdf"]);
+    let (uk, us) = (format!("uk={}", p(&d("uk-keys/epoch-1.pub"))), format!("us={}", p(&d("us-keys/epoch-1.pub"))));
+    let domains = ["--rule", "any-of", "--domain", &uk, "--domain", &us];
+    let mut relay = escrow();
+    relay
+        .args(["--profile", p(&d("ops/relay.profile.toml")), "relay", "serve"])
+        .args(["--data-dir", p(&d("relay")), "--epoch-key", p(&d("uk-keys/epoch-1.pub"))])
+        .args(domains);
+    let (_process, addr) = serving(relay, &d("relay.addr"), "the relay");
+    let user = |org: &str, who: &str, cmd: &str, args: &[&str]| {
+        escrow()
+            .args(["--profile", p(&d(&format!("{org}/user-{who}.profile.toml"))), "user", cmd])
+            .args(["--relay", &addr, "--key", p(&d(&format!("{who}.key")))])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for (org, who) in [("uk-ids", "alice"), ("us-ids", "bob")] {
+        let out = user(org, who, "register", &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let mut send = vec!["--to", "bob", "--message", "across the Atlantic"];
+    send.extend(domains);
+    let out = user("uk-ids", "alice", "send", &send);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = user("uk-ids", "alice", "send", &["--to", "bob", "--message", "one key only"]);
+    assert!(!out.status.success() && text(&out).contains("must carry domain fields"), "{}", text(&out));
+
+    let out = user("us-ids", "bob", "inbox", &domains);
+    assert!(out.status.success() && text(&out).contains("across the Atlantic"), "{}", text(&out));
+    let out = user("us-ids", "bob", "inbox", &[]);
+    assert!(text(&out).contains("no jurisdictions are configured"), "{}", text(&out));
+    assert!(!text(&out).contains("across the Atlantic"), "{}", text(&out));
+}
