@@ -162,7 +162,7 @@ enum TrusteeCmd {
     LogKey(serve::LogKeyArgs),
     /// Write a trustee's policy file from flags (the file `trustee serve --policy`
     /// reads), checked by the same rules; an existing file is refused.
-    Policy(policy::PolicyArgs),
+    Policy(Box<policy::PolicyArgs>),
 }
 
 #[derive(Subcommand, Debug)]

@@ -52,6 +52,10 @@ pub struct OpenArgs {
     /// later answers are not examined.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub check_every_trustee: Option<u32>,
+    /// The agency's escrow domain, in a deployment of several: the --trustee servers
+    /// are that domain's, and each message is opened through that domain's field.
+    #[arg(long, conflicts_with = "day_mode")]
+    pub domain: Option<String>,
 }
 
 /// A trustee as the report names it: by id and address where both are known, by
@@ -456,6 +460,11 @@ struct ProgressJson {
 }
 
 pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
+    let domain = a
+        .domain
+        .as_deref()
+        .map(|d| escrow_crypto::Domain::new(d).map_err(|e| CliError::Usage(format!("--domain {d:?}: {e}"))))
+        .transpose()?;
     let warrant = read_hex(&a.warrant)?;
     let pins = ctx.tls.pins()?;
     let witness_policy = match &a.witness_policy {
@@ -480,6 +489,9 @@ pub async fn run(a: OpenArgs, ctx: &crate::Ctx) -> Result<(), CliError> {
     }
     if let Some(secs) = a.check_every_trustee {
         agency = agency.check_every_trustee(std::time::Duration::from_secs(secs.into()));
+    }
+    if let Some(d) = domain {
+        agency = agency.for_domain(d);
     }
     // With --json a JSON line per share request; else on a terminal a bar, elsewhere
     // (a log, a script) a line of text per share request.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use escrow_crypto::{CourtPublicKey, PartyId};
-use escrow_trustee::policy::{Approval, Policy};
+use escrow_trustee::policy::{Approval, DomainRule, ForeignTargets, Policy};
 
 use crate::files::read_hex_as;
 use crate::CliError;
@@ -66,6 +66,15 @@ pub struct PolicyArgs {
     /// each; none: every organisation the federation lets certify an agency.
     #[arg(long = "agency-organisation", value_name = "ORG")]
     pub agency_organisations: Vec<String>,
+    /// The escrow domain this trustee serves, in a deployment of several: it then
+    /// answers only for that domain's fields. None: a deployment of one domain.
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// With --domain: `refuse` (the default) answers only warrants on users whose
+    /// certified home is this domain; `allow` also warrants on other domains' users
+    /// through this domain's fields of their messages.
+    #[arg(long, requires = "domain", value_parser = ["refuse", "allow"])]
+    pub foreign_targets: Option<String>,
     /// Where to write the policy. An existing file is refused, not overwritten.
     #[arg(long)]
     pub out: PathBuf,
@@ -113,6 +122,14 @@ pub fn build(a: &PolicyArgs) -> Result<Policy, CliError> {
     policy.key_index = a.key_index;
     policy.auto_accept_ceremonies = a.auto_accept_ceremonies;
     policy.agency_organisations.clone_from(&a.agency_organisations);
+    if let Some(d) = &a.domain {
+        let domain = escrow_crypto::Domain::new(d).map_err(|e| CliError::Usage(format!("--domain {d:?}: {e}")))?;
+        let foreign_targets = match a.foreign_targets.as_deref() {
+            Some("allow") => ForeignTargets::Allow,
+            _ => ForeignTargets::Refuse,
+        };
+        policy.jurisdiction = DomainRule { domain: Some(domain), foreign_targets };
+    }
     // The file's own rules (ranges, ceilings, names), exactly as a start reads them.
     Policy::from_toml(&policy.to_toml()).map_err(|e| CliError::Usage(e.to_string()))
 }

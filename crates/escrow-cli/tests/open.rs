@@ -34,6 +34,14 @@ struct Deployment {
 
 impl Deployment {
     fn new() -> Self {
+        Self::build(false)
+    }
+
+    /// With `domains`: the five trustees are escrow domain "uk"'s (refusing foreign
+    /// targets), the relay serves "uk" and "us" under any-of, and ann (certified in
+    /// "uk") sends to sam ("us") instead of alice to bob; the warrants are on ann and
+    /// on sam.
+    fn build(domains: bool) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let d = dir.path().to_path_buf();
         let path = |rel: &str| d.join(rel);
@@ -57,6 +65,7 @@ impl Deployment {
                 .into_iter()
                 .chain(["--max-window-secs", "604800", "--max-fields-per-warrant", "1000"])
                 .chain(["--agency-quota", "agency-1=1000", "--out", p(&policy)])
+                .chain(if domains { vec!["--domain", "uk", "--foreign-targets", "refuse"] } else { vec![] })
                 .collect::<Vec<_>>());
             let args = [
                 "--profile".to_string(),
@@ -86,22 +95,35 @@ impl Deployment {
             "--court-key".into(),
             ps("courts/high-court.pub"),
         ];
-        let relay = spawn("relay", relay_args.to_vec());
+        run(&["keygen", "--out", p(&path("us-keys")), "--insecure-fast-kdf"]);
+        let (uk, us) = (format!("uk={}", ps("keys/epoch-1.pub")), format!("us={}", ps("us-keys/epoch-1.pub")));
+        let rule = ["--rule", "any-of", "--domain", &uk, "--domain", &us].map(String::from);
+        let relay_args = [&relay_args[..], if domains { &rule[..] } else { &[] }].concat();
+        let relay = spawn("relay", relay_args);
         let dep = Deployment { dir, trustees, relay, processes };
 
-        for who in ["alice", "bob"] {
+        let users = if domains { [("ann", Some("uk")), ("sam", Some("us"))] } else { [("alice", None), ("bob", None)] };
+        for (who, home) in users {
+            if let Some(home) = home {
+                let pki = dep.path("pki");
+                run(&["pki", "issue", p(&pki), "--role", "user", "--id", who, "--home", home, "--insecure-fast-kdf"]);
+            }
             let key = dep.path(&format!("{who}.key"));
             run(&["user", "keygen", "--id", who, "--out", p(&key), "--insecure-fast-kdf"]);
             dep.as_profile(&format!("user-{who}"), &["user", "register", "--relay", &dep.relay, "--key", p(&key)]);
         }
-        let (key, epoch) = (dep.path("alice.key"), dep.path("keys/epoch-1.pub"));
+        let [(sender, _), (recipient, _)] = users;
+        let (key, epoch) = (dep.path(&format!("{sender}.key")), dep.path("keys/epoch-1.pub"));
         let relay = dep.relay.clone();
-        let send = ["user", "send", "--relay", &relay, "--key", p(&key), "--to", "bob", "--message", "hi"];
-        dep.as_profile("user-alice", &[&send[..], &["--epoch-key", p(&epoch)]].concat());
+        let send = ["user", "send", "--relay", &relay, "--key", p(&key), "--to", recipient, "--message", "hi"];
+        let flags: Vec<&str> =
+            if domains { rule.iter().map(String::as_str).collect() } else { vec!["--epoch-key", p(&epoch)] };
+        dep.as_profile(&format!("user-{sender}"), &[&send[..], &flags[..]].concat());
 
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
         let (from, to) = ((now - 86_400).to_string(), (now + 3_600).to_string());
-        for target in ["alice", "carol"] {
+        let targets = if domains { [sender, recipient] } else { ["alice", "carol"] };
+        for target in targets {
             let w = dep.path(&format!("{target}.warrant"));
             let court_key = dep.path("courts/high-court.key");
             run(&["court", "sign", "--key", p(&court_key), "--agency", "agency-1", "--target", target]
@@ -417,4 +439,27 @@ fn the_day_mode_names_messages_without_day_fields_and_asks_no_trustee() {
     let both = d.open_with("agency-1", "alice", &[&epoch[..], &["--day-mode", "--batch-size", "5"]].concat());
     assert_eq!(both.status.code(), Some(2), "{}", text(&both));
     assert!(String::from_utf8_lossy(&both.stderr).contains("--batch-size"), "{}", text(&both));
+}
+
+/// `escrow open --domain uk` in a deployment of escrow domains: the UK's trustees open
+/// ann's message to sam (a US user) through its UK field; without `--domain` the
+/// agency cannot tell its field and says so; a warrant on sam is refused by the UK's
+/// trustees, whose policy refuses foreign targets; a bad domain is a usage error.
+#[test]
+fn an_agency_opens_through_its_own_domain_s_field() {
+    let d = Deployment::build(true);
+    let key = d.path("keys/epoch-1.pub");
+    let weak = ["--epoch-key", p(&key)];
+    let out = d.open_with("agency-1", "ann", &[&weak[..], &["--domain", "uk"]].concat());
+    assert!(out.status.success(), "{}", text(&out));
+    let opened = std::fs::read_dir(d.path("opened-agency-1-ann")).unwrap().count();
+    assert_eq!(opened, 2, "one message and summary.txt: {}", text(&out));
+    let out = d.open_with("agency-1", "ann", &weak);
+    assert!(!out.status.success() && text(&out).contains("set to no domain"), "{}", text(&out));
+    let out = d.open_with("agency-1", "sam", &[&weak[..], &["--domain", "uk"]].concat());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("target sam lives in domain us"), "{}", text(&out));
+    let out = d.open_with("agency-1", "ann", &[&weak[..], &["--domain", "U K"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--domain \"U K\""), "{}", text(&out));
 }

@@ -975,7 +975,7 @@ fn status_and_audit_verify_print_json() {
 /// an existing file is not overwritten.
 #[test]
 fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
-    use escrow_trustee::policy::{Approval, Policy};
+    use escrow_trustee::policy::{Approval, ForeignTargets, Policy};
     let f = Files::new();
     let court = f.path("courts/high-court.pub");
     let out = f.path("p.toml");
@@ -1031,6 +1031,16 @@ fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
     assert!(policy.auto_accept_ceremonies);
     assert_eq!(policy.agency_organisations, vec!["org-agency-1".to_string()]);
     assert_eq!((policy.max_day_keys_per_warrant, policy.day_key_agency_quota), (30, 90));
+    assert_eq!(policy.jurisdiction, escrow_trustee::policy::DomainRule::default(), "one domain unless --domain");
+    // A trustee of escrow domain "uk": refusing foreign targets unless told to allow them.
+    for (extra, foreign) in
+        [(&[][..], ForeignTargets::Refuse), (&["--foreign-targets", "allow"][..], ForeignTargets::Allow)]
+    {
+        let file = f.path(&format!("uk-{}.toml", extra.len()));
+        run(&[&["trustee", "policy", "--id", "trustee-2", "--domain", "uk", "--out", p(&file)][..], extra].concat());
+        let got = Policy::from_toml(&std::fs::read_to_string(&file).unwrap()).unwrap().jurisdiction;
+        assert_eq!((got.domain.map(|d| d.to_string()), got.foreign_targets), (Some("uk".into()), foreign));
+    }
 
     // An existing file stays as it was.
     let again = escrow().args(["trustee", "policy", "--id", "trustee-3", "--out", p(&out)]).output().unwrap();
@@ -1053,6 +1063,9 @@ fn trustee_policy_writes_what_serve_reads_and_refuses_bad_flags() {
         ),
         (vec!["--id", "trustee-2", "--max-items-per-request", "20000"], "max_items_per_request".into()),
         (vec!["--id", "trustee-2", "--approval", "sometimes"], "sometimes".into()),
+        (vec!["--id", "trustee-2", "--domain", "U K"], "--domain \"U K\"".into()),
+        (vec!["--id", "trustee-2", "--foreign-targets", "allow"], "--domain".into()),
+        (vec!["--id", "trustee-2", "--domain", "uk", "--foreign-targets", "some"], "some".into()),
     ];
     for (flags, names) in cases {
         let o = escrow().args(["trustee", "policy"]).args(&flags).args(["--out", p(&bad)]).output().unwrap();
