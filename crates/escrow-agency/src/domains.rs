@@ -13,7 +13,6 @@ use escrow_crypto::{
     dealer_keygen, DealerOutput, Domain, DomainEnvelope, DomainSealRequest, Envelope, EpochId, Jurisdictions, PartyId,
     Resident, Rule, SealRequest, TrusteeKeyShare, UserPublicKey, UserSecretKey,
 };
-use pb::trustee_server::TrusteeServer;
 use rand::SeedableRng;
 
 use super::open::Exported;
@@ -130,21 +129,7 @@ impl World {
                 asked: requests.clone(),
                 items: items.clone(),
             };
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap().to_string();
-            tokio::spawn(
-                tonic::transport::Server::builder()
-                    .add_service(TrusteeServer::new(server))
-                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-            );
-            let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
-            trustees.push(TrusteeHandle {
-                addr,
-                id: format!("{}-trustee-{i}", d.unwrap_or("uk")),
-                index: TrusteeIndex(u16::try_from(i).unwrap()),
-                max_items: 500,
-                client: TrusteeClient::new(channel),
-            });
+            trustees.push(server.spawn(i, format!("{}-trustee-{i}", d.unwrap_or("uk"))).await);
             asked.requests.push(requests);
             asked.items.push(items);
         }

@@ -46,6 +46,27 @@ pub(crate) struct Server {
     pub(crate) items: Arc<AtomicUsize>,
 }
 
+impl Server {
+    /// Serves this trustee on 127.0.0.1:0 as index `i` named `id`; the agency's handle.
+    pub(crate) async fn spawn(self, i: usize, id: String) -> TrusteeHandle {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(TrusteeServer::new(self))
+                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
+        );
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
+        TrusteeHandle {
+            addr,
+            id,
+            index: TrusteeIndex(u16::try_from(i).unwrap()),
+            max_items: 500,
+            client: TrusteeClient::new(channel),
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl Trustee for Server {
     async fn get_info(&self, _: Request<pb::GetInfoRequest>) -> Result<Response<pb::TrusteeInfo>, Status> {
@@ -159,21 +180,7 @@ async fn world(
             asked: count.clone(),
             items: Arc::default(),
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(TrusteeServer::new(server))
-                .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener)),
-        );
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}")).unwrap().connect_lazy();
-        trustees.push(TrusteeHandle {
-            addr,
-            id: format!("trustee-{i}"),
-            index: TrusteeIndex(u16::try_from(i).unwrap()),
-            max_items: 500,
-            client: TrusteeClient::new(channel),
-        });
+        trustees.push(server.spawn(i, format!("trustee-{i}")).await);
         asked.push(count);
     }
     // Never called: these tests feed the pipeline their own batches.
