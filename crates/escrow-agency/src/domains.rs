@@ -16,7 +16,7 @@ use escrow_crypto::{
 use rand::SeedableRng;
 
 use super::open::Exported;
-use super::stragglers::{Behaviour, Server};
+use super::stragglers::{open_exported, Behaviour, Server};
 use super::*;
 
 fn dom(s: &str) -> Domain {
@@ -159,32 +159,14 @@ impl World {
 /// Opens `envelopes` (relay sequence numbers 1, 2, ...) as the pipeline does after the
 /// export, in batches of the agency's batch size; keeps the plaintexts.
 async fn open(agency: &Agency, envelopes: &[Exported], senders: &HashMap<String, UserPublicKey>) -> OpenReport {
-    let batch = agency.batch_size.unwrap_or(500);
-    let shared = Arc::new(open::Shared {
-        trustees: agency.trustees.clone(),
-        epochs: agency.epochs.clone(),
-        witness_policy: None,
-        warrant_id: vec![9; 16],
-        every: agency.check_every,
-        domain: agency.domain.clone(),
-        foreign: agency.foreign.clone(),
-    });
     let numbered: Vec<(u64, Exported)> = envelopes.iter().cloned().zip(1..).map(|(e, seq)| (seq, e)).collect();
-    let chunks: Vec<Vec<(u64, Exported)>> = numbered.chunks(batch).map(<[_]>::to_vec).collect();
-    let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let senders = senders.clone();
-    tokio::spawn(async move {
-        for envelopes in chunks {
-            let _ = tx.send(Ok(open::Batch { envelopes, senders: senders.clone() })).await;
-        }
-    });
-    let mut report = OpenReport::default();
     let mut opened = Vec::new();
-    let mut sink = |m| {
+    let mut report = open_exported(agency, numbered, senders, |m| {
         opened.push(m);
         Ok(())
-    };
-    open::run(shared, rx, &mut report, &mut sink, &|_| {}).await.unwrap();
+    })
+    .await
+    .unwrap();
     report.opened = opened;
     report
 }

@@ -208,6 +208,19 @@ async fn open_all(
     agency: &Agency,
     envelopes: &[(u64, Envelope)],
     senders: &HashMap<String, UserPublicKey>,
+    sink: impl FnMut(OpenedMessage) -> std::io::Result<()> + Send,
+) -> Result<OpenReport, AgencyError> {
+    let exported: Vec<(u64, open::Exported)> =
+        envelopes.iter().map(|(seq, e)| (*seq, open::Exported::Single(e.clone()))).collect();
+    open_exported(agency, exported, senders, sink).await
+}
+
+/// [`open_all`] for envelopes of either kind, under the agency's own settings (its
+/// domain and the other domains' parts it holds); `domains.rs` opens through it too.
+pub(crate) async fn open_exported(
+    agency: &Agency,
+    envelopes: Vec<(u64, open::Exported)>,
+    senders: &HashMap<String, UserPublicKey>,
     mut sink: impl FnMut(OpenedMessage) -> std::io::Result<()> + Send,
 ) -> Result<OpenReport, AgencyError> {
     let batch = agency.batch_size.unwrap_or(500);
@@ -217,14 +230,11 @@ async fn open_all(
         witness_policy: None,
         warrant_id: vec![9; 16],
         every: agency.check_every,
-        domain: None,
-        foreign: Arc::default(),
+        domain: agency.domain.clone(),
+        foreign: agency.foreign.clone(),
     });
     let (tx, rx) = tokio::sync::mpsc::channel(1);
-    let chunks: Vec<Vec<(u64, open::Exported)>> = envelopes
-        .chunks(batch)
-        .map(|c| c.iter().map(|(seq, e)| (*seq, open::Exported::Single(e.clone()))).collect())
-        .collect();
+    let chunks: Vec<Vec<(u64, open::Exported)>> = envelopes.chunks(batch).map(<[_]>::to_vec).collect();
     let senders = senders.clone();
     tokio::spawn(async move {
         for envelopes in chunks {
